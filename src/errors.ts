@@ -1,0 +1,113 @@
+/**
+ * Named errors of Gavel. Every error carries structured fields and, where it
+ * wraps another failure, the original as `cause`.
+ *
+ * `isInstance` checks a marker instead of `instanceof`, so an error still
+ * matches when two copies of the package are loaded side by side.
+ */
+import type { ZodError } from "zod";
+
+const MARKER = Symbol.for("langchain-gavel.error");
+
+/** Base class of every error Gavel throws. */
+export class GavelError extends Error {
+  readonly [MARKER] = true;
+  override readonly name: string = "GavelError";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+
+  /** True when `error` is any Gavel error, from any copy of the package. */
+  static isInstance(error: unknown): error is GavelError {
+    return typeof error === "object" && error !== null && MARKER in error;
+  }
+}
+
+/**
+ * A configuration object failed validation. The message names every bad field
+ * (as a dotted path) and says how to fix it; the `ZodError` is the `cause`.
+ */
+export class GavelConfigError extends GavelError {
+  override readonly name = "GavelConfigError";
+  /** Dotted paths of the invalid fields, e.g. `["limits.run.maxTokens"]`. */
+  readonly fields: string[];
+
+  constructor(where: string, zodError: ZodError) {
+    const lines = zodError.issues.map((issue) => {
+      const path = issue.path.length > 0 ? issue.path.join(".") : "(root)";
+      return `  - ${path}: ${issue.message}`;
+    });
+    super(`Invalid ${where}:\n${lines.join("\n")}`, { cause: zodError });
+    this.fields = zodError.issues.map((issue) => issue.path.join("."));
+  }
+
+  static override isInstance(error: unknown): error is GavelConfigError {
+    return GavelError.isInstance(error) && error.name === "GavelConfigError";
+  }
+}
+
+/** Which budget account refused, how large it is and what it already holds. */
+export interface BudgetExhaustedDetails {
+  /** Scope kind: `"global"`, `"thread"`, `"run"` or `"example"`. */
+  scope: string;
+  /** Id of the scope instance (thread id, run id, ...); `"*"` for global. */
+  scopeId: string;
+  /** Unit of the limit that was hit. */
+  unit: "tokens" | "usd";
+  /** The limit, in `unit`. */
+  limit: number;
+  /** Settled spend so far, in `unit`. */
+  spent: number;
+  /** Outstanding reservations, in `unit`. */
+  reserved: number;
+  /** What the refused request asked for, in `unit` (0 when the budget is simply spent). */
+  requested: number;
+}
+
+/**
+ * A budget cannot pay for the next call. Thrown by `TokenBudget.reserve` and
+ * by `tokenBudgetMiddleware` when `exitBehavior` is `"error"`.
+ */
+export class BudgetExhausted extends GavelError {
+  override readonly name = "BudgetExhausted";
+  readonly scope: string;
+  readonly scopeId: string;
+  readonly unit: "tokens" | "usd";
+  readonly limit: number;
+  readonly spent: number;
+  readonly reserved: number;
+  readonly requested: number;
+
+  constructor(details: BudgetExhaustedDetails, options?: { cause?: unknown }) {
+    const { scope, scopeId, unit, limit, spent, reserved, requested } = details;
+    const id = scopeId === "*" ? "" : ` "${scopeId}"`;
+    super(
+      `Budget exhausted: ${scope}${id} limit is ${limit} ${unit}, ${spent} spent and ${reserved} reserved; ` +
+        `the next call needs up to ${requested} ${unit}.`,
+      options,
+    );
+    this.scope = scope;
+    this.scopeId = scopeId;
+    this.unit = unit;
+    this.limit = limit;
+    this.spent = spent;
+    this.reserved = reserved;
+    this.requested = requested;
+  }
+
+  static override isInstance(error: unknown): error is BudgetExhausted {
+    return GavelError.isInstance(error) && error.name === "BudgetExhausted";
+  }
+}
+
+/** Parse `input` with `schema`, or throw a `GavelConfigError` naming `where`. */
+export function parseConfig<T>(
+  where: string,
+  schema: { safeParse(input: unknown): { success: true; data: T } | { success: false; error: ZodError } },
+  input: unknown,
+): T {
+  const result = schema.safeParse(input);
+  if (!result.success) throw new GavelConfigError(where, result.error);
+  return result.data;
+}
