@@ -28,10 +28,10 @@ export async function medianMicros(
   bench.add(name, fn);
   await bench.run();
   const task = bench.tasks[0];
-  const result = task?.result as { latency?: { p50?: number; samples?: number[] } } | undefined;
+  const result = task?.result as { latency?: { p50?: number; samplesCount?: number } } | undefined;
   const p50Ms = result?.latency?.p50;
   if (p50Ms === undefined) throw new Error(`benchmark ${name} produced no latency`);
-  return { medianUs: p50Ms * 1000, samples: result?.latency?.samples?.length ?? 0 };
+  return { medianUs: p50Ms * 1000, samples: result?.latency?.samplesCount ?? 0 };
 }
 
 /** True when the result meets its target (or has none). */

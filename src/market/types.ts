@@ -36,6 +36,8 @@ export interface BidResult {
   /** One human-readable sentence: why. */
   detail: string;
   meta?: Record<string, unknown>;
+  /** `softmax` only: the probability that this bid was drawn first. */
+  probability?: number;
 }
 
 /** The result of clearing one auction. */
@@ -50,4 +52,12 @@ export interface AuctionOutcome {
   /** Seed used for tie-breaking and sampling. */
   seed: number;
   reservePrice: number;
+  /** Most winners allowed (absent when unlimited, as `budgeted_vcg` is by default). */
+  topK?: number;
+  /** `softmax` only: the temperature used. */
+  temperature?: number;
+  /** `budgeted_vcg` only: the per-round token cap. */
+  tokenCap?: number;
+  /** `budgeted_vcg` only: tokens the winners use together. */
+  tokensUsed?: number;
 }

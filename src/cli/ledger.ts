@@ -1,0 +1,363 @@
+/**
+ * `gavel ledger`: read the auction ledger from the command line.
+ *
+ *   gavel ledger spend   --db FILE [--by model|agent|scope] [--since ISO] [--until ISO] [--json]
+ *   gavel ledger wins    --db FILE [--kind KIND] [--since ISO] [--until ISO] [--json]
+ *   gavel ledger auction ID --db FILE [--json]
+ *   gavel ledger recent  --db FILE [--limit N] [--kind KIND] [--json]
+ *
+ * The database is opened read-only and never created: a missing file is an error (exit code 2).
+ * Output goes through injectable writers, so tests run the real command in-process.
+ */
+import { existsSync } from "node:fs";
+import Table from "cli-table3";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { z } from "zod";
+import { createSqliteLedger } from "../../adapters/ledger/sqlite.js";
+import { parseConfig } from "../errors.js";
+import { LedgerError } from "../ledger/errors.js";
+import type {
+  AuctionLedger,
+  AuctionRecord,
+  RecentAuction,
+  SpendGrouping,
+  SpendRow,
+  WinRateRow,
+} from "../ledger/types.js";
+
+/** Exit code when the database is missing or is not a readable ledger. */
+export const EXIT_NO_LEDGER = 2;
+/** Exit code when the requested auction is not in the ledger. */
+export const EXIT_NOT_FOUND = 1;
+
+const LedgerCommandOptionsSchema = z
+  .object({
+    /** Where results go. Default: `process.stdout`. */
+    stdout: z.custom<(text: string) => void>((value) => typeof value === "function", "expected a function").optional(),
+    /** Where errors and warnings go. Default: `process.stderr`. */
+    stderr: z.custom<(text: string) => void>((value) => typeof value === "function", "expected a function").optional(),
+    /** Opens the ledger at an existing path. Default: the SQLite ledger, read-only. */
+    openLedger: z
+      .custom<(path: string) => AuctionLedger | Promise<AuctionLedger>>(
+        (value) => typeof value === "function",
+        "expected a function",
+      )
+      .optional(),
+  })
+  .strict();
+
+/** Options of {@link ledgerCommand}: I/O seams for tests and embedding. */
+export type LedgerCommandOptions = z.input<typeof LedgerCommandOptionsSchema>;
+
+/**
+ * The `ledger` command of the `gavel` CLI, with its subcommands `spend`, `wins`, `auction` and `recent`.
+ *
+ * @param options - Optional writers and ledger opener (seams for tests).
+ * @returns A commander `Command` to add to a program.
+ * @throws GavelConfigError when an option is invalid.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * const program = new Command("gavel").addCommand(ledgerCommand());
+ * await program.parseAsync(["ledger", "spend", "--db", "gavel.db", "--by", "agent"], { from: "user" });
+ * ```
+ */
+export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
+  const {
+    stdout = (text: string) => process.stdout.write(text),
+    stderr = (text: string) => process.stderr.write(text),
+    openLedger = (path: string) => createSqliteLedger({ path, readonly: true }),
+  } = parseConfig("ledgerCommand options", LedgerCommandOptionsSchema, options);
+
+  const output = { writeOut: stdout, writeErr: stderr };
+  const print = (text: string) => stdout(text.endsWith("\n") ? text : `${text}\n`);
+  const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
+
+  /** Open the ledger at `path`, run `work`, close it. Missing or unreadable files end the command with exit code 2. */
+  async function withLedger<T>(
+    command: Command,
+    path: string,
+    work: (ledger: AuctionLedger) => Promise<T>,
+  ): Promise<T> {
+    if (!existsSync(path)) {
+      command.error(
+        `error: no ledger database at ${path} (gavel ledger reads an existing file and never creates one)`,
+        {
+          exitCode: EXIT_NO_LEDGER,
+          code: "gavel.ledger.missingDatabase",
+        },
+      );
+    }
+    let ledger: AuctionLedger;
+    try {
+      ledger = await openLedger(path);
+    } catch (error) {
+      // A LedgerError wrapping a driver error: the driver's words ("file is not a database") say it best.
+      const reason =
+        LedgerError.isInstance(error) && error.cause instanceof Error
+          ? error.cause.message
+          : error instanceof Error
+            ? error.message
+            : String(error);
+      command.error(`error: cannot read ${path} as a Gavel ledger: ${reason}`, {
+        exitCode: EXIT_NO_LEDGER,
+        code: "gavel.ledger.unreadableDatabase",
+      });
+    }
+    try {
+      return await work(ledger);
+    } finally {
+      await ledger.close();
+    }
+  }
+
+  const ledger = new Command("ledger")
+    .description("Query the auction ledger: spend, win rates, single auctions, recent auctions.")
+    .configureOutput(output);
+
+  ledger
+    .command("spend")
+    .description("Settled spend (tokens, USD, calls) grouped by model, agent or scope.")
+    .configureOutput(output)
+    .requiredOption("--db <file>", "ledger database file")
+    .addOption(new Option("--by <grouping>", "group by").choices(["model", "agent", "scope"]).default("model"))
+    .option("--since <iso>", "from this time, inclusive (ISO 8601)", parseTime)
+    .option("--until <iso>", "up to this time, exclusive (ISO 8601)", parseTime)
+    .option("--json", "print JSON")
+    .action(async (_options: unknown, command: Command) => {
+      const { db, by, since, until, json } = command.opts<{
+        db: string;
+        by: SpendGrouping;
+        since?: number;
+        until?: number;
+        json?: boolean;
+      }>();
+      const rows = await withLedger(command, db, (opened) => opened.spend({ by, since, until }));
+      if (json) printJson(rows);
+      else print(rows.length === 0 ? "No settled charges in this range." : spendTable(by, rows));
+    });
+
+  ledger
+    .command("wins")
+    .description("Win rate and mean price paid of every bidder.")
+    .configureOutput(output)
+    .requiredOption("--db <file>", "ledger database file")
+    .option("--kind <kind>", "only auctions of this kind (route, debate, ...)")
+    .option("--since <iso>", "auctions from this time, inclusive (ISO 8601)", parseTime)
+    .option("--until <iso>", "auctions up to this time, exclusive (ISO 8601)", parseTime)
+    .option("--json", "print JSON")
+    .action(async (_options: unknown, command: Command) => {
+      const { db, kind, since, until, json } = command.opts<{
+        db: string;
+        kind?: string;
+        since?: number;
+        until?: number;
+        json?: boolean;
+      }>();
+      const rows = await withLedger(command, db, (opened) => opened.winRates({ kind, since, until }));
+      if (json) printJson(rows);
+      else print(rows.length === 0 ? "No auctions in this range." : winsTable(rows));
+    });
+
+  ledger
+    .command("auction")
+    .description("Everything recorded about one auction: bids, charges, outcome.")
+    .configureOutput(output)
+    .argument("<id>", "auction id")
+    .requiredOption("--db <file>", "ledger database file")
+    .option("--json", "print JSON")
+    .action(async (id: string, _options: unknown, command: Command) => {
+      const { db, json } = command.opts<{ db: string; json?: boolean }>();
+      const record = await withLedger(command, db, (opened) => opened.getAuction(id));
+      if (record === undefined) {
+        command.error(`error: no auction ${id} in ${db}`, {
+          exitCode: EXIT_NOT_FOUND,
+          code: "gavel.ledger.auctionNotFound",
+        });
+      }
+      if (json) printJson(record);
+      else print(auctionReport(record));
+    });
+
+  ledger
+    .command("recent")
+    .description("The most recent auctions, newest first.")
+    .configureOutput(output)
+    .requiredOption("--db <file>", "ledger database file")
+    .option("--limit <n>", "how many", parsePositiveInteger, 20)
+    .option("--kind <kind>", "only auctions of this kind (route, debate, ...)")
+    .option("--json", "print JSON")
+    .action(async (_options: unknown, command: Command) => {
+      const { db, limit, kind, json } = command.opts<{ db: string; limit: number; kind?: string; json?: boolean }>();
+      const rows = await withLedger(command, db, (opened) => opened.recentAuctions({ limit, kind }));
+      if (json) printJson(rows);
+      else print(rows.length === 0 ? "No auctions recorded." : recentTable(rows));
+    });
+
+  return ledger;
+}
+
+// ---------------------------------------------------------------------------
+// Argument parsing
+// ---------------------------------------------------------------------------
+
+function parseTime(text: string): number {
+  const time = Date.parse(text);
+  if (Number.isNaN(time)) {
+    throw new InvalidArgumentError("expected an ISO 8601 date or time, e.g. 2025-01-31 or 2025-01-31T12:00:00Z.");
+  }
+  return time;
+}
+
+function parsePositiveInteger(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError("expected a positive integer.");
+  return value;
+}
+
+// ---------------------------------------------------------------------------
+// Rendering
+// ---------------------------------------------------------------------------
+
+/** No colours, so output is the same on a terminal, in a pipe and in tests. */
+const PLAIN_TABLE = { style: { head: [], border: [] } };
+
+function table(head: string[], alignRight: number[] = []): Table.Table {
+  return new Table({
+    ...PLAIN_TABLE,
+    head,
+    colAligns: head.map((_, index) => (alignRight.includes(index) ? "right" : "left")),
+  });
+}
+
+function usd(value: number): string {
+  return `$${value.toFixed(6)}`;
+}
+
+function percent(share: number): string {
+  return `${(share * 100).toFixed(1)}%`;
+}
+
+function time(epochMs: number): string {
+  return new Date(epochMs).toISOString();
+}
+
+function integer(value: number): string {
+  return value.toLocaleString("en-US");
+}
+
+function spendTable(by: SpendGrouping, rows: SpendRow[]): string {
+  const output = table([by, "calls", "input tokens", "output tokens", "usd", "estimated"], [1, 2, 3, 4, 5]);
+  for (const row of rows) {
+    output.push([
+      row.key ?? "(no agent)",
+      integer(row.calls),
+      integer(row.inputTokens),
+      integer(row.outputTokens),
+      usd(row.usd),
+      percent(row.estimatedShare),
+    ]);
+  }
+  const total = (pick: (row: SpendRow) => number) => rows.reduce((sum, row) => sum + pick(row), 0);
+  const calls = total((row) => row.calls);
+  output.push([
+    "total",
+    integer(calls),
+    integer(total((row) => row.inputTokens)),
+    integer(total((row) => row.outputTokens)),
+    usd(total((row) => row.usd)),
+    percent(calls === 0 ? 0 : total((row) => row.estimatedCalls) / calls),
+  ]);
+  return output.toString();
+}
+
+function winsTable(rows: WinRateRow[]): string {
+  const output = table(["bidder", "auctions", "wins", "win rate", "mean price paid"], [1, 2, 3, 4]);
+  for (const row of rows) {
+    output.push([
+      row.bidder,
+      integer(row.auctions),
+      integer(row.wins),
+      percent(row.winRate),
+      row.meanPricePaid === null ? "-" : row.meanPricePaid.toFixed(4),
+    ]);
+  }
+  return output.toString();
+}
+
+function outcomeText(outcome: RecentAuction["outcome"]): string {
+  if (outcome === undefined) return "-";
+  const verdict = outcome.correct === undefined ? "" : outcome.correct ? "correct" : "wrong";
+  const score = outcome.score === undefined ? "" : `score ${outcome.score}`;
+  return [verdict, score].filter((part) => part !== "").join(", ") || "recorded";
+}
+
+function recentTable(rows: RecentAuction[]): string {
+  const output = table(["id", "created", "kind", "mechanism", "winners", "bids", "price", "usd", "outcome"], [5, 6, 7]);
+  for (const row of rows) {
+    output.push([
+      row.id,
+      time(row.createdAt),
+      row.kind,
+      row.mechanism,
+      row.winners.join(", ") || "-",
+      integer(row.bidCount),
+      row.clearingPrice.toFixed(4),
+      usd(row.usd),
+      outcomeText(row.outcome),
+    ]);
+  }
+  return output.toString();
+}
+
+function auctionReport(record: AuctionRecord): string {
+  const summary = new Table(PLAIN_TABLE);
+  const fields: Array<[string, string]> = [
+    ["id", record.id],
+    ["created", time(record.createdAt)],
+    ["kind", record.kind],
+    ["mechanism", record.mechanism],
+    ["scope", record.scope === undefined ? "-" : `${record.scope.kind}:${record.scope.id}`],
+    ["task", record.task ?? (record.taskHash === undefined ? "-" : `sha256 ${record.taskHash}`)],
+    ["winners", record.winners.join(", ") || "-"],
+    ["clearing price", String(record.clearingPrice)],
+    ["reserve price", String(record.reservePrice)],
+    ["seed", String(record.seed)],
+    ["outcome", outcomeText(record.outcome)],
+  ];
+  for (const [name, value] of fields) summary.push({ [name]: value });
+
+  const bids = table(["rank", "bidder", "amount", "value", "tokens", "won", "price", "reason"], [0, 2, 3, 4, 6]);
+  for (const bid of record.bids) {
+    bids.push([
+      String(bid.rank),
+      bid.bidder,
+      String(bid.amount),
+      bid.value === undefined ? "-" : String(bid.value),
+      bid.tokens === undefined ? "-" : integer(bid.tokens),
+      bid.won ? "yes" : "no",
+      String(bid.price),
+      bid.reason,
+    ]);
+  }
+
+  const sections = [summary.toString(), `Bids (${record.bids.length})`, bids.toString()];
+  if (record.charges.length > 0) {
+    const charges = table(["at", "kind", "model", "agent", "input", "output", "usd", "est."], [4, 5, 6]);
+    for (const charge of record.charges) {
+      charges.push([
+        time(charge.at),
+        charge.kind,
+        charge.model,
+        charge.agent ?? "-",
+        integer(charge.inputTokens),
+        integer(charge.outputTokens),
+        usd(charge.usd),
+        charge.estimated ? "yes" : "no",
+      ]);
+    }
+    sections.push(`Charges (${record.charges.length})`, charges.toString());
+  }
+  return sections.join("\n");
+}

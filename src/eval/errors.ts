@@ -1,0 +1,67 @@
+/**
+ * Named errors of the evaluation harness. They extend `GavelError`, so `GavelError.isInstance`
+ * matches them too.
+ */
+import { GavelError } from "../errors.js";
+
+/** Where a data file went wrong: the file, the 1-based line (when known) and the bad fields. */
+export interface GavelDataErrorDetails {
+  /** Path of the file, as it was given to the loader. */
+  file: string;
+  /** 1-based line number of the bad record; `undefined` when the file as a whole is wrong. */
+  line?: number;
+  /** Dotted paths of the invalid fields, e.g. `["choices.2"]`; empty when the line is not JSON. */
+  fields?: string[];
+  /** What is wrong, in words. */
+  problem: string;
+}
+
+/**
+ * A data file could not be read or a record in it does not match its schema. The message reads
+ * `file:line: field "x": problem`; the underlying `ZodError`, `SyntaxError` or I/O error is the `cause`.
+ */
+export class GavelDataError extends GavelError {
+  override readonly name = "GavelDataError";
+  readonly file: string;
+  readonly line: number | undefined;
+  readonly fields: string[];
+
+  constructor(details: GavelDataErrorDetails, options?: { cause?: unknown }) {
+    const { file, line, fields = [], problem } = details;
+    const where = line === undefined ? file : `${file}:${line}`;
+    const what = fields.length > 0 ? ` field ${fields.map((field) => `"${field}"`).join(", ")}:` : "";
+    super(`${where}:${what} ${problem}`, options);
+    this.file = file;
+    this.line = line;
+    this.fields = fields;
+  }
+
+  static override isInstance(error: unknown): error is GavelDataError {
+    return GavelError.isInstance(error) && error.name === "GavelDataError";
+  }
+}
+
+/** A metric was asked for something it cannot compute (for example no gap between a weak and a strong model). */
+export class GavelMetricError extends GavelError {
+  override readonly name = "GavelMetricError";
+
+  static override isInstance(error: unknown): error is GavelMetricError {
+    return GavelError.isInstance(error) && error.name === "GavelMetricError";
+  }
+}
+
+/** The Python interpreter needed to run candidate code could not be found or started. */
+export class PythonUnavailableError extends GavelError {
+  override readonly name = "PythonUnavailableError";
+  /** The command that was tried, e.g. `python3`. */
+  readonly command: string;
+
+  constructor(command: string, options?: { cause?: unknown }) {
+    super(`Cannot start Python with "${command}": install python3 or pass the interpreter as \`python\`.`, options);
+    this.command = command;
+  }
+
+  static override isInstance(error: unknown): error is PythonUnavailableError {
+    return GavelError.isInstance(error) && error.name === "PythonUnavailableError";
+  }
+}

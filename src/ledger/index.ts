@@ -1,0 +1,34 @@
+/**
+ * The auction ledger: the storage interface, its error and helpers.
+ * The SQLite backend is `adapters/ledger/sqlite.ts` (`createSqliteLedger`).
+ */
+export { LedgerError, type LedgerOperation } from "./errors.js";
+export { hashTask } from "./task-hash.js";
+export type {
+  AuctionInput,
+  AuctionKind,
+  AuctionLedger,
+  AuctionRecord,
+  AuctionSummary,
+  BidRecord,
+  BudgetAccountState,
+  BudgetDefinitionInput,
+  BudgetDefinitionRecord,
+  BudgetSnapshotInput,
+  BudgetSnapshotRecord,
+  ChargeInput,
+  ChargeKind,
+  ChargeRecord,
+  JsonObject,
+  LedgerScope,
+  OutcomeInput,
+  OutcomeRecord,
+  RecentAuction,
+  RecentAuctionsQuery,
+  SpendGrouping,
+  SpendQuery,
+  SpendRow,
+  TimeRange,
+  WinRateQuery,
+  WinRateRow,
+} from "./types.js";

@@ -1,0 +1,377 @@
+/**
+ * A `StrategyMemory` over an in-memory float32 matrix (`MatrixStore`), with optional persistence
+ * hooks. `createInMemoryStrategyMemory` is this with no persistence; the on-disk default
+ * (`adapters/memory/vectra.ts`) is this with a journal and a vectra snapshot behind it.
+ *
+ * Read top to bottom: options → the write path (embed, plan evictions, persist, apply) → the read
+ * path (search, contrastive pairs) → close.
+ */
+import type { EmbeddingsInterface } from "@langchain/core/embeddings";
+import { z } from "zod";
+import { parseConfig } from "../errors.js";
+import { parseNewEntries, parseOutcome, parsePairCount, parseSearchQuery } from "./entry-schema.js";
+import { GavelMemoryError, type MemoryOperation } from "./errors.js";
+import { type EvictionCandidate, selectEvictions } from "./eviction.js";
+import { copyEntry, MatrixStore, type MemoryView, type StoredRecord } from "./matrix-store.js";
+import type {
+  ContrastivePair,
+  ContrastivePairsOptions,
+  NewStrategyEntry,
+  StrategyEntry,
+  StrategyMemory,
+  StrategySearchHit,
+  StrategySearchQuery,
+} from "./types.js";
+import type { MatrixKernel } from "./vector-matrix.js";
+import { WriteQueue } from "./write-queue.js";
+
+/** Default bound of every strategy memory: 10,000 entries (~20 MB of 512-d vectors). */
+export const DEFAULT_MAX_ENTRIES = 10_000;
+
+/** One write, handed to persistence before it is applied in memory. */
+export interface MemoryChange {
+  /** New or replaced entries, with normalised vectors. */
+  added: StoredRecord[];
+  /** Ids evicted by the bound (may include ids from `added`). */
+  evicted: string[];
+  outcomes: Array<{ id: string; outcome: number }>;
+  /** Retrievals since the previous write (they only affect eviction order). */
+  used: Array<{ id: string; at: number }>;
+}
+
+/** Where a matrix memory keeps its data beyond the process. */
+export interface MemoryPersistence {
+  /** Make `change` durable. Called inside the write queue, before the change is applied in memory. */
+  write(change: MemoryChange): Promise<void>;
+  /** Called after a change was applied (e.g. to compact). An error rejects the write's promise. */
+  afterWrite?(view: MemoryView): Promise<void>;
+  /** Called once by `close()`, after every write finished. */
+  close?(view: MemoryView): Promise<void>;
+}
+
+/** Everything `createMatrixStrategyMemory` runs on (already validated by its caller). */
+export interface MatrixMemorySettings {
+  embeddings: EmbeddingsInterface;
+  maxEntries: number;
+  now: () => number;
+  kernel: MatrixKernel;
+  /** Records to start from (e.g. loaded from disk). */
+  initial?: Iterable<StoredRecord>;
+  persistence?: MemoryPersistence;
+  /** Folder shown in error messages. */
+  folder?: string;
+}
+
+function isEmbeddings(value: unknown): value is EmbeddingsInterface {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as EmbeddingsInterface).embedQuery === "function" &&
+    typeof (value as EmbeddingsInterface).embedDocuments === "function"
+  );
+}
+
+/** Schema of the embedder option, shared by every backend. */
+export const embeddingsOption = z.custom<EmbeddingsInterface>(
+  isEmbeddings,
+  "expected a LangChain Embeddings (an object with embedQuery and embedDocuments)",
+);
+
+/** Schema of the clock option, shared by every backend. */
+export const clockOption = z.custom<() => number>(
+  (value) => typeof value === "function",
+  "expected a function returning epoch milliseconds",
+);
+
+const InMemoryStrategyMemoryOptionsSchema = z
+  .object({
+    /** Embeds task texts (and text queries). Any LangChain `Embeddings`. */
+    embeddings: embeddingsOption,
+    /** Most entries kept; beyond it whole auctions are evicted, least recently used first. */
+    maxEntries: z.number().int().positive().default(DEFAULT_MAX_ENTRIES),
+    /** Clock seam, epoch milliseconds (last-use times for eviction). */
+    now: clockOption.optional(),
+    /** Scoring loop: WebAssembly SIMD when available (`"auto"`), or force `"wasm"` / `"js"`. */
+    kernel: z.enum(["auto", "wasm", "js"]).default("auto"),
+  })
+  .strict();
+
+/**
+ * Options of `createInMemoryStrategyMemory`.
+ *
+ * | field | default | meaning |
+ * |---|---|---|
+ * | `embeddings` | — | any LangChain `Embeddings` |
+ * | `maxEntries` | `10000` | bound; whole auctions are evicted, least recently used first |
+ * | `now` | `Date.now` | clock seam |
+ * | `kernel` | `"auto"` | `"wasm"` (SIMD), `"js"`, or `"auto"` |
+ */
+export type InMemoryStrategyMemoryOptions = z.input<typeof InMemoryStrategyMemoryOptionsSchema>;
+
+/**
+ * A strategy memory held in process memory only (lost on exit): exact top-k over a float32
+ * matrix. For tests, short jobs, and as the engine behind the on-disk default.
+ *
+ * @throws GavelConfigError when an option is invalid.
+ * @example
+ * ```ts
+ * const memory = createInMemoryStrategyMemory({ embeddings: new UniversalSentenceEncoderEmbeddings() });
+ * await memory.add(entriesFromAuction({ auctionId: "a1", task, kind: "gsm8k", winner: "small", bids, createdAt: Date.now() }));
+ * const pairs = await memory.contrastivePairs("a new task", { k: 8 });
+ * ```
+ */
+export function createInMemoryStrategyMemory(options: InMemoryStrategyMemoryOptions): StrategyMemory {
+  const {
+    embeddings,
+    maxEntries,
+    now = Date.now,
+    kernel,
+  } = parseConfig("in-memory strategy memory options", InMemoryStrategyMemoryOptionsSchema, options);
+  return createMatrixStrategyMemory({ embeddings, maxEntries, now, kernel });
+}
+
+/** The matrix memory behind the in-memory and on-disk backends. */
+export function createMatrixStrategyMemory(settings: MatrixMemorySettings): StrategyMemory {
+  const { embeddings, maxEntries, now, kernel, initial = [], persistence, folder } = settings;
+  const records = [...initial];
+  const store = new MatrixStore({ kernel, capacity: Math.max(records.length, 256) });
+  for (const record of records) store.upsert(record);
+  const queue = new WriteQueue();
+  /** Retrievals not yet handed to persistence. */
+  const pendingUse = new Map<string, number>();
+  let state: "open" | "closing" | "closed" = "open";
+  let closing: Promise<void> | undefined;
+  /** Writes started before `close()` (some may still be embedding, outside the queue). */
+  const inflight = new Set<Promise<unknown>>();
+
+  function track<T>(promise: Promise<T>): Promise<T> {
+    inflight.add(promise);
+    const forget = () => inflight.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  function fail(operation: MemoryOperation, reason: GavelMemoryError["reason"], message: string, cause?: unknown) {
+    return new GavelMemoryError({ operation, reason, message, ...(folder === undefined ? {} : { folder }) }, { cause });
+  }
+
+  function ensureOpen(operation: MemoryOperation): void {
+    if (state !== "open") throw fail(operation, "closed", "the memory is closed");
+  }
+
+  function checkDimensions(operation: MemoryOperation, vectors: ArrayLike<number>[]): void {
+    const expected = store.dimensions ?? vectors[0]?.length;
+    const bad = vectors.find((vector) => vector.length !== expected);
+    if (bad !== undefined) {
+      throw fail(
+        operation,
+        "dimension_mismatch",
+        `the memory holds ${expected}-d vectors but got a ${bad.length}-d one (was it built with another embedder?)`,
+      );
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Writes: embed outside the queue, then plan → persist → apply inside it.
+  // -------------------------------------------------------------------------
+
+  async function embedTasks(entries: Array<{ entry: StrategyEntry; vector: ArrayLike<number> | undefined }>) {
+    const missing = [...new Set(entries.filter((item) => item.vector === undefined).map((item) => item.entry.task))];
+    const byTask = new Map<string, number[]>();
+    if (missing.length > 0) {
+      let vectors: number[][];
+      try {
+        vectors = await embeddings.embedDocuments(missing);
+      } catch (error) {
+        throw fail("add", "embedder", "the embedder failed", error);
+      }
+      if (vectors.length !== missing.length) {
+        throw fail("add", "embedder", `the embedder returned ${vectors.length} vectors for ${missing.length} texts`);
+      }
+      missing.forEach((task, index) => {
+        byTask.set(task, vectors[index] ?? []);
+      });
+    }
+    return entries.map((item) => item.vector ?? byTask.get(item.entry.task) ?? []);
+  }
+
+  function normalised(vector: ArrayLike<number>): Float32Array {
+    const copy = Float32Array.from(vector);
+    let squares = 0;
+    for (const value of copy) squares += value * value;
+    if (squares > 0) {
+      const scale = 1 / Math.sqrt(squares);
+      for (let index = 0; index < copy.length; index += 1) copy[index] = (copy[index] ?? 0) * scale;
+    }
+    return copy;
+  }
+
+  function takePendingUse(): Array<{ id: string; at: number }> {
+    const used = [...pendingUse].map(([id, at]) => ({ id, at }));
+    pendingUse.clear();
+    return used;
+  }
+
+  function restorePendingUse(used: Array<{ id: string; at: number }>): void {
+    for (const { id, at } of used) pendingUse.set(id, Math.max(pendingUse.get(id) ?? 0, at));
+  }
+
+  /** Persists then applies one change; on a persistence error nothing is applied. */
+  async function commit(operation: MemoryOperation, change: Omit<MemoryChange, "used">): Promise<void> {
+    const full: MemoryChange = { ...change, used: persistence === undefined ? [] : takePendingUse() };
+    if (persistence !== undefined) {
+      try {
+        await persistence.write(full);
+      } catch (error) {
+        restorePendingUse(full.used);
+        throw GavelMemoryError.isInstance(error) ? error : fail(operation, "io", "could not write the change", error);
+      }
+    }
+    for (const record of full.added) store.upsert(record);
+    for (const id of full.evicted) store.remove(id);
+    for (const { id, outcome } of full.outcomes) store.setOutcome(id, outcome);
+    if (persistence?.afterWrite !== undefined) {
+      try {
+        await persistence.afterWrite(store);
+      } catch (error) {
+        throw GavelMemoryError.isInstance(error)
+          ? error
+          : fail(operation, "io", "the change is stored but the follow-up write (compaction) failed", error);
+      }
+    }
+  }
+
+  function evictionsFor(added: StoredRecord[]): string[] {
+    const addedIds = new Set(added.map((record) => record.entry.id));
+    const kept = [...addedIds].filter((id) => !store.has(id)).length + store.size;
+    if (kept <= maxEntries) return [];
+    const candidates: EvictionCandidate[] = [];
+    for (const candidate of store.evictionCandidates()) if (!addedIds.has(candidate.id)) candidates.push(candidate);
+    for (const { entry, lastUsedAt } of added) {
+      candidates.push({ id: entry.id, auctionId: entry.auctionId, createdAt: entry.createdAt, lastUsedAt });
+    }
+    return selectEvictions(candidates, maxEntries);
+  }
+
+  async function add(entries: readonly NewStrategyEntry[]): Promise<void> {
+    ensureOpen("add");
+    return track(addEntries(entries));
+  }
+
+  async function addEntries(entries: readonly NewStrategyEntry[]): Promise<void> {
+    const parsed = parseNewEntries(entries);
+    // The last entry with a given id wins, as if they had been added one by one.
+    const unique = [...new Map(parsed.map((item) => [item.entry.id, item])).values()];
+    if (unique.length === 0) return;
+    const vectors = await embedTasks(unique);
+    checkDimensions("add", vectors);
+    await queue.run(async () => {
+      checkDimensions("add", vectors);
+      const at = now();
+      const added = unique.map(({ entry }, index) => ({
+        entry,
+        vector: normalised(vectors[index] ?? []),
+        lastUsedAt: at,
+      }));
+      await commit("add", { added, evicted: evictionsFor(added), outcomes: [] });
+    });
+  }
+
+  async function recordOutcome(id: string, outcome: number): Promise<boolean> {
+    ensureOpen("recordOutcome");
+    parseOutcome(id, outcome);
+    return track(
+      queue.run(async () => {
+        if (!store.has(id)) return false;
+        await commit("recordOutcome", { added: [], evicted: [], outcomes: [{ id, outcome }] });
+        return true;
+      }),
+    );
+  }
+
+  // -------------------------------------------------------------------------
+  // Reads: embed the query, score synchronously, mark what was returned as used.
+  // -------------------------------------------------------------------------
+
+  async function embedQuery(operation: MemoryOperation, text: string): Promise<number[]> {
+    try {
+      return await embeddings.embedQuery(text);
+    } catch (error) {
+      throw fail(operation, "embedder", "the embedder failed", error);
+    }
+  }
+
+  function markUsed(ids: Iterable<string>): void {
+    const at = now();
+    for (const id of ids) {
+      store.touch(id, at);
+      pendingUse.set(id, at);
+    }
+  }
+
+  async function search(query: StrategySearchQuery): Promise<StrategySearchHit[]> {
+    ensureOpen("search");
+    const { text, vector, k, filter } = parseSearchQuery(query);
+    const queryVector = vector ?? (await embedQuery("search", text ?? ""));
+    if (store.size === 0) return [];
+    checkDimensions("search", [queryVector]);
+    const hits = store.search(queryVector, k, filter);
+    markUsed(hits.map((hit) => hit.entry.id));
+    return hits.map((hit) => ({ entry: copyEntry(hit.entry), score: hit.score }));
+  }
+
+  async function contrastivePairs(task: string, options: ContrastivePairsOptions = {}): Promise<ContrastivePair[]> {
+    ensureOpen("contrastivePairs");
+    const k = parsePairCount(options.k);
+    const queryVector = await embedQuery("contrastivePairs", task);
+    if (store.size === 0) return [];
+    checkDimensions("contrastivePairs", [queryVector]);
+    const pairs = store.contrastivePairs(queryVector, {
+      k,
+      ...(options.agent === undefined ? {} : { agent: options.agent }),
+      ...(options.kind === undefined ? {} : { kind: options.kind }),
+    });
+    markUsed(pairs.flatMap((pair) => [pair.losing.id, pair.winning.id]));
+    return pairs.map((pair) => ({ ...pair, losing: copyEntry(pair.losing), winning: copyEntry(pair.winning) }));
+  }
+
+  // -------------------------------------------------------------------------
+  // Close: drain the queue, hand over the last retrievals, let persistence finish.
+  // -------------------------------------------------------------------------
+
+  async function finish(): Promise<void> {
+    try {
+      await Promise.allSettled([...inflight]);
+      await queue.idle();
+      if (persistence !== undefined && pendingUse.size > 0) {
+        await commit("close", { added: [], evicted: [], outcomes: [] });
+      }
+      await persistence?.close?.(store);
+    } finally {
+      state = "closed";
+    }
+  }
+
+  return {
+    add,
+    search,
+    contrastivePairs,
+    recordOutcome,
+    async get(id: string) {
+      ensureOpen("get");
+      const entry = store.entry(id);
+      return entry === undefined ? undefined : copyEntry(entry);
+    },
+    async size() {
+      ensureOpen("size");
+      return store.size;
+    },
+    close() {
+      if (closing === undefined) {
+        state = "closing";
+        closing = finish();
+      }
+      return closing;
+    },
+  };
+}

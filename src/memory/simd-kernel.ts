@@ -1,0 +1,343 @@
+/**
+ * A WebAssembly SIMD dot-product kernel: the inner loop of the in-memory vector index.
+ *
+ * Scoring 100,000 stored 512-d vectors against one query is 51 million multiply-adds over 200 MB
+ * of float32. Plain JavaScript does it in ~50 ms on one core; WebAssembly's 128-bit SIMD
+ * (`f32x4`, in Node since v16.4) does it in a fraction of that, close to memory bandwidth.
+ *
+ * The module is assembled here from its opcodes (no build step, no binary blob). It exports:
+ * - `dotsAll(matrix, query, out, rows, strideBytes)`: `out[r] = matrix[r] · query` for every row;
+ * - `dotsListed(matrix, query, out, list, count, strideBytes)`: `out[i] = matrix[list[i]] · query`.
+ * All pointers are byte offsets into the imported memory; `strideBytes` is a positive multiple of 16
+ * (rows are zero-padded to a multiple of 4 floats).
+ */
+
+/** A WebAssembly memory (only what is used here; the project's TypeScript libs do not declare WebAssembly). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+
+/** A compiled WebAssembly module (opaque). */
+export type WasmModule = object;
+
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => { exports: unknown };
+  Memory: new (descriptor: { initial: number }) => WasmMemory;
+}
+
+function wasmApi(): WasmApi | undefined {
+  return (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+}
+
+/** A new WebAssembly memory of at least `byteLength` bytes, or `undefined` without WebAssembly. */
+export function createWasmMemory(byteLength: number): WasmMemory | undefined {
+  return wasmApi() === undefined
+    ? undefined
+    : new (wasmApi() as WasmApi).Memory({ initial: Math.ceil(byteLength / 65_536) });
+}
+
+/** The two kernels, bound to one memory. */
+export interface DotKernels {
+  dotsAll(matrix: number, query: number, out: number, rows: number, strideBytes: number): void;
+  dotsListed(matrix: number, query: number, out: number, list: number, count: number, strideBytes: number): void;
+}
+
+// Opcodes used below (WebAssembly core spec 2.0, SIMD prefix 0xfd).
+const BLOCK = 0x02;
+const LOOP = 0x03;
+const VOID = 0x40;
+const END = 0x0b;
+const BR = 0x0c;
+const BR_IF = 0x0d;
+const LOCAL_GET = 0x20;
+const LOCAL_SET = 0x21;
+const LOCAL_TEE = 0x22;
+const I32_LOAD = 0x28;
+const F32_STORE = 0x38;
+const I32_CONST = 0x41;
+const I32_LT_U = 0x49;
+const I32_GE_U = 0x4f;
+const I32_ADD = 0x6a;
+const I32_MUL = 0x6c;
+const I32_SHL = 0x74;
+const F32_ADD = 0x92;
+const I32 = 0x7f;
+const V128 = 0x7b;
+const SIMD = 0xfd;
+const V128_LOAD = [SIMD, 0x00];
+const V128_CONST_ZERO = [SIMD, 0x0c, ...new Array<number>(16).fill(0)];
+const F32X4_EXTRACT_LANE = [SIMD, 0x1f];
+const F32X4_ADD = [SIMD, 0xe4, 0x01];
+const F32X4_MUL = [SIMD, 0xe6, 0x01];
+
+function unsignedLeb(value: number): number[] {
+  const bytes: number[] = [];
+  let rest = value;
+  do {
+    let byte = rest & 0x7f;
+    rest >>>= 7;
+    if (rest !== 0) byte |= 0x80;
+    bytes.push(byte);
+  } while (rest !== 0);
+  return bytes;
+}
+
+function name(text: string): number[] {
+  const bytes = [...new TextEncoder().encode(text)];
+  return [...unsignedLeb(bytes.length), ...bytes];
+}
+
+function section(id: number, content: number[]): number[] {
+  return [id, ...unsignedLeb(content.length), ...content];
+}
+
+function vector(items: number[][]): number[] {
+  return [...unsignedLeb(items.length), ...items.flat()];
+}
+
+/**
+ * The inner loop shared by both kernels: `acc = Σ (p[0..rowEnd) · qp[..])` in f32x4 lanes, then
+ * `*(outPointer) = horizontal sum`. Expects `p` (row start) and `rowEnd` set.
+ */
+function dotRow(locals: { p: number; qp: number; rowEnd: number; acc: number; query: number }): number[] {
+  const { p, qp, rowEnd, acc, query } = locals;
+  return [
+    ...V128_CONST_ZERO,
+    LOCAL_SET,
+    acc,
+    LOCAL_GET,
+    query,
+    LOCAL_SET,
+    qp,
+    LOOP,
+    VOID,
+    LOCAL_GET,
+    acc,
+    LOCAL_GET,
+    p,
+    ...V128_LOAD,
+    4,
+    0,
+    LOCAL_GET,
+    qp,
+    ...V128_LOAD,
+    4,
+    0,
+    ...F32X4_MUL,
+    ...F32X4_ADD,
+    LOCAL_SET,
+    acc,
+    LOCAL_GET,
+    p,
+    I32_CONST,
+    16,
+    I32_ADD,
+    LOCAL_SET,
+    p,
+    LOCAL_GET,
+    qp,
+    I32_CONST,
+    16,
+    I32_ADD,
+    LOCAL_SET,
+    qp,
+    LOCAL_GET,
+    p,
+    LOCAL_GET,
+    rowEnd,
+    I32_LT_U,
+    BR_IF,
+    0,
+    END,
+  ];
+}
+
+/** Pushes the horizontal sum of the accumulator's four lanes (an f32) on the stack. */
+function horizontalSum(acc: number): number[] {
+  return [
+    LOCAL_GET,
+    acc,
+    ...F32X4_EXTRACT_LANE,
+    0,
+    LOCAL_GET,
+    acc,
+    ...F32X4_EXTRACT_LANE,
+    1,
+    F32_ADD,
+    LOCAL_GET,
+    acc,
+    ...F32X4_EXTRACT_LANE,
+    2,
+    F32_ADD,
+    LOCAL_GET,
+    acc,
+    ...F32X4_EXTRACT_LANE,
+    3,
+    F32_ADD,
+  ];
+}
+
+/** `out + index * 4` on the stack. */
+function outSlot(out: number, index: number): number[] {
+  return [LOCAL_GET, out, LOCAL_GET, index, I32_CONST, 2, I32_SHL, I32_ADD];
+}
+
+function increment(local: number): number[] {
+  return [LOCAL_GET, local, I32_CONST, 1, I32_ADD, LOCAL_SET, local];
+}
+
+/** dotsAll(matrix=0, query=1, out=2, rows=3, strideBytes=4); locals r=5, qp=6, rowEnd=7, acc=8 (v128). */
+function dotsAllBody(): number[] {
+  const [matrix, query, out, rows, strideBytes, r, qp, rowEnd, acc] = [0, 1, 2, 3, 4, 5, 6, 7, 8] as const;
+  const code = [
+    BLOCK,
+    VOID,
+    LOOP,
+    VOID,
+    LOCAL_GET,
+    r,
+    LOCAL_GET,
+    rows,
+    I32_GE_U,
+    BR_IF,
+    1,
+    // rowEnd = matrix + strideBytes (matrix walks forward row by row)
+    LOCAL_GET,
+    matrix,
+    LOCAL_GET,
+    strideBytes,
+    I32_ADD,
+    LOCAL_SET,
+    rowEnd,
+    ...dotRow({ p: matrix, qp, rowEnd, acc, query }),
+    ...outSlot(out, r),
+    ...horizontalSum(acc),
+    F32_STORE,
+    2,
+    0,
+    ...increment(r),
+    BR,
+    0,
+    END,
+    END,
+    END,
+  ];
+  const locals = vector([
+    [3, I32],
+    [1, V128],
+  ]);
+  return [...locals, ...code];
+}
+
+/** dotsListed(matrix=0, query=1, out=2, list=3, count=4, strideBytes=5); locals i=6, qp=7, p=8, rowEnd=9, acc=10. */
+function dotsListedBody(): number[] {
+  const [matrix, query, out, list, count, strideBytes, i, qp, p, rowEnd, acc] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+  ] as const;
+  const code = [
+    BLOCK,
+    VOID,
+    LOOP,
+    VOID,
+    LOCAL_GET,
+    i,
+    LOCAL_GET,
+    count,
+    I32_GE_U,
+    BR_IF,
+    1,
+    // p = matrix + list[i] * strideBytes; rowEnd = p + strideBytes
+    LOCAL_GET,
+    matrix,
+    LOCAL_GET,
+    list,
+    LOCAL_GET,
+    i,
+    I32_CONST,
+    2,
+    I32_SHL,
+    I32_ADD,
+    I32_LOAD,
+    2,
+    0,
+    LOCAL_GET,
+    strideBytes,
+    I32_MUL,
+    I32_ADD,
+    LOCAL_TEE,
+    p,
+    LOCAL_GET,
+    strideBytes,
+    I32_ADD,
+    LOCAL_SET,
+    rowEnd,
+    ...dotRow({ p, qp, rowEnd, acc, query }),
+    ...outSlot(out, i),
+    ...horizontalSum(acc),
+    F32_STORE,
+    2,
+    0,
+    ...increment(i),
+    BR,
+    0,
+    END,
+    END,
+    END,
+  ];
+  const locals = vector([
+    [4, I32],
+    [1, V128],
+  ]);
+  return [...locals, ...code];
+}
+
+/** The module's bytes. */
+export function dotKernelModuleBytes(): Uint8Array {
+  const typeAll = [0x60, 5, I32, I32, I32, I32, I32, 0];
+  const typeListed = [0x60, 6, I32, I32, I32, I32, I32, I32, 0];
+  const memoryImport = [...name("env"), ...name("memory"), 0x02, 0x00, 0x01];
+  const bodies = [dotsAllBody(), dotsListedBody()].map((body) => [...unsignedLeb(body.length), ...body]);
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(1, vector([typeAll, typeListed])),
+    ...section(2, vector([memoryImport])),
+    ...section(3, vector([[0], [1]])),
+    ...section(
+      7,
+      vector([
+        [...name("dotsAll"), 0x00, 0],
+        [...name("dotsListed"), 0x00, 1],
+      ]),
+    ),
+    ...section(10, vector(bodies)),
+  ]);
+}
+
+/**
+ * Compiles the kernel for `memory`, or returns `undefined` when this runtime has no WebAssembly
+ * SIMD (the caller then uses its JavaScript loop).
+ */
+export function compileDotKernels(memory: WasmMemory, module = compileDotKernelModule()): DotKernels | undefined {
+  const api = wasmApi();
+  if (module === undefined || api === undefined) return undefined;
+  const instance = new api.Instance(module, { env: { memory } });
+  return instance.exports as DotKernels;
+}
+
+/** The compiled module, or `undefined` without WebAssembly SIMD. Compile once and reuse it. */
+export function compileDotKernelModule(): WasmModule | undefined {
+  const api = wasmApi();
+  if (api === undefined) return undefined;
+  const bytes = dotKernelModuleBytes();
+  if (!api.validate(bytes)) return undefined;
+  return new api.Module(bytes);
+}

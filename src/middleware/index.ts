@@ -1,0 +1,25 @@
+/**
+ * Agent middleware for LangChain v1 `createAgent`.
+ *
+ * @example
+ * ```ts
+ * import { createAgent } from "langchain";
+ * import { tokenBudgetMiddleware } from "langchain-gavel";
+ *
+ * const agent = createAgent({ model, tools, middleware: [tokenBudgetMiddleware({ runLimit: 20_000 })] });
+ * ```
+ */
+export { ModelWithoutOutputCap } from "./errors.js";
+export {
+  BUDGET_EXHAUSTED_METADATA_KEY,
+  budgetExhaustionOf,
+  DEFAULT_MAX_OUTPUT_TOKENS,
+  type SharedTokenBudget,
+  type TokenBudgetCharge,
+  type TokenBudgetExitBehavior,
+  type TokenBudgetMiddlewareOptions,
+  tokenBudgetContextSchema,
+  tokenBudgetMiddleware,
+  tokenBudgetMiddlewareOptionsSchema,
+  tokenBudgetStateSchema,
+} from "./tokenBudget.js";

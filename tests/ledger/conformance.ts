@@ -1,0 +1,617 @@
+/**
+ * The conformance suite of `AuctionLedger`: every backend runs it through a tiny initializer,
+ * the way LangGraph checkpointers run their validation suite.
+ *
+ * ```ts
+ * runLedgerConformance({
+ *   name: "my backend",
+ *   createLedger: async () => createMyLedger(),
+ *   destroyLedger: async (ledger) => ledger.close(),
+ * });
+ * ```
+ *
+ * It lives under `tests/` (not `src/`) because it imports vitest, which the published package
+ * must not depend on; copy or import it from a checkout to validate another backend.
+ * Each test gets a fresh, empty ledger. Times are passed explicitly, so no clock seam is needed.
+ */
+import fc from "fast-check";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { LedgerError } from "../../src/ledger/errors.js";
+import { hashTask } from "../../src/ledger/task-hash.js";
+import type { AuctionInput, AuctionLedger, ChargeInput } from "../../src/ledger/types.js";
+import type { AuctionOutcome, BidResult, MechanismName } from "../../src/market/types.js";
+
+/** How the suite makes and disposes of a ledger. */
+export interface LedgerConformanceOptions<Ledger extends AuctionLedger = AuctionLedger> {
+  /** Shown in the describe block, e.g. `"SQLite :memory:"`. */
+  name: string;
+  /** A fresh, empty ledger. */
+  createLedger: () => Ledger | Promise<Ledger>;
+  /** Close it and remove whatever it stored. */
+  destroyLedger: (ledger: Ledger) => void | Promise<void>;
+}
+
+/** A second-price-style outcome over `bids`: the `winners` highest amounts win and pay the next amount. */
+export function sampleOutcome({
+  bids,
+  winners = 1,
+  mechanism = "second_price",
+  seed = 7,
+  reservePrice = 0,
+}: {
+  bids: Array<{ bidder: string; amount: number; tokens?: number; meta?: Record<string, unknown> }>;
+  winners?: number;
+  mechanism?: MechanismName;
+  seed?: number;
+  reservePrice?: number;
+}): AuctionOutcome {
+  const ranked = [...bids].sort((left, right) => right.amount - left.amount || left.bidder.localeCompare(right.bidder));
+  const price = ranked[winners]?.amount ?? reservePrice;
+  const results: BidResult[] = ranked.map((bid, index) => {
+    const won = index < winners;
+    const result: BidResult = {
+      bidder: bid.bidder,
+      amount: bid.amount,
+      won,
+      rank: index + 1,
+      price: won ? price : 0,
+      reason: won ? "won" : "outranked",
+      detail: won ? `${bid.bidder} bid highest and pays ${price}.` : `${bid.bidder} was outranked.`,
+    };
+    if (bid.tokens !== undefined) result.tokens = bid.tokens;
+    if (bid.meta !== undefined) result.meta = bid.meta;
+    return result;
+  });
+  return {
+    mechanism,
+    winners: results.filter((result) => result.won).map((result) => result.bidder),
+    results,
+    clearingPrice: results.some((result) => result.won) ? price : 0,
+    seed,
+    reservePrice,
+  };
+}
+
+function auction(id: string, createdAt: number, bids: Record<string, number>, extra: Partial<AuctionInput> = {}) {
+  const outcome = sampleOutcome({ bids: Object.entries(bids).map(([bidder, amount]) => ({ bidder, amount })) });
+  return { id, kind: "route", createdAt, outcome, ...extra } satisfies AuctionInput;
+}
+
+function charge(extra: Partial<ChargeInput> & Pick<ChargeInput, "model">): ChargeInput {
+  return { kind: "settle", inputTokens: 100, outputTokens: 10, usd: 0.001, at: 1_000, ...extra };
+}
+
+/** Register the conformance tests for one backend. Call it at the top level of a test file. */
+export function runLedgerConformance<Ledger extends AuctionLedger>(options: LedgerConformanceOptions<Ledger>): void {
+  const { name, createLedger, destroyLedger } = options;
+
+  describe(`AuctionLedger conformance: ${name}`, () => {
+    let ledger: Ledger;
+    beforeEach(async () => {
+      ledger = await createLedger();
+    });
+    afterEach(async () => {
+      await destroyLedger(ledger);
+    });
+
+    describe("auctions and bids", () => {
+      it("reads back an auction with every field and its bids in rank order", async () => {
+        const outcome = sampleOutcome({
+          bids: [
+            {
+              bidder: "small",
+              amount: 0.4,
+              tokens: 120,
+              meta: { plan: "use a calculator", nested: { steps: [1, 2] } },
+            },
+            { bidder: "large", amount: 0.9, tokens: 300 },
+            { bidder: "medium", amount: 0.6 },
+          ],
+          seed: 42,
+          reservePrice: 0.1,
+        });
+        const id = await ledger.recordAuction({
+          id: "auction-1",
+          kind: "route",
+          createdAt: 1_700_000_000_000,
+          outcome,
+          scope: { kind: "run", id: "run-1" },
+          task: "What is 2 + 2?",
+          values: { large: 2.5, small: 1.25 },
+          metadata: { round: 1, tags: ["math"] },
+        });
+        expect(id).toBe("auction-1");
+
+        const record = await ledger.getAuction("auction-1");
+        expect(record).toEqual({
+          id: "auction-1",
+          createdAt: 1_700_000_000_000,
+          kind: "route",
+          mechanism: "second_price",
+          scope: { kind: "run", id: "run-1" },
+          task: "What is 2 + 2?",
+          taskHash: hashTask("What is 2 + 2?"),
+          clearingPrice: 0.6,
+          seed: 42,
+          reservePrice: 0.1,
+          winners: ["large"],
+          bidCount: 3,
+          metadata: { round: 1, tags: ["math"] },
+          bids: [
+            {
+              bidder: "large",
+              amount: 0.9,
+              value: 2.5,
+              tokens: 300,
+              won: true,
+              rank: 1,
+              price: 0.6,
+              reason: "won",
+              detail: "large bid highest and pays 0.6.",
+            },
+            {
+              bidder: "medium",
+              amount: 0.6,
+              won: false,
+              rank: 2,
+              price: 0,
+              reason: "outranked",
+              detail: "medium was outranked.",
+            },
+            {
+              bidder: "small",
+              amount: 0.4,
+              value: 1.25,
+              tokens: 120,
+              won: false,
+              rank: 3,
+              price: 0,
+              reason: "outranked",
+              detail: "small was outranked.",
+              meta: { plan: "use a calculator", nested: { steps: [1, 2] } },
+            },
+          ],
+          charges: [],
+        });
+      });
+
+      it("generates distinct ids when none is given", async () => {
+        const outcome = sampleOutcome({ bids: [{ bidder: "a", amount: 1 }] });
+        const first = await ledger.recordAuction({ kind: "demo", outcome });
+        const second = await ledger.recordAuction({ kind: "demo", outcome });
+        expect(first).not.toBe(second);
+        expect((await ledger.getAuction(first))?.bids).toHaveLength(1);
+        expect((await ledger.getAuction(second))?.bids).toHaveLength(1);
+      });
+
+      it("keeps an explicit task hash and stores an auction without task or scope", async () => {
+        await ledger.recordAuction({ ...auction("hashed", 1, { a: 1 }), taskHash: "abc123" });
+        await ledger.recordAuction(auction("bare", 2, { a: 1 }));
+        const hashed = await ledger.getAuction("hashed");
+        expect(hashed?.taskHash).toBe("abc123");
+        expect(hashed?.task).toBeUndefined();
+        const bare = await ledger.getAuction("bare");
+        expect(bare?.scope).toBeUndefined();
+        expect(bare?.taskHash).toBeUndefined();
+      });
+
+      it("stores an auction nobody won", async () => {
+        const outcome = sampleOutcome({ bids: [{ bidder: "a", amount: 1 }], winners: 0 });
+        await ledger.recordAuction({ id: "empty", kind: "debate", createdAt: 5, outcome });
+        const record = await ledger.getAuction("empty");
+        expect(record?.winners).toEqual([]);
+        expect(record?.clearingPrice).toBe(0);
+        expect(record?.bids.map((bid) => bid.won)).toEqual([false]);
+      });
+
+      it("returns undefined for an unknown auction", async () => {
+        expect(await ledger.getAuction("nope")).toBeUndefined();
+      });
+
+      it("rejects a duplicate auction id with a LedgerError and keeps the first", async () => {
+        await ledger.recordAuction(auction("dup", 1, { a: 1, b: 2 }));
+        const error = await ledger.recordAuction(auction("dup", 2, { c: 3 })).catch((caught: unknown) => caught);
+        expect(LedgerError.isInstance(error)).toBe(true);
+        expect((error as LedgerError).operation).toBe("recordAuction");
+        const record = await ledger.getAuction("dup");
+        expect(record?.createdAt).toBe(1);
+        expect(record?.bids.map((bid) => bid.bidder)).toEqual(["b", "a"]);
+      });
+
+      it("writes an auction and its bids atomically (a bad bid leaves no auction)", async () => {
+        const outcome = sampleOutcome({ bids: [{ bidder: "twin", amount: 1 }] });
+        const [first] = outcome.results;
+        if (first === undefined) throw new Error("sample outcome has no results");
+        outcome.results.push({ ...first, rank: 2 }); // the same bidder twice
+        await expect(ledger.recordAuction({ id: "torn", kind: "route", outcome })).rejects.toSatisfy(
+          LedgerError.isInstance,
+        );
+        expect(await ledger.getAuction("torn")).toBeUndefined();
+        expect(await ledger.recentAuctions()).toEqual([]);
+      });
+
+      it("writes a batch of auctions all or nothing", async () => {
+        const good = Array.from({ length: 50 }, (_, index) => auction(`batch-${index}`, index, { a: index, b: 1 }));
+        expect(await ledger.recordAuctions(good)).toEqual(good.map((input) => input.id));
+        expect(await ledger.recentAuctions({ limit: 100 })).toHaveLength(50);
+
+        const bad = [
+          auction("fresh-1", 100, { a: 1 }),
+          auction("batch-3", 101, { a: 1 }),
+          auction("fresh-2", 102, { a: 1 }),
+        ];
+        const error = await ledger.recordAuctions(bad).catch((caught: unknown) => caught);
+        expect(LedgerError.isInstance(error)).toBe(true);
+        expect((error as LedgerError).operation).toBe("recordAuctions");
+        expect(await ledger.getAuction("fresh-1")).toBeUndefined();
+        expect(await ledger.getAuction("fresh-2")).toBeUndefined();
+        expect(await ledger.recentAuctions({ limit: 100 })).toHaveLength(50);
+      });
+
+      it("accepts an empty batch", async () => {
+        expect(await ledger.recordAuctions([])).toEqual([]);
+        expect(await ledger.recordCharges([])).toEqual([]);
+      });
+    });
+
+    describe("charges", () => {
+      it("links charges to their auction, oldest first, even when recorded before it", async () => {
+        const early = await ledger.recordCharge(
+          charge({ model: "small", agent: "planner", auctionId: "a1", at: 10, label: "plan", reservationId: "r1" }),
+        );
+        await ledger.recordAuction(auction("a1", 20, { small: 1, large: 2 }));
+        await ledger.recordCharge(
+          charge({ model: "large", auctionId: "a1", at: 30, estimated: true, metadata: { n: 1 } }),
+        );
+        await ledger.recordCharge(charge({ model: "large", auctionId: "other", at: 15 }));
+
+        const record = await ledger.getAuction("a1");
+        expect(record?.charges).toEqual([
+          {
+            id: early,
+            kind: "settle",
+            model: "small",
+            agent: "planner",
+            scope: { kind: "global", id: "*" },
+            inputTokens: 100,
+            outputTokens: 10,
+            usd: 0.001,
+            estimated: false,
+            auctionId: "a1",
+            reservationId: "r1",
+            label: "plan",
+            at: 10,
+          },
+          {
+            id: expect.any(String),
+            kind: "settle",
+            model: "large",
+            scope: { kind: "global", id: "*" },
+            inputTokens: 100,
+            outputTokens: 10,
+            usd: 0.001,
+            estimated: true,
+            auctionId: "a1",
+            at: 30,
+            metadata: { n: 1 },
+          },
+        ]);
+      });
+
+      it("returns the ids of a charge batch in order, using the given ones", async () => {
+        const ids = await ledger.recordCharges([
+          charge({ id: "c-1", model: "m" }),
+          charge({ model: "m" }),
+          charge({ id: "c-3", model: "m" }),
+        ]);
+        expect(ids).toHaveLength(3);
+        expect(ids[0]).toBe("c-1");
+        expect(ids[2]).toBe("c-3");
+        expect(new Set(ids).size).toBe(3);
+      });
+
+      it("rejects invalid charges with a LedgerError and writes none of the batch", async () => {
+        const negative = charge({ model: "m", inputTokens: -5 });
+        await expect(ledger.recordCharge(negative)).rejects.toSatisfy(LedgerError.isInstance);
+        const unknownKind = { ...charge({ model: "m" }), kind: "refund" } as unknown as ChargeInput;
+        const error = await ledger
+          .recordCharges([charge({ model: "ok", at: 1 }), unknownKind])
+          .catch((caught: unknown) => caught);
+        expect((error as LedgerError).operation).toBe("recordCharges");
+        expect(await ledger.spend()).toEqual([]);
+      });
+    });
+
+    describe("spend", () => {
+      beforeEach(async () => {
+        await ledger.recordCharges([
+          charge({ model: "small", agent: "alice", scope: { kind: "run", id: "r1" }, at: 100, usd: 0.01 }),
+          charge({
+            model: "small",
+            agent: "bob",
+            scope: { kind: "run", id: "r1" },
+            at: 200,
+            usd: 0.02,
+            estimated: true,
+          }),
+          charge({
+            model: "large",
+            agent: "alice",
+            scope: { kind: "run", id: "r2" },
+            at: 300,
+            usd: 0.5,
+            inputTokens: 1000,
+          }),
+          charge({ model: "large", at: 400, usd: 0.25, outputTokens: 500 }),
+          // Not spend: reservations, releases and refusals are the event trail.
+          charge({ kind: "reserve", model: "large", at: 150, usd: 9 }),
+          charge({ kind: "release", model: "large", at: 160, usd: 9 }),
+          charge({ kind: "refuse", model: "small", at: 170, usd: 9 }),
+        ]);
+      });
+
+      it("groups settled spend by model, most expensive first", async () => {
+        const rows = await ledger.spend({ by: "model" });
+        expect(rows.map((row) => row.key)).toEqual(["large", "small"]);
+        const [large, small] = rows;
+        expect(large).toMatchObject({
+          by: "model",
+          calls: 2,
+          inputTokens: 1100,
+          outputTokens: 510,
+          totalTokens: 1610,
+          estimatedCalls: 0,
+          estimatedShare: 0,
+          firstAt: 300,
+          lastAt: 400,
+        });
+        expect(large?.usd).toBeCloseTo(0.75, 12);
+        expect(small).toMatchObject({
+          calls: 2,
+          inputTokens: 200,
+          outputTokens: 20,
+          estimatedCalls: 1,
+          estimatedShare: 0.5,
+        });
+        expect(small?.usd).toBeCloseTo(0.03, 12);
+      });
+
+      it("defaults to grouping by model", async () => {
+        expect(await ledger.spend()).toEqual(await ledger.spend({ by: "model" }));
+      });
+
+      it("groups by agent, with null for calls made by no agent", async () => {
+        const rows = await ledger.spend({ by: "agent" });
+        const byKey = new Map(rows.map((row) => [row.key, row]));
+        expect([...byKey.keys()].sort()).toEqual(["alice", "bob", null].sort());
+        expect(byKey.get("alice")?.calls).toBe(2);
+        expect(byKey.get(null)?.usd).toBeCloseTo(0.25, 12);
+      });
+
+      it("groups by scope as kind:id", async () => {
+        const rows = await ledger.spend({ by: "scope" });
+        const byKey = new Map(rows.map((row) => [row.key, row.calls]));
+        expect(Object.fromEntries(byKey)).toEqual({ "run:r1": 2, "run:r2": 1, "global:*": 1 });
+      });
+
+      it("filters by time: since inclusive, until exclusive", async () => {
+        const rows = await ledger.spend({ by: "model", since: 200, until: 400 });
+        expect(rows.map((row) => [row.key, row.calls])).toEqual([
+          ["large", 1],
+          ["small", 1],
+        ]);
+        expect(await ledger.spend({ since: 401 })).toEqual([]);
+      });
+    });
+
+    it("spend totals equal the sum of settled charges (property)", async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.record({
+              kind: fc.constantFrom("reserve", "settle", "release", "refuse"),
+              model: fc.constantFrom("m1", "m2", "m3"),
+              inputTokens: fc.nat(10_000),
+              outputTokens: fc.nat(10_000),
+              cents: fc.nat(1_000),
+              estimated: fc.boolean(),
+            }),
+            { maxLength: 30 },
+          ),
+          async (events) => {
+            const fresh = await createLedger();
+            try {
+              await fresh.recordCharges(
+                events.map((event, index) => ({ ...event, usd: event.cents / 100, at: index }) as ChargeInput),
+              );
+              const settled = events.filter((event) => event.kind === "settle");
+              const rows = await fresh.spend({ by: "model" });
+              const sum = (pick: (row: (typeof rows)[number]) => number) =>
+                rows.reduce((total, row) => total + pick(row), 0);
+              expect(sum((row) => row.calls)).toBe(settled.length);
+              expect(sum((row) => row.inputTokens)).toBe(
+                settled.reduce((total, event) => total + event.inputTokens, 0),
+              );
+              expect(sum((row) => row.outputTokens)).toBe(
+                settled.reduce((total, event) => total + event.outputTokens, 0),
+              );
+              expect(sum((row) => row.estimatedCalls)).toBe(settled.filter((event) => event.estimated).length);
+              expect(sum((row) => row.usd)).toBeCloseTo(
+                settled.reduce((total, event) => total + event.cents / 100, 0),
+                6,
+              );
+            } finally {
+              await destroyLedger(fresh);
+            }
+          },
+        ),
+        { numRuns: 25 },
+      );
+    });
+
+    describe("win rates", () => {
+      beforeEach(async () => {
+        await ledger.recordAuctions([
+          auction("w1", 100, { small: 3, large: 2 }), // small wins, pays 2
+          auction("w2", 200, { small: 1, large: 5 }), // large wins, pays 1
+          auction("w3", 300, { small: 4, large: 1, medium: 2 }), // small wins, pays 2
+          auction("w4", 400, { large: 9, medium: 1 }, { kind: "debate" }), // large wins, pays 1
+        ]);
+      });
+
+      it("counts auctions entered, wins, win rate and mean price paid per bidder", async () => {
+        const rows = await ledger.winRates();
+        expect(rows).toEqual([
+          { bidder: "large", auctions: 4, wins: 2, winRate: 0.5, meanPricePaid: 1, totalPaid: 2 },
+          { bidder: "small", auctions: 3, wins: 2, winRate: 2 / 3, meanPricePaid: 2, totalPaid: 4 },
+          { bidder: "medium", auctions: 2, wins: 0, winRate: 0, meanPricePaid: null, totalPaid: 0 },
+        ]);
+      });
+
+      it("filters by auction kind and time", async () => {
+        const debate = await ledger.winRates({ kind: "debate" });
+        expect(debate.map((row) => [row.bidder, row.wins])).toEqual([
+          ["large", 1],
+          ["medium", 0],
+        ]);
+        const early = await ledger.winRates({ since: 100, until: 300 });
+        expect(early.map((row) => [row.bidder, row.auctions, row.wins])).toEqual([
+          ["large", 2, 1],
+          ["small", 2, 1],
+        ]);
+      });
+    });
+
+    describe("outcomes", () => {
+      it("attaches an outcome to its auction and replaces it on a second record", async () => {
+        await ledger.recordAuction(auction("graded", 1, { a: 1 }));
+        await ledger.recordOutcome({ auctionId: "graded", correct: false, recordedAt: 5, label: "first try" });
+        await ledger.recordOutcome({
+          auctionId: "graded",
+          correct: true,
+          score: 0.75,
+          label: "regraded",
+          recordedAt: 9,
+          metadata: { checker: "exact" },
+        });
+        expect((await ledger.getAuction("graded"))?.outcome).toEqual({
+          auctionId: "graded",
+          correct: true,
+          score: 0.75,
+          label: "regraded",
+          recordedAt: 9,
+          metadata: { checker: "exact" },
+        });
+      });
+
+      it("stores an outcome with a score and no verdict", async () => {
+        await ledger.recordAuction(auction("scored", 1, { a: 1 }));
+        await ledger.recordOutcome({ auctionId: "scored", score: 0.3, recordedAt: 2 });
+        expect((await ledger.getAuction("scored"))?.outcome).toEqual({
+          auctionId: "scored",
+          score: 0.3,
+          recordedAt: 2,
+        });
+      });
+
+      it("rejects an outcome for an unknown auction", async () => {
+        const error = await ledger
+          .recordOutcome({ auctionId: "ghost", correct: true })
+          .catch((caught: unknown) => caught);
+        expect(LedgerError.isInstance(error)).toBe(true);
+        expect((error as LedgerError).operation).toBe("recordOutcome");
+      });
+    });
+
+    describe("recent auctions", () => {
+      it("lists the newest first with settled spend and outcome, honouring limit and kind", async () => {
+        await ledger.recordAuctions([
+          auction("r1", 100, { a: 1, b: 2 }),
+          auction("r2", 300, { a: 1 }, { kind: "debate" }),
+          auction("r3", 200, { a: 1 }),
+          auction("r4", 300, { b: 1 }), // same time as r2, recorded later: listed first
+        ]);
+        await ledger.recordCharges([
+          charge({ model: "m", auctionId: "r3", usd: 0.5, inputTokens: 7, outputTokens: 3 }),
+          charge({ model: "m", auctionId: "r3", usd: 0.25, inputTokens: 1, outputTokens: 1 }),
+          charge({ kind: "reserve", model: "m", auctionId: "r3", usd: 4 }),
+        ]);
+        await ledger.recordOutcome({ auctionId: "r3", correct: true, recordedAt: 400 });
+
+        const all = await ledger.recentAuctions();
+        expect(all.map((row) => row.id)).toEqual(["r4", "r2", "r3", "r1"]);
+        const r3 = all.find((row) => row.id === "r3");
+        expect(r3?.usd).toBeCloseTo(0.75, 12);
+        expect(r3?.tokens).toBe(12);
+        expect(r3?.outcome).toEqual({ auctionId: "r3", correct: true, recordedAt: 400 });
+        expect(all.find((row) => row.id === "r1")).toMatchObject({ usd: 0, tokens: 0, bidCount: 2, winners: ["b"] });
+        expect(all.find((row) => row.id === "r1")?.outcome).toBeUndefined();
+
+        expect((await ledger.recentAuctions({ limit: 2 })).map((row) => row.id)).toEqual(["r4", "r2"]);
+        expect((await ledger.recentAuctions({ kind: "debate" })).map((row) => row.id)).toEqual(["r2"]);
+      });
+
+      it("rejects a limit that is not a positive integer", async () => {
+        await expect(ledger.recentAuctions({ limit: 0 })).rejects.toSatisfy(LedgerError.isInstance);
+        await expect(ledger.recentAuctions({ limit: 1.5 })).rejects.toSatisfy(LedgerError.isInstance);
+      });
+    });
+
+    describe("budgets", () => {
+      it("stores one definition per scope, the latest replacing the earlier", async () => {
+        await ledger.recordBudget({ scope: { kind: "run", id: "r1" }, limits: { maxTokens: 1000 }, definedAt: 1 });
+        await ledger.recordBudget({
+          scope: { kind: "global", id: "*" },
+          limits: { maxUsd: 5 },
+          definedAt: 2,
+          label: "all",
+        });
+        await ledger.recordBudget({
+          scope: { kind: "run", id: "r1" },
+          limits: { maxTokens: 2000, maxUsd: 1 },
+          definedAt: 3,
+        });
+        expect(await ledger.budgets()).toEqual([
+          { scope: { kind: "global", id: "*" }, limits: { maxUsd: 5 }, label: "all", definedAt: 2 },
+          { scope: { kind: "run", id: "r1" }, limits: { maxTokens: 2000, maxUsd: 1 }, definedAt: 3 },
+        ]);
+      });
+
+      it("returns the latest snapshot with all its accounts", async () => {
+        expect(await ledger.latestBudgetSnapshot()).toBeUndefined();
+        const account = {
+          scope: "global" as const,
+          scopeId: "*",
+          limits: { maxUsd: 5 },
+          spentTokens: 10,
+          spentUsd: 0.1,
+          reservedTokens: 0,
+          reservedUsd: 0,
+        };
+        await ledger.recordBudgetSnapshot({ accounts: [account], takenAt: 10 });
+        const run = {
+          ...account,
+          scope: "run" as const,
+          scopeId: "r1",
+          limits: { maxTokens: 500 },
+          reservedTokens: 50,
+        };
+        await ledger.recordBudgetSnapshot({
+          accounts: [run, { ...account, spentTokens: 60 }],
+          takenAt: 20,
+          label: "end",
+        });
+        expect(await ledger.latestBudgetSnapshot()).toEqual({
+          takenAt: 20,
+          label: "end",
+          accounts: [{ ...account, spentTokens: 60 }, run],
+        });
+      });
+
+      it("stores an empty snapshot", async () => {
+        await ledger.recordBudgetSnapshot({ accounts: [], takenAt: 1 });
+        expect(await ledger.latestBudgetSnapshot()).toEqual({ takenAt: 1, accounts: [] });
+      });
+    });
+  });
+}

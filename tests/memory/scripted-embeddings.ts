@@ -1,0 +1,59 @@
+/**
+ * A deterministic, cheap test embedder: hashed bag of words. Texts that share words get close
+ * vectors, texts that share none are orthogonal-ish. Records every call. Tests only.
+ */
+import { Embeddings } from "@langchain/core/embeddings";
+
+/** FNV-1a, 32 bit. */
+function hash(text: string): number {
+  let value = 0x811c9dc5;
+  for (let index = 0; index < text.length; index += 1) {
+    value ^= text.charCodeAt(index);
+    value = Math.imul(value, 0x01000193) >>> 0;
+  }
+  return value;
+}
+
+/** Lower-case words of letters and digits. */
+export function words(text: string): string[] {
+  return text.toLowerCase().match(/[a-z0-9]+/g) ?? [];
+}
+
+export class ScriptedHashingEmbeddings extends Embeddings {
+  readonly dimensions: number;
+  /** Every text embedded, in order. */
+  readonly calls: string[][] = [];
+  /** When set, the next call throws it (once). */
+  failNext: Error | undefined;
+
+  constructor({ dimensions = 256 }: { dimensions?: number } = {}) {
+    super({ maxRetries: 0 });
+    this.dimensions = dimensions;
+  }
+
+  vectorOf(text: string): number[] {
+    const vector = new Array<number>(this.dimensions).fill(0);
+    for (const word of words(text)) {
+      const value = hash(word);
+      const index = value % this.dimensions;
+      vector[index] = (vector[index] ?? 0) + ((value >>> 16) & 1 ? 1 : -1);
+    }
+    const norm = Math.hypot(...vector);
+    return norm === 0 ? vector : vector.map((value) => value / norm);
+  }
+
+  override async embedDocuments(documents: string[]): Promise<number[][]> {
+    this.calls.push([...documents]);
+    if (this.failNext !== undefined) {
+      const error = this.failNext;
+      this.failNext = undefined;
+      throw error;
+    }
+    return documents.map((document) => this.vectorOf(document));
+  }
+
+  override async embedQuery(document: string): Promise<number[]> {
+    const [vector] = await this.embedDocuments([document]);
+    return vector ?? [];
+  }
+}
