@@ -5,7 +5,13 @@
  * are parsed once (`createAuctioneer`); one figure shows the cost of `clearAuction`, which parses
  * them on every call, and one shows `budgeted_vcg` with 32 bidders.
  */
-import { type AuctionOptions, type Bid, clearAuction, createAuctioneer, createSeededRandom } from "../src/market/index.js";
+import {
+  type AuctionOptions,
+  type Bid,
+  clearAuction,
+  createAuctioneer,
+  createSeededRandom,
+} from "../src/market/index.js";
 import { type BenchResult, medianMicros } from "./harness.js";
 
 const TARGET_MICROS = 20;
@@ -54,13 +60,34 @@ export async function run(): Promise<BenchResult[]> {
   }
   const budgeted: AuctionOptions = { mechanism: "budgeted_vcg", tokenCap: 1024 };
   results.push(
-    await measure("market.clearAuction_parsing.budgeted_vcg.16", sixteen, (bids) => clearAuction(bids, budgeted), false, {
-      bidders: 16,
-      note: "clearAuction validates the options with zod on every call",
-    }),
+    await measure(
+      "market.clearAuction_parsing.budgeted_vcg.16",
+      sixteen,
+      (bids) => clearAuction(bids, budgeted),
+      false,
+      {
+        bidders: 16,
+        note: "clearAuction validates the options with zod on every call",
+      },
+    ),
   );
   const thirtyTwo = bidSets(32, 2);
   const { clear } = createAuctioneer({ mechanism: "budgeted_vcg", tokenCap: 2048 });
   results.push(await measure("market.clear.budgeted_vcg.32", thirtyTwo, clear, false, { bidders: 32, tokenCap: 2048 }));
+
+  // A hard instance: 28 bids of equal value density, even sizes, odd cap. Branch and bound gives
+  // up after its node limit and the dynamic-programming table finishes (the bounded worst case).
+  const hard = Array.from({ length: 28 }, (_, index) => {
+    const tokens = 2 * (25 + ((index * 7919) % 175));
+    return { bidder: `agent-${index}`, amount: tokens, tokens };
+  });
+  const hardAuction = createAuctioneer({ mechanism: "budgeted_vcg", tokenCap: 2047 });
+  results.push(
+    await measure("market.clear.budgeted_vcg.hard_equal_density.28", [hard], hardAuction.clear, false, {
+      bidders: 28,
+      tokenCap: 2047,
+      note: "worst case: node limit reached, exact table fallback",
+    }),
+  );
   return results;
 }

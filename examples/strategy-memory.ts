@@ -68,7 +68,9 @@ console.log(`Memory holds ${await memory.size()} plans. New task: ${newTask}\n`)
 for (const pair of pairs) {
   console.log(`${pair.auctionId} (similarity ${pair.score.toFixed(2)}): ${pair.losing.task}`);
   console.log(`  lost: [${pair.losing.agent}] ${pair.losing.plan}`);
-  console.log(`  won:  [${pair.winning.agent}] ${pair.winning.plan}${pair.winning.outcome === 1 ? " (correct)" : ""}\n`);
+  console.log(
+    `  won:  [${pair.winning.agent}] ${pair.winning.plan}${pair.winning.outcome === 1 ? " (correct)" : ""}\n`,
+  );
 }
 
 await memory.close(); // folds the journal into the vectra index and releases the folder

@@ -33,7 +33,7 @@ import type {
   ChargeRecord,
   JsonObject,
   LedgerScope,
-  OutcomeRecord,
+  AuctionResultRecord,
   RecentAuction,
   RecentAuctionsQuery,
   SpendGrouping,
@@ -746,7 +746,7 @@ interface OutcomeSqlRow {
   metadata: string | null;
 }
 
-function outcomeRecord(row: OutcomeSqlRow): OutcomeRecord {
+function outcomeRecord(row: OutcomeSqlRow): AuctionResultRecord {
   return compact({
     auctionId: row.auction_id,
     correct: row.correct === null ? undefined : row.correct === 1,

@@ -22,7 +22,7 @@ export type {
   JsonObject,
   LedgerScope,
   OutcomeInput,
-  OutcomeRecord,
+  AuctionResultRecord,
   RecentAuction,
   RecentAuctionsQuery,
   SpendGrouping,

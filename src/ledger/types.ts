@@ -173,7 +173,7 @@ export interface ChargeRecord {
 }
 
 /** One stored outcome. */
-export interface OutcomeRecord {
+export interface AuctionResultRecord {
   auctionId: string;
   correct?: boolean;
   score?: number;
@@ -206,7 +206,7 @@ export interface RecentAuction extends AuctionSummary {
   usd: number;
   /** Input + output tokens of the `settle` charges linked to the auction. */
   tokens: number;
-  outcome?: OutcomeRecord;
+  outcome?: AuctionResultRecord;
 }
 
 /** Everything the ledger knows about one auction. */
@@ -215,7 +215,7 @@ export interface AuctionRecord extends AuctionSummary {
   bids: BidRecord[];
   /** Charges linked to the auction, oldest first. */
   charges: ChargeRecord[];
-  outcome?: OutcomeRecord;
+  outcome?: AuctionResultRecord;
 }
 
 /** A stored budget definition. */

@@ -11,8 +11,10 @@ export { GavelMemoryError, type MemoryFailure, type MemoryOperation } from "./er
 export { type EvictionCandidate, selectEvictions } from "./eviction.js";
 export {
   createInMemoryStrategyMemory,
+  createMatrixStrategyMemory,
   DEFAULT_MAX_ENTRIES,
   type InMemoryStrategyMemoryOptions,
+  type MatrixMemorySettings,
   type MemoryChange,
   type MemoryPersistence,
 } from "./matrix-memory.js";

@@ -130,7 +130,23 @@ export function createInMemoryStrategyMemory(options: InMemoryStrategyMemoryOpti
   return createMatrixStrategyMemory({ embeddings, maxEntries, now, kernel });
 }
 
-/** The matrix memory behind the in-memory and on-disk backends. */
+/**
+ * The matrix memory behind the in-memory and on-disk backends, for building a backend with its
+ * own persistence: `persistence.write(change)` must make a change durable before it is applied.
+ * Settings are not validated here (validate them in your own factory).
+ *
+ * @example
+ * ```ts
+ * const memory = createMatrixStrategyMemory({
+ *   embeddings,
+ *   maxEntries: 10_000,
+ *   now: Date.now,
+ *   kernel: "auto",
+ *   initial: await loadMyRecords(),
+ *   persistence: { write: (change) => appendToMyLog(change) },
+ * });
+ * ```
+ */
 export function createMatrixStrategyMemory(settings: MatrixMemorySettings): StrategyMemory {
   const { embeddings, maxEntries, now, kernel, initial = [], persistence, folder } = settings;
   const records = [...initial];

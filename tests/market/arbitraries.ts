@@ -9,7 +9,10 @@ export const MECHANISMS: readonly MechanismName[] = ["first_price", "second_pric
 
 /** Bidder ids: short, distinct, including awkward ones (empty, unicode, look-alikes). */
 const bidderIds = fc.uniqueArray(
-  fc.oneof(fc.constantFrom("", "a", "A", "b", "é", "e\u0301", "🦜", "agent-1", "agent-10"), fc.string({ maxLength: 6 })),
+  fc.oneof(
+    fc.constantFrom("", "a", "A", "b", "é", "e\u0301", "🦜", "agent-1", "agent-10"),
+    fc.string({ maxLength: 6 }),
+  ),
   { maxLength: 10 },
 );
 
@@ -29,10 +32,12 @@ const tokens = fc.oneof(fc.integer({ min: 0, max: 600 }), fc.constantFrom(100, 2
 export const bidList: fc.Arbitrary<Bid[]> = bidderIds.chain((ids) =>
   fc.tuple(
     ...ids.map((bidder) =>
-      fc.record({
-        amount: fc.oneof({ weight: 9, arbitrary: tieProneAmount }, { weight: 1, arbitrary: brokenAmount }),
-        tokens: fc.option(tokens, { nil: undefined, freq: 8 }),
-      }).map(({ amount, tokens }): Bid => (tokens === undefined ? { bidder, amount } : { bidder, amount, tokens })),
+      fc
+        .record({
+          amount: fc.oneof({ weight: 9, arbitrary: tieProneAmount }, { weight: 1, arbitrary: brokenAmount }),
+          tokens: fc.option(tokens, { nil: undefined, freq: 8 }),
+        })
+        .map(({ amount, tokens }): Bid => (tokens === undefined ? { bidder, amount } : { bidder, amount, tokens })),
     ),
   ),
 );

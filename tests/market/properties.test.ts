@@ -25,7 +25,11 @@ describe("order independence", () => {
     it(`${mechanism}: reversing the arrival order of tied bids changes nothing`, () => {
       fc.assert(
         fc.property(fc.integer({ min: 2, max: 8 }), fc.integer(), (count, seed) => {
-          const bids = Array.from({ length: count }, (_, index) => ({ bidder: `agent-${index}`, amount: 1, tokens: 100 }));
+          const bids = Array.from({ length: count }, (_, index) => ({
+            bidder: `agent-${index}`,
+            amount: 1,
+            tokens: 100,
+          }));
           const options = { mechanism, seed, topK: 1, tokenCap: 100 } as const;
           expect(clearAuction([...bids].reverse(), options)).toEqual(clearAuction(bids, options));
         }),
@@ -72,7 +76,9 @@ describe("invariants of every outcome", () => {
           if (result.amount < (options.reservePrice ?? 0)) expect(result.won).toBe(false);
         }
         if (options.mechanism === "budgeted_vcg") {
-          const used = outcome.results.filter((result) => result.won).reduce((sum, result) => sum + (result.tokens ?? 0), 0);
+          const used = outcome.results
+            .filter((result) => result.won)
+            .reduce((sum, result) => sum + (result.tokens ?? 0), 0);
           expect(used).toBeLessThanOrEqual(options.tokenCap ?? 0);
           expect(outcome.tokensUsed).toBe(used);
         }
@@ -83,12 +89,18 @@ describe("invariants of every outcome", () => {
 
   it("a bid below the reserve is reported as below_reserve, never as a winner", () => {
     fc.assert(
-      fc.property(bidList, fc.constantFrom(...MECHANISMS), fc.double({ min: 0.01, max: 5, noNaN: true }), (bids, mechanism, reservePrice) => {
-        const outcome = clearAuction(bids, { mechanism, reservePrice, topK: 3, tokenCap: 1024 });
-        for (const result of outcome.results) {
-          if (result.reason !== "invalid" && result.amount < reservePrice) expect(result.reason).toBe("below_reserve");
-        }
-      }),
+      fc.property(
+        bidList,
+        fc.constantFrom(...MECHANISMS),
+        fc.double({ min: 0.01, max: 5, noNaN: true }),
+        (bids, mechanism, reservePrice) => {
+          const outcome = clearAuction(bids, { mechanism, reservePrice, topK: 3, tokenCap: 1024 });
+          for (const result of outcome.results) {
+            if (result.reason !== "invalid" && result.amount < reservePrice)
+              expect(result.reason).toBe("below_reserve");
+          }
+        },
+      ),
     );
   });
 });

@@ -45,7 +45,9 @@ describe("second price is truthful", () => {
           const truthful = utilityOf(value, { bidder: ME, amount: value }, others, options);
           expect(truthful).toBeGreaterThanOrEqual(0);
           for (const deviation of [...deviationsAround(value, others, reservePrice), randomDeviation]) {
-            expect(truthful).toBeGreaterThanOrEqual(utilityOf(value, { bidder: ME, amount: deviation }, others, options));
+            expect(truthful).toBeGreaterThanOrEqual(
+              utilityOf(value, { bidder: ME, amount: deviation }, others, options),
+            );
           }
         },
       ),

@@ -238,7 +238,7 @@ describe('exitBehavior "end"', () => {
     expect((details?.spent ?? 0) + (details?.requested ?? 0)).toBeGreaterThan(1_000);
   });
 
-  it("stops in beforeModel, without calling the model, when a limit is already used up", async () => {
+  it("stops without calling the model when a limit is already used up", async () => {
     const model = scripted([{ content: "First answer.", usage: { inputTokens: 150, outputTokens: 50 } }]);
     const checkpointer = new MemorySaver();
     const { agent } = buildAgent(model, { threadLimit: 200 }, { checkpointer });
@@ -252,7 +252,7 @@ describe('exitBehavior "end"', () => {
       scope: "thread",
       scopeId: "used-up",
       spent: 200,
-      requested: 0,
+      limit: 200,
     });
   });
 });
@@ -270,7 +270,7 @@ describe('exitBehavior "error"', () => {
     expect(exhausted.spent + exhausted.requested).toBeGreaterThan(1_000);
   });
 
-  it("throws BudgetExhausted from the beforeModel gate when the thread limit is used up", async () => {
+  it("throws BudgetExhausted before calling the model when the thread limit is used up", async () => {
     const model = scripted([{ content: "First answer.", usage: { inputTokens: 150, outputTokens: 50 } }]);
     const checkpointer = new MemorySaver();
     const { agent } = buildAgent(model, { threadLimit: 200, exitBehavior: "error" }, { checkpointer });
@@ -278,7 +278,7 @@ describe('exitBehavior "error"', () => {
     await agent.invoke(ask("First"), config);
     const error = await agent.invoke(ask("Second"), config).catch((caught: unknown) => caught);
     expect(BudgetExhausted.isInstance(error)).toBe(true);
-    expect(error).toMatchObject({ scope: "thread", scopeId: "t-error", spent: 200, limit: 200, requested: 0 });
+    expect(error).toMatchObject({ scope: "thread", scopeId: "t-error", spent: 200, limit: 200 });
     expect(model.calls).toHaveLength(1);
   });
 });
@@ -456,7 +456,9 @@ describe("shared TokenBudget", () => {
     });
     const { agent, charges } = buildAgent(model, { budget });
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, index) => agent.invoke(ask(`Task ${index}`), { recursionLimit: 500 })),
+      Array.from({ length: 20 }, (_, index) =>
+        agent.invoke(ask(`Task ${index}`), { recursionLimit: 500, context: { tokenBudget: { runId: `run-${index}` } } }),
+      ),
     );
 
     const global = budget.snapshot().find((account) => account.scope === "global");
@@ -465,7 +467,15 @@ describe("shared TokenBudget", () => {
     expect(heldAtMost).toBeLessThanOrEqual(limit);
     expect(inFlightAtMost).toBeGreaterThan(1); // the runs really overlapped
     expect(budget.outstanding).toBe(0);
-    // Run accounts are dropped when their runs end.
+    // Each run was charged to its own run account (named by the context), each within its limit.
+    const runs = budget.snapshot().filter((account) => account.scope === "run");
+    expect(runs).toHaveLength(20);
+    for (const [index, result] of results.entries()) {
+      const account = runs.find((run) => run.scopeId === `run-${index}`);
+      expect(account?.spentTokens).toBe(result.tokenBudget.runTokens);
+      expect(account?.spentTokens).toBeLessThanOrEqual(2_000);
+      budget.closeScope("run", `run-${index}`);
+    }
     expect(budget.snapshot().filter((account) => account.scope === "run")).toHaveLength(0);
     expect(sum(results.map((result) => result.tokenBudget.runTokens))).toBe(global?.spentTokens);
     // The budget was the binding constraint: some runs were stopped by it.

@@ -16,12 +16,11 @@
  * then the bidder id. Among sets of equal total value the winner set is the one that includes the
  * earliest bid in this order where the sets differ.
  */
-import type { PreparedBid } from "../bids.js";
-import { compareIds } from "../bids.js";
+import { compareIds, type PreparedBid } from "../bids.js";
 import { formatNumber, plural } from "../format.js";
 import type { AuctionRules } from "../options.js";
 import { belowReserve, type Decision, type Mechanism } from "./clearing.js";
-import { bestKnapsackValue, type KnapsackProblem, roundingMargin, solveKnapsack } from "./knapsack.js";
+import { bestKnapsackValue, type KnapsackProblem, NODE_LIMIT, roundingMargin, solveKnapsack } from "./knapsack.js";
 
 interface Candidate {
   /** Index into the canonical bids. */
@@ -123,7 +122,7 @@ export const budgetedVcg: Mechanism = (bids, rules) => {
     for (let other = 0; other < count; other++) {
       if (other !== index && chosen[other] === 1) othersValue += values[other] as number;
     }
-    const withoutValue = bestKnapsackValue(problem, index, othersValue, scratch);
+    const withoutValue = bestKnapsackValue(problem, index, othersValue, scratch, selection.byTable ? 0 : NODE_LIMIT);
     const amount = candidate.bid.amount;
     const externality = Math.min(amount, Math.max(0, withoutValue - othersValue));
     const price = Math.max(reservePrice, externality);

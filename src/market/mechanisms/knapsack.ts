@@ -26,10 +26,16 @@
  */
 import { bestValueByTable, solveByTable } from "./knapsackTable.js";
 
-/** Nodes the branch and bound may visit before handing over to the table (about 2 ms). */
-export const NODE_LIMIT = 50_000;
+/**
+ * Nodes the branch and bound may visit before handing over to the table (a fraction of a
+ * millisecond; typical solves need a few dozen).
+ */
+export const NODE_LIMIT = 10_000;
 
-/** A knapsack instance, items in selection order. */
+/**
+ * A knapsack instance. The items must be in value density (value / weight) descending order:
+ * the Dantzig bound is an upper bound only in that order.
+ */
 export interface KnapsackProblem {
   readonly values: Float64Array;
   readonly weights: Float64Array;
@@ -46,6 +52,8 @@ export interface KnapsackSolution {
   readonly value: number;
   /** 1 for each chosen item. */
   readonly chosen: Uint8Array;
+  /** True when the search reached `NODE_LIMIT` and the table finished the job. */
+  readonly byTable: boolean;
 }
 
 /**
@@ -70,8 +78,9 @@ interface SearchState {
   readonly chosen: Uint8Array;
   readonly best: Uint8Array;
   bestValue: number;
-  /** Nodes visited so far, and the most allowed (`Infinity` once the fallback is ruled out). */
+  /** Nodes visited so far. */
   nodes: number;
+  /** Most nodes allowed (`Infinity` when the table cannot take over). */
   readonly nodeLimit: number;
   /** Set when the node limit was reached: the result is then incomplete. */
   aborted: boolean;
@@ -193,7 +202,7 @@ function runSearch(
 }
 
 /** Total value of a set, summed in selection order. */
-function valueOf(problem: KnapsackProblem, chosen: Uint8Array): number {
+function totalValue(problem: KnapsackProblem, chosen: Uint8Array): number {
   let value = 0;
   for (let index = 0; index < chosen.length; index++) if (chosen[index] === 1) value += problem.values[index] as number;
   return value;
@@ -205,26 +214,28 @@ export function solveKnapsack(problem: KnapsackProblem): KnapsackSolution {
   const chosen = new Uint8Array(count);
   const best = new Uint8Array(count);
   const state = runSearch(problem, -1, Number.NEGATIVE_INFINITY, NODE_LIMIT, chosen, best);
-  if (!state.aborted) return { value: state.bestValue, chosen: best };
+  if (!state.aborted) return { value: state.bestValue, chosen: best, byTable: false };
   const byTable = solveByTable(problem);
-  if (byTable !== undefined) return { value: valueOf(problem, byTable), chosen: byTable };
+  if (byTable !== undefined) return { value: totalValue(problem, byTable), chosen: byTable, byTable: true };
   runSearch(problem, -1, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, chosen, best);
-  return { value: valueOf(problem, best), chosen: best };
+  return { value: totalValue(problem, best), chosen: best, byTable: false };
 }
 
 /**
  * The best total value without item `skip`, for VCG's "without bidder i" problems. `incumbent` is
  * a value some feasible set without `skip` already reaches (the result is never below it).
  * `scratch` (all zeros, one byte per item) is reused as the working set and is all zeros again on
- * return, so one buffer serves many calls.
+ * return, so one buffer serves many calls. `nodeLimit` 0 goes straight to the table (when the
+ * full problem already needed it, its "without i" variants are as hard).
  */
 export function bestKnapsackValue(
   problem: KnapsackProblem,
   skip: number,
   incumbent: number,
   scratch: Uint8Array = new Uint8Array(problem.values.length),
+  nodeLimit: number = NODE_LIMIT,
 ): number {
-  const state = runSearch(problem, skip, incumbent, NODE_LIMIT, scratch, undefined);
+  const state = runSearch(problem, skip, incumbent, nodeLimit, scratch, undefined);
   if (!state.aborted) return state.bestValue;
   const byTable = bestValueByTable(problem, skip);
   if (byTable !== undefined) return Math.max(incumbent, byTable);

@@ -70,7 +70,7 @@ function fillLayer(
       const leave = table[from + row + capacity] as number;
       if (canTake && weight <= capacity) {
         const take = value + (table[from + previousRow + capacity - weight] as number);
-        table[into + row + capacity] = take > leave ? take : leave;
+        table[into + row + capacity] = Math.max(take, leave);
       } else {
         table[into + row + capacity] = leave;
       }

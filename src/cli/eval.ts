@@ -1,0 +1,558 @@
+/**
+ * `gavel eval` and `gavel sweep`: run an evaluation described by an experiment file (or by a recorded
+ * outcomes file alone), write the report folder and print the figures.
+ *
+ *   gavel eval  [--config FILE | --outcomes FILE.jsonl[.gz] [--train TRAIN.jsonl[.gz]]] [--out DIR] [--json]
+ *   gavel sweep [--config FILE | --outcomes FILE ...] [--out DIR] [--json]
+ *
+ * With no arguments `gavel eval` runs `configs/default.yaml` of the package: the shipped RouterBench
+ * outcomes, split deterministically, routed by the memory-bid auction and the escalation policy against
+ * every baseline, report in `reports/`.
+ *
+ * Exit codes: 0 done; 1 the run failed (or, with `--fail-on-target`, a target was missed); 2 bad input
+ * (invalid config, unreadable or invalid data, bad option); 3 the experiment needs something not
+ * implemented in this version (a live backend, benchmark data, debate, a budget sweep).
+ * Output goes through injectable writers, so tests run the real command in-process.
+ */
+import { existsSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import Table from "cli-table3";
+import { Command, type CommanderError, InvalidArgumentError } from "commander";
+import { z } from "zod";
+import { UniversalSentenceEncoderEmbeddings } from "../../adapters/embeddings/universal-sentence-encoder.js";
+import { GavelConfigError, GavelError, parseConfig } from "../errors.js";
+import {
+  type ExperimentConfig,
+  GavelConfigFileError,
+  loadExperimentConfig,
+  MissingApiKeyError,
+  parseExperimentConfig,
+  requireApiKey,
+  unsupportedReason,
+} from "../eval/config.js";
+import { dataDirectory } from "../eval/datasets.js";
+import { GavelDataError } from "../eval/errors.js";
+import { paretoFrontier, singleModelBaselines } from "../eval/metrics.js";
+import { indexOutcomes, loadRecordedOutcomes, type OutcomeIndex } from "../eval/outcomes.js";
+import { operatingPointsTable, type ReportTable, routerMetricsTable, targetsTable } from "../eval/report/tables.js";
+import { type WrittenReport, writeReport } from "../eval/report/write.js";
+import type { EvalReport } from "../eval/results.js";
+import type { EmbeddingsLike } from "../eval/routers/embedding.js";
+import type { RecordedEvaluationOptions } from "../eval/routers/options.js";
+import { runRecordedEvaluation } from "../eval/runner.js";
+import { createProgressReporter } from "./progress.js";
+
+/** Exit code: the run failed, or (with `--fail-on-target`) a target was missed. */
+export const EXIT_RUN_FAILED = 1;
+/** Exit code: invalid config, invalid or unreadable input, bad option. */
+export const EXIT_BAD_INPUT = 2;
+/** Exit code: the experiment is valid but needs something this version does not implement. */
+export const EXIT_NOT_IMPLEMENTED = 3;
+
+/** The experiment `gavel eval` runs when given neither `--config` nor `--outcomes`. */
+export function defaultConfigPath(): string {
+  return join(dirname(dataDirectory()), "configs", "default.yaml");
+}
+
+const isFunction = (value: unknown) => typeof value === "function";
+
+const EvalCommandOptionsSchema = z
+  .object({
+    /** Where results go. Default: `process.stdout`. */
+    stdout: z.custom<(text: string) => void>(isFunction, "expected a function").optional(),
+    /** Where progress, errors and the wall time go. Default: `process.stderr`. */
+    stderr: z.custom<(text: string) => void>(isFunction, "expected a function").optional(),
+    /** Draw progress bars (stderr is a terminal). Default: `process.stderr.isTTY`. */
+    interactive: z.boolean().optional(),
+    /** Environment the API keys are read from. Default: `process.env`. */
+    env: z.record(z.string(), z.string().optional()).optional(),
+    /** The runner. Default: `runRecordedEvaluation`. */
+    runEvaluation: z
+      .custom<(options: RecordedEvaluationOptions) => Promise<EvalReport>>(isFunction, "expected a function")
+      .optional(),
+    /** Builds the embedder named in the config. Default: USE-Lite for `use-lite`, the built-in hashing embedder for `hashing`. */
+    createEmbedder: z
+      .custom<(kind: ExperimentConfig["embedder"]) => EmbeddingsLike | "hashing">(isFunction, "expected a function")
+      .optional(),
+    /** The experiment run with no `--config` and no `--outcomes`. Default: the package's `configs/default.yaml`. */
+    defaultConfig: z.string().min(1).optional(),
+    /** Milliseconds clock for the wall time. Default: `performance.now`. */
+    clock: z.custom<() => number>(isFunction, "expected a function").optional(),
+  })
+  .strict();
+
+/** Options of {@link evalCommand} and {@link sweepCommand}: I/O seams for tests and embedding. */
+export type EvalCommandOptions = z.input<typeof EvalCommandOptionsSchema>;
+
+interface RunFlags {
+  config?: string;
+  outcomes?: string;
+  train?: string;
+  out?: string;
+  json?: boolean;
+  embedder?: ExperimentConfig["embedder"];
+  maxPrompts?: number;
+  seed?: number;
+  failOnTarget?: boolean;
+  quiet?: boolean;
+}
+
+/** The result of one command run, before printing. */
+interface Completed {
+  config: ExperimentConfig;
+  report: EvalReport;
+  files: WrittenReport;
+  wallSeconds: number;
+}
+
+/**
+ * The `eval` command of the `gavel` CLI.
+ *
+ * @param options - Optional writers, environment, runner and embedder (seams for tests).
+ * @returns A commander `Command` to add to a program.
+ * @throws GavelConfigError when an option is invalid.
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * const program = new Command("gavel").addCommand(evalCommand());
+ * await program.parseAsync(["eval", "--outcomes", "my-run.jsonl.gz", "--json"], { from: "user" });
+ * ```
+ */
+export function evalCommand(options: EvalCommandOptions = {}): Command {
+  return runCommand("eval", options);
+}
+
+/**
+ * The `sweep` command of the `gavel` CLI: the same run as `eval`, printed as the sweep (every router's
+ * operating point along its λ or threshold grid, Pareto-optimal points marked).
+ *
+ * @example
+ * ```ts
+ * const program = new Command("gavel").addCommand(sweepCommand());
+ * await program.parseAsync(["sweep", "--config", "configs/default.yaml"], { from: "user" });
+ * ```
+ */
+export function sweepCommand(options: EvalCommandOptions = {}): Command {
+  return runCommand("sweep", options);
+}
+
+function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Command {
+  const {
+    stdout = (text: string) => process.stdout.write(text),
+    stderr = (text: string) => process.stderr.write(text),
+    interactive = process.stderr.isTTY === true,
+    env = process.env,
+    runEvaluation = runRecordedEvaluation,
+    createEmbedder = defaultEmbedder,
+    defaultConfig = defaultConfigPath(),
+    clock = () => performance.now(),
+  } = parseConfig(`${name}Command options`, EvalCommandOptionsSchema, options);
+  const print = (text: string) => stdout(text.endsWith("\n") ? text : `${text}\n`);
+
+  const command = new Command(name)
+    .description(
+      name === "eval"
+        ? "Evaluate routers against every baseline on recorded outcomes and write a report (default: configs/default.yaml)."
+        : "Run the λ sweep of an experiment and print every operating point (budget sweeps: not implemented yet).",
+    )
+    .configureOutput({ writeOut: stdout, writeErr: stderr })
+    .option("--config <file>", "experiment YAML file (default: the package's configs/default.yaml)")
+    .option("--outcomes <file>", "recorded outcomes in the canonical format (.jsonl or .jsonl.gz), instead of --config")
+    .option("--train <file>", "with --outcomes: train on this file and evaluate on all of --outcomes")
+    .option("--out <dir>", "report folder (overrides the config's output)")
+    .option(
+      "--embedder <kind>",
+      "use-lite (default, offline sentence encoder) or hashing (fast, weaker)",
+      parseEmbedder,
+    )
+    .option("--max-prompts <n>", "evaluate a seeded sample of this many prompts", parsePositiveInteger)
+    .option("--seed <n>", "split, sampling and tie-break seed (overrides the config)", parseInteger)
+    .option("--fail-on-target", "exit with code 1 when a target of the report is missed")
+    .option("--json", "print the figures as JSON on stdout")
+    .option("--quiet", "no progress output")
+    .exitOverride(usageErrorsExitWithCode2)
+    .action(async (_options: unknown, self: Command) => {
+      const flags = self.opts<RunFlags>();
+      const fail = (message: string, exitCode: number, code: string): never =>
+        self.error(`error: ${message}`, { exitCode, code: `gavel.${name}.${code}` });
+
+      if (flags.config !== undefined && flags.outcomes !== undefined) {
+        fail("give either --config or --outcomes, not both", EXIT_BAD_INPUT, "conflictingOptions");
+      }
+      if (flags.train !== undefined && flags.outcomes === undefined) {
+        fail("--train needs --outcomes (in a config file, use data.train)", EXIT_BAD_INPUT, "trainWithoutOutcomes");
+      }
+      const completed = await runExperiment(flags).catch((error: unknown) => {
+        const { exitCode, code } = classify(error);
+        return fail(error instanceof Error ? error.message : String(error), exitCode, code);
+      });
+      if (flags.json) print(JSON.stringify(jsonOutput(name, completed), null, 2));
+      else print(name === "eval" ? evalSummary(completed) : sweepSummary(completed));
+      stderr(
+        `Report written to ${displayPath(completed.files.html)} (and report.json, report.md, pareto.svg) in ${completed.wallSeconds.toFixed(1)} s.\n`,
+      );
+      const missed = (completed.report.targets ?? []).filter((target) => !target.met);
+      if (flags.failOnTarget && missed.length > 0) {
+        fail(
+          `${missed.length} target(s) missed: ${missed.map((target) => target.description).join("; ")}`,
+          EXIT_RUN_FAILED,
+          "targetMissed",
+        );
+      }
+    });
+
+  async function runExperiment(flags: RunFlags): Promise<Completed> {
+    const started = clock();
+    const config = await experimentOf(flags, defaultConfig);
+    const reason = unsupportedReason(config);
+    if (reason !== undefined) throw new NotImplementedError(reason);
+    requireApiKey(config.backend, env);
+    if (config.data.source !== "recorded")
+      throw new NotImplementedError("benchmark data: not implemented in this version");
+
+    for (const path of [config.data.outcomes, config.data.train]) {
+      if (path !== undefined && !existsSync(path)) {
+        throw new GavelDataError({ file: path, problem: "no such file" });
+      }
+    }
+    const runnerOptions = await runnerOptionsOf(config, createEmbedder);
+    const progress = createProgressReporter({ write: stderr, interactive, silent: flags.quiet === true });
+    let report: EvalReport;
+    try {
+      report = await runEvaluation({ ...runnerOptions, onProgress: progress.onProgress });
+    } finally {
+      progress.stop();
+    }
+    report = { ...report, config: { ...report.config, experiment: plainConfig(config) } };
+    const files = await writeReport(report, config.output);
+    return { config, report, files, wallSeconds: (clock() - started) / 1000 };
+  }
+
+  return command;
+}
+
+// ---------------------------------------------------------------------------------------------
+// From flags to an experiment, from an experiment to runner options
+// ---------------------------------------------------------------------------------------------
+
+/** The experiment of a command line: `--outcomes` builds one, otherwise the config file is read; flags override it. */
+async function experimentOf(flags: RunFlags, defaultConfig: string): Promise<ExperimentConfig> {
+  let config: ExperimentConfig;
+  if (flags.outcomes !== undefined) {
+    const name = flags.outcomes.split(/[\\/]/).pop() ?? "outcomes";
+    config = parseExperimentConfig(
+      {
+        name,
+        title: `Routing on ${name}`,
+        data: {
+          source: "recorded",
+          outcomes: resolve(flags.outcomes),
+          ...(flags.train === undefined ? {} : { train: resolve(flags.train) }),
+        },
+      },
+      "command-line options",
+    );
+  } else {
+    config = await loadExperimentConfig(flags.config ?? defaultConfig);
+  }
+  const data =
+    config.data.source === "recorded" && flags.maxPrompts !== undefined
+      ? { ...config.data, maxPrompts: flags.maxPrompts }
+      : config.data;
+  return {
+    ...config,
+    data,
+    ...(flags.out === undefined ? {} : { output: flags.out }),
+    ...(flags.embedder === undefined ? {} : { embedder: flags.embedder }),
+    ...(flags.seed === undefined ? {} : { seed: flags.seed }),
+  };
+}
+
+/** Map a recorded experiment onto `runRecordedEvaluation` options (the keys match one to one). */
+export async function runnerOptionsOf(
+  config: ExperimentConfig,
+  createEmbedder: (kind: ExperimentConfig["embedder"]) => EmbeddingsLike | "hashing" = defaultEmbedder,
+): Promise<RecordedEvaluationOptions> {
+  if (config.data.source !== "recorded")
+    throw new NotImplementedError("benchmark data: not implemented in this version");
+  const { data, routers, sweep, targets } = config;
+  const options: RecordedEvaluationOptions = {
+    embedder: createEmbedder(config.embedder),
+    split: data.split,
+    trainFraction: data.trainFraction,
+    seed: config.seed,
+    routers: routers.use,
+    targetAccuracyShare: targets.accuracyShare,
+    targetCostShare: targets.costShare,
+  };
+  const optional: Partial<RecordedEvaluationOptions> = {
+    title: config.title,
+    outcomesPath: data.outcomes,
+    trainOutcomesPath: data.train,
+    maxPrompts: data.maxPrompts,
+    strongModel: routers.strongModel,
+    weakModel: routers.weakModel,
+    escalationModels: routers.escalationModels,
+    k: routers.k,
+    priorStrength: routers.priorStrength,
+    sameTaskNeighbours: routers.sameTaskNeighbours,
+    embedTail: routers.embedTail,
+    staticLambdas: routers.staticLambdas,
+    lambdas: sweep?.kind === "lambda" ? sweep.lambdas : undefined,
+    escalationThresholds: sweep?.kind === "lambda" ? sweep.escalationThresholds : undefined,
+    // The hashing embedder takes microseconds: caching it would only litter the disk.
+    embeddingCacheDirectory:
+      config.embeddingCache === false || config.embedder === "hashing" ? undefined : config.embeddingCache,
+  };
+  for (const [key, value] of Object.entries(optional)) {
+    if (value !== undefined) (options as Record<string, unknown>)[key] = value;
+  }
+  const subset = config.backend.kind === "recorded" ? config.backend.models : undefined;
+  const chooseReference =
+    data.outcomes !== undefined && (routers.strongModel === undefined || routers.weakModel === undefined);
+  if (subset === undefined && !chooseReference) return options;
+
+  // Load the outcomes here (once; the runner takes the index) to keep a subset of models or to pick the
+  // reference pair of a data set whose models are not RouterBench's.
+  if (subset !== undefined && data.train !== undefined) {
+    throw new NotImplementedError("backend.models together with data.train: not implemented in this version");
+  }
+  const file = data.outcomes ?? "the shipped outcomes";
+  let records = await loadRecordedOutcomes(data.outcomes === undefined ? {} : { path: data.outcomes });
+  if (subset !== undefined) {
+    const present = new Set(records.map((record) => record.model));
+    const unknown = subset.filter((model) => !present.has(model));
+    if (unknown.length > 0) {
+      throw new GavelDataError({
+        file,
+        fields: ["backend.models"],
+        problem: `no recorded outcomes for ${unknown.map((model) => `"${model}"`).join(", ")}`,
+      });
+    }
+    const keep = new Set(subset);
+    records = records.filter((record) => keep.has(record.model));
+  }
+  const index = indexOutcomes(records, file);
+  options.outcomes = index;
+  delete options.outcomesPath;
+  if (chooseReference) {
+    const pair = referencePair(index);
+    options.strongModel = routers.strongModel ?? pair.strongModel;
+    options.weakModel = routers.weakModel ?? pair.weakModel;
+  }
+  return options;
+}
+
+/**
+ * The RouteLLM reference pair of a data set, when the config names none: the strong model is the most
+ * accurate single model (ties: the dearer), the weak model the cheapest model that is less accurate.
+ */
+export function referencePair(index: OutcomeIndex): { strongModel: string; weakModel: string } {
+  const singles = singleModelBaselines(index);
+  const strong = [...singles].sort(
+    (left, right) => right.accuracy - left.accuracy || right.meanCostUsd - left.meanCostUsd,
+  )[0];
+  const weak = singles
+    .filter((single) => strong !== undefined && single.accuracy < strong.accuracy)
+    .sort((left, right) => left.meanCostUsd - right.meanCostUsd || left.accuracy - right.accuracy)[0];
+  if (strong === undefined || weak === undefined) {
+    throw new GavelDataError({
+      file: "recorded outcomes",
+      problem:
+        "cannot pick a strong and a weak model: every model is equally accurate (set routers.strongModel and routers.weakModel)",
+    });
+  }
+  return { strongModel: strong.name, weakModel: weak.name };
+}
+
+function defaultEmbedder(kind: ExperimentConfig["embedder"]): EmbeddingsLike | "hashing" {
+  return kind === "hashing" ? "hashing" : new UniversalSentenceEncoderEmbeddings();
+}
+
+/** The config as plain JSON for the report (no functions, no absolute home paths beyond what was given). */
+function plainConfig(config: ExperimentConfig): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors and exit codes
+// ---------------------------------------------------------------------------------------------
+
+/** The experiment is valid but needs something this version does not implement (exit code 3). */
+export class NotImplementedError extends GavelError {
+  override readonly name = "NotImplementedError";
+
+  static override isInstance(error: unknown): error is NotImplementedError {
+    return GavelError.isInstance(error) && error.name === "NotImplementedError";
+  }
+}
+
+function classify(error: unknown): { exitCode: number; code: string } {
+  if (NotImplementedError.isInstance(error)) return { exitCode: EXIT_NOT_IMPLEMENTED, code: "notImplemented" };
+  if (GavelConfigFileError.isInstance(error) || GavelConfigError.isInstance(error)) {
+    return { exitCode: EXIT_BAD_INPUT, code: "invalidConfig" };
+  }
+  if (MissingApiKeyError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "missingApiKey" };
+  if (GavelDataError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "invalidData" };
+  return { exitCode: EXIT_RUN_FAILED, code: "runFailed" };
+}
+
+/** Commander's own usage errors (unknown option, missing or invalid value) exit with 2, like every bad input. */
+export function usageErrorsExitWithCode2(error: CommanderError): void {
+  const usage =
+    error.exitCode === 1 && error.code.startsWith("commander.") && error.code !== "commander.executeSubCommandAsync";
+  if (usage) process.exit(EXIT_BAD_INPUT);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argument parsing
+// ---------------------------------------------------------------------------------------------
+
+function parseEmbedder(text: string): ExperimentConfig["embedder"] {
+  if (text !== "use-lite" && text !== "hashing") throw new InvalidArgumentError("expected use-lite or hashing.");
+  return text;
+}
+
+function parsePositiveInteger(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError("expected a positive integer.");
+  return value;
+}
+
+function parseInteger(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value)) throw new InvalidArgumentError("expected an integer.");
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------------------------
+
+/** No colours, so output is the same on a terminal, in a pipe and in tests. */
+const PLAIN_TABLE = { style: { head: [], border: [], compact: true } };
+
+/** A {@link ReportTable} as a terminal table. */
+export function terminalTable(table: ReportTable, keepColumns?: number[]): string {
+  const columns = keepColumns ?? table.head.map((_, index) => index);
+  const output = new Table({
+    ...PLAIN_TABLE,
+    head: columns.map((index) => table.head[index] ?? ""),
+    colAligns: columns.map((index) => (table.alignRight.includes(index) ? "right" : "left")),
+  });
+  for (const row of table.rows) output.push(columns.map((index) => row[index] ?? ""));
+  return output.toString();
+}
+
+function displayPath(path: string): string {
+  const relativePath = relative(process.cwd(), path);
+  return relativePath.startsWith("..") ? path : relativePath;
+}
+
+function evalSummary({ report }: Completed): string {
+  const sections = [
+    `${report.title}`,
+    `${report.dataset.trainPrompts} training / ${report.dataset.testPrompts} held-out prompts, ${report.dataset.models.length} models (${report.dataset.split})`,
+    "",
+  ];
+  const targets = targetsTable(report);
+  if (targets.rows.length > 0) sections.push("Targets", terminalTable(targets), "");
+  const metrics = routerMetricsTable(report);
+  if (metrics.rows.length > 0) sections.push("Router measures", terminalTable(metrics), "");
+  // Baselines with many points (random at matched cost, the static choice over λ) show their Pareto points only.
+  const condensed = condensedReport(report);
+  // policy, point, accuracy, % strong acc., USD / prompt, % strong cost, calls, largest-model share
+  sections.push(
+    "Operating points (held-out; baselines with several points: their Pareto points, all in report.md)",
+    terminalTable(operatingPointsTable(condensed), [0, 2, 3, 4, 6, 7, 8, 9]),
+  );
+  return sections.join("\n");
+}
+
+/** At most this many points of a multi-point baseline in the terminal summary. */
+const BASELINE_POINTS_SHOWN = 6;
+
+function condensedReport(report: EvalReport): EvalReport {
+  const policies = report.policies.map((policy) => {
+    if (policy.kind === "router" || policy.points.length <= 1) return policy;
+    const frontier = paretoFrontier(
+      policy.points.map((point) => ({ point, costUsd: point.meanCostUsd, accuracy: point.accuracy })),
+    );
+    const step = Math.max(1, Math.ceil(frontier.length / BASELINE_POINTS_SHOWN));
+    const shown = frontier.filter((_, position) => position % step === 0 || position === frontier.length - 1);
+    return { ...policy, points: shown.map((entry) => entry.point) };
+  });
+  return { ...report, policies };
+}
+
+interface SweepRow {
+  policy: string;
+  label: string;
+  parameter?: number;
+  accuracy: number;
+  meanCostUsd: number;
+  strongCostShare?: number;
+  largestModelShare: number;
+  paretoOptimal: boolean;
+}
+
+function sweepRows(report: EvalReport): SweepRow[] {
+  const strong = report.policies.find((policy) => policy.name === `single:${report.strongModel}`)?.points[0];
+  return report.policies
+    .filter((policy) => policy.kind === "router")
+    .flatMap((policy) => {
+      const frontier = new Set(
+        paretoFrontier(policy.points.map((point) => ({ ...point, costUsd: point.meanCostUsd }))).map(
+          (point) => point.label,
+        ),
+      );
+      return policy.points.map((point) => ({
+        policy: policy.name,
+        label: point.label,
+        ...(point.parameter === undefined ? {} : { parameter: point.parameter }),
+        accuracy: point.accuracy,
+        meanCostUsd: point.meanCostUsd,
+        ...(strong === undefined || strong.meanCostUsd <= 0
+          ? {}
+          : { strongCostShare: point.meanCostUsd / strong.meanCostUsd }),
+        largestModelShare: point.largestModelShare,
+        paretoOptimal: frontier.has(point.label),
+      }));
+    });
+}
+
+function sweepSummary({ report }: Completed): string {
+  const output = new Table({
+    ...PLAIN_TABLE,
+    head: ["router", "point", "accuracy", "USD / prompt", "% strong cost", "largest-model share", "Pareto"],
+    colAligns: ["left", "left", "right", "right", "right", "right", "left"],
+  });
+  for (const row of sweepRows(report)) {
+    output.push([
+      row.policy,
+      row.label,
+      row.accuracy.toFixed(3),
+      `$${Number(row.meanCostUsd.toPrecision(3))}`,
+      row.strongCostShare === undefined ? "—" : `${(row.strongCostShare * 100).toFixed(1)}%`,
+      `${(row.largestModelShare * 100).toFixed(1)}%`,
+      row.paretoOptimal ? "*" : "",
+    ]);
+  }
+  return [`${report.title}: sweep`, output.toString(), "* = on the router's Pareto frontier"].join("\n");
+}
+
+function jsonOutput(name: "eval" | "sweep", completed: Completed): Record<string, unknown> {
+  const { report, files, wallSeconds } = completed;
+  const base = { files, wallSeconds: Number(wallSeconds.toFixed(3)) };
+  if (name === "sweep")
+    return { title: report.title, sweep: sweepRows(report), targets: report.targets ?? [], ...base };
+  return {
+    title: report.title,
+    dataset: report.dataset,
+    strongModel: report.strongModel,
+    weakModel: report.weakModel,
+    policies: report.policies,
+    targets: report.targets ?? [],
+    ...base,
+  };
+}

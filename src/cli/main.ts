@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+/**
+ * The `gavel` command line. Each command lives in its own file and is registered here.
+ *
+ *   gavel eval      evaluate the routers on recorded real outcomes (the README's first command)
+ *   gavel sweep     the same run, printed as a λ/τ sweep
+ *   gavel report    re-render a report from its report.json
+ *   gavel ledger    read the auction ledger
+ */
+import { Command } from "commander";
+import { evalCommand, sweepCommand } from "./eval.js";
+import { ledgerCommand } from "./ledger.js";
+import { reportCommand } from "./report.js";
+
+const program = new Command()
+  .name("gavel")
+  .description("Auctions for LangChain.js: route, debate and coordinate LLMs under a token budget.")
+  .showHelpAfterError()
+  .addCommand(ledgerCommand())
+  .addCommand(evalCommand())
+  .addCommand(sweepCommand())
+  .addCommand(reportCommand());
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,160 @@
+/**
+ * Reading and writing a report folder: `report.json` (the `EvalReport` itself), `report.md`,
+ * `pareto.svg` and `report.html`. The renderers are pure; only this file touches the disk.
+ */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { GavelDataError } from "../errors.js";
+import type { EvalReport } from "../results.js";
+import { renderHtml } from "./html.js";
+import { renderMarkdown } from "./markdown.js";
+import { renderParetoSvg } from "./plot.js";
+
+/** File names inside a report folder. */
+export const REPORT_FILES = {
+  json: "report.json",
+  markdown: "report.md",
+  svg: "pareto.svg",
+  html: "report.html",
+} as const;
+
+/** Absolute paths of the files {@link writeReport} wrote. */
+export interface WrittenReport {
+  json: string;
+  markdown: string;
+  svg: string;
+  html: string;
+}
+
+/** The report as JSON text (two-space indented, newline at the end). */
+export function renderJson(report: EvalReport): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}
+
+/** Every file of a report, rendered in memory: file name → content. */
+export async function renderReportFiles(report: EvalReport): Promise<Record<keyof WrittenReport, string>> {
+  const svg = await renderParetoSvg(report);
+  return {
+    json: renderJson(report),
+    markdown: renderMarkdown(report, { plotFile: REPORT_FILES.svg }),
+    svg,
+    html: renderHtml(report, svg),
+  };
+}
+
+/**
+ * Write `report.json`, `report.md`, `pareto.svg` and `report.html` into `directory` (created when
+ * missing; existing files are replaced).
+ *
+ * @param report - The evaluation run.
+ * @param directory - The report folder, e.g. `reports/`.
+ * @returns The absolute paths written.
+ * @example
+ * ```ts
+ * const files = await writeReport(report, "reports");
+ * console.log(files.html); // /…/reports/report.html
+ * ```
+ */
+export async function writeReport(report: EvalReport, directory: string): Promise<WrittenReport> {
+  const folder = resolve(directory);
+  await mkdir(folder, { recursive: true });
+  const contents = await renderReportFiles(report);
+  const written = {} as WrittenReport;
+  for (const key of Object.keys(REPORT_FILES) as Array<keyof WrittenReport>) {
+    const path = join(folder, REPORT_FILES[key]);
+    await writeFile(path, contents[key], "utf8");
+    written[key] = path;
+  }
+  return written;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a report back
+// ---------------------------------------------------------------------------------------------
+
+const OperatingPointSchema = z.object({
+  label: z.string(),
+  parameter: z.number().optional(),
+  accuracy: z.number(),
+  costUsd: z.number(),
+  meanCostUsd: z.number(),
+  prompts: z.number(),
+  calls: z.number(),
+  largestModelShare: z.number(),
+  callsByModel: z.record(z.string(), z.number()),
+  tokens: z.object({ input: z.number(), output: z.number(), estimated: z.boolean() }).optional(),
+  costEfficiency: z.number().optional(),
+});
+
+/** The shape of `report.json` (an `EvalReport`); unknown extra fields are kept out, not refused. */
+export const EvalReportSchema = z.object({
+  title: z.string(),
+  createdAt: z.string(),
+  dataset: z.object({
+    name: z.string(),
+    source: z.string(),
+    trainPrompts: z.number(),
+    testPrompts: z.number(),
+    models: z.array(z.string()),
+    split: z.string(),
+  }),
+  strongModel: z.string(),
+  weakModel: z.string(),
+  policies: z.array(
+    z.object({
+      name: z.string(),
+      kind: z.enum(["router", "baseline"]),
+      description: z.string(),
+      points: z.array(OperatingPointSchema),
+      metrics: z
+        .object({
+          apgr: z.number().optional(),
+          cpt50: z.number().optional(),
+          cpt80: z.number().optional(),
+          paretoArea: z.number().optional(),
+        })
+        .optional(),
+    }),
+  ),
+  targets: z.array(z.object({ description: z.string(), met: z.boolean(), detail: z.string() })).optional(),
+  config: z.record(z.string(), z.unknown()).optional(),
+  notes: z.array(z.string()).optional(),
+});
+
+/**
+ * Read and validate a `report.json`.
+ * @throws GavelDataError naming the file (and the bad fields) when it is unreadable, not JSON or not a report.
+ * @example
+ * ```ts
+ * const report = await readReport("reports/report.json");
+ * await writeReport(report, "reports-copy");
+ * ```
+ */
+export async function readReport(path: string): Promise<EvalReport> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new GavelDataError({ file: path, problem: "cannot read the report file" }, { cause: error });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new GavelDataError({ file: path, problem: "not JSON" }, { cause: error });
+  }
+  const parsed = EvalReportSchema.safeParse(value);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new GavelDataError(
+      {
+        file: path,
+        fields: parsed.error.issues.map((issue) => issue.path.join(".")),
+        problem: `not an evaluation report (${first?.message ?? "invalid"})`,
+      },
+      { cause: parsed.error },
+    );
+  }
+  return parsed.data as EvalReport;
+}

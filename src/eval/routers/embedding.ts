@@ -1,0 +1,166 @@
+/**
+ * Embeddings for the routers: the interface they need (any LangChain `Embeddings` fits), a built-in
+ * deterministic hashing embedder, the prompt tail that is embedded, and an on-disk cache keyed by
+ * text hash so reruns skip the model.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+/** What the routers need of an embedder: LangChain's `Embeddings.embedDocuments`. */
+export interface EmbeddingsLike {
+  embedDocuments(texts: string[]): Promise<number[][]>;
+}
+
+/** Length of the hashing embedder's vectors by default. */
+export const DEFAULT_HASHING_DIMENSIONS = 256;
+
+/**
+ * A deterministic bag-of-words embedder: each lower-cased word (and word pair) is hashed (FNV-1a) to
+ * one of `dimensions` buckets with a ±1 sign. No model, no I/O, microseconds per text. Far weaker than
+ * a sentence encoder, but texts sharing words are close — enough for tests and for a quick run.
+ * @example
+ * ```ts
+ * const embeddings = createHashingEmbeddings({ dimensions: 64 });
+ * const [first, second] = await embeddings.embedDocuments(["add two numbers", "add three numbers"]);
+ * ```
+ */
+export function createHashingEmbeddings({ dimensions = DEFAULT_HASHING_DIMENSIONS }: { dimensions?: number } = {}) {
+  if (!Number.isInteger(dimensions) || dimensions <= 0) {
+    throw new RangeError(`dimensions must be a positive integer, got ${dimensions}`);
+  }
+  const embedOne = (text: string): number[] => {
+    const vector = new Array<number>(dimensions).fill(0);
+    const words = text.toLowerCase().match(/[a-z0-9_]+/g) ?? [];
+    const add = (token: string) => {
+      const hash = fnv1a(token);
+      const bucket = hash % dimensions;
+      vector[bucket] = (vector[bucket] ?? 0) + ((hash >>> 31) & 1 ? -1 : 1);
+    };
+    words.forEach((word, position) => {
+      add(word);
+      const previous = words[position - 1];
+      if (previous !== undefined) add(`${previous} ${word}`);
+    });
+    return vector;
+  };
+  return {
+    /** Cache namespace of this embedder. */
+    id: `hashing-${dimensions}`,
+    embedDocuments: async (texts: string[]): Promise<number[][]> => texts.map(embedOne),
+  };
+}
+
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let position = 0; position < text.length; position++) {
+    hash ^= text.charCodeAt(position);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/** The instruction line RouterBench repeats after every multiple-choice question. */
+const BOILERPLATE_LINE =
+  /^\s*(Print only a single choice.*|Please answer with the letter of the correct answer\.?)\s*$/i;
+
+/**
+ * The part of a prompt worth embedding: its last block (blocks are separated by a blank line), with
+ * RouterBench's instruction lines and the trailing `Answer:` removed. RouterBench prompts carry
+ * few-shot examples before the actual question; embedding them would make every prompt of a task
+ * look alike. A prompt with one block is returned trimmed.
+ * @example
+ * ```ts
+ * promptTail("Q1?\nAnswer:\nA\n\nWhich gas do plants absorb?\nA) O2\nB) CO2\nAnswer:"); // "Which gas do plants absorb?\nA) O2\nB) CO2"
+ * ```
+ */
+export function promptTail(prompt: string): string {
+  const blocks = prompt
+    .split(/\n\s*\n/)
+    .map((block) => block.trim())
+    .filter((block) => block.length > 0);
+  const last = blocks[blocks.length - 1] ?? "";
+  const lines = last
+    .split("\n")
+    .filter((line) => !BOILERPLATE_LINE.test(line))
+    .join("\n")
+    .replace(/(Print only a single choice[^\n]*?)?\s*Answer:\s*$/i, "")
+    .trim();
+  return lines.length > 0 ? lines : prompt.trim();
+}
+
+/** Options of {@link embedWithCache}. */
+export interface EmbedWithCacheOptions {
+  embedder: EmbeddingsLike;
+  texts: readonly string[];
+  /** Cache namespace (different embedders must not share vectors). */
+  embedderId: string;
+  /** Folder of the cache; without one nothing is cached. */
+  cacheDirectory?: string;
+  /** Texts per embedder call. Default 64. */
+  batchSize?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Embed texts, reading and writing a cache file `<cacheDirectory>/<embedderId>.json` that maps the
+ * SHA-256 of each text to its vector. Only texts missing from the cache reach the embedder. The file
+ * is rewritten atomically (temp file + rename) after the new vectors are computed. Duplicate texts
+ * are embedded once.
+ */
+export async function embedWithCache(options: EmbedWithCacheOptions): Promise<number[][]> {
+  const { embedder, texts, embedderId, cacheDirectory, batchSize = 64, onProgress } = options;
+  const cacheFile =
+    cacheDirectory === undefined ? undefined : join(cacheDirectory, `${embedderId.replace(/[^\w.-]+/g, "_")}.json`);
+  const cache = cacheFile === undefined ? new Map<string, number[]>() : await readCache(cacheFile);
+  const hashes = texts.map((text) => createHash("sha256").update(text).digest("hex"));
+  const missing: Array<{ hash: string; text: string }> = [];
+  const queued = new Set<string>();
+  texts.forEach((text, position) => {
+    const hash = hashes[position] as string;
+    if (!cache.has(hash) && !queued.has(hash)) {
+      queued.add(hash);
+      missing.push({ hash, text });
+    }
+  });
+  const total = missing.length;
+  onProgress?.(0, total);
+  for (let start = 0; start < missing.length; start += batchSize) {
+    const batch = missing.slice(start, start + batchSize);
+    const vectors = await embedder.embedDocuments(batch.map((entry) => entry.text));
+    batch.forEach((entry, position) => {
+      const vector = vectors[position];
+      if (vector === undefined)
+        throw new Error(`the embedder returned ${vectors.length} vectors for ${batch.length} texts`);
+      cache.set(entry.hash, Array.from(vector));
+    });
+    onProgress?.(Math.min(start + batchSize, total), total);
+  }
+  if (cacheFile !== undefined && cacheDirectory !== undefined && total > 0) {
+    await mkdir(cacheDirectory, { recursive: true });
+    const temporary = `${cacheFile}.${process.pid}.tmp`;
+    await writeFile(temporary, JSON.stringify(Object.fromEntries(cache)));
+    await rename(temporary, cacheFile);
+  }
+  return hashes.map((hash) => cache.get(hash) as number[]);
+}
+
+async function readCache(file: string): Promise<Map<string, number[]>> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    return new Map();
+  }
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed !== "object" || parsed === null) return new Map();
+    return new Map(
+      Object.entries(parsed as Record<string, unknown>).filter((entry): entry is [string, number[]] =>
+        Array.isArray(entry[1]),
+      ),
+    );
+  } catch {
+    return new Map(); // a corrupt cache is rebuilt, never trusted
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * langchain-gavel — auctions for LangChain.js.
+ *
+ * The one public entry point. It re-exports the pure engine (`src/`) and the default adapters
+ * (`adapters/`) that bind it to the outside: the SQLite ledger, the vectra strategy memory, the
+ * offline embedder. The engine itself never imports an adapter; only this file and the CLI do.
+ *
+ * @example
+ * ```ts
+ * import { createAgent } from "langchain";
+ * import { tokenBudgetMiddleware } from "langchain-gavel";
+ *
+ * const agent = createAgent({
+ *   model: "openai:gpt-4o-mini",
+ *   tools: [],
+ *   middleware: [tokenBudgetMiddleware({ runLimit: { maxTokens: 20_000 }, exitBehavior: "end" })],
+ * });
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+// Errors shared by every part.
+export { BudgetExhausted, type BudgetExhaustedDetails, GavelConfigError, GavelError, parseConfig } from "./errors.js";
+
+// The market core: bids, mechanisms, clearing.
+export * from "./market/index.js";
+
+// Token budgets: prices, token counting, reserve-then-settle.
+export * from "./budget/index.js";
+
+// createAgent middleware.
+export * from "./middleware/index.js";
+
+// The auction ledger (interface) and its SQLite implementation.
+export * from "./ledger/index.js";
+export {
+  createSqliteLedger,
+  DEFAULT_BUSY_TIMEOUT_MS,
+  type SqliteDatabase,
+  type SqliteLedger,
+  type SqliteLedgerOptions,
+} from "../adapters/ledger/sqlite.js";
+
+// Strategy memory (interface, in-memory index) and its adapters.
+export * from "./memory/index.js";
+export { openVectraStrategyMemory, type VectraStrategyMemoryOptions } from "../adapters/memory/vectra.js";
+export {
+  createVectorStoreStrategyMemory,
+  equalityFilter,
+  predicateFilter,
+  type VectorStoreStrategyMemoryOptions,
+} from "../adapters/memory/vectorstore.js";
+export {
+  EmbedderError,
+  UNIVERSAL_SENTENCE_ENCODER_DIMENSIONS,
+  UniversalSentenceEncoderEmbeddings,
+  type UniversalSentenceEncoderOptions,
+} from "../adapters/embeddings/universal-sentence-encoder.js";
+
+// Evaluation: datasets, checkers, recorded outcomes, metrics.
+export * from "./eval/index.js";
+export * from "./eval/routers/index.js";
+export {
+  RecordedEvaluationOptionsSchema,
+  type RecordedEvaluationOptions,
+  runRecordedEvaluation,
+} from "./eval/runner.js";
+export type { EvalReport, OperatingPoint, PolicyResult } from "./eval/results.js";
+export { createRecordedPool, RecordedChatModel, RecordedUnavailable } from "../adapters/providers/recorded.js";
+export * from "./eval/report/index.js";
+export * from "./eval/config.js";

@@ -1,0 +1,309 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command, CommanderError } from "commander";
+import { describe, expect, it } from "vitest";
+import {
+  type EvalCommandOptions,
+  EXIT_BAD_INPUT,
+  EXIT_NOT_IMPLEMENTED,
+  EXIT_RUN_FAILED,
+  evalCommand,
+  sweepCommand,
+} from "../../src/cli/eval.js";
+import { reportCommand } from "../../src/cli/report.js";
+import { writeReport } from "../../src/eval/report/index.js";
+import type { EvalReport } from "../../src/eval/results.js";
+import { handMadeReport } from "../eval/report/fixture.js";
+
+const here = import.meta.dirname;
+const configs = join(here, "..", "..", "configs");
+/** 16 prompts (two tasks) × 3 models, one cell missing: tiny-model has no outcome for capitals.15. */
+const outcomes = join(here, "fixtures", "outcomes.jsonl");
+const scratch = mkdtempSync(join(tmpdir(), "gavel-cli-"));
+
+/** Run `gavel <args>` in-process; exits become thrown `CommanderError`s. */
+async function gavel(args: string[], seams: EvalCommandOptions = {}) {
+  let stdout = "";
+  let stderr = "";
+  const writers = { stdout: (text: string) => (stdout += text), stderr: (text: string) => (stderr += text) };
+  const program = new Command("gavel")
+    .addCommand(evalCommand({ ...writers, interactive: false, env: {}, ...seams }))
+    .addCommand(sweepCommand({ ...writers, interactive: false, env: {}, ...seams }))
+    .addCommand(reportCommand(writers));
+  const overrideExits = (command: Command) => {
+    command.exitOverride();
+    command.commands.forEach(overrideExits);
+  };
+  overrideExits(program);
+  let exitCode = 0;
+  try {
+    await program.parseAsync(args, { from: "user" });
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    exitCode = error.exitCode;
+  }
+  return { stdout, stderr, exitCode };
+}
+
+function writeText(name: string, text: string): string {
+  const path = join(scratch, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe("gavel report", () => {
+  it("re-renders a report folder from its report.json", async () => {
+    const source = await writeReport(handMadeReport("Re-rendered"), join(scratch, "source"));
+    const out = join(scratch, "copy");
+    const { stdout, exitCode } = await gavel(["report", "--in", source.json, "--out", out]);
+    expect(exitCode).toBe(0);
+    expect(stdout).toContain("Re-rendered");
+    for (const file of ["report.json", "report.md", "pareto.svg", "report.html"]) {
+      expect(existsSync(join(out, file))).toBe(true);
+      expect(stdout).toContain(join(out, file));
+    }
+    expect(readFileSync(join(out, "report.md"), "utf8")).toContain("| memory-auction | router | λ=30 | 0.851 |");
+  });
+
+  it("prints the written paths as JSON with --json", async () => {
+    const source = await writeReport(handMadeReport(), join(scratch, "json-source"));
+    const { stdout, exitCode } = await gavel(["report", "--in", source.json, "--json"]);
+    expect(exitCode).toBe(0);
+    expect(JSON.parse(stdout).files.html).toBe(join(scratch, "json-source", "report.html"));
+  });
+
+  it("exits with 2 on a missing or invalid report.json", async () => {
+    const missing = await gavel(["report", "--in", join(scratch, "none.json")]);
+    expect(missing.exitCode).toBe(EXIT_BAD_INPUT);
+    expect(missing.stderr).toMatch(/none\.json: cannot read/);
+    const invalid = await gavel(["report", "--in", writeText("bad.json", '{"title": 3}')]);
+    expect(invalid.exitCode).toBe(EXIT_BAD_INPUT);
+    expect(invalid.stderr).toMatch(/bad\.json: field "title"/);
+  });
+});
+
+describe("gavel eval: bad input and what is not implemented", () => {
+  it("exits with 2 on a bad config, naming the key and the file", async () => {
+    const path = writeText("bad.yaml", "name: x\nsead: 3\n");
+    const { stderr, exitCode } = await gavel(["eval", "--config", path]);
+    expect(exitCode).toBe(EXIT_BAD_INPUT);
+    expect(stderr).toContain(`${path}:2:1: sead: unknown key "sead" (did you mean "seed"?)`);
+  });
+
+  it("exits with 2 when the outcomes file is missing or --train comes without --outcomes", async () => {
+    expect((await gavel(["eval", "--outcomes", join(scratch, "nope.jsonl")])).exitCode).toBe(EXIT_BAD_INPUT);
+    expect((await gavel(["eval", "--train", outcomes])).exitCode).toBe(EXIT_BAD_INPUT);
+    expect((await gavel(["eval", "--config", join(configs, "default.yaml"), "--outcomes", outcomes])).exitCode).toBe(
+      EXIT_BAD_INPUT,
+    );
+  });
+
+  it("exits with 2 on an outcomes file with a bad line, naming file and line", async () => {
+    const path = writeText("broken.jsonl", `${readFileSync(outcomes, "utf8").split("\n")[0]}\n{"prompt_id": "p"}\n`);
+    const { stderr, exitCode } = await gavel(["eval", "--outcomes", path, "--embedder", "hashing", "--quiet"]);
+    expect(exitCode).toBe(EXIT_BAD_INPUT);
+    expect(stderr).toMatch(/broken\.jsonl:2/);
+  });
+
+  it.each(["gsm8k.yaml", "mmlu.yaml", "humaneval.yaml", "openrouter.yaml"])(
+    "exits with 3 on %s: its backend is not implemented in this version",
+    async (file) => {
+      const { stderr, exitCode } = await gavel(["eval", "--config", join(configs, file)]);
+      expect(exitCode).toBe(EXIT_NOT_IMPLEMENTED);
+      expect(stderr).toMatch(/not implemented in this version/);
+    },
+  );
+
+  it("names the key variable of a keyed backend in the not-implemented message", async () => {
+    const { stderr } = await gavel(["eval", "--config", join(configs, "openrouter.yaml")]);
+    expect(stderr).toContain("OPENROUTER_API_KEY");
+  });
+
+  it("exits with 3 on a budget sweep", async () => {
+    const { stderr, exitCode } = await gavel(["sweep", "--config", join(configs, "budget_sweep.yaml")]);
+    expect(exitCode).toBe(EXIT_NOT_IMPLEMENTED);
+    expect(stderr).toMatch(/budget sweeps: not implemented in this version/);
+  });
+
+  it("exits with 1 when the run itself fails", async () => {
+    const failing = async (): Promise<EvalReport> => {
+      throw new Error("disk full");
+    };
+    const { stderr, exitCode } = await gavel(["eval", "--outcomes", outcomes, "--embedder", "hashing", "--quiet"], {
+      runEvaluation: failing,
+    });
+    expect(exitCode).toBe(EXIT_RUN_FAILED);
+    expect(stderr).toContain("disk full");
+  });
+});
+
+describe("gavel eval on recorded outcomes", () => {
+  const out = join(scratch, "eval-out");
+
+  it("trains on a deterministic split, evaluates routers and baselines, writes the report, prints JSON", async () => {
+    const { stdout, stderr, exitCode } = await gavel([
+      "eval",
+      "--outcomes",
+      outcomes,
+      "--embedder",
+      "hashing",
+      "--out",
+      out,
+      "--json",
+    ]);
+    expect(exitCode).toBe(0);
+    const result = JSON.parse(stdout) as {
+      policies: EvalReport["policies"];
+      dataset: EvalReport["dataset"];
+      strongModel: string;
+      weakModel: string;
+      files: Record<string, string>;
+    };
+    const names = result.policies.map((policy) => policy.name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "memory-auction",
+        "escalation",
+        "single:tiny-model",
+        "single:mid-model",
+        "single:big-model",
+        "random",
+        "static-per-task",
+        "oracle",
+      ]),
+    );
+    // the reference pair is picked from the data: the most accurate model and the cheapest less accurate one
+    expect(result.strongModel).toBe("big-model");
+    expect(result.weakModel).toBe("tiny-model");
+    expect(result.dataset.trainPrompts + result.dataset.testPrompts).toBe(16);
+    const big = result.policies.find((policy) => policy.name === "single:big-model");
+    expect(big?.points[0]?.accuracy).toBe(1);
+    for (const file of Object.values(result.files)) expect(existsSync(file)).toBe(true);
+    // progress is logged line by line when stderr is not a terminal, and the wall time is reported
+    expect(stderr).toMatch(/^route memory-auction λ=[\d.]+: 100% \(\d+\/\d+\)$/m);
+    expect(stderr).toMatch(/Report written to .*report\.html .* in \d+\.\d s\./);
+  });
+
+  it("is deterministic: the same run gives the same figures", async () => {
+    const again = await gavel([
+      "eval",
+      "--outcomes",
+      outcomes,
+      "--embedder",
+      "hashing",
+      "--out",
+      out,
+      "--json",
+      "--quiet",
+    ]);
+    const first = await gavel([
+      "eval",
+      "--outcomes",
+      outcomes,
+      "--embedder",
+      "hashing",
+      "--out",
+      out,
+      "--json",
+      "--quiet",
+    ]);
+    expect(JSON.parse(again.stdout).policies).toEqual(JSON.parse(first.stdout).policies);
+  });
+
+  it("trains on --train and evaluates on all of --outcomes", async () => {
+    // The training file holds other prompts (same tasks and models): ids prefixed with "train-".
+    const train = writeText(
+      "train.jsonl",
+      readFileSync(outcomes, "utf8").replace(/"prompt_id": ?"/g, (match) => `${match}train-`),
+    );
+    const { stdout, exitCode } = await gavel([
+      "eval",
+      "--outcomes",
+      outcomes,
+      "--train",
+      train,
+      "--embedder",
+      "hashing",
+      "--out",
+      join(scratch, "train-out"),
+      "--json",
+      "--quiet",
+    ]);
+    expect(exitCode).toBe(0);
+    expect(JSON.parse(stdout).dataset.testPrompts).toBe(16);
+  });
+
+  it("prints human tables without --json", async () => {
+    const { stdout, exitCode } = await gavel([
+      "eval",
+      "--outcomes",
+      outcomes,
+      "--embedder",
+      "hashing",
+      "--out",
+      out,
+      "--quiet",
+    ]);
+    expect(exitCode).toBe(0);
+    expect(stdout).toContain("Router measures");
+    expect(stdout).toMatch(/│ single:big-model\s+│ alone|│ big-model/);
+  });
+
+  it("runs the default config when given no arguments", async () => {
+    const config = writeText(
+      "default.yaml",
+      `name: fixture\ndata:\n  source: recorded\n  outcomes: ${outcomes}\nembedder: hashing\noutput: ${join(scratch, "default-out")}\n`,
+    );
+    const { exitCode } = await gavel(["eval", "--quiet"], { defaultConfig: config });
+    expect(exitCode).toBe(0);
+    expect(existsSync(join(scratch, "default-out", "report.html"))).toBe(true);
+  });
+
+  it("--fail-on-target exits with 1 when a target is missed", async () => {
+    const run = await gavel([
+      "eval",
+      "--outcomes",
+      outcomes,
+      "--embedder",
+      "hashing",
+      "--out",
+      out,
+      "--json",
+      "--quiet",
+    ]);
+    const missed = (JSON.parse(run.stdout).targets as Array<{ met: boolean }>).some((target) => !target.met);
+    const strict = await gavel([
+      "eval",
+      "--outcomes",
+      outcomes,
+      "--embedder",
+      "hashing",
+      "--out",
+      out,
+      "--quiet",
+      "--fail-on-target",
+    ]);
+    expect(strict.exitCode).toBe(missed ? EXIT_RUN_FAILED : 0);
+  });
+});
+
+describe("gavel sweep", () => {
+  it("prints every router point of the λ / threshold sweep, Pareto points marked", async () => {
+    const { stdout, exitCode } = await gavel([
+      "sweep",
+      "--outcomes",
+      outcomes,
+      "--embedder",
+      "hashing",
+      "--out",
+      join(scratch, "sweep-out"),
+      "--json",
+      "--quiet",
+    ]);
+    expect(exitCode).toBe(0);
+    const { sweep } = JSON.parse(stdout) as { sweep: Array<{ policy: string; paretoOptimal: boolean }> };
+    expect(new Set(sweep.map((row) => row.policy))).toEqual(new Set(["memory-auction", "escalation"]));
+    expect(sweep.some((row) => row.paretoOptimal)).toBe(true);
+  });
+});
