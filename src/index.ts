@@ -70,3 +70,6 @@ export type { EvalReport, OperatingPoint, PolicyResult } from "./eval/results.js
 export { createRecordedPool, RecordedChatModel, RecordedUnavailable } from "../adapters/providers/recorded.js";
 export * from "./eval/report/index.js";
 export * from "./eval/config.js";
+
+// Local GGUF models through node-llama-cpp (an optional peer, loaded only when used).
+export * from "../adapters/providers/llamacpp/index.js";

@@ -8,7 +8,11 @@
  * through a real tool-calling loop. Nothing it produces may stand behind a reported figure.
  */
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
-import type { BaseChatModelCallOptions, BaseChatModelParams, BindToolsInput } from "@langchain/core/language_models/chat_models";
+import type {
+  BaseChatModelCallOptions,
+  BaseChatModelParams,
+  BindToolsInput,
+} from "@langchain/core/language_models/chat_models";
 import { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { BaseMessage, UsageMetadata } from "@langchain/core/messages";
 import { AIMessage, AIMessageChunk } from "@langchain/core/messages";
@@ -61,8 +65,10 @@ export type ScriptedResponder = (call: ScriptedCall) => ScriptedReply | Promise<
  * example the capped copy `tokenBudgetMiddleware` makes of a model that has no `maxTokens`).
  */
 export class ScriptedRecorder {
-  /** Every call received so far, in order. */
+  /** Every call received so far, in order (unless the model was built with `recordCalls: false`). */
   readonly calls: ScriptedCall[] = [];
+  /** Number of calls received so far. */
+  callCount = 0;
   /** Index of the next scripted reply when the script is an array. */
   nextReply = 0;
 }
@@ -82,6 +88,8 @@ export interface ScriptedChatModelFields extends BaseChatModelParams {
   ignoreMaxTokens?: boolean;
   /** Shared record of calls; pass one to observe several models together. */
   recorder?: ScriptedRecorder;
+  /** Keep every call in `calls` (default true). Turn off for long benchmark loops. */
+  recordCalls?: boolean;
 }
 
 /** Call options: the cap can also be given per call. */
@@ -127,6 +135,7 @@ export class ScriptedChatModel extends BaseChatModel<ScriptedChatModelCallOption
   readonly model: string;
   readonly maxTokens: number | undefined;
   readonly ignoreMaxTokens: boolean;
+  readonly recordCalls: boolean;
   readonly recorder: ScriptedRecorder;
   readonly #replies: ScriptedReply[] | ScriptedResponder;
 
@@ -134,11 +143,12 @@ export class ScriptedChatModel extends BaseChatModel<ScriptedChatModelCallOption
     const recorder = fields.recorder ?? new ScriptedRecorder();
     // The recorder goes into the constructor fields (`lc_kwargs`), so a copy rebuilt from them shares it.
     super({ ...fields, recorder } as ScriptedChatModelFields);
-    const { replies, model = "scripted", maxTokens, ignoreMaxTokens = false } = fields;
+    const { replies, model = "scripted", maxTokens, ignoreMaxTokens = false, recordCalls = true } = fields;
     this.#replies = replies;
     this.model = model;
     this.maxTokens = maxTokens;
     this.ignoreMaxTokens = ignoreMaxTokens;
+    this.recordCalls = recordCalls;
     this.recorder = recorder;
   }
 
@@ -203,12 +213,13 @@ export class ScriptedChatModel extends BaseChatModel<ScriptedChatModelCallOption
   async #answer(messages: BaseMessage[], options: this["ParsedCallOptions"]): Promise<AIMessage> {
     const maxTokens = options?.maxTokens ?? this.maxTokens;
     const call: ScriptedCall = {
-      index: this.recorder.calls.length,
+      index: this.recorder.callCount,
       messages: [...messages],
       toolNames: (options?.tools ?? []).map(toolName),
       maxTokens,
     };
-    this.recorder.calls.push(call);
+    this.recorder.callCount += 1;
+    if (this.recordCalls) this.recorder.calls.push(call);
     const reply = await this.#nextReply(call);
     return this.#toMessage(reply, call);
   }
@@ -241,19 +252,33 @@ export class ScriptedChatModel extends BaseChatModel<ScriptedChatModelCallOption
         ? undefined
         : (turn.usage ?? {
             inputTokens: countMessageTokens(call.messages, this.model),
-            outputTokens: countTextTokens(content + toolCalls.map((toolCall) => JSON.stringify(toolCall)).join(""), this.model),
+            outputTokens: countTextTokens(
+              content + toolCalls.map((toolCall) => JSON.stringify(toolCall)).join(""),
+              this.model,
+            ),
           });
-    const capped = usage !== undefined && call.maxTokens !== undefined && !this.ignoreMaxTokens && usage.outputTokens > call.maxTokens;
+    const capped =
+      usage !== undefined &&
+      call.maxTokens !== undefined &&
+      !this.ignoreMaxTokens &&
+      usage.outputTokens > call.maxTokens;
     const outputTokens = usage === undefined ? 0 : capped ? (call.maxTokens ?? 0) : usage.outputTokens;
     const usageMetadata: UsageMetadata | undefined =
       usage === undefined
         ? undefined
-        : { input_tokens: usage.inputTokens, output_tokens: outputTokens, total_tokens: usage.inputTokens + outputTokens };
+        : {
+            input_tokens: usage.inputTokens,
+            output_tokens: outputTokens,
+            total_tokens: usage.inputTokens + outputTokens,
+          };
     return new AIMessage({
       content,
       tool_calls: toolCalls,
       usage_metadata: usageMetadata,
-      response_metadata: { model_name: this.model, finish_reason: capped ? "length" : toolCalls.length > 0 ? "tool_calls" : "stop" },
+      response_metadata: {
+        model_name: this.model,
+        finish_reason: capped ? "length" : toolCalls.length > 0 ? "tool_calls" : "stop",
+      },
     });
   }
 }

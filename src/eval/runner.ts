@@ -29,6 +29,7 @@ import {
 } from "./metrics.js";
 import { indexOutcomes, loadRecordedOutcomes, type OutcomeIndex, type OutcomeRecord } from "./outcomes.js";
 import type { EvalReport, OperatingPoint, PolicyResult } from "./results.js";
+import { fitCascades, fitTaskLadders, routeCascadeAuctionOnline, withCascadeRecords } from "./routers/cascade.js";
 import { createHashingEmbeddings, embedWithCache, promptTail } from "./routers/embedding.js";
 import { fitTrainingProfile, type TrainingProfile } from "./routers/estimator.js";
 import {
@@ -37,7 +38,6 @@ import {
   fitAgreementValues,
   type RoutedPrompt,
   routeEscalationOnline,
-  routeMemoryAuctionOnline,
 } from "./routers/online.js";
 import {
   type RecordedEvaluationOptions,
@@ -281,6 +281,7 @@ function jsonConfig(
   config: ResolvedRecordedEvaluationOptions,
   embedderId: string,
   ladder: readonly string[],
+  laddersByTask: Record<string, string[]>,
 ): Record<string, unknown> {
   const { outcomes, pool, ledger, onProgress, now, embedder, ...plain } = config;
   return {
@@ -289,7 +290,7 @@ function jsonConfig(
     outcomes: outcomes === undefined ? undefined : "(index given)",
     pool: pool === undefined ? "replay of the index" : `chat models: ${Object.keys(pool).length}`,
     ledger: ledger !== undefined,
-    escalationModels: [...ladder],
+    escalationModels: config.escalationModels === undefined ? laddersByTask : [...ladder],
   };
 }
 
@@ -362,6 +363,16 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
   }
   const ask = createCaller(index, config);
   const ladder = config.escalationModels ?? defaultLadder(profile, strongModel);
+  const ladderOf =
+    config.escalationModels === undefined
+      ? fitTaskLadders(index, train, {
+          strongModel,
+          memberCostShare: config.cascadeMemberCostShare,
+          fallbackLadder: ladder,
+        })
+      : () => ladder;
+  const tasks = [...new Set(index.promptIds.map((id) => index.promptInfo(id)?.eval_name ?? ""))].sort();
+  const laddersByTask = Object.fromEntries(tasks.map((task) => [task, [...ladderOf(task)]]));
   for (const model of ladder) {
     if (!index.models.includes(model))
       throw new GavelMetricError(`escalation model "${model}" is not in the recorded outcomes`);
@@ -402,20 +413,21 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
       ledgerCharges.push(charge);
     }
   };
-  const context = (policy: string, parameter: number) => {
+  const context = (policy: string, parameter: number, memory = warm, routerProfile = profile) => {
     let done = 0;
     const onLedger = record(policy, parameter);
     return {
       index,
       promptIds: test,
       vectors,
-      memory: warm.fork(),
-      profile,
+      memory: memory.fork(),
+      profile: routerProfile,
       ask,
       k,
       priorStrength,
       sameTaskNeighbours,
       seed,
+      costScale: config.costScale,
       onRouted: (routed: RoutedPrompt) => {
         onLedger(routed);
         done++;
@@ -426,33 +438,61 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
   };
 
   if (config.routers.includes("memory-auction")) {
+    // Agreement cascades bid beside the models (fitted on the training part; none when `cascadeBidders` is off).
+    const cascades = config.cascadeBidders
+      ? fitCascades(index, train, {
+          strongModel,
+          perTask: config.cascadesPerTask,
+          memberCostShare: config.cascadeMemberCostShare,
+        })
+      : [];
+    const cascadeView = withCascadeRecords(index, train, cascades);
+    const cascadeMemory = new OutcomeMemory({ dimensions });
+    for (const promptId of train) {
+      cascadeMemory.add(
+        { promptId, evalName: index.promptInfo(promptId)?.eval_name ?? "", outcomes: cascadeView.outcomesOf(promptId) },
+        vectors.get(promptId) as number[],
+      );
+    }
     const points: OperatingPoint[] = [];
     for (const lambda of config.lambdas) {
-      const routed = await routeMemoryAuctionOnline(context("memory-auction", lambda), lambda);
+      const routed = await routeCascadeAuctionOnline(
+        context("memory-auction", lambda, cascadeMemory, cascadeView.profile),
+        { lambda, cascades },
+      );
       points.push(pointFromRouted(routed, `λ=${lambda}`, lambda, strongModel));
     }
+    const bidders =
+      cascades.length === 0
+        ? "each available model bids"
+        : `each available model and each of ${cascades.length} agreement cascades fitted on the training part (two cheap models; ${strongModel} when their answers disagree; every call charged) bids`;
     policies.push({
       name: "memory-auction",
       kind: "router",
-      description: `Memory-bid auction: each available model bids its kNN-estimated accuracy (k=${k}, prior strength ${priorStrength}) minus λ × its normalised mean cost; first price, seeded ties; no extra tokens.`,
+      description: `Memory-bid auction: ${bidders} its kNN-estimated accuracy (k=${k}, prior strength ${priorStrength}) minus λ × its normalised mean cost; first price, seeded ties; no planning tokens.`,
       points,
     });
   }
   if (config.routers.includes("escalation")) {
-    const agreementValue = fitAgreementValues(index, train, ladder);
+    const agreementValue = fitAgreementValues(index, train, ladderOf);
     const points: OperatingPoint[] = [];
     for (const threshold of config.escalationThresholds) {
       const routed = await routeEscalationOnline(context("escalation", threshold), {
-        ladder,
+        ladder: ladderOf,
         threshold,
         agreementValue,
+        relativeThreshold: config.escalationRelative,
       });
       points.push(pointFromRouted(routed, `τ=${threshold}`, threshold, strongModel));
     }
     policies.push({
       name: "escalation",
       kind: "router",
-      description: `Escalation over ${ladder.join(" → ")}: stop when the estimated value reaches τ (and, on multiple choice, the two last answers agree); every call charged.`,
+      description: `Escalation over ${Object.entries(laddersByTask)
+        .map(([task, models]) => `${task}: ${models.join(" → ")}`)
+        .join(
+          "; ",
+        )}: stop when the estimated value${config.escalationRelative ? " ÷ the top rung's" : ""} reaches τ (and, on multiple choice, the two last answers agree); every call charged.`,
       points,
     });
   }
@@ -608,7 +648,7 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
     weakModel,
     policies,
     targets,
-    config: jsonConfig(config, embedderId, ladder),
+    config: jsonConfig(config, embedderId, ladder, laddersByTask),
     notes,
   };
 }

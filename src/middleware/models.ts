@@ -30,7 +30,8 @@ export function isChatModel(value: unknown): value is BaseChatModel {
  */
 export async function resolveModel(model: unknown): Promise<BudgetableModel | undefined> {
   if (isChatModel(model)) return model;
-  if (RunnableBinding.isRunnableBinding(model) && isChatModel(model.bound)) return model as RunnableBinding<unknown, unknown>;
+  if (RunnableBinding.isRunnableBinding(model) && isChatModel(model.bound))
+    return model as RunnableBinding<unknown, unknown>;
   const configurable = model as { _getModelInstance?: () => Promise<unknown> } | null;
   if (typeof configurable?._getModelInstance === "function") {
     const instance = await configurable._getModelInstance();
@@ -83,7 +84,11 @@ export function declaredOutputCap(model: BudgetableModel): number | undefined {
   const fromParams = positiveInteger(lsParams(chat).ls_max_tokens);
   if (fromParams !== undefined) return fromParams;
   const fields = chat as unknown as { maxTokens?: unknown; maxOutputTokens?: unknown; maxCompletionTokens?: unknown };
-  return positiveInteger(fields.maxTokens) ?? positiveInteger(fields.maxOutputTokens) ?? positiveInteger(fields.maxCompletionTokens);
+  return (
+    positiveInteger(fields.maxTokens) ??
+    positiveInteger(fields.maxOutputTokens) ??
+    positiveInteger(fields.maxCompletionTokens)
+  );
 }
 
 /**

@@ -27,6 +27,7 @@ import {
   type BudgetLimits,
   budgetLimitsSchema,
   costUsd,
+  countContentTokens,
   countJsonTokens,
   countMessageTokens,
   countTextTokens,
@@ -41,6 +42,8 @@ import {
   type Reservation,
   type ScopeIds,
   type Settlement,
+  TOKENS_PER_MESSAGE,
+  TOKENS_PER_NAME,
   type TokenBudget,
   UnknownModelPrice,
   type Usage,
@@ -389,13 +392,22 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
       const budgetLine = injectRemainingBudget ? remainingBudgetLine(remainingBudget(view)) : undefined;
       const systemPrompt = withLine(request.systemPrompt, budgetLine);
       const planFor = (model: BudgetableModel | undefined) => {
-        const prompt = { systemPrompt: request.systemPrompt, systemSuffix: systemPrompt.slice(request.systemPrompt.length) };
-        return models.plan(model, counter.count(prompt, request.messages, request.tools, models.nameOf(model)), uncappedModels);
+        const prompt = {
+          systemPrompt: request.systemPrompt,
+          systemSuffix: systemPrompt.slice(request.systemPrompt.length),
+        };
+        return models.plan(
+          model,
+          counter.count(prompt, request.messages, request.tools, models.nameOf(model)),
+          uncappedModels,
+        );
       };
 
-      const resolved = await resolveModel(request.model);
+      const resolved = isChatModel(request.model) ? request.model : await resolveModel(request.model);
       const downgradedTo = view.totals.downgradedTo;
-      const downgraded = downgradedTo ? downgradeModels.find((model) => models.nameOf(model) === downgradedTo) : undefined;
+      const downgraded = downgradedTo
+        ? downgradeModels.find((model) => models.nameOf(model) === downgradedTo)
+        : undefined;
       let plan = planFor(downgraded ?? resolved);
       let admission = admit(plan, view);
       let downgradedFrom = downgraded && resolved ? models.nameOf(resolved) : undefined;
@@ -437,7 +449,7 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
         runUsd: view.totals.runUsd + (usd ?? 0),
         ...(downgradedFrom !== undefined && { downgradedTo: plan.name }),
       };
-      await onCharge?.({
+      const charge: TokenBudgetCharge = {
         model: plan.name,
         usage,
         tokens,
@@ -450,7 +462,8 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
         scopes: view.scopes,
         settlement,
         totals,
-      });
+      };
+      if (onCharge) await onCharge(charge);
       return new Command({ update: { tokenBudget: totals } });
     },
 
@@ -531,12 +544,28 @@ function stateRefusal(
     const over = (spentAmount: number, needed: number, limit: number, epsilon: number) =>
       spentAmount + needed > limit + epsilon;
     if (limits.maxTokens !== undefined && over(spent.tokens, need.tokens, limits.maxTokens, 0)) {
-      return { scope, scopeId, unit: "tokens", limit: limits.maxTokens, spent: spent.tokens, reserved: 0, requested: need.tokens };
+      return {
+        scope,
+        scopeId,
+        unit: "tokens",
+        limit: limits.maxTokens,
+        spent: spent.tokens,
+        reserved: 0,
+        requested: need.tokens,
+      };
     }
     if (limits.maxUsd !== undefined) {
       if (need.usd === undefined) throw new UnknownModelPrice(need.name);
       if (over(spent.usd, need.usd, limits.maxUsd, USD_EPSILON)) {
-        return { scope, scopeId, unit: "usd", limit: limits.maxUsd, spent: spent.usd, reserved: 0, requested: need.usd };
+        return {
+          scope,
+          scopeId,
+          unit: "usd",
+          limit: limits.maxUsd,
+          spent: spent.usd,
+          reserved: 0,
+          requested: need.usd,
+        };
       }
     }
   }
@@ -577,7 +606,8 @@ function exhaustionOf(message: BaseMessage | undefined): BudgetExhaustedDetails 
 /** "Remaining token budget: N tokens (~$X)", or undefined when no limit applies. */
 function remainingBudgetLine(remaining: { tokens?: number; usd?: number }): string | undefined {
   const usd = remaining.usd !== undefined ? `$${remaining.usd.toFixed(4)}` : undefined;
-  if (remaining.tokens !== undefined) return `Remaining token budget: ${remaining.tokens} tokens${usd ? ` (~${usd})` : ""}`;
+  if (remaining.tokens !== undefined)
+    return `Remaining token budget: ${remaining.tokens} tokens${usd ? ` (~${usd})` : ""}`;
   return usd !== undefined ? `Remaining budget: ~${usd}` : undefined;
 }
 
@@ -674,8 +704,47 @@ class ModelCatalog {
   }
 }
 
-/** Most distinct system prompts whose counts are kept (injected budgets make every prompt new). */
+/** Most distinct system prompts whose counts are kept. */
 const SYSTEM_PROMPT_CACHE_SIZE = 64;
+/** Most distinct roles and names whose counts are kept. */
+const SHORT_TEXT_CACHE_SIZE = 256;
+/** Most message counts kept by id (≈ 100 bytes each). */
+const MESSAGE_ID_CACHE_SIZE = 50_000;
+
+/**
+ * A key that identifies a message's content across deserialisations: its id, type, content
+ * length, tool calls and reported output. `undefined` for a message without id. (A message
+ * replaced under the same id with content of the same length keeps its old count: an estimate.)
+ */
+function messageKey(message: BaseMessage, encoding: EncodingName): string | undefined {
+  if (typeof message.id !== "string" || message.id.length === 0) return undefined;
+  const content = message.content;
+  const length = typeof content === "string" ? content.length : Array.isArray(content) ? contentLength(content) : 0;
+  const toolCalls = "tool_calls" in message && Array.isArray(message.tool_calls) ? message.tool_calls.length : 0;
+  const reported = AIMessage.isInstance(message) ? (message.usage_metadata?.output_tokens ?? "") : "";
+  return `${encoding}|${message.id}|${message.getType()}|${length}|${toolCalls}|${reported}|${message.name ?? ""}`;
+}
+
+function contentLength(blocks: readonly unknown[]): number {
+  let length = 0;
+  for (const block of blocks) {
+    if (typeof block === "string") length += block.length;
+    else if (typeof block === "object" && block !== null && typeof (block as { text?: unknown }).text === "string") {
+      length += (block as { text: string }).text.length;
+    } else length += 1;
+  }
+  return length;
+}
+
+const ROLE_OF_TYPE: Record<string, string> = { human: "user", ai: "assistant", system: "system", tool: "tool" };
+
+/** OpenAI-style role of a message, as `countMessageTokens` names it. */
+function roleOf(message: BaseMessage): string {
+  const role = (message as { role?: unknown }).role;
+  if (typeof role === "string") return role;
+  const type = message.getType();
+  return ROLE_OF_TYPE[type] ?? type;
+}
 
 /**
  * Prompt tokens of a call: system prompt + messages (chat-format overhead included) + tool
@@ -686,6 +755,9 @@ class PromptTokenCounter {
   readonly #messages = new Map<EncodingName, WeakMap<BaseMessage, number>>();
   readonly #tools = new Map<EncodingName, WeakMap<object, number>>();
   readonly #systemPrompts = new Map<string, number>();
+  readonly #shortTexts = new Map<string, number>();
+  /** Counts by message id (and shape), for the new objects a checkpointer hands back on every invocation. */
+  readonly #messagesById = new Map<string, number>();
 
   /**
    * Tokens of a prompt whose system message is `systemPrompt + systemSuffix`: the stable part is
@@ -700,13 +772,21 @@ class PromptTokenCounter {
     const encoding = encodingForModel(model);
     let tokens = REPLY_PRIMING_TOKENS + this.#systemPromptTokens(systemPrompt, encoding);
     if (systemSuffix.length > 0) {
-      tokens += systemPrompt.length === 0 ? this.#systemPromptTokens(systemSuffix, encoding) : countTextTokens(systemSuffix, encoding);
+      tokens +=
+        systemPrompt.length === 0
+          ? this.#systemPromptTokens(systemSuffix, encoding)
+          : countTextTokens(systemSuffix, encoding);
     }
     const messageCounts = this.#cacheFor(this.#messages, encoding);
     for (const message of messages) {
       let count = messageCounts.get(message);
       if (count === undefined) {
-        count = countMessageTokens([message], encoding) - REPLY_PRIMING_TOKENS;
+        const key = messageKey(message, encoding);
+        count = key === undefined ? undefined : this.#messagesById.get(key);
+        if (count === undefined) {
+          count = this.#messageTokens(message, encoding);
+          if (key !== undefined) this.#rememberById(key, count);
+        }
         messageCounts.set(message, count);
       }
       tokens += count;
@@ -724,6 +804,49 @@ class PromptTokenCounter {
     return tokens;
   }
 
+  /**
+   * One message, counted like `countMessageTokens` (chat-format overhead, role, content, tool
+   * calls as JSON, name) with role and name counts memoised; an answer whose provider reported
+   * its output tokens is counted as that many (it is sent back as about that many tokens), which
+   * spares the tokenizer the one message of each step it would otherwise count.
+   */
+  #messageTokens(message: BaseMessage, encoding: EncodingName): number {
+    let tokens = TOKENS_PER_MESSAGE + this.#shortTextTokens(roleOf(message), encoding);
+    const reportedOutput = AIMessage.isInstance(message) ? message.usage_metadata?.output_tokens : undefined;
+    if (typeof reportedOutput === "number" && reportedOutput > 0) {
+      tokens += reportedOutput;
+    } else {
+      tokens += countContentTokens(message.content, encoding);
+      const toolCalls = "tool_calls" in message ? message.tool_calls : undefined;
+      if (Array.isArray(toolCalls) && toolCalls.length > 0) tokens += countJsonTokens(toolCalls, encoding);
+    }
+    if (typeof message.name === "string" && message.name.length > 0) {
+      tokens += TOKENS_PER_NAME + this.#shortTextTokens(message.name, encoding);
+    }
+    return tokens;
+  }
+
+  /** Remember a count by message key; the oldest entries go first beyond {@link MESSAGE_ID_CACHE_SIZE}. */
+  #rememberById(key: string, count: number): void {
+    if (this.#messagesById.size >= MESSAGE_ID_CACHE_SIZE) {
+      const oldest = this.#messagesById.keys().next().value;
+      if (oldest !== undefined) this.#messagesById.delete(oldest);
+    }
+    this.#messagesById.set(key, count);
+  }
+
+  /** Tokens of a role or a name: few distinct values, memoised. */
+  #shortTextTokens(text: string, encoding: EncodingName): number {
+    const key = `${encoding}\u0000${text}`;
+    let count = this.#shortTexts.get(key);
+    if (count === undefined) {
+      count = countTextTokens(text, encoding);
+      if (this.#shortTexts.size >= SHORT_TEXT_CACHE_SIZE) this.#shortTexts.clear();
+      this.#shortTexts.set(key, count);
+    }
+    return count;
+  }
+
   #systemPromptTokens(systemPrompt: string, encoding: EncodingName): number {
     if (systemPrompt.length === 0) return 0;
     const key = `${encoding}\u0000${systemPrompt}`;
@@ -736,7 +859,10 @@ class PromptTokenCounter {
     return count;
   }
 
-  #cacheFor<K extends object>(caches: Map<EncodingName, WeakMap<K, number>>, encoding: EncodingName): WeakMap<K, number> {
+  #cacheFor<K extends object>(
+    caches: Map<EncodingName, WeakMap<K, number>>,
+    encoding: EncodingName,
+  ): WeakMap<K, number> {
     let cache = caches.get(encoding);
     if (!cache) {
       cache = new WeakMap();

@@ -121,7 +121,9 @@ export interface OpenAICompatibleServer {
  * });
  * ```
  */
-export async function startOpenAICompatibleServer(options: OpenAICompatibleServerOptions): Promise<OpenAICompatibleServer> {
+export async function startOpenAICompatibleServer(
+  options: OpenAICompatibleServerOptions,
+): Promise<OpenAICompatibleServer> {
   const { replies, seed = 1, defaultModel = "gpt-4o-mini" } = options;
   const requests: RecordedRequest[] = [];
   const encoder = getEncoding("o200k_base");
@@ -133,7 +135,10 @@ export async function startOpenAICompatibleServer(options: OpenAICompatibleServe
     if (typeof replies === "function") return replies(body, index);
     const reply = replies[recordedIndex];
     if (reply === undefined) {
-      return { status: 500, error: { message: `no recorded reply left (${replies.length} recorded, request #${index + 1})` } };
+      return {
+        status: 500,
+        error: { message: `no recorded reply left (${replies.length} recorded, request #${index + 1})` },
+      };
     }
     recordedIndex += 1;
     return reply;
@@ -141,7 +146,9 @@ export async function startOpenAICompatibleServer(options: OpenAICompatibleServe
 
   const server: Server = createServer((request, response) => {
     handleRequest(request, response).catch((error: unknown) => {
-      sendJson(response, 500, { error: { message: error instanceof Error ? error.message : String(error), type: "server_error" } });
+      sendJson(response, 500, {
+        error: { message: error instanceof Error ? error.message : String(error), type: "server_error" },
+      });
     });
   });
 
@@ -157,15 +164,22 @@ export async function startOpenAICompatibleServer(options: OpenAICompatibleServe
     requests.push({ method: request.method ?? "GET", path, headers: request.headers, body });
 
     if (request.method === "GET" && (path === "/v1/models" || path === "/models")) {
-      sendJson(response, 200, { object: "list", data: [{ id: defaultModel, object: "model", owned_by: "gavel-tests" }] });
+      sendJson(response, 200, {
+        object: "list",
+        data: [{ id: defaultModel, object: "model", owned_by: "gavel-tests" }],
+      });
       return;
     }
     if (request.method !== "POST" || (path !== "/v1/chat/completions" && path !== "/chat/completions")) {
-      sendJson(response, 404, { error: { message: `no route ${request.method} ${path}`, type: "invalid_request_error" } });
+      sendJson(response, 404, {
+        error: { message: `no route ${request.method} ${path}`, type: "invalid_request_error" },
+      });
       return;
     }
     if (!body || !Array.isArray(body.messages)) {
-      sendJson(response, 400, { error: { message: "body must be JSON with a messages array", type: "invalid_request_error" } });
+      sendJson(response, 400, {
+        error: { message: "body must be JSON with a messages array", type: "invalid_request_error" },
+      });
       return;
     }
     const reply = await nextReply(body);
@@ -173,7 +187,9 @@ export async function startOpenAICompatibleServer(options: OpenAICompatibleServe
       sendJson(response, reply.status, { error: { type: "server_error", code: null, ...reply.error } });
       return;
     }
-    const completion = isRawCompletion(reply) ? reply : buildCompletion(body, toTurn(reply), encoder, seed, defaultModel);
+    const completion = isRawCompletion(reply)
+      ? reply
+      : buildCompletion(body, toTurn(reply), encoder, seed, defaultModel);
     if (body.stream) sendStream(response, completion, body.stream_options?.include_usage === true);
     else sendJson(response, 200, completion);
   }
@@ -236,7 +252,11 @@ function generatedLogprobs(content: string, topCount: number, encoder: Tiktoken,
     const chosen = -unitNoise(seed, position, 0) * 2;
     const alternatives = Array.from({ length: Math.max(0, topCount - 1) }, (_, rank) => {
       const alternative = encoder.decode([(id + rank + 1) % 100_000]);
-      return { token: alternative, logprob: chosen - 0.5 - unitNoise(seed, position, rank + 1) * 4, bytes: bytesOf(alternative) };
+      return {
+        token: alternative,
+        logprob: chosen - 0.5 - unitNoise(seed, position, rank + 1) * 4,
+        bytes: bytesOf(alternative),
+      };
     });
     const top = topCount > 0 ? [{ token, logprob: chosen, bytes: bytesOf(token) }, ...alternatives] : [];
     return { token, logprob: chosen, bytes: bytesOf(token), top_logprobs: top };
@@ -254,11 +274,15 @@ function buildCompletion(
   const toolCalls = (turn.toolCalls ?? []).map((call, position) => ({
     id: call.id ?? `call_${position}_${call.name}`,
     type: "function" as const,
-    function: { name: call.name, arguments: typeof call.arguments === "string" ? call.arguments : JSON.stringify(call.arguments) },
+    function: {
+      name: call.name,
+      arguments: typeof call.arguments === "string" ? call.arguments : JSON.stringify(call.arguments),
+    },
   }));
   const usage = turn.usage ?? {
     prompt_tokens: promptTokens(body, encoder),
-    completion_tokens: encoder.encode(content).length + (toolCalls.length > 0 ? encoder.encode(JSON.stringify(toolCalls)).length : 0),
+    completion_tokens:
+      encoder.encode(content).length + (toolCalls.length > 0 ? encoder.encode(JSON.stringify(toolCalls)).length : 0),
   };
   const wantsLogprobs = body.logprobs === true;
   const logprobs = wantsLogprobs
@@ -300,24 +324,48 @@ interface CompletionChoice {
 
 /** Serve a completion as SSE chunks: role, one chunk per token (with its logprob), tool calls, finish, usage. */
 function sendStream(response: ServerResponse, completion: RawCompletion, includeUsage: boolean): void {
-  response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-  const base = { id: completion.id, object: "chat.completion.chunk", created: completion.created, model: completion.model };
+  response.writeHead(200, {
+    "content-type": "text/event-stream",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+  });
+  const base = {
+    id: completion.id,
+    object: "chat.completion.chunk",
+    created: completion.created,
+    model: completion.model,
+  };
   const write = (payload: unknown) => response.write(`data: ${JSON.stringify(payload)}\n\n`);
   const choices = (completion.choices ?? []) as CompletionChoice[];
   for (const choice of choices) {
-    write({ ...base, choices: [{ index: choice.index, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }] });
+    write({
+      ...base,
+      choices: [
+        { index: choice.index, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null },
+      ],
+    });
     const entries = choice.logprobs?.content ?? null;
     const content = choice.message.content ?? "";
     if (entries && entries.length > 0) {
       for (const entry of entries) {
         write({
           ...base,
-          choices: [{ index: choice.index, delta: { content: entry.token }, logprobs: { content: [entry] }, finish_reason: null }],
+          choices: [
+            {
+              index: choice.index,
+              delta: { content: entry.token },
+              logprobs: { content: [entry] },
+              finish_reason: null,
+            },
+          ],
         });
       }
     } else if (content.length > 0) {
       for (const piece of content.match(/.{1,16}/gsu) ?? []) {
-        write({ ...base, choices: [{ index: choice.index, delta: { content: piece }, logprobs: null, finish_reason: null }] });
+        write({
+          ...base,
+          choices: [{ index: choice.index, delta: { content: piece }, logprobs: null, finish_reason: null }],
+        });
       }
     }
     (choice.message.tool_calls ?? []).forEach((call, position) => {
@@ -326,7 +374,16 @@ function sendStream(response: ServerResponse, completion: RawCompletion, include
         choices: [
           {
             index: choice.index,
-            delta: { tool_calls: [{ index: position, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] },
+            delta: {
+              tool_calls: [
+                {
+                  index: position,
+                  id: call.id,
+                  type: "function",
+                  function: { name: call.function.name, arguments: "" },
+                },
+              ],
+            },
             logprobs: null,
             finish_reason: null,
           },
@@ -344,7 +401,10 @@ function sendStream(response: ServerResponse, completion: RawCompletion, include
         ],
       });
     });
-    write({ ...base, choices: [{ index: choice.index, delta: {}, logprobs: null, finish_reason: choice.finish_reason }] });
+    write({
+      ...base,
+      choices: [{ index: choice.index, delta: {}, logprobs: null, finish_reason: choice.finish_reason }],
+    });
   }
   if (includeUsage) write({ ...base, choices: [], usage: completion.usage });
   response.write("data: [DONE]\n\n");

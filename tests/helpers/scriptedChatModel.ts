@@ -3,10 +3,10 @@
  * examples can use it too); tests import it from here.
  */
 export {
+  type ScriptedCall,
   ScriptedChatModel,
   type ScriptedChatModelCallOptions,
   type ScriptedChatModelFields,
-  type ScriptedCall,
   ScriptedRecorder,
   type ScriptedReply,
   type ScriptedResponder,

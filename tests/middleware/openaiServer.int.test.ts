@@ -5,7 +5,11 @@
 import { HumanMessage } from "@langchain/core/messages";
 import { ChatOpenAI } from "@langchain/openai";
 import { afterEach, describe, expect, it } from "vitest";
-import { type OpenAICompatibleServer, startOpenAICompatibleServer, type TokenLogprob } from "../helpers/openaiServer.js";
+import {
+  type OpenAICompatibleServer,
+  startOpenAICompatibleServer,
+  type TokenLogprob,
+} from "../helpers/openaiServer.js";
 
 let server: OpenAICompatibleServer | undefined;
 afterEach(async () => {
@@ -45,7 +49,10 @@ describe("OpenAI-compatible test server", () => {
 
   it("answers from a handler function with the request body", async () => {
     server = await startOpenAICompatibleServer({
-      replies: (body, index) => ({ content: `#${index}: ${body.messages.length} messages`, usage: { prompt_tokens: 1, completion_tokens: 1 } }),
+      replies: (body, index) => ({
+        content: `#${index}: ${body.messages.length} messages`,
+        usage: { prompt_tokens: 1, completion_tokens: 1 },
+      }),
     });
     const model = client(server.baseURL);
     expect((await model.invoke([new HumanMessage("a")])).content).toBe("#0: 1 messages");
@@ -54,7 +61,12 @@ describe("OpenAI-compatible test server", () => {
 
   it("streams chunks and a final usage chunk when stream_options.include_usage is set", async () => {
     server = await startOpenAICompatibleServer({
-      replies: [{ content: "A fairly long streamed answer, cut in pieces.", usage: { prompt_tokens: 9, completion_tokens: 10 } }],
+      replies: [
+        {
+          content: "A fairly long streamed answer, cut in pieces.",
+          usage: { prompt_tokens: 9, completion_tokens: 10 },
+        },
+      ],
     });
     const model = client(server.baseURL, { streaming: true });
     const chunks: string[] = [];
@@ -100,8 +112,12 @@ describe("OpenAI-compatible test server", () => {
   it("serves tool calls, non-stream and stream", async () => {
     const reply = { toolCalls: [{ id: "call_1", name: "lookup", arguments: { city: "Oslo" } }] };
     server = await startOpenAICompatibleServer({ replies: [reply, reply] });
-    const tools = [{ type: "function" as const, function: { name: "lookup", parameters: { type: "object", properties: {} } } }];
-    const plain = await client(server.baseURL).bindTools(tools).invoke([new HumanMessage("Weather?")]);
+    const tools = [
+      { type: "function" as const, function: { name: "lookup", parameters: { type: "object", properties: {} } } },
+    ];
+    const plain = await client(server.baseURL)
+      .bindTools(tools)
+      .invoke([new HumanMessage("Weather?")]);
     expect(plain.tool_calls).toEqual([{ id: "call_1", name: "lookup", args: { city: "Oslo" }, type: "tool_call" }]);
     let streamed: { name?: string; args?: unknown }[] = [];
     const streaming = client(server.baseURL, { streaming: true }).bindTools(tools);
@@ -119,7 +135,9 @@ describe("OpenAI-compatible test server", () => {
       object: "chat.completion" as const,
       created: 1_700_000_000,
       model: "gpt-4o-mini-2024-07-18",
-      choices: [{ index: 0, message: { role: "assistant", content: "Recorded." }, logprobs: null, finish_reason: "stop" }],
+      choices: [
+        { index: 0, message: { role: "assistant", content: "Recorded." }, logprobs: null, finish_reason: "stop" },
+      ],
       usage: { prompt_tokens: 21, completion_tokens: 3, total_tokens: 24 },
     };
     server = await startOpenAICompatibleServer({ replies: [raw] });

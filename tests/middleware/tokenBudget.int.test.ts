@@ -44,7 +44,9 @@ describe("tokenBudgetMiddleware with ChatOpenAI over HTTP", () => {
     const agent = createAgent({
       model: openAI(server.baseURL, { maxTokens: 200 }),
       tools: [lookup],
-      middleware: [tokenBudgetMiddleware({ runLimit: 10_000, budget, onCharge: (charge) => void charges.push(charge) })],
+      middleware: [
+        tokenBudgetMiddleware({ runLimit: 10_000, budget, onCharge: (charge) => void charges.push(charge) }),
+      ],
     });
     const result = await agent.invoke({ messages: [new HumanMessage("Weather in Paris?")] });
 
@@ -71,7 +73,11 @@ describe("tokenBudgetMiddleware with ChatOpenAI over HTTP", () => {
       model: openAI(server.baseURL),
       tools: [lookup],
       middleware: [
-        tokenBudgetMiddleware({ runLimit: 10_000, maxOutputTokens: 321, onCharge: (charge) => void charges.push(charge) }),
+        tokenBudgetMiddleware({
+          runLimit: 10_000,
+          maxOutputTokens: 321,
+          onCharge: (charge) => void charges.push(charge),
+        }),
       ],
     });
     await agent.invoke({ messages: [new HumanMessage("Weather in Paris?")] });

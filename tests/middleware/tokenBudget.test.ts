@@ -4,7 +4,13 @@ import { MemorySaver } from "@langchain/langgraph";
 import { createAgent, tool } from "langchain";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { countJsonTokens, countMessageTokens, countOutputTokens, TokenBudget, UnknownModelPrice } from "../../src/budget/index.js";
+import {
+  countJsonTokens,
+  countMessageTokens,
+  countOutputTokens,
+  TokenBudget,
+  UnknownModelPrice,
+} from "../../src/budget/index.js";
 import { BudgetExhausted, GavelConfigError } from "../../src/errors.js";
 import {
   BUDGET_EXHAUSTED_METADATA_KEY,
@@ -84,10 +90,18 @@ describe("tokenBudgetMiddleware options", () => {
     ["downgrade without downgrade models", { exitBehavior: "downgrade" }, "downgradeModels"],
     [
       "a downgrade model without a price",
-      { runLimit: { maxUsd: 1 }, exitBehavior: "downgrade", downgradeModels: [scripted([], { model: "my-local-model" })] },
+      {
+        runLimit: { maxUsd: 1 },
+        exitBehavior: "downgrade",
+        downgradeModels: [scripted([], { model: "my-local-model" })],
+      },
       "downgradeModels.0",
     ],
-    ["a price entry with a negative price", { prices: { mine: { inputPerMillion: -1, outputPerMillion: 1 } } }, "prices"],
+    [
+      "a price entry with a negative price",
+      { prices: { mine: { inputPerMillion: -1, outputPerMillion: 1 } } },
+      "prices",
+    ],
   ];
 
   it.each(invalid)("rejects %s at construction, naming the field", (_label, options, field) => {
@@ -331,7 +345,10 @@ describe("thread and run scopes", () => {
     // Each invocation: one tool call, then an answer; 120 tokens per call.
     const model = scripted((call) =>
       call.index % 2 === 0
-        ? { toolCalls: [{ name: "lookup_weather", args: { city: "Oslo" } }], usage: { inputTokens: 100, outputTokens: 20 } }
+        ? {
+            toolCalls: [{ name: "lookup_weather", args: { city: "Oslo" } }],
+            usage: { inputTokens: 100, outputTokens: 20 },
+          }
         : { content: "ok", usage: { inputTokens: 100, outputTokens: 20 } },
     );
     const checkpointer = new MemorySaver();
@@ -372,7 +389,11 @@ describe("thread and run scopes", () => {
     });
     expect(budgetExhaustionOf(result.messages.at(-1))).toMatchObject({ scope: "run", limit: 500 });
     const example = budget.snapshot().find((account) => account.scope === "example");
-    expect(example).toMatchObject({ scopeId: "gsm8k-17", spentTokens: result.tokenBudget.runTokens, reservedTokens: 0 });
+    expect(example).toMatchObject({
+      scopeId: "gsm8k-17",
+      spentTokens: result.tokenBudget.runTokens,
+      reservedTokens: 0,
+    });
   });
 });
 
@@ -393,7 +414,9 @@ describe("injectRemainingBudget", () => {
     const [first, second] = model.calls.map((call) => systemText(call.messages));
     expect(first).toBe("You are a weather bot.\n\nRemaining token budget: 5000 tokens (~$0.5000)");
     const spentUsd = (100 * 0.15 + 20 * 0.6) * 1e-6;
-    expect(second).toBe(`You are a weather bot.\n\nRemaining token budget: 4880 tokens (~$${(0.5 - spentUsd).toFixed(4)})`);
+    expect(second).toBe(
+      `You are a weather bot.\n\nRemaining token budget: 4880 tokens (~$${(0.5 - spentUsd).toFixed(4)})`,
+    );
   });
 
   it("adds a system prompt when the agent has none, and counts it in the reservation", async () => {
@@ -457,7 +480,10 @@ describe("shared TokenBudget", () => {
     const { agent, charges } = buildAgent(model, { budget });
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, index) =>
-        agent.invoke(ask(`Task ${index}`), { recursionLimit: 500, context: { tokenBudget: { runId: `run-${index}` } } }),
+        agent.invoke(ask(`Task ${index}`), {
+          recursionLimit: 500,
+          context: { tokenBudget: { runId: `run-${index}` } },
+        }),
       ),
     );
 

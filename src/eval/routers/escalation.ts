@@ -10,7 +10,9 @@
  *   it stops when max(v_i, agreementValue) ≥ τ, where agreementValue is how often two agreeing
  *   answers of that pair were right on the training part;
  * - a later rung on a task without a parser (code) stops when v_i ≥ τ.
- * τ = 0 answers with the cheapest model; τ > 1 always climbs to the top.
+ * τ = 0 answers with the cheapest model; τ > 1 always climbs to the top. With a `scale` (the online pass
+ * passes the top rung's estimated value when thresholds are relative), every value above is divided by
+ * it first: τ is then the share of the top model's estimated accuracy a cheaper answer must reach.
  */
 import { extractChoiceLetter, extractFinalNumber } from "../checkers.js";
 
@@ -67,6 +69,11 @@ export interface EscalationRequest {
   parse?: AnswerParser | undefined;
   /** How often two agreeing answers of (previous, current) were right; default 0 (agreement alone never stops). */
   agreementValue?: (previousModel: string, model: string) => number;
+  /**
+   * Values are divided by this before they are compared with τ (default 1: absolute values). The online
+   * pass passes the top rung's estimated value, so τ reads "share of the top model's estimated accuracy".
+   */
+  scale?: number;
 }
 
 /**
@@ -86,7 +93,8 @@ export function createEscalationPolicy({ ladder, threshold }: { ladder: readonly
     ladder: [...ladder],
     threshold,
     run: async function run(request: EscalationRequest): Promise<EscalationResult> {
-      const { available, estimate, ask, parse, agreementValue = () => 0 } = request;
+      const { available, estimate, ask, parse, agreementValue = () => 0, scale = 1 } = request;
+      const divisor = scale > 0 ? scale : 1;
       const rungs = ladder.filter((model) => available.includes(model));
       if (rungs.length === 0) {
         // No ladder model can answer: the cheapest available model is asked, once (the caller orders `available`).
@@ -105,12 +113,12 @@ export function createEscalationPolicy({ ladder, threshold }: { ladder: readonly
         calls.push(call);
         if (rung === rungs.length - 1) return { calls, finalModel: model, stop: "top" };
         if (rung === 0 || parse === undefined) {
-          if (value >= threshold) return { calls, finalModel: model, stop: "confident" };
+          if (value / divisor >= threshold) return { calls, finalModel: model, stop: "confident" };
           continue;
         }
         const previous = calls[rung - 1] as EscalationCall;
         const agree = call.answer !== undefined && call.answer === previous.answer;
-        if (agree && Math.max(value, agreementValue(previous.model, model)) >= threshold) {
+        if (agree && Math.max(value, agreementValue(previous.model, model)) / divisor >= threshold) {
           return { calls, finalModel: model, stop: "agreed" };
         }
       }

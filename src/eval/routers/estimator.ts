@@ -20,7 +20,7 @@ export interface TrainingProfile {
   accuracy(model: string, evalName: string): number;
   /** Mean recorded USD per prompt of a model on a task (overall when the task is unknown; 0 when the model is unknown). */
   meanCostUsd(model: string, evalName: string): number;
-  /** The highest mean cost of any model on the task (the normalisation of the auction's cost term). */
+  /** The highest mean cost of any model on the task (over all training prompts when the task is unknown): the normalisation of the auction's cost term. */
   dearestMeanCostUsd(evalName: string): number;
 }
 

@@ -4,6 +4,22 @@
  * docs/routing-on-recorded-data.md. The runner is `src/eval/runner.ts` (`runRecordedEvaluation`).
  */
 export {
+  type AgreementCascade,
+  answersAgree,
+  type CascadeAuctionPassOptions,
+  type CascadeRun,
+  cascadeName,
+  DEFAULT_CASCADE_MEMBER_COST_SHARE,
+  DEFAULT_CASCADES_PER_TASK,
+  type FitCascadesOptions,
+  fitCascades,
+  fitTaskLadders,
+  replayCascade,
+  routeCascadeAuctionOnline,
+  runCascade,
+  withCascadeRecords,
+} from "./cascade.js";
+export {
   createHashingEmbeddings,
   DEFAULT_HASHING_DIMENSIONS,
   type EmbeddingsLike,
@@ -23,6 +39,7 @@ export {
 } from "./escalation.js";
 export { estimateValues, fitTrainingProfile, type TrainingProfile, type ValueEstimate } from "./estimator.js";
 export {
+  type CostScale,
   createMemoryAuctionRouter,
   type MemoryAuctionRouter,
   type MemoryAuctionRouterOptions,

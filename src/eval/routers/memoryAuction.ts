@@ -20,6 +20,9 @@ import type { AuctionOutcome, Bid } from "../../market/types.js";
 import { estimateValues, type TrainingProfile, type ValueEstimate } from "./estimator.js";
 import type { OutcomeMemory } from "./outcome-memory.js";
 
+/** The task name under which `TrainingProfile.dearestMeanCostUsd` answers for the whole training part. */
+const POOL_SCOPE = "\u0000pool";
+
 /** No model may bid for a prompt (none is available). */
 export class NoBidders extends GavelError {
   override readonly name = "NoBidders";
@@ -51,7 +54,16 @@ export interface MemoryAuctionRouterOptions {
   sameTaskNeighbours?: boolean;
   /** Seed of the auction's tie rule. Default 0. */
   seed?: number;
+  /**
+   * What the cost is normalised by: `"task"` (the dearest model's mean cost on the prompt's task) or
+   * `"pool"` (the dearest model's mean cost over all training prompts: one exchange rate between
+   * accuracy and USD for every task, which is what a budget over a mixed workload wants). Default `"task"`.
+   */
+  costScale?: CostScale;
 }
+
+/** What the memory auction normalises a model's cost by (see {@link MemoryAuctionRouterOptions.costScale}). */
+export type CostScale = "task" | "pool";
 
 /** A routing request: the embedded prompt, its task and the models that can answer it. */
 export interface RouteRequest {
@@ -80,7 +92,16 @@ export interface RouteDecision {
  * ```
  */
 export function createMemoryAuctionRouter(options: MemoryAuctionRouterOptions) {
-  const { memory, profile, lambda = 0, k = 16, priorStrength = 2, sameTaskNeighbours = true, seed = 0 } = options;
+  const {
+    memory,
+    profile,
+    lambda = 0,
+    k = 16,
+    priorStrength = 2,
+    sameTaskNeighbours = true,
+    seed = 0,
+    costScale = "task",
+  } = options;
   if (!(lambda >= 0)) throw new RangeError(`lambda must be ≥ 0, got ${lambda}`);
   const auctioneer = createAuctioneer({ mechanism: "first_price", topK: 1, seed });
 
@@ -96,7 +117,7 @@ export function createMemoryAuctionRouter(options: MemoryAuctionRouterOptions) {
         prior: (model) => profile.accuracy(model, evalName),
         priorStrength,
       });
-      const dearest = profile.dearestMeanCostUsd(evalName);
+      const dearest = profile.dearestMeanCostUsd(costScale === "task" ? evalName : POOL_SCOPE);
       const bids: Bid[] = estimates.map((estimate) => {
         const cost = profile.meanCostUsd(estimate.model, evalName);
         const normalisedCost = dearest > 0 ? cost / dearest : 0;

@@ -7,7 +7,7 @@ import type { AuctionOutcome } from "../../market/types.js";
 import type { OutcomeIndex } from "../outcomes.js";
 import { createEscalationPolicy, type EscalationResult, parserForTask } from "./escalation.js";
 import { estimateValues, type TrainingProfile } from "./estimator.js";
-import { createMemoryAuctionRouter } from "./memoryAuction.js";
+import { type CostScale, createMemoryAuctionRouter } from "./memoryAuction.js";
 import type { OutcomeMemory } from "./outcome-memory.js";
 
 /** One call as the caller served it. */
@@ -41,6 +41,8 @@ export interface OnlineContext {
   priorStrength: number;
   sameTaskNeighbours: boolean;
   seed: number;
+  /** What the auction normalises cost by (see `createMemoryAuctionRouter`). Default `"task"`. */
+  costScale?: CostScale;
   /** Called after each routed prompt (progress bars, ledger). */
   onRouted?: (routed: RoutedPrompt) => void;
 }
@@ -78,7 +80,17 @@ function vectorOf(context: OnlineContext, promptId: string): ArrayLike<number> {
  */
 export async function routeMemoryAuctionOnline(context: OnlineContext, lambda: number): Promise<RoutedPrompt[]> {
   const { index, promptIds, memory, profile, ask, k, priorStrength, sameTaskNeighbours, seed, onRouted } = context;
-  const router = createMemoryAuctionRouter({ memory, profile, lambda, k, priorStrength, sameTaskNeighbours, seed });
+  const costScale = context.costScale ?? "task";
+  const router = createMemoryAuctionRouter({
+    memory,
+    profile,
+    lambda,
+    k,
+    priorStrength,
+    sameTaskNeighbours,
+    seed,
+    costScale,
+  });
   const routed: RoutedPrompt[] = [];
   for (const promptId of promptIds) {
     const evalName = index.promptInfo(promptId)?.eval_name ?? "";
@@ -96,9 +108,11 @@ export async function routeMemoryAuctionOnline(context: OnlineContext, lambda: n
 
 /** Options of {@link routeEscalationOnline}. */
 export interface EscalationPassOptions {
-  /** Models to climb, cheapest first. */
-  ladder: readonly string[];
+  /** Models to climb, cheapest first: one ladder, or one per task (`eval_name`). */
+  ladder: readonly string[] | ((evalName: string) => readonly string[]);
   threshold: number;
+  /** Compare τ with each value divided by the top rung's estimated value (share of the top model). Default false. */
+  relativeThreshold?: boolean;
   /** How often two agreeing answers of (previous, current) were right on the task's training prompts. */
   agreementValue?: (evalName: string, previousModel: string, model: string) => number;
 }
@@ -112,11 +126,17 @@ export async function routeEscalationOnline(
   options: EscalationPassOptions,
 ): Promise<RoutedPrompt[]> {
   const { index, promptIds, memory, profile, ask, k, priorStrength, sameTaskNeighbours, onRouted } = context;
-  const { ladder, threshold, agreementValue } = options;
-  const policy = createEscalationPolicy({ ladder, threshold });
+  const { ladder, threshold, agreementValue, relativeThreshold = false } = options;
+  const ladderOf = typeof ladder === "function" ? ladder : () => ladder;
+  const policies = new Map<string, ReturnType<typeof createEscalationPolicy>>();
   const routed: RoutedPrompt[] = [];
   for (const promptId of promptIds) {
     const evalName = index.promptInfo(promptId)?.eval_name ?? "";
+    let policy = policies.get(evalName);
+    if (policy === undefined) {
+      policy = createEscalationPolicy({ ladder: ladderOf(evalName), threshold });
+      policies.set(evalName, policy);
+    }
     const vector = vectorOf(context, promptId);
     const available = availableModels(index, profile, promptId);
     const neighbours = memory.neighbours({ vector, k, ...(sameTaskNeighbours ? { evalName } : {}) });
@@ -129,7 +149,10 @@ export async function routeEscalationOnline(
       }).map((estimate) => [estimate.model, estimate.value]),
     );
     const calls: CallResult[] = [];
+    const top = [...policy.ladder].reverse().find((model) => available.includes(model));
+    const scale = relativeThreshold && top !== undefined ? (values.get(top) ?? 1) : 1;
     const escalation = await policy.run({
+      scale,
       available,
       estimate: (model) => values.get(model) ?? 0,
       ask: async (model) => {
@@ -163,16 +186,18 @@ export async function routeEscalationOnline(
 export function fitAgreementValues(
   index: OutcomeIndex,
   trainPromptIds: readonly string[],
-  ladder: readonly string[],
+  ladder: readonly string[] | ((evalName: string) => readonly string[]),
 ): (evalName: string, previousModel: string, model: string) => number {
+  const ladderOf = typeof ladder === "function" ? ladder : () => ladder;
   const totals = new Map<string, { agreed: number; right: number }>();
   for (const promptId of trainPromptIds) {
     const evalName = index.promptInfo(promptId)?.eval_name ?? "";
     const parse = parserForTask(evalName);
     if (parse === undefined) continue;
-    for (let rung = 1; rung < ladder.length; rung++) {
-      const previous = index.outcome(promptId, ladder[rung - 1] as string);
-      const current = index.outcome(promptId, ladder[rung] as string);
+    const taskLadder = ladderOf(evalName);
+    for (let rung = 1; rung < taskLadder.length; rung++) {
+      const previous = index.outcome(promptId, taskLadder[rung - 1] as string);
+      const current = index.outcome(promptId, taskLadder[rung] as string);
       if (previous === "unavailable" || current === "unavailable") continue;
       const answer = parse(current.response ?? "");
       if (answer === undefined || answer !== parse(previous.response ?? "")) continue;

@@ -11,11 +11,11 @@ import type { EmbeddingsLike } from "./embedding.js";
 
 /** Default λ grid of the memory-bid auction: weight of the normalised cost against the estimated accuracy. */
 export const DEFAULT_LAMBDAS: readonly number[] = Object.freeze([
-  0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2,
+  0, 0.02, 0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.225, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2,
 ]);
-/** Default thresholds of the escalation policy (estimated accuracy a cheap answer needs to be kept). */
+/** Default thresholds of the escalation policy (with `escalationRelative`: the share of the top rung's estimated accuracy a cheaper answer needs to be kept). */
 export const DEFAULT_ESCALATION_THRESHOLDS: readonly number[] = Object.freeze([
-  0, 0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.01,
+  0, 0.8, 0.85, 0.875, 0.9, 0.91, 0.925, 0.95, 0.975, 1, 1.05, 1.5,
 ]);
 /** Default λ grid of the per-task static choice, in accuracy per USD per prompt (see `staticPerTaskChoice`). */
 export const DEFAULT_STATIC_LAMBDAS: readonly number[] = Object.freeze([0, 5, 10, 20, 50, 100, 200, 500, 1000, 5000]);
@@ -74,8 +74,13 @@ const isObject = (value: unknown) => typeof value === "object" && value !== null
  * | `seed` | `0` | split, sampling and auction tie seed |
  * | `routers` | both | which routers to run |
  * | `lambdas` | {@link DEFAULT_LAMBDAS} | λ grid of the memory-bid auction |
+ * | `cascadeBidders` | `true` | agreement cascades (two cheap models, the strong one on disagreement) bid in the memory auction beside the models |
+ * | `costScale` | `"task"` | the auction's cost is normalised by the dearest model's mean cost on the task, or over the whole pool (`"pool"`) |
+ * | `cascadesPerTask` | `4` | agreement cascades kept per task (fitted on the training part) |
+ * | `cascadeMemberCostShare` | `0.25` | a cascade member costs ≤ this share of the strong model on the task |
  * | `escalationThresholds` | {@link DEFAULT_ESCALATION_THRESHOLDS} | threshold grid of the escalation policy |
- * | `escalationModels` | two best cheap models + the strong model | escalation ladder, cheapest first |
+ * | `escalationModels` | one ladder per task, fitted on the training part | one escalation ladder for every task, cheapest first |
+ * | `escalationRelative` | `true` | τ is compared with value ÷ the top rung's estimated value (share of the top model) rather than the value itself |
  * | `staticLambdas` | {@link DEFAULT_STATIC_LAMBDAS} | λ grid of the per-task static choice (accuracy per USD) |
  * | `k` | `32` | neighbours read from memory |
  * | `priorStrength` | `32` | pseudo-observations of the per-task prior |
@@ -120,11 +125,16 @@ export const RecordedEvaluationOptionsSchema = z
       .array(z.number().nonnegative())
       .min(1)
       .default(() => [...DEFAULT_LAMBDAS]),
+    cascadeBidders: z.boolean().default(true),
+    costScale: z.enum(["task", "pool"]).default("task"),
+    cascadesPerTask: z.number().int().positive().default(4),
+    cascadeMemberCostShare: z.number().gt(0).max(1).default(0.25),
     escalationThresholds: z
       .array(z.number().nonnegative())
       .min(1)
       .default(() => [...DEFAULT_ESCALATION_THRESHOLDS]),
     escalationModels: z.array(z.string().min(1)).min(1).optional(),
+    escalationRelative: z.boolean().default(true),
     staticLambdas: z
       .array(z.number().nonnegative())
       .min(1)

@@ -1,0 +1,96 @@
+/**
+ * Named errors of the node-llama-cpp adapter. Each carries the fields a caller needs to act on
+ * it, and the original failure as `cause`.
+ */
+import { GavelError } from "../../../src/errors.js";
+
+/** The optional peer dependency `node-llama-cpp` is not installed. */
+export class LlamaCppNotInstalled extends GavelError {
+  override readonly name = "LlamaCppNotInstalled";
+  /** The package that could not be loaded. */
+  readonly packageName = "node-llama-cpp";
+
+  constructor(options?: { cause?: unknown }) {
+    super(
+      "Local GGUF models need the optional package node-llama-cpp, which is not installed. " +
+        "Install it with `npm install node-llama-cpp` (it ships prebuilt llama.cpp binaries).",
+      options,
+    );
+  }
+
+  static override isInstance(error: unknown): error is LlamaCppNotInstalled {
+    return GavelError.isInstance(error) && error.name === "LlamaCppNotInstalled";
+  }
+}
+
+/** The GGUF model file does not exist, cannot be read, or llama.cpp refused to load it. */
+export class LlamaCppModelLoadError extends GavelError {
+  override readonly name = "LlamaCppModelLoadError";
+  /** The path that was given (as given). */
+  readonly modelPath: string;
+  /** `not_found`: no readable file at the path; `load_failed`: llama.cpp could not load it. */
+  readonly reason: "not_found" | "load_failed";
+
+  constructor(details: { modelPath: string; reason: "not_found" | "load_failed" }, options?: { cause?: unknown }) {
+    const { modelPath, reason } = details;
+    super(
+      reason === "not_found"
+        ? `No GGUF model file at "${modelPath}" (modelPath). Check the path, or write a test model with writeTinyLlamaGguf().`
+        : `llama.cpp could not load the GGUF model at "${modelPath}": ${describe(options?.cause)}`,
+      options,
+    );
+    this.modelPath = modelPath;
+    this.reason = reason;
+  }
+
+  static override isInstance(error: unknown): error is LlamaCppModelLoadError {
+    return GavelError.isInstance(error) && error.name === "LlamaCppModelLoadError";
+  }
+}
+
+/** The prompt plus `maxTokens` does not fit in the context window of a sequence. */
+export class LlamaCppContextOverflow extends GavelError {
+  override readonly name = "LlamaCppContextOverflow";
+  readonly promptTokens: number;
+  readonly maxTokens: number;
+  readonly contextSize: number;
+
+  constructor(details: { promptTokens: number; maxTokens: number; contextSize: number }) {
+    const { promptTokens, maxTokens, contextSize } = details;
+    super(
+      `The prompt (${promptTokens} tokens) plus maxTokens (${maxTokens}) exceeds the context size (${contextSize} tokens per sequence). ` +
+        "Shorten the prompt, lower maxTokens or raise contextSize.",
+    );
+    this.promptTokens = promptTokens;
+    this.maxTokens = maxTokens;
+    this.contextSize = contextSize;
+  }
+
+  static override isInstance(error: unknown): error is LlamaCppContextOverflow {
+    return GavelError.isInstance(error) && error.name === "LlamaCppContextOverflow";
+  }
+}
+
+/** Structured output hit `maxTokens` before the JSON value was complete. */
+export class LlamaCppOutputTruncated extends GavelError {
+  override readonly name = "LlamaCppOutputTruncated";
+  readonly maxTokens: number;
+  /** The incomplete text. */
+  readonly text: string;
+
+  constructor(details: { maxTokens: number; text: string }) {
+    super(
+      `Structured output stopped at maxTokens (${details.maxTokens}) before the JSON value was complete; raise maxTokens or tighten the schema (for example maxLength on strings).`,
+    );
+    this.maxTokens = details.maxTokens;
+    this.text = details.text;
+  }
+
+  static override isInstance(error: unknown): error is LlamaCppOutputTruncated {
+    return GavelError.isInstance(error) && error.name === "LlamaCppOutputTruncated";
+  }
+}
+
+function describe(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}

@@ -1,0 +1,45 @@
+/**
+ * Errors of the strategy-auction router.
+ */
+import { GavelError } from "../errors.js";
+
+/** An internal auction call (plan, jury, refinement) took longer than `timeoutMs`. */
+export class RouterCallTimeout extends GavelError {
+  override readonly name = "RouterCallTimeout";
+  readonly member: string;
+  readonly purpose: string;
+  readonly timeoutMs: number;
+
+  constructor(member: string, purpose: string, timeoutMs: number) {
+    super(`Pool member "${member}" did not finish its ${purpose} call within ${timeoutMs} ms.`);
+    this.member = member;
+    this.purpose = purpose;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * Every bidder failed and the fallback model failed too. `errors` keeps every failure, the
+ * fallback's last; the fallback's error is the `cause`.
+ */
+export class AuctionRouterFailed extends GavelError {
+  override readonly name = "AuctionRouterFailed";
+  readonly auctionId: string;
+  /** Why each bidder was dropped, by bidder. */
+  readonly reasons: Record<string, string>;
+  readonly errors: unknown[];
+
+  constructor(auctionId: string, reasons: Record<string, string>, errors: unknown[], options?: { cause?: unknown }) {
+    const summary = Object.entries(reasons)
+      .map(([bidder, reason]) => `${bidder}: ${reason}`)
+      .join("; ");
+    super(`Auction ${auctionId}: every bidder failed (${summary}) and the fallback model failed too.`, options);
+    this.auctionId = auctionId;
+    this.reasons = reasons;
+    this.errors = errors;
+  }
+
+  static override isInstance(error: unknown): error is AuctionRouterFailed {
+    return GavelError.isInstance(error) && error.name === "AuctionRouterFailed";
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The strategy-auction router (SALE): a pool of chat models as one LangChain chat model
+ * (`AuctionRouter`) and as `createAgent` middleware (`auctionRouterMiddleware`). See docs/router.md.
+ *
+ * @example
+ * ```ts
+ * import { ChatOpenAI } from "@langchain/openai";
+ * import { AuctionRouter } from "langchain-gavel";
+ *
+ * const router = new AuctionRouter({
+ *   pool: [
+ *     { name: "mini", model: new ChatOpenAI({ model: "gpt-4o-mini" }) },
+ *     { name: "large", model: new ChatOpenAI({ model: "gpt-4o" }) },
+ *   ],
+ * });
+ * const answer = await router.invoke("Plan a 3-day trip to Lisbon.");
+ * answer.response_metadata.gavel.auction.winner; // "mini" or "large"
+ * ```
+ */
+export type {
+  AuctionCall,
+  AuctionRun,
+  CallPurpose,
+  JuryRecord,
+  RefinementRecord,
+  RouterAuctionRecord,
+  RouterBid,
+} from "./auction.js";
+export {
+  type EntropyMethod,
+  type EntropySource,
+  entropyFromLogprobs,
+  entropyFromTokenEntropies,
+  entropyOfLogprobs,
+  lexicalEntropy,
+  type PlanEntropy,
+  planEntropy,
+  type TokenLogprobLike,
+} from "./entropy.js";
+export { AuctionRouterFailed, RouterCallTimeout } from "./errors.js";
+export {
+  AUCTION_ROUTER_STATE_KEY,
+  type AuctionRouterMiddlewareOptions,
+  type AuctionRouterState,
+  auctionRouterMiddleware,
+  auctionRouterMiddlewareOptionsSchema,
+} from "./middleware.js";
+export {
+  type AuctionRouterOptions,
+  auctionRouterOptionsSchema,
+  DEFAULT_EXECUTION_MAX_TOKENS,
+  DEFAULT_JURY_MAX_TOKENS,
+  DEFAULT_PLAN_MAX_TOKENS,
+  DEFAULT_REFINEMENT_PAIRS,
+  DEFAULT_TOP_LOGPROBS,
+  DEFAULT_VOCABULARY_SIZE,
+  DEFAULT_WEIGHTS,
+  type PoolMember,
+  type RouterWeights,
+} from "./options.js";
+export { JURY_RUBRIC, PLANNING_PROMPT, parseJuryScores, quoteAsData, REFINEMENT_PROMPT } from "./prompts.js";
+export {
+  AuctionRouter,
+  type AuctionRouterCallOptions,
+  type RouterMetadata,
+  type RouterOutcome,
+  type RouterUsage,
+  withPlan,
+} from "./router.js";
+export { type BidScore, bidAmounts, scoreBid } from "./scoring.js";

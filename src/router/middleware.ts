@@ -1,0 +1,177 @@
+/**
+ * `auctionRouterMiddleware`: the strategy auction as `createAgent` middleware. It swaps
+ * `request.model` for the auction's winner (`handler({ ...request, model: winner })`) and adds
+ * the winner's plan to the system prompt.
+ *
+ * What is auctioned in a multi-step agent run (`auctionEvery`):
+ * - `"run"` (default): the first model call of an invocation holds the auction; the winner and
+ *   its plan are kept in agent state (`auctionRouter`) and answer every later model call of that
+ *   invocation (tool-call turns), so one auction is paid per run and the plan stays coherent.
+ *   The next invocation (e.g. the next user turn) holds a new auction.
+ * - `"call"`: every model call holds its own auction (more overhead, adapts mid-run).
+ *
+ * Budget: with `budget`, only the auction's own calls (plans, jury, refinements) are charged
+ * here; the winner's answer goes through the rest of the middleware chain, so put
+ * `tokenBudgetMiddleware` after this one to charge it.
+ */
+import { AIMessage } from "@langchain/core/messages";
+import { Command } from "@langchain/langgraph";
+import { createMiddleware } from "langchain";
+import { z } from "zod";
+import { z as zodV3 } from "zod/v3";
+import { parseConfig } from "../errors.js";
+import { modelName } from "../middleware/models.js";
+import { type AuctionCall, type AuctionRun, createStrategyAuctionEngine } from "./auction.js";
+import { auctionRouterFieldsSchema, checkPool, type ResolvedMember, resolveSettings } from "./options.js";
+import { executionPlanText } from "./prompts.js";
+
+/** Zod schema of the middleware options: the router's, plus `auctionEvery`. */
+export const auctionRouterMiddlewareOptionsSchema = auctionRouterFieldsSchema
+  .extend({
+    /** `"run"` (default): one auction per invocation, winner cached in state; `"call"`: one per model call. */
+    auctionEvery: z.enum(["run", "call"]).optional(),
+  })
+  .superRefine(checkPool);
+
+/** Options of {@link auctionRouterMiddleware}. */
+export type AuctionRouterMiddlewareOptions = z.input<typeof auctionRouterMiddlewareOptionsSchema>;
+
+/** Key of the middleware's agent state. */
+export const AUCTION_ROUTER_STATE_KEY = "auctionRouter";
+
+/** The winner cached for the current run (`state.auctionRouter`). */
+export interface AuctionRouterState {
+  auctionId: string;
+  winner: string;
+  plan: string;
+  /** Model calls of this run answered by the winner so far. */
+  calls: number;
+}
+
+function isRouterState(value: unknown): value is AuctionRouterState | null {
+  if (value === null) return true;
+  if (typeof value !== "object") return false;
+  const state = value as Record<string, unknown>;
+  return typeof state.auctionId === "string" && typeof state.winner === "string" && typeof state.plan === "string";
+}
+
+/** Agent state: `auctionRouter` (zod/v3, like `tokenBudgetStateSchema`, for LangChain's per-call re-parse cost). */
+const auctionRouterStateSchema = zodV3.object({
+  auctionRouter: zodV3
+    .custom<AuctionRouterState | null>(isRouterState, { message: "expected the auction router state" })
+    .default(() => null),
+});
+
+/**
+ * Creates a middleware that routes an agent's model calls by strategy auction over `pool`.
+ *
+ * @param options the router options (see `AuctionRouterOptions`) plus `auctionEvery`.
+ * @returns a middleware for `createAgent({ middleware: [...] })`. Its state key `auctionRouter`
+ *   holds the cached winner; each routed AIMessage carries `response_metadata.gavel`.
+ * @throws GavelConfigError at construction when an option is invalid.
+ * @example
+ * ```ts
+ * import { createAgent } from "langchain";
+ * import { ChatOpenAI } from "@langchain/openai";
+ * import { auctionRouterMiddleware, tokenBudgetMiddleware } from "langchain-gavel";
+ *
+ * const mini = new ChatOpenAI({ model: "gpt-4o-mini" });
+ * const agent = createAgent({
+ *   model: mini, // replaced by each auction's winner
+ *   tools: [search],
+ *   middleware: [
+ *     auctionRouterMiddleware({ pool: [{ name: "mini", model: mini }, { name: "large", model: new ChatOpenAI({ model: "gpt-4o" }) }] }),
+ *     tokenBudgetMiddleware({ runLimit: 20_000 }),
+ *   ],
+ * });
+ * ```
+ */
+export function auctionRouterMiddleware(options: AuctionRouterMiddlewareOptions) {
+  const parsed = parseConfig("auctionRouterMiddleware options", auctionRouterMiddlewareOptionsSchema, options);
+  const { auctionEvery = "run" } = parsed;
+  const engine = createStrategyAuctionEngine(resolveSettings(parsed));
+  const members = new Map(engine.settings.pool.map((member) => [member.name, member]));
+
+  function withPlanPrompt(systemPrompt: string | undefined, plan: string): string | undefined {
+    if (plan.length === 0) return systemPrompt;
+    const planText = executionPlanText(plan);
+    return systemPrompt && systemPrompt.length > 0 ? `${systemPrompt}\n\n${planText}` : planText;
+  }
+
+  return createMiddleware({
+    name: "AuctionRouterMiddleware",
+    stateSchema: auctionRouterStateSchema,
+
+    beforeAgent: () => ({ auctionRouter: null }),
+
+    wrapModelCall: async (request, handler) => {
+      const cached =
+        auctionEvery === "run" ? (request.state as { auctionRouter?: AuctionRouterState | null }).auctionRouter : null;
+      const cachedMember = cached ? members.get(cached.winner) : undefined;
+      if (cached && cachedMember) {
+        const response = await handler({
+          ...request,
+          model: cachedMember.model as typeof request.model,
+          systemPrompt: withPlanPrompt(request.systemPrompt, cached.plan) ?? "",
+        });
+        annotate(response, { auctionId: cached.auctionId, winner: cached.winner, cached: true });
+        return new Command({ update: { auctionRouter: { ...cached, calls: cached.calls + 1 } } });
+      }
+
+      const signal = (request.runtime as { signal?: AbortSignal } | undefined)?.signal;
+      const auction = await engine.run({ messages: request.messages, ...(signal && { signal }) });
+      let response: AIMessage;
+      try {
+        response = await handler({
+          ...request,
+          model: auction.winner.model as typeof request.model,
+          systemPrompt: withPlanPrompt(request.systemPrompt, auction.plan) ?? "",
+        });
+      } catch (error) {
+        await engine.record(auction, undefined).catch(() => undefined);
+        throw error;
+      }
+      await engine.record(auction, executionCall(engine.usageOf, auction.winner, response));
+      annotate(response, {
+        auctionId: auction.record.auctionId,
+        winner: auction.winner.name,
+        cached: false,
+        auction: auction.record,
+        usage: overhead(auction),
+      });
+      const state: AuctionRouterState = {
+        auctionId: auction.record.auctionId,
+        winner: auction.winner.name,
+        plan: auction.plan,
+        calls: 1,
+      };
+      return new Command({ update: { auctionRouter: state } });
+    },
+  });
+}
+
+/** Attach the routing record to the winner's reply (`response_metadata.gavel`). */
+function annotate(response: AIMessage, gavel: Record<string, unknown>): void {
+  if (AIMessage.isInstance(response)) response.response_metadata = { ...response.response_metadata, gavel };
+}
+
+function executionCall(
+  usageOf: ReturnType<typeof createStrategyAuctionEngine>["usageOf"],
+  winner: ResolvedMember,
+  response: AIMessage,
+): AuctionCall {
+  const { usage, usd } = usageOf(winner, response, []);
+  return { member: winner.name, model: modelName(winner.model), purpose: "answer", usage, usd };
+}
+
+function overhead(auction: AuctionRun) {
+  let input = 0;
+  let output = 0;
+  let usd = 0;
+  for (const call of auction.calls) {
+    input += call.usage.inputTokens;
+    output += call.usage.outputTokens;
+    usd += call.usd;
+  }
+  return { auction: { input_tokens: input, output_tokens: output, total_tokens: input + output }, usd };
+}

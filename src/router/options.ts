@@ -1,0 +1,285 @@
+/**
+ * Options of the strategy-auction router: one zod schema, shared by `AuctionRouter` and
+ * `auctionRouterMiddleware`, parsed once at construction.
+ */
+import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import { z } from "zod";
+import {
+  createPriceResolver,
+  DEFAULT_PRICES,
+  mergePrices,
+  modelPriceSchema,
+  priceTableSchema,
+} from "../budget/index.js";
+import type { ModelPrice } from "../budget/types.js";
+import type { AuctionLedger } from "../ledger/types.js";
+import type { StrategyMemory } from "../memory/types.js";
+import { isChatModel, modelName } from "../middleware/models.js";
+import type { SharedTokenBudget } from "../middleware/tokenBudget.js";
+
+/** Output cap of a plan (the bid), in tokens. */
+export const DEFAULT_PLAN_MAX_TOKENS = 128;
+/** Alternatives per token requested from providers that return log-probabilities (OpenAI allows 0–20). */
+export const DEFAULT_TOP_LOGPROBS = 5;
+/** Vocabulary size assumed when normalising exact or sampled-token entropies and the provider names none. */
+export const DEFAULT_VOCABULARY_SIZE = 100_000;
+/** Contrastive (losing, winning) plan pairs a cheaper member retrieves before it re-bids (SALE's k). */
+export const DEFAULT_REFINEMENT_PAIRS = 8;
+/** Output cap assumed for a winner that declares none, when its execution is reserved on a budget. */
+export const DEFAULT_EXECUTION_MAX_TOKENS = 4096;
+/** Output cap of one jury call (one line per plan). */
+export const DEFAULT_JURY_MAX_TOKENS = 64;
+
+/**
+ * The weights of SALE's score. `C = cost · pricePerOutputToken(USD) · |plan|`,
+ * `V = entropy · H + Σ_j jury[j] · γ_j` with H and γ_j in [0, 1].
+ * This is the shape `src/router/weights.ts` fits and saves as JSON.
+ */
+export interface RouterWeights {
+  /** w_c: weight of the plan's cost in USD. */
+  cost: number;
+  /** w_h: weight of the plan's normalised entropy. */
+  entropy: number;
+  /** w_j by juror (pool member name). A juror that is missing gets `1 / jury size`. */
+  jury: Record<string, number>;
+}
+
+/**
+ * Default weights. With `cost: 100`, a 100-token plan at $10 per million output tokens costs
+ * C = 0.1, the same as half a Likert point of mean jury score (jury weights sum to 1 and γ is
+ * score / 5); a plan at $0.6 per million costs C = 0.006. Entropy is a weak tie-breaker.
+ */
+export const DEFAULT_WEIGHTS: Readonly<RouterWeights> = Object.freeze({ cost: 100, entropy: 0.1, jury: {} });
+
+const isFunction = (value: unknown) => typeof value === "function";
+
+function isSharedBudget(value: unknown): value is SharedTokenBudget {
+  if (typeof value !== "object" || value === null) return false;
+  const budget = value as Record<string, unknown>;
+  return ["reserve", "settle", "release"].every((method) => isFunction(budget[method]));
+}
+
+function hasMethods(value: unknown, methods: readonly string[]): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return methods.every((method) => isFunction(record[method]));
+}
+
+/** One member of the pool: a chat model, its unique name and (optionally) its price. */
+export const poolMemberSchema = z
+  .object({
+    /** Unique name: the bidder id in the auction, the ledger and the memory. */
+    name: z.string().min(1),
+    /** Any LangChain chat model. */
+    model: z.custom<BaseChatModel>(isChatModel, { message: "must be a LangChain chat model (BaseChatModel)" }),
+    /** Price per million tokens; looked up in `prices` / `DEFAULT_PRICES` by the model's name when omitted. */
+    price: modelPriceSchema.optional(),
+  })
+  .strict();
+
+/** A pool member, as the user gives it. */
+export type PoolMember = z.input<typeof poolMemberSchema>;
+
+const weightsSchema = z
+  .object({
+    cost: z.number().nonnegative().finite(),
+    entropy: z.number().finite(),
+    jury: z.record(z.string(), z.number().finite()),
+  })
+  .strict();
+
+/** The fields of the router options, before the cross-field checks. */
+export const auctionRouterFieldsSchema = z
+  .object({
+    pool: z.array(poolMemberSchema).min(1),
+    /** Weights of C and V. Default {@link DEFAULT_WEIGHTS}. */
+    weights: weightsSchema.optional(),
+    /** Who scores plans: every member (`"all"`, default), nobody (`"none"`), or the named members. */
+    jury: z.union([z.enum(["all", "none"]), z.array(z.string().min(1)).min(1)]).optional(),
+    /** Strategy memory: plans are stored after every auction and cheaper members refine from it. */
+    memory: z
+      .custom<StrategyMemory>((value) => hasMethods(value, ["add", "contrastivePairs", "recordOutcome"]), {
+        message: "must be a StrategyMemory",
+      })
+      .optional(),
+    /** Memory-guided refinement of cheaper members' bids. Default true (needs `memory`). */
+    refinement: z.boolean().optional(),
+    /** Contrastive pairs retrieved for a refinement. Default 8. */
+    refinementPairs: z.number().int().min(1).max(64).optional(),
+    /** Task kind stored with plans in the memory (e.g. `"coding"`). Default `"route"`. */
+    taskKind: z.string().min(1).optional(),
+    /** Ledger: the auction, its bids and every charge are recorded. */
+    ledger: z
+      .custom<AuctionLedger>((value) => hasMethods(value, ["recordAuction", "recordCharges", "recordOutcome"]), {
+        message: "must be an AuctionLedger",
+      })
+      .optional(),
+    /** Shared budget: every internal call is reserved before and settled after. */
+    budget: z.custom<SharedTokenBudget>(isSharedBudget, { message: "must be a TokenBudget" }).optional(),
+    /** Budget scopes the router's calls are charged to. */
+    budgetScopes: z
+      .object({
+        thread: z.string().min(1).optional(),
+        run: z.string().min(1).optional(),
+        example: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    /** Seed of the tie rule and of the order plans are shown to jurors. Default 0. */
+    seed: z.number().int().optional(),
+    /** Time limit of each plan and jury call, in ms; a member over it is dropped. Default: none. */
+    timeoutMs: z.number().positive().finite().optional(),
+    /** Output cap of a plan, in tokens. Default 128. */
+    planMaxTokens: z.number().int().positive().optional(),
+    /** Output cap of one jury call. Default 64 (+ 8 per plan shown). */
+    juryMaxTokens: z.number().int().positive().optional(),
+    /** `top_logprobs` requested from providers that support it. Default 5. */
+    topLogprobs: z.number().int().min(0).max(20).optional(),
+    /** Vocabulary size for normalising exact / sampled-token entropies. Default 100,000. */
+    vocabularySize: z.number().int().min(2).optional(),
+    /** The pool member that answers when every bidder fails. Default: the cheapest member. */
+    fallback: z.string().min(1).optional(),
+    /** Prices merged over `DEFAULT_PRICES`, for members without `price`. */
+    prices: priceTableSchema.optional(),
+    /** Output cap reserved for a winner that declares none (router only, with `budget`). Default 4096. */
+    executionMaxTokens: z.number().int().positive().optional(),
+    /** Auction id generator. Default `crypto.randomUUID`. */
+    generateId: z.custom<() => string>(isFunction, { message: "must be a function" }).optional(),
+    /** Clock, epoch ms. Default `Date.now`. */
+    now: z.custom<() => number>(isFunction, { message: "must be a function" }).optional(),
+  })
+  .strict();
+
+/** Cross-field checks of the router (and middleware) options: names, prices, jurors, fallback. */
+export function checkPool(options: z.output<typeof auctionRouterFieldsSchema>, context: z.RefinementCtx): void {
+  const names = new Set<string>();
+  const priceOf = createPriceResolver(mergePrices(DEFAULT_PRICES, options.prices));
+  options.pool.forEach((member, index) => {
+    if (names.has(member.name)) {
+      context.addIssue({
+        code: "custom",
+        path: ["pool", index, "name"],
+        message: `duplicate pool member name "${member.name}"`,
+      });
+    }
+    names.add(member.name);
+    if (member.price === undefined && priceOf(modelName(member.model)) === undefined) {
+      context.addIssue({
+        code: "custom",
+        path: ["pool", index, "price"],
+        message: `no price for model "${modelName(member.model)}": give price: { inputPerMillion, outputPerMillion }`,
+      });
+    }
+  });
+  const checkName = (name: string, path: (string | number)[]) => {
+    if (!names.has(name)) context.addIssue({ code: "custom", path, message: `"${name}" is not a pool member name` });
+  };
+  if (Array.isArray(options.jury)) {
+    for (const [index, name] of options.jury.entries()) checkName(name, ["jury", index]);
+  }
+  if (options.fallback !== undefined) checkName(options.fallback, ["fallback"]);
+  for (const name of Object.keys(options.weights?.jury ?? {})) checkName(name, ["weights", "jury", name]);
+}
+
+/** Zod schema of the router options, parsed once by the `AuctionRouter` constructor. */
+export const auctionRouterOptionsSchema = auctionRouterFieldsSchema.superRefine(checkPool);
+
+/** Options of `AuctionRouter` (see docs/router.md for the table). */
+export type AuctionRouterOptions = z.input<typeof auctionRouterOptionsSchema>;
+
+/** A pool member after validation: its price is resolved. */
+export interface ResolvedMember {
+  name: string;
+  model: BaseChatModel;
+  price: ModelPrice;
+  /** Output price per token, USD. */
+  pricePerOutputToken: number;
+}
+
+/** Options with defaults filled in: what the auction engine runs on. */
+export interface RouterSettings {
+  pool: ResolvedMember[];
+  weights: RouterWeights;
+  jurors: string[];
+  memory: StrategyMemory | undefined;
+  refinement: boolean;
+  refinementPairs: number;
+  taskKind: string;
+  ledger: AuctionLedger | undefined;
+  budget: SharedTokenBudget | undefined;
+  budgetScopes: { thread?: string; run?: string; example?: string } | undefined;
+  seed: number;
+  timeoutMs: number | undefined;
+  planMaxTokens: number;
+  juryMaxTokens: number;
+  topLogprobs: number;
+  vocabularySize: number;
+  fallback: ResolvedMember;
+  executionMaxTokens: number;
+  generateId: () => string;
+  now: () => number;
+}
+
+/** Members sorted cheapest first: output price, then input price, then name. */
+export function byPrice(left: ResolvedMember, right: ResolvedMember): number {
+  return (
+    left.price.outputPerMillion - right.price.outputPerMillion ||
+    left.price.inputPerMillion - right.price.inputPerMillion ||
+    (left.name < right.name ? -1 : left.name > right.name ? 1 : 0)
+  );
+}
+
+/** Fill in defaults and resolve prices of already-parsed options. */
+export function resolveSettings(options: z.output<typeof auctionRouterFieldsSchema>): RouterSettings {
+  const {
+    weights = DEFAULT_WEIGHTS,
+    jury = "all",
+    memory,
+    refinement = true,
+    refinementPairs = DEFAULT_REFINEMENT_PAIRS,
+    taskKind = "route",
+    ledger,
+    budget,
+    budgetScopes,
+    seed = 0,
+    timeoutMs,
+    planMaxTokens = DEFAULT_PLAN_MAX_TOKENS,
+    juryMaxTokens = DEFAULT_JURY_MAX_TOKENS,
+    topLogprobs = DEFAULT_TOP_LOGPROBS,
+    vocabularySize = DEFAULT_VOCABULARY_SIZE,
+    executionMaxTokens = DEFAULT_EXECUTION_MAX_TOKENS,
+    generateId = () => crypto.randomUUID(),
+    now = Date.now,
+  } = options;
+  const priceOf = createPriceResolver(mergePrices(DEFAULT_PRICES, options.prices));
+  const pool: ResolvedMember[] = options.pool.map((member) => {
+    const price = member.price ?? (priceOf(modelName(member.model)) as ModelPrice);
+    return { name: member.name, model: member.model, price, pricePerOutputToken: price.outputPerMillion / 1_000_000 };
+  });
+  const jurors = jury === "all" ? pool.map((member) => member.name) : jury === "none" ? [] : [...new Set(jury)];
+  const cheapest = [...pool].sort(byPrice)[0] as ResolvedMember;
+  const fallback =
+    options.fallback === undefined ? cheapest : (pool.find((member) => member.name === options.fallback) ?? cheapest);
+  return {
+    pool,
+    weights: { cost: weights.cost, entropy: weights.entropy, jury: { ...weights.jury } },
+    jurors,
+    memory,
+    refinement,
+    refinementPairs,
+    taskKind,
+    ledger,
+    budget,
+    budgetScopes,
+    seed,
+    timeoutMs,
+    planMaxTokens,
+    juryMaxTokens,
+    topLogprobs,
+    vocabularySize,
+    fallback,
+    executionMaxTokens,
+    generateId,
+    now,
+  };
+}
