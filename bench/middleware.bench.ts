@@ -109,7 +109,8 @@ async function overhead(
   const details = {
     baselineMedianUs: Math.round(baselineUs),
     withMiddlewareMedianUs: Math.round(withUs),
-    rounds,
+    baselineRoundsUs: baselineRounds.map(Math.round),
+    withMiddlewareRoundsUs: withRounds.map(Math.round),
     samples,
     modelCallsPerInvoke: MODEL_CALLS_PER_INVOKE,
     historyMessages: pastMessages().length,

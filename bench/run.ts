@@ -29,6 +29,11 @@ for (const result of results) {
 
 const out = join(here, "..", "bench-results");
 mkdirSync(out, { recursive: true });
-const report = { date: new Date().toISOString(), node: process.version, cpus: (await import("node:os")).cpus().length, results };
+const report = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpus: (await import("node:os")).cpus().length,
+  results,
+};
 writeFileSync(join(out, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
 console.log(`\nwrote ${join("bench-results", "latest.json")}`);

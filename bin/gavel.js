@@ -7,7 +7,9 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const compiled = join(root, "dist", "src", "cli", "main.js");
 if (!existsSync(compiled)) {
-  console.error("gavel: the CLI is not built. Run `npm run build` first, or use `npm run gavel -- <command>` from a checkout.");
+  console.error(
+    "gavel: the CLI is not built. Run `npm run build` first, or use `npm run gavel -- <command>` from a checkout.",
+  );
   process.exit(2);
 }
 await import(pathToFileURL(compiled).href);

@@ -20,20 +20,12 @@
  * @packageDocumentation
  */
 
-// Errors shared by every part.
-export { BudgetExhausted, type BudgetExhaustedDetails, GavelConfigError, GavelError, parseConfig } from "./errors.js";
-
-// The market core: bids, mechanisms, clearing.
-export * from "./market/index.js";
-
-// Token budgets: prices, token counting, reserve-then-settle.
-export * from "./budget/index.js";
-
-// createAgent middleware.
-export * from "./middleware/index.js";
-
-// The auction ledger (interface) and its SQLite implementation.
-export * from "./ledger/index.js";
+export {
+  EmbedderError,
+  UNIVERSAL_SENTENCE_ENCODER_DIMENSIONS,
+  UniversalSentenceEncoderEmbeddings,
+  type UniversalSentenceEncoderOptions,
+} from "../adapters/embeddings/universal-sentence-encoder.js";
 export {
   createSqliteLedger,
   DEFAULT_BUSY_TIMEOUT_MS,
@@ -41,35 +33,36 @@ export {
   type SqliteLedger,
   type SqliteLedgerOptions,
 } from "../adapters/ledger/sqlite.js";
-
-// Strategy memory (interface, in-memory index) and its adapters.
-export * from "./memory/index.js";
-export { openVectraStrategyMemory, type VectraStrategyMemoryOptions } from "../adapters/memory/vectra.js";
 export {
   createVectorStoreStrategyMemory,
   equalityFilter,
   predicateFilter,
   type VectorStoreStrategyMemoryOptions,
 } from "../adapters/memory/vectorstore.js";
-export {
-  EmbedderError,
-  UNIVERSAL_SENTENCE_ENCODER_DIMENSIONS,
-  UniversalSentenceEncoderEmbeddings,
-  type UniversalSentenceEncoderOptions,
-} from "../adapters/embeddings/universal-sentence-encoder.js";
-
-// Evaluation: datasets, checkers, recorded outcomes, metrics.
-export * from "./eval/index.js";
-export * from "./eval/routers/index.js";
-export {
-  RecordedEvaluationOptionsSchema,
-  type RecordedEvaluationOptions,
-  runRecordedEvaluation,
-} from "./eval/runner.js";
-export type { EvalReport, OperatingPoint, PolicyResult } from "./eval/results.js";
-export { createRecordedPool, RecordedChatModel, RecordedUnavailable } from "../adapters/providers/recorded.js";
-export * from "./eval/report/index.js";
-export * from "./eval/config.js";
-
+export { openVectraStrategyMemory, type VectraStrategyMemoryOptions } from "../adapters/memory/vectra.js";
 // Local GGUF models through node-llama-cpp (an optional peer, loaded only when used).
 export * from "../adapters/providers/llamacpp/index.js";
+export { createRecordedPool, RecordedChatModel, RecordedUnavailable } from "../adapters/providers/recorded.js";
+// Token budgets: prices, token counting, reserve-then-settle.
+export * from "./budget/index.js";
+// Errors shared by every part.
+export { BudgetExhausted, type BudgetExhaustedDetails, GavelConfigError, GavelError, parseConfig } from "./errors.js";
+export * from "./eval/config.js";
+// Evaluation: datasets, checkers, recorded outcomes, metrics.
+export * from "./eval/index.js";
+export * from "./eval/report/index.js";
+export type { EvalReport, OperatingPoint, PolicyResult } from "./eval/results.js";
+export * from "./eval/routers/index.js";
+export {
+  type RecordedEvaluationOptions,
+  RecordedEvaluationOptionsSchema,
+  runRecordedEvaluation,
+} from "./eval/runner.js";
+// The auction ledger (interface) and its SQLite implementation.
+export * from "./ledger/index.js";
+// The market core: bids, mechanisms, clearing.
+export * from "./market/index.js";
+// Strategy memory (interface, in-memory index) and its adapters.
+export * from "./memory/index.js";
+// createAgent middleware.
+export * from "./middleware/index.js";

@@ -18,7 +18,9 @@ function sourceFiles(folder: string): string[] {
 
 function importsOf(file: string): string[] {
   const text = readFileSync(file, "utf8");
-  return [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']/g)].map((match) => match[1] ?? "");
+  return [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']/g)].map(
+    (match) => match[1] ?? "",
+  );
 }
 
 /** Files allowed to reach into adapters: the public entry point and the CLI (both are consumers). */
@@ -34,7 +36,11 @@ describe("module boundaries", () => {
   it("src/ imports nothing from adapters/ (except the entry point and the CLI)", () => {
     const offenders = files
       .filter((file) => !consumers(file))
-      .flatMap((file) => importsOf(join(root, file)).filter((spec) => spec.includes("adapters/")).map((spec) => `${file} → ${spec}`));
+      .flatMap((file) =>
+        importsOf(join(root, file))
+          .filter((spec) => spec.includes("adapters/"))
+          .map((spec) => `${file} → ${spec}`),
+      );
     expect(offenders).toEqual([]);
   });
 
@@ -42,7 +48,11 @@ describe("module boundaries", () => {
     const forbidden = /^(node:|fs$|path$|better-sqlite3|vectra|@energetic-ai|@langchain\/openai)/;
     const offenders = files
       .filter((file) => file.startsWith("src/market/") || file.startsWith("src/budget/"))
-      .flatMap((file) => importsOf(join(root, file)).filter((spec) => forbidden.test(spec)).map((spec) => `${file} → ${spec}`));
+      .flatMap((file) =>
+        importsOf(join(root, file))
+          .filter((spec) => forbidden.test(spec))
+          .map((spec) => `${file} → ${spec}`),
+      );
     expect(offenders).toEqual([]);
   });
 });

@@ -154,7 +154,7 @@ export interface StrategyAuctionEngine {
   run(request: AuctionRequest): Promise<AuctionRun>;
   /** Write the auction, its bids and every charge to the ledger, and its plans to the memory. */
   record(run: AuctionRun, execution: AuctionCall | undefined): Promise<void>;
-  /** Run one call of a member with the router's budget, timeout and callbacks (used for execution too). */
+  /** Usage (reported, or counted and marked estimated) and USD of a member's reply to `prompt`. */
   usageOf(member: ResolvedMember, reply: AIMessage, prompt: readonly BaseMessage[]): { usage: Usage; usd: number };
 }
 
@@ -615,8 +615,9 @@ export async function withTimeout<T>(
   if (timeoutMs === undefined && parent === undefined) return task(new AbortController().signal);
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let onParentAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
-    const onParentAbort = () => {
+    onParentAbort = () => {
       controller.abort(parent?.reason);
       reject(parent?.reason ?? new Error("aborted"));
     };
@@ -635,5 +636,6 @@ export async function withTimeout<T>(
     return await Promise.race([task(controller.signal), aborted]);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
+    if (onParentAbort) parent?.removeEventListener("abort", onParentAbort);
   }
 }
