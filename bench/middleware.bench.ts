@@ -2,12 +2,12 @@
  * Overhead of `tokenBudgetMiddleware` per model call.
  *
  * The same `createAgent` loop (one tool call, then an answer: 2 model calls per invoke) over a
- * zero-latency scripted model, with and without the middleware; the figure is the difference of
- * the median invoke times divided by the model calls per invoke. Variants: state limits only; a
+ * zero-latency scripted model, with and without the middleware; the figure is the median of the
+ * per-round differences of the median invoke times, divided by the model calls per invoke. Variants: state limits only; a
  * shared TokenBudget with the remaining budget injected into the system prompt; and a 200-message
  * history handed over as new message objects with the same ids on every invoke (as a
- * checkpointer does): counts are cached per message object and per message id, so a run counts
- * only its new messages with js-tiktoken, not the whole history.
+ * checkpointer does): counts are cached per message id and history prefix, so a run counts only
+ * its new messages with js-tiktoken, not the whole history.
  * The scripted model reports fixed usage, so no tokenizer runs inside it.
  */
 import { AIMessage, type BaseMessage, HumanMessage, ToolMessage } from "@langchain/core/messages";
@@ -20,6 +20,7 @@ import { type BenchResult, medianMicros } from "./harness.js";
 
 const MODEL_CALLS_PER_INVOKE = 2;
 const TARGET_MS_PER_CALL = 0.5;
+const WARMUP_INVOKES = 300;
 
 const lookup = tool(async ({ city }) => `It is sunny in ${city}.`, {
   name: "lookup_weather",
@@ -78,34 +79,38 @@ const median = (values: number[]) =>
   [...values].sort((left, right) => left - right)[Math.floor(values.length / 2)] ?? 0;
 
 /**
- * Median invoke time with and without the middleware. The two are measured in alternating
- * rounds (the machine is shared, its load drifts) and each figure is the median of its rounds' medians.
+ * Median invoke time with and without the middleware. The machine is shared and its load
+ * drifts, so the two are measured in many short alternating rounds: each invoke figure is the
+ * median of its rounds' medians, and the overhead is the median of the per-round differences
+ * (each round's two measurements are taken back to back).
  */
 async function overhead(
   label: string,
   options: TokenBudgetMiddlewareOptions,
   pastMessages: () => BaseMessage[] = () => [],
-  rounds = 5,
+  rounds = 11,
 ) {
   const baseline = buildAgent(undefined, pastMessages);
   const withBudget = buildAgent(options, pastMessages);
   for (const agent of [baseline, withBudget]) {
     const state = await agent.invoke();
     if (state.messages.at(-1)?.content !== "Sunny.") throw new Error(`${label}: the agent did not finish its loop`);
+    for (let warmup = 0; warmup < WARMUP_INVOKES; warmup += 1) await agent.invoke(); // let the JIT settle
   }
   const baselineRounds: number[] = [];
   const withRounds: number[] = [];
   let samples = 0;
   for (let round = 0; round < rounds; round += 1) {
-    const plain = await medianMicros(`${label}.baseline`, baseline.invoke, { time: 800, warmupTime: 200 });
-    const budgeted = await medianMicros(`${label}.tokenBudget`, withBudget.invoke, { time: 800, warmupTime: 200 });
+    const plain = await medianMicros(`${label}.baseline`, baseline.invoke, { time: 300, warmupTime: 50 });
+    const budgeted = await medianMicros(`${label}.tokenBudget`, withBudget.invoke, { time: 300, warmupTime: 50 });
     baselineRounds.push(plain.medianUs);
     withRounds.push(budgeted.medianUs);
     samples += plain.samples + budgeted.samples;
   }
   const baselineUs = median(baselineRounds);
   const withUs = median(withRounds);
-  const perCallMs = (withUs - baselineUs) / MODEL_CALLS_PER_INVOKE / 1000;
+  const differences = withRounds.map((withMiddleware, round) => withMiddleware - (baselineRounds[round] ?? 0));
+  const perCallMs = median(differences) / MODEL_CALLS_PER_INVOKE / 1000;
   const details = {
     baselineMedianUs: Math.round(baselineUs),
     withMiddlewareMedianUs: Math.round(withUs),

@@ -66,3 +66,5 @@ export * from "./market/index.js";
 export * from "./memory/index.js";
 // createAgent middleware.
 export * from "./middleware/index.js";
+// The SALE strategy-auction router.
+export * from "./router/index.js";

@@ -47,7 +47,7 @@ export type ScriptedReply = string | AIMessage | ScriptedTurn;
 
 /** One call the model received. */
 export interface ScriptedCall {
-  /** 0-based position of the call among all calls of this model (and its copies). */
+  /** 0-based position of the call among all calls of its recorder (this model, its copies, any model sharing it). */
   index: number;
   /** The messages the model was called with (system prompt included). */
   messages: BaseMessage[];
@@ -63,14 +63,32 @@ export type ScriptedResponder = (call: ScriptedCall) => ScriptedReply | Promise<
 /**
  * Calls and script position, shared by a model and every copy made from its fields (for
  * example the capped copy `tokenBudgetMiddleware` makes of a model that has no `maxTokens`).
+ *
+ * @example
+ * ```ts
+ * const recorder = new ScriptedRecorder();
+ * const small = new ScriptedChatModel({ model: "gpt-4o-mini", replies: ["small"], recorder });
+ * const large = new ScriptedChatModel({ model: "gpt-4o", replies: ["large"], recorder });
+ * await small.invoke("a");
+ * await large.invoke("b");
+ * recorder.calls.length; // 2, both models' calls in order
+ * ```
  */
 export class ScriptedRecorder {
   /** Every call received so far, in order (unless the model was built with `recordCalls: false`). */
   readonly calls: ScriptedCall[] = [];
   /** Number of calls received so far. */
   callCount = 0;
-  /** Index of the next scripted reply when the script is an array. */
-  nextReply = 0;
+  /** Position in each array script (a model and its copies share their script array). */
+  readonly #positions = new WeakMap<readonly ScriptedReply[], number>();
+
+  /** The next reply of `script`, or `undefined` when it is used up; advances the position. */
+  takeReply(script: readonly ScriptedReply[]): ScriptedReply | undefined {
+    const position = this.#positions.get(script) ?? 0;
+    const reply = script[position];
+    if (reply !== undefined) this.#positions.set(script, position + 1);
+    return reply;
+  }
 }
 
 /** Constructor fields of {@link ScriptedChatModel}. */
@@ -226,13 +244,12 @@ export class ScriptedChatModel extends BaseChatModel<ScriptedChatModelCallOption
 
   async #nextReply(call: ScriptedCall): Promise<ScriptedReply> {
     if (typeof this.#replies === "function") return this.#replies(call);
-    const reply = this.#replies[this.recorder.nextReply];
+    const reply = this.recorder.takeReply(this.#replies);
     if (reply === undefined) {
       throw new Error(
         `ScriptedChatModel "${this.model}" ran out of replies: ${this.#replies.length} scripted, call #${call.index + 1} received.`,
       );
     }
-    this.recorder.nextReply += 1;
     return reply;
   }
 

@@ -7,6 +7,17 @@ import { GavelError } from "../errors.js";
  * `tokenBudgetMiddleware` was configured with `uncappedModels: "error"` and the agent called a
  * model that declares no output cap (`maxTokens`), so no upper bound of the call could be
  * reserved. Set `maxTokens` on the model, or use `uncappedModels: "cap"`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await agent.invoke(input); // tokenBudgetMiddleware({ runLimit: 10_000, uncappedModels: "error" })
+ * } catch (error) {
+ *   // LangChain wraps errors thrown inside wrapModelCall: the original is the cause.
+ *   const original = (error as { cause?: unknown }).cause ?? error;
+ *   if (ModelWithoutOutputCap.isInstance(original)) console.error(`set maxTokens on ${original.model}`);
+ * }
+ * ```
  */
 export class ModelWithoutOutputCap extends GavelError {
   override readonly name = "ModelWithoutOutputCap";

@@ -18,6 +18,7 @@ export {
   type TokenBudgetCharge,
   type TokenBudgetExitBehavior,
   type TokenBudgetMiddlewareOptions,
+  type TokenBudgetTotals,
   tokenBudgetContextSchema,
   tokenBudgetMiddleware,
   tokenBudgetMiddlewareOptionsSchema,

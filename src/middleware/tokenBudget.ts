@@ -320,10 +320,9 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
     };
     const scopes: ScopeIds = {};
     if (typeof threadId === "string" && threadId.length > 0) scopes.thread = threadId;
-    const totals = state.tokenBudget ?? EMPTY_TOTALS;
     if (context?.runId !== undefined) scopes.run = context.runId;
     if (context?.exampleId !== undefined) scopes.example = context.exampleId;
-    return { limits, scopes, totals };
+    return { limits, scopes, totals: state.tokenBudget ?? EMPTY_TOTALS };
   }
 
   /** Check the state limits, then reserve on the shared budget. Returns the reservation or the refusal. */
@@ -708,8 +707,10 @@ class ModelCatalog {
 const SYSTEM_PROMPT_CACHE_SIZE = 64;
 /** Most distinct roles and names whose counts are kept. */
 const SHORT_TEXT_CACHE_SIZE = 256;
-/** Most message counts kept by id (≈ 100 bytes each). */
-const MESSAGE_ID_CACHE_SIZE = 50_000;
+/** Most messages remembered by key (≈ 200 bytes each). */
+const MESSAGE_KEY_CACHE_SIZE = 50_000;
+/** How far back from the end of the history a counted prefix is looked for. */
+const PREFIX_LOOKBACK = 64;
 
 /**
  * A key that identifies a message's content across deserialisations: its id, type, content
@@ -756,8 +757,13 @@ class PromptTokenCounter {
   readonly #tools = new Map<EncodingName, WeakMap<object, number>>();
   readonly #systemPrompts = new Map<string, number>();
   readonly #shortTexts = new Map<string, number>();
-  /** Counts by message id (and shape), for the new objects a checkpointer hands back on every invocation. */
-  readonly #messagesById = new Map<string, number>();
+  /**
+   * By message key (id and shape, see `messageKey`): the message's count, and the count of the
+   * history up to it at the position it was seen. A checkpointer hands back new message objects
+   * with the same ids on every invocation; with this, a call counts only the messages added
+   * since the last call, not the whole history.
+   */
+  readonly #byKey = new Map<string, { count: number; length: number; prefixTokens: number }>();
 
   /**
    * Tokens of a prompt whose system message is `systemPrompt + systemSuffix`: the stable part is
@@ -777,20 +783,7 @@ class PromptTokenCounter {
           ? this.#systemPromptTokens(systemSuffix, encoding)
           : countTextTokens(systemSuffix, encoding);
     }
-    const messageCounts = this.#cacheFor(this.#messages, encoding);
-    for (const message of messages) {
-      let count = messageCounts.get(message);
-      if (count === undefined) {
-        const key = messageKey(message, encoding);
-        count = key === undefined ? undefined : this.#messagesById.get(key);
-        if (count === undefined) {
-          count = this.#messageTokens(message, encoding);
-          if (key !== undefined) this.#rememberById(key, count);
-        }
-        messageCounts.set(message, count);
-      }
-      tokens += count;
-    }
+    tokens += this.#messagesTokens(messages, encoding);
     const toolCounts = this.#cacheFor(this.#tools, encoding);
     for (const tool of tools) {
       if (typeof tool !== "object" || tool === null) continue;
@@ -826,13 +819,44 @@ class PromptTokenCounter {
     return tokens;
   }
 
-  /** Remember a count by message key; the oldest entries go first beyond {@link MESSAGE_ID_CACHE_SIZE}. */
-  #rememberById(key: string, count: number): void {
-    if (this.#messagesById.size >= MESSAGE_ID_CACHE_SIZE) {
-      const oldest = this.#messagesById.keys().next().value;
-      if (oldest !== undefined) this.#messagesById.delete(oldest);
+  /** Tokens of the messages: resumes from the longest history prefix counted before. */
+  #messagesTokens(messages: readonly BaseMessage[], encoding: EncodingName): number {
+    let start = 0;
+    let tokens = 0;
+    const lookbackEnd = Math.max(0, messages.length - PREFIX_LOOKBACK);
+    for (let index = messages.length - 1; index >= lookbackEnd; index -= 1) {
+      const message = messages[index];
+      const key = message && messageKey(message, encoding);
+      const seen = key === undefined ? undefined : this.#byKey.get(key);
+      if (seen && seen.length === index + 1) {
+        start = index + 1;
+        tokens = seen.prefixTokens;
+        break;
+      }
     }
-    this.#messagesById.set(key, count);
+    const counts = this.#cacheFor(this.#messages, encoding);
+    for (let index = start; index < messages.length; index += 1) {
+      const message = messages[index];
+      if (!message) continue;
+      const key = messageKey(message, encoding);
+      let count = counts.get(message) ?? (key === undefined ? undefined : this.#byKey.get(key)?.count);
+      if (count === undefined) {
+        count = this.#messageTokens(message, encoding);
+        counts.set(message, count);
+      }
+      tokens += count;
+      if (key !== undefined) this.#remember(key, { count, length: index + 1, prefixTokens: tokens });
+    }
+    return tokens;
+  }
+
+  /** Remember a message by key; the oldest entries go first beyond {@link MESSAGE_KEY_CACHE_SIZE}. */
+  #remember(key: string, entry: { count: number; length: number; prefixTokens: number }): void {
+    if (!this.#byKey.has(key) && this.#byKey.size >= MESSAGE_KEY_CACHE_SIZE) {
+      const oldest = this.#byKey.keys().next().value;
+      if (oldest !== undefined) this.#byKey.delete(oldest);
+    }
+    this.#byKey.set(key, entry);
   }
 
   /** Tokens of a role or a name: few distinct values, memoised. */

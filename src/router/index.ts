@@ -68,3 +68,22 @@ export {
   withPlan,
 } from "./router.js";
 export { type BidScore, bidAmounts, scoreBid } from "./scoring.js";
+export {
+  defaultRouterWeights,
+  evaluateWeights,
+  type FitRouterWeightsOptions,
+  type FitStatus,
+  type FittedWeights,
+  fitRouterWeights,
+  generateSyntheticTrainingTasks,
+  parseTrainingTask,
+  type SolverLoader,
+  type SyntheticBidder,
+  type TrainingBid,
+  type TrainingTask,
+  type WeightEvaluation,
+  WeightFitError,
+  type WeightFormulation,
+  weightsFromJson,
+  weightsToJson,
+} from "./weights.js";

@@ -2,10 +2,12 @@
  * Learning the scoring weights of the strategy-auction router (SALE), once, on training tasks
  * with recorded outcomes.
  *
- * The router scores bid i on task t as `C − V` with `C = w_c · c_{t,i}` (c = price × plan tokens)
- * and `V = w_h · H_{t,i} + Σ_j w_j · γ_{t,i,j}` (H = normalised plan entropy in [0, 1],
- * γ_j = juror j's score normalised to [0, 1]); the winner is the argmin. This file chooses
- * `w = (w_c, w_h, {w_j})` by a min-max mixed-integer program solved with HiGHS:
+ * The router scores bid i on task t with `scoreBid` of `./scoring.ts`: `C = w_c · c_{t,i}`
+ * (c = USD price per output token × plan tokens), `V = w_h · H_{t,i} + Σ_j w_j · γ_{t,i,j}`
+ * (H = normalised plan entropy in [0, 1], γ_j = juror j's Likert score / 5); the winner is the
+ * argmin of `C − V` (the argmax of the router's `score = V − C`). This file chooses
+ * `w = (w_c, w_h, {w_j})` — the router's own `RouterWeights` — by a min-max mixed-integer
+ * program solved with HiGHS:
  *
  * ```text
  * Data, per task t and bid i:   ĉ_{t,i} = c_{t,i} / κ   (κ = the largest c over the training set)
@@ -36,27 +38,23 @@
  * ```
  *
  * (cost = the recorded execution cost, τ = `costTolerance`, ρ = `wrongAnswerPenalty`).
- * The returned raw weights undo the cost scaling: `cost = ŵ_c / κ`, so they plug into the router
- * unchanged. Pure: no I/O. HiGHS (WebAssembly) is loaded lazily through an injectable seam.
+ * The returned raw weights undo the cost scaling: `cost = ŵ_c / κ`, so they plug into
+ * `new AuctionRouter({ pool, weights })` unchanged. They list every juror of the training data
+ * explicitly (a juror that was not fitted gets 0), so the router's rule for a juror missing from
+ * `weights.jury` (weight `1 / jury size`) never applies to them. `evaluateWeights` scores with
+ * the router's `scoreBid` itself, so what it measures is what the router would choose.
+ * Pure: no I/O. HiGHS (WebAssembly) is loaded lazily through an injectable seam.
  */
 import type { Highs } from "highs";
 import { z } from "zod";
 import { GavelError, parseConfig } from "../errors.js";
 import { createSeededRandom } from "../market/random.js";
+import { DEFAULT_WEIGHTS, type RouterWeights } from "./options.js";
+import { scoreBid } from "./scoring.js";
 
 // ---------------------------------------------------------------------------
 // Shapes
 // ---------------------------------------------------------------------------
-
-/** The weights the router scores bids with: `C − V = cost · c − entropy · H − Σ_j jury[j] · γ_j`. */
-export interface RouterWeights {
-  /** w_c, multiplies c = price × plan tokens (in the router's own price unit). */
-  cost: number;
-  /** w_h, multiplies the normalised plan entropy H ∈ [0, 1]. */
-  entropy: number;
-  /** w_j per juror name, multiplies that juror's score γ_j ∈ [0, 1]. A juror missing here weighs 0. */
-  jury: Record<string, number>;
-}
 
 const finite = z.number().finite();
 const unit = z.number().min(0).max(1);
@@ -66,13 +64,20 @@ const TrainingBidSchema = z
   .object({
     /** Name of the pool member that bid. */
     bidder: z.string().min(1),
-    /** Price the router used for this bidder (same unit as the router's pool `price`). */
+    /**
+     * Output price of this bidder in USD per output token — the router's `pricePerOutputToken`,
+     * i.e. its pool `price.outputPerMillion / 1e6` (e.g. `6e-7` for $0.60 per million).
+     */
     price: finite.min(0),
-    /** Length of the plan, in tokens. `c = price × planTokens`. */
+    /** Length of the plan, in tokens. `c = price × planTokens`, in USD. */
     planTokens: finite.min(0),
     /** Normalised mean per-token entropy of the plan, in [0, 1]. */
     entropy: unit,
-    /** Juror name → that juror's score of this plan, normalised to [0, 1] (Likert 0–5 divided by 5). */
+    /**
+     * Juror name → that juror's score of this plan, normalised to [0, 1] (Likert 0–5 divided by 5;
+     * the router records the Likert score). A juror of the task's jury absent from this map is
+     * treated as the router treats a failed score (imputed by the mean of the others).
+     */
     jury: z.record(z.string(), unit),
     /** Whether executing this bid answered the task correctly (the verifier's or the benchmark's verdict). */
     correct: z.boolean(),
@@ -85,16 +90,35 @@ const TrainingBidSchema = z
 const TrainingTaskSchema = z
   .object({
     taskId: z.string().min(1),
+    /**
+     * The auction's jury (the router records it as `auction.jurors`). Default: every juror that
+     * scored at least one of the task's bids. Matters only when a juror failed on every bid.
+     */
+    jurors: z.array(z.string().min(1)).optional(),
     bids: z.array(TrainingBidSchema).min(1).max(64),
   })
-  .strict();
+  .strict()
+  .superRefine((task, context) => {
+    if (task.jurors === undefined) return;
+    const jury = new Set(task.jurors);
+    task.bids.forEach((bid, bidIndex) => {
+      for (const juror of Object.keys(bid.jury)) {
+        if (!jury.has(juror))
+          context.addIssue({
+            code: "custom",
+            path: ["bids", bidIndex, "jury", juror],
+            message: `"${juror}" is not in the task's jurors`,
+          });
+      }
+    });
+  });
 
 /** A bid with its features and recorded outcome. See {@link TrainingTask}. */
 export type TrainingBid = z.infer<typeof TrainingBidSchema>;
 
 /**
  * One training task, as one line of a JSONL file:
- * `{"taskId":"gsm8k-17","bids":[{"bidder":"small","price":0.5,"planTokens":74,"entropy":0.61,
+ * `{"taskId":"gsm8k-17","bids":[{"bidder":"small","price":6e-7,"planTokens":74,"entropy":0.61,
  * "jury":{"small":0.8,"large":0.6},"correct":true,"executionCost":0.00021}, ...]}`.
  * Every bid needs an outcome, so training tasks come from full-information runs (every bidder
  * executes, e.g. the recorded pool), not from live routing where only the winner runs.
@@ -109,11 +133,12 @@ export function parseTrainingTask(input: unknown): TrainingTask {
 /** The formulations `fitRouterWeights` solves. Only one today; the name is recorded with the weights. */
 export type WeightFormulation = "minmax-regret-milp";
 
-/** How a fit ended. `fallback`: the solver gave no usable solution and the default weights were returned. */
+/** How a fit ended. `fallback`: the solver gave no usable solution and the router's `DEFAULT_WEIGHTS` were returned. */
 export type FitStatus = "optimal" | "time_limit" | "fallback";
 
 /** Fitted weights and how they were obtained. Serialise with {@link weightsToJson}. */
 export interface FittedWeights {
+  /** The router's weights: pass as `new AuctionRouter({ pool, weights })`. Every juror of the data is listed. */
   weights: RouterWeights;
   /** Solver objective η + μ · mean R (on the training set); `null` on fallback. */
   objective: number | null;
@@ -123,7 +148,7 @@ export interface FittedWeights {
   trainedOn: number;
   /** Jurors the weights were fitted for. */
   jurors: string[];
-  /** κ, the largest plan cost c in the training set; the solver saw c / κ. */
+  /** κ, the largest plan cost c (USD) in the training set; the solver saw c / κ. */
   costScale: number;
   /** HiGHS's own status string (`"Optimal"`, `"Time limit reached"`, ...), or the load error. */
   solverStatus: string;
@@ -168,42 +193,54 @@ export class WeightFitError extends GavelError {
 // ---------------------------------------------------------------------------
 
 /**
- * Unfitted weights: cost 1, entropy 1, no juror. With prices per million tokens and plans of
- * ~100 tokens the cost term is tiny next to V, so these defaults route by value alone — the
- * conservative behaviour the SALE paper reports before its weights are learned.
- * Use {@link defaultRouterWeights} to give every juror an equal share.
- */
-export const DEFAULT_ROUTER_WEIGHTS: Readonly<RouterWeights> = Object.freeze({
-  cost: 1,
-  entropy: 1,
-  jury: Object.freeze({}) as Record<string, number>,
-});
-
-/**
- * The defaults with each juror weighted `1 / jurors.length` (so the jury together weighs 1).
+ * The router's default weights ({@link DEFAULT_WEIGHTS}: cost 100, entropy 0.1) with each juror
+ * listed explicitly at `1 / jurors.length` — the weight the router gives a juror missing from
+ * `weights.jury` in a jury of those members. Scores exactly like `DEFAULT_WEIGHTS` on a router
+ * whose jury is `jurors`.
  *
  * @example
  * const weights = defaultRouterWeights({ jurors: ["small", "large"] });
- * // { cost: 1, entropy: 1, jury: { small: 0.5, large: 0.5 } }
+ * // { cost: 100, entropy: 0.1, jury: { small: 0.5, large: 0.5 } }
  */
 export function defaultRouterWeights({ jurors = [] }: { jurors?: string[] } = {}): RouterWeights {
   const share = jurors.length > 0 ? 1 / jurors.length : 0;
   return {
-    cost: DEFAULT_ROUTER_WEIGHTS.cost,
-    entropy: DEFAULT_ROUTER_WEIGHTS.entropy,
+    cost: DEFAULT_WEIGHTS.cost,
+    entropy: DEFAULT_WEIGHTS.entropy,
     jury: Object.fromEntries(jurors.map((juror) => [juror, share])),
   };
 }
 
 // ---------------------------------------------------------------------------
-// Scoring and regret (shared by the fit and the evaluation)
+// Scoring (the router's own) and regret (shared by the fit and the evaluation)
 // ---------------------------------------------------------------------------
 
-/** The router's score of one bid: `C − V`. Missing jurors (in the bid or the weights) count 0. */
-export function scoreBid(weights: RouterWeights, bid: TrainingBid): number {
-  let value = weights.entropy * bid.entropy;
-  for (const [juror, weight] of Object.entries(weights.jury)) value += weight * (bid.jury[juror] ?? 0);
-  return weights.cost * bid.price * bid.planTokens - value;
+/** The jury of a task: its `jurors`, else every juror that scored at least one of its bids. */
+function juryOfTask(task: TrainingTask): string[] {
+  if (task.jurors !== undefined) return [...new Set(task.jurors)];
+  const jurors = new Set<string>();
+  for (const bid of task.bids) for (const juror of Object.keys(bid.jury)) jurors.add(juror);
+  return [...jurors];
+}
+
+/** Every juror of any of `tasks`, in order of appearance. */
+function jurorsOfTasks(tasks: readonly TrainingTask[]): string[] {
+  return [...new Set(tasks.flatMap(juryOfTask))];
+}
+
+/**
+ * The router's score (`V − C`, higher wins) of a training bid: the bid converted to what the
+ * auction sees (USD per output token, Likert scores = jury × 5) and scored by `scoreBid`.
+ */
+function routerScoreOfTrainingBid(weights: RouterWeights, bid: TrainingBid, jurors: readonly string[]): number {
+  const scores = Object.fromEntries(Object.entries(bid.jury).map(([juror, score]) => [juror, score * 5]));
+  return scoreBid(weights, {
+    pricePerOutputToken: bid.price,
+    planTokens: bid.planTokens,
+    entropy: bid.entropy,
+    scores,
+    jurors,
+  }).score;
 }
 
 interface RegretOptions {
@@ -255,9 +292,11 @@ const RegretOptionsSchema = z
   .strict();
 
 /**
- * Run the auction's choice (argmin C − V) with `weights` on every task and measure it.
- * Exact ties are charged conservatively: the tied bid with the largest regret is taken as the
- * winner (the router's own tie-break is not known here).
+ * Run the auction's choice with `weights` on every task and measure it. Bids are scored by the
+ * router's own `scoreBid` (winner = argmax V − C = argmin C − V), with the task's jury being every
+ * juror that scored one of its bids, so a juror missing from `weights.jury` gets `1 / jury size`
+ * exactly as in the router. Exact ties are charged conservatively: the tied bid with the largest
+ * regret is taken as the winner (the router's seeded tie-break is not known here).
  *
  * @example
  * const report = evaluateWeights(fitted.weights, heldOutTasks);
@@ -279,8 +318,9 @@ export function evaluateWeights(
   const winners: string[] = [];
   for (const task of tasks) {
     const regrets = regretsOf(task, regretOptions);
-    const scores = task.bids.map((bid) => scoreBid(weights, bid));
-    const best = Math.min(...scores);
+    const jurors = juryOfTask(task);
+    const scores = task.bids.map((bid) => routerScoreOfTrainingBid(weights, bid, jurors));
+    const best = Math.max(...scores);
     let winnerIndex = -1;
     for (let index = 0; index < scores.length; index++) {
       const tied = Math.abs((scores[index] ?? 0) - best) <= 1e-12 * Math.max(1, Math.abs(best));
@@ -334,8 +374,11 @@ const defaultSolverLoader: SolverLoader = async () => {
 const FitOptionsSchema = z
   .object({
     tasks: z.array(TrainingTaskSchema).min(1),
-    /** Jurors whose weights are learned. Every bid must carry a score from each. */
-    jurors: z.array(z.string().min(1)).default([]),
+    /**
+     * Jurors whose weights are learned. Every bid must carry a score from each. Default: every
+     * juror that scored any training bid. A juror of the data that is not listed gets weight 0.
+     */
+    jurors: z.array(z.string().min(1)).optional(),
     formulation: z.literal("minmax-regret-milp").default("minmax-regret-milp"),
     /** HiGHS wall-clock limit. On hitting it, the best solution found so far is used. */
     timeLimitSeconds: z.number().positive().default(30),
@@ -356,12 +399,13 @@ const FitOptionsSchema = z
   })
   .strict()
   .superRefine((options, context) => {
-    const unique = new Set(options.jurors);
-    if (unique.size !== options.jurors.length)
+    const jurors = options.jurors ?? jurorsOfTasks(options.tasks);
+    const unique = new Set(jurors);
+    if (unique.size !== jurors.length)
       context.addIssue({ code: "custom", path: ["jurors"], message: "juror names must be unique" });
     options.tasks.forEach((task, taskIndex) => {
       task.bids.forEach((bid, bidIndex) => {
-        for (const juror of options.jurors) {
+        for (const juror of jurors) {
           if (bid.jury[juror] === undefined)
             context.addIssue({
               code: "custom",
@@ -380,19 +424,30 @@ export type FitRouterWeightsOptions = z.input<typeof FitOptionsSchema>;
  * Learn router weights on training tasks by the min-max regret MILP in this module's header,
  * solved exactly with HiGHS. Meant for tens to a few hundred tasks of up to ~8 bids.
  *
+ * The fitted weights are the router's `RouterWeights` and list every juror of the training data
+ * explicitly, so `new AuctionRouter({ pool, weights: fitted.weights })` scores bids exactly as the
+ * fit did. On solver failure (with the default `onFailure: "fallback"`) the router's
+ * `DEFAULT_WEIGHTS` are returned with status `"fallback"`.
+ *
  * @param options.tasks training tasks with recorded outcomes (see {@link TrainingTask})
- * @param options.jurors jurors whose weights are learned
+ * @param options.jurors jurors whose weights are learned (default: every juror in the tasks)
  * @returns the raw weights for the router, the objective, the solver status and training regret
  * @throws GavelConfigError on invalid options or tasks; WeightFitError only with `onFailure: "throw"`
  *
  * @example
+ * ```ts
+ * import { AuctionRouter, fitRouterWeights } from "langchain-gavel";
+ *
  * const fitted = await fitRouterWeights({ tasks, jurors: ["small", "large"], timeLimitSeconds: 10 });
  * if (fitted.status === "fallback") console.warn(fitted.fallbackReason);
- * const router = createRouter({ pool, weights: fitted.weights });
+ * const router = new AuctionRouter({ pool, weights: fitted.weights });
+ * ```
  */
 export async function fitRouterWeights(options: FitRouterWeightsOptions): Promise<FittedWeights> {
   const config = parseConfig("fitRouterWeights options", FitOptionsSchema, options);
-  const { tasks, jurors, formulation, timeLimitSeconds, mipRelativeGap, onFailure } = config;
+  const { tasks, formulation, timeLimitSeconds, mipRelativeGap, onFailure } = config;
+  const jurors = config.jurors ?? jurorsOfTasks(tasks);
+  const unfitted = jurorsOfTasks(tasks).filter((juror) => !jurors.includes(juror));
   const regretOptions = { costTolerance: config.costTolerance, wrongAnswerPenalty: config.wrongAnswerPenalty };
   const costScale = Math.max(...tasks.flatMap((task) => task.bids.map((bid) => bid.price * bid.planTokens)));
   const model = buildMilp({
@@ -407,7 +462,7 @@ export async function fitRouterWeights(options: FitRouterWeightsOptions): Promis
   const fail = (solverStatus: string, reason: string, cause?: unknown): FittedWeights => {
     const error = new WeightFitError({ solverStatus, formulation, tasks: tasks.length, reason }, { cause });
     if (onFailure === "throw") throw error;
-    const weights = defaultRouterWeights({ jurors });
+    const weights: RouterWeights = { cost: DEFAULT_WEIGHTS.cost, entropy: DEFAULT_WEIGHTS.entropy, jury: {} };
     return {
       weights,
       objective: null,
@@ -448,7 +503,10 @@ export async function fitRouterWeights(options: FitRouterWeightsOptions): Promis
   const weights: RouterWeights = {
     cost: clean(scaled[0]) / (costScale > 0 ? costScale : 1),
     entropy: clean(scaled[1]),
-    jury: Object.fromEntries(jurors.map((juror, index) => [juror, clean(scaled[index + 2])])),
+    jury: Object.fromEntries([
+      ...jurors.map((juror, index) => [juror, clean(scaled[index + 2])]),
+      ...unfitted.map((juror) => [juror, 0]),
+    ]),
   };
   return {
     weights,
@@ -638,7 +696,7 @@ export function weightsToJson(fitted: FittedWeights): string {
  *
  * @example
  * const fitted = weightsFromJson(await readFile("router-weights.json", "utf8"));
- * const router = createRouter({ pool, weights: fitted.weights });
+ * const router = new AuctionRouter({ pool, weights: fitted.weights });
  */
 export function weightsFromJson(text: string): FittedWeights {
   const parsed = parseConfig("router weights JSON", WeightsJsonSchema, text);
@@ -653,12 +711,13 @@ export function weightsFromJson(text: string): FittedWeights {
 /** One bidder of the synthetic pool. */
 export interface SyntheticBidder {
   name: string;
-  /** Price per million tokens. */
+  /** Output price in USD per million tokens (as a pool member's `price.outputPerMillion`). */
   price: number;
   /** Skill in [0, 1]: the task difficulty it solves half of the time. */
   skill: number;
 }
 
+/** Real price points, USD per million output tokens: $0.10 (8B-class) to $10 (gpt-4o-class). */
 const DEFAULT_SYNTHETIC_POOL: readonly SyntheticBidder[] = [
   { name: "tiny", price: 0.1, skill: 0.3 },
   { name: "small", price: 0.5, skill: 0.5 },
@@ -669,9 +728,11 @@ const DEFAULT_SYNTHETIC_POOL: readonly SyntheticBidder[] = [
 /**
  * Seeded, structured synthetic training tasks: bidders with prices and skills, task difficulty
  * uniform in [0, 1], correctness drawn from `sigmoid(10 · (skill − difficulty))`, plan entropy
- * and each juror's score noisily correlated with correctness (`juryNoise` per juror: 0.1 =
+ * and each juror's score noisily correlated with correctness (`jurors`: name → noise, 0.1 =
  * informative, 0.5 = nearly noise; a juror named like a bidder also favours that bidder's own
- * plan by `selfBias`). Plan cost is `price / 1e6 × planTokens`. For demos and tests only: no
+ * plan by `selfBias`). Each bid's `price` is the bidder's USD per million / 1e6 — USD per output
+ * token, the unit the router uses — so the router's `DEFAULT_WEIGHTS` weigh cost on these tasks
+ * exactly as they would on a real pool at those prices. For demos and tests only: no
  * figure computed on these tasks says anything about real models.
  *
  * @example

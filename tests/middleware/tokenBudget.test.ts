@@ -180,6 +180,28 @@ describe("charging", () => {
     expect(result.tokenBudget.runTokens).toBe(sum(charges.map((charge) => charge.tokens)));
   });
 
+  it("estimates from the real history on every call of a checkpointed thread (cached counts stay exact)", async () => {
+    // A tool call after each question, then an answer; no usage reported.
+    const model = scripted((call) =>
+      HumanMessage.isInstance(call.messages.at(-1))
+        ? { toolCalls: [{ name: "lookup_weather", args: { city: `city-${call.index}` } }], usage: null }
+        : { content: `Answer ${call.index}.`, usage: null },
+    );
+    const checkpointer = new MemorySaver();
+    const { agent, charges } = buildAgent(model, { threadLimit: 100_000 }, { checkpointer, systemPrompt: "Be brief." });
+    const config = { configurable: { thread_id: "estimates" } };
+    await agent.invoke(ask("Weather in Paris?"), config);
+    // The second run gets the history back from the checkpointer as new message objects.
+    await agent.invoke(ask("And in Oslo?"), config);
+
+    const toolTokens = countJsonTokens(convertToOpenAITool(lookup), "gpt-4o-mini");
+    expect(model.calls).toHaveLength(4);
+    model.calls.forEach((call, index) => {
+      expect(charges[index]?.estimated).toBe(true);
+      expect(charges[index]?.usage.inputTokens).toBe(countMessageTokens(call.messages, "gpt-4o-mini") + toolTokens);
+    });
+  });
+
   it("calls a capped copy of a model that declares no maxTokens, and reserves that cap", async () => {
     const model = new ScriptedChatModel({ model: "gpt-4o-mini", replies: toolLoop(1) });
     const { agent, charges } = buildAgent(model, { runLimit: 10_000, maxOutputTokens: 64 });

@@ -4,12 +4,15 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { GavelConfigError } from "../../src/errors.js";
 import {
-  DEFAULT_ROUTER_WEIGHTS,
+  AuctionRouter,
+  DEFAULT_WEIGHTS,
   defaultRouterWeights,
   evaluateWeights,
   fitRouterWeights,
   generateSyntheticTrainingTasks,
   parseTrainingTask,
+  type RouterMetadata,
+  type RouterWeights,
   type SolverLoader,
   scoreBid,
   type TrainingBid,
@@ -17,12 +20,16 @@ import {
   WeightFitError,
   weightsFromJson,
   weightsToJson,
-} from "../../src/router/weights.js";
+} from "../../src/router/index.js";
+import { scriptedMember } from "./scripted-pool.js";
 
-/** A bid with neutral features; override what the case needs. */
+/** USD per output token at `perMillion` dollars per million output tokens. */
+const usdPerToken = (perMillion: number) => perMillion / 1_000_000;
+
+/** A bid with neutral features ($1 per million output tokens); override what the case needs. */
 function bid(overrides: Partial<TrainingBid> & { bidder: string }): TrainingBid {
   return {
-    price: 1,
+    price: usdPerToken(1),
     planTokens: 100,
     entropy: 0.5,
     jury: { judge: 0.5 },
@@ -49,16 +56,16 @@ describe("fitRouterWeights: exact on small instances", () => {
       {
         taskId: "easy",
         bids: [
-          bid({ bidder: "cheap", price: 1, executionCost: 1 }),
-          bid({ bidder: "dear", price: 10, executionCost: 10 }),
+          bid({ bidder: "cheap", price: usdPerToken(1), executionCost: 1 }),
+          bid({ bidder: "dear", price: usdPerToken(10), executionCost: 10 }),
         ],
       },
       // Cheap is wrong and the judge sees it: the jury weight must outweigh the price gap.
       {
         taskId: "hard",
         bids: [
-          bid({ bidder: "cheap", price: 1, jury: { judge: 0.1 }, correct: false, executionCost: 1 }),
-          bid({ bidder: "dear", price: 10, jury: { judge: 0.9 }, executionCost: 10 }),
+          bid({ bidder: "cheap", price: usdPerToken(1), jury: { judge: 0.1 }, correct: false, executionCost: 1 }),
+          bid({ bidder: "dear", price: usdPerToken(10), jury: { judge: 0.9 }, executionCost: 10 }),
         ],
       },
     ];
@@ -101,31 +108,112 @@ describe("fitRouterWeights: exact on small instances", () => {
 });
 
 describe("fitted weights beat the defaults on held-out data (synthetic, seeded)", () => {
-  it("lower held-out mean regret than the default weights, and no worse worst case", async () => {
+  it("lower held-out mean regret than the router's DEFAULT_WEIGHTS, and no worse worst case", async () => {
+    // Prices are USD per output token ($0.10–$10 per million), so DEFAULT_WEIGHTS weigh cost
+    // here exactly as they do in a router over a pool at those prices.
     const training = generateSyntheticTrainingTasks({ seed: 3, count: 30, jurors: syntheticJurors });
     const heldOut = generateSyntheticTrainingTasks({ seed: 1003, count: 300, jurors: syntheticJurors });
+    expect(Math.max(...heldOut.flatMap((task) => task.bids.map((bid) => bid.price)))).toBe(usdPerToken(10));
     const fitted = await fitRouterWeights({ tasks: training, jurors: jurorNames, timeLimitSeconds: 60 });
     expect(fitted.status).not.toBe("fallback");
 
     const fittedReport = evaluateWeights(fitted.weights, heldOut);
-    const defaultReport = evaluateWeights(defaultRouterWeights({ jurors: jurorNames }), heldOut);
+    // What a user gets without fitting: DEFAULT_WEIGHTS, each juror at 1 / jury size.
+    const defaultReport = evaluateWeights(DEFAULT_WEIGHTS, heldOut);
+    expect(evaluateWeights(defaultRouterWeights({ jurors: jurorNames }), heldOut)).toEqual(defaultReport);
     expect(fittedReport.meanRegret).toBeLessThan(defaultReport.meanRegret);
     expect(fittedReport.worstCaseRegret).toBeLessThanOrEqual(defaultReport.worstCaseRegret);
-    // The defaults ignore price (cost term ~1e-4 next to V ~1); the fit learns to spend less.
+    // At these prices the default cost weight (100) is too small to stop escalation: a 90-token
+    // plan at $10 per million costs C ≈ 0.09, under half a Likert point. The fit spends less.
     expect(fittedReport.totalCost).toBeLessThan(defaultReport.totalCost);
     expect(fittedReport.shareToDearest).toBeLessThan(defaultReport.shareToDearest);
   });
 });
 
+describe("fitted weights mean what the router computes", () => {
+  /** A router auction's bids as a training task (every bid marked correct: only the choice is compared). */
+  function taskOf(auction: RouterMetadata["auction"]): TrainingTask {
+    return {
+      taskId: "from-router",
+      jurors: auction.jurors,
+      bids: auction.bids.map((routerBid) => ({
+        bidder: routerBid.bidder,
+        price: routerBid.pricePerOutputToken,
+        planTokens: routerBid.planTokens,
+        entropy: routerBid.entropy,
+        jury: Object.fromEntries(Object.entries(routerBid.jury).map(([juror, score]) => [juror, score / 5])),
+        correct: true,
+        executionCost: routerBid.pricePerOutputToken,
+      })),
+    };
+  }
+
+  it("evaluateWeights picks the AuctionRouter's winner, whatever the weights", async () => {
+    // Three members: the dearest writes the plan the jurors like; "mute" is a juror whose replies
+    // never parse, so every bid misses its score and the router imputes it.
+    const likes = (plan: string) => (plan.includes("verify") ? 5 : plan.includes("check") ? 3 : 1);
+    const pool = [
+      { name: "nano", price: { inputPerMillion: 0.05, outputPerMillion: 0.4 }, plan: "Answer." },
+      { name: "mini", price: { inputPerMillion: 0.4, outputPerMillion: 1.6 }, plan: "Compute, then check." },
+      { name: "big", price: { inputPerMillion: 2, outputPerMillion: 8 }, plan: "Decompose, compute, verify, answer." },
+      { name: "mute", price: { inputPerMillion: 2, outputPerMillion: 8 }, plan: "Decompose and verify each step." },
+    ].map(({ name, price, plan }) => ({
+      name,
+      price,
+      model: scriptedMember(name, name === "mute" ? { plan, juryReply: "no scores" } : { plan, score: likes }),
+    }));
+    const candidates: RouterWeights[] = [
+      DEFAULT_WEIGHTS,
+      { cost: 1_000_000, entropy: 0, jury: { nano: 0, mini: 0, big: 0, mute: 0 } },
+      { cost: 20_000, entropy: 0.1, jury: { nano: 0.3, mini: 0.3, big: 0.3, mute: 0.3 } },
+      { cost: 0, entropy: 0.05, jury: { nano: 0.1, mini: 0.2, big: 0.6, mute: 0.1 } },
+    ];
+    const winners = new Set<string>();
+    for (const weights of candidates) {
+      const router = new AuctionRouter({ pool, weights, jury: ["nano", "mini", "big", "mute"] });
+      const { auction } = (await router.invoke("What is 17 * 23?")).response_metadata.gavel as RouterMetadata;
+      expect(auction.bids.every((routerBid) => routerBid.jury.mute === undefined)).toBe(true);
+      const task = taskOf(auction);
+      expect(evaluateWeights(weights, [task]).winners).toEqual([auction.winner]);
+      for (const [index, routerBid] of auction.bids.entries()) {
+        const trainingBid = task.bids[index] as TrainingBid;
+        const rescored = scoreBid(weights, {
+          pricePerOutputToken: trainingBid.price,
+          planTokens: trainingBid.planTokens,
+          entropy: trainingBid.entropy,
+          scores: Object.fromEntries(Object.entries(trainingBid.jury).map(([juror, score]) => [juror, score * 5])),
+          jurors: task.jurors ?? [],
+        });
+        expect(rescored.score).toBeCloseTo(routerBid.score, 12);
+      }
+      winners.add(auction.winner);
+    }
+    // The weights matter: cost-only picks the cheapest, jury-heavy the dearest.
+    expect(winners.size).toBeGreaterThan(1);
+  });
+
+  it("lists every juror of the data explicitly, 0 for one that was not fitted", async () => {
+    const tasks = generateSyntheticTrainingTasks({ seed: 11, count: 10, jurors: syntheticJurors });
+    const subset = await fitRouterWeights({ tasks, jurors: ["large"] });
+    expect(Object.keys(subset.weights.jury).sort()).toEqual(["large", "small"]);
+    expect(subset.weights.jury.small).toBe(0);
+    expect(subset.jurors).toEqual(["large"]);
+    const all = await fitRouterWeights({ tasks });
+    expect(all.jurors).toEqual(jurorNames);
+    expect(Object.keys(all.weights.jury).sort()).toEqual([...jurorNames].sort());
+  });
+});
+
 describe("solver failure: named error, recorded fallback", () => {
   const tasks: TrainingTask[] = [
-    { taskId: "t", bids: [bid({ bidder: "a" }), bid({ bidder: "b", price: 2, executionCost: 2 })] },
+    { taskId: "t", bids: [bid({ bidder: "a" }), bid({ bidder: "b", price: usdPerToken(2), executionCost: 2 })] },
   ];
 
-  it("falls back to the default weights and records why", async () => {
+  it("falls back to the router's DEFAULT_WEIGHTS and records why", async () => {
     const fitted = await fitRouterWeights({ tasks, jurors: ["judge"], loadSolver: scriptedSolver("Infeasible") });
     expect(fitted.status).toBe("fallback");
-    expect(fitted.weights).toEqual(defaultRouterWeights({ jurors: ["judge"] }));
+    expect(fitted.weights).toEqual({ cost: 100, entropy: 0.1, jury: {} });
+    expect(fitted.weights).toEqual(DEFAULT_WEIGHTS);
     expect(fitted.objective).toBeNull();
     expect(fitted.solverStatus).toBe("Infeasible");
     expect(fitted.fallbackReason).toMatch(/WeightFitError|failed/);
@@ -196,24 +284,24 @@ describe("evaluateWeights", () => {
     {
       taskId: "one",
       bids: [
-        bid({ bidder: "cheap", price: 1, jury: { judge: 0.2 }, correct: false, executionCost: 1 }),
-        bid({ bidder: "dear", price: 4, jury: { judge: 0.8 }, executionCost: 4 }),
+        bid({ bidder: "cheap", price: usdPerToken(1), jury: { judge: 0.2 }, correct: false, executionCost: 1 }),
+        bid({ bidder: "dear", price: usdPerToken(4), jury: { judge: 0.8 }, executionCost: 4 }),
       ],
     },
     {
       taskId: "two",
       bids: [
-        bid({ bidder: "cheap", price: 1, jury: { judge: 0.9 }, executionCost: 1 }),
-        bid({ bidder: "dear", price: 4, jury: { judge: 0.8 }, executionCost: 4 }),
+        bid({ bidder: "cheap", price: usdPerToken(1), jury: { judge: 0.9 }, executionCost: 1 }),
+        bid({ bidder: "dear", price: usdPerToken(4), jury: { judge: 0.8 }, executionCost: 4 }),
       ],
     },
   ];
 
-  it("scores as the router does: C − V", () => {
-    const weights = { cost: 0.01, entropy: 2, jury: { judge: 3 } };
-    const first = tasks[0]?.bids[0];
-    if (first === undefined) throw new Error("fixture");
-    expect(scoreBid(weights, first)).toBeCloseTo(0.01 * 100 - 2 * 0.5 - 3 * 0.2, 12);
+  it("picks the argmax of the router's V − C, cost in USD per output token", () => {
+    // cheap: V − C = 3 · 0.2 − 1000 · 1e-6 · 100 = 0.5; dear: 3 · 0.8 − 1000 · 4e-6 · 100 = 2.0.
+    expect(evaluateWeights({ cost: 1000, entropy: 0, jury: { judge: 3 } }, tasks).winners).toEqual(["dear", "cheap"]);
+    // A cost weight of 1e7 makes the 3e-4 USD price gap (3000) outweigh any jury difference.
+    expect(evaluateWeights({ cost: 1e7, entropy: 0, jury: { judge: 3 } }, tasks).winners).toEqual(["cheap", "cheap"]);
   });
 
   it("measures accuracy, cost, share to the dearest and regret", () => {
@@ -227,17 +315,48 @@ describe("evaluateWeights", () => {
   });
 
   it("charges exact ties to the worse bid", () => {
-    const report = evaluateWeights({ cost: 0, entropy: 1, jury: {} }, tasks);
-    // Entropy is 0.5 everywhere: both tasks tie, the worse bid is charged (wrong cheap; dear at 3/4 excess).
+    const report = evaluateWeights({ cost: 0, entropy: 1, jury: { judge: 0 } }, tasks);
+    // The judge is weighed 0 and entropy is 0.5 everywhere: both tasks tie, the worse bid is charged (wrong cheap; dear at 3/4 excess).
     expect(report.winners).toEqual(["cheap", "dear"]);
     expect(report.worstCaseRegret).toBe(1);
     expect(report.meanRegret).toBeCloseTo((1 + 3 / 4) / 2, 12);
   });
 
-  it("a juror missing from the weights weighs nothing", () => {
-    expect(DEFAULT_ROUTER_WEIGHTS.jury).toEqual({});
-    const report = evaluateWeights({ ...DEFAULT_ROUTER_WEIGHTS }, tasks);
-    expect(report.tasks).toBe(2);
+  it("a juror missing from the weights gets 1 / jury size, as in the router", () => {
+    const twoJurors: TrainingTask[] = [
+      {
+        taskId: "pair",
+        bids: [
+          bid({ bidder: "cheap", jury: { judge: 0.2, critic: 0.2 }, correct: false }),
+          bid({ bidder: "dear", price: usdPerToken(4), jury: { judge: 0.8, critic: 0.8 }, executionCost: 4 }),
+        ],
+      },
+    ];
+    // With a juror missing counted as 0, cost 1000 would make cheap win (0 − 0.1 > 0 − 0.4);
+    // with 1/2 each the jury term (0.2 vs 0.8) decides for dear.
+    expect(evaluateWeights({ cost: 1000, entropy: 0, jury: {} }, twoJurors).winners).toEqual(["dear"]);
+    expect(evaluateWeights({ cost: 1000, entropy: 0, jury: { judge: 0.5, critic: 0.5 } }, twoJurors)).toEqual(
+      evaluateWeights({ cost: 1000, entropy: 0, jury: {} }, twoJurors),
+    );
+    expect(defaultRouterWeights({ jurors: ["judge", "critic"] })).toEqual({
+      cost: DEFAULT_WEIGHTS.cost,
+      entropy: DEFAULT_WEIGHTS.entropy,
+      jury: { judge: 0.5, critic: 0.5 },
+    });
+  });
+
+  it("imputes a juror's missing score as the router does, over the task's declared jury", () => {
+    const task: TrainingTask = {
+      taskId: "imputed",
+      jurors: ["judge", "critic"],
+      bids: [
+        bid({ bidder: "cheap", jury: { judge: 0.4 } }),
+        bid({ bidder: "dear", price: usdPerToken(4), jury: { judge: 0.6, critic: 0.2 }, executionCost: 4 }),
+      ],
+    };
+    // cheap: critic missing, imputed 0.4 → jury term 0.4; dear: 0.4. Cost decides: cheap.
+    expect(evaluateWeights({ cost: 1, entropy: 0, jury: {} }, [task]).winners).toEqual(["cheap"]);
+    expect(() => parseTrainingTask({ ...task, jurors: ["judge"] })).toThrow(/bids\.1\.jury\.critic/);
   });
 });
 

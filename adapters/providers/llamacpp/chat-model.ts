@@ -6,7 +6,7 @@
  * - `response_metadata.logprobs`: OpenAI's shape (`{ content: [{ token, logprob, bytes,
  *   top_logprobs }] }`), from the real next-token distribution of every generated token;
  * - `response_metadata.tokenEntropies`: the exact entropy (nats) of that distribution over the
- *   whole vocabulary, per generated token, and `meanEntropy`;
+ *   whole vocabulary, per generated token, `meanEntropy`, and `vocabularySize` to normalise by;
  * - JSON-schema-constrained output (call option `jsonSchema`, or `withStructuredOutput`) through
  *   a llama.cpp grammar.
  *
@@ -140,6 +140,8 @@ export interface LlamaCppResponseMetadata {
   meanEntropy?: number;
   /** `ln(vocabulary size)`: the largest possible entropy, to normalise with. */
   maxEntropy?: number;
+  /** Tokens in the vocabulary the distributions span (the router normalises `tokenEntropies` by its log). */
+  vocabularySize?: number;
   /** Distribution the log-probabilities describe: the model's own (temperature 1), masked by the grammar when one is used. */
   entropySource: "exact";
 }
@@ -452,7 +454,10 @@ export class LlamaCppChatModel extends BaseChatModel<LlamaCppChatModelCallOption
           tokenEntropies.length === 0
             ? 0
             : tokenEntropies.reduce((sum, value) => sum + value, 0) / tokenEntropies.length;
-        if (vocabularySize > 0) metadata.maxEntropy = Math.log(vocabularySize);
+        if (vocabularySize > 0) {
+          metadata.maxEntropy = Math.log(vocabularySize);
+          metadata.vocabularySize = vocabularySize;
+        }
       }
       yield {
         type: "end",

@@ -1,0 +1,368 @@
+/**
+ * Strategy-auction router: its own decision overhead, model latency excluded.
+ *
+ * Target (issue 3): median router overhead ≤ 2 ms per `router.invoke(task)`.
+ *
+ * Set-up: a pool of 8 zero-latency scripted members (`ScriptedChatModel`, answers computed from
+ * the prompt in microseconds, usage reported without a tokenizer) and a strategy memory holding
+ * 10,000 plans (the in-memory matrix memory, 512-d vectors from a hashed bag-of-words embedder).
+ * One member writes the plan the jurors like best; it is not the cheapest, so every cheaper
+ * member retrieves contrastive pairs and refines, and the refined plans are judged again: the
+ * full SALE path (plans → jury → memory → refinements → jury → clearing → answer → ledger-free
+ * record → memory write).
+ *
+ * Overhead = median(`router.invoke(task)`) − median(the same model calls made directly). The
+ * direct figure replays, stage by stage and with the same concurrency, exactly the calls the
+ * router made in a captured run (same members, prompts and caps), so what is left is the
+ * router's own work: prompts, parsing, entropy, scoring, clearing, memory lookup and write,
+ * model copies, bookkeeping. Measured with the jury of all members and with `jury: "none"`.
+ *
+ * Also reported: the auction's share of all tokens in one run whose members count tokens with
+ * the real tokenizer and answer with a 200-word answer (`response_metadata.gavel.usage`).
+ */
+import type { EmbeddingsInterface } from "@langchain/core/embeddings";
+import type { BaseMessage } from "@langchain/core/messages";
+import { type ScriptedCall, ScriptedChatModel, type ScriptedReply } from "../adapters/providers/scripted.js";
+import { createInMemoryStrategyMemory } from "../src/memory/matrix-memory.js";
+import type { NewStrategyEntry, StrategyMemory } from "../src/memory/types.js";
+import {
+  AuctionRouter,
+  JURY_RUBRIC,
+  PLANNING_PROMPT,
+  REFINEMENT_PROMPT,
+  type RouterMetadata,
+} from "../src/router/index.js";
+import { type BenchResult, medianMicros } from "./harness.js";
+
+const DIMENSIONS = 512;
+const MEMORY_ENTRIES = 10_000;
+const POOL_SIZE = 8;
+const TARGET_MS = 2;
+const MEASURE_MS = 4_000;
+
+/**
+ * The n-th task: the same question with other numbers, so every auction stores its own task
+ * vector (a benchmark repeating one task would fill the memory with identical vectors, whose
+ * exact ties cost far more to rank than real, distinct tasks do).
+ */
+function taskNumber(n: number): string {
+  return `A warehouse ships ${1_240 + n} parcels on Monday and ${5 + (n % 30)}% more on Tuesday. Each truck carries ${120 + (n % 97)} parcels. How many trucks are needed on Tuesday?`;
+}
+
+/** Output price (USD per million tokens) of member i, cheapest first. */
+const OUTPUT_PRICES = [0.15, 0.4, 0.6, 1, 2.5, 5, 10, 15];
+/** First plans by member. The jurors like m5's best (it verifies): m5 is not the cheapest, so refinement runs. */
+const PLANS = [
+  "Compute Tuesday's parcels as 1.15 times Monday, then divide by the truck capacity and round up.",
+  "Find 15% of 1,240, add it to 1,240, divide by 180, and round the quotient up to whole trucks.",
+  "Scale Monday's count by 1.15, check the arithmetic, divide by 180, take the ceiling.",
+  "Work out the increase first, then the total, then trucks = ceil(total / 180); state the unit.",
+  "Percentage increase, then ceiling division; risk: rounding down instead of up.",
+  "Multiply 1,240 by 1.15 = 1,426, divide by 180 = 7.92, round up to 8, then verify by 8 × 180 ≥ 1,426.",
+  "Use exact integer arithmetic: 1,240 × 115 / 100, then ceiling division by 180, and report trucks.",
+  "Decompose: increase, total, division, rounding. Main risk is misreading 15% more as 15% of.",
+];
+const REFINED_PLAN =
+  "Compute 1,240 × 1.15 = 1,426 parcels, divide by 180 and round up to 8 trucks; verify that 8 × 180 covers 1,426.";
+const ANSWER_WORDS =
+  "On Monday the warehouse ships 1,240 parcels. Tuesday is 15% more: 1,240 × 0.15 = 186 extra parcels, so 1,426 parcels in all. Each truck carries 180 parcels, and 1,426 / 180 = 7.92, which is not a whole number of trucks: seven trucks carry only 1,260 parcels and leave 166 behind, so an eighth truck is needed. Check: 8 × 180 = 1,440 ≥ 1,426, with 14 places to spare. The answer is 8 trucks.";
+/** A ~200-word answer for the token-share run (the execution a real task would have). */
+const LONG_ANSWER = `${ANSWER_WORDS} ${ANSWER_WORDS} ${ANSWER_WORDS}`;
+
+// ---------------------------------------------------------------------------
+// A cheap deterministic embedder: hashed bag of words, 512 dimensions.
+// ---------------------------------------------------------------------------
+
+function hashWord(word: string): number {
+  let hash = 2_166_136_261;
+  for (let index = 0; index < word.length; index += 1) {
+    hash ^= word.charCodeAt(index);
+    hash = Math.imul(hash, 16_777_619);
+  }
+  return hash >>> 0;
+}
+
+function embedText(text: string): number[] {
+  const vector = new Array<number>(DIMENSIONS).fill(0);
+  for (const word of text.toLowerCase().match(/[a-z0-9]+/g) ?? []) {
+    const hash = hashWord(word);
+    const index = hash % DIMENSIONS;
+    vector[index] = (vector[index] ?? 0) + ((hash >>> 16) & 1 ? 1 : -1);
+  }
+  return vector;
+}
+
+/** Deterministic, microseconds per text; not a semantic embedder (timing only). */
+const hashedEmbeddings: EmbeddingsInterface = {
+  async embedQuery(text: string) {
+    return embedText(text);
+  },
+  async embedDocuments(texts: string[]) {
+    return texts.map(embedText);
+  },
+};
+
+/** 10,000 stored plans: 1,250 past auctions of 8 bids (1 winning, 7 losing) on varied tasks. */
+async function filledMemory(): Promise<StrategyMemory> {
+  const memory = createInMemoryStrategyMemory({ embeddings: hashedEmbeddings, maxEntries: MEMORY_ENTRIES });
+  const entries: NewStrategyEntry[] = [];
+  const auctions = MEMORY_ENTRIES / POOL_SIZE;
+  for (let auction = 0; auction < auctions; auction += 1) {
+    const task = `Past task ${auction}: ships ${auction * 7} parcels, ${auction % 40}% more, truck capacity ${100 + (auction % 90)}; how many trucks?`;
+    const vector = embedText(task);
+    for (let member = 0; member < POOL_SIZE; member += 1) {
+      entries.push({
+        id: `past-${auction}:m${member}`,
+        auctionId: `past-${auction}`,
+        task,
+        kind: "route",
+        agent: `m${member}`,
+        plan: PLANS[(member + auction) % PLANS.length] as string,
+        role: member === auction % POOL_SIZE ? "winning" : "losing",
+        cost: 0.001 * (member + 1),
+        createdAt: auction,
+        vector,
+      });
+    }
+  }
+  await memory.add(entries);
+  return memory;
+}
+
+/** Durations (ms) of the router's memory calls, one per call. */
+interface MemoryTimings {
+  write: number[];
+  lookup: number[];
+}
+
+/** `memory` with its `add` (the router's write after each auction) and `contrastivePairs` timed. */
+function timedMemory(memory: StrategyMemory, timings: MemoryTimings): StrategyMemory {
+  return {
+    ...memory,
+    async add(entries) {
+      const start = performance.now();
+      await memory.add(entries);
+      timings.write.push(performance.now() - start);
+    },
+    async contrastivePairs(task, options) {
+      const start = performance.now();
+      const pairs = await memory.contrastivePairs(task, options);
+      timings.lookup.push(performance.now() - start);
+      return pairs;
+    },
+  };
+}
+
+function median(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((left, right) => left - right);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+// ---------------------------------------------------------------------------
+// The scripted pool
+// ---------------------------------------------------------------------------
+
+type CallKind = "plan" | "refine" | "jury" | "answer";
+
+/** One model call the router made, captured to replay it directly. */
+interface CapturedCall {
+  member: number;
+  kind: CallKind;
+  messages: BaseMessage[];
+  maxTokens: number | undefined;
+}
+
+function kindOf(messages: readonly BaseMessage[]): CallKind {
+  const system = messages[0]?.type === "system" ? messages[0].text : "";
+  if (system.startsWith(JURY_RUBRIC)) return "jury";
+  if (system.includes(REFINEMENT_PROMPT)) return "refine";
+  if (system.startsWith(PLANNING_PROMPT)) return "plan";
+  return "answer";
+}
+
+const PLAN_BLOCK = /<plan id="([^"]+)">\n([^<]*)\n<\/plan>/g;
+
+/** The juror: 5 for a plan that verifies its result, 4 for one that names a risk, else 3. */
+function juryReply(prompt: string): string {
+  const lines: string[] = [];
+  for (const match of prompt.matchAll(PLAN_BLOCK)) {
+    const plan = match[2] ?? "";
+    const score = plan.includes("verify") ? 5 : plan.includes("risk") ? 4 : 3;
+    lines.push(`${match[1]}: SCORE: ${score}`);
+  }
+  return lines.join("\n");
+}
+
+interface PoolSettings {
+  /** `"reported"`: usage from word/character counts (no tokenizer); `"tokenizer"`: counted. */
+  usage: "reported" | "tokenizer";
+  answer: string;
+  /** Receives every call when set. */
+  capture?: (call: CapturedCall) => void;
+}
+
+function scriptedPool({ usage, answer, capture }: PoolSettings): ScriptedChatModel[] {
+  return Array.from({ length: POOL_SIZE }, (_, member) => {
+    const reply = (call: ScriptedCall): ScriptedReply => {
+      const kind = kindOf(call.messages);
+      capture?.({ member, kind, messages: call.messages, maxTokens: call.maxTokens });
+      const content =
+        kind === "plan"
+          ? (PLANS[member] as string)
+          : kind === "refine"
+            ? REFINED_PLAN
+            : kind === "jury"
+              ? juryReply(call.messages[1]?.text ?? "")
+              : answer;
+      if (usage === "tokenizer") return content;
+      const inputCharacters = call.messages.reduce((sum, message) => sum + message.text.length, 0);
+      const outputTokens = Math.ceil(content.length / 4);
+      return { content, usage: { inputTokens: Math.ceil(inputCharacters / 4), outputTokens } };
+    };
+    return new ScriptedChatModel({ model: `bench-m${member}`, replies: reply, recordCalls: false });
+  });
+}
+
+function routerOver(models: ScriptedChatModel[], memory: StrategyMemory, jury: "all" | "none"): AuctionRouter {
+  return new AuctionRouter({
+    pool: models.map((model, member) => {
+      const output = OUTPUT_PRICES[member] as number;
+      return { name: `m${member}`, model, price: { inputPerMillion: output / 4, outputPerMillion: output } };
+    }),
+    memory,
+    jury,
+    seed: 1,
+  });
+}
+
+/** Consecutive calls of the same kind form one stage (the router awaits each stage before the next). */
+function stagesOf(calls: readonly CapturedCall[]): CapturedCall[][] {
+  const stages: CapturedCall[][] = [];
+  for (const call of calls) {
+    const last = stages.at(-1);
+    if (last && last[0]?.kind === call.kind) last.push(call);
+    else stages.push([call]);
+  }
+  return stages;
+}
+
+// ---------------------------------------------------------------------------
+// Measurements
+// ---------------------------------------------------------------------------
+
+async function overheadFigures(jury: "all" | "none"): Promise<BenchResult[]> {
+  const memory = await filledMemory();
+  const timings: MemoryTimings = { write: [], lookup: [] };
+  let captured: CapturedCall[] | undefined;
+  const models = scriptedPool({ usage: "reported", answer: ANSWER_WORDS, capture: (call) => captured?.push(call) });
+  const router = routerOver(models, timedMemory(memory, timings), jury);
+
+  // Capture the calls of one auction, then replay them directly, stage by stage.
+  let next = 0;
+  const task = () => taskNumber(next++);
+  await router.invoke(task());
+  captured = [];
+  const sample = await router.invoke(task());
+  const stages = stagesOf(captured);
+  captured = undefined;
+  const direct = async () => {
+    for (const stage of stages) {
+      await Promise.all(
+        stage.map((call) =>
+          (models[call.member] as ScriptedChatModel).invoke(call.messages, { maxTokens: call.maxTokens }),
+        ),
+      );
+    }
+  };
+
+  timings.write.length = 0;
+  timings.lookup.length = 0;
+  const routed = await medianMicros(`router.invoke.jury_${jury}`, () => router.invoke(task()), { time: MEASURE_MS });
+  const memoryWrite = median(timings.write);
+  const memoryLookup = median(timings.lookup);
+  const baseline = await medianMicros(`router.direct_calls.jury_${jury}`, direct, { time: MEASURE_MS });
+  const auction = (sample.response_metadata.gavel as RouterMetadata).auction;
+  const details = {
+    pool: POOL_SIZE,
+    memoryEntries: await memory.size(),
+    dimensions: DIMENSIONS,
+    calls: stages.reduce((sum, stage) => sum + stage.length, 0),
+    stages: stages.map((stage) => `${stage[0]?.kind}×${stage.length}`).join(" → "),
+    provisionalWinner: auction.provisionalWinner,
+    winner: auction.winner,
+    refinements: auction.refinements.length,
+    refinementSkipped: auction.refinementSkipped ?? null,
+    memoryWriteMs: memoryWrite,
+    memoryLookupMs: memoryLookup,
+  };
+  const overhead = (routed.medianUs - baseline.medianUs) / 1000;
+  await memory.close();
+  return [
+    {
+      name: `router.invoke.jury_${jury}`,
+      value: routed.medianUs / 1000,
+      unit: "ms",
+      details: { ...details, samples: routed.samples },
+    },
+    {
+      name: `router.direct_calls.jury_${jury}`,
+      value: baseline.medianUs / 1000,
+      unit: "ms",
+      details: { calls: details.calls, samples: baseline.samples },
+    },
+    {
+      name: `router.overhead.jury_${jury}`,
+      value: overhead,
+      unit: "ms",
+      target: { op: "<=", value: TARGET_MS },
+      details,
+    },
+    {
+      name: `router.overhead.memory_write.jury_${jury}`,
+      value: memoryWrite,
+      unit: "ms",
+      details: { what: "median memory.add after each auction (8 plans; evicts to stay at 10,000)" },
+    },
+    {
+      name: `router.overhead.memory_lookup.jury_${jury}`,
+      value: memoryLookup,
+      unit: "ms",
+      details: { what: "median memory.contrastivePairs(task, k 8) when refinement runs (0: it did not)" },
+    },
+    {
+      name: `router.overhead.without_memory.jury_${jury}`,
+      value: overhead - memoryWrite - memoryLookup,
+      unit: "ms",
+      details: {
+        what: "overhead minus the two memory medians: prompts, parsing, scoring, clearing, copies, callbacks",
+      },
+    },
+  ];
+}
+
+async function tokenShare(): Promise<BenchResult> {
+  const memory = await filledMemory();
+  const router = routerOver(scriptedPool({ usage: "tokenizer", answer: LONG_ANSWER }), memory, "all");
+  const answer = await router.invoke(taskNumber(0));
+  const { usage, auction } = answer.response_metadata.gavel as RouterMetadata;
+  await memory.close();
+  return {
+    name: "router.auction_token_share.jury_all",
+    value: usage.auctionShare * 100,
+    unit: "%",
+    details: {
+      auctionTokens: usage.auction.total_tokens,
+      auctionInput: usage.auction.input_tokens,
+      auctionOutput: usage.auction.output_tokens,
+      executionTokens: usage.execution.total_tokens,
+      refinements: auction.refinements.length,
+      note: "tokenizer-counted scripted pool of 8, jury of all 8, refinement on, ~200-word answer",
+    },
+  };
+}
+
+/** The router's own median overhead per auction (jury all / none) and the auction token share. */
+export async function run(): Promise<BenchResult[]> {
+  return [...(await overheadFigures("all")), ...(await overheadFigures("none")), await tokenShare()];
+}
