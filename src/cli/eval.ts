@@ -14,12 +14,13 @@
  * implemented in this version (a live backend, benchmark data, debate, a budget sweep).
  * Output goes through injectable writers, so tests run the real command in-process.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import Table from "cli-table3";
 import { Command, type CommanderError, InvalidArgumentError } from "commander";
 import { z } from "zod";
 import { UniversalSentenceEncoderEmbeddings } from "../../adapters/embeddings/universal-sentence-encoder.js";
+import { createSqliteLedger, type SqliteLedger } from "../../adapters/ledger/sqlite.js";
 import { GavelConfigError, GavelError, parseConfig } from "../errors.js";
 import {
   type ExperimentConfig,
@@ -95,6 +96,8 @@ interface RunFlags {
   seed?: number;
   failOnTarget?: boolean;
   quiet?: boolean;
+  /** Path of the SQLite ledger, or `false` (`--no-ledger`). Default: `<output>/ledger.db`. */
+  ledger?: string | false;
 }
 
 /** The result of one command run, before printing. */
@@ -170,6 +173,8 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
     .option("--fail-on-target", "exit with code 1 when a target of the report is missed")
     .option("--json", "print the figures as JSON on stdout")
     .option("--quiet", "no progress output")
+    .option("--ledger <file>", "SQLite ledger of every routing auction and charge (default: <out>/ledger.db, replaced)")
+    .option("--no-ledger", "do not write the ledger")
     .exitOverride(usageErrorsExitWithCode2)
     .action(async (_options: unknown, self: Command) => {
       const flags = self.opts<RunFlags>();
@@ -217,11 +222,19 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
     }
     const runnerOptions = await runnerOptionsOf(config, createEmbedder);
     const progress = createProgressReporter({ write: stderr, interactive, silent: flags.quiet === true });
+    const ledger = openRunLedger(
+      flags.ledger === false ? undefined : (flags.ledger ?? join(config.output, "ledger.db")),
+    );
     let report: EvalReport;
     try {
-      report = await runEvaluation({ ...runnerOptions, onProgress: progress.onProgress });
+      report = await runEvaluation({
+        ...runnerOptions,
+        onProgress: progress.onProgress,
+        ...(ledger === undefined ? {} : { ledger }),
+      });
     } finally {
       progress.stop();
+      ledger?.close();
     }
     report = { ...report, config: { ...report.config, experiment: plainConfig(config) } };
     const files = await writeReport(report, config.output);
@@ -229,6 +242,17 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
   }
 
   return command;
+}
+
+/**
+ * A fresh SQLite ledger for one evaluation run: an earlier run's file at the same path is replaced,
+ * since its auction ids (policy, parameter, prompt) would repeat. Read it with `gavel ledger ... --db FILE`.
+ */
+function openRunLedger(path: string | undefined): SqliteLedger | undefined {
+  if (path === undefined) return undefined;
+  mkdirSync(dirname(resolve(path)), { recursive: true });
+  for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
+  return createSqliteLedger({ path });
 }
 
 // ---------------------------------------------------------------------------------------------
