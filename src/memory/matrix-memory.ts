@@ -11,7 +11,6 @@ import { z } from "zod";
 import { parseConfig } from "../errors.js";
 import { parseNewEntries, parseOutcome, parsePairCount, parseSearchQuery } from "./entry-schema.js";
 import { GavelMemoryError, type MemoryOperation } from "./errors.js";
-import { type EvictionCandidate, selectEvictions } from "./eviction.js";
 import { copyEntry, MatrixStore, type MemoryView, type StoredRecord } from "./matrix-store.js";
 import type {
   ContrastivePair,
@@ -257,18 +256,6 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
     }
   }
 
-  function evictionsFor(added: StoredRecord[]): string[] {
-    const addedIds = new Set(added.map((record) => record.entry.id));
-    const kept = [...addedIds].filter((id) => !store.has(id)).length + store.size;
-    if (kept <= maxEntries) return [];
-    const candidates: EvictionCandidate[] = [];
-    for (const candidate of store.evictionCandidates()) if (!addedIds.has(candidate.id)) candidates.push(candidate);
-    for (const { entry, lastUsedAt } of added) {
-      candidates.push({ id: entry.id, auctionId: entry.auctionId, createdAt: entry.createdAt, lastUsedAt });
-    }
-    return selectEvictions(candidates, maxEntries);
-  }
-
   async function add(entries: readonly NewStrategyEntry[]): Promise<void> {
     ensureOpen("add");
     return track(addEntries(entries));
@@ -289,7 +276,7 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
         vector: normalised(vectors[index] ?? []),
         lastUsedAt: at,
       }));
-      await commit("add", { added, evicted: evictionsFor(added), outcomes: [] });
+      await commit("add", { added, evicted: store.evictionsFor(added, maxEntries), outcomes: [] });
     });
   }
 

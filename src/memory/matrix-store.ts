@@ -1,11 +1,19 @@
 /**
  * The state of a matrix-backed strategy memory: entries, their vectors in a `VectorMatrix`, when
- * each was last used, and which entries form each auction. Pure and synchronous: the memory
- * (`matrix-memory.ts`) wraps it with the embedder, the write queue and persistence.
+ * each was last used, which entries form each auction, and the auctions in eviction order. Pure
+ * and synchronous: the memory (`matrix-memory.ts`) wraps it with the embedder, the write queue
+ * and persistence.
+ *
+ * Two structures are kept up to date on every write so that reads and evictions stay cheap:
+ * - the auctions in eviction order (`RecencyOrder`): choosing what to evict reads the front of
+ *   that order, not every entry;
+ * - within each auction, the entries whose vectors are identical (entries of one auction share
+ *   its task, so usually all of them): contrastive pairs score one row per such group, which
+ *   ranks auctions exactly as scoring every row would (identical vectors score identically).
  */
 import { countPairs, pairsFromAuctions, type RankedAuction } from "./contrastive-pairs.js";
 import { matchesFilter } from "./entry-schema.js";
-import type { EvictionCandidate } from "./eviction.js";
+import { type AuctionRecency, compareRecency, RecencyOrder } from "./recency-order.js";
 import type { ContrastivePair, StrategyEntry, StrategyFilter, StrategySearchHit } from "./types.js";
 import { type MatrixKernel, selectTop, VectorMatrix } from "./vector-matrix.js";
 
@@ -34,6 +42,32 @@ function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** One stored entry: where its vector is and when it was last used. */
+interface Slot {
+  entry: StrategyEntry;
+  /** Its row in the matrix (rows move when another row is removed). */
+  row: number;
+  lastUsedAt: number;
+  /** The entries of the same auction with the same vector, this one included. */
+  sameVector: Slot[];
+}
+
+/** The entries of one auction, and the same entries grouped by identical vector. */
+interface AuctionSlots {
+  members: Slot[];
+  vectorGroups: Slot[][];
+}
+
+/** An auction as eviction would find it after a pending write. */
+interface PendingAuction extends AuctionRecency {
+  ids: string[];
+}
+
+function removeItem<T>(items: T[], item: T): void {
+  const index = items.indexOf(item);
+  if (index !== -1) items.splice(index, 1);
+}
+
 /**
  * Entries and vectors of one memory.
  *
@@ -49,10 +83,10 @@ export class MatrixStore implements MemoryView {
   private readonly capacity: number | undefined;
   private matrix: VectorMatrix | undefined;
   /** Parallel to the matrix rows. */
-  private readonly rowEntries: StrategyEntry[] = [];
-  private readonly rowLastUsed: number[] = [];
-  private readonly rowOf = new Map<string, number>();
-  private readonly auctionMembers = new Map<string, Set<string>>();
+  private readonly rowSlots: Slot[] = [];
+  private readonly slotOf = new Map<string, Slot>();
+  private readonly auctions = new Map<string, AuctionSlots>();
+  private readonly recency = new RecencyOrder();
 
   /** `capacity`: rows to reserve at first (e.g. the number of records about to be loaded). */
   constructor({ kernel = "auto", capacity }: { kernel?: MatrixKernel; capacity?: number } = {}) {
@@ -61,7 +95,7 @@ export class MatrixStore implements MemoryView {
   }
 
   get size(): number {
-    return this.rowEntries.length;
+    return this.rowSlots.length;
   }
 
   /** Vector length, fixed by the first stored vector; `undefined` while empty and never filled. */
@@ -75,41 +109,30 @@ export class MatrixStore implements MemoryView {
   }
 
   has(id: string): boolean {
-    return this.rowOf.has(id);
+    return this.slotOf.has(id);
   }
 
   /** The stored entry itself (not a copy): callers must not change it. */
   entry(id: string): StrategyEntry | undefined {
-    const row = this.rowOf.get(id);
-    return row === undefined ? undefined : this.rowEntries[row];
+    return this.slotOf.get(id)?.entry;
   }
 
   get(id: string): StoredRecord | undefined {
-    const row = this.rowOf.get(id);
-    if (row === undefined || this.matrix === undefined) return undefined;
-    const entry = this.rowEntries[row];
-    if (entry === undefined) return undefined;
-    return { entry, vector: this.matrix.vector(row), lastUsedAt: this.rowLastUsed[row] ?? 0 };
+    const slot = this.slotOf.get(id);
+    if (slot === undefined || this.matrix === undefined) return undefined;
+    return { entry: slot.entry, vector: this.matrix.vector(slot.row), lastUsedAt: slot.lastUsedAt };
   }
 
   *records(): IterableIterator<StoredRecord> {
-    for (const id of [...this.rowOf.keys()]) {
+    for (const id of [...this.slotOf.keys()]) {
       const record = this.get(id);
       if (record !== undefined) yield record;
     }
   }
 
-  *evictionCandidates(): IterableIterator<EvictionCandidate> {
-    for (let row = 0; row < this.rowEntries.length; row += 1) {
-      const entry = this.rowEntries[row];
-      if (entry === undefined) continue;
-      yield {
-        id: entry.id,
-        auctionId: entry.auctionId,
-        createdAt: entry.createdAt,
-        lastUsedAt: this.rowLastUsed[row] ?? 0,
-      };
-    }
+  /** Auctions in eviction order, first to evict first (see `eviction.ts` for the rule). */
+  auctionsByRecency(): IterableIterator<AuctionRecency> {
+    return this.recency.leastRecentFirst();
   }
 
   /** Adds or replaces an entry. The vector's length must equal `dimensions` once that is set. */
@@ -122,62 +145,116 @@ export class MatrixStore implements MemoryView {
         ...(this.capacity === undefined ? {} : { initialCapacity: this.capacity }),
       });
     }
-    const existing = this.rowOf.get(entry.id);
-    if (existing === undefined) {
+    let slot = this.slotOf.get(entry.id);
+    if (slot === undefined) {
       const row = this.matrix.append(vector);
-      this.rowEntries[row] = entry;
-      this.rowLastUsed[row] = lastUsedAt;
-      this.rowOf.set(entry.id, row);
+      slot = { entry, row, lastUsedAt, sameVector: [] };
+      this.rowSlots[row] = slot;
+      this.slotOf.set(entry.id, slot);
     } else {
-      this.matrix.set(existing, vector);
-      const previous = this.rowEntries[existing];
-      if (previous !== undefined) this.leaveAuction(previous);
-      this.rowEntries[existing] = entry;
-      this.rowLastUsed[existing] = lastUsedAt;
+      this.matrix.set(slot.row, vector);
+      const previousAuction = slot.entry.auctionId;
+      this.leaveAuction(slot);
+      slot.entry = entry;
+      slot.lastUsedAt = lastUsedAt;
+      if (previousAuction !== entry.auctionId) this.refreshRecency(previousAuction);
     }
-    let members = this.auctionMembers.get(entry.auctionId);
-    if (members === undefined) {
-      members = new Set();
-      this.auctionMembers.set(entry.auctionId, members);
-    }
-    members.add(entry.id);
+    this.joinAuction(slot);
+    this.refreshRecency(entry.auctionId);
   }
 
   /** Removes an entry; `false` when there was none. */
   remove(id: string): boolean {
-    const row = this.rowOf.get(id);
-    if (row === undefined || this.matrix === undefined) return false;
-    const entry = this.rowEntries[row];
-    if (entry !== undefined) this.leaveAuction(entry);
-    this.rowOf.delete(id);
-    const moved = this.matrix.remove(row);
-    const last = this.rowEntries.length - 1;
+    const slot = this.slotOf.get(id);
+    if (slot === undefined || this.matrix === undefined) return false;
+    this.leaveAuction(slot);
+    this.refreshRecency(slot.entry.auctionId);
+    this.slotOf.delete(id);
+    const moved = this.matrix.remove(slot.row);
+    const last = this.rowSlots.length - 1;
     if (moved !== -1) {
-      const movedEntry = this.rowEntries[last];
-      if (movedEntry !== undefined) {
-        this.rowEntries[row] = movedEntry;
-        this.rowLastUsed[row] = this.rowLastUsed[last] ?? 0;
-        this.rowOf.set(movedEntry.id, row);
+      const movedSlot = this.rowSlots[last];
+      if (movedSlot !== undefined) {
+        this.rowSlots[slot.row] = movedSlot;
+        movedSlot.row = slot.row;
       }
     }
-    this.rowEntries.length = last;
-    this.rowLastUsed.length = last;
+    this.rowSlots.length = last;
     return true;
   }
 
   /** Sets an entry's outcome; `false` when there is no such entry. */
   setOutcome(id: string, outcome: number): boolean {
-    const row = this.rowOf.get(id);
-    const entry = row === undefined ? undefined : this.rowEntries[row];
-    if (row === undefined || entry === undefined) return false;
-    this.rowEntries[row] = { ...entry, outcome };
+    const slot = this.slotOf.get(id);
+    if (slot === undefined) return false;
+    slot.entry = { ...slot.entry, outcome };
     return true;
   }
 
   /** Marks an entry used at `at` (never moves its last use back in time). */
   touch(id: string, at: number): void {
-    const row = this.rowOf.get(id);
-    if (row !== undefined) this.rowLastUsed[row] = Math.max(this.rowLastUsed[row] ?? 0, at);
+    const slot = this.slotOf.get(id);
+    if (slot === undefined || at <= slot.lastUsedAt) return;
+    slot.lastUsedAt = at;
+    const key = this.recency.get(slot.entry.auctionId);
+    if (key !== undefined && at > key.lastUsedAt) this.recency.set({ ...key, lastUsedAt: at });
+  }
+
+  /**
+   * Ids to evict so that at most `maxEntries` remain once `added` is stored (ids of `added` may be
+   * among them): exactly `selectEvictions` over the entries as they would be after the write,
+   * reading the eviction order from its front instead of grouping and sorting every entry.
+   */
+  evictionsFor(added: ReadonlyArray<{ entry: StrategyEntry; lastUsedAt: number }>, maxEntries: number): string[] {
+    const addedIds = new Set(added.map(({ entry }) => entry.id));
+    let total = this.size;
+    for (const id of addedIds) if (!this.slotOf.has(id)) total += 1;
+    if (total <= maxEntries) return [];
+    // Auctions the write changes: those it adds to, and those it takes replaced entries from.
+    const changed = new Set<string>();
+    for (const { entry } of added) {
+      changed.add(entry.auctionId);
+      const previous = this.slotOf.get(entry.id);
+      if (previous !== undefined) changed.add(previous.entry.auctionId);
+    }
+    const pending: PendingAuction[] = [];
+    for (const auctionId of changed) {
+      const auction: PendingAuction = { auctionId, lastUsedAt: -Infinity, createdAt: -Infinity, ids: [] };
+      const include = (entry: StrategyEntry, lastUsedAt: number) => {
+        auction.ids.push(entry.id);
+        auction.lastUsedAt = Math.max(auction.lastUsedAt, lastUsedAt);
+        auction.createdAt = Math.max(auction.createdAt, entry.createdAt);
+      };
+      for (const slot of this.auctions.get(auctionId)?.members ?? []) {
+        if (!addedIds.has(slot.entry.id)) include(slot.entry, slot.lastUsedAt);
+      }
+      for (const { entry, lastUsedAt } of added) if (entry.auctionId === auctionId) include(entry, lastUsedAt);
+      if (auction.ids.length > 0) pending.push(auction);
+    }
+    pending.sort(compareRecency);
+    // Merge the stored order (without the changed auctions) with the changed auctions.
+    const evicted: string[] = [];
+    let next = 0;
+    const takePendingBefore = (bound: AuctionRecency | undefined) => {
+      while (total > maxEntries) {
+        const auction = pending[next];
+        if (auction === undefined || (bound !== undefined && compareRecency(auction, bound) > 0)) return;
+        evicted.push(...auction.ids);
+        total -= auction.ids.length;
+        next += 1;
+      }
+    };
+    for (const key of this.recency.leastRecentFirst()) {
+      if (total <= maxEntries) break;
+      if (changed.has(key.auctionId)) continue;
+      takePendingBefore(key);
+      if (total <= maxEntries) break;
+      const members = this.auctions.get(key.auctionId)?.members ?? [];
+      for (const slot of members) evicted.push(slot.entry.id);
+      total -= members.length;
+    }
+    takePendingBefore(undefined);
+    return evicted;
   }
 
   /** Top-`k` entries by cosine similarity, best first, ties by id. Filtered rows are never scored. */
@@ -189,7 +266,7 @@ export class MatrixStore implements MemoryView {
     const rowAt = (index: number) => (rows === undefined ? index : (rows[index] ?? 0));
     const top = selectTop(scores, k, (a, b) => compareIds(this.idAt(rowAt(a)), this.idAt(rowAt(b))));
     return top.flatMap((index) => {
-      const entry = this.rowEntries[rowAt(index)];
+      const entry = this.rowSlots[rowAt(index)]?.entry;
       return entry === undefined ? [] : [{ entry, score: scores[index] ?? 0 }];
     });
   }
@@ -198,16 +275,31 @@ export class MatrixStore implements MemoryView {
    * Contrastive pairs from the auctions most similar to `query`. Only winning/losing entries of
    * kind `kind` (when given) are scored; an auction's score is its best entry's. The top rows are
    * taken in growing windows until `k` pairs are found or every row was seen.
+   *
+   * Entries of one auction with identical vectors score identically, so only one of them is
+   * scored: the one with the smallest id (the one the id tie-break would rank first). Auctions
+   * come out in the same order, with the same scores, as when every row is scored.
    */
   contrastivePairs(query: ArrayLike<number>, options: { k: number; agent?: string; kind?: string }): ContrastivePair[] {
     const { k, agent, kind } = options;
     if (this.matrix === undefined || this.size === 0) return [];
-    // `rows` undefined: every row is a candidate and index i is row i (the faster full scan).
-    const rows = this.rowsMatching((entry) => entry.role !== "single" && (kind === undefined || entry.kind === kind));
-    const candidates = rows === undefined ? this.size : rows.length;
+    const accept = (entry: StrategyEntry) => entry.role !== "single" && (kind === undefined || entry.kind === kind);
+    const representatives: number[] = [];
+    for (const auction of this.auctions.values()) {
+      for (const group of auction.vectorGroups) {
+        let best: Slot | undefined;
+        for (const slot of group) {
+          if (accept(slot.entry) && (best === undefined || slot.entry.id < best.entry.id)) best = slot;
+        }
+        if (best !== undefined) representatives.push(best.row);
+      }
+    }
+    const candidates = representatives.length;
     if (candidates === 0) return [];
+    // `rows` undefined: every row is a candidate and index i is row i (the faster full scan).
+    const rows = candidates === this.size ? undefined : Int32Array.from(representatives);
     const rowAt = (index: number) => (rows === undefined ? index : (rows[index] ?? 0));
-    const scores = Float32Array.from(this.matrix.scores(query, rows));
+    const scores = this.matrix.scores(query, rows).slice();
     const tieBreak = (a: number, b: number) => compareIds(this.idAt(rowAt(a)), this.idAt(rowAt(b)));
     let window = Math.min(candidates, Math.max(32, k * 4));
     for (;;) {
@@ -215,11 +307,11 @@ export class MatrixStore implements MemoryView {
       const seen = new Set<string>();
       let pairCount = 0;
       for (const index of selectTop(scores, window, tieBreak)) {
-        const entry = this.rowEntries[rowAt(index)];
+        const entry = this.rowSlots[rowAt(index)]?.entry;
         if (entry === undefined || seen.has(entry.auctionId)) continue;
         seen.add(entry.auctionId);
-        const members = this.auctionEntries(entry.auctionId).filter(
-          (member) => member.role !== "single" && (kind === undefined || member.kind === kind),
+        const members = (this.auctions.get(entry.auctionId)?.members ?? []).flatMap((slot) =>
+          accept(slot.entry) ? [slot.entry] : [],
         );
         auctions.push({ auctionId: entry.auctionId, score: scores[index] ?? 0, entries: members });
         pairCount += countPairs(members, agent);
@@ -230,32 +322,65 @@ export class MatrixStore implements MemoryView {
     }
   }
 
-  private auctionEntries(auctionId: string): StrategyEntry[] {
-    const members = this.auctionMembers.get(auctionId) ?? new Set<string>();
-    return [...members].flatMap((id) => {
-      const entry = this.entry(id);
-      return entry === undefined ? [] : [entry];
-    });
-  }
-
   /** Rows whose entry passes `accept`, or `undefined` when every row does (score them all). */
   private rowsMatching(accept: (entry: StrategyEntry) => boolean): Int32Array | undefined {
     const rows: number[] = [];
-    for (let row = 0; row < this.rowEntries.length; row += 1) {
-      const entry = this.rowEntries[row];
-      if (entry !== undefined && accept(entry)) rows.push(row);
+    for (let row = 0; row < this.rowSlots.length; row += 1) {
+      const slot = this.rowSlots[row];
+      if (slot !== undefined && accept(slot.entry)) rows.push(row);
     }
-    return rows.length === this.rowEntries.length ? undefined : Int32Array.from(rows);
+    return rows.length === this.rowSlots.length ? undefined : Int32Array.from(rows);
   }
 
   private idAt(row: number): string {
-    return this.rowEntries[row]?.id ?? "";
+    return this.rowSlots[row]?.entry.id ?? "";
   }
 
-  private leaveAuction(entry: StrategyEntry): void {
-    const members = this.auctionMembers.get(entry.auctionId);
-    if (members === undefined) return;
-    members.delete(entry.id);
-    if (members.size === 0) this.auctionMembers.delete(entry.auctionId);
+  /** Adds `slot` to its entry's auction, in the group of identical vectors it belongs to. */
+  private joinAuction(slot: Slot): void {
+    let auction = this.auctions.get(slot.entry.auctionId);
+    if (auction === undefined) {
+      auction = { members: [], vectorGroups: [] };
+      this.auctions.set(slot.entry.auctionId, auction);
+    }
+    auction.members.push(slot);
+    const matrix = this.matrix as VectorMatrix;
+    const group = auction.vectorGroups.find((candidate) => {
+      const first = candidate[0];
+      return first !== undefined && matrix.sameVector(first.row, slot.row);
+    });
+    if (group === undefined) {
+      slot.sameVector = [slot];
+      auction.vectorGroups.push(slot.sameVector);
+    } else {
+      group.push(slot);
+      slot.sameVector = group;
+    }
+  }
+
+  private leaveAuction(slot: Slot): void {
+    const auction = this.auctions.get(slot.entry.auctionId);
+    if (auction === undefined) return;
+    removeItem(auction.members, slot);
+    removeItem(slot.sameVector, slot);
+    if (slot.sameVector.length === 0) removeItem(auction.vectorGroups, slot.sameVector);
+    slot.sameVector = [];
+    if (auction.members.length === 0) this.auctions.delete(slot.entry.auctionId);
+  }
+
+  /** Recomputes an auction's place in the eviction order from its current entries. */
+  private refreshRecency(auctionId: string): void {
+    const members = this.auctions.get(auctionId)?.members;
+    if (members === undefined || members.length === 0) {
+      this.recency.delete(auctionId);
+      return;
+    }
+    let lastUsedAt = -Infinity;
+    let createdAt = -Infinity;
+    for (const slot of members) {
+      lastUsedAt = Math.max(lastUsedAt, slot.lastUsedAt);
+      createdAt = Math.max(createdAt, slot.entry.createdAt);
+    }
+    this.recency.set({ auctionId, lastUsedAt, createdAt });
   }
 }

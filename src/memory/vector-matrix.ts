@@ -133,6 +133,18 @@ export class VectorMatrix {
     return this.floats.slice(start, start + this.dimensions);
   }
 
+  /** Whether rows `a` and `b` hold the same stored (normalised) vector, float for float. */
+  sameVector(a: number, b: number): boolean {
+    this.checkRow(a);
+    this.checkRow(b);
+    const startA = this.rowStart(a);
+    const startB = this.rowStart(b);
+    for (let index = 0; index < this.dimensions; index += 1) {
+      if (this.floats[startA + index] !== this.floats[startB + index]) return false;
+    }
+    return true;
+  }
+
   /**
    * Removes `row` by moving the last row into its place.
    * @returns the former number of the row that moved into `row`, or -1 when `row` was the last.

@@ -1,0 +1,96 @@
+/**
+ * Per-executor weights learned from outcomes. Pure: no file I/O (write the JSON yourself).
+ *
+ * The fit is a smoothed accuracy (Laplace / Beta(prior, prior) posterior mean):
+ * `weight = (correct + prior) / (total + 2 · prior)`, so an executor never seen gets 0.5, one
+ * right 9 times in 10 gets (9 + 1) / (10 + 2) ≈ 0.83 with the default prior 1.
+ */
+import { z } from "zod";
+import { parseConfig } from "../errors.js";
+
+/** One training outcome: did this executor's own answer to one training question come out right? */
+export interface ExecutorOutcome {
+  executor: string;
+  correct: boolean;
+}
+
+/** Zod schema of the saved weights (version 1). */
+export const executorWeightsSchema = z
+  .object({
+    version: z.literal(1),
+    method: z.literal("smoothed-accuracy"),
+    prior: z.number().positive(),
+    executors: z.record(
+      z.string().min(1),
+      z
+        .object({
+          weight: z.number().min(0).max(1),
+          correct: z.number().int().nonnegative(),
+          total: z.number().int().nonnegative(),
+        })
+        .strict()
+        .refine((entry) => entry.correct <= entry.total, { message: "correct must not exceed total" }),
+    ),
+  })
+  .strict();
+
+/** Fitted per-executor weights, as saved. */
+export type ExecutorWeights = z.infer<typeof executorWeightsSchema>;
+
+const fitOptionsSchema = z.object({ prior: z.number().positive().default(1) }).strict();
+
+/**
+ * Fit per-executor weights from training outcomes (smoothed accuracy, see the module comment).
+ *
+ * @param records one row per (executor, training question).
+ * @param options.prior pseudo-counts of right and wrong added to each executor. Default 1.
+ * @throws GavelConfigError when `prior` is not positive.
+ * @example
+ * ```ts
+ * const weights = fitExecutorWeights([
+ *   { executor: "careful", correct: true },
+ *   { executor: "careful", correct: true },
+ *   { executor: "hasty", correct: false },
+ * ]);
+ * weights.executors.careful?.weight; // 0.75
+ * ```
+ */
+export function fitExecutorWeights(
+  records: readonly ExecutorOutcome[],
+  options: z.input<typeof fitOptionsSchema> = {},
+): ExecutorWeights {
+  const { prior } = parseConfig("fitExecutorWeights options", fitOptionsSchema, options);
+  const counts = new Map<string, { correct: number; total: number }>();
+  for (const { executor, correct } of records) {
+    const entry = counts.get(executor) ?? { correct: 0, total: 0 };
+    entry.total += 1;
+    if (correct) entry.correct += 1;
+    counts.set(executor, entry);
+  }
+  const executors: ExecutorWeights["executors"] = {};
+  for (const name of [...counts.keys()].sort()) {
+    const { correct, total } = counts.get(name) ?? { correct: 0, total: 0 };
+    executors[name] = { weight: (correct + prior) / (total + 2 * prior), correct, total };
+  }
+  return { version: 1, method: "smoothed-accuracy", prior, executors };
+}
+
+/** The weights as a plain `{ executor: weight }` map (what `createBeliefCoordination` takes). */
+export function weightMap(weights: ExecutorWeights): Record<string, number> {
+  return Object.fromEntries(Object.entries(weights.executors).map(([name, entry]) => [name, entry.weight]));
+}
+
+/** Serialise fitted weights to JSON (validated first). */
+export function executorWeightsToJson(weights: ExecutorWeights): string {
+  return `${JSON.stringify(parseConfig("executor weights", executorWeightsSchema, weights), null, 2)}\n`;
+}
+
+/**
+ * Read weights saved by {@link executorWeightsToJson}.
+ *
+ * @throws GavelConfigError naming the bad field when the JSON is not valid weights.
+ * @throws SyntaxError when the text is not JSON.
+ */
+export function executorWeightsFromJson(text: string): ExecutorWeights {
+  return parseConfig("executor weights", executorWeightsSchema, JSON.parse(text));
+}

@@ -1,0 +1,145 @@
+/**
+ * One agent call under the example's budget: reserve the upper bound (prompt tokens counted with
+ * js-tiktoken + the call's output cap), call the model (tagged `nostream`), settle to the real
+ * usage (`usage_metadata`, or a tokenizer count marked estimated) — or, when the call throws,
+ * release the reservation (nothing charged) and report the agent dropped.
+ */
+import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import type { AIMessage, BaseMessage } from "@langchain/core/messages";
+import type { RunnableConfig } from "@langchain/core/runnables";
+import type { Reservation, TokenBudget } from "../budget/budget.js";
+import { countMessageTokens, usageFromMessage } from "../budget/tokens.js";
+import type { Usage } from "../budget/types.js";
+import { BudgetExhausted } from "../errors.js";
+import type { ChargeInput, LedgerScope } from "../ledger/types.js";
+import { isChatModel, modelName } from "../middleware/models.js";
+import type { DebateAgent } from "./options.js";
+import type { CallPurpose } from "./prompts.js";
+import type { DebateDrop } from "./state.js";
+
+/** A successful call. */
+export interface CallSuccess {
+  ok: true;
+  reply: AIMessage;
+  text: string;
+  usage: Usage;
+}
+
+/** A call that was not made (budget) or failed (error). */
+export interface CallFailure {
+  ok: false;
+  drop: DebateDrop;
+}
+
+/** What every call of one round shares. */
+export interface CallContext {
+  readonly budget: TokenBudget;
+  readonly charges: ChargeInput[];
+  readonly scope: LedgerScope;
+  readonly auctionId: string | undefined;
+  readonly config: RunnableConfig | undefined;
+  /** The capped (and, for logprob/entropy, log-probability asking) copy of a model. */
+  readonly modelFor: (agent: DebateAgent, maxTokens: number) => BaseChatModel;
+}
+
+/** The prompt's token count and the reservation it needs with output cap `maxTokens`. */
+export function reservationSize(agent: DebateAgent, prompt: readonly BaseMessage[], maxTokens: number): number {
+  return countMessageTokens(prompt, modelName(agent.model)) + maxTokens;
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** Makes one budgeted call. Never throws for a model failure or a refused reservation. */
+export async function callAgent(
+  context: CallContext,
+  agent: DebateAgent,
+  purpose: CallPurpose,
+  prompt: BaseMessage[],
+  maxTokens: number,
+): Promise<CallSuccess | CallFailure> {
+  const model = modelName(agent.model);
+  const inputTokens = countMessageTokens(prompt, model);
+  const label = `debate.${purpose}`;
+  const base = {
+    model,
+    agent: agent.name,
+    scope: context.scope,
+    label,
+    ...(context.auctionId !== undefined && { auctionId: context.auctionId }),
+  };
+  let reservation: Reservation;
+  try {
+    reservation = context.budget.reserve({ model, inputTokens, maxOutputTokens: maxTokens, label });
+  } catch (error) {
+    if (!BudgetExhausted.isInstance(error)) throw error;
+    context.charges.push({ ...base, kind: "refuse", inputTokens, outputTokens: maxTokens, usd: 0 });
+    return { ok: false, drop: { agent: agent.name, stage: purpose, reason: "budget", detail: error.message } };
+  }
+  const charge = { ...base, reservationId: reservation.id };
+  context.charges.push({ ...charge, kind: "reserve", inputTokens, outputTokens: maxTokens, usd: reservation.usd });
+  let reply: AIMessage;
+  try {
+    reply = (await context.modelFor(agent, maxTokens).invoke(prompt, {
+      ...context.config,
+      tags: [...(context.config?.tags ?? []), "nostream", `gavel:debate.${purpose}`],
+      runName: `gavel.debate.${purpose}.${agent.name}`,
+      metadata: { ...context.config?.metadata, gavel_purpose: purpose, gavel_agent: agent.name },
+      maxTokens,
+    } as Parameters<BaseChatModel["invoke"]>[1])) as AIMessage;
+  } catch (error) {
+    context.budget.release(reservation);
+    context.charges.push({ ...charge, kind: "release", inputTokens, outputTokens: maxTokens, usd: reservation.usd });
+    return { ok: false, drop: { agent: agent.name, stage: purpose, reason: "error", detail: describeError(error) } };
+  }
+  const usage = usageFromMessage(reply, prompt, model);
+  const settlement = context.budget.settle(reservation, usage);
+  context.charges.push({
+    ...charge,
+    kind: "settle",
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+    usd: settlement.usd,
+    estimated: settlement.estimated,
+    ...(settlement.overrun && { metadata: { overrun: true } }),
+  });
+  return { ok: true, reply, text: reply.text, usage };
+}
+
+/**
+ * Builds the per-graph cache of model copies: the agent's model rebuilt from its constructor
+ * fields with `maxTokens` (and, for the `logprob` and `entropy` estimators on clients that have
+ * a `logprobs` field, such as ChatOpenAI, `logprobs: true` and `topLogprobs`). When no copy can
+ * be built the model itself is used (the cap is still passed as a call option).
+ */
+export function createModelCopies({
+  logprobs,
+  topLogprobs,
+}: {
+  logprobs: boolean;
+  topLogprobs: number;
+}): (agent: DebateAgent, maxTokens: number) => BaseChatModel {
+  const copies = new Map<string, BaseChatModel>();
+  return function modelFor(agent: DebateAgent, maxTokens: number): BaseChatModel {
+    const key = `${agent.name}:${maxTokens}`;
+    const cached = copies.get(key);
+    if (cached) return cached;
+    const original = agent.model;
+    const fields: Record<string, unknown> = { ...(original.lc_kwargs ?? {}), maxTokens };
+    if (logprobs && "logprobs" in original) {
+      fields.logprobs = true;
+      if (topLogprobs > 0) fields.topLogprobs = topLogprobs;
+    }
+    let copy = original;
+    try {
+      const Constructor = original.constructor as new (fields: Record<string, unknown>) => BaseChatModel;
+      const candidate = new Constructor(fields);
+      if (isChatModel(candidate)) copy = candidate;
+    } catch {
+      copy = original;
+    }
+    copies.set(key, copy);
+    return copy;
+  };
+}

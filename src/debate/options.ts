@@ -1,0 +1,185 @@
+/**
+ * The one configuration of an auction-gated debate: its schema, the public input type derived
+ * from it, and the resolved settings the graph runs on. Parsed once, in `createAuctionDebate`.
+ */
+import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import { z } from "zod";
+import { parseConfig } from "../errors.js";
+import type { AuctionLedger } from "../ledger/types.js";
+import { MECHANISM_NAMES } from "../market/options.js";
+import type { MechanismName } from "../market/types.js";
+import { isChatModel } from "../middleware/models.js";
+
+/** How agents take the floor. */
+export const DEBATE_MODES = ["intent", "full_draft", "full"] as const;
+/** How an agent's bid value is estimated. */
+export const UTILITY_ESTIMATORS = ["heuristic", "logprob", "entropy", "self"] as const;
+/** How the final answer is chosen from the agents' answers. */
+export const AGGREGATIONS = ["majority", "weighted"] as const;
+
+/** `intent` (bid with a short intent, only winners write), `full_draft` (DALA's original) or `full` (everyone speaks). */
+export type DebateMode = (typeof DEBATE_MODES)[number];
+/** See {@link UTILITY_ESTIMATORS}. */
+export type UtilityEstimatorName = (typeof UTILITY_ESTIMATORS)[number];
+/** See {@link AGGREGATIONS}. */
+export type AggregationName = (typeof AGGREGATIONS)[number];
+
+/** Default token budget per example (one graph invocation). */
+export const DEFAULT_DEBATE_BUDGET = 2048;
+/** Default most rounds. */
+export const DEFAULT_MAX_ROUNDS = 4;
+/** Default output cap of an intent (the short bid), in tokens. */
+export const DEFAULT_INTENT_MAX_TOKENS = 48;
+/** Default output cap of a full message, in tokens. */
+export const DEFAULT_MESSAGE_MAX_TOKENS = 192;
+/** Default speakers per round. */
+export const DEFAULT_DEBATE_TOP_K = 1;
+/** `top_logprobs` requested from providers that support it (ChatOpenAI). */
+export const DEFAULT_TOP_LOGPROBS = 5;
+
+const isFunction = (value: unknown) => typeof value === "function";
+
+const AgentSchema = z
+  .object({
+    name: z.string().min(1).regex(/^[^\s:]+$/, "no spaces or colons (it is the bidder id)"),
+    model: z.custom<BaseChatModel>(isChatModel, { message: "must be a LangChain chat model (BaseChatModel)" }),
+    role: z.string().min(1).optional(),
+    reliability: z.number().nonnegative().optional(),
+  })
+  .strict();
+
+/** Zod schema of {@link AuctionDebateOptions}. Unknown keys are rejected. */
+export const AuctionDebateOptionsSchema = z
+  .object({
+    agents: z
+      .array(AgentSchema)
+      .min(1)
+      .refine((agents) => new Set(agents.map((agent) => agent.name)).size === agents.length, {
+        message: "agent names must be unique",
+      }),
+    mechanism: z.enum(MECHANISM_NAMES).default("second_price"),
+    budget: z.number().int().positive().default(DEFAULT_DEBATE_BUDGET),
+    maxRounds: z.number().int().min(1).max(20).default(DEFAULT_MAX_ROUNDS),
+    topK: z.number().int().positive().default(DEFAULT_DEBATE_TOP_K),
+    reservePrice: z.number().nonnegative().default(0),
+    temperature: z.number().positive().default(1),
+    mode: z.enum(DEBATE_MODES).default("intent"),
+    utility: z.enum(UTILITY_ESTIMATORS).default("heuristic"),
+    aggressiveness: z
+      .union([z.number().nonnegative(), z.record(z.string(), z.number().nonnegative())])
+      .default(1),
+    aggregation: z.enum(AGGREGATIONS).default("majority"),
+    parseAnswer: z
+      .custom<(text: string) => string | undefined>(isFunction, { message: "must be a function" })
+      .optional(),
+    seed: z.number().int().default(0),
+    intentMaxTokens: z.number().int().positive().default(DEFAULT_INTENT_MAX_TOKENS),
+    messageMaxTokens: z.number().int().positive().default(DEFAULT_MESSAGE_MAX_TOKENS),
+    topLogprobs: z.number().int().min(0).max(20).default(DEFAULT_TOP_LOGPROBS),
+    ledger: z
+      .custom<AuctionLedger>((value) => typeof (value as AuctionLedger | null)?.recordAuction === "function", {
+        message: "must be an AuctionLedger (e.g. createSqliteLedger({ path }))",
+      })
+      .optional(),
+    generateId: z.custom<() => string>(isFunction, { message: "must be a function" }).optional(),
+    name: z.string().min(1).default("auction_debate"),
+  })
+  .strict()
+  .superRefine((options, context) => {
+    if (typeof options.aggressiveness === "object") {
+      const names = new Set(options.agents.map((agent) => agent.name));
+      for (const name of Object.keys(options.aggressiveness)) {
+        if (!names.has(name)) {
+          context.addIssue({ code: "custom", path: ["aggressiveness", name], message: `no agent is named "${name}"` });
+        }
+      }
+    }
+  });
+
+/**
+ * Options of `createAuctionDebate` (input form: only `agents` is required).
+ *
+ * | field | default | meaning |
+ * |---|---|---|
+ * | `agents` | — | `[{ name, model, role?, reliability? }]`; `name` is the bidder id |
+ * | `mechanism` | `"second_price"` | `first_price`, `second_price`, `softmax` or `budgeted_vcg` |
+ * | `budget` | `2048` | tokens per example (prompt + completion of every call) |
+ * | `maxRounds` | `4` | most rounds (1–20) |
+ * | `topK` | `1` | most speakers per round |
+ * | `reservePrice` | `0` | bids below it never win |
+ * | `temperature` | `1` | softmax temperature |
+ * | `mode` | `"intent"` | `intent`, `full_draft` (DALA's original) or `full` (everyone speaks) |
+ * | `utility` | `"heuristic"` | `heuristic`, `logprob`, `entropy` or `self` |
+ * | `aggressiveness` | `1` | α: one number for all, or by agent name (missing names: 1) |
+ * | `aggregation` | `"majority"` | `majority` or `weighted` (α × reliability) |
+ * | `parseAnswer` | `Answer:` line | text → answer, `undefined` when none |
+ * | `seed` | `0` | ties (auctions and votes) and softmax sampling |
+ * | `intentMaxTokens` | `48` | output cap of an intent |
+ * | `messageMaxTokens` | `192` | output cap of a message or draft |
+ * | `topLogprobs` | `5` | `top_logprobs` asked from ChatOpenAI-like clients (logprob/entropy) |
+ * | `ledger` | — | an `AuctionLedger`: every auction and charge is recorded |
+ * | `generateId` | `crypto.randomUUID` | ids of auctions and examples |
+ * | `name` | `"auction_debate"` | the compiled graph's name |
+ */
+export type AuctionDebateOptions = z.input<typeof AuctionDebateOptionsSchema>;
+
+/** One agent of the debate, as configured. */
+export type DebateAgent = z.output<typeof AgentSchema>;
+
+/** Validated settings, every default filled in. */
+export interface DebateSettings {
+  readonly agents: readonly DebateAgent[];
+  readonly mechanism: MechanismName;
+  readonly budget: number;
+  readonly maxRounds: number;
+  readonly topK: number;
+  readonly reservePrice: number;
+  readonly temperature: number;
+  readonly mode: DebateMode;
+  readonly utility: UtilityEstimatorName;
+  /** α by agent name (every agent present). */
+  readonly aggressiveness: Readonly<Record<string, number>>;
+  readonly aggregation: AggregationName;
+  readonly parseAnswer: (text: string) => string | undefined;
+  readonly seed: number;
+  readonly intentMaxTokens: number;
+  readonly messageMaxTokens: number;
+  readonly topLogprobs: number;
+  readonly ledger: AuctionLedger | undefined;
+  readonly generateId: () => string;
+  readonly name: string;
+}
+
+/**
+ * The default answer parser: the text after the last `Answer:` (case-insensitive), up to the end
+ * of its line, trimmed, without a trailing period; `undefined` when there is none.
+ *
+ * @example
+ * parseAnswerLine("I checked it twice.\nAnswer: 42."); // "42"
+ */
+export function parseAnswerLine(text: string): string | undefined {
+  const matches = [...text.matchAll(/answer\s*:\s*([^\n]+)/gi)];
+  const last = matches[matches.length - 1]?.[1]?.trim().replace(/\.$/, "").trim();
+  return last === undefined || last.length === 0 ? undefined : last;
+}
+
+/**
+ * Validates the options once and fills the defaults.
+ *
+ * @throws GavelConfigError naming each bad field.
+ */
+export function parseDebateOptions(options: AuctionDebateOptions): DebateSettings {
+  const parsed = parseConfig("auction debate options", AuctionDebateOptionsSchema, options);
+  const alpha = parsed.aggressiveness;
+  const aggressiveness: Record<string, number> = {};
+  for (const agent of parsed.agents) {
+    aggressiveness[agent.name] = typeof alpha === "number" ? alpha : (alpha[agent.name] ?? 1);
+  }
+  return Object.freeze({
+    ...parsed,
+    aggressiveness: Object.freeze(aggressiveness),
+    parseAnswer: parsed.parseAnswer ?? parseAnswerLine,
+    ledger: parsed.ledger,
+    generateId: parsed.generateId ?? (() => globalThis.crypto.randomUUID()),
+  });
+}
