@@ -145,7 +145,13 @@ export function refineBeliefs(
 ): BeliefRefinement {
   let current = beliefs.map((belief) => [...belief]);
   if (current.length < 2) {
-    return { beliefs: current, iterations: 0, deltas: [], attention: beliefAttention(current), stoppedBy: "single-executor" };
+    return {
+      beliefs: current,
+      iterations: 0,
+      deltas: [],
+      attention: beliefAttention(current),
+      stoppedBy: "single-executor",
+    };
   }
   const deltas: number[] = [];
   let attention = beliefAttention(current);
@@ -155,7 +161,8 @@ export function refineBeliefs(
     deltas.push(delta);
     current = step.beliefs;
     attention = step.attention;
-    if (delta < tolerance) return { beliefs: current, iterations: deltas.length, deltas, attention, stoppedBy: "converged" };
+    if (delta < tolerance)
+      return { beliefs: current, iterations: deltas.length, deltas, attention, stoppedBy: "converged" };
   }
   return { beliefs: current, iterations: deltas.length, deltas, attention, stoppedBy: "iterations" };
 }

@@ -47,7 +47,9 @@ export function parseStatedConfidence(text: string): number | undefined {
 export function confidenceFromLogprobs(content: unknown): number | undefined {
   if (!Array.isArray(content)) return undefined;
   const values = content
-    .map((entry) => (typeof entry === "object" && entry !== null ? (entry as { logprob?: unknown }).logprob : undefined))
+    .map((entry) =>
+      typeof entry === "object" && entry !== null ? (entry as { logprob?: unknown }).logprob : undefined,
+    )
     .filter((value): value is number => typeof value === "number" && Number.isFinite(value) && value <= 0);
   if (values.length === 0) return undefined;
   return Math.exp(values.reduce((sum, value) => sum + value, 0) / values.length);

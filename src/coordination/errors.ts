@@ -14,7 +14,11 @@ export class CoordinationError extends GavelError {
   /** The agent concerned (`"coordinator"` or an executor name), when one is. */
   readonly agent: string | undefined;
 
-  constructor(message: string, details: { reason: CoordinationFailure; agent?: string }, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    details: { reason: CoordinationFailure; agent?: string },
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.reason = details.reason;
     this.agent = details.agent;

@@ -59,7 +59,10 @@ interface AuctionSlots {
 }
 
 /** An auction as eviction would find it after a pending write. */
-interface PendingAuction extends AuctionRecency {
+interface PendingAuction {
+  auctionId: string;
+  lastUsedAt: number;
+  createdAt: number;
   ids: string[];
 }
 

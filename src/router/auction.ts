@@ -161,7 +161,8 @@ export interface StrategyAuctionEngine {
 /** Build the engine over resolved settings. */
 export function createStrategyAuctionEngine(settings: RouterSettings): StrategyAuctionEngine {
   const auctioneer = createAuctioneer({ mechanism: "first_price", topK: 1, reservePrice: 0, seed: settings.seed });
-  const planningCopies = new WeakMap<BaseChatModel, BaseChatModel>();
+  /** Planning copies by model, then by output cap (plans, first-round and refinement juries differ). */
+  const planningCopies = new WeakMap<BaseChatModel, Map<number, BaseChatModel>>();
   const members = new Map(settings.pool.map((member) => [member.name, member]));
 
   function usageOf(member: ResolvedMember, reply: AIMessage, prompt: readonly BaseMessage[]) {
@@ -199,8 +200,8 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
       const reply = (await withTimeout(
         (signal) =>
           model.invoke(prompt, {
-            signal,
-            callbacks: request.callbacks,
+            ...(signal !== undefined && { signal }),
+            ...(request.callbacks !== undefined && { callbacks: request.callbacks }),
             tags: ["nostream", `gavel:${purpose}`],
             runName: `gavel.${purpose}.${member.name}`,
             metadata: { gavel_purpose: purpose, gavel_member: member.name },
@@ -227,8 +228,13 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
    * no copy can be built.
    */
   function planningCopy(model: BaseChatModel, maxTokens: number): BaseChatModel {
-    const cached = planningCopies.get(model);
-    if (cached && (cached as unknown as { maxTokens?: number }).maxTokens === maxTokens) return cached;
+    let byCap = planningCopies.get(model);
+    if (byCap === undefined) {
+      byCap = new Map();
+      planningCopies.set(model, byCap);
+    }
+    const cached = byCap.get(maxTokens);
+    if (cached !== undefined) return cached;
     const fields: Record<string, unknown> = { ...(model.lc_kwargs ?? {}), maxTokens };
     if ("logprobs" in model) {
       fields.logprobs = true;
@@ -242,7 +248,7 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     } catch {
       copy = model;
     }
-    planningCopies.set(model, copy);
+    byCap.set(maxTokens, copy);
     return copy;
   }
 
@@ -408,6 +414,16 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     const transcript = transcriptOf(request.messages);
     const calls: AuctionCall[] = [];
 
+    // The memory lookup depends only on the task: start it now so it overlaps the plan and jury
+    // calls (it is awaited only if a cheaper member refines). A failure is kept, not thrown.
+    const lookup =
+      settings.memory && settings.refinement && settings.pool.length > 1
+        ? settings.memory.contrastivePairs(lastHumanText(request.messages), { k: settings.refinementPairs }).then(
+            (found) => ({ found }),
+            (error: unknown) => ({ error }),
+          )
+        : undefined;
+
     const first = await bidRound(settings.pool, transcript, request, calls, "bids");
     const dropped: Record<string, string> = { ...first.failures };
     const juries = [...first.juries];
@@ -427,14 +443,10 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
       else if (cheaper.length === 0) refinementSkipped = "the provisional winner is the cheapest bidder";
       else {
         let pairs: Array<{ losing: string; winning: string }> = [];
-        try {
-          const found = await settings.memory.contrastivePairs(lastHumanText(request.messages), {
-            k: settings.refinementPairs,
-          });
-          pairs = found.map((pair) => ({ losing: pair.losing.plan, winning: pair.winning.plan }));
-        } catch (error) {
-          refinementSkipped = `memory failed: ${describe(error)}`;
-        }
+        const looked = (await lookup) ?? { error: new Error("no memory lookup") };
+        if ("found" in looked)
+          pairs = looked.found.map((pair) => ({ losing: pair.losing.plan, winning: pair.winning.plan }));
+        else refinementSkipped = `memory failed: ${describe(looked.error)}`;
         if (refinementSkipped === undefined && pairs.length === 0)
           refinementSkipped = "memory has no contrastive pairs for this task";
         if (refinementSkipped === undefined) {
@@ -604,15 +616,17 @@ function describe(error: unknown): string {
 
 /**
  * Run `task` with an AbortSignal that fires on the caller's signal or after `timeoutMs`, and
- * settle as soon as either fires even if the model ignores its signal.
+ * settle as soon as either fires even if the model ignores its signal. With neither, `task`
+ * gets no signal and runs as it is.
  */
 export async function withTimeout<T>(
-  task: (signal: AbortSignal) => Promise<T>,
+  task: (signal: AbortSignal | undefined) => Promise<T>,
   parent: AbortSignal | undefined,
   timeoutMs: number | undefined,
   timeoutError: () => Error,
 ): Promise<T> {
-  if (timeoutMs === undefined && parent === undefined) return task(new AbortController().signal);
+  // Nothing can abort the call: no controller, no timer, no race.
+  if (timeoutMs === undefined && parent === undefined) return task(undefined);
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onParentAbort: (() => void) | undefined;

@@ -223,7 +223,7 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
   async #auction(messages: BaseMessage[], options: this["ParsedCallOptions"], runManager?: CallbackManagerForLLMRun) {
     return this.#engine.run({
       messages,
-      ...(runManager && { callbacks: childCallbacks(runManager, "gavel:auction") }),
+      ...childCallbacksOption(runManager, "gavel:auction"),
       ...(options.signal && { signal: options.signal }),
     });
   }
@@ -246,7 +246,7 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
 
   #executionConfig(options: this["ParsedCallOptions"], runManager?: CallbackManagerForLLMRun) {
     return {
-      ...(runManager && { callbacks: childCallbacks(runManager, "gavel:answer") }),
+      ...childCallbacksOption(runManager, "gavel:answer"),
       ...(options.signal && { signal: options.signal }),
       tags: ["nostream", "gavel:answer"],
       runName: "gavel.answer",
@@ -341,6 +341,20 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
+
+/**
+ * `{ callbacks }` for calls made inside this model's run, or `{}` when the run has no handlers to
+ * pass on (nothing would observe the calls, so no manager is built for them).
+ */
+function childCallbacksOption(
+  runManager: CallbackManagerForLLMRun | undefined,
+  tag: string,
+): { callbacks?: CallbackManager } {
+  const handlers = (runManager as unknown as { inheritableHandlers?: BaseCallbackHandler[] } | undefined)
+    ?.inheritableHandlers;
+  if (runManager === undefined || handlers === undefined || handlers.length === 0) return {};
+  return { callbacks: childCallbacks(runManager, tag) };
+}
 
 /**
  * A callback manager for calls made inside this model's run (what `getChild` does for chain

@@ -1,0 +1,530 @@
+/**
+ * `createBeliefCoordination`: ECON-style belief coordination as a compiled LangGraph graph.
+ *
+ * Nodes, in order: `write_strategy` (coordinator, ≤ 50 tokens, guarded against stating the answer)
+ * → `execute` (every executor answers in parallel, seeing the question, the strategy and the
+ * previous commitment; its reply is embedded and its confidence read) → `refine_beliefs` (ECON's belief
+ * update, then the commitment candidate by weighted vote) → `commit` (coordinator, ≤ 50 tokens,
+ * sees parsed answers and scores only) → back to `execute` until the commitment's parsed answer
+ * is the same twice in a row, or `maxRounds`, or the budget cannot pay for the next call.
+ */
+import type { EmbeddingsInterface } from "@langchain/core/embeddings";
+import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import type { AIMessage, BaseMessage } from "@langchain/core/messages";
+import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
+import { z } from "zod";
+import {
+  BudgetExhausted,
+  countMessageTokens,
+  type Reservation,
+  type ScopeIds,
+  type TokenBudget,
+  usageFromMessage,
+} from "../budget/index.js";
+import { parseConfig } from "../errors.js";
+import { type BudgetableModel, cappedCopy, declaredOutputCap, isChatModel, modelName } from "../middleware/models.js";
+import { buildBelief, refineBeliefs } from "./beliefs.js";
+import { type ConfidenceSource, confidenceOf } from "./confidence.js";
+import { type CandidateSelection, selectCommitmentCandidate } from "./consensus.js";
+import { CoordinationError } from "./errors.js";
+import {
+  COORDINATOR_TOKEN_LIMIT,
+  commitmentMessages,
+  executorMessages,
+  guardStrategy,
+  strategyMessages,
+  truncateToTokens,
+} from "./prompts.js";
+import { type ExecutorWeights, executorWeightsSchema, weightMap } from "./weights.js";
+
+// ---------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------
+
+/** Name under which the coordinator's usage is recorded (an executor may not take it). */
+export const COORDINATOR_NAME = "coordinator";
+/** Default output cap of an executor's answer. */
+export const DEFAULT_EXECUTOR_MAX_TOKENS = 512;
+
+const chatModel = z.custom<BaseChatModel>(isChatModel, { message: "must be a LangChain chat model" });
+const isFunction = (value: unknown) => typeof value === "function";
+
+/** Zod schema of {@link BeliefCoordinationOptions}, parsed once by {@link createBeliefCoordination}. */
+export const beliefCoordinationOptionsSchema = z
+  .object({
+    coordinator: chatModel,
+    executors: z
+      .array(
+        z.object({ name: z.string().regex(/^[\w.-]+$/, "letters, digits, _ . - only"), model: chatModel }).strict(),
+      )
+      .min(1),
+    embeddings: z.custom<EmbeddingsInterface>(
+      (value) => typeof (value as { embedDocuments?: unknown } | null)?.embedDocuments === "function",
+      { message: "must be a LangChain Embeddings (with embedDocuments)" },
+    ),
+    parseAnswer: z.custom<(text: string) => string | undefined>(isFunction, { message: "must be a function" }),
+    maxRounds: z.number().int().min(1).max(20).default(3),
+    beliefIterations: z.number().int().nonnegative().default(5),
+    tolerance: z.number().nonnegative().default(0.01),
+    stepSize: z.number().nonnegative().default(0.1),
+    weights: z.union([z.record(z.string(), z.number().nonnegative()), executorWeightsSchema]).optional(),
+    budget: z
+      .custom<TokenBudget>(
+        (value) =>
+          typeof value === "object" &&
+          value !== null &&
+          ["reserve", "settle", "release"].every(
+            (key) => typeof (value as Record<string, unknown>)[key] === "function",
+          ),
+        { message: "must be a TokenBudget" },
+      )
+      .optional(),
+    budgetScopes: z
+      .object({ thread: z.string().min(1), run: z.string().min(1), example: z.string().min(1) })
+      .partial()
+      .strict()
+      .optional(),
+    seed: z.number().int().default(0),
+    candidateRule: z.enum(["weighted-vote", "closest-to-mean"]).default("weighted-vote"),
+    strategyAnswerCheck: z.enum(["strip", "reject", "off"]).default("strip"),
+    coordinatorMaxTokens: z.number().int().min(1).max(COORDINATOR_TOKEN_LIMIT).default(COORDINATOR_TOKEN_LIMIT),
+    executorMaxTokens: z.number().int().positive().default(DEFAULT_EXECUTOR_MAX_TOKENS),
+    name: z.string().min(1).default("belief_coordination"),
+  })
+  .strict()
+  .superRefine((options, context) => {
+    const names = options.executors.map((executor) => executor.name);
+    names.forEach((name, index) => {
+      if (name === COORDINATOR_NAME) {
+        context.addIssue({
+          code: "custom",
+          path: ["executors", index, "name"],
+          message: `"${COORDINATOR_NAME}" is reserved`,
+        });
+      } else if (names.indexOf(name) !== index) {
+        context.addIssue({
+          code: "custom",
+          path: ["executors", index, "name"],
+          message: `duplicate executor name "${name}"`,
+        });
+      }
+    });
+    if (options.weights !== undefined) {
+      const map = "version" in options.weights ? weightMap(options.weights as ExecutorWeights) : options.weights;
+      for (const name of names) {
+        if (typeof map[name] !== "number") {
+          context.addIssue({ code: "custom", path: ["weights", name], message: `no weight for executor "${name}"` });
+        }
+      }
+    }
+  });
+
+/** Options of {@link createBeliefCoordination}. */
+export type BeliefCoordinationOptions = z.input<typeof beliefCoordinationOptionsSchema>;
+
+// ---------------------------------------------------------------------------
+// State
+// ---------------------------------------------------------------------------
+
+/** Real (or, when the provider gave none, tokenizer-estimated) usage of one agent. */
+export interface AgentUsage {
+  model: string;
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** True when any of its calls' usage was counted with the tokenizer. */
+  estimated: boolean;
+}
+
+/** One executor's answer in one round. */
+export interface ExecutorAnswer {
+  executor: string;
+  /** The full reply (kept in state for inspection; no other agent is shown it). */
+  text: string;
+  answer: string | undefined;
+  confidence: number;
+  confidenceSource: ConfidenceSource;
+  /** The executor's call failed: its message. It then has no belief and no vote. */
+  error?: string;
+}
+
+/** What happened in one round. */
+export interface CoordinationRound {
+  round: number;
+  answers: ExecutorAnswer[];
+  /** Belief refinement: updates run, ‖b − b_prev‖ per update, why it stopped. */
+  refinement: { iterations: number; deltas: number[]; stoppedBy: string };
+  selection: CandidateSelection;
+  commitment: string;
+  commitmentAnswer: string | undefined;
+  /** `"coordinator"`, or `"candidate"` when the coordinator's commitment did not parse or the budget could not pay for it. */
+  commitmentSource: "coordinator" | "candidate";
+}
+
+/** Why the rounds ended. */
+export type CoordinationStopReason = "stable" | "max-rounds" | "budget";
+
+interface PendingRound {
+  answers: ExecutorAnswer[];
+  beliefs: number[][];
+  selection?: CandidateSelection;
+  refinement?: CoordinationRound["refinement"];
+}
+
+const replace = <T>(initial: () => T) => Annotation<T>({ reducer: (_previous, next) => next, default: initial });
+
+/** State of the coordination graph. Input: `question` (and optionally `budgetScopes`); output: `answer`, `commitment`, … */
+export const BeliefCoordinationState = Annotation.Root({
+  /** The problem. */
+  question: Annotation<string>,
+  /** Budget scopes of this run (override the `budgetScopes` option), e.g. `{ example: "gsm8k-17" }`. */
+  budgetScopes: Annotation<ScopeIds | undefined>,
+  strategy: replace<string>(() => ""),
+  /** The strategy guard removed a stated answer. */
+  strategyLeaked: replace<boolean>(() => false),
+  rounds: replace<CoordinationRound[]>(() => []),
+  pending: replace<PendingRound | undefined>(() => undefined),
+  /** The latest commitment (text). */
+  commitment: replace<string | undefined>(() => undefined),
+  /** The final answer: the parsed answer of the final commitment. */
+  answer: replace<string | undefined>(() => undefined),
+  stopReason: replace<CoordinationStopReason | undefined>(() => undefined),
+  /** The budget refusal that stopped the run, if any. */
+  stopDetail: replace<string | undefined>(() => undefined),
+  /** Usage per agent (`"coordinator"` and each executor name). */
+  usage: replace<Record<string, AgentUsage>>(() => ({})),
+});
+
+type State = typeof BeliefCoordinationState.State;
+type Update = typeof BeliefCoordinationState.Update;
+
+// ---------------------------------------------------------------------------
+// Model calls under the budget
+// ---------------------------------------------------------------------------
+
+interface CappedAgent {
+  name: string;
+  model: BudgetableModel;
+  modelName: string;
+  cap: number;
+}
+
+function capAgent(name: string, model: BaseChatModel, cap: number): CappedAgent {
+  const declared = declaredOutputCap(model);
+  if (declared !== undefined && declared <= cap) return { name, model, modelName: modelName(model), cap: declared };
+  const copy = cappedCopy(model, cap);
+  if (copy === undefined) {
+    throw new CoordinationError(
+      `Cannot cap ${name}'s output at ${cap} tokens: build the model with maxTokens ≤ ${cap}.`,
+      { reason: "uncappable-model", agent: name },
+    );
+  }
+  return { name, model: copy, modelName: modelName(model), cap };
+}
+
+interface CallResult {
+  reply: AIMessage;
+  text: string;
+}
+
+/** A call whose room is already held (or no budget): invoke, then settle (or release on failure). */
+async function invokeHeld(
+  agent: CappedAgent,
+  messages: BaseMessage[],
+  budget: TokenBudget | undefined,
+  reservation: Reservation | undefined,
+  usage: Record<string, AgentUsage>,
+  role: string,
+): Promise<CallResult> {
+  let reply: AIMessage;
+  try {
+    reply = (await agent.model.invoke(messages, {
+      tags: ["nostream", "gavel:coordination"],
+      metadata: { gavel_coordination_role: role, gavel_agent: agent.name },
+    })) as AIMessage;
+  } catch (error) {
+    if (budget && reservation) budget.release(reservation);
+    throw error;
+  }
+  const spent = usageFromMessage(reply, messages, agent.modelName);
+  if (budget && reservation) budget.settle(reservation, spent);
+  const previous = usage[agent.name] ?? {
+    model: agent.modelName,
+    calls: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    estimated: false,
+  };
+  usage[agent.name] = {
+    model: agent.modelName,
+    calls: previous.calls + 1,
+    inputTokens: previous.inputTokens + spent.inputTokens,
+    outputTokens: previous.outputTokens + spent.outputTokens,
+    estimated: previous.estimated || spent.estimated === true,
+  };
+  return { reply, text: typeof reply.content === "string" ? reply.content : reply.text };
+}
+
+function reserveFor(
+  agent: CappedAgent,
+  messages: BaseMessage[],
+  budget: TokenBudget | undefined,
+  scopes: ScopeIds | undefined,
+  label: string,
+): Reservation | undefined {
+  return budget?.reserve({
+    model: agent.modelName,
+    inputTokens: countMessageTokens(messages, agent.modelName),
+    maxOutputTokens: agent.cap,
+    ...(scopes !== undefined && { scopes }),
+    label,
+  });
+}
+
+// ---------------------------------------------------------------------------
+// The graph
+// ---------------------------------------------------------------------------
+
+/**
+ * Build the belief-coordination graph (ECON, simplified to run in Node; see docs/coordination.md).
+ *
+ * @param options see {@link BeliefCoordinationOptions}; `coordinator`, `executors`, `embeddings`
+ *   and `parseAnswer` are required.
+ * @returns a compiled LangGraph graph: invoke it with `{ question }`, read `answer`,
+ *   `commitment`, `rounds`, `usage`, `stopReason`; or add it as a node of a parent graph whose
+ *   state has `question` and `answer`. Its recursion need is `3 · maxRounds + 2` steps (LangGraph's
+ *   default limit, 25, covers `maxRounds ≤ 7`).
+ * @throws GavelConfigError naming the field when an option is invalid (unknown key, duplicate
+ *   executor name, missing weight, coordinator cap above 50, ...).
+ * @throws CoordinationError when a model declares a larger output cap than needed and cannot be copied with a smaller one.
+ * @example
+ * ```ts
+ * import { ChatOpenAI } from "@langchain/openai";
+ * import { createBeliefCoordination, extractFinalNumber, UniversalSentenceEncoderEmbeddings } from "langchain-gavel";
+ *
+ * const graph = createBeliefCoordination({
+ *   coordinator: new ChatOpenAI({ model: "gpt-4o-mini" }),
+ *   executors: [
+ *     { name: "a", model: new ChatOpenAI({ model: "gpt-4o-mini", logprobs: true }) },
+ *     { name: "b", model: new ChatOpenAI({ model: "gpt-4.1-nano", logprobs: true }) },
+ *   ],
+ *   embeddings: new UniversalSentenceEncoderEmbeddings(),
+ *   parseAnswer: extractFinalNumber,
+ *   maxRounds: 3,
+ * });
+ * const { answer, usage } = await graph.invoke({ question: "What is 17 * 3?" });
+ * ```
+ */
+export function createBeliefCoordination(options: BeliefCoordinationOptions) {
+  const config = parseConfig("createBeliefCoordination options", beliefCoordinationOptionsSchema, options);
+  const {
+    embeddings,
+    parseAnswer,
+    maxRounds,
+    beliefIterations,
+    tolerance,
+    stepSize,
+    budget,
+    seed,
+    candidateRule,
+    strategyAnswerCheck,
+    coordinatorMaxTokens,
+    executorMaxTokens,
+  } = config;
+  const coordinator = capAgent(COORDINATOR_NAME, config.coordinator, coordinatorMaxTokens);
+  const executors = config.executors.map(({ name, model }) => capAgent(name, model, executorMaxTokens));
+  const weights =
+    config.weights === undefined
+      ? undefined
+      : "version" in config.weights
+        ? weightMap(config.weights as ExecutorWeights)
+        : (config.weights as Record<string, number>);
+  const weightOf = (name: string) => weights?.[name] ?? 1;
+  const scopesOf = (state: State): ScopeIds | undefined => state.budgetScopes ?? config.budgetScopes;
+
+  const budgetStop = (error: BudgetExhausted): Update => ({ stopReason: "budget", stopDetail: error.message });
+
+  async function strategyNode(state: State): Promise<Update> {
+    const messages = strategyMessages(state.question, coordinatorMaxTokens);
+    const usage = { ...state.usage };
+    let reservation: Reservation | undefined;
+    try {
+      reservation = reserveFor(coordinator, messages, budget, scopesOf(state), "coordination.strategy");
+    } catch (error) {
+      if (BudgetExhausted.isInstance(error)) return budgetStop(error);
+      throw error;
+    }
+    const { text } = await invokeHeld(coordinator, messages, budget, reservation, usage, "strategy");
+    const bounded = truncateToTokens(text.trim(), coordinatorMaxTokens, coordinator.modelName);
+    const guarded = guardStrategy(bounded, parseAnswer, strategyAnswerCheck);
+    return { strategy: guarded.strategy, strategyLeaked: guarded.leaked, usage };
+  }
+
+  async function executeNode(state: State): Promise<Update> {
+    const scopes = scopesOf(state);
+    const prompts = executors.map((executor) =>
+      executorMessages({
+        executor: executor.name,
+        question: state.question,
+        strategy: state.strategy,
+        previousCommitment: state.commitment,
+      }),
+    );
+    // A round starts only if the budget holds room for every executor at once.
+    const reservations: Array<Reservation | undefined> = [];
+    try {
+      executors.forEach((executor, index) => {
+        reservations.push(
+          reserveFor(executor, prompts[index] ?? [], budget, scopes, `coordination.executor.${executor.name}`),
+        );
+      });
+    } catch (error) {
+      for (const reservation of reservations) if (reservation) budget?.release(reservation);
+      if (BudgetExhausted.isInstance(error)) return budgetStop(error);
+      throw error;
+    }
+    const usage = { ...state.usage };
+    const settled = await Promise.allSettled(
+      executors.map((executor, index) =>
+        invokeHeld(executor, prompts[index] ?? [], budget, reservations[index], usage, "executor"),
+      ),
+    );
+    const answers: ExecutorAnswer[] = settled.map((outcome, index) => {
+      const executor = executors[index]?.name ?? `executor-${index}`;
+      if (outcome.status === "rejected") {
+        const message = outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason);
+        return { executor, text: "", answer: undefined, confidence: 0, confidenceSource: "default", error: message };
+      }
+      const { reply, text } = outcome.value;
+      const confidence = confidenceOf(reply, text);
+      return {
+        executor,
+        text,
+        answer: parseAnswer(text),
+        confidence: confidence.value,
+        confidenceSource: confidence.source,
+      };
+    });
+    const answered = answers.filter((answer) => answer.error === undefined);
+    if (answered.length === 0) {
+      const errors = settled.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason] : []));
+      throw new CoordinationError(
+        `Every executor failed in round ${state.rounds.length + 1}.`,
+        { reason: "all-executors-failed" },
+        { cause: new AggregateError(errors, "executor failures") },
+      );
+    }
+    const vectors = await embeddings.embedDocuments(answered.map((answer) => answer.text));
+    const beliefs = answered.map((answer, index) => buildBelief(vectors[index] ?? [], answer.confidence));
+    return { pending: { answers, beliefs }, usage };
+  }
+
+  function refineNode(state: State): Update {
+    const pending = state.pending;
+    if (pending === undefined) return {};
+    const answered = pending.answers.filter((answer) => answer.error === undefined);
+    const refinement = refineBeliefs(pending.beliefs, { iterations: beliefIterations, tolerance, stepSize });
+    const selection = selectCommitmentCandidate(
+      answered.map((answer, index) => ({
+        name: answer.executor,
+        answer: answer.answer,
+        belief: refinement.beliefs[index] ?? [],
+        confidence: answer.confidence,
+        weight: weightOf(answer.executor),
+      })),
+      { seed, rule: candidateRule },
+    );
+    return {
+      pending: {
+        ...pending,
+        selection,
+        refinement: { iterations: refinement.iterations, deltas: refinement.deltas, stoppedBy: refinement.stoppedBy },
+      },
+    };
+  }
+
+  async function commitNode(state: State): Promise<Update> {
+    const pending = state.pending;
+    if (pending?.selection === undefined || pending.refinement === undefined) return {};
+    const { selection } = pending;
+    const scoreOf = new Map(selection.scores.map((entry) => [entry.name, entry.score]));
+    const messages = commitmentMessages({
+      question: state.question,
+      strategy: state.strategy,
+      summaries: pending.answers
+        .filter((answer) => answer.error === undefined)
+        .map((answer) => ({
+          executor: answer.executor,
+          answer: answer.answer,
+          confidence: answer.confidence,
+          score: scoreOf.get(answer.executor) ?? 0,
+        })),
+      candidate: selection.candidate,
+      tokenLimit: coordinatorMaxTokens,
+    });
+    const usage = { ...state.usage };
+    let commitment: string;
+    let commitmentAnswer: string | undefined;
+    let commitmentSource: CoordinationRound["commitmentSource"] = "coordinator";
+    let refusal: BudgetExhausted | undefined;
+    let reservation: Reservation | undefined;
+    try {
+      reservation = reserveFor(coordinator, messages, budget, scopesOf(state), "coordination.commitment");
+    } catch (error) {
+      if (!BudgetExhausted.isInstance(error)) throw error;
+      refusal = error;
+    }
+    if (refusal === undefined) {
+      const { text } = await invokeHeld(coordinator, messages, budget, reservation, usage, "commitment");
+      commitment = truncateToTokens(text.trim(), coordinatorMaxTokens, coordinator.modelName);
+      commitmentAnswer = parseAnswer(commitment);
+    } else {
+      commitment = "";
+      commitmentAnswer = undefined;
+    }
+    if (commitmentAnswer === undefined) {
+      commitmentSource = "candidate";
+      commitmentAnswer = selection.candidate;
+      if (commitment === "" && selection.candidate !== undefined) commitment = `Answer: ${selection.candidate}`;
+    }
+    const round: CoordinationRound = {
+      round: state.rounds.length + 1,
+      answers: pending.answers,
+      refinement: pending.refinement,
+      selection,
+      commitment,
+      commitmentAnswer,
+      commitmentSource,
+    };
+    const rounds = [...state.rounds, round];
+    const previous = state.rounds[state.rounds.length - 1];
+    let stopReason: CoordinationStopReason | undefined = refusal === undefined ? undefined : "budget";
+    if (stopReason === undefined && previous !== undefined && previous.commitmentAnswer !== undefined) {
+      if (previous.commitmentAnswer === commitmentAnswer) stopReason = "stable";
+    }
+    if (stopReason === undefined && rounds.length >= maxRounds) stopReason = "max-rounds";
+    return {
+      ...(refusal !== undefined && { stopDetail: refusal.message }),
+      rounds,
+      pending: undefined,
+      commitment,
+      answer: commitmentAnswer,
+      usage,
+      ...(stopReason !== undefined && { stopReason }),
+    };
+  }
+
+  const afterStop = (state: State) => (state.stopReason === undefined ? "continue" : "stop");
+
+  return new StateGraph(BeliefCoordinationState)
+    .addNode("write_strategy", strategyNode)
+    .addNode("execute", executeNode)
+    .addNode("refine_beliefs", refineNode)
+    .addNode("commit", commitNode)
+    .addEdge(START, "write_strategy")
+    .addConditionalEdges("write_strategy", afterStop, { continue: "execute", stop: END })
+    .addConditionalEdges("execute", afterStop, { continue: "refine_beliefs", stop: END })
+    .addEdge("refine_beliefs", "commit")
+    .addConditionalEdges("commit", afterStop, { continue: "execute", stop: END })
+    .compile({ name: config.name });
+}
