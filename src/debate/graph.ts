@@ -58,9 +58,7 @@ export function createAuctionDebate(options: AuctionDebateOptions) {
   }
 
   return new StateGraph(AuctionDebateState)
-    .addNode("round", (state: AuctionDebateStateType, config?: RunnableConfig) =>
-      runRound(dependencies, state, config),
-    )
+    .addNode("round", (state: AuctionDebateStateType, config?: RunnableConfig) => runRound(dependencies, state, config))
     .addNode("finalize", (state: AuctionDebateStateType) => {
       const { answer, votes } = aggregateAnswers(state.answers, settings.aggregation, weights, settings.seed);
       return { finalAnswer: answer, votes, stopReason: state.stopReason ?? "max_rounds" };

@@ -48,14 +48,6 @@ export {
   type TranscriptEntry,
 } from "./state.js";
 export {
-  estimateUtility,
-  heuristicUtility,
-  meanTokenProbability,
-  parseSelfUtility,
-  type UtilityEstimate,
-  type UtilitySource,
-} from "./utility.js";
-export {
   parseAggressiveness,
   serializeAggressiveness,
   type TrainAggressivenessOptions,
@@ -65,3 +57,11 @@ export {
   type TrainingResult,
   trainAggressiveness,
 } from "./training.js";
+export {
+  estimateUtility,
+  heuristicUtility,
+  meanTokenProbability,
+  parseSelfUtility,
+  type UtilityEstimate,
+  type UtilitySource,
+} from "./utility.js";

@@ -41,7 +41,10 @@ const isFunction = (value: unknown) => typeof value === "function";
 
 const AgentSchema = z
   .object({
-    name: z.string().min(1).regex(/^[^\s:]+$/, "no spaces or colons (it is the bidder id)"),
+    name: z
+      .string()
+      .min(1)
+      .regex(/^[^\s:]+$/, "no spaces or colons (it is the bidder id)"),
     model: z.custom<BaseChatModel>(isChatModel, { message: "must be a LangChain chat model (BaseChatModel)" }),
     role: z.string().min(1).optional(),
     reliability: z.number().nonnegative().optional(),
@@ -65,9 +68,7 @@ export const AuctionDebateOptionsSchema = z
     temperature: z.number().positive().default(1),
     mode: z.enum(DEBATE_MODES).default("intent"),
     utility: z.enum(UTILITY_ESTIMATORS).default("heuristic"),
-    aggressiveness: z
-      .union([z.number().nonnegative(), z.record(z.string(), z.number().nonnegative())])
-      .default(1),
+    aggressiveness: z.union([z.number().nonnegative(), z.record(z.string(), z.number().nonnegative())]).default(1),
     aggregation: z.enum(AGGREGATIONS).default("majority"),
     parseAnswer: z
       .custom<(text: string) => string | undefined>(isFunction, { message: "must be a function" })

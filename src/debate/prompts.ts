@@ -4,8 +4,9 @@
  * agent writes its full message before the auction). Each prompt is a system message (who the
  * agent is) and one human message (the question, the public transcript, the instruction).
  */
-import { HumanMessage, SystemMessage } from "@langchain/core/messages";
+
 import type { BaseMessage } from "@langchain/core/messages";
+import { HumanMessage, SystemMessage } from "@langchain/core/messages";
 import type { UtilityEstimatorName } from "./options.js";
 import type { TranscriptEntry } from "./state.js";
 
@@ -20,7 +21,7 @@ export const SELF_UTILITY_INSTRUCTION =
 
 /** Instruction of a message (or draft) call. */
 export const MESSAGE_INSTRUCTION =
-  "Give your contribution to the debate: your reasoning, briefly, then a last line \"Answer: <your answer>\".";
+  'Give your contribution to the debate: your reasoning, briefly, then a last line "Answer: <your answer>".';
 
 /** What a call is for. */
 export type CallPurpose = "intent" | "message" | "draft";

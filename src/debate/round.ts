@@ -118,7 +118,9 @@ export async function runRound(
 
   if (mode === "full") {
     const results = await Promise.all(
-      agents.map((agent) => callAgent(context, agent, "message", promptOf(agent, "message"), settings.messageMaxTokens)),
+      agents.map((agent) =>
+        callAgent(context, agent, "message", promptOf(agent, "message"), settings.messageMaxTokens),
+      ),
     );
     agents.forEach((agent, index) => {
       const result = results[index] as CallSuccess | CallFailure;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { countTextTokens } from "../../src/budget/index.js";
 import {
   beliefAttention,
   buildBelief,
@@ -13,7 +14,6 @@ import {
   truncateToTokens,
 } from "../../src/coordination/index.js";
 import { GavelConfigError } from "../../src/errors.js";
-import { countTextTokens } from "../../src/budget/index.js";
 import { extractFinalNumber } from "../../src/eval/checkers.js";
 
 describe("ECON belief update rule", () => {
@@ -31,8 +31,10 @@ describe("ECON belief update rule", () => {
       [0, 1],
       [1, 1],
     ]);
-    attention[0]?.forEach((value, index) => expect(value).toBeCloseTo(row1[index] ?? Number.NaN, 14));
-    attention[2]?.forEach((value, index) => expect(value).toBeCloseTo(row3[index] ?? Number.NaN, 14));
+    for (const [index, value] of (attention[0] ?? []).entries())
+      expect(value).toBeCloseTo(row1[index] ?? Number.NaN, 14);
+    for (const [index, value] of (attention[2] ?? []).entries())
+      expect(value).toBeCloseTo(row3[index] ?? Number.NaN, 14);
 
     const result = refineBeliefs(
       [
@@ -53,9 +55,7 @@ describe("ECON belief update rule", () => {
     expect(result.beliefs[2]?.[0]).toBeCloseTo(1 + 0.1 * w31, 14);
     expect(result.beliefs[2]?.[1]).toBeCloseTo(1 + 0.1 * w31, 14);
     // ‖b' − b‖ = sqrt((0.1 w13)² + (0.1 (w12+w13))² ·2 + (0.1 w13)² + 2 (0.1 w31)²)
-    const delta = Math.sqrt(
-      2 * (0.1 * w13) ** 2 + 2 * (0.1 * (w12 + w13)) ** 2 + 2 * (0.1 * w31) ** 2,
-    );
+    const delta = Math.sqrt(2 * (0.1 * w13) ** 2 + 2 * (0.1 * (w12 + w13)) ** 2 + 2 * (0.1 * w31) ** 2);
     expect(result.deltas).toHaveLength(1);
     expect(result.deltas[0]).toBeCloseTo(delta, 14);
     expect(result.stoppedBy).toBe("iterations");
@@ -107,10 +107,9 @@ describe("commitment candidate", () => {
     ];
     const selection = selectCommitmentCandidate(voters, { seed: 0 });
     // m = Σ w b / Σ w with Σ w = 2.3
-    const mean = [(0.9 + 1) / 2.3, (0.2 + 0.2 + 1) / 2.3, (0.81 + 0.12 + 0.12 + 0.5) / 2.3];
-    const cos = (vector: number[]) =>
-      (vector[0]! * mean[0]! + vector[1]! * mean[1]! + vector[2]! * mean[2]!) /
-      (Math.hypot(...vector) * Math.hypot(...mean));
+    const [m0, m1, m2] = [(0.9 + 1) / 2.3, (0.2 + 0.2 + 1) / 2.3, (0.81 + 0.12 + 0.12 + 0.5) / 2.3];
+    const cos = ([x, y, z]: [number, number, number]) =>
+      (x * m0 + y * m1 + z * m2) / (Math.hypot(x, y, z) * Math.hypot(m0, m1, m2));
     expect(selection.scores[0]?.score).toBeCloseTo(0.9 * 0.9 * cos([1, 0, 0.9]), 14);
     expect(selection.tallies.map((tally) => tally.answer)).toEqual(["42", "17"]);
     expect(selection.tallies[1]?.score).toBeCloseTo(2 * 0.2 * 0.6 * cos([0, 1, 0.6]), 14);
@@ -201,7 +200,9 @@ describe("strategy guard and token cap", () => {
       leaked: true,
       removed: ["The answer is 42."],
     });
-    expect(guardStrategy("Add 3 apples to 4 apples, then check units.", extractFinalNumber, "strip").leaked).toBe(false);
+    expect(guardStrategy("Add 3 apples to 4 apples, then check units.", extractFinalNumber, "strip").leaked).toBe(
+      false,
+    );
     expect(guardStrategy("So x = 7.", extractFinalNumber, "reject")).toMatchObject({ strategy: "", leaked: true });
     expect(guardStrategy("The answer is 42.", extractFinalNumber, "off").leaked).toBe(false);
   });

@@ -74,10 +74,11 @@ describe("createBeliefCoordination with scripted executors", () => {
         for (const other of names) expect(text).not.toContain(`[notes of ${other}]`);
         expect(text).toContain("Break the problem into steps");
       }
-      expect(isLaterRound(model.calls[0]!)).toBe(false);
-      expect(isLaterRound(model.calls[1]!)).toBe(true);
-      expect(promptText(model.calls[1]!)).toContain("Answer: 42"); // the previous commitment
-      expect(name).toBeTruthy();
+      const [first, second] = model.calls;
+      if (first === undefined || second === undefined) throw new Error(`${name} was not called twice`);
+      expect(isLaterRound(first)).toBe(false);
+      expect(isLaterRound(second)).toBe(true);
+      expect(promptText(second)).toContain("Answer: 42"); // the previous commitment
     }
     for (const call of coordinator.calls) {
       for (const other of names) expect(promptText(call)).not.toContain(`[notes of ${other}]`);
@@ -101,7 +102,7 @@ describe("createBeliefCoordination with scripted executors", () => {
     expect(result.strategyLeaked).toBe(true);
     expect(result.strategy).toContain("Multiply rows by columns.");
     expect(result.strategy).not.toContain("42");
-    expect(promptText(executor.calls[0]!)).not.toContain("answer is 42");
+    expect(executor.calls.map(promptText).join("\n")).not.toContain("answer is 42");
     expect(countTextTokens(result.commitment ?? "")).toBeLessThanOrEqual(50);
     expect(result.stopReason).toBe("max-rounds");
   });

@@ -3,8 +3,8 @@ import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  aggregateAnswers,
   type AuctionDebateOptions,
+  aggregateAnswers,
   createAuctionDebate,
   hasConverged,
   heuristicUtility,
@@ -21,7 +21,10 @@ function messageCalls(recorder: { calls: Array<{ messages: BaseMessage[] }> }): 
     .length;
 }
 
-async function runDebate(options: Omit<AuctionDebateOptions, "agents">, failing?: Parameters<typeof scriptedAgents>[0]) {
+async function runDebate(
+  options: Omit<AuctionDebateOptions, "agents">,
+  failing?: Parameters<typeof scriptedAgents>[0],
+) {
   const { agents, recorders } = scriptedAgents(failing);
   const counter = usageCounter();
   const debate = createAuctionDebate({ agents, ...options });
@@ -128,11 +131,17 @@ describe("createAuctionDebate with scripted agents of different skills", () => {
   });
 
   it("drops an agent that throws mid-round, releases its reservation and stays in budget", async () => {
-    const failing = (call: { messages: BaseMessage[] }) => call.messages.some((message) => message.text.includes("[round 1]"));
+    const failing = (call: { messages: BaseMessage[] }) =>
+      call.messages.some((message) => message.text.includes("[round 1]"));
     const { result, counter } = await runDebate({ mode: "intent", budget: 3000, maxRounds: 3 }, { failing });
     const second = result.rounds[1];
     expect(second?.drops).toEqual([
-      expect.objectContaining({ agent: "drifter", stage: "intent", reason: "error", detail: expect.stringContaining("outage") }),
+      expect.objectContaining({
+        agent: "drifter",
+        stage: "intent",
+        reason: "error",
+        detail: expect.stringContaining("outage"),
+      }),
     ]);
     expect(second?.bids.map((bid) => bid.agent).sort()).toEqual(["guesser", "solver"]);
     expect(result.finalAnswer).toBe(GOLD);
@@ -185,7 +194,11 @@ describe("createAuctionDebate with scripted agents of different skills", () => {
     });
     const result = await debate.invoke({ question: "6 × 7?" });
     const bids = result.rounds[0]?.bids ?? [];
-    expect(bids.find((bid) => bid.agent === "sure")).toMatchObject({ utility: 0.9, amount: 1.8, utilitySource: "self" });
+    expect(bids.find((bid) => bid.agent === "sure")).toMatchObject({
+      utility: 0.9,
+      amount: 1.8,
+      utilitySource: "self",
+    });
     expect(bids.find((bid) => bid.agent === "vague")).toMatchObject({ utility: 0, utilitySource: "self_unparsed" });
     expect(result.rounds[0]?.speakers).toEqual(["sure"]);
   });

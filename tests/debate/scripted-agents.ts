@@ -6,7 +6,12 @@
 import type { AIMessage, BaseMessage } from "@langchain/core/messages";
 import type { ChatGeneration, LLMResult } from "@langchain/core/outputs";
 import { INTENT_INSTRUCTION } from "../../src/debate/index.js";
-import { type ScriptedCall, ScriptedChatModel, ScriptedRecorder, type ScriptedTurn } from "../helpers/scriptedChatModel.js";
+import {
+  type ScriptedCall,
+  ScriptedChatModel,
+  ScriptedRecorder,
+  type ScriptedTurn,
+} from "../helpers/scriptedChatModel.js";
 
 export const GOLD = "42";
 
@@ -52,7 +57,11 @@ function noisyReply(guess: string) {
 
 /** One scripted agent per skill, each with its own recorder (so calls can be counted per agent). */
 export function scriptedAgents({ failing }: { failing?: (call: ScriptedCall) => boolean } = {}) {
-  const recorders = { solver: new ScriptedRecorder(), guesser: new ScriptedRecorder(), drifter: new ScriptedRecorder() };
+  const recorders = {
+    solver: new ScriptedRecorder(),
+    guesser: new ScriptedRecorder(),
+    drifter: new ScriptedRecorder(),
+  };
   const wrap =
     (reply: (call: ScriptedCall) => ScriptedTurn, name: string) =>
     (call: ScriptedCall): ScriptedTurn =>
@@ -61,17 +70,29 @@ export function scriptedAgents({ failing }: { failing?: (call: ScriptedCall) => 
     {
       name: "solver",
       role: "math",
-      model: new ScriptedChatModel({ model: "gpt-4o-mini", replies: wrap(solverReply, "solver"), recorder: recorders.solver }),
+      model: new ScriptedChatModel({
+        model: "gpt-4o-mini",
+        replies: wrap(solverReply, "solver"),
+        recorder: recorders.solver,
+      }),
     },
     {
       name: "guesser",
       role: "generalist",
-      model: new ScriptedChatModel({ model: "gpt-4o-mini", replies: wrap(noisyReply("41"), "guesser"), recorder: recorders.guesser }),
+      model: new ScriptedChatModel({
+        model: "gpt-4o-mini",
+        replies: wrap(noisyReply("41"), "guesser"),
+        recorder: recorders.guesser,
+      }),
     },
     {
       name: "drifter",
       role: "generalist",
-      model: new ScriptedChatModel({ model: "gpt-4o-mini", replies: wrap(noisyReply("48"), "drifter"), recorder: recorders.drifter }),
+      model: new ScriptedChatModel({
+        model: "gpt-4o-mini",
+        replies: wrap(noisyReply("48"), "drifter"),
+        recorder: recorders.drifter,
+      }),
     },
   ];
   return { agents, recorders };

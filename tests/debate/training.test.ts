@@ -10,7 +10,7 @@ import { GOLD, scriptedAgents } from "./scripted-agents.js";
 
 const BUDGET = 3000;
 
-async function fit(seed: number) {
+async function trainScripted(seed: number) {
   return trainAggressiveness({
     agents: ["solver", "guesser", "drifter"],
     questions: Array.from({ length: 6 }, (_, index) => ({ question: `What is 6 times 7? (#${index})`, gold: GOLD })),
@@ -28,7 +28,7 @@ async function fit(seed: number) {
 
 describe("trainAggressiveness (REINFORCE on accuracy − λ · tokens/budget)", () => {
   it("learns to bid the skilled agent up relative to the noisy ones, and the reward improves", async () => {
-    const { aggressiveness, history } = await fit(3);
+    const { aggressiveness, history } = await trainScripted(3);
     const ratio = (alpha: Record<string, number>) =>
       (alpha.solver ?? 0) / Math.max(1e-9, Math.max(alpha.guesser ?? 0, alpha.drifter ?? 0));
     expect(ratio(aggressiveness)).toBeGreaterThan(ratio({ solver: 0.5, guesser: 1.2, drifter: 1.2 }));
@@ -36,7 +36,7 @@ describe("trainAggressiveness (REINFORCE on accuracy − λ · tokens/budget)", 
   });
 
   it("is deterministic for a seed", async () => {
-    expect((await fit(5)).aggressiveness).toEqual((await fit(5)).aggressiveness);
+    expect((await trainScripted(5)).aggressiveness).toEqual((await trainScripted(5)).aggressiveness);
   });
 
   it("saves and loads α as JSON through pure functions", () => {
@@ -44,7 +44,9 @@ describe("trainAggressiveness (REINFORCE on accuracy − λ · tokens/budget)", 
     expect(parseAggressiveness(serializeAggressiveness(alpha))).toEqual(alpha);
     expect(() => parseAggressiveness("{not json")).toThrow(GavelConfigError);
     expect(() =>
-      parseAggressiveness(JSON.stringify({ kind: "gavel.debate.aggressiveness", version: 1, aggressiveness: { a: -1 } })),
+      parseAggressiveness(
+        JSON.stringify({ kind: "gavel.debate.aggressiveness", version: 1, aggressiveness: { a: -1 } }),
+      ),
     ).toThrow(/aggressiveness\.a/);
   });
 });
