@@ -45,6 +45,10 @@ export * from "../adapters/providers/llamacpp/index.js";
 export { createRecordedPool, RecordedChatModel, RecordedUnavailable } from "../adapters/providers/recorded.js";
 // Token budgets: prices, token counting, reserve-then-settle.
 export * from "./budget/index.js";
+// Multi-agent: belief coordination toward equilibrium (ECON) as a LangGraph graph.
+export * from "./coordination/index.js";
+// Multi-agent: auction-gated debate (DALA) as a LangGraph graph.
+export * from "./debate/index.js";
 // Errors shared by every part.
 export { BudgetExhausted, type BudgetExhaustedDetails, GavelConfigError, GavelError, parseConfig } from "./errors.js";
 export * from "./eval/config.js";

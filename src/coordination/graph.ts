@@ -22,7 +22,7 @@ import {
   usageFromMessage,
 } from "../budget/index.js";
 import { parseConfig } from "../errors.js";
-import { type BudgetableModel, cappedCopy, declaredOutputCap, isChatModel, modelName } from "../middleware/models.js";
+import { type BudgetableModel, cappedCopy, declaredOutputCap, isChatModel, modelName } from "../models.js";
 import { buildBelief, refineBeliefs } from "./beliefs.js";
 import { type ConfidenceSource, confidenceOf } from "./confidence.js";
 import { type CandidateSelection, selectCommitmentCandidate } from "./consensus.js";
@@ -127,7 +127,7 @@ export type BeliefCoordinationOptions = z.input<typeof beliefCoordinationOptions
 // ---------------------------------------------------------------------------
 
 /** Real (or, when the provider gave none, tokenizer-estimated) usage of one agent. */
-export interface AgentUsage {
+export interface CoordinationAgentUsage {
   model: string;
   calls: number;
   inputTokens: number;
@@ -192,7 +192,7 @@ export const BeliefCoordinationState = Annotation.Root({
   /** The budget refusal that stopped the run, if any. */
   stopDetail: replace<string | undefined>(() => undefined),
   /** Usage per agent (`"coordinator"` and each executor name). */
-  usage: replace<Record<string, AgentUsage>>(() => ({})),
+  usage: replace<Record<string, CoordinationAgentUsage>>(() => ({})),
 });
 
 type State = typeof BeliefCoordinationState.State;
@@ -233,7 +233,7 @@ async function invokeHeld(
   messages: BaseMessage[],
   budget: TokenBudget | undefined,
   reservation: Reservation | undefined,
-  usage: Record<string, AgentUsage>,
+  usage: Record<string, CoordinationAgentUsage>,
   role: string,
 ): Promise<CallResult> {
   let reply: AIMessage;

@@ -43,11 +43,11 @@ export {
 } from "./consensus.js";
 export { CoordinationError, type CoordinationFailure } from "./errors.js";
 export {
-  type AgentUsage,
   type BeliefCoordinationOptions,
   BeliefCoordinationState,
   beliefCoordinationOptionsSchema,
   COORDINATOR_NAME,
+  type CoordinationAgentUsage,
   type CoordinationRound,
   type CoordinationStopReason,
   createBeliefCoordination,

@@ -96,7 +96,15 @@ export function truncateToTokens(text: string, limit: number, model?: string): s
 }
 
 /** Phrases that introduce a final answer. */
-const ANSWER_STATEMENT = /####|\\boxed\{|\banswer\s*(?:is|:|=)|\bequals?\b|=/i;
+const ANSWER_STATEMENT = /####|\\boxed\{|\banswer\s*(?:is|:|=)|\bequals?\b|=/gi;
+
+/** True when, after the last answer statement of `sentence`, `parseAnswer` finds an answer. */
+function statesAnswer(sentence: string, parseAnswer: (text: string) => string | undefined): boolean {
+  const statements = [...sentence.matchAll(ANSWER_STATEMENT)];
+  const last = statements[statements.length - 1];
+  if (last === undefined) return false;
+  return parseAnswer(sentence.slice(last.index + last[0].length).trim()) !== undefined;
+}
 
 /** What the strategy guard found and did. */
 export interface StrategyGuardResult {
@@ -110,7 +118,8 @@ export interface StrategyGuardResult {
 /**
  * The strategy guard: a sentence "gives the answer" when it contains an answer statement
  * (`####`, `\boxed{`, `answer is`, `answer:`, `answer =`, `equals`, `=`) AND `parseAnswer`
- * finds an answer in it. `"strip"` drops those sentences, `"reject"` drops the whole strategy
+ * finds an answer in the text after the last such statement (`"6 × 7 = ?"` is kept,
+ * `"so the total is = 42"` is not). `"strip"` drops those sentences, `"reject"` drops the whole strategy
  * (executors then get none), `"off"` does nothing.
  */
 export function guardStrategy(
@@ -120,9 +129,7 @@ export function guardStrategy(
 ): StrategyGuardResult {
   if (mode === "off") return { strategy, leaked: false, removed: [] };
   const sentences = strategy.match(/[^.!?\n]+[.!?]*\s*/g) ?? [];
-  const leaking = sentences.filter(
-    (sentence) => ANSWER_STATEMENT.test(sentence) && parseAnswer(sentence.trim()) !== undefined,
-  );
+  const leaking = sentences.filter((sentence) => statesAnswer(sentence, parseAnswer));
   if (leaking.length === 0) return { strategy, leaked: false, removed: [] };
   if (mode === "reject") return { strategy: "", leaked: true, removed: [strategy] };
   const kept = sentences.filter((sentence) => !leaking.includes(sentence));

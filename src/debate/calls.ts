@@ -12,9 +12,9 @@ import { countMessageTokens, usageFromMessage } from "../budget/tokens.js";
 import type { Usage } from "../budget/types.js";
 import { BudgetExhausted } from "../errors.js";
 import type { ChargeInput, LedgerScope } from "../ledger/types.js";
-import { isChatModel, modelName } from "../middleware/models.js";
+import { modelName, rebuiltWith } from "../models.js";
 import type { DebateAgent } from "./options.js";
-import type { CallPurpose } from "./prompts.js";
+import type { DebateCallPurpose } from "./prompts.js";
 import type { DebateDrop } from "./state.js";
 
 /** A successful call. */
@@ -55,7 +55,7 @@ function describeError(error: unknown): string {
 export async function callAgent(
   context: CallContext,
   agent: DebateAgent,
-  purpose: CallPurpose,
+  purpose: DebateCallPurpose,
   prompt: BaseMessage[],
   maxTokens: number,
 ): Promise<CallSuccess | CallFailure> {
@@ -126,19 +126,12 @@ export function createModelCopies({
     const cached = copies.get(key);
     if (cached) return cached;
     const original = agent.model;
-    const fields: Record<string, unknown> = { ...(original.lc_kwargs ?? {}), maxTokens };
+    const overrides: Record<string, unknown> = { maxTokens };
     if (logprobs && "logprobs" in original) {
-      fields.logprobs = true;
-      if (topLogprobs > 0) fields.topLogprobs = topLogprobs;
+      overrides.logprobs = true;
+      if (topLogprobs > 0) overrides.topLogprobs = topLogprobs;
     }
-    let copy = original;
-    try {
-      const Constructor = original.constructor as new (fields: Record<string, unknown>) => BaseChatModel;
-      const candidate = new Constructor(fields);
-      if (isChatModel(candidate)) copy = candidate;
-    } catch {
-      copy = original;
-    }
+    const copy = rebuiltWith(original, overrides) ?? original;
     copies.set(key, copy);
     return copy;
   };

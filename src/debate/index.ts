@@ -19,10 +19,10 @@ export {
   DEBATE_MODES,
   DEFAULT_DEBATE_BUDGET,
   DEFAULT_DEBATE_TOP_K,
+  DEFAULT_DEBATE_TOP_LOGPROBS,
   DEFAULT_INTENT_MAX_TOKENS,
   DEFAULT_MAX_ROUNDS,
   DEFAULT_MESSAGE_MAX_TOKENS,
-  DEFAULT_TOP_LOGPROBS,
   type DebateAgent,
   type DebateMode,
   parseAnswerLine,
@@ -30,7 +30,7 @@ export {
   type UtilityEstimatorName,
 } from "./options.js";
 export {
-  type CallPurpose,
+  type DebateCallPurpose,
   INTENT_INSTRUCTION,
   MESSAGE_INSTRUCTION,
   renderTranscript,

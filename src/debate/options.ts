@@ -8,7 +8,7 @@ import { parseConfig } from "../errors.js";
 import type { AuctionLedger } from "../ledger/types.js";
 import { MECHANISM_NAMES } from "../market/options.js";
 import type { MechanismName } from "../market/types.js";
-import { isChatModel } from "../middleware/models.js";
+import { isChatModel } from "../models.js";
 
 /** How agents take the floor. */
 export const DEBATE_MODES = ["intent", "full_draft", "full"] as const;
@@ -35,7 +35,7 @@ export const DEFAULT_MESSAGE_MAX_TOKENS = 192;
 /** Default speakers per round. */
 export const DEFAULT_DEBATE_TOP_K = 1;
 /** `top_logprobs` requested from providers that support it (ChatOpenAI). */
-export const DEFAULT_TOP_LOGPROBS = 5;
+export const DEFAULT_DEBATE_TOP_LOGPROBS = 5;
 
 const isFunction = (value: unknown) => typeof value === "function";
 
@@ -76,7 +76,7 @@ export const AuctionDebateOptionsSchema = z
     seed: z.number().int().default(0),
     intentMaxTokens: z.number().int().positive().default(DEFAULT_INTENT_MAX_TOKENS),
     messageMaxTokens: z.number().int().positive().default(DEFAULT_MESSAGE_MAX_TOKENS),
-    topLogprobs: z.number().int().min(0).max(20).default(DEFAULT_TOP_LOGPROBS),
+    topLogprobs: z.number().int().min(0).max(20).default(DEFAULT_DEBATE_TOP_LOGPROBS),
     ledger: z
       .custom<AuctionLedger>((value) => typeof (value as AuctionLedger | null)?.recordAuction === "function", {
         message: "must be an AuctionLedger (e.g. createSqliteLedger({ path }))",

@@ -24,7 +24,7 @@ export const MESSAGE_INSTRUCTION =
   'Give your contribution to the debate: your reasoning, briefly, then a last line "Answer: <your answer>".';
 
 /** What a call is for. */
-export type CallPurpose = "intent" | "message" | "draft";
+export type DebateCallPurpose = "intent" | "message" | "draft";
 
 /** The transcript as the agents read it: one line per message, `[round n] agent: text`. */
 export function renderTranscript(transcript: readonly TranscriptEntry[]): string {
@@ -45,7 +45,7 @@ export function debatePrompt({
   role: string | undefined;
   question: string;
   transcript: readonly TranscriptEntry[];
-  purpose: CallPurpose;
+  purpose: DebateCallPurpose;
   utility: UtilityEstimatorName;
 }): BaseMessage[] {
   const who = `You are ${agent}${role ? `, a ${role} agent,` : ""} in a debate with other agents. Be brief.`;

@@ -5,7 +5,7 @@
  */
 import { Annotation } from "@langchain/langgraph";
 import type { AuctionOutcome } from "../market/types.js";
-import type { CallPurpose } from "./prompts.js";
+import type { DebateCallPurpose } from "./prompts.js";
 import type { UtilitySource } from "./utility.js";
 
 /** One broadcast message. */
@@ -45,7 +45,7 @@ export interface DebateBid {
 /** An agent left out of (part of) a round, and why. */
 export interface DebateDrop {
   agent: string;
-  stage: CallPurpose;
+  stage: DebateCallPurpose;
   /** `"error"`: the call threw (the reservation was released); `"budget"`: it did not fit. */
   reason: "error" | "budget";
   detail: string;

@@ -50,8 +50,15 @@ import {
   usageFromMessage,
 } from "../budget/index.js";
 import { BudgetExhausted, type BudgetExhaustedDetails, parseConfig } from "../errors.js";
+import {
+  type BudgetableModel,
+  cappedCopy,
+  declaredOutputCap,
+  isChatModel,
+  modelName,
+  resolveModel,
+} from "../models.js";
 import { ModelWithoutOutputCap } from "./errors.js";
-import { type BudgetableModel, cappedCopy, declaredOutputCap, isChatModel, modelName, resolveModel } from "./models.js";
 
 // ---------------------------------------------------------------------------
 // Options

@@ -20,7 +20,7 @@ import { BudgetExhausted } from "../errors.js";
 import type { ChargeInput } from "../ledger/types.js";
 import { type AuctionOutcome, type Bid, createAuctioneer } from "../market/index.js";
 import { entriesFromAuction } from "../memory/index.js";
-import { isChatModel, modelName } from "../middleware/models.js";
+import { modelName, rebuiltWith } from "../models.js";
 import { type EntropySource, type PlanEntropy, planEntropy } from "./entropy.js";
 import { RouterCallTimeout } from "./errors.js";
 import { byPrice, type ResolvedMember, type RouterSettings, type RouterWeights } from "./options.js";
@@ -235,19 +235,12 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     }
     const cached = byCap.get(maxTokens);
     if (cached !== undefined) return cached;
-    const fields: Record<string, unknown> = { ...(model.lc_kwargs ?? {}), maxTokens };
+    const overrides: Record<string, unknown> = { maxTokens };
     if ("logprobs" in model) {
-      fields.logprobs = true;
-      if (settings.topLogprobs > 0) fields.topLogprobs = settings.topLogprobs;
+      overrides.logprobs = true;
+      if (settings.topLogprobs > 0) overrides.topLogprobs = settings.topLogprobs;
     }
-    let copy: BaseChatModel = model;
-    try {
-      const Constructor = model.constructor as new (fields: Record<string, unknown>) => BaseChatModel;
-      const candidate = new Constructor(fields);
-      if (isChatModel(candidate)) copy = candidate;
-    } catch {
-      copy = model;
-    }
+    const copy = rebuiltWith(model, overrides) ?? model;
     byCap.set(maxTokens, copy);
     return copy;
   }

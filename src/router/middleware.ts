@@ -20,7 +20,7 @@ import { createMiddleware } from "langchain";
 import { z } from "zod";
 import { z as zodV3 } from "zod/v3";
 import { parseConfig } from "../errors.js";
-import { modelName } from "../middleware/models.js";
+import { modelName } from "../models.js";
 import { type AuctionCall, type AuctionRun, createStrategyAuctionEngine } from "./auction.js";
 import { auctionRouterFieldsSchema, checkPool, type ResolvedMember, resolveSettings } from "./options.js";
 import { executionPlanText } from "./prompts.js";

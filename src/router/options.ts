@@ -14,8 +14,8 @@ import {
 import type { ModelPrice } from "../budget/types.js";
 import type { AuctionLedger } from "../ledger/types.js";
 import type { StrategyMemory } from "../memory/types.js";
-import { isChatModel, modelName } from "../middleware/models.js";
 import type { SharedTokenBudget } from "../middleware/tokenBudget.js";
+import { isChatModel, modelName } from "../models.js";
 
 /** Output cap of a plan (the bid), in tokens. */
 export const DEFAULT_PLAN_MAX_TOKENS = 128;

@@ -22,7 +22,7 @@ import type { Runnable } from "@langchain/core/runnables";
 import { countMessageTokens, type Reservation, type Usage } from "../budget/index.js";
 import { parseConfig } from "../errors.js";
 import type { OutcomeInput } from "../ledger/types.js";
-import { declaredOutputCap, modelName } from "../middleware/models.js";
+import { declaredOutputCap, modelName } from "../models.js";
 import {
   type AuctionCall,
   type AuctionRun,

@@ -203,6 +203,7 @@ describe("strategy guard and token cap", () => {
     expect(guardStrategy("Add 3 apples to 4 apples, then check units.", extractFinalNumber, "strip").leaked).toBe(
       false,
     );
+    expect(guardStrategy("Work out 6 × 7 = ? by repeated addition.", extractFinalNumber, "strip").leaked).toBe(false);
     expect(guardStrategy("So x = 7.", extractFinalNumber, "reject")).toMatchObject({ strategy: "", leaked: true });
     expect(guardStrategy("The answer is 42.", extractFinalNumber, "off").leaked).toBe(false);
   });

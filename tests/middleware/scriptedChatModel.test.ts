@@ -3,7 +3,7 @@ import { tool } from "langchain";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { countMessageTokens, countTextTokens } from "../../src/budget/index.js";
-import { cappedCopy, declaredOutputCap, modelName } from "../../src/middleware/models.js";
+import { cappedCopy, declaredOutputCap, modelName } from "../../src/models.js";
 import { ScriptedChatModel, ScriptedRecorder } from "../helpers/scriptedChatModel.js";
 
 const echo = tool(async ({ text }) => text, {

@@ -1,5 +1,5 @@
 /**
- * What the token-budget middleware reads off a chat model: its name (for prices and the
+ * What Gavel reads off a chat model: its name (for prices and the
  * tokenizer), the output cap it declares (its `max_tokens`), and how to get a copy of it that
  * has a cap when it declares none.
  *
@@ -99,15 +99,8 @@ export function declaredOutputCap(model: BudgetableModel): number | undefined {
  * A binding is rebuilt around the capped copy with its call options and config unchanged.
  */
 export function cappedCopy(model: BudgetableModel, maxTokens: number): BudgetableModel | undefined {
-  const chat = innerModel(model);
-  let copy: BaseChatModel;
-  try {
-    const Constructor = chat.constructor as new (fields: Record<string, unknown>) => BaseChatModel;
-    copy = new Constructor({ ...(chat.lc_kwargs ?? {}), maxTokens });
-  } catch {
-    return undefined;
-  }
-  if (!isChatModel(copy) || declaredOutputCap(copy) !== maxTokens) return undefined;
+  const copy = rebuiltWith(innerModel(model), { maxTokens });
+  if (copy === undefined || declaredOutputCap(copy) !== maxTokens) return undefined;
   if (!RunnableBinding.isRunnableBinding(model)) return copy;
   return new RunnableBinding({
     bound: copy,
@@ -115,4 +108,20 @@ export function cappedCopy(model: BudgetableModel, maxTokens: number): Budgetabl
     config: model.config,
     configFactories: model.configFactories,
   }) as RunnableBinding<unknown, unknown>;
+}
+
+/**
+ * A copy of `model` built by its own constructor from the fields it was built with (`lc_kwargs`)
+ * with `overrides` on top, or `undefined` when the constructor throws or builds no chat model.
+ * This is how Gavel changes per-call settings that clients only take at construction
+ * (`ChatOpenAI` ignores a per-call `max_tokens` or `logprobs`).
+ */
+export function rebuiltWith(model: BaseChatModel, overrides: Record<string, unknown>): BaseChatModel | undefined {
+  try {
+    const Constructor = model.constructor as new (fields: Record<string, unknown>) => BaseChatModel;
+    const copy = new Constructor({ ...(model.lc_kwargs ?? {}), ...overrides });
+    return isChatModel(copy) ? copy : undefined;
+  } catch {
+    return undefined;
+  }
 }
