@@ -9,9 +9,14 @@
  * outcomes, split deterministically, routed by the memory-bid auction and the escalation policy against
  * every baseline, report in `reports/`.
  *
- * Exit codes: 0 done; 1 the run failed (or, with `--fail-on-target`, a target was missed); 2 bad input
- * (invalid config, unreadable or invalid data, bad option); 3 the experiment needs something not
- * implemented in this version (a live backend, benchmark data, debate, a budget sweep).
+ * A benchmark experiment (`data.source: benchmark` with a live backend) is "record, then route": every
+ * pool model answers the benchmark prompts once (cached in `<output>/live-outcomes.jsonl`, resumable),
+ * then the same routers and baselines replay those answers (docs/live-evaluation.md).
+ *
+ * Exit codes: 0 done; 1 the run failed (or, with `--fail-on-target`, a target was missed; a live backend
+ * kept failing; the live budget was reached); 2 bad input (invalid config, missing API key, unreadable
+ * or invalid data, bad option); 3 the experiment needs something not implemented in this version
+ * (debate, a budget sweep).
  * Output goes through injectable writers, so tests run the real command in-process.
  */
 import { existsSync, mkdirSync, rmSync } from "node:fs";
@@ -21,6 +26,7 @@ import { Command, type CommanderError, InvalidArgumentError } from "commander";
 import { z } from "zod";
 import { UniversalSentenceEncoderEmbeddings } from "../../adapters/embeddings/universal-sentence-encoder.js";
 import { createSqliteLedger, type SqliteLedger } from "../../adapters/ledger/sqlite.js";
+import { LlamaCppChatModel } from "../../adapters/providers/llamacpp/index.js";
 import { GavelConfigError, GavelError, parseConfig } from "../errors.js";
 import {
   type ExperimentConfig,
@@ -33,6 +39,11 @@ import {
 } from "../eval/config.js";
 import { dataDirectory } from "../eval/datasets.js";
 import { GavelDataError } from "../eval/errors.js";
+import {
+  type LlamaCppModelSettings,
+  type RecordedBenchmarkExperiment,
+  recordBenchmarkExperiment,
+} from "../eval/live/index.js";
 import { paretoFrontier, singleModelBaselines } from "../eval/metrics.js";
 import { indexOutcomes, loadRecordedOutcomes, type OutcomeIndex } from "../eval/outcomes.js";
 import { operatingPointsTable, type ReportTable, routerMetricsTable, targetsTable } from "../eval/report/tables.js";
@@ -212,8 +223,7 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
     const reason = unsupportedReason(config);
     if (reason !== undefined) throw new NotImplementedError(reason);
     requireApiKey(config.backend, env);
-    if (config.data.source !== "recorded")
-      throw new NotImplementedError("benchmark data: not implemented in this version");
+    if (config.data.source === "benchmark") return runLiveExperiment(config, flags, started);
 
     for (const path of [config.data.outcomes, config.data.train]) {
       if (path !== undefined && !existsSync(path)) {
@@ -221,6 +231,48 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
       }
     }
     const runnerOptions = await runnerOptionsOf(config, createEmbedder);
+    return routeAndReport(config, flags, started, runnerOptions);
+  }
+
+  /**
+   * A benchmark experiment: record every pool model's answers live (resuming from the cache in the
+   * output folder), then route over them exactly as over any recorded outcomes.
+   */
+  async function runLiveExperiment(config: ExperimentConfig, flags: RunFlags, started: number): Promise<Completed> {
+    const progress = createProgressReporter({ write: stderr, interactive, silent: flags.quiet === true });
+    let live: RecordedBenchmarkExperiment;
+    try {
+      live = await recordBenchmarkExperiment({
+        config,
+        env,
+        createLlamaCppModel,
+        onProgress: progress.onProgress,
+        ...(flags.config === undefined ? {} : { configFile: flags.config }),
+      });
+    } finally {
+      progress.stop();
+    }
+    if (flags.quiet !== true) {
+      const { asked, failed, reused, spentUsd, cacheUsd } = live.recording;
+      stderr(
+        `Live calls: ${asked} asked (${failed} failed, see ${displayPath(live.errorsPath)}), ${reused} from the cache; ` +
+          `$${Number(spentUsd.toPrecision(4))} spent now, $${Number(cacheUsd.toPrecision(4))} in ${displayPath(live.outcomesPath)}.\n`,
+      );
+      if (live.unpricedModels.length > 0) {
+        stderr(
+          `No price for ${live.unpricedModels.join(", ")}: their calls count 0 USD (set prices.<model> to change that).\n`,
+        );
+      }
+    }
+    return routeAndReport(config, flags, started, await liveRunnerOptions(config, live, createEmbedder));
+  }
+
+  async function routeAndReport(
+    config: ExperimentConfig,
+    flags: RunFlags,
+    started: number,
+    runnerOptions: RecordedEvaluationOptions,
+  ): Promise<Completed> {
     const progress = createProgressReporter({ write: stderr, interactive, silent: flags.quiet === true });
     const ledger = openRunLedger(
       flags.ledger === false ? undefined : (flags.ledger ?? join(config.output, "ledger.db")),
@@ -242,6 +294,45 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
   }
 
   return command;
+}
+
+/** `LlamaCppChatModel` for each GGUF file of a `llamacpp` backend. */
+function createLlamaCppModel(settings: LlamaCppModelSettings): LlamaCppChatModel {
+  return new LlamaCppChatModel(settings);
+}
+
+/**
+ * Runner options for a recorded benchmark experiment: the routers, sweep and targets of the config over
+ * the outcomes just recorded (already sampled: no `maxPrompts`), split by seed. The reference pair,
+ * when the config names none, is picked from the recorded accuracies as for any outcomes file.
+ */
+export async function liveRunnerOptions(
+  config: ExperimentConfig,
+  live: Pick<RecordedBenchmarkExperiment, "index" | "outcomesPath">,
+  createEmbedder: (kind: ExperimentConfig["embedder"]) => EmbeddingsLike | "hashing" = defaultEmbedder,
+): Promise<RecordedEvaluationOptions> {
+  if (config.data.source !== "benchmark") throw new Error("liveRunnerOptions: needs benchmark data");
+  const named = config.routers.strongModel !== undefined && config.routers.weakModel !== undefined;
+  const pair = named ? undefined : referencePair(live.index);
+  const recorded: ExperimentConfig = {
+    ...config,
+    title: config.title ?? `${config.name}: ${config.data.benchmark} answered live by ${config.backend.kind}`,
+    data: {
+      source: "recorded",
+      outcomes: live.outcomesPath,
+      split: "seeded",
+      trainFraction: config.data.trainFraction,
+    },
+    backend: { kind: "recorded" },
+    routers: {
+      ...config.routers,
+      strongModel: config.routers.strongModel ?? pair?.strongModel,
+      weakModel: config.routers.weakModel ?? pair?.weakModel,
+    },
+  };
+  const options = await runnerOptionsOf(recorded, createEmbedder);
+  delete options.outcomesPath;
+  return { ...options, outcomes: live.index };
 }
 
 /**
@@ -279,10 +370,7 @@ async function experimentOf(flags: RunFlags, defaultConfig: string): Promise<Exp
   } else {
     config = await loadExperimentConfig(flags.config ?? defaultConfig);
   }
-  const data =
-    config.data.source === "recorded" && flags.maxPrompts !== undefined
-      ? { ...config.data, maxPrompts: flags.maxPrompts }
-      : config.data;
+  const data = flags.maxPrompts === undefined ? config.data : { ...config.data, maxPrompts: flags.maxPrompts };
   return {
     ...config,
     data,

@@ -8,6 +8,7 @@
  *   gavel ledger    read the auction ledger
  */
 import { Command } from "commander";
+import { debatesCommand } from "./debates.js";
 import { evalCommand, sweepCommand } from "./eval.js";
 import { ledgerCommand } from "./ledger.js";
 import { reportCommand } from "./report.js";
@@ -19,6 +20,7 @@ const program = new Command()
   .addCommand(ledgerCommand())
   .addCommand(evalCommand())
   .addCommand(sweepCommand())
-  .addCommand(reportCommand());
+  .addCommand(reportCommand())
+  .addCommand(debatesCommand());
 
 await program.parseAsync(process.argv);

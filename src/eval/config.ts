@@ -53,8 +53,10 @@ const BenchmarkDataSchema = z
     benchmark: z.enum(BENCHMARK_NAMES),
     /** Another copy of the benchmark file, relative to the config file. */
     path: z.string().min(1).optional(),
-    /** Evaluate the first N problems only. */
+    /** Keep the first N problems of the file only (before sampling). */
     limit: z.number().int().positive().optional(),
+    /** Ask a seeded sample of this many problems (seed: `seed`); default all (after `limit`). */
+    maxPrompts: z.number().int().positive().optional(),
     trainFraction: z.number().gt(0).lt(1).default(0.5),
   })
   .strict();
@@ -63,11 +65,21 @@ const DataSchema = z.discriminatedUnion("source", [RecordedDataSchema, Benchmark
 
 const modelList = z.array(z.string().min(1)).min(1);
 const apiKeyVariable = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name");
+/** Default number of live calls in flight. */
+export const DEFAULT_LIVE_CONCURRENCY = 4;
+/** Default retries of a failed hosted call (429, 5xx, network) before it is recorded as an error. */
+export const DEFAULT_LIVE_MAX_RETRIES = 2;
+/** Ollama's OpenAI-compatible endpoint on this machine. */
+export const DEFAULT_OLLAMA_BASE_URL = "http://127.0.0.1:11434/v1";
 const generation = {
   temperature: z.number().min(0).max(2).optional(),
   maxTokens: z.number().int().positive().optional(),
   timeoutMs: z.number().int().positive().optional(),
+  /** Live calls in flight at once while recording outcomes. */
+  concurrency: z.number().int().positive().default(DEFAULT_LIVE_CONCURRENCY),
 };
+/** Retries of the OpenAI-compatible client (hosted and Ollama backends). */
+const retries = { maxRetries: z.number().int().nonnegative().default(DEFAULT_LIVE_MAX_RETRIES) };
 
 const BackendSchema = z.discriminatedUnion("kind", [
   z
@@ -85,6 +97,7 @@ const BackendSchema = z.discriminatedUnion("kind", [
       baseURL: z.url().optional(),
       apiKeyEnv: apiKeyVariable.default(DEFAULT_API_KEY_VARIABLES.openai),
       ...generation,
+      ...retries,
     })
     .strict(),
   z
@@ -94,14 +107,17 @@ const BackendSchema = z.discriminatedUnion("kind", [
       baseURL: z.url().default("https://openrouter.ai/api/v1"),
       apiKeyEnv: apiKeyVariable.default(DEFAULT_API_KEY_VARIABLES.openrouter),
       ...generation,
+      ...retries,
     })
     .strict(),
   z
     .object({
       kind: z.literal("ollama"),
       models: modelList,
-      baseURL: z.url().default("http://127.0.0.1:11434"),
+      /** Ollama's OpenAI-compatible endpoint; a URL with no path (`http://host:11434`) gets `/v1`. */
+      baseURL: z.url().default(DEFAULT_OLLAMA_BASE_URL),
       ...generation,
+      ...retries,
     })
     .strict(),
   z
@@ -110,6 +126,10 @@ const BackendSchema = z.discriminatedUnion("kind", [
       /** Paths of GGUF files, relative to the config file. */
       models: modelList,
       contextSize: z.number().int().positive().default(4096),
+      /** CPU threads per model; default node-llama-cpp's choice. */
+      threads: z.number().int().positive().optional(),
+      /** GPU backend, or `false` for CPU only; default `auto`. */
+      gpu: z.union([z.literal(false), z.enum(["auto", "metal", "cuda", "vulkan"])]).optional(),
       ...generation,
     })
     .strict(),
@@ -127,9 +147,9 @@ const PriceSchema = z
 
 const BudgetSchema = z
   .object({
-    /** Per-run USD ceiling. */
+    /** USD ceiling of the live recording: every call in the experiment's cache counts, earlier runs included. */
     maxUsd: z.number().positive().optional(),
-    /** Per-run token ceiling. */
+    /** Token ceiling (input + output) of the live recording, counted the same way. */
     maxTokens: z.number().int().positive().optional(),
   })
   .strict();
@@ -191,10 +211,10 @@ const TargetsSchema = z
  * | `name` | — (required) | short id of the experiment |
  * | `title` | from the runner | report title |
  * | `mode` | `route` | `route` (routers and baselines) or `debate` (not implemented in this version) |
- * | `data` | recorded, shipped RouterBench | `{ source: recorded, outcomes?, train?, split, trainFraction, maxPrompts? }` or `{ source: benchmark, benchmark, path?, limit?, trainFraction }` |
- * | `backend` | `{ kind: recorded }` | `recorded`, `openai`, `openrouter`, `ollama`, `llamacpp` or `scripted`, with `models` |
- * | `prices` | — | model → `{ inputPerMillion, outputPerMillion }` (live backends) |
- * | `budget` | — | `{ maxUsd?, maxTokens? }` per run (live backends) |
+ * | `data` | recorded, shipped RouterBench | `{ source: recorded, outcomes?, train?, split, trainFraction, maxPrompts? }` or `{ source: benchmark, benchmark, path?, limit?, maxPrompts?, trainFraction }` |
+ * | `backend` | `{ kind: recorded }` | `recorded`, `openai`, `openrouter`, `ollama`, `llamacpp` or `scripted`, with `models`; live ones take `baseURL`, `temperature`, `maxTokens`, `timeoutMs`, `concurrency`, `maxRetries` |
+ * | `prices` | — | model → `{ inputPerMillion, outputPerMillion }` (live backends; over the built-in table) |
+ * | `budget` | — | `{ maxUsd?, maxTokens? }` ceiling of the live recording (its whole cache) |
  * | `routers` | both | `{ use, strongModel?, weakModel?, escalationModels?, k?, priorStrength?, sameTaskNeighbours?, embedTail?, staticLambdas? }` |
  * | `sweep` | λ grid of the runner | `{ kind: lambda, lambdas?, escalationThresholds? }` or `{ kind: budget, budgetsUsd }` |
  * | `targets` | 95% / 25% | `{ accuracyShare, costShare }` |
@@ -416,6 +436,10 @@ const KNOWN_KEYS = [
   "temperature",
   "maxTokens",
   "timeoutMs",
+  "concurrency",
+  "maxRetries",
+  "threads",
+  "gpu",
   "contextSize",
   "prices",
   "inputPerMillion",
@@ -546,20 +570,15 @@ export function requireApiKey(
 
 /**
  * Why this version cannot run an experiment, or `undefined` when it can. This version runs routing on
- * recorded outcomes with a λ sweep; live backends, benchmark data, debate and budget sweeps validate
- * but do not run yet.
+ * recorded outcomes, and on benchmark data answered live by the `openai`, `openrouter`, `ollama` or
+ * `llamacpp` backend ("record, then route": see docs/live-evaluation.md), with a λ sweep; debate,
+ * budget sweeps and the tests-only `scripted` backend validate but do not run.
  */
 export function unsupportedReason(config: ExperimentConfig): string | undefined {
   const reasons: string[] = [];
   if (config.mode !== "route") reasons.push(`mode "${config.mode}"`);
-  if (config.data.source !== "recorded") reasons.push(`benchmark data ("${config.data.benchmark}" answered live)`);
-  if (config.backend.kind !== "recorded") {
-    const variable = apiKeyVariableOf(config.backend);
-    reasons.push(
-      `the ${config.backend.kind} backend${variable === undefined ? "" : ` (its key would come from ${variable})`}`,
-    );
-  }
+  if (config.backend.kind === "scripted") reasons.push("the scripted backend (tests only)");
   if (config.sweep?.kind === "budget") reasons.push("budget sweeps");
   if (reasons.length === 0) return undefined;
-  return `${reasons.join(", ")}: not implemented in this version. This version evaluates routers on recorded outcomes (data.source: recorded, backend.kind: recorded) with a λ sweep; the file is valid and will run once these land.`;
+  return `${reasons.join(", ")}: not implemented in this version. This version evaluates routers on recorded outcomes (data.source: recorded, backend.kind: recorded) and on benchmark data answered live (data.source: benchmark with backend.kind openai, openrouter, ollama or llamacpp) with a λ sweep; the file is valid and will run once these land.`;
 }

@@ -1,0 +1,252 @@
+/**
+ * `gavel replay-debates`: replay recorded multi-agent debates under a token-budget sweep and compare
+ * Gavel's stopping and aggregation rules with the recorded full debate. No model is called.
+ *
+ *   gavel replay-debates --debates FILE.jsonl [--budgets 256,512,1024,1536,2048] [--rules r1,r2]
+ *                        [--embedder use-lite|hashing] [--train-fraction 0.5] [--seed 0] [--json]
+ *
+ * Exit codes (the same as `gavel eval`): 0 done; 1 the replay failed; 2 bad input (missing or
+ * invalid file, bad option). Output goes through injectable writers, so tests run the real command
+ * in-process. {@link runDebateReplay}, {@link debateReplayText} and {@link debateReplayJson} are the
+ * pieces another command (e.g. `gavel eval --debates`) can reuse.
+ */
+import { existsSync } from "node:fs";
+import Table from "cli-table3";
+import { Command, type CommanderError, InvalidArgumentError } from "commander";
+import { z } from "zod";
+import { UniversalSentenceEncoderEmbeddings } from "../../adapters/embeddings/universal-sentence-encoder.js";
+import { GavelConfigError, parseConfig } from "../errors.js";
+import {
+  DEBATE_REPLAY_RULES,
+  type DebateReplayReport,
+  type DebateReplayRule,
+  DEFAULT_DEBATE_BUDGETS,
+  DEFAULT_TRAIN_FRACTION,
+  loadDebateRecords,
+  replayDebates,
+} from "../eval/debates/index.js";
+import { GavelDataError } from "../eval/errors.js";
+import { createHashingEmbeddings, type EmbeddingsLike } from "../eval/routers/embedding.js";
+
+/** Exit code: the replay failed. */
+export const EXIT_DEBATES_FAILED = 1;
+/** Exit code: missing or invalid debates file, or a bad option. */
+export const EXIT_DEBATES_BAD_INPUT = 2;
+
+/** The embedders the command can build. */
+export type DebateEmbedderKind = "use-lite" | "hashing";
+
+const isFunction = (value: unknown) => typeof value === "function";
+
+const DebatesCommandOptionsSchema = z
+  .object({
+    /** Where results go. Default: `process.stdout`. */
+    stdout: z.custom<(text: string) => void>(isFunction, "expected a function").optional(),
+    /** Where errors go. Default: `process.stderr`. */
+    stderr: z.custom<(text: string) => void>(isFunction, "expected a function").optional(),
+    /** Builds the embedder for `econ-commitment`. Default: USE-Lite for `use-lite`, the hashing embedder for `hashing`. */
+    createEmbedder: z.custom<(kind: DebateEmbedderKind) => EmbeddingsLike>(isFunction, "expected a function").optional(),
+  })
+  .strict();
+
+/** Options of {@link debatesCommand}: I/O seams for tests and embedding. */
+export type DebatesCommandOptions = z.input<typeof DebatesCommandOptionsSchema>;
+
+/** The command line's choices, as parsed. */
+export interface DebateReplayFlags {
+  debates: string;
+  budgets?: number[];
+  rules?: DebateReplayRule[];
+  embedder?: DebateEmbedderKind;
+  trainFraction?: number;
+  seed?: number;
+}
+
+/**
+ * The `replay-debates` command of the `gavel` CLI.
+ *
+ * @param options - Optional writers and embedder factory (seams for tests).
+ * @returns A commander `Command` to add to a program.
+ * @throws GavelConfigError when an option is invalid.
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * const program = new Command("gavel").addCommand(debatesCommand());
+ * await program.parseAsync(["replay-debates", "--debates", "data/debates/sample.jsonl", "--json"], { from: "user" });
+ * ```
+ */
+export function debatesCommand(options: DebatesCommandOptions = {}): Command {
+  const {
+    stdout = (text: string) => process.stdout.write(text),
+    stderr = (text: string) => process.stderr.write(text),
+    createEmbedder = defaultDebateEmbedder,
+  } = parseConfig("debatesCommand options", DebatesCommandOptionsSchema, options);
+  const print = (text: string) => stdout(text.endsWith("\n") ? text : `${text}\n`);
+
+  return new Command("replay-debates")
+    .description(
+      "Replay recorded multi-agent debates under a token-budget sweep: Gavel's stopping and aggregation rules against the full debate.",
+    )
+    .configureOutput({ writeOut: stdout, writeErr: stderr })
+    .requiredOption("--debates <file>", "recorded debates, one question a line (.jsonl or .jsonl.gz)")
+    .option("--budgets <list>", `tokens per question, comma-separated (default ${DEFAULT_DEBATE_BUDGETS.join(",")})`, parseBudgets)
+    .option("--rules <list>", `rules to compare, comma-separated (default: all of ${DEBATE_REPLAY_RULES.join(", ")})`, parseRules)
+    .option("--embedder <kind>", "embedder of econ-commitment: use-lite (default, offline sentence encoder) or hashing", parseEmbedder)
+    .option("--train-fraction <share>", `share of questions the reliabilities are fitted on (default ${DEFAULT_TRAIN_FRACTION})`, parseTrainFraction)
+    .option("--seed <n>", "split and tie-break seed (default 0)", parseInteger)
+    .option("--json", "print the comparison as JSON")
+    .exitOverride(usageErrorsExitWithCode2)
+    .action(async (_options: unknown, self: Command) => {
+      const flags = self.opts<DebateReplayFlags & { json?: boolean }>();
+      const report = await runDebateReplay(flags, { createEmbedder }).catch((error: unknown) => {
+        const exitCode =
+          GavelDataError.isInstance(error) || GavelConfigError.isInstance(error)
+            ? EXIT_DEBATES_BAD_INPUT
+            : EXIT_DEBATES_FAILED;
+        return self.error(`error: ${error instanceof Error ? error.message : String(error)}`, {
+          exitCode,
+          code: exitCode === EXIT_DEBATES_BAD_INPUT ? "gavel.debates.invalidInput" : "gavel.debates.failed",
+        });
+      });
+      print(flags.json ? JSON.stringify(debateReplayJson(report), null, 2) : debateReplayText(report, flags.debates));
+    });
+}
+
+/**
+ * Load the debates file and replay it (what `replay-debates` runs before printing).
+ *
+ * @throws GavelDataError when the file is missing or a line is invalid; GavelConfigError on a bad option.
+ * @example
+ * ```ts
+ * const report = await runDebateReplay({ debates: "data/debates/sample.jsonl", embedder: "hashing" });
+ * console.log(debateReplayText(report, "data/debates/sample.jsonl"));
+ * ```
+ */
+export async function runDebateReplay(
+  flags: DebateReplayFlags,
+  { createEmbedder = defaultDebateEmbedder }: { createEmbedder?: (kind: DebateEmbedderKind) => EmbeddingsLike } = {},
+): Promise<DebateReplayReport> {
+  if (!existsSync(flags.debates)) throw new GavelDataError({ file: flags.debates, problem: "no such file" });
+  const debates = await loadDebateRecords(flags.debates);
+  const rules = flags.rules ?? [...DEBATE_REPLAY_RULES];
+  return replayDebates({
+    debates,
+    rules,
+    ...(flags.budgets === undefined ? {} : { budgets: flags.budgets }),
+    ...(flags.trainFraction === undefined ? {} : { trainFraction: flags.trainFraction }),
+    ...(flags.seed === undefined ? {} : { seed: flags.seed }),
+    ...(rules.includes("econ-commitment") ? { embeddings: createEmbedder(flags.embedder ?? "use-lite") } : {}),
+  });
+}
+
+function defaultDebateEmbedder(kind: DebateEmbedderKind): EmbeddingsLike {
+  return kind === "hashing" ? createHashingEmbeddings() : new UniversalSentenceEncoderEmbeddings();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------------------------
+
+/** The report as printed by `--json`: everything but the per-question replays' bulk is kept. */
+export function debateReplayJson(report: DebateReplayReport): unknown {
+  return {
+    questions: report.questions,
+    trainFraction: report.trainFraction,
+    seed: report.seed,
+    budgets: report.budgets,
+    rules: report.rules,
+    trainIds: report.trainIds,
+    reliability: report.reliability.executors,
+    tokens: "completion tokens of the recorded texts only (prompts are not recorded)",
+    rows: report.rows,
+    replays: report.replays,
+  };
+}
+
+/** No colours, so output is the same on a terminal, in a pipe and in tests. */
+const PLAIN_TABLE = { style: { head: [], border: [], compact: true } };
+
+/** The report as a readable table, one line per budget × rule. */
+export function debateReplayText(report: DebateReplayReport, file: string): string {
+  const reliability = Object.entries(report.reliability.executors)
+    .map(([agent, entry]) => `${agent} ${entry.weight.toFixed(2)} (${entry.correct}/${entry.total})`)
+    .join(", ");
+  const table = new Table({
+    ...PLAIN_TABLE,
+    head: ["budget", "rule", "accuracy", "mean tokens", "acc / 1k tok", "stopped early", "by rule", "by budget", "over budget"],
+    colAligns: ["right", "left", "right", "right", "right", "right", "right", "right", "right"],
+  });
+  for (const row of report.rows) {
+    table.push([
+      String(row.budget),
+      row.rule,
+      percent(row.accuracy),
+      row.meanTokens.toFixed(1),
+      row.costEfficiency === null ? "-" : row.costEfficiency.toFixed(3),
+      percent(row.stoppedEarlyShare),
+      percent(row.stoppedByRuleShare),
+      percent(row.stoppedByBudgetShare),
+      percent(row.overBudgetShare),
+    ]);
+  }
+  return [
+    `Recorded debates: ${file}`,
+    `${report.questions.total} questions: ${report.questions.train} fit the reliabilities, ${report.questions.test} replayed (seed ${report.seed})`,
+    `Reliability (smoothed accuracy of the final answer): ${reliability || "none (no training questions; every agent 0.50)"}`,
+    "Tokens: completion tokens of the recorded texts (js-tiktoken); prompts are not recorded.",
+    "",
+    table.toString(),
+  ].join("\n");
+}
+
+function percent(share: number): string {
+  return `${(share * 100).toFixed(1)}%`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argument parsing
+// ---------------------------------------------------------------------------------------------
+
+/** Commander's own usage errors (unknown option, missing or invalid value) exit with 2, like every bad input. */
+function usageErrorsExitWithCode2(error: CommanderError): void {
+  const usage =
+    error.exitCode === 1 && error.code.startsWith("commander.") && error.code !== "commander.executeSubCommandAsync";
+  if (usage) process.exit(EXIT_DEBATES_BAD_INPUT);
+}
+
+function parseBudgets(text: string): number[] {
+  const budgets = text.split(",").map((part) => Number(part.trim()));
+  if (budgets.length === 0 || budgets.some((budget) => !Number.isInteger(budget) || budget < 1)) {
+    throw new InvalidArgumentError("expected positive integers separated by commas, e.g. 256,512,1024.");
+  }
+  if (new Set(budgets).size !== budgets.length) throw new InvalidArgumentError("budgets must not repeat.");
+  return budgets;
+}
+
+function parseRules(text: string): DebateReplayRule[] {
+  const rules = text.split(",").map((part) => part.trim());
+  const known: readonly string[] = DEBATE_REPLAY_RULES;
+  const unknown = rules.filter((rule) => !known.includes(rule));
+  if (unknown.length > 0) {
+    throw new InvalidArgumentError(`unknown rule ${unknown.join(", ")}; expected some of ${DEBATE_REPLAY_RULES.join(", ")}.`);
+  }
+  if (new Set(rules).size !== rules.length) throw new InvalidArgumentError("rules must not repeat.");
+  return rules as DebateReplayRule[];
+}
+
+function parseEmbedder(text: string): DebateEmbedderKind {
+  if (text !== "use-lite" && text !== "hashing") throw new InvalidArgumentError("expected use-lite or hashing.");
+  return text;
+}
+
+function parseTrainFraction(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0 || value >= 1) throw new InvalidArgumentError("expected a number in [0, 1).");
+  return value;
+}
+
+function parseInteger(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value)) throw new InvalidArgumentError("expected an integer.");
+  return value;
+}
