@@ -4,8 +4,11 @@
  *
  * `isInstance` checks a marker instead of `instanceof`, so an error still
  * matches when two copies of the package are loaded side by side.
+ *
+ * Also the two helpers every config schema uses: `parseConfig` (parse once,
+ * throw `GavelConfigError`) and `functionSchema` (an injected function field).
  */
-import type { ZodError } from "zod";
+import { type ZodError, z } from "zod";
 
 const MARKER = Symbol.for("langchain-gavel.error");
 
@@ -110,4 +113,16 @@ export function parseConfig<T>(
   const result = schema.safeParse(input);
   if (!result.success) throw new GavelConfigError(where, result.error);
   return result.data;
+}
+
+/**
+ * Zod schema of an injected function (a clock, an id generator, a listener): accepts any
+ * function, typed as `T`; anything else fails with "must be a function".
+ *
+ * @example
+ * const OptionsSchema = z.object({ now: functionSchema<() => number>().optional() }).strict();
+ * parseConfig("clock options", OptionsSchema, { now: 42 }); // throws GavelConfigError: "now: must be a function"
+ */
+export function functionSchema<T extends (...args: never[]) => unknown>() {
+  return z.custom<T>((value) => typeof value === "function", { message: "must be a function" });
 }

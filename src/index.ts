@@ -52,6 +52,7 @@ export * from "./debate/index.js";
 // Errors shared by every part.
 export { BudgetExhausted, type BudgetExhaustedDetails, GavelConfigError, GavelError, parseConfig } from "./errors.js";
 export * from "./eval/config.js";
+export * from "./eval/live/index.js";
 // Evaluation: datasets, checkers, recorded outcomes, metrics.
 export * from "./eval/index.js";
 export * from "./eval/report/index.js";

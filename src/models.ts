@@ -125,3 +125,27 @@ export function rebuiltWith(model: BaseChatModel, overrides: Record<string, unkn
     return undefined;
   }
 }
+
+/**
+ * The copy of `model` Gavel makes its own short calls with (router plans and juries, debate
+ * intents and messages): rebuilt with the output cap `maxTokens` and, when `logprobs` is asked
+ * and the client has a `logprobs` field (ChatOpenAI), with `logprobs: true` and `topLogprobs`
+ * (when above 0). The model itself when no copy can be built; callers then still pass the cap
+ * as a call option.
+ *
+ * @example
+ * ```ts
+ * const planner = callCopy(new ChatOpenAI({ model: "gpt-4o-mini" }), { maxTokens: 128, logprobs: true, topLogprobs: 5 });
+ * ```
+ */
+export function callCopy(
+  model: BaseChatModel,
+  { maxTokens, logprobs, topLogprobs }: { maxTokens: number; logprobs: boolean; topLogprobs: number },
+): BaseChatModel {
+  const overrides: Record<string, unknown> = { maxTokens };
+  if (logprobs && "logprobs" in model) {
+    overrides.logprobs = true;
+    if (topLogprobs > 0) overrides.topLogprobs = topLogprobs;
+  }
+  return rebuiltWith(model, overrides) ?? model;
+}

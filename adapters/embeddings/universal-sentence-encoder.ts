@@ -95,6 +95,7 @@ export class UniversalSentenceEncoderEmbeddings extends Embeddings {
     return vectors;
   }
 
+  /** Embeds one text (a batch of one). */
   override async embedQuery(document: string): Promise<number[]> {
     const [vector] = await this.embedDocuments([document]);
     if (vector === undefined) throw new EmbedderError("USE-Lite returned no vector");

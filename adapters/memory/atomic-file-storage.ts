@@ -8,6 +8,8 @@ import { open, rename, rm } from "node:fs/promises";
 import { LocalFileStorage } from "vectra";
 
 /**
+ * A vectra file storage whose `upsertFile` is atomic: write a temporary file, fsync, rename.
+ *
  * @example
  * ```ts
  * const index = new LocalIndex(folder, undefined, new AtomicFileStorage(), new ProtobufCodec());
@@ -20,6 +22,7 @@ export class AtomicFileStorage extends LocalFileStorage {
     super();
   }
 
+  /** Writes `content` to `filePath` atomically (the old file or the new one, never half of one). */
   override async upsertFile(filePath: string, content: Buffer | string): Promise<void> {
     const temporary = `${filePath}.${process.pid}.tmp`;
     try {

@@ -22,6 +22,7 @@ import type { Document } from "@langchain/core/documents";
 import { VectorStore } from "@langchain/core/vectorstores";
 import { z } from "zod";
 import { parseConfig } from "../../src/errors.js";
+import { compareIds } from "../../src/market/bids.js";
 import { countPairs, pairsFromAuctions, type RankedAuction } from "../../src/memory/contrastive-pairs.js";
 import {
   matchesFilter,
@@ -338,7 +339,7 @@ export function createVectorStoreStrategyMemory(options: VectorStoreStrategyMemo
       if (!matchesFilter(entry, filter)) continue;
       hits.push({ entry, score: scoreKind === "similarity" ? rawScore : 1 - rawScore });
     }
-    hits.sort((a, b) => b.score - a.score || (a.entry.id < b.entry.id ? -1 : a.entry.id > b.entry.id ? 1 : 0));
+    hits.sort((a, b) => b.score - a.score || compareIds(a.entry.id, b.entry.id));
     return { hits, exhausted: results.length < window };
   }
 

@@ -18,7 +18,7 @@
  * Read top to bottom: public types, the options schema, the class, `withReservation`.
  */
 import { z } from "zod";
-import { BudgetExhausted, parseConfig } from "../errors.js";
+import { BudgetExhausted, functionSchema, parseConfig } from "../errors.js";
 import { ReservationClosed, UnknownModelPrice } from "./errors.js";
 import { costNanoUsd, createPriceResolver, DEFAULT_PRICES, mergePrices, priceTableSchema } from "./prices.js";
 import type { BudgetLimits, BudgetScope, ModelPrice, Usage } from "./types.js";
@@ -106,8 +106,6 @@ export type BudgetEvent =
 // Options
 // ---------------------------------------------------------------------------
 
-const isFunction = (value: unknown) => typeof value === "function";
-
 /** Zod schema of one scope's limits; unknown keys (e.g. `maxToken`) are rejected. */
 export const budgetLimitsSchema = z
   .object({
@@ -129,9 +127,9 @@ export const tokenBudgetOptionsSchema = z
       .strict(),
     prices: priceTableSchema.optional(),
     requirePrices: z.boolean().optional(),
-    onEvent: z.custom<(event: BudgetEvent) => void>(isFunction, { message: "must be a function" }).optional(),
-    now: z.custom<() => number>(isFunction, { message: "must be a function" }).optional(),
-    generateId: z.custom<() => string>(isFunction, { message: "must be a function" }).optional(),
+    onEvent: functionSchema<(event: BudgetEvent) => void>().optional(),
+    now: functionSchema<() => number>().optional(),
+    generateId: functionSchema<() => string>().optional(),
   })
   .strict();
 

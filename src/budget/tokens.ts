@@ -190,8 +190,8 @@ export function countOutputTokens(message: Pick<UsageSource, "content" | "tool_c
 
 const ROLE_OF_TYPE: Record<string, string> = { human: "user", ai: "assistant", system: "system", tool: "tool" };
 
-/** OpenAI-style role of a LangChain message or a plain `{ role }` object. */
-function roleOf(message: BaseMessage | RoleMessage): string {
+/** OpenAI-style role of a LangChain message or a plain `{ role }` object, as `countMessageTokens` counts it. */
+export function roleOf(message: BaseMessage | RoleMessage): string {
   if ("role" in message && typeof message.role === "string") return message.role;
   const type = "type" in message && typeof message.type === "string" ? message.type : "user";
   return ROLE_OF_TYPE[type] ?? type;

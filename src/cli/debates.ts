@@ -18,10 +18,10 @@ import { UniversalSentenceEncoderEmbeddings } from "../../adapters/embeddings/un
 import { GavelConfigError, parseConfig } from "../errors.js";
 import {
   DEBATE_REPLAY_RULES,
-  type DebateReplayReport,
-  type DebateReplayRule,
   DEFAULT_DEBATE_BUDGETS,
   DEFAULT_TRAIN_FRACTION,
+  type DebateReplayReport,
+  type DebateReplayRule,
   loadDebateRecords,
   replayDebates,
 } from "../eval/debates/index.js";
@@ -45,7 +45,9 @@ const DebatesCommandOptionsSchema = z
     /** Where errors go. Default: `process.stderr`. */
     stderr: z.custom<(text: string) => void>(isFunction, "expected a function").optional(),
     /** Builds the embedder for `econ-commitment`. Default: USE-Lite for `use-lite`, the hashing embedder for `hashing`. */
-    createEmbedder: z.custom<(kind: DebateEmbedderKind) => EmbeddingsLike>(isFunction, "expected a function").optional(),
+    createEmbedder: z
+      .custom<(kind: DebateEmbedderKind) => EmbeddingsLike>(isFunction, "expected a function")
+      .optional(),
   })
   .strict();
 
@@ -89,10 +91,26 @@ export function debatesCommand(options: DebatesCommandOptions = {}): Command {
     )
     .configureOutput({ writeOut: stdout, writeErr: stderr })
     .requiredOption("--debates <file>", "recorded debates, one question a line (.jsonl or .jsonl.gz)")
-    .option("--budgets <list>", `tokens per question, comma-separated (default ${DEFAULT_DEBATE_BUDGETS.join(",")})`, parseBudgets)
-    .option("--rules <list>", `rules to compare, comma-separated (default: all of ${DEBATE_REPLAY_RULES.join(", ")})`, parseRules)
-    .option("--embedder <kind>", "embedder of econ-commitment: use-lite (default, offline sentence encoder) or hashing", parseEmbedder)
-    .option("--train-fraction <share>", `share of questions the reliabilities are fitted on (default ${DEFAULT_TRAIN_FRACTION})`, parseTrainFraction)
+    .option(
+      "--budgets <list>",
+      `tokens per question, comma-separated (default ${DEFAULT_DEBATE_BUDGETS.join(",")})`,
+      parseBudgets,
+    )
+    .option(
+      "--rules <list>",
+      `rules to compare, comma-separated (default: all of ${DEBATE_REPLAY_RULES.join(", ")})`,
+      parseRules,
+    )
+    .option(
+      "--embedder <kind>",
+      "embedder of econ-commitment: use-lite (default, offline sentence encoder) or hashing",
+      parseEmbedder,
+    )
+    .option(
+      "--train-fraction <share>",
+      `share of questions the reliabilities are fitted on (default ${DEFAULT_TRAIN_FRACTION})`,
+      parseTrainFraction,
+    )
     .option("--seed <n>", "split and tie-break seed (default 0)", parseInteger)
     .option("--json", "print the comparison as JSON")
     .exitOverride(usageErrorsExitWithCode2)
@@ -173,7 +191,17 @@ export function debateReplayText(report: DebateReplayReport, file: string): stri
     .join(", ");
   const table = new Table({
     ...PLAIN_TABLE,
-    head: ["budget", "rule", "accuracy", "mean tokens", "acc / 1k tok", "stopped early", "by rule", "by budget", "over budget"],
+    head: [
+      "budget",
+      "rule",
+      "accuracy",
+      "mean tokens",
+      "acc / 1k tok",
+      "stopped early",
+      "by rule",
+      "by budget",
+      "over budget",
+    ],
     colAligns: ["right", "left", "right", "right", "right", "right", "right", "right", "right"],
   });
   for (const row of report.rows) {
@@ -228,7 +256,9 @@ function parseRules(text: string): DebateReplayRule[] {
   const known: readonly string[] = DEBATE_REPLAY_RULES;
   const unknown = rules.filter((rule) => !known.includes(rule));
   if (unknown.length > 0) {
-    throw new InvalidArgumentError(`unknown rule ${unknown.join(", ")}; expected some of ${DEBATE_REPLAY_RULES.join(", ")}.`);
+    throw new InvalidArgumentError(
+      `unknown rule ${unknown.join(", ")}; expected some of ${DEBATE_REPLAY_RULES.join(", ")}.`,
+    );
   }
   if (new Set(rules).size !== rules.length) throw new InvalidArgumentError("rules must not repeat.");
   return rules as DebateReplayRule[];
@@ -241,7 +271,8 @@ function parseEmbedder(text: string): DebateEmbedderKind {
 
 function parseTrainFraction(text: string): number {
   const value = Number(text);
-  if (!Number.isFinite(value) || value < 0 || value >= 1) throw new InvalidArgumentError("expected a number in [0, 1).");
+  if (!Number.isFinite(value) || value < 0 || value >= 1)
+    throw new InvalidArgumentError("expected a number in [0, 1).");
   return value;
 }
 

@@ -30,19 +30,19 @@ export const EXIT_NO_LEDGER = 2;
 /** Exit code when the requested auction is not in the ledger. */
 export const EXIT_NOT_FOUND = 1;
 
+/** A zod field that accepts any function, typed as `T`. */
+function functionField<T>() {
+  return z.custom<T>((value) => typeof value === "function", "expected a function");
+}
+
 const LedgerCommandOptionsSchema = z
   .object({
     /** Where results go. Default: `process.stdout`. */
-    stdout: z.custom<(text: string) => void>((value) => typeof value === "function", "expected a function").optional(),
+    stdout: functionField<(text: string) => void>().optional(),
     /** Where errors and warnings go. Default: `process.stderr`. */
-    stderr: z.custom<(text: string) => void>((value) => typeof value === "function", "expected a function").optional(),
+    stderr: functionField<(text: string) => void>().optional(),
     /** Opens the ledger at an existing path. Default: the SQLite ledger, read-only. */
-    openLedger: z
-      .custom<(path: string) => AuctionLedger | Promise<AuctionLedger>>(
-        (value) => typeof value === "function",
-        "expected a function",
-      )
-      .optional(),
+    openLedger: functionField<(path: string) => AuctionLedger | Promise<AuctionLedger>>().optional(),
   })
   .strict();
 

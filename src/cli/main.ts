@@ -12,6 +12,7 @@ import { debatesCommand } from "./debates.js";
 import { evalCommand, sweepCommand } from "./eval.js";
 import { ledgerCommand } from "./ledger.js";
 import { reportCommand } from "./report.js";
+import { trainCommand } from "./train.js";
 
 const program = new Command()
   .name("gavel")
@@ -21,6 +22,7 @@ const program = new Command()
   .addCommand(evalCommand())
   .addCommand(sweepCommand())
   .addCommand(reportCommand())
-  .addCommand(debatesCommand());
+  .addCommand(debatesCommand())
+  .addCommand(trainCommand());
 
 await program.parseAsync(process.argv);

@@ -15,6 +15,8 @@
  * ```
  */
 
+import { softmax } from "../router/entropy.js";
+
 /** Options of {@link refineBeliefs}. */
 export interface BeliefRefinementOptions {
   /** Most updates to apply. ECON: 5. */
@@ -42,14 +44,14 @@ export interface BeliefRefinement {
 }
 
 /** Euclidean norm. */
-export function norm(vector: readonly number[]): number {
+function norm(vector: readonly number[]): number {
   let sum = 0;
   for (const value of vector) sum += value * value;
   return Math.sqrt(sum);
 }
 
 /** Dot product of two vectors of equal length. */
-export function dot(left: readonly number[], right: readonly number[]): number {
+function dot(left: readonly number[], right: readonly number[]): number {
   let sum = 0;
   for (let index = 0; index < left.length; index += 1) sum += (left[index] ?? 0) * (right[index] ?? 0);
   return sum;
@@ -65,14 +67,6 @@ export function cosineSimilarity(left: readonly number[], right: readonly number
 export function normalize(vector: readonly number[]): number[] {
   const length = norm(vector);
   return length === 0 ? [...vector] : vector.map((value) => value / length);
-}
-
-/** Softmax of one row (max-subtracted for numerical stability). */
-export function softmax(row: readonly number[]): number[] {
-  const top = Math.max(...row);
-  const exponentials = row.map((value) => Math.exp(value - top));
-  const total = exponentials.reduce((sum, value) => sum + value, 0);
-  return exponentials.map((value) => value / total);
 }
 
 /** `W = softmax_row(cos_sim(b, b))`: row i is the softmax of b_i's cosine similarity to every belief, itself included. */

@@ -49,6 +49,11 @@ export const DEFAULT_EXECUTOR_MAX_TOKENS = 512;
 const chatModel = z.custom<BaseChatModel>(isChatModel, { message: "must be a LangChain chat model" });
 const isFunction = (value: unknown) => typeof value === "function";
 
+/** The `weights` option as `{ executor: weight }`: a plain map as given, saved weights through `weightMap`. */
+function weightsByExecutor(weights: Record<string, number> | ExecutorWeights): Record<string, number> {
+  return "version" in weights ? weightMap(weights as ExecutorWeights) : (weights as Record<string, number>);
+}
+
 /** Zod schema of {@link BeliefCoordinationOptions}, parsed once by {@link createBeliefCoordination}. */
 export const beliefCoordinationOptionsSchema = z
   .object({
@@ -110,7 +115,7 @@ export const beliefCoordinationOptionsSchema = z
       }
     });
     if (options.weights !== undefined) {
-      const map = "version" in options.weights ? weightMap(options.weights as ExecutorWeights) : options.weights;
+      const map = weightsByExecutor(options.weights);
       for (const name of names) {
         if (typeof map[name] !== "number") {
           context.addIssue({ code: "custom", path: ["weights", name], message: `no weight for executor "${name}"` });
@@ -333,12 +338,7 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
   } = config;
   const coordinator = capAgent(COORDINATOR_NAME, config.coordinator, coordinatorMaxTokens);
   const executors = config.executors.map(({ name, model }) => capAgent(name, model, executorMaxTokens));
-  const weights =
-    config.weights === undefined
-      ? undefined
-      : "version" in config.weights
-        ? weightMap(config.weights as ExecutorWeights)
-        : (config.weights as Record<string, number>);
+  const weights = config.weights === undefined ? undefined : weightsByExecutor(config.weights);
   const weightOf = (name: string) => weights?.[name] ?? 1;
   const scopesOf = (state: State): ScopeIds | undefined => state.budgetScopes ?? config.budgetScopes;
 

@@ -12,6 +12,8 @@
  * const { answer, rounds, usage } = await graph.invoke({ question: "What is 6 * 7?" });
  * ```
  */
+
+export { softmax } from "../router/entropy.js";
 export {
   type BeliefRefinement,
   type BeliefRefinementOptions,
@@ -22,7 +24,6 @@ export {
   cosineSimilarity,
   normalize,
   refineBeliefs,
-  softmax,
   updateBeliefs,
 } from "./beliefs.js";
 export {

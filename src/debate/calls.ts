@@ -12,7 +12,8 @@ import { countMessageTokens, usageFromMessage } from "../budget/tokens.js";
 import type { Usage } from "../budget/types.js";
 import { BudgetExhausted } from "../errors.js";
 import type { ChargeInput, LedgerScope } from "../ledger/types.js";
-import { modelName, rebuiltWith } from "../models.js";
+import { callCopy, modelName } from "../models.js";
+import { describeError } from "../router/errors.js";
 import type { DebateAgent } from "./options.js";
 import type { DebateCallPurpose } from "./prompts.js";
 import type { DebateDrop } from "./state.js";
@@ -45,10 +46,6 @@ export interface CallContext {
 /** The prompt's token count and the reservation it needs with output cap `maxTokens`. */
 export function reservationSize(agent: DebateAgent, prompt: readonly BaseMessage[], maxTokens: number): number {
   return countMessageTokens(prompt, modelName(agent.model)) + maxTokens;
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /** Makes one budgeted call. Never throws for a model failure or a refused reservation. */
@@ -108,10 +105,10 @@ export async function callAgent(
 }
 
 /**
- * Builds the per-graph cache of model copies: the agent's model rebuilt from its constructor
- * fields with `maxTokens` (and, for the `logprob` and `entropy` estimators on clients that have
- * a `logprobs` field, such as ChatOpenAI, `logprobs: true` and `topLogprobs`). When no copy can
- * be built the model itself is used (the cap is still passed as a call option).
+ * Builds the per-graph cache of model copies, by agent and output cap: `callCopy` of
+ * `src/models.ts` (the agent's model rebuilt with `maxTokens` and, for the `logprob` and
+ * `entropy` estimators, log-probabilities asked of clients that can return them; the model
+ * itself when no copy can be built, the cap is still passed as a call option).
  */
 export function createModelCopies({
   logprobs,
@@ -125,13 +122,7 @@ export function createModelCopies({
     const key = `${agent.name}:${maxTokens}`;
     const cached = copies.get(key);
     if (cached) return cached;
-    const original = agent.model;
-    const overrides: Record<string, unknown> = { maxTokens };
-    if (logprobs && "logprobs" in original) {
-      overrides.logprobs = true;
-      if (topLogprobs > 0) overrides.topLogprobs = topLogprobs;
-    }
-    const copy = rebuiltWith(original, overrides) ?? original;
+    const copy = callCopy(agent.model, { maxTokens, logprobs, topLogprobs });
     copies.set(key, copy);
     return copy;
   };

@@ -17,7 +17,7 @@ import type { AuctionOutcome, Bid } from "../market/types.js";
 import { hasConverged } from "./aggregation.js";
 import { type CallContext, type CallFailure, type CallSuccess, callAgent, reservationSize } from "./calls.js";
 import type { DebateAgent, DebateSettings } from "./options.js";
-import { debatePrompt, renderTranscript } from "./prompts.js";
+import { type DebateCallPurpose, debatePrompt, renderTranscript } from "./prompts.js";
 import type {
   AgentUsage,
   AuctionDebateStateType,
@@ -56,7 +56,7 @@ export async function runRound(
   const remaining = Math.max(0, limit - state.spentTokens);
 
   // Pre-flight: a round starts only when the budget can pay for its minimum useful cost.
-  const promptOf = (agent: DebateAgent, purpose: "intent" | "message" | "draft") =>
+  const promptOf = (agent: DebateAgent, purpose: DebateCallPurpose) =>
     debatePrompt({
       agent: agent.name,
       role: agent.role,

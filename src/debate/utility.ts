@@ -15,7 +15,8 @@
  * `logprob` and `entropy` fall back to `heuristic` when the provider gave nothing to compute
  * them from; the record says so (`source: "fallback_heuristic"`).
  */
-import { planEntropy } from "../router/entropy.js";
+import { clamp01, logprobEntries, planEntropy } from "../router/entropy.js";
+import { DEFAULT_VOCABULARY_SIZE } from "../router/options.js";
 import type { UtilityEstimatorName } from "./options.js";
 
 /** Where an estimate came from. */
@@ -32,10 +33,6 @@ const CONFIDENT = /\b(certain(ly)?|definitely|clearly|verified|confident|sure|ex
 const HEDGES = /\b(maybe|perhaps|might|not sure|unsure|guess|possibly|probably|i think|unclear)\b/gi;
 const WORD = /\p{N}+(?:\.\p{N}+)?|\p{L}{3,}/gu;
 
-function clamp01(value: number): number {
-  return Math.min(1, Math.max(0, value));
-}
-
 function words(text: string): string[] {
   return text.toLowerCase().match(WORD) ?? [];
 }
@@ -44,7 +41,7 @@ function words(text: string): string[] {
  * The heuristic estimate of `text` against the public `transcript` (its concatenated text).
  *
  * @example
- * heuristicUtility("Clearly 42: 6 times 7.", ""); // 1: all new, one confident word
+ * heuristicUtility("Clearly 42: 6 times 7.", ""); // 0.875: every word new (novelty 1), one confident word (confidence 0.75)
  */
 export function heuristicUtility(text: string, transcript: string): number {
   const own = words(text.replace(/^\s*utility\s*:.*$/gim, ""));
@@ -73,12 +70,9 @@ export function parseSelfUtility(text: string): number | undefined {
 
 /** Mean token probability from OpenAI-shaped `response_metadata.logprobs`, or `undefined`. */
 export function meanTokenProbability(metadata: Record<string, unknown> | undefined): number | undefined {
-  const logprobs = metadata?.logprobs as unknown;
-  const content = Array.isArray(logprobs) ? logprobs : (logprobs as { content?: unknown } | null | undefined)?.content;
-  if (!Array.isArray(content)) return undefined;
-  const values = content
-    .map((entry) => (entry as { logprob?: unknown } | null)?.logprob)
-    .filter((value): value is number => typeof value === "number" && Number.isFinite(value));
+  const content = logprobEntries(metadata);
+  if (content === undefined) return undefined;
+  const values = content.map((entry) => entry.logprob).filter((value) => Number.isFinite(value));
   if (values.length === 0) return undefined;
   return clamp01(Math.exp(values.reduce((sum, value) => sum + value, 0) / values.length));
 }
@@ -109,7 +103,7 @@ export function estimateUtility(
       return value === undefined ? fallback() : { value, source: "logprob" };
     }
     case "entropy": {
-      const entropy = planEntropy(metadata, text, { vocabularySize: 100_000 });
+      const entropy = planEntropy(metadata, text, { vocabularySize: DEFAULT_VOCABULARY_SIZE });
       return entropy.source === "fallback" ? fallback() : { value: clamp01(1 - entropy.value), source: "entropy" };
     }
     case "self": {

@@ -167,9 +167,13 @@ export function valueDensity(bid: Bid): number {
       bid.bidder,
     ]);
   }
-  const tokens = bid.tokens as number;
-  if (tokens === 0) return bid.amount > 0 ? Number.POSITIVE_INFINITY : 0;
-  return bid.amount / tokens;
+  return densityOf(bid.amount, bid.tokens as number);
+}
+
+/** `amount / tokens`, unchecked; 0 tokens give `Infinity` (0 when the amount is 0 too). */
+export function densityOf(amount: number, tokens: number): number {
+  if (tokens === 0) return amount > 0 ? Number.POSITIVE_INFINITY : 0;
+  return amount / tokens;
 }
 
 /**

@@ -25,12 +25,14 @@ export function formatNumber(value: number): string {
   return value < 0 ? `-${text}` : text;
 }
 
+/** Ordinal suffixes other than "th", by last digit. */
+const ORDINAL_SUFFIXES: Readonly<Record<number, string>> = { 1: "st", 2: "nd", 3: "rd" };
+
 /** 1 → "1st", 2 → "2nd", 3 → "3rd", 11 → "11th", 22 → "22nd". */
 export function ordinal(position: number): string {
   const lastTwo = position % 100;
   if (lastTwo >= 11 && lastTwo <= 13) return `${position}th`;
-  const suffixes: Record<number, string> = { 1: "st", 2: "nd", 3: "rd" };
-  return `${position}${suffixes[position % 10] ?? "th"}`;
+  return `${position}${ORDINAL_SUFFIXES[position % 10] ?? "th"}`;
 }
 
 /** `count` followed by `noun`, pluralised with "s" unless `count` is 1. */

@@ -1,6 +1,7 @@
 /**
  * Building SALE's contrastive pairs from ranked past auctions. Pure.
  */
+import { compareIds } from "../market/bids.js";
 import type { ContrastivePair, StrategyEntry } from "./types.js";
 
 /** One past auction with its similarity to the new task (the best score of its entries). */
@@ -11,7 +12,7 @@ export interface RankedAuction {
 }
 
 function byId(a: StrategyEntry, b: StrategyEntry): number {
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  return compareIds(a.id, b.id);
 }
 
 /**

@@ -13,6 +13,7 @@
  * fill them at once, live routing maybe never), while retrieval is the direct sign that an
  * auction is still useful to the router. Cost: O(n log n) per eviction, n = entries held.
  */
+import { compareRecency } from "./recency-order.js";
 
 /** What the rule needs to know of one entry. */
 export interface EvictionCandidate {
@@ -51,12 +52,7 @@ export function selectEvictions(candidates: Iterable<EvictionCandidate>, maxEntr
     }
   }
   if (total <= maxEntries) return [];
-  const order = [...groups.values()].sort(
-    (a, b) =>
-      a.lastUsedAt - b.lastUsedAt ||
-      a.createdAt - b.createdAt ||
-      (a.auctionId < b.auctionId ? -1 : a.auctionId > b.auctionId ? 1 : 0),
-  );
+  const order = [...groups.values()].sort(compareRecency);
   const evicted: string[] = [];
   for (const group of order) {
     if (total <= maxEntries) break;

@@ -11,6 +11,7 @@
  *   its task, so usually all of them): contrastive pairs score one row per such group, which
  *   ranks auctions exactly as scoring every row would (identical vectors score identically).
  */
+import { compareIds } from "../market/bids.js";
 import { countPairs, pairsFromAuctions, type RankedAuction } from "./contrastive-pairs.js";
 import { matchesFilter } from "./entry-schema.js";
 import { type AuctionRecency, compareRecency, RecencyOrder } from "./recency-order.js";
@@ -36,10 +37,6 @@ export function copyEntry(entry: StrategyEntry): StrategyEntry {
   const copy: StrategyEntry = { ...entry };
   if (entry.metadata !== undefined) copy.metadata = structuredClone(entry.metadata);
   return copy;
-}
-
-function compareIds(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** One stored entry: where its vector is and when it was last used. */

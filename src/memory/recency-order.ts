@@ -10,6 +10,7 @@
  * Moving an auction is a binary search and one splice; the common move, to the end (the auction
  * just used is the most recent), is a pop and a push.
  */
+import { compareIds } from "../market/bids.js";
 
 /** An auction's place in the eviction order. */
 export interface AuctionRecency {
@@ -22,11 +23,7 @@ export interface AuctionRecency {
 
 /** Negative when `a` is evicted before `b`: least recently used, then created first, then smaller id. */
 export function compareRecency(a: AuctionRecency, b: AuctionRecency): number {
-  return (
-    a.lastUsedAt - b.lastUsedAt ||
-    a.createdAt - b.createdAt ||
-    (a.auctionId < b.auctionId ? -1 : a.auctionId > b.auctionId ? 1 : 0)
-  );
+  return a.lastUsedAt - b.lastUsedAt || a.createdAt - b.createdAt || compareIds(a.auctionId, b.auctionId);
 }
 
 /**

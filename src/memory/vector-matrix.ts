@@ -114,16 +114,7 @@ export class VectorMatrix {
     if (vector.length !== this.dimensions) {
       throw new RangeError(`expected a ${this.dimensions}-d vector, got ${vector.length}-d`);
     }
-    let squares = 0;
-    for (let index = 0; index < vector.length; index += 1) {
-      const value = vector[index] ?? 0;
-      squares += value * value;
-    }
-    const scale = squares > 0 ? 1 / Math.sqrt(squares) : 0;
-    const start = this.rowStart(row);
-    for (let index = 0; index < this.strideFloats; index += 1) {
-      this.floats[start + index] = index < vector.length ? (vector[index] ?? 0) * scale : 0;
-    }
+    this.writeNormalised(this.rowStart(row), vector);
   }
 
   /** A copy of the stored (normalised) vector of `row`. */
@@ -169,7 +160,7 @@ export class VectorMatrix {
       throw new RangeError(`expected a ${this.dimensions}-d query, got ${query.length}-d`);
     }
     const count = rows === undefined ? this.rowCount : rows.length;
-    this.writeQuery(query);
+    this.writeNormalised(this.layout.queryOffset / 4, query);
     const { scoresOffset, listOffset, matrixOffset, queryOffset } = this.layout;
     if (rows !== undefined) {
       const listStart = listOffset / 4;
@@ -214,16 +205,16 @@ export class VectorMatrix {
     }
   }
 
-  private writeQuery(query: ArrayLike<number>): void {
+  /** Writes `vector / ‖vector‖` (zeros for a zero vector) at float index `start`, zero-padded to the stride. */
+  private writeNormalised(start: number, vector: ArrayLike<number>): void {
     let squares = 0;
-    for (let index = 0; index < query.length; index += 1) {
-      const value = query[index] ?? 0;
+    for (let index = 0; index < vector.length; index += 1) {
+      const value = vector[index] ?? 0;
       squares += value * value;
     }
     const scale = squares > 0 ? 1 / Math.sqrt(squares) : 0;
-    const start = this.layout.queryOffset / 4;
     for (let index = 0; index < this.strideFloats; index += 1) {
-      this.floats[start + index] = index < query.length ? (query[index] ?? 0) * scale : 0;
+      this.floats[start + index] = index < vector.length ? (vector[index] ?? 0) * scale : 0;
     }
   }
 

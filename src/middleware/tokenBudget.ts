@@ -49,7 +49,8 @@ import {
   type Usage,
   usageFromMessage,
 } from "../budget/index.js";
-import { BudgetExhausted, type BudgetExhaustedDetails, parseConfig } from "../errors.js";
+import { roleOf } from "../budget/tokens.js";
+import { BudgetExhausted, type BudgetExhaustedDetails, functionSchema, parseConfig } from "../errors.js";
 import {
   type BudgetableModel,
   cappedCopy,
@@ -104,12 +105,10 @@ export interface TokenBudgetCharge {
   totals: TokenBudgetTotals;
 }
 
-const isFunction = (value: unknown) => typeof value === "function";
-
 function isSharedBudget(value: unknown): value is SharedTokenBudget {
   if (typeof value !== "object" || value === null) return false;
   const budget = value as Record<string, unknown>;
-  return ["reserve", "settle", "release", "remaining"].every((method) => isFunction(budget[method]));
+  return ["reserve", "settle", "release", "remaining"].every((method) => typeof budget[method] === "function");
 }
 
 /** A limit: a token count (shorthand for `{ maxTokens }`), or `{ maxTokens?, maxUsd? }`. */
@@ -145,9 +144,7 @@ export const tokenBudgetMiddlewareOptionsSchema = z
     /** Append "Remaining token budget: N tokens (~$X)" to the system prompt of every call. Default false. */
     injectRemainingBudget: z.boolean().optional(),
     /** Called after every charged call (the ledger's seam). Awaited; an error it throws fails the model step. */
-    onCharge: z
-      .custom<(charge: TokenBudgetCharge) => void | Promise<void>>(isFunction, { message: "must be a function" })
-      .optional(),
+    onCharge: functionSchema<(charge: TokenBudgetCharge) => void | Promise<void>>().optional(),
   })
   .strict()
   .superRefine((options, context) => {
@@ -397,17 +394,16 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
       const view = ledgerView(state, request.runtime.context?.tokenBudget, request.runtime.configurable?.thread_id);
       const budgetLine = injectRemainingBudget ? remainingBudgetLine(remainingBudget(view)) : undefined;
       const systemPrompt = withLine(request.systemPrompt, budgetLine);
-      const planFor = (model: BudgetableModel | undefined) => {
-        const prompt = {
-          systemPrompt: request.systemPrompt,
-          systemSuffix: systemPrompt.slice(request.systemPrompt.length),
-        };
-        return models.plan(
+      const prompt = {
+        systemPrompt: request.systemPrompt,
+        systemSuffix: systemPrompt.slice(request.systemPrompt.length),
+      };
+      const planFor = (model: BudgetableModel | undefined) =>
+        models.plan(
           model,
           counter.count(prompt, request.messages, request.tools, models.nameOf(model)),
           uncappedModels,
         );
-      };
 
       const resolved = isChatModel(request.model) ? request.model : await resolveModel(request.model);
       const downgradedTo = view.totals.downgradedTo;
@@ -478,7 +474,7 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
     // wrapModelCall, whose errors LangChain wraps in a MiddlewareError.
     ...(exitBehavior === "error" && {
       afterAgent: (state: TokenBudgetState & { messages: BaseMessage[] }) => {
-        const details = exhaustionOf(state.messages.at(-1));
+        const details = budgetExhaustionOf(state.messages.at(-1));
         if (details) throw new BudgetExhausted(details);
         return undefined;
       },
@@ -497,7 +493,9 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
  * ```
  */
 export function budgetExhaustionOf(message: BaseMessage | undefined): BudgetExhaustedDetails | undefined {
-  return exhaustionOf(message);
+  if (!message || !AIMessage.isInstance(message)) return undefined;
+  const details = message.response_metadata?.[BUDGET_EXHAUSTED_METADATA_KEY] as BudgetExhaustedDetails | undefined;
+  return typeof details === "object" && details !== null && typeof details.limit === "number" ? details : undefined;
 }
 
 // ---------------------------------------------------------------------------
@@ -547,9 +545,7 @@ function stateRefusal(
     if (!limits) continue;
     const spent = spentIn(view.totals, scope);
     const scopeId = view.scopes[scope] ?? "";
-    const over = (spentAmount: number, needed: number, limit: number, epsilon: number) =>
-      spentAmount + needed > limit + epsilon;
-    if (limits.maxTokens !== undefined && over(spent.tokens, need.tokens, limits.maxTokens, 0)) {
+    if (limits.maxTokens !== undefined && spent.tokens + need.tokens > limits.maxTokens) {
       return {
         scope,
         scopeId,
@@ -562,7 +558,7 @@ function stateRefusal(
     }
     if (limits.maxUsd !== undefined) {
       if (need.usd === undefined) throw new UnknownModelPrice(need.name);
-      if (over(spent.usd, need.usd, limits.maxUsd, USD_EPSILON)) {
+      if (spent.usd + need.usd > limits.maxUsd + USD_EPSILON) {
         return {
           scope,
           scopeId,
@@ -601,12 +597,6 @@ function exhaustedMessage(details: BudgetExhaustedDetails, downgradeTried: boole
   if (downgradeTried) text += ", and no downgrade model fits";
   text += ". Stopping before calling the model.";
   return new AIMessage({ content: text, response_metadata: { [BUDGET_EXHAUSTED_METADATA_KEY]: details } });
-}
-
-function exhaustionOf(message: BaseMessage | undefined): BudgetExhaustedDetails | undefined {
-  if (!message || !AIMessage.isInstance(message)) return undefined;
-  const details = message.response_metadata?.[BUDGET_EXHAUSTED_METADATA_KEY] as BudgetExhaustedDetails | undefined;
-  return typeof details === "object" && details !== null && typeof details.limit === "number" ? details : undefined;
 }
 
 /** "Remaining token budget: N tokens (~$X)", or undefined when no limit applies. */
@@ -742,16 +732,6 @@ function contentLength(blocks: readonly unknown[]): number {
     } else length += 1;
   }
   return length;
-}
-
-const ROLE_OF_TYPE: Record<string, string> = { human: "user", ai: "assistant", system: "system", tool: "tool" };
-
-/** OpenAI-style role of a message, as `countMessageTokens` names it. */
-function roleOf(message: BaseMessage): string {
-  const role = (message as { role?: unknown }).role;
-  if (typeof role === "string") return role;
-  const type = message.getType();
-  return ROLE_OF_TYPE[type] ?? type;
 }
 
 /**

@@ -7,7 +7,13 @@
  */
 import type { Callbacks } from "@langchain/core/callbacks/manager";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
-import { type AIMessage, type BaseMessage, HumanMessage, SystemMessage } from "@langchain/core/messages";
+import {
+  type AIMessage,
+  type BaseMessage,
+  HumanMessage,
+  SystemMessage,
+  type UsageMetadata,
+} from "@langchain/core/messages";
 import {
   costUsd,
   countMessageTokens,
@@ -20,9 +26,9 @@ import { BudgetExhausted } from "../errors.js";
 import type { ChargeInput } from "../ledger/types.js";
 import { type AuctionOutcome, type Bid, createAuctioneer } from "../market/index.js";
 import { entriesFromAuction } from "../memory/index.js";
-import { modelName, rebuiltWith } from "../models.js";
+import { callCopy, modelName } from "../models.js";
 import { type EntropySource, type PlanEntropy, planEntropy } from "./entropy.js";
-import { RouterCallTimeout } from "./errors.js";
+import { describeError, RouterCallTimeout } from "./errors.js";
 import { byPrice, type ResolvedMember, type RouterSettings, type RouterWeights } from "./options.js";
 import {
   JURY_RUBRIC,
@@ -154,8 +160,8 @@ export interface StrategyAuctionEngine {
   run(request: AuctionRequest): Promise<AuctionRun>;
   /** Write the auction, its bids and every charge to the ledger, and its plans to the memory. */
   record(run: AuctionRun, execution: AuctionCall | undefined): Promise<void>;
-  /** Usage (reported, or counted and marked estimated) and USD of a member's reply to `prompt`. */
-  usageOf(member: ResolvedMember, reply: AIMessage, prompt: readonly BaseMessage[]): { usage: Usage; usd: number };
+  /** The winner's answer to `prompt` as charged: usage (reported, or counted and marked estimated) and USD. */
+  answerCall(winner: ResolvedMember, reply: AIMessage, prompt: readonly BaseMessage[]): AuctionCall;
 }
 
 /** Build the engine over resolved settings. */
@@ -165,9 +171,16 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
   const planningCopies = new WeakMap<BaseChatModel, Map<number, BaseChatModel>>();
   const members = new Map(settings.pool.map((member) => [member.name, member]));
 
-  function usageOf(member: ResolvedMember, reply: AIMessage, prompt: readonly BaseMessage[]) {
-    const usage = usageFromMessage(reply, prompt as BaseMessage[], modelName(member.model));
-    return { usage, usd: costUsd(member.price, usage) };
+  /** One call as charged: usage (reported, or counted and marked estimated) and USD. */
+  function chargedCall(
+    member: ResolvedMember,
+    purpose: CallPurpose,
+    reply: AIMessage,
+    prompt: readonly BaseMessage[],
+    model = modelName(member.model),
+  ): AuctionCall {
+    const usage = usageFromMessage(reply, prompt as BaseMessage[], model);
+    return { member: member.name, model, purpose, usage, usd: costUsd(member.price, usage) };
   }
 
   /** One internal call: reserve, call (nostream, with timeout), settle or release. */
@@ -211,21 +224,21 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
         settings.timeoutMs,
         () => new RouterCallTimeout(member.name, purpose, settings.timeoutMs ?? 0),
       )) as AIMessage;
-      const { usage, usd } = usageOf(member, reply, prompt);
-      if (reservation) settings.budget?.settle(reservation, usage);
-      calls.push({ member: member.name, model: name, purpose, usage, usd });
+      const charged = chargedCall(member, purpose, reply, prompt, name);
+      if (reservation) settings.budget?.settle(reservation, charged.usage);
+      calls.push(charged);
       return { reply };
     } catch (error) {
       if (reservation) settings.budget?.release(reservation);
       if (request.signal?.aborted) throw error;
-      return { failure: describe(error) };
+      return { failure: describeError(error) };
     }
   }
 
   /**
-   * The model used for plans and jury calls: a copy with the output cap and, for clients that
-   * have a `logprobs` field (ChatOpenAI), `logprobs: true, topLogprobs`; the model itself when
-   * no copy can be built.
+   * The model used for plans and jury calls, cached: `callCopy` of `src/models.ts` (a copy with
+   * the output cap and, for clients that have a `logprobs` field such as ChatOpenAI,
+   * `logprobs: true, topLogprobs`; the model itself when no copy can be built).
    */
   function planningCopy(model: BaseChatModel, maxTokens: number): BaseChatModel {
     let byCap = planningCopies.get(model);
@@ -235,12 +248,7 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     }
     const cached = byCap.get(maxTokens);
     if (cached !== undefined) return cached;
-    const overrides: Record<string, unknown> = { maxTokens };
-    if ("logprobs" in model) {
-      overrides.logprobs = true;
-      if (settings.topLogprobs > 0) overrides.topLogprobs = settings.topLogprobs;
-    }
-    const copy = rebuiltWith(model, overrides) ?? model;
+    const copy = callCopy(model, { maxTokens, logprobs: true, topLogprobs: settings.topLogprobs });
     byCap.set(maxTokens, copy);
     return copy;
   }
@@ -439,7 +447,7 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
         const looked = (await lookup) ?? { error: new Error("no memory lookup") };
         if ("found" in looked)
           pairs = looked.found.map((pair) => ({ losing: pair.losing.plan, winning: pair.winning.plan }));
-        else refinementSkipped = `memory failed: ${describe(looked.error)}`;
+        else refinementSkipped = `memory failed: ${describeError(looked.error)}`;
         if (refinementSkipped === undefined && pairs.length === 0)
           refinementSkipped = "memory has no contrastive pairs for this task";
         if (refinementSkipped === undefined) {
@@ -569,7 +577,12 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     }
   }
 
-  return { settings, run, record, usageOf };
+  return {
+    settings,
+    run,
+    record,
+    answerCall: (winner, reply, prompt) => chargedCall(winner, "answer", reply, prompt),
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -580,7 +593,7 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
 const TRANSCRIPT_LIMIT = 6_000;
 
 /** The conversation as plain text (role: content), the most recent part when it is long. */
-export function transcriptOf(messages: readonly BaseMessage[]): string {
+function transcriptOf(messages: readonly BaseMessage[]): string {
   const lines = messages.map((message) => {
     const role = message.type === "human" ? "user" : message.type === "ai" ? "assistant" : message.type;
     const calls =
@@ -594,7 +607,7 @@ export function transcriptOf(messages: readonly BaseMessage[]): string {
 }
 
 /** The text of the last human message (the task key of the memory and the ledger). */
-export function lastHumanText(messages: readonly BaseMessage[]): string {
+function lastHumanText(messages: readonly BaseMessage[]): string {
   for (let index = messages.length - 1; index >= 0; index -= 1) {
     const message = messages[index] as BaseMessage;
     if (message.type === "human") return message.text;
@@ -602,9 +615,17 @@ export function lastHumanText(messages: readonly BaseMessage[]): string {
   return messages.at(-1)?.text ?? "";
 }
 
-function describe(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
+/** Tokens and USD of `calls`, summed (the auction's overhead, or one answer). */
+export function totalsOf(calls: readonly AuctionCall[]): { usage: UsageMetadata; usd: number } {
+  let input = 0;
+  let output = 0;
+  let usd = 0;
+  for (const call of calls) {
+    input += call.usage.inputTokens;
+    output += call.usage.outputTokens;
+    usd += call.usd;
+  }
+  return { usage: { input_tokens: input, output_tokens: output, total_tokens: input + output }, usd };
 }
 
 /**
@@ -612,7 +633,7 @@ function describe(error: unknown): string {
  * settle as soon as either fires even if the model ignores its signal. With neither, `task`
  * gets no signal and runs as it is.
  */
-export async function withTimeout<T>(
+async function withTimeout<T>(
   task: (signal: AbortSignal | undefined) => Promise<T>,
   parent: AbortSignal | undefined,
   timeoutMs: number | undefined,

@@ -43,20 +43,31 @@ export interface TokenLogprobLike {
   top_logprobs?: ReadonlyArray<{ token?: string; logprob: number }> | null;
 }
 
-function clamp01(value: number): number {
+/** `value` clipped to [0, 1]. */
+export function clamp01(value: number): number {
   return Math.min(1, Math.max(0, value));
+}
+
+/**
+ * Softmax of one row (max-subtracted for numerical stability): the distribution whose
+ * log-probabilities are `row` up to a constant.
+ *
+ * @example
+ * softmax([0, Math.log(3)]); // ≈ [0.25, 0.75]
+ */
+export function softmax(row: readonly number[]): number[] {
+  const top = Math.max(...row);
+  const exponentials = row.map((value) => Math.exp(value - top));
+  const total = exponentials.reduce((sum, value) => sum + value, 0);
+  return exponentials.map((value) => value / total);
 }
 
 /** Entropy (nats) of the renormalised distribution given by log-probabilities. */
 export function entropyOfLogprobs(logprobs: readonly number[]): number {
   const finite = logprobs.filter((value) => Number.isFinite(value));
   if (finite.length === 0) return 0;
-  const top = Math.max(...finite);
-  const weights = finite.map((value) => Math.exp(value - top));
-  const total = weights.reduce((sum, weight) => sum + weight, 0);
   let entropy = 0;
-  for (const weight of weights) {
-    const probability = weight / total;
+  for (const probability of softmax(finite)) {
     if (probability > 0) entropy -= probability * Math.log(probability);
   }
   return entropy;
@@ -67,7 +78,7 @@ export function entropyOfLogprobs(logprobs: readonly number[]): number {
  *
  * @example
  * entropyFromLogprobs([{ logprob: -0.1, top_logprobs: [{ logprob: -0.1 }, { logprob: -2.4 }] }]);
- * // { value: ≈0.45, source: "logprobs", method: "top_logprobs", tokens: 1, normaliser: ln 2 }
+ * // { value: ≈0.44, source: "logprobs", method: "top_logprobs", tokens: 1, normaliser: ln 2 }
  */
 export function entropyFromLogprobs(
   content: readonly TokenLogprobLike[],
@@ -141,8 +152,12 @@ export function lexicalEntropy(text: string): PlanEntropy {
   };
 }
 
-function logprobContent(metadata: Record<string, unknown>): TokenLogprobLike[] | undefined {
-  const logprobs = metadata.logprobs as unknown;
+/**
+ * The per-token entries of OpenAI-shaped `response_metadata.logprobs` (`{ content: [...] }`, or
+ * the array itself), keeping entries with a numeric `logprob`; `undefined` when there is no list.
+ */
+export function logprobEntries(metadata: Record<string, unknown> | undefined): TokenLogprobLike[] | undefined {
+  const logprobs = metadata?.logprobs as unknown;
   const content = Array.isArray(logprobs) ? logprobs : (logprobs as { content?: unknown } | null | undefined)?.content;
   if (!Array.isArray(content)) return undefined;
   return content.filter(
@@ -170,7 +185,7 @@ export function planEntropy(
     const exact = entropyFromTokenEntropies(values, reportedVocabulary ?? vocabularySize);
     if (exact) return exact;
   }
-  const content = logprobContent(meta);
+  const content = logprobEntries(meta);
   if (content) {
     const fromLogprobs = entropyFromLogprobs(content, reportedVocabulary ?? vocabularySize);
     if (fromLogprobs) return fromLogprobs;

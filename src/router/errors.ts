@@ -43,3 +43,8 @@ export class AuctionRouterFailed extends GavelError {
     return GavelError.isInstance(error) && error.name === "AuctionRouterFailed";
   }
 }
+
+/** `Name: message` of an error (the reason recorded when a call fails), or the thrown value as text. */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

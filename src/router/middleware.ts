@@ -20,9 +20,8 @@ import { createMiddleware } from "langchain";
 import { z } from "zod";
 import { z as zodV3 } from "zod/v3";
 import { parseConfig } from "../errors.js";
-import { modelName } from "../models.js";
-import { type AuctionCall, type AuctionRun, createStrategyAuctionEngine } from "./auction.js";
-import { auctionRouterFieldsSchema, checkPool, type ResolvedMember, resolveSettings } from "./options.js";
+import { createStrategyAuctionEngine, totalsOf } from "./auction.js";
+import { auctionRouterFieldsSchema, checkPool, resolveSettings } from "./options.js";
 import { executionPlanText } from "./prompts.js";
 
 /** Zod schema of the middleware options: the router's, plus `auctionEvery`. */
@@ -131,13 +130,14 @@ export function auctionRouterMiddleware(options: AuctionRouterMiddlewareOptions)
         await engine.record(auction, undefined).catch(() => undefined);
         throw error;
       }
-      await engine.record(auction, executionCall(engine.usageOf, auction.winner, response));
+      await engine.record(auction, engine.answerCall(auction.winner, response, []));
+      const overhead = totalsOf(auction.calls);
       annotate(response, {
         auctionId: auction.record.auctionId,
         winner: auction.winner.name,
         cached: false,
         auction: auction.record,
-        usage: overhead(auction),
+        usage: { auction: overhead.usage, usd: overhead.usd },
       });
       const state: AuctionRouterState = {
         auctionId: auction.record.auctionId,
@@ -153,25 +153,4 @@ export function auctionRouterMiddleware(options: AuctionRouterMiddlewareOptions)
 /** Attach the routing record to the winner's reply (`response_metadata.gavel`). */
 function annotate(response: AIMessage, gavel: Record<string, unknown>): void {
   if (AIMessage.isInstance(response)) response.response_metadata = { ...response.response_metadata, gavel };
-}
-
-function executionCall(
-  usageOf: ReturnType<typeof createStrategyAuctionEngine>["usageOf"],
-  winner: ResolvedMember,
-  response: AIMessage,
-): AuctionCall {
-  const { usage, usd } = usageOf(winner, response, []);
-  return { member: winner.name, model: modelName(winner.model), purpose: "answer", usage, usd };
-}
-
-function overhead(auction: AuctionRun) {
-  let input = 0;
-  let output = 0;
-  let usd = 0;
-  for (const call of auction.calls) {
-    input += call.usage.inputTokens;
-    output += call.usage.outputTokens;
-    usd += call.usd;
-  }
-  return { auction: { input_tokens: input, output_tokens: output, total_tokens: input + output }, usd };
 }

@@ -53,20 +53,18 @@ export const DEFAULT_WEIGHTS: Readonly<RouterWeights> = Object.freeze({ cost: 10
 
 const isFunction = (value: unknown) => typeof value === "function";
 
-function isSharedBudget(value: unknown): value is SharedTokenBudget {
-  if (typeof value !== "object" || value === null) return false;
-  const budget = value as Record<string, unknown>;
-  return ["reserve", "settle", "release"].every((method) => isFunction(budget[method]));
-}
-
 function hasMethods(value: unknown, methods: readonly string[]): boolean {
   if (typeof value !== "object" || value === null) return false;
   const record = value as Record<string, unknown>;
   return methods.every((method) => isFunction(record[method]));
 }
 
+function isSharedBudget(value: unknown): value is SharedTokenBudget {
+  return hasMethods(value, ["reserve", "settle", "release"]);
+}
+
 /** One member of the pool: a chat model, its unique name and (optionally) its price. */
-export const poolMemberSchema = z
+const poolMemberSchema = z
   .object({
     /** Unique name: the bidder id in the auction, the ledger and the memory. */
     name: z.string().min(1),

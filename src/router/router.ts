@@ -19,7 +19,7 @@ import {
 import type { ChatResult } from "@langchain/core/outputs";
 import { ChatGenerationChunk } from "@langchain/core/outputs";
 import type { Runnable } from "@langchain/core/runnables";
-import { countMessageTokens, type Reservation, type Usage } from "../budget/index.js";
+import { countMessageTokens, type Reservation } from "../budget/index.js";
 import { parseConfig } from "../errors.js";
 import type { OutcomeInput } from "../ledger/types.js";
 import { declaredOutputCap, modelName } from "../models.js";
@@ -29,6 +29,7 @@ import {
   createStrategyAuctionEngine,
   type RouterAuctionRecord,
   type StrategyAuctionEngine,
+  totalsOf,
 } from "./auction.js";
 import { AuctionRouterFailed } from "./errors.js";
 import {
@@ -306,24 +307,24 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     prompt: BaseMessage[],
     reservation: Reservation | undefined,
   ): AuctionCall {
-    const { usage, usd } = this.#engine.usageOf(winner, reply, prompt);
-    if (reservation) this.#engine.settings.budget?.settle(reservation, usage);
-    return { member: winner.name, model: modelName(winner.model), purpose: "answer", usage, usd };
+    const call = this.#engine.answerCall(winner, reply, prompt);
+    if (reservation) this.#engine.settings.budget?.settle(reservation, call.usage);
+    return call;
   }
 
   async #finish(auction: AuctionRun, execution: AuctionCall): Promise<RouterMetadata> {
     await this.#engine.record(auction, execution);
     this.#remember(auction.record.auctionId, auction.record.winner);
-    const overhead = totalUsage(auction.calls.map((call) => call.usage));
-    const executionUsage = toUsageMetadata(execution.usage);
-    const total = overhead.total_tokens + executionUsage.total_tokens;
+    const overhead = totalsOf(auction.calls);
+    const executionUsage = totalsOf([execution]).usage;
+    const total = overhead.usage.total_tokens + executionUsage.total_tokens;
     return {
       auction: auction.record,
       usage: {
         execution: executionUsage,
-        auction: overhead,
-        auctionShare: total === 0 ? 0 : overhead.total_tokens / total,
-        usd: { execution: execution.usd, auction: auction.calls.reduce((sum, call) => sum + call.usd, 0) },
+        auction: overhead.usage,
+        auctionShare: total === 0 ? 0 : overhead.usage.total_tokens / total,
+        usd: { execution: execution.usd, auction: overhead.usd },
         estimated: execution.usage.estimated === true || auction.calls.some((call) => call.usage.estimated === true),
       },
     };
@@ -381,24 +382,6 @@ export function withPlan(messages: readonly BaseMessage[], plan: string): BaseMe
   let position = 0;
   while (position < messages.length && messages[position]?.type === "system") position += 1;
   return [...messages.slice(0, position), new SystemMessage(executionPlanText(plan)), ...messages.slice(position)];
-}
-
-function toUsageMetadata(usage: Usage): UsageMetadata {
-  return {
-    input_tokens: usage.inputTokens,
-    output_tokens: usage.outputTokens,
-    total_tokens: usage.inputTokens + usage.outputTokens,
-  };
-}
-
-function totalUsage(usages: readonly Usage[]): UsageMetadata {
-  let input = 0;
-  let output = 0;
-  for (const usage of usages) {
-    input += usage.inputTokens;
-    output += usage.outputTokens;
-  }
-  return { input_tokens: input, output_tokens: output, total_tokens: input + output };
 }
 
 function sumUsage(left: UsageMetadata, right: UsageMetadata): UsageMetadata {

@@ -26,7 +26,7 @@ export interface BidScore {
 }
 
 /** Weight of juror `juror` in a jury of `jurors`. */
-export function jurorWeight(weights: RouterWeights, juror: string, jurors: readonly string[]): number {
+function jurorWeight(weights: RouterWeights, juror: string, jurors: readonly string[]): number {
   return weights.jury[juror] ?? (jurors.length > 0 ? 1 / jurors.length : 0);
 }
 

@@ -49,6 +49,7 @@ import type { Highs } from "highs";
 import { z } from "zod";
 import { GavelError, parseConfig } from "../errors.js";
 import { createSeededRandom } from "../market/random.js";
+import { clamp01 } from "./entropy.js";
 import { DEFAULT_WEIGHTS, type RouterWeights } from "./options.js";
 import { scoreBid } from "./scoring.js";
 
@@ -462,7 +463,7 @@ export async function fitRouterWeights(options: FitRouterWeightsOptions): Promis
   const fail = (solverStatus: string, reason: string, cause?: unknown): FittedWeights => {
     const error = new WeightFitError({ solverStatus, formulation, tasks: tasks.length, reason }, { cause });
     if (onFailure === "throw") throw error;
-    const weights: RouterWeights = { cost: DEFAULT_WEIGHTS.cost, entropy: DEFAULT_WEIGHTS.entropy, jury: {} };
+    const weights = defaultRouterWeights();
     return {
       weights,
       objective: null,
@@ -759,7 +760,6 @@ export function generateSyntheticTrainingTasks({
     const first = Math.max(uniform(), 1e-12);
     return Math.sqrt(-2 * Math.log(first)) * Math.cos(2 * Math.PI * uniform());
   };
-  const clampUnit = (value: number) => Math.min(1, Math.max(0, value));
   const tasks: TrainingTask[] = [];
   for (let taskIndex = 0; taskIndex < count; taskIndex++) {
     const difficulty = uniform();
@@ -770,13 +770,13 @@ export function generateSyntheticTrainingTasks({
       const jury: Record<string, number> = {};
       for (const [juror, noise] of Object.entries(jurors)) {
         const self = juror === bidder.name ? selfBias : 0;
-        jury[juror] = Math.round(clampUnit(0.5 + 0.25 * signal + self + noise * gaussian()) * 5) / 5;
+        jury[juror] = Math.round(clamp01(0.5 + 0.25 * signal + self + noise * gaussian()) * 5) / 5;
       }
       return {
         bidder: bidder.name,
         price: bidder.price / 1e6,
         planTokens: 40 + Math.floor(uniform() * 88),
-        entropy: clampUnit(0.5 + 0.1 * signal + entropyNoise * gaussian()),
+        entropy: clamp01(0.5 + 0.1 * signal + entropyNoise * gaussian()),
         jury,
         correct,
         executionCost: (bidder.price / 1e6) * answerTokens * (0.8 + 0.4 * uniform()),

@@ -13,20 +13,9 @@ import {
   TokenBudget,
   withReservation,
 } from "../../src/budget/index.js";
+import { createSeededRandom } from "../../src/market/index.js";
 
 const MODELS = ["gpt-4o-mini", "gpt-4o", "claude-3-5-haiku", "mistralai/mixtral-8x7b-chat"];
-
-/** Seeded PRNG (mulberry32), so a failing run can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function toNano(usd: number): number {
   return Math.round(usd * 1_000_000_000);
@@ -67,7 +56,8 @@ describe("TokenBudget under 1,000 concurrent calls", () => {
   ] as Array<[string, ConcurrentLimits, string]>)(
     "never lets spend pass a limit, refuses with BudgetExhausted, and leaks no reservation (%s run out)",
     async (_name, limits, bindingAccount) => {
-      const random = seededRandom(20_240_601);
+      // Seeded (the market core's Mulberry32), so a failing run can be replayed.
+      const random = createSeededRandom({ seed: 20_240_601, stream: "budget-concurrency" }).nextFloat;
       const integer = (below: number) => Math.floor(random() * below);
 
       const problems: string[] = [];

@@ -83,7 +83,7 @@ describe("gavel report", () => {
   });
 });
 
-describe("gavel eval: bad input and what is not implemented", () => {
+describe("gavel eval: bad input, missing backends and what is not implemented", () => {
   it("exits with 2 on a bad config, naming the key and the file", async () => {
     const path = writeText("bad.yaml", "name: x\nsead: 3\n");
     const { stderr, exitCode } = await gavel(["eval", "--config", path]);
@@ -106,12 +106,19 @@ describe("gavel eval: bad input and what is not implemented", () => {
     expect(stderr).toMatch(/broken\.jsonl:2/);
   });
 
-  it.each(["gsm8k.yaml", "mmlu.yaml", "humaneval.yaml", "openrouter.yaml"])(
-    "exits with 3 on %s: its backend is not implemented in this version",
-    async (file) => {
-      const { stderr, exitCode } = await gavel(["eval", "--config", join(configs, file)]);
-      expect(exitCode).toBe(EXIT_NOT_IMPLEMENTED);
-      expect(stderr).toMatch(/not implemented in this version/);
+  it.each([
+    ["gsm8k.yaml", EXIT_BAD_INPUT, /OPENAI_API_KEY/],
+    ["openrouter.yaml", EXIT_BAD_INPUT, /OPENROUTER_API_KEY/],
+    ["humaneval.yaml", EXIT_BAD_INPUT, /no such GGUF file/],
+    ["mmlu.yaml", EXIT_RUN_FAILED, /no server answers at http:\/\/127\.0\.0\.1:11434\/v1/],
+  ] as const)(
+    "stops before any call on %s when its live backend is not there (exit %i)",
+    async (file, code, message) => {
+      const out = join(scratch, `live-${file}`);
+      const { stderr, exitCode } = await gavel(["eval", "--config", join(configs, file), "--out", out, "--quiet"]);
+      expect(exitCode).toBe(code);
+      expect(stderr).toMatch(message);
+      expect(existsSync(join(out, "live-outcomes.jsonl"))).toBe(false);
     },
   );
 

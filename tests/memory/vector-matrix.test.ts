@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { compileDotKernelModule } from "../../src/memory/simd-kernel.js";
 import { selectTop, VectorMatrix } from "../../src/memory/vector-matrix.js";
 
@@ -21,6 +21,35 @@ describe("VectorMatrix", () => {
   it("the SIMD kernel is valid WebAssembly on this runtime", () => {
     expect(compileDotKernelModule()).toBeDefined();
     expect(new VectorMatrix({ dimensions: 4 }).kernel).toBe("wasm");
+  });
+
+  describe("without WebAssembly", () => {
+    afterEach(() => {
+      vi.unstubAllGlobals();
+    });
+
+    it('"auto" falls back to the JavaScript loop, which scores the same; "wasm" refuses', () => {
+      const withSimd = new VectorMatrix({ dimensions: 3 });
+      vi.stubGlobal("WebAssembly", undefined);
+      expect(compileDotKernelModule()).toBeUndefined();
+      const fallback = new VectorMatrix({ dimensions: 3 });
+      expect(fallback.kernel).toBe("js");
+      expect(() => new VectorMatrix({ dimensions: 3, kernel: "wasm" })).toThrow(/no WebAssembly SIMD/);
+      const rows = [
+        [1, 2, 3],
+        [-1, 0.5, 0],
+        [0, 0, 0],
+      ];
+      for (const row of rows) {
+        withSimd.append(row);
+        fallback.append(row);
+      }
+      const query = [0.3, -2, 1];
+      const expected = Array.from(withSimd.scores(query));
+      Array.from(fallback.scores(query)).forEach((score, index) => {
+        expect(score).toBeCloseTo(expected[index] ?? Number.NaN, 6);
+      });
+    });
   });
 
   for (const kernel of ["wasm", "js"] as const) {

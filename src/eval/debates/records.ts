@@ -35,7 +35,11 @@ export const DebateRecordSchema = z
     question: z.string().min(1),
     gold: z.union([z.string().min(1), z.number()]).transform(String),
     agents: z
-      .array(z.array(z.string(), { error: "expected the agent's texts, one per round" }).min(1, "an agent needs at least one round"))
+      .array(
+        z
+          .array(z.string(), { error: "expected the agent's texts, one per round" })
+          .min(1, "an agent needs at least one round"),
+      )
       .min(1, "a debate needs at least one agent"),
     model: z.string().min(1).optional(),
     choices: z.array(z.string()).length(4).optional(),

@@ -13,7 +13,12 @@
  */
 import { z } from "zod";
 import { countTextTokens } from "../../budget/tokens.js";
-import { type ExecutorOutcome, type ExecutorWeights, fitExecutorWeights, weightMap } from "../../coordination/weights.js";
+import {
+  type ExecutorOutcome,
+  type ExecutorWeights,
+  fitExecutorWeights,
+  weightMap,
+} from "../../coordination/weights.js";
 import { parseConfig } from "../../errors.js";
 import { tieKey } from "../../market/random.js";
 import type { EmbeddingsLike } from "../routers/embedding.js";
@@ -253,7 +258,9 @@ async function attachEmbeddings(
 ): Promise<void> {
   const texts = records.flatMap((record) => {
     const roundCount = record.agents[0]?.length ?? 0;
-    return Array.from({ length: roundCount }, (_, round) => record.agents.map((agentTexts) => agentTexts[round] ?? "")).flat();
+    return Array.from({ length: roundCount }, (_, round) =>
+      record.agents.map((agentTexts) => agentTexts[round] ?? ""),
+    ).flat();
   });
   const vectors = await embeddings.embedDocuments(texts);
   if (vectors.length !== texts.length) {
@@ -275,7 +282,11 @@ async function attachEmbeddings(
 // Summary
 // ---------------------------------------------------------------------------------------------
 
-function summarise(budget: number, rule: DebateReplayRow["rule"], questions: readonly QuestionReplay[]): DebateReplayRow {
+function summarise(
+  budget: number,
+  rule: DebateReplayRow["rule"],
+  questions: readonly QuestionReplay[],
+): DebateReplayRow {
   const count = questions.length;
   const share = (test: (replay: QuestionReplay) => boolean) =>
     count === 0 ? 0 : questions.filter(test).length / count;

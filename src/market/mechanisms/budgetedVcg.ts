@@ -16,7 +16,7 @@
  * then the bidder id. Among sets of equal total value the winner set is the one that includes the
  * earliest bid in this order where the sets differ.
  */
-import { compareIds, type PreparedBid } from "../bids.js";
+import { compareCanonical, densityOf, type PreparedBid } from "../bids.js";
 import { formatNumber, plural } from "../format.js";
 import type { AuctionRules } from "../options.js";
 import { belowReserve, type Decision, type Mechanism } from "./clearing.js";
@@ -29,15 +29,10 @@ interface Candidate {
   readonly density: number;
 }
 
-function densityOf(bid: PreparedBid): number {
-  return bid.tokens === 0 ? Number.POSITIVE_INFINITY : bid.amount / bid.tokens;
-}
-
+/** Selection order: value density descending, then the canonical order (amount, tie key, id). */
 function compareSelectionOrder(left: Candidate, right: Candidate): number {
   if (left.density !== right.density) return left.density > right.density ? -1 : 1;
-  if (left.bid.amount !== right.bid.amount) return right.bid.amount - left.bid.amount;
-  if (left.bid.tieKey !== right.bid.tieKey) return left.bid.tieKey - right.bid.tieKey;
-  return compareIds(left.bid.bidder, right.bid.bidder);
+  return compareCanonical(left.bid, right.bid);
 }
 
 function excluded(reason: "over_cap" | "outranked", detail: string): Decision {
@@ -58,7 +53,7 @@ function selectCandidates(bids: readonly PreparedBid[], rules: AuctionRules, dec
     } else if (bid.amount === 0) {
       decisions[canonicalIndex] = excluded("outranked", "A bid of 0 adds no value to the selection.");
     } else {
-      candidates.push({ canonicalIndex, bid, density: densityOf(bid) });
+      candidates.push({ canonicalIndex, bid, density: densityOf(bid.amount, bid.tokens) });
     }
   }
   return candidates.sort(compareSelectionOrder);

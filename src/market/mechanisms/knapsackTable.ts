@@ -31,7 +31,7 @@ interface TableShape {
  * The table shape for `problem` without item `skip`, or undefined when some token count is not an
  * integer or the table would exceed `TABLE_CELL_LIMIT` (with `layers` item rows).
  */
-export function tableShape(problem: KnapsackProblem, skip: number, layers: number): TableShape | undefined {
+function tableShape(problem: KnapsackProblem, skip: number, layers: number): TableShape | undefined {
   const { weights, maxItems } = problem;
   let totalWeight = 0;
   let items = 0;

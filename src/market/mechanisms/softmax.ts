@@ -15,7 +15,7 @@ import { createSeededRandom } from "../random.js";
 import { belowReserve, countEligible, type Decision, type Mechanism } from "./clearing.js";
 
 /** Name of the random stream softmax draws from (kept apart from other uses of the seed). */
-export const SOFTMAX_STREAM = "softmax";
+const SOFTMAX_STREAM = "softmax";
 
 /** Picks one not-yet-drawn index with probability proportional to its weight. */
 function drawOne(weights: Float64Array, drawn: Uint8Array, count: number, uniform: number): number {

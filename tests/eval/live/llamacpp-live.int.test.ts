@@ -23,7 +23,15 @@ describe("live recording with the llamacpp backend", () => {
       name: "mmlu-tiny",
       data: { source: "benchmark", benchmark: "mmlu", maxPrompts: 3 },
       // threads: 1 keeps a tiny model fast on a busy 2-core machine.
-      backend: { kind: "llamacpp", models: [modelPath], contextSize: 2048, maxTokens: 8, gpu: false, threads: 1, concurrency: 1 },
+      backend: {
+        kind: "llamacpp",
+        models: [modelPath],
+        contextSize: 2048,
+        maxTokens: 8,
+        gpu: false,
+        threads: 1,
+        concurrency: 1,
+      },
       prices: { "tiny-llama": { inputPerMillion: 1, outputPerMillion: 3 } },
       output: join(folder, "out"),
     });

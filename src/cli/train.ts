@@ -1,0 +1,461 @@
+/**
+ * `gavel train`: fit learned weights from recorded outcomes, save them as JSON, print how they do.
+ *
+ *   gavel train router    --tasks FILE.jsonl [--holdout-fraction 0.3] [--seed N] [--time-limit S]
+ *                         [--out router-weights.json] [--json]
+ *   gavel train executors --records FILE.jsonl [--prior 1] [--out executor-weights.json] [--json]
+ *   gavel train debate    (not implemented in this version: exit code 3)
+ *
+ * `router` fits the strategy-auction router's weights (SALE's min-max MILP, solved by HiGHS) on a
+ * seeded training part of the tasks and compares the fitted weights with the defaults on the
+ * held-out part. `executors` fits the belief coordination's per-executor weights (ECON). Both write
+ * JSON that the library reloads (`weightsFromJson`, `executorWeightsFromJson`). See docs/train.md.
+ *
+ * Exit codes (the same as `gavel eval`): 0 done; 1 the run failed (for `router`: the solver failed
+ * and the default weights were saved in place of fitted ones); 2 bad input (missing file, a bad
+ * line — named by file, line and field — or a bad option); 3 not implemented in this version.
+ * Output goes through injectable writers, so tests run the real command in-process.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import Table from "cli-table3";
+import { Command, type CommanderError, InvalidArgumentError } from "commander";
+import { type ZodError, z } from "zod";
+import { executorWeightsToJson, fitExecutorWeights } from "../coordination/weights.js";
+import { GavelConfigError, parseConfig } from "../errors.js";
+import { createSeededRandom } from "../market/random.js";
+import {
+  defaultRouterWeights,
+  evaluateWeights,
+  type FittedWeights,
+  fitRouterWeights,
+  parseTrainingTask,
+  type SolverLoader,
+  type TrainingTask,
+  type WeightEvaluation,
+  weightsToJson,
+} from "../router/weights.js";
+
+/** Exit code: the run failed (the router fit fell back to the default weights). */
+export const EXIT_TRAIN_FAILED = 1;
+/** Exit code: missing or invalid input file, or a bad option. */
+export const EXIT_TRAIN_BAD_INPUT = 2;
+/** Exit code: the subcommand is not implemented in this version. */
+export const EXIT_TRAIN_NOT_IMPLEMENTED = 3;
+
+const isFunction = (value: unknown) => typeof value === "function";
+
+const TrainCommandOptionsSchema = z
+  .object({
+    /** Where results go. Default: `process.stdout`. */
+    stdout: z.custom<(text: string) => void>(isFunction, "expected a function").optional(),
+    /** Where progress, warnings and errors go. Default: `process.stderr`. */
+    stderr: z.custom<(text: string) => void>(isFunction, "expected a function").optional(),
+    /** How HiGHS is loaded for `train router`. Default: the `highs` package. A seam for tests of the fallback. */
+    loadSolver: z.custom<SolverLoader>(isFunction, "expected a function").optional(),
+  })
+  .strict();
+
+/** Options of {@link trainCommand}: I/O seams for tests and embedding. */
+export type TrainCommandOptions = z.input<typeof TrainCommandOptionsSchema>;
+
+/** One line of the `train executors` records file: did this executor answer one training question right? */
+const ExecutorRecordSchema = z
+  .object({
+    executor: z.string().min(1),
+    correct: z.boolean(),
+  })
+  .strict();
+
+interface RouterFlags {
+  tasks: string;
+  holdoutFraction: number;
+  seed: number;
+  timeLimit: number;
+  out: string;
+  json?: boolean;
+}
+
+interface ExecutorFlags {
+  records: string;
+  prior: number;
+  out: string;
+  json?: boolean;
+}
+
+/** What `train router --json` prints. */
+interface RouterTrainingSummary {
+  tasksFile: string;
+  out: string;
+  split: { seed: number; holdoutFraction: number; training: number; heldOut: number };
+  fit: Omit<FittedWeights, "weights">;
+  weights: FittedWeights["weights"];
+  heldOut: { fitted: WeightEvaluationSummary; default: WeightEvaluationSummary };
+}
+
+type WeightEvaluationSummary = Omit<WeightEvaluation, "winners">;
+
+/**
+ * The `train` command of the `gavel` CLI, with its subcommands `router`, `executors` and `debate`.
+ *
+ * @param options - Optional writers and HiGHS loader (seams for tests).
+ * @returns A commander `Command` to add to a program.
+ * @throws GavelConfigError when an option is invalid.
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * const program = new Command("gavel").addCommand(trainCommand());
+ * await program.parseAsync(["train", "router", "--tasks", "tasks.jsonl", "--out", "router-weights.json"], {
+ *   from: "user",
+ * });
+ * ```
+ */
+export function trainCommand(options: TrainCommandOptions = {}): Command {
+  const {
+    stdout = (text: string) => process.stdout.write(text),
+    stderr = (text: string) => process.stderr.write(text),
+    loadSolver,
+  } = parseConfig("trainCommand options", TrainCommandOptionsSchema, options);
+  const output = { writeOut: stdout, writeErr: stderr };
+  const print = (text: string) => stdout(text.endsWith("\n") ? text : `${text}\n`);
+  const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
+  /** End the command: the message goes to stderr, the process exits with `exitCode`. */
+  function fail(command: Command, message: string, exitCode: number, code: string): never {
+    return command.error(`error: ${message}`, { exitCode, code: `gavel.train.${code}` });
+  }
+
+  /** Read a JSONL file and parse every non-blank line; a bad line ends the command with exit code 2. */
+  function readLines<T>(
+    command: Command,
+    file: string,
+    parse: (value: unknown) => T,
+  ): Array<{ line: number; value: T }> {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (error) {
+      return fail(command, `${file}: cannot read: ${(error as Error).message}`, EXIT_TRAIN_BAD_INPUT, "unreadableFile");
+    }
+    const parsed: Array<{ line: number; value: T }> = [];
+    for (const [index, content] of text.split("\n").entries()) {
+      if (content.trim() === "") continue;
+      const line = index + 1;
+      let problem: string | undefined;
+      try {
+        parsed.push({ line, value: parse(JSON.parse(content)) });
+      } catch (error) {
+        if (error instanceof SyntaxError) problem = `not JSON: ${error.message}`;
+        else if (GavelConfigError.isInstance(error)) problem = describeIssues(error);
+        else throw error;
+      }
+      if (problem !== undefined) fail(command, `${file}:${line}: ${problem}`, EXIT_TRAIN_BAD_INPUT, "badLine");
+    }
+    if (parsed.length === 0)
+      fail(command, `${file}: no records (the file is empty)`, EXIT_TRAIN_BAD_INPUT, "emptyFile");
+    return parsed;
+  }
+
+  const train = new Command("train")
+    .description("Fit learned weights from recorded outcomes and save them as JSON.")
+    .configureOutput(output);
+
+  train
+    .command("router")
+    .description("Fit the auction router's weights (min-max regret MILP, HiGHS) and compare them with the defaults.")
+    .configureOutput(output)
+    .requiredOption("--tasks <file>", "training tasks, one JSON task with every bid's outcome per line")
+    .option("--holdout-fraction <share>", "share of the tasks held out for the comparison", parseHoldoutFraction, 0.3)
+    .option("--seed <n>", "seed of the train / held-out split", parseInteger, 0)
+    .option("--time-limit <seconds>", "HiGHS wall-clock limit", parsePositiveNumber, 30)
+    .option("--out <file>", "where the fitted weights JSON is written", "router-weights.json")
+    .option("--json", "print the fit and the comparison as JSON")
+    .exitOverride(usageErrorsExitWithCode2)
+    .action(async (_options: unknown, command: Command) => {
+      const flags = command.opts<RouterFlags>();
+      const lines = readLines(command, flags.tasks, parseTrainingTask);
+      if (lines.length < 2) {
+        fail(
+          command,
+          `${flags.tasks}: ${lines.length} task; at least 2 are needed (one to fit, one to hold out)`,
+          EXIT_TRAIN_BAD_INPUT,
+          "tooFewTasks",
+        );
+      }
+      const { training, heldOut } = splitTasks(lines, flags.holdoutFraction, flags.seed);
+      stderr(
+        `fitting router weights on ${training.length} tasks (HiGHS, time limit ${flags.timeLimit} s), holding out ${heldOut.length}\n`,
+      );
+      let fitted: FittedWeights;
+      try {
+        fitted = await fitRouterWeights({
+          tasks: training.map((entry) => entry.value),
+          timeLimitSeconds: flags.timeLimit,
+          ...(loadSolver === undefined ? {} : { loadSolver }),
+        });
+      } catch (error) {
+        if (!GavelConfigError.isInstance(error)) throw error;
+        // The fit's own checks (e.g. a bid without a score from one of the jurors) name `tasks.<i>....`.
+        fail(command, describeFitIssues(error, flags.tasks, training), EXIT_TRAIN_BAD_INPUT, "badTasks");
+      }
+      try {
+        writeFileSync(flags.out, weightsToJson(fitted));
+      } catch (error) {
+        fail(command, `${flags.out}: cannot write: ${(error as Error).message}`, EXIT_TRAIN_FAILED, "unwritableOut");
+      }
+
+      const heldOutTasks = heldOut.map((entry) => entry.value);
+      const { weights, ...fit } = fitted;
+      const summary: RouterTrainingSummary = {
+        tasksFile: flags.tasks,
+        out: flags.out,
+        split: {
+          seed: flags.seed,
+          holdoutFraction: flags.holdoutFraction,
+          training: training.length,
+          heldOut: heldOut.length,
+        },
+        fit,
+        weights,
+        heldOut: {
+          fitted: withoutWinners(evaluateWeights(weights, heldOutTasks)),
+          default: withoutWinners(evaluateWeights(defaultRouterWeights(), heldOutTasks)),
+        },
+      };
+      if (flags.json) printJson(summary);
+      else print(routerReport(summary));
+      if (fitted.status === "fallback") {
+        fail(
+          command,
+          `the solver failed, so ${flags.out} holds the DEFAULT weights (status "fallback"), not fitted ones: ${fitted.fallbackReason ?? fitted.solverStatus}`,
+          EXIT_TRAIN_FAILED,
+          "fitFellBack",
+        );
+      }
+    });
+
+  train
+    .command("executors")
+    .description("Fit the belief coordination's per-executor weights (smoothed accuracy) from outcomes.")
+    .configureOutput(output)
+    .requiredOption("--records <file>", 'outcomes, one {"executor": NAME, "correct": BOOLEAN} per line')
+    .option("--prior <n>", "pseudo-counts of right and wrong added to every executor", parsePositiveNumber, 1)
+    .option("--out <file>", "where the weights JSON is written", "executor-weights.json")
+    .option("--json", "print the weights as JSON")
+    .exitOverride(usageErrorsExitWithCode2)
+    .action((_options: unknown, command: Command) => {
+      const flags = command.opts<ExecutorFlags>();
+      const records = readLines(command, flags.records, (value) =>
+        parseConfig("executor record", ExecutorRecordSchema, value),
+      );
+      const weights = fitExecutorWeights(
+        records.map((entry) => entry.value),
+        { prior: flags.prior },
+      );
+      try {
+        writeFileSync(flags.out, executorWeightsToJson(weights));
+      } catch (error) {
+        fail(command, `${flags.out}: cannot write: ${(error as Error).message}`, EXIT_TRAIN_FAILED, "unwritableOut");
+      }
+      if (flags.json) {
+        printJson({ recordsFile: flags.records, out: flags.out, records: records.length, weights });
+        return;
+      }
+      const rows = table(["executor", "correct", "total", "weight"], [1, 2, 3]);
+      for (const [name, entry] of Object.entries(weights.executors)) {
+        rows.push([name, String(entry.correct), String(entry.total), entry.weight.toFixed(4)]);
+      }
+      print(
+        [
+          `Executor weights from ${records.length} records (smoothed accuracy, prior ${weights.prior})`,
+          rows.toString(),
+          `Saved ${flags.out} (reload with executorWeightsFromJson; pass as createBeliefCoordination({ weights })).`,
+        ].join("\n"),
+      );
+    });
+
+  train
+    .command("debate")
+    .description("Fit the debate agents' aggressiveness α by REINFORCE (not implemented in this version).")
+    .configureOutput(output)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .exitOverride(usageErrorsExitWithCode2)
+    .action((_options: unknown, command: Command) => {
+      fail(
+        command,
+        "gavel train debate is not implemented in this version. REINFORCE on α reruns the debate with freshly " +
+          "sampled α at every step, so it needs agents on a live backend; recorded transcripts do not say what " +
+          "an agent would have bid under another α. Call trainAggressiveness({ runDebate, ... }) from the library " +
+          "with your own backend (docs/debate.md). For per-agent reliability weights from outcomes, use " +
+          "`gavel train executors`.",
+        EXIT_TRAIN_NOT_IMPLEMENTED,
+        "notImplemented",
+      );
+    });
+
+  return train;
+}
+
+// ---------------------------------------------------------------------------
+// The split
+// ---------------------------------------------------------------------------
+
+/**
+ * Seeded split: a Fisher–Yates shuffle of the task order, the first `round(n · fraction)` tasks
+ * (at least 1, at most n − 1) held out. Both parts keep the file's order.
+ */
+function splitTasks<T extends { line: number }>(
+  entries: readonly T[],
+  holdoutFraction: number,
+  seed: number,
+): { training: T[]; heldOut: T[] } {
+  const random = createSeededRandom({ seed, stream: "gavel.train.router.split" });
+  const order = entries.map((_, index) => index);
+  for (let index = order.length - 1; index > 0; index--) {
+    const other = random.nextUint32() % (index + 1);
+    [order[index], order[other]] = [order[other] ?? index, order[index] ?? other];
+  }
+  const heldOutCount = Math.min(entries.length - 1, Math.max(1, Math.round(entries.length * holdoutFraction)));
+  const heldOutIndexes = new Set(order.slice(0, heldOutCount));
+  return {
+    training: entries.filter((_, index) => !heldOutIndexes.has(index)),
+    heldOut: entries.filter((_, index) => heldOutIndexes.has(index)),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Error messages
+// ---------------------------------------------------------------------------
+
+/** `field "bids.0.price": Too small: ...; field "taskId": ...` from a `GavelConfigError`'s zod issues. */
+function describeIssues(error: GavelConfigError): string {
+  const issues = (error.cause as ZodError | undefined)?.issues ?? [];
+  if (issues.length === 0) return error.message;
+  return issues
+    .map((issue) => {
+      const path = issue.path.length > 0 ? issue.path.join(".") : "(root)";
+      return `field "${path}": ${issue.message}`;
+    })
+    .join("; ");
+}
+
+/** Issues of `fitRouterWeights`'s options (`tasks.<i>.bids...`) translated to `FILE:LINE: field "bids..."`. */
+function describeFitIssues(
+  error: GavelConfigError,
+  file: string,
+  training: ReadonlyArray<{ line: number; value: TrainingTask }>,
+): string {
+  const issues = (error.cause as ZodError | undefined)?.issues ?? [];
+  if (issues.length === 0) return `${file}: ${error.message}`;
+  return issues
+    .map((issue) => {
+      const [head, index, ...rest] = issue.path;
+      const entry = head === "tasks" && typeof index === "number" ? training[index] : undefined;
+      if (entry === undefined) return `${file}: field "${issue.path.join(".")}": ${issue.message}`;
+      return `${file}:${entry.line}: field "${rest.join(".")}": ${issue.message}`;
+    })
+    .join("\n");
+}
+
+// ---------------------------------------------------------------------------
+// Rendering
+// ---------------------------------------------------------------------------
+
+/** No colours, so output is the same on a terminal, in a pipe and in tests. */
+function table(head: string[], alignRight: number[] = []): Table.Table {
+  return new Table({
+    style: { head: [], border: [] },
+    head,
+    colAligns: head.map((_, index) => (alignRight.includes(index) ? "right" : "left")),
+  });
+}
+
+function withoutWinners({ winners: _winners, ...rest }: WeightEvaluation): WeightEvaluationSummary {
+  return rest;
+}
+
+function percent(share: number): string {
+  return `${(share * 100).toFixed(1)}%`;
+}
+
+function number(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+}
+
+/** One sentence comparing the two rows by held-out mean regret (the fit's own objective, averaged). */
+function verdict(fitted: WeightEvaluationSummary, defaults: WeightEvaluationSummary): string {
+  const figures = `mean regret ${number(fitted.meanRegret)} vs ${number(defaults.meanRegret)}`;
+  if (fitted.meanRegret < defaults.meanRegret)
+    return `On the held-out tasks the fitted weights beat the defaults (${figures}).`;
+  if (fitted.meanRegret > defaults.meanRegret)
+    return `On the held-out tasks the fitted weights do WORSE than the defaults (${figures}): more or more varied training tasks may help.`;
+  return `On the held-out tasks the fitted weights and the defaults tie (${figures}).`;
+}
+
+function routerReport(summary: RouterTrainingSummary): string {
+  const { fit, weights, split, heldOut } = summary;
+  const fitLine =
+    fit.status === "fallback"
+      ? `Fit: FALLBACK — the solver failed (${fit.solverStatus}); the DEFAULT weights were saved. ${fit.fallbackReason ?? ""}`.trim()
+      : `Fit: ${fit.status} (HiGHS: ${fit.solverStatus}), objective ${fit.objective === null ? "-" : number(fit.objective)}, ` +
+        `training regret mean ${number(fit.training.meanRegret)} / worst ${number(fit.training.worstCaseRegret)}`;
+  const jury = Object.entries(weights.jury)
+    .map(([juror, weight]) => `${juror} ${number(weight)}`)
+    .join(", ");
+  const comparison = table(
+    ["weights", "accuracy", "cost", "share to dearest", "mean regret", "worst regret"],
+    [1, 2, 3, 4, 5],
+  );
+  for (const [name, evaluation] of [
+    ["fitted", heldOut.fitted],
+    ["default", heldOut.default],
+  ] as const) {
+    comparison.push([
+      name,
+      percent(evaluation.accuracy),
+      number(evaluation.totalCost),
+      percent(evaluation.shareToDearest),
+      number(evaluation.meanRegret),
+      number(evaluation.worstCaseRegret),
+    ]);
+  }
+  return [
+    `Router weights from ${summary.tasksFile}: ${split.training} training tasks, ${split.heldOut} held out (seed ${split.seed})`,
+    fitLine,
+    `Weights: cost ${number(weights.cost)}, entropy ${number(weights.entropy)}, jury ${jury === "" ? "-" : jury}`,
+    `Held-out comparison (${split.heldOut} tasks; oracle accuracy ${percent(heldOut.fitted.oracleAccuracy)}, oracle cost ${number(heldOut.fitted.oracleCost)}):`,
+    comparison.toString(),
+    verdict(heldOut.fitted, heldOut.default),
+    `Saved ${summary.out} (reload with weightsFromJson; use as new AuctionRouter({ pool, weights })).`,
+  ].join("\n");
+}
+
+// ---------------------------------------------------------------------------
+// Argument parsing
+// ---------------------------------------------------------------------------
+
+/** Commander's own usage errors (unknown option, missing value, invalid argument) exit with code 2. */
+function usageErrorsExitWithCode2(error: CommanderError): void {
+  const usage =
+    error.exitCode === 1 && error.code.startsWith("commander.") && error.code !== "commander.executeSubCommandAsync";
+  if (usage) process.exit(EXIT_TRAIN_BAD_INPUT);
+}
+
+function parseHoldoutFraction(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0 || value >= 1) {
+    throw new InvalidArgumentError("expected a share strictly between 0 and 1, e.g. 0.3.");
+  }
+  return value;
+}
+
+function parseInteger(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value)) throw new InvalidArgumentError("expected an integer.");
+  return value;
+}
+
+function parsePositiveNumber(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError("expected a positive number.");
+  return value;
+}

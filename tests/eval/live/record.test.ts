@@ -1,0 +1,147 @@
+/**
+ * The recorder with scripted models: failed calls are error lines (the model is unavailable, never
+ * wrong or free) and are asked again next run; the budget and a model that keeps failing stop it.
+ */
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  LiveBackendError,
+  LiveBudgetReached,
+  type LiveChatModel,
+  type LivePoolModel,
+  type LiveTask,
+  recordLiveOutcomes,
+} from "../../../src/eval/live/index.js";
+
+const scratch = mkdtempSync(join(tmpdir(), "gavel-live-record-"));
+
+const tasks: LiveTask[] = ["p1", "p2", "p3"].map((id) => ({
+  promptId: id,
+  prompt: `question ${id}`,
+  evalName: "gsm8k",
+  check: async (response) => response === `right ${id}`,
+}));
+
+/** A scripted model: answers `reply(prompt)` with fixed usage, or throws when it returns an Error. */
+function scriptedModel(reply: (prompt: string) => string | Error): LiveChatModel & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    async invoke(input) {
+      const [, prompt] = input[0] as [string, string];
+      calls.push(prompt);
+      const answer = reply(prompt);
+      if (answer instanceof Error) throw answer;
+      return { content: answer, usage_metadata: { input_tokens: 1_000, output_tokens: 100 } };
+    },
+  };
+}
+
+const poolOf = (models: Record<string, LiveChatModel>): { backend: "openai"; models: LivePoolModel[] } => ({
+  backend: "openai",
+  models: Object.entries(models).map(([name, model]) => ({
+    name,
+    model,
+    unpriced: false,
+    price: { inputPerMillion: 1, outputPerMillion: 10 },
+  })),
+});
+
+const lines = (path: string) =>
+  existsSync(path)
+    ? readFileSync(path, "utf8")
+        .trim()
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => JSON.parse(line))
+    : [];
+
+describe("recordLiveOutcomes", () => {
+  it("records a failed call as an error line, not an outcome, and asks it again next run", async () => {
+    const folder = join(scratch, "errors");
+    const paths = { outcomesPath: join(folder, "o.jsonl"), errorsPath: join(folder, "e.jsonl") };
+    let down = true;
+    const flaky = scriptedModel((prompt) =>
+      prompt === "question p2" && down ? new Error("503 overloaded") : `right ${prompt.split(" ")[1]}`,
+    );
+    const first = await recordLiveOutcomes({ tasks, pool: poolOf({ flaky }), ...paths });
+    expect(first).toMatchObject({ asked: 3, failed: 1, reused: 0 });
+    expect(first.records.map((record) => record.prompt_id)).toEqual(["p1", "p3"]);
+    expect(first.records.every((record) => record.correct === 1)).toBe(true);
+    expect(first.spentUsd).toBeCloseTo(2 * ((1_000 * 1 + 100 * 10) / 1e6), 12);
+    expect(lines(paths.errorsPath)).toEqual([
+      expect.objectContaining({ prompt_id: "p2", model: "flaky", error: "Error: 503 overloaded" }),
+    ]);
+
+    down = false;
+    const second = await recordLiveOutcomes({ tasks, pool: poolOf({ flaky }), ...paths });
+    expect(second).toMatchObject({ asked: 1, failed: 0, reused: 2 });
+    expect(flaky.calls).toEqual(["question p1", "question p2", "question p3", "question p2"]);
+    expect(lines(paths.outcomesPath).map((line) => line.prompt_id)).toEqual(["p1", "p3", "p2"]);
+    expect(second.cacheUsd).toBeCloseTo(3 * 0.002, 12);
+  });
+
+  it("marks wrong answers 0 and charges them", async () => {
+    const folder = join(scratch, "wrong");
+    const wrong = scriptedModel(() => "no idea");
+    const recording = await recordLiveOutcomes({
+      tasks,
+      pool: poolOf({ wrong }),
+      outcomesPath: join(folder, "o.jsonl"),
+      errorsPath: join(folder, "e.jsonl"),
+    });
+    expect(recording.records.map((record) => [record.correct, record.cost_usd])).toEqual([
+      [0, 0.002],
+      [0, 0.002],
+      [0, 0.002],
+    ]);
+  });
+
+  it("stops at the budget, keeping what was answered, and resumes under a larger one", async () => {
+    const folder = join(scratch, "budget");
+    const paths = { outcomesPath: join(folder, "o.jsonl"), errorsPath: join(folder, "e.jsonl") };
+    const model = scriptedModel((prompt) => `right ${prompt.split(" ")[1]}`);
+    const stopped = recordLiveOutcomes({
+      tasks,
+      pool: poolOf({ model }),
+      ...paths,
+      concurrency: 1,
+      budget: { maxUsd: 0.003 },
+    });
+    await expect(stopped).rejects.toThrow(LiveBudgetReached);
+    await expect(stopped).rejects.toThrow(/1 \(prompt, model\) call\(s\) left unasked/);
+    expect(lines(paths.outcomesPath)).toHaveLength(2);
+    const resumed = await recordLiveOutcomes({ tasks, pool: poolOf({ model }), ...paths, budget: { maxUsd: 1 } });
+    expect(resumed).toMatchObject({ asked: 1, reused: 2 });
+    expect(model.calls).toHaveLength(3);
+  });
+
+  it("stops when one model fails again and again (a server down, a wrong model id)", async () => {
+    const folder = join(scratch, "down");
+    const down = scriptedModel(() => new Error("connect ECONNREFUSED 127.0.0.1:11434"));
+    const recording = recordLiveOutcomes({
+      tasks,
+      pool: poolOf({ down }),
+      outcomesPath: join(folder, "o.jsonl"),
+      errorsPath: join(folder, "e.jsonl"),
+      concurrency: 1,
+      maxConsecutiveErrors: 2,
+    });
+    await expect(recording).rejects.toThrow(LiveBackendError);
+    await expect(recording).rejects.toThrow(/model "down".*2 calls failed in a row.*ECONNREFUSED/);
+    expect(down.calls).toHaveLength(2);
+  });
+
+  it("refuses a cache that holds another prompt text under the same id", async () => {
+    const folder = join(scratch, "changed");
+    const paths = { outcomesPath: join(folder, "o.jsonl"), errorsPath: join(folder, "e.jsonl") };
+    const model = scriptedModel(() => "x");
+    await recordLiveOutcomes({ tasks, pool: poolOf({ model }), ...paths });
+    const changed = tasks.map((task) => ({ ...task, prompt: `${task.prompt}?` }));
+    await expect(recordLiveOutcomes({ tasks: changed, pool: poolOf({ model }), ...paths })).rejects.toThrow(
+      /recorded with another prompt text/,
+    );
+  });
+});
