@@ -53,6 +53,7 @@ export * from "./debate/index.js";
 export { BudgetExhausted, type BudgetExhaustedDetails, GavelConfigError, GavelError, parseConfig } from "./errors.js";
 export * from "./eval/config.js";
 export * from "./eval/live/index.js";
+export * from "./eval/debates/index.js";
 // Evaluation: datasets, checkers, recorded outcomes, metrics.
 export * from "./eval/index.js";
 export * from "./eval/report/index.js";

@@ -12,7 +12,7 @@
  */
 import { existsSync } from "node:fs";
 import Table from "cli-table3";
-import { Command, type CommanderError, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import { z } from "zod";
 import { UniversalSentenceEncoderEmbeddings } from "../../adapters/embeddings/universal-sentence-encoder.js";
 import { GavelConfigError, parseConfig } from "../errors.js";
@@ -27,11 +27,7 @@ import {
 } from "../eval/debates/index.js";
 import { GavelDataError } from "../eval/errors.js";
 import { createHashingEmbeddings, type EmbeddingsLike } from "../eval/routers/embedding.js";
-
-/** Exit code: the replay failed. */
-export const EXIT_DEBATES_FAILED = 1;
-/** Exit code: missing or invalid debates file, or a bad option. */
-export const EXIT_DEBATES_BAD_INPUT = 2;
+import { EXIT_BAD_INPUT, EXIT_RUN_FAILED, usageErrorsExitWithCode2 } from "./exit-codes.js";
 
 /** The embedders the command can build. */
 export type DebateEmbedderKind = "use-lite" | "hashing";
@@ -118,12 +114,10 @@ export function debatesCommand(options: DebatesCommandOptions = {}): Command {
       const flags = self.opts<DebateReplayFlags & { json?: boolean }>();
       const report = await runDebateReplay(flags, { createEmbedder }).catch((error: unknown) => {
         const exitCode =
-          GavelDataError.isInstance(error) || GavelConfigError.isInstance(error)
-            ? EXIT_DEBATES_BAD_INPUT
-            : EXIT_DEBATES_FAILED;
+          GavelDataError.isInstance(error) || GavelConfigError.isInstance(error) ? EXIT_BAD_INPUT : EXIT_RUN_FAILED;
         return self.error(`error: ${error instanceof Error ? error.message : String(error)}`, {
           exitCode,
-          code: exitCode === EXIT_DEBATES_BAD_INPUT ? "gavel.debates.invalidInput" : "gavel.debates.failed",
+          code: exitCode === EXIT_BAD_INPUT ? "gavel.debates.invalidInput" : "gavel.debates.failed",
         });
       });
       print(flags.json ? JSON.stringify(debateReplayJson(report), null, 2) : debateReplayText(report, flags.debates));
@@ -234,13 +228,6 @@ function percent(share: number): string {
 // ---------------------------------------------------------------------------------------------
 // Argument parsing
 // ---------------------------------------------------------------------------------------------
-
-/** Commander's own usage errors (unknown option, missing or invalid value) exit with 2, like every bad input. */
-function usageErrorsExitWithCode2(error: CommanderError): void {
-  const usage =
-    error.exitCode === 1 && error.code.startsWith("commander.") && error.code !== "commander.executeSubCommandAsync";
-  if (usage) process.exit(EXIT_DEBATES_BAD_INPUT);
-}
 
 function parseBudgets(text: string): number[] {
   const budgets = text.split(",").map((part) => Number(part.trim()));

@@ -22,7 +22,7 @@
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import Table from "cli-table3";
-import { Command, type CommanderError, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import { z } from "zod";
 import { UniversalSentenceEncoderEmbeddings } from "../../adapters/embeddings/universal-sentence-encoder.js";
 import { createSqliteLedger, type SqliteLedger } from "../../adapters/ledger/sqlite.js";
@@ -52,14 +52,11 @@ import type { EvalReport } from "../eval/results.js";
 import type { EmbeddingsLike } from "../eval/routers/embedding.js";
 import type { RecordedEvaluationOptions } from "../eval/routers/options.js";
 import { runRecordedEvaluation } from "../eval/runner.js";
+import { debateReplayJson, debateReplayText, runDebateReplay } from "./debates.js";
+import { EXIT_BAD_INPUT, EXIT_NOT_IMPLEMENTED, EXIT_RUN_FAILED, usageErrorsExitWithCode2 } from "./exit-codes.js";
 import { createProgressReporter } from "./progress.js";
 
-/** Exit code: the run failed, or (with `--fail-on-target`) a target was missed. */
-export const EXIT_RUN_FAILED = 1;
-/** Exit code: invalid config, invalid or unreadable input, bad option. */
-export const EXIT_BAD_INPUT = 2;
-/** Exit code: the experiment is valid but needs something this version does not implement. */
-export const EXIT_NOT_IMPLEMENTED = 3;
+export { EXIT_BAD_INPUT, EXIT_NOT_IMPLEMENTED, EXIT_RUN_FAILED, usageErrorsExitWithCode2 };
 
 /** The experiment `gavel eval` runs when given neither `--config` nor `--outcomes`. */
 export function defaultConfigPath(): string {
@@ -107,6 +104,8 @@ interface RunFlags {
   seed?: number;
   failOnTarget?: boolean;
   quiet?: boolean;
+  /** Recorded multi-agent debates to replay instead of routing (see `gavel replay-debates`). */
+  debates?: string;
   /** Path of the SQLite ledger, or `false` (`--no-ledger`). Default: `<output>/ledger.db`. */
   ledger?: string | false;
 }
@@ -184,6 +183,7 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
     .option("--fail-on-target", "exit with code 1 when a target of the report is missed")
     .option("--json", "print the figures as JSON on stdout")
     .option("--quiet", "no progress output")
+    .option("--debates <file>", "replay recorded multi-agent debates instead (same as gavel replay-debates)")
     .option("--ledger <file>", "SQLite ledger of every routing auction and charge (default: <out>/ledger.db, replaced)")
     .option("--no-ledger", "do not write the ledger")
     .exitOverride(usageErrorsExitWithCode2)
@@ -192,6 +192,16 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
       const fail = (message: string, exitCode: number, code: string): never =>
         self.error(`error: ${message}`, { exitCode, code: `gavel.${name}.${code}` });
 
+      if (flags.debates !== undefined) {
+        const replay = await runDebateReplay({ debates: flags.debates, embedder: flags.embedder }).catch(
+          (error: unknown) => {
+            const { exitCode, code } = classify(error);
+            return fail(error instanceof Error ? error.message : String(error), exitCode, code);
+          },
+        );
+        print(flags.json ? JSON.stringify(debateReplayJson(replay), null, 2) : debateReplayText(replay, flags.debates));
+        return;
+      }
       if (flags.config !== undefined && flags.outcomes !== undefined) {
         fail("give either --config or --outcomes, not both", EXIT_BAD_INPUT, "conflictingOptions");
       }
@@ -507,13 +517,6 @@ function classify(error: unknown): { exitCode: number; code: string } {
   if (MissingApiKeyError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "missingApiKey" };
   if (GavelDataError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "invalidData" };
   return { exitCode: EXIT_RUN_FAILED, code: "runFailed" };
-}
-
-/** Commander's own usage errors (unknown option, missing or invalid value) exit with 2, like every bad input. */
-export function usageErrorsExitWithCode2(error: CommanderError): void {
-  const usage =
-    error.exitCode === 1 && error.code.startsWith("commander.") && error.code !== "commander.executeSubCommandAsync";
-  if (usage) process.exit(EXIT_BAD_INPUT);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import Table from "cli-table3";
-import { Command, type CommanderError, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import { type ZodError, z } from "zod";
 import { executorWeightsToJson, fitExecutorWeights } from "../coordination/weights.js";
 import { GavelConfigError, parseConfig } from "../errors.js";
@@ -34,13 +34,7 @@ import {
   type WeightEvaluation,
   weightsToJson,
 } from "../router/weights.js";
-
-/** Exit code: the run failed (the router fit fell back to the default weights). */
-export const EXIT_TRAIN_FAILED = 1;
-/** Exit code: missing or invalid input file, or a bad option. */
-export const EXIT_TRAIN_BAD_INPUT = 2;
-/** Exit code: the subcommand is not implemented in this version. */
-export const EXIT_TRAIN_NOT_IMPLEMENTED = 3;
+import { EXIT_BAD_INPUT, EXIT_NOT_IMPLEMENTED, EXIT_RUN_FAILED, usageErrorsExitWithCode2 } from "./exit-codes.js";
 
 const isFunction = (value: unknown) => typeof value === "function";
 
@@ -133,7 +127,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
     try {
       text = readFileSync(file, "utf8");
     } catch (error) {
-      return fail(command, `${file}: cannot read: ${(error as Error).message}`, EXIT_TRAIN_BAD_INPUT, "unreadableFile");
+      return fail(command, `${file}: cannot read: ${(error as Error).message}`, EXIT_BAD_INPUT, "unreadableFile");
     }
     const parsed: Array<{ line: number; value: T }> = [];
     for (const [index, content] of text.split("\n").entries()) {
@@ -147,10 +141,9 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
         else if (GavelConfigError.isInstance(error)) problem = describeIssues(error);
         else throw error;
       }
-      if (problem !== undefined) fail(command, `${file}:${line}: ${problem}`, EXIT_TRAIN_BAD_INPUT, "badLine");
+      if (problem !== undefined) fail(command, `${file}:${line}: ${problem}`, EXIT_BAD_INPUT, "badLine");
     }
-    if (parsed.length === 0)
-      fail(command, `${file}: no records (the file is empty)`, EXIT_TRAIN_BAD_INPUT, "emptyFile");
+    if (parsed.length === 0) fail(command, `${file}: no records (the file is empty)`, EXIT_BAD_INPUT, "emptyFile");
     return parsed;
   }
 
@@ -176,7 +169,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
         fail(
           command,
           `${flags.tasks}: ${lines.length} task; at least 2 are needed (one to fit, one to hold out)`,
-          EXIT_TRAIN_BAD_INPUT,
+          EXIT_BAD_INPUT,
           "tooFewTasks",
         );
       }
@@ -194,12 +187,12 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
       } catch (error) {
         if (!GavelConfigError.isInstance(error)) throw error;
         // The fit's own checks (e.g. a bid without a score from one of the jurors) name `tasks.<i>....`.
-        fail(command, describeFitIssues(error, flags.tasks, training), EXIT_TRAIN_BAD_INPUT, "badTasks");
+        fail(command, describeFitIssues(error, flags.tasks, training), EXIT_BAD_INPUT, "badTasks");
       }
       try {
         writeFileSync(flags.out, weightsToJson(fitted));
       } catch (error) {
-        fail(command, `${flags.out}: cannot write: ${(error as Error).message}`, EXIT_TRAIN_FAILED, "unwritableOut");
+        fail(command, `${flags.out}: cannot write: ${(error as Error).message}`, EXIT_RUN_FAILED, "unwritableOut");
       }
 
       const heldOutTasks = heldOut.map((entry) => entry.value);
@@ -226,7 +219,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
         fail(
           command,
           `the solver failed, so ${flags.out} holds the DEFAULT weights (status "fallback"), not fitted ones: ${fitted.fallbackReason ?? fitted.solverStatus}`,
-          EXIT_TRAIN_FAILED,
+          EXIT_RUN_FAILED,
           "fitFellBack",
         );
       }
@@ -253,7 +246,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
       try {
         writeFileSync(flags.out, executorWeightsToJson(weights));
       } catch (error) {
-        fail(command, `${flags.out}: cannot write: ${(error as Error).message}`, EXIT_TRAIN_FAILED, "unwritableOut");
+        fail(command, `${flags.out}: cannot write: ${(error as Error).message}`, EXIT_RUN_FAILED, "unwritableOut");
       }
       if (flags.json) {
         printJson({ recordsFile: flags.records, out: flags.out, records: records.length, weights });
@@ -287,7 +280,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
           "an agent would have bid under another α. Call trainAggressiveness({ runDebate, ... }) from the library " +
           "with your own backend (docs/debate.md). For per-agent reliability weights from outcomes, use " +
           "`gavel train executors`.",
-        EXIT_TRAIN_NOT_IMPLEMENTED,
+        EXIT_NOT_IMPLEMENTED,
         "notImplemented",
       );
     });
@@ -432,13 +425,6 @@ function routerReport(summary: RouterTrainingSummary): string {
 // ---------------------------------------------------------------------------
 // Argument parsing
 // ---------------------------------------------------------------------------
-
-/** Commander's own usage errors (unknown option, missing value, invalid argument) exit with code 2. */
-function usageErrorsExitWithCode2(error: CommanderError): void {
-  const usage =
-    error.exitCode === 1 && error.code.startsWith("commander.") && error.code !== "commander.executeSubCommandAsync";
-  if (usage) process.exit(EXIT_TRAIN_BAD_INPUT);
-}
 
 function parseHoldoutFraction(text: string): number {
   const value = Number(text);

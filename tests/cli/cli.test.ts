@@ -314,3 +314,25 @@ describe("gavel sweep", () => {
     expect(sweep.some((row) => row.paretoOptimal)).toBe(true);
   });
 });
+
+describe("gavel eval --debates", () => {
+  it("replays recorded debates under every budget of the sweep and prints JSON", async () => {
+    const debates = join(import.meta.dirname, "..", "..", "data", "debates", "sample.jsonl");
+    const { stdout, exitCode } = await gavel(["eval", "--debates", debates, "--embedder", "hashing", "--json"]);
+    expect(exitCode).toBe(0);
+    const { budgets, rows } = JSON.parse(stdout) as {
+      budgets: number[];
+      rows: Array<{ budget: number; rule: string; meanTokens: number }>;
+    };
+    expect(budgets).toEqual([256, 512, 1024, 1536, 2048]);
+    expect(new Set(rows.map((row) => row.rule))).toContain("full-debate");
+    for (const row of rows.filter((row) => row.rule !== "full-debate")) {
+      expect(row.meanTokens).toBeLessThanOrEqual(row.budget);
+    }
+  });
+
+  it("exits with 2 when the debates file is missing", async () => {
+    const { exitCode } = await gavel(["eval", "--debates", join(scratch, "nope.jsonl"), "--embedder", "hashing"]);
+    expect(exitCode).toBe(EXIT_BAD_INPUT);
+  });
+});

@@ -3,12 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { describe, expect, it } from "vitest";
-import {
-  type DebatesCommandOptions,
-  debatesCommand,
-  EXIT_DEBATES_BAD_INPUT,
-  runDebateReplay,
-} from "../../../src/cli/debates.js";
+import { type DebatesCommandOptions, debatesCommand, runDebateReplay } from "../../../src/cli/debates.js";
+import { EXIT_BAD_INPUT } from "../../../src/cli/exit-codes.js";
 import { createHashingEmbeddings } from "../../../src/eval/routers/embedding.js";
 
 const samplePath = join(import.meta.dirname, "..", "..", "..", "data", "debates", "sample.jsonl");
@@ -75,13 +71,13 @@ describe("gavel replay-debates", () => {
       `${JSON.stringify({ id: "a", task: "mmlu", question: "?", gold: "B", agents: [["B"]] })}\n${JSON.stringify({ id: "b", task: "mmlu", question: "?", gold: "B", agents: "B" })}\n`,
     );
     const { stderr, exitCode } = await gavel(["--debates", path]);
-    expect(exitCode).toBe(EXIT_DEBATES_BAD_INPUT);
+    expect(exitCode).toBe(EXIT_BAD_INPUT);
     expect(stderr).toContain(`${path}:2: field "agents":`);
   });
 
   it("exits with 2 on a missing file", async () => {
     const { stderr, exitCode } = await gavel(["--debates", join(scratch, "none.jsonl")]);
-    expect(exitCode).toBe(EXIT_DEBATES_BAD_INPUT);
+    expect(exitCode).toBe(EXIT_BAD_INPUT);
     expect(stderr).toMatch(/none\.jsonl: no such file/);
   });
 
