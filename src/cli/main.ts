@@ -2,10 +2,13 @@
 /**
  * The `gavel` command line. Each command lives in its own file and is registered here.
  *
- *   gavel eval      evaluate the routers on recorded real outcomes (the README's first command)
- *   gavel sweep     the same run, printed as a λ/τ sweep
- *   gavel report    re-render a report from its report.json
- *   gavel ledger    read the auction ledger
+ *   gavel eval            evaluate the routers against every baseline (the README's first command);
+ *                         `--debates FILE` replays recorded multi-agent debates instead
+ *   gavel sweep           the same run, printed as a λ/τ sweep
+ *   gavel report          re-render a report from its report.json
+ *   gavel ledger          read the auction ledger
+ *   gavel replay-debates  replay recorded debates under a token-budget sweep
+ *   gavel train           fit and save router weights (SALE) or executor weights (ECON)
  */
 import { Command } from "commander";
 import { debatesCommand } from "./debates.js";
