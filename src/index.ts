@@ -52,10 +52,10 @@ export * from "./debate/index.js";
 // Errors shared by every part.
 export { BudgetExhausted, type BudgetExhaustedDetails, GavelConfigError, GavelError, parseConfig } from "./errors.js";
 export * from "./eval/config.js";
-export * from "./eval/live/index.js";
 export * from "./eval/debates/index.js";
 // Evaluation: datasets, checkers, recorded outcomes, metrics.
 export * from "./eval/index.js";
+export * from "./eval/live/index.js";
 export * from "./eval/report/index.js";
 export type { EvalReport, OperatingPoint, PolicyResult } from "./eval/results.js";
 export * from "./eval/routers/index.js";

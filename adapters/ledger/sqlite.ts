@@ -10,11 +10,12 @@
  * roll back the last transactions (never corrupt the file). `synchronous: "full"` fsyncs on every
  * commit and survives power loss too, at the cost of one fsync per transaction.
  */
+
 import { randomBytes } from "node:crypto";
 import Database from "better-sqlite3";
 import { z } from "zod";
 import type { BudgetLimits, BudgetScope } from "../../src/budget/types.js";
-import { parseConfig } from "../../src/errors.js";
+import { functionSchema, parseConfig } from "../../src/errors.js";
 import { LedgerError, type LedgerOperation } from "../../src/ledger/errors.js";
 import { hashTask } from "../../src/ledger/task-hash.js";
 import type {
@@ -79,9 +80,9 @@ const SqliteLedgerOptionsSchema = z
     /** Store the task text of auctions; when false only its SHA-256 is stored. */
     storeTaskText: z.boolean().default(true),
     /** Clock seam: epoch milliseconds for records given no time. */
-    now: z.custom<() => number>((value) => typeof value === "function", "expected a function").default(() => Date.now),
+    now: functionSchema<() => number>().default(() => Date.now),
     /** Id seam: ids of auctions and charges given none. Default: time-ordered UUIDv7 from `now`. */
-    generateId: z.custom<() => string>((value) => typeof value === "function", "expected a function").optional(),
+    generateId: functionSchema<() => string>().optional(),
   })
   .strict()
   .superRefine((options, context) => {

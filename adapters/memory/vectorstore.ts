@@ -18,10 +18,11 @@
  * - Scores are the store's own: set `scoreKind: "distance"` for stores that return a distance
  *   (lower is closer), so that results are ordered right.
  */
+
 import type { Document } from "@langchain/core/documents";
 import { VectorStore } from "@langchain/core/vectorstores";
 import { z } from "zod";
-import { parseConfig } from "../../src/errors.js";
+import { functionSchema, parseConfig } from "../../src/errors.js";
 import { compareIds } from "../../src/market/bids.js";
 import { countPairs, pairsFromAuctions, type RankedAuction } from "../../src/memory/contrastive-pairs.js";
 import {
@@ -97,7 +98,7 @@ const VectorStoreStrategyMemoryOptionsSchema = z
     /** Most entries kept (of those this instance added); whole auctions are evicted, least recently used first. */
     maxEntries: z.number().int().positive().default(DEFAULT_MAX_ENTRIES),
     /** Turns `{ agent?, kind?, role? }` into the store's filter. Default: none (filtering happens after fetching). */
-    toStoreFilter: z.custom<(filter: StrategyFilter) => unknown>((value) => typeof value === "function").optional(),
+    toStoreFilter: functionSchema<(filter: StrategyFilter) => unknown>().optional(),
     /** What the store's scores are: cosine `"similarity"` (higher is closer) or a `"distance"` (lower is closer). */
     scoreKind: z.enum(["similarity", "distance"]).default("similarity"),
     /** Documents asked of the store per query at first. */

@@ -10,12 +10,13 @@
  * in-process. {@link runDebateReplay}, {@link debateReplayText} and {@link debateReplayJson} are the
  * pieces another command (e.g. `gavel eval --debates`) can reuse.
  */
+
 import { existsSync } from "node:fs";
 import Table from "cli-table3";
 import { Command, InvalidArgumentError } from "commander";
 import { z } from "zod";
 import { UniversalSentenceEncoderEmbeddings } from "../../adapters/embeddings/universal-sentence-encoder.js";
-import { GavelConfigError, parseConfig } from "../errors.js";
+import { functionSchema, GavelConfigError, parseConfig } from "../errors.js";
 import {
   DEBATE_REPLAY_RULES,
   DEFAULT_DEBATE_BUDGETS,
@@ -32,18 +33,14 @@ import { EXIT_BAD_INPUT, EXIT_RUN_FAILED, usageErrorsExitWithCode2 } from "./exi
 /** The embedders the command can build. */
 export type DebateEmbedderKind = "use-lite" | "hashing";
 
-const isFunction = (value: unknown) => typeof value === "function";
-
 const DebatesCommandOptionsSchema = z
   .object({
     /** Where results go. Default: `process.stdout`. */
-    stdout: z.custom<(text: string) => void>(isFunction, "expected a function").optional(),
+    stdout: functionSchema<(text: string) => void>().optional(),
     /** Where errors go. Default: `process.stderr`. */
-    stderr: z.custom<(text: string) => void>(isFunction, "expected a function").optional(),
+    stderr: functionSchema<(text: string) => void>().optional(),
     /** Builds the embedder for `econ-commitment`. Default: USE-Lite for `use-lite`, the hashing embedder for `hashing`. */
-    createEmbedder: z
-      .custom<(kind: DebateEmbedderKind) => EmbeddingsLike>(isFunction, "expected a function")
-      .optional(),
+    createEmbedder: functionSchema<(kind: DebateEmbedderKind) => EmbeddingsLike>().optional(),
   })
   .strict();
 

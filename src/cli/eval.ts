@@ -19,6 +19,7 @@
  * (debate, a budget sweep).
  * Output goes through injectable writers, so tests run the real command in-process.
  */
+
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import Table from "cli-table3";
@@ -27,7 +28,7 @@ import { z } from "zod";
 import { UniversalSentenceEncoderEmbeddings } from "../../adapters/embeddings/universal-sentence-encoder.js";
 import { createSqliteLedger, type SqliteLedger } from "../../adapters/ledger/sqlite.js";
 import { LlamaCppChatModel } from "../../adapters/providers/llamacpp/index.js";
-import { GavelConfigError, GavelError, parseConfig } from "../errors.js";
+import { functionSchema, GavelConfigError, GavelError, parseConfig } from "../errors.js";
 import {
   type ExperimentConfig,
   GavelConfigFileError,
@@ -63,30 +64,24 @@ export function defaultConfigPath(): string {
   return join(dirname(dataDirectory()), "configs", "default.yaml");
 }
 
-const isFunction = (value: unknown) => typeof value === "function";
-
 const EvalCommandOptionsSchema = z
   .object({
     /** Where results go. Default: `process.stdout`. */
-    stdout: z.custom<(text: string) => void>(isFunction, "expected a function").optional(),
+    stdout: functionSchema<(text: string) => void>().optional(),
     /** Where progress, errors and the wall time go. Default: `process.stderr`. */
-    stderr: z.custom<(text: string) => void>(isFunction, "expected a function").optional(),
+    stderr: functionSchema<(text: string) => void>().optional(),
     /** Draw progress bars (stderr is a terminal). Default: `process.stderr.isTTY`. */
     interactive: z.boolean().optional(),
     /** Environment the API keys are read from. Default: `process.env`. */
     env: z.record(z.string(), z.string().optional()).optional(),
     /** The runner. Default: `runRecordedEvaluation`. */
-    runEvaluation: z
-      .custom<(options: RecordedEvaluationOptions) => Promise<EvalReport>>(isFunction, "expected a function")
-      .optional(),
+    runEvaluation: functionSchema<(options: RecordedEvaluationOptions) => Promise<EvalReport>>().optional(),
     /** Builds the embedder named in the config. Default: USE-Lite for `use-lite`, the built-in hashing embedder for `hashing`. */
-    createEmbedder: z
-      .custom<(kind: ExperimentConfig["embedder"]) => EmbeddingsLike | "hashing">(isFunction, "expected a function")
-      .optional(),
+    createEmbedder: functionSchema<(kind: ExperimentConfig["embedder"]) => EmbeddingsLike | "hashing">().optional(),
     /** The experiment run with no `--config` and no `--outcomes`. Default: the package's `configs/default.yaml`. */
     defaultConfig: z.string().min(1).optional(),
     /** Milliseconds clock for the wall time. Default: `performance.now`. */
-    clock: z.custom<() => number>(isFunction, "expected a function").optional(),
+    clock: functionSchema<() => number>().optional(),
   })
   .strict();
 

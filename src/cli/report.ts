@@ -7,21 +7,20 @@
  * Exit codes: 0 done; 2 the input is missing, not JSON or not an evaluation report (or a bad option).
  * Output goes through injectable writers, so tests run the real command in-process.
  */
+
 import { dirname } from "node:path";
 import { Command } from "commander";
 import { z } from "zod";
-import { parseConfig } from "../errors.js";
+import { functionSchema, parseConfig } from "../errors.js";
 import { readReport, writeReport } from "../eval/report/write.js";
 import { EXIT_BAD_INPUT, usageErrorsExitWithCode2 } from "./eval.js";
-
-const isFunction = (value: unknown) => typeof value === "function";
 
 const ReportCommandOptionsSchema = z
   .object({
     /** Where results go. Default: `process.stdout`. */
-    stdout: z.custom<(text: string) => void>(isFunction, "expected a function").optional(),
+    stdout: functionSchema<(text: string) => void>().optional(),
     /** Where errors go. Default: `process.stderr`. */
-    stderr: z.custom<(text: string) => void>(isFunction, "expected a function").optional(),
+    stderr: functionSchema<(text: string) => void>().optional(),
   })
   .strict();
 

@@ -16,12 +16,13 @@
  * line — named by file, line and field — or a bad option); 3 not implemented in this version.
  * Output goes through injectable writers, so tests run the real command in-process.
  */
+
 import { readFileSync, writeFileSync } from "node:fs";
 import Table from "cli-table3";
 import { Command, InvalidArgumentError } from "commander";
 import { type ZodError, z } from "zod";
 import { executorWeightsToJson, fitExecutorWeights } from "../coordination/weights.js";
-import { GavelConfigError, parseConfig } from "../errors.js";
+import { functionSchema, GavelConfigError, parseConfig } from "../errors.js";
 import { createSeededRandom } from "../market/random.js";
 import {
   defaultRouterWeights,
@@ -36,16 +37,14 @@ import {
 } from "../router/weights.js";
 import { EXIT_BAD_INPUT, EXIT_NOT_IMPLEMENTED, EXIT_RUN_FAILED, usageErrorsExitWithCode2 } from "./exit-codes.js";
 
-const isFunction = (value: unknown) => typeof value === "function";
-
 const TrainCommandOptionsSchema = z
   .object({
     /** Where results go. Default: `process.stdout`. */
-    stdout: z.custom<(text: string) => void>(isFunction, "expected a function").optional(),
+    stdout: functionSchema<(text: string) => void>().optional(),
     /** Where progress, warnings and errors go. Default: `process.stderr`. */
-    stderr: z.custom<(text: string) => void>(isFunction, "expected a function").optional(),
+    stderr: functionSchema<(text: string) => void>().optional(),
     /** How HiGHS is loaded for `train router`. Default: the `highs` package. A seam for tests of the fallback. */
-    loadSolver: z.custom<SolverLoader>(isFunction, "expected a function").optional(),
+    loadSolver: functionSchema<SolverLoader>().optional(),
   })
   .strict();
 

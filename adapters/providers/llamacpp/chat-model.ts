@@ -12,6 +12,7 @@
  *
  * node-llama-cpp is an optional peer dependency, imported on first use (see `runtime.ts`).
  */
+
 import { basename } from "node:path";
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import type { BaseLanguageModelInput, StructuredOutputMethodOptions } from "@langchain/core/language_models/base";
@@ -35,7 +36,7 @@ import { isSerializableSchema, type SerializableSchema } from "@langchain/core/u
 import { type InteropZodType, isInteropZodSchema } from "@langchain/core/utils/types";
 import type { ChatHistoryItem, LlamaModel, Token } from "node-llama-cpp";
 import { z } from "zod";
-import { parseConfig } from "../../../src/errors.js";
+import { functionSchema, parseConfig } from "../../../src/errors.js";
 import {
   entropyOf,
   type OpenAILogprobs,
@@ -73,7 +74,7 @@ const LlamaCppChatModelOptionsSchema = GenerationSettingsSchema.extend({
   threads: z.number().int().positive().optional(),
   gpu: z.union([z.literal(false), z.enum(["auto", "metal", "cuda", "vulkan"])]).optional(),
   llama: z.custom<LlamaCppRuntimeOptions["llama"]>((value) => typeof value === "object" && value !== null).optional(),
-  loadModule: z.custom<() => Promise<NodeLlamaCppModule>>((value) => typeof value === "function").optional(),
+  loadModule: functionSchema<() => Promise<NodeLlamaCppModule>>().optional(),
 })
   .strict()
   .refine((options) => (options.modelPath === undefined) !== (options.runtime === undefined), {

@@ -8,10 +8,11 @@
  * whole generation and gives it back cleared; when all are busy, calls wait in FIFO order.
  * llama.cpp batches the sequences that generate at the same time into one evaluation.
  */
+
 import { access, constants } from "node:fs/promises";
 import type { ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel } from "node-llama-cpp";
 import { z } from "zod";
-import { parseConfig } from "../../../src/errors.js";
+import { functionSchema, parseConfig } from "../../../src/errors.js";
 import { LlamaCppModelLoadError, LlamaCppNotInstalled } from "./errors.js";
 
 /** The node-llama-cpp module, as returned by `import("node-llama-cpp")`. */
@@ -33,7 +34,7 @@ export const LlamaCppRuntimeOptionsSchema = z
     /** An already created `Llama` (from `getLlama()`), to share one binding between runtimes. Not disposed by `dispose()`. */
     llama: z.custom<Llama>((value) => typeof value === "object" && value !== null).optional(),
     /** Loads the node-llama-cpp module. Default: `() => import("node-llama-cpp")`. A seam for tests. */
-    loadModule: z.custom<() => Promise<NodeLlamaCppModule>>((value) => typeof value === "function").optional(),
+    loadModule: functionSchema<() => Promise<NodeLlamaCppModule>>().optional(),
   })
   .strict();
 

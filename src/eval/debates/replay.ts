@@ -11,6 +11,7 @@
  *
  * Pure apart from the injected embedder: the caller reads the file and builds the embedder.
  */
+
 import { z } from "zod";
 import { countTextTokens } from "../../budget/tokens.js";
 import {
@@ -19,7 +20,7 @@ import {
   fitExecutorWeights,
   weightMap,
 } from "../../coordination/weights.js";
-import { parseConfig } from "../../errors.js";
+import { functionSchema, parseConfig } from "../../errors.js";
 import { tieKey } from "../../market/random.js";
 import type { EmbeddingsLike } from "../routers/embedding.js";
 import { type DebateRecord, isCorrectAnswer, parseDebateAnswer } from "./records.js";
@@ -71,7 +72,7 @@ export const ReplayDebatesOptionsSchema = z
       )
       .optional(),
     /** Token counter. Default: js-tiktoken (`countTextTokens(text, record.model)`). */
-    countTokens: z.custom<(text: string, model?: string) => number>(isFunction, "expected a function").optional(),
+    countTokens: functionSchema<(text: string, model?: string) => number>().optional(),
   })
   .strict()
   .superRefine((options, context) => {

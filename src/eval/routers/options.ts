@@ -4,7 +4,9 @@
  *
  * The option names are stable: the CLI maps YAML keys onto them one to one.
  */
+
 import { z } from "zod";
+import { functionSchema } from "../../errors.js";
 import type { AuctionLedger } from "../../ledger/types.js";
 import type { OutcomeIndex } from "../outcomes.js";
 import type { EmbeddingsLike } from "./embedding.js";
@@ -158,7 +160,7 @@ export const RecordedEvaluationOptionsSchema = z
         "expected an AuctionLedger (createSqliteLedger)",
       )
       .optional(),
-    onProgress: z.custom<(event: EvaluationProgress) => void>(isFunction, "expected a function").optional(),
+    onProgress: functionSchema<(event: EvaluationProgress) => void>().optional(),
     now: z.custom<() => Date>(isFunction, "expected a function returning a Date").optional(),
   })
   .strict();
