@@ -88,6 +88,7 @@ export {
 export type { EvalReport, OperatingPoint, PolicyResult } from "./eval/results.js";
 export * from "./eval/live/index.js";
 export * from "./eval/debates/index.js";
+export * from "./eval/multiagent/index.js";
 export * from "./eval/report/index.js";
 export * from "./eval/config.js";
 export { createRecordedPool, RecordedChatModel, RecordedUnavailable } from "../adapters/providers/recorded.js";

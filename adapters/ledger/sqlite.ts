@@ -17,6 +17,7 @@ import { z } from "zod";
 import type { BudgetLimits, BudgetScope } from "../../src/budget/types.js";
 import { functionSchema, parseConfig } from "../../src/errors.js";
 import { LedgerError, type LedgerOperation } from "../../src/ledger/errors.js";
+import { foldOverhead, type OverheadPart } from "../../src/ledger/overhead.js";
 import { hashTask } from "../../src/ledger/task-hash.js";
 import type {
   AuctionInput,
@@ -35,6 +36,8 @@ import type {
   ChargeRecord,
   JsonObject,
   LedgerScope,
+  OverheadGrouping,
+  OverheadQuery,
   RecentAuction,
   RecentAuctionsQuery,
   SpendGrouping,
@@ -218,6 +221,32 @@ function spendSql(by: SpendGrouping): string {
     ORDER BY usd DESC, key`;
 }
 
+/** The group key of an overhead row; `c` is the charge, `a` its auction (when recorded). */
+const OVERHEAD_KEY: Record<OverheadGrouping, string> = {
+  run: "COALESCE(CASE WHEN c.scope_kind = 'run' THEN c.scope_id END, CASE WHEN a.scope_kind = 'run' THEN a.scope_id END)",
+  auction: "c.auction_id",
+  model: "c.model",
+};
+
+const OVERHEAD_FILTER = `
+    FROM charges c LEFT JOIN auctions a ON a.id = c.auction_id
+    WHERE c.kind = 'settle' AND c.at >= @since AND c.at < @until AND (@kind IS NULL OR a.kind = @kind)`;
+
+/** Settled charges summed by (group key, label); `foldOverhead` turns them into rows. */
+function overheadPartsSql(by: OverheadGrouping): string {
+  return `
+    SELECT ${OVERHEAD_KEY[by]} AS key, c.label AS label, COUNT(*) AS calls,
+           SUM(c.input_tokens + c.output_tokens) AS tokens, SUM(c.usd) AS usd,
+           SUM(c.estimated) AS estimated_calls, MIN(c.at) AS first_at, MAX(c.at) AS last_at
+    ${OVERHEAD_FILTER}
+    GROUP BY key, label`;
+}
+
+/** Distinct linked auctions by group key. */
+function overheadAuctionsSql(by: OverheadGrouping): string {
+  return `SELECT ${OVERHEAD_KEY[by]} AS key, COUNT(DISTINCT c.auction_id) AS auctions ${OVERHEAD_FILTER} GROUP BY key`;
+}
+
 /** Every statement the ledger runs, prepared once. */
 function prepareStatements(database: Database.Database) {
   return {
@@ -256,6 +285,11 @@ function prepareStatements(database: Database.Database) {
       agent: database.prepare<[TimeBounds], SpendSqlRow>(spendSql("agent")),
       scope: database.prepare<[TimeBounds], SpendSqlRow>(spendSql("scope")),
     },
+    overhead: {
+      run: overheadStatements(database, "run"),
+      auction: overheadStatements(database, "auction"),
+      model: overheadStatements(database, "model"),
+    },
     winRates: database.prepare<[TimeBounds & { kind: string | null }], WinRateSqlRow>(`
       SELECT b.bidder AS bidder, COUNT(*) AS auctions, SUM(b.won) AS wins,
              AVG(CASE WHEN b.won = 1 THEN b.price END) AS mean_price_paid, SUM(b.price) AS total_paid
@@ -284,6 +318,15 @@ function prepareStatements(database: Database.Database) {
     ),
     snapshotAccounts: database.prepare<[number], SnapshotAccountSqlRow>(
       "SELECT * FROM budget_snapshot_accounts WHERE snapshot_id = ? ORDER BY scope_kind, scope_id",
+    ),
+  };
+}
+
+function overheadStatements(database: Database.Database, by: OverheadGrouping) {
+  return {
+    parts: database.prepare<[TimeBounds & { kind: string | null }], OverheadSqlRow>(overheadPartsSql(by)),
+    auctions: database.prepare<[TimeBounds & { kind: string | null }], { key: string | null; auctions: number }>(
+      overheadAuctionsSql(by),
     ),
   };
 }
@@ -467,6 +510,16 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
       );
     },
 
+    async overhead(query: OverheadQuery = {}) {
+      const by = query.by ?? "run";
+      return guard("query", `could not read auction overhead by ${by}`, () => {
+        const parameters = { ...timeBounds(query), kind: query.kind ?? null };
+        const { parts, auctions } = statements.overhead[by];
+        const counts = new Map(auctions.all(parameters).map((row) => [row.key, row.auctions]));
+        return foldOverhead(by, parts.all(parameters).map(overheadPart), counts);
+      });
+    },
+
     async winRates(query: WinRateQuery = {}) {
       return guard("query", "could not read win rates", () =>
         statements.winRates.all({ ...timeBounds(query), kind: query.kind ?? null }).map(winRateRow),
@@ -605,6 +658,30 @@ function spendRow(by: SpendGrouping, row: SpendSqlRow): SpendRow {
     usd: row.usd,
     estimatedCalls: row.estimated_calls,
     estimatedShare: row.calls === 0 ? 0 : row.estimated_calls / row.calls,
+    firstAt: row.first_at,
+    lastAt: row.last_at,
+  };
+}
+
+interface OverheadSqlRow {
+  key: string | null;
+  label: string | null;
+  calls: number;
+  tokens: number;
+  usd: number;
+  estimated_calls: number;
+  first_at: number;
+  last_at: number;
+}
+
+function overheadPart(row: OverheadSqlRow): OverheadPart {
+  return {
+    key: row.key,
+    label: row.label,
+    calls: row.calls,
+    tokens: row.tokens,
+    usd: row.usd,
+    estimatedCalls: row.estimated_calls,
     firstAt: row.first_at,
     lastAt: row.last_at,
   };

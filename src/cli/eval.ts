@@ -13,10 +13,13 @@
  * pool model answers the benchmark prompts once (cached in `<output>/live-outcomes.jsonl`, resumable),
  * then the same routers and baselines replay those answers (docs/live-evaluation.md).
  *
+ * A multi-agent experiment (`mode: debate`) runs the debates and belief coordination on the benchmark
+ * questions at every token budget of its sweep (docs/multiagent-evaluation.md).
+ *
  * Exit codes: 0 done; 1 the run failed (or, with `--fail-on-target`, a target was missed; a live backend
  * kept failing; the live budget was reached); 2 bad input (invalid config, missing API key, unreadable
  * or invalid data, bad option); 3 the experiment needs something not implemented in this version
- * (debate, a budget sweep).
+ * (a USD budget sweep of routers).
  * Output goes through injectable writers, so tests run the real command in-process.
  */
 
@@ -46,11 +49,17 @@ import {
   recordBenchmarkExperiment,
 } from "../eval/live/index.js";
 import { paretoFrontier, singleModelBaselines } from "../eval/metrics.js";
+import {
+  type MultiAgentSweep,
+  multiAgentTable,
+  runMultiAgentSweep,
+  writeTokensPlot,
+} from "../eval/multiagent/index.js";
 import { indexOutcomes, loadRecordedOutcomes, type OutcomeIndex } from "../eval/outcomes.js";
 import { operatingPointsTable, type ReportTable, routerMetricsTable, targetsTable } from "../eval/report/tables.js";
 import { type WrittenReport, writeReport } from "../eval/report/write.js";
 import type { EvalReport } from "../eval/results.js";
-import type { EmbeddingsLike } from "../eval/routers/embedding.js";
+import { createHashingEmbeddings, type EmbeddingsLike } from "../eval/routers/embedding.js";
 import type { RecordedEvaluationOptions } from "../eval/routers/options.js";
 import { runRecordedEvaluation } from "../eval/runner.js";
 import { debateReplayJson, debateReplayText, runDebateReplay } from "./debates.js";
@@ -161,7 +170,7 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
     .description(
       name === "eval"
         ? "Evaluate routers against every baseline on recorded outcomes and write a report (default: configs/default.yaml)."
-        : "Run the λ sweep of an experiment and print every operating point (budget sweeps: not implemented yet).",
+        : "Run the sweep of an experiment (λ for routers, token budgets for mode: debate) and print every operating point.",
     )
     .configureOutput({ writeOut: stdout, writeErr: stderr })
     .option("--config <file>", "experiment YAML file (default: the package's configs/default.yaml)")
@@ -207,7 +216,9 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
         const { exitCode, code } = classify(error);
         return fail(error instanceof Error ? error.message : String(error), exitCode, code);
       });
-      if (flags.json) print(JSON.stringify(jsonOutput(name, completed), null, 2));
+      const debate = completed.config.mode === "debate";
+      if (flags.json) print(JSON.stringify(jsonOutput(debate ? "eval" : name, completed), null, 2));
+      else if (debate) print(`${completed.report.title}\n${terminalTable(multiAgentTable(completed.report))}`);
       else print(name === "eval" ? evalSummary(completed) : sweepSummary(completed));
       stderr(
         `Report written to ${displayPath(completed.files.html)} (and report.json, report.md, pareto.svg) in ${completed.wallSeconds.toFixed(1)} s.\n`,
@@ -228,6 +239,7 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
     const reason = unsupportedReason(config);
     if (reason !== undefined) throw new NotImplementedError(reason);
     requireApiKey(config.backend, env);
+    if (config.mode === "debate") return runMultiAgentExperiment(config, flags, started);
     if (config.data.source === "benchmark") return runLiveExperiment(config, flags, started);
 
     for (const path of [config.data.outcomes, config.data.train]) {
@@ -270,6 +282,44 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
       }
     }
     return routeAndReport(config, flags, started, await liveRunnerOptions(config, live, createEmbedder));
+  }
+
+  /**
+   * A multi-agent experiment (`mode: debate`): every mechanism at every token budget on the benchmark
+   * questions, answered live (resuming from `<output>/multiagent-runs.jsonl`), reported as one policy per
+   * mechanism and one point per budget (docs/multiagent-evaluation.md).
+   */
+  async function runMultiAgentExperiment(
+    config: ExperimentConfig,
+    flags: RunFlags,
+    started: number,
+  ): Promise<Completed> {
+    const progress = createProgressReporter({ write: stderr, interactive, silent: flags.quiet === true });
+    const embedder = createEmbedder(config.embedder);
+    let sweep: MultiAgentSweep;
+    try {
+      sweep = await runMultiAgentSweep({
+        config,
+        env,
+        embeddings: embedder === "hashing" ? createHashingEmbeddings() : embedder,
+        createLlamaCppModel,
+        onProgress: progress.onProgress,
+        ...(flags.config === undefined ? {} : { configFile: flags.config }),
+      });
+    } finally {
+      progress.stop();
+    }
+    const files = await writeReport(sweep.report, config.output);
+    const plot = await writeTokensPlot(sweep.report, config.output);
+    if (flags.quiet !== true) {
+      stderr(
+        `Examples: ${sweep.asked} run now, ${sweep.reused} from ${displayPath(sweep.runsPath)}; accuracy–tokens curve in ${displayPath(plot)}.\n`,
+      );
+      if (sweep.unpricedModels.length > 0) {
+        stderr(`No price for ${sweep.unpricedModels.join(", ")}: their calls count 0 USD.\n`);
+      }
+    }
+    return { config, report: sweep.report, files, wallSeconds: (clock() - started) / 1000 };
   }
 
   async function routeAndReport(

@@ -5,6 +5,7 @@
  *   gavel ledger wins    --db FILE [--kind KIND] [--since ISO] [--until ISO] [--json]
  *   gavel ledger auction ID --db FILE [--json]
  *   gavel ledger recent  --db FILE [--limit N] [--kind KIND] [--json]
+ *   gavel ledger overhead --db FILE [--by run|auction|model] [--kind KIND] [--since ISO] [--until ISO] [--json]
  *
  * The database is opened read-only and never created: a missing file is an error (exit code 2).
  * Output goes through injectable writers, so tests run the real command in-process.
@@ -16,9 +17,12 @@ import { z } from "zod";
 import { createSqliteLedger } from "../../adapters/ledger/sqlite.js";
 import { parseConfig } from "../errors.js";
 import { LedgerError } from "../ledger/errors.js";
+import { overheadTotal } from "../ledger/overhead.js";
 import type {
   AuctionLedger,
   AuctionRecord,
+  OverheadGrouping,
+  OverheadRow,
   RecentAuction,
   SpendGrouping,
   SpendRow,
@@ -50,7 +54,7 @@ const LedgerCommandOptionsSchema = z
 export type LedgerCommandOptions = z.input<typeof LedgerCommandOptionsSchema>;
 
 /**
- * The `ledger` command of the `gavel` CLI, with its subcommands `spend`, `wins`, `auction` and `recent`.
+ * The `ledger` command of the `gavel` CLI, with its subcommands `spend`, `wins`, `auction`, `recent` and `overhead`.
  *
  * @param options - Optional writers and ledger opener (seams for tests).
  * @returns A commander `Command` to add to a program.
@@ -195,6 +199,30 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
       else print(rows.length === 0 ? "No auctions recorded." : recentTable(rows));
     });
 
+  ledger
+    .command("overhead")
+    .description("Auction overhead (plans, jury, refinements, intents) against answer tokens and USD, per run.")
+    .configureOutput(output)
+    .requiredOption("--db <file>", "ledger database file")
+    .addOption(new Option("--by <grouping>", "group by").choices(["run", "auction", "model"]).default("run"))
+    .option("--kind <kind>", "only charges of auctions of this kind (route, debate, ...)")
+    .option("--since <iso>", "charges from this time, inclusive (ISO 8601)", parseTime)
+    .option("--until <iso>", "charges up to this time, exclusive (ISO 8601)", parseTime)
+    .option("--json", "print JSON")
+    .action(async (_options: unknown, command: Command) => {
+      const { db, by, kind, since, until, json } = command.opts<{
+        db: string;
+        by: OverheadGrouping;
+        kind?: string;
+        since?: number;
+        until?: number;
+        json?: boolean;
+      }>();
+      const rows = await withLedger(command, db, (opened) => opened.overhead({ by, kind, since, until }));
+      if (json) printJson(rows);
+      else print(rows.length === 0 ? "No settled charges in this range." : overheadTable(by, rows));
+    });
+
   return ledger;
 }
 
@@ -269,6 +297,33 @@ function spendTable(by: SpendGrouping, rows: SpendRow[]): string {
     usd(total((row) => row.usd)),
     percent(calls === 0 ? 0 : total((row) => row.estimatedCalls) / calls),
   ]);
+  return output.toString();
+}
+
+function overheadTable(by: OverheadGrouping, rows: OverheadRow[]): string {
+  const head = [
+    by,
+    "auctions",
+    "answer tokens",
+    "overhead tokens",
+    "other tokens",
+    "overhead",
+    "answer usd",
+    "overhead usd",
+  ];
+  const output = table(head, [1, 2, 3, 4, 5, 6, 7]);
+  const line = (key: string, row: OverheadRow) => [
+    key,
+    integer(row.auctions),
+    integer(row.answerTokens),
+    integer(row.overheadTokens),
+    integer(row.otherTokens),
+    percent(row.overheadShare),
+    usd(row.answerUsd),
+    usd(row.overheadUsd),
+  ];
+  for (const row of rows) output.push(line(row.key ?? (by === "model" ? "-" : `(no ${by})`), row));
+  output.push(line("total", overheadTotal(rows)));
   return output.toString();
 }
 

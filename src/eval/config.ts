@@ -6,11 +6,14 @@
  * Read top to bottom: the schema (data, backend, routers, sweep, the whole file), the errors, the
  * loader, then the helpers the CLI uses (API keys, what this version can run).
  */
+
 import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import { type ZodError, z } from "zod";
 import { GavelError } from "../errors.js";
+import { MECHANISM_NAMES } from "../market/options.js";
+import { DEFAULT_DEBATE_BUDGETS } from "./debates/replay.js";
 
 // ---------------------------------------------------------------------------------------------
 // The schema
@@ -188,11 +191,55 @@ const SweepSchema = z.discriminatedUnion("kind", [
   z
     .object({
       kind: z.literal("budget"),
-      /** USD budgets per prompt to sweep. */
-      budgetsUsd: z.array(z.number().positive()).min(1),
+      /** Token budgets per example to sweep (`mode: debate`). */
+      budgetsTokens: z.array(z.number().int().positive()).min(1).optional(),
+      /** USD budgets per prompt to sweep (routers; not implemented in this version). */
+      budgetsUsd: z.array(z.number().positive()).min(1).optional(),
     })
-    .strict(),
+    .strict()
+    .refine((sweep) => sweep.budgetsTokens !== undefined || sweep.budgetsUsd !== undefined, {
+      message: "a budget sweep needs budgetsTokens (tokens per example) or budgetsUsd",
+      path: ["budgetsTokens"],
+    }),
 ]);
+
+/** The multi-agent mechanisms a `mode: debate` experiment can run. */
+export const MULTI_AGENT_MECHANISMS = ["intent", "full_draft", "full", "econ"] as const;
+/** Rounds of a debate (and of belief coordination) when the file does not say. */
+export const DEFAULT_EXPERIMENT_DEBATE_ROUNDS = 3;
+
+const DebateAgentSchema = z
+  .object({
+    /** Bidder id: letters, digits, `_`, `.`, `-`. */
+    name: z.string().regex(/^[\w.-]+$/, "letters, digits, _ . - only"),
+    /** A model of `backend.models` (for llamacpp: the file name without `.gguf`). */
+    model: z.string().min(1),
+    role: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** What a `mode: debate` experiment runs: mechanisms, agents, rounds, auction rule. */
+const DebateSettingsSchema = z
+  .object({
+    mechanisms: z
+      .array(z.enum(MULTI_AGENT_MECHANISMS))
+      .min(1)
+      .default([...MULTI_AGENT_MECHANISMS]),
+    /** Default: one agent per `backend.models` entry. */
+    agents: z
+      .array(DebateAgentSchema)
+      .min(1)
+      .refine((agents) => new Set(agents.map((agent) => agent.name)).size === agents.length, {
+        message: "agent names must be unique",
+      })
+      .optional(),
+    maxRounds: z.number().int().min(1).max(7).default(DEFAULT_EXPERIMENT_DEBATE_ROUNDS),
+    /** Clearing rule of the gated debates' auctions. */
+    auction: z.enum(MECHANISM_NAMES).default("second_price"),
+    /** Speakers per round of the gated debates. */
+    topK: z.number().int().positive().default(1),
+  })
+  .strict();
 
 const TargetsSchema = z
   .object({
@@ -210,13 +257,14 @@ const TargetsSchema = z
  * |---|---|---|
  * | `name` | — (required) | short id of the experiment |
  * | `title` | from the runner | report title |
- * | `mode` | `route` | `route` (routers and baselines) or `debate` (not implemented in this version) |
+ * | `mode` | `route` | `route` (routers and baselines) or `debate` (multi-agent mechanisms over a token-budget sweep, docs/multiagent-evaluation.md) |
  * | `data` | recorded, shipped RouterBench | `{ source: recorded, outcomes?, train?, split, trainFraction, maxPrompts? }` or `{ source: benchmark, benchmark, path?, limit?, maxPrompts?, trainFraction }` |
  * | `backend` | `{ kind: recorded }` | `recorded`, `openai`, `openrouter`, `ollama`, `llamacpp` or `scripted`, with `models`; live ones take `baseURL`, `temperature`, `maxTokens`, `timeoutMs`, `concurrency`, `maxRetries` |
  * | `prices` | — | model → `{ inputPerMillion, outputPerMillion }` (live backends; over the built-in table) |
  * | `budget` | — | `{ maxUsd?, maxTokens? }` ceiling of the live recording (its whole cache) |
  * | `routers` | both | `{ use, strongModel?, weakModel?, escalationModels?, k?, priorStrength?, sameTaskNeighbours?, embedTail?, staticLambdas? }` |
- * | `sweep` | λ grid of the runner | `{ kind: lambda, lambdas?, escalationThresholds? }` or `{ kind: budget, budgetsUsd }` |
+ * | `sweep` | λ grid of the runner; debate: 256–2048 tokens | `{ kind: lambda, lambdas?, escalationThresholds? }` or `{ kind: budget, budgetsTokens?, budgetsUsd? }` |
+ * | `debate` | all four, pool agents | `{ mechanisms, agents?, maxRounds, auction, topK }` of `mode: debate` |
  * | `targets` | 95% / 25% | `{ accuracyShare, costShare }` |
  * | `embedder` | `use-lite` | `use-lite` (offline sentence encoder) or `hashing` (fast, weak) |
  * | `embeddingCache` | `.gavel-cache/embeddings` | folder of cached embeddings, or `false` |
@@ -235,6 +283,7 @@ export const ExperimentConfigSchema = z
     budget: BudgetSchema.optional(),
     routers: RoutersSchema.default({ use: [...ROUTER_NAMES] }),
     sweep: SweepSchema.optional(),
+    debate: DebateSettingsSchema.optional(),
     targets: TargetsSchema.default({ accuracyShare: 0.95, costShare: 0.25 }),
     embedder: z.enum(["use-lite", "hashing"]).default("use-lite"),
     embeddingCache: z.union([z.string().min(1), z.literal(false)]).default(DEFAULT_EMBEDDING_CACHE),
@@ -254,7 +303,25 @@ export const ExperimentConfigSchema = z
           : `recorded data is replayed by the recorded backend, not "${config.backend.kind}": use backend.kind: recorded`,
       });
     }
+    const poolModels = "models" in config.backend ? config.backend.models : undefined;
+    if (config.debate?.agents !== undefined && poolModels !== undefined) {
+      const known = new Set(config.backend.kind === "llamacpp" ? poolModels.map(ggufName) : poolModels);
+      config.debate.agents.forEach((agent, index) => {
+        if (!known.has(agent.model)) {
+          context.addIssue({
+            code: "custom",
+            path: ["debate", "agents", index, "model"],
+            message: `"${agent.model}" is not a model of backend.models (${[...known].join(", ")})`,
+          });
+        }
+      });
+    }
   });
+
+/** `qwen-7b` for `models/qwen-7b.gguf`: how a llamacpp model is named in outcomes and agent lists. */
+function ggufName(path: string): string {
+  return (path.split(/[\\/]/).pop() ?? path).replace(/\.gguf$/i, "");
+}
 
 /** An experiment file as written (defaults optional). */
 export type ExperimentConfigInput = z.input<typeof ExperimentConfigSchema>;
@@ -460,6 +527,14 @@ const KNOWN_KEYS = [
   "lambdas",
   "escalationThresholds",
   "budgetsUsd",
+  "budgetsTokens",
+  "debate",
+  "mechanisms",
+  "agents",
+  "maxRounds",
+  "auction",
+  "topK",
+  "role",
   "targets",
   "accuracyShare",
   "costShare",
@@ -571,14 +646,32 @@ export function requireApiKey(
 /**
  * Why this version cannot run an experiment, or `undefined` when it can. This version runs routing on
  * recorded outcomes, and on benchmark data answered live by the `openai`, `openrouter`, `ollama` or
- * `llamacpp` backend ("record, then route": see docs/live-evaluation.md), with a λ sweep; debate,
- * budget sweeps and the tests-only `scripted` backend validate but do not run.
+ * `llamacpp` backend ("record, then route": see docs/live-evaluation.md), with a λ sweep; and
+ * multi-agent experiments (`mode: debate`) on benchmark data answered live, over a sweep of token
+ * budgets per example (docs/multiagent-evaluation.md). USD budget sweeps of routers and the tests-only
+ * `scripted` backend validate but do not run.
  */
 export function unsupportedReason(config: ExperimentConfig): string | undefined {
   const reasons: string[] = [];
-  if (config.mode !== "route") reasons.push(`mode "${config.mode}"`);
   if (config.backend.kind === "scripted") reasons.push("the scripted backend (tests only)");
-  if (config.sweep?.kind === "budget") reasons.push("budget sweeps");
+  if (config.mode === "route" && config.sweep?.kind === "budget") {
+    reasons.push("budget sweeps of routers (mode: route; token budget sweeps run with mode: debate)");
+  }
+  if (config.mode === "debate") {
+    if (config.data.source !== "benchmark") {
+      reasons.push('mode "debate" on recorded outcomes (debates need live agents: data.source: benchmark)');
+    }
+    if (config.sweep?.kind === "lambda") reasons.push('a λ sweep in mode "debate" (use sweep.kind: budget)');
+    if (config.sweep?.kind === "budget" && config.sweep.budgetsTokens === undefined) {
+      reasons.push('USD budgets per example in mode "debate" (use sweep.budgetsTokens)');
+    }
+  }
   if (reasons.length === 0) return undefined;
-  return `${reasons.join(", ")}: not implemented in this version. This version evaluates routers on recorded outcomes (data.source: recorded, backend.kind: recorded) and on benchmark data answered live (data.source: benchmark with backend.kind openai, openrouter, ollama or llamacpp) with a λ sweep; the file is valid and will run once these land.`;
+  return `${reasons.join(", ")}: not implemented in this version. This version evaluates routers on recorded outcomes (data.source: recorded, backend.kind: recorded) and on benchmark data answered live (data.source: benchmark with backend.kind openai, openrouter, ollama or llamacpp) with a λ sweep, and multi-agent debates (mode: debate) on benchmark data answered live over token budgets (sweep.budgetsTokens); the file is valid and will run once these land.`;
+}
+
+/** The token budgets per example a `mode: debate` experiment sweeps: `sweep.budgetsTokens`, or {@link DEFAULT_DEBATE_BUDGETS}. */
+export function debateBudgetsOf(config: ExperimentConfig): number[] {
+  const budgets = config.sweep?.kind === "budget" ? config.sweep.budgetsTokens : undefined;
+  return [...new Set(budgets ?? DEFAULT_DEBATE_BUDGETS)].sort((left, right) => left - right);
 }

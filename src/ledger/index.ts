@@ -3,6 +3,14 @@
  * The SQLite backend is `adapters/ledger/sqlite.ts` (`createSqliteLedger`).
  */
 export { LedgerError, type LedgerOperation } from "./errors.js";
+export {
+  CHARGE_LABEL_ROLES,
+  type ChargeRole,
+  chargeRole,
+  foldOverhead,
+  type OverheadPart,
+  overheadTotal,
+} from "./overhead.js";
 export { hashTask } from "./task-hash.js";
 export type {
   AuctionInput,
@@ -23,6 +31,9 @@ export type {
   JsonObject,
   LedgerScope,
   OutcomeInput,
+  OverheadGrouping,
+  OverheadQuery,
+  OverheadRow,
   RecentAuction,
   RecentAuctionsQuery,
   SpendGrouping,

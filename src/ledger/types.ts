@@ -299,6 +299,57 @@ export interface RecentAuctionsQuery {
   kind?: AuctionKind;
 }
 
+/** How {@link AuctionLedger.overhead} groups charges. */
+export type OverheadGrouping = "run" | "auction" | "model";
+
+/** Options of {@link AuctionLedger.overhead}. The time window applies to the charges' `at`. */
+export interface OverheadQuery extends TimeRange {
+  /** Only charges linked to a recorded auction of this kind (`"route"`, `"debate"`, ...). */
+  kind?: AuctionKind;
+  /**
+   * Grouping key. Default `"run"`: the charge's scope when it is a `run` scope, else the run scope
+   * of its auction (`null` when neither is a run). `"auction"`: the linked auction id (`null` for
+   * unlinked charges). `"model"`: the model called.
+   */
+  by?: OverheadGrouping;
+}
+
+/**
+ * Answer tokens against auction-overhead tokens of one group, over `settle` charges. A charge's
+ * role comes from its label through `CHARGE_LABEL_ROLES` (`src/ledger/overhead.ts`); charges with
+ * other labels, or none, are `otherTokens` and stay out of the shares.
+ */
+export interface OverheadRow {
+  by: OverheadGrouping;
+  /** The run id, the auction id or the model; `null` for charges with no run (or no auction). */
+  key: string | null;
+  /** Distinct auctions the group's charges are linked to. */
+  auctions: number;
+  /** Settled calls. */
+  calls: number;
+  /** Tokens (input + output) of the answers. */
+  answerTokens: number;
+  /** Tokens (input + output) of plans, jury scores, refinements, intents, escalations. */
+  overheadTokens: number;
+  /** Tokens of settled charges whose label is neither an answer nor overhead. */
+  otherTokens: number;
+  /** `answerTokens + overheadTokens + otherTokens`. */
+  totalTokens: number;
+  /** `overheadTokens / (answerTokens + overheadTokens)`; 0 when both are 0. */
+  overheadShare: number;
+  answerUsd: number;
+  overheadUsd: number;
+  otherUsd: number;
+  /** `overheadUsd / (answerUsd + overheadUsd)`; 0 when both are 0. */
+  overheadUsdShare: number;
+  /** Overhead tokens by label (e.g. `{ plan: 420, jury: 900, refine: 130 }`). */
+  overheadByLabel: Record<string, number>;
+  /** Calls whose usage was estimated by a tokenizer. */
+  estimatedCalls: number;
+  firstAt: number;
+  lastAt: number;
+}
+
 // ---------------------------------------------------------------------------
 // The interface
 // ---------------------------------------------------------------------------
@@ -329,6 +380,11 @@ export interface AuctionLedger {
 
   /** Settled spend (`settle` charges only), grouped, most expensive first. */
   spend(query?: SpendQuery): Promise<SpendRow[]>;
+  /**
+   * Auction overhead against answer tokens and USD (`settle` charges only), grouped by run
+   * (default), auction or model. Runs and auctions oldest first, models most overhead first.
+   */
+  overhead(query?: OverheadQuery): Promise<OverheadRow[]>;
   /** Win rate of every bidder, most wins first. */
   winRates(query?: WinRateQuery): Promise<WinRateRow[]>;
   /** The full record of one auction, or `undefined` when the id is unknown. */

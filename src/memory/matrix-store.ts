@@ -9,12 +9,16 @@
  *   that order, not every entry;
  * - within each auction, the entries whose vectors are identical (entries of one auction share
  *   its task, so usually all of them): contrastive pairs score one row per such group, which
- *   ranks auctions exactly as scoring every row would (identical vectors score identically).
+ *   ranks auctions exactly as scoring every row would (identical vectors score identically);
+ * - the row each group is scored by (its representative), in dense row lists
+ *   (`RepresentativeRows`): one over every kind, one per kind. A query hands its list to the
+ *   matrix as it is, instead of walking every entry to pick the representatives.
  */
 import { compareIds } from "../market/bids.js";
 import { countPairs, pairsFromAuctions, type RankedAuction } from "./contrastive-pairs.js";
 import { matchesFilter } from "./entry-schema.js";
 import { type AuctionRecency, compareRecency, RecencyOrder } from "./recency-order.js";
+import { RepresentativeRows } from "./representative-rows.js";
 import type { ContrastivePair, StrategyEntry, StrategyFilter, StrategySearchHit } from "./types.js";
 import { type MatrixKernel, selectTop, VectorMatrix } from "./vector-matrix.js";
 
@@ -46,13 +50,26 @@ interface Slot {
   row: number;
   lastUsedAt: number;
   /** The entries of the same auction with the same vector, this one included. */
-  sameVector: Slot[];
+  group: VectorGroup | undefined;
+}
+
+/**
+ * Entries of one auction with identical vectors, and the entry each query shape scores them by:
+ * the one with the smallest id among those the query accepts (the one the id tie-break would
+ * rank first), `undefined` when it accepts none.
+ */
+interface VectorGroup {
+  slots: Slot[];
+  /** Among entries of every kind (roles other than `"single"`). */
+  representative: Slot | undefined;
+  /** Among entries of one kind, by kind (kinds with no accepted entry are absent). */
+  kindRepresentatives: Map<string, Slot>;
 }
 
 /** The entries of one auction, and the same entries grouped by identical vector. */
 interface AuctionSlots {
   members: Slot[];
-  vectorGroups: Slot[][];
+  vectorGroups: VectorGroup[];
 }
 
 /** An auction as eviction would find it after a pending write. */
@@ -66,6 +83,20 @@ interface PendingAuction {
 function removeItem<T>(items: T[], item: T): void {
   const index = items.indexOf(item);
   if (index !== -1) items.splice(index, 1);
+}
+
+/** Whether contrastive pairs use the entry (of kind `kind`, when given). */
+function pairable(entry: StrategyEntry, kind: string | undefined): boolean {
+  return entry.role !== "single" && (kind === undefined || entry.kind === kind);
+}
+
+/** The pairable slot (of kind `kind`, when given) with the smallest id. */
+function smallestPairable(slots: readonly Slot[], kind: string | undefined): Slot | undefined {
+  let best: Slot | undefined;
+  for (const slot of slots) {
+    if (pairable(slot.entry, kind) && (best === undefined || slot.entry.id < best.entry.id)) best = slot;
+  }
+  return best;
 }
 
 /**
@@ -87,6 +118,10 @@ export class MatrixStore implements MemoryView {
   private readonly slotOf = new Map<string, Slot>();
   private readonly auctions = new Map<string, AuctionSlots>();
   private readonly recency = new RecencyOrder();
+  /** Representative rows of every vector group, entries of every kind. */
+  private readonly everyKind = new RepresentativeRows<Slot>();
+  /** Representative rows of every vector group, by kind. */
+  private readonly byKind = new Map<string, RepresentativeRows<Slot>>();
 
   /** `capacity`: rows to reserve at first (e.g. the number of records about to be loaded). */
   constructor({ kernel = "auto", capacity }: { kernel?: MatrixKernel; capacity?: number } = {}) {
@@ -148,7 +183,7 @@ export class MatrixStore implements MemoryView {
     let slot = this.slotOf.get(entry.id);
     if (slot === undefined) {
       const row = this.matrix.append(vector);
-      slot = { entry, row, lastUsedAt, sameVector: [] };
+      slot = { entry, row, lastUsedAt, group: undefined };
       this.rowSlots[row] = slot;
       this.slotOf.set(entry.id, slot);
     } else {
@@ -177,6 +212,8 @@ export class MatrixStore implements MemoryView {
       if (movedSlot !== undefined) {
         this.rowSlots[slot.row] = movedSlot;
         movedSlot.row = slot.row;
+        this.everyKind.move(movedSlot, slot.row);
+        this.byKind.get(movedSlot.entry.kind)?.move(movedSlot, slot.row);
       }
     }
     this.rowSlots.length = last;
@@ -283,36 +320,27 @@ export class MatrixStore implements MemoryView {
   contrastivePairs(query: ArrayLike<number>, options: { k: number; agent?: string; kind?: string }): ContrastivePair[] {
     const { k, agent, kind } = options;
     if (this.matrix === undefined || this.size === 0) return [];
-    const accept = (entry: StrategyEntry) => entry.role !== "single" && (kind === undefined || entry.kind === kind);
-    const representatives: number[] = [];
-    for (const auction of this.auctions.values()) {
-      for (const group of auction.vectorGroups) {
-        let best: Slot | undefined;
-        for (const slot of group) {
-          if (accept(slot.entry) && (best === undefined || slot.entry.id < best.entry.id)) best = slot;
-        }
-        if (best !== undefined) representatives.push(best.row);
-      }
-    }
-    const candidates = representatives.length;
-    if (candidates === 0) return [];
-    // `rows` undefined: every row is a candidate and index i is row i (the faster full scan).
-    const rows = candidates === this.size ? undefined : Int32Array.from(representatives);
-    const rowAt = (index: number) => (rows === undefined ? index : (rows[index] ?? 0));
-    const scores = this.matrix.scores(query, rows).slice();
-    const tieBreak = (a: number, b: number) => compareIds(this.idAt(rowAt(a)), this.idAt(rowAt(b)));
+    const representatives = kind === undefined ? this.everyKind : this.byKind.get(kind);
+    const candidates = representatives?.size ?? 0;
+    if (representatives === undefined || candidates === 0) return [];
+    // Every row a representative: score the whole matrix, index i being row i (the faster scan).
+    const everyRow = candidates === this.size;
+    const scores = this.matrix.scores(query, everyRow ? undefined : representatives.rowList());
+    const slotAt = (index: number) => (everyRow ? this.rowSlots[index] : representatives.itemAt(index));
+    const tieBreak = (a: number, b: number) => compareIds(slotAt(a)?.entry.id ?? "", slotAt(b)?.entry.id ?? "");
     let window = Math.min(candidates, Math.max(32, k * 4));
     for (;;) {
       const auctions: RankedAuction[] = [];
       const seen = new Set<string>();
       let pairCount = 0;
       for (const index of selectTop(scores, window, tieBreak)) {
-        const entry = this.rowSlots[rowAt(index)]?.entry;
+        const entry = slotAt(index)?.entry;
         if (entry === undefined || seen.has(entry.auctionId)) continue;
         seen.add(entry.auctionId);
-        const members = (this.auctions.get(entry.auctionId)?.members ?? []).flatMap((slot) =>
-          accept(slot.entry) ? [slot.entry] : [],
-        );
+        const members: StrategyEntry[] = [];
+        for (const slot of this.auctions.get(entry.auctionId)?.members ?? []) {
+          if (pairable(slot.entry, kind)) members.push(slot.entry);
+        }
         auctions.push({ auctionId: entry.auctionId, score: scores[index] ?? 0, entries: members });
         pairCount += countPairs(members, agent);
         if (pairCount >= k) break;
@@ -345,27 +373,54 @@ export class MatrixStore implements MemoryView {
     }
     auction.members.push(slot);
     const matrix = this.matrix as VectorMatrix;
-    const group = auction.vectorGroups.find((candidate) => {
-      const first = candidate[0];
+    let group = auction.vectorGroups.find((candidate) => {
+      const first = candidate.slots[0];
       return first !== undefined && matrix.sameVector(first.row, slot.row);
     });
     if (group === undefined) {
-      slot.sameVector = [slot];
-      auction.vectorGroups.push(slot.sameVector);
-    } else {
-      group.push(slot);
-      slot.sameVector = group;
+      group = { slots: [], representative: undefined, kindRepresentatives: new Map() };
+      auction.vectorGroups.push(group);
     }
+    group.slots.push(slot);
+    slot.group = group;
+    this.refreshRepresentatives(group, slot.entry.kind);
   }
 
+  /** Takes `slot` out of its auction and its vector group (call it before `slot.entry` changes). */
   private leaveAuction(slot: Slot): void {
     const auction = this.auctions.get(slot.entry.auctionId);
+    const group = slot.group;
+    slot.group = undefined;
+    if (group !== undefined) {
+      removeItem(group.slots, slot);
+      if (group.slots.length === 0 && auction !== undefined) removeItem(auction.vectorGroups, group);
+      this.refreshRepresentatives(group, slot.entry.kind);
+    }
     if (auction === undefined) return;
     removeItem(auction.members, slot);
-    removeItem(slot.sameVector, slot);
-    if (slot.sameVector.length === 0) removeItem(auction.vectorGroups, slot.sameVector);
-    slot.sameVector = [];
     if (auction.members.length === 0) this.auctions.delete(slot.entry.auctionId);
+  }
+
+  /**
+   * Recomputes `group`'s representatives after an entry of kind `kind` joined or left it: the one
+   * over every kind and the one of `kind` (no other kind's changed), and updates the row lists.
+   */
+  private refreshRepresentatives(group: VectorGroup, kind: string): void {
+    const representative = smallestPairable(group.slots, undefined);
+    this.everyKind.replace(group.representative, representative, representative?.row ?? 0);
+    group.representative = representative;
+    const previous = group.kindRepresentatives.get(kind);
+    const next = smallestPairable(group.slots, kind);
+    if (previous === next) return;
+    let rows = this.byKind.get(kind);
+    if (rows === undefined) {
+      rows = new RepresentativeRows<Slot>();
+      this.byKind.set(kind, rows);
+    }
+    rows.replace(previous, next, next?.row ?? 0);
+    if (rows.size === 0) this.byKind.delete(kind);
+    if (next === undefined) group.kindRepresentatives.delete(kind);
+    else group.kindRepresentatives.set(kind, next);
   }
 
   /** Recomputes an auction's place in the eviction order from its current entries. */

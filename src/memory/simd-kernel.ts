@@ -10,6 +10,11 @@
  * - `dotsListed(matrix, query, out, list, count, strideBytes)`: `out[i] = matrix[list[i]] · query`.
  * All pointers are byte offsets into the imported memory; `strideBytes` is a positive multiple of 16
  * (rows are zero-padded to a multiple of 4 floats).
+ *
+ * Both kernels score four rows at a time, each in its own accumulator: one accumulator is a chain
+ * of dependent adds that waits on the previous add, four chains overlap. Every row is still summed
+ * in the same order as alone (lane by lane, then lanes 0+1+2+3), so a score does not depend on
+ * which rows are scored with it. The last `count % 4` rows are scored one at a time.
  */
 
 /** A WebAssembly memory (only what is used here; the project's TypeScript libs do not declare WebAssembly). */
@@ -55,6 +60,7 @@ const LOCAL_GET = 0x20;
 const LOCAL_SET = 0x21;
 const LOCAL_TEE = 0x22;
 const I32_LOAD = 0x28;
+const I32_GT_U = 0x4b;
 const F32_STORE = 0x38;
 const I32_CONST = 0x41;
 const I32_LT_U = 0x49;
@@ -179,6 +185,46 @@ function horizontalSum(acc: number): number[] {
   ];
 }
 
+/** Locals of the four-row loop: row pointers, the end of the first row, accumulators, the query lanes. */
+interface FourRowLocals {
+  pointers: readonly [number, number, number, number];
+  accumulators: readonly [number, number, number, number];
+  qp: number;
+  rowEnd: number;
+  query: number;
+  queryLanes: number;
+}
+
+/**
+ * Four rows at once: `acc[k] = Σ (pointers[k][..] · qp[..])`, each row summed exactly as `dotRow`
+ * sums it. Expects `pointers` and `rowEnd` (end of the first row) set; leaves each pointer at the
+ * end of its row.
+ */
+function dotFourRows({ pointers, accumulators, qp, rowEnd, query, queryLanes }: FourRowLocals): number[] {
+  const code: number[] = [];
+  for (const acc of accumulators) code.push(...V128_CONST_ZERO, LOCAL_SET, acc);
+  code.push(LOCAL_GET, query, LOCAL_SET, qp, LOOP, VOID);
+  code.push(LOCAL_GET, qp, ...V128_LOAD, 4, 0, LOCAL_SET, queryLanes);
+  pointers.forEach((pointer, index) => {
+    const acc = accumulators[index] as number;
+    code.push(LOCAL_GET, acc, LOCAL_GET, pointer, ...V128_LOAD, 4, 0, LOCAL_GET, queryLanes);
+    code.push(...F32X4_MUL, ...F32X4_ADD, LOCAL_SET, acc);
+  });
+  for (const pointer of [...pointers, qp]) code.push(LOCAL_GET, pointer, I32_CONST, 16, I32_ADD, LOCAL_SET, pointer);
+  code.push(LOCAL_GET, pointers[0], LOCAL_GET, rowEnd, I32_LT_U, BR_IF, 0, END);
+  return code;
+}
+
+/** Stores the four accumulators' sums at `out + index * 4` and the next three slots. */
+function storeFour(out: number, index: number, accumulators: readonly number[]): number[] {
+  return accumulators.flatMap((acc, lane) => [...outSlot(out, index), ...horizontalSum(acc), F32_STORE, 2, lane * 4]);
+}
+
+/** Breaks out of the enclosing block (depth 1) when fewer than four items are left: `index + 4 > count`. */
+function breakUnlessFourLeft(index: number, count: number): number[] {
+  return [LOCAL_GET, index, I32_CONST, 4, I32_ADD, LOCAL_GET, count, I32_GT_U, BR_IF, 1];
+}
+
 /** `out + index * 4` on the stack. */
 function outSlot(out: number, index: number): number[] {
   return [LOCAL_GET, out, LOCAL_GET, index, I32_CONST, 2, I32_SHL, I32_ADD];
@@ -188,10 +234,72 @@ function increment(local: number): number[] {
   return [LOCAL_GET, local, I32_CONST, 1, I32_ADD, LOCAL_SET, local];
 }
 
-/** dotsAll(matrix=0, query=1, out=2, rows=3, strideBytes=4); locals r=5, qp=6, rowEnd=7, acc=8 (v128). */
+/**
+ * dotsAll(matrix=0, query=1, out=2, rows=3, strideBytes=4); locals r=5, qp=6, rowEnd=7, p1=8,
+ * p2=9, p3=10, then v128 acc=11, acc1=12, acc2=13, acc3=14, queryLanes=15.
+ */
 function dotsAllBody(): number[] {
-  const [matrix, query, out, rows, strideBytes, r, qp, rowEnd, acc] = [0, 1, 2, 3, 4, 5, 6, 7, 8] as const;
+  const [matrix, query, out, rows, strideBytes, r, qp, rowEnd, p1, p2, p3] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+  ] as const;
+  const [acc, acc1, acc2, acc3, queryLanes] = [11, 12, 13, 14, 15] as const;
+  const pointerAt = (pointer: number, rowsAhead: number) => [
+    LOCAL_GET,
+    matrix,
+    LOCAL_GET,
+    strideBytes,
+    I32_CONST,
+    rowsAhead,
+    I32_MUL,
+    I32_ADD,
+    LOCAL_SET,
+    pointer,
+  ];
+  // Four rows at a time: `matrix` walks the first of them, p1..p3 the next three.
+  const fourAtATime = [
+    BLOCK,
+    VOID,
+    LOOP,
+    VOID,
+    ...breakUnlessFourLeft(r, rows),
+    ...pointerAt(p1, 1),
+    ...pointerAt(p2, 2),
+    ...pointerAt(p3, 3),
+    LOCAL_GET,
+    matrix,
+    LOCAL_GET,
+    strideBytes,
+    I32_ADD,
+    LOCAL_SET,
+    rowEnd,
+    ...dotFourRows({
+      pointers: [matrix, p1, p2, p3],
+      accumulators: [acc, acc1, acc2, acc3],
+      qp,
+      rowEnd,
+      query,
+      queryLanes,
+    }),
+    ...storeFour(out, r, [acc, acc1, acc2, acc3]),
+    // The next row after the four: where the fourth one ended.
+    LOCAL_GET,
+    p3,
+    LOCAL_SET,
+    matrix,
+    LOCAL_GET,
+    r,
+    I32_CONST,
+    4,
+    I32_ADD,
+    LOCAL_SET,
+    r,
+    BR,
+    0,
+    END,
+    END,
+  ];
   const code = [
+    ...fourAtATime,
     BLOCK,
     VOID,
     LOOP,
@@ -225,18 +333,76 @@ function dotsAllBody(): number[] {
     END,
   ];
   const locals = vector([
-    [3, I32],
-    [1, V128],
+    [6, I32],
+    [5, V128],
   ]);
   return [...locals, ...code];
 }
 
-/** dotsListed(matrix=0, query=1, out=2, list=3, count=4, strideBytes=5); locals i=6, qp=7, p=8, rowEnd=9, acc=10. */
+/**
+ * dotsListed(matrix=0, query=1, out=2, list=3, count=4, strideBytes=5); locals i=6, qp=7, p=8,
+ * rowEnd=9, p1=10, p2=11, p3=12, then v128 acc=13, acc1=14, acc2=15, acc3=16, queryLanes=17.
+ */
 function dotsListedBody(): number[] {
-  const [matrix, query, out, list, count, strideBytes, i, qp, p, rowEnd, acc] = [
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+  const [matrix, query, out, list, count, strideBytes, i, qp, p, rowEnd, p1, p2, p3] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
   ] as const;
+  const [acc, acc1, acc2, acc3, queryLanes] = [13, 14, 15, 16, 17] as const;
+  // pointer = matrix + list[i + ahead] * strideBytes (the load's offset picks the list item).
+  const pointerAt = (pointer: number, ahead: number) => [
+    LOCAL_GET,
+    matrix,
+    LOCAL_GET,
+    list,
+    LOCAL_GET,
+    i,
+    I32_CONST,
+    2,
+    I32_SHL,
+    I32_ADD,
+    I32_LOAD,
+    2,
+    ahead * 4,
+    LOCAL_GET,
+    strideBytes,
+    I32_MUL,
+    I32_ADD,
+    LOCAL_SET,
+    pointer,
+  ];
+  const fourAtATime = [
+    BLOCK,
+    VOID,
+    LOOP,
+    VOID,
+    ...breakUnlessFourLeft(i, count),
+    ...pointerAt(p, 0),
+    ...pointerAt(p1, 1),
+    ...pointerAt(p2, 2),
+    ...pointerAt(p3, 3),
+    LOCAL_GET,
+    p,
+    LOCAL_GET,
+    strideBytes,
+    I32_ADD,
+    LOCAL_SET,
+    rowEnd,
+    ...dotFourRows({ pointers: [p, p1, p2, p3], accumulators: [acc, acc1, acc2, acc3], qp, rowEnd, query, queryLanes }),
+    ...storeFour(out, i, [acc, acc1, acc2, acc3]),
+    LOCAL_GET,
+    i,
+    I32_CONST,
+    4,
+    I32_ADD,
+    LOCAL_SET,
+    i,
+    BR,
+    0,
+    END,
+    END,
+  ];
   const code = [
+    ...fourAtATime,
     BLOCK,
     VOID,
     LOOP,
@@ -287,8 +453,8 @@ function dotsListedBody(): number[] {
     END,
   ];
   const locals = vector([
-    [4, I32],
-    [1, V128],
+    [7, I32],
+    [5, V128],
   ]);
   return [...locals, ...code];
 }

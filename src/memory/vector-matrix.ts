@@ -299,14 +299,22 @@ export function selectTop(
       parent = worst;
     }
   };
+  // Once the heap is full, most scores lose to its root: compare with the root's score inline and
+  // call `tieBreak` only on an exact tie (the same test as `worse(root, index)`).
+  let rootScore = Number.NEGATIVE_INFINITY;
   for (let index = 0; index < scores.length; index += 1) {
     if (accept !== undefined && !accept(index)) continue;
     if (heap.length < limit) {
       heap.push(index);
       siftUp(heap.length - 1);
-    } else if (worse(heap[0] ?? 0, index)) {
+      rootScore = scores[heap[0] ?? 0] ?? Number.NEGATIVE_INFINITY;
+      continue;
+    }
+    const score = scores[index] ?? Number.NEGATIVE_INFINITY;
+    if (rootScore < score || (rootScore === score && tieBreak(heap[0] ?? 0, index) > 0)) {
       heap[0] = index;
       siftDown();
+      rootScore = scores[heap[0] ?? 0] ?? Number.NEGATIVE_INFINITY;
     }
   }
   return heap.sort((a, b) => (worse(a, b) ? 1 : worse(b, a) ? -1 : 0));

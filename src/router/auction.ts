@@ -417,6 +417,8 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
 
     // The memory lookup depends only on the task: start it now so it overlaps the plan and jury
     // calls (it is awaited only if a cheaper member refines). A failure is kept, not thrown.
+    // Started only when refinement can follow: memory present, refinement on, and some member
+    // cheaper than another (`byPrice` orders members strictly, ties by name: any pool of two or more).
     const lookup =
       settings.memory && settings.refinement && settings.pool.length > 1
         ? settings.memory.contrastivePairs(lastHumanText(request.messages), { k: settings.refinementPairs }).then(

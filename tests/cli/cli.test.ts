@@ -127,10 +127,19 @@ describe("gavel eval: bad input, missing backends and what is not implemented", 
     expect(stderr).toContain("OPENROUTER_API_KEY");
   });
 
-  it("exits with 3 on a budget sweep", async () => {
-    const { stderr, exitCode } = await gavel(["sweep", "--config", join(configs, "budget_sweep.yaml")]);
+  it("stops before any call on budget_sweep.yaml (a debate sweep) when Ollama is not there (exit 1)", async () => {
+    const out = join(scratch, "live-budget-sweep");
+    const { stderr, exitCode } = await gavel(["sweep", "--config", join(configs, "budget_sweep.yaml"), "--out", out]);
+    expect(exitCode).toBe(EXIT_RUN_FAILED);
+    expect(stderr).toMatch(/no server answers at http:\/\/127\.0\.0\.1:11434\/v1/);
+    expect(existsSync(join(out, "multiagent-runs.jsonl"))).toBe(false);
+  });
+
+  it("exits with 3 on a USD budget sweep of routers", async () => {
+    const path = writeText("usd-sweep.yaml", "name: x\nsweep: { kind: budget, budgetsUsd: [0.001] }\n");
+    const { stderr, exitCode } = await gavel(["sweep", "--config", path]);
     expect(exitCode).toBe(EXIT_NOT_IMPLEMENTED);
-    expect(stderr).toMatch(/budget sweeps: not implemented in this version/);
+    expect(stderr).toMatch(/budget sweeps of routers .*not implemented in this version/);
   });
 
   it("exits with 1 when the run itself fails", async () => {

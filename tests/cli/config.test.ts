@@ -61,9 +61,10 @@ describe("the shipped configs", () => {
     },
   );
 
-  it("budget_sweep.yaml is honest about what is not implemented yet", async () => {
+  it("budget_sweep.yaml is a runnable debate sweep over token budgets", async () => {
     const config = await loadExperimentConfig(join(configsFolder, "budget_sweep.yaml"));
-    expect(unsupportedReason(config)).toMatch(/not implemented in this version/);
+    expect(config.mode).toBe("debate");
+    expect(unsupportedReason(config)).toBeUndefined();
   });
 });
 

@@ -5,7 +5,7 @@ import { Command, CommanderError } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSqliteLedger } from "../../adapters/ledger/sqlite.js";
 import { EXIT_NO_LEDGER, EXIT_NOT_FOUND, ledgerCommand } from "../../src/cli/ledger.js";
-import type { RecentAuction, SpendRow, WinRateRow } from "../../src/ledger/types.js";
+import type { OverheadRow, RecentAuction, SpendRow, WinRateRow } from "../../src/ledger/types.js";
 import { sampleOutcome } from "./conformance.js";
 
 const folder = mkdtempSync(join(tmpdir(), "gavel-ledger-cli-"));
@@ -170,6 +170,39 @@ describe("gavel ledger", () => {
     const { stderr, exitCode } = await gavel("ledger", "recent", "--db", join(import.meta.dirname, "cli.test.ts"));
     expect(exitCode).toBe(EXIT_NO_LEDGER);
     expect(stderr).toMatch(/cannot read .* as a Gavel ledger/);
+  });
+
+  it("overhead prints answer against overhead per run with a total, and --json by model", async () => {
+    const overheadDb = join(folder, "overhead.db");
+    const ledger = createSqliteLedger({ path: overheadDb });
+    const outcome = sampleOutcome({ bids: [{ bidder: "mini", amount: 0.8 }] });
+    await ledger.recordAuction({
+      id: "o-1",
+      kind: "route",
+      createdAt: 1,
+      outcome,
+      scope: { kind: "run", id: "nightly" },
+    });
+    const settle = { kind: "settle", auctionId: "o-1", outputTokens: 0, at: 1 } as const;
+    await ledger.recordCharges([
+      { ...settle, model: "mini", label: "plan", inputTokens: 100, usd: 0.001 },
+      { ...settle, model: "big", label: "jury", inputTokens: 150, usd: 0.002 },
+      { ...settle, model: "mini", label: "answer", inputTokens: 750, usd: 0.003 },
+    ]);
+    await ledger.close();
+    const { stdout, exitCode } = await gavel("ledger", "overhead", "--db", overheadDb);
+    expect(exitCode).toBe(0);
+    expect(stdout).toMatch(/│ run\s+│ auctions │ answer tokens │ overhead tokens │/);
+    expect(stdout).toMatch(/│ nightly\s+│\s+1 │\s+750 │\s+250 │\s+0 │\s+25\.0% │\s+\$0\.003000 │\s+\$0\.003000 │/);
+    expect(stdout).toMatch(/│ total\s+│\s+1 │\s+750 │\s+250 │/);
+    const json = await gavel("ledger", "overhead", "--db", overheadDb, "--by", "model", "--json");
+    const rows = JSON.parse(json.stdout) as OverheadRow[];
+    expect(rows.map((row) => [row.key, row.overheadTokens, row.answerTokens])).toEqual([
+      ["big", 150, 0],
+      ["mini", 100, 750],
+    ]);
+    const grouping = await gavel("ledger", "overhead", "--db", overheadDb, "--by", "planet");
+    expect(grouping.stderr).toMatch(/Allowed choices are run, auction, model/);
   });
 
   it("requires --db", async () => {

@@ -449,6 +449,141 @@ export function runLedgerConformance<Ledger extends AuctionLedger>(options: Ledg
       );
     });
 
+    describe("auction overhead", () => {
+      const run1 = { kind: "run", id: "r1" } as const;
+      beforeEach(async () => {
+        // r1 is on the auctions (as the router records it); r2 is on the charges (as the debate does).
+        await ledger.recordAuctions([
+          auction("a1", 100, { small: 0.5, large: 0.4 }, { scope: run1 }),
+          auction("a2", 200, { small: 0.5, large: 0.6 }, { scope: run1 }),
+          auction("d1", 300, { alice: 1, bob: 2 }, { kind: "debate" }),
+        ]);
+        const run2 = { scope: { kind: "run", id: "r2" } as const };
+        await ledger.recordCharges([
+          charge({
+            model: "small",
+            label: "plan",
+            auctionId: "a1",
+            at: 100,
+            inputTokens: 30,
+            outputTokens: 10,
+            usd: 1,
+          }),
+          charge({
+            model: "large",
+            label: "plan",
+            auctionId: "a1",
+            at: 100,
+            inputTokens: 30,
+            outputTokens: 20,
+            usd: 2,
+          }),
+          charge({
+            model: "small",
+            label: "jury",
+            auctionId: "a1",
+            at: 100,
+            inputTokens: 50,
+            outputTokens: 10,
+            usd: 1,
+          }),
+          charge({
+            model: "small",
+            label: "answer",
+            auctionId: "a1",
+            at: 101,
+            inputTokens: 100,
+            outputTokens: 100,
+            usd: 4,
+          }),
+          charge({
+            model: "large",
+            label: "refine",
+            auctionId: "a2",
+            at: 200,
+            inputTokens: 40,
+            outputTokens: 10,
+            usd: 3,
+          }),
+          charge({
+            model: "large",
+            label: "answer",
+            auctionId: "a2",
+            at: 201,
+            inputTokens: 50,
+            outputTokens: 50,
+            usd: 9,
+          }),
+          charge({ model: "small", label: "debate.intent", auctionId: "d1", at: 300, outputTokens: 0, ...run2 }),
+          charge({ model: "small", label: "debate.message", auctionId: "d1", at: 301, outputTokens: 300, ...run2 }),
+          // In neither set: counted as other, out of the share.
+          charge({ model: "small", label: "TokenBudgetMiddleware", at: 400, inputTokens: 7, outputTokens: 3, usd: 5 }),
+          charge({ model: "small", at: 401, inputTokens: 1, outputTokens: 1, usd: 0 }),
+          // Not settled: never counted.
+          charge({ kind: "reserve", model: "small", label: "plan", auctionId: "a1", at: 100, usd: 9 }),
+        ]);
+      });
+
+      it("splits answer and overhead tokens and USD per run, oldest run first", async () => {
+        const rows = await ledger.overhead();
+        expect(rows.map((row) => row.key)).toEqual(["r1", "r2", null]);
+        expect(rows[0]).toEqual({
+          by: "run",
+          key: "r1",
+          auctions: 2,
+          calls: 6,
+          answerTokens: 300,
+          overheadTokens: 200,
+          otherTokens: 0,
+          totalTokens: 500,
+          overheadShare: 0.4,
+          answerUsd: 13,
+          overheadUsd: 7,
+          otherUsd: 0,
+          overheadUsdShare: 7 / 20,
+          overheadByLabel: { plan: 90, jury: 60, refine: 50 },
+          estimatedCalls: 0,
+          firstAt: 100,
+          lastAt: 201,
+        });
+        expect(rows[1]).toMatchObject({ key: "r2", answerTokens: 400, overheadTokens: 100, overheadShare: 0.2 });
+        expect(rows[2]).toMatchObject({
+          key: null,
+          auctions: 0,
+          calls: 2,
+          otherTokens: 12,
+          otherUsd: 5,
+          overheadShare: 0,
+        });
+      });
+
+      it("groups by auction and by model", async () => {
+        const byAuction = await ledger.overhead({ by: "auction" });
+        expect(byAuction.map((row) => [row.key, row.overheadTokens, row.answerTokens])).toEqual([
+          ["a1", 150, 200],
+          ["a2", 50, 100],
+          ["d1", 100, 400],
+          [null, 0, 0],
+        ]);
+        const byModel = await ledger.overhead({ by: "model" });
+        expect(byModel.map((row) => [row.key, row.overheadTokens, row.answerTokens, row.auctions])).toEqual([
+          ["small", 200, 600, 2],
+          ["large", 100, 100, 2],
+        ]);
+      });
+
+      it("filters by auction kind and by time", async () => {
+        const debates = await ledger.overhead({ kind: "debate" });
+        expect(debates.map((row) => [row.key, row.overheadShare])).toEqual([["r2", 0.2]]);
+        const answersOfA1 = await ledger.overhead({ by: "auction", since: 101, until: 200 });
+        expect(answersOfA1.map((row) => [row.key, row.answerTokens, row.overheadTokens])).toEqual([["a1", 200, 0]]);
+      });
+
+      it("returns no rows for an empty range", async () => {
+        expect(await ledger.overhead({ since: 10_000 })).toEqual([]);
+      });
+    });
+
     describe("win rates", () => {
       beforeEach(async () => {
         await ledger.recordAuctions([

@@ -89,10 +89,17 @@ function candidatesOf(store: MatrixStore): EvictionCandidate[] {
 }
 
 /** The ranking of the former full scan: every accepted row scored, auctions by first appearance. */
-function referencePairs(store: MatrixStore, query: number[], k: number, agent?: string): ContrastivePair[] {
+function referencePairs(
+  store: MatrixStore,
+  query: number[],
+  k: number,
+  agent?: string,
+  kind?: string,
+): ContrastivePair[] {
   const length = Math.hypot(...query);
+  const pairable = (entry: StrategyEntry) => entry.role !== "single" && (kind === undefined || entry.kind === kind);
   const scored = [...store.records()]
-    .filter(({ entry }) => entry.role !== "single")
+    .filter(({ entry }) => pairable(entry))
     .map(({ entry, vector }) => ({
       entry,
       score: Math.fround(vector.reduce((sum, value, index) => sum + value * ((query[index] ?? 0) / length), 0)),
@@ -103,7 +110,7 @@ function referencePairs(store: MatrixStore, query: number[], k: number, agent?: 
     if (auctions.some((auction) => auction.auctionId === entry.auctionId)) continue;
     const entries = [...store.records()]
       .map((record) => record.entry)
-      .filter((member) => member.auctionId === entry.auctionId && member.role !== "single");
+      .filter((member) => member.auctionId === entry.auctionId && pairable(member));
     auctions.push({ auctionId: entry.auctionId, score, entries });
   }
   return pairsFromAuctions(auctions, { k, agent });
@@ -221,6 +228,55 @@ describe("MatrixStore", () => {
           });
         },
       ),
+    );
+  });
+
+  it("ranks pairs as a full scan does after any replacements and removals, with or without a kind", () => {
+    const KINDS = ["k", "m"];
+    const write = fc.record({
+      op: fc.constant("upsert" as const),
+      id: fc.integer({ min: 0, max: 9 }),
+      auction: fc.integer({ min: 0, max: AUCTIONS.length - 1 }),
+      vector: fc.integer({ min: 0, max: VECTORS.length - 1 }),
+      role: fc.constantFrom("winning" as const, "losing" as const, "single" as const),
+      kind: fc.integer({ min: 0, max: KINDS.length - 1 }),
+    });
+    const drop = fc.record({ op: fc.constant("remove" as const), id: fc.integer({ min: 0, max: 9 }) });
+    const outcome = fc.record({ op: fc.constant("outcome" as const), id: fc.integer({ min: 0, max: 9 }) });
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(write, write, drop, outcome), { maxLength: 40 }),
+        fc.integer({ min: 0, max: VECTORS.length - 1 }),
+        fc.integer({ min: 1, max: 10 }),
+        fc.option(fc.integer({ min: 0, max: KINDS.length }), { nil: undefined }),
+        (operations, queryIndex, k, kindIndex) => {
+          const store = new MatrixStore({ kernel: "wasm" });
+          for (const operation of operations) {
+            const id = `e${operation.id}`;
+            if (operation.op === "upsert") {
+              const entry = entryOf(id, AUCTIONS[operation.auction] as string, operation.role, 0);
+              store.upsert({
+                entry: { ...entry, kind: KINDS[operation.kind] as string },
+                vector: VECTORS[operation.vector] as number[],
+                lastUsedAt: 0,
+              });
+            } else if (operation.op === "remove") store.remove(id);
+            else store.setOutcome(id, 1);
+          }
+          const query = VECTORS[queryIndex] as number[];
+          // Index KINDS.length: a kind no entry has.
+          const kind = kindIndex === undefined ? undefined : (KINDS[kindIndex] ?? "none");
+          const expected = referencePairs(store, query, k, undefined, kind);
+          const actual = store.contrastivePairs(query, { k, ...(kind === undefined ? {} : { kind }) });
+          expect(actual.map((pair) => [pair.auctionId, pair.losing.id, pair.winning.id])).toEqual(
+            expected.map((pair) => [pair.auctionId, pair.losing.id, pair.winning.id]),
+          );
+          actual.forEach((pair, index) => {
+            expect(pair.score).toBeCloseTo(expected[index]?.score ?? Number.NaN, 5);
+          });
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 

@@ -84,6 +84,31 @@ describe("VectorMatrix", () => {
     });
   }
 
+  it("wasm: a row's score is the same float whichever rows are scored with it (four at a time or alone)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 13 }).chain((dimensions) =>
+          fc.tuple(
+            fc.array(fc.array(finite, { minLength: dimensions, maxLength: dimensions }), {
+              minLength: 1,
+              maxLength: 11,
+            }),
+            fc.array(finite, { minLength: dimensions, maxLength: dimensions }),
+          ),
+        ),
+        ([rows, query]) => {
+          const matrix = new VectorMatrix({ dimensions: query.length, kernel: "wasm" });
+          for (const row of rows) matrix.append(row);
+          const alone = rows.map((_, row) => matrix.scores(query, [row])[0]);
+          expect(Array.from(matrix.scores(query))).toEqual(alone);
+          const listed = rows.map((_, index) => index).reverse();
+          expect(Array.from(matrix.scores(query, listed))).toEqual(listed.map((row) => alone[row]));
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
   it("removes a row by moving the last row into its place", () => {
     const matrix = new VectorMatrix({ dimensions: 2 });
     matrix.append([1, 0]);

@@ -1,0 +1,522 @@
+/**
+ * A multi-agent experiment (`mode: debate`): for every token budget of the sweep, the sampled benchmark
+ * questions are answered by each mechanism over the config's live pool — the gated debate (`intent`),
+ * DALA's original (`full_draft`), belief coordination (`econ`) — plus the full-communication debate
+ * (`full`, unbudgeted, run once) as the baseline. Every example's real usage, answer and verdict is
+ * appended to `<output>/multiagent-runs.jsonl`, which a rerun reads back instead of asking again.
+ *
+ * Read top to bottom: the options and the record, the sweep, one example per mechanism, the cache.
+ */
+import { existsSync } from "node:fs";
+import { appendFile, mkdir, readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { EmbeddingsInterface } from "@langchain/core/embeddings";
+import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import { z } from "zod";
+import { TokenBudget } from "../../budget/budget.js";
+import { costUsd } from "../../budget/prices.js";
+import type { ModelPrice } from "../../budget/types.js";
+import { createBeliefCoordination } from "../../coordination/graph.js";
+import { createAuctionDebate } from "../../debate/graph.js";
+import { GavelError } from "../../errors.js";
+import { isChatModel } from "../../models.js";
+import { mapWithConcurrency } from "../concurrency.js";
+import { debateBudgetsOf, type ExperimentConfig, type MULTI_AGENT_MECHANISMS } from "../config.js";
+import { GavelDataError } from "../errors.js";
+import { LiveBackendError } from "../live/errors.js";
+import { createLivePool, isLiveBackend, type LivePool, type LivePoolOptions } from "../live/pool.js";
+import { type LiveTask, loadLiveTasks } from "../live/tasks.js";
+import { createPythonRunner, type PythonRunner } from "../python.js";
+import type { EvalReport } from "../results.js";
+import type { EmbeddingsLike } from "../routers/embedding.js";
+import type { EvaluationProgress } from "../routers/options.js";
+import { answerParserOf } from "./answers.js";
+import { multiAgentReport } from "./report.js";
+
+/** A mechanism of a multi-agent experiment. */
+export type MultiAgentMechanism = (typeof MULTI_AGENT_MECHANISMS)[number];
+
+/** File name of the per-example cache in the output folder. */
+export const MULTI_AGENT_RUNS_FILE = "multiagent-runs.jsonl";
+
+/** One agent of the experiment: a pool model under a bidder name. */
+export interface MultiAgentAgent {
+  name: string;
+  /** The pool model's name (prices, outcomes). */
+  model: string;
+  role?: string;
+  price: ModelPrice;
+  chatModel: BaseChatModel;
+}
+
+/** Options of {@link runMultiAgentSweep}. */
+export interface MultiAgentSweepOptions {
+  /** A validated experiment with `mode: debate`, `data.source: benchmark` and a live backend. */
+  config: ExperimentConfig;
+  /** Where API keys are read from (read once, by the pool). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The embedder of belief coordination's beliefs (the CLI passes the config's `embedder`). */
+  embeddings: EmbeddingsLike;
+  /** Builds local GGUF models (the CLI passes `LlamaCppChatModel`). */
+  createLlamaCppModel?: LivePoolOptions["createLlamaCppModel"];
+  /** Runs code answers (HumanEval, MBPP). Default: `createPythonRunner()`. */
+  pythonRunner?: PythonRunner;
+  onProgress?: (event: EvaluationProgress) => void;
+  /** Checks that an Ollama server answers before any call. Default: `GET <baseURL>/models`, 5 s. */
+  probe?: (url: string) => Promise<void>;
+  configFile?: string;
+  /** Clock of the report's `createdAt`. */
+  now?: () => Date;
+}
+
+const RunRecordSchema = z.object({
+  mechanism: z.enum(["intent", "full_draft", "full", "econ"]),
+  /** Tokens per example the run was held to; `null` for the unbudgeted full-communication baseline. */
+  budget: z.number().int().positive().nullable(),
+  promptId: z.string(),
+  /** The agents, `name=model` joined by commas: a cache line of another agent set is not reused. */
+  agents: z.string(),
+  answer: z.string().nullable(),
+  correct: z.boolean(),
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+  /** Some usage was counted with the tokenizer (the provider reported none). */
+  estimated: z.boolean(),
+  calls: z.number().int().nonnegative(),
+  callsByModel: z.record(z.string(), z.number()),
+  usd: z.number().nonnegative(),
+  rounds: z.number().int().nonnegative(),
+  stopReason: z.string(),
+  /** The example failed as a whole (its usage is lost) or some agent calls failed: the first message. */
+  error: z.string().optional(),
+});
+
+/** One example answered by one mechanism at one budget: a line of `multiagent-runs.jsonl`. */
+export type MultiAgentRunRecord = z.infer<typeof RunRecordSchema>;
+
+/** What {@link runMultiAgentSweep} returns. */
+export interface MultiAgentSweep {
+  report: EvalReport;
+  /** Every example run of this sweep (reused cache lines included). */
+  records: MultiAgentRunRecord[];
+  runsPath: string;
+  /** Runs answered now, and reused from the cache. */
+  asked: number;
+  reused: number;
+  /** Pool models with no price (local): their calls count 0 USD. */
+  unpricedModels: string[];
+}
+
+/** A debate experiment that cannot start (no usable chat model, ...). */
+export class MultiAgentSetupError extends GavelError {
+  override readonly name = "MultiAgentSetupError";
+
+  static override isInstance(error: unknown): error is MultiAgentSetupError {
+    return GavelError.isInstance(error) && error.name === "MultiAgentSetupError";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sweep
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Run a `mode: debate` experiment: every mechanism of `debate.mechanisms` on the sampled benchmark
+ * questions at every budget of `sweep.budgetsTokens` (the full-communication baseline once, unbudgeted),
+ * counting the providers' real usage, and build its report (policies = mechanisms, points = budgets).
+ *
+ * @throws MissingApiKeyError naming the variable, before any call.
+ * @throws GavelDataError when a GGUF file is missing; LiveBackendError when Ollama does not answer or no call succeeded.
+ * @example
+ * ```ts
+ * const config = await loadExperimentConfig("configs/budget_sweep.yaml");
+ * const { report } = await runMultiAgentSweep({ config, env: process.env, embeddings: createHashingEmbeddings() });
+ * await writeReport(report, config.output);
+ * ```
+ */
+export async function runMultiAgentSweep(options: MultiAgentSweepOptions): Promise<MultiAgentSweep> {
+  const { config, env, embeddings, createLlamaCppModel, onProgress, probe = probeServer, configFile } = options;
+  const { data, backend } = config;
+  if (config.mode !== "debate" || data.source !== "benchmark" || !isLiveBackend(backend)) {
+    throw new MultiAgentSetupError("runMultiAgentSweep: needs mode debate, data.source benchmark and a live backend");
+  }
+  if (backend.kind === "llamacpp") {
+    for (const path of backend.models) {
+      if (!existsSync(path))
+        throw new GavelDataError({ file: path, fields: ["backend.models"], problem: "no such GGUF file" });
+    }
+  }
+  const settings = config.debate ?? {
+    mechanisms: ["intent", "full_draft", "full", "econ"] as MultiAgentMechanism[],
+    maxRounds: 3,
+    auction: "second_price" as const,
+    topK: 1,
+  };
+  const pool = createLivePool({
+    backend,
+    env,
+    ...(config.prices === undefined ? {} : { prices: config.prices }),
+    ...(createLlamaCppModel === undefined ? {} : { createLlamaCppModel }),
+    ...(configFile === undefined ? {} : { configFile }),
+  });
+  try {
+    if (backend.kind === "ollama" && pool.baseURL !== undefined) await probe(pool.baseURL);
+    const agents = agentsOf(pool, settings.agents);
+    const code = data.benchmark === "humaneval" || data.benchmark === "mbpp";
+    const pythonRunner = code ? (options.pythonRunner ?? createPythonRunner()) : undefined;
+    if (pythonRunner !== undefined) await pythonRunner.run("pass");
+    const tasks = await loadLiveTasks({
+      benchmark: data.benchmark,
+      seed: config.seed,
+      ...(data.path === undefined ? {} : { path: data.path }),
+      ...(data.limit === undefined ? {} : { limit: data.limit }),
+      ...(data.maxPrompts === undefined ? {} : { maxPrompts: data.maxPrompts }),
+      ...(pythonRunner === undefined ? {} : { pythonRunner }),
+    });
+    const budgets = debateBudgetsOf(config);
+    const runsPath = join(config.output, MULTI_AGENT_RUNS_FILE);
+    const signature = agents.map((agent) => `${agent.name}=${agent.model}`).join(",");
+    const cache = await readRunCache(runsPath, signature);
+    await mkdir(dirname(runsPath), { recursive: true });
+
+    const parseAnswer = answerParserOf(data.benchmark);
+    const example: ExampleSettings = {
+      agents,
+      parseAnswer,
+      embeddings,
+      maxRounds: settings.maxRounds,
+      auction: settings.auction,
+      topK: settings.topK,
+      seed: config.seed,
+      signature,
+    };
+    // The passes: the full-communication baseline once (unbudgeted), every other mechanism at every budget.
+    const passes: Array<{ mechanism: MultiAgentMechanism; budget: number | null }> = [];
+    if (settings.mechanisms.includes("full")) passes.push({ mechanism: "full", budget: null });
+    for (const budget of budgets) {
+      for (const mechanism of settings.mechanisms) if (mechanism !== "full") passes.push({ mechanism, budget });
+    }
+
+    const records: MultiAgentRunRecord[] = [];
+    let asked = 0;
+    let reused = 0;
+    for (const pass of passes) {
+      const run = passRunner(example, pass.mechanism, pass.budget);
+      let done = 0;
+      const total = tasks.length;
+      const policy = pass.mechanism;
+      const parameter = pass.budget ?? undefined;
+      onProgress?.({ phase: "route", policy, ...(parameter === undefined ? {} : { parameter }), done, total });
+      const results = await mapWithConcurrency(tasks, backend.concurrency, async (task) => {
+        const key = cacheKey(pass.mechanism, pass.budget, task.promptId);
+        let record = cache.get(key);
+        if (record === undefined) {
+          record = await run(task);
+          await appendFile(runsPath, `${JSON.stringify(record)}\n`, "utf8");
+          asked += 1;
+        } else {
+          reused += 1;
+        }
+        done += 1;
+        onProgress?.({ phase: "route", policy, ...(parameter === undefined ? {} : { parameter }), done, total });
+        return record;
+      });
+      records.push(...results);
+    }
+
+    if (asked > 0 && records.every((record) => record.inputTokens + record.outputTokens === 0)) {
+      const failed = records.find((record) => record.error !== undefined);
+      throw new LiveBackendError({
+        backend: backend.kind,
+        problem: `no call succeeded${failed?.error === undefined ? "" : ` (first error: ${failed.error})`}: nothing to report (see ${runsPath})`,
+      });
+    }
+    const report = multiAgentReport({
+      config,
+      tasks: tasks.length,
+      agents,
+      budgets,
+      mechanisms: settings.mechanisms,
+      records,
+      createdAt: (options.now ?? (() => new Date()))(),
+    });
+    return {
+      report,
+      records,
+      runsPath,
+      asked,
+      reused,
+      unpricedModels: pool.models.filter((entry) => entry.unpriced).map((entry) => entry.name),
+    };
+  } finally {
+    await pool.dispose();
+  }
+}
+
+/**
+ * The agents: `debate.agents` of the config (each naming a pool model), or one agent per pool model,
+ * named after it (characters other than letters, digits, `_`, `.`, `-` become `-`).
+ */
+function agentsOf(pool: LivePool, configured: NonNullable<ExperimentConfig["debate"]>["agents"]): MultiAgentAgent[] {
+  const byName = new Map(pool.models.map((entry) => [entry.name, entry]));
+  const wanted =
+    configured ??
+    pool.models.map((entry, index) => {
+      const name = entry.name.replace(/[^\w.-]/g, "-");
+      const clash = pool.models.some(
+        (other, position) => position < index && other.name.replace(/[^\w.-]/g, "-") === name,
+      );
+      return { name: clash ? `${name}-${index + 1}` : name, model: entry.name };
+    });
+  return wanted.map((agent) => {
+    const entry = byName.get(agent.model);
+    if (entry === undefined) {
+      throw new MultiAgentSetupError(`debate.agents: "${agent.model}" is not a model of the pool`);
+    }
+    if (!isChatModel(entry.model)) {
+      throw new MultiAgentSetupError(
+        `${entry.name}: the debate needs a LangChain chat model (BaseChatModel), got a model without _modelType`,
+      );
+    }
+    return {
+      name: agent.name,
+      model: entry.name,
+      price: entry.price,
+      chatModel: entry.model,
+      ...("role" in agent && typeof agent.role === "string" ? { role: agent.role } : {}),
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// One example, per mechanism
+// ---------------------------------------------------------------------------------------------
+
+interface ExampleSettings {
+  agents: MultiAgentAgent[];
+  parseAnswer: (text: string) => string | undefined;
+  embeddings: EmbeddingsLike;
+  maxRounds: number;
+  auction: NonNullable<ExperimentConfig["debate"]>["auction"];
+  topK: number;
+  seed: number;
+  signature: string;
+}
+
+/** The unbudgeted full-communication baseline's ceiling: never reached. */
+const UNBOUNDED_TOKENS = Number.MAX_SAFE_INTEGER;
+/** The graphs' own defaults, which smaller budgets scale down (see {@link outputCaps}). */
+const MESSAGE_CAP = 192;
+const INTENT_CAP = 48;
+const EXECUTOR_CAP = 512;
+
+/**
+ * Output caps scaled to the budget so a small budget still pays for a round: a message or an
+ * executor's answer gets at most a `2 × agents`-th of the budget (between 32 and the graph's default),
+ * an intent a `4 × agents`-th (between 16 and 48).
+ */
+export function outputCaps(
+  budget: number | null,
+  agents: number,
+): { message: number; intent: number; executor: number } {
+  if (budget === null) return { message: MESSAGE_CAP, intent: INTENT_CAP, executor: EXECUTOR_CAP };
+  const clamp = (value: number, low: number, high: number) => Math.max(low, Math.min(high, Math.floor(value)));
+  return {
+    message: clamp(budget / (2 * agents), 32, MESSAGE_CAP),
+    intent: clamp(budget / (4 * agents), 16, INTENT_CAP),
+    executor: clamp(budget / (2 * agents), 32, EXECUTOR_CAP),
+  };
+}
+
+/** Answers one task with one mechanism at one budget; never throws for a failing example. */
+function passRunner(
+  settings: ExampleSettings,
+  mechanism: MultiAgentMechanism,
+  budget: number | null,
+): (task: LiveTask) => Promise<MultiAgentRunRecord> {
+  const { agents } = settings;
+  const caps = outputCaps(budget, agents.length);
+  const modelOf = new Map(agents.map((agent) => [agent.name, agent]));
+  const base = { mechanism, budget, agents: settings.signature };
+
+  const tally = (
+    usage: Array<{ agent: MultiAgentAgent; input: number; output: number; calls: number; estimated: boolean }>,
+  ) => {
+    const callsByModel: Record<string, number> = {};
+    let usd = 0;
+    for (const entry of usage) {
+      callsByModel[entry.agent.model] = (callsByModel[entry.agent.model] ?? 0) + entry.calls;
+      usd += costUsd(entry.agent.price, { inputTokens: entry.input, outputTokens: entry.output });
+    }
+    return {
+      inputTokens: usage.reduce((sum, entry) => sum + entry.input, 0),
+      outputTokens: usage.reduce((sum, entry) => sum + entry.output, 0),
+      estimated: usage.some((entry) => entry.estimated),
+      calls: usage.reduce((sum, entry) => sum + entry.calls, 0),
+      callsByModel,
+      usd,
+    };
+  };
+  const failed = (task: LiveTask, error: unknown): MultiAgentRunRecord => ({
+    ...base,
+    promptId: task.promptId,
+    answer: null,
+    correct: false,
+    inputTokens: 0,
+    outputTokens: 0,
+    estimated: false,
+    calls: 0,
+    callsByModel: {},
+    usd: 0,
+    rounds: 0,
+    stopReason: "error",
+    error: error instanceof Error ? error.message : String(error),
+  });
+  const verdict = async (task: LiveTask, answer: string | undefined) =>
+    answer !== undefined && (await task.check(answer));
+
+  if (mechanism === "econ") {
+    const [first] = agents;
+    if (first === undefined) throw new MultiAgentSetupError("belief coordination needs at least one agent");
+    const tokenBudget = budget === null ? undefined : new TokenBudget({ limits: { example: { maxTokens: budget } } });
+    const graph = createBeliefCoordination({
+      coordinator: first.chatModel,
+      executors: agents.map((agent) => ({ name: agent.name, model: agent.chatModel })),
+      embeddings: asLangChainEmbeddings(settings.embeddings),
+      parseAnswer: settings.parseAnswer,
+      maxRounds: settings.maxRounds,
+      seed: settings.seed,
+      executorMaxTokens: caps.executor,
+      ...(tokenBudget === undefined ? {} : { budget: tokenBudget }),
+    });
+    return async (task) => {
+      try {
+        const state = await graph.invoke(
+          { question: task.prompt, budgetScopes: { example: task.promptId } },
+          { recursionLimit: 3 * settings.maxRounds + 10 },
+        );
+        const usage = Object.entries(state.usage).map(([name, entry]) => ({
+          agent: name === "coordinator" ? first : (modelOf.get(name) ?? first),
+          input: entry.inputTokens,
+          output: entry.outputTokens,
+          calls: entry.calls,
+          estimated: entry.estimated,
+        }));
+        const errors = state.rounds.flatMap((round) => round.answers.flatMap((answer) => answer.error ?? []));
+        return {
+          ...base,
+          promptId: task.promptId,
+          answer: state.answer ?? null,
+          correct: await verdict(task, state.answer),
+          ...tally(usage),
+          rounds: state.rounds.length,
+          stopReason: state.stopReason ?? "max-rounds",
+          ...(errors[0] === undefined ? {} : { error: errors[0] }),
+        };
+      } catch (error) {
+        return failed(task, error);
+      }
+    };
+  }
+
+  const graph = createAuctionDebate({
+    agents: agents.map((agent) => ({
+      name: agent.name,
+      model: agent.chatModel,
+      ...(agent.role === undefined ? {} : { role: agent.role }),
+    })),
+    mode: mechanism,
+    mechanism: settings.auction,
+    budget: budget ?? UNBOUNDED_TOKENS,
+    maxRounds: settings.maxRounds,
+    topK: settings.topK,
+    parseAnswer: settings.parseAnswer,
+    seed: settings.seed,
+    messageMaxTokens: caps.message,
+    intentMaxTokens: caps.intent,
+    name: `debate_${mechanism}`,
+  });
+  return async (task) => {
+    try {
+      const state = await graph.invoke(
+        { question: task.prompt, exampleId: task.promptId },
+        { recursionLimit: settings.maxRounds + 10 },
+      );
+      const usage = Object.entries(state.usage).map(([name, entry]) => ({
+        agent: modelOf.get(name) ?? (agents[0] as MultiAgentAgent),
+        input: entry.promptTokens,
+        output: entry.completionTokens,
+        calls: entry.calls,
+        estimated: entry.estimatedCalls > 0,
+      }));
+      const errors = state.rounds.flatMap((round) =>
+        round.drops.filter((drop) => drop.reason === "error").map((drop) => drop.detail),
+      );
+      return {
+        ...base,
+        promptId: task.promptId,
+        answer: state.finalAnswer ?? null,
+        correct: await verdict(task, state.finalAnswer),
+        ...tally(usage),
+        rounds: state.rounds.length,
+        stopReason: state.stopReason ?? "max_rounds",
+        ...(errors[0] === undefined ? {} : { error: errors[0] }),
+      };
+    } catch (error) {
+      return failed(task, error);
+    }
+  };
+}
+
+/** `embedQuery` from `embedDocuments`, for a LangChain `EmbeddingsInterface`. */
+function asLangChainEmbeddings(embeddings: EmbeddingsLike): EmbeddingsInterface {
+  return {
+    embedDocuments: (texts) => embeddings.embedDocuments(texts),
+    embedQuery: async (text) => (await embeddings.embedDocuments([text]))[0] ?? [],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cache
+// ---------------------------------------------------------------------------------------------
+
+function cacheKey(mechanism: MultiAgentMechanism, budget: number | null, promptId: string): string {
+  return `${mechanism}|${budget ?? "unbudgeted"}|${promptId}`;
+}
+
+/**
+ * The cached runs of this agent set, by key. A line that does not parse (a run killed mid-write) is
+ * skipped and asked again; failed examples are asked again too.
+ */
+async function readRunCache(path: string, signature: string): Promise<Map<string, MultiAgentRunRecord>> {
+  const cache = new Map<string, MultiAgentRunRecord>();
+  if (!existsSync(path)) return cache;
+  for (const line of (await readFile(path, "utf8")).split("\n")) {
+    if (line.trim() === "") continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const parsed = RunRecordSchema.safeParse(value);
+    if (!parsed.success || parsed.data.agents !== signature || parsed.data.stopReason === "error") continue;
+    cache.set(cacheKey(parsed.data.mechanism, parsed.data.budget, parsed.data.promptId), parsed.data);
+  }
+  return cache;
+}
+
+/** `GET <baseURL>/models` answers within 5 s, or a LiveBackendError that says how to start the server. */
+async function probeServer(baseURL: string): Promise<void> {
+  try {
+    await fetch(`${baseURL}/models`, { signal: AbortSignal.timeout(5_000) });
+  } catch (error) {
+    throw new LiveBackendError(
+      {
+        backend: "ollama",
+        problem: `no server answers at ${baseURL} (${error instanceof Error ? error.message : String(error)}): start it with \`ollama serve\` and pull the models, or set backend.baseURL`,
+      },
+      { cause: error },
+    );
+  }
+}

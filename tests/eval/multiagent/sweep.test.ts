@@ -1,0 +1,169 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command, CommanderError } from "commander";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { evalCommand, sweepCommand } from "../../../src/cli/eval.js";
+import { loadExperimentConfig, unsupportedReason } from "../../../src/eval/config.js";
+import {
+  answerParserOf,
+  MULTI_AGENT_RUNS_FILE,
+  type MultiAgentRunRecord,
+  outputCaps,
+} from "../../../src/eval/multiagent/index.js";
+import type { EvalReport } from "../../../src/eval/results.js";
+import { type OpenAICompatibleServer, startOpenAICompatibleServer } from "../../helpers/openaiServer.js";
+
+const configs = join(import.meta.dirname, "..", "..", "..", "configs");
+const scratch = mkdtempSync(join(tmpdir(), "gavel-multiagent-"));
+const MODELS = ["alpha-mini", "beta-mini", "gamma-mini"];
+
+/** Every answer ends with a final answer line; usage is reported (small, so budgets hold). */
+function scriptedReply(body: { messages: Array<{ content?: unknown }> }) {
+  const text = JSON.stringify(body.messages);
+  // ECON's coordinator is asked for a strategy or a commitment; executors and debaters for an answer.
+  const content =
+    /strategy/i.test(text) && !/Answer:/.test(text) ? "Add the parts, then subtract." : "I computed it.\nAnswer: 18";
+  return { content, usage: { prompt_tokens: 40, completion_tokens: 8 } };
+}
+
+async function gavel(args: string[], env: Record<string, string>) {
+  let stdout = "";
+  let stderr = "";
+  const seams = {
+    stdout: (text: string) => (stdout += text),
+    stderr: (text: string) => (stderr += text),
+    interactive: false,
+    env,
+    createEmbedder: () => "hashing" as const,
+  };
+  const program = new Command("gavel").addCommand(evalCommand(seams)).addCommand(sweepCommand(seams));
+  program.exitOverride();
+  for (const command of program.commands) command.exitOverride();
+  let exitCode = 0;
+  try {
+    await program.parseAsync(args, { from: "user" });
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    exitCode = error.exitCode;
+  }
+  return { stdout, stderr, exitCode };
+}
+
+function writeConfig(name: string, baseURL: string, output: string): string {
+  const path = join(scratch, `${name}.yaml`);
+  writeFileSync(
+    path,
+    [
+      `name: ${name}`,
+      "mode: debate",
+      "data: { source: benchmark, benchmark: gsm8k, maxPrompts: 4 }",
+      `backend: { kind: openai, models: [${MODELS.join(", ")}], baseURL: "${baseURL}", concurrency: 2, maxRetries: 0 }`,
+      "prices:",
+      ...MODELS.map((model) => `  ${model}: { inputPerMillion: 1, outputPerMillion: 2 }`),
+      "debate: { maxRounds: 2 }",
+      "sweep: { kind: budget, budgetsTokens: [256, 1024] }",
+      "embedder: hashing",
+      `output: ${output}`,
+    ].join("\n"),
+  );
+  return path;
+}
+
+describe("gavel eval on a mode: debate budget sweep (OpenAI-compatible test server)", () => {
+  let server: OpenAICompatibleServer;
+  beforeAll(async () => {
+    server = await startOpenAICompatibleServer({ replies: (body) => scriptedReply(body) });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it("reports four mechanisms × two budgets with the server's real usage, within budget, exit 0", async () => {
+    const output = join(scratch, "report");
+    const config = writeConfig("sweep", server.baseURL, output);
+    const { exitCode, stdout, stderr } = await gavel(["eval", "--config", config, "--quiet"], {
+      OPENAI_API_KEY: "test",
+    });
+    expect(stderr).not.toMatch(/error/);
+    expect(exitCode).toBe(0);
+    expect(stdout).toContain("gated-debate");
+
+    const report = JSON.parse(readFileSync(join(output, "report.json"), "utf8")) as EvalReport;
+    expect(report.policies.map((policy) => policy.name).sort()).toEqual(
+      ["belief-coordination", "dala-full-draft", "full-debate", "gated-debate"].sort(),
+    );
+    for (const policy of report.policies) {
+      expect(policy.points.map((point) => point.parameter)).toEqual([256, 1024]);
+      for (const point of policy.points) {
+        expect(point.prompts).toBe(4);
+        expect(point.tokens?.estimated).toBe(false);
+        const meanTokens = ((point.tokens?.input ?? 0) + (point.tokens?.output ?? 0)) / point.prompts;
+        // A budget too small for any call spends nothing and answers nothing: efficiency 0.
+        expect(point.costEfficiency).toBeCloseTo(meanTokens === 0 ? 0 : point.accuracy / (meanTokens / 1000));
+      }
+    }
+    // Real tokens: every request the server answered reported 40 in / 8 out, and nothing else was counted.
+    const records = readFileSync(join(output, MULTI_AGENT_RUNS_FILE), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as MultiAgentRunRecord);
+    const requests = server.requests.filter((request) => request.path.endsWith("/chat/completions")).length;
+    expect(records.reduce((sum, record) => sum + record.inputTokens, 0)).toBe(40 * requests);
+    expect(records.reduce((sum, record) => sum + record.outputTokens, 0)).toBe(8 * requests);
+    // 4 prompts × (the full debate once + 3 mechanisms × 2 budgets).
+    expect(records).toHaveLength(4 * 7);
+    for (const record of records) {
+      if (record.budget !== null) expect(record.inputTokens + record.outputTokens).toBeLessThanOrEqual(record.budget);
+    }
+    // The bigger budget buys real work for every budgeted mechanism; the answer 18 is checked against GSM8K.
+    for (const mechanism of ["intent", "full_draft", "econ"] as const) {
+      const spent = records
+        .filter((record) => record.mechanism === mechanism && record.budget === 1024)
+        .reduce((sum, record) => sum + record.inputTokens + record.outputTokens, 0);
+      expect(spent).toBeGreaterThan(0);
+    }
+    expect(records.filter((record) => record.answer !== null).every((record) => record.answer === "18")).toBe(true);
+    const full = report.policies.find((policy) => policy.name === "full-debate");
+    expect(full?.kind).toBe("baseline");
+    expect(full?.points[0]?.tokens).toEqual(full?.points[1]?.tokens);
+    for (const file of ["report.md", "report.html", "pareto.svg", "accuracy-tokens.svg"]) {
+      expect(existsSync(join(output, file))).toBe(true);
+    }
+
+    // A rerun asks nothing: every example comes from the cache.
+    const before = server.requests.length;
+    const again = await gavel(["sweep", "--config", config], { OPENAI_API_KEY: "test" });
+    expect(again.exitCode).toBe(0);
+    expect(server.requests.length).toBe(before);
+    expect(again.stderr).toMatch(/0 run now, 28 from/);
+  }, 40_000);
+
+  it("exits with 2 before any call when the API key is missing", async () => {
+    const before = server.requests.length;
+    const output = join(scratch, "no-key");
+    const { exitCode, stderr } = await gavel(["eval", "--config", writeConfig("nokey", server.baseURL, output)], {});
+    expect(exitCode).toBe(2);
+    expect(stderr).toMatch(/OPENAI_API_KEY/);
+    expect(server.requests.length).toBe(before);
+    expect(existsSync(join(output, MULTI_AGENT_RUNS_FILE))).toBe(false);
+  });
+});
+
+describe("configs and helpers", () => {
+  it("budget_sweep.yaml is a runnable debate sweep of three agents", async () => {
+    const config = await loadExperimentConfig(join(configs, "budget_sweep.yaml"));
+    expect(config.mode).toBe("debate");
+    expect(unsupportedReason(config)).toBeUndefined();
+    expect("models" in config.backend ? config.backend.models : []).toHaveLength(3);
+    expect(config.sweep).toEqual({ kind: "budget", budgetsTokens: [256, 512, 1024, 1536, 2048] });
+  });
+
+  it("parses answers per benchmark and scales output caps down with the budget", () => {
+    expect(answerParserOf("gsm8k")("So 9 × 2.\nAnswer: $18.")).toBe("18");
+    expect(answerParserOf("mmlu")("Answer: (C)")).toBe("C");
+    expect(answerParserOf("humaneval")("Answer: f")).toBeUndefined();
+    expect(outputCaps(256, 3)).toEqual({ message: 42, intent: 21, executor: 42 });
+    expect(outputCaps(null, 3)).toEqual({ message: 192, intent: 48, executor: 512 });
+  });
+});
