@@ -12,7 +12,7 @@ import type { EvaluationProgress } from "../routers/options.js";
 import { LiveBackendError } from "./errors.js";
 import { createLivePool, isLiveBackend, type LivePool, type LivePoolOptions } from "./pool.js";
 import { type LiveRecording, recordLiveOutcomes } from "./record.js";
-import { loadLiveTasks } from "./tasks.js";
+import { type LiveTask, loadLiveTasks } from "./tasks.js";
 
 /** File name of the outcomes cache in the output folder. */
 export const LIVE_OUTCOMES_FILE = "live-outcomes.jsonl";
@@ -64,38 +64,11 @@ export interface RecordedBenchmarkExperiment {
 export async function recordBenchmarkExperiment(
   options: RecordBenchmarkExperimentOptions,
 ): Promise<RecordedBenchmarkExperiment> {
-  const { config, env, createLlamaCppModel, onProgress, probe = probeServer, configFile } = options;
-  const { data, backend } = config;
-  if (data.source !== "benchmark" || !isLiveBackend(backend)) {
-    throw new Error("recordBenchmarkExperiment: needs data.source benchmark and a live backend");
-  }
-  if (backend.kind === "llamacpp") {
-    for (const path of backend.models) {
-      if (!existsSync(path))
-        throw new GavelDataError({ file: path, fields: ["backend.models"], problem: "no such GGUF file" });
-    }
-  }
-  const pool: LivePool = createLivePool({
-    backend,
-    env,
-    ...(config.prices === undefined ? {} : { prices: config.prices }),
-    ...(createLlamaCppModel === undefined ? {} : { createLlamaCppModel }),
-    ...(configFile === undefined ? {} : { configFile }),
-  });
+  const { config, onProgress } = options;
+  const { backend } = config;
+  if (!isLiveBackend(backend)) throw new Error("recordBenchmarkExperiment: needs a live backend");
+  const { pool, tasks } = await openLiveBenchmark(config, options);
   try {
-    if (backend.kind === "ollama" && pool.baseURL !== undefined) await probe(pool.baseURL);
-    const code = data.benchmark === "humaneval" || data.benchmark === "mbpp";
-    const pythonRunner = code ? (options.pythonRunner ?? createPythonRunner()) : undefined;
-    // Before any paid call: a code benchmark whose answers cannot be checked would waste them.
-    if (pythonRunner !== undefined) await pythonRunner.run("pass");
-    const tasks = await loadLiveTasks({
-      benchmark: data.benchmark,
-      seed: config.seed,
-      ...(data.path === undefined ? {} : { path: data.path }),
-      ...(data.limit === undefined ? {} : { limit: data.limit }),
-      ...(data.maxPrompts === undefined ? {} : { maxPrompts: data.maxPrompts }),
-      ...(pythonRunner === undefined ? {} : { pythonRunner }),
-    });
     const outcomesPath = join(config.output, LIVE_OUTCOMES_FILE);
     const errorsPath = join(config.output, LIVE_ERRORS_FILE);
     const recording = await recordLiveOutcomes({
@@ -122,6 +95,61 @@ export async function recordBenchmarkExperiment(
     };
   } finally {
     await pool.dispose();
+  }
+}
+
+/** What {@link openLiveBenchmark} needs: the seams of a live benchmark run. */
+export type OpenLiveBenchmarkOptions = Pick<
+  RecordBenchmarkExperimentOptions,
+  "env" | "createLlamaCppModel" | "pythonRunner" | "probe" | "configFile"
+>;
+
+/**
+ * The live pool of a benchmark experiment and its sampled tasks, with every check that can fail made
+ * before any paid call: the GGUF files exist, the Ollama server answers, Python starts for a code
+ * benchmark. The caller owns the pool and disposes it.
+ *
+ * @throws GavelDataError when a GGUF file is missing; LiveBackendError when Ollama does not answer.
+ */
+export async function openLiveBenchmark(
+  config: ExperimentConfig,
+  { env, createLlamaCppModel, pythonRunner: givenRunner, probe = probeServer, configFile }: OpenLiveBenchmarkOptions,
+): Promise<{ pool: LivePool; tasks: LiveTask[] }> {
+  const { data, backend } = config;
+  if (data.source !== "benchmark" || !isLiveBackend(backend)) {
+    throw new Error("openLiveBenchmark: needs data.source benchmark and a live backend");
+  }
+  if (backend.kind === "llamacpp") {
+    for (const path of backend.models) {
+      if (!existsSync(path))
+        throw new GavelDataError({ file: path, fields: ["backend.models"], problem: "no such GGUF file" });
+    }
+  }
+  const pool: LivePool = createLivePool({
+    backend,
+    env,
+    ...(config.prices === undefined ? {} : { prices: config.prices }),
+    ...(createLlamaCppModel === undefined ? {} : { createLlamaCppModel }),
+    ...(configFile === undefined ? {} : { configFile }),
+  });
+  try {
+    if (backend.kind === "ollama" && pool.baseURL !== undefined) await probe(pool.baseURL);
+    const code = data.benchmark === "humaneval" || data.benchmark === "mbpp";
+    const pythonRunner = code ? (givenRunner ?? createPythonRunner()) : undefined;
+    // Before any paid call: a code benchmark whose answers cannot be checked would waste them.
+    if (pythonRunner !== undefined) await pythonRunner.run("pass");
+    const tasks = await loadLiveTasks({
+      benchmark: data.benchmark,
+      seed: config.seed,
+      ...(data.path === undefined ? {} : { path: data.path }),
+      ...(data.limit === undefined ? {} : { limit: data.limit }),
+      ...(data.maxPrompts === undefined ? {} : { maxPrompts: data.maxPrompts }),
+      ...(pythonRunner === undefined ? {} : { pythonRunner }),
+    });
+    return { pool, tasks };
+  } catch (error) {
+    await pool.dispose();
+    throw error;
   }
 }
 

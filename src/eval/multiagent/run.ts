@@ -22,11 +22,11 @@ import { GavelError } from "../../errors.js";
 import { isChatModel } from "../../models.js";
 import { mapWithConcurrency } from "../concurrency.js";
 import { debateBudgetsOf, type ExperimentConfig, type MULTI_AGENT_MECHANISMS } from "../config.js";
-import { GavelDataError } from "../errors.js";
 import { LiveBackendError } from "../live/errors.js";
-import { createLivePool, isLiveBackend, type LivePool, type LivePoolOptions } from "../live/pool.js";
-import { type LiveTask, loadLiveTasks } from "../live/tasks.js";
-import { createPythonRunner, type PythonRunner } from "../python.js";
+import { isLiveBackend, type LivePool, type LivePoolOptions } from "../live/pool.js";
+import { openLiveBenchmark } from "../live/run.js";
+import type { LiveTask } from "../live/tasks.js";
+import type { PythonRunner } from "../python.js";
 import type { EvalReport } from "../results.js";
 import type { EmbeddingsLike } from "../routers/embedding.js";
 import type { EvaluationProgress } from "../routers/options.js";
@@ -135,16 +135,10 @@ export class MultiAgentSetupError extends GavelError {
  * ```
  */
 export async function runMultiAgentSweep(options: MultiAgentSweepOptions): Promise<MultiAgentSweep> {
-  const { config, env, embeddings, createLlamaCppModel, onProgress, probe = probeServer, configFile } = options;
+  const { config, embeddings, onProgress } = options;
   const { data, backend } = config;
   if (config.mode !== "debate" || data.source !== "benchmark" || !isLiveBackend(backend)) {
     throw new MultiAgentSetupError("runMultiAgentSweep: needs mode debate, data.source benchmark and a live backend");
-  }
-  if (backend.kind === "llamacpp") {
-    for (const path of backend.models) {
-      if (!existsSync(path))
-        throw new GavelDataError({ file: path, fields: ["backend.models"], problem: "no such GGUF file" });
-    }
   }
   const settings = config.debate ?? {
     mechanisms: ["intent", "full_draft", "full", "econ"] as MultiAgentMechanism[],
@@ -152,27 +146,9 @@ export async function runMultiAgentSweep(options: MultiAgentSweepOptions): Promi
     auction: "second_price" as const,
     topK: 1,
   };
-  const pool = createLivePool({
-    backend,
-    env,
-    ...(config.prices === undefined ? {} : { prices: config.prices }),
-    ...(createLlamaCppModel === undefined ? {} : { createLlamaCppModel }),
-    ...(configFile === undefined ? {} : { configFile }),
-  });
+  const { pool, tasks } = await openLiveBenchmark(config, options);
   try {
-    if (backend.kind === "ollama" && pool.baseURL !== undefined) await probe(pool.baseURL);
     const agents = agentsOf(pool, settings.agents);
-    const code = data.benchmark === "humaneval" || data.benchmark === "mbpp";
-    const pythonRunner = code ? (options.pythonRunner ?? createPythonRunner()) : undefined;
-    if (pythonRunner !== undefined) await pythonRunner.run("pass");
-    const tasks = await loadLiveTasks({
-      benchmark: data.benchmark,
-      seed: config.seed,
-      ...(data.path === undefined ? {} : { path: data.path }),
-      ...(data.limit === undefined ? {} : { limit: data.limit }),
-      ...(data.maxPrompts === undefined ? {} : { maxPrompts: data.maxPrompts }),
-      ...(pythonRunner === undefined ? {} : { pythonRunner }),
-    });
     const budgets = debateBudgetsOf(config);
     const runsPath = join(config.output, MULTI_AGENT_RUNS_FILE);
     const signature = agents.map((agent) => `${agent.name}=${agent.model}`).join(",");
@@ -504,19 +480,4 @@ async function readRunCache(path: string, signature: string): Promise<Map<string
     cache.set(cacheKey(parsed.data.mechanism, parsed.data.budget, parsed.data.promptId), parsed.data);
   }
   return cache;
-}
-
-/** `GET <baseURL>/models` answers within 5 s, or a LiveBackendError that says how to start the server. */
-async function probeServer(baseURL: string): Promise<void> {
-  try {
-    await fetch(`${baseURL}/models`, { signal: AbortSignal.timeout(5_000) });
-  } catch (error) {
-    throw new LiveBackendError(
-      {
-        backend: "ollama",
-        problem: `no server answers at ${baseURL} (${error instanceof Error ? error.message : String(error)}): start it with \`ollama serve\` and pull the models, or set backend.baseURL`,
-      },
-      { cause: error },
-    );
-  }
 }
