@@ -2,7 +2,7 @@
  * Clear one set of bids with each of Gavel's mechanisms and print the record.
  * Run: npx tsx examples/auction.ts
  */
-import { type AuctionOptions, type Bid, clearAuction } from "../src/market/index.js";
+import { type AuctionOptions, type Bid, clearAuction } from "langchain-gavel";
 
 // Four agents bid for the right to speak this round: `amount` is the value each claims for its
 // message, `tokens` how long the message would be (only budgeted_vcg reads it).

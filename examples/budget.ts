@@ -13,7 +13,7 @@ import {
   TokenBudget,
   usageFromMessage,
   withReservation,
-} from "../src/budget/index.js";
+} from "langchain-gavel";
 
 const budget = new TokenBudget({
   limits: {

@@ -10,16 +10,16 @@
  *
  * Run: npx tsx examples/coordination.ts
  */
-import { UniversalSentenceEncoderEmbeddings } from "../adapters/embeddings/universal-sentence-encoder.js";
-import { ScriptedChatModel } from "../adapters/providers/scripted.js";
-import { TokenBudget } from "../src/budget/index.js";
 import {
   createBeliefCoordination,
   executorWeightsFromJson,
   executorWeightsToJson,
+  extractFinalNumber,
   fitExecutorWeights,
-} from "../src/coordination/index.js";
-import { extractFinalNumber } from "../src/eval/checkers.js";
+  TokenBudget,
+  UniversalSentenceEncoderEmbeddings,
+} from "langchain-gavel";
+import { ScriptedChatModel } from "../adapters/providers/scripted.js";
 
 /** Scripted stand-in executor: always gives `answer` with a stated confidence. */
 function scriptedExecutor(answer: string, confidence: number, reasoning: string) {

@@ -15,8 +15,8 @@
  *
  * Run: npx tsx examples/debate.ts
  */
+import { createAuctionDebate, type DebateMode, INTENT_INSTRUCTION } from "langchain-gavel";
 import { ScriptedChatModel } from "../adapters/providers/scripted.js";
-import { createAuctionDebate, type DebateMode, INTENT_INSTRUCTION } from "../src/debate/index.js";
 
 const RAMBLING =
   "Let me think it through: I round both factors, multiply the rounded numbers, and correct the result " +

@@ -18,7 +18,7 @@ import {
   generateSyntheticTrainingTasks,
   weightsFromJson,
   weightsToJson,
-} from "../src/router/index.js";
+} from "langchain-gavel";
 
 // Bidders at $0.10, $0.50, $2 and $10 per million output tokens; bid prices are USD per token.
 const jurors = { small: 0.35, large: 0.15 }; // juror → noise of its scores (the large juror is sharper)

@@ -7,8 +7,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createSqliteLedger } from "../adapters/ledger/sqlite.js";
-import { clearAuction } from "../src/market/index.js";
+import { clearAuction, createSqliteLedger } from "langchain-gavel";
 
 const path = join(mkdtempSync(join(tmpdir(), "gavel-example-")), "ledger.db");
 const ledger = createSqliteLedger({ path });

@@ -11,8 +11,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LlamaCppChatModel, llamaCppMetadataOf, writeTinyLlamaGguf } from "langchain-gavel";
 import { z } from "zod";
-import { LlamaCppChatModel, llamaCppMetadataOf, writeTinyLlamaGguf } from "../adapters/providers/llamacpp/index.js";
 
 const folder = mkdtempSync(join(tmpdir(), "gavel-local-model-"));
 const modelPath = join(folder, "tiny-llama.gguf");

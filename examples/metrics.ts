@@ -10,10 +10,10 @@ import {
   bestRandomMixtureAtCost,
   loadOutcomeIndex,
   oracle,
-  type PolicyResult,
   randomMixtureAtCost,
   singleModelBaselines,
-} from "../src/eval/index.js";
+} from "langchain-gavel";
+import type { PolicyResult } from "../src/eval/index.js";
 
 const STRONG = "gpt-4-1106-preview";
 const CHEAP_PARTNER = "zero-one-ai/Yi-34B-Chat";

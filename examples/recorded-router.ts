@@ -5,9 +5,7 @@
  *
  *   npx tsx examples/recorded-router.ts
  */
-import { createRecordedPool } from "../adapters/providers/recorded.js";
-import { loadOutcomeIndex } from "../src/eval/index.js";
-import { runRecordedEvaluation } from "../src/eval/runner.js";
+import { createRecordedPool, loadOutcomeIndex, runRecordedEvaluation } from "langchain-gavel";
 
 const index = await loadOutcomeIndex(); // data/routerbench/outcomes.jsonl.gz, shipped
 const report = await runRecordedEvaluation({

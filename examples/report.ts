@@ -7,8 +7,7 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeReport } from "../src/eval/report/index.js";
-import type { EvalReport, OperatingPoint } from "../src/eval/results.js";
+import { type EvalReport, type OperatingPoint, writeReport } from "langchain-gavel";
 
 const prompts = 500;
 const point = (label: string, accuracy: number, meanCostUsd: number, largestModelShare = 0): OperatingPoint => ({

@@ -7,9 +7,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UniversalSentenceEncoderEmbeddings } from "../adapters/embeddings/universal-sentence-encoder.js";
-import { openVectraStrategyMemory } from "../adapters/memory/vectra.js";
-import { entriesFromAuction } from "../src/memory/index.js";
+import { entriesFromAuction, openVectraStrategyMemory, UniversalSentenceEncoderEmbeddings } from "langchain-gavel";
 
 const folder = await mkdtemp(join(tmpdir(), "gavel-memory-example-"));
 const memory = await openVectraStrategyMemory({

@@ -13,10 +13,9 @@
 import { HumanMessage } from "@langchain/core/messages";
 import { MemorySaver } from "@langchain/langgraph";
 import { createAgent, tool } from "langchain";
+import { budgetExhaustionOf, TokenBudget, tokenBudgetMiddleware } from "langchain-gavel";
 import { z } from "zod";
 import { ScriptedChatModel } from "../adapters/providers/scripted.js";
-import { TokenBudget } from "../src/budget/index.js";
-import { budgetExhaustionOf, tokenBudgetMiddleware } from "../src/middleware/index.js";
 
 const weather = tool(async ({ city }) => `It is sunny and 21°C in ${city}.`, {
   name: "get_weather",

@@ -9,9 +9,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
+import { executorWeightsFromJson, generateSyntheticTrainingTasks, weightMap, weightsFromJson } from "langchain-gavel";
 import { trainCommand } from "../src/cli/train.js";
-import { executorWeightsFromJson, weightMap } from "../src/coordination/weights.js";
-import { generateSyntheticTrainingTasks, weightsFromJson } from "../src/router/weights.js";
 
 const folder = mkdtempSync(join(tmpdir(), "gavel-train-example-"));
 const tasksFile = join(folder, "tasks.jsonl");

@@ -25,6 +25,9 @@ export {
   writeTokensPlot,
 } from "./report.js";
 export {
+  type EconExecutorCapOptions,
+  econExecutorCap,
+  MIN_EXECUTOR_CAP,
   MULTI_AGENT_RUNS_FILE,
   type MultiAgentAgent,
   type MultiAgentMechanism,

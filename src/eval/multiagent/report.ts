@@ -10,7 +10,7 @@ import * as vegaLite from "vega-lite";
 import type { ExperimentConfig } from "../config.js";
 import type { ReportTable } from "../report/tables.js";
 import type { EvalReport, OperatingPoint, PolicyResult } from "../results.js";
-import type { MultiAgentAgent, MultiAgentMechanism, MultiAgentRunRecord } from "./run.js";
+import { MIN_EXECUTOR_CAP, type MultiAgentAgent, type MultiAgentMechanism, type MultiAgentRunRecord } from "./run.js";
 
 /** Policy id and description of each mechanism in the report. */
 export const MECHANISM_POLICIES: Record<MultiAgentMechanism, { name: string; description: string }> = {
@@ -96,7 +96,14 @@ export function multiAgentReport(input: MultiAgentReportInput): EvalReport {
         );
         const most = Math.max(0, ...runs.map((record) => record.inputTokens + record.outputTokens));
         const errors = runs.filter((record) => record.error !== undefined).length;
-        return `${policy.name} ${point.label}: accuracy ${point.accuracy.toFixed(3)}, ${meanTokensOf(point).toFixed(0)} tokens per example (most ${most}; in ${point.tokens?.input ?? 0} / out ${point.tokens?.output ?? 0}), ${(point.costEfficiency ?? 0).toFixed(3)} accuracy per 1k tokens, $${Number(point.meanCostUsd.toPrecision(3))} per example${errors > 0 ? `, ${errors} example(s) with failed calls` : ""}.`;
+        const unaffordable = runs.filter((record) => record.unaffordable === true).length;
+        const caps = runs.flatMap((record) => record.executorCap ?? []);
+        const sizing = caps.length === 0 ? "" : `, executor cap ${Math.min(...caps)}–${Math.max(...caps)} tokens`;
+        const misfits =
+          unaffordable === 0
+            ? ""
+            : `, ${unaffordable} of ${runs.length} example(s) did not fit (not even a ${MIN_EXECUTOR_CAP}-token executor round: nobody called, scored wrong)`;
+        return `${policy.name} ${point.label}: accuracy ${point.accuracy.toFixed(3)}, ${meanTokensOf(point).toFixed(0)} tokens per example (most ${most}; in ${point.tokens?.input ?? 0} / out ${point.tokens?.output ?? 0}), ${(point.costEfficiency ?? 0).toFixed(3)} accuracy per 1k tokens, $${Number(point.meanCostUsd.toPrecision(3))} per example${sizing}${misfits}${errors > 0 ? `, ${errors} example(s) with failed calls` : ""}.`;
       }),
     ),
   ];

@@ -15,11 +15,13 @@ import type { BaseChatModel } from "@langchain/core/language_models/chat_models"
 import { z } from "zod";
 import { TokenBudget } from "../../budget/budget.js";
 import { costUsd } from "../../budget/prices.js";
+import { countMessageTokens } from "../../budget/tokens.js";
 import type { ModelPrice } from "../../budget/types.js";
 import { createBeliefCoordination } from "../../coordination/graph.js";
+import { COORDINATOR_TOKEN_LIMIT, executorMessages, strategyMessages } from "../../coordination/prompts.js";
 import { createAuctionDebate } from "../../debate/graph.js";
 import { GavelError } from "../../errors.js";
-import { isChatModel } from "../../models.js";
+import { isChatModel, modelName } from "../../models.js";
 import { mapWithConcurrency } from "../concurrency.js";
 import { debateBudgetsOf, type ExperimentConfig, type MULTI_AGENT_MECHANISMS } from "../config.js";
 import { LiveBackendError } from "../live/errors.js";
@@ -87,6 +89,10 @@ const RunRecordSchema = z.object({
   usd: z.number().nonnegative(),
   rounds: z.number().int().nonnegative(),
   stopReason: z.string(),
+  /** Belief coordination only: the output cap its executors got, sized from what the budget left. */
+  executorCap: z.number().int().positive().optional(),
+  /** Belief coordination only: not even a 16-token executor round fit the budget, so nobody was called. */
+  unaffordable: z.literal(true).optional(),
   /** The example failed as a whole (its usage is lost) or some agent calls failed: the first message. */
   error: z.string().optional(),
 });
@@ -281,27 +287,74 @@ interface ExampleSettings {
 
 /** The unbudgeted full-communication baseline's ceiling: never reached. */
 const UNBOUNDED_TOKENS = Number.MAX_SAFE_INTEGER;
-/** The graphs' own defaults, which smaller budgets scale down (see {@link outputCaps}). */
+/** The graphs' own defaults, which smaller budgets scale down (see {@link outputCaps}, {@link econExecutorCap}). */
 const MESSAGE_CAP = 192;
 const INTENT_CAP = 48;
 const EXECUTOR_CAP = 512;
+/** The smallest executor answer worth paying for (`Answer: …` and `Confidence: …` lines). */
+export const MIN_EXECUTOR_CAP = 16;
 
 /**
- * Output caps scaled to the budget so a small budget still pays for a round: a message or an
- * executor's answer gets at most a `2 × agents`-th of the budget (between 32 and the graph's default),
- * an intent a `4 × agents`-th (between 16 and 48).
+ * The debates' output caps scaled to the budget so a small budget still pays for a round: a message
+ * gets at most a `2 × agents`-th of the budget (between 32 and 192), an intent a `4 × agents`-th
+ * (between 16 and 48). Belief coordination sizes its executors per question: {@link econExecutorCap}.
  */
-export function outputCaps(
-  budget: number | null,
-  agents: number,
-): { message: number; intent: number; executor: number } {
-  if (budget === null) return { message: MESSAGE_CAP, intent: INTENT_CAP, executor: EXECUTOR_CAP };
+export function outputCaps(budget: number | null, agents: number): { message: number; intent: number } {
+  if (budget === null) return { message: MESSAGE_CAP, intent: INTENT_CAP };
   const clamp = (value: number, low: number, high: number) => Math.max(low, Math.min(high, Math.floor(value)));
   return {
     message: clamp(budget / (2 * agents), 32, MESSAGE_CAP),
     intent: clamp(budget / (4 * agents), 16, INTENT_CAP),
-    executor: clamp(budget / (2 * agents), 32, EXECUTOR_CAP),
   };
+}
+
+/** Options of {@link econExecutorCap}. */
+export interface EconExecutorCapOptions {
+  question: string;
+  /** Tokens per example; `null`: unbudgeted (the graph's default cap, 512). */
+  budget: number | null;
+  /** The coordinator's model name (its tokenizer). */
+  coordinatorModel: string;
+  /** Every executor: its name (part of its prompt) and model name. */
+  executors: ReadonlyArray<{ name: string; model: string }>;
+}
+
+/**
+ * The output cap of belief coordination's executors for one question: what the budget leaves for the
+ * first round once the coordinator's strategy (prompt + its 50-token cap) and every executor's prompt
+ * are paid, shared between the executors — `floor(left / executors)`, at most 512. Prompts are counted
+ * with the tokenizer on the messages the graph sends, the strategy (not written yet) at its 50-token
+ * bound. The commitment is paid from what the executors leave unused; when it does not fit, the graph
+ * commits the belief-equilibrium candidate. `undefined` when not even a 16-token cap fits: the example
+ * is unaffordable and nobody should be called.
+ *
+ * @example
+ * ```ts
+ * const cap = econExecutorCap({
+ *   question: "What is 17 * 3?",
+ *   budget: 1024,
+ *   coordinatorModel: "gpt-4o-mini",
+ *   executors: [{ name: "a", model: "gpt-4o-mini" }, { name: "b", model: "gpt-4.1-nano" }],
+ * }); // a number of tokens, or undefined
+ * ```
+ */
+export function econExecutorCap(options: EconExecutorCapOptions): number | undefined {
+  const { question, budget, coordinatorModel, executors } = options;
+  if (budget === null) return EXECUTOR_CAP;
+  const strategy =
+    countMessageTokens(strategyMessages(question, COORDINATOR_TOKEN_LIMIT), coordinatorModel) + COORDINATOR_TOKEN_LIMIT;
+  const prompts = executors.reduce(
+    (sum, executor) =>
+      sum +
+      countMessageTokens(
+        executorMessages({ executor: executor.name, question, strategy: "", previousCommitment: undefined }),
+        executor.model,
+      ) +
+      COORDINATOR_TOKEN_LIMIT,
+    0,
+  );
+  const cap = Math.min(EXECUTOR_CAP, Math.floor((budget - strategy - prompts) / Math.max(1, executors.length)));
+  return cap < MIN_EXECUTOR_CAP ? undefined : cap;
 }
 
 /** Answers one task with one mechanism at one budget; never throws for a failing example. */
@@ -311,7 +364,6 @@ function passRunner(
   budget: number | null,
 ): (task: LiveTask) => Promise<MultiAgentRunRecord> {
   const { agents } = settings;
-  const caps = outputCaps(budget, agents.length);
   const modelOf = new Map(agents.map((agent) => [agent.name, agent]));
   const base = { mechanism, budget, agents: settings.signature };
 
@@ -333,7 +385,8 @@ function passRunner(
       usd,
     };
   };
-  const failed = (task: LiveTask, error: unknown): MultiAgentRunRecord => ({
+  /** An example that spent nothing: it failed as a whole, or (belief coordination) was unaffordable. */
+  const nothingSpent = (task: LiveTask, stopReason: string): MultiAgentRunRecord => ({
     ...base,
     promptId: task.promptId,
     answer: null,
@@ -345,7 +398,10 @@ function passRunner(
     callsByModel: {},
     usd: 0,
     rounds: 0,
-    stopReason: "error",
+    stopReason,
+  });
+  const failed = (task: LiveTask, error: unknown): MultiAgentRunRecord => ({
+    ...nothingSpent(task, "error"),
     error: error instanceof Error ? error.message : String(error),
   });
   const verdict = async (task: LiveTask, answer: string | undefined) =>
@@ -355,19 +411,40 @@ function passRunner(
     const [first] = agents;
     if (first === undefined) throw new MultiAgentSetupError("belief coordination needs at least one agent");
     const tokenBudget = budget === null ? undefined : new TokenBudget({ limits: { example: { maxTokens: budget } } });
-    const graph = createBeliefCoordination({
-      coordinator: first.chatModel,
-      executors: agents.map((agent) => ({ name: agent.name, model: agent.chatModel })),
-      embeddings: asLangChainEmbeddings(settings.embeddings),
-      parseAnswer: settings.parseAnswer,
-      maxRounds: settings.maxRounds,
-      seed: settings.seed,
-      executorMaxTokens: caps.executor,
-      ...(tokenBudget === undefined ? {} : { budget: tokenBudget }),
-    });
+    const coordinatorModel = modelName(first.chatModel);
+    const executorModels = agents.map((agent) => ({ name: agent.name, model: modelName(agent.chatModel) }));
+    // One graph per executor cap (caps repeat across questions of similar length); all share the budget.
+    const graphs = new Map<number, ReturnType<typeof createBeliefCoordination>>();
+    const graphFor = (executorCap: number) => {
+      let graph = graphs.get(executorCap);
+      if (graph === undefined) {
+        graph = createBeliefCoordination({
+          coordinator: first.chatModel,
+          executors: agents.map((agent) => ({ name: agent.name, model: agent.chatModel })),
+          embeddings: asLangChainEmbeddings(settings.embeddings),
+          parseAnswer: settings.parseAnswer,
+          maxRounds: settings.maxRounds,
+          seed: settings.seed,
+          executorMaxTokens: executorCap,
+          ...(tokenBudget === undefined ? {} : { budget: tokenBudget }),
+        });
+        graphs.set(executorCap, graph);
+      }
+      return graph;
+    };
     return async (task) => {
+      const executorCap = econExecutorCap({
+        question: task.prompt,
+        budget,
+        coordinatorModel,
+        executors: executorModels,
+      });
+      if (executorCap === undefined) {
+        // Not even a 16-token executor round fits: no call (a strategy nobody could follow is waste).
+        return { ...nothingSpent(task, "budget"), unaffordable: true };
+      }
       try {
-        const state = await graph.invoke(
+        const state = await graphFor(executorCap).invoke(
           { question: task.prompt, budgetScopes: { example: task.promptId } },
           { recursionLimit: 3 * settings.maxRounds + 10 },
         );
@@ -387,6 +464,7 @@ function passRunner(
           ...tally(usage),
           rounds: state.rounds.length,
           stopReason: state.stopReason ?? "max-rounds",
+          executorCap,
           ...(errors[0] === undefined ? {} : { error: errors[0] }),
         };
       } catch (error) {
@@ -395,6 +473,7 @@ function passRunner(
     };
   }
 
+  const caps = outputCaps(budget, agents.length);
   const graph = createAuctionDebate({
     agents: agents.map((agent) => ({
       name: agent.name,
@@ -462,7 +541,8 @@ function cacheKey(mechanism: MultiAgentMechanism, budget: number | null, promptI
 
 /**
  * The cached runs of this agent set, by key. A line that does not parse (a run killed mid-write) is
- * skipped and asked again; failed examples are asked again too.
+ * skipped and asked again; failed examples are asked again too, and belief-coordination lines without
+ * `executorCap` or `unaffordable` (written before its executors were sized per question).
  */
 async function readRunCache(path: string, signature: string): Promise<Map<string, MultiAgentRunRecord>> {
   const cache = new Map<string, MultiAgentRunRecord>();
@@ -477,6 +557,9 @@ async function readRunCache(path: string, signature: string): Promise<Map<string
     }
     const parsed = RunRecordSchema.safeParse(value);
     if (!parsed.success || parsed.data.agents !== signature || parsed.data.stopReason === "error") continue;
+    // Belief coordination lines written before executor caps were sized per question are asked again.
+    const { mechanism, executorCap, unaffordable } = parsed.data;
+    if (mechanism === "econ" && executorCap === undefined && unaffordable === undefined) continue;
     cache.set(cacheKey(parsed.data.mechanism, parsed.data.budget, parsed.data.promptId), parsed.data);
   }
   return cache;

@@ -7,6 +7,8 @@ import { evalCommand, sweepCommand } from "../../../src/cli/eval.js";
 import { loadExperimentConfig, unsupportedReason } from "../../../src/eval/config.js";
 import {
   answerParserOf,
+  econExecutorCap,
+  MIN_EXECUTOR_CAP,
   MULTI_AGENT_RUNS_FILE,
   type MultiAgentRunRecord,
   outputCaps,
@@ -124,6 +126,28 @@ describe("gavel eval on a mode: debate budget sweep (OpenAI-compatible test serv
       expect(spent).toBeGreaterThan(0);
     }
     expect(records.filter((record) => record.answer !== null).every((record) => record.answer === "18")).toBe(true);
+
+    // Belief coordination sizes its executors from what the budget leaves: at 1024 they answer (3 executor
+    // calls a round, the cap recorded), within the budget; at 256 not even a 16-token round fits, so the
+    // example is recorded unaffordable with no call at all (not even the coordinator's strategy).
+    const econ = (budget: number) =>
+      records.filter((record) => record.mechanism === "econ" && record.budget === budget);
+    for (const record of econ(1024)) {
+      expect(record.unaffordable).toBeUndefined();
+      expect(record.rounds).toBeGreaterThanOrEqual(1);
+      expect(record.calls).toBeGreaterThanOrEqual(1 + MODELS.length);
+      expect(record.executorCap).toBeGreaterThanOrEqual(MIN_EXECUTOR_CAP);
+      expect(record.answer).toBe("18");
+      expect(record.inputTokens + record.outputTokens).toBeLessThanOrEqual(1024);
+    }
+    for (const record of econ(256)) {
+      expect(record).toMatchObject({ unaffordable: true, stopReason: "budget", calls: 0, rounds: 0, answer: null });
+      expect(record.inputTokens + record.outputTokens).toBe(0);
+    }
+    expect((report.notes ?? []).join("\n")).toMatch(
+      /belief-coordination budget=256: .*4 of 4 example\(s\) did not fit/,
+    );
+    expect((report.notes ?? []).join("\n")).not.toMatch(/belief-coordination budget=1024: .*did not fit/);
     const full = report.policies.find((policy) => policy.name === "full-debate");
     expect(full?.kind).toBe("baseline");
     expect(full?.points[0]?.tokens).toEqual(full?.points[1]?.tokens);
@@ -163,7 +187,30 @@ describe("configs and helpers", () => {
     expect(answerParserOf("gsm8k")("So 9 × 2.\nAnswer: $18.")).toBe("18");
     expect(answerParserOf("mmlu")("Answer: (C)")).toBe("C");
     expect(answerParserOf("humaneval")("Answer: f")).toBeUndefined();
-    expect(outputCaps(256, 3)).toEqual({ message: 42, intent: 21, executor: 42 });
-    expect(outputCaps(null, 3)).toEqual({ message: 192, intent: 48, executor: 512 });
+    expect(outputCaps(256, 3)).toEqual({ message: 42, intent: 21 });
+    expect(outputCaps(null, 3)).toEqual({ message: 192, intent: 48 });
+  });
+
+  it("sizes belief coordination's executor cap from what the budget leaves after the prompts", () => {
+    const question = "Tom has 7 apples and buys 11 more. How many apples does he have? End with #### <number>.";
+    const executors = MODELS.map((model) => ({ name: model, model }));
+    const capAt = (budget: number | null) =>
+      econExecutorCap({ question, budget, coordinatorModel: MODELS[0] ?? "", executors });
+    expect(capAt(256)).toBeUndefined();
+    expect(capAt(null)).toBe(512);
+    const at1024 = capAt(1024) ?? 0;
+    const at1536 = capAt(1536) ?? 0;
+    expect(at1024).toBeGreaterThanOrEqual(MIN_EXECUTOR_CAP);
+    // Each extra token of budget is shared between the three executors.
+    expect(at1536 - at1024).toBeGreaterThanOrEqual(Math.floor(512 / 3) - 1);
+    expect(capAt(100_000)).toBe(512);
+    // A longer question leaves less room.
+    const longer = econExecutorCap({
+      question: `${question} ${"Also note the apples are red. ".repeat(20)}`,
+      budget: 1024,
+      coordinatorModel: MODELS[0] ?? "",
+      executors,
+    });
+    expect(longer ?? 0).toBeLessThan(at1024);
   });
 });
