@@ -10,10 +10,10 @@ import {
   bestRandomMixtureAtCost,
   loadOutcomeIndex,
   oracle,
+  type PolicyEvaluation,
   randomMixtureAtCost,
   singleModelBaselines,
 } from "langchain-gavel";
-import type { PolicyResult } from "../src/eval/index.js";
 
 const STRONG = "gpt-4-1106-preview";
 const CHEAP_PARTNER = "zero-one-ai/Yi-34B-Chat";
@@ -39,7 +39,7 @@ const table = new Table({
   style: { head: [], border: [], compact: true },
 });
 const short = (model: string) => model.split("/").pop() ?? model;
-const row = (label: string, result: PolicyResult) => {
+const row = (label: string, result: PolicyEvaluation) => {
   table.push([
     label,
     result.accuracy.toFixed(3),

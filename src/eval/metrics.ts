@@ -120,7 +120,7 @@ export function summarizeRun(requests: readonly ServedRequest[], options: { larg
 // ---------------------------------------------------------------------------------------------
 
 /** A policy's result on recorded outcomes: the summary of the prompts it could serve, and how many it could not. */
-export interface PolicyResult extends RunSummary {
+export interface PolicyEvaluation extends RunSummary {
   /** Display name, e.g. `gpt-4-1106-preview` or `oracle`. */
   name: string;
   /** Prompts skipped because the chosen model has no recorded outcome for them. */
@@ -186,7 +186,7 @@ export function evaluateDecisions(
   index: OutcomeIndex,
   decisions: Decisions,
   options: PolicyOptions & { name?: string } = {},
-): PolicyResult {
+): PolicyEvaluation {
   const { promptIds = index.promptIds, name = "decisions" } = options;
   const choose = typeof decisions === "function" ? decisions : (promptId: string) => decisions.get(promptId);
   const served: ServedRequest[] = [];
@@ -210,7 +210,7 @@ export function evaluateDecisions(
  * for (const result of singleModelBaselines(index)) console.log(result.name, result.accuracy, result.meanCostUsd);
  * ```
  */
-export function singleModelBaselines(index: OutcomeIndex, options: PolicyOptions = {}): PolicyResult[] {
+export function singleModelBaselines(index: OutcomeIndex, options: PolicyOptions = {}): PolicyEvaluation[] {
   const largestModel = options.largestModel ?? dearestModel(index, options.promptIds);
   return index.models.map((model) => evaluateDecisions(index, () => model, { ...options, largestModel, name: model }));
 }
@@ -239,12 +239,12 @@ export function oracleChoice(index: OutcomeIndex, promptId: string): string | un
  * const best = oracle(index); // accuracy ≥ every single model, at a fraction of the dearest model's cost
  * ```
  */
-export function oracle(index: OutcomeIndex, options: PolicyOptions = {}): PolicyResult {
+export function oracle(index: OutcomeIndex, options: PolicyOptions = {}): PolicyEvaluation {
   return evaluateDecisions(index, (promptId) => oracleChoice(index, promptId), { ...options, name: "oracle" });
 }
 
 /** Result of a random mixture of two models. */
-export interface RandomMixtureResult extends PolicyResult {
+export interface RandomMixtureResult extends PolicyEvaluation {
   cheapModel: string;
   dearModel: string;
   /** Probability of sending a prompt to `dearModel`. */
@@ -344,11 +344,11 @@ export function randomMixtureAtCost(
 export function bestRandomMixtureAtCost(
   index: OutcomeIndex,
   options: PolicyOptions & { targetMeanCostUsd: number; models?: readonly string[] },
-): PolicyResult {
+): PolicyEvaluation {
   const { targetMeanCostUsd, models = index.models, promptIds = index.promptIds } = options;
   const largestModel = options.largestModel ?? dearestModel(index, promptIds);
-  let best: PolicyResult | undefined;
-  const consider = (candidate: PolicyResult) => {
+  let best: PolicyEvaluation | undefined;
+  const consider = (candidate: PolicyEvaluation) => {
     if (candidate.meanCostUsd > targetMeanCostUsd * (1 + 1e-9)) return;
     if (best === undefined || candidate.accuracy > best.accuracy) best = candidate;
   };
@@ -384,7 +384,7 @@ export function bestRandomMixtureAtCost(
 }
 
 /** Result of the per-task static choice. */
-export interface StaticChoiceResult extends PolicyResult {
+export interface StaticChoiceResult extends PolicyEvaluation {
   /** Per task (`eval_name`), the models ranked on the training prompts, best first. */
   rankingByTask: Record<string, string[]>;
   /** The ranking used for tasks that have no training prompt. */

@@ -18,9 +18,9 @@ import {
   averagePerformanceGapRecovered,
   bestRandomMixtureAtCost,
   callPerformanceThreshold,
-  type PolicyResult as MetricPolicyResult,
   operatingPointsFromCosts,
   oracle,
+  type PolicyEvaluation,
   paretoArea,
   paretoFrontier,
   singleModelBaselines,
@@ -240,7 +240,7 @@ function pointFromRouted(
   return point;
 }
 
-function pointFromMetric(result: MetricPolicyResult, label: string, parameter?: number): OperatingPoint {
+function pointFromMetric(result: PolicyEvaluation, label: string, parameter?: number): OperatingPoint {
   const point: OperatingPoint = {
     label,
     accuracy: result.accuracy,
@@ -559,8 +559,8 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
   progress({ phase: "baselines", done: 1, total: 1 });
 
   // RouteLLM measures and Pareto area.
-  const strong = singles.find((single) => single.name === strongModel) as MetricPolicyResult;
-  const weak = singles.find((single) => single.name === weakModel) as MetricPolicyResult;
+  const strong = singles.find((single) => single.name === strongModel) as PolicyEvaluation;
+  const weak = singles.find((single) => single.name === weakModel) as PolicyEvaluation;
   const gap = { weakAccuracy: weak.accuracy, strongAccuracy: strong.accuracy };
   const cheapestCost = Math.min(...singles.map((single) => single.meanCostUsd));
   const notes: string[] = [];
