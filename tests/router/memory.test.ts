@@ -1,34 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { createSqliteLedger } from "../../adapters/ledger/sqlite.js";
-import { createInMemoryStrategyMemory, entriesFromAuction } from "../../src/memory/index.js";
-import { AuctionRouter, type RouterMetadata } from "../../src/router/index.js";
-import { ScriptedHashingEmbeddings } from "../memory/scripted-embeddings.js";
-import { CHEAP, callsOf, DEAR, scriptedMember } from "./scripted-pool.js";
+import { AuctionRouter } from "../../src/router/index.js";
+import { CHEAP, callsOf, DEAR, gavelOf, scriptedMember, seededMemory } from "./scripted-pool.js";
 
 const TASK = "Sum the even numbers below 100";
 const likesFormula = (plan: string) => (plan.includes("formula") ? 5 : plan.includes("loop") ? 4 : 1);
-
-async function seededMemory() {
-  const memory = createInMemoryStrategyMemory({ embeddings: new ScriptedHashingEmbeddings() });
-  await memory.add(
-    entriesFromAuction({
-      auctionId: "past-1",
-      task: "Sum the odd numbers below 50",
-      kind: "route",
-      winner: "large",
-      createdAt: 1,
-      bids: [
-        { agent: "small", plan: "Guess.", cost: 0.0001 },
-        { agent: "large", plan: "Use the arithmetic series formula.", cost: 0.001 },
-      ],
-    }),
-  );
-  return memory;
-}
-
-function gavelOf(message: { response_metadata: Record<string, unknown> }): RouterMetadata {
-  return message.response_metadata.gavel as RouterMetadata;
-}
 
 describe("AuctionRouter: memory refinement", () => {
   it("a cheaper member's refined bid replaces the provisional winner when it scores better", async () => {

@@ -6,11 +6,7 @@ import { TokenBudget } from "../../src/budget/index.js";
 import { GavelConfigError } from "../../src/errors.js";
 import { clearAuction } from "../../src/market/index.js";
 import { AuctionRouter, type RouterMetadata, scoreBid } from "../../src/router/index.js";
-import { CHEAP, callsOf, DEAR, gullibleJurorReply, scriptedMember } from "./scripted-pool.js";
-
-function gavelOf(message: { response_metadata: Record<string, unknown> }): RouterMetadata {
-  return message.response_metadata.gavel as RouterMetadata;
-}
+import { CHEAP, callsOf, DEAR, gavelOf, gullibleJurorReply, scriptedMember } from "./scripted-pool.js";
 
 /** Jurors that like plans mentioning "verify". */
 const likesVerify = (plan: string) => (plan.includes("verify") ? 5 : 2);
