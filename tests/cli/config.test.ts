@@ -33,9 +33,17 @@ async function errorOf(promise: Promise<unknown>): Promise<GavelConfigFileError>
 describe("the shipped configs", () => {
   const files = readdirSync(configsFolder).filter((file) => file.endsWith(".yaml"));
 
-  it("are the six the docs promise", () => {
+  it("are the seven the docs promise", () => {
     expect(files.sort()).toEqual(
-      ["budget_sweep.yaml", "default.yaml", "gsm8k.yaml", "humaneval.yaml", "mmlu.yaml", "openrouter.yaml"].sort(),
+      [
+        "budget_sweep.yaml",
+        "default.yaml",
+        "gsm8k.yaml",
+        "humaneval.yaml",
+        "mmlu.yaml",
+        "openrouter.yaml",
+        "openrouter_debate.yaml",
+      ].sort(),
     );
   });
 
@@ -61,11 +69,16 @@ describe("the shipped configs", () => {
     },
   );
 
-  it("budget_sweep.yaml is a runnable debate sweep over token budgets", async () => {
-    const config = await loadExperimentConfig(join(configsFolder, "budget_sweep.yaml"));
-    expect(config.mode).toBe("debate");
-    expect(unsupportedReason(config)).toBeUndefined();
-  });
+  it.each(["budget_sweep.yaml", "openrouter_debate.yaml"])(
+    "%s is a runnable debate sweep over the issue's token budgets",
+    async (file) => {
+      const config = await loadExperimentConfig(join(configsFolder, file));
+      expect(config.mode).toBe("debate");
+      expect(config.sweep).toMatchObject({ kind: "budget", budgetsTokens: [256, 512, 1024, 1536, 2048] });
+      expect(config.debate?.mechanisms).toEqual(["intent", "full_draft", "full", "econ"]);
+      expect(unsupportedReason(config)).toBeUndefined();
+    },
+  );
 });
 
 describe("loadExperimentConfig errors", () => {
