@@ -7,31 +7,22 @@
  * added on top. No target in the issue; the router adds no model call, so a decision should stay far below one
  * millisecond-scale model call.
  */
+
 import { loadOutcomeIndex, splitPromptIds } from "../src/eval/index.js";
 import { createEscalationPolicy, parserForTask } from "../src/eval/routers/escalation.js";
 import { estimateValues, fitTrainingProfile } from "../src/eval/routers/estimator.js";
 import { createMemoryAuctionRouter } from "../src/eval/routers/memoryAuction.js";
 import { availableModels } from "../src/eval/routers/online.js";
 import { OutcomeMemory } from "../src/eval/routers/outcome-memory.js";
+import { mulberry32Float } from "../src/market/random.js";
 import { type BenchResult, medianMicros } from "./harness.js";
 
 const DIMENSIONS = 512;
 
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function run(): Promise<BenchResult[]> {
   const index = await loadOutcomeIndex();
   const { train, test } = splitPromptIds(index.promptIds, { trainFraction: 0.5, seed: 0 });
-  const random = seededRandom(7);
+  const random = mulberry32Float(7);
   const vectorOf = () => Array.from({ length: DIMENSIONS }, () => random() - 0.5);
   const profile = fitTrainingProfile(index, train);
   const memory = new OutcomeMemory({ dimensions: DIMENSIONS });

@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { LocalIndex, ProtobufCodec } from "vectra";
 import { UniversalSentenceEncoderEmbeddings } from "../adapters/embeddings/universal-sentence-encoder.js";
 import { openVectraStrategyMemory } from "../adapters/memory/vectra.js";
+import { mulberry32Float } from "../src/market/random.js";
 import { createInMemoryStrategyMemory } from "../src/memory/matrix-memory.js";
 import { MatrixStore } from "../src/memory/matrix-store.js";
 import type { NewStrategyEntry, StrategyMemory } from "../src/memory/types.js";
@@ -25,18 +26,6 @@ import { type BenchResult, medianMicros } from "./harness.js";
 const DIMENSIONS = 512;
 const AGENTS = 10;
 const BIDS_PER_AUCTION = 4;
-
-/** mulberry32: a small seeded generator, so every run stores the same vectors. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function unitVector(random: () => number): Float32Array {
   const vector = new Float32Array(DIMENSIONS);
@@ -53,7 +42,7 @@ function unitVector(random: () => number): Float32Array {
 
 /** `count` entries in auctions of 4 bids (1 winning, 3 losing), 10 agents, 5 kinds. */
 function syntheticEntries(count: number, seed: number): NewStrategyEntry[] {
-  const random = seededRandom(seed);
+  const random = mulberry32Float(seed);
   return Array.from({ length: count }, (_, index) => {
     const auction = Math.floor(index / BIDS_PER_AUCTION);
     return {
@@ -96,7 +85,7 @@ async function searchFigures(size: number, target: number): Promise<BenchResult[
   const entries = syntheticEntries(size, size);
   const memory = createInMemoryStrategyMemory({ embeddings: noEmbedder, maxEntries: size });
   const loadMs = await milliseconds(() => memory.add(entries));
-  const queries = Array.from({ length: 64 }, (_, index) => unitVector(seededRandom(index + 7)));
+  const queries = Array.from({ length: 64 }, (_, index) => unitVector(mulberry32Float(index + 7)));
   let next = 0;
   const query = () => queries[next++ % queries.length] ?? new Float32Array(DIMENSIONS);
   const label = `${size / 1000}k`;
@@ -176,7 +165,7 @@ async function onDiskFigures(): Promise<BenchResult[]> {
     }
 
     // Adds one auction at a time: a journal append each, a compaction every 1,000 records.
-    const random = seededRandom(99);
+    const random = mulberry32Float(99);
     const newAuction = (auction: number): NewStrategyEntry[] =>
       Array.from({ length: BIDS_PER_AUCTION }, (_, bid) => ({
         id: `new-${auction}-${bid}`,
@@ -202,7 +191,7 @@ async function onDiskFigures(): Promise<BenchResult[]> {
 
     const index = new LocalIndex(folder, undefined, undefined, new ProtobufCodec());
     await index.listItems();
-    const query = Array.from(unitVector(seededRandom(5)));
+    const query = Array.from(unitVector(mulberry32Float(5)));
     const vectraQuery = await medianMicros("memory.vectra.query", () => index.queryItems(query, "", 8), {
       time: 1_000,
     });

@@ -12,6 +12,7 @@
  * does not score that prompt (it is counted in `unavailable`), never as wrong and never as free.
  * The formulas are written out in docs/evaluation.md.
  */
+import { mulberry32Float } from "../market/random.js";
 import { GavelMetricError } from "./errors.js";
 import type { OutcomeIndex, OutcomeRecord } from "./outcomes.js";
 
@@ -482,7 +483,7 @@ export function splitPromptIds(
     throw new GavelMetricError(`splitPromptIds: trainFraction must be in [0, 1], got ${trainFraction}`);
   }
   const shuffled = [...new Set(promptIds)].sort();
-  const random = mulberry32(seed);
+  const random = mulberry32Float(seed);
   for (let position = shuffled.length - 1; position > 0; position--) {
     const other = Math.floor(random() * (position + 1));
     [shuffled[position], shuffled[other]] = [shuffled[other] as string, shuffled[position] as string];
@@ -492,28 +493,6 @@ export function splitPromptIds(
     train: promptIds.filter((promptId) => trainSet.has(promptId)),
     test: promptIds.filter((promptId) => !trainSet.has(promptId)),
   };
-}
-
-/** mulberry32: a small, seeded 32-bit PRNG returning numbers in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// 3. RouteLLM measures: PGR, CPT, APGR
-// ---------------------------------------------------------------------------------------------
-
-/** The weak and the strong model's accuracy on the same prompts: the gap a router should recover. */
-export interface PerformanceGap {
-  weakAccuracy: number;
-  strongAccuracy: number;
 }
 
 /** One operating point of a router that chooses between a weak and a strong model. */

@@ -9,8 +9,8 @@
  *   integers with full avalanche.
  * - `hashString` is FNV-1a over the UTF-16 code units of a string, started from a seeded
  *   basis and finished with `mix32`.
- * - `createSeededRandom` is Mulberry32 (Tommy Ettinger's 32-bit generator): period 2^32,
- *   one `Math.imul` chain per draw.
+ * - `mulberry32` is Mulberry32 (Tommy Ettinger's 32-bit generator): period 2^32, one
+ *   `Math.imul` chain per draw; `createSeededRandom` seeds it from a seed and a stream name.
  */
 
 /** FNV-1a 32-bit offset basis. */
@@ -73,6 +73,32 @@ export interface SeededRandom {
 }
 
 /**
+ * Mulberry32 from a raw 32-bit state, with no seed mixing: a function returning the next unsigned
+ * 32-bit integer. {@link createSeededRandom} is this generator seeded through `seedState` and a
+ * stream name; the evaluation's train/test split and the benchmarks use it raw, so their seeds keep
+ * giving the same numbers they always gave.
+ *
+ * @example
+ * const next = mulberry32(7);
+ * next(); // the same unsigned 32-bit integer on every machine
+ */
+export function mulberry32(state: number): () => number {
+  let current = state | 0;
+  return () => {
+    current = (current + MULBERRY_INCREMENT) | 0;
+    let mixed = Math.imul(current ^ (current >>> 15), 1 | current);
+    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed;
+    return (mixed ^ (mixed >>> 14)) >>> 0;
+  };
+}
+
+/** `mulberry32(seed)` as floats in [0, 1): `next() / 2^32`. */
+export function mulberry32Float(seed: number): () => number {
+  const next = mulberry32(seed);
+  return () => next() / TWO_TO_THE_32;
+}
+
+/**
  * Mulberry32 seeded from `seedState(seed)` mixed with a stream name, so that independent uses
  * of one seed (tie keys, softmax draws, ...) do not share numbers.
  *
@@ -81,13 +107,7 @@ export interface SeededRandom {
  * random.nextFloat(); // the same value on every machine
  */
 export function createSeededRandom({ seed = 0, stream = "" }: { seed?: number; stream?: string } = {}): SeededRandom {
-  let state = hashString(stream, seedState(seed));
-  function nextUint32(): number {
-    state = (state + MULBERRY_INCREMENT) | 0;
-    let mixed = Math.imul(state ^ (state >>> 15), 1 | state);
-    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed;
-    return (mixed ^ (mixed >>> 14)) >>> 0;
-  }
+  const nextUint32 = mulberry32(hashString(stream, seedState(seed)));
   return {
     nextUint32,
     nextFloat: () => nextUint32() / TWO_TO_THE_32,
