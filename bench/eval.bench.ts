@@ -7,7 +7,6 @@
  * added on top. No target in the issue; the router adds no model call, so a decision should stay far below one
  * millisecond-scale model call.
  */
-
 import { loadOutcomeIndex, splitPromptIds } from "../src/eval/index.js";
 import { createEscalationPolicy, parserForTask } from "../src/eval/routers/escalation.js";
 import { estimateValues, fitTrainingProfile } from "../src/eval/routers/estimator.js";
