@@ -115,6 +115,33 @@ export function parseConfig<T>(
   return result.data;
 }
 
+/** A zod schema that parses JSON text: a text that is not JSON fails with "not JSON: <the parser's message>". */
+const JsonTextSchema = z.string().transform((text, context): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    context.addIssue({ code: "custom", message: `not JSON: ${(error as Error).message}` });
+    return z.NEVER;
+  }
+});
+
+/**
+ * Parse JSON text (saved weights, a record) and validate it with `schema`: one `GavelConfigError`
+ * naming `where` for both ways it can be wrong — the text is not JSON, or a field is.
+ *
+ * @example
+ * const Saved = z.object({ version: z.literal(1) }).strict();
+ * parseJsonConfig("saved weights", Saved, '{"version":1}'); // { version: 1 }
+ * parseJsonConfig("saved weights", Saved, "{"); // throws GavelConfigError: "saved weights: not JSON: ..."
+ */
+export function parseJsonConfig<T>(
+  where: string,
+  schema: { safeParse(input: unknown): { success: true; data: T } | { success: false; error: ZodError } },
+  text: string,
+): T {
+  return parseConfig(where, schema, parseConfig(where, JsonTextSchema, text));
+}
+
 /**
  * Zod schema of an injected function (a clock, an id generator, a listener): accepts any
  * function, typed as `T`; anything else fails with "must be a function".

@@ -6,7 +6,7 @@
  * right 9 times in 10 gets (9 + 1) / (10 + 2) ≈ 0.83 with the default prior 1.
  */
 import { z } from "zod";
-import { parseConfig } from "../errors.js";
+import { parseConfig, parseJsonConfig } from "../errors.js";
 
 /** One training outcome: did this executor's own answer to one training question come out right? */
 export interface ExecutorOutcome {
@@ -88,9 +88,8 @@ export function executorWeightsToJson(weights: ExecutorWeights): string {
 /**
  * Read weights saved by {@link executorWeightsToJson}.
  *
- * @throws GavelConfigError naming the bad field when the JSON is not valid weights.
- * @throws SyntaxError when the text is not JSON.
+ * @throws GavelConfigError naming the bad field, or saying the text is not JSON.
  */
 export function executorWeightsFromJson(text: string): ExecutorWeights {
-  return parseConfig("executor weights", executorWeightsSchema, JSON.parse(text));
+  return parseJsonConfig("executor weights", executorWeightsSchema, text);
 }

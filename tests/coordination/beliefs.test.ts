@@ -188,6 +188,10 @@ describe("executor weights", () => {
     } catch (error) {
       expect((error as GavelConfigError).fields).toContain("executors.a.weight");
     }
+    // A truncated file is the same kind of error, not a bare SyntaxError.
+    expect(() => executorWeightsFromJson(executorWeightsToJson(fitExecutorWeights([])).slice(0, 20))).toThrow(
+      /Invalid executor weights:\n.*not JSON/,
+    );
     expect(() => fitExecutorWeights([], { prior: 0 })).toThrow(GavelConfigError);
   });
 });
