@@ -8,7 +8,7 @@
  *   gavel report          re-render a report from its report.json
  *   gavel ledger          read the auction ledger
  *   gavel replay-debates  replay recorded debates under a token-budget sweep
- *   gavel train           fit and save router weights (SALE) or executor weights (ECON)
+ *   gavel train           fit and save router weights (SALE), executor weights (ECON) or debate α (DALA)
  */
 import { Command } from "commander";
 import { debatesCommand } from "./debates.js";

@@ -1,28 +1,47 @@
 /**
- * `gavel train`: fit learned weights from recorded outcomes, save them as JSON, print how they do.
+ * `gavel train`: fit learned weights, save them as JSON, print how they do.
  *
  *   gavel train router    --tasks FILE.jsonl [--holdout-fraction 0.3] [--seed N] [--time-limit S]
  *                         [--out router-weights.json] [--json]
  *   gavel train executors --records FILE.jsonl [--prior 1] [--out executor-weights.json] [--json]
- *   gavel train debate    (not implemented in this version: exit code 3)
+ *   gavel train debate    --config FILE.yaml [--budget N] [--questions 20] [--epochs 3] [--lambda 0.5]
+ *                         [--learning-rate 0.1] [--noise 0.2] [--out debate-aggressiveness.json] [--json]
  *
  * `router` fits the strategy-auction router's weights (SALE's min-max MILP, solved by HiGHS) on a
  * seeded training part of the tasks and compares the fitted weights with the defaults on the
- * held-out part. `executors` fits the belief coordination's per-executor weights (ECON). Both write
- * JSON that the library reloads (`weightsFromJson`, `executorWeightsFromJson`). See docs/train.md.
+ * held-out part. `executors` fits the belief coordination's per-executor weights (ECON). Both run
+ * offline on recorded outcomes. `debate` fits the gated debate's aggressiveness α per agent by
+ * REINFORCE on `accuracy − λ · tokens / budget` (DALA): the agents of a `mode: debate` experiment
+ * debate, live, a seeded training sample of its benchmark that excludes every problem of the
+ * evaluation sample, with a fresh α around the current one at every step. All three write JSON that
+ * the library reloads (`weightsFromJson`, `executorWeightsFromJson`, `parseAggressiveness`). See
+ * docs/train.md.
  *
  * Exit codes (the same as `gavel eval`): 0 done; 1 the run failed (for `router`: the solver failed
- * and the default weights were saved in place of fitted ones); 2 bad input (missing file, a bad
- * line — named by file, line and field — or a bad option); 3 not implemented in this version.
- * Output goes through injectable writers, so tests run the real command in-process.
+ * and the default weights were saved in place of fitted ones; for `debate`: no call of the first
+ * epoch succeeded, or a backend failed); 2 bad input (missing file, a bad line — named by file, line
+ * and field —, a config that is not a live `mode: debate` experiment — named by key —, a missing API
+ * key, a budget that pays for no debate round, or a bad option). Output goes through injectable writers, so tests run the real command
+ * in-process.
  */
 
 import { readFileSync, writeFileSync } from "node:fs";
 import Table from "cli-table3";
 import { Command, InvalidArgumentError } from "commander";
 import { type ZodError, z } from "zod";
+import { LlamaCppChatModel } from "../../adapters/providers/llamacpp/index.js";
 import { executorWeightsToJson, fitExecutorWeights } from "../coordination/weights.js";
+import { serializeAggressiveness, type TrainingEpoch } from "../debate/training.js";
 import { functionSchema, GavelConfigError, parseConfig } from "../errors.js";
+import { GavelConfigFileError, loadExperimentConfig, MissingApiKeyError } from "../eval/config.js";
+import { GavelDataError } from "../eval/errors.js";
+import {
+  DEFAULT_TRAINING_QUESTIONS,
+  type DebateTraining,
+  type DebateTrainingPlan,
+  MultiAgentSetupError,
+  trainDebateAggressiveness,
+} from "../eval/multiagent/index.js";
 import { createSeededRandom } from "../market/random.js";
 import {
   defaultRouterWeights,
@@ -35,7 +54,7 @@ import {
   type WeightEvaluation,
   weightsToJson,
 } from "../router/weights.js";
-import { EXIT_BAD_INPUT, EXIT_NOT_IMPLEMENTED, EXIT_RUN_FAILED, usageErrorsExitWithCode2 } from "./exit-codes.js";
+import { EXIT_BAD_INPUT, EXIT_RUN_FAILED, usageErrorsExitWithCode2 } from "./exit-codes.js";
 
 const TrainCommandOptionsSchema = z
   .object({
@@ -45,10 +64,12 @@ const TrainCommandOptionsSchema = z
     stderr: functionSchema<(text: string) => void>().optional(),
     /** How HiGHS is loaded for `train router`. Default: the `highs` package. A seam for tests of the fallback. */
     loadSolver: functionSchema<SolverLoader>().optional(),
+    /** Environment the API keys of `train debate` are read from. Default: `process.env`. */
+    env: z.record(z.string(), z.string().optional()).optional(),
   })
   .strict();
 
-/** Options of {@link trainCommand}: I/O seams for tests and embedding. */
+/** Options of {@link trainCommand}: I/O and environment seams for tests and embedding. */
 export type TrainCommandOptions = z.input<typeof TrainCommandOptionsSchema>;
 
 /** One line of the `train executors` records file: did this executor answer one training question right? */
@@ -75,6 +96,18 @@ interface ExecutorFlags {
   json?: boolean;
 }
 
+interface DebateFlags {
+  config: string;
+  budget?: number;
+  questions: number;
+  epochs: number;
+  lambda: number;
+  learningRate: number;
+  noise: number;
+  out: string;
+  json?: boolean;
+}
+
 /** What `train router --json` prints. */
 interface RouterTrainingSummary {
   tasksFile: string;
@@ -90,7 +123,7 @@ type WeightEvaluationSummary = Omit<WeightEvaluation, "winners">;
 /**
  * The `train` command of the `gavel` CLI, with its subcommands `router`, `executors` and `debate`.
  *
- * @param options - Optional writers and HiGHS loader (seams for tests).
+ * @param options - Optional writers, HiGHS loader and environment (seams for tests).
  * @returns A commander `Command` to add to a program.
  * @throws GavelConfigError when an option is invalid.
  * @example
@@ -100,6 +133,9 @@ type WeightEvaluationSummary = Omit<WeightEvaluation, "winners">;
  * await program.parseAsync(["train", "router", "--tasks", "tasks.jsonl", "--out", "router-weights.json"], {
  *   from: "user",
  * });
+ * await program.parseAsync(["train", "debate", "--config", "configs/budget_sweep.yaml", "--questions", "20"], {
+ *   from: "user",
+ * });
  * ```
  */
 export function trainCommand(options: TrainCommandOptions = {}): Command {
@@ -107,6 +143,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
     stdout = (text: string) => process.stdout.write(text),
     stderr = (text: string) => process.stderr.write(text),
     loadSolver,
+    env = process.env,
   } = parseConfig("trainCommand options", TrainCommandOptionsSchema, options);
   const output = { writeOut: stdout, writeErr: stderr };
   const print = (text: string) => stdout(text.endsWith("\n") ? text : `${text}\n`);
@@ -266,22 +303,65 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
 
   train
     .command("debate")
-    .description("Fit the debate agents' aggressiveness α by REINFORCE (not implemented in this version).")
+    .description(
+      "Fit the gated debate's aggressiveness α per agent by REINFORCE on a training split of a mode: debate experiment (live).",
+    )
     .configureOutput(output)
-    .allowUnknownOption()
-    .allowExcessArguments()
+    .requiredOption(
+      "--config <file>",
+      "a mode: debate experiment YAML with a live backend (e.g. configs/budget_sweep.yaml)",
+    )
+    .option(
+      "--budget <tokens>",
+      "tokens per example (default: the median of the config's budget sweep)",
+      parsePositiveInteger,
+    )
+    .option(
+      "--questions <n>",
+      "training questions, sampled outside the evaluation sample",
+      parsePositiveInteger,
+      DEFAULT_TRAINING_QUESTIONS,
+    )
+    .option("--epochs <n>", "passes over the training questions", parsePositiveInteger, 3)
+    .option(
+      "--lambda <x>",
+      "weight of the token cost in the reward accuracy − λ · tokens/budget",
+      parseNonNegative,
+      0.5,
+    )
+    .option("--learning-rate <x>", "η of the REINFORCE step", parsePositiveNumber, 0.1)
+    .option("--noise <x>", "σ of the Gaussian policy around α", parsePositiveNumber, 0.2)
+    .option("--out <file>", "where the α JSON is written", "debate-aggressiveness.json")
+    .option("--json", "print the training run as JSON")
     .exitOverride(usageErrorsExitWithCode2)
-    .action((_options: unknown, command: Command) => {
-      fail(
-        command,
-        "gavel train debate is not implemented in this version. REINFORCE on α reruns the debate with freshly " +
-          "sampled α at every step, so it needs agents on a live backend; recorded transcripts do not say what " +
-          "an agent would have bid under another α. Call trainAggressiveness({ runDebate, ... }) from the library " +
-          "with your own backend (docs/debate.md). For per-agent reliability weights from outcomes, use " +
-          "`gavel train executors`.",
-        EXIT_NOT_IMPLEMENTED,
-        "notImplemented",
-      );
+    .action(async (_options: unknown, command: Command) => {
+      const flags = command.opts<DebateFlags>();
+      const stop = (error: unknown): never => {
+        const { exitCode, code } = classifyDebateError(error);
+        return fail(command, error instanceof Error ? error.message : String(error), exitCode, code);
+      };
+      const config = await loadExperimentConfig(flags.config).catch(stop);
+      const training = await trainDebateAggressiveness({
+        config,
+        env,
+        questions: flags.questions,
+        epochs: flags.epochs,
+        lambda: flags.lambda,
+        learningRate: flags.learningRate,
+        noise: flags.noise,
+        configFile: flags.config,
+        createLlamaCppModel: (settings) => new LlamaCppChatModel(settings),
+        ...(flags.budget === undefined ? {} : { budget: flags.budget }),
+        onStart: (plan) => stderr(`${startLine(plan, flags)}\n`),
+        onEpoch: (epoch, epochs) => stderr(`${epochLine(epoch, epochs)}\n`),
+      }).catch(stop);
+      try {
+        writeFileSync(flags.out, `${serializeAggressiveness(training.aggressiveness)}\n`);
+      } catch (error) {
+        fail(command, `${flags.out}: cannot write: ${(error as Error).message}`, EXIT_RUN_FAILED, "unwritableOut");
+      }
+      if (flags.json) printJson({ config: flags.config, out: flags.out, ...training });
+      else print(debateReport(training, flags));
     });
 
   return train;
@@ -328,6 +408,21 @@ function describeIssues(error: GavelConfigError): string {
       return `field "${path}": ${issue.message}`;
     })
     .join("; ");
+}
+
+/**
+ * The exit code of a failed `train debate`: bad input (an invalid or unsuitable config, a missing key,
+ * unusable data, agents that name no pool model) is 2; anything the run itself hit is 1.
+ */
+function classifyDebateError(error: unknown): { exitCode: number; code: string } {
+  if (GavelConfigFileError.isInstance(error) || GavelConfigError.isInstance(error)) {
+    return { exitCode: EXIT_BAD_INPUT, code: "invalidConfig" };
+  }
+  if (MissingApiKeyError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "missingApiKey" };
+  if (GavelDataError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "invalidData" };
+  // Agents that name no pool model, or a budget that pays for no debate round.
+  if (MultiAgentSetupError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "badSetup" };
+  return { exitCode: EXIT_RUN_FAILED, code: "runFailed" };
 }
 
 /** Issues of `fitRouterWeights`'s options (`tasks.<i>.bids...`) translated to `FILE:LINE: field "bids..."`. */
@@ -421,6 +516,58 @@ function routerReport(summary: RouterTrainingSummary): string {
   ].join("\n");
 }
 
+/** α by agent, `solver 1.032, critic 0.9871`. */
+function alphaList(aggressiveness: Readonly<Record<string, number>>): string {
+  return Object.entries(aggressiveness)
+    .map(([agent, alpha]) => `${agent} ${number(alpha)}`)
+    .join(", ");
+}
+
+function startLine(plan: DebateTrainingPlan, flags: DebateFlags): string {
+  const agents = plan.agents
+    .map((agent) => (agent.name === agent.model ? agent.name : `${agent.name} (${agent.model})`))
+    .join(", ");
+  return (
+    `training α of ${agents} on ${plan.training} ${plan.benchmark} questions outside the ${plan.evaluation}-question ` +
+    `evaluation sample: budget ${plan.budget} tokens per example, ${flags.epochs} epochs, λ ${flags.lambda}, ` +
+    `η ${flags.learningRate}, σ ${flags.noise}`
+  );
+}
+
+function epochLine(epoch: TrainingEpoch, epochs: number): string {
+  return (
+    `epoch ${epoch.epoch + 1}/${epochs}: accuracy ${percent(epoch.accuracy)}, mean tokens ${number(epoch.meanTokens)}, ` +
+    `mean reward ${number(epoch.meanReward)}; α ${alphaList(epoch.aggressiveness)}`
+  );
+}
+
+function debateReport(training: DebateTraining, flags: DebateFlags): string {
+  const agents = training.agents.map((agent) => agent.name);
+  const rows = table(
+    ["epoch", "accuracy", "mean tokens", "mean reward", ...agents.map((agent) => `α ${agent}`)],
+    [0, 1, 2, 3, ...agents.map((_, index) => 4 + index)],
+  );
+  for (const epoch of training.history) {
+    rows.push([
+      String(epoch.epoch + 1),
+      percent(epoch.accuracy),
+      number(epoch.meanTokens),
+      number(epoch.meanReward),
+      ...agents.map((agent) => number(epoch.aggressiveness[agent] ?? 0)),
+    ]);
+  }
+  const { settings, split, usage } = training;
+  return [
+    `Debate aggressiveness α from ${flags.config}: ${split.training.length} ${training.benchmark} training questions ` +
+      `(none of the ${split.evaluation.length} evaluated), budget ${training.budget} tokens per example`,
+    `REINFORCE on accuracy − λ · tokens/budget: λ ${settings.lambda}, η ${settings.learningRate}, σ ${settings.noise}, ` +
+      `seed ${settings.seed}; ${usage.calls} calls, ${usage.tokens} tokens${usage.estimated ? " (some estimated: the provider reported no usage)" : ""}`,
+    rows.toString(),
+    `α: ${alphaList(training.aggressiveness)}`,
+    `Saved ${flags.out} (reload with parseAggressiveness; pass as createAuctionDebate({ aggressiveness })).`,
+  ].join("\n");
+}
+
 // ---------------------------------------------------------------------------
 // Argument parsing
 // ---------------------------------------------------------------------------
@@ -436,6 +583,18 @@ function parseHoldoutFraction(text: string): number {
 function parseInteger(text: string): number {
   const value = Number(text);
   if (!Number.isInteger(value)) throw new InvalidArgumentError("expected an integer.");
+  return value;
+}
+
+function parsePositiveInteger(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError("expected a positive integer.");
+  return value;
+}
+
+function parseNonNegative(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) throw new InvalidArgumentError("expected a number ≥ 0.");
   return value;
 }
 

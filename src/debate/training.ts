@@ -2,8 +2,10 @@
  * Fitting the per-agent bid aggressiveness α by REINFORCE, as DALA does (§4.3): the reward of a
  * debate is `accuracy − λ · tokens / budget`, and each α follows a Gaussian policy around its
  * current value. Per step and question: draw ε ~ N(0, I), run the debate with α + σε (clipped at
- * 0), score it, and move α ← max(0, α + η · (r − b) · ε / σ), with b the running mean reward
- * (the baseline that reduces the gradient's variance). Deterministic for a given seed.
+ * 0), score it, and move α ← max(0, α + η · (r − b) · ε / σ), with b the baseline that reduces
+ * the gradient's variance: the mean reward of earlier debates on the same question (so a question
+ * that is hard under every α does not read as a bad draw of α), or, on a question's first visit, the
+ * running mean reward over all debates so far. Deterministic for a given seed.
  *
  * Saving and loading α are pure functions over JSON text, so the caller chooses where it lives.
  */
@@ -25,12 +27,17 @@ export const TrainAggressivenessOptionsSchema = z
   .object({
     agents: z.array(z.string().min(1)).min(1),
     questions: z.array(z.object({ question: z.string(), gold: z.string() }).strict()).min(1),
-    runDebate: z.custom<(aggressiveness: Record<string, number>, question: string) => Promise<AuctionDebateStateType>>(
-      isFunction,
-      { message: "must be a function (aggressiveness, question) => Promise<debate state>" },
-    ),
+    runDebate: z.custom<
+      (
+        aggressiveness: Record<string, number>,
+        question: string,
+        item: TrainingQuestion,
+      ) => Promise<AuctionDebateStateType>
+    >(isFunction, { message: "must be a function (aggressiveness, question) => Promise<debate state>" }),
     isCorrect: z
-      .custom<(answer: string | undefined, gold: string) => boolean>(isFunction, { message: "must be a function" })
+      .custom<(answer: string | undefined, gold: string) => boolean | Promise<boolean>>(isFunction, {
+        message: "must be a function",
+      })
       .optional(),
     budget: z.number().positive(),
     initial: z.record(z.string(), z.number().nonnegative()).optional(),
@@ -39,6 +46,7 @@ export const TrainAggressivenessOptionsSchema = z
     noise: z.number().positive().default(0.2),
     epochs: z.number().int().positive().default(3),
     seed: z.number().int().default(0),
+    onEpoch: z.custom<(epoch: TrainingEpoch) => void>(isFunction, { message: "must be a function" }).optional(),
   })
   .strict();
 
@@ -49,8 +57,8 @@ export const TrainAggressivenessOptionsSchema = z
  * |---|---|---|
  * | `agents` | — | agent names |
  * | `questions` | — | the training split: `{ question, gold }` |
- * | `runDebate` | — | `(α, question) => debate.invoke(...)`, a debate built with that α |
- * | `isCorrect` | string equality | `(finalAnswer, gold) => boolean` |
+ * | `runDebate` | — | `(α, question, item) => debate.invoke(...)`, a debate built with that α (`item` is the `{ question, gold }` asked) |
+ * | `isCorrect` | string equality | `(finalAnswer, gold) => boolean`, or a `Promise<boolean>` (e.g. a benchmark's async checker) |
  * | `budget` | — | tokens per example (the reward's denominator) |
  * | `initial` | 1 for every agent | starting α |
  * | `lambda` | `0.5` | weight of the token cost in the reward |
@@ -58,6 +66,7 @@ export const TrainAggressivenessOptionsSchema = z
  * | `noise` | `0.2` | σ of the Gaussian policy |
  * | `epochs` | `3` | passes over the questions |
  * | `seed` | `0` | seed of the ε draws |
+ * | `onEpoch` | — | called with each epoch's figures as soon as it ends (progress) |
  */
 export type TrainAggressivenessOptions = z.input<typeof TrainAggressivenessOptionsSchema>;
 
@@ -100,45 +109,52 @@ function gaussian(random: ReturnType<typeof createSeededRandom>): number {
  */
 export async function trainAggressiveness(options: TrainAggressivenessOptions): Promise<TrainingResult> {
   const settings = parseConfig("trainAggressiveness options", TrainAggressivenessOptionsSchema, options);
-  const { agents, questions, runDebate, budget, lambda, learningRate, noise, epochs, seed } = settings;
+  const { agents, questions, runDebate, budget, lambda, learningRate, noise, epochs, seed, onEpoch } = settings;
   const isCorrect = settings.isCorrect ?? ((answer: string | undefined, gold: string) => answer === gold);
   const random = createSeededRandom({ seed, stream: "debate.reinforce" });
   const alpha: Record<string, number> = {};
   for (const agent of agents) alpha[agent] = settings.initial?.[agent] ?? 1;
   let baseline: number | undefined;
   let steps = 0;
+  /** Per question (by position): the mean reward of its earlier debates and how many there were. */
+  const questionBaselines = questions.map(() => ({ mean: 0, visits: 0 }));
   const history: TrainingEpoch[] = [];
 
   for (let epoch = 0; epoch < epochs; epoch++) {
     let correct = 0;
     let tokens = 0;
     let rewards = 0;
-    for (const { question, gold } of questions) {
+    for (const [position, item] of questions.entries()) {
       const epsilon = agents.map(() => gaussian(random));
       const sampled: Record<string, number> = {};
       agents.forEach((agent, index) => {
         sampled[agent] = Math.max(0, (alpha[agent] ?? 1) + noise * (epsilon[index] ?? 0));
       });
-      const state = await runDebate(sampled, question);
-      const accuracy = isCorrect(state.finalAnswer, gold) ? 1 : 0;
+      const state = await runDebate(sampled, item.question, item);
+      const accuracy = (await isCorrect(state.finalAnswer, item.gold)) ? 1 : 0;
       const reward = accuracy - (lambda * state.spentTokens) / budget;
-      const advantage = reward - (baseline ?? reward);
+      const own = questionBaselines[position] ?? { mean: 0, visits: 0 };
+      const advantage = reward - (own.visits > 0 ? own.mean : (baseline ?? reward));
       agents.forEach((agent, index) => {
         alpha[agent] = Math.max(0, (alpha[agent] ?? 1) + (learningRate * advantage * (epsilon[index] ?? 0)) / noise);
       });
       steps += 1;
       baseline = baseline === undefined ? reward : baseline + (reward - baseline) / steps;
+      own.visits += 1;
+      own.mean += (reward - own.mean) / own.visits;
       correct += accuracy;
       tokens += state.spentTokens;
       rewards += reward;
     }
-    history.push({
+    const figures: TrainingEpoch = {
       epoch,
       accuracy: correct / questions.length,
       meanTokens: tokens / questions.length,
       meanReward: rewards / questions.length,
       aggressiveness: { ...alpha },
-    });
+    };
+    history.push(figures);
+    onEpoch?.(figures);
   }
   return { aggressiveness: alpha, history };
 }

@@ -238,6 +238,11 @@ const DebateSettingsSchema = z
     auction: z.enum(MECHANISM_NAMES).default("second_price"),
     /** Speakers per round of the gated debates. */
     topK: z.number().int().positive().default(1),
+    /**
+     * α per agent saved by `gavel train debate` (a JSON file, relative to this config): the gated debates
+     * (`intent`, `full_draft`) bid with it. Default: α = 1 for every agent.
+     */
+    aggressiveness: z.string().min(1).optional(),
   })
   .strict();
 
@@ -264,7 +269,7 @@ const TargetsSchema = z
  * | `budget` | — | `{ maxUsd?, maxTokens? }` ceiling of the live recording (its whole cache) |
  * | `routers` | both | `{ use, strongModel?, weakModel?, escalationModels?, k?, priorStrength?, sameTaskNeighbours?, embedTail?, staticLambdas? }` |
  * | `sweep` | λ grid of the runner; debate: 256–2048 tokens | `{ kind: lambda, lambdas?, escalationThresholds? }` or `{ kind: budget, budgetsTokens?, budgetsUsd? }` |
- * | `debate` | all four, pool agents | `{ mechanisms, agents?, maxRounds, auction, topK }` of `mode: debate` |
+ * | `debate` | all four, pool agents | `{ mechanisms, agents?, maxRounds, auction, topK, aggressiveness? }` of `mode: debate` |
  * | `targets` | 95% / 25% | `{ accuracyShare, costShare }` |
  * | `embedder` | `use-lite` | `use-lite` (offline sentence encoder) or `hashing` (fast, weak) |
  * | `embeddingCache` | `.gavel-cache/embeddings` | folder of cached embeddings, or `false` |
@@ -611,7 +616,11 @@ function resolveInputPaths(config: ExperimentConfig, base: string): ExperimentCo
     config.backend.kind === "llamacpp"
       ? { ...config.backend, models: config.backend.models.map(absolute) }
       : config.backend;
-  return { ...config, data, backend };
+  const debate =
+    config.debate?.aggressiveness === undefined
+      ? config.debate
+      : { ...config.debate, aggressiveness: absolute(config.debate.aggressiveness) };
+  return { ...config, data, backend, ...(debate === undefined ? {} : { debate }) };
 }
 
 // ---------------------------------------------------------------------------------------------

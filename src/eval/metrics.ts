@@ -495,6 +495,16 @@ export function splitPromptIds(
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// 3. RouteLLM measures: PGR, CPT, APGR
+// ---------------------------------------------------------------------------------------------
+
+/** The weak and the strong model's accuracy on the same prompts: the gap a router should recover. */
+export interface PerformanceGap {
+  weakAccuracy: number;
+  strongAccuracy: number;
+}
+
 /** One operating point of a router that chooses between a weak and a strong model. */
 export interface OperatingPoint {
   /** Share of calls sent to the strong model, in [0, 1]. */

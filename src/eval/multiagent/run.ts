@@ -20,10 +20,13 @@ import type { ModelPrice } from "../../budget/types.js";
 import { createBeliefCoordination } from "../../coordination/graph.js";
 import { COORDINATOR_TOKEN_LIMIT, executorMessages, strategyMessages } from "../../coordination/prompts.js";
 import { createAuctionDebate } from "../../debate/graph.js";
+import type { AuctionDebateStateType } from "../../debate/state.js";
+import { parseAggressiveness } from "../../debate/training.js";
 import { GavelError } from "../../errors.js";
 import { isChatModel, modelName } from "../../models.js";
 import { mapWithConcurrency } from "../concurrency.js";
 import { debateBudgetsOf, type ExperimentConfig, type MULTI_AGENT_MECHANISMS } from "../config.js";
+import { GavelDataError } from "../errors.js";
 import { LiveBackendError } from "../live/errors.js";
 import { isLiveBackend, type LivePool, type LivePoolOptions } from "../live/pool.js";
 import { openLiveBenchmark } from "../live/run.js";
@@ -146,18 +149,15 @@ export async function runMultiAgentSweep(options: MultiAgentSweepOptions): Promi
   if (config.mode !== "debate" || data.source !== "benchmark" || !isLiveBackend(backend)) {
     throw new MultiAgentSetupError("runMultiAgentSweep: needs mode debate, data.source benchmark and a live backend");
   }
-  const settings = config.debate ?? {
-    mechanisms: ["intent", "full_draft", "full", "econ"] as MultiAgentMechanism[],
-    maxRounds: 3,
-    auction: "second_price" as const,
-    topK: 1,
-  };
+  const settings = debateSettingsOf(config);
   const { pool, tasks } = await openLiveBenchmark(config, options);
   try {
     const agents = agentsOf(pool, settings.agents);
     const budgets = debateBudgetsOf(config);
     const runsPath = join(config.output, MULTI_AGENT_RUNS_FILE);
-    const signature = agents.map((agent) => `${agent.name}=${agent.model}`).join(",");
+    const aggressiveness =
+      settings.aggressiveness === undefined ? undefined : await readAggressiveness(settings.aggressiveness, agents);
+    const signature = runSignature(agents, aggressiveness);
     const cache = await readRunCache(runsPath, signature);
     await mkdir(dirname(runsPath), { recursive: true });
 
@@ -171,6 +171,7 @@ export async function runMultiAgentSweep(options: MultiAgentSweepOptions): Promi
       topK: settings.topK,
       seed: config.seed,
       signature,
+      ...(aggressiveness === undefined ? {} : { aggressiveness }),
     };
     // The passes: the full-communication baseline once (unbudgeted), every other mechanism at every budget.
     const passes: Array<{ mechanism: MultiAgentMechanism; budget: number | null }> = [];
@@ -236,10 +237,39 @@ export async function runMultiAgentSweep(options: MultiAgentSweepOptions): Promi
 }
 
 /**
+ * The `debate` settings of an experiment, with the schema's defaults when the file has no `debate` key.
+ *
+ * @example
+ * ```ts
+ * const { maxRounds, auction, topK } = debateSettingsOf(config); // 3, "second_price", 1 without a debate key
+ * ```
+ */
+export function debateSettingsOf(config: ExperimentConfig): NonNullable<ExperimentConfig["debate"]> {
+  return (
+    config.debate ?? {
+      mechanisms: ["intent", "full_draft", "full", "econ"] as MultiAgentMechanism[],
+      maxRounds: 3,
+      auction: "second_price" as const,
+      topK: 1,
+    }
+  );
+}
+
+/**
  * The agents: `debate.agents` of the config (each naming a pool model), or one agent per pool model,
  * named after it (characters other than letters, digits, `_`, `.`, `-` become `-`).
+ *
+ * @throws MultiAgentSetupError when an agent names no pool model or a pool model is not a chat model.
+ * @example
+ * ```ts
+ * const { pool } = await openLiveBenchmark(config, { env: process.env });
+ * const agents = agentsOf(pool, debateSettingsOf(config).agents); // [{ name, model, price, chatModel, role? }]
+ * ```
  */
-function agentsOf(pool: LivePool, configured: NonNullable<ExperimentConfig["debate"]>["agents"]): MultiAgentAgent[] {
+export function agentsOf(
+  pool: LivePool,
+  configured: NonNullable<ExperimentConfig["debate"]>["agents"],
+): MultiAgentAgent[] {
   const byName = new Map(pool.models.map((entry) => [entry.name, entry]));
   const wanted =
     configured ??
@@ -274,15 +304,79 @@ function agentsOf(pool: LivePool, configured: NonNullable<ExperimentConfig["deba
 // One example, per mechanism
 // ---------------------------------------------------------------------------------------------
 
-interface ExampleSettings {
+/** What every debate of an experiment shares: its agents, answer parser and `debate` settings. */
+export interface ExperimentDebateSettings {
   agents: MultiAgentAgent[];
   parseAnswer: (text: string) => string | undefined;
-  embeddings: EmbeddingsLike;
   maxRounds: number;
   auction: NonNullable<ExperimentConfig["debate"]>["auction"];
   topK: number;
   seed: number;
-  signature: string;
+}
+
+interface ExampleSettings extends ExperimentDebateSettings {
+  embeddings: EmbeddingsLike;
+  /** What a cache line must say in `agents` to be reused, per mechanism (see {@link runSignature}). */
+  signature: (mechanism: MultiAgentMechanism) => string;
+  /** α of the gated debates (`debate.aggressiveness`); default 1 for every agent. */
+  aggressiveness?: Readonly<Record<string, number>>;
+}
+
+/** Mechanisms whose agents bid, so that α changes what they do. */
+const BIDDING_MECHANISMS: ReadonlySet<MultiAgentMechanism> = new Set(["intent", "full_draft"]);
+
+/**
+ * The cache signature of a run: the agents as `name=model` joined by commas, and for the bidding
+ * mechanisms the α in force (`|α=name:value,...`), so a line of another agent set or another α is
+ * asked again, while the full debate and belief coordination (no bids) keep their lines.
+ */
+function runSignature(
+  agents: readonly MultiAgentAgent[],
+  aggressiveness: Readonly<Record<string, number>> | undefined,
+): (mechanism: MultiAgentMechanism) => string {
+  const base = agents.map((agent) => `${agent.name}=${agent.model}`).join(",");
+  if (aggressiveness === undefined) return () => base;
+  const alpha = agents.map((agent) => `${agent.name}:${aggressiveness[agent.name] ?? 1}`).join(",");
+  return (mechanism) => (BIDDING_MECHANISMS.has(mechanism) ? `${base}|α=${alpha}` : base);
+}
+
+/**
+ * α saved by `gavel train debate` (`debate.aggressiveness`), checked against the agents: a name that is
+ * no agent of this experiment is an error (α of another agent set), an agent without α bids with 1.
+ */
+async function readAggressiveness(path: string, agents: readonly MultiAgentAgent[]): Promise<Record<string, number>> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new GavelDataError(
+      {
+        file: path,
+        fields: ["debate.aggressiveness"],
+        problem: "cannot read the α file (write it with `gavel train debate --out`)",
+      },
+      { cause: error },
+    );
+  }
+  let aggressiveness: Record<string, number>;
+  try {
+    aggressiveness = parseAggressiveness(text);
+  } catch (error) {
+    throw new GavelDataError(
+      { file: path, fields: ["debate.aggressiveness"], problem: (error as Error).message },
+      { cause: error },
+    );
+  }
+  const names = new Set(agents.map((agent) => agent.name));
+  const strangers = Object.keys(aggressiveness).filter((name) => !names.has(name));
+  if (strangers.length > 0) {
+    throw new GavelDataError({
+      file: path,
+      fields: ["debate.aggressiveness"],
+      problem: `α for ${strangers.join(", ")}, which ${strangers.length === 1 ? "is" : "are"} not agents of this experiment (${[...names].join(", ")}): train α with this config's agents`,
+    });
+  }
+  return aggressiveness;
 }
 
 /** The unbudgeted full-communication baseline's ceiling: never reached. */
@@ -365,7 +459,7 @@ function passRunner(
 ): (task: LiveTask) => Promise<MultiAgentRunRecord> {
   const { agents } = settings;
   const modelOf = new Map(agents.map((agent) => [agent.name, agent]));
-  const base = { mechanism, budget, agents: settings.signature };
+  const base = { mechanism, budget, agents: settings.signature(mechanism) };
 
   const tally = (
     usage: Array<{ agent: MultiAgentAgent; input: number; output: number; calls: number; estimated: boolean }>,
@@ -404,9 +498,6 @@ function passRunner(
     ...nothingSpent(task, "error"),
     error: error instanceof Error ? error.message : String(error),
   });
-  const verdict = async (task: LiveTask, answer: string | undefined) =>
-    answer !== undefined && (await task.check(answer));
-
   if (mechanism === "econ") {
     const [first] = agents;
     if (first === undefined) throw new MultiAgentSetupError("belief coordination needs at least one agent");
@@ -460,7 +551,7 @@ function passRunner(
           ...base,
           promptId: task.promptId,
           answer: state.answer ?? null,
-          correct: await verdict(task, state.answer),
+          correct: await isRightAnswer(task, state.answer),
           ...tally(usage),
           rounds: state.rounds.length,
           stopReason: state.stopReason ?? "max-rounds",
@@ -473,6 +564,73 @@ function passRunner(
     };
   }
 
+  const debate = experimentDebate(
+    settings,
+    mechanism,
+    budget,
+    BIDDING_MECHANISMS.has(mechanism) ? settings.aggressiveness : undefined,
+  );
+  return async (task) => {
+    try {
+      const state = await debate(task);
+      const usage = Object.entries(state.usage).map(([name, entry]) => ({
+        agent: modelOf.get(name) ?? (agents[0] as MultiAgentAgent),
+        input: entry.promptTokens,
+        output: entry.completionTokens,
+        calls: entry.calls,
+        estimated: entry.estimatedCalls > 0,
+      }));
+      const errors = state.rounds.flatMap((round) =>
+        round.drops.filter((drop) => drop.reason === "error").map((drop) => drop.detail),
+      );
+      return {
+        ...base,
+        promptId: task.promptId,
+        answer: state.finalAnswer ?? null,
+        correct: await isRightAnswer(task, state.finalAnswer),
+        ...tally(usage),
+        rounds: state.rounds.length,
+        stopReason: state.stopReason ?? "max_rounds",
+        ...(errors[0] === undefined ? {} : { error: errors[0] }),
+      };
+    } catch (error) {
+      return failed(task, error);
+    }
+  };
+}
+
+/**
+ * A task's verdict on a debate's final answer: no answer is wrong; otherwise the benchmark's own checker.
+ *
+ * @example
+ * ```ts
+ * await isRightAnswer(task, state.finalAnswer); // false when the debate ended without an answer
+ * ```
+ */
+export async function isRightAnswer(task: LiveTask, answer: string | undefined): Promise<boolean> {
+  return answer !== undefined && (await task.check(answer));
+}
+
+/**
+ * One debate of an experiment (`intent`, `full_draft` or `full`) at one budget, as a function of the
+ * task: the graph is built once with the caps of {@link outputCaps} and the given α (default 1 for
+ * every agent), and every call invokes it on one task (the prompt id is the ledger's example id). A
+ * failing agent call is a drop in the state; only a broken graph throws.
+ *
+ * @example
+ * ```ts
+ * const debate = experimentDebate(settings, "intent", 1024, { solver: 1.3, critic: 0.7 });
+ * const state = await debate(task);
+ * await isRightAnswer(task, state.finalAnswer);
+ * ```
+ */
+export function experimentDebate(
+  settings: ExperimentDebateSettings,
+  mechanism: Exclude<MultiAgentMechanism, "econ">,
+  budget: number | null,
+  aggressiveness?: Readonly<Record<string, number>>,
+): (task: LiveTask) => Promise<AuctionDebateStateType> {
+  const { agents } = settings;
   const caps = outputCaps(budget, agents.length);
   const graph = createAuctionDebate({
     agents: agents.map((agent) => ({
@@ -489,38 +647,11 @@ function passRunner(
     seed: settings.seed,
     messageMaxTokens: caps.message,
     intentMaxTokens: caps.intent,
+    ...(aggressiveness === undefined ? {} : { aggressiveness: { ...aggressiveness } }),
     name: `debate_${mechanism}`,
   });
-  return async (task) => {
-    try {
-      const state = await graph.invoke(
-        { question: task.prompt, exampleId: task.promptId },
-        { recursionLimit: settings.maxRounds + 10 },
-      );
-      const usage = Object.entries(state.usage).map(([name, entry]) => ({
-        agent: modelOf.get(name) ?? (agents[0] as MultiAgentAgent),
-        input: entry.promptTokens,
-        output: entry.completionTokens,
-        calls: entry.calls,
-        estimated: entry.estimatedCalls > 0,
-      }));
-      const errors = state.rounds.flatMap((round) =>
-        round.drops.filter((drop) => drop.reason === "error").map((drop) => drop.detail),
-      );
-      return {
-        ...base,
-        promptId: task.promptId,
-        answer: state.finalAnswer ?? null,
-        correct: await verdict(task, state.finalAnswer),
-        ...tally(usage),
-        rounds: state.rounds.length,
-        stopReason: state.stopReason ?? "max_rounds",
-        ...(errors[0] === undefined ? {} : { error: errors[0] }),
-      };
-    } catch (error) {
-      return failed(task, error);
-    }
-  };
+  return (task) =>
+    graph.invoke({ question: task.prompt, exampleId: task.promptId }, { recursionLimit: settings.maxRounds + 10 });
 }
 
 /** `embedQuery` from `embedDocuments`, for a LangChain `EmbeddingsInterface`. */
@@ -544,7 +675,10 @@ function cacheKey(mechanism: MultiAgentMechanism, budget: number | null, promptI
  * skipped and asked again; failed examples are asked again too, and belief-coordination lines without
  * `executorCap` or `unaffordable` (written before its executors were sized per question).
  */
-async function readRunCache(path: string, signature: string): Promise<Map<string, MultiAgentRunRecord>> {
+async function readRunCache(
+  path: string,
+  signature: (mechanism: MultiAgentMechanism) => string,
+): Promise<Map<string, MultiAgentRunRecord>> {
   const cache = new Map<string, MultiAgentRunRecord>();
   if (!existsSync(path)) return cache;
   for (const line of (await readFile(path, "utf8")).split("\n")) {
@@ -556,7 +690,12 @@ async function readRunCache(path: string, signature: string): Promise<Map<string
       continue;
     }
     const parsed = RunRecordSchema.safeParse(value);
-    if (!parsed.success || parsed.data.agents !== signature || parsed.data.stopReason === "error") continue;
+    if (
+      !parsed.success ||
+      parsed.data.agents !== signature(parsed.data.mechanism) ||
+      parsed.data.stopReason === "error"
+    )
+      continue;
     // Belief coordination lines written before executor caps were sized per question are asked again.
     const { mechanism, executorCap, unaffordable } = parsed.data;
     if (mechanism === "econ" && executorCap === undefined && unaffordable === undefined) continue;

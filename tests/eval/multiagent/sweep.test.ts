@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evalCommand, sweepCommand } from "../../../src/cli/eval.js";
+import { serializeAggressiveness } from "../../../src/debate/training.js";
 import { loadExperimentConfig, unsupportedReason } from "../../../src/eval/config.js";
 import {
   answerParserOf,
@@ -52,7 +53,12 @@ async function gavel(args: string[], env: Record<string, string>) {
   return { stdout, stderr, exitCode };
 }
 
-function writeConfig(name: string, baseURL: string, output: string): string {
+function writeConfig(
+  name: string,
+  baseURL: string,
+  output: string,
+  { debate = "{ maxRounds: 2 }", budgets = "[256, 1024]" }: { debate?: string; budgets?: string } = {},
+): string {
   const path = join(scratch, `${name}.yaml`);
   writeFileSync(
     path,
@@ -63,8 +69,8 @@ function writeConfig(name: string, baseURL: string, output: string): string {
       `backend: { kind: openai, models: [${MODELS.join(", ")}], baseURL: "${baseURL}", concurrency: 2, maxRetries: 0 }`,
       "prices:",
       ...MODELS.map((model) => `  ${model}: { inputPerMillion: 1, outputPerMillion: 2 }`),
-      "debate: { maxRounds: 2 }",
-      "sweep: { kind: budget, budgetsTokens: [256, 1024] }",
+      `debate: ${debate}`,
+      `sweep: { kind: budget, budgetsTokens: ${budgets} }`,
       "embedder: hashing",
       `output: ${output}`,
     ].join("\n"),
@@ -161,6 +167,61 @@ describe("gavel eval on a mode: debate budget sweep (OpenAI-compatible test serv
     expect(again.exitCode).toBe(0);
     expect(server.requests.length).toBe(before);
     expect(again.stderr).toMatch(/0 run now, 28 from/);
+  }, 40_000);
+
+  it("bids with the α of debate.aggressiveness in the gated debates; the full debate keeps its cache", async () => {
+    const output = join(scratch, "alpha");
+    const settings = { budgets: "[1024]" };
+    const records = () =>
+      readFileSync(join(output, MULTI_AGENT_RUNS_FILE), "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as MultiAgentRunRecord);
+    /** The agent that spoke: the one with more calls than an intent a round. */
+    const speakers = (mechanism: string) =>
+      records()
+        .filter(
+          (record) => record.mechanism === mechanism && record.agents.includes("|α=") === withAlpha && record.calls > 0,
+        )
+        .map((record) => Object.entries(record.callsByModel).sort((a, b) => b[1] - a[1])[0]?.[0]);
+    let withAlpha = false;
+    const plain = writeConfig("plain", server.baseURL, output, {
+      ...settings,
+      debate: "{ maxRounds: 2, mechanisms: [intent, full] }",
+    });
+    expect((await gavel(["sweep", "--config", plain], { OPENAI_API_KEY: "test" })).exitCode).toBe(0);
+    // Without α the seeded tie-break picks the speaker; favour the agent that spoke least.
+    const spoke = (model: string) => speakers("intent").filter((speaker) => speaker === model).length;
+    const favoured = [...MODELS].sort((a, b) => spoke(a) - spoke(b))[0] ?? "";
+    const debated = speakers("intent").length;
+    expect(debated).toBeGreaterThan(0);
+    expect(spoke(favoured)).toBeLessThan(debated);
+
+    // α from `gavel train debate`: the favoured agent outbids the others in every round.
+    const alphaFile = join(scratch, "alpha.json");
+    writeFileSync(
+      alphaFile,
+      serializeAggressiveness(Object.fromEntries(MODELS.map((model) => [model, model === favoured ? 4 : 0.25]))),
+    );
+    const tuned = writeConfig("tuned", server.baseURL, output, {
+      ...settings,
+      debate: `{ maxRounds: 2, mechanisms: [intent, full], aggressiveness: ${alphaFile} }`,
+    });
+    const before = server.requests.length;
+    const run = await gavel(["sweep", "--config", tuned], { OPENAI_API_KEY: "test" });
+    expect(run.exitCode).toBe(0);
+    expect(run.stderr).toMatch(/4 run now, 4 from/); // the intent lines again, the full debate's reused
+    expect(server.requests.length).toBeGreaterThan(before);
+    withAlpha = true;
+    expect(speakers("intent")).toEqual(Array.from({ length: debated }, () => favoured));
+
+    // α of agents this experiment does not have: exit 2 naming the key, no call.
+    writeFileSync(alphaFile, serializeAggressiveness({ stranger: 2 }));
+    const after = server.requests.length;
+    const strange = await gavel(["sweep", "--config", tuned], { OPENAI_API_KEY: "test" });
+    expect(strange.exitCode).toBe(2);
+    expect(strange.stderr).toMatch(/debate\.aggressiveness.*stranger/);
+    expect(server.requests.length).toBe(after);
   }, 40_000);
 
   it("exits with 2 before any call when the API key is missing", async () => {
