@@ -1,7 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command, CommanderError } from "commander";
 import { describe, expect, it } from "vitest";
 import {
   type EvalCommandOptions,
@@ -15,6 +14,7 @@ import { reportCommand } from "../../src/cli/report.js";
 import { writeReport } from "../../src/eval/report/index.js";
 import type { EvalReport } from "../../src/eval/results.js";
 import { handMadeReport } from "../eval/report/fixture.js";
+import { runGavel } from "../helpers/cli.js";
 
 const here = import.meta.dirname;
 const configs = join(here, "..", "..", "configs");
@@ -22,28 +22,16 @@ const configs = join(here, "..", "..", "configs");
 const outcomes = join(here, "fixtures", "outcomes.jsonl");
 const scratch = mkdtempSync(join(tmpdir(), "gavel-cli-"));
 
-/** Run `gavel <args>` in-process; exits become thrown `CommanderError`s. */
-async function gavel(args: string[], seams: EvalCommandOptions = {}) {
-  let stdout = "";
-  let stderr = "";
-  const writers = { stdout: (text: string) => (stdout += text), stderr: (text: string) => (stderr += text) };
-  const program = new Command("gavel")
-    .addCommand(evalCommand({ ...writers, interactive: false, env: {}, ...seams }))
-    .addCommand(sweepCommand({ ...writers, interactive: false, env: {}, ...seams }))
-    .addCommand(reportCommand(writers));
-  const overrideExits = (command: Command) => {
-    command.exitOverride();
-    command.commands.forEach(overrideExits);
-  };
-  overrideExits(program);
-  let exitCode = 0;
-  try {
-    await program.parseAsync(args, { from: "user" });
-  } catch (error) {
-    if (!(error instanceof CommanderError)) throw error;
-    exitCode = error.exitCode;
-  }
-  return { stdout, stderr, exitCode };
+/** Run `gavel <args>` in-process (eval, sweep, report). */
+function gavel(args: string[], seams: EvalCommandOptions = {}) {
+  return runGavel(
+    (writers) => [
+      evalCommand({ ...writers, interactive: false, env: {}, ...seams }),
+      sweepCommand({ ...writers, interactive: false, env: {}, ...seams }),
+      reportCommand(writers),
+    ],
+    args,
+  );
 }
 
 function writeText(name: string, text: string): string {

@@ -8,7 +8,6 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command, CommanderError } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT_BAD_INPUT, EXIT_RUN_FAILED } from "../../src/cli/exit-codes.js";
 import { type TrainCommandOptions, trainCommand } from "../../src/cli/train.js";
@@ -16,6 +15,7 @@ import { parseAggressiveness } from "../../src/debate/training.js";
 import { loadGsm8k } from "../../src/eval/datasets.js";
 import { loadLiveTasks } from "../../src/eval/live/tasks.js";
 import type { DebateTraining } from "../../src/eval/multiagent/index.js";
+import { runGavel } from "../helpers/cli.js";
 import {
   type ChatCompletionRequestBody,
   type OpenAICompatibleServer,
@@ -31,26 +31,9 @@ const USAGE = { prompt_tokens: 30, completion_tokens: 6 };
 const MAX_PROMPTS = 4;
 const SEED = 3;
 
-/** Run `gavel <args>` in-process; exits become thrown `CommanderError`s. */
-async function gavel(args: string[], seams: Omit<TrainCommandOptions, "stdout" | "stderr"> = {}) {
-  let stdout = "";
-  let stderr = "";
-  const program = new Command("gavel").addCommand(
-    trainCommand({ stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), env: ENV, ...seams }),
-  );
-  const overrideExits = (command: Command) => {
-    command.exitOverride();
-    command.commands.forEach(overrideExits);
-  };
-  overrideExits(program);
-  let exitCode = 0;
-  try {
-    await program.parseAsync(args, { from: "user" });
-  } catch (error) {
-    if (!(error instanceof CommanderError)) throw error;
-    exitCode = error.exitCode;
-  }
-  return { stdout, stderr, exitCode };
+/** Run `gavel train <args>` in-process, with the test key in the environment. */
+function gavel(args: string[], seams: Omit<TrainCommandOptions, "stdout" | "stderr"> = {}) {
+  return runGavel((writers) => [trainCommand({ ...writers, env: ENV, ...seams })], args);
 }
 
 /** A config on the test server: two named agents, GSM8K (or a copy of some of it), a small evaluation sample. */

@@ -1,35 +1,18 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command, CommanderError } from "commander";
 import { describe, expect, it } from "vitest";
 import { EXIT_BAD_INPUT, EXIT_NOT_IMPLEMENTED, EXIT_RUN_FAILED } from "../../src/cli/exit-codes.js";
 import { type TrainCommandOptions, trainCommand } from "../../src/cli/train.js";
 import { executorWeightsFromJson } from "../../src/coordination/weights.js";
 import { generateSyntheticTrainingTasks, weightsFromJson } from "../../src/router/weights.js";
+import { runGavel } from "../helpers/cli.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "gavel-train-"));
 
-/** Run `gavel <args>` in-process; exits become thrown `CommanderError`s. */
-async function gavel(args: string[], seams: Omit<TrainCommandOptions, "stdout" | "stderr"> = {}) {
-  let stdout = "";
-  let stderr = "";
-  const program = new Command("gavel").addCommand(
-    trainCommand({ stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), ...seams }),
-  );
-  const overrideExits = (command: Command) => {
-    command.exitOverride();
-    command.commands.forEach(overrideExits);
-  };
-  overrideExits(program);
-  let exitCode = 0;
-  try {
-    await program.parseAsync(args, { from: "user" });
-  } catch (error) {
-    if (!(error instanceof CommanderError)) throw error;
-    exitCode = error.exitCode;
-  }
-  return { stdout, stderr, exitCode };
+/** Run `gavel train <args>` in-process. */
+function gavel(args: string[], seams: Omit<TrainCommandOptions, "stdout" | "stderr"> = {}) {
+  return runGavel((writers) => [trainCommand({ ...writers, ...seams })], args);
 }
 
 function writeLines(name: string, lines: unknown[]): string {

@@ -1,36 +1,19 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command, CommanderError } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSqliteLedger } from "../../adapters/ledger/sqlite.js";
 import { EXIT_NO_LEDGER, EXIT_NOT_FOUND, ledgerCommand } from "../../src/cli/ledger.js";
 import type { OverheadRow, RecentAuction, SpendRow, WinRateRow } from "../../src/ledger/types.js";
+import { runGavel } from "../helpers/cli.js";
 import { sampleOutcome } from "./conformance.js";
 
 const folder = mkdtempSync(join(tmpdir(), "gavel-ledger-cli-"));
 const db = join(folder, "ledger.db");
 
-/** Run `gavel <args>` in-process; exits become thrown `CommanderError`s. */
-async function gavel(...args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const program = new Command("gavel").addCommand(
-    ledgerCommand({ stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) }),
-  );
-  const overrideExits = (command: Command) => {
-    command.exitOverride();
-    command.commands.forEach(overrideExits);
-  };
-  overrideExits(program);
-  let exitCode = 0;
-  try {
-    await program.parseAsync(args, { from: "user" });
-  } catch (error) {
-    if (!(error instanceof CommanderError)) throw error;
-    exitCode = error.exitCode;
-  }
-  return { stdout, stderr, exitCode };
+/** Run `gavel ledger ...` in-process. */
+function gavel(...args: string[]) {
+  return runGavel((writers) => [ledgerCommand(writers)], args);
 }
 
 beforeAll(async () => {

@@ -1,34 +1,19 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command, CommanderError } from "commander";
 import { describe, expect, it } from "vitest";
 import { type DebatesCommandOptions, debatesCommand, runDebateReplay } from "../../../src/cli/debates.js";
 import { EXIT_BAD_INPUT } from "../../../src/cli/exit-codes.js";
 import { createHashingEmbeddings } from "../../../src/eval/routers/embedding.js";
+import { runGavel } from "../../helpers/cli.js";
 
 const samplePath = join(import.meta.dirname, "..", "..", "..", "data", "debates", "sample.jsonl");
 const scratch = mkdtempSync(join(tmpdir(), "gavel-replay-debates-"));
 const hashing: DebatesCommandOptions["createEmbedder"] = () => createHashingEmbeddings();
 
-/** Run `gavel replay-debates <args>` in-process; exits become thrown `CommanderError`s. */
-async function gavel(args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const command = debatesCommand({
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
-    createEmbedder: hashing,
-  }).exitOverride();
-  const program = new Command("gavel").exitOverride().addCommand(command);
-  let exitCode = 0;
-  try {
-    await program.parseAsync(["replay-debates", ...args], { from: "user" });
-  } catch (error) {
-    if (!(error instanceof CommanderError)) throw error;
-    exitCode = error.exitCode;
-  }
-  return { stdout, stderr, exitCode };
+/** Run `gavel replay-debates <args>` in-process. */
+function gavel(args: string[]) {
+  return runGavel((writers) => [debatesCommand({ ...writers, createEmbedder: hashing })], ["replay-debates", ...args]);
 }
 
 describe("gavel replay-debates", () => {

@@ -6,36 +6,20 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command, CommanderError } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EvalCommandOptions, EXIT_BAD_INPUT, evalCommand } from "../../../src/cli/eval.js";
 import { loadGsm8k } from "../../../src/eval/datasets.js";
 import { LIVE_ERRORS_FILE, LIVE_OUTCOMES_FILE, mathPrompt } from "../../../src/eval/live/index.js";
+import { runGavel } from "../../helpers/cli.js";
 import { type OpenAICompatibleServer, startOpenAICompatibleServer } from "../../helpers/openaiServer.js";
 
 const here = import.meta.dirname;
 const configs = join(here, "..", "..", "..", "configs");
 const scratch = mkdtempSync(join(tmpdir(), "gavel-live-cli-"));
 
-/** Run `gavel eval <args>` in-process; exits become thrown `CommanderError`s. */
-async function gavel(args: string[], seams: EvalCommandOptions = {}) {
-  let stdout = "";
-  let stderr = "";
-  const writers = { stdout: (text: string) => (stdout += text), stderr: (text: string) => (stderr += text) };
-  const program = new Command("gavel").addCommand(evalCommand({ ...writers, interactive: false, env: {}, ...seams }));
-  const overrideExits = (command: Command) => {
-    command.exitOverride();
-    command.commands.forEach(overrideExits);
-  };
-  overrideExits(program);
-  let exitCode = 0;
-  try {
-    await program.parseAsync(args, { from: "user" });
-  } catch (error) {
-    if (!(error instanceof CommanderError)) throw error;
-    exitCode = error.exitCode;
-  }
-  return { stdout, stderr, exitCode };
+/** Run `gavel eval <args>` in-process. */
+function gavel(args: string[], seams: EvalCommandOptions = {}) {
+  return runGavel((writers) => [evalCommand({ ...writers, interactive: false, env: {}, ...seams })], args);
 }
 
 interface Line {

@@ -1,7 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command, CommanderError } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evalCommand, sweepCommand } from "../../../src/cli/eval.js";
 import { serializeAggressiveness } from "../../../src/debate/training.js";
@@ -15,6 +14,7 @@ import {
   outputCaps,
 } from "../../../src/eval/multiagent/index.js";
 import type { EvalReport } from "../../../src/eval/results.js";
+import { runGavel } from "../../helpers/cli.js";
 import { type OpenAICompatibleServer, startOpenAICompatibleServer } from "../../helpers/openaiServer.js";
 
 const configs = join(import.meta.dirname, "..", "..", "..", "configs");
@@ -30,27 +30,9 @@ function scriptedReply(body: { messages: Array<{ content?: unknown }> }) {
   return { content, usage: { prompt_tokens: 40, completion_tokens: 8 } };
 }
 
-async function gavel(args: string[], env: Record<string, string>) {
-  let stdout = "";
-  let stderr = "";
-  const seams = {
-    stdout: (text: string) => (stdout += text),
-    stderr: (text: string) => (stderr += text),
-    interactive: false,
-    env,
-    createEmbedder: () => "hashing" as const,
-  };
-  const program = new Command("gavel").addCommand(evalCommand(seams)).addCommand(sweepCommand(seams));
-  program.exitOverride();
-  for (const command of program.commands) command.exitOverride();
-  let exitCode = 0;
-  try {
-    await program.parseAsync(args, { from: "user" });
-  } catch (error) {
-    if (!(error instanceof CommanderError)) throw error;
-    exitCode = error.exitCode;
-  }
-  return { stdout, stderr, exitCode };
+function gavel(args: string[], env: Record<string, string>) {
+  const seams = { interactive: false, env, createEmbedder: () => "hashing" as const };
+  return runGavel((writers) => [evalCommand({ ...writers, ...seams }), sweepCommand({ ...writers, ...seams })], args);
 }
 
 function writeConfig(
