@@ -8,7 +8,9 @@
  * all three are handled.
  */
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import type { BaseMessage } from "@langchain/core/messages";
 import { RunnableBinding } from "@langchain/core/runnables";
+import { countMessageTokens } from "./budget/tokens.js";
 
 /** A chat model, or a binding around one: what the middleware can budget and cap. */
 export type BudgetableModel = BaseChatModel | RunnableBinding<unknown, unknown>;
@@ -148,4 +150,32 @@ export function callCopy(
     if (topLogprobs > 0) overrides.topLogprobs = topLogprobs;
   }
   return rebuiltWith(model, overrides) ?? model;
+}
+
+/** A chat model that counts its own prompt tokens exactly (`LlamaCppChatModel` does). */
+interface PromptTokenCounter {
+  countPromptTokens(messages: readonly BaseMessage[]): Promise<number>;
+}
+
+/**
+ * The prompt tokens `model` will report for `messages`: the model's own count when it offers one
+ * (`countPromptTokens`, as the local llama.cpp model does), else — or when that count fails —
+ * js-tiktoken's. A tiktoken count is a fair estimate for hosted models but undercounts a
+ * small-vocabulary local model several times over, and a budget reservation below the real prompt
+ * lets the settled spend pass the budget.
+ *
+ * @example
+ * ```ts
+ * const reserve = (await promptTokensOf(model, messages)) + maxOutputTokens;
+ * ```
+ */
+export async function promptTokensOf(model: BudgetableModel, messages: readonly BaseMessage[]): Promise<number> {
+  const inner = RunnableBinding.isRunnableBinding(model) ? model.bound : model;
+  const counter = (inner as Partial<PromptTokenCounter>).countPromptTokens;
+  if (typeof counter === "function") {
+    // A model that cannot count (e.g. it fails to load) fails its call too, which is handled there.
+    const own = await counter.call(inner, messages).catch(() => undefined);
+    if (own !== undefined) return own;
+  }
+  return countMessageTokens(messages, modelName(model));
 }

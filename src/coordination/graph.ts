@@ -15,14 +15,20 @@ import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import { z } from "zod";
 import {
   BudgetExhausted,
-  countMessageTokens,
   type Reservation,
   type ScopeIds,
   type TokenBudget,
   usageFromMessage,
 } from "../budget/index.js";
 import { parseConfig } from "../errors.js";
-import { type BudgetableModel, cappedCopy, declaredOutputCap, isChatModel, modelName } from "../models.js";
+import {
+  type BudgetableModel,
+  cappedCopy,
+  declaredOutputCap,
+  isChatModel,
+  modelName,
+  promptTokensOf,
+} from "../models.js";
 import { buildBelief, refineBeliefs } from "./beliefs.js";
 import { type ConfidenceSource, confidenceOf } from "./confidence.js";
 import { type CandidateSelection, selectCommitmentCandidate } from "./consensus.js";
@@ -270,16 +276,17 @@ async function invokeHeld(
   return { reply, text: typeof reply.content === "string" ? reply.content : reply.text };
 }
 
+/** Reserves `inputTokens` (see {@link promptTokensOf}) + the agent's cap; `undefined` without a budget. */
 function reserveFor(
   agent: CappedAgent,
-  messages: BaseMessage[],
+  inputTokens: number,
   budget: TokenBudget | undefined,
   scopes: ScopeIds | undefined,
   label: string,
 ): Reservation | undefined {
   return budget?.reserve({
     model: agent.modelName,
-    inputTokens: countMessageTokens(messages, agent.modelName),
+    inputTokens,
     maxOutputTokens: agent.cap,
     ...(scopes !== undefined && { scopes }),
     label,
@@ -347,9 +354,10 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
   async function strategyNode(state: State): Promise<Update> {
     const messages = strategyMessages(state.question, coordinatorMaxTokens);
     const usage = { ...state.usage };
+    const inputTokens = budget === undefined ? 0 : await promptTokensOf(coordinator.model, messages);
     let reservation: Reservation | undefined;
     try {
-      reservation = reserveFor(coordinator, messages, budget, scopesOf(state), "coordination.strategy");
+      reservation = reserveFor(coordinator, inputTokens, budget, scopesOf(state), "coordination.strategy");
     } catch (error) {
       if (BudgetExhausted.isInstance(error)) return budgetStop(error);
       throw error;
@@ -371,11 +379,15 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
       }),
     );
     // A round starts only if the budget holds room for every executor at once.
+    const inputTokens =
+      budget === undefined
+        ? executors.map(() => 0)
+        : await Promise.all(executors.map((executor, index) => promptTokensOf(executor.model, prompts[index] ?? [])));
     const reservations: Array<Reservation | undefined> = [];
     try {
       executors.forEach((executor, index) => {
         reservations.push(
-          reserveFor(executor, prompts[index] ?? [], budget, scopes, `coordination.executor.${executor.name}`),
+          reserveFor(executor, inputTokens[index] ?? 0, budget, scopes, `coordination.executor.${executor.name}`),
         );
       });
     } catch (error) {
@@ -467,9 +479,10 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
     let commitmentAnswer: string | undefined;
     let commitmentSource: CoordinationRound["commitmentSource"] = "coordinator";
     let refusal: BudgetExhausted | undefined;
+    const inputTokens = budget === undefined ? 0 : await promptTokensOf(coordinator.model, messages);
     let reservation: Reservation | undefined;
     try {
-      reservation = reserveFor(coordinator, messages, budget, scopesOf(state), "coordination.commitment");
+      reservation = reserveFor(coordinator, inputTokens, budget, scopesOf(state), "coordination.commitment");
     } catch (error) {
       if (!BudgetExhausted.isInstance(error)) throw error;
       refusal = error;

@@ -1,6 +1,7 @@
 /**
- * One agent call under the example's budget: reserve the upper bound (prompt tokens counted with
- * js-tiktoken + the call's output cap), call the model (tagged `nostream`), settle to the real
+ * One agent call under the example's budget: reserve the upper bound (prompt tokens counted by the
+ * model itself when it can — `countPromptTokens`, as local models do — else with js-tiktoken,
+ * + the call's output cap), call the model (tagged `nostream`), settle to the real
  * usage (`usage_metadata`, or a tokenizer count marked estimated) — or, when the call throws,
  * release the reservation (nothing charged) and report the agent dropped.
  */
@@ -8,11 +9,11 @@ import type { BaseChatModel } from "@langchain/core/language_models/chat_models"
 import type { AIMessage, BaseMessage } from "@langchain/core/messages";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type { Reservation, TokenBudget } from "../budget/budget.js";
-import { countMessageTokens, usageFromMessage } from "../budget/tokens.js";
+import { usageFromMessage } from "../budget/tokens.js";
 import type { Usage } from "../budget/types.js";
 import { BudgetExhausted } from "../errors.js";
 import type { ChargeInput, LedgerScope } from "../ledger/types.js";
-import { callCopy, modelName } from "../models.js";
+import { callCopy, modelName, promptTokensOf } from "../models.js";
 import { describeError } from "../router/errors.js";
 import type { DebateAgent } from "./options.js";
 import type { DebateCallPurpose } from "./prompts.js";
@@ -43,9 +44,13 @@ export interface CallContext {
   readonly modelFor: (agent: DebateAgent, maxTokens: number) => BaseChatModel;
 }
 
-/** The prompt's token count and the reservation it needs with output cap `maxTokens`. */
-export function reservationSize(agent: DebateAgent, prompt: readonly BaseMessage[], maxTokens: number): number {
-  return countMessageTokens(prompt, modelName(agent.model)) + maxTokens;
+/** The reservation a call with `prompt` and output cap `maxTokens` needs. */
+export async function reservationSize(
+  agent: DebateAgent,
+  prompt: readonly BaseMessage[],
+  maxTokens: number,
+): Promise<number> {
+  return (await promptTokensOf(agent.model, prompt)) + maxTokens;
 }
 
 /** Makes one budgeted call. Never throws for a model failure or a refused reservation. */
@@ -57,7 +62,7 @@ export async function callAgent(
   maxTokens: number,
 ): Promise<CallSuccess | CallFailure> {
   const model = modelName(agent.model);
-  const inputTokens = countMessageTokens(prompt, model);
+  const inputTokens = await promptTokensOf(agent.model, prompt);
   const label = `debate.${purpose}`;
   const base = {
     model,

@@ -65,11 +65,11 @@ export async function runRound(
       purpose,
       utility: settings.utility,
     });
-  const messageCosts = agents.map((agent) =>
-    reservationSize(agent, promptOf(agent, "message"), settings.messageMaxTokens),
+  const messageCosts = await Promise.all(
+    agents.map((agent) => reservationSize(agent, promptOf(agent, "message"), settings.messageMaxTokens)),
   );
-  const intentCosts = agents.map((agent) =>
-    reservationSize(agent, promptOf(agent, "intent"), settings.intentMaxTokens),
+  const intentCosts = await Promise.all(
+    agents.map((agent) => reservationSize(agent, promptOf(agent, "intent"), settings.intentMaxTokens)),
   );
   const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
   const needed = mode === "intent" ? sum(intentCosts) + Math.min(...messageCosts) : sum(messageCosts);

@@ -8,7 +8,9 @@
  * - `response_metadata.tokenEntropies`: the exact entropy (nats) of that distribution over the
  *   whole vocabulary, per generated token, `meanEntropy`, and `vocabularySize` to normalise by;
  * - JSON-schema-constrained output (call option `jsonSchema`, or `withStructuredOutput`) through
- *   a llama.cpp grammar.
+ *   a llama.cpp grammar;
+ * - `countPromptTokens(messages)`: the exact prompt tokens of a call before it is made, which
+ *   budgets reserve instead of a js-tiktoken estimate.
  *
  * node-llama-cpp is an optional peer dependency, imported on first use (see `runtime.ts`).
  */
@@ -34,7 +36,7 @@ import { type Runnable, RunnableLambda } from "@langchain/core/runnables";
 import { toJsonSchema } from "@langchain/core/utils/json_schema";
 import { isSerializableSchema, type SerializableSchema } from "@langchain/core/utils/standard_schema";
 import { type InteropZodType, isInteropZodSchema } from "@langchain/core/utils/types";
-import type { ChatHistoryItem, LlamaModel, Token } from "node-llama-cpp";
+import type { ChatHistoryItem, ChatWrapper, LlamaModel, Token } from "node-llama-cpp";
 import { z } from "zod";
 import { functionSchema, parseConfig } from "../../../src/errors.js";
 import {
@@ -45,7 +47,12 @@ import {
   untemperedDistribution,
 } from "./distribution.js";
 import { LlamaCppContextOverflow, LlamaCppOutputTruncated } from "./errors.js";
-import { LlamaCppRuntime, type LlamaCppRuntimeOptions, type NodeLlamaCppModule } from "./runtime.js";
+import {
+  LlamaCppRuntime,
+  type LlamaCppRuntimeOptions,
+  type LoadedLlamaCpp,
+  type NodeLlamaCppModule,
+} from "./runtime.js";
 
 /** Default cap on generated tokens: a local model always runs with a cap. */
 export const DEFAULT_LLAMACPP_MAX_TOKENS = 256;
@@ -230,6 +237,10 @@ export class LlamaCppChatModel extends BaseChatModel<LlamaCppChatModelCallOption
         llama: options.llama,
         loadModule: options.loadModule,
       });
+    // A copy rebuilt from `lc_kwargs` with another setting (Gavel's `cappedCopy` and `callCopy`
+    // do so to change the output cap) shares this runtime instead of failing or loading the file again.
+    const settings = Object.entries(own).filter(([key]) => key in GenerationSettingsSchema.shape);
+    this.lc_kwargs = { ...this.lc_kwargs, ...Object.fromEntries(settings), runtime: this.runtime };
     this.maxTokens = options.maxTokens;
     this.temperature = options.temperature;
     this.seed = options.seed;
@@ -263,6 +274,22 @@ export class LlamaCppChatModel extends BaseChatModel<LlamaCppChatModelCallOption
   /** Load the model now instead of on the first call (for example at server start). */
   async load(): Promise<void> {
     await this.runtime.load();
+  }
+
+  /**
+   * The prompt tokens a call with `messages` will report as `usage_metadata.input_tokens`: the
+   * messages formatted with the model's chat template (BOS included) and counted by the model's
+   * own tokenizer. Budgets use it (when a model offers it) to reserve the exact prompt instead of
+   * a js-tiktoken estimate, which undercounts small-vocabulary local models several times over.
+   *
+   * @example
+   * ```ts
+   * const tokens = await model.countPromptTokens([new HumanMessage("hello world")]);
+   * (await model.invoke([new HumanMessage("hello world")])).usage_metadata?.input_tokens === tokens; // true
+   * ```
+   */
+  async countPromptTokens(messages: readonly BaseMessage[]): Promise<number> {
+    return formatPrompt(await this.runtime.load(), messages).promptTokens.length;
   }
 
   /** Free the model (see {@link LlamaCppRuntime.dispose}); needed for the process to exit. */
@@ -370,10 +397,8 @@ export class LlamaCppChatModel extends BaseChatModel<LlamaCppChatModelCallOption
       options.jsonSchema === undefined ? undefined : await this.runtime.grammarForJsonSchema(options.jsonSchema);
     const { sequence, loaded, release } = await this.runtime.acquireSequence();
     try {
-      const { model, chatWrapper, module } = loaded;
-      const chatHistory: ChatHistoryItem[] = [...messages.map(toChatHistoryItem), { type: "model", response: [] }];
-      const { contextText, stopGenerationTriggers } = chatWrapper.generateContextState({ chatHistory });
-      const promptTokens = contextText.tokenize(model.tokenizer);
+      const { model, module } = loaded;
+      const { promptTokens, stopGenerationTriggers } = formatPrompt(loaded, messages);
       if (promptTokens.length + settings.maxTokens > sequence.contextSize) {
         throw new LlamaCppContextOverflow({
           promptTokens: promptTokens.length,
@@ -474,6 +499,19 @@ export class LlamaCppChatModel extends BaseChatModel<LlamaCppChatModelCallOption
       await release();
     }
   }
+}
+
+/** The prompt of a call: `messages` in the model's chat template, tokenized, and the template's stop triggers. */
+function formatPrompt(
+  { model, chatWrapper }: LoadedLlamaCpp,
+  messages: readonly BaseMessage[],
+): {
+  promptTokens: Token[];
+  stopGenerationTriggers: ReturnType<ChatWrapper["generateContextState"]>["stopGenerationTriggers"];
+} {
+  const chatHistory: ChatHistoryItem[] = [...messages.map(toChatHistoryItem), { type: "model", response: [] }];
+  const { contextText, stopGenerationTriggers } = chatWrapper.generateContextState({ chatHistory });
+  return { promptTokens: contextText.tokenize(model.tokenizer), stopGenerationTriggers };
 }
 
 /** A LangChain message as a node-llama-cpp chat history item (tool messages become user turns). */
