@@ -77,7 +77,8 @@ export async function runRound(
     return { stopReason: "budget", exampleId, remainingTokens: remaining };
   }
 
-  const budget = new TokenBudget({ limits: { global: { maxTokens: remaining } } });
+  // Reservation ids from the debate's own generator: unique across rounds (a fresh budget per round would restart at reservation-1).
+  const budget = new TokenBudget({ limits: { global: { maxTokens: remaining } }, generateId: settings.generateId });
   const charges: ChargeInput[] = [];
   const scope: LedgerScope = { kind: "example", id: exampleId };
   const auctionId = mode === "full" ? undefined : settings.generateId();

@@ -16,8 +16,12 @@ describe("auction debate with a ledger", () => {
       },
     );
 
+    expect(result.rounds.length).toBeGreaterThan(1);
+    const reservationIds: string[] = [];
     for (const round of result.rounds) {
       const stored = await ledger.getAuction(round.auctionId ?? "");
+      const settled = stored?.charges.filter((charge) => charge.kind === "settle") ?? [];
+      reservationIds.push(...settled.map((charge) => charge.reservationId ?? ""));
       expect(stored?.kind).toBe("debate");
       expect(stored?.winners).toEqual(round.outcome?.winners);
       expect(stored?.clearingPrice).toBe(round.outcome?.clearingPrice);
@@ -25,6 +29,9 @@ describe("auction debate with a ledger", () => {
       expect(stored?.bids.length).toBe(3);
       expect(stored?.charges.filter((charge) => charge.kind === "settle").length).toBe(3 + round.speakers.length);
     }
+    // One reservation per settled call, never reused across rounds (each round has its own budget object).
+    expect(reservationIds.every((id) => id.length > 0)).toBe(true);
+    expect(new Set(reservationIds).size).toBe(reservationIds.length);
     const spend = await ledger.spend({ by: "agent" });
     for (const row of spend) {
       const usage = result.usage[row.key ?? ""];
