@@ -157,6 +157,12 @@ interface PromptTokenCounter {
   countPromptTokens(messages: readonly BaseMessage[]): Promise<number>;
 }
 
+/** True when the model counts its own prompt tokens (`countPromptTokens`, as the local llama.cpp model does). */
+export function countsOwnPrompt(model: BudgetableModel): boolean {
+  const inner = RunnableBinding.isRunnableBinding(model) ? model.bound : model;
+  return typeof (inner as Partial<PromptTokenCounter>).countPromptTokens === "function";
+}
+
 /**
  * The prompt tokens `model` will report for `messages`: the model's own count when it offers one
  * (`countPromptTokens`, as the local llama.cpp model does), else — or when that count fails —
@@ -172,7 +178,7 @@ interface PromptTokenCounter {
 export async function promptTokensOf(model: BudgetableModel, messages: readonly BaseMessage[]): Promise<number> {
   const inner = RunnableBinding.isRunnableBinding(model) ? model.bound : model;
   const counter = (inner as Partial<PromptTokenCounter>).countPromptTokens;
-  if (typeof counter === "function") {
+  if (countsOwnPrompt(model) && typeof counter === "function") {
     // A model that cannot count (e.g. it fails to load) fails its call too, which is handled there.
     const own = await counter.call(inner, messages).catch(() => undefined);
     if (own !== undefined) return own;

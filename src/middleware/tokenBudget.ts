@@ -17,7 +17,7 @@
  * helpers that count, check and describe.
  */
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
-import { AIMessage, type BaseMessage } from "@langchain/core/messages";
+import { AIMessage, type BaseMessage, SystemMessage } from "@langchain/core/messages";
 import { convertToOpenAITool } from "@langchain/core/utils/function_calling";
 import { Command } from "@langchain/langgraph";
 import { createMiddleware } from "langchain";
@@ -54,9 +54,11 @@ import { BudgetExhausted, type BudgetExhaustedDetails, functionSchema, parseConf
 import {
   type BudgetableModel,
   cappedCopy,
+  countsOwnPrompt,
   declaredOutputCap,
   isChatModel,
   modelName,
+  promptTokensOf,
   resolveModel,
 } from "../models.js";
 import { ModelWithoutOutputCap } from "./errors.js";
@@ -398,18 +400,27 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
         systemPrompt: request.systemPrompt,
         systemSuffix: systemPrompt.slice(request.systemPrompt.length),
       };
-      const planFor = (model: BudgetableModel | undefined) =>
-        models.plan(
-          model,
-          counter.count(prompt, request.messages, request.tools, models.nameOf(model)),
-          uncappedModels,
-        );
+      // A model that counts its own prompt (the local llama.cpp model) is reserved at the larger of its
+      // count and js-tiktoken's: tiktoken undercounts a small-vocabulary model several times over, and the
+      // model's count of the messages leaves out tool schemas.
+      const ownCounts = new Map<BudgetableModel, number>();
+      const planFor = (model: BudgetableModel | undefined) => {
+        const estimate = counter.count(prompt, request.messages, request.tools, models.nameOf(model));
+        const own = model === undefined ? undefined : ownCounts.get(model);
+        return models.plan(model, own === undefined ? estimate : Math.max(own, estimate), uncappedModels);
+      };
 
       const resolved = isChatModel(request.model) ? request.model : await resolveModel(request.model);
       const downgradedTo = view.totals.downgradedTo;
       const downgraded = downgradedTo
         ? downgradeModels.find((model) => models.nameOf(model) === downgradedTo)
         : undefined;
+      for (const model of [downgraded ?? resolved, ...(exitBehavior === "downgrade" ? downgradeModels : [])]) {
+        if (model === undefined || !countsOwnPrompt(model)) continue;
+        const messages =
+          systemPrompt === "" ? request.messages : [new SystemMessage(systemPrompt), ...request.messages];
+        ownCounts.set(model, await promptTokensOf(model, messages));
+      }
       let plan = planFor(downgraded ?? resolved);
       let admission = admit(plan, view);
       let downgradedFrom = downgraded && resolved ? models.nameOf(resolved) : undefined;

@@ -255,6 +255,54 @@ describe("charging", () => {
 // Exit behaviours
 // ---------------------------------------------------------------------------
 
+describe("a model that counts its own prompt (the local llama.cpp model's countPromptTokens)", () => {
+  /** A scripted test double of a small-vocabulary local model: its prompts are 3× js-tiktoken's count. */
+  class SelfCountingScriptedModel extends ScriptedChatModel {
+    async countPromptTokens(messages: readonly BaseMessage[]): Promise<number> {
+      return 3 * countMessageTokens(messages, "gpt-4o-mini");
+    }
+  }
+  const selfCounting = (replies: ScriptedResponder) =>
+    new SelfCountingScriptedModel({ model: "gpt-4o-mini", maxTokens: 20, replies });
+  const systemPrompt = "Answer briefly.";
+  const ownCount = (question: string) =>
+    3 * countMessageTokens([new SystemMessage(systemPrompt), new HumanMessage(question)], "gpt-4o-mini");
+
+  it("reserves the model's own count, so the usage it reports never overruns the reservation", async () => {
+    const question = "Weather in Paris?";
+    const model = selfCounting(() => ({
+      content: "Sunny.",
+      usage: { inputTokens: ownCount(question), outputTokens: 5 },
+    }));
+    const charges: TokenBudgetCharge[] = [];
+    const middleware = tokenBudgetMiddleware({ runLimit: 10_000, onCharge: (charge) => void charges.push(charge) });
+    await createAgent({ model, tools: [], systemPrompt, middleware: [middleware] }).invoke(ask(question));
+    expect(charges).toHaveLength(1);
+    expect(charges[0]?.reservedTokens).toBe(ownCount(question) + 20);
+    expect(charges[0]?.overrun).toBe(false);
+  });
+
+  it("refuses a call the tiktoken count would have let through, before calling the model", async () => {
+    const question = "Weather in Paris?";
+    const model = selfCounting(() => ({
+      content: "Sunny.",
+      usage: { inputTokens: ownCount(question), outputTokens: 5 },
+    }));
+    // Room for the tiktoken estimate (a third of the real prompt) + the cap, not for the real prompt.
+    const limit = ownCount(question) / 3 + 20 + 10;
+    expect(limit).toBeLessThan(ownCount(question) + 20);
+    const agent = createAgent({
+      model,
+      tools: [],
+      systemPrompt,
+      middleware: [tokenBudgetMiddleware({ runLimit: limit })],
+    });
+    const result = await agent.invoke(ask(question));
+    expect(model.calls).toHaveLength(0);
+    expect(budgetExhaustionOf(result.messages.at(-1))).toMatchObject({ scope: "run" });
+  });
+});
+
 describe('exitBehavior "end"', () => {
   it("ends the agent with a message naming the limit and the spend, never passing the limit", async () => {
     const model = scripted(endlessTools);
