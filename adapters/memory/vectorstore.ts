@@ -384,7 +384,7 @@ export function createVectorStoreStrategyMemory(options: VectorStoreStrategyMemo
       const pairCount = auctions.reduce((sum, auction) => sum + countPairs(auction.entries, agent), 0);
       if (pairCount >= k || exhausted || window >= maxSearchWindow) {
         const pairs = pairsFromAuctions(auctions, { k, ...(agent === undefined ? {} : { agent }) });
-        markUsed(pairs.flatMap((pair) => [pair.losing.id, pair.winning.id]));
+        if (options.markUsed !== false) markUsed(pairs.flatMap((pair) => [pair.losing.id, pair.winning.id]));
         return pairs.map((pair) => ({ ...pair, losing: copyEntry(pair.losing), winning: copyEntry(pair.winning) }));
       }
       window = Math.min(maxSearchWindow, window * 4);
@@ -439,6 +439,10 @@ export function createVectorStoreStrategyMemory(options: VectorStoreStrategyMemo
     },
     search,
     contrastivePairs,
+    async markUsed(ids) {
+      ensureOpen("markUsed");
+      markUsed(ids);
+    },
     async recordOutcome(id, outcome) {
       ensureOpen("recordOutcome");
       parseOutcome(id, outcome);

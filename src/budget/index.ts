@@ -50,6 +50,7 @@ export {
   countMessageTokens,
   countOutputTokens,
   countTextTokens,
+  countToolTokens,
   type EncodingName,
   encodingForModel,
   IMAGE_TOKEN_ESTIMATE,

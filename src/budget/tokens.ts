@@ -9,6 +9,7 @@
  *   `name`, 3 to prime the reply.
  */
 import type { AIMessage, BaseMessage } from "@langchain/core/messages";
+import { convertToOpenAITool } from "@langchain/core/utils/function_calling";
 import { Tiktoken } from "js-tiktoken/lite";
 import cl100k_base from "js-tiktoken/ranks/cl100k_base";
 import o200k_base from "js-tiktoken/ranks/o200k_base";
@@ -92,6 +93,52 @@ export function countTextTokens(text: string, model?: string): number {
 export function countJsonTokens(value: unknown, model?: string): number {
   if (value === undefined || value === null) return 0;
   return countTextTokens(JSON.stringify(value) ?? "", model);
+}
+
+/** Tool schema counts by encoding and tool object: a tool is counted once per encoding. */
+const toolCounts = new Map<EncodingName, WeakMap<object, number>>();
+
+/**
+ * Prompt tokens the schemas of `tools` add to a call of `model`: each tool as the provider receives
+ * it (OpenAI's function format, as JSON; an object that does not convert is counted as its own JSON),
+ * counted once per tool object and encoding. Anything that is not an object counts 0.
+ *
+ * @example
+ * ```ts
+ * countToolTokens([searchTool], "gpt-4o-mini"); // e.g. 48
+ * ```
+ */
+export function countToolTokens(tools: readonly unknown[], model?: string): number {
+  if (tools.length === 0) return 0;
+  const encoding = encodingForModel(model);
+  let counts = toolCounts.get(encoding);
+  if (counts === undefined) {
+    counts = new WeakMap();
+    toolCounts.set(encoding, counts);
+  }
+  let total = 0;
+  for (const tool of tools) {
+    if (typeof tool !== "object" || tool === null) continue;
+    let count = counts.get(tool);
+    if (count === undefined) {
+      count = toolSchemaTokens(tool, encoding);
+      counts.set(tool, count);
+    }
+    total += count;
+  }
+  return total;
+}
+
+function toolSchemaTokens(tool: object, encoding: EncodingName): number {
+  try {
+    return countJsonTokens(convertToOpenAITool(tool as Parameters<typeof convertToOpenAITool>[0]), encoding);
+  } catch {
+    try {
+      return countJsonTokens(tool, encoding);
+    } catch {
+      return 0;
+    }
+  }
 }
 
 /**

@@ -9,6 +9,7 @@ export type MemoryOperation =
   | "add"
   | "search"
   | "contrastivePairs"
+  | "markUsed"
   | "recordOutcome"
   | "get"
   | "size"

@@ -293,7 +293,8 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
   }
 
   // -------------------------------------------------------------------------
-  // Reads: embed the query, score synchronously, mark what was returned as used.
+  // Reads: embed the query, score synchronously, mark what was returned as used (unless the
+  // caller defers that to `markUsed`, as the router does until the pairs are really shown).
   // -------------------------------------------------------------------------
 
   async function embedQuery(operation: MemoryOperation, text: string): Promise<number[]> {
@@ -334,7 +335,7 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
       ...(options.agent === undefined ? {} : { agent: options.agent }),
       ...(options.kind === undefined ? {} : { kind: options.kind }),
     });
-    markUsed(pairs.flatMap((pair) => [pair.losing.id, pair.winning.id]));
+    if (options.markUsed !== false) markUsed(pairs.flatMap((pair) => [pair.losing.id, pair.winning.id]));
     return pairs.map((pair) => ({ ...pair, losing: copyEntry(pair.losing), winning: copyEntry(pair.winning) }));
   }
 
@@ -360,6 +361,10 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
     search,
     contrastivePairs,
     recordOutcome,
+    async markUsed(ids: readonly string[]) {
+      ensureOpen("markUsed");
+      markUsed(ids);
+    },
     async get(id: string) {
       ensureOpen("get");
       const entry = store.entry(id);

@@ -79,6 +79,13 @@ export interface ContrastivePairsOptions {
   agent?: string;
   /** Only auctions of this task kind. */
   kind?: string;
+  /**
+   * Count the returned entries as used (eviction order). Default true. Pass false to look pairs up
+   * without touching the eviction order, and call {@link StrategyMemory.markUsed} once the pairs
+   * were really used (the router shows them to a re-bidding member only after its first round).
+   * A backend without `markUsed` may ignore this option.
+   */
+  markUsed?: boolean;
 }
 
 /** A losing plan and the plan that beat it, from one past auction. */
@@ -95,7 +102,7 @@ export interface ContrastivePair {
  *
  * Every implementation: serialises its writes (many concurrent `add` calls in one process are
  * safe), bounds itself to `maxEntries` by evicting whole auctions, least recently used first
- * (adding or being returned by `search`/`contrastivePairs` counts as use), and throws
+ * (adding, being returned by `search`/`contrastivePairs`, or `markUsed` counts as use), and throws
  * `GavelMemoryError` after `close()`.
  */
 export interface StrategyMemory {
@@ -108,6 +115,11 @@ export interface StrategyMemory {
    * auction first. Both plans of a pair share an auction id; pairs with an empty plan are skipped.
    */
   contrastivePairs(task: string, options?: ContrastivePairsOptions): Promise<ContrastivePair[]>;
+  /**
+   * Count these entries as used now (they move to the back of the eviction order); unknown ids
+   * are ignored. Optional: a backend that has it honours `contrastivePairs(…, { markUsed: false })`.
+   */
+  markUsed?(ids: readonly string[]): Promise<void>;
   /** Set the outcome of a stored entry. Resolves `false` when no entry has this id (e.g. it was evicted). */
   recordOutcome(id: string, outcome: number): Promise<boolean>;
   /** The stored entry with this id, if any. */

@@ -18,7 +18,6 @@
  */
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { AIMessage, type BaseMessage, SystemMessage } from "@langchain/core/messages";
-import { convertToOpenAITool } from "@langchain/core/utils/function_calling";
 import { Command } from "@langchain/langgraph";
 import { createMiddleware } from "langchain";
 import { z } from "zod";
@@ -31,6 +30,7 @@ import {
   countJsonTokens,
   countMessageTokens,
   countTextTokens,
+  countToolTokens,
   createPriceResolver,
   DEFAULT_PRICES,
   type EncodingName,
@@ -752,7 +752,6 @@ function contentLength(blocks: readonly unknown[]): number {
  */
 class PromptTokenCounter {
   readonly #messages = new Map<EncodingName, WeakMap<BaseMessage, number>>();
-  readonly #tools = new Map<EncodingName, WeakMap<object, number>>();
   readonly #systemPrompts = new Map<string, number>();
   readonly #shortTexts = new Map<string, number>();
   /**
@@ -782,17 +781,7 @@ class PromptTokenCounter {
           : countTextTokens(systemSuffix, encoding);
     }
     tokens += this.#messagesTokens(messages, encoding);
-    const toolCounts = this.#cacheFor(this.#tools, encoding);
-    for (const tool of tools) {
-      if (typeof tool !== "object" || tool === null) continue;
-      let count = toolCounts.get(tool);
-      if (count === undefined) {
-        count = toolSchemaTokens(tool, encoding);
-        toolCounts.set(tool, count);
-      }
-      tokens += count;
-    }
-    return tokens;
+    return tokens + countToolTokens(tools, encoding);
   }
 
   /**
@@ -891,18 +880,5 @@ class PromptTokenCounter {
       caches.set(encoding, cache);
     }
     return cache;
-  }
-}
-
-/** Tokens of a tool's definition as sent to the provider (OpenAI tool JSON). */
-function toolSchemaTokens(tool: object, encoding: EncodingName): number {
-  try {
-    return countJsonTokens(convertToOpenAITool(tool as Parameters<typeof convertToOpenAITool>[0]), encoding);
-  } catch {
-    try {
-      return countJsonTokens(tool, encoding);
-    } catch {
-      return 0;
-    }
   }
 }

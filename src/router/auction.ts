@@ -18,19 +18,27 @@ import {
   costUsd,
   countMessageTokens,
   countTextTokens,
+  countToolTokens,
+  type EncodingName,
+  encodingForModel,
   type Reservation,
+  type ScopeIds,
+  TOKENS_PER_MESSAGE,
   type Usage,
   usageFromMessage,
 } from "../budget/index.js";
+import type { ModelPrice } from "../budget/types.js";
 import { BudgetExhausted } from "../errors.js";
-import type { ChargeInput } from "../ledger/types.js";
+import type { ChargeInput, LedgerScope } from "../ledger/types.js";
 import { type AuctionOutcome, type Bid, createAuctioneer } from "../market/index.js";
 import { entriesFromAuction } from "../memory/index.js";
-import { callCopy, modelName } from "../models.js";
+import type { ContrastivePair, StrategyMemory } from "../memory/types.js";
+import { callCopy, declaredOutputCap, modelName } from "../models.js";
 import { type EntropySource, type PlanEntropy, planEntropy } from "./entropy.js";
 import { describeError, RouterCallTimeout } from "./errors.js";
 import { byPrice, type ResolvedMember, type RouterSettings, type RouterWeights } from "./options.js";
 import {
+  executionPlanText,
   JURY_RUBRIC,
   juryRequest,
   PLANNING_PROMPT,
@@ -130,7 +138,10 @@ export interface RouterAuctionRecord {
   outcome: AuctionOutcome;
   /** What the win cost: the winner's plan cost C, its bid amount and the clearing price. */
   price: { cost: number; amount: number; clearingPrice: number; inputPerMillion: number; outputPerMillion: number };
-  /** Present when every bidder failed and the fallback model answers. */
+  /**
+   * Present when the fallback member answers without a plan: every bidder failed, the budget
+   * could afford no bidder (reason `budget: …`), or the winner's answer failed (`winner … failed`).
+   */
   fallback?: { member: string; reason: string };
 }
 
@@ -140,6 +151,8 @@ export interface AuctionRun {
   plan: string;
   record: RouterAuctionRecord;
   calls: AuctionCall[];
+  /** The budget scopes the auction's calls were charged to (the answer is charged to the same). */
+  scopes: ScopeIds | undefined;
 }
 
 /** Per-request inputs of an auction. */
@@ -147,6 +160,12 @@ export interface AuctionRequest {
   messages: readonly BaseMessage[];
   callbacks?: Callbacks;
   signal?: AbortSignal;
+  /** Budget scopes of this request; the `budgetScopes` option fills the fields it leaves out. */
+  scopes?: ScopeIds;
+  /** Tools bound for the answer: their schemas are prompt tokens of the answer the budget must afford. */
+  tools?: readonly unknown[];
+  /** A system prompt sent with the answer besides `messages` (the middleware's `request.systemPrompt`). */
+  systemPrompt?: string;
 }
 
 // ---------------------------------------------------------------------------
@@ -160,8 +179,16 @@ export interface StrategyAuctionEngine {
   run(request: AuctionRequest): Promise<AuctionRun>;
   /** Write the auction, its bids and every charge to the ledger, and its plans to the memory. */
   record(run: AuctionRun, execution: AuctionCall | undefined): Promise<void>;
-  /** The winner's answer to `prompt` as charged: usage (reported, or counted and marked estimated) and USD. */
-  answerCall(winner: ResolvedMember, reply: AIMessage, prompt: readonly BaseMessage[]): AuctionCall;
+  /**
+   * The winner's answer to `prompt` as charged: usage (reported, or counted and marked estimated,
+   * then with `toolTokens` — the bound tools' schemas — added to the input) and USD.
+   */
+  answerCall(
+    winner: ResolvedMember,
+    reply: AIMessage,
+    prompt: readonly BaseMessage[],
+    toolTokens?: number,
+  ): AuctionCall;
 }
 
 /** Build the engine over resolved settings. */
@@ -170,6 +197,15 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
   /** Planning copies by model, then by output cap (plans, first-round and refinement juries differ). */
   const planningCopies = new WeakMap<BaseChatModel, Map<number, BaseChatModel>>();
   const members = new Map(settings.pool.map((member) => [member.name, member]));
+  const names = new Map(settings.pool.map((member) => [member.name, modelName(member.model)]));
+  /** Prompt token counts by prompt (the same prompt goes to every bidder) and encoding. */
+  const promptCounts = new WeakMap<readonly BaseMessage[], Map<EncodingName, number>>();
+  /** Budget-side prices by member (what its reservations are charged at). */
+  const budgetPrices = new Map<string, ModelPrice | undefined>();
+  /** Per encoding: the tokens the plan adds to the answer's prompt (its system message, at most a full plan). */
+  const planAllowances = new Map<EncodingName, number>();
+
+  const nameOf = (member: ResolvedMember) => names.get(member.name) ?? modelName(member.model);
 
   /** One call as charged: usage (reported, or counted and marked estimated) and USD. */
   function chargedCall(
@@ -177,34 +213,171 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     purpose: CallPurpose,
     reply: AIMessage,
     prompt: readonly BaseMessage[],
-    model = modelName(member.model),
+    model = nameOf(member),
   ): AuctionCall {
     const usage = usageFromMessage(reply, prompt as BaseMessage[], model);
     return { member: member.name, model, purpose, usage, usd: costUsd(member.price, usage) };
   }
 
-  /** One internal call: reserve, call (nostream, with timeout), settle or release. */
+  // -- budget arithmetic (only with a budget) ---------------------------------
+
+  /** Prompt tokens of `prompt` for `model`, counted once per prompt and encoding. */
+  function promptTokens(prompt: readonly BaseMessage[], model: string): number {
+    const encoding = encodingForModel(model);
+    let byEncoding = promptCounts.get(prompt);
+    if (byEncoding === undefined) {
+      byEncoding = new Map();
+      promptCounts.set(prompt, byEncoding);
+    }
+    let count = byEncoding.get(encoding);
+    if (count === undefined) {
+      count = countMessageTokens(prompt as BaseMessage[], encoding);
+      byEncoding.set(encoding, count);
+    }
+    return count;
+  }
+
+  /** The price the budget charges `member` at: its `priceOf` when it has one, else the member's price. */
+  function budgetPriceOf(member: ResolvedMember): ModelPrice | undefined {
+    if (!budgetPrices.has(member.name)) {
+      const budget = settings.budget as { priceOf?: (model: string) => ModelPrice | undefined } | undefined;
+      budgetPrices.set(
+        member.name,
+        typeof budget?.priceOf === "function" ? budget.priceOf(nameOf(member)) : member.price,
+      );
+    }
+    return budgetPrices.get(member.name);
+  }
+
+  /** What a reservation of `inputTokens` + `maxOutputTokens` on `member` holds. */
+  function needOf(member: ResolvedMember, inputTokens: number, maxOutputTokens: number): Need {
+    const price = budgetPriceOf(member);
+    const usd = price ? costUsd(price, { inputTokens, outputTokens: maxOutputTokens }) : 0;
+    return { tokens: inputTokens + maxOutputTokens, usd };
+  }
+
+  /**
+   * The most `member`'s answer may cost: the conversation, a full plan as a system message, the
+   * system prompt and the tool schemas bound for the answer, plus its output cap.
+   */
+  function answerNeed(member: ResolvedMember, request: AuctionRequest): Need {
+    const name = nameOf(member);
+    const encoding = encodingForModel(name);
+    let allowance = planAllowances.get(encoding);
+    if (allowance === undefined) {
+      allowance =
+        TOKENS_PER_MESSAGE + countTextTokens(`system ${executionPlanText("")}`, encoding) + settings.planMaxTokens;
+      planAllowances.set(encoding, allowance);
+    }
+    let input = promptTokens(request.messages, name) + allowance + countToolTokens(request.tools ?? [], name);
+    if (request.systemPrompt) input += TOKENS_PER_MESSAGE + countTextTokens(`system ${request.systemPrompt}`, encoding);
+    return needOf(member, input, declaredOutputCap(member.model) ?? settings.executionMaxTokens);
+  }
+
+  /**
+   * What the calls of the jurors among `judges` cost at most when each is shown `plans` plans: the
+   * rubric and the task, plus per plan a full plan in its block, and the cap `juryMaxTokens + 8 · plans`.
+   */
+  function juryNeed(state: AuctionState, plans: number, judges: ReadonlySet<ResolvedMember>): Need {
+    if (plans === 0 || settings.jurors.length === 0) return NO_NEED;
+    state.juryPrompt ??= [new SystemMessage(JURY_RUBRIC), new HumanMessage(juryRequest(state.transcript, []))];
+    let total = NO_NEED;
+    for (const juror of settings.jurors) {
+      const member = members.get(juror) as ResolvedMember;
+      if (!judges.has(member)) continue;
+      const input =
+        promptTokens(state.juryPrompt, nameOf(member)) + plans * (settings.planMaxTokens + PLAN_BLOCK_TOKENS);
+      total = addNeeds(total, needOf(member, input, settings.juryMaxTokens + 8 * plans));
+    }
+    return total;
+  }
+
+  /**
+   * Pre-screen the bidders against what the budget has left for this request's scopes, before
+   * anything is spent. Cheapest first, a member is admitted when the auction with it — every
+   * admitted plan, the calls of the admitted jurors that score them — plus the dearest answer among
+   * the admitted bidders and the fallback still fits; the others are excluded with the figures and
+   * take no part (no plan, no jury call). The fallback's answer is kept in reserve only when it
+   * fits on its own. Returns the reserve (`floor`) every auction call must leave, undefined when
+   * no limit applies to these scopes.
+   */
+  function screenBidders(state: AuctionState): {
+    admitted: ResolvedMember[];
+    excluded: Record<string, string>;
+    floor: Need | undefined;
+  } {
+    const budget = settings.budget;
+    const excluded: Record<string, string> = {};
+    if (!budget) return { admitted: settings.pool, excluded, floor: undefined };
+    const left = budget.remaining(state.scopes);
+    if (left.tokens === undefined && left.usd === undefined)
+      return { admitted: settings.pool, excluded, floor: undefined };
+    const fallbackAnswer = answerNeed(settings.fallback, state.request);
+    let floor = fits(fallbackAnswer, left) ? fallbackAnswer : NO_NEED;
+    let plans = NO_NEED;
+    const admitted = new Set<ResolvedMember>();
+    for (const member of [...settings.pool].sort(byPrice)) {
+      const withPlan = addNeeds(
+        plans,
+        needOf(member, promptTokens(state.planPrompt, nameOf(member)), settings.planMaxTokens),
+      );
+      const withAnswer = maxNeeds(floor, answerNeed(member, state.request));
+      const total = addNeeds(
+        addNeeds(withPlan, juryNeed(state, admitted.size + 1, new Set([...admitted, member]))),
+        withAnswer,
+      );
+      if (fits(total, left)) {
+        admitted.add(member);
+        plans = withPlan;
+        floor = withAnswer;
+      } else {
+        excluded[member.name] =
+          `budget: its plan, its share of the jury and its answer do not fit (the auction with it needs ${describeNeed(total)}; ${describeLeft(left)} left)`;
+      }
+    }
+    return { admitted: settings.pool.filter((member) => admitted.has(member)), excluded, floor };
+  }
+
+  /** Why an auction call must not be made: it would eat the room kept for the answer. */
+  function floorRefusal(member: ResolvedMember, inputTokens: number, maxTokens: number, state: AuctionState) {
+    const { floor } = state;
+    if (floor === undefined || settings.budget === undefined) return undefined;
+    const left = settings.budget.remaining(state.scopes);
+    const need = needOf(member, inputTokens, maxTokens);
+    if (fits(addNeeds(need, floor), left)) return undefined;
+    return `budget: the call (${describeNeed(need)}) would leave less than the answer needs (${describeNeed(floor)}; ${describeLeft(left)} left)`;
+  }
+
+  // -- calls --------------------------------------------------------------------
+
+  /**
+   * One internal call: check the answer's reserve, reserve, call (nostream, with timeout), settle
+   * or release. `dispatched` is false when the budget refused it before the model was called.
+   */
   async function call(
     member: ResolvedMember,
     purpose: Exclude<CallPurpose, "answer">,
     prompt: BaseMessage[],
     maxTokens: number,
-    request: AuctionRequest,
-    calls: AuctionCall[],
-  ): Promise<{ reply: AIMessage } | { failure: string }> {
-    const name = modelName(member.model);
+    state: AuctionState,
+  ): Promise<{ reply: AIMessage } | { failure: string; dispatched: boolean }> {
+    const name = nameOf(member);
+    const { request } = state;
     let reservation: Reservation | undefined;
     if (settings.budget) {
+      const inputTokens = promptTokens(prompt, name);
+      const refusal = floorRefusal(member, inputTokens, maxTokens, state);
+      if (refusal !== undefined) return { failure: refusal, dispatched: false };
       try {
         reservation = settings.budget.reserve({
           model: name,
-          inputTokens: countMessageTokens(prompt, name),
+          inputTokens,
           maxOutputTokens: maxTokens,
           label: `router.${purpose}`,
-          ...(settings.budgetScopes && { scopes: settings.budgetScopes }),
+          ...(state.scopes && { scopes: state.scopes }),
         });
       } catch (error) {
-        if (BudgetExhausted.isInstance(error)) return { failure: `budget: ${error.message}` };
+        if (BudgetExhausted.isInstance(error)) return { failure: `budget: ${error.message}`, dispatched: false };
         throw error;
       }
     }
@@ -226,12 +399,12 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
       )) as AIMessage;
       const charged = chargedCall(member, purpose, reply, prompt, name);
       if (reservation) settings.budget?.settle(reservation, charged.usage);
-      calls.push(charged);
+      state.calls.push(charged);
       return { reply };
     } catch (error) {
       if (reservation) settings.budget?.release(reservation);
       if (request.signal?.aborted) throw error;
-      return { failure: describeError(error) };
+      return { failure: describeError(error), dispatched: true };
     }
   }
 
@@ -253,28 +426,20 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     return copy;
   }
 
-  /** Plans of `bidders` for `task`; refinements when `pairs` are given. */
+  /** Plans of `bidders` for the prompt (a planning or a refinement prompt). */
   async function writePlans(
     bidders: readonly ResolvedMember[],
-    transcript: string,
-    request: AuctionRequest,
-    calls: AuctionCall[],
-    pairs?: ReadonlyArray<{ losing: string; winning: string }>,
+    prompt: BaseMessage[],
+    purpose: "plan" | "refine",
+    state: AuctionState,
   ) {
-    const prompt = pairs
-      ? [
-          new SystemMessage(`${PLANNING_PROMPT}\n\n${REFINEMENT_PROMPT}`),
-          new HumanMessage(refinementRequest(transcript, pairs)),
-        ]
-      : [new SystemMessage(PLANNING_PROMPT), new HumanMessage(planningRequest(transcript))];
-    const purpose = pairs ? "refine" : "plan";
     return Promise.all(
       bidders.map(async (member) => {
-        const result = await call(member, purpose, prompt, settings.planMaxTokens, request, calls);
-        if ("failure" in result) return { member, failure: result.failure };
+        const result = await call(member, purpose, prompt, settings.planMaxTokens, state);
+        if ("failure" in result) return { member, failure: result.failure, dispatched: result.dispatched };
         const plan = result.reply.text.trim();
-        if (plan.length === 0) return { member, failure: "unparseable plan: empty" };
-        const name = modelName(member.model);
+        if (plan.length === 0) return { member, failure: "unparseable plan: empty", dispatched: true };
+        const name = nameOf(member);
         const entropy = planEntropy(result.reply.response_metadata, plan, { vocabularySize: settings.vocabularySize });
         const reported = result.reply.usage_metadata?.output_tokens;
         const planTokens = typeof reported === "number" && reported > 0 ? reported : countTextTokens(plan, name);
@@ -286,11 +451,10 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
   /** Every juror scores every plan in `plans` (one call per juror, plans in a seeded order). */
   async function juryRound(
     plans: ReadonlyArray<{ bidder: string; plan: string }>,
-    transcript: string,
     stage: JuryRecord["stage"],
-    request: AuctionRequest,
-    calls: AuctionCall[],
+    state: AuctionState,
   ) {
+    const { transcript } = state;
     const scores = new Map<string, Record<string, number>>(plans.map(({ bidder }) => [bidder, {}]));
     const dropped = new Map<string, Record<string, string>>(plans.map(({ bidder }) => [bidder, {}]));
     const records: JuryRecord[] = [];
@@ -298,6 +462,12 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     await Promise.all(
       settings.jurors.map(async (juror) => {
         const member = members.get(juror) as ResolvedMember;
+        const excluded = state.excluded[juror];
+        if (excluded !== undefined) {
+          // A member the budget excluded does not judge either; its scores are missing (imputed).
+          for (const { bidder } of plans) (dropped.get(bidder) as Record<string, string>)[juror] = excluded;
+          return;
+        }
         const order = seededOrder(plans.length, settings.seed, `jury:${stage}:${juror}:${transcript}`).map(
           (index) => plans[index] as { bidder: string; plan: string },
         );
@@ -314,7 +484,7 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
           ),
         ];
         const maxTokens = settings.juryMaxTokens + 8 * shown.length;
-        const result = await call(member, "jury", prompt, maxTokens, request, calls);
+        const result = await call(member, "jury", prompt, maxTokens, state);
         if ("failure" in result) {
           record.failure = result.failure;
           for (const { bidder } of shown) (dropped.get(bidder) as Record<string, string>)[juror] = result.failure;
@@ -336,28 +506,33 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     return { scores, dropped, records };
   }
 
-  /** Plans → entropy → jury → scored bids, plus the bidders dropped on the way. */
+  /**
+   * Plans → entropy → jury → scored bids, plus the bidders dropped on the way, and whether any
+   * plan call reached its model (`dispatched`: the prompt was really shown).
+   */
   async function bidRound(
     bidders: readonly ResolvedMember[],
-    transcript: string,
-    request: AuctionRequest,
-    calls: AuctionCall[],
+    prompt: BaseMessage[],
     stage: JuryRecord["stage"],
-    pairs?: ReadonlyArray<{ losing: string; winning: string }>,
+    state: AuctionState,
   ) {
-    const written = await writePlans(bidders, transcript, request, calls, pairs);
+    const written = await writePlans(bidders, prompt, stage === "bids" ? "plan" : "refine", state);
     const failures: Record<string, string> = {};
     const plans: Array<{ member: ResolvedMember; plan: string; entropy: PlanEntropy; planTokens: number }> = [];
+    let dispatched = false;
     for (const entry of written) {
-      if ("failure" in entry && entry.failure !== undefined) failures[entry.member.name] = entry.failure;
-      else if ("plan" in entry) plans.push(entry);
+      if ("failure" in entry && entry.failure !== undefined) {
+        failures[entry.member.name] = entry.failure;
+        dispatched ||= entry.dispatched;
+      } else if ("plan" in entry) {
+        plans.push(entry);
+        dispatched = true;
+      }
     }
     const jury = await juryRound(
       plans.map(({ member, plan }) => ({ bidder: member.name, plan })),
-      transcript,
       stage,
-      request,
-      calls,
+      state,
     );
     const bids: RouterBid[] = plans.map(({ member, plan, entropy, planTokens }) => {
       const scores = jury.scores.get(member.name) ?? {};
@@ -370,7 +545,7 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
       });
       return {
         bidder: member.name,
-        model: modelName(member.model),
+        model: nameOf(member),
         plan,
         planTokens,
         entropy: entropy.value,
@@ -384,7 +559,7 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
         pricePerOutputToken: member.pricePerOutputToken,
       };
     });
-    return { bids, failures, juries: jury.records };
+    return { bids, failures, juries: jury.records, dispatched };
   }
 
   /** Clear bids (and dropped bidders, as invalid bids) through the market core. */
@@ -404,31 +579,61 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     }));
     for (const [bidder, reason] of Object.entries(dropped)) {
       if (bids.some((bid) => bid.bidder === bidder)) continue;
-      marketBids.push({ bidder, amount: Number.NaN, meta: { dropped: reason } });
+      // A negative amount: invalid, never wins, and (unlike NaN) storable in a ledger's bid row.
+      marketBids.push({ bidder, amount: -1, meta: { dropped: reason } });
     }
     return auctioneer.clear(marketBids);
+  }
+
+  /** Contrastive pairs for `task`, or the error (kept, not thrown). */
+  function lookUpPairs(task: string, markUsed: boolean): Promise<{ found: ContrastivePair[] } | { error: unknown }> {
+    const memory = settings.memory as StrategyMemory;
+    return memory.contrastivePairs(task, { k: settings.refinementPairs, ...(!markUsed && { markUsed: false }) }).then(
+      (found) => ({ found }),
+      (error: unknown) => ({ error }),
+    );
   }
 
   async function run(request: AuctionRequest): Promise<AuctionRun> {
     const auctionId = settings.generateId();
     const createdAt = settings.now();
     const transcript = transcriptOf(request.messages);
-    const calls: AuctionCall[] = [];
+    const task = lastHumanText(request.messages);
+    const scopes =
+      request.scopes === undefined ? settings.budgetScopes : { ...settings.budgetScopes, ...request.scopes };
+    const state: AuctionState = {
+      request,
+      transcript,
+      scopes,
+      calls: [],
+      floor: undefined,
+      excluded: {},
+      planPrompt: [new SystemMessage(PLANNING_PROMPT), new HumanMessage(planningRequest(transcript))],
+    };
+
+    // With a budget: exclude, before anything is spent, the bidders whose plan, jury share and
+    // answer do not fit; every later call must leave room for the dearest admissible answer.
+    const screen = screenBidders(state);
+    state.floor = screen.floor;
+    state.excluded = screen.excluded;
+    const bidders = screen.admitted;
 
     // The memory lookup depends only on the task: start it now so it overlaps the plan and jury
     // calls (it is awaited only if a cheaper member refines). A failure is kept, not thrown.
-    // Started only when refinement can follow: memory present, refinement on, and some member
-    // cheaper than another (`byPrice` orders members strictly, ties by name: any pool of two or more).
-    const lookup =
-      settings.memory && settings.refinement && settings.pool.length > 1
-        ? settings.memory.contrastivePairs(lastHumanText(request.messages), { k: settings.refinementPairs }).then(
-            (found) => ({ found }),
-            (error: unknown) => ({ error }),
-          )
-        : undefined;
+    // Started early only when refinement can follow (memory present, refinement on, two bidders
+    // or more) and the memory can defer marking the pairs used (`markUsed`): they count as used
+    // only once a re-bidding member was shown them. A memory without `markUsed` is asked later,
+    // only when a refinement round is sure to run.
+    const memory = settings.memory;
+    const deferredMarking = typeof memory?.markUsed === "function";
+    const early =
+      memory && settings.refinement && deferredMarking && bidders.length > 1 ? lookUpPairs(task, false) : undefined;
 
-    const first = await bidRound(settings.pool, transcript, request, calls, "bids");
-    const dropped: Record<string, string> = { ...first.failures };
+    const first =
+      bidders.length > 0
+        ? await bidRound(bidders, state.planPrompt, "bids", state)
+        : { bids: [], failures: {}, juries: [], dispatched: false };
+    const dropped: Record<string, string> = { ...screen.excluded, ...first.failures };
     const juries = [...first.juries];
     let outcome = clear(first.bids, dropped);
     const provisionalWinner = outcome.winners[0];
@@ -441,19 +646,43 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
       const cheaper = first.bids
         .map((bid) => members.get(bid.bidder) as ResolvedMember)
         .filter((member) => byPrice(member, winnerMember) < 0);
-      if (!settings.memory) refinementSkipped = "no memory";
+      if (!memory) refinementSkipped = "no memory";
       else if (!settings.refinement) refinementSkipped = "refinement off";
       else if (cheaper.length === 0) refinementSkipped = "the provisional winner is the cheapest bidder";
       else {
-        let pairs: Array<{ losing: string; winning: string }> = [];
-        const looked = (await lookup) ?? { error: new Error("no memory lookup") };
-        if ("found" in looked)
-          pairs = looked.found.map((pair) => ({ losing: pair.losing.plan, winning: pair.winning.plan }));
+        let pairs: ContrastivePair[] = [];
+        const looked = await (early ?? lookUpPairs(task, true));
+        if ("found" in looked) pairs = looked.found;
         else refinementSkipped = `memory failed: ${describeError(looked.error)}`;
         if (refinementSkipped === undefined && pairs.length === 0)
           refinementSkipped = "memory has no contrastive pairs for this task";
+        const prompt = [
+          new SystemMessage(`${PLANNING_PROMPT}\n\n${REFINEMENT_PROMPT}`),
+          new HumanMessage(
+            refinementRequest(
+              transcript,
+              pairs.map((pair) => ({ losing: pair.losing.plan, winning: pair.winning.plan })),
+            ),
+          ),
+        ];
+        if (refinementSkipped === undefined && state.floor !== undefined && settings.budget) {
+          // The refinement round as a whole must fit beside the answer's reserve, or it is not started.
+          let need = juryNeed(state, cheaper.length, new Set(bidders));
+          for (const member of cheaper) {
+            need = addNeeds(need, needOf(member, promptTokens(prompt, nameOf(member)), settings.planMaxTokens));
+          }
+          const left = settings.budget.remaining(state.scopes);
+          if (!fits(addNeeds(need, state.floor), left)) {
+            refinementSkipped = `budget: the refinement round (${describeNeed(need)}) would leave less than the answer needs (${describeNeed(state.floor)}; ${describeLeft(left)} left)`;
+          }
+        }
         if (refinementSkipped === undefined) {
-          const second = await bidRound(cheaper, transcript, request, calls, "refinements", pairs);
+          const second = await bidRound(cheaper, prompt, "refinements", state);
+          // The pairs were shown to a re-bidding member: only now do they count as used.
+          if (second.dispatched && deferredMarking) {
+            const ids = pairs.flatMap((pair) => [pair.losing.id, pair.winning.id]);
+            await memory.markUsed?.(ids).catch(() => undefined); // eviction order only: never fails the request
+          }
           juries.push(...second.juries);
           for (const member of cheaper) {
             const refined = second.bids.find((bid) => bid.bidder === member.name);
@@ -480,9 +709,13 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     const winner = winnerName === undefined ? settings.fallback : (members.get(winnerName) as ResolvedMember);
     const winningBid = effective.find((bid) => bid.bidder === winnerName);
     const winningResult = outcome.results.find((result) => result.bidder === winnerName);
+    const fallbackReason =
+      bidders.length === 0
+        ? "budget: no bidder can afford its plan, its share of the jury and its answer"
+        : "every bidder failed";
     const record: RouterAuctionRecord = {
       auctionId,
-      task: lastHumanText(request.messages),
+      task,
       createdAt,
       weights: settings.weights,
       jurors: [...settings.jurors],
@@ -502,15 +735,20 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
         inputPerMillion: winner.price.inputPerMillion,
         outputPerMillion: winner.price.outputPerMillion,
       },
-      ...(winnerName === undefined && { fallback: { member: winner.name, reason: "every bidder failed" } }),
+      ...(winnerName === undefined && { fallback: { member: winner.name, reason: fallbackReason } }),
     };
-    return { winner, plan: record.winnerPlan, record, calls };
+    return { winner, plan: record.winnerPlan, record, calls: state.calls, scopes };
   }
 
   async function record(auction: AuctionRun, execution: AuctionCall | undefined): Promise<void> {
     const { record: entry, calls } = auction;
     const allCalls = execution ? [...calls, execution] : calls;
     if (settings.ledger) {
+      // Charges go under the narrowest scope their calls ran in; the auction under its run (the
+      // ledger's overhead-by-run key), else that same narrowest scope.
+      const chargeScope = narrowestScope(auction.scopes);
+      const auctionScope: LedgerScope | undefined =
+        auction.scopes?.run !== undefined ? { kind: "run", id: auction.scopes.run } : chargeScope;
       const values: Record<string, number> = {};
       for (const result of entry.outcome.results) {
         const value = result.meta?.value;
@@ -537,9 +775,7 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
           fallback: entry.fallback ?? null,
           weights: { ...entry.weights },
         },
-        ...(settings.budgetScopes?.run !== undefined && {
-          scope: { kind: "run" as const, id: settings.budgetScopes.run },
-        }),
+        ...(auctionScope && { scope: auctionScope }),
       });
       const charges: ChargeInput[] = allCalls.map((item) => ({
         kind: "settle",
@@ -551,6 +787,7 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
         estimated: item.usage.estimated === true,
         auctionId: entry.auctionId,
         label: item.purpose,
+        ...(chargeScope && { scope: chargeScope }),
       }));
       if (charges.length > 0) await settings.ledger.recordCharges(charges);
     }
@@ -565,7 +802,9 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
             auctionId: entry.auctionId,
             task: entry.task,
             kind: settings.taskKind,
-            winner: entry.fallback ? undefined : entry.winner,
+            // The auction's winner, also when its answer failed and the fallback answered: the
+            // jury's judgement of the plans stands. Nobody wins when every bidder failed.
+            winner: entry.outcome.winners[0],
             createdAt: entry.createdAt,
             bids: effective.map((bid) => ({
               agent: bid.bidder,
@@ -583,13 +822,99 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     settings,
     run,
     record,
-    answerCall: (winner, reply, prompt) => chargedCall(winner, "answer", reply, prompt),
+    answerCall: (winner, reply, prompt, toolTokens = 0) => {
+      const charged = chargedCall(winner, "answer", reply, prompt);
+      if (toolTokens === 0 || charged.usage.estimated !== true) return charged;
+      const usage = { ...charged.usage, inputTokens: charged.usage.inputTokens + toolTokens };
+      return { ...charged, usage, usd: costUsd(winner.price, usage) };
+    },
+  };
+}
+
+/**
+ * The run as it stands when the fallback answers, without a plan, in place of the winner (whose
+ * answer failed): `record.winner` is who answers, `record.fallback` says why; the clearing, the
+ * bids and the price stay the auction's.
+ */
+export function withFallbackAnswer(run: AuctionRun, fallback: ResolvedMember, reason: string): AuctionRun {
+  return {
+    ...run,
+    winner: fallback,
+    plan: "",
+    record: { ...run.record, winner: fallback.name, winnerPlan: "", fallback: { member: fallback.name, reason } },
   };
 }
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
+
+/** What one auction's calls share: the request, its scopes, the calls made, the answer's reserve. */
+interface AuctionState {
+  request: AuctionRequest;
+  transcript: string;
+  scopes: ScopeIds | undefined;
+  /** Calls made so far, as charged. */
+  calls: AuctionCall[];
+  /** With a budget that limits these scopes: the room every auction call must leave for the answer. */
+  floor: Need | undefined;
+  /** Members the budget pre-screen excluded (they neither bid nor judge), with why. */
+  excluded: Record<string, string>;
+  /** The planning prompt (one array for every bidder, so its tokens are counted once per encoding). */
+  planPrompt: BaseMessage[];
+  /** The jury prompt without plans, for estimates (built on first use). */
+  juryPrompt?: BaseMessage[];
+}
+
+/** Tokens and USD a call (or several) may spend at most: what its reservation holds. */
+interface Need {
+  tokens: number;
+  usd: number;
+}
+
+const NO_NEED: Need = Object.freeze({ tokens: 0, usd: 0 });
+
+/** Prompt tokens a plan's block adds to a jury prompt besides the plan: tags, label, score line. */
+const PLAN_BLOCK_TOKENS = 24;
+
+/** USD below the budget's resolution (it counts nano-dollars), so rounding never excludes anyone. */
+const USD_SLACK = 1e-9;
+
+function addNeeds(left: Need, right: Need): Need {
+  return { tokens: left.tokens + right.tokens, usd: left.usd + right.usd };
+}
+
+function maxNeeds(left: Need, right: Need): Need {
+  return { tokens: Math.max(left.tokens, right.tokens), usd: Math.max(left.usd, right.usd) };
+}
+
+/** True when `need` fits in what is left (a unit without a limit always fits). */
+function fits(need: Need, left: { tokens?: number; usd?: number }): boolean {
+  return (
+    (left.tokens === undefined || need.tokens <= left.tokens) &&
+    (left.usd === undefined || need.usd <= left.usd + USD_SLACK)
+  );
+}
+
+function describeNeed(need: Need): string {
+  return `${need.tokens} tokens, $${need.usd.toPrecision(3)}`;
+}
+
+function describeLeft(left: { tokens?: number; usd?: number }): string {
+  const parts = [
+    ...(left.tokens === undefined ? [] : [`${left.tokens} tokens`]),
+    ...(left.usd === undefined ? [] : [`$${left.usd.toPrecision(3)}`]),
+  ];
+  return parts.join(", ");
+}
+
+/** The narrowest scope of `scopes` as a ledger scope (example, then run, then thread), if any. */
+function narrowestScope(scopes: ScopeIds | undefined): LedgerScope | undefined {
+  if (scopes?.example !== undefined) return { kind: "example", id: scopes.example };
+  if (scopes?.run !== undefined) return { kind: "run", id: scopes.run };
+  if (scopes?.thread !== undefined) return { kind: "thread", id: scopes.thread };
+  return undefined;
+}
 
 /** Most characters of the conversation shown to bidders and jurors. */
 const TRANSCRIPT_LIMIT = 6_000;

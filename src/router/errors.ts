@@ -19,8 +19,10 @@ export class RouterCallTimeout extends GavelError {
 }
 
 /**
- * Every bidder failed and the fallback model failed too. `errors` keeps every failure, the
- * fallback's last; the fallback's error is the `cause`.
+ * No bid could answer — every bidder failed, the budget afforded none, or the winner's answer
+ * failed — and the fallback model failed too. `reasons` names each bidder's failure (a failed
+ * winner's as `answer failed: …`); `errors` keeps every failure, the fallback's last; the
+ * fallback's error is the `cause`.
  */
 export class AuctionRouterFailed extends GavelError {
   override readonly name = "AuctionRouterFailed";
@@ -33,7 +35,7 @@ export class AuctionRouterFailed extends GavelError {
     const summary = Object.entries(reasons)
       .map(([bidder, reason]) => `${bidder}: ${reason}`)
       .join("; ");
-    super(`Auction ${auctionId}: every bidder failed (${summary}) and the fallback model failed too.`, options);
+    super(`Auction ${auctionId}: no bid could answer (${summary}) and the fallback model failed too.`, options);
     this.auctionId = auctionId;
     this.reasons = reasons;
     this.errors = errors;

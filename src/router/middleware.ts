@@ -12,7 +12,11 @@
  *
  * Budget: with `budget`, only the auction's own calls (plans, jury, refinements) are charged
  * here; the winner's answer goes through the rest of the middleware chain, so put
- * `tokenBudgetMiddleware` after this one to charge it.
+ * `tokenBudgetMiddleware` after this one to charge it. The auction still keeps room for that
+ * answer (conversation, system prompt, plan, tool schemas, output cap) and excludes bidders whose
+ * answer the budget could not afford. Calls are charged to the scopes `tokenBudgetMiddleware`
+ * uses: `configurable.thread_id`, `context.tokenBudget.{runId, exampleId}`, then
+ * `configurable.budgetScopes`, over the `budgetScopes` option.
  */
 import { AIMessage } from "@langchain/core/messages";
 import { Command } from "@langchain/langgraph";
@@ -21,7 +25,7 @@ import { z } from "zod";
 import { z as zodV3 } from "zod/v3";
 import { parseConfig } from "../errors.js";
 import { createStrategyAuctionEngine, totalsOf } from "./auction.js";
-import { auctionRouterFieldsSchema, checkPool, resolveSettings } from "./options.js";
+import { auctionRouterFieldsSchema, checkPool, resolveSettings, scopesOfCall } from "./options.js";
 import { executionPlanText } from "./prompts.js";
 
 /** Zod schema of the middleware options: the router's, plus `auctionEvery`. */
@@ -117,8 +121,20 @@ export function auctionRouterMiddleware(options: AuctionRouterMiddlewareOptions)
         return new Command({ update: { auctionRouter: { ...cached, calls: cached.calls + 1 } } });
       }
 
-      const signal = (request.runtime as { signal?: AbortSignal } | undefined)?.signal;
-      const auction = await engine.run({ messages: request.messages, ...(signal && { signal }) });
+      const runtime = request.runtime as
+        | { signal?: AbortSignal; configurable?: Record<string, unknown>; context?: unknown }
+        | undefined;
+      const signal = runtime?.signal;
+      const scopes = runtime
+        ? scopesOfCall({ configurable: runtime.configurable, context: runtime.context })
+        : undefined;
+      const auction = await engine.run({
+        messages: request.messages,
+        ...(signal && { signal }),
+        ...(scopes && { scopes }),
+        ...(request.tools.length > 0 && { tools: request.tools }),
+        ...(request.systemPrompt && { systemPrompt: request.systemPrompt }),
+      });
       let response: AIMessage;
       try {
         response = await handler({

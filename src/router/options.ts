@@ -4,6 +4,7 @@
  */
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { z } from "zod";
+import type { ScopeIds } from "../budget/index.js";
 import {
   createPriceResolver,
   DEFAULT_PRICES,
@@ -12,6 +13,7 @@ import {
   priceTableSchema,
 } from "../budget/index.js";
 import type { ModelPrice } from "../budget/types.js";
+import { parseConfig } from "../errors.js";
 import type { AuctionLedger } from "../ledger/types.js";
 import type { StrategyMemory } from "../memory/types.js";
 import type { SharedTokenBudget } from "../middleware/tokenBudget.js";
@@ -60,8 +62,17 @@ function hasMethods(value: unknown, methods: readonly string[]): boolean {
 }
 
 function isSharedBudget(value: unknown): value is SharedTokenBudget {
-  return hasMethods(value, ["reserve", "settle", "release"]);
+  return hasMethods(value, ["reserve", "settle", "release", "remaining"]);
 }
+
+/** Zod schema of budget scope ids (`{ thread?, run?, example? }`): the option, a call option, `configurable.budgetScopes`. */
+export const budgetScopesSchema = z
+  .object({
+    thread: z.string().min(1).optional(),
+    run: z.string().min(1).optional(),
+    example: z.string().min(1).optional(),
+  })
+  .strict();
 
 /** One member of the pool: a chat model, its unique name and (optionally) its price. */
 const poolMemberSchema = z
@@ -114,15 +125,8 @@ export const auctionRouterFieldsSchema = z
       .optional(),
     /** Shared budget: every internal call is reserved before and settled after. */
     budget: z.custom<SharedTokenBudget>(isSharedBudget, { message: "must be a TokenBudget" }).optional(),
-    /** Budget scopes the router's calls are charged to. */
-    budgetScopes: z
-      .object({
-        thread: z.string().min(1).optional(),
-        run: z.string().min(1).optional(),
-        example: z.string().min(1).optional(),
-      })
-      .strict()
-      .optional(),
+    /** Budget scopes the router's calls are charged to; each call's own scopes win field by field. */
+    budgetScopes: budgetScopesSchema.optional(),
     /** Seed of the tie rule and of the order plans are shown to jurors. Default 0. */
     seed: z.number().int().optional(),
     /** Time limit of each plan and jury call, in ms; a member over it is dropped. Default: none. */
@@ -205,7 +209,7 @@ export interface RouterSettings {
   taskKind: string;
   ledger: AuctionLedger | undefined;
   budget: SharedTokenBudget | undefined;
-  budgetScopes: { thread?: string; run?: string; example?: string } | undefined;
+  budgetScopes: ScopeIds | undefined;
   seed: number;
   timeoutMs: number | undefined;
   planMaxTokens: number;
@@ -280,4 +284,55 @@ export function resolveSettings(options: z.output<typeof auctionRouterFieldsSche
     generateId,
     now,
   };
+}
+
+/**
+ * The budget scopes of one call, field by field, later sources winning: `configurable.thread_id`
+ * (thread, as `tokenBudgetMiddleware` reads it), `runId` (run: a run id the caller set),
+ * `context.tokenBudget.{runId, exampleId}` (the middleware's per-invocation context),
+ * `configurable.budgetScopes`, then `explicit` (the router's `budgetScopes` call option).
+ * The `budgetScopes` option of the router fills the fields none of these sets (see `StrategyAuctionEngine.run`).
+ *
+ * @returns the scopes, or undefined when no source names one.
+ * @throws GavelConfigError when `configurable.budgetScopes` or `explicit` is malformed (unknown key, empty id).
+ * @example
+ * ```ts
+ * scopesOfCall({ configurable: { thread_id: "t-1", budgetScopes: { run: "r-7" } } }); // { thread: "t-1", run: "r-7" }
+ * ```
+ */
+export function scopesOfCall(
+  config: {
+    configurable?: Record<string, unknown> | undefined;
+    runId?: unknown;
+    context?: unknown;
+  },
+  explicit?: unknown,
+): ScopeIds | undefined {
+  const scopes: ScopeIds = {};
+  const threadId = config.configurable?.thread_id;
+  if ((typeof threadId === "string" && threadId.length > 0) || typeof threadId === "number") {
+    scopes.thread = String(threadId);
+  }
+  if (typeof config.runId === "string" && config.runId.length > 0) scopes.run = config.runId;
+  const tokenBudget = (config.context as { tokenBudget?: { runId?: unknown; exampleId?: unknown } } | undefined)
+    ?.tokenBudget;
+  if (typeof tokenBudget?.runId === "string" && tokenBudget.runId.length > 0) scopes.run = tokenBudget.runId;
+  if (typeof tokenBudget?.exampleId === "string" && tokenBudget.exampleId.length > 0) {
+    scopes.example = tokenBudget.exampleId;
+  }
+  const configured = config.configurable?.budgetScopes;
+  if (configured !== undefined) {
+    assignDefined(scopes, parseConfig("configurable.budgetScopes", budgetScopesSchema, configured));
+  }
+  if (explicit !== undefined)
+    assignDefined(scopes, parseConfig("budgetScopes call option", budgetScopesSchema, explicit));
+  return scopes.thread === undefined && scopes.run === undefined && scopes.example === undefined ? undefined : scopes;
+}
+
+/** `target[key] = value` for every scope `source` sets (an explicit `undefined` clears nothing). */
+function assignDefined(target: ScopeIds, source: ScopeIds): void {
+  for (const key of ["thread", "run", "example"] as const) {
+    const value = source[key];
+    if (value !== undefined) target[key] = value;
+  }
 }

@@ -18,9 +18,9 @@ import {
 } from "@langchain/core/messages";
 import type { ChatResult } from "@langchain/core/outputs";
 import { ChatGenerationChunk } from "@langchain/core/outputs";
-import type { Runnable } from "@langchain/core/runnables";
-import { countMessageTokens, type Reservation } from "../budget/index.js";
-import { parseConfig } from "../errors.js";
+import type { Runnable, RunnableConfig } from "@langchain/core/runnables";
+import { countMessageTokens, countToolTokens, type Reservation, type ScopeIds } from "../budget/index.js";
+import { BudgetExhausted, parseConfig } from "../errors.js";
 import type { OutcomeInput } from "../ledger/types.js";
 import { declaredOutputCap, modelName } from "../models.js";
 import {
@@ -30,19 +30,27 @@ import {
   type RouterAuctionRecord,
   type StrategyAuctionEngine,
   totalsOf,
+  withFallbackAnswer,
 } from "./auction.js";
-import { AuctionRouterFailed } from "./errors.js";
+import { AuctionRouterFailed, describeError } from "./errors.js";
 import {
   type AuctionRouterOptions,
   auctionRouterOptionsSchema,
   type ResolvedMember,
   resolveSettings,
+  scopesOfCall,
 } from "./options.js";
 import { executionPlanText } from "./prompts.js";
 
-/** Call options of the router: the tools (and tool choice) bound for the winner. */
+/** Call options of the router: the tools (and tool choice) bound for the winner, and the budget scopes. */
 export interface AuctionRouterCallOptions extends BaseChatModelCallOptions {
   tools?: BindToolsInput[];
+  /**
+   * Budget scopes this call's auction and answer are charged to (budget accounts, ledger
+   * charges), over `configurable.budgetScopes`, `configurable.thread_id`, `runId` and the
+   * `budgetScopes` option, field by field (see docs/router.md, "Budgets").
+   */
+  budgetScopes?: ScopeIds;
 }
 
 /** Token usage of a routed answer, split (`response_metadata.gavel.usage`). */
@@ -99,7 +107,8 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
   }
 
   readonly #engine: StrategyAuctionEngine;
-  readonly #winners = new Map<string, string>();
+  /** Auction id → the member whose plan answered (null: the fallback answered without a plan). */
+  readonly #winners = new Map<string, string | null>();
 
   /**
    * @param options the pool and the auction settings; see docs/router.md.
@@ -148,9 +157,12 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     const { ledger, memory } = this.#engine.settings;
     if (ledger) await ledger.recordOutcome({ ...outcome, auctionId });
     let winner = this.#winners.get(auctionId);
-    if (winner === undefined && ledger?.getAuction) winner = (await ledger.getAuction(auctionId))?.winners[0];
+    if (winner === undefined && ledger?.getAuction) {
+      const stored = await ledger.getAuction(auctionId);
+      winner = stored?.metadata?.fallback ? null : stored?.winners[0];
+    }
     const value = outcome.score ?? (outcome.correct === undefined ? undefined : outcome.correct ? 1 : 0);
-    if (!memory || winner === undefined || value === undefined) return false;
+    if (!memory || winner === undefined || winner === null || value === undefined) return false;
     return memory.recordOutcome(`${auctionId}:${winner}`, value);
   }
 
@@ -159,15 +171,32 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     options: this["ParsedCallOptions"],
     runManager?: CallbackManagerForLLMRun,
   ): Promise<ChatResult> {
-    const auction = await this.#auction(messages, options, runManager);
-    const { model, prompt } = this.#execution(auction, messages, options);
-    const execution = await this.#execute(
-      auction,
-      prompt,
-      async () => (await model.invoke(prompt, this.#executionConfig(options, runManager))) as AIMessage,
-    );
-    const reply = execution.reply;
-    const gavel = await this.#finish(auction, execution.call);
+    let run = await this.#auction(messages, options, runManager);
+    const errors: unknown[] = [];
+    let reply: AIMessage;
+    let call: AuctionCall;
+    for (;;) {
+      let reservation: Reservation | undefined;
+      let execution: { model: Runnable; prompt: BaseMessage[]; tools: BindToolsInput[] } | undefined;
+      try {
+        execution = this.#execution(run, messages, options);
+        reservation = this.#reserveExecution(run, execution.prompt, execution.tools);
+        reply = (await execution.model.invoke(
+          execution.prompt,
+          this.#executionConfig(options, runManager),
+        )) as AIMessage;
+      } catch (error) {
+        const next = this.#afterFailedAnswer(run, reservation, error, options.signal);
+        if (next === undefined) throw await this.#answerFailed(run, errors, error);
+        errors.push(error);
+        run = next;
+        continue;
+      }
+      // Settled outside the try: once the answer came back, nobody else answers.
+      call = this.#settleExecution(run.winner, reply, execution.prompt, execution.tools, reservation);
+      break;
+    }
+    const gavel = await this.#finish(run, call);
     // An AIMessageChunk, the output type of this model (the base `withStructuredOutput` parser requires it).
     const message = new AIMessageChunk({
       content: reply.content,
@@ -185,38 +214,63 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     options: this["ParsedCallOptions"],
     runManager?: CallbackManagerForLLMRun,
   ): AsyncGenerator<ChatGenerationChunk> {
-    const auction = await this.#auction(messages, options, runManager);
-    const { model, prompt } = this.#execution(auction, messages, options);
-    let reservation: Reservation | undefined;
-    let gathered: AIMessageChunk | undefined;
-    try {
-      reservation = this.#reserveExecution(auction.winner, prompt);
-      const stream = await model.stream(prompt, this.#executionConfig(options, runManager));
-      for await (const piece of stream) {
-        const chunk = piece as AIMessageChunk;
-        gathered = gathered === undefined ? chunk : gathered.concat(chunk);
-        const generation = new ChatGenerationChunk({ text: chunk.text, message: chunk });
-        yield generation;
-        await runManager?.handleLLMNewToken(chunk.text, undefined, undefined, undefined, undefined, {
-          chunk: generation,
-        });
+    let run = await this.#auction(messages, options, runManager);
+    const errors: unknown[] = [];
+    for (;;) {
+      let reservation: Reservation | undefined;
+      let gathered: AIMessageChunk | undefined;
+      let execution: { model: Runnable; prompt: BaseMessage[]; tools: BindToolsInput[] } | undefined;
+      try {
+        execution = this.#execution(run, messages, options);
+        reservation = this.#reserveExecution(run, execution.prompt, execution.tools);
+        const stream = await execution.model.stream(execution.prompt, this.#executionConfig(options, runManager));
+        for await (const piece of stream) {
+          const chunk = piece as AIMessageChunk;
+          gathered = gathered === undefined ? chunk : gathered.concat(chunk);
+          const generation = new ChatGenerationChunk({ text: chunk.text, message: chunk });
+          yield generation;
+          await runManager?.handleLLMNewToken(chunk.text, undefined, undefined, undefined, undefined, {
+            chunk: generation,
+          });
+        }
+      } catch (error) {
+        // Once the winner's tokens have streamed, nobody else may answer.
+        const streamed = gathered !== undefined;
+        const next = this.#afterFailedAnswer(run, reservation, error, options.signal, streamed);
+        if (next === undefined) throw await this.#answerFailed(run, errors, error);
+        errors.push(error);
+        run = next;
+        continue;
       }
-    } catch (error) {
-      throw await this.#executionFailed(auction, reservation, error);
+      const full = new AIMessage({
+        content: gathered?.content ?? "",
+        tool_calls: gathered?.tool_calls ?? [],
+        ...(gathered?.usage_metadata && { usage_metadata: gathered.usage_metadata }),
+      });
+      const call = this.#settleExecution(run.winner, full, execution.prompt, execution.tools, reservation);
+      const gavel = await this.#finish(run, call);
+      // Chunks merge by summing usage: the winner's chunks carry its own usage; this last chunk adds
+      // the auction's (and the execution's, when the winner reported none).
+      const reportedExecution = gathered?.usage_metadata !== undefined;
+      const extra = reportedExecution ? gavel.usage.auction : sumUsage(gavel.usage.execution, gavel.usage.auction);
+      const last = new AIMessageChunk({ content: "", usage_metadata: extra, response_metadata: { gavel } });
+      yield new ChatGenerationChunk({ text: "", message: last });
+      return;
     }
-    const full = new AIMessage({
-      content: gathered?.content ?? "",
-      tool_calls: gathered?.tool_calls ?? [],
-      ...(gathered?.usage_metadata && { usage_metadata: gathered.usage_metadata }),
-    });
-    const call = this.#settleExecution(auction.winner, full, prompt, reservation);
-    const gavel = await this.#finish(auction, call);
-    // Chunks merge by summing usage: the winner's chunks carry its own usage; this last chunk adds
-    // the auction's (and the execution's, when the winner reported none).
-    const reportedExecution = gathered?.usage_metadata !== undefined;
-    const extra = reportedExecution ? gavel.usage.auction : sumUsage(gavel.usage.execution, gavel.usage.auction);
-    const last = new AIMessageChunk({ content: "", usage_metadata: extra, response_metadata: { gavel } });
-    yield new ChatGenerationChunk({ text: "", message: last });
+  }
+
+  /**
+   * The budget scopes of each call ride along with the call options: `configurable` and `runId`
+   * are runnable config, which LangChain strips from the options `_generate` receives.
+   */
+  protected override _separateRunnableConfigFromCallOptionsCompat(
+    options?: Partial<AuctionRouterCallOptions>,
+  ): [RunnableConfig, this["ParsedCallOptions"]] {
+    const [config, callOptions] = super._separateRunnableConfigFromCallOptionsCompat(options);
+    const scopes = scopesOfCall(config, callOptions.budgetScopes);
+    if (scopes === undefined) delete callOptions.budgetScopes;
+    else callOptions.budgetScopes = scopes;
+    return [config, callOptions];
   }
 
   // -------------------------------------------------------------------------
@@ -226,6 +280,8 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
       messages,
       ...childCallbacksOption(runManager, "gavel:auction"),
       ...(options.signal && { signal: options.signal }),
+      ...(options.budgetScopes && { scopes: options.budgetScopes }),
+      ...(options.tools && options.tools.length > 0 && { tools: options.tools }),
     });
   }
 
@@ -242,7 +298,7 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
         options.tool_choice !== undefined ? ({ tool_choice: options.tool_choice } as never) : undefined,
       );
     }
-    return { model, prompt: withPlan(messages, auction.plan) };
+    return { model, prompt: withPlan(messages, auction.plan), tools };
   }
 
   #executionConfig(options: this["ParsedCallOptions"], runManager?: CallbackManagerForLLMRun) {
@@ -254,50 +310,61 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     };
   }
 
-  async #execute(
-    auction: AuctionRun,
-    prompt: BaseMessage[],
-    invoke: () => Promise<AIMessage>,
-  ): Promise<{ reply: AIMessage; call: AuctionCall }> {
-    let reservation: Reservation | undefined;
-    let reply: AIMessage;
-    try {
-      reservation = this.#reserveExecution(auction.winner, prompt);
-      reply = await invoke();
-    } catch (error) {
-      throw await this.#executionFailed(auction, reservation, error);
-    }
-    return { reply, call: this.#settleExecution(auction.winner, reply, prompt, reservation) };
+  /**
+   * The answer of `run.winner` failed (or its budget could not be reserved): release its
+   * reservation and return the run in which the fallback answers instead — or undefined when the
+   * fallback was the one answering, the caller aborted, or tokens had already `streamed`.
+   */
+  #afterFailedAnswer(
+    run: AuctionRun,
+    reservation: Reservation | undefined,
+    error: unknown,
+    signal: AbortSignal | undefined,
+    streamed = false,
+  ): AuctionRun | undefined {
+    if (reservation) this.#engine.settings.budget?.release(reservation);
+    const { fallback } = this.#engine.settings;
+    if (streamed || signal?.aborted || run.winner === fallback) return undefined;
+    return withFallbackAnswer(
+      run,
+      fallback,
+      `the winner "${run.winner.name}" failed to answer: ${describeError(error)}`,
+    );
   }
 
   /**
-   * The winner's answer failed: release its reservation, record the auction (its calls were
-   * spent), and return the error to throw — `AuctionRouterFailed` when the fallback was answering.
+   * Nobody could answer: record the auction (its calls were spent) and return the error to throw —
+   * `BudgetExhausted` as the budget raised it (nothing more could be afforded), the caller's abort
+   * as it is, `AuctionRouterFailed` when the fallback was answering, else the winner's error.
    */
-  async #executionFailed(auction: AuctionRun, reservation: Reservation | undefined, error: unknown): Promise<unknown> {
-    if (reservation) this.#engine.settings.budget?.release(reservation);
+  async #answerFailed(run: AuctionRun, errors: readonly unknown[], error: unknown): Promise<unknown> {
     try {
-      await this.#engine.record(auction, undefined);
+      await this.#engine.record(run, undefined);
     } catch {
       // The answer's error is the one to report; the ledger's own failure must not hide it.
     }
-    const { record } = auction;
-    if (!record.fallback) return error;
-    return new AuctionRouterFailed(record.auctionId, record.dropped, [...Object.values(record.dropped), error], {
+    const { record } = run;
+    if (BudgetExhausted.isInstance(error) || !record.fallback) return error;
+    const reasons = { ...record.dropped };
+    const failedWinner = record.outcome.winners[0];
+    if (failedWinner !== undefined && failedWinner !== record.winner) {
+      reasons[failedWinner] = `answer failed: ${describeError(errors[0])}`;
+    }
+    return new AuctionRouterFailed(record.auctionId, reasons, [...Object.values(record.dropped), ...errors, error], {
       cause: error,
     });
   }
 
-  #reserveExecution(winner: ResolvedMember, prompt: BaseMessage[]): Reservation | undefined {
-    const { budget, budgetScopes, executionMaxTokens } = this.#engine.settings;
+  #reserveExecution(run: AuctionRun, prompt: BaseMessage[], tools: readonly unknown[]): Reservation | undefined {
+    const { budget, executionMaxTokens } = this.#engine.settings;
     if (!budget) return undefined;
-    const name = modelName(winner.model);
+    const name = modelName(run.winner.model);
     return budget.reserve({
       model: name,
-      inputTokens: countMessageTokens(prompt, name),
-      maxOutputTokens: declaredOutputCap(winner.model) ?? executionMaxTokens,
+      inputTokens: countMessageTokens(prompt, name) + countToolTokens(tools, name),
+      maxOutputTokens: declaredOutputCap(run.winner.model) ?? executionMaxTokens,
       label: "router.answer",
-      ...(budgetScopes && { scopes: budgetScopes }),
+      ...(run.scopes && { scopes: run.scopes }),
     });
   }
 
@@ -305,16 +372,17 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     winner: ResolvedMember,
     reply: AIMessage,
     prompt: BaseMessage[],
+    tools: readonly unknown[],
     reservation: Reservation | undefined,
   ): AuctionCall {
-    const call = this.#engine.answerCall(winner, reply, prompt);
+    const call = this.#engine.answerCall(winner, reply, prompt, countToolTokens(tools, modelName(winner.model)));
     if (reservation) this.#engine.settings.budget?.settle(reservation, call.usage);
     return call;
   }
 
   async #finish(auction: AuctionRun, execution: AuctionCall): Promise<RouterMetadata> {
     await this.#engine.record(auction, execution);
-    this.#remember(auction.record.auctionId, auction.record.winner);
+    this.#remember(auction.record.auctionId, auction.record.fallback ? null : auction.record.winner);
     const overhead = totalsOf(auction.calls);
     const executionUsage = totalsOf([execution]).usage;
     const total = overhead.usage.total_tokens + executionUsage.total_tokens;
@@ -330,7 +398,7 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     };
   }
 
-  #remember(auctionId: string, winner: string): void {
+  #remember(auctionId: string, winner: string | null): void {
     this.#winners.set(auctionId, winner);
     if (this.#winners.size > REMEMBERED_AUCTIONS) {
       const oldest = this.#winners.keys().next().value;

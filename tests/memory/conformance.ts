@@ -295,6 +295,35 @@ export function describeStrategyMemoryConformance(target: ConformanceTarget): vo
       expect(await memory.get("a3:small")).toBeDefined();
     });
 
+    it("looks pairs up without touching the eviction order (markUsed: false) until markUsed says so", async () => {
+      const clock = manualClock(100);
+      const { memory } = await open({ maxEntries: 6, now: clock.now });
+      clock.set(101);
+      await memory.add(auction("a1", TASKS.math, { createdAt: 1 }));
+      clock.set(102);
+      await memory.add(auction("a2", TASKS.sort, { createdAt: 2 }));
+      clock.set(103);
+      await memory.add(auction("a3", TASKS.translate, { createdAt: 3 }));
+      // Looking a1's pairs up without using them leaves a1 the least recently used.
+      clock.set(104);
+      const pairs = await memory.contrastivePairs(TASKS.math, { k: 1, markUsed: false });
+      expect(pairs[0]?.auctionId).toBe("a1");
+      clock.set(105);
+      await memory.add(auction("a4", TASKS.weather, { createdAt: 4 }));
+      expect(await memory.get("a1:small")).toBeUndefined();
+      expect(await memory.get("a2:small")).toBeDefined();
+      // markUsed then counts them: a2 (looked up, marked) is kept and a3 goes next.
+      clock.set(106);
+      const [pair] = await memory.contrastivePairs(TASKS.sort, { k: 1, markUsed: false });
+      expect(pair?.auctionId).toBe("a2");
+      clock.set(107);
+      await memory.markUsed?.([pair?.losing.id ?? "", pair?.winning.id ?? "", "no-such-id"]);
+      clock.set(108);
+      await memory.add(auction("a5", TASKS.math, { createdAt: 5 }));
+      expect(await memory.get("a2:small")).toBeDefined();
+      expect(await memory.get("a3:small")).toBeUndefined();
+    });
+
     it("keeps at most maxEntries when one add brings more", async () => {
       const clock = manualClock(10);
       const { memory } = await open({ maxEntries: 3, now: clock.now });

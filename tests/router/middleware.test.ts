@@ -2,6 +2,8 @@ import type { AIMessage } from "@langchain/core/messages";
 import { createAgent, tool } from "langchain";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { type BudgetEvent, TokenBudget } from "../../src/budget/index.js";
+import { tokenBudgetMiddleware } from "../../src/middleware/tokenBudget.js";
 import { auctionRouterMiddleware } from "../../src/router/index.js";
 import { CHEAP, callsOf, DEAR, scriptedMember } from "./scripted-pool.js";
 
@@ -100,5 +102,48 @@ describe("auctionRouterMiddleware", () => {
     }
     expect(texts.join("")).toBe("2 + 3 = 5");
     expect(texts.join("")).not.toContain("Call add, then report.");
+  });
+
+  it("charges the auction to the scopes tokenBudgetMiddleware uses: thread_id and context.tokenBudget.runId", async () => {
+    const { small, large } = pool();
+    const events: BudgetEvent[] = [];
+    const budget = new TokenBudget({
+      limits: { thread: {}, run: { maxTokens: 50_000 } },
+      prices: { small: CHEAP, large: DEAR },
+      onEvent: (event) => events.push(event),
+    });
+    const agent = createAgent({
+      model: large,
+      tools: [add],
+      middleware: [
+        auctionRouterMiddleware({
+          pool: [
+            { name: "small", model: small, price: CHEAP },
+            { name: "large", model: large, price: DEAR },
+          ],
+          budget,
+        }),
+        tokenBudgetMiddleware({ budget }),
+      ],
+    });
+    await agent.invoke(
+      { messages: [{ role: "user", content: "2 + 3?" }] },
+      { configurable: { thread_id: "thread-7" }, context: { tokenBudget: { runId: "run-7" } } },
+    );
+    const reserved = events.flatMap((event) =>
+      event.type === "reserve" ? [{ label: event.reservation.label, scopes: event.reservation.scopes }] : [],
+    );
+    const routerCalls = reserved.filter((entry) => entry.label?.startsWith("router."));
+    expect(routerCalls.map((entry) => entry.label).sort()).toEqual([
+      "router.jury",
+      "router.jury",
+      "router.plan",
+      "router.plan",
+    ]);
+    // The auction and the answers (charged by tokenBudgetMiddleware) land in the same accounts.
+    for (const entry of reserved) expect(entry.scopes).toEqual({ thread: "thread-7", run: "run-7" });
+    const run = budget.snapshot().find((account) => account.scope === "run");
+    const settled = events.reduce((sum, event) => sum + (event.type === "settle" ? event.settlement.tokens : 0), 0);
+    expect(run).toMatchObject({ scopeId: "run-7", spentTokens: settled, reservedTokens: 0 });
   });
 });

@@ -221,6 +221,42 @@ describe("AuctionRouter: faults", () => {
     expect((await named.invoke("task")).text).toBe("dear answer");
   });
 
+  it("when the winner's answer fails before any token, the fallback answers (invoke and stream)", async () => {
+    const pool = () => [
+      {
+        name: "small",
+        model: scriptedMember("small", { plan: "Guess.", score: likesVerify, answer: "small says 391" }),
+        price: CHEAP,
+      },
+      {
+        name: "large",
+        model: scriptedMember("large", {
+          plan: "Compute, then verify.",
+          score: likesVerify,
+          answer: { error: new Error("overloaded") },
+        }),
+        price: DEAR,
+      },
+    ];
+    const invoked = await new AuctionRouter({ pool: pool() }).invoke("What is 17 * 23?");
+    expect(invoked.text).toBe("small says 391");
+    expect(gavelOf(invoked).auction).toMatchObject({
+      winner: "small",
+      winnerPlan: "",
+      outcome: { winners: ["large"] },
+    });
+    expect(gavelOf(invoked).auction.fallback?.reason).toMatch(/winner "large" failed to answer: .*overloaded/);
+
+    const pieces: string[] = [];
+    let last: RouterMetadata | undefined;
+    for await (const chunk of await new AuctionRouter({ pool: pool() }).stream("What is 17 * 23?")) {
+      pieces.push(chunk.text);
+      if (chunk.response_metadata.gavel) last = chunk.response_metadata.gavel as RouterMetadata;
+    }
+    expect(pieces.join("")).toBe("small says 391");
+    expect(last?.auction.fallback?.member).toBe("small");
+  });
+
   it("throws AuctionRouterFailed keeping every reason when the fallback fails too", async () => {
     const broken = scriptedMember("broken", {
       plan: { error: new Error("plan failed") },

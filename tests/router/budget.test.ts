@@ -1,0 +1,303 @@
+/**
+ * The router and a real `TokenBudget`: the pre-screen of bidders (plan + jury share + answer,
+ * tool schemas included), the fallback when nobody can afford anything, the scopes charges carry,
+ * and nothing charged twice when the winner's answer fails and the fallback answers.
+ */
+import { tool } from "langchain";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { createSqliteLedger } from "../../adapters/ledger/sqlite.js";
+import { type BudgetEvent, TokenBudget } from "../../src/budget/index.js";
+import { BudgetExhausted } from "../../src/errors.js";
+import { AuctionRouter } from "../../src/router/index.js";
+import { CHEAP, callsOf, DEAR, gavelOf, scriptedMember } from "./scripted-pool.js";
+
+const TASK = "What is 17 * 23?";
+/** Jurors that like plans that verify: the dear member's plan wins whenever it may bid. */
+const likesVerify = (plan: string) => (plan.includes("verify") ? 5 : 2);
+
+function pair(answers: { small?: string; large?: string | { error: Error } } = {}) {
+  const small = scriptedMember("small", { plan: "Multiply.", score: likesVerify, answer: answers.small ?? "391" });
+  const large = scriptedMember("large", {
+    plan: "Multiply, then verify by division.",
+    score: likesVerify,
+    answer: answers.large ?? "large: 391",
+  });
+  return { small, large };
+}
+
+/** A budget that records its events; `label:model:run` per event. */
+function recordingBudget(limits: ConstructorParameters<typeof TokenBudget>[0]["limits"], prices = {}) {
+  const events: BudgetEvent[] = [];
+  const budget = new TokenBudget({
+    limits,
+    prices: { small: CHEAP, large: DEAR, ...prices },
+    onEvent: (event) => events.push(event),
+  });
+  const of = (type: BudgetEvent["type"]) =>
+    events.flatMap((event) =>
+      event.type === type && "reservation" in event ? [`${event.reservation.label}:${event.reservation.model}`] : [],
+    );
+  return { budget, events, of };
+}
+
+describe("AuctionRouter + TokenBudget: the pre-screen", () => {
+  it("excludes, before anything is spent, a bidder whose plan fits but whose answer does not; it is never charged", async () => {
+    const { small, large } = pair();
+    // Alone, large's plan (~$0.0015) fits in $0.01, but its answer (4,096 output tokens at $10/M ≈ $0.041) does not.
+    const { budget, of } = recordingBudget({ global: { maxUsd: 0.01 } });
+    const ledger = createSqliteLedger({ path: ":memory:" });
+    const router = new AuctionRouter({
+      pool: [
+        { name: "small", model: small, price: CHEAP },
+        { name: "large", model: large, price: DEAR },
+      ],
+      budget,
+      ledger,
+      generateId: () => "auction-1",
+    });
+    const answer = await router.invoke(TASK);
+    const { auction, usage } = gavelOf(answer);
+    expect(answer.text).toBe("391");
+    expect(auction.winner).toBe("small");
+    expect(auction.dropped.large).toMatch(/^budget: its plan, its share of the jury and its answer do not fit/);
+    // Excluded members neither bid nor judge: large was never called, never reserved, never charged.
+    expect(large.calls).toHaveLength(0);
+    expect(of("reserve").filter((entry) => entry.endsWith(":large"))).toEqual([]);
+    expect(auction.bids.map((bid) => bid.bidder)).toEqual(["small"]);
+    expect(auction.bids[0]?.juryDropped.large).toBe(auction.dropped.large);
+    const stored = await ledger.getAuction("auction-1");
+    expect(stored?.charges.filter((charge) => charge.agent === "large")).toEqual([]);
+    expect(stored?.bids.find((bid) => bid.bidder === "large")?.reason).toBe("invalid");
+    // What was spent is exactly what the answer reports, and nothing is left reserved.
+    const [account] = budget.snapshot();
+    expect(account?.reservedUsd).toBe(0);
+    expect(account?.spentTokens).toBe(usage.execution.total_tokens + usage.auction.total_tokens);
+    await ledger.close();
+  });
+
+  it("without the budget the same pool lets the dear member win (the exclusion above is the budget's doing)", async () => {
+    const { small, large } = pair();
+    const router = new AuctionRouter({
+      pool: [
+        { name: "small", model: small, price: CHEAP },
+        { name: "large", model: large, price: DEAR },
+      ],
+    });
+    expect(gavelOf(await router.invoke(TASK)).auction.winner).toBe("large");
+  });
+
+  it("when no bidder fits but the fallback's answer does, the fallback answers and no auction call is made", async () => {
+    const { small, large } = pair();
+    // 400 tokens: the fallback's answer (~200 with a 64-token cap) fits, a plan + jury + answer (~700) does not.
+    const { budget, of } = recordingBudget({ global: { maxTokens: 400 } });
+    const router = new AuctionRouter({
+      pool: [
+        { name: "small", model: small, price: CHEAP },
+        { name: "large", model: large, price: DEAR },
+      ],
+      budget,
+      executionMaxTokens: 64,
+    });
+    const answer = await router.invoke(TASK);
+    const { auction, usage } = gavelOf(answer);
+    expect(answer.text).toBe("391");
+    expect(auction.fallback).toEqual({
+      member: "small",
+      reason: "budget: no bidder can afford its plan, its share of the jury and its answer",
+    });
+    expect(Object.values(auction.dropped).every((reason) => reason.startsWith("budget:"))).toBe(true);
+    expect(Object.keys(auction.dropped).sort()).toEqual(["large", "small"]);
+    expect(usage.auction.total_tokens).toBe(0);
+    expect(callsOf(small, "plan")).toHaveLength(0);
+    expect(large.calls).toHaveLength(0);
+    expect(of("settle")).toEqual(["router.answer:small"]);
+  });
+
+  it("when not even the fallback's answer fits, raises BudgetExhausted before spending anything", async () => {
+    const { small, large } = pair();
+    // 60 tokens: less than the fallback's bare answer (the prompt + a 64-token cap).
+    const { budget, events } = recordingBudget({ global: { maxTokens: 60 } });
+    const router = new AuctionRouter({
+      pool: [
+        { name: "small", model: small, price: CHEAP },
+        { name: "large", model: large, price: DEAR },
+      ],
+      budget,
+      executionMaxTokens: 64,
+    });
+    const failure = await router.invoke(TASK).catch((error: unknown) => error);
+    expect(BudgetExhausted.isInstance(failure)).toBe(true);
+    expect(small.calls.length + large.calls.length).toBe(0);
+    expect(events.map((event) => event.type)).toEqual(["refuse"]);
+    expect(budget.snapshot()[0]?.spentTokens).toBe(0);
+  });
+
+  it("counts the bound tools' schemas in the answer's reservation and in the pre-screen", async () => {
+    const add = tool(async ({ a, b }) => String(a + b), {
+      name: "add",
+      description: "Add two numbers",
+      schema: z.object({ a: z.number(), b: z.number() }),
+    });
+    const huge = tool(async () => "", {
+      name: "lookup",
+      description: `Look things up. ${"Use this tool for every reference question, citing sources. ".repeat(60)}`,
+      schema: z.object({ query: z.string() }),
+    });
+    const reservedAnswer = async (tools: Parameters<AuctionRouter["bindTools"]>[0]) => {
+      const small = scriptedMember("small", { answer: "5" });
+      const { budget, events } = recordingBudget({ global: { maxTokens: 100_000 } });
+      const router = new AuctionRouter({ pool: [{ name: "small", model: small, price: CHEAP }], budget });
+      await (tools.length > 0 ? router.bindTools(tools) : router).invoke("2 + 3?");
+      const reserve = events.find((event) => event.type === "reserve" && event.reservation.label === "router.answer");
+      return reserve?.type === "reserve" ? reserve.reservation.tokens : Number.NaN;
+    };
+    const without = await reservedAnswer([]);
+    const withAdd = await reservedAnswer([add]);
+    expect(withAdd - without).toBeGreaterThan(20); // the schema of `add`, as JSON tokens
+
+    // A budget that affords the routed answer without tools cannot afford it with a ~700-token tool schema.
+    const limit = without + 300;
+    const route = (tools: Parameters<AuctionRouter["bindTools"]>[0]) => {
+      const small = scriptedMember("small", { answer: "5" });
+      const { budget } = recordingBudget({ global: { maxTokens: limit } });
+      const router = new AuctionRouter({ pool: [{ name: "small", model: small, price: CHEAP }], budget });
+      return { small, call: (tools.length > 0 ? router.bindTools(tools) : router).invoke("2 + 3?") };
+    };
+    expect((await route([]).call).text).toBe("5");
+    const withHuge = route([huge]);
+    await expect(withHuge.call).rejects.toMatchObject({ name: "BudgetExhausted" });
+    expect(withHuge.small.calls).toHaveLength(0);
+  });
+});
+
+describe("AuctionRouter + TokenBudget: scopes", () => {
+  it("charges every call to the call's run scope: a run-scoped limit holds per run, and the ledger sees the runs", async () => {
+    const long = Array.from({ length: 1_500 }, () => "word").join(" "); // ~1,500 tokens
+    const small = scriptedMember("small", { answer: long });
+    const { budget, events } = recordingBudget({ run: { maxTokens: 3_000 } });
+    const ledger = createSqliteLedger({ path: ":memory:" });
+    const router = new AuctionRouter({
+      pool: [{ name: "small", model: small, price: CHEAP }],
+      jury: "none",
+      budget,
+      ledger,
+      executionMaxTokens: 2_000,
+    });
+    const spentIn = (run: string) => budget.snapshot().find((account) => account.scopeId === run)?.spentTokens;
+
+    const first = gavelOf(await router.invoke(TASK, { budgetScopes: { run: "r1" } })).usage;
+    const firstTokens = first.auction.total_tokens + first.execution.total_tokens;
+    expect(spentIn("r1")).toBe(firstTokens);
+    expect(firstTokens).toBeLessThan(3_000); // within the limit: no overrun
+    // Run r1 has 3,000 − (~1,600 spent) left: less than one more answer may take. Nothing is called.
+    const callsBefore = small.calls.length;
+    const again = await router.invoke(TASK, { budgetScopes: { run: "r1" } }).catch((error: unknown) => error);
+    expect(again).toMatchObject({ name: "BudgetExhausted", scope: "run", scopeId: "r1" });
+    expect(small.calls.length).toBe(callsBefore);
+    expect(spentIn("r1")).toBe(firstTokens);
+    // Run r2 has its own account.
+    const second = gavelOf(await router.invoke(TASK, { budgetScopes: { run: "r2" } })).usage;
+    expect(spentIn("r2")).toBe(second.auction.total_tokens + second.execution.total_tokens);
+
+    const scopesOfReservations = events.flatMap((event) =>
+      event.type === "reserve" ? [event.reservation.scopes] : [],
+    );
+    expect(scopesOfReservations.length).toBeGreaterThan(0);
+    expect(scopesOfReservations.every((scopes) => scopes.run === "r1" || scopes.run === "r2")).toBe(true);
+    const spend = await ledger.spend({ by: "scope" });
+    expect(Object.fromEntries(spend.map((row) => [row.key, row.totalTokens]))).toEqual({
+      "run:r1": firstTokens,
+      "run:r2": second.auction.total_tokens + second.execution.total_tokens,
+    });
+    await ledger.close();
+  });
+
+  it("reads the thread from configurable.thread_id and scopes from configurable.budgetScopes; the call option wins", async () => {
+    const small = scriptedMember("small", {});
+    const { budget, events } = recordingBudget({ thread: {}, run: {}, example: {} });
+    const router = new AuctionRouter({
+      pool: [{ name: "small", model: small, price: CHEAP }],
+      jury: "none",
+      budget,
+      budgetScopes: { example: "from-option", run: "from-option" },
+    });
+    await router.invoke(TASK, { configurable: { thread_id: "t-1", budgetScopes: { run: "from-configurable" } } });
+    const reservations = events.flatMap((event) => (event.type === "reserve" ? [event.reservation.scopes] : []));
+    expect(reservations).toHaveLength(2); // plan, answer
+    for (const scopes of reservations)
+      expect(scopes).toEqual({ thread: "t-1", run: "from-configurable", example: "from-option" });
+
+    events.length = 0;
+    await router.invoke(TASK, { configurable: { thread_id: "t-1" }, budgetScopes: { run: "from-call" } });
+    for (const event of events) if (event.type === "reserve") expect(event.reservation.scopes.run).toBe("from-call");
+    await expect(router.invoke(TASK, { budgetScopes: { runId: "typo" } as never })).rejects.toMatchObject({
+      name: "GavelConfigError",
+    });
+  });
+});
+
+describe("AuctionRouter + TokenBudget: the winner's answer fails", () => {
+  it("the fallback answers, and nothing is charged twice: one answer settled, the winner's released", async () => {
+    const { small, large } = pair({ small: "fallback: 391", large: { error: new Error("provider down") } });
+    const { budget, of } = recordingBudget({ global: { maxTokens: 100_000 } });
+    const ledger = createSqliteLedger({ path: ":memory:" });
+    const router = new AuctionRouter({
+      pool: [
+        { name: "small", model: small, price: CHEAP },
+        { name: "large", model: large, price: DEAR },
+      ],
+      budget,
+      ledger,
+      generateId: () => "auction-1",
+    });
+    const answer = await router.invoke(TASK);
+    const { auction, usage } = gavelOf(answer);
+    expect(answer.text).toBe("fallback: 391");
+    expect(auction.outcome.winners).toEqual(["large"]);
+    expect(auction.winner).toBe("small");
+    expect(auction.winnerPlan).toBe("");
+    expect(auction.fallback?.reason).toMatch(/^the winner "large" failed to answer: .*provider down/);
+    // The fallback answered without the winner's plan.
+    const fallbackPrompt = callsOf(small, "answer")[0]?.messages ?? [];
+    expect(fallbackPrompt.some((message) => message.text.includes("verify by division"))).toBe(false);
+
+    expect(of("settle").filter((entry) => entry.startsWith("router.answer"))).toEqual(["router.answer:small"]);
+    expect(of("release")).toEqual(["router.answer:large"]);
+    const [account] = budget.snapshot();
+    expect(account?.reservedTokens).toBe(0);
+    expect(account?.spentTokens).toBe(usage.auction.total_tokens + usage.execution.total_tokens);
+    const charges = (await ledger.getAuction("auction-1"))?.charges ?? [];
+    expect(charges.filter((charge) => charge.label === "answer").map((charge) => charge.agent)).toEqual(["small"]);
+    expect(charges.reduce((sum, charge) => sum + charge.inputTokens + charge.outputTokens, 0)).toBe(
+      answer.usage_metadata?.total_tokens,
+    );
+    // An outcome graded for this answer is not the winner's plan's: the memory is not told.
+    expect(await router.recordOutcome("auction-1", { correct: true })).toBe(false);
+    await ledger.close();
+  });
+
+  it("when the fallback fails too, AuctionRouterFailed keeps both errors and nothing stays reserved", async () => {
+    const small = scriptedMember("small", { plan: "Multiply.", score: likesVerify, answer: { error: new Error("x") } });
+    const large = scriptedMember("large", {
+      plan: "Multiply, then verify.",
+      score: likesVerify,
+      answer: { error: new Error("y") },
+    });
+    const { budget } = recordingBudget({ global: { maxTokens: 100_000 } });
+    const router = new AuctionRouter({
+      pool: [
+        { name: "small", model: small, price: CHEAP },
+        { name: "large", model: large, price: DEAR },
+      ],
+      budget,
+    });
+    const failure = await router.invoke(TASK).catch((error: unknown) => error);
+    expect(failure).toMatchObject({
+      name: "AuctionRouterFailed",
+      reasons: { large: expect.stringMatching(/answer failed: .*y/) },
+    });
+    expect(callsOf(small, "answer")).toHaveLength(1);
+    expect(budget.outstanding).toBe(0);
+  });
+});
