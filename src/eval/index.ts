@@ -128,3 +128,16 @@ export {
   type PythonRunResult,
   type PythonRunStatus,
 } from "./python.js";
+export {
+  answerAgreement,
+  type CompareWeightsOnRouterBenchOptions,
+  choiceAnswer,
+  compareWeightsOnRouterBench,
+  mainJobSplit,
+  planProxy,
+  ROUTERBENCH_CHEAP_JURORS,
+  type RouterBenchTrainingOptions,
+  type RouterBenchWeightComparison,
+  routerBenchTrainingTasks,
+  stratifiedSample,
+} from "./routerbench-weights.js";

@@ -22,8 +22,11 @@
  *               Σ_i x_{t,i} ≥ 1                          ∀ t      (the argmin is always a contender)
  *               R_t ≥ r_{t,i} · x_{t,i}                  ∀ t, i   (a task pays its worst contender)
  *               η ≥ R_t                                  ∀ t
- *               x_{t,i} ∈ {0, 1},  u_t ∈ [−1 − δ, 1 + δ],  R_t ≥ 0,  M = 2 + 2δ
+ *               x_{t,i} ∈ {0, 1},  u_t ∈ [L_t − δ/2, U_t],  R_t ≥ 0,  M per row ≤ 2 + 2δ
  * ```
+ *
+ * (L_t, U_t and the per-row M come from the task's own score range, and bids that can only win
+ * by tying a no-cheaper bid are left out: see `buildMilp`; both are exact.)
  *
  * `x_{t,i} = 1` marks bid i as a possible auction winner of task t under w: every bid outside
  * that set scores at least δ/2 worse than every bid inside it, so the router's argmin — whatever
@@ -549,7 +552,39 @@ function linear(terms: Array<[number, string]>): string {
   return lines.join("\n   ");
 }
 
-/** The MILP of the module header, in CPLEX LP format. */
+/**
+ * The bids of one task the MILP must model: a bid is left out when another bid of the task scores
+ * no better for every w (every score coefficient ≤) and has at least its regret (identical bids:
+ * the one with the largest regret is kept, the first of equals). Such a bid can only be the
+ * auction's winner by tying its dominator, which is then a contender too and charges at least as
+ * much, so leaving it out changes no feasible weights' regret; it only removes binaries and the
+ * rows that would keep its score out of the (δ/2, δ) band. Returns the kept bid positions.
+ */
+function undominatedBids(coefficients: readonly number[][], regrets: readonly number[]): number[] {
+  const dominates = (k: number, i: number) => {
+    const left = coefficients[k] as number[];
+    const right = coefficients[i] as number[];
+    if ((regrets[k] ?? 0) < (regrets[i] ?? 0)) return false;
+    let identical = (regrets[k] ?? 0) === (regrets[i] ?? 0);
+    for (let feature = 0; feature < left.length; feature++) {
+      const difference = (left[feature] ?? 0) - (right[feature] ?? 0);
+      if (difference > 0) return false;
+      if (difference < 0) identical = false;
+    }
+    return !identical || k < i;
+  };
+  return coefficients
+    .map((_, position) => position)
+    .filter((i) => !coefficients.some((_, k) => k !== i && dominates(k, i)));
+}
+
+/**
+ * The MILP of the module header, in CPLEX LP format, with two exact tightenings: dominated bids
+ * are left out ({@link undominatedBids}), and each task's level u_t and each row's big-M are
+ * bounded by the task's own score range (a score is a convex combination of its coefficients, so
+ * bid i scores in [lo_i, hi_i] = [min, max] of them; u_t ∈ [L − δ/2, U] with L = min lo, U = max hi
+ * loses no solution; M = hi_i − L on the contender row and δ + U − lo_i on the other).
+ */
 function buildMilp({
   tasks,
   jurors,
@@ -565,7 +600,6 @@ function buildMilp({
   margin: number;
   regretOptions: RegretOptions;
 }): string {
-  const bigM = 2 + 2 * margin;
   const weightVariables = [COST, ENTROPY, ...jurors.map((_, index) => jurorVariable(index))];
   const objective: Array<[number, string]> = [[1, "eta"]];
   const rows: string[] = [];
@@ -582,24 +616,36 @@ function buildMilp({
     1,
   );
   tasks.forEach((task, taskIndex) => {
-    const regrets = regretsOf(task, regretOptions);
+    const allRegrets = regretsOf(task, regretOptions);
     const taskRegret = `R_${taskIndex}`;
     const level = `u_${taskIndex}`;
     objective.push([meanRegretWeight / tasks.length, taskRegret]);
-    bounds.push(` ${formatNumber(-1 - margin)} <= ${level} <= ${formatNumber(1 + margin)}`);
+    const allCoefficients = task.bids.map((bid) => [
+      costScale > 0 ? (bid.price * bid.planTokens) / costScale : 0,
+      -bid.entropy,
+      ...jurors.map((juror) => -(bid.jury[juror] ?? 0)),
+    ]);
+    const kept = undominatedBids(allCoefficients, allRegrets);
+    const coefficients = kept.map((position) => allCoefficients[position] as number[]);
+    const lows = coefficients.map((values) => Math.min(...values));
+    const highs = coefficients.map((values) => Math.max(...values));
+    const lowest = Math.min(...lows);
+    const highest = Math.max(...highs);
+    bounds.push(` ${formatNumber(lowest - margin / 2)} <= ${level} <= ${formatNumber(highest)}`);
     const contenders: Array<[number, string]> = [];
-    task.bids.forEach((bid, bidIndex) => {
-      const contender = `x_${taskIndex}_${bidIndex}`;
+    kept.forEach((position, keptIndex) => {
+      const contender = `x_${taskIndex}_${position}`;
       binaries.push(contender);
       contenders.push([1, contender]);
-      const score: Array<[number, string]> = [
-        [costScale > 0 ? (bid.price * bid.planTokens) / costScale : 0, COST],
-        [-bid.entropy, ENTROPY],
-        ...jurors.map((juror, index): [number, string] => [-(bid.jury[juror] ?? 0), jurorVariable(index)]),
-      ];
-      row([...score, [-1, level], [bigM, contender]], "<=", margin / 2 + bigM);
-      row([...score, [-1, level], [bigM, contender]], ">=", margin);
-      const regret = regrets[bidIndex] ?? 0;
+      const score = weightVariables.map((variable, feature): [number, string] => [
+        coefficients[keptIndex]?.[feature] ?? 0,
+        variable,
+      ]);
+      const contenderM = Math.max(0, (highs[keptIndex] ?? 0) - lowest);
+      const outsiderM = margin + highest - (lows[keptIndex] ?? 0);
+      row([...score, [-1, level], [contenderM, contender]], "<=", margin / 2 + contenderM);
+      row([...score, [-1, level], [outsiderM, contender]], ">=", margin);
+      const regret = allRegrets[position] ?? 0;
       if (regret > 0)
         row(
           [
