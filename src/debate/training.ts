@@ -10,7 +10,7 @@
  * Saving and loading α are pure functions over JSON text, so the caller chooses where it lives.
  */
 import { z } from "zod";
-import { parseConfig } from "../errors.js";
+import { parseConfig, parseJsonConfig } from "../errors.js";
 import { createSeededRandom } from "../market/random.js";
 import type { AuctionDebateStateType } from "./state.js";
 
@@ -185,11 +185,5 @@ export function serializeAggressiveness(aggressiveness: Readonly<Record<string, 
  * createAuctionDebate({ agents, aggressiveness: parseAggressiveness(text) });
  */
 export function parseAggressiveness(text: string): Record<string, number> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    value = { invalidJson: String(error) };
-  }
-  return parseConfig("saved aggressiveness", SavedAggressivenessSchema, value).aggressiveness;
+  return parseJsonConfig("saved aggressiveness", SavedAggressivenessSchema, text).aggressiveness;
 }

@@ -50,7 +50,7 @@
  */
 import type { Highs } from "highs";
 import { z } from "zod";
-import { GavelError, parseConfig } from "../errors.js";
+import { GavelError, parseConfig, parseJsonConfig } from "../errors.js";
 import { createSeededRandom } from "../market/random.js";
 import { clamp01 } from "./entropy.js";
 import { DEFAULT_WEIGHTS, type RouterWeights } from "./options.js";
@@ -713,15 +713,6 @@ const WeightsFileSchema = z
   })
   .strict();
 
-const WeightsJsonSchema = z.string().transform((text, context): unknown => {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    context.addIssue({ code: "custom", message: `not JSON: ${(error as Error).message}` });
-    return z.NEVER;
-  }
-});
-
 /**
  * Serialise fitted weights (with how they were fitted) to a JSON string. Write it wherever you like.
  *
@@ -746,8 +737,7 @@ export function weightsToJson(fitted: FittedWeights): string {
  * const router = new AuctionRouter({ pool, weights: fitted.weights });
  */
 export function weightsFromJson(text: string): FittedWeights {
-  const parsed = parseConfig("router weights JSON", WeightsJsonSchema, text);
-  const { format: _format, version: _version, ...fitted } = parseConfig("router weights", WeightsFileSchema, parsed);
+  const { format: _format, version: _version, ...fitted } = parseJsonConfig("router weights", WeightsFileSchema, text);
   return fitted;
 }
 
