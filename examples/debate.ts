@@ -13,9 +13,19 @@
  *     { name: "guesser", model: new ChatOpenAI({ model: "gpt-4o-mini" }) },
  *   ];
  *
+ * Then it fits each agent's bid aggressiveness α by REINFORCE on accuracy − λ · tokens/budget
+ * (what `gavel train debate` does over a config's live agents), saves α as JSON and debates with it.
+ *
  * Run: npx tsx examples/debate.ts
  */
-import { createAuctionDebate, type DebateMode, INTENT_INSTRUCTION } from "langchain-gavel";
+import {
+  createAuctionDebate,
+  type DebateMode,
+  INTENT_INSTRUCTION,
+  parseAggressiveness,
+  serializeAggressiveness,
+  trainAggressiveness,
+} from "langchain-gavel";
 import { ScriptedChatModel } from "../adapters/providers/scripted.js";
 
 const RAMBLING =
@@ -52,3 +62,23 @@ for (const mode of ["intent", "full_draft", "full"] satisfies DebateMode[]) {
       `tokens ${result.spentTokens}/2048  speakers ${speakers}`,
   );
 }
+
+// Fit α per agent (REINFORCE, seeded), save it as JSON, reload it, and debate with it.
+const { aggressiveness, history } = await trainAggressiveness({
+  agents: agents.map((agent) => agent.name),
+  questions: [1, 2, 3, 4].map(() => ({ question: "What is 6 times 7?", gold: "42" })),
+  budget: 2048,
+  epochs: 3,
+  runDebate: (alpha, question) =>
+    createAuctionDebate({ agents, aggressiveness: alpha, budget: 2048, maxRounds: 4 }).invoke({ question }),
+});
+for (const epoch of history) {
+  const alpha = Object.entries(epoch.aggressiveness).map(([name, value]) => `${name} ${value.toFixed(2)}`);
+  console.log(
+    `α epoch ${epoch.epoch + 1}: accuracy ${epoch.accuracy.toFixed(2)}, mean tokens ${epoch.meanTokens.toFixed(0)}, reward ${epoch.meanReward.toFixed(3)}; α ${alpha.join(", ")}`,
+  );
+}
+const saved = serializeAggressiveness(aggressiveness); // write it anywhere
+const tuned = createAuctionDebate({ agents, aggressiveness: parseAggressiveness(saved), budget: 2048, maxRounds: 4 });
+const result = await tuned.invoke({ question: "What is 6 times 7?" });
+console.log(`with the fitted α: answer ${result.finalAnswer}, tokens ${result.spentTokens}/2048`);
