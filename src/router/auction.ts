@@ -33,7 +33,7 @@ import type { ChargeInput, LedgerScope } from "../ledger/types.js";
 import { type AuctionOutcome, type Bid, createAuctioneer } from "../market/index.js";
 import { entriesFromAuction } from "../memory/index.js";
 import type { ContrastivePair, StrategyMemory } from "../memory/types.js";
-import { callCopy, declaredOutputCap, modelName } from "../models.js";
+import { callCopy, countsOwnPrompt, declaredOutputCap, modelName, promptTokensOf } from "../models.js";
 import { type EntropySource, type PlanEntropy, planEntropy } from "./entropy.js";
 import { describeError, RouterCallTimeout } from "./errors.js";
 import { byPrice, type ResolvedMember, type RouterSettings, type RouterWeights } from "./options.js";
@@ -365,7 +365,11 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     const { request } = state;
     let reservation: Reservation | undefined;
     if (settings.budget) {
-      const inputTokens = promptTokens(prompt, name);
+      // A local model counts its own prompt exactly; js-tiktoken undercounts it several times over.
+      const estimate = promptTokens(prompt, name);
+      const inputTokens = countsOwnPrompt(member.model)
+        ? Math.max(estimate, await promptTokensOf(member.model, prompt))
+        : estimate;
       const refusal = floorRefusal(member, inputTokens, maxTokens, state);
       if (refusal !== undefined) return { failure: refusal, dispatched: false };
       try {

@@ -22,7 +22,7 @@ import type { Runnable, RunnableConfig } from "@langchain/core/runnables";
 import { countMessageTokens, countToolTokens, type Reservation, type ScopeIds } from "../budget/index.js";
 import { BudgetExhausted, parseConfig } from "../errors.js";
 import type { OutcomeInput } from "../ledger/types.js";
-import { declaredOutputCap, modelName } from "../models.js";
+import { countsOwnPrompt, declaredOutputCap, modelName, promptTokensOf } from "../models.js";
 import {
   type AuctionCall,
   type AuctionRun,
@@ -180,7 +180,7 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
       let execution: { model: Runnable; prompt: BaseMessage[]; tools: BindToolsInput[] } | undefined;
       try {
         execution = this.#execution(run, messages, options);
-        reservation = this.#reserveExecution(run, execution.prompt, execution.tools);
+        reservation = await this.#reserveExecution(run, execution.prompt, execution.tools);
         reply = (await execution.model.invoke(
           execution.prompt,
           this.#executionConfig(options, runManager),
@@ -222,7 +222,7 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
       let execution: { model: Runnable; prompt: BaseMessage[]; tools: BindToolsInput[] } | undefined;
       try {
         execution = this.#execution(run, messages, options);
-        reservation = this.#reserveExecution(run, execution.prompt, execution.tools);
+        reservation = await this.#reserveExecution(run, execution.prompt, execution.tools);
         const stream = await execution.model.stream(execution.prompt, this.#executionConfig(options, runManager));
         for await (const piece of stream) {
           const chunk = piece as AIMessageChunk;
@@ -355,13 +355,23 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     });
   }
 
-  #reserveExecution(run: AuctionRun, prompt: BaseMessage[], tools: readonly unknown[]): Reservation | undefined {
+  /**
+   * Reserve the answer: its prompt (the model's own count when it offers one — a local model — else
+   * js-tiktoken's, whichever is larger) plus the tools' schemas, and its output cap.
+   */
+  async #reserveExecution(
+    run: AuctionRun,
+    prompt: BaseMessage[],
+    tools: readonly unknown[],
+  ): Promise<Reservation | undefined> {
     const { budget, executionMaxTokens } = this.#engine.settings;
     if (!budget) return undefined;
     const name = modelName(run.winner.model);
+    const estimate = countMessageTokens(prompt, name);
+    const own = countsOwnPrompt(run.winner.model) ? await promptTokensOf(run.winner.model, prompt) : 0;
     return budget.reserve({
       model: name,
-      inputTokens: countMessageTokens(prompt, name) + countToolTokens(tools, name),
+      inputTokens: Math.max(estimate, own) + countToolTokens(tools, name),
       maxOutputTokens: declaredOutputCap(run.winner.model) ?? executionMaxTokens,
       label: "router.answer",
       ...(run.scopes && { scopes: run.scopes }),

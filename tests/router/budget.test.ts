@@ -3,14 +3,16 @@
  * tool schemas included), the fallback when nobody can afford anything, the scopes charges carry,
  * and nothing charged twice when the winner's answer fails and the fallback answers.
  */
+import type { BaseMessage } from "@langchain/core/messages";
 import { tool } from "langchain";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createSqliteLedger } from "../../adapters/ledger/sqlite.js";
-import { type BudgetEvent, TokenBudget } from "../../src/budget/index.js";
+import { ScriptedChatModel } from "../../adapters/providers/scripted.js";
+import { type BudgetEvent, countMessageTokens, TokenBudget } from "../../src/budget/index.js";
 import { BudgetExhausted } from "../../src/errors.js";
 import { AuctionRouter } from "../../src/router/index.js";
-import { CHEAP, callsOf, DEAR, gavelOf, scriptedMember } from "./scripted-pool.js";
+import { CHEAP, callsOf, DEAR, gavelOf, gullibleJurorReply, kindOf, scriptedMember } from "./scripted-pool.js";
 
 const TASK = "What is 17 * 23?";
 /** Jurors that like plans that verify: the dear member's plan wins whenever it may bid. */
@@ -299,5 +301,43 @@ describe("AuctionRouter + TokenBudget: the winner's answer fails", () => {
     });
     expect(callsOf(small, "answer")).toHaveLength(1);
     expect(budget.outstanding).toBe(0);
+  });
+});
+
+describe("AuctionRouter + TokenBudget: a model that counts its own prompt (local llama.cpp)", () => {
+  /** A scripted test double of a small-vocabulary local model: its prompts are 3× js-tiktoken's count. */
+  class SelfCountingScriptedModel extends ScriptedChatModel {
+    async countPromptTokens(messages: readonly BaseMessage[]): Promise<number> {
+      return 3 * countMessageTokens(messages, "small");
+    }
+  }
+  const selfCounting = (name: string, plan: string) =>
+    new SelfCountingScriptedModel({
+      model: name,
+      replies: (call) => {
+        const kind = kindOf(call);
+        const prompt = call.messages.find((message) => message.type === "human")?.text ?? "";
+        const content = kind === "jury" ? gullibleJurorReply(prompt, likesVerify) : kind === "answer" ? "391" : plan;
+        return { content, usage: { inputTokens: 3 * countMessageTokens(call.messages, "small"), outputTokens: 4 } };
+      },
+    });
+
+  it("reserves every call at the model's own count, so no settlement overruns its reservation", async () => {
+    const { budget, events } = recordingBudget({ global: { maxTokens: 100_000 } });
+    const router = new AuctionRouter({
+      pool: [
+        { name: "small", model: selfCounting("small", "Multiply."), price: CHEAP },
+        { name: "large", model: selfCounting("large", "Multiply, then verify by division."), price: DEAR },
+      ],
+      budget,
+    });
+    await router.invoke(TASK);
+    const settlements = events.flatMap((event) => (event.type === "settle" ? [event] : []));
+    // plans, jury and the answer: every one settled at its reported usage, none above its reservation.
+    expect(settlements.length).toBeGreaterThanOrEqual(5);
+    for (const { reservation, settlement } of settlements) {
+      expect(settlement.overrun).toBe(false);
+      expect(reservation.tokens).toBeGreaterThanOrEqual(settlement.usage.inputTokens + settlement.usage.outputTokens);
+    }
   });
 });
