@@ -14,25 +14,18 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { awaitAllCallbacks } from "@langchain/core/callbacks/promises";
-import type { BaseMessage, UsageMetadata } from "@langchain/core/messages";
-import type { LLMResult } from "@langchain/core/outputs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   UNIVERSAL_SENTENCE_ENCODER_DIMENSIONS,
   UniversalSentenceEncoderEmbeddings,
 } from "../../adapters/embeddings/universal-sentence-encoder.js";
-import {
-  LlamaCppChatModel,
-  type LlamaCppResponseMetadata,
-  LlamaCppRuntime,
-  writeTinyLlamaGguf,
-} from "../../adapters/providers/llamacpp/index.js";
+import { LlamaCppChatModel, LlamaCppRuntime, writeTinyLlamaGguf } from "../../adapters/providers/llamacpp/index.js";
 import { type BudgetEvent, TokenBudget } from "../../src/budget/index.js";
 import { COORDINATOR_NAME, COORDINATOR_TOKEN_LIMIT, createBeliefCoordination } from "../../src/coordination/index.js";
 import { strategyMessages } from "../../src/coordination/prompts.js";
 import { parseAnswerLine } from "../../src/debate/index.js";
+import { LocalModelCallRecorder, type ObservedCall } from "../helpers/llamacpp-calls.js";
 
 const folder = mkdtempSync(join(tmpdir(), "gavel-coordination-llamacpp-"));
 const modelPath = join(folder, "tiny-llama.gguf");
@@ -57,59 +50,6 @@ class RecordingEmbeddings extends UniversalSentenceEncoderEmbeddings {
 }
 const embeddings = new RecordingEmbeddings();
 
-/** One model call seen by the callbacks. */
-interface ObservedCall {
-  agent: string;
-  role: string;
-  prompt: string;
-  maxTokens: unknown;
-  text: string;
-  usage: UsageMetadata;
-  metadata: LlamaCppResponseMetadata;
-}
-
-/** Records every model call of a run, with its prompt, cap and reported usage. */
-class CallRecorder extends BaseCallbackHandler {
-  name = "coordination-call-recorder";
-  readonly calls: ObservedCall[] = [];
-  readonly #started = new Map<string, Pick<ObservedCall, "agent" | "role" | "prompt" | "maxTokens">>();
-
-  override handleChatModelStart(
-    _llm: unknown,
-    messages: BaseMessage[][],
-    runId: string,
-    _parentRunId?: string,
-    extraParams?: Record<string, unknown>,
-    _tags?: string[],
-    metadata?: Record<string, unknown>,
-  ): void {
-    this.#started.set(runId, {
-      agent: String(metadata?.gavel_agent),
-      role: String(metadata?.gavel_coordination_role),
-      prompt: (messages[0] ?? []).map((message) => message.text).join("\n"),
-      maxTokens: (extraParams?.invocation_params as { maxTokens?: unknown } | undefined)?.maxTokens,
-    });
-  }
-
-  override handleLLMEnd(output: LLMResult, runId: string): void {
-    const generation = output.generations[0]?.[0] as
-      | { text: string; message?: { response_metadata?: unknown; usage_metadata?: UsageMetadata } }
-      | undefined;
-    const started = this.#started.get(runId);
-    if (!generation?.message?.usage_metadata || started === undefined) return;
-    this.calls.push({
-      ...started,
-      text: generation.text,
-      usage: generation.message.usage_metadata,
-      metadata: generation.message.response_metadata as LlamaCppResponseMetadata,
-    });
-  }
-
-  of(role: string): ObservedCall[] {
-    return this.calls.filter((call) => call.role === role);
-  }
-}
-
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
 
 /** A budget with one global token limit that keeps every event it reports. */
@@ -124,7 +64,7 @@ function recordingBudget(maxTokens: number) {
  * with a cap above 50; the executors sample with their own seeds, so their replies differ.
  */
 async function coordinate({ budget, maxRounds }: { budget: TokenBudget; maxRounds: number }) {
-  const recorder = new CallRecorder();
+  const recorder = new LocalModelCallRecorder("gavel_coordination_role");
   const graph = createBeliefCoordination({
     coordinator: new LlamaCppChatModel({ runtime, maxTokens: 128 }),
     executors: EXECUTORS.map((name, index) => ({
@@ -253,7 +193,7 @@ describe("belief coordination over local node-llama-cpp models and USE-Lite", ()
 
     // Usage per agent is what the model reported.
     for (const agent of [COORDINATOR_NAME, ...EXECUTORS]) {
-      const calls = recorder.calls.filter((call) => call.agent === agent);
+      const calls = recorder.byAgent(agent);
       expect(result.usage[agent]).toMatchObject({
         calls: calls.length,
         inputTokens: sum(calls.map((call) => call.usage.input_tokens)),
@@ -297,7 +237,7 @@ describe("belief coordination over local node-llama-cpp models and USE-Lite", ()
     // One token short of round 1's executors: the strategy is written, then the run stops.
     const short = recordingBudget(throughExecutors - 1);
     const beforeRound = await coordinate({ budget: short.budget, maxRounds: 3 });
-    expect(beforeRound.recorder.calls.map((call) => call.role)).toEqual(["strategy"]);
+    expect(beforeRound.recorder.calls.map((call) => call.kind)).toEqual(["strategy"]);
     expect(beforeRound.result).toMatchObject({ stopReason: "budget", rounds: [] });
     expect(beforeRound.result.strategy).toBe(probe.result.strategy);
     expect(short.budget.snapshot()[0]?.spentTokens).toBe(strategySpent);
@@ -306,7 +246,7 @@ describe("belief coordination over local node-llama-cpp models and USE-Lite", ()
     // round's belief candidate (none parses here) is the answer.
     const exact = recordingBudget(throughExecutors);
     const oneRound = await coordinate({ budget: exact.budget, maxRounds: 3 });
-    expect(oneRound.recorder.calls.map((call) => call.role)).toEqual(["strategy", "executor", "executor", "executor"]);
+    expect(oneRound.recorder.calls.map((call) => call.kind)).toEqual(["strategy", "executor", "executor", "executor"]);
     expect(oneRound.result.stopReason).toBe("budget");
     expect(oneRound.result.rounds).toHaveLength(1);
     expect(oneRound.result.rounds[0]).toMatchObject({ commitment: "", commitmentSource: "candidate" });

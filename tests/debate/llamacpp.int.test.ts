@@ -12,14 +12,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { awaitAllCallbacks } from "@langchain/core/callbacks/promises";
-import type { BaseMessage, UsageMetadata } from "@langchain/core/messages";
-import type { LLMResult } from "@langchain/core/outputs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   LlamaCppChatModel,
-  type LlamaCppResponseMetadata,
   LlamaCppRuntime,
   type TinyLlamaGgufInfo,
   writeTinyLlamaGguf,
@@ -35,6 +31,7 @@ import {
 } from "../../src/debate/index.js";
 import { debatePrompt } from "../../src/debate/prompts.js";
 import type { ChargeInput } from "../../src/ledger/types.js";
+import { LocalModelCallRecorder, type ObservedCall } from "../helpers/llamacpp-calls.js";
 
 const folder = mkdtempSync(join(tmpdir(), "gavel-debate-llamacpp-"));
 const modelPath = join(folder, "tiny-llama.gguf");
@@ -47,59 +44,6 @@ const QUESTION = "What is 6 times 7?";
 
 let info: TinyLlamaGgufInfo;
 let runtime: LlamaCppRuntime;
-
-/** One model call seen by the callbacks. */
-interface ObservedCall {
-  agent: string;
-  purpose: string;
-  prompt: string;
-  maxTokens: unknown;
-  text: string;
-  usage: UsageMetadata;
-  metadata: LlamaCppResponseMetadata;
-}
-
-/** Records every model call of a debate run, with its prompt, cap and reported usage. */
-class CallRecorder extends BaseCallbackHandler {
-  name = "debate-call-recorder";
-  readonly calls: ObservedCall[] = [];
-  readonly #started = new Map<string, Omit<ObservedCall, "text" | "usage" | "metadata">>();
-
-  override handleChatModelStart(
-    _llm: unknown,
-    messages: BaseMessage[][],
-    runId: string,
-    _parentRunId?: string,
-    extraParams?: Record<string, unknown>,
-    _tags?: string[],
-    metadata?: Record<string, unknown>,
-  ): void {
-    this.#started.set(runId, {
-      agent: String(metadata?.gavel_agent),
-      purpose: String(metadata?.gavel_purpose),
-      prompt: (messages[0] ?? []).map((message) => message.text).join("\n"),
-      maxTokens: (extraParams?.invocation_params as { maxTokens?: unknown } | undefined)?.maxTokens,
-    });
-  }
-
-  override handleLLMEnd(output: LLMResult, runId: string): void {
-    const generation = output.generations[0]?.[0] as
-      | { text: string; message?: { response_metadata?: unknown; usage_metadata?: UsageMetadata } }
-      | undefined;
-    const started = this.#started.get(runId);
-    if (!generation?.message?.usage_metadata || started === undefined) return;
-    this.calls.push({
-      ...started,
-      text: generation.text,
-      usage: generation.message.usage_metadata,
-      metadata: generation.message.response_metadata as LlamaCppResponseMetadata,
-    });
-  }
-
-  of(agent: string, purpose?: string): ObservedCall[] {
-    return this.calls.filter((call) => call.agent === agent && (purpose === undefined || call.purpose === purpose));
-  }
-}
 
 /** A ledger that keeps the auctions and budget events in memory (the debate writes only these two). */
 function recordingLedger() {
@@ -128,7 +72,7 @@ function localAgents() {
 
 /** Runs a debate with the recorder and the ledger attached. */
 async function runDebate(options: Omit<AuctionDebateOptions, "agents" | "ledger">) {
-  const recorder = new CallRecorder();
+  const recorder = new LocalModelCallRecorder("gavel_purpose");
   const { ledger, charges } = recordingLedger();
   const debate = createAuctionDebate({
     agents: localAgents(),
@@ -151,25 +95,25 @@ const sum = (values: number[]) => values.reduce((total, value) => total + value,
  */
 function expectHonestAccounting(
   result: AuctionDebateStateType,
-  recorder: CallRecorder,
+  recorder: LocalModelCallRecorder,
   charges: ChargeInput[],
   budget: number,
 ) {
   for (const call of recorder.calls) {
-    const cap = call.purpose === "intent" ? INTENT_MAX_TOKENS : MESSAGE_MAX_TOKENS;
+    const cap = call.kind === "intent" ? INTENT_MAX_TOKENS : MESSAGE_MAX_TOKENS;
     expect(call.maxTokens).toBe(cap);
     expect(call.usage.output_tokens).toBeGreaterThan(0);
     expect(call.usage.output_tokens).toBeLessThanOrEqual(cap);
     expect(call.usage.total_tokens).toBe(call.usage.input_tokens + call.usage.output_tokens);
   }
   for (const agent of AGENT_NAMES) {
-    const calls = recorder.of(agent);
+    const calls = recorder.byAgent(agent);
     const usage = result.usage[agent];
     expect(usage?.promptTokens).toBe(sum(calls.map((call) => call.usage.input_tokens)));
     expect(usage?.completionTokens).toBe(sum(calls.map((call) => call.usage.output_tokens)));
     expect(usage?.calls).toBe(calls.length);
-    expect(usage?.intentCalls).toBe(recorder.of(agent, "intent").length);
-    expect(usage?.messageCalls).toBe(calls.length - recorder.of(agent, "intent").length);
+    expect(usage?.intentCalls).toBe(recorder.of("intent", agent).length);
+    expect(usage?.messageCalls).toBe(calls.length - recorder.of("intent", agent).length);
     expect(usage?.estimatedCalls).toBe(0);
   }
 
@@ -255,15 +199,15 @@ describe("auction debate over three local node-llama-cpp agents", () => {
     }
 
     // Calls per agent and kind: one intent per round each; a message only for the round's winner.
-    const intents = calls.calls.filter((call) => call.purpose === "intent");
-    const messages = calls.calls.filter((call) => call.purpose === "message");
-    expect(calls.calls.filter((call) => call.purpose === "draft")).toEqual([]);
+    const intents = calls.calls.filter((call) => call.kind === "intent");
+    const messages = calls.calls.filter((call) => call.kind === "message");
+    expect(calls.calls.filter((call) => call.kind === "draft")).toEqual([]);
     expect(intents).toHaveLength(AGENT_NAMES.length * 2);
     expect(messages.map((call) => call.agent)).toEqual(result.rounds.flatMap((round) => round.speakers));
     for (const agent of AGENT_NAMES) {
       const won = result.rounds.filter((round) => round.speakers.includes(agent)).length;
-      expect(calls.of(agent, "intent")).toHaveLength(2);
-      expect(calls.of(agent, "message")).toHaveLength(won);
+      expect(calls.of("intent", agent)).toHaveLength(2);
+      expect(calls.of("message", agent)).toHaveLength(won);
       expect(result.usage[agent]).toMatchObject({ intentCalls: 2, messageCalls: won });
     }
     for (const call of intents) expect(call.prompt).toContain(INTENT_INSTRUCTION);
@@ -302,9 +246,9 @@ describe("auction debate over three local node-llama-cpp agents", () => {
 
     expectHonestAccounting(result, calls, charges, budget);
     expect(result.rounds).toHaveLength(2);
-    expect(calls.calls.every((call) => call.purpose === "draft")).toBe(true);
+    expect(calls.calls.every((call) => call.kind === "draft")).toBe(true);
     for (const agent of AGENT_NAMES) {
-      expect(calls.of(agent, "draft")).toHaveLength(2);
+      expect(calls.of("draft", agent)).toHaveLength(2);
       expect(result.usage[agent]).toMatchObject({ intentCalls: 0, messageCalls: 2, calls: 2 });
     }
 
@@ -335,7 +279,7 @@ describe("auction debate over three local node-llama-cpp agents", () => {
 
     expectHonestAccounting(result, calls, charges, budget);
     expect(calls.calls).toHaveLength(AGENT_NAMES.length * 2);
-    expect(calls.calls.every((call) => call.purpose === "message")).toBe(true);
+    expect(calls.calls.every((call) => call.kind === "message")).toBe(true);
     for (const round of result.rounds) {
       expect(round.bids).toEqual([]);
       expect(round.outcome).toBeUndefined();
@@ -345,7 +289,7 @@ describe("auction debate over three local node-llama-cpp agents", () => {
     expect(result.transcript.map((entry) => [entry.round, entry.agent])).toEqual(
       [0, 1].flatMap((round) => AGENT_NAMES.map((agent) => [round, agent])),
     );
-    for (const entry of result.transcript) expect(entry.content).toBe(calls.of(entry.agent)[entry.round]?.text);
+    for (const entry of result.transcript) expect(entry.content).toBe(calls.byAgent(entry.agent)[entry.round]?.text);
     // Round 2 prompts quote every round 1 message.
     for (const call of calls.calls.slice(AGENT_NAMES.length)) {
       for (const spoken of calls.calls.slice(0, AGENT_NAMES.length)) expect(call.prompt).toContain(spoken.text);
@@ -377,11 +321,11 @@ describe("auction debate over three local node-llama-cpp agents", () => {
     expectHonestAccounting(exact.result, exact.calls, exact.charges, oneRound);
     expect(exact.result.rounds).toHaveLength(1);
     expect(exact.result.stopReason).toBe("budget");
-    expect(exact.calls.calls.filter((call) => call.purpose === "intent")).toHaveLength(AGENT_NAMES.length);
-    expect(exact.calls.calls.filter((call) => call.purpose === "message")).toHaveLength(1);
+    expect(exact.calls.calls.filter((call) => call.kind === "intent")).toHaveLength(AGENT_NAMES.length);
+    expect(exact.calls.calls.filter((call) => call.kind === "message")).toHaveLength(1);
     // logprob utility: the mean token probability of the intent, from the real log-probabilities.
     for (const bid of exact.result.rounds[0]?.bids ?? []) {
-      const intent = exact.calls.of(bid.agent, "intent")[0] as ObservedCall;
+      const intent = exact.calls.of("intent", bid.agent)[0] as ObservedCall;
       const logprobs = (intent.metadata.logprobs?.content ?? []).map((entry) => entry.logprob);
       expect(logprobs).toHaveLength(intent.usage.output_tokens);
       expect(bid.utilitySource).toBe("logprob");
