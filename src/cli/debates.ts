@@ -28,6 +28,7 @@ import {
 } from "../eval/debates/index.js";
 import { GavelDataError } from "../eval/errors.js";
 import { createHashingEmbeddings, type EmbeddingsLike } from "../eval/routers/embedding.js";
+import { parseInteger, percent } from "./common.js";
 import { EXIT_BAD_INPUT, EXIT_RUN_FAILED, usageErrorsExitWithCode2 } from "./exit-codes.js";
 
 /** The embedders the command can build. */
@@ -218,10 +219,6 @@ export function debateReplayText(report: DebateReplayReport, file: string): stri
   ].join("\n");
 }
 
-function percent(share: number): string {
-  return `${(share * 100).toFixed(1)}%`;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Argument parsing
 // ---------------------------------------------------------------------------------------------
@@ -257,11 +254,5 @@ function parseTrainFraction(text: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0 || value >= 1)
     throw new InvalidArgumentError("expected a number in [0, 1).");
-  return value;
-}
-
-function parseInteger(text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value)) throw new InvalidArgumentError("expected an integer.");
   return value;
 }

@@ -30,24 +30,17 @@ import { Command, InvalidArgumentError } from "commander";
 import { z } from "zod";
 import { UniversalSentenceEncoderEmbeddings } from "../../adapters/embeddings/universal-sentence-encoder.js";
 import { createSqliteLedger, type SqliteLedger } from "../../adapters/ledger/sqlite.js";
-import { LlamaCppChatModel } from "../../adapters/providers/llamacpp/index.js";
-import { functionSchema, GavelConfigError, GavelError, parseConfig } from "../errors.js";
+import { functionSchema, parseConfig } from "../errors.js";
 import {
   type ExperimentConfig,
-  GavelConfigFileError,
   loadExperimentConfig,
-  MissingApiKeyError,
   parseExperimentConfig,
   requireApiKey,
   unsupportedReason,
 } from "../eval/config.js";
 import { dataDirectory } from "../eval/datasets.js";
 import { GavelDataError } from "../eval/errors.js";
-import {
-  type LlamaCppModelSettings,
-  type RecordedBenchmarkExperiment,
-  recordBenchmarkExperiment,
-} from "../eval/live/index.js";
+import { type RecordedBenchmarkExperiment, recordBenchmarkExperiment } from "../eval/live/index.js";
 import { paretoFrontier, singleModelBaselines } from "../eval/metrics.js";
 import {
   type MultiAgentSweep,
@@ -62,8 +55,17 @@ import type { EvalReport } from "../eval/results.js";
 import { createHashingEmbeddings, type EmbeddingsLike } from "../eval/routers/embedding.js";
 import type { RecordedEvaluationOptions } from "../eval/routers/options.js";
 import { runRecordedEvaluation } from "../eval/runner.js";
+import { createLlamaCppModel, parseInteger, parsePositiveInteger } from "./common.js";
 import { debateReplayJson, debateReplayText, runDebateReplay } from "./debates.js";
-import { EXIT_BAD_INPUT, EXIT_NOT_IMPLEMENTED, EXIT_RUN_FAILED, usageErrorsExitWithCode2 } from "./exit-codes.js";
+import {
+  EXIT_BAD_INPUT,
+  EXIT_NOT_IMPLEMENTED,
+  EXIT_RUN_FAILED,
+  exitCodeOf,
+  NotImplementedError,
+  usageErrorsExitWithCode2,
+} from "./exit-codes.js";
+
 import { createProgressReporter } from "./progress.js";
 
 export { EXIT_BAD_INPUT, EXIT_NOT_IMPLEMENTED, EXIT_RUN_FAILED, usageErrorsExitWithCode2 };
@@ -199,7 +201,7 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
       if (flags.debates !== undefined) {
         const replay = await runDebateReplay({ debates: flags.debates, embedder: flags.embedder }).catch(
           (error: unknown) => {
-            const { exitCode, code } = classify(error);
+            const { exitCode, code } = exitCodeOf(error);
             return fail(error instanceof Error ? error.message : String(error), exitCode, code);
           },
         );
@@ -213,7 +215,7 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
         fail("--train needs --outcomes (in a config file, use data.train)", EXIT_BAD_INPUT, "trainWithoutOutcomes");
       }
       const completed = await runExperiment(flags).catch((error: unknown) => {
-        const { exitCode, code } = classify(error);
+        const { exitCode, code } = exitCodeOf(error);
         return fail(error instanceof Error ? error.message : String(error), exitCode, code);
       });
       const debate = completed.config.mode === "debate";
@@ -349,11 +351,6 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
   }
 
   return command;
-}
-
-/** `LlamaCppChatModel` for each GGUF file of a `llamacpp` backend. */
-function createLlamaCppModel(settings: LlamaCppModelSettings): LlamaCppChatModel {
-  return new LlamaCppChatModel(settings);
 }
 
 /**
@@ -545,25 +542,6 @@ function plainConfig(config: ExperimentConfig): Record<string, unknown> {
 // Errors and exit codes
 // ---------------------------------------------------------------------------------------------
 
-/** The experiment is valid but needs something this version does not implement (exit code 3). */
-export class NotImplementedError extends GavelError {
-  override readonly name = "NotImplementedError";
-
-  static override isInstance(error: unknown): error is NotImplementedError {
-    return GavelError.isInstance(error) && error.name === "NotImplementedError";
-  }
-}
-
-function classify(error: unknown): { exitCode: number; code: string } {
-  if (NotImplementedError.isInstance(error)) return { exitCode: EXIT_NOT_IMPLEMENTED, code: "notImplemented" };
-  if (GavelConfigFileError.isInstance(error) || GavelConfigError.isInstance(error)) {
-    return { exitCode: EXIT_BAD_INPUT, code: "invalidConfig" };
-  }
-  if (MissingApiKeyError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "missingApiKey" };
-  if (GavelDataError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "invalidData" };
-  return { exitCode: EXIT_RUN_FAILED, code: "runFailed" };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Argument parsing
 // ---------------------------------------------------------------------------------------------
@@ -571,18 +549,6 @@ function classify(error: unknown): { exitCode: number; code: string } {
 function parseEmbedder(text: string): ExperimentConfig["embedder"] {
   if (text !== "use-lite" && text !== "hashing") throw new InvalidArgumentError("expected use-lite or hashing.");
   return text;
-}
-
-function parsePositiveInteger(text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError("expected a positive integer.");
-  return value;
-}
-
-function parseInteger(text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value)) throw new InvalidArgumentError("expected an integer.");
-  return value;
 }
 
 // ---------------------------------------------------------------------------------------------

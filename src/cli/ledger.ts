@@ -28,6 +28,7 @@ import type {
   SpendRow,
   WinRateRow,
 } from "../ledger/types.js";
+import { parsePositiveInteger, percent, plainTable } from "./common.js";
 
 /** Exit code when the database is missing or is not a readable ledger. */
 export const EXIT_NO_LEDGER = 2;
@@ -238,33 +239,12 @@ function parseTime(text: string): number {
   return time;
 }
 
-function parsePositiveInteger(text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError("expected a positive integer.");
-  return value;
-}
-
 // ---------------------------------------------------------------------------
 // Rendering
 // ---------------------------------------------------------------------------
 
-/** No colours, so output is the same on a terminal, in a pipe and in tests. */
-const PLAIN_TABLE = { style: { head: [], border: [] } };
-
-function table(head: string[], alignRight: number[] = []): Table.Table {
-  return new Table({
-    ...PLAIN_TABLE,
-    head,
-    colAligns: head.map((_, index) => (alignRight.includes(index) ? "right" : "left")),
-  });
-}
-
 function usd(value: number): string {
   return `$${value.toFixed(6)}`;
-}
-
-function percent(share: number): string {
-  return `${(share * 100).toFixed(1)}%`;
 }
 
 function time(epochMs: number): string {
@@ -276,7 +256,7 @@ function integer(value: number): string {
 }
 
 function spendTable(by: SpendGrouping, rows: SpendRow[]): string {
-  const output = table([by, "calls", "input tokens", "output tokens", "usd", "estimated"], [1, 2, 3, 4, 5]);
+  const output = plainTable([by, "calls", "input tokens", "output tokens", "usd", "estimated"], [1, 2, 3, 4, 5]);
   for (const row of rows) {
     output.push([
       row.key ?? "(no agent)",
@@ -311,7 +291,7 @@ function overheadTable(by: OverheadGrouping, rows: OverheadRow[]): string {
     "answer usd",
     "overhead usd",
   ];
-  const output = table(head, [1, 2, 3, 4, 5, 6, 7]);
+  const output = plainTable(head, [1, 2, 3, 4, 5, 6, 7]);
   const line = (key: string, row: OverheadRow) => [
     key,
     integer(row.auctions),
@@ -328,7 +308,7 @@ function overheadTable(by: OverheadGrouping, rows: OverheadRow[]): string {
 }
 
 function winsTable(rows: WinRateRow[]): string {
-  const output = table(["bidder", "auctions", "wins", "win rate", "mean price paid"], [1, 2, 3, 4]);
+  const output = plainTable(["bidder", "auctions", "wins", "win rate", "mean price paid"], [1, 2, 3, 4]);
   for (const row of rows) {
     output.push([
       row.bidder,
@@ -349,7 +329,10 @@ function outcomeText(outcome: RecentAuction["outcome"]): string {
 }
 
 function recentTable(rows: RecentAuction[]): string {
-  const output = table(["id", "created", "kind", "mechanism", "winners", "bids", "price", "usd", "outcome"], [5, 6, 7]);
+  const output = plainTable(
+    ["id", "created", "kind", "mechanism", "winners", "bids", "price", "usd", "outcome"],
+    [5, 6, 7],
+  );
   for (const row of rows) {
     output.push([
       row.id,
@@ -367,7 +350,7 @@ function recentTable(rows: RecentAuction[]): string {
 }
 
 function auctionReport(record: AuctionRecord): string {
-  const summary = new Table(PLAIN_TABLE);
+  const summary = new Table({ style: { head: [], border: [] } }); // a key–value table: no header row
   const fields: Array<[string, string]> = [
     ["id", record.id],
     ["created", time(record.createdAt)],
@@ -383,7 +366,7 @@ function auctionReport(record: AuctionRecord): string {
   ];
   for (const [name, value] of fields) summary.push({ [name]: value });
 
-  const bids = table(["rank", "bidder", "amount", "value", "tokens", "won", "price", "reason"], [0, 2, 3, 4, 6]);
+  const bids = plainTable(["rank", "bidder", "amount", "value", "tokens", "won", "price", "reason"], [0, 2, 3, 4, 6]);
   for (const bid of record.bids) {
     bids.push([
       String(bid.rank),
@@ -399,7 +382,7 @@ function auctionReport(record: AuctionRecord): string {
 
   const sections = [summary.toString(), `Bids (${record.bids.length})`, bids.toString()];
   if (record.charges.length > 0) {
-    const charges = table(["at", "kind", "model", "agent", "input", "output", "usd", "est."], [4, 5, 6]);
+    const charges = plainTable(["at", "kind", "model", "agent", "input", "output", "usd", "est."], [4, 5, 6]);
     for (const charge of record.charges) {
       charges.push([
         time(charge.at),

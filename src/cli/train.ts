@@ -26,20 +26,16 @@
  */
 
 import { readFileSync, writeFileSync } from "node:fs";
-import Table from "cli-table3";
 import { Command, InvalidArgumentError } from "commander";
 import { type ZodError, z } from "zod";
-import { LlamaCppChatModel } from "../../adapters/providers/llamacpp/index.js";
 import { executorWeightsToJson, fitExecutorWeights } from "../coordination/weights.js";
 import { serializeAggressiveness, type TrainingEpoch } from "../debate/training.js";
 import { functionSchema, GavelConfigError, parseConfig } from "../errors.js";
-import { GavelConfigFileError, loadExperimentConfig, MissingApiKeyError } from "../eval/config.js";
-import { GavelDataError } from "../eval/errors.js";
+import { loadExperimentConfig } from "../eval/config.js";
 import {
   DEFAULT_TRAINING_QUESTIONS,
   type DebateTraining,
   type DebateTrainingPlan,
-  MultiAgentSetupError,
   trainDebateAggressiveness,
 } from "../eval/multiagent/index.js";
 import { createSeededRandom } from "../market/random.js";
@@ -54,7 +50,16 @@ import {
   type WeightEvaluation,
   weightsToJson,
 } from "../router/weights.js";
-import { EXIT_BAD_INPUT, EXIT_RUN_FAILED, usageErrorsExitWithCode2 } from "./exit-codes.js";
+import {
+  createLlamaCppModel,
+  parseInteger,
+  parseNonNegative,
+  parsePositiveInteger,
+  parsePositiveNumber,
+  percent,
+  plainTable,
+} from "./common.js";
+import { EXIT_BAD_INPUT, EXIT_RUN_FAILED, exitCodeOf, usageErrorsExitWithCode2 } from "./exit-codes.js";
 
 const TrainCommandOptionsSchema = z
   .object({
@@ -288,7 +293,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
         printJson({ recordsFile: flags.records, out: flags.out, records: records.length, weights });
         return;
       }
-      const rows = table(["executor", "correct", "total", "weight"], [1, 2, 3]);
+      const rows = plainTable(["executor", "correct", "total", "weight"], [1, 2, 3]);
       for (const [name, entry] of Object.entries(weights.executors)) {
         rows.push([name, String(entry.correct), String(entry.total), entry.weight.toFixed(4)]);
       }
@@ -337,7 +342,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
     .action(async (_options: unknown, command: Command) => {
       const flags = command.opts<DebateFlags>();
       const stop = (error: unknown): never => {
-        const { exitCode, code } = classifyDebateError(error);
+        const { exitCode, code } = exitCodeOf(error);
         return fail(command, error instanceof Error ? error.message : String(error), exitCode, code);
       };
       const config = await loadExperimentConfig(flags.config).catch(stop);
@@ -350,7 +355,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
         learningRate: flags.learningRate,
         noise: flags.noise,
         configFile: flags.config,
-        createLlamaCppModel: (settings) => new LlamaCppChatModel(settings),
+        createLlamaCppModel,
         ...(flags.budget === undefined ? {} : { budget: flags.budget }),
         onStart: (plan) => stderr(`${startLine(plan, flags)}\n`),
         onEpoch: (epoch, epochs) => stderr(`${epochLine(epoch, epochs)}\n`),
@@ -410,21 +415,6 @@ function describeIssues(error: GavelConfigError): string {
     .join("; ");
 }
 
-/**
- * The exit code of a failed `train debate`: bad input (an invalid or unsuitable config, a missing key,
- * unusable data, agents that name no pool model) is 2; anything the run itself hit is 1.
- */
-function classifyDebateError(error: unknown): { exitCode: number; code: string } {
-  if (GavelConfigFileError.isInstance(error) || GavelConfigError.isInstance(error)) {
-    return { exitCode: EXIT_BAD_INPUT, code: "invalidConfig" };
-  }
-  if (MissingApiKeyError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "missingApiKey" };
-  if (GavelDataError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "invalidData" };
-  // Agents that name no pool model, or a budget that pays for no debate round.
-  if (MultiAgentSetupError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "badSetup" };
-  return { exitCode: EXIT_RUN_FAILED, code: "runFailed" };
-}
-
 /** Issues of `fitRouterWeights`'s options (`tasks.<i>.bids...`) translated to `FILE:LINE: field "bids..."`. */
 function describeFitIssues(
   error: GavelConfigError,
@@ -447,21 +437,8 @@ function describeFitIssues(
 // Rendering
 // ---------------------------------------------------------------------------
 
-/** No colours, so output is the same on a terminal, in a pipe and in tests. */
-function table(head: string[], alignRight: number[] = []): Table.Table {
-  return new Table({
-    style: { head: [], border: [] },
-    head,
-    colAligns: head.map((_, index) => (alignRight.includes(index) ? "right" : "left")),
-  });
-}
-
 function withoutWinners({ winners: _winners, ...rest }: WeightEvaluation): WeightEvaluationSummary {
   return rest;
-}
-
-function percent(share: number): string {
-  return `${(share * 100).toFixed(1)}%`;
 }
 
 function number(value: number): string {
@@ -488,7 +465,7 @@ function routerReport(summary: RouterTrainingSummary): string {
   const jury = Object.entries(weights.jury)
     .map(([juror, weight]) => `${juror} ${number(weight)}`)
     .join(", ");
-  const comparison = table(
+  const comparison = plainTable(
     ["weights", "accuracy", "cost", "share to dearest", "mean regret", "worst regret"],
     [1, 2, 3, 4, 5],
   );
@@ -543,7 +520,7 @@ function epochLine(epoch: TrainingEpoch, epochs: number): string {
 
 function debateReport(training: DebateTraining, flags: DebateFlags): string {
   const agents = training.agents.map((agent) => agent.name);
-  const rows = table(
+  const rows = plainTable(
     ["epoch", "accuracy", "mean tokens", "mean reward", ...agents.map((agent) => `α ${agent}`)],
     [0, 1, 2, 3, ...agents.map((_, index) => 4 + index)],
   );
@@ -577,29 +554,5 @@ function parseHoldoutFraction(text: string): number {
   if (!Number.isFinite(value) || value <= 0 || value >= 1) {
     throw new InvalidArgumentError("expected a share strictly between 0 and 1, e.g. 0.3.");
   }
-  return value;
-}
-
-function parseInteger(text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value)) throw new InvalidArgumentError("expected an integer.");
-  return value;
-}
-
-function parsePositiveInteger(text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError("expected a positive integer.");
-  return value;
-}
-
-function parseNonNegative(text: string): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < 0) throw new InvalidArgumentError("expected a number ≥ 0.");
-  return value;
-}
-
-function parsePositiveNumber(text: string): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError("expected a positive number.");
   return value;
 }
