@@ -19,7 +19,7 @@ import {
   TokenBudget,
   UniversalSentenceEncoderEmbeddings,
 } from "langchain-gavel";
-import { ScriptedChatModel } from "../adapters/providers/scripted.js";
+import { ScriptedChatModel } from "langchain-gavel/testing";
 
 /** Scripted stand-in executor: always gives `answer` with a stated confidence. */
 function scriptedExecutor(answer: string, confidence: number, reasoning: string) {

@@ -26,7 +26,7 @@ import {
   serializeAggressiveness,
   trainAggressiveness,
 } from "langchain-gavel";
-import { ScriptedChatModel } from "../adapters/providers/scripted.js";
+import { ScriptedChatModel } from "langchain-gavel/testing";
 
 const RAMBLING =
   "Let me think it through: I round both factors, multiply the rounded numbers, and correct the result " +

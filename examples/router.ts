@@ -14,7 +14,7 @@
  * Run: npx tsx examples/router.ts
  */
 import { AuctionRouter, JURY_RUBRIC, PLANNING_PROMPT, type RouterMetadata } from "langchain-gavel";
-import { ScriptedChatModel } from "../adapters/providers/scripted.js";
+import { ScriptedChatModel } from "langchain-gavel/testing";
 
 /** A scripted stand-in: a plan, a jury that likes plans that check their work, an answer. */
 function scriptedStandIn(name: string, plan: string, answer: string): ScriptedChatModel {

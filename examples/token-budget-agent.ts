@@ -14,8 +14,8 @@ import { HumanMessage } from "@langchain/core/messages";
 import { MemorySaver } from "@langchain/langgraph";
 import { createAgent, tool } from "langchain";
 import { budgetExhaustionOf, TokenBudget, tokenBudgetMiddleware } from "langchain-gavel";
+import { ScriptedChatModel } from "langchain-gavel/testing";
 import { z } from "zod";
-import { ScriptedChatModel } from "../adapters/providers/scripted.js";
 
 const weather = tool(async ({ city }) => `It is sunny and 21°C in ${city}.`, {
   name: "get_weather",

@@ -1,9 +1,10 @@
 /**
  * langchain-gavel — auctions for LangChain.js.
  *
- * The one public entry point. It re-exports the pure engine (`src/`) and the default adapters
- * (`adapters/`) that bind it to the outside: the SQLite ledger, the vectra strategy memory, the
- * offline embedder. The engine itself never imports an adapter; only this file and the CLI do.
+ * The main entry point (test doubles are in `langchain-gavel/testing`). It re-exports the pure
+ * engine (`src/`) and the default adapters (`adapters/`) that bind it to the outside: the SQLite
+ * ledger, the vectra strategy memory, the offline embedder. The engine itself never imports an
+ * adapter; only the entry points and the CLI do.
  *
  * @example
  * ```ts

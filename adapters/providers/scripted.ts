@@ -125,7 +125,7 @@ export interface ScriptedChatModelCallOptions extends BaseChatModelCallOptions {
  * ```ts
  * import { createAgent, tool } from "langchain";
  * import { z } from "zod";
- * import { ScriptedChatModel } from "./adapters/providers/scripted.js";
+ * import { ScriptedChatModel } from "langchain-gavel/testing";
  *
  * const model = new ScriptedChatModel({
  *   model: "gpt-4o-mini",
