@@ -76,6 +76,15 @@ export interface RouterMetadata {
 /** The graded outcome of a routed answer, for {@link AuctionRouter.recordOutcome}. */
 export type RouterOutcome = Omit<OutcomeInput, "auctionId">;
 
+/** The streamed chunks of an answer merged into one message (empty when nothing came). */
+function answerOf(gathered: AIMessageChunk | undefined): AIMessage {
+  return new AIMessage({
+    content: gathered?.content ?? "",
+    tool_calls: gathered?.tool_calls ?? [],
+    ...(gathered?.usage_metadata && { usage_metadata: gathered.usage_metadata }),
+  });
+}
+
 /** Most auction ids whose winner the router remembers for `recordOutcome`. */
 const REMEMBERED_AUCTIONS = 10_000;
 
@@ -216,46 +225,76 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
   ): AsyncGenerator<ChatGenerationChunk> {
     let run = await this.#auction(messages, options, runManager);
     const errors: unknown[] = [];
-    for (;;) {
-      let reservation: Reservation | undefined;
-      let gathered: AIMessageChunk | undefined;
-      let execution: { model: Runnable; prompt: BaseMessage[]; tools: BindToolsInput[] } | undefined;
-      try {
-        execution = this.#execution(run, messages, options);
-        reservation = await this.#reserveExecution(run, execution.prompt, execution.tools);
-        const stream = await execution.model.stream(execution.prompt, this.#executionConfig(options, runManager));
-        for await (const piece of stream) {
-          const chunk = piece as AIMessageChunk;
-          gathered = gathered === undefined ? chunk : gathered.concat(chunk);
-          const generation = new ChatGenerationChunk({ text: chunk.text, message: chunk });
-          yield generation;
-          await runManager?.handleLLMNewToken(chunk.text, undefined, undefined, undefined, undefined, {
-            chunk: generation,
-          });
+    /** The answer being streamed, until it is settled or its failure handled. */
+    let open:
+      | {
+          execution: { prompt: BaseMessage[]; tools: BindToolsInput[] };
+          reservation?: Reservation;
+          gathered?: AIMessageChunk;
         }
-      } catch (error) {
-        // Once the winner's tokens have streamed, nobody else may answer.
-        const streamed = gathered !== undefined;
-        const next = this.#afterFailedAnswer(run, reservation, error, options.signal, streamed);
-        if (next === undefined) throw await this.#answerFailed(run, errors, error);
-        errors.push(error);
-        run = next;
-        continue;
+      | undefined;
+    try {
+      for (;;) {
+        let reservation: Reservation | undefined;
+        let gathered: AIMessageChunk | undefined;
+        let execution: { model: Runnable; prompt: BaseMessage[]; tools: BindToolsInput[] } | undefined;
+        try {
+          execution = this.#execution(run, messages, options);
+          reservation = await this.#reserveExecution(run, execution.prompt, execution.tools);
+          open = { execution, ...(reservation && { reservation }) };
+          const stream = await execution.model.stream(execution.prompt, this.#executionConfig(options, runManager));
+          for await (const piece of stream) {
+            const chunk = piece as AIMessageChunk;
+            gathered = gathered === undefined ? chunk : gathered.concat(chunk);
+            open.gathered = gathered;
+            const generation = new ChatGenerationChunk({ text: chunk.text, message: chunk });
+            yield generation;
+            await runManager?.handleLLMNewToken(chunk.text, undefined, undefined, undefined, undefined, {
+              chunk: generation,
+            });
+          }
+        } catch (error) {
+          open = undefined; // released (or about to be) by the failure path below
+          // Once the winner's tokens have streamed, nobody else may answer.
+          const streamed = gathered !== undefined;
+          const next = this.#afterFailedAnswer(run, reservation, error, options.signal, streamed);
+          if (next === undefined) throw await this.#answerFailed(run, errors, error);
+          errors.push(error);
+          run = next;
+          continue;
+        }
+        open = undefined;
+        const call = this.#settleExecution(
+          run.winner,
+          answerOf(gathered),
+          execution.prompt,
+          execution.tools,
+          reservation,
+        );
+        const gavel = await this.#finish(run, call);
+        // Chunks merge by summing usage: the winner's chunks carry its own usage; this last chunk adds
+        // the auction's (and the execution's, when the winner reported none).
+        const reportedExecution = gathered?.usage_metadata !== undefined;
+        const extra = reportedExecution ? gavel.usage.auction : sumUsage(gavel.usage.execution, gavel.usage.auction);
+        const last = new AIMessageChunk({ content: "", usage_metadata: extra, response_metadata: { gavel } });
+        yield new ChatGenerationChunk({ text: "", message: last });
+        return;
       }
-      const full = new AIMessage({
-        content: gathered?.content ?? "",
-        tool_calls: gathered?.tool_calls ?? [],
-        ...(gathered?.usage_metadata && { usage_metadata: gathered.usage_metadata }),
-      });
-      const call = this.#settleExecution(run.winner, full, execution.prompt, execution.tools, reservation);
-      const gavel = await this.#finish(run, call);
-      // Chunks merge by summing usage: the winner's chunks carry its own usage; this last chunk adds
-      // the auction's (and the execution's, when the winner reported none).
-      const reportedExecution = gathered?.usage_metadata !== undefined;
-      const extra = reportedExecution ? gavel.usage.auction : sumUsage(gavel.usage.execution, gavel.usage.auction);
-      const last = new AIMessageChunk({ content: "", usage_metadata: extra, response_metadata: { gavel } });
-      yield new ChatGenerationChunk({ text: "", message: last });
-      return;
+    } finally {
+      // The caller stopped reading mid-answer (`break` out of the stream): what was generated is
+      // settled — the streamed text, counted with the tokenizer when no usage came — and the auction
+      // recorded, so the reservation's room comes back and nothing spent goes unrecorded.
+      if (open !== undefined) {
+        const { execution, reservation, gathered } = open;
+        const call = this.#settleExecution(
+          run.winner,
+          answerOf(gathered),
+          execution.prompt,
+          execution.tools,
+          reservation,
+        );
+        await this.#finish(run, call);
+      }
     }
   }
 

@@ -341,3 +341,34 @@ describe("AuctionRouter + TokenBudget: a model that counts its own prompt (local
     }
   });
 });
+
+describe("AuctionRouter + TokenBudget: a stream the caller stops reading", () => {
+  it("settles what was streamed, frees the rest of the reservation and records the auction", async () => {
+    const { small, large } = pair();
+    const { budget } = recordingBudget({ global: { maxTokens: 100_000 } });
+    const ledger = createSqliteLedger({ path: ":memory:" });
+    const router = new AuctionRouter({
+      pool: [
+        { name: "small", model: small, price: CHEAP },
+        { name: "large", model: large, price: DEAR },
+      ],
+      budget,
+      ledger,
+      generateId: () => "auction-stopped",
+    });
+    for await (const chunk of await router.stream(TASK)) {
+      expect(chunk.text.length).toBeGreaterThan(0);
+      break; // the caller has seen enough
+    }
+    const [global] = budget.snapshot();
+    expect(global?.reservedTokens).toBe(0);
+    const stored = await ledger.getAuction("auction-stopped");
+    expect(stored?.charges.some((charge) => charge.kind === "settle" && charge.label === "answer")).toBe(true);
+    // Everything settled is in the ledger, once: the budget's spend equals the ledger's.
+    const ledgerTokens = (stored?.charges ?? [])
+      .filter((charge) => charge.kind === "settle")
+      .reduce((sum, charge) => sum + charge.inputTokens + charge.outputTokens, 0);
+    expect(global?.spentTokens).toBe(ledgerTokens);
+    await ledger.close();
+  });
+});
