@@ -31,6 +31,7 @@ export {
   GavelConfigError,
   GavelError,
   parseConfig,
+  parseJsonConfig,
 } from "./errors.js";
 
 // The market core: bids, mechanisms, clearing.

@@ -153,22 +153,37 @@ export function callCopy(
 }
 
 /** A chat model that counts its own prompt tokens exactly (`LlamaCppChatModel` does). */
-interface PromptTokenCounter {
+interface SelfCountingModel {
   countPromptTokens(messages: readonly BaseMessage[]): Promise<number>;
 }
 
-/** True when the model counts its own prompt tokens (`countPromptTokens`, as the local llama.cpp model does). */
-export function countsOwnPrompt(model: BudgetableModel): boolean {
-  const inner = RunnableBinding.isRunnableBinding(model) ? model.bound : model;
-  return typeof (inner as Partial<PromptTokenCounter>).countPromptTokens === "function";
+/** The model's own prompt counter, bound to it, or `undefined` when it has none. */
+function ownCounter(model: BudgetableModel): SelfCountingModel["countPromptTokens"] | undefined {
+  const inner = innerModel(model) as Partial<SelfCountingModel>;
+  return typeof inner.countPromptTokens === "function" ? inner.countPromptTokens.bind(inner) : undefined;
 }
 
 /**
- * The prompt tokens `model` will report for `messages`: the model's own count when it offers one
- * (`countPromptTokens`, as the local llama.cpp model does), else — or when that count fails —
- * js-tiktoken's. A tiktoken count is a fair estimate for hosted models but undercounts a
- * small-vocabulary local model several times over, and a budget reservation below the real prompt
- * lets the settled spend pass the budget.
+ * True when the model counts its own prompt tokens (`countPromptTokens`, as the local llama.cpp
+ * model does), so {@link promptTokensOf} is worth awaiting for it.
+ *
+ * @example
+ * ```ts
+ * countsOwnPrompt(new ChatOpenAI({ model: "gpt-4o-mini" })); // false
+ * countsOwnPrompt(new LlamaCppChatModel({ modelPath, runtime })); // true
+ * ```
+ */
+export function countsOwnPrompt(model: BudgetableModel): boolean {
+  return ownCounter(model) !== undefined;
+}
+
+/**
+ * The prompt tokens to reserve for `model` on `messages`: js-tiktoken's count, or — for a model that
+ * counts its own prompt (`countPromptTokens`, as the local llama.cpp model does) — the larger of the
+ * two. A tiktoken count is a fair estimate for hosted models but undercounts a small-vocabulary local
+ * model several times over, and a budget reservation below the real prompt lets the settled spend
+ * pass the budget; the larger of the two is never below either. A count that fails (e.g. the model
+ * fails to load) falls back to tiktoken's: the call fails too, and is handled there.
  *
  * @example
  * ```ts
@@ -176,12 +191,9 @@ export function countsOwnPrompt(model: BudgetableModel): boolean {
  * ```
  */
 export async function promptTokensOf(model: BudgetableModel, messages: readonly BaseMessage[]): Promise<number> {
-  const inner = RunnableBinding.isRunnableBinding(model) ? model.bound : model;
-  const counter = (inner as Partial<PromptTokenCounter>).countPromptTokens;
-  if (countsOwnPrompt(model) && typeof counter === "function") {
-    // A model that cannot count (e.g. it fails to load) fails its call too, which is handled there.
-    const own = await counter.call(inner, messages).catch(() => undefined);
-    if (own !== undefined) return own;
-  }
-  return countMessageTokens(messages, modelName(model));
+  const estimate = countMessageTokens(messages, modelName(model));
+  const counter = ownCounter(model);
+  if (counter === undefined) return estimate;
+  const own = await counter(messages).catch(() => undefined);
+  return own === undefined ? estimate : Math.max(own, estimate);
 }

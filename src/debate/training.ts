@@ -33,7 +33,7 @@ export const TrainAggressivenessOptionsSchema = z
         question: string,
         item: TrainingQuestion,
       ) => Promise<AuctionDebateStateType>
-    >(isFunction, { message: "must be a function (aggressiveness, question) => Promise<debate state>" }),
+    >(isFunction, { message: "must be a function (aggressiveness, question, item) => Promise<debate state>" }),
     isCorrect: z
       .custom<(answer: string | undefined, gold: string) => boolean | Promise<boolean>>(isFunction, {
         message: "must be a function",

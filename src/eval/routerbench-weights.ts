@@ -56,7 +56,7 @@ import type { OutcomeIndex, OutcomeRecord } from "./outcomes.js";
 /**
  * The cheap jury: the three most accurate RouterBench models among those priced at most $0.80 per
  * million output tokens (Mixtral 8x7B $0.60, Yi-34B $0.80, Code Llama 34B $0.776; accuracy on the
- * main job's training half 0.74, 0.77, 0.61 — Mistral 7B and WizardLM 13B, the other two, score
+ * main job's training half 0.74, 0.77, 0.60 — Mistral 7B and WizardLM 13B, the other two, score
  * lower). Three jurors keep the MILP small and model what a router would pay for a jury.
  */
 export const ROUTERBENCH_CHEAP_JURORS: readonly string[] = Object.freeze([

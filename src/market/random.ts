@@ -92,7 +92,13 @@ export function mulberry32(state: number): () => number {
   };
 }
 
-/** `mulberry32(seed)` as floats in [0, 1): `next() / 2^32`. */
+/**
+ * `mulberry32(seed)` as floats in [0, 1): `next() / 2^32`.
+ *
+ * @example
+ * const random = mulberry32Float(0);
+ * random(); // the same float in [0, 1) on every machine
+ */
 export function mulberry32Float(seed: number): () => number {
   const next = mulberry32(seed);
   return () => next() / TWO_TO_THE_32;

@@ -415,16 +415,21 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
       const downgraded = downgradedTo
         ? downgradeModels.find((model) => models.nameOf(model) === downgradedTo)
         : undefined;
-      for (const model of [downgraded ?? resolved, ...(exitBehavior === "downgrade" ? downgradeModels : [])]) {
-        if (model === undefined || !countsOwnPrompt(model)) continue;
-        const messages =
-          systemPrompt === "" ? request.messages : [new SystemMessage(systemPrompt), ...request.messages];
-        ownCounts.set(model, await promptTokensOf(model, messages));
-      }
+      /** Count the prompt of each self-counting model among `candidates` (once per call, only when planned). */
+      const countOwn = async (candidates: ReadonlyArray<BudgetableModel | undefined>) => {
+        for (const model of candidates) {
+          if (model === undefined || ownCounts.has(model) || !countsOwnPrompt(model)) continue;
+          const messages =
+            systemPrompt === "" ? request.messages : [new SystemMessage(systemPrompt), ...request.messages];
+          ownCounts.set(model, await promptTokensOf(model, messages));
+        }
+      };
+      await countOwn([downgraded ?? resolved]);
       let plan = planFor(downgraded ?? resolved);
       let admission = admit(plan, view);
       let downgradedFrom = downgraded && resolved ? models.nameOf(resolved) : undefined;
       if (admission.refusal && exitBehavior === "downgrade") {
+        await countOwn(downgradeModels); // a local downgrade model is counted only when a downgrade is considered
         for (const candidate of downgradePlans(plan, planFor)) {
           const candidateAdmission = admit(candidate, view);
           if (candidateAdmission.refusal) continue;
@@ -821,7 +826,11 @@ class PromptTokenCounter {
         break;
       }
     }
-    const counts = this.#cacheFor(this.#messages, encoding);
+    let counts = this.#messages.get(encoding);
+    if (counts === undefined) {
+      counts = new WeakMap();
+      this.#messages.set(encoding, counts);
+    }
     for (let index = start; index < messages.length; index += 1) {
       const message = messages[index];
       if (!message) continue;
@@ -868,17 +877,5 @@ class PromptTokenCounter {
       this.#systemPrompts.set(key, count);
     }
     return count;
-  }
-
-  #cacheFor<K extends object>(
-    caches: Map<EncodingName, WeakMap<K, number>>,
-    encoding: EncodingName,
-  ): WeakMap<K, number> {
-    let cache = caches.get(encoding);
-    if (!cache) {
-      cache = new WeakMap();
-      caches.set(encoding, cache);
-    }
-    return cache;
   }
 }

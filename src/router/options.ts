@@ -66,7 +66,7 @@ function isSharedBudget(value: unknown): value is SharedTokenBudget {
 }
 
 /** Zod schema of budget scope ids (`{ thread?, run?, example? }`): the option, a call option, `configurable.budgetScopes`. */
-export const budgetScopesSchema = z
+const budgetScopesSchema = z
   .object({
     thread: z.string().min(1).optional(),
     run: z.string().min(1).optional(),

@@ -19,10 +19,10 @@ import {
 import type { ChatResult } from "@langchain/core/outputs";
 import { ChatGenerationChunk } from "@langchain/core/outputs";
 import type { Runnable, RunnableConfig } from "@langchain/core/runnables";
-import { countMessageTokens, countToolTokens, type Reservation, type ScopeIds } from "../budget/index.js";
+import { countToolTokens, type Reservation, type ScopeIds } from "../budget/index.js";
 import { BudgetExhausted, parseConfig } from "../errors.js";
 import type { OutcomeInput } from "../ledger/types.js";
-import { countsOwnPrompt, declaredOutputCap, modelName, promptTokensOf } from "../models.js";
+import { declaredOutputCap, modelName, promptTokensOf } from "../models.js";
 import {
   type AuctionCall,
   type AuctionRun,
@@ -406,11 +406,9 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     const { budget, executionMaxTokens } = this.#engine.settings;
     if (!budget) return undefined;
     const name = modelName(run.winner.model);
-    const estimate = countMessageTokens(prompt, name);
-    const own = countsOwnPrompt(run.winner.model) ? await promptTokensOf(run.winner.model, prompt) : 0;
     return budget.reserve({
       model: name,
-      inputTokens: Math.max(estimate, own) + countToolTokens(tools, name),
+      inputTokens: (await promptTokensOf(run.winner.model, prompt)) + countToolTokens(tools, name),
       maxOutputTokens: declaredOutputCap(run.winner.model) ?? executionMaxTokens,
       label: "router.answer",
       ...(run.scopes && { scopes: run.scopes }),

@@ -20,6 +20,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { parseConfig } from "../../../src/errors.js";
+import { mulberry32Float } from "../../../src/market/random.js";
 
 /** Alignment of the data section and of every tensor in it (the GGUF default). */
 export const GGUF_ALIGNMENT = 32;
@@ -391,14 +392,7 @@ function buildVocabulary(extraPieces: string[]): Vocabulary {
 // Random weights (seeded: mulberry32 + Box-Muller)
 
 function createNormalRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = state;
-    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1);
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4_294_967_296;
-  };
+  const uniform = mulberry32Float(seed);
   return () => {
     const first = Math.max(uniform(), Number.EPSILON);
     const second = uniform();
