@@ -16,29 +16,23 @@ import {
 } from "@langchain/core/messages";
 import {
   costUsd,
-  countMessageTokens,
   countTextTokens,
-  countToolTokens,
-  type EncodingName,
-  encodingForModel,
   type Reservation,
   type ScopeIds,
-  TOKENS_PER_MESSAGE,
   type Usage,
   usageFromMessage,
 } from "../budget/index.js";
-import type { ModelPrice } from "../budget/types.js";
 import { BudgetExhausted } from "../errors.js";
 import type { ChargeInput, LedgerScope } from "../ledger/types.js";
 import { type AuctionOutcome, type Bid, createAuctioneer } from "../market/index.js";
 import { entriesFromAuction } from "../memory/index.js";
 import type { ContrastivePair, StrategyMemory } from "../memory/types.js";
-import { callCopy, countsOwnPrompt, declaredOutputCap, modelName, promptTokensOf } from "../models.js";
+import { callCopy, countsOwnPrompt, modelName, promptTokensOf } from "../models.js";
+import { createBudgetScreen, type ScreenState } from "./budget-screen.js";
 import { type EntropySource, type PlanEntropy, planEntropy } from "./entropy.js";
 import { describeError, RouterCallTimeout } from "./errors.js";
 import { byPrice, type ResolvedMember, type RouterSettings, type RouterWeights } from "./options.js";
 import {
-  executionPlanText,
   JURY_RUBRIC,
   juryRequest,
   PLANNING_PROMPT,
@@ -198,14 +192,9 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
   const planningCopies = new WeakMap<BaseChatModel, Map<number, BaseChatModel>>();
   const members = new Map(settings.pool.map((member) => [member.name, member]));
   const names = new Map(settings.pool.map((member) => [member.name, modelName(member.model)]));
-  /** Prompt token counts by prompt (the same prompt goes to every bidder) and encoding. */
-  const promptCounts = new WeakMap<readonly BaseMessage[], Map<EncodingName, number>>();
-  /** Budget-side prices by member (what its reservations are charged at). */
-  const budgetPrices = new Map<string, ModelPrice | undefined>();
-  /** Per encoding: the tokens the plan adds to the answer's prompt (its system message, at most a full plan). */
-  const planAllowances = new Map<EncodingName, number>();
-
   const nameOf = (member: ResolvedMember) => names.get(member.name) ?? modelName(member.model);
+  /** With a budget: prompt counts, the pre-screen and the answer's reserve (src/router/budget-screen.ts). */
+  const screen = createBudgetScreen(settings, nameOf);
 
   /** One call as charged: usage (reported, or counted and marked estimated) and USD. */
   function chargedCall(
@@ -217,135 +206,6 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
   ): AuctionCall {
     const usage = usageFromMessage(reply, prompt as BaseMessage[], model);
     return { member: member.name, model, purpose, usage, usd: costUsd(member.price, usage) };
-  }
-
-  // -- budget arithmetic (only with a budget) ---------------------------------
-
-  /** Prompt tokens of `prompt` for `model`, counted once per prompt and encoding. */
-  function promptTokens(prompt: readonly BaseMessage[], model: string): number {
-    const encoding = encodingForModel(model);
-    let byEncoding = promptCounts.get(prompt);
-    if (byEncoding === undefined) {
-      byEncoding = new Map();
-      promptCounts.set(prompt, byEncoding);
-    }
-    let count = byEncoding.get(encoding);
-    if (count === undefined) {
-      count = countMessageTokens(prompt as BaseMessage[], encoding);
-      byEncoding.set(encoding, count);
-    }
-    return count;
-  }
-
-  /** The price the budget charges `member` at: its `priceOf` when it has one, else the member's price. */
-  function budgetPriceOf(member: ResolvedMember): ModelPrice | undefined {
-    if (!budgetPrices.has(member.name)) {
-      const budget = settings.budget as { priceOf?: (model: string) => ModelPrice | undefined } | undefined;
-      budgetPrices.set(
-        member.name,
-        typeof budget?.priceOf === "function" ? budget.priceOf(nameOf(member)) : member.price,
-      );
-    }
-    return budgetPrices.get(member.name);
-  }
-
-  /** What a reservation of `inputTokens` + `maxOutputTokens` on `member` holds. */
-  function needOf(member: ResolvedMember, inputTokens: number, maxOutputTokens: number): Need {
-    const price = budgetPriceOf(member);
-    const usd = price ? costUsd(price, { inputTokens, outputTokens: maxOutputTokens }) : 0;
-    return { tokens: inputTokens + maxOutputTokens, usd };
-  }
-
-  /**
-   * The most `member`'s answer may cost: the conversation, a full plan as a system message, the
-   * system prompt and the tool schemas bound for the answer, plus its output cap.
-   */
-  function answerNeed(member: ResolvedMember, request: AuctionRequest): Need {
-    const name = nameOf(member);
-    const encoding = encodingForModel(name);
-    let allowance = planAllowances.get(encoding);
-    if (allowance === undefined) {
-      allowance =
-        TOKENS_PER_MESSAGE + countTextTokens(`system ${executionPlanText("")}`, encoding) + settings.planMaxTokens;
-      planAllowances.set(encoding, allowance);
-    }
-    let input = promptTokens(request.messages, name) + allowance + countToolTokens(request.tools ?? [], name);
-    if (request.systemPrompt) input += TOKENS_PER_MESSAGE + countTextTokens(`system ${request.systemPrompt}`, encoding);
-    return needOf(member, input, declaredOutputCap(member.model) ?? settings.executionMaxTokens);
-  }
-
-  /**
-   * What the calls of the jurors among `judges` cost at most when each is shown `plans` plans: the
-   * rubric and the task, plus per plan a full plan in its block, and the cap `juryMaxTokens + 8 · plans`.
-   */
-  function juryNeed(state: AuctionState, plans: number, judges: ReadonlySet<ResolvedMember>): Need {
-    if (plans === 0 || settings.jurors.length === 0) return NO_NEED;
-    state.juryPrompt ??= [new SystemMessage(JURY_RUBRIC), new HumanMessage(juryRequest(state.transcript, []))];
-    let total = NO_NEED;
-    for (const juror of settings.jurors) {
-      const member = members.get(juror) as ResolvedMember;
-      if (!judges.has(member)) continue;
-      const input =
-        promptTokens(state.juryPrompt, nameOf(member)) + plans * (settings.planMaxTokens + PLAN_BLOCK_TOKENS);
-      total = addNeeds(total, needOf(member, input, settings.juryMaxTokens + 8 * plans));
-    }
-    return total;
-  }
-
-  /**
-   * Pre-screen the bidders against what the budget has left for this request's scopes, before
-   * anything is spent. Cheapest first, a member is admitted when the auction with it — every
-   * admitted plan, the calls of the admitted jurors that score them — plus the dearest answer among
-   * the admitted bidders and the fallback still fits; the others are excluded with the figures and
-   * take no part (no plan, no jury call). The fallback's answer is kept in reserve only when it
-   * fits on its own. Returns the reserve (`floor`) every auction call must leave, undefined when
-   * no limit applies to these scopes.
-   */
-  function screenBidders(state: AuctionState): {
-    admitted: ResolvedMember[];
-    excluded: Record<string, string>;
-    floor: Need | undefined;
-  } {
-    const budget = settings.budget;
-    const excluded: Record<string, string> = {};
-    if (!budget) return { admitted: settings.pool, excluded, floor: undefined };
-    const left = budget.remaining(state.scopes);
-    if (left.tokens === undefined && left.usd === undefined)
-      return { admitted: settings.pool, excluded, floor: undefined };
-    const fallbackAnswer = answerNeed(settings.fallback, state.request);
-    let floor = fits(fallbackAnswer, left) ? fallbackAnswer : NO_NEED;
-    let plans = NO_NEED;
-    const admitted = new Set<ResolvedMember>();
-    for (const member of [...settings.pool].sort(byPrice)) {
-      const withPlan = addNeeds(
-        plans,
-        needOf(member, promptTokens(state.planPrompt, nameOf(member)), settings.planMaxTokens),
-      );
-      const withAnswer = maxNeeds(floor, answerNeed(member, state.request));
-      const total = addNeeds(
-        addNeeds(withPlan, juryNeed(state, admitted.size + 1, new Set([...admitted, member]))),
-        withAnswer,
-      );
-      if (fits(total, left)) {
-        admitted.add(member);
-        plans = withPlan;
-        floor = withAnswer;
-      } else {
-        excluded[member.name] =
-          `budget: its plan, its share of the jury and its answer do not fit (the auction with it needs ${describeNeed(total)}; ${describeLeft(left)} left)`;
-      }
-    }
-    return { admitted: settings.pool.filter((member) => admitted.has(member)), excluded, floor };
-  }
-
-  /** Why an auction call must not be made: it would eat the room kept for the answer. */
-  function floorRefusal(member: ResolvedMember, inputTokens: number, maxTokens: number, state: AuctionState) {
-    const { floor } = state;
-    if (floor === undefined || settings.budget === undefined) return undefined;
-    const left = settings.budget.remaining(state.scopes);
-    const need = needOf(member, inputTokens, maxTokens);
-    if (fits(addNeeds(need, floor), left)) return undefined;
-    return `budget: the call (${describeNeed(need)}) would leave less than the answer needs (${describeNeed(floor)}; ${describeLeft(left)} left)`;
   }
 
   // -- calls --------------------------------------------------------------------
@@ -366,11 +226,10 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     let reservation: Reservation | undefined;
     if (settings.budget) {
       // A local model counts its own prompt exactly; js-tiktoken undercounts it several times over.
-      const estimate = promptTokens(prompt, name);
       const inputTokens = countsOwnPrompt(member.model)
-        ? Math.max(estimate, await promptTokensOf(member.model, prompt))
-        : estimate;
-      const refusal = floorRefusal(member, inputTokens, maxTokens, state);
+        ? await promptTokensOf(member.model, prompt)
+        : screen.promptTokens(prompt, name, state);
+      const refusal = screen.callRefusal(member, inputTokens, maxTokens, state);
       if (refusal !== undefined) return { failure: refusal, dispatched: false };
       try {
         reservation = settings.budget.reserve({
@@ -613,14 +472,16 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
       floor: undefined,
       excluded: {},
       planPrompt: [new SystemMessage(PLANNING_PROMPT), new HumanMessage(planningRequest(transcript))],
+      partCounts: new Map(),
+      promptCounts: new WeakMap(),
     };
 
     // With a budget: exclude, before anything is spent, the bidders whose plan, jury share and
     // answer do not fit; every later call must leave room for the dearest admissible answer.
-    const screen = screenBidders(state);
-    state.floor = screen.floor;
-    state.excluded = screen.excluded;
-    const bidders = screen.admitted;
+    const screened = screen.screenBidders(state);
+    state.floor = screened.floor;
+    state.excluded = screened.excluded;
+    const bidders = screened.admitted;
 
     // The memory lookup depends only on the task: start it now so it overlaps the plan and jury
     // calls (it is awaited only if a cheaper member refines). A failure is kept, not thrown.
@@ -637,7 +498,7 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
       bidders.length > 0
         ? await bidRound(bidders, state.planPrompt, "bids", state)
         : { bids: [], failures: {}, juries: [], dispatched: false };
-    const dropped: Record<string, string> = { ...screen.excluded, ...first.failures };
+    const dropped: Record<string, string> = { ...screened.excluded, ...first.failures };
     const juries = [...first.juries];
     let outcome = clear(first.bids, dropped);
     const provisionalWinner = outcome.winners[0];
@@ -669,17 +530,8 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
             ),
           ),
         ];
-        if (refinementSkipped === undefined && state.floor !== undefined && settings.budget) {
-          // The refinement round as a whole must fit beside the answer's reserve, or it is not started.
-          let need = juryNeed(state, cheaper.length, new Set(bidders));
-          for (const member of cheaper) {
-            need = addNeeds(need, needOf(member, promptTokens(prompt, nameOf(member)), settings.planMaxTokens));
-          }
-          const left = settings.budget.remaining(state.scopes);
-          if (!fits(addNeeds(need, state.floor), left)) {
-            refinementSkipped = `budget: the refinement round (${describeNeed(need)}) would leave less than the answer needs (${describeNeed(state.floor)}; ${describeLeft(left)} left)`;
-          }
-        }
+        // With a budget, the refinement round as a whole must fit beside the answer's reserve, or it is not started.
+        refinementSkipped ??= screen.refinementRefusal(cheaper, bidders, prompt, state);
         if (refinementSkipped === undefined) {
           const second = await bidRound(cheaper, prompt, "refinements", state);
           // The pairs were shown to a re-bidding member: only now do they count as used.
@@ -854,62 +706,12 @@ export function withFallbackAnswer(run: AuctionRun, fallback: ResolvedMember, re
 // ---------------------------------------------------------------------------
 
 /** What one auction's calls share: the request, its scopes, the calls made, the answer's reserve. */
-interface AuctionState {
+interface AuctionState extends ScreenState {
   request: AuctionRequest;
-  transcript: string;
-  scopes: ScopeIds | undefined;
   /** Calls made so far, as charged. */
   calls: AuctionCall[];
-  /** With a budget that limits these scopes: the room every auction call must leave for the answer. */
-  floor: Need | undefined;
   /** Members the budget pre-screen excluded (they neither bid nor judge), with why. */
   excluded: Record<string, string>;
-  /** The planning prompt (one array for every bidder, so its tokens are counted once per encoding). */
-  planPrompt: BaseMessage[];
-  /** The jury prompt without plans, for estimates (built on first use). */
-  juryPrompt?: BaseMessage[];
-}
-
-/** Tokens and USD a call (or several) may spend at most: what its reservation holds. */
-interface Need {
-  tokens: number;
-  usd: number;
-}
-
-const NO_NEED: Need = Object.freeze({ tokens: 0, usd: 0 });
-
-/** Prompt tokens a plan's block adds to a jury prompt besides the plan: tags, label, score line. */
-const PLAN_BLOCK_TOKENS = 24;
-
-/** USD below the budget's resolution (it counts nano-dollars), so rounding never excludes anyone. */
-const USD_SLACK = 1e-9;
-
-function addNeeds(left: Need, right: Need): Need {
-  return { tokens: left.tokens + right.tokens, usd: left.usd + right.usd };
-}
-
-function maxNeeds(left: Need, right: Need): Need {
-  return { tokens: Math.max(left.tokens, right.tokens), usd: Math.max(left.usd, right.usd) };
-}
-
-/** True when `need` fits in what is left (a unit without a limit always fits). */
-function fits(need: Need, left: { tokens?: number; usd?: number }): boolean {
-  return (
-    (left.tokens === undefined || need.tokens <= left.tokens) &&
-    (left.usd === undefined || need.usd <= left.usd + USD_SLACK)
-  );
-}
-
-function describeNeed(need: Need): string {
-  return `${need.tokens} tokens, $${need.usd.toPrecision(3)}`;
-}
-
-function describeLeft(left: { tokens?: number; usd?: number }): string {
-  const parts = [
-    ...(left.tokens === undefined ? [] : [`${left.tokens} tokens`]),
-    ...(left.usd === undefined ? [] : [`$${left.usd.toPrecision(3)}`]),
-  ];
-  return parts.join(", ");
 }
 
 /** The narrowest scope of `scopes` as a ledger scope (example, then run, then thread), if any. */
