@@ -23,7 +23,7 @@ import { createAuctionDebate } from "../../debate/graph.js";
 import type { AuctionDebateStateType } from "../../debate/state.js";
 import { parseAggressiveness } from "../../debate/training.js";
 import { GavelError } from "../../errors.js";
-import { isChatModel, modelName } from "../../models.js";
+import { isChatModel, promptTokensOf } from "../../models.js";
 import { mapWithConcurrency } from "../concurrency.js";
 import { debateBudgetsOf, type ExperimentConfig, type MULTI_AGENT_MECHANISMS } from "../config.js";
 import { GavelDataError } from "../errors.js";
@@ -420,7 +420,9 @@ export interface EconExecutorCapOptions {
  * with the tokenizer on the messages the graph sends, the strategy (not written yet) at its 50-token
  * bound. The commitment is paid from what the executors leave unused; when it does not fit, the graph
  * commits the belief-equilibrium candidate. `undefined` when not even a 16-token cap fits: the example
- * is unaffordable and nobody should be called.
+ * is unaffordable and nobody should be called. This counts with js-tiktoken (model names only); the
+ * sweep applies the same rule with `promptTokensOf` on the agents' models, as the graph reserves, so a
+ * local model's prompts are counted by its own tokenizer (about 3× tiktoken's count on the tiny model).
  *
  * @example
  * ```ts
@@ -435,19 +437,27 @@ export interface EconExecutorCapOptions {
 export function econExecutorCap(options: EconExecutorCapOptions): number | undefined {
   const { question, budget, coordinatorModel, executors } = options;
   if (budget === null) return EXECUTOR_CAP;
-  const strategy =
-    countMessageTokens(strategyMessages(question, COORDINATOR_TOKEN_LIMIT), coordinatorModel) + COORDINATOR_TOKEN_LIMIT;
-  const prompts = executors.reduce(
-    (sum, executor) =>
-      sum +
-      countMessageTokens(
-        executorMessages({ executor: executor.name, question, strategy: "", previousCommitment: undefined }),
-        executor.model,
-      ) +
-      COORDINATOR_TOKEN_LIMIT,
-    0,
+  const strategy = countMessageTokens(strategyMessages(question, COORDINATOR_TOKEN_LIMIT), coordinatorModel);
+  const prompts = executors.map((executor) =>
+    countMessageTokens(firstExecutorMessages(executor.name, question), executor.model),
   );
-  const cap = Math.min(EXECUTOR_CAP, Math.floor((budget - strategy - prompts) / Math.max(1, executors.length)));
+  return executorCapFrom(budget, strategy, prompts);
+}
+
+/** An executor's first-round prompt before the strategy is written (the strategy is paid at its bound). */
+function firstExecutorMessages(executor: string, question: string) {
+  return executorMessages({ executor, question, strategy: "", previousCommitment: undefined });
+}
+
+/** `floor((budget − strategy − Σ prompts) / executors)` at most 512, each prompt + the 50-token strategy bound. */
+function executorCapFrom(
+  budget: number,
+  strategyPrompt: number,
+  executorPrompts: readonly number[],
+): number | undefined {
+  const strategy = strategyPrompt + COORDINATOR_TOKEN_LIMIT;
+  const prompts = executorPrompts.reduce((sum, prompt) => sum + prompt + COORDINATOR_TOKEN_LIMIT, 0);
+  const cap = Math.min(EXECUTOR_CAP, Math.floor((budget - strategy - prompts) / Math.max(1, executorPrompts.length)));
   return cap < MIN_EXECUTOR_CAP ? undefined : cap;
 }
 
@@ -502,8 +512,6 @@ function passRunner(
     const [first] = agents;
     if (first === undefined) throw new MultiAgentSetupError("belief coordination needs at least one agent");
     const tokenBudget = budget === null ? undefined : new TokenBudget({ limits: { example: { maxTokens: budget } } });
-    const coordinatorModel = modelName(first.chatModel);
-    const executorModels = agents.map((agent) => ({ name: agent.name, model: modelName(agent.chatModel) }));
     // One graph per executor cap (caps repeat across questions of similar length); all share the budget.
     const graphs = new Map<number, ReturnType<typeof createBeliefCoordination>>();
     const graphFor = (executorCap: number) => {
@@ -524,12 +532,17 @@ function passRunner(
       return graph;
     };
     return async (task) => {
-      const executorCap = econExecutorCap({
-        question: task.prompt,
-        budget,
-        coordinatorModel,
-        executors: executorModels,
-      });
+      // Counted as the graph reserves (promptTokensOf: a local model's own tokenizer, not only tiktoken's).
+      const executorCap =
+        budget === null
+          ? EXECUTOR_CAP
+          : executorCapFrom(
+              budget,
+              await promptTokensOf(first.chatModel, strategyMessages(task.prompt, COORDINATOR_TOKEN_LIMIT)),
+              await Promise.all(
+                agents.map((agent) => promptTokensOf(agent.chatModel, firstExecutorMessages(agent.name, task.prompt))),
+              ),
+            );
       if (executorCap === undefined) {
         // Not even a 16-token executor round fits: no call (a strategy nobody could follow is waste).
         return { ...nothingSpent(task, "budget"), unaffordable: true };
