@@ -208,6 +208,21 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     return { member: member.name, model, purpose, usage, usd: costUsd(member.price, usage) };
   }
 
+  /**
+   * For the members whose model counts its own prompt (local models): that count of the conversation
+   * their answer would be sent with, system prompt included. Empty for a hosted pool (no call).
+   */
+  async function ownConversationCounts(request: AuctionRequest): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    const members = settings.pool.filter((member) => countsOwnPrompt(member.model));
+    if (members.length === 0) return counts;
+    const conversation = request.systemPrompt
+      ? [new SystemMessage(request.systemPrompt), ...request.messages]
+      : [...request.messages];
+    for (const member of members) counts.set(member.name, await promptTokensOf(member.model, conversation));
+    return counts;
+  }
+
   // -- calls --------------------------------------------------------------------
 
   /**
@@ -477,7 +492,9 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     };
 
     // With a budget: exclude, before anything is spent, the bidders whose plan, jury share and
-    // answer do not fit; every later call must leave room for the dearest admissible answer.
+    // answer do not fit; every later call must leave room for the dearest admissible answer. A local
+    // model's answer is estimated with its own count of the conversation (tiktoken undercounts it).
+    if (settings.budget) state.ownConversationCounts = await ownConversationCounts(request);
     const screened = screen.screenBidders(state);
     state.floor = screened.floor;
     state.excluded = screened.excluded;

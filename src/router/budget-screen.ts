@@ -63,6 +63,11 @@ export interface ScreenState {
    * bidder; a caller that reuses and changes a messages array between requests gets a fresh count).
    */
   promptCounts: WeakMap<readonly BaseMessage[], Map<EncodingName, number>>;
+  /**
+   * By member name, for members whose model counts its own prompt (local models): that count of the
+   * conversation the answer is sent with (system prompt included), which js-tiktoken undercounts.
+   */
+  ownConversationCounts?: ReadonlyMap<string, number>;
 }
 
 /** What the pre-screen decided: who bids and judges, who is excluded and why, the answer's reserve. */
@@ -238,8 +243,12 @@ export function createBudgetScreen(settings: RouterSettings, nameOf: (member: Re
         TOKENS_PER_MESSAGE + countTextTokens(`system ${executionPlanText("")}`, encoding) + settings.planMaxTokens;
       planAllowances.set(encoding, allowance);
     }
-    let input = promptTokens(request.messages, name, state) + allowance + countToolTokens(request.tools ?? [], name);
-    if (request.systemPrompt) input += TOKENS_PER_MESSAGE + countTextTokens(`system ${request.systemPrompt}`, encoding);
+    let conversation = promptTokens(request.messages, name, state);
+    if (request.systemPrompt) {
+      conversation += TOKENS_PER_MESSAGE + countTextTokens(`system ${request.systemPrompt}`, encoding);
+    }
+    conversation = Math.max(conversation, state.ownConversationCounts?.get(member.name) ?? 0);
+    const input = conversation + allowance + countToolTokens(request.tools ?? [], name);
     return needOf(member, input, declaredOutputCap(member.model) ?? settings.executionMaxTokens);
   }
 

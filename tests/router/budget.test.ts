@@ -3,7 +3,7 @@
  * tool schemas included), the fallback when nobody can afford anything, the scopes charges carry,
  * and nothing charged twice when the winner's answer fails and the fallback answers.
  */
-import type { BaseMessage } from "@langchain/core/messages";
+import { type BaseMessage, HumanMessage } from "@langchain/core/messages";
 import { tool } from "langchain";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -321,6 +321,43 @@ describe("AuctionRouter + TokenBudget: a model that counts its own prompt (local
         return { content, usage: { inputTokens: 3 * countMessageTokens(call.messages, "small"), outputTokens: 4 } };
       },
     });
+
+  it("pre-screens a local member's answer at its own count of the conversation", async () => {
+    /** Is `large` admitted by the pre-screen under a token limit of `limit`? */
+    const admitted = async (large: ScriptedChatModel, limit: number) => {
+      const router = new AuctionRouter({
+        pool: [
+          { name: "small", model: scriptedMember("small", { plan: "Multiply.", answer: "391" }), price: CHEAP },
+          { name: "large", model: large, price: DEAR },
+        ],
+        budget: new TokenBudget({ limits: { global: { maxTokens: limit } }, prices: { small: CHEAP, large: DEAR } }),
+        jury: "none",
+      });
+      try {
+        const { auction } = gavelOf(await router.invoke(TASK));
+        return !(auction.dropped.large ?? "").startsWith("budget: its plan");
+      } catch (error) {
+        if (BudgetExhausted.isInstance(error)) return false;
+        throw error;
+      }
+    };
+    /** The smallest token limit under which `large` is admitted (the pre-screen's estimate of its auction). */
+    const threshold = async (build: () => ScriptedChatModel) => {
+      let [low, high] = [1, 200_000];
+      while (low < high) {
+        const middle = Math.floor((low + high) / 2);
+        if (await admitted(build(), middle)) high = middle;
+        else low = middle + 1;
+      }
+      return low;
+    };
+    const hosted = await threshold(() =>
+      scriptedMember("large", { plan: "Multiply, then verify by division.", answer: "391" }),
+    );
+    const local = await threshold(() => selfCounting("large", "Multiply, then verify by division."));
+    // The answer's conversation counted by the model (3×) instead of by tiktoken: the estimate grows by 2×.
+    expect(local - hosted).toBe(2 * countMessageTokens([new HumanMessage(TASK)], "large"));
+  });
 
   it("reserves every call at the model's own count, so no settlement overruns its reservation", async () => {
     const { budget, events } = recordingBudget({ global: { maxTokens: 100_000 } });
