@@ -76,6 +76,13 @@ export interface RouterMetadata {
 /** The graded outcome of a routed answer, for {@link AuctionRouter.recordOutcome}. */
 export type RouterOutcome = Omit<OutcomeInput, "auctionId">;
 
+/** A streamed answer not settled yet: what it was asked with, what holds its room, what came. */
+interface OpenStream {
+  execution: { prompt: BaseMessage[]; tools: BindToolsInput[] };
+  reservation?: Reservation;
+  gathered?: AIMessageChunk;
+}
+
 /** The streamed chunks of an answer merged into one message (empty when nothing came). */
 function answerOf(gathered: AIMessageChunk | undefined): AIMessage {
   return new AIMessage({
@@ -226,13 +233,7 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     let run = await this.#auction(messages, options, runManager);
     const errors: unknown[] = [];
     /** The answer being streamed, until it is settled or its failure handled. */
-    let open:
-      | {
-          execution: { prompt: BaseMessage[]; tools: BindToolsInput[] };
-          reservation?: Reservation;
-          gathered?: AIMessageChunk;
-        }
-      | undefined;
+    let open: OpenStream | undefined;
     try {
       for (;;) {
         let reservation: Reservation | undefined;
@@ -263,15 +264,9 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
           run = next;
           continue;
         }
+        const settling = open;
         open = undefined;
-        const call = this.#settleExecution(
-          run.winner,
-          answerOf(gathered),
-          execution.prompt,
-          execution.tools,
-          reservation,
-        );
-        const gavel = await this.#finish(run, call);
+        const gavel = await this.#finishStream(run, settling);
         // Chunks merge by summing usage: the winner's chunks carry its own usage; this last chunk adds
         // the auction's (and the execution's, when the winner reported none).
         const reportedExecution = gathered?.usage_metadata !== undefined;
@@ -284,18 +279,15 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
       // The caller stopped reading mid-answer (`break` out of the stream): what was generated is
       // settled — the streamed text, counted with the tokenizer when no usage came — and the auction
       // recorded, so the reservation's room comes back and nothing spent goes unrecorded.
-      if (open !== undefined) {
-        const { execution, reservation, gathered } = open;
-        const call = this.#settleExecution(
-          run.winner,
-          answerOf(gathered),
-          execution.prompt,
-          execution.tools,
-          reservation,
-        );
-        await this.#finish(run, call);
-      }
+      if (open !== undefined) await this.#finishStream(run, open);
     }
+  }
+
+  /** Settle a streamed answer (what came of it) and record the auction. */
+  async #finishStream(run: AuctionRun, answer: OpenStream): Promise<RouterMetadata> {
+    const { execution, reservation, gathered } = answer;
+    const call = this.#settleExecution(run.winner, answerOf(gathered), execution.prompt, execution.tools, reservation);
+    return this.#finish(run, call);
   }
 
   /**
