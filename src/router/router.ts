@@ -255,10 +255,19 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
             });
           }
         } catch (error) {
-          open = undefined; // released (or about to be) by the failure path below
-          // Once the winner's tokens have streamed, nobody else may answer.
-          const streamed = gathered !== undefined;
-          const next = this.#afterFailedAnswer(run, reservation, error, options.signal, streamed);
+          const failed = open;
+          open = undefined;
+          if (failed?.gathered !== undefined) {
+            // Tokens streamed before the failure: the provider generated them, so they are settled and
+            // recorded with the auction; nobody else may answer now.
+            try {
+              await this.#finishStream(run, failed);
+            } catch {
+              // The answer's error is the one to report; the ledger's own failure must not hide it.
+            }
+            throw this.#failureOf(run, errors, error);
+          }
+          const next = this.#afterFailedAnswer(run, reservation, error, options.signal);
           if (next === undefined) throw await this.#answerFailed(run, errors, error);
           errors.push(error);
           run = next;
@@ -342,20 +351,19 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
   }
 
   /**
-   * The answer of `run.winner` failed (or its budget could not be reserved): release its
-   * reservation and return the run in which the fallback answers instead — or undefined when the
-   * fallback was the one answering, the caller aborted, or tokens had already `streamed`.
+   * The answer of `run.winner` failed before any token streamed (or its budget could not be
+   * reserved): release its reservation and return the run in which the fallback answers instead — or
+   * undefined when the fallback was the one answering or the caller aborted.
    */
   #afterFailedAnswer(
     run: AuctionRun,
     reservation: Reservation | undefined,
     error: unknown,
     signal: AbortSignal | undefined,
-    streamed = false,
   ): AuctionRun | undefined {
     if (reservation) this.#engine.settings.budget?.release(reservation);
     const { fallback } = this.#engine.settings;
-    if (streamed || signal?.aborted || run.winner === fallback) return undefined;
+    if (signal?.aborted || run.winner === fallback) return undefined;
     return withFallbackAnswer(
       run,
       fallback,
@@ -374,6 +382,11 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     } catch {
       // The answer's error is the one to report; the ledger's own failure must not hide it.
     }
+    return this.#failureOf(run, errors, error);
+  }
+
+  /** The error to throw when nobody could answer (see {@link #answerFailed}); records nothing. */
+  #failureOf(run: AuctionRun, errors: readonly unknown[], error: unknown): unknown {
     const { record } = run;
     if (BudgetExhausted.isInstance(error) || !record.fallback) return error;
     const reasons = { ...record.dropped };

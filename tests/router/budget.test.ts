@@ -3,7 +3,8 @@
  * tool schemas included), the fallback when nobody can afford anything, the scopes charges carry,
  * and nothing charged twice when the winner's answer fails and the fallback answers.
  */
-import { type BaseMessage, HumanMessage } from "@langchain/core/messages";
+import { AIMessageChunk, type BaseMessage, HumanMessage } from "@langchain/core/messages";
+import { ChatGenerationChunk } from "@langchain/core/outputs";
 import { tool } from "langchain";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -406,6 +407,45 @@ describe("AuctionRouter + TokenBudget: a stream the caller stops reading", () =>
       .filter((charge) => charge.kind === "settle")
       .reduce((sum, charge) => sum + charge.inputTokens + charge.outputTokens, 0);
     expect(global?.spentTokens).toBe(ledgerTokens);
+    await ledger.close();
+  });
+
+  it("settles and records what a stream had produced when it fails mid-answer, then rethrows", async () => {
+    /** A scripted test double whose answer stream yields one chunk, then the connection drops. */
+    class DroppingStreamModel extends ScriptedChatModel {
+      override async *_streamResponseChunks(): AsyncGenerator<ChatGenerationChunk> {
+        yield new ChatGenerationChunk({ text: "39", message: new AIMessageChunk({ content: "39" }) });
+        throw new Error("connection reset");
+      }
+    }
+    const small = new DroppingStreamModel({
+      model: "small",
+      replies: (call) => (kindOf(call) === "plan" ? "Multiply." : "391"),
+    });
+    const { budget } = recordingBudget({ global: { maxTokens: 100_000 } });
+    const ledger = createSqliteLedger({ path: ":memory:" });
+    const router = new AuctionRouter({
+      pool: [{ name: "small", model: small, price: CHEAP }],
+      budget,
+      ledger,
+      jury: "none",
+      generateId: () => "auction-dropped",
+    });
+    const seen: string[] = [];
+    await expect(
+      (async () => {
+        for await (const chunk of await router.stream(TASK)) seen.push(chunk.text);
+      })(),
+    ).rejects.toThrow(/connection reset/);
+    expect(seen).toEqual(["39"]);
+    const [global] = budget.snapshot();
+    expect(global?.reservedTokens).toBe(0);
+    const stored = await ledger.getAuction("auction-dropped");
+    const settled = (stored?.charges ?? []).filter((charge) => charge.kind === "settle");
+    expect(settled.some((charge) => charge.label === "answer")).toBe(true);
+    expect(global?.spentTokens).toBe(
+      settled.reduce((sum, charge) => sum + charge.inputTokens + charge.outputTokens, 0),
+    );
     await ledger.close();
   });
 });
