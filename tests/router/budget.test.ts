@@ -29,6 +29,14 @@ function pair(answers: { small?: string; large?: string | { error: Error } } = {
   return { small, large };
 }
 
+/** The router's pool: `small` at the cheap price, `large` at the dear one. */
+function poolOf(small: ScriptedChatModel, large: ScriptedChatModel) {
+  return [
+    { name: "small", model: small, price: CHEAP },
+    { name: "large", model: large, price: DEAR },
+  ];
+}
+
 /** A budget that records its events; `label:model:run` per event. */
 function recordingBudget(limits: ConstructorParameters<typeof TokenBudget>[0]["limits"], prices = {}) {
   const events: BudgetEvent[] = [];
@@ -51,10 +59,7 @@ describe("AuctionRouter + TokenBudget: the pre-screen", () => {
     const { budget, of } = recordingBudget({ global: { maxUsd: 0.01 } });
     const ledger = createSqliteLedger({ path: ":memory:" });
     const router = new AuctionRouter({
-      pool: [
-        { name: "small", model: small, price: CHEAP },
-        { name: "large", model: large, price: DEAR },
-      ],
+      pool: poolOf(small, large),
       budget,
       ledger,
       generateId: () => "auction-1",
@@ -82,10 +87,7 @@ describe("AuctionRouter + TokenBudget: the pre-screen", () => {
   it("without the budget the same pool lets the dear member win (the exclusion above is the budget's doing)", async () => {
     const { small, large } = pair();
     const router = new AuctionRouter({
-      pool: [
-        { name: "small", model: small, price: CHEAP },
-        { name: "large", model: large, price: DEAR },
-      ],
+      pool: poolOf(small, large),
     });
     expect(gavelOf(await router.invoke(TASK)).auction.winner).toBe("large");
   });
@@ -95,10 +97,7 @@ describe("AuctionRouter + TokenBudget: the pre-screen", () => {
     // 400 tokens: the fallback's answer (~200 with a 64-token cap) fits, a plan + jury + answer (~700) does not.
     const { budget, of } = recordingBudget({ global: { maxTokens: 400 } });
     const router = new AuctionRouter({
-      pool: [
-        { name: "small", model: small, price: CHEAP },
-        { name: "large", model: large, price: DEAR },
-      ],
+      pool: poolOf(small, large),
       budget,
       executionMaxTokens: 64,
     });
@@ -122,10 +121,7 @@ describe("AuctionRouter + TokenBudget: the pre-screen", () => {
     // 60 tokens: less than the fallback's bare answer (the prompt + a 64-token cap).
     const { budget, events } = recordingBudget({ global: { maxTokens: 60 } });
     const router = new AuctionRouter({
-      pool: [
-        { name: "small", model: small, price: CHEAP },
-        { name: "large", model: large, price: DEAR },
-      ],
+      pool: poolOf(small, large),
       budget,
       executionMaxTokens: 64,
     });
@@ -246,10 +242,7 @@ describe("AuctionRouter + TokenBudget: the winner's answer fails", () => {
     const { budget, of } = recordingBudget({ global: { maxTokens: 100_000 } });
     const ledger = createSqliteLedger({ path: ":memory:" });
     const router = new AuctionRouter({
-      pool: [
-        { name: "small", model: small, price: CHEAP },
-        { name: "large", model: large, price: DEAR },
-      ],
+      pool: poolOf(small, large),
       budget,
       ledger,
       generateId: () => "auction-1",
@@ -289,10 +282,7 @@ describe("AuctionRouter + TokenBudget: the winner's answer fails", () => {
     });
     const { budget } = recordingBudget({ global: { maxTokens: 100_000 } });
     const router = new AuctionRouter({
-      pool: [
-        { name: "small", model: small, price: CHEAP },
-        { name: "large", model: large, price: DEAR },
-      ],
+      pool: poolOf(small, large),
       budget,
     });
     const failure = await router.invoke(TASK).catch((error: unknown) => error);
@@ -386,10 +376,7 @@ describe("AuctionRouter + TokenBudget: a stream the caller stops reading", () =>
     const { budget } = recordingBudget({ global: { maxTokens: 100_000 } });
     const ledger = createSqliteLedger({ path: ":memory:" });
     const router = new AuctionRouter({
-      pool: [
-        { name: "small", model: small, price: CHEAP },
-        { name: "large", model: large, price: DEAR },
-      ],
+      pool: poolOf(small, large),
       budget,
       ledger,
       generateId: () => "auction-stopped",
