@@ -155,18 +155,20 @@ export interface TokenBudgetOptions {
   generateId?: () => string;
 }
 
+/** Zod schema of {@link ScopeIds}: `{ thread?, run?, example? }`, each a non-empty id; no other key. */
+export const scopeIdsSchema = z
+  .object({
+    thread: z.string().min(1).optional(),
+    run: z.string().min(1).optional(),
+    example: z.string().min(1).optional(),
+  })
+  .strict();
+
 const reserveRequestSchema = z.object({
   model: z.string().min(1),
   inputTokens: z.number().int().nonnegative(),
   maxOutputTokens: z.number().int().nonnegative(),
-  scopes: z
-    .object({
-      thread: z.string().min(1).optional(),
-      run: z.string().min(1).optional(),
-      example: z.string().min(1).optional(),
-    })
-    .strict()
-    .optional(),
+  scopes: scopeIdsSchema.optional(),
   label: z.string().optional(),
 });
 

@@ -27,6 +27,7 @@ export {
   type ReserveRequest,
   type ScopeIds,
   type Settlement,
+  scopeIdsSchema,
   TokenBudget,
   type TokenBudgetOptions,
   tokenBudgetOptionsSchema,

@@ -11,6 +11,7 @@ import {
   mergePrices,
   modelPriceSchema,
   priceTableSchema,
+  scopeIdsSchema,
 } from "../budget/index.js";
 import type { ModelPrice } from "../budget/types.js";
 import { parseConfig } from "../errors.js";
@@ -65,15 +66,6 @@ function isSharedBudget(value: unknown): value is SharedTokenBudget {
   return hasMethods(value, ["reserve", "settle", "release", "remaining"]);
 }
 
-/** Zod schema of budget scope ids (`{ thread?, run?, example? }`): the option, a call option, `configurable.budgetScopes`. */
-const budgetScopesSchema = z
-  .object({
-    thread: z.string().min(1).optional(),
-    run: z.string().min(1).optional(),
-    example: z.string().min(1).optional(),
-  })
-  .strict();
-
 /** One member of the pool: a chat model, its unique name and (optionally) its price. */
 const poolMemberSchema = z
   .object({
@@ -126,7 +118,7 @@ export const auctionRouterFieldsSchema = z
     /** Shared budget: every internal call is reserved before and settled after. */
     budget: z.custom<SharedTokenBudget>(isSharedBudget, { message: "must be a TokenBudget" }).optional(),
     /** Budget scopes the router's calls are charged to; each call's own scopes win field by field. */
-    budgetScopes: budgetScopesSchema.optional(),
+    budgetScopes: scopeIdsSchema.optional(),
     /** Seed of the tie rule and of the order plans are shown to jurors. Default 0. */
     seed: z.number().int().optional(),
     /** Time limit of each plan and jury call, in ms; a member over it is dropped. Default: none. */
@@ -322,10 +314,9 @@ export function scopesOfCall(
   }
   const configured = config.configurable?.budgetScopes;
   if (configured !== undefined) {
-    assignDefined(scopes, parseConfig("configurable.budgetScopes", budgetScopesSchema, configured));
+    assignDefined(scopes, parseConfig("configurable.budgetScopes", scopeIdsSchema, configured));
   }
-  if (explicit !== undefined)
-    assignDefined(scopes, parseConfig("budgetScopes call option", budgetScopesSchema, explicit));
+  if (explicit !== undefined) assignDefined(scopes, parseConfig("budgetScopes call option", scopeIdsSchema, explicit));
   return scopes.thread === undefined && scopes.run === undefined && scopes.example === undefined ? undefined : scopes;
 }
 
