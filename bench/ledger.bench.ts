@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createSqliteLedger } from "../adapters/ledger/sqlite.js";
+import { createSqliteLedger } from "../adapters/sqlite/ledger.js";
 import type { AuctionInput } from "../src/ledger/types.js";
 import type { BidResult } from "../src/market/types.js";
 import { type BenchResult, medianMicros } from "./harness.js";

@@ -14,11 +14,11 @@ import {
   createBeliefCoordination,
   executorWeightsFromJson,
   executorWeightsToJson,
-  extractFinalNumber,
   fitExecutorWeights,
   TokenBudget,
-  UniversalSentenceEncoderEmbeddings,
 } from "langchain-gavel";
+import { UniversalSentenceEncoderEmbeddings } from "langchain-gavel/encoder";
+import { extractFinalNumber } from "langchain-gavel/eval";
 import { ScriptedChatModel } from "langchain-gavel/testing";
 
 /** Scripted stand-in executor: always gives `answer` with a stated confidence. */

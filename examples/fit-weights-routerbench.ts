@@ -15,13 +15,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  compareWeightsOnRouterBench,
-  loadOutcomeIndex,
-  ROUTERBENCH_CHEAP_JURORS,
-  weightsFromJson,
-  weightsToJson,
-} from "langchain-gavel";
+import { weightsFromJson, weightsToJson } from "langchain-gavel";
+import { compareWeightsOnRouterBench, loadOutcomeIndex, ROUTERBENCH_CHEAP_JURORS } from "langchain-gavel/eval";
 
 const index = await loadOutcomeIndex(); // data/routerbench/outcomes.jsonl.gz, 2,218 prompts
 const result = await compareWeightsOnRouterBench(index, {

@@ -7,7 +7,8 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { clearAuction, createSqliteLedger } from "langchain-gavel";
+import { clearAuction } from "langchain-gavel";
+import { createSqliteLedger } from "langchain-gavel/sqlite";
 
 const path = join(mkdtempSync(join(tmpdir(), "gavel-example-")), "ledger.db");
 const ledger = createSqliteLedger({ path });

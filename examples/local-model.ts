@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LlamaCppChatModel, llamaCppMetadataOf, writeTinyLlamaGguf } from "langchain-gavel";
+import { LlamaCppChatModel, llamaCppMetadataOf, writeTinyLlamaGguf } from "langchain-gavel/llamacpp";
 import { z } from "zod";
 
 const folder = mkdtempSync(join(tmpdir(), "gavel-local-model-"));

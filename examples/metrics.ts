@@ -13,7 +13,7 @@ import {
   type PolicyEvaluation,
   randomMixtureAtCost,
   singleModelBaselines,
-} from "langchain-gavel";
+} from "langchain-gavel/eval";
 
 const STRONG = "gpt-4-1106-preview";
 const CHEAP_PARTNER = "zero-one-ai/Yi-34B-Chat";

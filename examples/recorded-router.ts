@@ -5,7 +5,7 @@
  *
  *   npx tsx examples/recorded-router.ts
  */
-import { createRecordedPool, loadOutcomeIndex, runRecordedEvaluation } from "langchain-gavel";
+import { createRecordedPool, loadOutcomeIndex, runRecordedEvaluation } from "langchain-gavel/eval";
 
 const index = await loadOutcomeIndex(); // data/routerbench/outcomes.jsonl.gz, shipped
 const report = await runRecordedEvaluation({

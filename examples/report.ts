@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type EvalReport, type OperatingPoint, writeReport } from "langchain-gavel";
+import { type EvalReport, type OperatingPoint, writeReport } from "langchain-gavel/eval";
 
 const prompts = 500;
 const point = (label: string, accuracy: number, meanCostUsd: number, largestModelShare = 0): OperatingPoint => ({

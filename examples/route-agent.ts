@@ -21,7 +21,7 @@ import { createAgent, tool } from "langchain";
 import { auctionRouterMiddleware, JURY_RUBRIC, PLANNING_PROMPT, tokenBudgetMiddleware } from "langchain-gavel";
 import { ScriptedChatModel } from "langchain-gavel/testing";
 import { z } from "zod";
-import { createSqliteLedger } from "../adapters/ledger/sqlite.js";
+import { createSqliteLedger } from "../adapters/sqlite/ledger.js";
 
 const multiply = tool(async ({ a, b }) => String(a * b), {
   name: "multiply",

@@ -7,7 +7,9 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { entriesFromAuction, openVectraStrategyMemory, UniversalSentenceEncoderEmbeddings } from "langchain-gavel";
+import { entriesFromAuction } from "langchain-gavel";
+import { UniversalSentenceEncoderEmbeddings } from "langchain-gavel/encoder";
+import { openVectraStrategyMemory } from "langchain-gavel/vectra";
 
 const folder = await mkdtemp(join(tmpdir(), "gavel-memory-example-"));
 const memory = await openVectraStrategyMemory({

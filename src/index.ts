@@ -1,10 +1,20 @@
 /**
  * langchain-gavel — auctions for LangChain.js.
  *
- * The main entry point (test doubles are in `langchain-gavel/testing`). It re-exports the pure
- * engine (`src/`) and the default adapters (`adapters/`) that bind it to the outside: the SQLite
- * ledger, the vectra strategy memory, the offline embedder. The engine itself never imports an
- * adapter; only the entry points and the CLI do.
+ * The core entry point: the market, token budgets, the `createAgent` middleware, the router, the
+ * gated debate and belief coordination, and the interfaces of the ledger and the strategy memory
+ * with their in-memory implementations. It loads no native or heavy module. The rest is one import
+ * away, each entry point loading only what it needs:
+ *
+ * | entry point | what | needs (optional peers) |
+ * |---|---|---|
+ * | `langchain-gavel` | the engine | `langchain`, `@langchain/core`, `@langchain/langgraph` |
+ * | `langchain-gavel/testing` | test doubles, storage conformance suites | `vitest` for the suites |
+ * | `langchain-gavel/eval` | the evaluation harness | `@langchain/openai`; `vega`, `vega-lite` for plots |
+ * | `langchain-gavel/sqlite` | the SQLite ledger | `better-sqlite3` |
+ * | `langchain-gavel/vectra` | the on-disk strategy memory | `vectra` |
+ * | `langchain-gavel/encoder` | the offline sentence encoder | `@energetic-ai/*` |
+ * | `langchain-gavel/llamacpp` | local GGUF models | `node-llama-cpp` |
  *
  * @example
  * ```ts
@@ -43,31 +53,18 @@ export * from "./budget/index.js";
 // createAgent middleware.
 export * from "./middleware/index.js";
 
-// The auction ledger (interface) and its SQLite implementation.
+// The auction ledger (interface; the SQLite backend is langchain-gavel/sqlite).
 export * from "./ledger/index.js";
-export {
-  createSqliteLedger,
-  DEFAULT_BUSY_TIMEOUT_MS,
-  type SqliteDatabase,
-  type SqliteLedger,
-  type SqliteLedgerOptions,
-} from "../adapters/ledger/sqlite.js";
 
-// Strategy memory (interface, in-memory index) and its adapters.
+// Strategy memory: the interface, the in-memory index, and any LangChain VectorStore as a backend
+// (the on-disk vectra backend is langchain-gavel/vectra, the offline embedder langchain-gavel/encoder).
 export * from "./memory/index.js";
-export { openVectraStrategyMemory, type VectraStrategyMemoryOptions } from "../adapters/memory/vectra.js";
 export {
   createVectorStoreStrategyMemory,
   equalityFilter,
   predicateFilter,
   type VectorStoreStrategyMemoryOptions,
-} from "../adapters/memory/vectorstore.js";
-export {
-  EmbedderError,
-  UNIVERSAL_SENTENCE_ENCODER_DIMENSIONS,
-  UniversalSentenceEncoderEmbeddings,
-  type UniversalSentenceEncoderOptions,
-} from "../adapters/embeddings/universal-sentence-encoder.js";
+} from "../adapters/vectorstore/memory.js";
 
 // The SALE strategy-auction router.
 export * from "./router/index.js";
@@ -77,23 +74,3 @@ export * from "./debate/index.js";
 
 // Multi-agent: belief coordination toward equilibrium (ECON) as a LangGraph graph.
 export * from "./coordination/index.js";
-
-// Evaluation: datasets, checkers, recorded outcomes, metrics, routers on recorded data, the runner,
-// live recording, recorded-debate replay, reports and experiment configs.
-export * from "./eval/index.js";
-export * from "./eval/routers/index.js";
-export {
-  type RecordedEvaluationOptions,
-  RecordedEvaluationOptionsSchema,
-  runRecordedEvaluation,
-} from "./eval/runner.js";
-export type { EvalReport, OperatingPoint, PolicyResult } from "./eval/results.js";
-export * from "./eval/live/index.js";
-export * from "./eval/debates/index.js";
-export * from "./eval/multiagent/index.js";
-export * from "./eval/report/index.js";
-export * from "./eval/config.js";
-export { createRecordedPool, RecordedChatModel, RecordedUnavailable } from "../adapters/providers/recorded.js";
-
-// Local GGUF models through node-llama-cpp (an optional peer, loaded only when used).
-export * from "../adapters/providers/llamacpp/index.js";

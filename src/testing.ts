@@ -52,4 +52,4 @@ export {
   type ScriptedResponder,
   type ScriptedToolCall,
   type ScriptedTurn,
-} from "../adapters/providers/scripted.js";
+} from "../adapters/testing/scripted.js";

@@ -5,7 +5,7 @@
  */
 import Table from "cli-table3";
 import { InvalidArgumentError } from "commander";
-import { LlamaCppChatModel } from "../../adapters/providers/llamacpp/index.js";
+import { LlamaCppChatModel } from "../../adapters/llamacpp/index.js";
 import type { LlamaCppModelSettings } from "../eval/live/index.js";
 
 // ---------------------------------------------------------------------------------------------

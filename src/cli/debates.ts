@@ -15,7 +15,7 @@ import { existsSync } from "node:fs";
 import Table from "cli-table3";
 import { Command, InvalidArgumentError } from "commander";
 import { z } from "zod";
-import { UniversalSentenceEncoderEmbeddings } from "../../adapters/embeddings/universal-sentence-encoder.js";
+import { UniversalSentenceEncoderEmbeddings } from "../../adapters/encoder/universal-sentence-encoder.js";
 import { functionSchema, GavelConfigError, parseConfig } from "../errors.js";
 import {
   DEBATE_REPLAY_RULES,

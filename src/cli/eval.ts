@@ -28,8 +28,8 @@ import { dirname, join, relative, resolve } from "node:path";
 import Table from "cli-table3";
 import { Command, InvalidArgumentError } from "commander";
 import { z } from "zod";
-import { UniversalSentenceEncoderEmbeddings } from "../../adapters/embeddings/universal-sentence-encoder.js";
-import { createSqliteLedger, type SqliteLedger } from "../../adapters/ledger/sqlite.js";
+import { UniversalSentenceEncoderEmbeddings } from "../../adapters/encoder/universal-sentence-encoder.js";
+import { createSqliteLedger, type SqliteLedger } from "../../adapters/sqlite/ledger.js";
 import { functionSchema, parseConfig } from "../errors.js";
 import {
   type ExperimentConfig,

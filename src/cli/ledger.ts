@@ -14,7 +14,7 @@ import { existsSync } from "node:fs";
 import Table from "cli-table3";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
-import { createSqliteLedger } from "../../adapters/ledger/sqlite.js";
+import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
 import { parseConfig } from "../errors.js";
 import { LedgerError } from "../ledger/errors.js";
 import { overheadTotal } from "../ledger/overhead.js";

@@ -4,6 +4,8 @@
  * See docs/evaluation.md.
  */
 
+// biome-ignore-all assist/source/organizeImports: the exports are grouped by subsystem, for readers.
+
 export {
   type CodeCheckResult,
   checkGsm8k,
@@ -75,7 +77,6 @@ export {
   evaluateDecisions,
   type GapRecoveredPoint,
   gapRecoveredCurve,
-  type OperatingPoint,
   operatingPointFromDecisions,
   operatingPointsFromCosts,
   operatingPointsFromScores,
@@ -141,3 +142,19 @@ export {
   routerBenchTrainingTasks,
   stratifiedSample,
 } from "./routerbench-weights.js";
+
+// Routers on recorded data, the runner, live recording, recorded-debate replay, multi-agent
+// experiments, reports and experiment configs.
+export * from "./routers/index.js";
+export {
+  type RecordedEvaluationOptions,
+  RecordedEvaluationOptionsSchema,
+  runRecordedEvaluation,
+} from "./runner.js";
+export type { EvalReport, OperatingPoint, PolicyResult } from "./results.js";
+export * from "./live/index.js";
+export * from "./debates/index.js";
+export * from "./multiagent/index.js";
+export * from "./report/index.js";
+export * from "./config.js";
+export { createRecordedPool, RecordedChatModel, RecordedUnavailable } from "../../adapters/providers/recorded.js";

@@ -1,6 +1,6 @@
 /**
  * The auction ledger: the storage interface, its error and helpers.
- * The SQLite backend is `adapters/ledger/sqlite.ts` (`createSqliteLedger`).
+ * The SQLite backend is `adapters/sqlite/ledger.ts` (`createSqliteLedger`).
  */
 export { LedgerError, type LedgerOperation } from "./errors.js";
 export {

@@ -2,7 +2,7 @@
  * The auction ledger: what Gavel writes down about every auction, every bid, every
  * budget charge and every graded outcome, and the questions a user asks of it.
  *
- * Pure types. A backend (the SQLite one is `adapters/ledger/sqlite.ts`) implements
+ * Pure types. A backend (the SQLite one is `adapters/sqlite/ledger.ts`) implements
  * {@link AuctionLedger}; every backend runs the same conformance suite
  * (`tests/ledger/conformance.ts`).
  *

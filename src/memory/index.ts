@@ -1,8 +1,8 @@
 /**
  * The strategy memory: interface, pure helpers and the in-memory backend.
- * On-disk default: `adapters/memory/vectra.ts` (`openVectraStrategyMemory`); any LangChain
- * VectorStore: `adapters/memory/vectorstore.ts` (`createVectorStoreStrategyMemory`); default
- * embedder: `adapters/embeddings/universal-sentence-encoder.ts`.
+ * On-disk default: `adapters/vectra/memory.ts` (`openVectraStrategyMemory`); any LangChain
+ * VectorStore: `adapters/vectorstore/memory.ts` (`createVectorStoreStrategyMemory`); default
+ * embedder: `adapters/encoder/universal-sentence-encoder.ts`.
  */
 export { type AuctionBidForMemory, type AuctionForMemory, entriesFromAuction } from "./auction-entries.js";
 export { pairsFromAuctions, type RankedAuction } from "./contrastive-pairs.js";

@@ -1,7 +1,7 @@
 /**
  * A `StrategyMemory` over an in-memory float32 matrix (`MatrixStore`), with optional persistence
  * hooks. `createInMemoryStrategyMemory` is this with no persistence; the on-disk default
- * (`adapters/memory/vectra.ts`) is this with a journal and a vectra snapshot behind it.
+ * (`adapters/vectra/memory.ts`) is this with a journal and a vectra snapshot behind it.
  *
  * Read top to bottom: options → the write path (embed, plan evictions, persist, apply) → the read
  * path (search, contrastive pairs) → close.

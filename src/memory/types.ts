@@ -3,8 +3,8 @@
  * from them (SALE's memory bank M). Pure types: no I/O, no LangChain.
  *
  * Backends: `createInMemoryStrategyMemory` (`src/memory/`), `openVectraStrategyMemory`
- * (`adapters/memory/vectra.ts`, the on-disk default) and `createVectorStoreStrategyMemory`
- * (`adapters/memory/vectorstore.ts`, any LangChain `VectorStore`). All of them pass the same
+ * (`adapters/vectra/memory.ts`, the on-disk default) and `createVectorStoreStrategyMemory`
+ * (`adapters/vectorstore/memory.ts`, any LangChain `VectorStore`). All of them pass the same
  * conformance suite (`tests/memory/conformance.ts`).
  */
 

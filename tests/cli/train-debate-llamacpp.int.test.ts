@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HumanMessage } from "@langchain/core/messages";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LlamaCppChatModel, writeTinyLlamaGguf } from "../../adapters/providers/llamacpp/index.js";
+import { LlamaCppChatModel, writeTinyLlamaGguf } from "../../adapters/llamacpp/index.js";
 import { trainCommand } from "../../src/cli/train.js";
 import { parseAggressiveness } from "../../src/debate/training.js";
 import { loadGsm8k } from "../../src/eval/datasets.js";

@@ -19,8 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   UNIVERSAL_SENTENCE_ENCODER_DIMENSIONS,
   UniversalSentenceEncoderEmbeddings,
-} from "../../adapters/embeddings/universal-sentence-encoder.js";
-import { LlamaCppChatModel, LlamaCppRuntime, writeTinyLlamaGguf } from "../../adapters/providers/llamacpp/index.js";
+} from "../../adapters/encoder/universal-sentence-encoder.js";
+import { LlamaCppChatModel, LlamaCppRuntime, writeTinyLlamaGguf } from "../../adapters/llamacpp/index.js";
 import { type BudgetEvent, TokenBudget } from "../../src/budget/index.js";
 import { COORDINATOR_NAME, COORDINATOR_TOKEN_LIMIT, createBeliefCoordination } from "../../src/coordination/index.js";
 import { strategyMessages } from "../../src/coordination/prompts.js";

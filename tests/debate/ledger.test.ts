@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createSqliteLedger } from "../../adapters/ledger/sqlite.js";
+import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
 import { createAuctionDebate } from "../../src/debate/index.js";
 import { scriptedAgents, usageCounter } from "./scripted-agents.js";
 

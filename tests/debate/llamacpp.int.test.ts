@@ -19,7 +19,7 @@ import {
   LlamaCppRuntime,
   type TinyLlamaGgufInfo,
   writeTinyLlamaGguf,
-} from "../../adapters/providers/llamacpp/index.js";
+} from "../../adapters/llamacpp/index.js";
 import {
   type AuctionDebateOptions,
   type AuctionDebateStateType,

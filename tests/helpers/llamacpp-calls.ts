@@ -6,7 +6,7 @@
 import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import type { BaseMessage, UsageMetadata } from "@langchain/core/messages";
 import type { LLMResult } from "@langchain/core/outputs";
-import type { LlamaCppResponseMetadata } from "../../adapters/providers/llamacpp/index.js";
+import type { LlamaCppResponseMetadata } from "../../adapters/llamacpp/index.js";
 
 /** One model call seen by the callbacks. */
 export interface ObservedCall {

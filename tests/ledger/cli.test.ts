@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSqliteLedger } from "../../adapters/ledger/sqlite.js";
+import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
 import { EXIT_NO_LEDGER, EXIT_NOT_FOUND, ledgerCommand } from "../../src/cli/ledger.js";
 import type { OverheadRow, RecentAuction, SpendRow, WinRateRow } from "../../src/ledger/types.js";
 import { runGavel } from "../helpers/cli.js";

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { createSqliteLedger } from "../../adapters/ledger/sqlite.js";
+import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const writer = join(import.meta.dirname, "fixtures", "crash-writer.ts");

@@ -19,7 +19,7 @@ import {
   llamaCppMetadataOf,
   type TinyLlamaGgufInfo,
   writeTinyLlamaGguf,
-} from "../../adapters/providers/llamacpp/index.js";
+} from "../../adapters/llamacpp/index.js";
 
 const folder = mkdtempSync(join(tmpdir(), "gavel-llamacpp-int-"));
 const modelPath = join(folder, "tiny-llama.gguf");

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { entropyOf, untemperedDistribution } from "../../adapters/providers/llamacpp/distribution.js";
+import { entropyOf, untemperedDistribution } from "../../adapters/llamacpp/distribution.js";
 
 function softmax(logits: number[], temperature = 1): number[] {
   const scaled = logits.map((logit) => logit / temperature);

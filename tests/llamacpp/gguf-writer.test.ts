@@ -12,7 +12,7 @@ import {
   CHATML_TEMPLATE,
   GGUF_ALIGNMENT,
   writeTinyLlamaGguf,
-} from "../../adapters/providers/llamacpp/gguf-writer.js";
+} from "../../adapters/llamacpp/gguf-writer.js";
 import { GavelConfigError } from "../../src/errors.js";
 
 const folder = mkdtempSync(join(tmpdir(), "gavel-gguf-"));

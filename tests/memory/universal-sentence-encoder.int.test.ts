@@ -9,8 +9,8 @@ import {
   EmbedderError,
   UNIVERSAL_SENTENCE_ENCODER_DIMENSIONS,
   UniversalSentenceEncoderEmbeddings,
-} from "../../adapters/embeddings/universal-sentence-encoder.js";
-import { openVectraStrategyMemory } from "../../adapters/memory/vectra.js";
+} from "../../adapters/encoder/universal-sentence-encoder.js";
+import { openVectraStrategyMemory } from "../../adapters/vectra/memory.js";
 import { GavelConfigError } from "../../src/errors.js";
 import { entriesFromAuction } from "../../src/memory/auction-entries.js";
 

@@ -1,7 +1,7 @@
 import { MemoryVectorStore } from "@langchain/classic/vectorstores/memory";
 import type { Document } from "@langchain/core/documents";
 import { describe, expect, it } from "vitest";
-import { createVectorStoreStrategyMemory, equalityFilter, predicateFilter } from "../../adapters/memory/vectorstore.js";
+import { createVectorStoreStrategyMemory, equalityFilter, predicateFilter } from "../../adapters/vectorstore/memory.js";
 import { GavelConfigError } from "../../src/errors.js";
 import { entriesFromAuction } from "../../src/memory/auction-entries.js";
 import type { StrategyEntry } from "../../src/memory/types.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createSqliteLedger } from "../../adapters/ledger/sqlite.js";
+import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
 import { AuctionRouter, type RouterMetadata } from "../../src/router/index.js";
 import { CHEAP, DEAR, gavelOf, scriptedMember, seededMemory } from "./scripted-pool.js";
 

@@ -20,7 +20,7 @@ import {
   LlamaCppRuntime,
   type TinyLlamaGgufInfo,
   writeTinyLlamaGguf,
-} from "../../adapters/providers/llamacpp/index.js";
+} from "../../adapters/llamacpp/index.js";
 import { AuctionRouter, type RouterMetadata } from "../../src/router/index.js";
 
 const folder = mkdtempSync(join(tmpdir(), "gavel-router-llamacpp-"));

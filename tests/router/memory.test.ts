@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createSqliteLedger } from "../../adapters/ledger/sqlite.js";
+import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
 import { createInMemoryStrategyMemory, entriesFromAuction } from "../../src/memory/index.js";
 import type { StrategyMemory } from "../../src/memory/types.js";
 import { AuctionRouter } from "../../src/router/index.js";

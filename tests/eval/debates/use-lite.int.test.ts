@@ -1,7 +1,7 @@
 /** The replay with the real offline sentence encoder (USE-Lite) behind econ-commitment. */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { UniversalSentenceEncoderEmbeddings } from "../../../adapters/embeddings/universal-sentence-encoder.js";
+import { UniversalSentenceEncoderEmbeddings } from "../../../adapters/encoder/universal-sentence-encoder.js";
 import { FULL_DEBATE, loadDebateRecords, replayDebates } from "../../../src/eval/debates/index.js";
 
 const samplePath = join(import.meta.dirname, "..", "..", "..", "data", "debates", "sample.jsonl");

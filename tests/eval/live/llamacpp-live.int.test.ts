@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { LlamaCppChatModel, writeTinyLlamaGguf } from "../../../adapters/providers/llamacpp/index.js";
+import { LlamaCppChatModel, writeTinyLlamaGguf } from "../../../adapters/llamacpp/index.js";
 import { parseExperimentConfig } from "../../../src/eval/config.js";
 import { LIVE_OUTCOMES_FILE, recordBenchmarkExperiment } from "../../../src/eval/live/index.js";
 import { OutcomeRecordSchema } from "../../../src/eval/outcomes.js";

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeTinyLlamaGguf } from "../../../adapters/providers/llamacpp/index.js";
+import { writeTinyLlamaGguf } from "../../../adapters/llamacpp/index.js";
 import { evalCommand } from "../../../src/cli/eval.js";
 import { loadGsm8k } from "../../../src/eval/datasets.js";
 import {

@@ -19,8 +19,8 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { parseConfig } from "../../../src/errors.js";
-import { mulberry32Float } from "../../../src/market/random.js";
+import { parseConfig } from "../../src/errors.js";
+import { mulberry32Float } from "../../src/market/random.js";
 
 /** Alignment of the data section and of every tensor in it (the GGUF default). */
 export const GGUF_ALIGNMENT = 32;
@@ -315,7 +315,7 @@ export function buildTinyLlamaGguf(options: TinyLlamaGgufOptions = {}): { bytes:
  * ```ts
  * import { tmpdir } from "node:os";
  * import { join } from "node:path";
- * import { writeTinyLlamaGguf } from "./adapters/providers/llamacpp/gguf-writer.js";
+ * import { writeTinyLlamaGguf } from "./adapters/llamacpp/gguf-writer.js";
  *
  * const path = join(tmpdir(), "tiny-llama.gguf");
  * const info = await writeTinyLlamaGguf({ path, seed: 42 });

@@ -12,7 +12,7 @@
 import { access, constants } from "node:fs/promises";
 import type { ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel } from "node-llama-cpp";
 import { z } from "zod";
-import { functionSchema, parseConfig } from "../../../src/errors.js";
+import { functionSchema, parseConfig } from "../../src/errors.js";
 import { LlamaCppModelLoadError, LlamaCppNotInstalled } from "./errors.js";
 
 /** The node-llama-cpp module, as returned by `import("node-llama-cpp")`. */

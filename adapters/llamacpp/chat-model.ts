@@ -38,7 +38,7 @@ import { isSerializableSchema, type SerializableSchema } from "@langchain/core/u
 import { type InteropZodType, isInteropZodSchema } from "@langchain/core/utils/types";
 import type { ChatHistoryItem, ChatWrapper, LlamaModel, Token } from "node-llama-cpp";
 import { z } from "zod";
-import { functionSchema, parseConfig } from "../../../src/errors.js";
+import { functionSchema, parseConfig } from "../../src/errors.js";
 import {
   entropyOf,
   type OpenAILogprobs,
@@ -170,7 +170,7 @@ type GenerationEvent =
  *
  * @example
  * ```ts
- * import { LlamaCppChatModel } from "./adapters/providers/llamacpp/index.js";
+ * import { LlamaCppChatModel } from "./adapters/llamacpp/index.js";
  *
  * const model = new LlamaCppChatModel({ modelPath: "./models/model.gguf", maxTokens: 128 });
  * const answer = await model.invoke("Plan: how would you sort 10 GB of integers?");

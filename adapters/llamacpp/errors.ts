@@ -2,7 +2,7 @@
  * Named errors of the node-llama-cpp adapter. Each carries the fields a caller needs to act on
  * it, and the original failure as `cause`.
  */
-import { GavelError } from "../../../src/errors.js";
+import { GavelError } from "../../src/errors.js";
 
 /** The optional peer dependency `node-llama-cpp` is not installed. */
 export class LlamaCppNotInstalled extends GavelError {

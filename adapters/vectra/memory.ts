@@ -30,7 +30,7 @@ import {
 } from "../../src/memory/matrix-memory.js";
 import type { MemoryView, StoredRecord } from "../../src/memory/matrix-store.js";
 import type { StrategyEntry, StrategyMemory } from "../../src/memory/types.js";
-import { UniversalSentenceEncoderEmbeddings } from "../embeddings/universal-sentence-encoder.js";
+import { UniversalSentenceEncoderEmbeddings } from "../encoder/universal-sentence-encoder.js";
 import { AtomicFileStorage } from "./atomic-file-storage.js";
 import { acquireFolderLock } from "./folder-lock.js";
 import { appendJournal, clearJournal, JOURNAL_FILE_NAME, journalLines, replayJournal } from "./journal.js";

@@ -1,0 +1,23 @@
+/**
+ * langchain-gavel/sqlite — the auction ledger in one SQLite file (better-sqlite3, WAL mode).
+ *
+ * better-sqlite3 is an optional peer dependency of langchain-gavel: install it next to this entry
+ * point (`npm install better-sqlite3`). It is a native module, compiled on install where no prebuilt
+ * binary matches (a C++ toolchain is needed then).
+ *
+ * @example
+ * ```ts
+ * import { createSqliteLedger } from "langchain-gavel/sqlite";
+ *
+ * const ledger = createSqliteLedger({ path: "gavel.db" });
+ * ```
+ *
+ * @packageDocumentation
+ */
+export {
+  createSqliteLedger,
+  DEFAULT_BUSY_TIMEOUT_MS,
+  type SqliteDatabase,
+  type SqliteLedger,
+  type SqliteLedgerOptions,
+} from "./ledger.js";
