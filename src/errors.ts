@@ -14,17 +14,39 @@ const MARKER = Symbol.for("langchain-gavel.error");
 
 /** Base class of every error Gavel throws. */
 export class GavelError extends Error {
-  readonly [MARKER] = true;
+  /** The names of this error's class and of its Gavel ancestors, read by `isInstance`. */
+  readonly [MARKER]: readonly string[];
   override readonly name: string = "GavelError";
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
+    this[MARKER] = lineageOf(new.target);
   }
 
-  /** True when `error` is any Gavel error, from any copy of the package. */
-  static isInstance(error: unknown): error is GavelError {
-    return typeof error === "object" && error !== null && MARKER in error;
+  /**
+   * True when `error` is an instance of this class or of a subclass, from any copy of the package
+   * (it compares class names, not prototypes). Every subclass inherits it.
+   *
+   * @example
+   * BudgetExhaustedError.isInstance(error); // only budget refusals
+   * GavelError.isInstance(error); // any Gavel error
+   */
+  static isInstance<T extends GavelError>(this: abstract new (...args: never[]) => T, error: unknown): error is T {
+    if (typeof error !== "object" || error === null || !(MARKER in error)) return false;
+    const lineage = (error as { [MARKER]?: unknown })[MARKER];
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass isInstance was called on.
+    return Array.isArray(lineage) && lineage.includes(this.name);
   }
+}
+
+/** The class names from `errorClass` up to `GavelError`. */
+function lineageOf(errorClass: abstract new (...args: never[]) => unknown): string[] {
+  const names: string[] = [];
+  for (let current: unknown = errorClass; typeof current === "function"; current = Object.getPrototypeOf(current)) {
+    names.push(current.name);
+    if (current === GavelError) break;
+  }
+  return names;
 }
 
 /**
@@ -43,10 +65,6 @@ export class GavelConfigError extends GavelError {
     });
     super(`Invalid ${where}:\n${lines.join("\n")}`, { cause: zodError });
     this.fields = zodError.issues.map((issue) => issue.path.join("."));
-  }
-
-  static override isInstance(error: unknown): error is GavelConfigError {
-    return GavelError.isInstance(error) && error.name === "GavelConfigError";
   }
 }
 
@@ -97,10 +115,6 @@ export class BudgetExhausted extends GavelError {
     this.spent = spent;
     this.reserved = reserved;
     this.requested = requested;
-  }
-
-  static override isInstance(error: unknown): error is BudgetExhausted {
-    return GavelError.isInstance(error) && error.name === "BudgetExhausted";
   }
 }
 

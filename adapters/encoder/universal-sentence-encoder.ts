@@ -18,10 +18,6 @@ export const DEFAULT_EMBEDDING_BATCH_SIZE = 32;
 /** The model could not be loaded or failed on a batch. The original error is the `cause`. */
 export class EmbedderError extends GavelError {
   override readonly name = "EmbedderError";
-
-  static override isInstance(error: unknown): error is EmbedderError {
-    return GavelError.isInstance(error) && error.name === "EmbedderError";
-  }
 }
 
 const UniversalSentenceEncoderOptionsSchema = z

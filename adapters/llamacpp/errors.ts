@@ -17,10 +17,6 @@ export class LlamaCppNotInstalled extends GavelError {
       options,
     );
   }
-
-  static override isInstance(error: unknown): error is LlamaCppNotInstalled {
-    return GavelError.isInstance(error) && error.name === "LlamaCppNotInstalled";
-  }
 }
 
 /** The GGUF model file does not exist, cannot be read, or llama.cpp refused to load it. */
@@ -42,10 +38,6 @@ export class LlamaCppModelLoadError extends GavelError {
     this.modelPath = modelPath;
     this.reason = reason;
   }
-
-  static override isInstance(error: unknown): error is LlamaCppModelLoadError {
-    return GavelError.isInstance(error) && error.name === "LlamaCppModelLoadError";
-  }
 }
 
 /** The prompt plus `maxTokens` does not fit in the context window of a sequence. */
@@ -65,10 +57,6 @@ export class LlamaCppContextOverflow extends GavelError {
     this.maxTokens = maxTokens;
     this.contextSize = contextSize;
   }
-
-  static override isInstance(error: unknown): error is LlamaCppContextOverflow {
-    return GavelError.isInstance(error) && error.name === "LlamaCppContextOverflow";
-  }
 }
 
 /** Structured output hit `maxTokens` before the JSON value was complete. */
@@ -84,10 +72,6 @@ export class LlamaCppOutputTruncated extends GavelError {
     );
     this.maxTokens = details.maxTokens;
     this.text = details.text;
-  }
-
-  static override isInstance(error: unknown): error is LlamaCppOutputTruncated {
-    return GavelError.isInstance(error) && error.name === "LlamaCppOutputTruncated";
   }
 }
 

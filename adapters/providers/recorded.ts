@@ -40,10 +40,6 @@ export class RecordedUnavailable extends GavelError {
     this.promptId = promptId;
     this.reason = reason;
   }
-
-  static override isInstance(error: unknown): error is RecordedUnavailable {
-    return GavelError.isInstance(error) && error.name === "RecordedUnavailable";
-  }
 }
 
 /** Looks recorded prompts up by text; shared by every model of a pool. */

@@ -22,10 +22,6 @@ export class UnknownModelPrice extends GavelError {
     );
     this.model = model;
   }
-
-  static override isInstance(error: unknown): error is UnknownModelPrice {
-    return GavelError.isInstance(error) && error.name === "UnknownModelPrice";
-  }
 }
 
 /** Why a reservation can no longer be settled. */
@@ -47,9 +43,5 @@ export class ReservationClosed extends GavelError {
     super(`Reservation ${reservationId} ${reason}; it cannot be settled (nothing was charged twice).`);
     this.reservationId = reservationId;
     this.state = state;
-  }
-
-  static override isInstance(error: unknown): error is ReservationClosed {
-    return GavelError.isInstance(error) && error.name === "ReservationClosed";
   }
 }

@@ -25,10 +25,6 @@ export function usageErrorsExitWithCode2(error: CommanderError): void {
 /** The experiment is valid but needs something this version does not implement (exit code 3). */
 export class NotImplementedError extends GavelError {
   override readonly name = "NotImplementedError";
-
-  static override isInstance(error: unknown): error is NotImplementedError {
-    return GavelError.isInstance(error) && error.name === "NotImplementedError";
-  }
 }
 
 /**

@@ -23,8 +23,4 @@ export class CoordinationError extends GavelError {
     this.reason = details.reason;
     this.agent = details.agent;
   }
-
-  static override isInstance(error: unknown): error is CoordinationError {
-    return GavelError.isInstance(error) && error.name === "CoordinationError";
-  }
 }

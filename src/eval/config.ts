@@ -368,10 +368,6 @@ export class GavelConfigFileError extends GavelError {
     this.issues = issues;
     this.fields = issues.map((issue) => issue.field);
   }
-
-  static override isInstance(error: unknown): error is GavelConfigFileError {
-    return GavelError.isInstance(error) && error.name === "GavelConfigFileError";
-  }
 }
 
 /** A keyed backend's environment variable is not set. */
@@ -385,10 +381,6 @@ export class MissingApiKeyError extends GavelError {
     super(`The ${backend} backend needs an API key: set the environment variable ${variable}.`);
     this.backend = backend;
     this.variable = variable;
-  }
-
-  static override isInstance(error: unknown): error is MissingApiKeyError {
-    return GavelError.isInstance(error) && error.name === "MissingApiKeyError";
   }
 }
 

@@ -35,19 +35,11 @@ export class GavelDataError extends GavelError {
     this.line = line;
     this.fields = fields;
   }
-
-  static override isInstance(error: unknown): error is GavelDataError {
-    return GavelError.isInstance(error) && error.name === "GavelDataError";
-  }
 }
 
 /** A metric was asked for something it cannot compute (for example no gap between a weak and a strong model). */
 export class GavelMetricError extends GavelError {
   override readonly name = "GavelMetricError";
-
-  static override isInstance(error: unknown): error is GavelMetricError {
-    return GavelError.isInstance(error) && error.name === "GavelMetricError";
-  }
 }
 
 /** The Python interpreter needed to run candidate code could not be found or started. */
@@ -59,9 +51,5 @@ export class PythonUnavailableError extends GavelError {
   constructor(command: string, options?: { cause?: unknown }) {
     super(`Cannot start Python with "${command}": install python3 or pass the interpreter as \`python\`.`, options);
     this.command = command;
-  }
-
-  static override isInstance(error: unknown): error is PythonUnavailableError {
-    return GavelError.isInstance(error) && error.name === "PythonUnavailableError";
   }
 }

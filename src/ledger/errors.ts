@@ -39,8 +39,4 @@ export class LedgerError extends GavelError {
     super(`Ledger ${operation} failed: ${message}${reason}`, options);
     this.operation = operation;
   }
-
-  static override isInstance(error: unknown): error is LedgerError {
-    return GavelError.isInstance(error) && error.name === "LedgerError";
-  }
 }

@@ -33,10 +33,6 @@ export class InvalidBidsError extends GavelError {
     this.problem = problem;
     this.bidders = bidders;
   }
-
-  static override isInstance(error: unknown): error is InvalidBidsError {
-    return GavelError.isInstance(error) && error.name === "InvalidBidsError";
-  }
 }
 
 /** A valid bid with what clearing needs precomputed. */

@@ -57,8 +57,4 @@ export class GavelMemoryError extends GavelError {
     this.reason = reason;
     this.folder = folder;
   }
-
-  static override isInstance(error: unknown): error is GavelMemoryError {
-    return GavelError.isInstance(error) && error.name === "GavelMemoryError";
-  }
 }

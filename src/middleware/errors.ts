@@ -32,8 +32,4 @@ export class ModelWithoutOutputCap extends GavelError {
     );
     this.model = model;
   }
-
-  static override isInstance(error: unknown): error is ModelWithoutOutputCap {
-    return GavelError.isInstance(error) && error.name === "ModelWithoutOutputCap";
-  }
 }

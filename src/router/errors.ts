@@ -40,10 +40,6 @@ export class AuctionRouterFailed extends GavelError {
     this.reasons = reasons;
     this.errors = errors;
   }
-
-  static override isInstance(error: unknown): error is AuctionRouterFailed {
-    return GavelError.isInstance(error) && error.name === "AuctionRouterFailed";
-  }
 }
 
 /** `Name: message` of an error (the reason recorded when a call fails), or the thrown value as text. */

@@ -186,10 +186,6 @@ export class WeightFitError extends GavelError {
     this.formulation = details.formulation;
     this.tasks = details.tasks;
   }
-
-  static override isInstance(error: unknown): error is WeightFitError {
-    return GavelError.isInstance(error) && error.name === "WeightFitError";
-  }
 }
 
 // ---------------------------------------------------------------------------

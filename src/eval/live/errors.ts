@@ -20,10 +20,6 @@ export class LiveBackendError extends GavelError {
     this.backend = details.backend;
     this.model = details.model;
   }
-
-  static override isInstance(error: unknown): error is LiveBackendError {
-    return GavelError.isInstance(error) && error.name === "LiveBackendError";
-  }
 }
 
 /**
@@ -49,9 +45,5 @@ export class LiveBudgetReached extends GavelError {
     this.limit = limit;
     this.spent = spent;
     this.remaining = remaining;
-  }
-
-  static override isInstance(error: unknown): error is LiveBudgetReached {
-    return GavelError.isInstance(error) && error.name === "LiveBudgetReached";
   }
 }

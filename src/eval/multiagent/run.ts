@@ -119,10 +119,6 @@ export interface MultiAgentSweep {
 /** A debate experiment that cannot start (no usable chat model, ...). */
 export class MultiAgentSetupError extends GavelError {
   override readonly name = "MultiAgentSetupError";
-
-  static override isInstance(error: unknown): error is MultiAgentSetupError {
-    return GavelError.isInstance(error) && error.name === "MultiAgentSetupError";
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -32,10 +32,6 @@ export class NoBidders extends GavelError {
     super(`no available model can bid for prompt ${promptId ?? "(unnamed)"}`);
     this.promptId = promptId;
   }
-
-  static override isInstance(error: unknown): error is NoBidders {
-    return GavelError.isInstance(error) && error.name === "NoBidders";
-  }
 }
 
 /** Options of {@link createMemoryAuctionRouter}. */
