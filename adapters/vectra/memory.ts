@@ -15,7 +15,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { type IndexItem, LocalIndex, type MetadataTypes, ProtobufCodec } from "vectra";
+import type { IndexItem, LocalIndex, MetadataTypes } from "vectra";
 import { z } from "zod";
 import { parseConfig } from "../../src/errors.js";
 import { parseStoredEntry } from "../../src/memory/entry-schema.js";
@@ -30,8 +30,8 @@ import {
 } from "../../src/memory/matrix-memory.js";
 import type { MemoryView, StoredRecord } from "../../src/memory/matrix-store.js";
 import type { StrategyEntry, StrategyMemory } from "../../src/memory/types.js";
+import { importPeer } from "../../src/peers.js";
 import { UniversalSentenceEncoderEmbeddings } from "../encoder/universal-sentence-encoder.js";
-import { AtomicFileStorage } from "./atomic-file-storage.js";
 import { acquireFolderLock } from "./folder-lock.js";
 import { appendJournal, clearJournal, JOURNAL_FILE_NAME, journalLines, replayJournal } from "./journal.js";
 
@@ -171,6 +171,9 @@ export async function openVectraStrategyMemory(options: VectraStrategyMemoryOpti
       { cause: error },
     );
   }
+  // vectra is an optional peer, loaded here rather than on import; the storage class extends it.
+  const { LocalIndex, ProtobufCodec } = await importPeer("vectra", "langchain-gavel/vectra", () => import("vectra"));
+  const { AtomicFileStorage } = await import("./atomic-file-storage.js");
   const lock = await acquireFolderLock(folder);
   try {
     const index = new LocalIndex(folder, undefined, new AtomicFileStorage(), new ProtobufCodec());

@@ -17,6 +17,13 @@ import { entriesFromAuction } from "../../src/memory/auction-entries.js";
 const embeddings = new UniversalSentenceEncoderEmbeddings({ batchSize: 4 });
 
 describe("UniversalSentenceEncoderEmbeddings (real model)", () => {
+  it("loads the model on first use without leaving process-wide handlers behind", async () => {
+    const handlers = () => [process.listeners("uncaughtException"), process.listeners("unhandledRejection")];
+    const before = handlers();
+    await new UniversalSentenceEncoderEmbeddings().embedQuery("load the model"); // the first load in this file
+    expect(handlers()).toEqual(before);
+  });
+
   it("embeds 512-d unit vectors, batched in order", async () => {
     const texts = ["one", "two", "three", "four", "five", "six"];
     const vectors = await embeddings.embedDocuments(texts);

