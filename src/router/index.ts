@@ -76,6 +76,7 @@ export {
   type FittedWeights,
   fitRouterWeights,
   generateSyntheticTrainingTasks,
+  type HighsSolver,
   parseTrainingTask,
   type SolverLoader,
   type SyntheticBidder,

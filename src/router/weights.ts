@@ -48,10 +48,11 @@
  * the router's `scoreBid` itself, so what it measures is what the router would choose.
  * Pure: no I/O. HiGHS (WebAssembly) is loaded lazily through an injectable seam.
  */
-import type { Highs } from "highs";
+
 import { z } from "zod";
 import { GavelError, parseConfig, parseJsonConfig } from "../errors.js";
 import { createSeededRandom } from "../market/random.js";
+import { importPeer } from "../peers.js";
 import { clamp01 } from "./entropy.js";
 import { DEFAULT_WEIGHTS, type RouterWeights } from "./options.js";
 import { scoreBid } from "./scoring.js";
@@ -359,14 +360,27 @@ export function evaluateWeights(
 // The fit
 // ---------------------------------------------------------------------------
 
+/**
+ * The part of the HiGHS solver the fit uses (declared here, so that the package's types do not
+ * depend on `highs`, an optional peer).
+ */
+export interface HighsSolver {
+  solve(
+    model: string,
+    options: { output_flag: boolean; time_limit: number; mip_rel_gap: number },
+  ): { Status: string; ObjectiveValue: number; Columns: Record<string, { Primal?: number } | undefined> };
+}
+
 /** Loads the HiGHS runtime. The default imports the `highs` package (WebAssembly) on first use. */
-export type SolverLoader = () => Promise<Pick<Highs, "solve">>;
+export type SolverLoader = () => Promise<HighsSolver>;
 
 const defaultSolverLoader: SolverLoader = async () => {
   // The package ships ESM at runtime but CommonJS-shaped types, so `default` may be the loader
   // itself (runtime) or a namespace holding it (as TypeScript sees it under NodeNext).
-  type Loader = () => Promise<Highs>;
-  const imported = (await import("highs")) as unknown as { default: Loader | { default: Loader } };
+  type Loader = () => Promise<HighsSolver>;
+  const imported = (await importPeer("highs", "fitRouterWeights", () => import("highs"))) as unknown as {
+    default: Loader | { default: Loader };
+  };
   const loader = typeof imported.default === "function" ? imported.default : imported.default.default;
   return loader();
 };
@@ -477,13 +491,13 @@ export async function fitRouterWeights(options: FitRouterWeightsOptions): Promis
     };
   };
 
-  let solver: Pick<Highs, "solve">;
+  let solver: HighsSolver;
   try {
     solver = await (config.loadSolver ?? defaultSolverLoader)();
   } catch (error) {
     return fail("load error", "HiGHS could not be loaded", error);
   }
-  let solution: ReturnType<Highs["solve"]>;
+  let solution: ReturnType<HighsSolver["solve"]>;
   try {
     solution = solver.solve(model, { output_flag: false, time_limit: timeLimitSeconds, mip_rel_gap: mipRelativeGap });
   } catch (error) {
@@ -493,7 +507,7 @@ export async function fitRouterWeights(options: FitRouterWeightsOptions): Promis
   if (status !== "Optimal" && status !== "Time limit reached") {
     return fail(status, "no optimal solution");
   }
-  const columns = solution.Columns as Record<string, { Primal?: number } | undefined>;
+  const columns = solution.Columns;
   const primal = (name: string) => columns[name]?.Primal;
   const scaled = [primal(COST), primal(ENTROPY), ...jurors.map((_, index) => primal(jurorVariable(index)))];
   if (scaled.some((value) => value === undefined || !Number.isFinite(value))) {
