@@ -43,6 +43,7 @@ export {
   parseConfig,
   parseJsonConfig,
 } from "./errors.js";
+export { MissingPeerDependencyError } from "./peers.js";
 
 // The market core: bids, mechanisms, clearing.
 export * from "./market/index.js";

@@ -4,21 +4,6 @@
  */
 import { GavelError } from "../../src/errors.js";
 
-/** The optional peer dependency `node-llama-cpp` is not installed. */
-export class LlamaCppNotInstalled extends GavelError {
-  override readonly name = "LlamaCppNotInstalled";
-  /** The package that could not be loaded. */
-  readonly packageName = "node-llama-cpp";
-
-  constructor(options?: { cause?: unknown }) {
-    super(
-      "Local GGUF models need the optional package node-llama-cpp, which is not installed. " +
-        "Install it with `npm install node-llama-cpp` (it ships prebuilt llama.cpp binaries).",
-      options,
-    );
-  }
-}
-
 /** The GGUF model file does not exist, cannot be read, or llama.cpp refused to load it. */
 export class LlamaCppModelLoadError extends GavelError {
   override readonly name = "LlamaCppModelLoadError";

@@ -21,7 +21,6 @@ export {
 export {
   LlamaCppContextOverflow,
   LlamaCppModelLoadError,
-  LlamaCppNotInstalled,
   LlamaCppOutputTruncated,
 } from "./errors.js";
 export {

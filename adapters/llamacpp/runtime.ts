@@ -13,7 +13,8 @@ import { access, constants } from "node:fs/promises";
 import type { ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel } from "node-llama-cpp";
 import { z } from "zod";
 import { functionSchema, parseConfig } from "../../src/errors.js";
-import { LlamaCppModelLoadError, LlamaCppNotInstalled } from "./errors.js";
+import { importPeer } from "../../src/peers.js";
+import { LlamaCppModelLoadError } from "./errors.js";
 
 /** The node-llama-cpp module, as returned by `import("node-llama-cpp")`. */
 export type NodeLlamaCppModule = typeof import("node-llama-cpp");
@@ -166,18 +167,7 @@ export class LlamaCppRuntime {
   }
 }
 
-/** Import node-llama-cpp, turning "not installed" into {@link LlamaCppNotInstalled}. */
-async function importNodeLlamaCpp(
-  loadModule: (() => Promise<NodeLlamaCppModule>) | undefined,
-): Promise<NodeLlamaCppModule> {
-  try {
-    return await (loadModule ?? (() => import("node-llama-cpp")))();
-  } catch (error) {
-    const code = (error as { code?: unknown } | null)?.code;
-    const message = error instanceof Error ? error.message : String(error);
-    if ((code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") && message.includes("node-llama-cpp")) {
-      throw new LlamaCppNotInstalled({ cause: error });
-    }
-    throw error;
-  }
+/** Import node-llama-cpp (an optional peer), turning "not installed" into a `MissingPeerDependencyError`. */
+function importNodeLlamaCpp(loadModule: (() => Promise<NodeLlamaCppModule>) | undefined): Promise<NodeLlamaCppModule> {
+  return importPeer("node-llama-cpp", "langchain-gavel/llamacpp", loadModule ?? (() => import("node-llama-cpp")));
 }

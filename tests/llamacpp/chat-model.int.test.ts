@@ -14,12 +14,12 @@ import {
   LlamaCppChatModel,
   LlamaCppContextOverflow,
   LlamaCppModelLoadError,
-  LlamaCppNotInstalled,
   LlamaCppRuntime,
   llamaCppMetadataOf,
   type TinyLlamaGgufInfo,
   writeTinyLlamaGguf,
 } from "../../adapters/llamacpp/index.js";
+import { MissingPeerDependencyError } from "../../src/peers.js";
 
 const folder = mkdtempSync(join(tmpdir(), "gavel-llamacpp-int-"));
 const modelPath = join(folder, "tiny-llama.gguf");
@@ -234,7 +234,7 @@ describe("LlamaCppChatModel errors", () => {
     });
     const broken = new LlamaCppChatModel({ modelPath, loadModule: () => Promise.reject(notInstalled) });
     const error = await broken.invoke("hi").catch((caught: unknown) => caught);
-    expect(LlamaCppNotInstalled.isInstance(error)).toBe(true);
+    expect(MissingPeerDependencyError.isInstance(error)).toBe(true);
     expect((error as Error).message).toContain("npm install node-llama-cpp");
     expect((error as Error).cause).toBe(notInstalled);
   });
