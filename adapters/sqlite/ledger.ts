@@ -104,7 +104,17 @@ const SqliteLedgerOptionsSchema = z
 /** Options of {@link createSqliteLedger}. */
 export type SqliteLedgerOptions = z.input<typeof SqliteLedgerOptionsSchema>;
 
-/** A ledger on SQLite; also exposes its database handle (for backups, `PRAGMA integrity_check`, ad-hoc SQL). */
+/**
+ * A ledger on SQLite: both halves, `LedgerWriter` and `LedgerReader` (an {@link AuctionLedger});
+ * also exposes its database handle (for backups, `PRAGMA integrity_check`, ad-hoc SQL). Opened with `readonly: true` it is used as a `LedgerReader`: its writes reject.
+ *
+ * @example
+ * ```ts
+ * const ledger: SqliteLedger = createSqliteLedger({ path: "gavel.db" });
+ * ledger.database.pragma("integrity_check", { simple: true }); // "ok"
+ * ledger.schemaVersion; // 1
+ * ```
+ */
 export interface SqliteLedger extends AuctionLedger {
   readonly database: Database.Database;
   /** The schema version of the file (`PRAGMA user_version`). */
@@ -347,9 +357,12 @@ interface LedgerParts {
 function buildLedger(parts: LedgerParts): SqliteLedger {
   const { database, ownsDatabase, schemaVersion, storeTaskText, now, generateId } = parts;
   const statements = prepareStatements(database);
+  /** Set by `close()`: from then on every call rejects, also on an injected handle the ledger leaves open. */
+  let closed = false;
 
-  /** Run `work`, turning any failure into a `LedgerError` for `operation`. */
+  /** Run `work`, turning any failure into a `LedgerError` for `operation`; refuse once the ledger is closed. */
   function guard<T>(operation: LedgerOperation, what: string, work: () => T): T {
+    if (closed) throw new LedgerError(operation, `${what}: the ledger is closed`);
     try {
       return work();
     } catch (error) {
@@ -574,7 +587,9 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
     },
 
     async close() {
+      if (closed) return;
       if (ownsDatabase && database.open) guard("close", `could not close ${database.name}`, () => database.close());
+      closed = true;
     },
   };
 }

@@ -19,8 +19,8 @@ import { parseConfig } from "../errors.js";
 import { LedgerError } from "../ledger/errors.js";
 import { overheadTotal } from "../ledger/overhead.js";
 import type {
-  AuctionLedger,
   AuctionRecord,
+  LedgerReader,
   OverheadGrouping,
   OverheadRow,
   RecentAuction,
@@ -47,7 +47,7 @@ const LedgerCommandOptionsSchema = z
     /** Where errors and warnings go. Default: `process.stderr`. */
     stderr: functionField<(text: string) => void>().optional(),
     /** Opens the ledger at an existing path. Default: the SQLite ledger, read-only. */
-    openLedger: functionField<(path: string) => AuctionLedger | Promise<AuctionLedger>>().optional(),
+    openLedger: functionField<(path: string) => LedgerReader | Promise<LedgerReader>>().optional(),
   })
   .strict();
 
@@ -80,11 +80,7 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
   const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
 
   /** Open the ledger at `path`, run `work`, close it. Missing or unreadable files end the command with exit code 2. */
-  async function withLedger<T>(
-    command: Command,
-    path: string,
-    work: (ledger: AuctionLedger) => Promise<T>,
-  ): Promise<T> {
+  async function withLedger<T>(command: Command, path: string, work: (ledger: LedgerReader) => Promise<T>): Promise<T> {
     if (!existsSync(path)) {
       command.error(
         `error: no ledger database at ${path} (gavel ledger reads an existing file and never creates one)`,
@@ -94,7 +90,7 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
         },
       );
     }
-    let ledger: AuctionLedger;
+    let ledger: LedgerReader;
     try {
       ledger = await openLedger(path);
     } catch (error) {

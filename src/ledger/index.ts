@@ -1,6 +1,7 @@
 /**
- * The auction ledger: the storage interface, its error and helpers.
- * The SQLite backend is `adapters/sqlite/ledger.ts` (`createSqliteLedger`).
+ * The auction ledger: the storage interfaces (`LedgerWriter`, `LedgerReader`, and `AuctionLedger`,
+ * both), its error and helpers. The SQLite backend is `adapters/sqlite/ledger.ts`
+ * (`createSqliteLedger`); the conformance suites are in `langchain-gavel/testing`.
  */
 export { LedgerError, type LedgerOperation } from "./errors.js";
 export {
@@ -29,7 +30,9 @@ export type {
   ChargeKind,
   ChargeRecord,
   JsonObject,
+  LedgerReader,
   LedgerScope,
+  LedgerWriter,
   OutcomeInput,
   OverheadGrouping,
   OverheadQuery,

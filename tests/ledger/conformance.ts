@@ -223,8 +223,8 @@ export function runLedgerConformance<Ledger extends AuctionLedger>(options: Ledg
         const [first] = outcome.results;
         if (first === undefined) throw new Error("sample outcome has no results");
         outcome.results.push({ ...first, rank: 2 }); // the same bidder twice
-        await expect(ledger.recordAuction({ id: "torn", kind: "route", outcome })).rejects.toSatisfy(
-          LedgerError.isInstance,
+        await expect(ledger.recordAuction({ id: "torn", kind: "route", outcome })).rejects.toSatisfy((error: unknown) =>
+          LedgerError.isInstance(error),
         );
         expect(await ledger.getAuction("torn")).toBeUndefined();
         expect(await ledger.recentAuctions()).toEqual([]);
@@ -312,7 +312,9 @@ export function runLedgerConformance<Ledger extends AuctionLedger>(options: Ledg
 
       it("rejects invalid charges with a LedgerError and writes none of the batch", async () => {
         const negative = charge({ model: "m", inputTokens: -5 });
-        await expect(ledger.recordCharge(negative)).rejects.toSatisfy(LedgerError.isInstance);
+        await expect(ledger.recordCharge(negative)).rejects.toSatisfy((error: unknown) =>
+          LedgerError.isInstance(error),
+        );
         const unknownKind = { ...charge({ model: "m" }), kind: "refund" } as unknown as ChargeInput;
         const error = await ledger
           .recordCharges([charge({ model: "ok", at: 1 }), unknownKind])
@@ -687,8 +689,12 @@ export function runLedgerConformance<Ledger extends AuctionLedger>(options: Ledg
       });
 
       it("rejects a limit that is not a positive integer", async () => {
-        await expect(ledger.recentAuctions({ limit: 0 })).rejects.toSatisfy(LedgerError.isInstance);
-        await expect(ledger.recentAuctions({ limit: 1.5 })).rejects.toSatisfy(LedgerError.isInstance);
+        await expect(ledger.recentAuctions({ limit: 0 })).rejects.toSatisfy((error: unknown) =>
+          LedgerError.isInstance(error),
+        );
+        await expect(ledger.recentAuctions({ limit: 1.5 })).rejects.toSatisfy((error: unknown) =>
+          LedgerError.isInstance(error),
+        );
       });
     });
 

@@ -158,7 +158,7 @@ describe("createSqliteLedger", () => {
     const ledger = createSqliteLedger({ path: ":memory:" });
     await ledger.close();
     await ledger.close(); // closing twice is harmless
-    await expect(ledger.recentAuctions()).rejects.toSatisfy(LedgerError.isInstance);
+    await expect(ledger.recentAuctions()).rejects.toSatisfy((error: unknown) => LedgerError.isInstance(error));
   });
 
   describe("read-only", () => {
@@ -183,7 +183,9 @@ describe("createSqliteLedger", () => {
       await writer.close();
       const reader = createSqliteLedger({ path, readonly: true });
       expect(await reader.getAuction("x")).toBeDefined();
-      await expect(reader.recordAuction({ kind: "route", outcome })).rejects.toSatisfy(LedgerError.isInstance);
+      await expect(reader.recordAuction({ kind: "route", outcome })).rejects.toSatisfy((error: unknown) =>
+        LedgerError.isInstance(error),
+      );
       await reader.close();
     });
   });
