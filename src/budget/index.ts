@@ -45,6 +45,7 @@ export {
   priceTableSchema,
   resolvePrice,
 } from "./prices.js";
+export type { SharedTokenBudget } from "./shared.js";
 export {
   countContentTokens,
   countJsonTokens,

@@ -14,7 +14,6 @@ export {
   BUDGET_EXHAUSTED_METADATA_KEY,
   budgetExhaustionOf,
   DEFAULT_MAX_OUTPUT_TOKENS,
-  type SharedTokenBudget,
   type TokenBudgetCharge,
   type TokenBudgetExitBehavior,
   type TokenBudgetMiddlewareOptions,

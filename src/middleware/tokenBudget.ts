@@ -44,11 +44,11 @@ import {
   type Settlement,
   TOKENS_PER_MESSAGE,
   TOKENS_PER_NAME,
-  type TokenBudget,
   UnknownModelPrice,
   type Usage,
   usageFromMessage,
 } from "../budget/index.js";
+import { sharedTokenBudgetSchema } from "../budget/shared.js";
 import { roleOf } from "../budget/tokens.js";
 import { BudgetExhausted, type BudgetExhaustedDetails, functionSchema, parseConfig } from "../errors.js";
 import {
@@ -72,12 +72,6 @@ export const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
 
 /** What happens when a limit cannot afford the next model call. */
 export type TokenBudgetExitBehavior = "end" | "error" | "downgrade";
-
-/**
- * A budget shared by many agents and concurrent calls: a `TokenBudget`, or anything with the
- * same reserve / settle / release contract (for example one that also writes a ledger).
- */
-export type SharedTokenBudget = Pick<TokenBudget, "reserve" | "settle" | "release" | "remaining">;
 
 /** One model call as it was charged: what `onCharge` receives. */
 export interface TokenBudgetCharge {
@@ -107,12 +101,6 @@ export interface TokenBudgetCharge {
   totals: TokenBudgetTotals;
 }
 
-function isSharedBudget(value: unknown): value is SharedTokenBudget {
-  if (typeof value !== "object" || value === null) return false;
-  const budget = value as Record<string, unknown>;
-  return ["reserve", "settle", "release", "remaining"].every((method) => typeof budget[method] === "function");
-}
-
 /** A limit: a token count (shorthand for `{ maxTokens }`), or `{ maxTokens?, maxUsd? }`. */
 const limitSchema = z.union([z.number().int().nonnegative(), budgetLimitsSchema], {
   error: "expected a token count, or { maxTokens?: number, maxUsd?: number }",
@@ -126,7 +114,7 @@ export const tokenBudgetMiddlewareOptionsSchema = z
     /** Limit over one invocation (reset when the agent starts). */
     runLimit: limitSchema.optional(),
     /** A budget shared with other agents and concurrent calls; reserved before each call, settled after. */
-    budget: z.custom<SharedTokenBudget>(isSharedBudget, { message: "must be a TokenBudget" }).optional(),
+    budget: sharedTokenBudgetSchema.optional(),
     /** Prices merged over `DEFAULT_PRICES` for `maxUsd` limits, charges and downgrade order. */
     prices: priceTableSchema.optional(),
     /** Output tokens reserved for a model that declares no `maxTokens`. Default 4096. */

@@ -13,11 +13,11 @@ import {
   priceTableSchema,
   scopeIdsSchema,
 } from "../budget/index.js";
+import { type SharedTokenBudget, sharedTokenBudgetSchema } from "../budget/shared.js";
 import type { ModelPrice } from "../budget/types.js";
 import { parseConfig } from "../errors.js";
 import type { AuctionLedger } from "../ledger/types.js";
 import type { StrategyMemory } from "../memory/types.js";
-import type { SharedTokenBudget } from "../middleware/tokenBudget.js";
 import { isChatModel, modelName } from "../models.js";
 
 /** Output cap of a plan (the bid), in tokens. */
@@ -60,10 +60,6 @@ function hasMethods(value: unknown, methods: readonly string[]): boolean {
   if (typeof value !== "object" || value === null) return false;
   const record = value as Record<string, unknown>;
   return methods.every((method) => isFunction(record[method]));
-}
-
-function isSharedBudget(value: unknown): value is SharedTokenBudget {
-  return hasMethods(value, ["reserve", "settle", "release", "remaining"]);
 }
 
 /** One member of the pool: a chat model, its unique name and (optionally) its price. */
@@ -116,7 +112,7 @@ export const auctionRouterFieldsSchema = z
       })
       .optional(),
     /** Shared budget: every internal call is reserved before and settled after. */
-    budget: z.custom<SharedTokenBudget>(isSharedBudget, { message: "must be a TokenBudget" }).optional(),
+    budget: sharedTokenBudgetSchema.optional(),
     /** Budget scopes the router's calls are charged to; each call's own scopes win field by field. */
     budgetScopes: scopeIdsSchema.optional(),
     /** Seed of the tie rule and of the order plans are shown to jurors. Default 0. */
