@@ -15,7 +15,7 @@
  * ```
  */
 
-import { softmax } from "../router/entropy.js";
+import { softmax } from "../math.js";
 
 /** Options of {@link refineBeliefs}. */
 export interface BeliefRefinementOptions {

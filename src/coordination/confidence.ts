@@ -11,6 +11,7 @@
  * 3. `"default"` — neither: 0.5.
  */
 import type { AIMessage } from "@langchain/core/messages";
+import { mean } from "../math.js";
 
 /** Where a confidence came from. */
 export type ConfidenceSource = "logprobs" | "stated" | "default";
@@ -52,7 +53,7 @@ export function confidenceFromLogprobs(content: unknown): number | undefined {
     )
     .filter((value): value is number => typeof value === "number" && Number.isFinite(value) && value <= 0);
   if (values.length === 0) return undefined;
-  return Math.exp(values.reduce((sum, value) => sum + value, 0) / values.length);
+  return Math.exp(mean(values));
 }
 
 /** The confidence of a reply, by the sources of the module comment. */

@@ -13,7 +13,7 @@
  * ```
  */
 
-export { softmax } from "../router/entropy.js";
+export { softmax } from "../math.js";
 export {
   type BeliefRefinement,
   type BeliefRefinementOptions,

@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { parseConfig, parseJsonConfig } from "../errors.js";
 import { createSeededRandom } from "../market/random.js";
+import { standardNormal } from "../math.js";
 import type { AuctionDebateStateType } from "./state.js";
 
 /** One training question. */
@@ -85,13 +86,6 @@ export interface TrainingResult {
   history: TrainingEpoch[];
 }
 
-/** A standard normal draw (Box–Muller) from a seeded stream. */
-function gaussian(random: ReturnType<typeof createSeededRandom>): number {
-  const first = Math.max(random.nextFloat(), Number.MIN_VALUE);
-  const second = random.nextFloat();
-  return Math.sqrt(-2 * Math.log(first)) * Math.cos(2 * Math.PI * second);
-}
-
 /**
  * Fits α per agent by REINFORCE on `accuracy − λ · tokens / budget`.
  *
@@ -125,7 +119,7 @@ export async function trainAggressiveness(options: TrainAggressivenessOptions): 
     let tokens = 0;
     let rewards = 0;
     for (const [position, item] of questions.entries()) {
-      const epsilon = agents.map(() => gaussian(random));
+      const epsilon = agents.map(() => standardNormal(random.nextFloat));
       const sampled: Record<string, number> = {};
       agents.forEach((agent, index) => {
         sampled[agent] = Math.max(0, (alpha[agent] ?? 1) + noise * (epsilon[index] ?? 0));

@@ -15,7 +15,8 @@
  * `logprob` and `entropy` fall back to `heuristic` when the provider gave nothing to compute
  * them from; the record says so (`source: "fallback_heuristic"`).
  */
-import { clamp01, logprobEntries, planEntropy } from "../router/entropy.js";
+import { clamp01, mean } from "../math.js";
+import { logprobEntries, planEntropy } from "../router/entropy.js";
 import { DEFAULT_VOCABULARY_SIZE } from "../router/options.js";
 import type { UtilityEstimatorName } from "./options.js";
 
@@ -74,7 +75,7 @@ export function meanTokenProbability(metadata: Record<string, unknown> | undefin
   if (content === undefined) return undefined;
   const values = content.map((entry) => entry.logprob).filter((value) => Number.isFinite(value));
   if (values.length === 0) return undefined;
-  return clamp01(Math.exp(values.reduce((sum, value) => sum + value, 0) / values.length));
+  return clamp01(Math.exp(mean(values)));
 }
 
 /**

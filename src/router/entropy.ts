@@ -17,6 +17,7 @@
  *    `−Σ f ln f / ln(n)` over word frequencies f among n words. It measures lexical diversity,
  *    not the model's uncertainty; the record says it was used.
  */
+import { clamp01, mean, softmax } from "../math.js";
 
 /** Where a plan's entropy came from. */
 export type EntropySource = "logprobs" | "exact" | "fallback";
@@ -41,25 +42,6 @@ export interface TokenLogprobLike {
   token?: string;
   logprob: number;
   top_logprobs?: ReadonlyArray<{ token?: string; logprob: number }> | null;
-}
-
-/** `value` clipped to [0, 1]. */
-export function clamp01(value: number): number {
-  return Math.min(1, Math.max(0, value));
-}
-
-/**
- * Softmax of one row (max-subtracted for numerical stability): the distribution whose
- * log-probabilities are `row` up to a constant.
- *
- * @example
- * softmax([0, Math.log(3)]); // ≈ [0.25, 0.75]
- */
-export function softmax(row: readonly number[]): number[] {
-  const top = Math.max(...row);
-  const exponentials = row.map((value) => Math.exp(value - top));
-  const total = exponentials.reduce((sum, value) => sum + value, 0);
-  return exponentials.map((value) => value / total);
 }
 
 /** Entropy (nats) of the renormalised distribution given by log-probabilities. */
@@ -106,7 +88,7 @@ export function entropyFromLogprobs(
   const sampled = content.map((entry) => entry.logprob).filter((value) => Number.isFinite(value));
   if (sampled.length === 0) return undefined;
   const normaliser = Math.log(vocabularySize);
-  const meanSurprisal = sampled.reduce((sum, value) => sum - value, 0) / sampled.length;
+  const meanSurprisal = -mean(sampled);
   return {
     value: clamp01(meanSurprisal / normaliser),
     source: "logprobs",
@@ -121,9 +103,8 @@ export function entropyFromTokenEntropies(values: readonly number[], vocabularyS
   const finite = values.filter((value) => Number.isFinite(value) && value >= 0);
   if (finite.length === 0) return undefined;
   const normaliser = Math.log(vocabularySize);
-  const mean = finite.reduce((sum, value) => sum + value, 0) / finite.length;
   return {
-    value: clamp01(mean / normaliser),
+    value: clamp01(mean(finite) / normaliser),
     source: "exact",
     method: "token_entropies",
     tokens: finite.length,

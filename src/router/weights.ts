@@ -52,8 +52,8 @@
 import { z } from "zod";
 import { GavelError, parseConfig, parseJsonConfig } from "../errors.js";
 import { createSeededRandom } from "../market/random.js";
+import { clamp01, standardNormal } from "../math.js";
 import { importPeer } from "../peers.js";
-import { clamp01 } from "./entropy.js";
 import { DEFAULT_WEIGHTS, type RouterWeights } from "./options.js";
 import { scoreBid } from "./scoring.js";
 
@@ -802,10 +802,7 @@ export function generateSyntheticTrainingTasks({
 } = {}): TrainingTask[] {
   const random = createSeededRandom({ seed, stream: "synthetic-router-tasks" });
   const uniform = () => random.nextFloat();
-  const gaussian = () => {
-    const first = Math.max(uniform(), 1e-12);
-    return Math.sqrt(-2 * Math.log(first)) * Math.cos(2 * Math.PI * uniform());
-  };
+  const gaussian = () => standardNormal(uniform, 1e-12);
   const tasks: TrainingTask[] = [];
   for (let taskIndex = 0; taskIndex < count; taskIndex++) {
     const difficulty = uniform();
