@@ -1,5 +1,6 @@
 /**
- * Agent middleware for LangChain v1 `createAgent`.
+ * Agent middleware for LangChain v1 `createAgent`: `tokenBudgetMiddleware` (token and USD limits)
+ * and `auctionRouterMiddleware` (the router's strategy auction picks the model of each run or call).
  *
  * @example
  * ```ts
@@ -9,6 +10,13 @@
  * const agent = createAgent({ model, tools, middleware: [tokenBudgetMiddleware({ runLimit: 20_000 })] });
  * ```
  */
+export {
+  AUCTION_ROUTER_STATE_KEY,
+  type AuctionRouterMiddlewareOptions,
+  type AuctionRouterState,
+  auctionRouterMiddleware,
+  auctionRouterMiddlewareOptionsSchema,
+} from "./auctionRouter.js";
 export { ModelWithoutOutputCap } from "./errors.js";
 export {
   BUDGET_EXHAUSTED_METADATA_KEY,

@@ -1,6 +1,7 @@
 /**
  * The strategy-auction router (SALE): a pool of chat models as one LangChain chat model
- * (`AuctionRouter`) and as `createAgent` middleware (`auctionRouterMiddleware`). See docs/router.md.
+ * (`AuctionRouter`); the same auction as `createAgent` middleware is `auctionRouterMiddleware`
+ * (src/middleware/auctionRouter.ts). See docs/router.md.
  *
  * @example
  * ```ts
@@ -38,13 +39,6 @@ export {
   type TokenLogprobLike,
 } from "./entropy.js";
 export { AuctionRouterFailed, RouterCallTimeout } from "./errors.js";
-export {
-  AUCTION_ROUTER_STATE_KEY,
-  type AuctionRouterMiddlewareOptions,
-  type AuctionRouterState,
-  auctionRouterMiddleware,
-  auctionRouterMiddlewareOptionsSchema,
-} from "./middleware.js";
 export {
   type AuctionRouterOptions,
   auctionRouterOptionsSchema,

@@ -24,9 +24,9 @@ import { createMiddleware } from "langchain";
 import { z } from "zod";
 import { z as zodV3 } from "zod/v3";
 import { parseConfig } from "../errors.js";
-import { createStrategyAuctionEngine, totalsOf } from "./auction.js";
-import { auctionRouterFieldsSchema, checkPool, resolveSettings, scopesOfCall } from "./options.js";
-import { executionPlanText } from "./prompts.js";
+import { createStrategyAuctionEngine, totalsOf } from "../router/auction.js";
+import { auctionRouterFieldsSchema, checkPool, resolveSettings, scopesOfCall } from "../router/options.js";
+import { executionPlanText } from "../router/prompts.js";
 
 /** Zod schema of the middleware options: the router's, plus `auctionEvery`. */
 export const auctionRouterMiddlewareOptionsSchema = auctionRouterFieldsSchema

@@ -3,9 +3,9 @@ import { createAgent, tool } from "langchain";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { type BudgetEvent, TokenBudget } from "../../src/budget/index.js";
+import { auctionRouterMiddleware } from "../../src/middleware/auctionRouter.js";
 import { tokenBudgetMiddleware } from "../../src/middleware/tokenBudget.js";
-import { auctionRouterMiddleware } from "../../src/router/index.js";
-import { CHEAP, callsOf, DEAR, scriptedMember } from "./scripted-pool.js";
+import { CHEAP, callsOf, DEAR, scriptedMember } from "../router/scripted-pool.js";
 
 const add = tool(async ({ a, b }) => String(a + b), {
   name: "add",
