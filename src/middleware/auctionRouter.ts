@@ -24,7 +24,7 @@ import { createMiddleware } from "langchain";
 import { z } from "zod";
 import { z as zodV3 } from "zod/v3";
 import { parseConfig } from "../errors.js";
-import { createStrategyAuctionEngine, totalsOf } from "../router/auction.js";
+import { createStrategyAuctionEngine, totalsOf } from "../router/auction/index.js";
 import { auctionRouterFieldsSchema, checkPool, resolveSettings, scopesOfCall } from "../router/options.js";
 import { executionPlanText } from "../router/prompts.js";
 

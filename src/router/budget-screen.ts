@@ -19,7 +19,7 @@ import {
 } from "../budget/index.js";
 import { roleOf } from "../budget/tokens.js";
 import type { ModelPrice } from "../budget/types.js";
-import { declaredOutputCap } from "../models.js";
+import { countsOwnPrompt, declaredOutputCap, promptTokensOf } from "../models.js";
 import { byPrice, type ResolvedMember, type RouterSettings } from "./options.js";
 import { executionPlanText, JURY_RUBRIC, juryRequest } from "./prompts.js";
 
@@ -332,6 +332,25 @@ export function createBudgetScreen(settings: RouterSettings, nameOf: (member: Re
   }
 
   return { promptTokens, screenBidders, callRefusal, refinementRefusal };
+}
+
+/**
+ * For the members of `pool` whose model counts its own prompt (local models): that count of the
+ * conversation their answer would be sent with, system prompt included (what
+ * `ScreenState.ownConversationCounts` holds). Empty for a hosted pool (no call).
+ */
+export async function ownConversationCounts(
+  pool: readonly ResolvedMember[],
+  request: AnswerRequest,
+): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  const members = pool.filter((member) => countsOwnPrompt(member.model));
+  if (members.length === 0) return counts;
+  const conversation = request.systemPrompt
+    ? [new SystemMessage(request.systemPrompt), ...request.messages]
+    : [...request.messages];
+  for (const member of members) counts.set(member.name, await promptTokensOf(member.model, conversation));
+  return counts;
 }
 
 // ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ export type {
   RefinementRecord,
   RouterAuctionRecord,
   RouterBid,
-} from "./auction.js";
+} from "./auction/index.js";
 export {
   type EntropyMethod,
   type EntropySource,

@@ -1,6 +1,6 @@
 /**
  * `AuctionRouter`: a pool of chat models as one LangChain chat model. Per request the pool holds
- * a strategy auction (see `auction.ts`) and the winner answers, conditioned on its plan.
+ * a strategy auction (see `auction/engine.ts`) and the winner answers, conditioned on its plan.
  */
 import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { CallbackManager, type CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
@@ -31,7 +31,7 @@ import {
   type StrategyAuctionEngine,
   totalsOf,
   withFallbackAnswer,
-} from "./auction.js";
+} from "./auction/index.js";
 import { AuctionRouterFailed, describeError } from "./errors.js";
 import {
   type AuctionRouterOptions,

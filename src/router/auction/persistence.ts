@@ -1,0 +1,106 @@
+/**
+ * What an auction leaves in storage once the winner has answered: the auction, its bids and every
+ * charge in the ledger, and the plans (as the jury judged them) in the strategy memory.
+ */
+import type { ScopeIds } from "../../budget/index.js";
+import type { ChargeInput, LedgerScope } from "../../ledger/types.js";
+import { entriesFromAuction } from "../../memory/index.js";
+import type { RouterSettings } from "../options.js";
+import type { AuctionCall, AuctionRun, RouterAuctionRecord } from "./records.js";
+
+/** Write the auction, its bids and every charge (`execution`: the answer's) to the ledger, and its plans to the memory. */
+export async function persistAuction(
+  settings: RouterSettings,
+  auction: AuctionRun,
+  execution: AuctionCall | undefined,
+): Promise<void> {
+  const { record: entry, calls } = auction;
+  const allCalls = execution ? [...calls, execution] : calls;
+  if (settings.ledger) await writeLedger(settings, auction, allCalls);
+  if (settings.memory) await writeMemory(settings, entry);
+}
+
+async function writeLedger(settings: RouterSettings, auction: AuctionRun, allCalls: readonly AuctionCall[]) {
+  const ledger = settings.ledger as NonNullable<RouterSettings["ledger"]>;
+  const { record: entry } = auction;
+  // Charges go under the narrowest scope their calls ran in; the auction under its run (the
+  // ledger's overhead-by-run key), else that same narrowest scope.
+  const chargeScope = narrowestScope(auction.scopes);
+  const auctionScope: LedgerScope | undefined =
+    auction.scopes?.run !== undefined ? { kind: "run", id: auction.scopes.run } : chargeScope;
+  const values: Record<string, number> = {};
+  for (const result of entry.outcome.results) {
+    const value = result.meta?.value;
+    if (typeof value === "number") values[result.bidder] = value;
+  }
+  await ledger.recordAuction({
+    id: entry.auctionId,
+    kind: "route",
+    outcome: entry.outcome,
+    createdAt: entry.createdAt,
+    task: entry.task,
+    values,
+    metadata: {
+      provisionalWinner: entry.provisionalWinner ?? null,
+      winner: entry.winner,
+      dropped: entry.dropped,
+      refinements: entry.refinements.map(({ bidder, adopted, reason, bid }) => ({
+        bidder,
+        adopted,
+        reason,
+        score: bid?.score,
+      })),
+      entropySources: Object.fromEntries(entry.bids.map((bid) => [bid.bidder, bid.entropySource])),
+      fallback: entry.fallback ?? null,
+      weights: { ...entry.weights },
+    },
+    ...(auctionScope && { scope: auctionScope }),
+  });
+  const charges: ChargeInput[] = allCalls.map((item) => ({
+    kind: "settle",
+    model: item.model,
+    agent: item.member,
+    inputTokens: item.usage.inputTokens,
+    outputTokens: item.usage.outputTokens,
+    usd: item.usd,
+    estimated: item.usage.estimated === true,
+    auctionId: entry.auctionId,
+    label: item.purpose,
+    ...(chargeScope && { scope: chargeScope }),
+  }));
+  if (charges.length > 0) await ledger.recordCharges(charges);
+}
+
+async function writeMemory(settings: RouterSettings, entry: RouterAuctionRecord) {
+  const memory = settings.memory as NonNullable<RouterSettings["memory"]>;
+  const effective = entry.bids.map((bid) => {
+    const refinement = entry.refinements.find((item) => item.bidder === bid.bidder && item.adopted);
+    return refinement?.bid ?? bid;
+  });
+  if (effective.length === 0) return;
+  await memory.add(
+    entriesFromAuction({
+      auctionId: entry.auctionId,
+      task: entry.task,
+      kind: settings.taskKind,
+      // The auction's winner, also when its answer failed and the fallback answered: the
+      // jury's judgement of the plans stands. Nobody wins when every bidder failed.
+      winner: entry.outcome.winners[0],
+      createdAt: entry.createdAt,
+      bids: effective.map((bid) => ({
+        agent: bid.bidder,
+        plan: bid.plan,
+        cost: bid.cost,
+        metadata: { value: bid.value, score: bid.score, entropy: bid.entropy, entropySource: bid.entropySource },
+      })),
+    }),
+  );
+}
+
+/** The narrowest scope of `scopes` as a ledger scope (example, then run, then thread), if any. */
+function narrowestScope(scopes: ScopeIds | undefined): LedgerScope | undefined {
+  if (scopes?.example !== undefined) return { kind: "example", id: scopes.example };
+  if (scopes?.run !== undefined) return { kind: "run", id: scopes.run };
+  if (scopes?.thread !== undefined) return { kind: "thread", id: scopes.thread };
+  return undefined;
+}

@@ -1,0 +1,163 @@
+/**
+ * What a routing auction leaves behind (`response_metadata.gavel.auction` and the overhead calls)
+ * and what its stages share while it runs. Types, and the one record edit made after the auction:
+ * {@link withFallbackAnswer}.
+ */
+import type { Callbacks } from "@langchain/core/callbacks/manager";
+import type { BaseMessage } from "@langchain/core/messages";
+import type { ScopeIds, Usage } from "../../budget/index.js";
+import type { AuctionOutcome } from "../../market/index.js";
+import type { ScreenState } from "../budget-screen.js";
+import type { EntropySource, PlanEntropy } from "../entropy.js";
+import type { ResolvedMember, RouterSettings, RouterWeights } from "../options.js";
+
+// ---------------------------------------------------------------------------
+// The record
+// ---------------------------------------------------------------------------
+
+/** What an internal call is for. */
+export type CallPurpose = "plan" | "jury" | "refine" | "answer";
+
+/** One model call made for an auction, as charged. */
+export interface AuctionCall {
+  member: string;
+  model: string;
+  purpose: CallPurpose;
+  usage: Usage;
+  usd: number;
+}
+
+/** One scored plan. */
+export interface RouterBid {
+  bidder: string;
+  model: string;
+  plan: string;
+  planTokens: number;
+  entropy: number;
+  entropySource: EntropySource;
+  entropyMethod: PlanEntropy["method"];
+  /** Likert scores 0–5 by juror. */
+  jury: Record<string, number>;
+  /** Jurors whose score of this plan was dropped, with why. */
+  juryDropped: Record<string, string>;
+  /** C. */
+  cost: number;
+  /** V. */
+  value: number;
+  /** V − C. */
+  score: number;
+  /** USD per output token of the bidder. */
+  pricePerOutputToken: number;
+}
+
+/** A memory-guided re-bid by a member cheaper than the provisional winner. */
+export interface RefinementRecord {
+  bidder: string;
+  /** Contrastive pairs the member was shown. */
+  pairs: number;
+  /** The refined bid, when the refinement call succeeded. */
+  bid?: RouterBid;
+  /** True when the refined bid beat the member's first bid and replaced it. */
+  adopted: boolean;
+  /** Why the refinement failed, when it did. */
+  reason?: string;
+}
+
+/** One jury call. */
+export interface JuryRecord {
+  juror: string;
+  stage: "bids" | "refinements";
+  /** Bidders in the order their plans were shown. */
+  order: string[];
+  /** Why the whole call failed, when it did. */
+  failure?: string;
+}
+
+/** The full record of one routing auction (`response_metadata.gavel.auction`). */
+export interface RouterAuctionRecord {
+  auctionId: string;
+  task: string;
+  createdAt: number;
+  weights: RouterWeights;
+  jurors: string[];
+  /** First-round bids that were scored. */
+  bids: RouterBid[];
+  /** Bidders dropped from the auction, with why (error, timeout, empty plan, budget). */
+  dropped: Record<string, string>;
+  juries: JuryRecord[];
+  /** Winner before refinement (undefined when every bidder failed). */
+  provisionalWinner: string | undefined;
+  refinements: RefinementRecord[];
+  /** Why refinement did not run, when it did not. */
+  refinementSkipped?: string;
+  /** Who answers. */
+  winner: string;
+  /** The winning plan ("" when the fallback answers). */
+  winnerPlan: string;
+  /** The final clearing, as the market core returned it. */
+  outcome: AuctionOutcome;
+  /** What the win cost: the winner's plan cost C, its bid amount and the clearing price. */
+  price: { cost: number; amount: number; clearingPrice: number; inputPerMillion: number; outputPerMillion: number };
+  /**
+   * Present when the fallback member answers without a plan: every bidder failed, the budget
+   * could afford no bidder (reason `budget: …`), or the winner's answer failed (`winner … failed`).
+   */
+  fallback?: { member: string; reason: string };
+}
+
+/** What an auction returns: the winner, its plan, the record and the overhead calls. */
+export interface AuctionRun {
+  winner: ResolvedMember;
+  plan: string;
+  record: RouterAuctionRecord;
+  calls: AuctionCall[];
+  /** The budget scopes the auction's calls were charged to (the answer is charged to the same). */
+  scopes: ScopeIds | undefined;
+}
+
+/**
+ * The run as it stands when the fallback answers, without a plan, in place of the winner (whose
+ * answer failed): `record.winner` is who answers, `record.fallback` says why; the clearing, the
+ * bids and the price stay the auction's.
+ */
+export function withFallbackAnswer(run: AuctionRun, fallback: ResolvedMember, reason: string): AuctionRun {
+  return {
+    ...run,
+    winner: fallback,
+    plan: "",
+    record: { ...run.record, winner: fallback.name, winnerPlan: "", fallback: { member: fallback.name, reason } },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// What the stages share
+// ---------------------------------------------------------------------------
+
+/** Per-request inputs of an auction. */
+export interface AuctionRequest {
+  messages: readonly BaseMessage[];
+  callbacks?: Callbacks;
+  signal?: AbortSignal;
+  /** Budget scopes of this request; the `budgetScopes` option fills the fields it leaves out. */
+  scopes?: ScopeIds;
+  /** Tools bound for the answer: their schemas are prompt tokens of the answer the budget must afford. */
+  tools?: readonly unknown[];
+  /** A system prompt sent with the answer besides `messages` (the middleware's `request.systemPrompt`). */
+  systemPrompt?: string;
+}
+
+/** What one auction's calls share: the request, its scopes, the calls made, the answer's reserve. */
+export interface AuctionState extends ScreenState {
+  request: AuctionRequest;
+  /** Calls made so far, as charged. */
+  calls: AuctionCall[];
+  /** Members the budget pre-screen excluded (they neither bid nor judge), with why. */
+  excluded: Record<string, string>;
+}
+
+/** What every stage of one engine reads: the settings, the pool by name, the model name a member is charged under. */
+export interface EngineContext {
+  settings: RouterSettings;
+  members: ReadonlyMap<string, ResolvedMember>;
+  nameOf(member: ResolvedMember): string;
+}
