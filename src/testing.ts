@@ -14,6 +14,19 @@
  * It is a test double: nothing it produces is a measurement of any model, so no accuracy, cost or
  * token figure obtained with it may be reported as one. See docs/testing.md.
  *
+ * The conformance suites of the storage interfaces, in the spirit of LangGraph's checkpointer
+ * validation: a backend author runs a suite from a test file through a tiny setup,
+ * `{ name, create, destroy? }`, the same shape for every suite.
+ * - `describeLedgerWriterConformance`: a `LedgerWriter`, checked through what the writer answers
+ *   (a backend with only the writer runs it); `describeLedgerReaderConformance`: a `LedgerReader`,
+ *   reading back what the same backend's writer recorded; `describeAuctionLedgerConformance`: both.
+ * - `describeStrategyMemoryConformance`: a `StrategyMemory`.
+ *
+ * The suites need vitest (an optional peer of langchain-gavel), which they import when they are
+ * described, so importing this entry point never loads vitest: it works in a plain Node process,
+ * under Jest, or in an app without vitest installed. The suites are therefore async; await them at
+ * the top level of a test file.
+ *
  * This second entry point re-exports an adapter, so, like the main entry point (`src/index.ts`), it
  * is one of the files of `src/` allowed to import from `adapters/` (tests/architecture.test.ts).
  *
@@ -39,6 +52,22 @@
  * model.calls[0]?.maxTokens; // 256
  * ```
  *
+ * @example
+ * ```ts
+ * // tests/ledger.test.ts of a ledger backend
+ * import { describeAuctionLedgerConformance } from "langchain-gavel/testing";
+ * import { createMyLedger } from "../src/index.js";
+ *
+ * await describeAuctionLedgerConformance({
+ *   name: "my ledger",
+ *   create: ({ key }) => createMyLedger({ database: key }),
+ *   destroy: async (ledger, { key }) => {
+ *     await ledger.close();
+ *     await dropDatabase(key);
+ *   },
+ * });
+ * ```
+ *
  * @packageDocumentation
  */
 
@@ -53,3 +82,23 @@ export {
   type ScriptedToolCall,
   type ScriptedTurn,
 } from "../adapters/testing/scripted.js";
+export type {
+  ConformanceContext,
+  ConformanceSetup,
+} from "./testing/conformance.js";
+export {
+  createSampleOutcome,
+  describeAuctionLedgerConformance,
+  describeLedgerReaderConformance,
+  describeLedgerWriterConformance,
+  type LedgerConformanceSetup,
+  type SampleBid,
+} from "./testing/ledger-conformance.js";
+export {
+  createManualClock,
+  describeStrategyMemoryConformance,
+  type StrategyMemoryConformanceContext,
+  type StrategyMemoryConformanceSetup,
+  type StrategyMemoryPersistence,
+} from "./testing/memory-conformance.js";
+export { ScriptedHashingEmbeddings } from "./testing/scripted-embeddings.js";

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
-import { sampleOutcome } from "./conformance.js";
+import { createSampleOutcome } from "../../src/testing.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const entry = join(import.meta.dirname, "fixtures", "ledger-cli.ts");
@@ -34,7 +34,7 @@ describe("gavel ledger (process)", () => {
     await writer.recordAuction({
       id: "live",
       kind: "debate",
-      outcome: sampleOutcome({
+      outcome: createSampleOutcome({
         bids: [
           { bidder: "a", amount: 2 },
           { bidder: "b", amount: 1 },

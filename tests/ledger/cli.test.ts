@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
 import { EXIT_NO_LEDGER, EXIT_NOT_FOUND, ledgerCommand } from "../../src/cli/ledger.js";
 import type { OverheadRow, RecentAuction, SpendRow, WinRateRow } from "../../src/ledger/types.js";
+import { createSampleOutcome } from "../../src/testing.js";
 import { runGavel } from "../helpers/cli.js";
-import { sampleOutcome } from "./conformance.js";
 
 const folder = mkdtempSync(join(tmpdir(), "gavel-ledger-cli-"));
 const db = join(folder, "ledger.db");
@@ -24,7 +24,7 @@ beforeAll(async () => {
     kind: "route",
     createdAt: day,
     task: "What is 2 + 2?",
-    outcome: sampleOutcome({
+    outcome: createSampleOutcome({
       bids: [
         { bidder: "gpt-4o-mini", amount: 0.8, tokens: 40 },
         { bidder: "gpt-4o", amount: 0.5, tokens: 60 },
@@ -35,7 +35,7 @@ beforeAll(async () => {
     id: "route-2",
     kind: "route",
     createdAt: day + 86_400_000,
-    outcome: sampleOutcome({
+    outcome: createSampleOutcome({
       bids: [
         { bidder: "gpt-4o-mini", amount: 0.2 },
         { bidder: "gpt-4o", amount: 0.9 },
@@ -158,7 +158,7 @@ describe("gavel ledger", () => {
   it("overhead prints answer against overhead per run with a total, and --json by model", async () => {
     const overheadDb = join(folder, "overhead.db");
     const ledger = createSqliteLedger({ path: overheadDb });
-    const outcome = sampleOutcome({ bids: [{ bidder: "mini", amount: 0.8 }] });
+    const outcome = createSampleOutcome({ bids: [{ bidder: "mini", amount: 0.8 }] });
     await ledger.recordAuction({
       id: "o-1",
       kind: "route",

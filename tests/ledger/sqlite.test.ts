@@ -2,45 +2,47 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createSqliteLedger, type SqliteLedger, timeOrderedId } from "../../adapters/sqlite/ledger.js";
 import { LEDGER_APPLICATION_ID, LEDGER_SCHEMA_VERSION } from "../../adapters/sqlite/migrations.js";
 import { GavelConfigError } from "../../src/errors.js";
 import { LedgerError } from "../../src/ledger/errors.js";
 import { hashTask } from "../../src/ledger/task-hash.js";
-import { runLedgerConformance, sampleOutcome } from "./conformance.js";
+import { createSampleOutcome, describeAuctionLedgerConformance } from "../../src/testing.js";
 
 function temporaryFolder(): string {
   return mkdtempSync(join(tmpdir(), "gavel-ledger-"));
 }
 
-runLedgerConformance<SqliteLedger & { folder: string }>({
+const files = temporaryFolder();
+afterAll(() => {
+  rmSync(files, { recursive: true, force: true });
+});
+
+await describeAuctionLedgerConformance({
   name: "SQLite file (WAL)",
-  createLedger: () => {
-    const folder = temporaryFolder();
-    return Object.assign(createSqliteLedger({ path: join(folder, "ledger.db") }), { folder });
-  },
-  destroyLedger: async (ledger) => {
+  create: ({ key }) => createSqliteLedger({ path: join(files, `${key}.db`) }),
+  destroy: async (ledger, { key }) => {
     await ledger.close();
-    rmSync(ledger.folder, { recursive: true, force: true });
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(join(files, `${key}.db${suffix}`), { force: true });
   },
 });
 
-runLedgerConformance({
+await describeAuctionLedgerConformance({
   name: "SQLite :memory:",
-  createLedger: () => createSqliteLedger({ path: ":memory:" }),
-  destroyLedger: (ledger) => ledger.close(),
+  create: () => createSqliteLedger({ path: ":memory:" }),
 });
 
-runLedgerConformance<SqliteLedger>({
+await describeAuctionLedgerConformance<SqliteLedger>({
   name: "SQLite on an injected handle",
-  createLedger: () => createSqliteLedger({ database: new Database(":memory:") }),
-  destroyLedger: (ledger) => {
+  create: () => createSqliteLedger({ database: new Database(":memory:") }),
+  destroy: async (ledger) => {
+    await ledger.close();
     ledger.database.close();
   },
 });
 
-const outcome = sampleOutcome({
+const outcome = createSampleOutcome({
   bids: [
     { bidder: "a", amount: 2 },
     { bidder: "b", amount: 1 },

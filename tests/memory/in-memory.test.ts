@@ -1,8 +1,8 @@
 import { createInMemoryStrategyMemory } from "../../src/memory/matrix-memory.js";
-import { describeStrategyMemoryConformance } from "./conformance.js";
+import { describeStrategyMemoryConformance } from "../../src/testing.js";
 
 for (const kernel of ["wasm", "js"] as const) {
-  describeStrategyMemoryConformance({
+  await describeStrategyMemoryConformance({
     name: `in-memory (${kernel} kernel)`,
     async create({ embeddings, maxEntries, now }) {
       return createInMemoryStrategyMemory({
@@ -12,7 +12,6 @@ for (const kernel of ["wasm", "js"] as const) {
         ...(now === undefined ? {} : { now }),
       });
     },
-    async destroy() {},
     persistence: false,
   });
 }

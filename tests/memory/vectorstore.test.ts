@@ -5,7 +5,7 @@ import { createVectorStoreStrategyMemory, equalityFilter, predicateFilter } from
 import { GavelConfigError } from "../../src/errors.js";
 import { entriesFromAuction } from "../../src/memory/auction-entries.js";
 import type { StrategyEntry } from "../../src/memory/types.js";
-import { describeStrategyMemoryConformance } from "./conformance.js";
+import { describeStrategyMemoryConformance } from "../../src/testing.js";
 import { ScriptedHashingEmbeddings } from "./scripted-embeddings.js";
 
 /** `MemoryVectorStore` does not implement `delete`; this one does, like database-backed stores. */
@@ -33,7 +33,7 @@ class DistanceMemoryVectorStore extends MemoryVectorStore {
 
 for (const variant of ["without delete", "with delete"] as const) {
   const stores = new Map<string, MemoryVectorStore>();
-  describeStrategyMemoryConformance({
+  await describeStrategyMemoryConformance({
     name: `LangChain VectorStore (MemoryVectorStore ${variant})`,
     async create({ key, embeddings, maxEntries, now }) {
       let store = stores.get(key);
@@ -49,7 +49,8 @@ for (const variant of ["without delete", "with delete"] as const) {
         ...(now === undefined ? {} : { now }),
       });
     },
-    async destroy(key) {
+    async destroy(memory, { key }) {
+      await memory.close();
       stores.delete(key);
     },
     // A new adapter over the same store finds every entry, but its catalog (size, get) starts empty;

@@ -10,7 +10,7 @@ import { openVectraStrategyMemory } from "../../adapters/vectra/memory.js";
 import { GavelConfigError } from "../../src/errors.js";
 import { GavelMemoryError } from "../../src/memory/errors.js";
 import type { StrategyEntry, StrategyMemory } from "../../src/memory/types.js";
-import { describeStrategyMemoryConformance } from "./conformance.js";
+import { describeStrategyMemoryConformance } from "../../src/testing.js";
 import { ScriptedHashingEmbeddings } from "./scripted-embeddings.js";
 
 const root = await mkdtemp(join(tmpdir(), "gavel-vectra-test-"));
@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 for (const compactEvery of [1_000, 1]) {
-  describeStrategyMemoryConformance({
+  await describeStrategyMemoryConformance({
     name: `vectra on disk (compactEvery ${compactEvery})`,
     create({ key, embeddings, maxEntries, now }) {
       return openVectraStrategyMemory({
@@ -30,7 +30,8 @@ for (const compactEvery of [1_000, 1]) {
         ...(now === undefined ? {} : { now }),
       });
     },
-    async destroy(key) {
+    async destroy(memory, { key }) {
+      await memory.close();
       await rm(join(root, key), { recursive: true, force: true });
     },
     persistence: { keepsSize: true, keepsOutcomes: true },

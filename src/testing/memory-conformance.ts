@@ -1,36 +1,70 @@
 /**
- * The conformance suite every `StrategyMemory` backend runs: call
- * `describeStrategyMemoryConformance({ name, create, destroy, persistence })` from a test file.
+ * The conformance suite every `StrategyMemory` backend runs (in-memory, vectra, any LangChain
+ * VectorStore), with the same setup shape as the ledger suites: `{ name, create, destroy? }`, plus
+ * what the backend keeps across `close()` and reopening.
  *
- * `create(context)` opens the memory at `context.key`; calling it again with the same key after
- * `close()` must reopen the same data (for backends that persist). `destroy(key)` removes it.
+ * `create(context)` opens the memory at `context.key` with the suite's embedder (a deterministic
+ * {@link ScriptedHashingEmbeddings}) and, when given, its `maxEntries` and clock; calling it again
+ * with the same key after `close()` must reopen the same data (for backends that persist).
+ * `destroy(memory, context)` removes what it stored (default: `memory.close()`). vitest is loaded
+ * when the suite is described, not when `langchain-gavel/testing` is imported.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { entriesFromAuction } from "../../src/memory/auction-entries.js";
-import { GavelMemoryError } from "../../src/memory/errors.js";
-import type { NewStrategyEntry, StrategyEntry, StrategyMemory } from "../../src/memory/types.js";
+import { entriesFromAuction } from "../memory/auction-entries.js";
+import { GavelMemoryError } from "../memory/errors.js";
+import type { NewStrategyEntry, StrategyEntry, StrategyMemory } from "../memory/types.js";
+import {
+  type ConformanceContext,
+  type ConformanceSetup,
+  createBackendTracker,
+  nextConformanceKey,
+} from "./conformance.js";
 import { ScriptedHashingEmbeddings } from "./scripted-embeddings.js";
+import { loadVitest } from "./vitest.js";
 
-/** What a backend is opened with. */
-export interface ConformanceContext {
-  /** Identifies the data: same key → same data. */
-  key: string;
-  embeddings: ScriptedHashingEmbeddings;
-  maxEntries?: number;
-  now?: () => number;
+/** What a memory backend is opened with. */
+export interface StrategyMemoryConformanceContext extends ConformanceContext {
+  /** Identifies the data: same key, same data. */
+  readonly key: string;
+  /** The embedder to use (deterministic, records its calls, can be told to fail). */
+  readonly embeddings: ScriptedHashingEmbeddings;
+  /** The bound the test sets, when it sets one. */
+  readonly maxEntries?: number;
+  /** The clock the test drives, when it drives one (epoch milliseconds). */
+  readonly now?: () => number;
 }
 
-/** A backend under test. */
-export interface ConformanceTarget {
-  name: string;
-  create(context: ConformanceContext): Promise<StrategyMemory>;
-  destroy(key: string): Promise<void>;
-  /** What survives `close()` + `create` with the same key; `false` when nothing does. */
-  persistence: false | { keepsSize: boolean; keepsOutcomes: boolean };
+/** What survives `close()` and `create` with the same key: nothing (`false`), or the entries and, optionally, their catalog and outcomes. */
+export type StrategyMemoryPersistence = false | { keepsSize: boolean; keepsOutcomes: boolean };
+
+/**
+ * How the memory suite opens and disposes of a backend: the ledger suites' setup, with the
+ * memory's own context, plus what the backend keeps across close and reopen.
+ *
+ * @example
+ * ```ts
+ * const setup: StrategyMemoryConformanceSetup = {
+ *   name: "in-memory",
+ *   create: ({ embeddings, maxEntries, now }) => createInMemoryStrategyMemory({ embeddings, maxEntries, now }),
+ * };
+ * ```
+ */
+export interface StrategyMemoryConformanceSetup<Memory extends StrategyMemory = StrategyMemory>
+  extends ConformanceSetup<Memory, StrategyMemoryConformanceContext> {
+  /** What survives `close()` + `create` with the same key. Default `false`: nothing. */
+  persistence?: StrategyMemoryPersistence;
 }
 
-/** A manual clock. */
-export function manualClock(start = 1_000): { now: () => number; set(time: number): void } {
+/**
+ * A clock a test sets by hand.
+ *
+ * @example
+ * ```ts
+ * const clock = createManualClock(100);
+ * const memory = createInMemoryStrategyMemory({ embeddings, now: clock.now });
+ * clock.set(200); // what memory sees as "now" from here on
+ * ```
+ */
+export function createManualClock(start = 1_000): { now: () => number; set(time: number): void } {
   let time = start;
   return {
     now: () => time,
@@ -78,27 +112,58 @@ function single(id: string, task: string, extra: Partial<StrategyEntry> = {}): S
   };
 }
 
-export function describeStrategyMemoryConformance(target: ConformanceTarget): void {
-  describe(`StrategyMemory conformance: ${target.name}`, () => {
-    const opened: StrategyMemory[] = [];
-    const keys: string[] = [];
-    let counter = 0;
+/**
+ * Describe the conformance tests of a `StrategyMemory` backend. Await it at the top level of a
+ * test file.
+ *
+ * @param setup - `{ name, create, destroy?, persistence? }`: open a memory for a context, dispose
+ *   of it, and what it keeps across close and reopen.
+ * @returns Once the tests are registered.
+ * @throws MissingPeerDependencyError when vitest is not installed.
+ *
+ * @example
+ * ```ts
+ * // tests/memory/vectra.test.ts
+ * import { rm } from "node:fs/promises";
+ * import { join } from "node:path";
+ * import { describeStrategyMemoryConformance } from "langchain-gavel/testing";
+ * import { openVectraStrategyMemory } from "langchain-gavel/vectra";
+ *
+ * await describeStrategyMemoryConformance({
+ *   name: "vectra on disk",
+ *   create: ({ key, embeddings, maxEntries, now }) =>
+ *     openVectraStrategyMemory({ folder: join(root, key), embeddings, maxEntries, now }),
+ *   destroy: async (memory, { key }) => {
+ *     await memory.close();
+ *     await rm(join(root, key), { recursive: true, force: true });
+ *   },
+ *   persistence: { keepsSize: true, keepsOutcomes: true },
+ * });
+ * ```
+ */
+export async function describeStrategyMemoryConformance<Memory extends StrategyMemory>(
+  setup: StrategyMemoryConformanceSetup<Memory>,
+): Promise<void> {
+  const { afterEach, describe, expect, it } = await loadVitest();
+  const backends = createBackendTracker(setup);
+  const persistence = setup.persistence ?? false;
 
+  describe(`StrategyMemory conformance: ${setup.name}`, () => {
     async function open(options: { maxEntries?: number; now?: () => number; key?: string } = {}) {
-      const key = options.key ?? `${target.name}-${process.pid}-${Date.now()}-${counter++}`;
-      if (!keys.includes(key)) keys.push(key);
+      const key = options.key ?? nextConformanceKey(setup.name);
       const embeddings = new ScriptedHashingEmbeddings();
-      const context: ConformanceContext = { key, embeddings };
-      if (options.maxEntries !== undefined) context.maxEntries = options.maxEntries;
-      if (options.now !== undefined) context.now = options.now;
-      const memory = await target.create(context);
-      opened.push(memory);
+      const context: StrategyMemoryConformanceContext = {
+        key,
+        embeddings,
+        ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
+        ...(options.now === undefined ? {} : { now: options.now }),
+      };
+      const memory = await backends.open(context);
       return { memory, key, embeddings };
     }
 
     afterEach(async () => {
-      await Promise.allSettled(opened.splice(0).map((memory) => memory.close()));
-      await Promise.all(keys.splice(0).map((key) => target.destroy(key)));
+      await backends.disposeAll();
     });
 
     it("is empty at first: search and pairs return nothing", async () => {
@@ -263,7 +328,7 @@ export function describeStrategyMemoryConformance(target: ConformanceTarget): vo
     });
 
     it("bounds itself, evicting whole auctions least recently used first", async () => {
-      const clock = manualClock(100);
+      const clock = createManualClock(100);
       const { memory } = await open({ maxEntries: 6, now: clock.now });
       clock.set(101);
       await memory.add(auction("a1", TASKS.math, { createdAt: 1 }));
@@ -296,7 +361,7 @@ export function describeStrategyMemoryConformance(target: ConformanceTarget): vo
     });
 
     it("looks pairs up without touching the eviction order (markUsed: false) until markUsed says so", async () => {
-      const clock = manualClock(100);
+      const clock = createManualClock(100);
       const { memory } = await open({ maxEntries: 6, now: clock.now });
       clock.set(101);
       await memory.add(auction("a1", TASKS.math, { createdAt: 1 }));
@@ -325,7 +390,7 @@ export function describeStrategyMemoryConformance(target: ConformanceTarget): vo
     });
 
     it("keeps at most maxEntries when one add brings more", async () => {
-      const clock = manualClock(10);
+      const clock = createManualClock(10);
       const { memory } = await open({ maxEntries: 3, now: clock.now });
       await memory.add(
         Array.from({ length: 5 }, (_, index) => single(`s${index}`, `${TASKS.math} ${index}`, { createdAt: index })),
@@ -351,7 +416,7 @@ export function describeStrategyMemoryConformance(target: ConformanceTarget): vo
       const everything = await memory.search({ text: TASKS.math, k: 500 });
       expect(new Set(everything.map((hit) => hit.entry.id))).toEqual(new Set(ids));
 
-      if (target.persistence !== false && target.persistence.keepsSize) {
+      if (persistence !== false && persistence.keepsSize) {
         await memory.close();
         const { memory: reopened } = await open({ key, maxEntries: 1_000 });
         expect(await reopened.size()).toBe(ids.length);
@@ -403,11 +468,11 @@ export function describeStrategyMemoryConformance(target: ConformanceTarget): vo
       await expect(memory.size()).rejects.toMatchObject({ reason: "closed" });
     });
 
-    if (target.persistence !== false) {
-      const { keepsSize, keepsOutcomes } = target.persistence;
+    if (persistence !== false) {
+      const { keepsSize, keepsOutcomes } = persistence;
 
       it("keeps its entries across close and reopen", async () => {
-        const clock = manualClock(500);
+        const clock = createManualClock(500);
         const { memory, key } = await open({ now: clock.now });
         await memory.add([
           ...auction("a-math", TASKS.math),
@@ -436,7 +501,7 @@ export function describeStrategyMemoryConformance(target: ConformanceTarget): vo
 
       if (keepsSize) {
         it("keeps the eviction order across close and reopen", async () => {
-          const clock = manualClock(100);
+          const clock = createManualClock(100);
           const { memory, key } = await open({ maxEntries: 4, now: clock.now });
           clock.set(101);
           await memory.add(auction("a1", TASKS.math));
