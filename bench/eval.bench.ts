@@ -8,11 +8,11 @@
  * millisecond-scale model call.
  */
 import { loadOutcomeIndex, splitPromptIds } from "../src/eval/index.js";
-import { createEscalationPolicy, parserForTask } from "../src/eval/routers/escalation.js";
-import { estimateValues, fitTrainingProfile } from "../src/eval/routers/estimator.js";
-import { createMemoryAuctionRouter } from "../src/eval/routers/memoryAuction.js";
-import { availableModels } from "../src/eval/routers/online.js";
-import { OutcomeMemory } from "../src/eval/routers/outcome-memory.js";
+import { createEscalationPolicy, parserForTask } from "../src/eval/routing/escalation.js";
+import { estimateValues, fitTrainingProfile } from "../src/eval/routing/estimator.js";
+import { createMemoryAuctionRouter } from "../src/eval/routing/memoryAuction.js";
+import { availableModels } from "../src/eval/routing/online.js";
+import { OutcomeMemory } from "../src/eval/routing/outcome-memory.js";
 import { mulberry32Float } from "../src/market/random.js";
 import { type BenchResult, medianMicros } from "./harness.js";
 

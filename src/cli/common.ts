@@ -1,12 +1,13 @@
 /**
  * What every `gavel` command shares besides its exit codes: option parsers (each rejects bad text
  * with a message commander prints, exit code 2), plain terminal tables and percentages, and the
- * factory of local GGUF models for `llamacpp` backends.
+ * loaders of the heavy adapters — the sentence encoder and local GGUF models — which are imported
+ * only when a run uses them, so `gavel --help` and the other commands never load them.
  */
 import Table from "cli-table3";
 import { InvalidArgumentError } from "commander";
-import { LlamaCppChatModel } from "../../adapters/llamacpp/index.js";
-import type { LlamaCppModelSettings } from "../eval/live/index.js";
+import type { UniversalSentenceEncoderEmbeddings } from "../../adapters/encoder/universal-sentence-encoder.js";
+import type { LlamaCppModelFactory } from "../eval/experiment/run.js";
 
 // ---------------------------------------------------------------------------------------------
 // Option parsers
@@ -62,10 +63,26 @@ export function percent(share: number): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Local models
+// Heavy adapters, loaded at the point of use
 // ---------------------------------------------------------------------------------------------
 
-/** `LlamaCppChatModel` for each GGUF file of a `llamacpp` backend (node-llama-cpp loads on first use). */
-export function createLlamaCppModel(settings: LlamaCppModelSettings): LlamaCppChatModel {
-  return new LlamaCppChatModel(settings);
+/**
+ * The factory of `LlamaCppChatModel`s, one per GGUF file of a `llamacpp` backend. The adapter is
+ * imported here, on first use; node-llama-cpp itself loads when a model first answers.
+ */
+export async function loadLlamaCppModel(): Promise<LlamaCppModelFactory> {
+  const { LlamaCppChatModel } = await import("../../adapters/llamacpp/index.js");
+  return (settings) => new LlamaCppChatModel(settings);
+}
+
+/**
+ * USE-Lite for `use-lite` (the adapter is imported here; its model packages load on the first
+ * embedding and name `npm install` when missing), `undefined` for the hashing embedder.
+ */
+export async function loadSentenceEncoder(
+  kind: "use-lite" | "hashing",
+): Promise<UniversalSentenceEncoderEmbeddings | undefined> {
+  if (kind === "hashing") return undefined;
+  const { UniversalSentenceEncoderEmbeddings } = await import("../../adapters/encoder/universal-sentence-encoder.js");
+  return new UniversalSentenceEncoderEmbeddings();
 }

@@ -7,32 +7,24 @@
  *
  * Exit codes (the same as `gavel eval`): 0 done; 1 the replay failed; 2 bad input (missing or
  * invalid file, bad option). Output goes through injectable writers, so tests run the real command
- * in-process. {@link runDebateReplay}, {@link debateReplayText} and {@link debateReplayJson} are the
- * pieces another command (e.g. `gavel eval --debates`) can reuse.
+ * in-process. The pipeline is the harness's `runDebateReplay`; {@link debateReplayText} and
+ * {@link debateReplayJson} are the renderings another command (e.g. `gavel eval --debates`) reuses.
  */
 
-import { existsSync } from "node:fs";
 import Table from "cli-table3";
 import { Command, InvalidArgumentError } from "commander";
 import { z } from "zod";
-import { UniversalSentenceEncoderEmbeddings } from "../../adapters/encoder/universal-sentence-encoder.js";
-import { functionSchema, GavelConfigError, parseConfig } from "../errors.js";
+import { functionSchema, parseConfig } from "../errors.js";
 import {
-  DEBATE_REPLAY_RULES,
   DEFAULT_DEBATE_BUDGETS,
   DEFAULT_TRAIN_FRACTION,
   type DebateReplayReport,
-  type DebateReplayRule,
-  loadDebateRecords,
-  replayDebates,
-} from "../eval/debates/index.js";
-import { GavelDataError } from "../eval/errors.js";
-import { createHashingEmbeddings, type EmbeddingsLike } from "../eval/routers/embedding.js";
-import { parseInteger, percent } from "./common.js";
-import { EXIT_BAD_INPUT, EXIT_RUN_FAILED, usageErrorsExitWithCode2 } from "./exit-codes.js";
-
-/** The embedders the command can build. */
-export type DebateEmbedderKind = "use-lite" | "hashing";
+} from "../eval/multiagent/replay/replay.js";
+import { DEBATE_REPLAY_RULES, type DebateReplayRule } from "../eval/multiagent/replay/rules.js";
+import { type DebateEmbedderKind, type DebateReplayRun, runDebateReplay } from "../eval/multiagent/replay/run.js";
+import { createHashingEmbeddings, type EmbeddingsLike } from "../eval/routing/embedding.js";
+import { loadSentenceEncoder, parseInteger, percent } from "./common.js";
+import { exitCodeOf, usageErrorsExitWithCode2 } from "./exit-codes.js";
 
 const DebatesCommandOptionsSchema = z
   .object({
@@ -41,22 +33,12 @@ const DebatesCommandOptionsSchema = z
     /** Where errors go. Default: `process.stderr`. */
     stderr: functionSchema<(text: string) => void>().optional(),
     /** Builds the embedder for `econ-commitment`. Default: USE-Lite for `use-lite`, the hashing embedder for `hashing`. */
-    createEmbedder: functionSchema<(kind: DebateEmbedderKind) => EmbeddingsLike>().optional(),
+    createEmbedder: functionSchema<(kind: DebateEmbedderKind) => EmbeddingsLike | Promise<EmbeddingsLike>>().optional(),
   })
   .strict();
 
 /** Options of {@link debatesCommand}: I/O seams for tests and embedding. */
 export type DebatesCommandOptions = z.input<typeof DebatesCommandOptionsSchema>;
-
-/** The command line's choices, as parsed. */
-export interface DebateReplayFlags {
-  debates: string;
-  budgets?: number[];
-  rules?: DebateReplayRule[];
-  embedder?: DebateEmbedderKind;
-  trainFraction?: number;
-  seed?: number;
-}
 
 /**
  * The `replay-debates` command of the `gavel` CLI.
@@ -109,48 +91,21 @@ export function debatesCommand(options: DebatesCommandOptions = {}): Command {
     .option("--json", "print the comparison as JSON")
     .exitOverride(usageErrorsExitWithCode2)
     .action(async (_options: unknown, self: Command) => {
-      const flags = self.opts<DebateReplayFlags & { json?: boolean }>();
-      const report = await runDebateReplay(flags, { createEmbedder }).catch((error: unknown) => {
-        const exitCode =
-          GavelDataError.isInstance(error) || GavelConfigError.isInstance(error) ? EXIT_BAD_INPUT : EXIT_RUN_FAILED;
+      const { json, ...run } = self.opts<DebateReplayRun & { json?: boolean }>();
+      const report = await runDebateReplay(run, { createEmbedder }).catch((error: unknown) => {
+        const { exitCode, code } = exitCodeOf(error);
         return self.error(`error: ${error instanceof Error ? error.message : String(error)}`, {
           exitCode,
-          code: exitCode === EXIT_BAD_INPUT ? "gavel.debates.invalidInput" : "gavel.debates.failed",
+          code: code === "runFailed" ? "gavel.debates.failed" : "gavel.debates.invalidInput",
         });
       });
-      print(flags.json ? JSON.stringify(debateReplayJson(report), null, 2) : debateReplayText(report, flags.debates));
+      print(json ? JSON.stringify(debateReplayJson(report), null, 2) : debateReplayText(report, run.debates));
     });
 }
 
-/**
- * Load the debates file and replay it (what `replay-debates` runs before printing).
- *
- * @throws GavelDataError when the file is missing or a line is invalid; GavelConfigError on a bad option.
- * @example
- * ```ts
- * const report = await runDebateReplay({ debates: "data/debates/sample.jsonl", embedder: "hashing" });
- * console.log(debateReplayText(report, "data/debates/sample.jsonl"));
- * ```
- */
-export async function runDebateReplay(
-  flags: DebateReplayFlags,
-  { createEmbedder = defaultDebateEmbedder }: { createEmbedder?: (kind: DebateEmbedderKind) => EmbeddingsLike } = {},
-): Promise<DebateReplayReport> {
-  if (!existsSync(flags.debates)) throw new GavelDataError({ file: flags.debates, problem: "no such file" });
-  const debates = await loadDebateRecords(flags.debates);
-  const rules = flags.rules ?? [...DEBATE_REPLAY_RULES];
-  return replayDebates({
-    debates,
-    rules,
-    ...(flags.budgets === undefined ? {} : { budgets: flags.budgets }),
-    ...(flags.trainFraction === undefined ? {} : { trainFraction: flags.trainFraction }),
-    ...(flags.seed === undefined ? {} : { seed: flags.seed }),
-    ...(rules.includes("econ-commitment") ? { embeddings: createEmbedder(flags.embedder ?? "use-lite") } : {}),
-  });
-}
-
-function defaultDebateEmbedder(kind: DebateEmbedderKind): EmbeddingsLike {
-  return kind === "hashing" ? createHashingEmbeddings() : new UniversalSentenceEncoderEmbeddings();
+/** USE-Lite for `use-lite` (loaded on first use), the hashing embedder for `hashing`. */
+export async function defaultDebateEmbedder(kind: DebateEmbedderKind): Promise<EmbeddingsLike> {
+  return (await loadSentenceEncoder(kind)) ?? createHashingEmbeddings();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,56 +16,46 @@
  * A multi-agent experiment (`mode: debate`) runs the debates and belief coordination on the benchmark
  * questions at every token budget of its sweep (docs/multiagent-evaluation.md).
  *
+ * The pipelines are the harness's `runExperiment` (src/eval/experiment/run.ts); this file parses the
+ * flags, injects the heavy adapters (the sentence encoder, the SQLite ledger, node-llama-cpp — each
+ * imported only when the run uses it) and renders the result.
+ *
  * Exit codes: 0 done; 1 the run failed (or, with `--fail-on-target`, a target was missed; a live backend
  * kept failing; the live budget was reached); 2 bad input (invalid config, missing API key, unreadable
- * or invalid data, bad option); 3 the experiment needs something not implemented in this version
- * (a USD budget sweep of routers).
+ * or invalid data, bad option, an optional package the run needs is not installed); 3 the experiment
+ * needs something not implemented in this version (a USD budget sweep of routers).
+ * Without vega the report is written without its plots, with one warning.
  * Output goes through injectable writers, so tests run the real command in-process.
  */
 
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import Table from "cli-table3";
 import { Command, InvalidArgumentError } from "commander";
 import { z } from "zod";
-import { UniversalSentenceEncoderEmbeddings } from "../../adapters/encoder/universal-sentence-encoder.js";
-import { createSqliteLedger, type SqliteLedger } from "../../adapters/sqlite/ledger.js";
 import { functionSchema, parseConfig } from "../errors.js";
-import {
-  type ExperimentConfig,
-  loadExperimentConfig,
-  parseExperimentConfig,
-  requireApiKey,
-  unsupportedReason,
-} from "../eval/config.js";
-import { dataDirectory } from "../eval/datasets.js";
-import { GavelDataError } from "../eval/errors.js";
-import { type RecordedBenchmarkExperiment, recordBenchmarkExperiment } from "../eval/live/index.js";
-import { paretoFrontier, singleModelBaselines } from "../eval/metrics.js";
-import {
-  type MultiAgentSweep,
-  multiAgentTable,
-  runMultiAgentSweep,
-  writeTokensPlot,
-} from "../eval/multiagent/index.js";
-import { indexOutcomes, loadRecordedOutcomes, type OutcomeIndex } from "../eval/outcomes.js";
+import { dataDirectory } from "../eval/data/datasets.js";
+import { type ExperimentConfig, loadExperimentConfig, parseExperimentConfig } from "../eval/experiment/config.js";
+import { type ExperimentLedger, type ExperimentResult, runExperiment } from "../eval/experiment/run.js";
+import type { EmbedderFactory } from "../eval/experiment/runner-options.js";
+import type { RecordedBenchmarkExperiment } from "../eval/live/run.js";
+import { runDebateReplay } from "../eval/multiagent/replay/run.js";
+import { multiAgentTable } from "../eval/multiagent/report.js";
+import { paretoFrontier } from "../eval/report/metrics.js";
+import type { EvalReport } from "../eval/report/results.js";
 import { operatingPointsTable, type ReportTable, routerMetricsTable, targetsTable } from "../eval/report/tables.js";
-import { type WrittenReport, writeReport } from "../eval/report/write.js";
-import type { EvalReport } from "../eval/results.js";
-import { createHashingEmbeddings, type EmbeddingsLike } from "../eval/routers/embedding.js";
-import type { RecordedEvaluationOptions } from "../eval/routers/options.js";
-import { runRecordedEvaluation } from "../eval/runner.js";
-import { createLlamaCppModel, parseInteger, parsePositiveInteger } from "./common.js";
-import { debateReplayJson, debateReplayText, runDebateReplay } from "./debates.js";
+import type { EmbeddingsLike } from "../eval/routing/embedding.js";
+import type { RecordedEvaluationOptions } from "../eval/routing/options.js";
+import { importPeer, type MissingPeerDependencyError } from "../peers.js";
+import { loadLlamaCppModel, loadSentenceEncoder, parseInteger, parsePositiveInteger } from "./common.js";
+import { debateReplayJson, debateReplayText, defaultDebateEmbedder } from "./debates.js";
 import {
   EXIT_BAD_INPUT,
   EXIT_NOT_IMPLEMENTED,
   EXIT_RUN_FAILED,
   exitCodeOf,
-  NotImplementedError,
   usageErrorsExitWithCode2,
 } from "./exit-codes.js";
-
 import { createProgressReporter } from "./progress.js";
 
 export { EXIT_BAD_INPUT, EXIT_NOT_IMPLEMENTED, EXIT_RUN_FAILED, usageErrorsExitWithCode2 };
@@ -87,8 +77,13 @@ const EvalCommandOptionsSchema = z
     env: z.record(z.string(), z.string().optional()).optional(),
     /** The runner. Default: `runRecordedEvaluation`. */
     runEvaluation: functionSchema<(options: RecordedEvaluationOptions) => Promise<EvalReport>>().optional(),
-    /** Builds the embedder named in the config. Default: USE-Lite for `use-lite`, the built-in hashing embedder for `hashing`. */
-    createEmbedder: functionSchema<(kind: ExperimentConfig["embedder"]) => EmbeddingsLike | "hashing">().optional(),
+    /**
+     * Builds the embedder named in the config (may be async). Default: USE-Lite for `use-lite` (loaded
+     * on first use), the built-in hashing embedder for `hashing`.
+     */
+    createEmbedder: functionSchema<EmbedderFactory>().optional(),
+    /** Renders `pareto.svg`. Default: `renderParetoSvg` (vega, loaded on first use). */
+    renderPlot: functionSchema<(report: EvalReport) => Promise<string>>().optional(),
     /** The experiment run with no `--config` and no `--outcomes`. Default: the package's `configs/default.yaml`. */
     defaultConfig: z.string().min(1).optional(),
     /** Milliseconds clock for the wall time. Default: `performance.now`. */
@@ -114,14 +109,6 @@ interface RunFlags {
   debates?: string;
   /** Path of the SQLite ledger, or `false` (`--no-ledger`). Default: `<output>/ledger.db`. */
   ledger?: string | false;
-}
-
-/** The result of one command run, before printing. */
-interface Completed {
-  config: ExperimentConfig;
-  report: EvalReport;
-  files: WrittenReport;
-  wallSeconds: number;
 }
 
 /**
@@ -161,8 +148,9 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
     stderr = (text: string) => process.stderr.write(text),
     interactive = process.stderr.isTTY === true,
     env = process.env,
-    runEvaluation = runRecordedEvaluation,
+    runEvaluation,
     createEmbedder = defaultEmbedder,
+    renderPlot,
     defaultConfig = defaultConfigPath(),
     clock = () => performance.now(),
   } = parseConfig(`${name}Command options`, EvalCommandOptionsSchema, options);
@@ -197,14 +185,16 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
       const flags = self.opts<RunFlags>();
       const fail = (message: string, exitCode: number, code: string): never =>
         self.error(`error: ${message}`, { exitCode, code: `gavel.${name}.${code}` });
+      const stop = (error: unknown): never => {
+        const { exitCode, code } = exitCodeOf(error);
+        return fail(error instanceof Error ? error.message : String(error), exitCode, code);
+      };
 
       if (flags.debates !== undefined) {
-        const replay = await runDebateReplay({ debates: flags.debates, embedder: flags.embedder }).catch(
-          (error: unknown) => {
-            const { exitCode, code } = exitCodeOf(error);
-            return fail(error instanceof Error ? error.message : String(error), exitCode, code);
-          },
-        );
+        const replay = await runDebateReplay(
+          { debates: flags.debates, ...(flags.embedder === undefined ? {} : { embedder: flags.embedder }) },
+          { createEmbedder: defaultDebateEmbedder },
+        ).catch(stop);
         print(flags.json ? JSON.stringify(debateReplayJson(replay), null, 2) : debateReplayText(replay, flags.debates));
         return;
       }
@@ -214,16 +204,33 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
       if (flags.train !== undefined && flags.outcomes === undefined) {
         fail("--train needs --outcomes (in a config file, use data.train)", EXIT_BAD_INPUT, "trainWithoutOutcomes");
       }
-      const completed = await runExperiment(flags).catch((error: unknown) => {
-        const { exitCode, code } = exitCodeOf(error);
-        return fail(error instanceof Error ? error.message : String(error), exitCode, code);
-      });
+      const quiet = flags.quiet === true;
+      const config = await experimentOf(flags, defaultConfig).catch(stop);
+      const ledgerPath = flags.ledger === false ? undefined : (flags.ledger ?? join(config.output, "ledger.db"));
+      const completed = await runExperiment(config, {
+        env,
+        createEmbedder,
+        clock,
+        loadLlamaCppModel,
+        startProgress: () => createProgressReporter({ write: stderr, interactive, silent: quiet }),
+        onLiveRecorded: (live) => {
+          if (!quiet) stderr(liveSummary(live));
+        },
+        onPlotSkipped: (error) => stderr(plotSkippedWarning(error)),
+        ...(ledgerPath === undefined ? {} : { openLedger: () => openRunLedger(ledgerPath) }),
+        ...(runEvaluation === undefined ? {} : { runEvaluation }),
+        ...(renderPlot === undefined ? {} : { renderPlot }),
+        ...(flags.config === undefined ? {} : { configFile: flags.config }),
+      }).catch(stop);
+      if (!quiet && completed.multiAgent !== undefined) stderr(multiAgentSummary(completed.multiAgent));
       const debate = completed.config.mode === "debate";
       if (flags.json) print(JSON.stringify(jsonOutput(debate ? "eval" : name, completed), null, 2));
       else if (debate) print(`${completed.report.title}\n${terminalTable(multiAgentTable(completed.report))}`);
       else print(name === "eval" ? evalSummary(completed) : sweepSummary(completed));
+      const others =
+        completed.files.svg === undefined ? "report.json, report.md" : "report.json, report.md, pareto.svg";
       stderr(
-        `Report written to ${displayPath(completed.files.html)} (and report.json, report.md, pareto.svg) in ${completed.wallSeconds.toFixed(1)} s.\n`,
+        `Report written to ${displayPath(completed.files.html)} (and ${others}) in ${completed.wallSeconds.toFixed(1)} s.\n`,
       );
       const missed = (completed.report.targets ?? []).filter((target) => !target.met);
       if (flags.failOnTarget && missed.length > 0) {
@@ -235,164 +242,19 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
       }
     });
 
-  async function runExperiment(flags: RunFlags): Promise<Completed> {
-    const started = clock();
-    const config = await experimentOf(flags, defaultConfig);
-    const reason = unsupportedReason(config);
-    if (reason !== undefined) throw new NotImplementedError(reason);
-    requireApiKey(config.backend, env);
-    if (config.mode === "debate") return runMultiAgentExperiment(config, flags, started);
-    if (config.data.source === "benchmark") return runLiveExperiment(config, flags, started);
-
-    for (const path of [config.data.outcomes, config.data.train]) {
-      if (path !== undefined && !existsSync(path)) {
-        throw new GavelDataError({ file: path, problem: "no such file" });
-      }
-    }
-    const runnerOptions = await runnerOptionsOf(config, createEmbedder);
-    return routeAndReport(config, flags, started, runnerOptions);
-  }
-
-  /**
-   * A benchmark experiment: record every pool model's answers live (resuming from the cache in the
-   * output folder), then route over them exactly as over any recorded outcomes.
-   */
-  async function runLiveExperiment(config: ExperimentConfig, flags: RunFlags, started: number): Promise<Completed> {
-    const progress = createProgressReporter({ write: stderr, interactive, silent: flags.quiet === true });
-    let live: RecordedBenchmarkExperiment;
-    try {
-      live = await recordBenchmarkExperiment({
-        config,
-        env,
-        createLlamaCppModel,
-        onProgress: progress.onProgress,
-        ...(flags.config === undefined ? {} : { configFile: flags.config }),
-      });
-    } finally {
-      progress.stop();
-    }
-    if (flags.quiet !== true) {
-      const { asked, failed, reused, spentUsd, cacheUsd } = live.recording;
-      stderr(
-        `Live calls: ${asked} asked (${failed} failed, see ${displayPath(live.errorsPath)}), ${reused} from the cache; ` +
-          `$${Number(spentUsd.toPrecision(4))} spent now, $${Number(cacheUsd.toPrecision(4))} in ${displayPath(live.outcomesPath)}.\n`,
-      );
-      if (live.unpricedModels.length > 0) {
-        stderr(
-          `No price for ${live.unpricedModels.join(", ")}: their calls count 0 USD (set prices.<model> to change that).\n`,
-        );
-      }
-    }
-    return routeAndReport(config, flags, started, await liveRunnerOptions(config, live, createEmbedder));
-  }
-
-  /**
-   * A multi-agent experiment (`mode: debate`): every mechanism at every token budget on the benchmark
-   * questions, answered live (resuming from `<output>/multiagent-runs.jsonl`), reported as one policy per
-   * mechanism and one point per budget (docs/multiagent-evaluation.md).
-   */
-  async function runMultiAgentExperiment(
-    config: ExperimentConfig,
-    flags: RunFlags,
-    started: number,
-  ): Promise<Completed> {
-    const progress = createProgressReporter({ write: stderr, interactive, silent: flags.quiet === true });
-    const embedder = createEmbedder(config.embedder);
-    let sweep: MultiAgentSweep;
-    try {
-      sweep = await runMultiAgentSweep({
-        config,
-        env,
-        embeddings: embedder === "hashing" ? createHashingEmbeddings() : embedder,
-        createLlamaCppModel,
-        onProgress: progress.onProgress,
-        ...(flags.config === undefined ? {} : { configFile: flags.config }),
-      });
-    } finally {
-      progress.stop();
-    }
-    const files = await writeReport(sweep.report, config.output);
-    const plot = await writeTokensPlot(sweep.report, config.output);
-    if (flags.quiet !== true) {
-      stderr(
-        `Examples: ${sweep.asked} run now, ${sweep.reused} from ${displayPath(sweep.runsPath)}; accuracy–tokens curve in ${displayPath(plot)}.\n`,
-      );
-      if (sweep.unpricedModels.length > 0) {
-        stderr(`No price for ${sweep.unpricedModels.join(", ")}: their calls count 0 USD.\n`);
-      }
-    }
-    return { config, report: sweep.report, files, wallSeconds: (clock() - started) / 1000 };
-  }
-
-  async function routeAndReport(
-    config: ExperimentConfig,
-    flags: RunFlags,
-    started: number,
-    runnerOptions: RecordedEvaluationOptions,
-  ): Promise<Completed> {
-    const progress = createProgressReporter({ write: stderr, interactive, silent: flags.quiet === true });
-    const ledger = openRunLedger(
-      flags.ledger === false ? undefined : (flags.ledger ?? join(config.output, "ledger.db")),
-    );
-    let report: EvalReport;
-    try {
-      report = await runEvaluation({
-        ...runnerOptions,
-        onProgress: progress.onProgress,
-        ...(ledger === undefined ? {} : { ledger }),
-      });
-    } finally {
-      progress.stop();
-      ledger?.close();
-    }
-    report = { ...report, config: { ...report.config, experiment: plainConfig(config) } };
-    const files = await writeReport(report, config.output);
-    return { config, report, files, wallSeconds: (clock() - started) / 1000 };
-  }
-
   return command;
-}
-
-/**
- * Runner options for a recorded benchmark experiment: the routers, sweep and targets of the config over
- * the outcomes just recorded (already sampled: no `maxPrompts`), split by seed. The reference pair,
- * when the config names none, is picked from the recorded accuracies as for any outcomes file.
- */
-export async function liveRunnerOptions(
-  config: ExperimentConfig,
-  live: Pick<RecordedBenchmarkExperiment, "index" | "outcomesPath">,
-  createEmbedder: (kind: ExperimentConfig["embedder"]) => EmbeddingsLike | "hashing" = defaultEmbedder,
-): Promise<RecordedEvaluationOptions> {
-  if (config.data.source !== "benchmark") throw new Error("liveRunnerOptions: needs benchmark data");
-  const named = config.routers.strongModel !== undefined && config.routers.weakModel !== undefined;
-  const pair = named ? undefined : referencePair(live.index);
-  const recorded: ExperimentConfig = {
-    ...config,
-    title: config.title ?? `${config.name}: ${config.data.benchmark} answered live by ${config.backend.kind}`,
-    data: {
-      source: "recorded",
-      outcomes: live.outcomesPath,
-      split: "seeded",
-      trainFraction: config.data.trainFraction,
-    },
-    backend: { kind: "recorded" },
-    routers: {
-      ...config.routers,
-      strongModel: config.routers.strongModel ?? pair?.strongModel,
-      weakModel: config.routers.weakModel ?? pair?.weakModel,
-    },
-  };
-  const options = await runnerOptionsOf(recorded, createEmbedder);
-  delete options.outcomesPath;
-  return { ...options, outcomes: live.index };
 }
 
 /**
  * A fresh SQLite ledger for one evaluation run: an earlier run's file at the same path is replaced,
  * since its auction ids (policy, parameter, prompt) would repeat. Read it with `gavel ledger ... --db FILE`.
  */
-function openRunLedger(path: string | undefined): SqliteLedger | undefined {
-  if (path === undefined) return undefined;
+async function openRunLedger(path: string): Promise<ExperimentLedger> {
+  const { createSqliteLedger } = await importPeer(
+    "better-sqlite3",
+    "the ledger of gavel eval (--no-ledger skips it)",
+    () => import("../../adapters/sqlite/ledger.js"),
+  );
   mkdirSync(dirname(resolve(path)), { recursive: true });
   for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
   return createSqliteLedger({ path });
@@ -432,115 +294,10 @@ async function experimentOf(flags: RunFlags, defaultConfig: string): Promise<Exp
   };
 }
 
-/** Map a recorded experiment onto `runRecordedEvaluation` options (the keys match one to one). */
-export async function runnerOptionsOf(
-  config: ExperimentConfig,
-  createEmbedder: (kind: ExperimentConfig["embedder"]) => EmbeddingsLike | "hashing" = defaultEmbedder,
-): Promise<RecordedEvaluationOptions> {
-  if (config.data.source !== "recorded")
-    throw new NotImplementedError("benchmark data: not implemented in this version");
-  const { data, routers, sweep, targets } = config;
-  const options: RecordedEvaluationOptions = {
-    embedder: createEmbedder(config.embedder),
-    split: data.split,
-    trainFraction: data.trainFraction,
-    seed: config.seed,
-    routers: routers.use,
-    targetAccuracyShare: targets.accuracyShare,
-    targetCostShare: targets.costShare,
-  };
-  const optional: Partial<RecordedEvaluationOptions> = {
-    title: config.title,
-    outcomesPath: data.outcomes,
-    trainOutcomesPath: data.train,
-    maxPrompts: data.maxPrompts,
-    strongModel: routers.strongModel,
-    weakModel: routers.weakModel,
-    escalationModels: routers.escalationModels,
-    k: routers.k,
-    priorStrength: routers.priorStrength,
-    sameTaskNeighbours: routers.sameTaskNeighbours,
-    embedTail: routers.embedTail,
-    staticLambdas: routers.staticLambdas,
-    lambdas: sweep?.kind === "lambda" ? sweep.lambdas : undefined,
-    escalationThresholds: sweep?.kind === "lambda" ? sweep.escalationThresholds : undefined,
-    // The hashing embedder takes microseconds: caching it would only litter the disk.
-    embeddingCacheDirectory:
-      config.embeddingCache === false || config.embedder === "hashing" ? undefined : config.embeddingCache,
-  };
-  for (const [key, value] of Object.entries(optional)) {
-    if (value !== undefined) (options as Record<string, unknown>)[key] = value;
-  }
-  const subset = config.backend.kind === "recorded" ? config.backend.models : undefined;
-  const chooseReference =
-    data.outcomes !== undefined && (routers.strongModel === undefined || routers.weakModel === undefined);
-  if (subset === undefined && !chooseReference) return options;
-
-  // Load the outcomes here (once; the runner takes the index) to keep a subset of models or to pick the
-  // reference pair of a data set whose models are not RouterBench's.
-  if (subset !== undefined && data.train !== undefined) {
-    throw new NotImplementedError("backend.models together with data.train: not implemented in this version");
-  }
-  const file = data.outcomes ?? "the shipped outcomes";
-  let records = await loadRecordedOutcomes(data.outcomes === undefined ? {} : { path: data.outcomes });
-  if (subset !== undefined) {
-    const present = new Set(records.map((record) => record.model));
-    const unknown = subset.filter((model) => !present.has(model));
-    if (unknown.length > 0) {
-      throw new GavelDataError({
-        file,
-        fields: ["backend.models"],
-        problem: `no recorded outcomes for ${unknown.map((model) => `"${model}"`).join(", ")}`,
-      });
-    }
-    const keep = new Set(subset);
-    records = records.filter((record) => keep.has(record.model));
-  }
-  const index = indexOutcomes(records, file);
-  options.outcomes = index;
-  delete options.outcomesPath;
-  if (chooseReference) {
-    const pair = referencePair(index);
-    options.strongModel = routers.strongModel ?? pair.strongModel;
-    options.weakModel = routers.weakModel ?? pair.weakModel;
-  }
-  return options;
+/** USE-Lite for `use-lite` (the encoder loads on first use), the built-in hashing embedder for `hashing`. */
+async function defaultEmbedder(kind: ExperimentConfig["embedder"]): Promise<EmbeddingsLike | "hashing"> {
+  return (await loadSentenceEncoder(kind)) ?? "hashing";
 }
-
-/**
- * The RouteLLM reference pair of a data set, when the config names none: the strong model is the most
- * accurate single model (ties: the dearer), the weak model the cheapest model that is less accurate.
- */
-export function referencePair(index: OutcomeIndex): { strongModel: string; weakModel: string } {
-  const singles = singleModelBaselines(index);
-  const strong = [...singles].sort(
-    (left, right) => right.accuracy - left.accuracy || right.meanCostUsd - left.meanCostUsd,
-  )[0];
-  const weak = singles
-    .filter((single) => strong !== undefined && single.accuracy < strong.accuracy)
-    .sort((left, right) => left.meanCostUsd - right.meanCostUsd || left.accuracy - right.accuracy)[0];
-  if (strong === undefined || weak === undefined) {
-    throw new GavelDataError({
-      file: "recorded outcomes",
-      problem:
-        "cannot pick a strong and a weak model: every model is equally accurate (set routers.strongModel and routers.weakModel)",
-    });
-  }
-  return { strongModel: strong.name, weakModel: weak.name };
-}
-
-function defaultEmbedder(kind: ExperimentConfig["embedder"]): EmbeddingsLike | "hashing" {
-  return kind === "hashing" ? "hashing" : new UniversalSentenceEncoderEmbeddings();
-}
-
-/** The config as plain JSON for the report (no functions, no absolute home paths beyond what was given). */
-function plainConfig(config: ExperimentConfig): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Errors and exit codes
-// ---------------------------------------------------------------------------------------------
 
 // ---------------------------------------------------------------------------------------------
 // Argument parsing
@@ -570,12 +327,41 @@ export function terminalTable(table: ReportTable, keepColumns?: number[]): strin
   return output.toString();
 }
 
+/** What the live recording did: calls, failures, cache reuse and spend (printed before routing starts). */
+function liveSummary(live: RecordedBenchmarkExperiment): string {
+  const { asked, failed, reused, spentUsd, cacheUsd } = live.recording;
+  let text =
+    `Live calls: ${asked} asked (${failed} failed, see ${displayPath(live.errorsPath)}), ${reused} from the cache; ` +
+    `$${Number(spentUsd.toPrecision(4))} spent now, $${Number(cacheUsd.toPrecision(4))} in ${displayPath(live.outcomesPath)}.\n`;
+  if (live.unpricedModels.length > 0) {
+    text += `No price for ${live.unpricedModels.join(", ")}: their calls count 0 USD (set prices.<model> to change that).\n`;
+  }
+  return text;
+}
+
+/** What the multi-agent sweep did: examples run and reused, and where the accuracy–tokens curve is. */
+function multiAgentSummary({ sweep, tokensPlot }: NonNullable<ExperimentResult["multiAgent"]>): string {
+  const curve =
+    tokensPlot === undefined
+      ? "no accuracy–tokens curve (vega is not installed)"
+      : `accuracy–tokens curve in ${displayPath(tokensPlot)}`;
+  let text = `Examples: ${sweep.asked} run now, ${sweep.reused} from ${displayPath(sweep.runsPath)}; ${curve}.\n`;
+  if (sweep.unpricedModels.length > 0)
+    text += `No price for ${sweep.unpricedModels.join(", ")}: their calls count 0 USD.\n`;
+  return text;
+}
+
+/** The one warning of a run without vega: the report is written, the plot is not. */
+function plotSkippedWarning(error: MissingPeerDependencyError): string {
+  return `warning: plots skipped (the report is written without them): ${error.message}\n`;
+}
+
 function displayPath(path: string): string {
   const relativePath = relative(process.cwd(), path);
   return relativePath.startsWith("..") ? path : relativePath;
 }
 
-function evalSummary({ report }: Completed): string {
+function evalSummary({ report }: ExperimentResult): string {
   const sections = [
     `${report.title}`,
     `${report.dataset.trainPrompts} training / ${report.dataset.testPrompts} held-out prompts, ${report.dataset.models.length} models (${report.dataset.split})`,
@@ -647,7 +433,7 @@ function sweepRows(report: EvalReport): SweepRow[] {
     });
 }
 
-function sweepSummary({ report }: Completed): string {
+function sweepSummary({ report }: ExperimentResult): string {
   const output = new Table({
     ...PLAIN_TABLE,
     head: ["router", "point", "accuracy", "USD / prompt", "% strong cost", "largest-model share", "Pareto"],
@@ -667,7 +453,7 @@ function sweepSummary({ report }: Completed): string {
   return [`${report.title}: sweep`, output.toString(), "* = on the router's Pareto frontier"].join("\n");
 }
 
-function jsonOutput(name: "eval" | "sweep", completed: Completed): Record<string, unknown> {
+function jsonOutput(name: "eval" | "sweep", completed: ExperimentResult): Record<string, unknown> {
   const { report, files, wallSeconds } = completed;
   const base = { files, wallSeconds: Number(wallSeconds.toFixed(3)) };
   if (name === "sweep")

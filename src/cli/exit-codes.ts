@@ -1,12 +1,16 @@
 /**
  * Exit codes every `gavel` command shares, so scripts can trust them:
- * 0 done, 1 the run failed (or a target was missed with `--fail-on-target`), 2 bad input, 3 not implemented.
+ * 0 done, 1 the run failed (or a target was missed with `--fail-on-target`), 2 bad input (a missing
+ * optional package included), 3 not implemented.
  */
 import type { CommanderError } from "commander";
-import { GavelConfigError, GavelError } from "../errors.js";
-import { GavelConfigFileError, MissingApiKeyError } from "../eval/config.js";
-import { GavelDataError } from "../eval/errors.js";
-import { MultiAgentSetupError } from "../eval/multiagent/index.js";
+import { GavelConfigError } from "../errors.js";
+import { GavelDataError, NotImplementedError } from "../eval/errors.js";
+import { GavelConfigFileError, MissingApiKeyError } from "../eval/experiment/config.js";
+import { MultiAgentSetupError } from "../eval/multiagent/run.js";
+import { MissingPeerDependencyError } from "../peers.js";
+
+export { NotImplementedError };
 
 /** The run itself failed (a provider, the solver, a missed target with `--fail-on-target`). */
 export const EXIT_RUN_FAILED = 1;
@@ -22,16 +26,12 @@ export function usageErrorsExitWithCode2(error: CommanderError): void {
   if (usage) process.exit(EXIT_BAD_INPUT);
 }
 
-/** The experiment is valid but needs something this version does not implement (exit code 3). */
-export class NotImplementedError extends GavelError {
-  override readonly name = "NotImplementedError";
-}
-
 /**
  * The exit code (and commander error code) of an error a command caught: not implemented is 3; bad
  * input — an invalid or unsuitable config, a missing API key, unusable data, a multi-agent setup that
- * cannot run (agents naming no pool model, a budget that pays for no round) — is 2; anything the run
- * itself hit is 1.
+ * cannot run (agents naming no pool model, a budget that pays for no round), an optional package the
+ * run needs that is not installed (the message names the `npm install` command) — is 2; anything the
+ * run itself hit is 1.
  */
 export function exitCodeOf(error: unknown): { exitCode: number; code: string } {
   if (NotImplementedError.isInstance(error)) return { exitCode: EXIT_NOT_IMPLEMENTED, code: "notImplemented" };
@@ -41,5 +41,6 @@ export function exitCodeOf(error: unknown): { exitCode: number; code: string } {
   if (MissingApiKeyError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "missingApiKey" };
   if (GavelDataError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "invalidData" };
   if (MultiAgentSetupError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "badSetup" };
+  if (MissingPeerDependencyError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "missingPackage" };
   return { exitCode: EXIT_RUN_FAILED, code: "runFailed" };
 }

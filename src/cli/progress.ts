@@ -6,7 +6,7 @@
  * and readable. Progress always goes to stderr: stdout is kept for results and `--json`.
  */
 import { SingleBar } from "cli-progress";
-import type { EvaluationProgress } from "../eval/routers/options.js";
+import type { EvaluationProgress } from "../eval/routing/options.js";
 
 /** What a command feeds and closes. */
 export interface ProgressReporter {

@@ -13,7 +13,7 @@ import { Command } from "commander";
 import { z } from "zod";
 import { functionSchema, parseConfig } from "../errors.js";
 import { readReport, writeReport } from "../eval/report/write.js";
-import { EXIT_BAD_INPUT, usageErrorsExitWithCode2 } from "./eval.js";
+import { EXIT_BAD_INPUT, usageErrorsExitWithCode2 } from "./exit-codes.js";
 
 const ReportCommandOptionsSchema = z
   .object({

@@ -31,7 +31,7 @@ import { type ZodError, z } from "zod";
 import { executorWeightsToJson, fitExecutorWeights } from "../coordination/weights.js";
 import { serializeAggressiveness, type TrainingEpoch } from "../debate/training.js";
 import { functionSchema, GavelConfigError, parseConfig } from "../errors.js";
-import { loadExperimentConfig } from "../eval/config.js";
+import { loadExperimentConfig } from "../eval/experiment/config.js";
 import {
   DEFAULT_TRAINING_QUESTIONS,
   type DebateTraining,
@@ -51,7 +51,7 @@ import {
   weightsToJson,
 } from "../router/weights.js";
 import {
-  createLlamaCppModel,
+  loadLlamaCppModel,
   parseInteger,
   parseNonNegative,
   parsePositiveInteger,
@@ -355,7 +355,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
         learningRate: flags.learningRate,
         noise: flags.noise,
         configFile: flags.config,
-        createLlamaCppModel,
+        ...(config.backend.kind === "llamacpp" ? { createLlamaCppModel: await loadLlamaCppModel() } : {}),
         ...(flags.budget === undefined ? {} : { budget: flags.budget }),
         onStart: (plan) => stderr(`${startLine(plan, flags)}\n`),
         onEpoch: (epoch, epochs) => stderr(`${epochLine(epoch, epochs)}\n`),

@@ -53,3 +53,11 @@ export class PythonUnavailableError extends GavelError {
     this.command = command;
   }
 }
+
+/**
+ * The experiment is valid but needs something this version does not implement (a USD budget sweep of
+ * routers, benchmark data with the recorded runner...). `gavel` exits with code 3 on it.
+ */
+export class NotImplementedError extends GavelError {
+  override readonly name: string = "NotImplementedError";
+}

@@ -1,160 +1,42 @@
 /**
- * The evaluation harness: shipped benchmark data and its loaders, answer checkers, the Python runner
- * for code benchmarks, canonical recorded outcomes (RouterBench included) and the metrics.
+ * `langchain-gavel/eval`: the evaluation harness. One folder per subsystem, each with its public
+ * surface in its `index.ts`:
+ *
+ * | folder | what it owns |
+ * |---|---|
+ * | `data/` | shipped benchmark data and loaders, answer checkers, the Python runner, canonical recorded outcomes |
+ * | `routing/` | routing on recorded data: routers, the recorded runner, `RecordedChatModel`, RouterBench weight fits |
+ * | `live/` | live recording: ask a live pool once, cache the checked answers as outcomes |
+ * | `multiagent/` | multi-agent experiments (`mode: debate`), α training, and the replay of recorded debates (`replay/`) |
+ * | `report/` | the `EvalReport`, the metrics, and its renderers (JSON, Markdown, Pareto SVG, HTML) |
+ * | `experiment/` | the experiment file (schema, loader) and `runExperiment`, which runs it |
+ *
+ * Helpers inside a folder (formatting, escaping, prompt lookups, output caps) are not exported.
  * See docs/evaluation.md.
+ *
+ * @example
+ * ```ts
+ * import { loadExperimentConfig, runExperiment } from "langchain-gavel/eval";
+ *
+ * const config = await loadExperimentConfig("configs/default.yaml");
+ * const { report, files } = await runExperiment({ ...config, embedder: "hashing" }, { env: process.env });
+ * console.log(report.title, files.html);
+ * ```
  */
 
 // biome-ignore-all assist/source/organizeImports: the exports are grouped by subsystem, for readers.
 
-export {
-  type CodeCheckResult,
-  checkGsm8k,
-  checkHumanEval,
-  checkMbpp,
-  checkMmlu,
-  checkSvamp,
-  definesFunction,
-  extractChoiceLetter,
-  extractCode,
-  extractFinalNumber,
-  humanEvalProgram,
-  mbppProgram,
-  normalizeNumber,
-  numbersMatch,
-} from "./checkers.js";
 export { type ConcurrencyLimiter, createConcurrencyLimiter, mapWithConcurrency } from "./concurrency.js";
-export {
-  DATA_FILES,
-  type DataFileName,
-  dataDirectory,
-  dataFilePath,
-  firstFunctionName,
-  type Gsm8kProblem,
-  Gsm8kProblemSchema,
-  type HumanEvalProblem,
-  HumanEvalProblemSchema,
-  type LoadOptions,
-  loadGsm8k,
-  loadHumanEval,
-  loadJsonLines,
-  loadMbpp,
-  loadMmlu,
-  loadSvamp,
-  MBPP_SPLITS,
-  type MbppLoadOptions,
-  type MbppProblem,
-  MbppProblemSchema,
-  type MbppSplit,
-  MMLU_LETTERS,
-  type MmluLetter,
-  type MmluLoadOptions,
-  type MmluQuestion,
-  MmluQuestionSchema,
-  mbppSplitOf,
-  parseJsonLines,
-  readDataText,
-  resolveDataPath,
-  type SanitizedMbppProblem,
-  SanitizedMbppProblemSchema,
-  type SvampProblem,
-  SvampProblemSchema,
-  writeJsonLines,
-} from "./datasets.js";
 export {
   GavelDataError,
   type GavelDataErrorDetails,
   GavelMetricError,
+  NotImplementedError,
   PythonUnavailableError,
 } from "./errors.js";
-export {
-  averagePerformanceGapRecovered,
-  bestRandomMixtureAtCost,
-  type CostAccuracyPoint,
-  callPerformanceThreshold,
-  costEfficiency,
-  type Decisions,
-  dearestModel,
-  evaluateDecisions,
-  type GapRecoveredPoint,
-  gapRecoveredCurve,
-  operatingPointFromDecisions,
-  operatingPointsFromCosts,
-  operatingPointsFromScores,
-  oracle,
-  oracleChoice,
-  type ParetoAreaOptions,
-  type PerformanceGap,
-  type PolicyEvaluation,
-  type PolicyOptions,
-  paretoArea,
-  paretoFrontier,
-  performanceGapRecovered,
-  type RandomMixtureResult,
-  type RunSummary,
-  randomMixtureAtCost,
-  type ServedRequest,
-  type StaticChoiceResult,
-  singleModelBaselines,
-  splitPromptIds,
-  staticPerTaskChoice,
-  summarizeRun,
-  type WeakStrongCurve,
-} from "./metrics.js";
-export {
-  convertRouterBench,
-  convertRouterBenchFiles,
-  indexOutcomes,
-  loadOutcomeIndex,
-  loadRecordedOutcomes,
-  type OutcomeIndex,
-  type OutcomeRecord,
-  OutcomeRecordSchema,
-  type PromptInfo,
-  type RouterBenchOutcome,
-  RouterBenchOutcomeSchema,
-  type RouterBenchPrompt,
-  RouterBenchPromptSchema,
-  type RouterBenchTables,
-  UNAVAILABLE,
-  type Unavailable,
-} from "./outcomes.js";
-export {
-  createPythonRunner,
-  EXIT_CODE_EARLY_EXIT,
-  EXIT_CODE_OUT_OF_MEMORY,
-  type PythonRunner,
-  type PythonRunnerOptions,
-  PythonRunnerOptionsSchema,
-  type PythonRunOptions,
-  type PythonRunResult,
-  type PythonRunStatus,
-} from "./python.js";
-export {
-  answerAgreement,
-  type CompareWeightsOnRouterBenchOptions,
-  choiceAnswer,
-  compareWeightsOnRouterBench,
-  mainJobSplit,
-  planProxy,
-  ROUTERBENCH_CHEAP_JURORS,
-  type RouterBenchTrainingOptions,
-  type RouterBenchWeightComparison,
-  routerBenchTrainingTasks,
-  stratifiedSample,
-} from "./routerbench-weights.js";
-
-// Routers on recorded data, the runner, live recording, recorded-debate replay, multi-agent
-// experiments, reports and experiment configs.
-export * from "./routers/index.js";
-export {
-  type RecordedEvaluationOptions,
-  RecordedEvaluationOptionsSchema,
-  runRecordedEvaluation,
-} from "./runner.js";
-export type { EvalReport, OperatingPoint, PolicyResult } from "./results.js";
+export * from "./data/index.js";
+export * from "./routing/index.js";
 export * from "./live/index.js";
-export * from "./debates/index.js";
 export * from "./multiagent/index.js";
 export * from "./report/index.js";
-export * from "./config.js";
-export { createRecordedPool, RecordedChatModel, RecordedUnavailable } from "../../adapters/providers/recorded.js";
+export * from "./experiment/index.js";

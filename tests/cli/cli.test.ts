@@ -12,7 +12,7 @@ import {
 } from "../../src/cli/eval.js";
 import { reportCommand } from "../../src/cli/report.js";
 import { writeReport } from "../../src/eval/report/index.js";
-import type { EvalReport } from "../../src/eval/results.js";
+import type { EvalReport } from "../../src/eval/report/results.js";
 import { handMadeReport } from "../eval/report/fixture.js";
 import { runGavel } from "../helpers/cli.js";
 

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LlamaCppChatModel, writeTinyLlamaGguf } from "../../adapters/llamacpp/index.js";
 import { trainCommand } from "../../src/cli/train.js";
 import { parseAggressiveness } from "../../src/debate/training.js";
-import { loadGsm8k } from "../../src/eval/datasets.js";
+import { loadGsm8k } from "../../src/eval/data/datasets.js";
 import type { DebateTraining } from "../../src/eval/multiagent/index.js";
 import { runGavel } from "../helpers/cli.js";
 

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT_BAD_INPUT, EXIT_RUN_FAILED } from "../../src/cli/exit-codes.js";
 import { type TrainCommandOptions, trainCommand } from "../../src/cli/train.js";
 import { parseAggressiveness } from "../../src/debate/training.js";
-import { loadGsm8k } from "../../src/eval/datasets.js";
+import { loadGsm8k } from "../../src/eval/data/datasets.js";
 import { loadLiveTasks } from "../../src/eval/live/tasks.js";
 import type { DebateTraining } from "../../src/eval/multiagent/index.js";
 import { runGavel } from "../helpers/cli.js";

@@ -14,7 +14,7 @@ import {
   truncateToTokens,
 } from "../../src/coordination/index.js";
 import { GavelConfigError } from "../../src/errors.js";
-import { extractFinalNumber } from "../../src/eval/checkers.js";
+import { extractFinalNumber } from "../../src/eval/data/checkers.js";
 
 describe("ECON belief update rule", () => {
   it("matches a hand-computed example: W = softmax(cos), b_i += 0.1 Σ_{j≠i} W_ij b_j", () => {

@@ -2,7 +2,7 @@ import { ChatOpenAI } from "@langchain/openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenBudget } from "../../src/budget/index.js";
 import { COORDINATOR_NAME, createBeliefCoordination } from "../../src/coordination/index.js";
-import { extractFinalNumber } from "../../src/eval/checkers.js";
+import { extractFinalNumber } from "../../src/eval/data/checkers.js";
 import { type OpenAICompatibleServer, startOpenAICompatibleServer } from "../helpers/openaiServer.js";
 import { ScriptedHashingEmbeddings } from "../memory/scripted-embeddings.js";
 

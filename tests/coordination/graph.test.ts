@@ -11,7 +11,7 @@ import {
   fitExecutorWeights,
 } from "../../src/coordination/index.js";
 import { GavelConfigError } from "../../src/errors.js";
-import { extractFinalNumber } from "../../src/eval/checkers.js";
+import { extractFinalNumber } from "../../src/eval/data/checkers.js";
 import { ScriptedHashingEmbeddings } from "../memory/scripted-embeddings.js";
 import { isLaterRound, promptText, scriptedCoordinator, scriptedExecutor } from "./scripted-team.js";
 

@@ -5,9 +5,9 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { countTextTokens } from "../../src/budget/tokens.js";
-import { loadExperimentConfig } from "../../src/eval/config.js";
-import { splitPromptIds } from "../../src/eval/metrics.js";
-import { loadOutcomeIndex, type OutcomeIndex } from "../../src/eval/outcomes.js";
+import { loadExperimentConfig } from "../../src/eval/experiment/config.js";
+import { splitPromptIds } from "../../src/eval/report/metrics.js";
+import { loadOutcomeIndex, type OutcomeIndex } from "../../src/eval/data/outcomes.js";
 import {
   answerAgreement,
   choiceAnswer,
@@ -17,7 +17,7 @@ import {
   ROUTERBENCH_CHEAP_JURORS,
   routerBenchTrainingTasks,
   stratifiedSample,
-} from "../../src/eval/routerbench-weights.js";
+} from "../../src/eval/routing/routerbench-weights.js";
 import { lexicalEntropy } from "../../src/router/entropy.js";
 import { parseTrainingTask } from "../../src/router/weights.js";
 

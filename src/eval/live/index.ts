@@ -12,8 +12,6 @@ export {
   type LivePoolModel,
   type LivePoolOptions,
   type LlamaCppModelSettings,
-  llamaCppModelName,
-  ollamaBaseURL,
 } from "./pool.js";
 export {
   DEFAULT_MAX_CONSECUTIVE_ERRORS,
@@ -23,7 +21,6 @@ export {
   type RecordLiveOutcomesOptions,
   readOutcomeCache,
   recordLiveOutcomes,
-  responseText,
 } from "./record.js";
 export {
   LIVE_ERRORS_FILE,

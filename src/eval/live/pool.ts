@@ -15,7 +15,7 @@ import type { BaseMessageLike } from "@langchain/core/messages";
 import { ChatOpenAI } from "@langchain/openai";
 import { createPriceResolver, DEFAULT_PRICES, mergePrices } from "../../budget/prices.js";
 import type { ModelPrice, PriceTable } from "../../budget/types.js";
-import { type ExperimentConfig, GavelConfigFileError, requireApiKey } from "../config.js";
+import { type ExperimentConfig, GavelConfigFileError, requireApiKey } from "../experiment/config.js";
 
 /** What the recorder needs of a chat model: `invoke` returning content and (ideally) `usage_metadata`. */
 export interface LiveChatModel {

@@ -4,11 +4,11 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { ExperimentConfig } from "../config.js";
+import { indexOutcomes, type OutcomeIndex } from "../data/outcomes.js";
+import { createPythonRunner, type PythonRunner } from "../data/python.js";
 import { GavelDataError } from "../errors.js";
-import { indexOutcomes, type OutcomeIndex } from "../outcomes.js";
-import { createPythonRunner, type PythonRunner } from "../python.js";
-import type { EvaluationProgress } from "../routers/options.js";
+import type { ExperimentConfig } from "../experiment/config.js";
+import type { EvaluationProgress } from "../routing/options.js";
 import { LiveBackendError } from "./errors.js";
 import { createLivePool, isLiveBackend, type LivePool, type LivePoolOptions } from "./pool.js";
 import { type LiveRecording, recordLiveOutcomes } from "./record.js";

@@ -4,8 +4,7 @@
  *
  * Read top to bottom: the task shape, the prompt templates, loading and sampling.
  */
-import { checkGsm8k, checkHumanEval, checkMbpp, checkMmlu, checkSvamp } from "../checkers.js";
-import type { BENCHMARK_NAMES } from "../config.js";
+import { checkGsm8k, checkHumanEval, checkMbpp, checkMmlu, checkSvamp } from "../data/checkers.js";
 import {
   type HumanEvalProblem,
   loadGsm8k,
@@ -16,9 +15,10 @@ import {
   type MbppProblem,
   MMLU_LETTERS,
   type MmluQuestion,
-} from "../datasets.js";
-import { splitPromptIds } from "../metrics.js";
-import type { PythonRunner } from "../python.js";
+} from "../data/datasets.js";
+import type { PythonRunner } from "../data/python.js";
+import type { BENCHMARK_NAMES } from "../experiment/config.js";
+import { splitPromptIds } from "../report/metrics.js";
 
 /** A benchmark a live evaluation can ask. */
 export type BenchmarkName = (typeof BENCHMARK_NAMES)[number];

@@ -3,7 +3,7 @@
  * form the checker reads (a number for GSM8K and SVAMP, a letter for MMLU, the code for HumanEval and MBPP).
  */
 import { parseAnswerLine } from "../../debate/options.js";
-import { extractChoiceLetter, extractCode, extractFinalNumber } from "../checkers.js";
+import { extractChoiceLetter, extractCode, extractFinalNumber } from "../data/checkers.js";
 import type { BenchmarkName } from "../live/tasks.js";
 
 /** A fenced code block anywhere in the text. */

@@ -5,11 +5,11 @@
  */
 import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import * as vega from "vega";
-import * as vegaLite from "vega-lite";
-import type { ExperimentConfig } from "../config.js";
+import type * as vegaLite from "vega-lite";
+import type { ExperimentConfig } from "../experiment/config.js";
+import type { EvalReport, OperatingPoint, PolicyResult } from "../report/results.js";
 import type { ReportTable } from "../report/tables.js";
-import type { EvalReport, OperatingPoint, PolicyResult } from "../results.js";
+import { renderVegaLiteSvg } from "../report/vega.js";
 import { MIN_EXECUTOR_CAP, type MultiAgentAgent, type MultiAgentMechanism, type MultiAgentRunRecord } from "./run.js";
 
 /** Policy id and description of each mechanism in the report. */
@@ -199,6 +199,7 @@ export function multiAgentTable(report: EvalReport): ReportTable {
 /**
  * The accuracy–cost curve with cost in tokens: accuracy against mean tokens per example, one line per
  * mechanism through its budgets (the unbudgeted full debate: one point). An SVG rendered offline.
+ * @throws MissingPeerDependencyError when vega or vega-lite is not installed.
  */
 export async function renderTokensPlot(report: EvalReport): Promise<string> {
   const rows = report.policies.flatMap((policy) => {
@@ -238,12 +239,7 @@ export async function renderTokensPlot(report: EvalReport): Promise<string> {
       ],
     },
   } as unknown as vegaLite.TopLevelSpec;
-  const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: "none" });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
+  return renderVegaLiteSvg(spec, TOKENS_PLOT_FILE);
 }
 
 /** Write `accuracy-tokens.svg` into the report folder; returns its absolute path. */

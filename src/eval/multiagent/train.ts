@@ -10,14 +10,14 @@
 import { z } from "zod";
 import { type TrainingEpoch, trainAggressiveness } from "../../debate/training.js";
 import { functionSchema, parseConfig } from "../../errors.js";
-import { debateBudgetsOf, type ExperimentConfig, GavelConfigFileError } from "../config.js";
+import { createPythonRunner, type PythonRunner } from "../data/python.js";
 import { GavelDataError } from "../errors.js";
+import { debateBudgetsOf, type ExperimentConfig, GavelConfigFileError } from "../experiment/config.js";
 import { LiveBackendError } from "../live/errors.js";
 import { isLiveBackend, type LivePoolOptions } from "../live/pool.js";
 import { openLiveBenchmark } from "../live/run.js";
 import { type LiveTask, loadLiveTasks } from "../live/tasks.js";
-import { splitPromptIds } from "../metrics.js";
-import { createPythonRunner, type PythonRunner } from "../python.js";
+import { splitPromptIds } from "../report/metrics.js";
 import { answerParserOf } from "./answers.js";
 import { agentsOf, debateSettingsOf, experimentDebate, isRightAnswer, MultiAgentSetupError } from "./run.js";
 

@@ -3,7 +3,7 @@
  * the notes and the configuration. No scripts, no external stylesheets, fonts, images or links, so it
  * opens the same from a laptop, an e-mail attachment or an air-gapped machine.
  */
-import type { EvalReport } from "../results.js";
+import type { EvalReport } from "./results.js";
 import { datasetTable, operatingPointsTable, type ReportTable, routerMetricsTable, targetsTable } from "./tables.js";
 
 /** Escape text for HTML element content and attribute values. */

@@ -1,10 +1,49 @@
 /**
- * Evaluation reports: from an `EvalReport`, `report.json`, a Markdown table (`report.md`), a Pareto
- * plot (`pareto.svg`, vega-lite rendered offline) and a self-contained `report.html`. The renderers are
- * pure functions returning strings; {@link writeReport} writes the folder. See docs/reports.md.
+ * Reports and metrics: the `EvalReport` every run produces (`results.ts`), the metrics it is built
+ * from (pure functions, `metrics.ts`), and its renderers — `report.json`, a Markdown table
+ * (`report.md`), a Pareto plot (`pareto.svg`, vega-lite rendered offline; vega is an optional peer)
+ * and a self-contained `report.html`. The renderers are pure functions returning strings;
+ * {@link writeReport} writes the folder. See docs/reports.md and docs/evaluation.md.
+ *
+ * The public surface of the folder; formatting and escaping helpers stay inside it.
  */
-export { escapeHtml, renderHtml } from "./html.js";
-export { markdownTable, renderMarkdown } from "./markdown.js";
+export { renderHtml } from "./html.js";
+export { renderMarkdown } from "./markdown.js";
+export {
+  averagePerformanceGapRecovered,
+  bestRandomMixtureAtCost,
+  type CostAccuracyPoint,
+  callPerformanceThreshold,
+  costEfficiency,
+  type Decisions,
+  dearestModel,
+  evaluateDecisions,
+  type GapRecoveredPoint,
+  gapRecoveredCurve,
+  operatingPointFromDecisions,
+  operatingPointsFromCosts,
+  operatingPointsFromScores,
+  oracle,
+  oracleChoice,
+  type ParetoAreaOptions,
+  type PerformanceGap,
+  type PolicyEvaluation,
+  type PolicyOptions,
+  paretoArea,
+  paretoFrontier,
+  performanceGapRecovered,
+  type RandomMixtureResult,
+  type RunSummary,
+  randomMixtureAtCost,
+  type ServedRequest,
+  type StaticChoiceResult,
+  type StrongSharePoint,
+  singleModelBaselines,
+  splitPromptIds,
+  staticPerTaskChoice,
+  summarizeRun,
+  type WeakStrongCurve,
+} from "./metrics.js";
 export {
   FRONTIER_SERIES,
   LAYER_NAMES,
@@ -14,17 +53,12 @@ export {
   RANDOM_SERIES,
   renderParetoSvg,
 } from "./plot.js";
+export type { EvalReport, OperatingPoint, PolicyResult } from "./results.js";
 export {
   datasetTable,
-  displayName,
-  formatAccuracy,
-  formatShare,
-  formatUsdSmall,
-  formatUsdTotal,
   operatingPointsTable,
   type ReportTable,
   routerMetricsTable,
-  singleModelPoint,
   targetsTable,
 } from "./tables.js";
 export {
@@ -33,6 +67,7 @@ export {
   readReport,
   renderJson,
   renderReportFiles,
+  type WriteReportOptions,
   type WrittenReport,
   writeReport,
 } from "./write.js";

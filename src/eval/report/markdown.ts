@@ -2,7 +2,7 @@
  * `report.md`: the report as GitHub-flavoured Markdown — the data, the targets with their verdicts,
  * the router measures, every operating point, the notes, and a link to the plot beside it.
  */
-import type { EvalReport } from "../results.js";
+import type { EvalReport } from "./results.js";
 import { datasetTable, operatingPointsTable, type ReportTable, routerMetricsTable, targetsTable } from "./tables.js";
 
 /** A table cell: pipes escaped, line breaks flattened. */

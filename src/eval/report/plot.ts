@@ -13,11 +13,11 @@
  *
  * Read top to bottom: the plotted rows, label placement, the vega-lite spec, the SVG renderer.
  */
-import * as vega from "vega";
-import * as vegaLite from "vega-lite";
-import { paretoFrontier } from "../metrics.js";
-import type { EvalReport } from "../results.js";
+import type * as vegaLite from "vega-lite";
+import { paretoFrontier } from "./metrics.js";
+import type { EvalReport } from "./results.js";
 import { displayName, singleModelPoint } from "./tables.js";
+import { renderVegaLiteSvg } from "./vega.js";
 
 /** Plot area size in pixels (axes, legend and title come on top). */
 export const PLOT_WIDTH = 640;
@@ -327,17 +327,12 @@ export function paretoPlotSpec(report: EvalReport): vegaLite.TopLevelSpec {
  *
  * @param report - The evaluation run.
  * @returns The SVG text (an `<svg>` element with inline styles; no external references).
+ * @throws MissingPeerDependencyError when vega or vega-lite is not installed (`npm install vega vega-lite`).
  * @example
  * ```ts
  * await writeFile("pareto.svg", await renderParetoSvg(report));
  * ```
  */
 export async function renderParetoSvg(report: EvalReport): Promise<string> {
-  const spec = paretoPlotSpec(report);
-  const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: "none" });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
+  return renderVegaLiteSvg(paretoPlotSpec(report), "pareto.svg");
 }

@@ -4,7 +4,7 @@
  *
  * Read top to bottom: number formats, the strong model's reference point, then one builder per table.
  */
-import type { EvalReport, OperatingPoint, PolicyResult } from "../results.js";
+import type { EvalReport, OperatingPoint, PolicyResult } from "./results.js";
 
 /** One table of the report: a caption, a header, rows of cells, and which columns align right. */
 export interface ReportTable {

@@ -1,15 +1,19 @@
 /**
  * Reading and writing a report folder: `report.json` (the `EvalReport` itself), `report.md`,
  * `pareto.svg` and `report.html`. The renderers are pure; only this file touches the disk.
+ *
+ * The plot needs vega and vega-lite (optional peers). Without them the folder is written without
+ * `pareto.svg` (and the Markdown and HTML without the plot), and `onPlotSkipped` is told why.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { MissingPeerDependencyError } from "../../peers.js";
 import { GavelDataError } from "../errors.js";
-import type { EvalReport } from "../results.js";
 import { renderHtml } from "./html.js";
 import { renderMarkdown } from "./markdown.js";
 import { renderParetoSvg } from "./plot.js";
+import type { EvalReport } from "./results.js";
 
 /** File names inside a report folder. */
 export const REPORT_FILES = {
@@ -23,8 +27,20 @@ export const REPORT_FILES = {
 export interface WrittenReport {
   json: string;
   markdown: string;
-  svg: string;
+  /** Absent when the plot was skipped (vega is not installed). */
+  svg?: string;
   html: string;
+}
+
+/** Options of {@link writeReport} and {@link renderReportFiles}. */
+export interface WriteReportOptions {
+  /**
+   * Called when `pareto.svg` is skipped because vega or vega-lite is not installed; the error names
+   * `npm install vega vega-lite`. Default: nothing (`svg` is then absent from the result).
+   */
+  onPlotSkipped?: (error: MissingPeerDependencyError) => void;
+  /** Renders the Pareto plot. Default: `renderParetoSvg`. A seam for tests. */
+  renderPlot?: (report: EvalReport) => Promise<string>;
 }
 
 /** The report as JSON text (two-space indented, newline at the end). */
@@ -32,13 +48,30 @@ export function renderJson(report: EvalReport): string {
   return `${JSON.stringify(report, null, 2)}\n`;
 }
 
-/** Every file of a report, rendered in memory: file name → content. */
-export async function renderReportFiles(report: EvalReport): Promise<Record<keyof WrittenReport, string>> {
-  const svg = await renderParetoSvg(report);
+/**
+ * Every file of a report, rendered in memory: file name → content (no `svg` when vega is missing).
+ * @example
+ * ```ts
+ * const files = await renderReportFiles(report);
+ * console.log(files.markdown);
+ * ```
+ */
+export async function renderReportFiles(
+  report: EvalReport,
+  options: WriteReportOptions = {},
+): Promise<{ [Key in keyof WrittenReport]: string }> {
+  const { onPlotSkipped, renderPlot = renderParetoSvg } = options;
+  let svg: string | undefined;
+  try {
+    svg = await renderPlot(report);
+  } catch (error) {
+    if (!MissingPeerDependencyError.isInstance(error)) throw error;
+    onPlotSkipped?.(error);
+  }
   return {
     json: renderJson(report),
-    markdown: renderMarkdown(report, { plotFile: REPORT_FILES.svg }),
-    svg,
+    markdown: renderMarkdown(report, { plotFile: svg === undefined ? null : REPORT_FILES.svg }),
+    ...(svg === undefined ? {} : { svg }),
     html: renderHtml(report, svg),
   };
 }
@@ -49,24 +82,31 @@ export async function renderReportFiles(report: EvalReport): Promise<Record<keyo
  *
  * @param report - The evaluation run.
  * @param directory - The report folder, e.g. `reports/`.
- * @returns The absolute paths written.
+ * @param options - What to do when the plot cannot be drawn (vega missing).
+ * @returns The absolute paths written (`svg` absent when the plot was skipped).
  * @example
  * ```ts
  * const files = await writeReport(report, "reports");
  * console.log(files.html); // /…/reports/report.html
  * ```
  */
-export async function writeReport(report: EvalReport, directory: string): Promise<WrittenReport> {
+export async function writeReport(
+  report: EvalReport,
+  directory: string,
+  options: WriteReportOptions = {},
+): Promise<WrittenReport> {
   const folder = resolve(directory);
   await mkdir(folder, { recursive: true });
-  const contents = await renderReportFiles(report);
-  const written = {} as WrittenReport;
+  const contents = await renderReportFiles(report, options);
+  const written: Partial<WrittenReport> = {};
   for (const key of Object.keys(REPORT_FILES) as Array<keyof WrittenReport>) {
+    const content = contents[key];
+    if (content === undefined) continue;
     const path = join(folder, REPORT_FILES[key]);
-    await writeFile(path, contents[key], "utf8");
+    await writeFile(path, content, "utf8");
     written[key] = path;
   }
-  return written;
+  return written as WrittenReport;
 }
 
 // ---------------------------------------------------------------------------------------------

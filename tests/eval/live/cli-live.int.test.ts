@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EvalCommandOptions, EXIT_BAD_INPUT, evalCommand } from "../../../src/cli/eval.js";
-import { loadGsm8k } from "../../../src/eval/datasets.js";
+import { loadGsm8k } from "../../../src/eval/data/datasets.js";
 import { LIVE_ERRORS_FILE, LIVE_OUTCOMES_FILE, mathPrompt } from "../../../src/eval/live/index.js";
 import { runGavel } from "../../helpers/cli.js";
 import { type OpenAICompatibleServer, startOpenAICompatibleServer } from "../../helpers/openaiServer.js";

@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { LlamaCppChatModel, writeTinyLlamaGguf } from "../../../adapters/llamacpp/index.js";
-import { parseExperimentConfig } from "../../../src/eval/config.js";
+import { OutcomeRecordSchema } from "../../../src/eval/data/outcomes.js";
+import { parseExperimentConfig } from "../../../src/eval/experiment/config.js";
 import { LIVE_OUTCOMES_FILE, recordBenchmarkExperiment } from "../../../src/eval/live/index.js";
-import { OutcomeRecordSchema } from "../../../src/eval/outcomes.js";
 
 const folder = mkdtempSync(join(tmpdir(), "gavel-live-llamacpp-"));
 

@@ -1,8 +1,9 @@
 /** Building the live pool from a config: keys, prices, Ollama's endpoint, GGUF names; and the benchmark tasks. */
 import { ChatOpenAI } from "@langchain/openai";
 import { describe, expect, it } from "vitest";
-import { MissingApiKeyError, parseExperimentConfig, unsupportedReason } from "../../../src/eval/config.js";
-import { createLivePool, isLiveBackend, loadLiveTasks, ollamaBaseURL } from "../../../src/eval/live/index.js";
+import { MissingApiKeyError, parseExperimentConfig, unsupportedReason } from "../../../src/eval/experiment/config.js";
+import { createLivePool, isLiveBackend, loadLiveTasks } from "../../../src/eval/live/index.js";
+import { ollamaBaseURL } from "../../../src/eval/live/pool.js";
 
 const backendOf = (backend: Record<string, unknown>, prices?: Record<string, unknown>) => {
   const config = parseExperimentConfig({

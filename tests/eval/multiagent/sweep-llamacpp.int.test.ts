@@ -13,13 +13,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTinyLlamaGguf } from "../../../adapters/llamacpp/index.js";
 import { evalCommand } from "../../../src/cli/eval.js";
-import { loadGsm8k } from "../../../src/eval/datasets.js";
-import {
-  MIN_EXECUTOR_CAP,
-  MULTI_AGENT_RUNS_FILE,
-  type MultiAgentRunRecord,
-} from "../../../src/eval/multiagent/index.js";
-import type { EvalReport } from "../../../src/eval/results.js";
+import { loadGsm8k } from "../../../src/eval/data/datasets.js";
+import { MIN_EXECUTOR_CAP, MULTI_AGENT_RUNS_FILE, type MultiAgentRunRecord } from "../../../src/eval/multiagent/run.js";
+import type { EvalReport } from "../../../src/eval/report/results.js";
 import { runGavel } from "../../helpers/cli.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "gavel-sweep-llamacpp-"));

@@ -4,16 +4,16 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evalCommand, sweepCommand } from "../../../src/cli/eval.js";
 import { serializeAggressiveness } from "../../../src/debate/training.js";
-import { loadExperimentConfig, unsupportedReason } from "../../../src/eval/config.js";
+import { loadExperimentConfig, unsupportedReason } from "../../../src/eval/experiment/config.js";
+import { answerParserOf } from "../../../src/eval/multiagent/answers.js";
 import {
-  answerParserOf,
   econExecutorCap,
   MIN_EXECUTOR_CAP,
   MULTI_AGENT_RUNS_FILE,
   type MultiAgentRunRecord,
   outputCaps,
-} from "../../../src/eval/multiagent/index.js";
-import type { EvalReport } from "../../../src/eval/results.js";
+} from "../../../src/eval/multiagent/run.js";
+import type { EvalReport } from "../../../src/eval/report/results.js";
 import { runGavel } from "../../helpers/cli.js";
 import { type OpenAICompatibleServer, startOpenAICompatibleServer } from "../../helpers/openaiServer.js";
 

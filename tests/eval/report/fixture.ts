@@ -2,7 +2,7 @@
  * A hand-made `EvalReport` for the renderer tests: figures shaped like RouterBench's (GPT-4 at 0.880 for
  * $0.00502 per prompt), two routers with a λ sweep, and the baselines.
  */
-import type { EvalReport, OperatingPoint, PolicyResult } from "../../../src/eval/results.js";
+import type { EvalReport, OperatingPoint, PolicyResult } from "../../../src/eval/report/results.js";
 
 const PROMPTS = 1000;
 

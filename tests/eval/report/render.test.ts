@@ -1,9 +1,8 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-  formatUsdSmall,
   LAYER_NAMES,
   paretoPlotData,
   readReport,
@@ -12,6 +11,8 @@ import {
   renderParetoSvg,
   writeReport,
 } from "../../../src/eval/report/index.js";
+import { formatUsdSmall } from "../../../src/eval/report/tables.js";
+import { MissingPeerDependencyError } from "../../../src/peers.js";
 import { handMadeReport } from "./fixture.js";
 import { assertWellFormedXml } from "./xml.js";
 
@@ -129,9 +130,32 @@ describe("writeReport / readReport", () => {
     const report = handMadeReport();
     const files = await writeReport(report, join(folder, "nested"));
     expect(readFileSync(files.markdown, "utf8")).toContain("# RouterBench held-out (hand-made)");
-    expect(readFileSync(files.svg, "utf8").startsWith("<svg")).toBe(true);
+    expect(readFileSync(files.svg ?? "", "utf8").startsWith("<svg")).toBe(true);
     expect(readFileSync(files.html, "utf8")).toContain("<!DOCTYPE html>");
     expect(await readReport(files.json)).toEqual(report);
+  });
+
+  it("without vega, writes report.json, report.md and report.html, skips pareto.svg and says why", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "gavel-report-"));
+    const missing = new MissingPeerDependencyError("vega", "pareto.svg", { install: "npm install vega vega-lite" });
+    const skipped: MissingPeerDependencyError[] = [];
+    const files = await writeReport(handMadeReport(), folder, {
+      renderPlot: () => Promise.reject(missing),
+      onPlotSkipped: (error) => skipped.push(error),
+    });
+    expect(skipped).toEqual([missing]);
+    expect(skipped[0]?.message).toContain("npm install vega vega-lite");
+    expect(files.svg).toBeUndefined();
+    expect(existsSync(join(folder, "pareto.svg"))).toBe(false);
+    expect(readFileSync(files.markdown, "utf8")).not.toContain("pareto.svg");
+    expect(readFileSync(files.html, "utf8")).not.toContain("<svg");
+    expect(await readReport(files.json)).toEqual(handMadeReport());
+  });
+
+  it("rethrows a plot failure that is not a missing package", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "gavel-report-"));
+    const broken = writeReport(handMadeReport(), folder, { renderPlot: () => Promise.reject(new Error("bad spec")) });
+    await expect(broken).rejects.toThrow("bad spec");
   });
 
   it("refuses a JSON file that is not a report, naming the file and the field", async () => {

@@ -1,0 +1,255 @@
+/**
+ * `runExperiment`: run what an experiment file describes and write its report folder. The three
+ * pipelines `gavel eval` and `gavel sweep` run:
+ *
+ * - **routing on recorded outcomes** (`data.source: recorded`): the routers and every baseline replay
+ *   the outcomes (docs/routing-on-recorded-data.md);
+ * - **record, then route** (`data.source: benchmark` with a live backend): every pool model answers the
+ *   benchmark once (cached in `<output>/live-outcomes.jsonl`, resumable), then the same routers replay
+ *   those answers (docs/live-evaluation.md);
+ * - **multi-agent** (`mode: debate`): the debates and belief coordination at every token budget of the
+ *   sweep (docs/multiagent-evaluation.md).
+ *
+ * Every piece of I/O beyond the experiment's own files comes through {@link ExperimentSeams}: the
+ * embedder, the ledger, local models, progress, the clock. Nothing here imports an adapter; the CLI
+ * injects the sentence encoder, the SQLite ledger and node-llama-cpp, each loaded only when used.
+ */
+import { existsSync } from "node:fs";
+import { GavelError } from "../../errors.js";
+import { MissingPeerDependencyError } from "../../peers.js";
+import { GavelDataError, NotImplementedError } from "../errors.js";
+import type { LivePoolOptions } from "../live/pool.js";
+import { type RecordedBenchmarkExperiment, recordBenchmarkExperiment } from "../live/run.js";
+import { writeTokensPlot } from "../multiagent/report.js";
+import { type MultiAgentSweep, runMultiAgentSweep } from "../multiagent/run.js";
+import type { EvalReport } from "../report/results.js";
+import { type WriteReportOptions, type WrittenReport, writeReport } from "../report/write.js";
+import { createHashingEmbeddings } from "../routing/embedding.js";
+import type { EvaluationProgress, RecordedEvaluationOptions } from "../routing/options.js";
+import { runRecordedEvaluation } from "../routing/runner.js";
+import { type ExperimentConfig, requireApiKey, unsupportedReason } from "./config.js";
+import { type EmbedderFactory, liveRunnerOptions, runnerOptionsOf } from "./runner-options.js";
+
+/** The ledger of a routing run, as the runner takes it; `close` (when present) is called after the run. */
+export type ExperimentLedger = NonNullable<RecordedEvaluationOptions["ledger"]> & { close?(): void };
+
+/** Progress of one phase of a run (recording, routing, the sweep): fed events, then stopped. */
+export interface ExperimentProgress {
+  onProgress(event: EvaluationProgress): void;
+  stop(): void;
+}
+
+/** Builds a local GGUF chat model (`llamacpp` backends). */
+export type LlamaCppModelFactory = NonNullable<LivePoolOptions["createLlamaCppModel"]>;
+
+/** The I/O of {@link runExperiment}: everything it reads or writes beyond the experiment's own files. */
+export interface ExperimentSeams {
+  /** Where API keys are read from (read once, before any call). */
+  env: Readonly<Record<string, string | undefined>>;
+  /**
+   * Builds the embedder the config names (may be async: load a heavy encoder here). Default: the
+   * built-in hashing embedder for `hashing`; any other kind needs this seam (the CLI passes USE-Lite
+   * from `langchain-gavel/encoder`).
+   */
+  createEmbedder?: EmbedderFactory;
+  /** Loads the factory of local GGUF models; called only for a `llamacpp` backend. */
+  loadLlamaCppModel?: () => Promise<LlamaCppModelFactory>;
+  /** Opens the ledger of a routing run (called once, just before routing). Default: no ledger. */
+  openLedger?: () => ExperimentLedger | undefined | Promise<ExperimentLedger | undefined>;
+  /** Starts the progress of one phase. Default: no progress. */
+  startProgress?: () => ExperimentProgress;
+  /** Told when the live recording is done, before routing starts (the CLI prints the calls and spend). */
+  onLiveRecorded?: (live: RecordedBenchmarkExperiment) => void;
+  /** Told when a plot is skipped because vega is not installed (once per run). Default: nothing. */
+  onPlotSkipped?: (error: MissingPeerDependencyError) => void;
+  /** The recorded runner. Default: `runRecordedEvaluation`. */
+  runEvaluation?: (options: RecordedEvaluationOptions) => Promise<EvalReport>;
+  /** Renders `pareto.svg`. Default: `renderParetoSvg`. */
+  renderPlot?: WriteReportOptions["renderPlot"];
+  /** Milliseconds clock of the wall time. Default: `performance.now`. */
+  clock?: () => number;
+  /** The experiment file, named in error messages about its keys. */
+  configFile?: string;
+}
+
+/** What {@link runExperiment} did. */
+export interface ExperimentResult {
+  config: ExperimentConfig;
+  report: EvalReport;
+  /** The report folder's files (`svg` absent when vega is not installed). */
+  files: WrittenReport;
+  wallSeconds: number;
+  /** A benchmark experiment: what was recorded live. */
+  live?: RecordedBenchmarkExperiment;
+  /** A multi-agent experiment: the sweep, and its accuracy–tokens plot (absent without vega). */
+  multiAgent?: { sweep: MultiAgentSweep; tokensPlot?: string };
+}
+
+/**
+ * Run an experiment and write its report folder (`config.output`): routing on recorded outcomes,
+ * record-then-route on a benchmark answered live, or the multi-agent budget sweep (`mode: debate`).
+ *
+ * @param config - A validated experiment (`loadExperimentConfig`, `parseExperimentConfig`).
+ * @param seams - Environment, embedder, ledger, local models, progress and clock.
+ * @returns The report, the files written and what the live phases did.
+ * @throws NotImplementedError when the experiment needs something this version does not implement.
+ * @throws MissingApiKeyError naming the variable, before any call.
+ * @throws GavelDataError when a data file is missing or a line is bad (file, line and field named).
+ * @throws MultiAgentSetupError, LiveBackendError, LiveBudgetReached from the live pipelines.
+ * @example
+ * ```ts
+ * import { loadExperimentConfig, runExperiment } from "langchain-gavel/eval";
+ *
+ * const config = await loadExperimentConfig("configs/default.yaml");
+ * const { report, files } = await runExperiment({ ...config, embedder: "hashing" }, { env: process.env });
+ * console.log(report.title, files.html);
+ * ```
+ */
+export async function runExperiment(config: ExperimentConfig, seams: ExperimentSeams): Promise<ExperimentResult> {
+  const clock = seams.clock ?? (() => performance.now());
+  const started = clock();
+  const reason = unsupportedReason(config);
+  if (reason !== undefined) throw new NotImplementedError(reason);
+  requireApiKey(config.backend, seams.env);
+  const finish = (result: Omit<ExperimentResult, "config" | "wallSeconds">): ExperimentResult => ({
+    config,
+    ...result,
+    wallSeconds: (clock() - started) / 1000,
+  });
+  if (config.mode === "debate") return finish(await runMultiAgentExperiment(config, seams));
+  if (config.data.source === "benchmark") return finish(await runLiveExperiment(config, seams));
+
+  for (const path of [config.data.outcomes, config.data.train]) {
+    if (path !== undefined && !existsSync(path)) {
+      throw new GavelDataError({ file: path, problem: "no such file" });
+    }
+  }
+  const runnerOptions = await runnerOptionsOf(config, embedderFactory(seams));
+  return finish(await routeAndReport(config, runnerOptions, seams));
+}
+
+/**
+ * A benchmark experiment: record every pool model's answers live (resuming from the cache in the
+ * output folder), then route over them exactly as over any recorded outcomes.
+ */
+async function runLiveExperiment(config: ExperimentConfig, seams: ExperimentSeams) {
+  const createLlamaCppModel = await llamaCppFactory(config, seams);
+  const live = await withProgress(seams, (onProgress) =>
+    recordBenchmarkExperiment({
+      config,
+      env: seams.env,
+      onProgress,
+      ...(createLlamaCppModel === undefined ? {} : { createLlamaCppModel }),
+      ...(seams.configFile === undefined ? {} : { configFile: seams.configFile }),
+    }),
+  );
+  seams.onLiveRecorded?.(live);
+  const runnerOptions = await liveRunnerOptions(config, live, embedderFactory(seams));
+  return { ...(await routeAndReport(config, runnerOptions, seams)), live };
+}
+
+/**
+ * A multi-agent experiment (`mode: debate`): every mechanism at every token budget on the benchmark
+ * questions, answered live (resuming from `<output>/multiagent-runs.jsonl`), reported as one policy per
+ * mechanism and one point per budget.
+ */
+async function runMultiAgentExperiment(config: ExperimentConfig, seams: ExperimentSeams) {
+  const embedder = await embedderFactory(seams)(config.embedder);
+  const createLlamaCppModel = await llamaCppFactory(config, seams);
+  const sweep = await withProgress(seams, (onProgress) =>
+    runMultiAgentSweep({
+      config,
+      env: seams.env,
+      embeddings: embedder === "hashing" ? createHashingEmbeddings() : embedder,
+      onProgress,
+      ...(createLlamaCppModel === undefined ? {} : { createLlamaCppModel }),
+      ...(seams.configFile === undefined ? {} : { configFile: seams.configFile }),
+    }),
+  );
+  let skipped = false;
+  const onPlotSkipped = (error: MissingPeerDependencyError) => {
+    if (!skipped) seams.onPlotSkipped?.(error);
+    skipped = true;
+  };
+  const files = await writeReport(sweep.report, config.output, writeOptions(seams, onPlotSkipped));
+  let tokensPlot: string | undefined;
+  if (!skipped) {
+    try {
+      tokensPlot = await writeTokensPlot(sweep.report, config.output);
+    } catch (error) {
+      if (!MissingPeerDependencyError.isInstance(error)) throw error;
+      onPlotSkipped(error);
+    }
+  }
+  return {
+    report: sweep.report,
+    files,
+    multiAgent: { sweep, ...(tokensPlot === undefined ? {} : { tokensPlot }) },
+  };
+}
+
+/** Route the recorded outcomes (the ledger open for the run), then write the report. */
+async function routeAndReport(
+  config: ExperimentConfig,
+  runnerOptions: RecordedEvaluationOptions,
+  seams: ExperimentSeams,
+): Promise<{ report: EvalReport; files: WrittenReport }> {
+  const { runEvaluation = runRecordedEvaluation, openLedger } = seams;
+  const ledger = await openLedger?.();
+  let report: EvalReport;
+  try {
+    report = await withProgress(seams, (onProgress) =>
+      runEvaluation({ ...runnerOptions, onProgress, ...(ledger === undefined ? {} : { ledger }) }),
+    );
+  } finally {
+    ledger?.close?.();
+  }
+  report = { ...report, config: { ...report.config, experiment: plainConfig(config) } };
+  const files = await writeReport(report, config.output, writeOptions(seams, seams.onPlotSkipped));
+  return { report, files };
+}
+
+/** Run one phase with a fresh progress reporter, stopped however the phase ends. */
+async function withProgress<T>(
+  seams: ExperimentSeams,
+  phase: (onProgress: (event: EvaluationProgress) => void) => Promise<T>,
+): Promise<T> {
+  const progress = seams.startProgress?.();
+  try {
+    return await phase((event) => progress?.onProgress(event));
+  } finally {
+    progress?.stop();
+  }
+}
+
+function embedderFactory(seams: ExperimentSeams): EmbedderFactory {
+  return (
+    seams.createEmbedder ??
+    ((kind) => {
+      if (kind === "hashing") return "hashing";
+      throw new GavelError(
+        `runExperiment: the "${kind}" embedder needs seams.createEmbedder (e.g. () => new UniversalSentenceEncoderEmbeddings() from langchain-gavel/encoder), or set embedder: hashing`,
+      );
+    })
+  );
+}
+
+async function llamaCppFactory(
+  config: ExperimentConfig,
+  seams: ExperimentSeams,
+): Promise<LlamaCppModelFactory | undefined> {
+  if (config.backend.kind !== "llamacpp" || seams.loadLlamaCppModel === undefined) return undefined;
+  return seams.loadLlamaCppModel();
+}
+
+function writeOptions(seams: ExperimentSeams, onPlotSkipped: ExperimentSeams["onPlotSkipped"]): WriteReportOptions {
+  return {
+    ...(onPlotSkipped === undefined ? {} : { onPlotSkipped }),
+    ...(seams.renderPlot === undefined ? {} : { renderPlot: seams.renderPlot }),
+  };
+}
+
+/** The config as plain JSON for the report (no functions, no absolute home paths beyond what was given). */
+function plainConfig(config: ExperimentConfig): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
+}

@@ -1,0 +1,155 @@
+/**
+ * Recorded multi-agent debates: the JSON Lines format, its zod schema, and the task checkers that
+ * read an answer out of a recorded text.
+ *
+ * One question a line:
+ *
+ * ```json
+ * {"id": "q1", "task": "gsm8k", "question": "...", "gold": "18",
+ *  "agents": [["round 0 text", "round 1 text"], ["...", "..."], ["...", "..."]], "model": "gpt-4o-mini"}
+ * ```
+ *
+ * `agents[i][r]` is what agent i wrote in round r. Every agent has the same number of rounds. Agent i
+ * is the same agent on every line (its reliability is learned by position). `model` names the
+ * tokenizer the texts are counted with (default `o200k_base`); `choices` (MMLU only, optional) lets the
+ * letter checker match a reply that quotes a choice's text.
+ */
+import { z } from "zod";
+import { extractChoiceLetter, extractFinalNumber, normalizeNumber, numbersMatch } from "../../data/checkers.js";
+import { loadJsonLines, parseJsonLines } from "../../data/datasets.js";
+import { GavelDataError } from "../../errors.js";
+
+/** The tasks a recorded debate can be checked against. */
+export const DEBATE_TASKS = ["gsm8k", "mmlu", "arithmetic"] as const;
+
+/** A task of {@link DEBATE_TASKS}. */
+export type DebateTask = (typeof DEBATE_TASKS)[number];
+
+const MMLU_LETTER = /^[A-D]$/;
+
+/** Zod schema of one recorded debate (one line of the file). Unknown keys are rejected, so typos fail. */
+export const DebateRecordSchema = z
+  .object({
+    id: z.union([z.string().min(1), z.number().int()]).transform(String),
+    task: z.enum(DEBATE_TASKS),
+    question: z.string().min(1),
+    gold: z.union([z.string().min(1), z.number()]).transform(String),
+    agents: z
+      .array(
+        z
+          .array(z.string(), { error: "expected the agent's texts, one per round" })
+          .min(1, "an agent needs at least one round"),
+      )
+      .min(1, "a debate needs at least one agent"),
+    model: z.string().min(1).optional(),
+    choices: z.array(z.string()).length(4).optional(),
+  })
+  .strict()
+  .superRefine((record, context) => {
+    const rounds = record.agents[0]?.length ?? 0;
+    record.agents.forEach((texts, agent) => {
+      if (texts.length !== rounds) {
+        context.addIssue({
+          code: "custom",
+          path: ["agents", agent],
+          message: `every agent must have the same number of rounds (agent 0 has ${rounds}, this one ${texts.length})`,
+        });
+      }
+    });
+    if (record.task === "mmlu" && !MMLU_LETTER.test(record.gold)) {
+      context.addIssue({ code: "custom", path: ["gold"], message: "an mmlu gold answer is one letter A-D" });
+    }
+    if (record.task !== "mmlu" && normalizeNumber(record.gold) === undefined) {
+      context.addIssue({ code: "custom", path: ["gold"], message: `a ${record.task} gold answer is a number` });
+    }
+    if (record.task !== "mmlu" && record.choices !== undefined) {
+      context.addIssue({ code: "custom", path: ["choices"], message: "choices are for mmlu questions only" });
+    }
+  });
+
+/** One recorded debate, as parsed (`id` and `gold` are strings). */
+export type DebateRecord = z.output<typeof DebateRecordSchema>;
+
+/**
+ * Parse recorded debates from JSON Lines text. Empty lines are skipped.
+ *
+ * @param text - The whole file.
+ * @param file - The file name used in error messages.
+ * @throws GavelDataError naming the file, the 1-based line and the field of the first bad record
+ *   (including a repeated `id`).
+ * @example
+ * ```ts
+ * const [debate] = parseDebateRecords(
+ *   '{"id":"q1","task":"arithmetic","question":"2+2?","gold":"4","agents":[["4"],["5"]]}',
+ *   "inline.jsonl",
+ * );
+ * ```
+ */
+export function parseDebateRecords(text: string, file: string): DebateRecord[] {
+  const records = parseJsonLines(text, DebateRecordSchema, file);
+  rejectRepeatedIds(text, records, file);
+  return records;
+}
+
+/**
+ * Read recorded debates from a `.jsonl` or `.jsonl.gz` file.
+ *
+ * @throws GavelDataError when the file cannot be read, or naming file, line and field of a bad record.
+ * @example
+ * ```ts
+ * const debates = await loadDebateRecords("data/debates/sample.jsonl");
+ * ```
+ */
+export async function loadDebateRecords(path: string): Promise<DebateRecord[]> {
+  const records = await loadJsonLines(path, DebateRecordSchema);
+  rejectRepeatedIds(undefined, records, path);
+  return records;
+}
+
+function rejectRepeatedIds(text: string | undefined, records: readonly DebateRecord[], file: string): void {
+  // Records come from the non-empty lines, in order: map each back to its 1-based line number.
+  const lineNumbers =
+    text === undefined
+      ? undefined
+      : text
+          .split("\n")
+          .map((line, index) => (line.trim() === "" ? -1 : index + 1))
+          .filter((line) => line > 0);
+  const seen = new Set<string>();
+  records.forEach((record, index) => {
+    if (seen.has(record.id)) {
+      throw new GavelDataError({
+        file,
+        line: lineNumbers?.[index],
+        fields: ["id"],
+        problem: `id "${record.id}" appears on an earlier line`,
+      });
+    }
+    seen.add(record.id);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading and checking answers
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The answer a recorded text gives, by the task's checker: the final number (normalised, e.g.
+ * `"$1,250.00"` → `"1250"`) for `gsm8k` and `arithmetic`, the letter A–D for `mmlu`.
+ * `undefined` when none can be read.
+ *
+ * @example
+ * ```ts
+ * parseDebateAnswer("gsm8k", "9 * 2 = 18 dollars. #### 18"); // "18"
+ * parseDebateAnswer("mmlu", "The answer is (C)."); // "C"
+ * ```
+ */
+export function parseDebateAnswer(task: DebateTask, text: string, choices?: readonly string[]): string | undefined {
+  return task === "mmlu" ? extractChoiceLetter(text, choices) : extractFinalNumber(text);
+}
+
+/** True when a parsed answer matches the gold answer under the task's checker. */
+export function isCorrectAnswer(task: DebateTask, answer: string | undefined, gold: string): boolean {
+  if (answer === undefined) return false;
+  return task === "mmlu" ? answer === gold : numbersMatch(answer, gold);
+}

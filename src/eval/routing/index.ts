@@ -1,0 +1,72 @@
+/**
+ * Routing on recorded data: routers that run on recorded real outcomes (the memory-bid auction, the
+ * escalation policy, agreement cascades), the outcome memory they read, the runner that evaluates
+ * them against every baseline (`runRecordedEvaluation`), `RecordedChatModel` (a LangChain chat model
+ * that replays recorded answers) and the fit of the auction router's weights on RouterBench. See
+ * docs/routing-on-recorded-data.md.
+ *
+ * The public surface of the folder; the online protocol, the estimator and the cascade internals are
+ * imported by file inside the harness.
+ */
+export {
+  type AgreementCascade,
+  DEFAULT_CASCADE_MEMBER_COST_SHARE,
+  DEFAULT_CASCADES_PER_TASK,
+  type FitCascadesOptions,
+  fitCascades,
+  fitTaskLadders,
+} from "./cascade.js";
+export { createHashingEmbeddings, DEFAULT_HASHING_DIMENSIONS, type EmbeddingsLike, promptTail } from "./embedding.js";
+export {
+  type AnswerParser,
+  createEscalationPolicy,
+  type EscalationCall,
+  type EscalationPolicy,
+  type EscalationRequest,
+  type EscalationResult,
+  type EscalationStop,
+  parserForTask,
+} from "./escalation.js";
+export {
+  type CostScale,
+  createMemoryAuctionRouter,
+  type MemoryAuctionRouter,
+  type MemoryAuctionRouterOptions,
+  NoBidders,
+  type RouteDecision,
+  type RouteRequest,
+} from "./memoryAuction.js";
+export {
+  type ChatModelLike,
+  DEFAULT_ESCALATION_THRESHOLDS,
+  DEFAULT_LAMBDAS,
+  DEFAULT_NEIGHBOURS,
+  DEFAULT_PRIOR_STRENGTH,
+  DEFAULT_STATIC_LAMBDAS,
+  DEFAULT_STRONG_MODEL,
+  DEFAULT_WEAK_MODEL,
+  type EvaluationProgress,
+  RECORDED_ROUTER_NAMES,
+  type RecordedCallReply,
+  type RecordedEvaluationOptions,
+  RecordedEvaluationOptionsSchema,
+  type RecordedRouterName,
+} from "./options.js";
+export { type MemoryEntry, type Neighbour, type NeighbourQuery, OutcomeMemory } from "./outcome-memory.js";
+export {
+  createRecordedPool,
+  RecordedChatModel,
+  type RecordedChatModelCallOptions,
+  type RecordedChatModelFields,
+  RecordedUnavailable,
+} from "./recorded-model.js";
+export {
+  type CompareWeightsOnRouterBenchOptions,
+  compareWeightsOnRouterBench,
+  mainJobSplit,
+  ROUTERBENCH_CHEAP_JURORS,
+  type RouterBenchTrainingOptions,
+  type RouterBenchWeightComparison,
+  routerBenchTrainingTasks,
+} from "./routerbench-weights.js";
+export { runRecordedEvaluation } from "./runner.js";
