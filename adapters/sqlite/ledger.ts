@@ -12,7 +12,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { z } from "zod";
 import type { BudgetLimits, BudgetScope } from "../../src/budget/types.js";
 import { functionSchema, parseConfig } from "../../src/errors.js";
@@ -47,6 +47,7 @@ import type {
   WinRateRow,
 } from "../../src/ledger/types.js";
 import type { BidReason, MechanismName } from "../../src/market/types.js";
+import { requirePeer } from "../../src/peers.js";
 import { checkLedgerFile, LEDGER_SCHEMA_VERSION, migrateLedger } from "./migrations.js";
 
 // ---------------------------------------------------------------------------
@@ -176,8 +177,10 @@ export function createSqliteLedger(options: SqliteLedgerOptions): SqliteLedger {
 }
 
 function openFile(path: string, readonly: boolean): Database.Database {
+  // better-sqlite3 is an optional peer, loaded on the first open (not on import).
+  const BetterSqlite3 = requirePeer<typeof Database>("better-sqlite3", "langchain-gavel/sqlite");
   try {
-    return new Database(path, { readonly, fileMustExist: readonly });
+    return new BetterSqlite3(path, { readonly, fileMustExist: readonly });
   } catch (error) {
     throw new LedgerError("open", `could not open ${path}${readonly ? " read-only" : ""}`, { cause: error });
   }
