@@ -5,7 +5,7 @@
  * Backends: `createInMemoryStrategyMemory` (`src/memory/`), `openVectraStrategyMemory`
  * (`adapters/vectra/memory.ts`, the on-disk default) and `createVectorStoreStrategyMemory`
  * (`adapters/vectorstore/memory.ts`, any LangChain `VectorStore`). All of them pass the same
- * conformance suite (`tests/memory/conformance.ts`).
+ * conformance suite (`describeStrategyMemoryConformance` in `langchain-gavel/testing`).
  */
 
 /** What part a plan played in its auction. */
