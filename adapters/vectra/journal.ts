@@ -11,6 +11,7 @@
  */
 import { appendFile, readFile, writeFile } from "node:fs/promises";
 import { z } from "zod";
+import { type JsonLine, JsonLineError, parseJsonLines } from "../../src/jsonl.js";
 import { parseStoredEntry } from "../../src/memory/entry-schema.js";
 import { GavelMemoryError } from "../../src/memory/errors.js";
 import type { MemoryChange } from "../../src/memory/matrix-memory.js";
@@ -84,8 +85,9 @@ export interface JournalReplay {
 }
 
 /**
- * Replays the journal at `path` onto `records` (in place). A last line cut short by a crash is
- * ignored; any other bad line throws `GavelMemoryError` (`reason: "corrupt"`).
+ * Replays the journal at `path` onto `records` (in place), read by the one JSONL reader
+ * (`src/jsonl.ts`, `torn: "last"`). A last line cut short by a crash is ignored; any other bad line
+ * throws `GavelMemoryError` (`reason: "corrupt"`) naming `file:line`.
  */
 export async function replayJournal(
   path: string,
@@ -104,35 +106,21 @@ export async function replayJournal(
     );
   }
   replay.hadContent = text.length > 0;
-  // The part after the last newline is either empty or a line cut short by a crash: skip it.
-  const lines = text.split("\n").slice(0, -1);
-  lines.forEach((line, index) => {
-    if (line.trim().length === 0) return;
-    const record = parseLine(line, index + 1, path, folder);
-    apply(record, records, `${path}:${index + 1}`, replay);
-  });
-  for (const id of replay.changed) if (!records.has(id)) replay.changed.delete(id);
-  return replay;
-}
-
-function parseLine(line: string, lineNumber: number, path: string, folder: string): JournalRecord {
-  let json: unknown;
+  // The one JSONL rule, crash-safe: an unterminated last line that is not JSON was cut short by a
+  // crash and is skipped; any other bad line means the journal is corrupt.
+  let lines: Array<JsonLine<JournalRecord>>;
   try {
-    json = JSON.parse(line);
+    lines = parseJsonLines(text, { schema: JournalRecordSchema, file: path, torn: "last" });
   } catch (error) {
+    if (!JsonLineError.isInstance(error)) throw error;
     throw new GavelMemoryError(
-      { operation: "open", reason: "corrupt", message: `${path}:${lineNumber} is not JSON`, folder },
+      { operation: "open", reason: "corrupt", message: error.message, folder },
       { cause: error },
     );
   }
-  const parsed = JournalRecordSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new GavelMemoryError(
-      { operation: "open", reason: "corrupt", message: `${path}:${lineNumber} is not a journal record`, folder },
-      { cause: parsed.error },
-    );
-  }
-  return parsed.data;
+  for (const { line, value } of lines) apply(value, records, `${path}:${line}`, replay);
+  for (const id of replay.changed) if (!records.has(id)) replay.changed.delete(id);
+  return replay;
 }
 
 function apply(record: JournalRecord, records: Map<string, StoredRecord>, where: string, replay: JournalReplay): void {

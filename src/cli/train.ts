@@ -38,6 +38,7 @@ import {
   type DebateTrainingPlan,
   trainDebateAggressiveness,
 } from "../eval/multiagent/index.js";
+import { JsonLineError, parseJsonLines } from "../jsonl.js";
 import { createSeededRandom } from "../market/random.js";
 import {
   defaultRouterWeights,
@@ -158,7 +159,10 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
     return command.error(`error: ${message}`, { exitCode, code: `gavel.train.${code}` });
   }
 
-  /** Read a JSONL file and parse every non-blank line; a bad line ends the command with exit code 2. */
+  /**
+   * Read a JSONL file by the one JSONL rule (src/jsonl.ts) and parse every record; a bad line ends the
+   * command with exit code 2, naming file, line and field.
+   */
   function readLines<T>(
     command: Command,
     file: string,
@@ -171,18 +175,18 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
       return fail(command, `${file}: cannot read: ${(error as Error).message}`, EXIT_BAD_INPUT, "unreadableFile");
     }
     const parsed: Array<{ line: number; value: T }> = [];
-    for (const [index, content] of text.split("\n").entries()) {
-      if (content.trim() === "") continue;
-      const line = index + 1;
-      let problem: string | undefined;
-      try {
-        parsed.push({ line, value: parse(JSON.parse(content)) });
-      } catch (error) {
-        if (error instanceof SyntaxError) problem = `not JSON: ${error.message}`;
-        else if (GavelConfigError.isInstance(error)) problem = describeIssues(error);
-        else throw error;
+    try {
+      for (const { line, value } of parseJsonLines(text, { schema: z.unknown(), file })) {
+        try {
+          parsed.push({ line, value: parse(value) });
+        } catch (error) {
+          if (!GavelConfigError.isInstance(error)) throw error;
+          fail(command, `${file}:${line}: ${describeIssues(error)}`, EXIT_BAD_INPUT, "badLine");
+        }
       }
-      if (problem !== undefined) fail(command, `${file}:${line}: ${problem}`, EXIT_BAD_INPUT, "badLine");
+    } catch (error) {
+      if (!JsonLineError.isInstance(error)) throw error;
+      fail(command, error.message, EXIT_BAD_INPUT, "badLine");
     }
     if (parsed.length === 0) fail(command, `${file}: no records (the file is empty)`, EXIT_BAD_INPUT, "emptyFile");
     return parsed;

@@ -109,7 +109,7 @@ describe("gavel train router", () => {
     const notJson = writeLines("not-json.jsonl", [first, "", "{oops"]);
     const parsed = await gavel(["train", "router", "--tasks", notJson]);
     expect(parsed.exitCode).toBe(EXIT_BAD_INPUT);
-    expect(parsed.stderr).toContain(`${notJson}:3: not JSON`);
+    expect(parsed.stderr).toContain(`${notJson}:3: not valid JSON`);
   });
 
   it("exits with 2 on a bid missing a juror's score, naming the line of that task", async () => {

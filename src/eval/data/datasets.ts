@@ -15,6 +15,12 @@ import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
 import { z } from "zod";
 import { parseConfig } from "../../errors.js";
+import {
+  type JsonLine,
+  JsonLineError,
+  type ParseJsonLinesOptions,
+  parseJsonLines as parseCoreJsonLines,
+} from "../../jsonl.js";
 import { GavelDataError } from "../errors.js";
 
 const gunzipAsync = promisify(gunzip);
@@ -100,36 +106,34 @@ export async function readDataText(path: string): Promise<string> {
 }
 
 /**
- * Parse JSON Lines text with `schema`. Empty lines are skipped; line numbers are 1-based and count them.
+ * Parse JSON Lines text with `schema`, by the one JSONL rule of `src/jsonl.ts`: blank lines are
+ * skipped, line numbers are 1-based and count them, the first bad line is an error.
  *
  * @param text - The whole file.
  * @param schema - The zod schema of one record.
  * @param file - The file name used in error messages.
  * @throws GavelDataError on the first line that is not JSON or does not match the schema.
+ * @example
+ * ```ts
+ * const rows = parseJsonLines(text, OutcomeRecordSchema, "my-outcomes.jsonl");
+ * ```
  */
 export function parseJsonLines<T>(text: string, schema: z.ZodType<T>, file: string): T[] {
-  const records: T[] = [];
-  const lines = text.split("\n");
-  for (let index = 0; index < lines.length; index++) {
-    const line = lines[index]?.trim() ?? "";
-    if (line === "") continue;
-    const lineNumber = index + 1;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (error) {
-      throw new GavelDataError({ file, line: lineNumber, problem: "not valid JSON" }, { cause: error });
-    }
-    const result = schema.safeParse(value);
-    if (!result.success) {
-      const issues = result.error.issues;
-      const fields = issues.map((issue) => (issue.path.length > 0 ? issue.path.join(".") : "(record)"));
-      const problem = issues.map((issue) => issue.message).join("; ");
-      throw new GavelDataError({ file, line: lineNumber, fields, problem }, { cause: result.error });
-    }
-    records.push(result.data);
+  return parseNumberedJsonLines(text, { schema, file }).map((record) => record.value);
+}
+
+/**
+ * {@link parseJsonLines} keeping each record's line number, with the options of the core reader
+ * (`torn` lines of a crash-safe cache). Errors are `GavelDataError`s.
+ */
+export function parseNumberedJsonLines<T>(text: string, options: ParseJsonLinesOptions<T>): Array<JsonLine<T>> {
+  try {
+    return parseCoreJsonLines(text, options);
+  } catch (error) {
+    if (!JsonLineError.isInstance(error)) throw error;
+    const { file, line, fields, problem } = error;
+    throw new GavelDataError({ file, line, fields, problem }, { cause: error.cause });
   }
-  return records;
 }
 
 /**

@@ -15,10 +15,11 @@
 import { existsSync } from "node:fs";
 import { appendFile, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
+import { z } from "zod";
 import { costUsd } from "../../budget/prices.js";
 import { countTextTokens } from "../../budget/tokens.js";
 import { createConcurrencyLimiter } from "../concurrency.js";
-import { readDataText } from "../data/datasets.js";
+import { parseNumberedJsonLines, readDataText } from "../data/datasets.js";
 import { type OutcomeRecord, OutcomeRecordSchema } from "../data/outcomes.js";
 import { GavelDataError } from "../errors.js";
 import type { EvaluationProgress } from "../routing/options.js";
@@ -69,37 +70,22 @@ export function responseText(content: unknown): string {
 
 const pairKey = (promptId: string, model: string) => `${promptId}\u0000${model}`;
 
+/** An outcome line of the cache, keeping the `usage_estimated` flag the canonical schema does not know. */
+const CachedOutcomeSchema = OutcomeRecordSchema.extend({ usage_estimated: z.unknown().optional() });
+
 /**
- * The outcome lines of a cache file (none when it does not exist). A last line cut short (a run
- * killed mid-write) is dropped; any other bad line is an error naming the file and line.
+ * The outcome lines of a cache file (none when it does not exist), by the one JSONL rule
+ * (`src/jsonl.ts`) with `torn: "last"`: a last line cut short (a run killed mid-write) is dropped; any
+ * other bad line is an error naming the file and line.
  * @throws GavelDataError on a bad line.
  */
 export async function readOutcomeCache(path: string): Promise<LiveOutcomeRecord[]> {
   if (!existsSync(path)) return [];
   const text = await readDataText(path);
-  const lines = text.split("\n");
-  const records: LiveOutcomeRecord[] = [];
-  for (let index = 0; index < lines.length; index++) {
-    const line = (lines[index] ?? "").trim();
-    if (line === "") continue;
-    const last = index === lines.length - 1;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (error) {
-      if (last) break;
-      throw new GavelDataError({ file: path, line: index + 1, problem: "not valid JSON" }, { cause: error });
-    }
-    const parsed = OutcomeRecordSchema.safeParse(value);
-    if (!parsed.success) {
-      const fields = parsed.error.issues.map((issue) => issue.path.join(".") || "(record)");
-      throw new GavelDataError({ file: path, line: index + 1, fields, problem: parsed.error.issues[0]?.message ?? "" });
-    }
-    const record: LiveOutcomeRecord = parsed.data;
-    if ((value as { usage_estimated?: unknown }).usage_estimated === true) record.usage_estimated = true;
-    records.push(record);
-  }
-  return records;
+  return parseNumberedJsonLines(text, { schema: CachedOutcomeSchema, file: path, torn: "last" }).map(({ value }) => {
+    const { usage_estimated, ...record } = value;
+    return usage_estimated === true ? { ...record, usage_estimated: true } : record;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import { createAuctionDebate } from "../../debate/graph.js";
 import type { AuctionDebateStateType } from "../../debate/state.js";
 import { parseAggressiveness } from "../../debate/training.js";
 import { GavelError } from "../../errors.js";
+import { parseJsonLines } from "../../jsonl.js";
 import { isChatModel, promptTokensOf } from "../../models.js";
 import { mapWithConcurrency } from "../concurrency.js";
 import type { PythonRunner } from "../data/python.js";
@@ -680,9 +681,11 @@ function cacheKey(mechanism: MultiAgentMechanism, budget: number | null, promptI
 }
 
 /**
- * The cached runs of this agent set, by key. A line that does not parse (a run killed mid-write) is
- * skipped and asked again; failed examples are asked again too, and belief-coordination lines without
- * `executorCap` or `unaffordable` (written before its executors were sized per question).
+ * The cached runs of this agent set, by key. The file is read by the one JSONL rule (`src/jsonl.ts`)
+ * with `torn: "any"`: a line that is not JSON (a run killed mid-write, appended after by the next run)
+ * is skipped and asked again. Lines of another agent set or an older format, failed examples, and
+ * belief-coordination lines without `executorCap` or `unaffordable` (written before its executors were
+ * sized per question) are asked again too.
  */
 async function readRunCache(
   path: string,
@@ -690,14 +693,8 @@ async function readRunCache(
 ): Promise<Map<string, MultiAgentRunRecord>> {
   const cache = new Map<string, MultiAgentRunRecord>();
   if (!existsSync(path)) return cache;
-  for (const line of (await readFile(path, "utf8")).split("\n")) {
-    if (line.trim() === "") continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      continue;
-    }
+  const lines = parseJsonLines(await readFile(path, "utf8"), { schema: z.unknown(), file: path, torn: "any" });
+  for (const { value } of lines) {
     const parsed = RunRecordSchema.safeParse(value);
     if (
       !parsed.success ||

@@ -15,8 +15,9 @@
  * letter checker match a reply that quotes a choice's text.
  */
 import { z } from "zod";
+import type { JsonLine } from "../../../jsonl.js";
 import { extractChoiceLetter, extractFinalNumber, normalizeNumber, numbersMatch } from "../../data/checkers.js";
-import { loadJsonLines, parseJsonLines } from "../../data/datasets.js";
+import { parseNumberedJsonLines, readDataText } from "../../data/datasets.js";
 import { GavelDataError } from "../../errors.js";
 
 /** The tasks a recorded debate can be checked against. */
@@ -86,9 +87,9 @@ export type DebateRecord = z.output<typeof DebateRecordSchema>;
  * ```
  */
 export function parseDebateRecords(text: string, file: string): DebateRecord[] {
-  const records = parseJsonLines(text, DebateRecordSchema, file);
-  rejectRepeatedIds(text, records, file);
-  return records;
+  const records = parseNumberedJsonLines(text, { schema: DebateRecordSchema, file });
+  rejectRepeatedIds(records, file);
+  return records.map((record) => record.value);
 }
 
 /**
@@ -101,32 +102,17 @@ export function parseDebateRecords(text: string, file: string): DebateRecord[] {
  * ```
  */
 export async function loadDebateRecords(path: string): Promise<DebateRecord[]> {
-  const records = await loadJsonLines(path, DebateRecordSchema);
-  rejectRepeatedIds(undefined, records, path);
-  return records;
+  return parseDebateRecords(await readDataText(path), path);
 }
 
-function rejectRepeatedIds(text: string | undefined, records: readonly DebateRecord[], file: string): void {
-  // Records come from the non-empty lines, in order: map each back to its 1-based line number.
-  const lineNumbers =
-    text === undefined
-      ? undefined
-      : text
-          .split("\n")
-          .map((line, index) => (line.trim() === "" ? -1 : index + 1))
-          .filter((line) => line > 0);
+function rejectRepeatedIds(records: ReadonlyArray<JsonLine<DebateRecord>>, file: string): void {
   const seen = new Set<string>();
-  records.forEach((record, index) => {
-    if (seen.has(record.id)) {
-      throw new GavelDataError({
-        file,
-        line: lineNumbers?.[index],
-        fields: ["id"],
-        problem: `id "${record.id}" appears on an earlier line`,
-      });
+  for (const { line, value } of records) {
+    if (seen.has(value.id)) {
+      throw new GavelDataError({ file, line, fields: ["id"], problem: `id "${value.id}" appears on an earlier line` });
     }
-    seen.add(record.id);
-  });
+    seen.add(value.id);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
