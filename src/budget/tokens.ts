@@ -7,8 +7,13 @@
  *   For non-OpenAI models the count is an estimate of their own tokenizer.
  * - Messages are counted like OpenAI's cookbook: 3 tokens per message, 1 per
  *   `name`, 3 to prime the reply.
+ * - `PromptTokenCounter` is the one counter that remembers what it counted (texts, messages, tool
+ *   schemas): the middleware's and the router's prompt counts go through it, with the same results
+ *   as the functions here.
+ *
+ * Read top to bottom: the encodings, the counting functions, usage of a call, the counter, helpers.
  */
-import type { AIMessage, BaseMessage } from "@langchain/core/messages";
+import { AIMessage, type BaseMessage } from "@langchain/core/messages";
 import { convertToOpenAITool } from "@langchain/core/utils/function_calling";
 import { Tiktoken } from "js-tiktoken/lite";
 import cl100k_base from "js-tiktoken/ranks/cl100k_base";
@@ -95,13 +100,11 @@ export function countJsonTokens(value: unknown, model?: string): number {
   return countTextTokens(JSON.stringify(value) ?? "", model);
 }
 
-/** Tool schema counts by encoding and tool object: a tool is counted once per encoding. */
-const toolCounts = new Map<EncodingName, WeakMap<object, number>>();
-
 /**
  * Prompt tokens the schemas of `tools` add to a call of `model`: each tool as the provider receives
  * it (OpenAI's function format, as JSON; an object that does not convert is counted as its own JSON),
- * counted once per tool object and encoding. Anything that is not an object counts 0.
+ * counted once per tool object and encoding (by a counter shared by the callers of this function).
+ * Anything that is not an object counts 0.
  *
  * @example
  * ```ts
@@ -109,24 +112,7 @@ const toolCounts = new Map<EncodingName, WeakMap<object, number>>();
  * ```
  */
 export function countToolTokens(tools: readonly unknown[], model?: string): number {
-  if (tools.length === 0) return 0;
-  const encoding = encodingForModel(model);
-  let counts = toolCounts.get(encoding);
-  if (counts === undefined) {
-    counts = new WeakMap();
-    toolCounts.set(encoding, counts);
-  }
-  let total = 0;
-  for (const tool of tools) {
-    if (typeof tool !== "object" || tool === null) continue;
-    let count = counts.get(tool);
-    if (count === undefined) {
-      count = toolSchemaTokens(tool, encoding);
-      counts.set(tool, count);
-    }
-    total += count;
-  }
-  return total;
+  return sharedCounter().tools(tools, model);
 }
 
 function toolSchemaTokens(tool: object, encoding: EncodingName): number {
@@ -175,15 +161,31 @@ export function countContentTokens(content: unknown, model?: string): number {
  */
 export function countMessageTokens(messages: ReadonlyArray<BaseMessage | RoleMessage>, model?: string): number {
   let tokens = REPLY_PRIMING_TOKENS;
-  for (const message of messages) {
-    tokens += TOKENS_PER_MESSAGE;
-    tokens += countTextTokens(roleOf(message), model);
-    tokens += countContentTokens(message.content, model);
+  for (const message of messages) tokens += messageTokens(message, model, countTextTokens);
+  return tokens;
+}
+
+/**
+ * Tokens one message adds to a prompt: {@link TOKENS_PER_MESSAGE} + role + content + tool calls (as
+ * JSON) + name; texts counted by `countText` (which must count like {@link countTextTokens}).
+ * `reportedOutput`, when given, stands for the content and the tool calls.
+ */
+function messageTokens(
+  message: BaseMessage | RoleMessage,
+  model: string | undefined,
+  countText: (text: string, model?: string) => number,
+  reportedOutput?: number,
+): number {
+  let tokens = TOKENS_PER_MESSAGE + countText(roleOf(message), model);
+  if (reportedOutput !== undefined) tokens += reportedOutput;
+  else {
+    const { content } = message;
+    tokens += typeof content === "string" ? countText(content, model) : countContentTokens(content, model);
     const toolCalls = "tool_calls" in message ? message.tool_calls : undefined;
     if (Array.isArray(toolCalls) && toolCalls.length > 0) tokens += countJsonTokens(toolCalls, model);
-    if (typeof message.name === "string" && message.name.length > 0) {
-      tokens += TOKENS_PER_NAME + countTextTokens(message.name, model);
-    }
+  }
+  if (typeof message.name === "string" && message.name.length > 0) {
+    tokens += TOKENS_PER_NAME + countText(message.name, model);
   }
   return tokens;
 }
@@ -232,6 +234,171 @@ export function countOutputTokens(message: Pick<UsageSource, "content" | "tool_c
 }
 
 // ---------------------------------------------------------------------------
+// The counter
+// ---------------------------------------------------------------------------
+
+/** Options of a {@link PromptTokenCounter}; both off by default (exact counts). */
+export interface PromptTokenCounterOptions {
+  /**
+   * Count an AI message whose provider reported its output tokens (`usage_metadata.output_tokens`)
+   * as that many instead of its content and tool calls: it is sent back as about that many tokens,
+   * and the tokenizer is spared the one new message of each agent step. An estimate.
+   */
+  reportedOutputs?: boolean;
+  /**
+   * Remember messages by id and shape (content length, tool calls, reported output, name) and the
+   * count of the history up to them: a checkpointer hands back new message objects with the same
+   * ids on every invocation, and only the messages added since are counted. An estimate: a message
+   * replaced under the same id with content of the same length keeps its old count.
+   */
+  rememberIds?: boolean;
+}
+
+/** Most texts whose counts a counter keeps per encoding (the oldest goes first). */
+const TEXT_COUNTS_LIMIT = 512;
+/** Most messages a counter remembers by id (≈ 200 bytes each). */
+const MESSAGE_KEY_LIMIT = 50_000;
+/** How far back from the end of a history a counted prefix is looked for. */
+const PREFIX_LOOKBACK = 64;
+
+/**
+ * Prompt tokens, counted once: the one counter the middleware and the router count prompts with.
+ * Its counts equal {@link countTextTokens}, {@link countMessageTokens} and
+ * {@link countToolTokens} (unless an estimating option is on); what it remembers is bounded:
+ *
+ * - texts, per encoding, the latest {@link TEXT_COUNTS_LIMIT}; a long text is counted in parts cut
+ *   where the tokenizer cuts anyway (see {@link partsOf}), so a task or a plan quoted by many
+ *   prompts (the router's jury prompts) is counted once;
+ * - messages, per object and encoding (LangChain never edits a message once made; a changed
+ *   message is a new object), and, with `rememberIds`, by id;
+ * - tool schemas, per tool object and encoding.
+ *
+ * @example
+ * ```ts
+ * import { HumanMessage, SystemMessage } from "@langchain/core/messages";
+ *
+ * const counter = new PromptTokenCounter(); // internal: src/budget/tokens.ts
+ * const prompt = [new SystemMessage("Be brief."), new HumanMessage("hello world")];
+ * counter.messages(prompt, "gpt-4o"); // 16, as countMessageTokens(prompt, "gpt-4o")
+ * counter.messages(prompt, "gpt-4o"); // 16 again, without the tokenizer
+ * ```
+ */
+export class PromptTokenCounter {
+  readonly #options: Required<PromptTokenCounterOptions>;
+  readonly #texts = new Map<EncodingName, Map<string, number>>();
+  readonly #messages = new Map<EncodingName, WeakMap<BaseMessage, number>>();
+  readonly #tools = new Map<EncodingName, WeakMap<object, number>>();
+  /** By message key (see {@link messageKey}): its count, and the count of the history up to it where it was seen. */
+  readonly #byKey = new Map<string, { count: number; length: number; prefixTokens: number }>();
+
+  constructor({ reportedOutputs = false, rememberIds = false }: PromptTokenCounterOptions = {}) {
+    this.#options = { reportedOutputs, rememberIds };
+  }
+
+  /** `countTextTokens(text, model)`, remembered; a long text is counted in parts. */
+  text(text: string, model?: string): number {
+    const encoding = encodingForModel(model);
+    let total = 0;
+    for (const part of partsOf(text)) total += this.#part(part, encoding);
+    return total;
+  }
+
+  /**
+   * Prompt tokens of `messages` for `model`, reply priming included: `countMessageTokens(messages,
+   * model)`, each message counted once per object (and, with `rememberIds`, once per id).
+   */
+  messages(messages: readonly BaseMessage[], model?: string): number {
+    const encoding = encodingForModel(model);
+    let start = 0;
+    let tokens = 0;
+    if (this.#options.rememberIds) {
+      const lookbackEnd = Math.max(0, messages.length - PREFIX_LOOKBACK);
+      for (let index = messages.length - 1; index >= lookbackEnd; index -= 1) {
+        const message = messages[index];
+        const key = message && this.#keyOf(message, encoding);
+        const seen = key === undefined ? undefined : this.#byKey.get(key);
+        if (seen && seen.length === index + 1) {
+          start = index + 1;
+          tokens = seen.prefixTokens;
+          break;
+        }
+      }
+    }
+    const counts = countsOf(this.#messages, encoding, () => new WeakMap());
+    for (let index = start; index < messages.length; index += 1) {
+      const message = messages[index];
+      if (!message) continue;
+      const key = this.#keyOf(message, encoding);
+      let count = counts.get(message) ?? (key === undefined ? undefined : this.#byKey.get(key)?.count);
+      if (count === undefined) {
+        count = this.#message(message, encoding);
+        counts.set(message, count);
+      }
+      tokens += count;
+      if (key !== undefined) this.#remember(key, { count, length: index + 1, prefixTokens: tokens });
+    }
+    return REPLY_PRIMING_TOKENS + tokens;
+  }
+
+  /** Tokens one system message of `text` adds to a prompt (`countMessageTokens([system])` without the priming). */
+  systemMessage(text: string, model?: string): number {
+    return TOKENS_PER_MESSAGE + this.text("system", model) + this.text(text, model);
+  }
+
+  /** `countToolTokens(tools, model)`: each tool counted once per object and encoding. */
+  tools(tools: readonly unknown[], model?: string): number {
+    if (tools.length === 0) return 0;
+    const encoding = encodingForModel(model);
+    const counts = countsOf(this.#tools, encoding, () => new WeakMap());
+    let total = 0;
+    for (const tool of tools) {
+      if (typeof tool !== "object" || tool === null) continue;
+      let count = counts.get(tool);
+      if (count === undefined) {
+        count = toolSchemaTokens(tool, encoding);
+        counts.set(tool, count);
+      }
+      total += count;
+    }
+    return total;
+  }
+
+  /** One message, as {@link messageTokens} counts it (the reported output with `reportedOutputs`). */
+  #message(message: BaseMessage, encoding: EncodingName): number {
+    const reported = this.#options.reportedOutputs ? reportedOutputOf(message) : undefined;
+    return messageTokens(message, encoding, (text) => this.text(text, encoding), reported);
+  }
+
+  /** Tokens of one part of a text, remembered among the latest {@link TEXT_COUNTS_LIMIT}. */
+  #part(part: string, encoding: EncodingName): number {
+    const counts = countsOf(this.#texts, encoding, () => new Map<string, number>());
+    let count = counts.get(part);
+    if (count === undefined) {
+      count = countTextTokens(part, encoding);
+      if (counts.size >= TEXT_COUNTS_LIMIT) counts.delete(counts.keys().next().value as string);
+      counts.set(part, count);
+    }
+    return count;
+  }
+
+  #keyOf(message: BaseMessage, encoding: EncodingName): string | undefined {
+    return this.#options.rememberIds ? messageKey(message, encoding) : undefined;
+  }
+
+  /** Remember a message by key; the oldest entries go first beyond {@link MESSAGE_KEY_LIMIT}. */
+  #remember(key: string, entry: { count: number; length: number; prefixTokens: number }): void {
+    if (!this.#byKey.has(key) && this.#byKey.size >= MESSAGE_KEY_LIMIT) {
+      const oldest = this.#byKey.keys().next().value;
+      if (oldest !== undefined) this.#byKey.delete(oldest);
+    }
+    this.#byKey.set(key, entry);
+  }
+}
+
+/** The counter behind {@link countToolTokens}, built on first use. */
+const sharedCounter = once(() => new PromptTokenCounter());
+
+// ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
 
@@ -261,4 +428,66 @@ function isBinaryBlock(block: unknown): boolean {
     BINARY_BLOCK_TYPES.has(String((block as { type?: unknown }).type)) &&
     !isTextBlock(block)
   );
+}
+
+/** The counts of `encoding` in `byEncoding`, created on first use. */
+function countsOf<Counts>(byEncoding: Map<EncodingName, Counts>, encoding: EncodingName, create: () => Counts): Counts {
+  let counts = byEncoding.get(encoding);
+  if (counts === undefined) {
+    counts = create();
+    byEncoding.set(encoding, counts);
+  }
+  return counts;
+}
+
+/** The output tokens the provider reported for an AI message, when above 0. */
+function reportedOutputOf(message: BaseMessage): number | undefined {
+  const reported = AIMessage.isInstance(message) ? message.usage_metadata?.output_tokens : undefined;
+  return typeof reported === "number" && reported > 0 ? reported : undefined;
+}
+
+/**
+ * A key that identifies a message's content across deserialisations: its id, type, content
+ * length, tool calls and reported output. `undefined` for a message without id.
+ */
+function messageKey(message: BaseMessage, encoding: EncodingName): string | undefined {
+  if (typeof message.id !== "string" || message.id.length === 0) return undefined;
+  const content = message.content;
+  const length = typeof content === "string" ? content.length : Array.isArray(content) ? contentLength(content) : 0;
+  const toolCalls = "tool_calls" in message && Array.isArray(message.tool_calls) ? message.tool_calls.length : 0;
+  const reported = AIMessage.isInstance(message) ? (message.usage_metadata?.output_tokens ?? "") : "";
+  return `${encoding}|${message.id}|${message.getType()}|${length}|${toolCalls}|${reported}|${message.name ?? ""}`;
+}
+
+function contentLength(blocks: readonly unknown[]): number {
+  let length = 0;
+  for (const block of blocks) {
+    if (typeof block === "string") length += block.length;
+    else if (isTextBlock(block)) length += block.text.length;
+    else length += 1;
+  }
+  return length;
+}
+
+/**
+ * Where a text may be cut so that its token count is the sum of its parts' counts: after a `>`
+ * and the line breaks that follow it, before a character that is neither white space nor `/`.
+ */
+const PART_BOUNDARY = /(?<=>\n+)(?=[^\s/])/u;
+
+/**
+ * `text` cut at every {@link PART_BOUNDARY}: after each tag line of the router's prompts
+ * (`</task>\n\n`, `<plan id="A">\n`, `</plan>\n\n`, …), so a prompt's task and plans are parts of
+ * their own, shared with every other prompt that quotes them.
+ *
+ * The counts add up exactly because the tokenizer (js-tiktoken, both encodings) first splits a
+ * text into pre-tokens with a regular expression and encodes each pre-token on its own. A `>`
+ * followed by a line break can only begin or continue the punctuation pre-token
+ * ` ?[^\s\p{L}\p{N}]+[\r\n/]*` (`[\r\n]*` in cl100k_base), which then takes every following line
+ * break and ends before any character other than `\r`, `\n` or `/`. So the whole text has a
+ * pre-token boundary there, found the same way in the part before it (nothing in that pre-token
+ * looks past it) and after it (a pre-token starting there reads only what follows).
+ */
+export function partsOf(text: string): string[] {
+  return text.split(PART_BOUNDARY);
 }

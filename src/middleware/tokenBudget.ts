@@ -26,30 +26,23 @@ import {
   type BudgetLimits,
   budgetLimitsSchema,
   costUsd,
-  countContentTokens,
-  countJsonTokens,
-  countMessageTokens,
   countTextTokens,
-  countToolTokens,
   createPriceResolver,
   DEFAULT_PRICES,
-  type EncodingName,
   encodingForModel,
   type ModelPrice,
   mergePrices,
   priceTableSchema,
-  REPLY_PRIMING_TOKENS,
   type Reservation,
   type ScopeIds,
   type Settlement,
   TOKENS_PER_MESSAGE,
-  TOKENS_PER_NAME,
   UnknownModelPrice,
   type Usage,
   usageFromMessage,
 } from "../budget/index.js";
 import { sharedTokenBudgetSchema } from "../budget/shared.js";
-import { roleOf } from "../budget/tokens.js";
+import { PromptTokenCounter } from "../budget/tokens.js";
 import { BudgetExhausted, type BudgetExhaustedDetails, functionSchema, parseConfig } from "../errors.js";
 import {
   type BudgetableModel,
@@ -304,7 +297,8 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
 
   const configuredLimits: ScopeLimits = { thread: toLimits(threadLimit), run: toLimits(runLimit) };
   const models = new ModelCatalog(createPriceResolver(mergePrices(DEFAULT_PRICES, prices)), maxOutputTokens);
-  const counter = new PromptTokenCounter();
+  /** Prompt counts, remembered across calls: a long history costs one count per new message, not per call. */
+  const counter = new PromptTokenCounter({ reportedOutputs: true, rememberIds: true });
 
   /** Limits, scope ids and totals that apply to one call. */
   function ledgerView(state: TokenBudgetState, context: TokenBudgetContext | undefined, threadId: unknown) {
@@ -393,7 +387,7 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
       // model's count of the messages leaves out tool schemas.
       const ownCounts = new Map<BudgetableModel, number>();
       const planFor = (model: BudgetableModel | undefined) => {
-        const estimate = counter.count(prompt, request.messages, request.tools, models.nameOf(model));
+        const estimate = callPromptTokens(counter, prompt, request.messages, request.tools, models.nameOf(model));
         const own = model === undefined ? undefined : ownCounts.get(model);
         return models.plan(model, own === undefined ? estimate : Math.max(own, estimate), uncappedModels);
       };
@@ -704,166 +698,24 @@ class ModelCatalog {
   }
 }
 
-/** Most distinct system prompts whose counts are kept. */
-const SYSTEM_PROMPT_CACHE_SIZE = 64;
-/** Most distinct roles and names whose counts are kept. */
-const SHORT_TEXT_CACHE_SIZE = 256;
-/** Most messages remembered by key (≈ 200 bytes each). */
-const MESSAGE_KEY_CACHE_SIZE = 50_000;
-/** How far back from the end of the history a counted prefix is looked for. */
-const PREFIX_LOOKBACK = 64;
-
 /**
- * A key that identifies a message's content across deserialisations: its id, type, content
- * length, tool calls and reported output. `undefined` for a message without id. (A message
- * replaced under the same id with content of the same length keeps its old count: an estimate.)
+ * Prompt tokens of a call whose system message is `systemPrompt + systemSuffix`: system prompt +
+ * messages (chat-format overhead included) + tool schemas. The stable part is counted (and
+ * remembered) by `counter`; the suffix (the injected remaining budget, new on every call) on its own.
  */
-function messageKey(message: BaseMessage, encoding: EncodingName): string | undefined {
-  if (typeof message.id !== "string" || message.id.length === 0) return undefined;
-  const content = message.content;
-  const length = typeof content === "string" ? content.length : Array.isArray(content) ? contentLength(content) : 0;
-  const toolCalls = "tool_calls" in message && Array.isArray(message.tool_calls) ? message.tool_calls.length : 0;
-  const reported = AIMessage.isInstance(message) ? (message.usage_metadata?.output_tokens ?? "") : "";
-  return `${encoding}|${message.id}|${message.getType()}|${length}|${toolCalls}|${reported}|${message.name ?? ""}`;
-}
-
-function contentLength(blocks: readonly unknown[]): number {
-  let length = 0;
-  for (const block of blocks) {
-    if (typeof block === "string") length += block.length;
-    else if (typeof block === "object" && block !== null && typeof (block as { text?: unknown }).text === "string") {
-      length += (block as { text: string }).text.length;
-    } else length += 1;
+function callPromptTokens(
+  counter: PromptTokenCounter,
+  { systemPrompt, systemSuffix }: { systemPrompt: string; systemSuffix: string },
+  messages: readonly BaseMessage[],
+  tools: readonly unknown[],
+  model: string,
+): number {
+  const encoding = encodingForModel(model);
+  let tokens = counter.messages(messages, encoding) + counter.tools(tools, encoding);
+  if (systemPrompt.length > 0) tokens += counter.systemMessage(systemPrompt, encoding);
+  if (systemSuffix.length > 0) {
+    const suffix = countTextTokens(systemSuffix, encoding);
+    tokens += systemPrompt.length > 0 ? suffix : TOKENS_PER_MESSAGE + counter.text("system", encoding) + suffix;
   }
-  return length;
-}
-
-/**
- * Prompt tokens of a call: system prompt + messages (chat-format overhead included) + tool
- * schemas. Messages and tools are counted once per object and encoding: messages in agent state
- * are not changed once added, so a long history costs one count per new message, not per call.
- */
-class PromptTokenCounter {
-  readonly #messages = new Map<EncodingName, WeakMap<BaseMessage, number>>();
-  readonly #systemPrompts = new Map<string, number>();
-  readonly #shortTexts = new Map<string, number>();
-  /**
-   * By message key (id and shape, see `messageKey`): the message's count, and the count of the
-   * history up to it at the position it was seen. A checkpointer hands back new message objects
-   * with the same ids on every invocation; with this, a call counts only the messages added
-   * since the last call, not the whole history.
-   */
-  readonly #byKey = new Map<string, { count: number; length: number; prefixTokens: number }>();
-
-  /**
-   * Tokens of a prompt whose system message is `systemPrompt + systemSuffix`: the stable part is
-   * counted once, the suffix (the injected remaining budget, new on every call) on its own.
-   */
-  count(
-    { systemPrompt, systemSuffix }: { systemPrompt: string; systemSuffix: string },
-    messages: readonly BaseMessage[],
-    tools: readonly unknown[],
-    model: string,
-  ): number {
-    const encoding = encodingForModel(model);
-    let tokens = REPLY_PRIMING_TOKENS + this.#systemPromptTokens(systemPrompt, encoding);
-    if (systemSuffix.length > 0) {
-      tokens +=
-        systemPrompt.length === 0
-          ? this.#systemPromptTokens(systemSuffix, encoding)
-          : countTextTokens(systemSuffix, encoding);
-    }
-    tokens += this.#messagesTokens(messages, encoding);
-    return tokens + countToolTokens(tools, encoding);
-  }
-
-  /**
-   * One message, counted like `countMessageTokens` (chat-format overhead, role, content, tool
-   * calls as JSON, name) with role and name counts memoised; an answer whose provider reported
-   * its output tokens is counted as that many (it is sent back as about that many tokens), which
-   * spares the tokenizer the one message of each step it would otherwise count.
-   */
-  #messageTokens(message: BaseMessage, encoding: EncodingName): number {
-    let tokens = TOKENS_PER_MESSAGE + this.#shortTextTokens(roleOf(message), encoding);
-    const reportedOutput = AIMessage.isInstance(message) ? message.usage_metadata?.output_tokens : undefined;
-    if (typeof reportedOutput === "number" && reportedOutput > 0) {
-      tokens += reportedOutput;
-    } else {
-      tokens += countContentTokens(message.content, encoding);
-      const toolCalls = "tool_calls" in message ? message.tool_calls : undefined;
-      if (Array.isArray(toolCalls) && toolCalls.length > 0) tokens += countJsonTokens(toolCalls, encoding);
-    }
-    if (typeof message.name === "string" && message.name.length > 0) {
-      tokens += TOKENS_PER_NAME + this.#shortTextTokens(message.name, encoding);
-    }
-    return tokens;
-  }
-
-  /** Tokens of the messages: resumes from the longest history prefix counted before. */
-  #messagesTokens(messages: readonly BaseMessage[], encoding: EncodingName): number {
-    let start = 0;
-    let tokens = 0;
-    const lookbackEnd = Math.max(0, messages.length - PREFIX_LOOKBACK);
-    for (let index = messages.length - 1; index >= lookbackEnd; index -= 1) {
-      const message = messages[index];
-      const key = message && messageKey(message, encoding);
-      const seen = key === undefined ? undefined : this.#byKey.get(key);
-      if (seen && seen.length === index + 1) {
-        start = index + 1;
-        tokens = seen.prefixTokens;
-        break;
-      }
-    }
-    let counts = this.#messages.get(encoding);
-    if (counts === undefined) {
-      counts = new WeakMap();
-      this.#messages.set(encoding, counts);
-    }
-    for (let index = start; index < messages.length; index += 1) {
-      const message = messages[index];
-      if (!message) continue;
-      const key = messageKey(message, encoding);
-      let count = counts.get(message) ?? (key === undefined ? undefined : this.#byKey.get(key)?.count);
-      if (count === undefined) {
-        count = this.#messageTokens(message, encoding);
-        counts.set(message, count);
-      }
-      tokens += count;
-      if (key !== undefined) this.#remember(key, { count, length: index + 1, prefixTokens: tokens });
-    }
-    return tokens;
-  }
-
-  /** Remember a message by key; the oldest entries go first beyond {@link MESSAGE_KEY_CACHE_SIZE}. */
-  #remember(key: string, entry: { count: number; length: number; prefixTokens: number }): void {
-    if (!this.#byKey.has(key) && this.#byKey.size >= MESSAGE_KEY_CACHE_SIZE) {
-      const oldest = this.#byKey.keys().next().value;
-      if (oldest !== undefined) this.#byKey.delete(oldest);
-    }
-    this.#byKey.set(key, entry);
-  }
-
-  /** Tokens of a role or a name: few distinct values, memoised. */
-  #shortTextTokens(text: string, encoding: EncodingName): number {
-    const key = `${encoding}\u0000${text}`;
-    let count = this.#shortTexts.get(key);
-    if (count === undefined) {
-      count = countTextTokens(text, encoding);
-      if (this.#shortTexts.size >= SHORT_TEXT_CACHE_SIZE) this.#shortTexts.clear();
-      this.#shortTexts.set(key, count);
-    }
-    return count;
-  }
-
-  #systemPromptTokens(systemPrompt: string, encoding: EncodingName): number {
-    if (systemPrompt.length === 0) return 0;
-    const key = `${encoding}\u0000${systemPrompt}`;
-    let count = this.#systemPrompts.get(key);
-    if (count === undefined) {
-      count = countMessageTokens([{ role: "system", content: systemPrompt }], encoding) - REPLY_PRIMING_TOKENS;
-      if (this.#systemPrompts.size >= SYSTEM_PROMPT_CACHE_SIZE) this.#systemPrompts.clear();
-      this.#systemPrompts.set(key, count);
-    }
-    return count;
-  }
+  return tokens;
 }

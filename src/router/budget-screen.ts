@@ -1,23 +1,15 @@
 /**
  * The budget side of the strategy auction, used only when the router has a `TokenBudget`: what
  * calls may cost at most (`Need`), the pre-screen of bidders, the reserve every auction call must
- * leave for the answer, and the prompt token counts these rest on (docs/router.md, "Budgets").
+ * leave for the answer (docs/router.md, "Budgets"). Prompts are counted by the engine's
+ * `PromptTokenCounter` (src/budget/tokens.ts), exactly as `countMessageTokens` counts them.
  *
- * Read top to bottom: the state the screen reads, the screen factory (counting, needs, the
- * pre-screen, the refusals), then the `Need` arithmetic and the exact counting of a text in parts.
+ * Read top to bottom: the state the screen reads, the screen factory (needs, the pre-screen, the
+ * refusals), the own count of a local member's conversation, then the `Need` arithmetic.
  */
 import { type BaseMessage, HumanMessage, SystemMessage } from "@langchain/core/messages";
-import {
-  costUsd,
-  countMessageTokens,
-  countTextTokens,
-  countToolTokens,
-  type EncodingName,
-  encodingForModel,
-  type ScopeIds,
-  TOKENS_PER_MESSAGE,
-} from "../budget/index.js";
-import { roleOf } from "../budget/tokens.js";
+import { costUsd, type ScopeIds, TOKENS_PER_MESSAGE } from "../budget/index.js";
+import { PromptTokenCounter } from "../budget/tokens.js";
 import type { ModelPrice } from "../budget/types.js";
 import { countsOwnPrompt, declaredOutputCap, promptTokensOf } from "../models.js";
 import { byPrice, type ResolvedMember, type RouterSettings } from "./options.js";
@@ -49,20 +41,10 @@ export interface ScreenState {
   scopes: ScopeIds | undefined;
   /** With a budget that limits these scopes: the room every auction call must leave for the answer. */
   floor: Need | undefined;
-  /** The planning prompt (one array for every bidder, so its tokens are counted once per encoding). */
+  /** The planning prompt (one array for every bidder). */
   planPrompt: BaseMessage[];
   /** The jury prompt without plans, for estimates (built on first use). */
   juryPrompt?: BaseMessage[];
-  /**
-   * Token counts of the prompt parts seen in this auction, by encoding: the task and each plan
-   * recur in many prompts (every juror's, in a different order) and are counted once.
-   */
-  partCounts: Map<EncodingName, Map<string, number>>;
-  /**
-   * Token counts by prompt array and encoding, for this auction only (the same prompt goes to every
-   * bidder; a caller that reuses and changes a messages array between requests gets a fresh count).
-   */
-  promptCounts: WeakMap<readonly BaseMessage[], Map<EncodingName, number>>;
   /**
    * By member name, for members whose model counts its own prompt (local models): that count of the
    * conversation the answer is sent with (system prompt included), which js-tiktoken undercounts.
@@ -81,10 +63,10 @@ export interface ScreenResult {
 /** The budget arithmetic of one engine. Every method is for a router with a budget. */
 export interface BudgetScreen {
   /**
-   * Prompt tokens of `prompt` for `model`: exactly `countMessageTokens(prompt, model)`, counted
-   * once per prompt array and encoding, and from parts counted once per auction (see {@link partsOf}).
+   * Prompt tokens of `prompt` for `model`: exactly `countMessageTokens(prompt, model)`, each message
+   * counted once, and the task and each plan once however many prompts quote them.
    */
-  promptTokens(prompt: readonly BaseMessage[], model: string, state: ScreenState): number;
+  promptTokens(prompt: readonly BaseMessage[], model: string): number;
   /**
    * Pre-screen the bidders against what the budget has left for this request's scopes, before
    * anything is spent. Cheapest first, a member is admitted when the auction with it — every
@@ -112,100 +94,16 @@ export interface BudgetScreen {
 // The screen
 // ---------------------------------------------------------------------------
 
-/** Most texts whose counts an engine keeps across auctions, per encoding (the oldest goes first). */
-const LASTING_COUNTS_LIMIT = 256;
-/** Parts up to this length (the prompts' tag lines, labels, score lines) are counted once per engine. */
-const SHORT_PART = 64;
-
 /** Build the budget screen of one engine; `nameOf` is the model name a member is charged under. */
 export function createBudgetScreen(settings: RouterSettings, nameOf: (member: ResolvedMember) => string): BudgetScreen {
   const members = new Map(settings.pool.map((member) => [member.name, member]));
-  /** Per encoding and roles (`system,user`): the tokens of the messages' format, contents aside. */
-  const formatCounts = new Map<string, number>();
-  /**
-   * Counts kept across auctions, by encoding: system messages (the rubric, the planning prompts)
-   * and short parts (the prompts' tag lines and score lines). Bounded by {@link LASTING_COUNTS_LIMIT}.
-   */
-  const lastingCounts = new Map<EncodingName, Map<string, number>>();
+  /** The engine's prompt counts: the rubric, the planning prompts and the tag lines are counted once. */
+  const counter = new PromptTokenCounter();
   /** Budget-side prices by member (what its reservations are charged at). */
   const budgetPrices = new Map<string, ModelPrice | undefined>();
-  /** Per encoding: the tokens the plan adds to the answer's prompt (its system message, at most a full plan). */
-  const planAllowances = new Map<EncodingName, number>();
 
-  // -- counting -----------------------------------------------------------------
-
-  function promptTokens(prompt: readonly BaseMessage[], model: string, state: ScreenState): number {
-    const encoding = encodingForModel(model);
-    let byEncoding = state.promptCounts.get(prompt);
-    if (byEncoding === undefined) {
-      byEncoding = new Map();
-      state.promptCounts.set(prompt, byEncoding);
-    }
-    let count = byEncoding.get(encoding);
-    if (count === undefined) {
-      count = countPrompt(prompt, encoding, state);
-      byEncoding.set(encoding, count);
-    }
-    return count;
-  }
-
-  /**
-   * `countMessageTokens(prompt, encoding)`, computed as the messages' format (roles, per-message
-   * and priming tokens: `countMessageTokens` of the same roles with empty contents) plus each
-   * content counted in parts. Only for plain-text messages without a name or tool calls, where the
-   * count is that sum; any other prompt is counted as a whole.
-   */
-  function countPrompt(prompt: readonly BaseMessage[], encoding: EncodingName, state: ScreenState): number {
-    if (!prompt.every(isPlainText)) return countMessageTokens(prompt as BaseMessage[], encoding);
-    const roles = prompt.map(roleOf);
-    const formatKey = `${encoding}:${roles.join(",")}`;
-    let total = formatCounts.get(formatKey);
-    if (total === undefined) {
-      total = countMessageTokens(
-        roles.map((role) => ({ role, content: "" })),
-        encoding,
-      );
-      formatCounts.set(formatKey, total);
-    }
-    for (const message of prompt) {
-      const text = message.content as string;
-      total += message.type === "system" ? lastingTokens(text, encoding) : partsTokens(text, encoding, state);
-    }
-    return total;
-  }
-
-  /**
-   * Tokens of `text`: the sum of its parts' (exact, see {@link partsOf}). Short parts are counted
-   * once per engine, the others (the task, the plans) once per auction.
-   */
-  function partsTokens(text: string, encoding: EncodingName, state: ScreenState): number {
-    const counts = countsOf(state.partCounts, encoding);
-    let total = 0;
-    for (const part of partsOf(text)) {
-      if (part.length <= SHORT_PART) {
-        total += lastingTokens(part, encoding);
-        continue;
-      }
-      let count = counts.get(part);
-      if (count === undefined) {
-        count = countTextTokens(part, encoding);
-        counts.set(part, count);
-      }
-      total += count;
-    }
-    return total;
-  }
-
-  /** Tokens of a text that recurs across auctions, kept while it is among the latest counted. */
-  function lastingTokens(text: string, encoding: EncodingName): number {
-    const counts = countsOf(lastingCounts, encoding);
-    let count = counts.get(text);
-    if (count === undefined) {
-      count = countTextTokens(text, encoding);
-      if (counts.size >= LASTING_COUNTS_LIMIT) counts.delete(counts.keys().next().value as string);
-      counts.set(text, count);
-    }
-    return count;
+  function promptTokens(prompt: readonly BaseMessage[], model: string): number {
+    return counter.messages(prompt, model);
   }
 
   // -- needs ----------------------------------------------------------------------
@@ -236,19 +134,12 @@ export function createBudgetScreen(settings: RouterSettings, nameOf: (member: Re
   function answerNeed(member: ResolvedMember, state: ScreenState): Need {
     const { request } = state;
     const name = nameOf(member);
-    const encoding = encodingForModel(name);
-    let allowance = planAllowances.get(encoding);
-    if (allowance === undefined) {
-      allowance =
-        TOKENS_PER_MESSAGE + countTextTokens(`system ${executionPlanText("")}`, encoding) + settings.planMaxTokens;
-      planAllowances.set(encoding, allowance);
-    }
-    let conversation = promptTokens(request.messages, name, state);
-    if (request.systemPrompt) {
-      conversation += TOKENS_PER_MESSAGE + countTextTokens(`system ${request.systemPrompt}`, encoding);
-    }
+    const allowance =
+      TOKENS_PER_MESSAGE + counter.text(`system ${executionPlanText("")}`, name) + settings.planMaxTokens;
+    let conversation = counter.messages(request.messages, name);
+    if (request.systemPrompt) conversation += TOKENS_PER_MESSAGE + counter.text(`system ${request.systemPrompt}`, name);
     conversation = Math.max(conversation, state.ownConversationCounts?.get(member.name) ?? 0);
-    const input = conversation + allowance + countToolTokens(request.tools ?? [], name);
+    const input = conversation + allowance + counter.tools(request.tools ?? [], name);
     return needOf(member, input, declaredOutputCap(member.model) ?? settings.executionMaxTokens);
   }
 
@@ -264,7 +155,7 @@ export function createBudgetScreen(settings: RouterSettings, nameOf: (member: Re
       const member = members.get(juror) as ResolvedMember;
       if (!judges.has(member)) continue;
       const input =
-        promptTokens(state.juryPrompt, nameOf(member), state) + plans * (settings.planMaxTokens + PLAN_BLOCK_TOKENS);
+        promptTokens(state.juryPrompt, nameOf(member)) + plans * (settings.planMaxTokens + PLAN_BLOCK_TOKENS);
       total = addNeeds(total, needOf(member, input, settings.juryMaxTokens + 8 * plans));
     }
     return total;
@@ -286,7 +177,7 @@ export function createBudgetScreen(settings: RouterSettings, nameOf: (member: Re
     for (const member of [...settings.pool].sort(byPrice)) {
       const withPlan = addNeeds(
         plans,
-        needOf(member, promptTokens(state.planPrompt, nameOf(member), state), settings.planMaxTokens),
+        needOf(member, promptTokens(state.planPrompt, nameOf(member)), settings.planMaxTokens),
       );
       const withAnswer = maxNeeds(floor, answerNeed(member, state));
       const total = addNeeds(
@@ -324,7 +215,7 @@ export function createBudgetScreen(settings: RouterSettings, nameOf: (member: Re
     if (floor === undefined || settings.budget === undefined) return undefined;
     let need = juryNeed(state, refiners.length, new Set(judges));
     for (const member of refiners) {
-      need = addNeeds(need, needOf(member, promptTokens(prompt, nameOf(member), state), settings.planMaxTokens));
+      need = addNeeds(need, needOf(member, promptTokens(prompt, nameOf(member)), settings.planMaxTokens));
     }
     const left = settings.budget.remaining(state.scopes);
     if (fits(addNeeds(need, floor), left)) return undefined;
@@ -391,51 +282,4 @@ function describeLeft(left: { tokens?: number; usd?: number }): string {
     ...(left.usd === undefined ? [] : [`$${left.usd.toPrecision(3)}`]),
   ];
   return parts.join(", ");
-}
-
-// ---------------------------------------------------------------------------
-// Counting a text in parts
-// ---------------------------------------------------------------------------
-
-/** The counts of `encoding` in `byEncoding`, created empty on first use. */
-function countsOf(byEncoding: Map<EncodingName, Map<string, number>>, encoding: EncodingName): Map<string, number> {
-  let counts = byEncoding.get(encoding);
-  if (counts === undefined) {
-    counts = new Map();
-    byEncoding.set(encoding, counts);
-  }
-  return counts;
-}
-
-/** A message `countMessageTokens` counts as its role, its text and the format: no name, no tool calls. */
-function isPlainText(message: BaseMessage): boolean {
-  const toolCalls = "tool_calls" in message ? message.tool_calls : undefined;
-  return (
-    typeof message.content === "string" &&
-    (typeof message.name !== "string" || message.name.length === 0) &&
-    !(Array.isArray(toolCalls) && toolCalls.length > 0)
-  );
-}
-
-/**
- * Where a text may be cut so that its token count is the sum of its parts' counts: after a `>`
- * and the line breaks that follow it, before a character that is neither white space nor `/`.
- */
-const PART_BOUNDARY = /(?<=>\n+)(?=[^\s/])/u;
-
-/**
- * `text` cut at every {@link PART_BOUNDARY}: after each tag line of the auction's prompts
- * (`</task>\n\n`, `<plan id="A">\n`, `</plan>\n\n`, …), so a prompt's task and plans are parts of
- * their own, shared with every other prompt that quotes them.
- *
- * The counts add up exactly because the tokenizer (js-tiktoken, both encodings) first splits a
- * text into pre-tokens with a regular expression and encodes each pre-token on its own. A `>`
- * followed by a line break can only begin or continue the punctuation pre-token
- * ` ?[^\s\p{L}\p{N}]+[\r\n/]*` (`[\r\n]*` in cl100k_base), which then takes every following line
- * break and ends before any character other than `\r`, `\n` or `/`. So the whole text has a
- * pre-token boundary there, found the same way in the part before it (nothing in that pre-token
- * looks past it) and after it (a pre-token starting there reads only what follows).
- */
-function partsOf(text: string): string[] {
-  return text.split(PART_BOUNDARY);
 }

@@ -1,11 +1,17 @@
 import { AIMessage, ChatMessage, HumanMessage, SystemMessage, ToolMessage } from "@langchain/core/messages";
+import { tool } from "@langchain/core/tools";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import {
   countMessageTokens,
   countOutputTokens,
   countTextTokens,
+  countToolTokens,
   encodingForModel,
   IMAGE_TOKEN_ESTIMATE,
+  PromptTokenCounter,
+  partsOf,
   REPLY_PRIMING_TOKENS,
   TOKENS_PER_MESSAGE,
   usageFromMessage,
@@ -184,5 +190,96 @@ describe("usageFromMessage", () => {
     expect(usage.outputTokens).toBe(
       countTextTokens(JSON.stringify([{ name: "calculator", args: { expression: "2 + 2" } }]), "gpt-4o"),
     );
+  });
+});
+
+describe("PromptTokenCounter", () => {
+  /** Pieces that sit on or next to the tag boundaries where the counter cuts a text. */
+  const PIECES = ["a", "é", "1", " ", "\n", "\n\n", "\r\n", "\t", ">", "<", "/", "'s", ">\n", ">\n\n", ">\n/", "> \n"];
+  const MORE = ["日本", "🙂", "<|endoftext|>", "</plan>", '<plan id="A">\n', ">>\n", "\u200b", "\u00a0", "e\u0301"];
+  const text = fc.array(fc.constantFrom(...PIECES, ...MORE), { maxLength: 40 }).map((pieces) => pieces.join(""));
+  const MODELS = ["gpt-4o-mini", "gpt-3.5-turbo"];
+
+  it("counts a text in parts exactly as countTextTokens counts it whole, in both encodings", () => {
+    const counter = new PromptTokenCounter();
+    fc.assert(
+      fc.property(text, fc.constantFrom(...MODELS), (value, model) => {
+        expect(partsOf(value).join("")).toBe(value);
+        expect(counter.text(value, model)).toBe(countTextTokens(value, model));
+        expect(counter.text(value, model)).toBe(countTextTokens(value, model)); // remembered
+      }),
+      { numRuns: 300, seed: 11 },
+    );
+  });
+
+  it("counts messages exactly as countMessageTokens, names, tool calls and blocks included, call after call", () => {
+    const counter = new PromptTokenCounter();
+    fc.assert(
+      fc.property(fc.array(text, { minLength: 1, maxLength: 4 }), fc.constantFrom(...MODELS), (texts, model) => {
+        const messages = [
+          new SystemMessage(texts[0] ?? ""),
+          new HumanMessage({ content: texts[1] ?? "", name: "alice" }),
+          new AIMessage({
+            content: texts[2] ?? "",
+            tool_calls: [{ name: "f", args: { a: 1 }, id: "1" }],
+            usage_metadata: { input_tokens: 1, output_tokens: 7, total_tokens: 8 },
+          }),
+          new ToolMessage({ content: texts[3] ?? "", tool_call_id: "1" }),
+          new HumanMessage({
+            content: [
+              { type: "text", text: texts[0] ?? "" },
+              { type: "image_url", image_url: "x" },
+            ],
+          }),
+        ];
+        expect(counter.messages(messages, model)).toBe(countMessageTokens(messages, model));
+        expect(counter.messages(messages, model)).toBe(countMessageTokens(messages, model));
+      }),
+      { numRuns: 100, seed: 5 },
+    );
+  });
+
+  it("counts a system message and tool schemas like countMessageTokens and countToolTokens", () => {
+    const counter = new PromptTokenCounter();
+    const search = tool(async () => "", { name: "search", description: "Search", schema: z.object({ q: z.string() }) });
+    expect(counter.systemMessage("Be brief.", "gpt-4o")).toBe(
+      countMessageTokens([new SystemMessage("Be brief.")], "gpt-4o") - REPLY_PRIMING_TOKENS,
+    );
+    expect(counter.tools([search, "not a tool"], "gpt-4o")).toBe(countToolTokens([search], "gpt-4o"));
+    expect(counter.tools([], "gpt-4o")).toBe(0);
+  });
+
+  it("with reportedOutputs, counts an answer whose provider reported its output as that many tokens", () => {
+    const counter = new PromptTokenCounter({ reportedOutputs: true });
+    const reported = new AIMessage({
+      content: "A long answer.",
+      usage_metadata: { input_tokens: 10, output_tokens: 42, total_tokens: 52 },
+    });
+    const unreported = new AIMessage("A long answer.");
+    const role = countTextTokens("assistant", "gpt-4o");
+    expect(counter.messages([reported], "gpt-4o")).toBe(REPLY_PRIMING_TOKENS + TOKENS_PER_MESSAGE + role + 42);
+    expect(counter.messages([unreported], "gpt-4o")).toBe(countMessageTokens([unreported], "gpt-4o"));
+  });
+
+  it("with rememberIds, a history handed back as new objects with the same ids keeps its counts", () => {
+    const counter = new PromptTokenCounter({ rememberIds: true });
+    const history = [
+      new HumanMessage({ content: "Weather in Paris?", id: "h1" }),
+      new AIMessage({ content: "Sunny.", id: "a1" }),
+    ];
+    const first = counter.messages(history, "gpt-4o");
+    expect(first).toBe(countMessageTokens(history, "gpt-4o"));
+    const restored = [
+      ...history.map((message) =>
+        HumanMessage.isInstance(message)
+          ? new HumanMessage({ content: message.content, id: message.id })
+          : new AIMessage({ content: message.content, id: message.id }),
+      ),
+      new HumanMessage({ content: "And in Oslo?", id: "h2" }),
+    ];
+    expect(counter.messages(restored, "gpt-4o")).toBe(countMessageTokens(restored, "gpt-4o"));
+    // The estimate it trades for speed: a message replaced under its id with content of the same length.
+    const replaced = [new HumanMessage({ content: "Weather in Lille?", id: "h1" }), restored[1] as AIMessage];
+    expect(counter.messages(replaced, "gpt-4o")).toBe(first);
   });
 });

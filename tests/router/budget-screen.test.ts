@@ -1,14 +1,15 @@
 /**
- * The budget screen counts the auction's prompts in parts (the task and each plan once per auction,
- * tag lines once per engine). Its contract is exactness: the count equals `countMessageTokens` of
- * the whole prompt, in both encodings, whatever the task and plans contain — checked here as a
- * property over texts built from the characters that could move a tokenizer boundary.
+ * The budget screen counts the auction's prompts with the engine's `PromptTokenCounter`, which
+ * counts texts in parts (the task and each plan once, tag lines once). Its contract is exactness:
+ * the count equals `countMessageTokens` of the whole prompt, in both encodings, whatever the task
+ * and plans contain — checked here as a property over texts built from the characters that could
+ * move a tokenizer boundary.
  */
 import { AIMessage, type BaseMessage, HumanMessage, SystemMessage } from "@langchain/core/messages";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { countMessageTokens } from "../../src/budget/index.js";
-import { createBudgetScreen, type ScreenState } from "../../src/router/budget-screen.js";
+import { createBudgetScreen } from "../../src/router/budget-screen.js";
 import type { RouterSettings } from "../../src/router/options.js";
 import {
   JURY_RUBRIC,
@@ -61,16 +62,8 @@ const PIECES = [
 const text = (maxPieces: number) =>
   fc.array(fc.constantFrom(...PIECES), { minLength: 1, maxLength: maxPieces }).map((pieces) => pieces.join(""));
 
+/** One screen for every run: what its counter remembers of one auction must stay exact in the next. */
 const screen = createBudgetScreen({ pool: [] } as unknown as RouterSettings, () => "unused");
-const freshState = (): ScreenState => ({
-  request: { messages: [] },
-  transcript: "",
-  scopes: undefined,
-  floor: undefined,
-  planPrompt: [],
-  partCounts: new Map(),
-  promptCounts: new WeakMap(),
-});
 
 describe("budget screen: prompt counts in parts", () => {
   it.each(["gpt-4o-mini", "gpt-3.5-turbo"])(
@@ -78,7 +71,7 @@ describe("budget screen: prompt counts in parts", () => {
     (model) => {
       fc.assert(
         fc.property(text(40), fc.array(text(20), { minLength: 1, maxLength: 5 }), (task, plans) => {
-          const state = freshState(); // one auction: plans recur across the prompts, as with every juror
+          // One auction: the task and the plans recur across the prompts, as with every juror.
           const labelled = plans.map((plan, index) => ({ label: planLabel(index), plan }));
           const prompts: BaseMessage[][] = [
             [new SystemMessage(PLANNING_PROMPT), new HumanMessage(planningRequest(task))],
@@ -100,7 +93,7 @@ describe("budget screen: prompt counts in parts", () => {
             ],
           ];
           for (const prompt of prompts) {
-            expect(screen.promptTokens(prompt, model, state)).toBe(countMessageTokens(prompt, model));
+            expect(screen.promptTokens(prompt, model)).toBe(countMessageTokens(prompt, model));
           }
         }),
         { numRuns: 150, seed: 7 },

@@ -75,7 +75,7 @@ export function createAuctionCalls({ settings, nameOf }: EngineContext, screen: 
       // A local model counts its own prompt exactly; js-tiktoken undercounts it several times over.
       const inputTokens = countsOwnPrompt(member.model)
         ? await promptTokensOf(member.model, prompt)
-        : screen.promptTokens(prompt, name, state);
+        : screen.promptTokens(prompt, name);
       const refusal = screen.callRefusal(member, inputTokens, maxTokens, state);
       if (refusal !== undefined) return { failure: refusal, dispatched: false };
       try {

@@ -66,8 +66,6 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
       floor: undefined,
       excluded: {},
       planPrompt: [new SystemMessage(PLANNING_PROMPT), new HumanMessage(planningRequest(transcript))],
-      partCounts: new Map(),
-      promptCounts: new WeakMap(),
     };
 
     // With a budget: exclude, before anything is spent, the bidders whose plan, jury share and
