@@ -19,9 +19,9 @@ import { join } from "node:path";
 import { AIMessage, HumanMessage, ToolMessage } from "@langchain/core/messages";
 import { createAgent, tool } from "langchain";
 import { auctionRouterMiddleware, JURY_RUBRIC, PLANNING_PROMPT, tokenBudgetMiddleware } from "langchain-gavel";
+import { createSqliteLedger } from "langchain-gavel/sqlite";
 import { ScriptedChatModel } from "langchain-gavel/testing";
 import { z } from "zod";
-import { createSqliteLedger } from "../adapters/sqlite/ledger.js";
 
 const multiply = tool(async ({ a, b }) => String(a * b), {
   name: "multiply",
