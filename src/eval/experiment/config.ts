@@ -477,69 +477,41 @@ function issuesOf(error: ZodError): ConfigFileIssue[] {
   });
 }
 
-const KNOWN_KEYS = [
-  "name",
-  "title",
-  "description",
-  "mode",
-  "data",
-  "source",
-  "outcomes",
-  "train",
-  "split",
-  "trainFraction",
-  "maxPrompts",
-  "benchmark",
-  "path",
-  "limit",
-  "backend",
-  "kind",
-  "models",
-  "baseURL",
-  "apiKeyEnv",
-  "temperature",
-  "maxTokens",
-  "timeoutMs",
-  "concurrency",
-  "maxRetries",
-  "threads",
-  "gpu",
-  "contextSize",
-  "prices",
-  "inputPerMillion",
-  "outputPerMillion",
-  "budget",
-  "maxUsd",
-  "routers",
-  "use",
-  "strongModel",
-  "weakModel",
-  "escalationModels",
-  "k",
-  "priorStrength",
-  "sameTaskNeighbours",
-  "embedTail",
-  "staticLambdas",
-  "sweep",
-  "lambdas",
-  "escalationThresholds",
-  "budgetsUsd",
-  "budgetsTokens",
-  "debate",
-  "mechanisms",
-  "agents",
-  "maxRounds",
-  "auction",
-  "topK",
-  "role",
-  "targets",
-  "accuracyShare",
-  "costShare",
-  "embedder",
-  "embeddingCache",
-  "seed",
-  "output",
-];
+/**
+ * Every key an experiment file can hold, at any depth, derived from {@link ExperimentConfigSchema}
+ * (the shapes of its objects, through optionals, defaults, arrays, records and unions): the
+ * suggestions for a misspelt key can never drift from the schema.
+ */
+export const KNOWN_KEYS: readonly string[] = Object.freeze([...schemaKeys(ExperimentConfigSchema)]);
+
+/** The keys of every object inside a zod schema. */
+function schemaKeys(schema: z.ZodType, keys: Set<string> = new Set()): Set<string> {
+  if (schema instanceof z.ZodObject) {
+    for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+      keys.add(key);
+      schemaKeys(field, keys);
+    }
+  } else if (
+    schema instanceof z.ZodOptional ||
+    schema instanceof z.ZodNullable ||
+    schema instanceof z.ZodDefault ||
+    schema instanceof z.ZodReadonly
+  ) {
+    schemaKeys(schema.unwrap() as z.ZodType, keys);
+  } else if (schema instanceof z.ZodArray) {
+    schemaKeys(schema.element as z.ZodType, keys);
+  } else if (schema instanceof z.ZodRecord) {
+    schemaKeys(schema.valueType as z.ZodType, keys);
+  } else if (schema instanceof z.ZodUnion) {
+    for (const option of schema.options as readonly z.ZodType[]) schemaKeys(option, keys);
+  } else if (schema instanceof z.ZodIntersection) {
+    schemaKeys(schema.def.left as z.ZodType, keys);
+    schemaKeys(schema.def.right as z.ZodType, keys);
+  } else if (schema instanceof z.ZodPipe) {
+    schemaKeys(schema.in as z.ZodType, keys);
+  }
+  return keys;
+}
 
 /** ` (did you mean "models"?)` when a known key is one or two edits away. */
 function suggestionFor(key: string): string {

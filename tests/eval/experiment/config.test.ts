@@ -2,8 +2,11 @@ import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import {
+  ExperimentConfigSchema,
   GavelConfigFileError,
+  KNOWN_KEYS,
   loadExperimentConfig,
   MissingApiKeyError,
   parseExperimentYaml,
@@ -174,3 +177,51 @@ describe("API keys", () => {
     expect(() => requireApiKey(custom.backend, { OPENAI_API_KEY: "sk" })).toThrow(/TOGETHER_API_KEY/);
   });
 });
+
+describe("KNOWN_KEYS, the keys a misspelt key is compared with", () => {
+  /** Every property name in a JSON Schema, found by walking it (independently of the zod walk). */
+  function jsonSchemaKeys(node: unknown, keys: Set<string> = new Set()): Set<string> {
+    if (Array.isArray(node)) {
+      for (const item of node) jsonSchemaKeys(item, keys);
+    } else if (typeof node === "object" && node !== null) {
+      for (const [key, value] of Object.entries(node)) {
+        if (key === "properties" && typeof value === "object" && value !== null) {
+          for (const [property, schema] of Object.entries(value)) {
+            keys.add(property);
+            jsonSchemaKeys(schema, keys);
+          }
+        } else {
+          jsonSchemaKeys(value, keys);
+        }
+      }
+    }
+    return keys;
+  }
+
+  it("are exactly the keys of the schema, at every depth", () => {
+    const fromJsonSchema = jsonSchemaKeys(
+      z.toJSONSchema(ExperimentConfigSchema, { io: "input", unrepresentable: "any" }),
+    );
+    expect([...KNOWN_KEYS].sort()).toEqual([...fromJsonSchema].sort());
+    expect(new Set(KNOWN_KEYS).size).toBe(KNOWN_KEYS.length);
+  });
+
+  it("suggest keys of nested objects too (debate agents' model, the debate's aggressiveness)", () => {
+    const issues = (text: string) =>
+      errorOfSync(() => parseExperimentYaml(text, "x.yaml")).issues.map((issue) => issue.message);
+    expect(issues("name: x\ndebate:\n  aggresiveness: a.json\n")).toEqual([
+      'unknown key "aggresiveness" (did you mean "aggressiveness"?)',
+    ]);
+    expect(issues("name: x\nseeed: 1\n")).toEqual(['unknown key "seeed" (did you mean "seed"?)']);
+  });
+});
+
+function errorOfSync(run: () => unknown): GavelConfigFileError {
+  try {
+    run();
+  } catch (error) {
+    if (GavelConfigFileError.isInstance(error)) return error;
+    throw error;
+  }
+  throw new Error("expected a GavelConfigFileError");
+}
