@@ -14,7 +14,6 @@ import { existsSync } from "node:fs";
 import Table from "cli-table3";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
-import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
 import { parseConfig } from "../errors.js";
 import { LedgerError } from "../ledger/errors.js";
 import { overheadTotal } from "../ledger/overhead.js";
@@ -28,6 +27,7 @@ import type {
   SpendRow,
   WinRateRow,
 } from "../ledger/types.js";
+import { importPeer } from "../peers.js";
 import { parsePositiveInteger, percent, plainTable } from "./common.js";
 
 /** Exit code when the database is missing or is not a readable ledger. */
@@ -72,7 +72,15 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
   const {
     stdout = (text: string) => process.stdout.write(text),
     stderr = (text: string) => process.stderr.write(text),
-    openLedger = (path: string) => createSqliteLedger({ path, readonly: true }),
+    openLedger = async (path: string) => {
+      // Loaded here, not at the top: `gavel --help` and the other commands never load better-sqlite3.
+      const { createSqliteLedger } = await importPeer(
+        "better-sqlite3",
+        "gavel ledger",
+        () => import("../../adapters/sqlite/ledger.js"),
+      );
+      return createSqliteLedger({ path, readonly: true });
+    },
   } = parseConfig("ledgerCommand options", LedgerCommandOptionsSchema, options);
 
   const output = { writeOut: stdout, writeErr: stderr };
