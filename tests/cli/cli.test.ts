@@ -13,6 +13,7 @@ import {
 import { reportCommand } from "../../src/cli/report.js";
 import { writeReport } from "../../src/eval/report/index.js";
 import type { EvalReport } from "../../src/eval/report/results.js";
+import { MissingPeerDependencyError } from "../../src/peers.js";
 import { handMadeReport } from "../eval/report/fixture.js";
 import { runGavel } from "../helpers/cli.js";
 
@@ -139,6 +140,32 @@ describe("gavel eval: bad input, missing backends and what is not implemented", 
     });
     expect(exitCode).toBe(EXIT_RUN_FAILED);
     expect(stderr).toContain("disk full");
+  });
+
+  it("exits with 2 naming the package to install when an optional package the run needs is missing", async () => {
+    const missing = new MissingPeerDependencyError("@energetic-ai/embeddings", "the USE-Lite encoder");
+    const { stderr, exitCode } = await gavel(["eval", "--outcomes", outcomes, "--quiet", "--no-ledger"], {
+      createEmbedder: () => Promise.reject(missing),
+    });
+    expect(exitCode).toBe(EXIT_BAD_INPUT);
+    expect(stderr).toContain("npm install @energetic-ai/embeddings");
+  });
+});
+
+describe("gavel eval without vega", () => {
+  it("writes report.json, report.md and report.html, skips pareto.svg and warns once", async () => {
+    const out = join(scratch, "no-vega");
+    const renderPlot = () =>
+      Promise.reject(new MissingPeerDependencyError("vega", "pareto.svg", { install: "npm install vega vega-lite" }));
+    const { stderr, exitCode } = await gavel(
+      ["eval", "--outcomes", outcomes, "--embedder", "hashing", "--quiet", "--no-ledger", "--out", out],
+      { renderPlot },
+    );
+    expect(exitCode).toBe(0);
+    expect(stderr.match(/npm install vega vega-lite/g)).toHaveLength(1);
+    expect(stderr).toContain("(and report.json, report.md) in");
+    for (const file of ["report.json", "report.md", "report.html"]) expect(existsSync(join(out, file))).toBe(true);
+    expect(existsSync(join(out, "pareto.svg"))).toBe(false);
   });
 });
 
