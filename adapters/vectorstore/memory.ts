@@ -17,6 +17,8 @@
  *   are hidden by this instance only; outcome updates live in the catalog only.
  * - Scores are the store's own: set `scoreKind: "distance"` for stores that return a distance
  *   (lower is closer), so that results are ordered right.
+ * - Stores that number documents themselves (libSQL's rowid) are deleted from by the ids their
+ *   `addVectors` returned.
  */
 
 import type { Document } from "@langchain/core/documents";
@@ -166,6 +168,13 @@ function fromDocument(document: Document): StrategyEntry | undefined {
 interface CatalogItem {
   entry: StrategyEntry;
   lastUsedAt: number;
+  /** The id the store gave the document: the entry id, unless the store assigns its own (libSQL's rowid). */
+  storeId: string;
+}
+
+/** The ids `addVectors` answered, when it answered one per document; otherwise the ids it was given. */
+function storeIds(answered: unknown, given: string[]): string[] {
+  return Array.isArray(answered) && answered.length === given.length ? answered.map(String) : given;
 }
 
 /**
@@ -228,9 +237,9 @@ export function createVectorStoreStrategyMemory(options: VectorStoreStrategyMemo
   // Catalog
   // ---------------------------------------------------------------------------
 
-  function remember(entry: StrategyEntry, lastUsedAt: number): void {
+  function remember(entry: StrategyEntry, lastUsedAt: number, storeId: string): void {
     forget(entry.id);
-    catalog.set(entry.id, { entry, lastUsedAt });
+    catalog.set(entry.id, { entry, lastUsedAt, storeId });
     let members = auctionMembers.get(entry.auctionId);
     if (members === undefined) {
       members = new Set();
@@ -248,9 +257,11 @@ export function createVectorStoreStrategyMemory(options: VectorStoreStrategyMemo
     if (members?.size === 0) auctionMembers.delete(item.entry.auctionId);
   }
 
+  /** Deletes (or hides) catalogued entries, by the ids the store gave their documents. */
   async function removeFromStore(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    if (canDelete) await call("add", "delete", () => store.delete({ ids }));
+    const documentIds = ids.map((id) => catalog.get(id)?.storeId ?? id);
+    if (canDelete) await call("add", "delete", () => store.delete({ ids: documentIds }));
     else for (const id of ids) hidden.add(id);
   }
 
@@ -283,17 +294,18 @@ export function createVectorStoreStrategyMemory(options: VectorStoreStrategyMemo
       const evicted =
         catalog.size + unique.length - replaced.length > maxEntries ? selectEvictions(candidates, maxEntries) : [];
       if (canDelete) await removeFromStore(replaced);
-      await call("add", "addVectors", () =>
+      const answered = await call("add", "addVectors", () =>
         store.addVectors(
           vectors,
           unique.map((item) => toDocument(item.entry)),
           { ids },
         ),
       );
-      for (const { entry } of unique) {
+      const documentIds = storeIds(answered, ids);
+      unique.forEach(({ entry }, index) => {
         hidden.delete(entry.id);
-        remember(entry, at);
-      }
+        remember(entry, at, documentIds[index] ?? entry.id);
+      });
       await removeFromStore(evicted);
       for (const id of evicted) forget(id);
     });
@@ -305,10 +317,12 @@ export function createVectorStoreStrategyMemory(options: VectorStoreStrategyMemo
     const entry = { ...item.entry, outcome };
     if (canDelete) {
       const [vector] = await call("recordOutcome", "embed", () => embeddings.embedDocuments([entry.task]));
-      await call("recordOutcome", "delete", () => store.delete({ ids: [id] }));
-      await call("recordOutcome", "addVectors", () =>
+      await call("recordOutcome", "delete", () => store.delete({ ids: [item.storeId] }));
+      const answered = await call("recordOutcome", "addVectors", () =>
         store.addVectors([vector ?? []], [toDocument(entry)], { ids: [id] }),
       );
+      catalog.set(id, { ...item, entry, storeId: storeIds(answered, [id])[0] ?? id });
+      return true;
     }
     catalog.set(id, { ...item, entry });
     return true;
