@@ -5,9 +5,9 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { countTextTokens } from "../../src/budget/tokens.js";
+import { loadOutcomeIndex, type OutcomeIndex } from "../../src/eval/data/outcomes.js";
 import { loadExperimentConfig } from "../../src/eval/experiment/config.js";
 import { splitPromptIds } from "../../src/eval/report/metrics.js";
-import { loadOutcomeIndex, type OutcomeIndex } from "../../src/eval/data/outcomes.js";
 import {
   answerAgreement,
   choiceAnswer,
