@@ -42,9 +42,7 @@ describe("parseJsonLines", () => {
   });
 
   it("refuses a record that does not match the schema, naming file, line and every bad field", () => {
-    const error = errorOf(() =>
-      parseJsonLines('\n{"id":"a","score":1}\n{"id":3,"score":-1}\n', { schema: Row, file }),
-    );
+    const error = errorOf(() => parseJsonLines('\n{"id":"a","score":1}\n{"id":3,"score":-1}\n', { schema: Row, file }));
     expect(error).toMatchObject({ file, line: 3, fields: ["id", "score"] });
     expect(error.message).toMatch(/^rows\.jsonl:3: field "id", "score": /);
     const root = errorOf(() => parseJsonLines("[1]\n", { schema: Row, file }));
