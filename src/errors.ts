@@ -167,3 +167,8 @@ export function parseJsonConfig<T>(
 export function functionSchema<T extends (...args: never[]) => unknown>() {
   return z.custom<T>((value) => typeof value === "function", { message: "must be a function" });
 }
+
+/** `Name: message` of an error (the reason recorded when a call fails), or the thrown value as text. */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

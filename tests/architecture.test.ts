@@ -41,8 +41,8 @@ function partOf(path: string): string {
   return top ?? path;
 }
 
-/** The modules every part may use: errors, optional-peer loading, math, JSONL parsing. */
-const BASE = ["errors", "peers", "math", "jsonl"];
+/** The modules every part may use: errors, optional-peer loading, math, the entropy of a model's answer, JSONL parsing. */
+const BASE = ["errors", "peers", "math", "entropy", "jsonl"];
 
 /**
  * What each part of `src/` may import (besides itself and `BASE`). The features sit on the market
@@ -53,6 +53,7 @@ const ALLOWED: Record<string, string[]> = {
   errors: [],
   peers: [],
   math: [],
+  entropy: [],
   jsonl: [],
   market: [],
   budget: ["market"],

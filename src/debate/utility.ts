@@ -7,7 +7,7 @@
  *   at 0.5, +0.25 per confident phrase, −0.25 per hedge, clipped to [0, 1].
  * - `logprob`: the mean token probability `exp(mean logprob)` of the intent, from the provider's
  *   `response_metadata.logprobs` (OpenAI shape).
- * - `entropy`: 1 − H, H the normalised per-token entropy (see `src/router/entropy.ts`) from
+ * - `entropy`: 1 − H, H the normalised per-token entropy (see `src/entropy.ts`) from
  *   exact token entropies (node-llama-cpp) or log-probabilities.
  * - `self`: the agent's own `Utility: <0..1>` line, parsed strictly (a number in [0, 1] alone on
  *   its line); anything else is utility 0, recorded as `"self_unparsed"`.
@@ -15,9 +15,9 @@
  * `logprob` and `entropy` fall back to `heuristic` when the provider gave nothing to compute
  * them from; the record says so (`source: "fallback_heuristic"`).
  */
+
+import { DEFAULT_VOCABULARY_SIZE, logprobEntries, planEntropy } from "../entropy.js";
 import { clamp01, mean } from "../math.js";
-import { logprobEntries, planEntropy } from "../router/entropy.js";
-import { DEFAULT_VOCABULARY_SIZE } from "../router/options.js";
 import type { UtilityEstimatorName } from "./options.js";
 
 /** Where an estimate came from. */

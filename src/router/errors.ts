@@ -41,8 +41,3 @@ export class AuctionRouterFailed extends GavelError {
     this.errors = errors;
   }
 }
-
-/** `Name: message` of an error (the reason recorded when a call fails), or the thrown value as text. */
-export function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}

@@ -18,16 +18,9 @@
  * answer.response_metadata.gavel.auction.winner; // "mini" or "large"
  * ```
  */
-export type {
-  AuctionCall,
-  AuctionRun,
-  CallPurpose,
-  JuryRecord,
-  RefinementRecord,
-  RouterAuctionRecord,
-  RouterBid,
-} from "./auction/index.js";
+
 export {
+  DEFAULT_VOCABULARY_SIZE,
   type EntropyMethod,
   type EntropySource,
   entropyFromLogprobs,
@@ -37,7 +30,16 @@ export {
   type PlanEntropy,
   planEntropy,
   type TokenLogprobLike,
-} from "./entropy.js";
+} from "../entropy.js";
+export type {
+  AuctionCall,
+  AuctionRun,
+  CallPurpose,
+  JuryRecord,
+  RefinementRecord,
+  RouterAuctionRecord,
+  RouterBid,
+} from "./auction/index.js";
 export { AuctionRouterFailed, RouterCallTimeout } from "./errors.js";
 export {
   type AuctionRouterOptions,
@@ -47,7 +49,6 @@ export {
   DEFAULT_PLAN_MAX_TOKENS,
   DEFAULT_REFINEMENT_PAIRS,
   DEFAULT_TOP_LOGPROBS,
-  DEFAULT_VOCABULARY_SIZE,
   DEFAULT_WEIGHTS,
   type PoolMember,
   type RouterWeights,

@@ -15,6 +15,7 @@ import {
 } from "../budget/index.js";
 import { type SharedTokenBudget, sharedTokenBudgetSchema } from "../budget/shared.js";
 import type { ModelPrice } from "../budget/types.js";
+import { DEFAULT_VOCABULARY_SIZE } from "../entropy.js";
 import { parseConfig } from "../errors.js";
 import type { AuctionLedger } from "../ledger/types.js";
 import type { StrategyMemory } from "../memory/types.js";
@@ -24,8 +25,6 @@ import { isChatModel, modelName } from "../models.js";
 export const DEFAULT_PLAN_MAX_TOKENS = 128;
 /** Alternatives per token requested from providers that return log-probabilities (OpenAI allows 0–20). */
 export const DEFAULT_TOP_LOGPROBS = 5;
-/** Vocabulary size assumed when normalising exact or sampled-token entropies and the provider names none. */
-export const DEFAULT_VOCABULARY_SIZE = 100_000;
 /** Contrastive (losing, winning) plan pairs a cheaper member retrieves before it re-bids (SALE's k). */
 export const DEFAULT_REFINEMENT_PAIRS = 8;
 /** Output cap assumed for a winner that declares none, when its execution is reserved on a budget. */

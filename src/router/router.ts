@@ -20,7 +20,7 @@ import type { ChatResult } from "@langchain/core/outputs";
 import { ChatGenerationChunk } from "@langchain/core/outputs";
 import type { Runnable, RunnableConfig } from "@langchain/core/runnables";
 import { countToolTokens, type Reservation, type ScopeIds } from "../budget/index.js";
-import { BudgetExhausted, parseConfig } from "../errors.js";
+import { BudgetExhausted, describeError, parseConfig } from "../errors.js";
 import type { OutcomeInput } from "../ledger/types.js";
 import { declaredOutputCap, modelName, promptTokensOf } from "../models.js";
 import {
@@ -32,7 +32,7 @@ import {
   totalsOf,
   withFallbackAnswer,
 } from "./auction/index.js";
-import { AuctionRouterFailed, describeError } from "./errors.js";
+import { AuctionRouterFailed } from "./errors.js";
 import {
   type AuctionRouterOptions,
   auctionRouterOptionsSchema,

@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { countTextTokens } from "../../src/budget/tokens.js";
+import { lexicalEntropy } from "../../src/entropy.js";
 import { loadOutcomeIndex, type OutcomeIndex } from "../../src/eval/data/outcomes.js";
 import { loadExperimentConfig } from "../../src/eval/experiment/config.js";
 import { splitPromptIds } from "../../src/eval/report/metrics.js";
@@ -18,7 +19,6 @@ import {
   routerBenchTrainingTasks,
   stratifiedSample,
 } from "../../src/eval/routing/routerbench-weights.js";
-import { lexicalEntropy } from "../../src/router/entropy.js";
 import { parseTrainingTask } from "../../src/router/weights.js";
 
 const MIXTRAL = "mistralai/mixtral-8x7b-chat";

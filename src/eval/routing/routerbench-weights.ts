@@ -32,9 +32,9 @@ import { z } from "zod";
 import { createPriceResolver, DEFAULT_PRICES } from "../../budget/prices.js";
 import { countTextTokens } from "../../budget/tokens.js";
 import type { PriceTable } from "../../budget/types.js";
+import { lexicalEntropy } from "../../entropy.js";
 import { parseConfig } from "../../errors.js";
 import { createSeededRandom } from "../../market/random.js";
-import { lexicalEntropy } from "../../router/entropy.js";
 import { DEFAULT_PLAN_MAX_TOKENS, DEFAULT_WEIGHTS } from "../../router/options.js";
 import {
   evaluateWeights,

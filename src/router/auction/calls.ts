@@ -9,10 +9,10 @@
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { AIMessage, BaseMessage, UsageMetadata } from "@langchain/core/messages";
 import { costUsd, type Reservation, usageFromMessage } from "../../budget/index.js";
-import { BudgetExhausted } from "../../errors.js";
+import { BudgetExhausted, describeError } from "../../errors.js";
 import { callCopy, countsOwnPrompt, promptTokensOf } from "../../models.js";
 import type { BudgetScreen } from "../budget-screen.js";
-import { describeError, RouterCallTimeout } from "../errors.js";
+import { RouterCallTimeout } from "../errors.js";
 import type { ResolvedMember } from "../options.js";
 import type { AuctionCall, AuctionState, CallPurpose, EngineContext } from "./records.js";
 

@@ -6,9 +6,9 @@
 import type { Callbacks } from "@langchain/core/callbacks/manager";
 import type { BaseMessage } from "@langchain/core/messages";
 import type { ScopeIds, Usage } from "../../budget/index.js";
+import type { EntropySource, PlanEntropy } from "../../entropy.js";
 import type { AuctionOutcome } from "../../market/index.js";
 import type { ScreenState } from "../budget-screen.js";
-import type { EntropySource, PlanEntropy } from "../entropy.js";
 import type { ResolvedMember, RouterSettings, RouterWeights } from "../options.js";
 
 // ---------------------------------------------------------------------------

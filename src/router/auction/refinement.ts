@@ -6,10 +6,10 @@
  * Read top to bottom: the result, the stage factory (the early lookup, the round), the lookup.
  */
 import { HumanMessage, SystemMessage } from "@langchain/core/messages";
+import { describeError } from "../../errors.js";
 import type { AuctionOutcome } from "../../market/index.js";
 import type { ContrastivePair, StrategyMemory } from "../../memory/types.js";
 import type { BudgetScreen } from "../budget-screen.js";
-import { describeError } from "../errors.js";
 import { byPrice, type ResolvedMember, type RouterSettings } from "../options.js";
 import { PLANNING_PROMPT, REFINEMENT_PROMPT, refinementRequest } from "../prompts.js";
 import type { AuctionState, EngineContext, JuryRecord, RefinementRecord, RouterBid } from "./records.js";

@@ -8,8 +8,8 @@
  */
 import { type BaseMessage, HumanMessage, SystemMessage } from "@langchain/core/messages";
 import { countTextTokens } from "../../budget/index.js";
+import { type PlanEntropy, planEntropy } from "../../entropy.js";
 import { type AuctionOutcome, type Bid, createAuctioneer } from "../../market/index.js";
-import { type PlanEntropy, planEntropy } from "../entropy.js";
 import type { ResolvedMember } from "../options.js";
 import { JURY_RUBRIC, juryRequest, parseJuryScores, planLabel, seededOrder } from "../prompts.js";
 import { bidAmounts, scoreBid } from "../scoring.js";

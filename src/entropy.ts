@@ -1,6 +1,6 @@
 /**
- * H(plan): the normalised mean per-token entropy of a plan, from what the provider returned.
- * Pure functions.
+ * H(text): the normalised mean per-token entropy of a model's answer (a router's plan, a debate
+ * message), from what the provider returned. Pure functions, used by the router and the debate.
  *
  * Three sources, tried in this order:
  * 1. `"exact"` — `response_metadata.tokenEntropies` (nats per generated token over the whole
@@ -17,7 +17,10 @@
  *    `−Σ f ln f / ln(n)` over word frequencies f among n words. It measures lexical diversity,
  *    not the model's uncertainty; the record says it was used.
  */
-import { clamp01, mean, softmax } from "../math.js";
+import { clamp01, mean, softmax } from "./math.js";
+
+/** Vocabulary size assumed when normalising exact or sampled-token entropies and the provider names none. */
+export const DEFAULT_VOCABULARY_SIZE = 100_000;
 
 /** Where a plan's entropy came from. */
 export type EntropySource = "logprobs" | "exact" | "fallback";
