@@ -15,9 +15,8 @@
  */
 import { AIMessage, type BaseMessage } from "@langchain/core/messages";
 import { convertToOpenAITool } from "@langchain/core/utils/function_calling";
-import { Tiktoken } from "js-tiktoken/lite";
-import cl100k_base from "js-tiktoken/ranks/cl100k_base";
-import o200k_base from "js-tiktoken/ranks/o200k_base";
+import { type TiktokenBPE, Tiktoken } from "js-tiktoken/lite";
+import { requirePeer } from "../peers.js";
 import type { Usage } from "./types.js";
 
 /** The tokenizer encodings Gavel counts with. */
@@ -45,9 +44,10 @@ export interface RoleMessage {
   tool_calls?: unknown[];
 }
 
-// Building an encoder parses its rank file (≈ 0.2 s for cl100k, ≈ 0.45 s for
-// o200k), so each is built once, on first use, and shared. The encoders are
-// immutable once built: this memo holds no state that could change a result.
+// The rank files (3.4 MB of JavaScript, ≈ 70 ms to load) are required on first use, not on import,
+// and building an encoder parses its ranks (≈ 0.2 s for cl100k, ≈ 0.45 s for o200k), so each is
+// built once and shared. The encoders are immutable once built: this memo holds no state that
+// could change a result.
 function once<T>(create: () => T): () => T {
   let value: T | undefined;
   return () => {
@@ -55,9 +55,12 @@ function once<T>(create: () => T): () => T {
     return value;
   };
 }
+function ranksOf(encoding: EncodingName): TiktokenBPE {
+  return requirePeer<TiktokenBPE>(`js-tiktoken/ranks/${encoding}`, "token counting");
+}
 const ENCODERS: Record<EncodingName, () => Tiktoken> = {
-  o200k_base: once(() => new Tiktoken(o200k_base)),
-  cl100k_base: once(() => new Tiktoken(cl100k_base)),
+  o200k_base: once(() => new Tiktoken(ranksOf("o200k_base"))),
+  cl100k_base: once(() => new Tiktoken(ranksOf("cl100k_base"))),
 };
 
 /**
