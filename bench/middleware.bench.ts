@@ -13,7 +13,7 @@
 import { AIMessage, type BaseMessage, HumanMessage, ToolMessage } from "@langchain/core/messages";
 import { createAgent, tool } from "langchain";
 import { z } from "zod";
-import { ScriptedChatModel } from "../adapters/testing/scripted.js";
+import { ScriptedChatModel } from "../src/testing/scripted-chat-model.js";
 import { TokenBudget } from "../src/budget/index.js";
 import { type TokenBudgetMiddlewareOptions, tokenBudgetMiddleware } from "../src/middleware/index.js";
 import { type BenchResult, medianMicros } from "./harness.js";

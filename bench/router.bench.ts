@@ -27,7 +27,7 @@
  */
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import type { BaseMessage } from "@langchain/core/messages";
-import { type ScriptedCall, ScriptedChatModel, type ScriptedReply } from "../adapters/testing/scripted.js";
+import { type ScriptedCall, ScriptedChatModel, type ScriptedReply } from "../src/testing/scripted-chat-model.js";
 import { TokenBudget } from "../src/budget/index.js";
 import { createInMemoryStrategyMemory } from "../src/memory/matrix-memory.js";
 import type { NewStrategyEntry, StrategyMemory } from "../src/memory/types.js";

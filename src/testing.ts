@@ -81,7 +81,7 @@ export {
   type ScriptedResponder,
   type ScriptedToolCall,
   type ScriptedTurn,
-} from "../adapters/testing/scripted.js";
+} from "./testing/scripted-chat-model.js";
 export type {
   ConformanceContext,
   ConformanceSetup,

@@ -2,7 +2,7 @@
  * Scripted stand-ins for a coordination team (tests only): executors that answer from a script
  * and a coordinator that writes a fixed strategy and commits to the belief candidate it is shown.
  */
-import { type ScriptedCall, ScriptedChatModel } from "../../adapters/testing/scripted.js";
+import { type ScriptedCall, ScriptedChatModel } from "../../src/testing/scripted-chat-model.js";
 
 /** The text of every message of a call, joined. */
 export function promptText(call: ScriptedCall): string {

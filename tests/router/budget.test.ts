@@ -9,7 +9,7 @@ import { tool } from "langchain";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
-import { ScriptedChatModel } from "../../adapters/testing/scripted.js";
+import { ScriptedChatModel } from "../../src/testing/scripted-chat-model.js";
 import { type BudgetEvent, countMessageTokens, TokenBudget } from "../../src/budget/index.js";
 import { BudgetExhausted } from "../../src/errors.js";
 import { AuctionRouter } from "../../src/router/index.js";

@@ -18,7 +18,7 @@ import type { BaseMessage, UsageMetadata } from "@langchain/core/messages";
 import { AIMessage, AIMessageChunk } from "@langchain/core/messages";
 import type { ChatResult } from "@langchain/core/outputs";
 import { ChatGenerationChunk } from "@langchain/core/outputs";
-import { countMessageTokens, countTextTokens } from "../../src/budget/index.js";
+import { countMessageTokens, countTextTokens } from "../budget/index.js";
 
 /** One scripted tool call. `id` defaults to `call_<call index>_<position>`. */
 export interface ScriptedToolCall {
