@@ -6,13 +6,13 @@
  * negligible next to a model call (milliseconds to seconds).
  */
 import { HumanMessage, SystemMessage } from "@langchain/core/messages";
-import { countMessageTokens, createPriceResolver, DEFAULT_PRICES, TokenBudget } from "../src/budget/index.js";
+import { countMessageTokens, createPriceResolver, createTokenBudget, DEFAULT_PRICES } from "../src/budget/index.js";
 import { type BenchResult, medianMicros } from "./harness.js";
 
 const RUNS = 64;
 
 export async function run(): Promise<BenchResult[]> {
-  const budget = new TokenBudget({
+  const budget = createTokenBudget({
     limits: { global: { maxTokens: Number.MAX_SAFE_INTEGER, maxUsd: 1_000_000 }, run: { maxTokens: 1_000_000_000 } },
   });
   let call = 0;

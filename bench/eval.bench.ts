@@ -12,7 +12,7 @@ import { createEscalationPolicy, parserForTask } from "../src/eval/routing/escal
 import { estimateValues, fitTrainingProfile } from "../src/eval/routing/estimator.js";
 import { createMemoryAuctionRouter } from "../src/eval/routing/memoryAuction.js";
 import { availableModels } from "../src/eval/routing/online.js";
-import { OutcomeMemory } from "../src/eval/routing/outcome-memory.js";
+import { createOutcomeMemory } from "../src/eval/routing/outcome-memory.js";
 import { mulberry32Float } from "../src/market/random.js";
 import { type BenchResult, medianMicros } from "./harness.js";
 
@@ -24,7 +24,7 @@ export async function run(): Promise<BenchResult[]> {
   const random = mulberry32Float(7);
   const vectorOf = () => Array.from({ length: DIMENSIONS }, () => random() - 0.5);
   const profile = fitTrainingProfile(index, train);
-  const memory = new OutcomeMemory({ dimensions: DIMENSIONS });
+  const memory = createOutcomeMemory({ dimensions: DIMENSIONS });
   for (const promptId of train) {
     const outcomes = new Map(
       [...index.outcomesOf(promptId)].map(([model, record]) => [model, record.correct] as const),

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalIndex, ProtobufCodec } from "vectra";
 import { UniversalSentenceEncoderEmbeddings } from "../adapters/encoder/universal-sentence-encoder.js";
-import { openVectraStrategyMemory } from "../adapters/vectra/memory.js";
+import { createVectraStrategyMemory } from "../adapters/vectra/memory.js";
 import { mulberry32Float } from "../src/market/random.js";
 import { createInMemoryStrategyMemory } from "../src/memory/matrix-memory.js";
 import { MatrixStore } from "../src/memory/matrix-store.js";
@@ -148,7 +148,11 @@ async function onDiskFigures(): Promise<BenchResult[]> {
   const folder = mkdtempSync(join(tmpdir(), "gavel-memory-bench-"));
   try {
     const entries = syntheticEntries(size, 42);
-    let memory: StrategyMemory = await openVectraStrategyMemory({ folder, embeddings: noEmbedder, maxEntries: 20_000 });
+    let memory: StrategyMemory = await createVectraStrategyMemory({
+      folder,
+      embeddings: noEmbedder,
+      maxEntries: 20_000,
+    });
     const buildMs = await milliseconds(async () => {
       await memory.add(entries);
       await memory.close();
@@ -158,7 +162,7 @@ async function onDiskFigures(): Promise<BenchResult[]> {
     for (let round = 0; round < 3; round += 1) {
       openTimes.push(
         await milliseconds(async () => {
-          memory = await openVectraStrategyMemory({ folder, embeddings: noEmbedder, maxEntries: 20_000 });
+          memory = await createVectraStrategyMemory({ folder, embeddings: noEmbedder, maxEntries: 20_000 });
         }),
       );
       if (round < 2) await memory.close();

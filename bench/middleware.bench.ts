@@ -13,9 +13,9 @@
 import { AIMessage, type BaseMessage, HumanMessage, ToolMessage } from "@langchain/core/messages";
 import { createAgent, tool } from "langchain";
 import { z } from "zod";
-import { ScriptedChatModel } from "../src/testing/scripted-chat-model.js";
-import { TokenBudget } from "../src/budget/index.js";
+import { createTokenBudget } from "../src/budget/index.js";
 import { type TokenBudgetMiddlewareOptions, tokenBudgetMiddleware } from "../src/middleware/index.js";
+import { ScriptedChatModel } from "../src/testing/scripted-chat-model.js";
 import { type BenchResult, medianMicros } from "./harness.js";
 
 const MODEL_CALLS_PER_INVOKE = 2;
@@ -138,7 +138,7 @@ export async function run(): Promise<BenchResult[]> {
   return [
     ...(await overhead("middleware.tokenBudget.state", { runLimit: 1_000_000, threadLimit: { maxUsd: 100 } })),
     ...(await overhead("middleware.tokenBudget.shared_injected", {
-      budget: new TokenBudget({ limits: { global: { maxTokens: Number.MAX_SAFE_INTEGER } } }),
+      budget: createTokenBudget({ limits: { global: { maxTokens: Number.MAX_SAFE_INTEGER } } }),
       runLimit: 1_000_000,
       injectRemainingBudget: true,
     })),

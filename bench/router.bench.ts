@@ -27,8 +27,7 @@
  */
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import type { BaseMessage } from "@langchain/core/messages";
-import { type ScriptedCall, ScriptedChatModel, type ScriptedReply } from "../src/testing/scripted-chat-model.js";
-import { TokenBudget } from "../src/budget/index.js";
+import { createTokenBudget, type TokenBudget } from "../src/budget/index.js";
 import { createInMemoryStrategyMemory } from "../src/memory/matrix-memory.js";
 import type { NewStrategyEntry, StrategyMemory } from "../src/memory/types.js";
 import {
@@ -38,6 +37,7 @@ import {
   REFINEMENT_PROMPT,
   type RouterMetadata,
 } from "../src/router/index.js";
+import { type ScriptedCall, ScriptedChatModel, type ScriptedReply } from "../src/testing/scripted-chat-model.js";
 import { type BenchResult, medianMicros } from "./harness.js";
 
 const DIMENSIONS = 512;
@@ -242,7 +242,7 @@ function priceOf(member: number): { inputPerMillion: number; outputPerMillion: n
  */
 function generousBudget(): TokenBudget {
   const prices = Object.fromEntries(OUTPUT_PRICES.map((_, member) => [`bench-m${member}`, priceOf(member)]));
-  return new TokenBudget({ limits: { global: { maxTokens: 1e12, maxUsd: 1e6 } }, prices });
+  return createTokenBudget({ limits: { global: { maxTokens: 1e12, maxUsd: 1e6 } }, prices });
 }
 
 function routerOver(

@@ -7,15 +7,15 @@
  */
 import { AIMessage, type BaseMessage, HumanMessage, SystemMessage } from "@langchain/core/messages";
 import {
-  BudgetExhausted,
+  BudgetExhaustedError,
   countMessageTokens,
+  createTokenBudget,
   type ReserveRequest,
-  TokenBudget,
   usageFromMessage,
   withReservation,
 } from "langchain-gavel";
 
-const budget = new TokenBudget({
+const budget = createTokenBudget({
   limits: {
     run: { maxTokens: 400 }, // per agent run
     global: { maxUsd: 0.0038 }, // for the whole process
@@ -90,7 +90,7 @@ for (const { run, model, question, answer } of calls) {
         `${settlement.estimated ? " estimated" : ""}${downgraded}`,
     );
   } catch (error) {
-    if (!BudgetExhausted.isInstance(error)) throw error;
+    if (!BudgetExhaustedError.isInstance(error)) throw error;
     const { scope, scopeId, unit, limit, spent, reserved, requested } = error;
     console.log(`${run} refused: ${error.message}`);
     console.log(`  ${JSON.stringify({ scope, scopeId, unit, limit, spent, reserved, requested })}`);

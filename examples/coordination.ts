@@ -12,10 +12,10 @@
  */
 import {
   createBeliefCoordination,
+  createTokenBudget,
   executorWeightsFromJson,
   executorWeightsToJson,
   fitExecutorWeights,
-  TokenBudget,
 } from "langchain-gavel";
 import { UniversalSentenceEncoderEmbeddings } from "langchain-gavel/encoder";
 import { extractFinalNumber } from "langchain-gavel/eval";
@@ -54,7 +54,7 @@ console.log(
 );
 
 // 2. Coordinate under a token budget.
-const budget = new TokenBudget({ limits: { run: { maxTokens: 4_000 } } });
+const budget = createTokenBudget({ limits: { run: { maxTokens: 4_000 } } });
 const graph = createBeliefCoordination({
   coordinator,
   executors: [

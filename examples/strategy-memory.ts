@@ -9,10 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { entriesFromAuction } from "langchain-gavel";
 import { UniversalSentenceEncoderEmbeddings } from "langchain-gavel/encoder";
-import { openVectraStrategyMemory } from "langchain-gavel/vectra";
+import { createVectraStrategyMemory } from "langchain-gavel/vectra";
 
 const folder = await mkdtemp(join(tmpdir(), "gavel-memory-example-"));
-const memory = await openVectraStrategyMemory({
+const memory = await createVectraStrategyMemory({
   folder,
   embeddings: new UniversalSentenceEncoderEmbeddings(), // offline USE-Lite, 512-d (also the default)
   maxEntries: 10_000,

@@ -13,7 +13,7 @@
 import { HumanMessage } from "@langchain/core/messages";
 import { MemorySaver } from "@langchain/langgraph";
 import { createAgent, tool } from "langchain";
-import { budgetExhaustionOf, TokenBudget, tokenBudgetMiddleware } from "langchain-gavel";
+import { budgetExhaustionOf, createTokenBudget, tokenBudgetMiddleware } from "langchain-gavel";
 import { ScriptedChatModel } from "langchain-gavel/testing";
 import { z } from "zod";
 
@@ -68,7 +68,7 @@ console.log(`  stopped by: ${budgetExhaustionOf(second.messages.at(-1))?.scope} 
 // 2. One TokenBudget shared by concurrent agents: per-example and global limits, never exceeded.
 //    Each call reserves its upper bound (prompt + maxTokens) first, so while other calls are in
 //    flight a call may be refused although the final spend ends well below the limit.
-const shared = new TokenBudget({ limits: { global: { maxTokens: 1_000 }, example: { maxTokens: 600 } } });
+const shared = createTokenBudget({ limits: { global: { maxTokens: 1_000 }, example: { maxTokens: 600 } } });
 const runs = await Promise.all(
   ["gsm8k-1", "gsm8k-2", "gsm8k-3", "gsm8k-4"].map((exampleId) => {
     const worker = createAgent({

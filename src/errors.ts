@@ -6,7 +6,7 @@
  * matches when two copies of the package are loaded side by side.
  *
  * Also the two helpers every config schema uses: `parseConfig` (parse once,
- * throw `GavelConfigError`) and `functionSchema` (an injected function field).
+ * throw `ConfigError`) and `functionSchema` (an injected function field).
  */
 import { type ZodError, z } from "zod";
 
@@ -53,8 +53,8 @@ function lineageOf(errorClass: abstract new (...args: never[]) => unknown): stri
  * A configuration object failed validation. The message names every bad field
  * (as a dotted path) and says how to fix it; the `ZodError` is the `cause`.
  */
-export class GavelConfigError extends GavelError {
-  override readonly name = "GavelConfigError";
+export class ConfigError extends GavelError {
+  override readonly name = "ConfigError";
   /** Dotted paths of the invalid fields, e.g. `["limits.run.maxTokens"]`. */
   readonly fields: string[];
 
@@ -90,8 +90,8 @@ export interface BudgetExhaustedDetails {
  * A budget cannot pay for the next call. Thrown by `TokenBudget.reserve` and
  * by `tokenBudgetMiddleware` when `exitBehavior` is `"error"`.
  */
-export class BudgetExhausted extends GavelError {
-  override readonly name = "BudgetExhausted";
+export class BudgetExhaustedError extends GavelError {
+  override readonly name = "BudgetExhaustedError";
   readonly scope: string;
   readonly scopeId: string;
   readonly unit: "tokens" | "usd";
@@ -118,19 +118,19 @@ export class BudgetExhausted extends GavelError {
   }
 }
 
-/** Parse `input` with `schema`, or throw a `GavelConfigError` naming `where`. */
+/** Parse `input` with `schema`, or throw a `ConfigError` naming `where`. */
 export function parseConfig<T>(
   where: string,
   schema: { safeParse(input: unknown): { success: true; data: T } | { success: false; error: ZodError } },
   input: unknown,
 ): T {
   const result = schema.safeParse(input);
-  if (!result.success) throw new GavelConfigError(where, result.error);
+  if (!result.success) throw new ConfigError(where, result.error);
   return result.data;
 }
 
 /** A zod schema that parses JSON text: a text that is not JSON fails with "not JSON: <the parser's message>". */
-const JsonTextSchema = z.string().transform((text, context): unknown => {
+const jsonTextSchema = z.string().transform((text, context): unknown => {
   try {
     return JSON.parse(text);
   } catch (error) {
@@ -140,20 +140,20 @@ const JsonTextSchema = z.string().transform((text, context): unknown => {
 });
 
 /**
- * Parse JSON text (saved weights, a record) and validate it with `schema`: one `GavelConfigError`
+ * Parse JSON text (saved weights, a record) and validate it with `schema`: one `ConfigError`
  * naming `where` for both ways it can be wrong — the text is not JSON, or a field is.
  *
  * @example
  * const Saved = z.object({ version: z.literal(1) }).strict();
  * parseJsonConfig("saved weights", Saved, '{"version":1}'); // { version: 1 }
- * parseJsonConfig("saved weights", Saved, "{"); // throws GavelConfigError: "saved weights: not JSON: ..."
+ * parseJsonConfig("saved weights", Saved, "{"); // throws ConfigError: "saved weights: not JSON: ..."
  */
 export function parseJsonConfig<T>(
   where: string,
   schema: { safeParse(input: unknown): { success: true; data: T } | { success: false; error: ZodError } },
   text: string,
 ): T {
-  return parseConfig(where, schema, parseConfig(where, JsonTextSchema, text));
+  return parseConfig(where, schema, parseConfig(where, jsonTextSchema, text));
 }
 
 /**
@@ -161,8 +161,8 @@ export function parseJsonConfig<T>(
  * function, typed as `T`; anything else fails with "must be a function".
  *
  * @example
- * const OptionsSchema = z.object({ now: functionSchema<() => number>().optional() }).strict();
- * parseConfig("clock options", OptionsSchema, { now: 42 }); // throws GavelConfigError: "now: must be a function"
+ * const optionsSchema = z.object({ now: functionSchema<() => number>().optional() }).strict();
+ * parseConfig("clock options", optionsSchema, { now: 42 }); // throws ConfigError: "now: must be a function"
  */
 export function functionSchema<T extends (...args: never[]) => unknown>() {
   return z.custom<T>((value) => typeof value === "function", { message: "must be a function" });

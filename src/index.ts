@@ -35,10 +35,10 @@
 
 // Errors shared by every part.
 export {
-  BudgetExhausted,
+  BudgetExhaustedError,
   type BudgetExhaustedDetails,
   functionSchema,
-  GavelConfigError,
+  ConfigError,
   GavelError,
   parseConfig,
   parseJsonConfig,

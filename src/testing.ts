@@ -71,17 +71,6 @@
  * @packageDocumentation
  */
 
-export {
-  type ScriptedCall,
-  ScriptedChatModel,
-  type ScriptedChatModelCallOptions,
-  type ScriptedChatModelFields,
-  ScriptedRecorder,
-  type ScriptedReply,
-  type ScriptedResponder,
-  type ScriptedToolCall,
-  type ScriptedTurn,
-} from "./testing/scripted-chat-model.js";
 export type {
   ConformanceContext,
   ConformanceSetup,
@@ -101,4 +90,16 @@ export {
   type StrategyMemoryConformanceSetup,
   type StrategyMemoryPersistence,
 } from "./testing/memory-conformance.js";
+export {
+  createScriptedRecorder,
+  type ScriptedCall,
+  ScriptedChatModel,
+  type ScriptedChatModelCallOptions,
+  type ScriptedChatModelFields,
+  type ScriptedRecorder,
+  type ScriptedReply,
+  type ScriptedResponder,
+  type ScriptedToolCall,
+  type ScriptedTurn,
+} from "./testing/scripted-chat-model.js";
 export { ScriptedHashingEmbeddings } from "./testing/scripted-embeddings.js";

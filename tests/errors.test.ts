@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { BudgetExhausted, GavelConfigError, GavelError, parseConfig } from "../src/errors.js";
+import { BudgetExhaustedError, ConfigError, GavelError, parseConfig } from "../src/errors.js";
 import { importPeer, MissingPeerDependencyError, requirePeer } from "../src/peers.js";
-import { RouterCallTimeout } from "../src/router/errors.js";
+import { RouterCallTimeoutError } from "../src/router/errors.js";
 
-const refusal = new BudgetExhausted({
+const refusal = new BudgetExhaustedError({
   scope: "run",
   scopeId: "r1",
   unit: "tokens",
@@ -16,32 +16,38 @@ const refusal = new BudgetExhausted({
 
 describe("GavelError.isInstance", () => {
   it("matches the class it is called on and its subclasses, not siblings", () => {
-    expect(BudgetExhausted.isInstance(refusal)).toBe(true);
+    expect(BudgetExhaustedError.isInstance(refusal)).toBe(true);
     expect(GavelError.isInstance(refusal)).toBe(true);
-    expect(RouterCallTimeout.isInstance(refusal)).toBe(false);
-    expect(RouterCallTimeout.isInstance(new RouterCallTimeout("mini", "plan", 100))).toBe(true);
-    expect(GavelConfigError.isInstance(new RouterCallTimeout("mini", "plan", 100))).toBe(false);
+    expect(RouterCallTimeoutError.isInstance(refusal)).toBe(false);
+    expect(RouterCallTimeoutError.isInstance(new RouterCallTimeoutError("mini", "plan", 100))).toBe(true);
+    expect(ConfigError.isInstance(new RouterCallTimeoutError("mini", "plan", 100))).toBe(false);
   });
 
   it("matches a subclass declared outside the package", () => {
-    class TooLate extends RouterCallTimeout {}
+    class TooLate extends RouterCallTimeoutError {}
     const error = new TooLate("mini", "answer", 5);
-    expect(RouterCallTimeout.isInstance(error)).toBe(true);
+    expect(RouterCallTimeoutError.isInstance(error)).toBe(true);
     expect(TooLate.isInstance(error)).toBe(true);
-    expect(TooLate.isInstance(new RouterCallTimeout("mini", "answer", 5))).toBe(false);
+    expect(TooLate.isInstance(new RouterCallTimeoutError("mini", "answer", 5))).toBe(false);
   });
 
   it("matches an error from another copy of the package by its marker, not its prototype", () => {
-    const otherCopy = { [Symbol.for("langchain-gavel.error")]: ["BudgetExhausted", "GavelError"], name: "x" };
-    expect(BudgetExhausted.isInstance(otherCopy)).toBe(true);
+    const otherCopy = { [Symbol.for("langchain-gavel.error")]: ["BudgetExhaustedError", "GavelError"], name: "x" };
+    expect(BudgetExhaustedError.isInstance(otherCopy)).toBe(true);
     expect(GavelError.isInstance(otherCopy)).toBe(true);
-    expect(RouterCallTimeout.isInstance(otherCopy)).toBe(false);
+    expect(RouterCallTimeoutError.isInstance(otherCopy)).toBe(false);
   });
 
   it("rejects what is not a Gavel error", () => {
-    for (const value of [new Error("plain"), null, undefined, "BudgetExhausted", { name: "BudgetExhausted" }]) {
+    for (const value of [
+      new Error("plain"),
+      null,
+      undefined,
+      "BudgetExhaustedError",
+      { name: "BudgetExhaustedError" },
+    ]) {
       expect(GavelError.isInstance(value)).toBe(false);
-      expect(BudgetExhausted.isInstance(value)).toBe(false);
+      expect(BudgetExhaustedError.isInstance(value)).toBe(false);
     }
   });
 
@@ -50,8 +56,8 @@ describe("GavelError.isInstance", () => {
       parseConfig("options", z.object({ size: z.number() }).strict(), { size: "big" });
       expect.unreachable();
     } catch (error) {
-      expect(GavelConfigError.isInstance(error)).toBe(true);
-      expect(BudgetExhausted.isInstance(error)).toBe(false);
+      expect(ConfigError.isInstance(error)).toBe(true);
+      expect(BudgetExhaustedError.isInstance(error)).toBe(false);
     }
   });
 });

@@ -52,7 +52,7 @@ export class EmbedderError extends GavelError {
   override readonly name = "EmbedderError";
 }
 
-const UniversalSentenceEncoderOptionsSchema = z
+const universalSentenceEncoderOptionsSchema = z
   .object({
     /** Texts per model call. Larger batches are faster per text and use more memory. */
     batchSize: z.number().int().positive().default(DEFAULT_EMBEDDING_BATCH_SIZE),
@@ -79,13 +79,13 @@ const UniversalSentenceEncoderOptionsSchema = z
  * | `maxConcurrency` | LangChain's default | concurrent model calls (`AsyncCaller`) |
  * | `maxRetries` | `0` | retries of a failed batch (the model is local: failures are not transient) |
  */
-export type UniversalSentenceEncoderOptions = z.input<typeof UniversalSentenceEncoderOptionsSchema>;
+export type UniversalSentenceEncoderOptions = z.input<typeof universalSentenceEncoderOptionsSchema>;
 
 /**
  * Universal Sentence Encoder Lite as a LangChain `Embeddings`: 512-d, offline, CPU only. The model
  * is loaded once, on first use (about 0.2 s); a failed load is retried on the next call.
  *
- * @throws GavelConfigError when an option is invalid.
+ * @throws ConfigError when an option is invalid.
  * @example
  * ```ts
  * const embeddings = new UniversalSentenceEncoderEmbeddings();
@@ -102,7 +102,7 @@ export class UniversalSentenceEncoderEmbeddings extends Embeddings {
   constructor(options: UniversalSentenceEncoderOptions = {}) {
     const { batchSize, modelSource, maxConcurrency, maxRetries } = parseConfig(
       "UniversalSentenceEncoderEmbeddings options",
-      UniversalSentenceEncoderOptionsSchema,
+      universalSentenceEncoderOptionsSchema,
       options,
     );
     const callerParams: EmbeddingsParams = { maxRetries };

@@ -46,8 +46,9 @@ import {
   type TopLogprob,
   untemperedDistribution,
 } from "./distribution.js";
-import { LlamaCppContextOverflow, LlamaCppOutputTruncated } from "./errors.js";
+import { LlamaCppContextOverflowError, LlamaCppOutputTruncatedError } from "./errors.js";
 import {
+  createLlamaCppRuntime,
   LlamaCppRuntime,
   type LlamaCppRuntimeOptions,
   type LoadedLlamaCpp,
@@ -60,7 +61,7 @@ export const DEFAULT_LLAMACPP_MAX_TOKENS = 256;
 export const DEFAULT_LLAMACPP_TOP_LOGPROBS = 20;
 
 /** Generation settings: constructor defaults, each overridable per call. */
-const GenerationSettingsSchema = z.object({
+const generationSettingsSchema = z.object({
   /** Cap on generated tokens. Default 256. */
   maxTokens: z.number().int().positive().default(DEFAULT_LLAMACPP_MAX_TOKENS),
   /** Sampling temperature; 0 is greedy (deterministic). Default 0. */
@@ -73,16 +74,17 @@ const GenerationSettingsSchema = z.object({
   logprobs: z.boolean().default(true),
 });
 
-const LlamaCppChatModelOptionsSchema = GenerationSettingsSchema.extend({
-  modelPath: z.string().min(1).optional(),
-  runtime: z.instanceof(LlamaCppRuntime).optional(),
-  contextSize: z.number().int().positive().optional(),
-  concurrency: z.number().int().positive().optional(),
-  threads: z.number().int().positive().optional(),
-  gpu: z.union([z.literal(false), z.enum(["auto", "metal", "cuda", "vulkan"])]).optional(),
-  llama: z.custom<LlamaCppRuntimeOptions["llama"]>((value) => typeof value === "object" && value !== null).optional(),
-  loadModule: functionSchema<() => Promise<NodeLlamaCppModule>>().optional(),
-})
+const llamaCppChatModelOptionsSchema = generationSettingsSchema
+  .extend({
+    modelPath: z.string().min(1).optional(),
+    runtime: z.instanceof(LlamaCppRuntime).optional(),
+    contextSize: z.number().int().positive().optional(),
+    concurrency: z.number().int().positive().optional(),
+    threads: z.number().int().positive().optional(),
+    gpu: z.union([z.literal(false), z.enum(["auto", "metal", "cuda", "vulkan"])]).optional(),
+    llama: z.custom<LlamaCppRuntimeOptions["llama"]>((value) => typeof value === "object" && value !== null).optional(),
+    loadModule: functionSchema<() => Promise<NodeLlamaCppModule>>().optional(),
+  })
   .strict()
   .refine((options) => (options.modelPath === undefined) !== (options.runtime === undefined), {
     message: "give exactly one of modelPath (load a GGUF file) or runtime (share a loaded one)",
@@ -104,7 +106,7 @@ const LlamaCppChatModelOptionsSchema = GenerationSettingsSchema.extend({
 /** Constructor fields of {@link LlamaCppChatModel}. */
 export interface LlamaCppChatModelFields
   extends BaseChatModelParams,
-    Partial<z.input<typeof GenerationSettingsSchema>> {
+    Partial<z.input<typeof generationSettingsSchema>> {
   /** Path of the GGUF model file (give this or `runtime`). */
   modelPath?: string;
   /** A shared {@link LlamaCppRuntime} (give this or `modelPath`). */
@@ -154,7 +156,7 @@ export interface LlamaCppResponseMetadata {
   entropySource: "exact";
 }
 
-type GenerationSettings = z.output<typeof GenerationSettingsSchema>;
+type GenerationSettings = z.output<typeof generationSettingsSchema>;
 
 /** One event of a generation: a piece of text, then the final result. */
 type GenerationEvent =
@@ -225,10 +227,10 @@ export class LlamaCppChatModel extends BaseChatModel<LlamaCppChatModelCallOption
       disableStreaming,
       outputVersion,
     });
-    const options = parseConfig("LlamaCppChatModel options", LlamaCppChatModelOptionsSchema, own);
+    const options = parseConfig("LlamaCppChatModel options", llamaCppChatModelOptionsSchema, own);
     this.runtime =
       options.runtime ??
-      new LlamaCppRuntime({
+      createLlamaCppRuntime({
         modelPath: options.modelPath ?? "",
         contextSize: options.contextSize,
         concurrency: options.concurrency,
@@ -239,7 +241,7 @@ export class LlamaCppChatModel extends BaseChatModel<LlamaCppChatModelCallOption
       });
     // A copy rebuilt from `lc_kwargs` with another setting (Gavel's `cappedCopy` and `callCopy`
     // do so to change the output cap) shares this runtime instead of failing or loading the file again.
-    const settings = Object.entries(own).filter(([key]) => key in GenerationSettingsSchema.shape);
+    const settings = Object.entries(own).filter(([key]) => key in generationSettingsSchema.shape);
     this.lc_kwargs = { ...this.lc_kwargs, ...Object.fromEntries(settings), runtime: this.runtime };
     this.maxTokens = options.maxTokens;
     this.temperature = options.temperature;
@@ -365,7 +367,7 @@ export class LlamaCppChatModel extends BaseChatModel<LlamaCppChatModelCallOption
     const contentParser = createContentParser<RunOutput>(outputSchema);
     const parser = RunnableLambda.from(async (message: BaseMessage): Promise<RunOutput> => {
       if ((message.response_metadata as { finish_reason?: unknown } | undefined)?.finish_reason === "length") {
-        throw new LlamaCppOutputTruncated({ maxTokens: this.maxTokens, text: message.text });
+        throw new LlamaCppOutputTruncatedError({ maxTokens: this.maxTokens, text: message.text });
       }
       return contentParser.invoke(message);
     });
@@ -378,7 +380,7 @@ export class LlamaCppChatModel extends BaseChatModel<LlamaCppChatModelCallOption
   }
 
   private settingsFor(options: Partial<LlamaCppChatModelCallOptions> | undefined): GenerationSettings {
-    return parseConfig("LlamaCppChatModel call options", GenerationSettingsSchema, {
+    return parseConfig("LlamaCppChatModel call options", generationSettingsSchema, {
       maxTokens: options?.maxTokens ?? this.maxTokens,
       temperature: options?.temperature ?? this.temperature,
       seed: options?.seed ?? this.seed,
@@ -400,7 +402,7 @@ export class LlamaCppChatModel extends BaseChatModel<LlamaCppChatModelCallOption
       const { model, module } = loaded;
       const { promptTokens, stopGenerationTriggers } = formatPrompt(loaded, messages);
       if (promptTokens.length + settings.maxTokens > sequence.contextSize) {
-        throw new LlamaCppContextOverflow({
+        throw new LlamaCppContextOverflowError({
           promptTokens: promptTokens.length,
           maxTokens: settings.maxTokens,
           contextSize: sequence.contextSize,

@@ -26,8 +26,8 @@ export class LlamaCppModelLoadError extends GavelError {
 }
 
 /** The prompt plus `maxTokens` does not fit in the context window of a sequence. */
-export class LlamaCppContextOverflow extends GavelError {
-  override readonly name = "LlamaCppContextOverflow";
+export class LlamaCppContextOverflowError extends GavelError {
+  override readonly name = "LlamaCppContextOverflowError";
   readonly promptTokens: number;
   readonly maxTokens: number;
   readonly contextSize: number;
@@ -45,8 +45,8 @@ export class LlamaCppContextOverflow extends GavelError {
 }
 
 /** Structured output hit `maxTokens` before the JSON value was complete. */
-export class LlamaCppOutputTruncated extends GavelError {
-  override readonly name = "LlamaCppOutputTruncated";
+export class LlamaCppOutputTruncatedError extends GavelError {
+  override readonly name = "LlamaCppOutputTruncatedError";
   readonly maxTokens: number;
   /** The incomplete text. */
   readonly text: string;

@@ -111,7 +111,7 @@ const COMMON_WORDS = [
 const JSON_PIECES = ['{"', '":', '",', '"}', '":"', '","', "{", "}", "[", "]", '"', ":", ",", "{}", "[]", '""'];
 
 /** Options of {@link writeTinyLlamaGguf} and {@link buildTinyLlamaGguf}. */
-export const TinyLlamaGgufOptionsSchema = z
+export const tinyLlamaGgufOptionsSchema = z
   .object({
     /** Seed of the random weights. Same seed, same file, byte for byte. */
     seed: z.number().int().nonnegative().default(1),
@@ -148,7 +148,7 @@ export const TinyLlamaGgufOptionsSchema = z
   });
 
 /** Options of {@link buildTinyLlamaGguf} (every field optional). */
-export type TinyLlamaGgufOptions = z.input<typeof TinyLlamaGgufOptionsSchema>;
+export type TinyLlamaGgufOptions = z.input<typeof tinyLlamaGgufOptionsSchema>;
 
 /** What was written: the vocabulary and the dimensions, for tests that need them. */
 export interface TinyLlamaGgufInfo {
@@ -176,7 +176,7 @@ export interface TinyLlamaGgufInfo {
  *
  * @param options - Seed, dimensions and extra vocabulary pieces (all optional).
  * @returns The file bytes and a description of its vocabulary and dimensions.
- * @throws GavelConfigError when an option is invalid (for example a hidden size that is not a
+ * @throws ConfigError when an option is invalid (for example a hidden size that is not a
  *   multiple of the head count).
  * @example
  * ```ts
@@ -185,7 +185,7 @@ export interface TinyLlamaGgufInfo {
  * ```
  */
 export function buildTinyLlamaGguf(options: TinyLlamaGgufOptions = {}): { bytes: Uint8Array; info: TinyLlamaGgufInfo } {
-  const config = parseConfig("tiny llama GGUF options", TinyLlamaGgufOptionsSchema, options);
+  const config = parseConfig("tiny llama GGUF options", tinyLlamaGgufOptionsSchema, options);
   const { embeddingLength, blockCount, headCount, headCountKv, feedForwardLength, contextLength } = config;
   const vocabulary = buildVocabulary(config.extraPieces);
   const vocabularySize = vocabulary.tokens.length;
@@ -310,7 +310,7 @@ export function buildTinyLlamaGguf(options: TinyLlamaGgufOptions = {}): { bytes:
  *
  * @param options - `path` plus the options of {@link buildTinyLlamaGguf}.
  * @returns What was written (vocabulary, special token ids, dimensions, size).
- * @throws GavelConfigError when an option is invalid.
+ * @throws ConfigError when an option is invalid.
  * @example
  * ```ts
  * import { tmpdir } from "node:os";

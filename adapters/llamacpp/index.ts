@@ -11,31 +11,27 @@ export {
   type LlamaCppResponseMetadata,
   llamaCppMetadataOf,
 } from "./chat-model.js";
-export {
-  entropyOf,
-  type OpenAILogprobs,
-  type TokenLogprob,
-  type TopLogprob,
-  untemperedDistribution,
+export type {
+  OpenAILogprobs,
+  TokenLogprob,
+  TopLogprob,
 } from "./distribution.js";
 export {
-  LlamaCppContextOverflow,
+  LlamaCppContextOverflowError,
   LlamaCppModelLoadError,
-  LlamaCppOutputTruncated,
+  LlamaCppOutputTruncatedError,
 } from "./errors.js";
 export {
-  buildTinyLlamaGguf,
-  CHATML_TEMPLATE,
-  GGUF_ALIGNMENT,
   type TinyLlamaGgufInfo,
   type TinyLlamaGgufOptions,
-  TinyLlamaGgufOptionsSchema,
+  tinyLlamaGgufOptionsSchema,
   writeTinyLlamaGguf,
 } from "./gguf-writer.js";
 export {
-  LlamaCppRuntime,
+  createLlamaCppRuntime,
+  type LlamaCppRuntime,
   type LlamaCppRuntimeOptions,
-  LlamaCppRuntimeOptionsSchema,
   type LoadedLlamaCpp,
+  llamaCppRuntimeOptionsSchema,
   type NodeLlamaCppModule,
 } from "./runtime.js";

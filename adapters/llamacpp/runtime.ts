@@ -20,7 +20,7 @@ import { LlamaCppModelLoadError } from "./errors.js";
 export type NodeLlamaCppModule = typeof import("node-llama-cpp");
 
 /** Options of {@link LlamaCppRuntime}. */
-export const LlamaCppRuntimeOptionsSchema = z
+export const llamaCppRuntimeOptionsSchema = z
   .object({
     /** Path of the GGUF model file. */
     modelPath: z.string().min(1),
@@ -40,7 +40,7 @@ export const LlamaCppRuntimeOptionsSchema = z
   .strict();
 
 /** Options of {@link LlamaCppRuntime} (`modelPath` required, everything else optional). */
-export type LlamaCppRuntimeOptions = z.input<typeof LlamaCppRuntimeOptionsSchema>;
+export type LlamaCppRuntimeOptions = z.input<typeof llamaCppRuntimeOptionsSchema>;
 
 /** Everything a generation needs, once loaded. */
 export interface LoadedLlamaCpp {
@@ -59,7 +59,7 @@ const DEFAULT_MAX_CONTEXT_SIZE = 4096;
  *
  * @example
  * ```ts
- * const runtime = new LlamaCppRuntime({ modelPath: "./models/qwen2.5-0.5b-instruct-q4_k_m.gguf", concurrency: 4 });
+ * const runtime = createLlamaCppRuntime({ modelPath: "./models/qwen2.5-0.5b-instruct-q4_k_m.gguf", concurrency: 4 });
  * const planner = new LlamaCppChatModel({ runtime, maxTokens: 128 });
  * const answerer = new LlamaCppChatModel({ runtime, maxTokens: 512, temperature: 0.7, seed: 1 });
  * // ... use both; then:
@@ -68,14 +68,14 @@ const DEFAULT_MAX_CONTEXT_SIZE = 4096;
  */
 export class LlamaCppRuntime {
   /** The validated options. */
-  readonly options: z.output<typeof LlamaCppRuntimeOptionsSchema>;
+  readonly options: z.output<typeof llamaCppRuntimeOptionsSchema>;
   private loading: Promise<LoadedLlamaCpp> | undefined;
   private readonly freeSequences: LlamaContextSequence[] = [];
   private readonly waiting: Array<(sequence: LlamaContextSequence) => void> = [];
   private readonly grammars = new Map<string, Promise<LlamaGrammar>>();
 
   constructor(options: LlamaCppRuntimeOptions) {
-    this.options = parseConfig("LlamaCppRuntime options", LlamaCppRuntimeOptionsSchema, options);
+    this.options = parseConfig("LlamaCppRuntime options", llamaCppRuntimeOptionsSchema, options);
   }
 
   /** The loaded model, loading it on the first call (concurrent first calls share one load). */
@@ -165,6 +165,20 @@ export class LlamaCppRuntime {
     const chatWrapper = module.resolveChatWrapper(model);
     return { module, llama, model, context, chatWrapper };
   }
+}
+
+/**
+ * Create a {@link LlamaCppRuntime}: one local GGUF model, loaded on first use, shared by several
+ * `LlamaCppChatModel`s and concurrent calls.
+ *
+ * @example
+ * ```ts
+ * const runtime = createLlamaCppRuntime({ modelPath: "./models/qwen2.5-0.5b-instruct-q4_k_m.gguf", concurrency: 4 });
+ * const model = new LlamaCppChatModel({ runtime, maxTokens: 128 });
+ * ```
+ */
+export function createLlamaCppRuntime(options: LlamaCppRuntimeOptions): LlamaCppRuntime {
+  return new LlamaCppRuntime(options);
 }
 
 /** Import node-llama-cpp (an optional peer), turning "not installed" into a `MissingPeerDependencyError`. */

@@ -69,7 +69,7 @@ function isDatabaseHandle(value: unknown): value is SqliteDatabase {
   );
 }
 
-const SqliteLedgerOptionsSchema = z
+const sqliteLedgerOptionsSchema = z
   .object({
     /** Database file; `":memory:"` for a private in-memory database. */
     path: z.string().min(1).optional(),
@@ -103,7 +103,7 @@ const SqliteLedgerOptionsSchema = z
   });
 
 /** Options of {@link createSqliteLedger}. */
-export type SqliteLedgerOptions = z.input<typeof SqliteLedgerOptionsSchema>;
+export type SqliteLedgerOptions = z.input<typeof sqliteLedgerOptionsSchema>;
 
 /**
  * A ledger on SQLite: both halves, `LedgerWriter` and `LedgerReader` (an {@link AuctionLedger});
@@ -131,7 +131,7 @@ export interface SqliteLedger extends AuctionLedger {
  *
  * @param options - `path` (or `":memory:"`) or an open better-sqlite3 `database`, plus durability and seams.
  * @returns An {@link AuctionLedger} backed by the file; call `close()` when done.
- * @throws GavelConfigError when an option is invalid.
+ * @throws ConfigError when an option is invalid.
  * @throws LedgerError (`operation: "open"` / `"migrate"`) when the file cannot be opened, belongs to
  *   another application, has a newer schema, or (read-only) is not a ledger.
  *
@@ -163,7 +163,7 @@ export function createSqliteLedger(options: SqliteLedgerOptions): SqliteLedger {
     storeTaskText,
     now,
     generateId = () => timeOrderedId(now()),
-  } = parseConfig("createSqliteLedger options", SqliteLedgerOptionsSchema, options);
+  } = parseConfig("createSqliteLedger options", sqliteLedgerOptionsSchema, options);
   const ownsDatabase = handle === undefined;
   const database = handle ?? openFile(path ?? ":memory:", readonly);
   try {

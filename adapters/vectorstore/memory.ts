@@ -33,9 +33,9 @@ import {
   parseOutcome,
   parsePairCount,
   parseSearchQuery,
-  StrategyEntrySchema,
+  strategyEntrySchema,
 } from "../../src/memory/entry-schema.js";
-import { GavelMemoryError, type MemoryOperation } from "../../src/memory/errors.js";
+import { type MemoryOperation, StrategyMemoryError } from "../../src/memory/errors.js";
 import { selectEvictions } from "../../src/memory/eviction.js";
 import { clockOption, DEFAULT_MAX_ENTRIES, embeddingsOption } from "../../src/memory/matrix-memory.js";
 import { copyEntry } from "../../src/memory/matrix-store.js";
@@ -91,7 +91,7 @@ function isVectorStore(value: unknown): value is VectorStore {
   );
 }
 
-const VectorStoreStrategyMemoryOptionsSchema = z
+const vectorStoreStrategyMemoryOptionsSchema = z
   .object({
     /** Any LangChain `VectorStore`. The memory never closes or clears it. */
     store: z.custom<VectorStore>(isVectorStore, "expected a LangChain VectorStore"),
@@ -125,7 +125,7 @@ const VectorStoreStrategyMemoryOptionsSchema = z
  * | `searchWindow` / `maxSearchWindow` | `64` / `4096` | documents fetched per query, first / at most |
  * | `now` | `Date.now` | clock seam |
  */
-export type VectorStoreStrategyMemoryOptions = z.input<typeof VectorStoreStrategyMemoryOptionsSchema>;
+export type VectorStoreStrategyMemoryOptions = z.input<typeof vectorStoreStrategyMemoryOptionsSchema>;
 
 type DocumentMetadata = Record<string, string | number>;
 
@@ -159,9 +159,9 @@ function fromDocument(document: Document): StrategyEntry | undefined {
   const candidate: Record<string, unknown> = { ...fields, id: entryId, task: document.pageContent };
   if (metadata !== undefined) candidate.metadata = metadata;
   // Stores may add keys of their own (e.g. `loc`, `_distance`): keep only the entry's fields.
-  const known = new Set(Object.keys(StrategyEntrySchema.shape));
+  const known = new Set(Object.keys(strategyEntrySchema.shape));
   for (const key of Object.keys(candidate)) if (!known.has(key)) delete candidate[key];
-  const result = StrategyEntrySchema.safeParse(candidate);
+  const result = strategyEntrySchema.safeParse(candidate);
   return result.success ? result.data : undefined;
 }
 
@@ -180,7 +180,7 @@ function storeIds(answered: unknown, given: string[]): string[] {
 /**
  * A strategy memory over a LangChain `VectorStore`.
  *
- * @throws GavelConfigError when an option is invalid.
+ * @throws ConfigError when an option is invalid.
  * @example
  * ```ts
  * import { MemoryVectorStore } from "@langchain/classic/vectorstores/memory";
@@ -191,7 +191,7 @@ function storeIds(answered: unknown, given: string[]): string[] {
  * ```
  */
 export function createVectorStoreStrategyMemory(options: VectorStoreStrategyMemoryOptions): StrategyMemory {
-  const parsed = parseConfig("vector store strategy memory options", VectorStoreStrategyMemoryOptionsSchema, options);
+  const parsed = parseConfig("vector store strategy memory options", vectorStoreStrategyMemoryOptionsSchema, options);
   const { store, maxEntries, toStoreFilter, scoreKind, searchWindow, maxSearchWindow, now = Date.now } = parsed;
   const embeddings = parsed.embeddings ?? store.embeddings;
   /** Only stores that override `delete` can remove documents (the base class throws "Not implemented"). */
@@ -205,8 +205,8 @@ export function createVectorStoreStrategyMemory(options: VectorStoreStrategyMemo
   let state: "open" | "closing" | "closed" = "open";
   let closing: Promise<void> | undefined;
 
-  function fail(operation: MemoryOperation, reason: GavelMemoryError["reason"], message: string, cause?: unknown) {
-    return new GavelMemoryError({ operation, reason, message }, { cause });
+  function fail(operation: MemoryOperation, reason: StrategyMemoryError["reason"], message: string, cause?: unknown) {
+    return new StrategyMemoryError({ operation, reason, message }, { cause });
   }
 
   function ensureOpen(operation: MemoryOperation): void {

@@ -3,7 +3,7 @@
  *
  * The on-disk memory loads its folder into memory and rewrites it; two processes (or two open
  * memories in one process) writing the same folder would lose each other's entries. The lock
- * turns that into an immediate `GavelMemoryError` with `reason: "locked"`. A lock left by a
+ * turns that into an immediate `StrategyMemoryError` with `reason: "locked"`. A lock left by a
  * process that died is taken over when its pid is no longer alive on this host (best effort: pid
  * reuse or two processes taking over the same stale lock at the same instant are not detected).
  */
@@ -11,7 +11,7 @@ import { open, readFile, rename, rm, stat } from "node:fs/promises";
 import { hostname as currentHostname } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { GavelMemoryError } from "../../src/memory/errors.js";
+import { StrategyMemoryError } from "../../src/memory/errors.js";
 
 /** Name of the lock file inside the folder. */
 export const LOCK_FILE_NAME = "owner.lock";
@@ -34,7 +34,7 @@ async function olderThan(path: string, milliseconds: number): Promise<boolean> {
   }
 }
 
-const LockOwnerSchema = z.object({ pid: z.number().int(), hostname: z.string(), since: z.string() });
+const lockOwnerSchema = z.object({ pid: z.number().int(), hostname: z.string(), since: z.string() });
 
 /** True when a process with this pid exists on this host. */
 export function isProcessAlive(pid: number): boolean {
@@ -46,9 +46,9 @@ export function isProcessAlive(pid: number): boolean {
   }
 }
 
-async function readOwner(path: string): Promise<z.infer<typeof LockOwnerSchema> | undefined> {
+async function readOwner(path: string): Promise<z.infer<typeof lockOwnerSchema> | undefined> {
   try {
-    const parsed = LockOwnerSchema.safeParse(JSON.parse(await readFile(path, "utf8")));
+    const parsed = lockOwnerSchema.safeParse(JSON.parse(await readFile(path, "utf8")));
     return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
@@ -56,7 +56,7 @@ async function readOwner(path: string): Promise<z.infer<typeof LockOwnerSchema> 
 }
 
 /**
- * Takes the lock of `folder` or throws `GavelMemoryError` (`reason: "locked"`).
+ * Takes the lock of `folder` or throws `StrategyMemoryError` (`reason: "locked"`).
  *
  * @example
  * ```ts
@@ -88,7 +88,7 @@ export async function acquireFolderLock(
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
-        throw new GavelMemoryError(
+        throw new StrategyMemoryError(
           { operation: "open", reason: "io", message: `cannot create ${path}`, folder },
           { cause: error },
         );
@@ -101,7 +101,7 @@ export async function acquireFolderLock(
         ? await olderThan(path, HALF_WRITTEN_GRACE_MS)
         : owner.hostname === hostname && owner.pid !== pid && !isAlive(owner.pid);
     if (owner === undefined && !stale) {
-      throw new GavelMemoryError({
+      throw new StrategyMemoryError({
         operation: "open",
         reason: "locked",
         message: `${path} is being taken by another process`,
@@ -111,7 +111,7 @@ export async function acquireFolderLock(
     if (owner !== undefined && !stale) {
       const who =
         owner.pid === pid && owner.hostname === hostname ? "this process" : `process ${owner.pid} on ${owner.hostname}`;
-      throw new GavelMemoryError({
+      throw new StrategyMemoryError({
         operation: "open",
         reason: "locked",
         message: `the folder is already open by ${who} (since ${owner.since}); close that memory first, or delete ${path} if no process uses it`,
@@ -123,7 +123,7 @@ export async function acquireFolderLock(
     await rename(path, aside).catch(() => undefined);
     await rm(aside, { force: true });
   }
-  throw new GavelMemoryError({
+  throw new StrategyMemoryError({
     operation: "open",
     reason: "locked",
     message: `could not take over the stale lock ${path}`,

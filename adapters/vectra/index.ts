@@ -8,11 +8,11 @@
  *
  * @example
  * ```ts
- * import { openVectraStrategyMemory } from "langchain-gavel/vectra";
+ * import { createVectraStrategyMemory } from "langchain-gavel/vectra";
  *
- * const memory = await openVectraStrategyMemory({ folder: ".gavel/memory" });
+ * const memory = await createVectraStrategyMemory({ folder: ".gavel/memory" });
  * ```
  *
  * @packageDocumentation
  */
-export { DEFAULT_COMPACT_EVERY, openVectraStrategyMemory, type VectraStrategyMemoryOptions } from "./memory.js";
+export { createVectraStrategyMemory, DEFAULT_COMPACT_EVERY, type VectraStrategyMemoryOptions } from "./memory.js";

@@ -13,21 +13,21 @@ import { appendFile, readFile, writeFile } from "node:fs/promises";
 import { z } from "zod";
 import { type JsonLine, JsonLineError, parseJsonLines } from "../../src/jsonl.js";
 import { parseStoredEntry } from "../../src/memory/entry-schema.js";
-import { GavelMemoryError } from "../../src/memory/errors.js";
+import { StrategyMemoryError } from "../../src/memory/errors.js";
 import type { MemoryChange } from "../../src/memory/matrix-memory.js";
 import type { StoredRecord } from "../../src/memory/matrix-store.js";
 
 /** Name of the journal file inside the folder. */
 export const JOURNAL_FILE_NAME = "journal.jsonl";
 
-const JournalRecordSchema = z.discriminatedUnion("op", [
+const journalRecordSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("add"), entry: z.unknown(), vector: z.string(), lastUsedAt: z.number() }),
   z.object({ op: z.literal("evict"), ids: z.array(z.string()) }),
   z.object({ op: z.literal("outcome"), id: z.string(), outcome: z.number() }),
   z.object({ op: z.literal("use"), marks: z.array(z.tuple([z.string(), z.number()])) }),
 ]);
 
-type JournalRecord = z.infer<typeof JournalRecordSchema>;
+type JournalRecord = z.infer<typeof journalRecordSchema>;
 
 /** Float32 vector → base64 of its little-endian bytes. */
 export function encodeVector(vector: Float32Array): string {
@@ -87,7 +87,7 @@ export interface JournalReplay {
 /**
  * Replays the journal at `path` onto `records` (in place), read by the one JSONL reader
  * (`src/jsonl.ts`, `torn: "last"`). A last line cut short by a crash is ignored; any other bad line
- * throws `GavelMemoryError` (`reason: "corrupt"`) naming `file:line`.
+ * throws `StrategyMemoryError` (`reason: "corrupt"`) naming `file:line`.
  */
 export async function replayJournal(
   path: string,
@@ -100,7 +100,7 @@ export async function replayJournal(
     text = await readFile(path, "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return replay;
-    throw new GavelMemoryError(
+    throw new StrategyMemoryError(
       { operation: "open", reason: "io", message: `cannot read ${path}`, folder },
       { cause: error },
     );
@@ -110,10 +110,10 @@ export async function replayJournal(
   // crash and is skipped; any other bad line means the journal is corrupt.
   let lines: Array<JsonLine<JournalRecord>>;
   try {
-    lines = parseJsonLines(text, { schema: JournalRecordSchema, file: path, torn: "last" });
+    lines = parseJsonLines(text, { schema: journalRecordSchema, file: path, torn: "last" });
   } catch (error) {
     if (!JsonLineError.isInstance(error)) throw error;
-    throw new GavelMemoryError(
+    throw new StrategyMemoryError(
       { operation: "open", reason: "corrupt", message: error.message, folder },
       { cause: error },
     );

@@ -19,7 +19,7 @@ import type { IndexItem, LocalIndex, MetadataTypes } from "vectra";
 import { z } from "zod";
 import { parseConfig } from "../../src/errors.js";
 import { parseStoredEntry } from "../../src/memory/entry-schema.js";
-import { GavelMemoryError } from "../../src/memory/errors.js";
+import { StrategyMemoryError } from "../../src/memory/errors.js";
 import {
   clockOption,
   createMatrixStrategyMemory,
@@ -38,7 +38,7 @@ import { appendJournal, clearJournal, JOURNAL_FILE_NAME, journalLines, replayJou
 /** Journal records written between two compactions, by default. */
 export const DEFAULT_COMPACT_EVERY = 1_000;
 
-const VectraStrategyMemoryOptionsSchema = z
+const vectraStrategyMemoryOptionsSchema = z
   .object({
     /** Folder of the memory; created when missing. */
     folder: z.string().min(1),
@@ -56,7 +56,7 @@ const VectraStrategyMemoryOptionsSchema = z
   .strict();
 
 /**
- * Options of `openVectraStrategyMemory`.
+ * Options of `createVectraStrategyMemory`.
  *
  * | field | default | meaning |
  * |---|---|---|
@@ -67,7 +67,7 @@ const VectraStrategyMemoryOptionsSchema = z
  * | `now` | `Date.now` | clock seam |
  * | `kernel` | `"auto"` | matrix scoring loop: `"wasm"` (SIMD), `"js"`, or `"auto"` |
  */
-export type VectraStrategyMemoryOptions = z.input<typeof VectraStrategyMemoryOptionsSchema>;
+export type VectraStrategyMemoryOptions = z.input<typeof vectraStrategyMemoryOptionsSchema>;
 
 type VectraMetadata = Record<string, MetadataTypes>;
 
@@ -96,7 +96,7 @@ function fromVectraItem(item: IndexItem, folder: string): StoredRecord {
     try {
       metadata = JSON.parse(metadataJson);
     } catch (error) {
-      throw new GavelMemoryError(
+      throw new StrategyMemoryError(
         { operation: "open", reason: "corrupt", message: `item ${item.id} has unreadable metadata`, folder },
         { cause: error },
       );
@@ -143,30 +143,30 @@ async function writeSnapshot(
 /**
  * Opens (or creates) the on-disk strategy memory in `folder`.
  *
- * One process at a time: the folder is locked while open (`GavelMemoryError`, `reason: "locked"`,
+ * One process at a time: the folder is locked while open (`StrategyMemoryError`, `reason: "locked"`,
  * for a second opener). Inside the process, concurrent calls are safe (writes are serialised).
  * A killed process loses at most the journal line being written; the next open replays the
  * journal and compacts it.
  *
- * @throws GavelConfigError when an option is invalid.
- * @throws GavelMemoryError when the folder is locked, unreadable or corrupt.
+ * @throws ConfigError when an option is invalid.
+ * @throws StrategyMemoryError when the folder is locked, unreadable or corrupt.
  * @example
  * ```ts
- * const memory = await openVectraStrategyMemory({ folder: ".gavel/memory" });
+ * const memory = await createVectraStrategyMemory({ folder: ".gavel/memory" });
  * await memory.add(entriesFromAuction({ auctionId: "a1", task, kind: "gsm8k", winner: "small", bids, createdAt: Date.now() }));
  * const pairs = await memory.contrastivePairs("Sum the odd numbers below 50", { k: 8 });
  * await memory.close();
  * ```
  */
-export async function openVectraStrategyMemory(options: VectraStrategyMemoryOptions): Promise<StrategyMemory> {
-  const parsed = parseConfig("vectra strategy memory options", VectraStrategyMemoryOptionsSchema, options);
+export async function createVectraStrategyMemory(options: VectraStrategyMemoryOptions): Promise<StrategyMemory> {
+  const parsed = parseConfig("vectra strategy memory options", vectraStrategyMemoryOptionsSchema, options);
   const { maxEntries, compactEvery, now = Date.now, kernel } = parsed;
   const embeddings = parsed.embeddings ?? new UniversalSentenceEncoderEmbeddings();
   const folder = resolve(parsed.folder);
   try {
     await mkdir(folder, { recursive: true });
   } catch (error) {
-    throw new GavelMemoryError(
+    throw new StrategyMemoryError(
       { operation: "open", reason: "io", message: "cannot create the folder", folder },
       { cause: error },
     );
@@ -201,8 +201,8 @@ export async function openVectraStrategyMemory(options: VectraStrategyMemoryOpti
     });
   } catch (error) {
     await lock.release();
-    if (GavelMemoryError.isInstance(error)) throw error;
-    throw new GavelMemoryError(
+    if (StrategyMemoryError.isInstance(error)) throw error;
+    throw new StrategyMemoryError(
       { operation: "open", reason: "io", message: "cannot open the vectra index", folder },
       { cause: error },
     );

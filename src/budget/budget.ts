@@ -18,8 +18,8 @@
  * Read top to bottom: public types, the options schema, the class, `withReservation`.
  */
 import { z } from "zod";
-import { BudgetExhausted, functionSchema, parseConfig } from "../errors.js";
-import { ReservationClosed, UnknownModelPrice } from "./errors.js";
+import { BudgetExhaustedError, functionSchema, parseConfig } from "../errors.js";
+import { ReservationClosedError, UnknownModelPriceError } from "./errors.js";
 import { costNanoUsd, createPriceResolver, DEFAULT_PRICES, mergePrices, priceTableSchema } from "./prices.js";
 import type { BudgetLimits, BudgetScope, ModelPrice, Usage } from "./types.js";
 
@@ -100,7 +100,7 @@ export type BudgetEvent =
   | { type: "reserve"; at: number; reservation: Reservation }
   | { type: "settle"; at: number; reservation: Reservation; settlement: Settlement }
   | { type: "release"; at: number; reservation: Reservation }
-  | { type: "refuse"; at: number; request: ReserveRequest; error: BudgetExhausted };
+  | { type: "refuse"; at: number; request: ReserveRequest; error: BudgetExhaustedError };
 
 // ---------------------------------------------------------------------------
 // Options
@@ -143,7 +143,7 @@ export interface TokenBudgetOptions {
   /** Prices merged over `DEFAULT_PRICES`; these entries win. */
   prices?: Record<string, { inputPerMillion: number; outputPerMillion: number }>;
   /**
-   * Throw `UnknownModelPrice` when reserving for a model without a price.
+   * Throw `UnknownModelPriceError` when reserving for a model without a price.
    * Default: true when any limit has `maxUsd`; otherwise unpriced models cost 0 USD.
    */
   requirePrices?: boolean;
@@ -233,15 +233,15 @@ interface PreparedRequest {
  *
  * @example
  * ```ts
- * import { TokenBudget, countMessageTokens, usageFromMessage } from "langchain-gavel";
+ * import { countMessageTokens, createTokenBudget, usageFromMessage } from "langchain-gavel";
  *
- * const budget = new TokenBudget({ limits: { run: { maxTokens: 20_000 }, global: { maxUsd: 5 } } });
+ * const budget = createTokenBudget({ limits: { run: { maxTokens: 20_000 }, global: { maxUsd: 5 } } });
  * const reservation = budget.reserve({
  *   model: "gpt-4o-mini",
  *   inputTokens: countMessageTokens(messages, "gpt-4o-mini"),
  *   maxOutputTokens: 512,
  *   scopes: { run: "run-42" },
- * }); // throws BudgetExhausted when any account lacks room
+ * }); // throws BudgetExhaustedError when any account lacks room
  * try {
  *   const reply = await model.invoke(messages); // model = new ChatOpenAI({ model: "gpt-4o-mini", maxTokens: 512 })
  *   budget.settle(reservation, usageFromMessage(reply, messages, "gpt-4o-mini"));
@@ -267,7 +267,7 @@ export class TokenBudget {
 
   /**
    * @param options limits, prices and seams; see {@link TokenBudgetOptions}.
-   * @throws GavelConfigError naming the field when a limit is negative or not a
+   * @throws ConfigError naming the field when a limit is negative or not a
    *   number, a key is unknown (e.g. `maxToken`), or a price entry is invalid.
    */
   constructor(options: TokenBudgetOptions) {
@@ -297,10 +297,10 @@ export class TokenBudget {
    * Hold room for a call in every account it is charged to (global, and each
    * scope named in `request.scopes` that has limits), or in none.
    *
-   * @throws BudgetExhausted when an account lacks room (checked global, thread,
+   * @throws BudgetExhaustedError when an account lacks room (checked global, thread,
    *   run, example; tokens before USD; the first that fails is reported).
-   * @throws UnknownModelPrice when prices are required and the model has none.
-   * @throws GavelConfigError when the request is malformed (negative or
+   * @throws UnknownModelPriceError when prices are required and the model has none.
+   * @throws ConfigError when the request is malformed (negative or
    *   fractional token counts, unknown scope key, empty model name).
    */
   reserve(request: ReserveRequest): Reservation {
@@ -329,12 +329,12 @@ export class TokenBudget {
     return reservation;
   }
 
-  /** Like {@link reserve}, but returns `undefined` instead of throwing `BudgetExhausted`. */
+  /** Like {@link reserve}, but returns `undefined` instead of throwing `BudgetExhaustedError`. */
   tryReserve(request: ReserveRequest): Reservation | undefined {
     try {
       return this.reserve(request);
     } catch (error) {
-      if (BudgetExhausted.isInstance(error)) return undefined;
+      if (BudgetExhaustedError.isInstance(error)) return undefined;
       throw error;
     }
   }
@@ -349,13 +349,13 @@ export class TokenBudget {
    * the reservation the true amount is still recorded and `overrun` is true;
    * an account over its limit then refuses every further reservation.
    *
-   * @throws ReservationClosed when the reservation is already settled or
+   * @throws ReservationClosedError when the reservation is already settled or
    *   released, or another budget issued it (nothing is charged twice).
-   * @throws GavelConfigError when `usage` has negative or fractional counts (the reservation stays open).
+   * @throws ConfigError when `usage` has negative or fractional counts (the reservation stays open).
    */
   settle(reservation: Reservation, usage: Usage): Settlement {
     const open = this.#open.get(reservation);
-    if (!open) throw new ReservationClosed(reservation.id, this.#closed.get(reservation) ?? "foreign");
+    if (!open) throw new ReservationClosedError(reservation.id, this.#closed.get(reservation) ?? "foreign");
     if (!isCount(usage.inputTokens) || !isCount(usage.outputTokens)) parseConfig("settle usage", usageSchema, usage);
     const tokens = usage.inputTokens + usage.outputTokens;
     const nanoUsd = open.price ? costNanoUsd(open.price, usage) : 0;
@@ -387,13 +387,13 @@ export class TokenBudget {
    * and returns false.
    *
    * @returns true when this call released the reservation.
-   * @throws ReservationClosed when another budget issued the reservation.
+   * @throws ReservationClosedError when another budget issued the reservation.
    */
   release(reservation: Reservation): boolean {
     const open = this.#open.get(reservation);
     if (!open) {
       if (this.#closed.has(reservation)) return false;
-      throw new ReservationClosed(reservation.id, "foreign");
+      throw new ReservationClosedError(reservation.id, "foreign");
     }
     this.#emit({ type: "release", at: this.#now(), reservation });
     for (const account of open.accounts) {
@@ -471,7 +471,7 @@ export class TokenBudget {
   #prepare(request: ReserveRequest): PreparedRequest {
     if (!isWellFormed(request)) parseConfig("budget reserve request", reserveRequestSchema, request);
     const price = this.priceOf(request.model);
-    if (!price && this.#requirePrices) throw new UnknownModelPrice(request.model);
+    if (!price && this.#requirePrices) throw new UnknownModelPriceError(request.model);
     const nanoUsd = price
       ? costNanoUsd(price, { inputTokens: request.inputTokens, outputTokens: request.maxOutputTokens })
       : 0;
@@ -485,11 +485,11 @@ export class TokenBudget {
   }
 
   /** The first account that cannot hold the request, as the error to throw. */
-  #refusal({ tokens, nanoUsd, targets }: PreparedRequest): BudgetExhausted | undefined {
+  #refusal({ tokens, nanoUsd, targets }: PreparedRequest): BudgetExhaustedError | undefined {
     for (const { scope, scopeId, limits, account } of targets) {
       const held = account ?? emptyAccount();
       if (limits.maxTokens !== undefined && held.spentTokens + held.reservedTokens + tokens > limits.maxTokens) {
-        return new BudgetExhausted({
+        return new BudgetExhaustedError({
           scope,
           scopeId,
           unit: "tokens",
@@ -503,7 +503,7 @@ export class TokenBudget {
         limits.maxUsd !== undefined &&
         held.spentNanoUsd + held.reservedNanoUsd + nanoUsd > toNanoUsd(limits.maxUsd)
       ) {
-        return new BudgetExhausted({
+        return new BudgetExhaustedError({
           scope,
           scopeId,
           unit: "usd",
@@ -557,6 +557,23 @@ export class TokenBudget {
   }
 }
 
+/**
+ * Create a {@link TokenBudget}: token and USD limits over scopes (global, thread, run, example),
+ * kept by reserve-then-settle.
+ *
+ * @param options - limits, prices and seams; see {@link TokenBudgetOptions}.
+ * @throws ConfigError naming the field when a limit is negative or not a number, a key is unknown
+ *   (e.g. `maxToken`), or a price entry is invalid.
+ * @example
+ * ```ts
+ * const budget = createTokenBudget({ limits: { run: { maxTokens: 20_000 }, global: { maxUsd: 5 } } });
+ * budget.remaining({ run: "run-42" }); // { tokens: 20000, usd: 5 }
+ * ```
+ */
+export function createTokenBudget(options: TokenBudgetOptions): TokenBudget {
+  return new TokenBudget(options);
+}
+
 // ---------------------------------------------------------------------------
 // withReservation
 // ---------------------------------------------------------------------------
@@ -567,7 +584,7 @@ export class TokenBudget {
  * succeeded but its usage cannot be read (`usageOf` throws or returns invalid
  * counts), the full reservation is charged, marked estimated, and the error is rethrown.
  *
- * @throws BudgetExhausted before calling when the budget lacks room.
+ * @throws BudgetExhaustedError before calling when the budget lacks room.
  *
  * @example
  * ```ts

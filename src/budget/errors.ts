@@ -1,5 +1,5 @@
 /**
- * Errors of the budget core beyond `BudgetExhausted` (which lives in
+ * Errors of the budget core beyond `BudgetExhaustedError` (which lives in
  * `src/errors.ts`). Named classes with structured fields, matched by
  * `isInstance` across package copies.
  */
@@ -9,8 +9,8 @@ import { GavelError } from "../errors.js";
  * A budget with USD limits (or `requirePrices: true`) was asked to reserve for
  * a model it has no price for. Add the model to the budget's `prices`.
  */
-export class UnknownModelPrice extends GavelError {
-  override readonly name = "UnknownModelPrice";
+export class UnknownModelPriceError extends GavelError {
+  override readonly name = "UnknownModelPriceError";
   /** The model name that matched no price entry. */
   readonly model: string;
 
@@ -31,8 +31,8 @@ export type ReservationState = "settled" | "released" | "foreign";
  * `settle` was called on a reservation that is already settled or released,
  * or that another budget issued. Nothing was charged by this call.
  */
-export class ReservationClosed extends GavelError {
-  override readonly name = "ReservationClosed";
+export class ReservationClosedError extends GavelError {
+  override readonly name = "ReservationClosedError";
   /** Id of the reservation. */
   readonly reservationId: string;
   /** `"settled"`, `"released"`, or `"foreign"` (not issued by this budget). */

@@ -5,9 +5,9 @@
  *
  * @example
  * ```ts
- * import { TokenBudget, countMessageTokens, usageFromMessage, withReservation } from "langchain-gavel";
+ * import { createTokenBudget, countMessageTokens, usageFromMessage, withReservation } from "langchain-gavel";
  *
- * const budget = new TokenBudget({ limits: { run: { maxTokens: 20_000 }, global: { maxUsd: 5 } } });
+ * const budget = createTokenBudget({ limits: { run: { maxTokens: 20_000 }, global: { maxUsd: 5 } } });
  * const { result } = await withReservation(
  *   budget,
  *   { model: "gpt-4o-mini", inputTokens: countMessageTokens(messages, "gpt-4o-mini"), maxOutputTokens: 256, scopes: { run: "run-1" } },
@@ -16,11 +16,12 @@
  * );
  * ```
  */
-export { BudgetExhausted, type BudgetExhaustedDetails } from "../errors.js";
+export { type BudgetExhaustedDetails, BudgetExhaustedError } from "../errors.js";
 export {
   type AccountSnapshot,
   type BudgetEvent,
   budgetLimitsSchema,
+  createTokenBudget,
   GLOBAL_SCOPE_ID,
   type NamedScope,
   type Reservation,
@@ -28,12 +29,12 @@ export {
   type ScopeIds,
   type Settlement,
   scopeIdsSchema,
-  TokenBudget,
+  type TokenBudget,
   type TokenBudgetOptions,
   tokenBudgetOptionsSchema,
   withReservation,
 } from "./budget.js";
-export { ReservationClosed, type ReservationState, UnknownModelPrice } from "./errors.js";
+export { ReservationClosedError, type ReservationState, UnknownModelPriceError } from "./errors.js";
 export {
   costNanoUsd,
   costUsd,
@@ -41,7 +42,6 @@ export {
   DEFAULT_PRICES,
   mergePrices,
   modelPriceSchema,
-  priceNameCandidates,
   priceTableSchema,
   resolvePrice,
 } from "./prices.js";
@@ -56,10 +56,7 @@ export {
   type EncodingName,
   encodingForModel,
   IMAGE_TOKEN_ESTIMATE,
-  REPLY_PRIMING_TOKENS,
   type RoleMessage,
-  TOKENS_PER_MESSAGE,
-  TOKENS_PER_NAME,
   type UsageSource,
   usageFromMessage,
 } from "./tokens.js";

@@ -11,9 +11,9 @@ import type { TokenBudget } from "./budget.js";
  *
  * @example
  * ```ts
- * import { type SharedTokenBudget, TokenBudget } from "langchain-gavel";
+ * import { createTokenBudget, type SharedTokenBudget } from "langchain-gavel";
  *
- * const budget: SharedTokenBudget = new TokenBudget({ limits: { global: { maxUsd: 5 } } });
+ * const budget: SharedTokenBudget = createTokenBudget({ limits: { global: { maxUsd: 5 } } });
  * ```
  */
 export type SharedTokenBudget = Pick<TokenBudget, "reserve" | "settle" | "release" | "remaining">;

@@ -15,7 +15,7 @@
  */
 import { AIMessage, type BaseMessage } from "@langchain/core/messages";
 import { convertToOpenAITool } from "@langchain/core/utils/function_calling";
-import { type TiktokenBPE, Tiktoken } from "js-tiktoken/lite";
+import { Tiktoken, type TiktokenBPE } from "js-tiktoken/lite";
 import { requirePeer } from "../peers.js";
 import type { Usage } from "./types.js";
 

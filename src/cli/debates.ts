@@ -26,7 +26,7 @@ import { createHashingEmbeddings, type EmbeddingsLike } from "../eval/routing/em
 import { loadSentenceEncoder, parseInteger, percent } from "./common.js";
 import { exitCodeOf, usageErrorsExitWithCode2 } from "./exit-codes.js";
 
-const DebatesCommandOptionsSchema = z
+const debatesCommandOptionsSchema = z
   .object({
     /** Where results go. Default: `process.stdout`. */
     stdout: functionSchema<(text: string) => void>().optional(),
@@ -38,14 +38,14 @@ const DebatesCommandOptionsSchema = z
   .strict();
 
 /** Options of {@link debatesCommand}: I/O seams for tests and embedding. */
-export type DebatesCommandOptions = z.input<typeof DebatesCommandOptionsSchema>;
+export type DebatesCommandOptions = z.input<typeof debatesCommandOptionsSchema>;
 
 /**
  * The `replay-debates` command of the `gavel` CLI.
  *
  * @param options - Optional writers and embedder factory (seams for tests).
  * @returns A commander `Command` to add to a program.
- * @throws GavelConfigError when an option is invalid.
+ * @throws ConfigError when an option is invalid.
  * @example
  * ```ts
  * import { Command } from "commander";
@@ -58,7 +58,7 @@ export function debatesCommand(options: DebatesCommandOptions = {}): Command {
     stdout = (text: string) => process.stdout.write(text),
     stderr = (text: string) => process.stderr.write(text),
     createEmbedder = defaultDebateEmbedder,
-  } = parseConfig("debatesCommand options", DebatesCommandOptionsSchema, options);
+  } = parseConfig("debatesCommand options", debatesCommandOptionsSchema, options);
   const print = (text: string) => stdout(text.endsWith("\n") ? text : `${text}\n`);
 
   return new Command("replay-debates")

@@ -65,7 +65,7 @@ export function defaultConfigPath(): string {
   return join(dirname(dataDirectory()), "configs", "default.yaml");
 }
 
-const EvalCommandOptionsSchema = z
+const evalCommandOptionsSchema = z
   .object({
     /** Where results go. Default: `process.stdout`. */
     stdout: functionSchema<(text: string) => void>().optional(),
@@ -92,7 +92,7 @@ const EvalCommandOptionsSchema = z
   .strict();
 
 /** Options of {@link evalCommand} and {@link sweepCommand}: I/O seams for tests and embedding. */
-export type EvalCommandOptions = z.input<typeof EvalCommandOptionsSchema>;
+export type EvalCommandOptions = z.input<typeof evalCommandOptionsSchema>;
 
 interface RunFlags {
   config?: string;
@@ -116,7 +116,7 @@ interface RunFlags {
  *
  * @param options - Optional writers, environment, runner and embedder (seams for tests).
  * @returns A commander `Command` to add to a program.
- * @throws GavelConfigError when an option is invalid.
+ * @throws ConfigError when an option is invalid.
  * @example
  * ```ts
  * import { Command } from "commander";
@@ -153,7 +153,7 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
     renderPlot,
     defaultConfig = defaultConfigPath(),
     clock = () => performance.now(),
-  } = parseConfig(`${name}Command options`, EvalCommandOptionsSchema, options);
+  } = parseConfig(`${name}Command options`, evalCommandOptionsSchema, options);
   const print = (text: string) => stdout(text.endsWith("\n") ? text : `${text}\n`);
 
   const command = new Command(name)

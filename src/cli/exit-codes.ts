@@ -4,9 +4,9 @@
  * optional package included), 3 not implemented.
  */
 import type { CommanderError } from "commander";
-import { GavelConfigError } from "../errors.js";
-import { GavelDataError, NotImplementedError } from "../eval/errors.js";
-import { GavelConfigFileError, MissingApiKeyError } from "../eval/experiment/config.js";
+import { ConfigError } from "../errors.js";
+import { DataError, NotImplementedError } from "../eval/errors.js";
+import { ConfigFileError, MissingApiKeyError } from "../eval/experiment/config.js";
 import { MultiAgentSetupError } from "../eval/multiagent/run.js";
 import { MissingPeerDependencyError } from "../peers.js";
 
@@ -35,11 +35,11 @@ export function usageErrorsExitWithCode2(error: CommanderError): void {
  */
 export function exitCodeOf(error: unknown): { exitCode: number; code: string } {
   if (NotImplementedError.isInstance(error)) return { exitCode: EXIT_NOT_IMPLEMENTED, code: "notImplemented" };
-  if (GavelConfigFileError.isInstance(error) || GavelConfigError.isInstance(error)) {
+  if (ConfigFileError.isInstance(error) || ConfigError.isInstance(error)) {
     return { exitCode: EXIT_BAD_INPUT, code: "invalidConfig" };
   }
   if (MissingApiKeyError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "missingApiKey" };
-  if (GavelDataError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "invalidData" };
+  if (DataError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "invalidData" };
   if (MultiAgentSetupError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "badSetup" };
   if (MissingPeerDependencyError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "missingPackage" };
   return { exitCode: EXIT_RUN_FAILED, code: "runFailed" };

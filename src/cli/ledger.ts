@@ -40,7 +40,7 @@ function functionField<T>() {
   return z.custom<T>((value) => typeof value === "function", "expected a function");
 }
 
-const LedgerCommandOptionsSchema = z
+const ledgerCommandOptionsSchema = z
   .object({
     /** Where results go. Default: `process.stdout`. */
     stdout: functionField<(text: string) => void>().optional(),
@@ -52,14 +52,14 @@ const LedgerCommandOptionsSchema = z
   .strict();
 
 /** Options of {@link ledgerCommand}: I/O seams for tests and embedding. */
-export type LedgerCommandOptions = z.input<typeof LedgerCommandOptionsSchema>;
+export type LedgerCommandOptions = z.input<typeof ledgerCommandOptionsSchema>;
 
 /**
  * The `ledger` command of the `gavel` CLI, with its subcommands `spend`, `wins`, `auction`, `recent` and `overhead`.
  *
  * @param options - Optional writers and ledger opener (seams for tests).
  * @returns A commander `Command` to add to a program.
- * @throws GavelConfigError when an option is invalid.
+ * @throws ConfigError when an option is invalid.
  *
  * @example
  * ```ts
@@ -81,7 +81,7 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
       );
       return createSqliteLedger({ path, readonly: true });
     },
-  } = parseConfig("ledgerCommand options", LedgerCommandOptionsSchema, options);
+  } = parseConfig("ledgerCommand options", ledgerCommandOptionsSchema, options);
 
   const output = { writeOut: stdout, writeErr: stderr };
   const print = (text: string) => stdout(text.endsWith("\n") ? text : `${text}\n`);

@@ -15,7 +15,7 @@ import { functionSchema, parseConfig } from "../errors.js";
 import { readReport, writeReport } from "../eval/report/write.js";
 import { EXIT_BAD_INPUT, usageErrorsExitWithCode2 } from "./exit-codes.js";
 
-const ReportCommandOptionsSchema = z
+const reportCommandOptionsSchema = z
   .object({
     /** Where results go. Default: `process.stdout`. */
     stdout: functionSchema<(text: string) => void>().optional(),
@@ -25,7 +25,7 @@ const ReportCommandOptionsSchema = z
   .strict();
 
 /** Options of {@link reportCommand}: I/O seams for tests and embedding. */
-export type ReportCommandOptions = z.input<typeof ReportCommandOptionsSchema>;
+export type ReportCommandOptions = z.input<typeof reportCommandOptionsSchema>;
 
 /**
  * The `report` command of the `gavel` CLI: read `report.json`, write `report.json`, `report.md`,
@@ -33,7 +33,7 @@ export type ReportCommandOptions = z.input<typeof ReportCommandOptionsSchema>;
  *
  * @param options - Optional writers (seams for tests).
  * @returns A commander `Command` to add to a program.
- * @throws GavelConfigError when an option is invalid.
+ * @throws ConfigError when an option is invalid.
  * @example
  * ```ts
  * const program = new Command("gavel").addCommand(reportCommand());
@@ -44,7 +44,7 @@ export function reportCommand(options: ReportCommandOptions = {}): Command {
   const {
     stdout = (text: string) => process.stdout.write(text),
     stderr = (text: string) => process.stderr.write(text),
-  } = parseConfig("reportCommand options", ReportCommandOptionsSchema, options);
+  } = parseConfig("reportCommand options", reportCommandOptionsSchema, options);
 
   return new Command("report")
     .description("Re-render a report folder (Markdown, Pareto SVG, HTML) from its report.json.")

@@ -30,7 +30,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { type ZodError, z } from "zod";
 import { executorWeightsToJson, fitExecutorWeights } from "../coordination/weights.js";
 import { serializeAggressiveness, type TrainingEpoch } from "../debate/training.js";
-import { functionSchema, GavelConfigError, parseConfig } from "../errors.js";
+import { ConfigError, functionSchema, parseConfig } from "../errors.js";
 import { loadExperimentConfig } from "../eval/experiment/config.js";
 import {
   DEFAULT_TRAINING_QUESTIONS,
@@ -62,7 +62,7 @@ import {
 } from "./common.js";
 import { EXIT_BAD_INPUT, EXIT_RUN_FAILED, exitCodeOf, usageErrorsExitWithCode2 } from "./exit-codes.js";
 
-const TrainCommandOptionsSchema = z
+const trainCommandOptionsSchema = z
   .object({
     /** Where results go. Default: `process.stdout`. */
     stdout: functionSchema<(text: string) => void>().optional(),
@@ -76,10 +76,10 @@ const TrainCommandOptionsSchema = z
   .strict();
 
 /** Options of {@link trainCommand}: I/O and environment seams for tests and embedding. */
-export type TrainCommandOptions = z.input<typeof TrainCommandOptionsSchema>;
+export type TrainCommandOptions = z.input<typeof trainCommandOptionsSchema>;
 
 /** One line of the `train executors` records file: did this executor answer one training question right? */
-const ExecutorRecordSchema = z
+const executorRecordSchema = z
   .object({
     executor: z.string().min(1),
     correct: z.boolean(),
@@ -131,7 +131,7 @@ type WeightEvaluationSummary = Omit<WeightEvaluation, "winners">;
  *
  * @param options - Optional writers, HiGHS loader and environment (seams for tests).
  * @returns A commander `Command` to add to a program.
- * @throws GavelConfigError when an option is invalid.
+ * @throws ConfigError when an option is invalid.
  * @example
  * ```ts
  * import { Command } from "commander";
@@ -150,7 +150,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
     stderr = (text: string) => process.stderr.write(text),
     loadSolver,
     env = process.env,
-  } = parseConfig("trainCommand options", TrainCommandOptionsSchema, options);
+  } = parseConfig("trainCommand options", trainCommandOptionsSchema, options);
   const output = { writeOut: stdout, writeErr: stderr };
   const print = (text: string) => stdout(text.endsWith("\n") ? text : `${text}\n`);
   const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
@@ -180,7 +180,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
         try {
           parsed.push({ line, value: parse(value) });
         } catch (error) {
-          if (!GavelConfigError.isInstance(error)) throw error;
+          if (!ConfigError.isInstance(error)) throw error;
           fail(command, `${file}:${line}: ${describeIssues(error)}`, EXIT_BAD_INPUT, "badLine");
         }
       }
@@ -230,7 +230,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
           ...(loadSolver === undefined ? {} : { loadSolver }),
         });
       } catch (error) {
-        if (!GavelConfigError.isInstance(error)) throw error;
+        if (!ConfigError.isInstance(error)) throw error;
         // The fit's own checks (e.g. a bid without a score from one of the jurors) name `tasks.<i>....`.
         fail(command, describeFitIssues(error, flags.tasks, training), EXIT_BAD_INPUT, "badTasks");
       }
@@ -282,7 +282,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
     .action((_options: unknown, command: Command) => {
       const flags = command.opts<ExecutorFlags>();
       const records = readLines(command, flags.records, (value) =>
-        parseConfig("executor record", ExecutorRecordSchema, value),
+        parseConfig("executor record", executorRecordSchema, value),
       );
       const weights = fitExecutorWeights(
         records.map((entry) => entry.value),
@@ -407,8 +407,8 @@ function splitTasks<T extends { line: number }>(
 // Error messages
 // ---------------------------------------------------------------------------
 
-/** `field "bids.0.price": Too small: ...; field "taskId": ...` from a `GavelConfigError`'s zod issues. */
-function describeIssues(error: GavelConfigError): string {
+/** `field "bids.0.price": Too small: ...; field "taskId": ...` from a `ConfigError`'s zod issues. */
+function describeIssues(error: ConfigError): string {
   const issues = (error.cause as ZodError | undefined)?.issues ?? [];
   if (issues.length === 0) return error.message;
   return issues
@@ -421,7 +421,7 @@ function describeIssues(error: GavelConfigError): string {
 
 /** Issues of `fitRouterWeights`'s options (`tasks.<i>.bids...`) translated to `FILE:LINE: field "bids..."`. */
 function describeFitIssues(
-  error: GavelConfigError,
+  error: ConfigError,
   file: string,
   training: ReadonlyArray<{ line: number; value: TrainingTask }>,
 ): string {

@@ -15,7 +15,7 @@
  * The answer of the executor whose belief is closest to m (highest agreement, parsed answers
  * only) is reported as `closestToMean`; `rule: "closest-to-mean"` makes it the candidate.
  */
-import { tieKey } from "../market/index.js";
+import { tieKey } from "../market/random.js";
 import { cosineSimilarity } from "./beliefs.js";
 
 /** How the commitment candidate is chosen (see the module comment). */

@@ -14,7 +14,7 @@ import type { AIMessage, BaseMessage } from "@langchain/core/messages";
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import { z } from "zod";
 import {
-  BudgetExhausted,
+  BudgetExhaustedError,
   type Reservation,
   type ScopeIds,
   type TokenBudget,
@@ -306,7 +306,7 @@ function reserveFor(
  *   `commitment`, `rounds`, `usage`, `stopReason`; or add it as a node of a parent graph whose
  *   state has `question` and `answer`. Its recursion need is `3 · maxRounds + 2` steps (LangGraph's
  *   default limit, 25, covers `maxRounds ≤ 7`).
- * @throws GavelConfigError naming the field when an option is invalid (unknown key, duplicate
+ * @throws ConfigError naming the field when an option is invalid (unknown key, duplicate
  *   executor name, missing weight, coordinator cap above 50, ...).
  * @throws CoordinationError when a model declares a larger output cap than needed and cannot be copied with a smaller one.
  * @example
@@ -349,7 +349,7 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
   const weightOf = (name: string) => weights?.[name] ?? 1;
   const scopesOf = (state: State): ScopeIds | undefined => state.budgetScopes ?? config.budgetScopes;
 
-  const budgetStop = (error: BudgetExhausted): Update => ({ stopReason: "budget", stopDetail: error.message });
+  const budgetStop = (error: BudgetExhaustedError): Update => ({ stopReason: "budget", stopDetail: error.message });
 
   async function strategyNode(state: State): Promise<Update> {
     const messages = strategyMessages(state.question, coordinatorMaxTokens);
@@ -359,7 +359,7 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
     try {
       reservation = reserveFor(coordinator, inputTokens, budget, scopesOf(state), "coordination.strategy");
     } catch (error) {
-      if (BudgetExhausted.isInstance(error)) return budgetStop(error);
+      if (BudgetExhaustedError.isInstance(error)) return budgetStop(error);
       throw error;
     }
     const { text } = await invokeHeld(coordinator, messages, budget, reservation, usage, "strategy");
@@ -392,7 +392,7 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
       });
     } catch (error) {
       for (const reservation of reservations) if (reservation) budget?.release(reservation);
-      if (BudgetExhausted.isInstance(error)) return budgetStop(error);
+      if (BudgetExhaustedError.isInstance(error)) return budgetStop(error);
       throw error;
     }
     const usage = { ...state.usage };
@@ -478,13 +478,13 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
     let commitment: string;
     let commitmentAnswer: string | undefined;
     let commitmentSource: CoordinationRound["commitmentSource"] = "coordinator";
-    let refusal: BudgetExhausted | undefined;
+    let refusal: BudgetExhaustedError | undefined;
     const inputTokens = budget === undefined ? 0 : await promptTokensOf(coordinator.model, messages);
     let reservation: Reservation | undefined;
     try {
       reservation = reserveFor(coordinator, inputTokens, budget, scopesOf(state), "coordination.commitment");
     } catch (error) {
-      if (!BudgetExhausted.isInstance(error)) throw error;
+      if (!BudgetExhaustedError.isInstance(error)) throw error;
       refusal = error;
     }
     if (refusal === undefined) {

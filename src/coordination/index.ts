@@ -18,13 +18,7 @@ export {
   type BeliefRefinement,
   type BeliefRefinementOptions,
   type BeliefStopReason,
-  beliefAttention,
-  beliefDistance,
-  buildBelief,
-  cosineSimilarity,
-  normalize,
   refineBeliefs,
-  updateBeliefs,
 } from "./beliefs.js";
 export {
   type Confidence,
@@ -32,7 +26,6 @@ export {
   confidenceFromLogprobs,
   confidenceOf,
   DEFAULT_CONFIDENCE,
-  parseStatedConfidence,
 } from "./confidence.js";
 export {
   type BeliefVoter,
@@ -40,7 +33,6 @@ export {
   type CandidateSelection,
   selectCommitmentCandidate,
   type VoterScore,
-  weightedMeanBelief,
 } from "./consensus.js";
 export { CoordinationError, type CoordinationFailure } from "./errors.js";
 export {
@@ -55,7 +47,7 @@ export {
   DEFAULT_EXECUTOR_MAX_TOKENS,
   type ExecutorAnswer,
 } from "./graph.js";
-export { COORDINATOR_TOKEN_LIMIT, guardStrategy, type StrategyGuardResult, truncateToTokens } from "./prompts.js";
+export { COORDINATOR_TOKEN_LIMIT, type StrategyGuardResult, truncateToTokens } from "./prompts.js";
 export {
   type ExecutorOutcome,
   type ExecutorWeights,

@@ -44,7 +44,7 @@ const fitOptionsSchema = z.object({ prior: z.number().positive().default(1) }).s
  *
  * @param records one row per (executor, training question).
  * @param options.prior pseudo-counts of right and wrong added to each executor. Default 1.
- * @throws GavelConfigError when `prior` is not positive.
+ * @throws ConfigError when `prior` is not positive.
  * @example
  * ```ts
  * const weights = fitExecutorWeights([
@@ -88,7 +88,7 @@ export function executorWeightsToJson(weights: ExecutorWeights): string {
 /**
  * Read weights saved by {@link executorWeightsToJson}.
  *
- * @throws GavelConfigError naming the bad field, or saying the text is not JSON.
+ * @throws ConfigError naming the bad field, or saying the text is not JSON.
  */
 export function executorWeightsFromJson(text: string): ExecutorWeights {
   return parseJsonConfig("executor weights", executorWeightsSchema, text);

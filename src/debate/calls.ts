@@ -11,7 +11,7 @@ import type { RunnableConfig } from "@langchain/core/runnables";
 import type { Reservation, TokenBudget } from "../budget/budget.js";
 import { usageFromMessage } from "../budget/tokens.js";
 import type { Usage } from "../budget/types.js";
-import { BudgetExhausted, describeError } from "../errors.js";
+import { BudgetExhaustedError, describeError } from "../errors.js";
 import type { ChargeInput, LedgerScope } from "../ledger/types.js";
 import { callCopy, modelName, promptTokensOf } from "../models.js";
 import type { DebateAgent } from "./options.js";
@@ -74,7 +74,7 @@ export async function callAgent(
   try {
     reservation = context.budget.reserve({ model, inputTokens, maxOutputTokens: maxTokens, label });
   } catch (error) {
-    if (!BudgetExhausted.isInstance(error)) throw error;
+    if (!BudgetExhaustedError.isInstance(error)) throw error;
     context.charges.push({ ...base, kind: "refuse", inputTokens, outputTokens: maxTokens, usd: 0 });
     return { ok: false, drop: { agent: agent.name, stage: purpose, reason: "budget", detail: error.message } };
   }

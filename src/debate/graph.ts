@@ -21,7 +21,7 @@ import { AuctionDebateState, type AuctionDebateStateType } from "./state.js";
  * @param options see `AuctionDebateOptions`; only `agents` is required.
  * @returns a compiled LangGraph graph. Invoke it with `{ question }` (and optionally `budget`,
  *   `exampleId`); it is also usable as a node of a parent `StateGraph` that shares those keys.
- * @throws GavelConfigError naming each bad option.
+ * @throws ConfigError naming each bad option.
  * @example
  * import { ChatOpenAI } from "@langchain/openai";
  * import { createAuctionDebate } from "langchain-gavel";

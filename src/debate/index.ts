@@ -15,7 +15,7 @@ export {
   AGGREGATIONS,
   type AggregationName,
   type AuctionDebateOptions,
-  AuctionDebateOptionsSchema,
+  auctionDebateOptionsSchema,
   DEBATE_MODES,
   DEFAULT_DEBATE_BUDGET,
   DEFAULT_DEBATE_TOP_K,
@@ -33,7 +33,6 @@ export {
   type DebateCallPurpose,
   INTENT_INSTRUCTION,
   MESSAGE_INSTRUCTION,
-  renderTranscript,
   SELF_UTILITY_INSTRUCTION,
 } from "./prompts.js";
 export {
@@ -51,17 +50,16 @@ export {
   parseAggressiveness,
   serializeAggressiveness,
   type TrainAggressivenessOptions,
-  TrainAggressivenessOptionsSchema,
   type TrainingEpoch,
   type TrainingQuestion,
   type TrainingResult,
   trainAggressiveness,
+  trainAggressivenessOptionsSchema,
 } from "./training.js";
 export {
   estimateUtility,
   heuristicUtility,
   meanTokenProbability,
-  parseSelfUtility,
   type UtilityEstimate,
   type UtilitySource,
 } from "./utility.js";

@@ -5,7 +5,7 @@
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { z } from "zod";
 import { parseConfig } from "../errors.js";
-import type { AuctionLedger } from "../ledger/types.js";
+import type { LedgerWriter } from "../ledger/types.js";
 import { MECHANISM_NAMES } from "../market/options.js";
 import type { MechanismName } from "../market/types.js";
 import { isChatModel } from "../models.js";
@@ -39,7 +39,7 @@ export const DEFAULT_DEBATE_TOP_LOGPROBS = 5;
 
 const isFunction = (value: unknown) => typeof value === "function";
 
-const AgentSchema = z
+const agentSchema = z
   .object({
     name: z
       .string()
@@ -52,10 +52,10 @@ const AgentSchema = z
   .strict();
 
 /** Zod schema of {@link AuctionDebateOptions}. Unknown keys are rejected. */
-export const AuctionDebateOptionsSchema = z
+export const auctionDebateOptionsSchema = z
   .object({
     agents: z
-      .array(AgentSchema)
+      .array(agentSchema)
       .min(1)
       .refine((agents) => new Set(agents.map((agent) => agent.name)).size === agents.length, {
         message: "agent names must be unique",
@@ -78,8 +78,8 @@ export const AuctionDebateOptionsSchema = z
     messageMaxTokens: z.number().int().positive().default(DEFAULT_MESSAGE_MAX_TOKENS),
     topLogprobs: z.number().int().min(0).max(20).default(DEFAULT_DEBATE_TOP_LOGPROBS),
     ledger: z
-      .custom<AuctionLedger>((value) => typeof (value as AuctionLedger | null)?.recordAuction === "function", {
-        message: "must be an AuctionLedger (e.g. createSqliteLedger({ path }))",
+      .custom<LedgerWriter>((value) => typeof (value as LedgerWriter | null)?.recordAuction === "function", {
+        message: "must be a LedgerWriter (e.g. createSqliteLedger({ path }))",
       })
       .optional(),
     generateId: z.custom<() => string>(isFunction, { message: "must be a function" }).optional(),
@@ -118,14 +118,14 @@ export const AuctionDebateOptionsSchema = z
  * | `intentMaxTokens` | `48` | output cap of an intent |
  * | `messageMaxTokens` | `192` | output cap of a message or draft |
  * | `topLogprobs` | `5` | `top_logprobs` asked from ChatOpenAI-like clients (logprob/entropy) |
- * | `ledger` | — | an `AuctionLedger`: every auction and charge is recorded |
+ * | `ledger` | — | a `LedgerWriter`: every auction and charge is recorded |
  * | `generateId` | `crypto.randomUUID` | ids of auctions and examples |
  * | `name` | `"auction_debate"` | the compiled graph's name |
  */
-export type AuctionDebateOptions = z.input<typeof AuctionDebateOptionsSchema>;
+export type AuctionDebateOptions = z.input<typeof auctionDebateOptionsSchema>;
 
 /** One agent of the debate, as configured. */
-export type DebateAgent = z.output<typeof AgentSchema>;
+export type DebateAgent = z.output<typeof agentSchema>;
 
 /** Validated settings, every default filled in. */
 export interface DebateSettings {
@@ -146,7 +146,7 @@ export interface DebateSettings {
   readonly intentMaxTokens: number;
   readonly messageMaxTokens: number;
   readonly topLogprobs: number;
-  readonly ledger: AuctionLedger | undefined;
+  readonly ledger: LedgerWriter | undefined;
   readonly generateId: () => string;
   readonly name: string;
 }
@@ -167,10 +167,10 @@ export function parseAnswerLine(text: string): string | undefined {
 /**
  * Validates the options once and fills the defaults.
  *
- * @throws GavelConfigError naming each bad field.
+ * @throws ConfigError naming each bad field.
  */
 export function parseDebateOptions(options: AuctionDebateOptions): DebateSettings {
-  const parsed = parseConfig("auction debate options", AuctionDebateOptionsSchema, options);
+  const parsed = parseConfig("auction debate options", auctionDebateOptionsSchema, options);
   const alpha = parsed.aggressiveness;
   const aggressiveness: Record<string, number> = {};
   for (const agent of parsed.agents) {

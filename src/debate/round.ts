@@ -10,7 +10,7 @@
  * - `full`: every agent writes and broadcasts its message; no auction (the baseline).
  */
 import type { RunnableConfig } from "@langchain/core/runnables";
-import { TokenBudget } from "../budget/budget.js";
+import { createTokenBudget } from "../budget/budget.js";
 import type { ChargeInput, LedgerScope } from "../ledger/types.js";
 import { createAuctioneer } from "../market/auctioneer.js";
 import type { AuctionOutcome, Bid } from "../market/types.js";
@@ -78,7 +78,7 @@ export async function runRound(
   }
 
   // Reservation ids from the debate's own generator: unique across rounds (a fresh budget per round would restart at reservation-1).
-  const budget = new TokenBudget({ limits: { global: { maxTokens: remaining } }, generateId: settings.generateId });
+  const budget = createTokenBudget({ limits: { global: { maxTokens: remaining } }, generateId: settings.generateId });
   const charges: ChargeInput[] = [];
   const scope: LedgerScope = { kind: "example", id: exampleId };
   const auctionId = mode === "full" ? undefined : settings.generateId();

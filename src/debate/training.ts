@@ -24,7 +24,7 @@ export interface TrainingQuestion {
 const isFunction = (value: unknown) => typeof value === "function";
 
 /** Zod schema of {@link TrainAggressivenessOptions}. */
-export const TrainAggressivenessOptionsSchema = z
+export const trainAggressivenessOptionsSchema = z
   .object({
     agents: z.array(z.string().min(1)).min(1),
     questions: z.array(z.object({ question: z.string(), gold: z.string() }).strict()).min(1),
@@ -69,7 +69,7 @@ export const TrainAggressivenessOptionsSchema = z
  * | `seed` | `0` | seed of the ε draws |
  * | `onEpoch` | — | called with each epoch's figures as soon as it ends (progress) |
  */
-export type TrainAggressivenessOptions = z.input<typeof TrainAggressivenessOptionsSchema>;
+export type TrainAggressivenessOptions = z.input<typeof trainAggressivenessOptionsSchema>;
 
 /** What one epoch achieved (with the sampled α of each step). */
 export interface TrainingEpoch {
@@ -89,7 +89,7 @@ export interface TrainingResult {
 /**
  * Fits α per agent by REINFORCE on `accuracy − λ · tokens / budget`.
  *
- * @throws GavelConfigError naming each bad option.
+ * @throws ConfigError naming each bad option.
  * @example
  * const { aggressiveness } = await trainAggressiveness({
  *   agents: ["solver", "guesser"],
@@ -102,7 +102,7 @@ export interface TrainingResult {
  * parseAggressiveness(saved); // the same α
  */
 export async function trainAggressiveness(options: TrainAggressivenessOptions): Promise<TrainingResult> {
-  const settings = parseConfig("trainAggressiveness options", TrainAggressivenessOptionsSchema, options);
+  const settings = parseConfig("trainAggressiveness options", trainAggressivenessOptionsSchema, options);
   const { agents, questions, runDebate, budget, lambda, learningRate, noise, epochs, seed, onEpoch } = settings;
   const isCorrect = settings.isCorrect ?? ((answer: string | undefined, gold: string) => answer === gold);
   const random = createSeededRandom({ seed, stream: "debate.reinforce" });
@@ -153,7 +153,7 @@ export async function trainAggressiveness(options: TrainAggressivenessOptions): 
   return { aggressiveness: alpha, history };
 }
 
-const SavedAggressivenessSchema = z
+const savedAggressivenessSchema = z
   .object({
     kind: z.literal("gavel.debate.aggressiveness"),
     version: z.literal(1),
@@ -174,10 +174,10 @@ export function serializeAggressiveness(aggressiveness: Readonly<Record<string, 
 /**
  * α from JSON text written by {@link serializeAggressiveness}.
  *
- * @throws GavelConfigError when the text is not valid JSON of that shape (the field is named).
+ * @throws ConfigError when the text is not valid JSON of that shape (the field is named).
  * @example
  * createAuctionDebate({ agents, aggressiveness: parseAggressiveness(text) });
  */
 export function parseAggressiveness(text: string): Record<string, number> {
-  return parseJsonConfig("saved aggressiveness", SavedAggressivenessSchema, text).aggressiveness;
+  return parseJsonConfig("saved aggressiveness", savedAggressivenessSchema, text).aggressiveness;
 }

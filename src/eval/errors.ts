@@ -5,7 +5,7 @@
 import { GavelError } from "../errors.js";
 
 /** Where a data file went wrong: the file, the 1-based line (when known) and the bad fields. */
-export interface GavelDataErrorDetails {
+export interface DataErrorDetails {
   /** Path of the file, as it was given to the loader. */
   file: string;
   /** 1-based line number of the bad record; `undefined` when the file as a whole is wrong. */
@@ -20,13 +20,13 @@ export interface GavelDataErrorDetails {
  * A data file could not be read or a record in it does not match its schema. The message reads
  * `file:line: field "x": problem`; the underlying `ZodError`, `SyntaxError` or I/O error is the `cause`.
  */
-export class GavelDataError extends GavelError {
-  override readonly name = "GavelDataError";
+export class DataError extends GavelError {
+  override readonly name = "DataError";
   readonly file: string;
   readonly line: number | undefined;
   readonly fields: string[];
 
-  constructor(details: GavelDataErrorDetails, options?: { cause?: unknown }) {
+  constructor(details: DataErrorDetails, options?: { cause?: unknown }) {
     const { file, line, fields = [], problem } = details;
     const where = line === undefined ? file : `${file}:${line}`;
     const what = fields.length > 0 ? ` field ${fields.map((field) => `"${field}"`).join(", ")}:` : "";
@@ -38,8 +38,8 @@ export class GavelDataError extends GavelError {
 }
 
 /** A metric was asked for something it cannot compute (for example no gap between a weak and a strong model). */
-export class GavelMetricError extends GavelError {
-  override readonly name = "GavelMetricError";
+export class MetricError extends GavelError {
+  override readonly name = "MetricError";
 }
 
 /** The Python interpreter needed to run candidate code could not be found or started. */

@@ -28,9 +28,9 @@
 
 export { type ConcurrencyLimiter, createConcurrencyLimiter, mapWithConcurrency } from "./concurrency.js";
 export {
-  GavelDataError,
-  type GavelDataErrorDetails,
-  GavelMetricError,
+  DataError,
+  type DataErrorDetails,
+  MetricError,
   NotImplementedError,
   PythonUnavailableError,
 } from "./errors.js";

@@ -7,8 +7,6 @@ export { LedgerError, type LedgerOperation } from "./errors.js";
 export {
   CHARGE_LABEL_ROLES,
   type ChargeRole,
-  chargeRole,
-  foldOverhead,
   type OverheadPart,
   overheadTotal,
 } from "./overhead.js";

@@ -103,7 +103,7 @@ function assemble(
  *
  * @param options the auction options (see `AuctionOptions`).
  * @returns an `Auctioneer`; `clear` is a standalone function, so `const { clear } = createAuctioneer(...)` works.
- * @throws GavelConfigError naming each bad field (e.g. `tokenCap` missing for `budgeted_vcg`).
+ * @throws ConfigError naming each bad field (e.g. `tokenCap` missing for `budgeted_vcg`).
  * @example
  * const auction = createAuctioneer({ mechanism: "second_price", reservePrice: 0.1, topK: 2 });
  * const outcome = auction.clear([
@@ -139,7 +139,7 @@ export function createAuctioneer(options: AuctionOptions): Auctioneer {
  * Bids with a non-finite or negative amount (or, for `budgeted_vcg`, a missing or bad `tokens`)
  * are reported with reason `"invalid"` and never win.
  *
- * @throws GavelConfigError when `options` are invalid; InvalidBidsError when the bid list is
+ * @throws ConfigError when `options` are invalid; InvalidBidsError when the bid list is
  *   malformed or repeats a bidder id.
  * @example
  * const outcome = clearAuction(

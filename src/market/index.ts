@@ -25,8 +25,8 @@ export {
 } from "./bids.js";
 export {
   type AuctionOptions,
-  AuctionOptionsSchema,
   type AuctionRules,
+  auctionOptionsSchema,
   DEFAULT_RESERVE_PRICE,
   DEFAULT_SEED,
   DEFAULT_TEMPERATURE,
@@ -34,5 +34,5 @@ export {
   MECHANISM_NAMES,
   parseAuctionOptions,
 } from "./options.js";
-export { createSeededRandom, type SeededRandom, tieKey } from "./random.js";
+export { createSeededRandom, type SeededRandom } from "./random.js";
 export type { AuctionOutcome, Bid, BidReason, BidResult, MechanismName } from "./types.js";

@@ -25,7 +25,7 @@ export const DEFAULT_SEED = 0;
 export const DEFAULT_TEMPERATURE = 1;
 
 /** Schema of `AuctionOptions`. Unknown keys are rejected, so a typo fails instead of being ignored. */
-export const AuctionOptionsSchema = z
+export const auctionOptionsSchema = z
   .object({
     mechanism: z.enum(MECHANISM_NAMES),
     reservePrice: z.number().nonnegative().default(DEFAULT_RESERVE_PRICE),
@@ -57,7 +57,7 @@ export const AuctionOptionsSchema = z
  * | `temperature` | `1` | softmax temperature (> 0); ignored by the other mechanisms |
  * | `tokenCap` | — | `budgeted_vcg` only, required: most tokens the winners may use together |
  */
-export type AuctionOptions = z.input<typeof AuctionOptionsSchema>;
+export type AuctionOptions = z.input<typeof auctionOptionsSchema>;
 
 /** Validated options with every default filled in. `topK` is `Infinity` when there is no limit. */
 export interface AuctionRules {
@@ -73,10 +73,10 @@ export interface AuctionRules {
 /**
  * Validates `options` once and fills the defaults.
  *
- * @throws GavelConfigError naming each bad field, e.g. `topK: Too small: expected number to be >0`.
+ * @throws ConfigError naming each bad field, e.g. `topK: Too small: expected number to be >0`.
  */
 export function parseAuctionOptions(options: AuctionOptions): AuctionRules {
-  const parsed = parseConfig("auction options", AuctionOptionsSchema, options);
+  const parsed = parseConfig("auction options", auctionOptionsSchema, options);
   const budgeted = parsed.mechanism === "budgeted_vcg";
   return Object.freeze({
     mechanism: parsed.mechanism,

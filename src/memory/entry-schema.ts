@@ -3,7 +3,7 @@
  * back from storage (vectra metadata, LangChain document metadata, journal lines).
  */
 import { z } from "zod";
-import { GavelMemoryError, type MemoryOperation } from "./errors.js";
+import { type MemoryOperation, StrategyMemoryError } from "./errors.js";
 import {
   type NewStrategyEntry,
   STRATEGY_ROLES,
@@ -28,7 +28,7 @@ function isNumberArrayLike(value: unknown): value is ArrayLike<number> {
 const vectorSchema = z.custom<ArrayLike<number>>(isNumberArrayLike, "expected a non-empty array of finite numbers");
 
 /** Schema of a stored entry. Unknown keys are rejected so that a misspelt field fails. */
-export const StrategyEntrySchema = z
+export const strategyEntrySchema = z
   .object({
     id: z.string().min(1),
     auctionId: z.string().min(1),
@@ -44,18 +44,18 @@ export const StrategyEntrySchema = z
   })
   .strict();
 
-const NewStrategyEntrySchema = StrategyEntrySchema.extend({ vector: vectorSchema.optional() }).strict();
+const newStrategyEntrySchema = strategyEntrySchema.extend({ vector: vectorSchema.optional() }).strict();
 
-const StrategyFilterSchema = z
+const strategyFilterSchema = z
   .object({ agent: z.string().optional(), kind: z.string().optional(), role: z.enum(STRATEGY_ROLES).optional() })
   .strict();
 
-const StrategySearchQuerySchema = z
+const strategySearchQuerySchema = z
   .object({
     text: z.string().optional(),
     vector: vectorSchema.optional(),
     k: z.number().int().positive().default(DEFAULT_K),
-    filter: StrategyFilterSchema.optional(),
+    filter: strategyFilterSchema.optional(),
   })
   .strict()
   .refine((query) => (query.text === undefined) !== (query.vector === undefined), {
@@ -69,23 +69,23 @@ function describeIssues(error: z.ZodError): string {
 }
 
 /**
- * Checks new entries; throws `GavelMemoryError` (`reason: "invalid_entry"`) naming the first bad
+ * Checks new entries; throws `StrategyMemoryError` (`reason: "invalid_entry"`) naming the first bad
  * entry and field. Entries are returned as given (copied), with `vector` kept apart.
  */
 export function parseNewEntries(
   entries: readonly NewStrategyEntry[],
 ): Array<{ entry: StrategyEntry; vector: ArrayLike<number> | undefined }> {
   if (!Array.isArray(entries)) {
-    throw new GavelMemoryError({
+    throw new StrategyMemoryError({
       operation: "add",
       reason: "invalid_entry",
       message: "add() takes an array of entries",
     });
   }
   return entries.map((candidate, position) => {
-    const result = NewStrategyEntrySchema.safeParse(candidate);
+    const result = newStrategyEntrySchema.safeParse(candidate);
     if (!result.success) {
-      throw new GavelMemoryError(
+      throw new StrategyMemoryError(
         { operation: "add", reason: "invalid_entry", message: `entry ${position}: ${describeIssues(result.error)}` },
         { cause: result.error },
       );
@@ -103,11 +103,11 @@ export interface ParsedSearchQuery {
   filter: StrategyFilter;
 }
 
-/** Checks a search query; throws `GavelMemoryError` (`reason: "invalid_query"`). */
+/** Checks a search query; throws `StrategyMemoryError` (`reason: "invalid_query"`). */
 export function parseSearchQuery(query: StrategySearchQuery): ParsedSearchQuery {
-  const result = StrategySearchQuerySchema.safeParse(query);
+  const result = strategySearchQuerySchema.safeParse(query);
   if (!result.success) {
-    throw new GavelMemoryError(
+    throw new StrategyMemoryError(
       { operation: "search", reason: "invalid_query", message: describeIssues(result.error) },
       { cause: result.error },
     );
@@ -120,7 +120,7 @@ export function parseSearchQuery(query: StrategySearchQuery): ParsedSearchQuery 
 export function parsePairCount(k: number | undefined): number {
   if (k === undefined) return DEFAULT_K;
   if (!Number.isInteger(k) || k <= 0) {
-    throw new GavelMemoryError({
+    throw new StrategyMemoryError({
       operation: "contrastivePairs",
       reason: "invalid_query",
       message: `k must be a positive integer, got ${k}`,
@@ -132,7 +132,7 @@ export function parsePairCount(k: number | undefined): number {
 /** Checks an outcome given to `recordOutcome`. */
 export function parseOutcome(id: string, outcome: number): void {
   if (typeof id !== "string" || id.length === 0 || !Number.isFinite(outcome)) {
-    throw new GavelMemoryError({
+    throw new StrategyMemoryError({
       operation: "recordOutcome",
       reason: "invalid_entry",
       message: `expected a non-empty id and a finite outcome, got ${JSON.stringify(id)} and ${outcome}`,
@@ -140,11 +140,11 @@ export function parseOutcome(id: string, outcome: number): void {
   }
 }
 
-/** Reads an entry back from storage; throws `GavelMemoryError` (`reason: "corrupt"`) when it is not one. */
+/** Reads an entry back from storage; throws `StrategyMemoryError` (`reason: "corrupt"`) when it is not one. */
 export function parseStoredEntry(value: unknown, operation: MemoryOperation, where: string): StrategyEntry {
-  const result = StrategyEntrySchema.safeParse(value);
+  const result = strategyEntrySchema.safeParse(value);
   if (!result.success) {
-    throw new GavelMemoryError(
+    throw new StrategyMemoryError(
       { operation, reason: "corrupt", message: `${where} is not a strategy entry: ${describeIssues(result.error)}` },
       { cause: result.error },
     );

@@ -33,14 +33,14 @@ export type MemoryFailure =
  * @example
  * ```ts
  * try {
- *   await openVectraStrategyMemory({ folder: ".gavel/memory" });
+ *   await createVectraStrategyMemory({ folder: ".gavel/memory" });
  * } catch (error) {
- *   if (GavelMemoryError.isInstance(error) && error.reason === "locked") console.error(error.message);
+ *   if (StrategyMemoryError.isInstance(error) && error.reason === "locked") console.error(error.message);
  * }
  * ```
  */
-export class GavelMemoryError extends GavelError {
-  override readonly name = "GavelMemoryError";
+export class StrategyMemoryError extends GavelError {
+  override readonly name = "StrategyMemoryError";
   readonly operation: MemoryOperation;
   readonly reason: MemoryFailure;
   readonly folder: string | undefined;

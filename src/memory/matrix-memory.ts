@@ -10,7 +10,7 @@ import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import { z } from "zod";
 import { parseConfig } from "../errors.js";
 import { parseNewEntries, parseOutcome, parsePairCount, parseSearchQuery } from "./entry-schema.js";
-import { GavelMemoryError, type MemoryOperation } from "./errors.js";
+import { type MemoryOperation, StrategyMemoryError } from "./errors.js";
 import { copyEntry, MatrixStore, type MemoryView, type StoredRecord } from "./matrix-store.js";
 import type {
   ContrastivePair,
@@ -82,7 +82,7 @@ export const clockOption = z.custom<() => number>(
   "expected a function returning epoch milliseconds",
 );
 
-const InMemoryStrategyMemoryOptionsSchema = z
+const inMemoryStrategyMemoryOptionsSchema = z
   .object({
     /** Embeds task texts (and text queries). Any LangChain `Embeddings`. */
     embeddings: embeddingsOption,
@@ -105,13 +105,13 @@ const InMemoryStrategyMemoryOptionsSchema = z
  * | `now` | `Date.now` | clock seam |
  * | `kernel` | `"auto"` | `"wasm"` (SIMD), `"js"`, or `"auto"` |
  */
-export type InMemoryStrategyMemoryOptions = z.input<typeof InMemoryStrategyMemoryOptionsSchema>;
+export type InMemoryStrategyMemoryOptions = z.input<typeof inMemoryStrategyMemoryOptionsSchema>;
 
 /**
  * A strategy memory held in process memory only (lost on exit): exact top-k over a float32
  * matrix. For tests, short jobs, and as the engine behind the on-disk default.
  *
- * @throws GavelConfigError when an option is invalid.
+ * @throws ConfigError when an option is invalid.
  * @example
  * ```ts
  * const memory = createInMemoryStrategyMemory({ embeddings: new UniversalSentenceEncoderEmbeddings() });
@@ -125,7 +125,7 @@ export function createInMemoryStrategyMemory(options: InMemoryStrategyMemoryOpti
     maxEntries,
     now = Date.now,
     kernel,
-  } = parseConfig("in-memory strategy memory options", InMemoryStrategyMemoryOptionsSchema, options);
+  } = parseConfig("in-memory strategy memory options", inMemoryStrategyMemoryOptionsSchema, options);
   return createMatrixStrategyMemory({ embeddings, maxEntries, now, kernel });
 }
 
@@ -166,8 +166,11 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
     return promise;
   }
 
-  function fail(operation: MemoryOperation, reason: GavelMemoryError["reason"], message: string, cause?: unknown) {
-    return new GavelMemoryError({ operation, reason, message, ...(folder === undefined ? {} : { folder }) }, { cause });
+  function fail(operation: MemoryOperation, reason: StrategyMemoryError["reason"], message: string, cause?: unknown) {
+    return new StrategyMemoryError(
+      { operation, reason, message, ...(folder === undefined ? {} : { folder }) },
+      { cause },
+    );
   }
 
   function ensureOpen(operation: MemoryOperation): void {
@@ -239,7 +242,9 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
         await persistence.write(full);
       } catch (error) {
         restorePendingUse(full.used);
-        throw GavelMemoryError.isInstance(error) ? error : fail(operation, "io", "could not write the change", error);
+        throw StrategyMemoryError.isInstance(error)
+          ? error
+          : fail(operation, "io", "could not write the change", error);
       }
     }
     for (const record of full.added) store.upsert(record);
@@ -249,7 +254,7 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
       try {
         await persistence.afterWrite(store);
       } catch (error) {
-        throw GavelMemoryError.isInstance(error)
+        throw StrategyMemoryError.isInstance(error)
           ? error
           : fail(operation, "io", "the change is stored but the follow-up write (compaction) failed", error);
       }

@@ -2,7 +2,7 @@
  * The strategy memory: where every auction's plans are kept so that later auctions can learn
  * from them (SALE's memory bank M). Pure types: no I/O, no LangChain.
  *
- * Backends: `createInMemoryStrategyMemory` (`src/memory/`), `openVectraStrategyMemory`
+ * Backends: `createInMemoryStrategyMemory` (`src/memory/`), `createVectraStrategyMemory`
  * (`adapters/vectra/memory.ts`, the on-disk default) and `createVectorStoreStrategyMemory`
  * (`adapters/vectorstore/memory.ts`, any LangChain `VectorStore`). All of them pass the same
  * conformance suite (`describeStrategyMemoryConformance` in `langchain-gavel/testing`).
@@ -103,7 +103,7 @@ export interface ContrastivePair {
  * Every implementation: serialises its writes (many concurrent `add` calls in one process are
  * safe), bounds itself to `maxEntries` by evicting whole auctions, least recently used first
  * (adding, being returned by `search`/`contrastivePairs`, or `markUsed` counts as use), and throws
- * `GavelMemoryError` after `close()`.
+ * `StrategyMemoryError` after `close()`.
  */
 export interface StrategyMemory {
   /** Store entries (embedding their task texts unless a `vector` is given), then evict down to the bound. */

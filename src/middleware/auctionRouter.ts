@@ -71,7 +71,7 @@ const auctionRouterStateSchema = zodV3.object({
  * @param options the router options (see `AuctionRouterOptions`) plus `auctionEvery`.
  * @returns a middleware for `createAgent({ middleware: [...] })`. Its state key `auctionRouter`
  *   holds the cached winner; each routed AIMessage carries `response_metadata.gavel`.
- * @throws GavelConfigError at construction when an option is invalid.
+ * @throws ConfigError at construction when an option is invalid.
  * @example
  * ```ts
  * import { createAgent } from "langchain";

@@ -15,12 +15,12 @@ import { GavelError } from "../errors.js";
  * } catch (error) {
  *   // LangChain wraps errors thrown inside wrapModelCall: the original is the cause.
  *   const original = (error as { cause?: unknown }).cause ?? error;
- *   if (ModelWithoutOutputCap.isInstance(original)) console.error(`set maxTokens on ${original.model}`);
+ *   if (ModelWithoutOutputCapError.isInstance(original)) console.error(`set maxTokens on ${original.model}`);
  * }
  * ```
  */
-export class ModelWithoutOutputCap extends GavelError {
-  override readonly name = "ModelWithoutOutputCap";
+export class ModelWithoutOutputCapError extends GavelError {
+  override readonly name = "ModelWithoutOutputCapError";
   /** Name of the model that declares no cap. */
   readonly model: string;
 

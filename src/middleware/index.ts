@@ -17,7 +17,7 @@ export {
   auctionRouterMiddleware,
   auctionRouterMiddlewareOptionsSchema,
 } from "./auctionRouter.js";
-export { ModelWithoutOutputCap } from "./errors.js";
+export { ModelWithoutOutputCapError } from "./errors.js";
 export {
   BUDGET_EXHAUSTED_METADATA_KEY,
   budgetExhaustionOf,

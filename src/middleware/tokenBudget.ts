@@ -10,7 +10,7 @@
  * and a call that throws releases its reservation and rethrows.
  *
  * When a limit cannot afford the next call the agent ends with an AIMessage saying which limit
- * was reached (`exitBehavior: "end"`), throws `BudgetExhausted` (`"error"`), or switches to the
+ * was reached (`exitBehavior: "end"`), throws `BudgetExhaustedError` (`"error"`), or switches to the
  * cheapest affordable model of `downgradeModels` for the rest of the run (`"downgrade"`).
  *
  * Read top to bottom: options, state and context schemas; the factory and its hooks; the
@@ -36,14 +36,13 @@ import {
   type Reservation,
   type ScopeIds,
   type Settlement,
-  TOKENS_PER_MESSAGE,
-  UnknownModelPrice,
+  UnknownModelPriceError,
   type Usage,
   usageFromMessage,
 } from "../budget/index.js";
 import { sharedTokenBudgetSchema } from "../budget/shared.js";
-import { PromptTokenCounter } from "../budget/tokens.js";
-import { BudgetExhausted, type BudgetExhaustedDetails, functionSchema, parseConfig } from "../errors.js";
+import { PromptTokenCounter, TOKENS_PER_MESSAGE } from "../budget/tokens.js";
+import { type BudgetExhaustedDetails, BudgetExhaustedError, functionSchema, parseConfig } from "../errors.js";
 import {
   type BudgetableModel,
   cappedCopy,
@@ -54,7 +53,7 @@ import {
   promptTokensOf,
   resolveModel,
 } from "../models.js";
-import { ModelWithoutOutputCap } from "./errors.js";
+import { ModelWithoutOutputCapError } from "./errors.js";
 
 // ---------------------------------------------------------------------------
 // Options
@@ -115,7 +114,7 @@ export const tokenBudgetMiddlewareOptionsSchema = z
     /**
      * A model without `maxTokens`: `"cap"` (default) calls a copy of it built with
      * `maxTokens: maxOutputTokens`; `"reserve"` calls it as is and only reserves
-     * `maxOutputTokens` (an overrun is possible and is flagged); `"error"` throws `ModelWithoutOutputCap`.
+     * `maxOutputTokens` (an overrun is possible and is flagged); `"error"` throws `ModelWithoutOutputCapError`.
      */
     uncappedModels: z.enum(["cap", "reserve", "error"]).optional(),
     /** When a limit cannot afford the next call: `"end"` (default), `"error"` or `"downgrade"`. */
@@ -245,11 +244,11 @@ const MIDDLEWARE_NAME = "TokenBudgetMiddleware";
  * @param options.budget - A `TokenBudget` shared by many agents (global / thread / run / example scopes).
  * @param options.exitBehavior - `"end"` (default), `"error"` or `"downgrade"`.
  * @returns A middleware to pass to `createAgent({ middleware: [...] })`.
- * @throws GavelConfigError at construction when an option is invalid (a negative or non-numeric
+ * @throws ConfigError at construction when an option is invalid (a negative or non-numeric
  *   limit, an unknown key, a downgrade model without a price, `"downgrade"` without models).
- * @throws BudgetExhausted from `agent.invoke` when `exitBehavior` is `"error"` and a limit cannot
+ * @throws BudgetExhaustedError from `agent.invoke` when `exitBehavior` is `"error"` and a limit cannot
  *   afford the next call.
- * @throws UnknownModelPrice from the first call of a model that has no price while a `maxUsd` limit is set.
+ * @throws UnknownModelPriceError from the first call of a model that has no price while a `maxUsd` limit is set.
  *
  * @example
  * ```ts
@@ -269,9 +268,9 @@ const MIDDLEWARE_NAME = "TokenBudgetMiddleware";
  * @example
  * ```ts
  * // One budget for many agents and concurrent runs; downgrade instead of stopping.
- * import { TokenBudget, tokenBudgetMiddleware } from "langchain-gavel";
+ * import { createTokenBudget, tokenBudgetMiddleware } from "langchain-gavel";
  *
- * const budget = new TokenBudget({ limits: { global: { maxUsd: 5 }, example: { maxTokens: 2_048 } } });
+ * const budget = createTokenBudget({ limits: { global: { maxUsd: 5 }, example: { maxTokens: 2_048 } } });
  * const middleware = tokenBudgetMiddleware({
  *   budget,
  *   exitBehavior: "downgrade",
@@ -328,7 +327,7 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
       });
       return { reservation };
     } catch (error) {
-      if (BudgetExhausted.isInstance(error)) return { refusal: detailsOf(error) };
+      if (BudgetExhaustedError.isInstance(error)) return { refusal: detailsOf(error) };
       throw error;
     }
   }
@@ -468,12 +467,12 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
     },
 
     // With exitBehavior "error": once per invocation, after the refusal AIMessage (it has no tool
-    // calls) ended the loop, throw the BudgetExhausted it describes. Thrown here and not from
+    // calls) ended the loop, throw the BudgetExhaustedError it describes. Thrown here and not from
     // wrapModelCall, whose errors LangChain wraps in a MiddlewareError.
     ...(exitBehavior === "error" && {
       afterAgent: (state: TokenBudgetState & { messages: BaseMessage[] }) => {
         const details = budgetExhaustionOf(state.messages.at(-1));
-        if (details) throw new BudgetExhausted(details);
+        if (details) throw new BudgetExhaustedError(details);
         return undefined;
       },
     }),
@@ -555,7 +554,7 @@ function stateRefusal(
       };
     }
     if (limits.maxUsd !== undefined) {
-      if (need.usd === undefined) throw new UnknownModelPrice(need.name);
+      if (need.usd === undefined) throw new UnknownModelPriceError(need.name);
       if (spent.usd + need.usd > limits.maxUsd + USD_EPSILON) {
         return {
           scope,
@@ -572,7 +571,7 @@ function stateRefusal(
   return undefined;
 }
 
-function detailsOf(error: BudgetExhausted): BudgetExhaustedDetails {
+function detailsOf(error: BudgetExhaustedError): BudgetExhaustedDetails {
   const { scope, scopeId, unit, limit, spent, reserved, requested } = error;
   return { scope, scopeId, unit, limit, spent, reserved, requested };
 }
@@ -663,7 +662,7 @@ class ModelCatalog {
     let outputCap = facts.declaredCap ?? this.#maxOutputTokens;
     let capEnforced = facts.declaredCap !== undefined;
     if (!capEnforced) {
-      if (uncappedModels === "error") throw new ModelWithoutOutputCap(facts.name);
+      if (uncappedModels === "error") throw new ModelWithoutOutputCapError(facts.name);
       if (uncappedModels === "cap" && model) {
         if (facts.capped === undefined) facts.capped = cappedCopy(model, this.#maxOutputTokens) ?? null;
         if (facts.capped) {

@@ -8,8 +8,8 @@
  * refusals), the own count of a local member's conversation, then the `Need` arithmetic.
  */
 import { type BaseMessage, HumanMessage, SystemMessage } from "@langchain/core/messages";
-import { costUsd, type ScopeIds, TOKENS_PER_MESSAGE } from "../budget/index.js";
-import { PromptTokenCounter } from "../budget/tokens.js";
+import { costUsd, type ScopeIds } from "../budget/index.js";
+import { PromptTokenCounter, TOKENS_PER_MESSAGE } from "../budget/tokens.js";
 import type { ModelPrice } from "../budget/types.js";
 import { countsOwnPrompt, declaredOutputCap, promptTokensOf } from "../models.js";
 import { byPrice, type ResolvedMember, type RouterSettings } from "./options.js";

@@ -4,8 +4,8 @@
 import { GavelError } from "../errors.js";
 
 /** An internal auction call (plan, jury, refinement) took longer than `timeoutMs`. */
-export class RouterCallTimeout extends GavelError {
-  override readonly name = "RouterCallTimeout";
+export class RouterCallTimeoutError extends GavelError {
+  override readonly name = "RouterCallTimeoutError";
   readonly member: string;
   readonly purpose: string;
   readonly timeoutMs: number;
@@ -24,8 +24,8 @@ export class RouterCallTimeout extends GavelError {
  * winner's as `answer failed: …`); `errors` keeps every failure, the fallback's last; the
  * fallback's error is the `cause`.
  */
-export class AuctionRouterFailed extends GavelError {
-  override readonly name = "AuctionRouterFailed";
+export class AuctionRouterError extends GavelError {
+  override readonly name = "AuctionRouterError";
   readonly auctionId: string;
   /** Why each bidder was dropped, by bidder. */
   readonly reasons: Record<string, string>;

@@ -23,9 +23,6 @@ export {
   DEFAULT_VOCABULARY_SIZE,
   type EntropyMethod,
   type EntropySource,
-  entropyFromLogprobs,
-  entropyFromTokenEntropies,
-  entropyOfLogprobs,
   lexicalEntropy,
   type PlanEntropy,
   planEntropy,
@@ -40,7 +37,7 @@ export type {
   RouterAuctionRecord,
   RouterBid,
 } from "./auction/index.js";
-export { AuctionRouterFailed, RouterCallTimeout } from "./errors.js";
+export { AuctionRouterError, RouterCallTimeoutError } from "./errors.js";
 export {
   type AuctionRouterOptions,
   auctionRouterOptionsSchema,
@@ -51,18 +48,18 @@ export {
   DEFAULT_TOP_LOGPROBS,
   DEFAULT_WEIGHTS,
   type PoolMember,
+  type RouterLedger,
   type RouterWeights,
 } from "./options.js";
-export { JURY_RUBRIC, PLANNING_PROMPT, parseJuryScores, quoteAsData, REFINEMENT_PROMPT } from "./prompts.js";
+export { JURY_RUBRIC, PLANNING_PROMPT, REFINEMENT_PROMPT } from "./prompts.js";
 export {
   AuctionRouter,
   type AuctionRouterCallOptions,
   type RouterMetadata,
   type RouterOutcome,
   type RouterUsage,
-  withPlan,
 } from "./router.js";
-export { type BidScore, bidAmounts, scoreBid } from "./scoring.js";
+export { type BidScore, scoreBid } from "./scoring.js";
 export {
   defaultRouterWeights,
   evaluateWeights,

@@ -17,9 +17,15 @@ import { type SharedTokenBudget, sharedTokenBudgetSchema } from "../budget/share
 import type { ModelPrice } from "../budget/types.js";
 import { DEFAULT_VOCABULARY_SIZE } from "../entropy.js";
 import { parseConfig } from "../errors.js";
-import type { AuctionLedger } from "../ledger/types.js";
+import type { LedgerReader, LedgerWriter } from "../ledger/types.js";
 import type { StrategyMemory } from "../memory/types.js";
 import { isChatModel, modelName } from "../models.js";
+
+/**
+ * What the router needs of a ledger: the writer, and `getAuction` when the backend can also read
+ * (a record then carries the stored auction).
+ */
+export type RouterLedger = LedgerWriter & Partial<Pick<LedgerReader, "getAuction">>;
 
 /** Output cap of a plan (the bid), in tokens. */
 export const DEFAULT_PLAN_MAX_TOKENS = 128;
@@ -106,8 +112,8 @@ export const auctionRouterFieldsSchema = z
     taskKind: z.string().min(1).optional(),
     /** Ledger: the auction, its bids and every charge are recorded. */
     ledger: z
-      .custom<AuctionLedger>((value) => hasMethods(value, ["recordAuction", "recordCharges", "recordOutcome"]), {
-        message: "must be an AuctionLedger",
+      .custom<RouterLedger>((value) => hasMethods(value, ["recordAuction", "recordCharges", "recordOutcome"]), {
+        message: "must be a LedgerWriter (e.g. createSqliteLedger({ path }))",
       })
       .optional(),
     /** Shared budget: every internal call is reserved before and settled after. */
@@ -194,7 +200,7 @@ export interface RouterSettings {
   refinement: boolean;
   refinementPairs: number;
   taskKind: string;
-  ledger: AuctionLedger | undefined;
+  ledger: RouterLedger | undefined;
   budget: SharedTokenBudget | undefined;
   budgetScopes: ScopeIds | undefined;
   seed: number;
@@ -281,7 +287,7 @@ export function resolveSettings(options: z.output<typeof auctionRouterFieldsSche
  * The `budgetScopes` option of the router fills the fields none of these sets (see `StrategyAuctionEngine.run`).
  *
  * @returns the scopes, or undefined when no source names one.
- * @throws GavelConfigError when `configurable.budgetScopes` or `explicit` is malformed (unknown key, empty id).
+ * @throws ConfigError when `configurable.budgetScopes` or `explicit` is malformed (unknown key, empty id).
  * @example
  * ```ts
  * scopesOfCall({ configurable: { thread_id: "t-1", budgetScopes: { run: "r-7" } } }); // { thread: "t-1", run: "r-7" }

@@ -20,7 +20,7 @@ import type { ChatResult } from "@langchain/core/outputs";
 import { ChatGenerationChunk } from "@langchain/core/outputs";
 import type { Runnable, RunnableConfig } from "@langchain/core/runnables";
 import { countToolTokens, type Reservation, type ScopeIds } from "../budget/index.js";
-import { BudgetExhausted, describeError, parseConfig } from "../errors.js";
+import { BudgetExhaustedError, describeError, parseConfig } from "../errors.js";
 import type { OutcomeInput } from "../ledger/types.js";
 import { declaredOutputCap, modelName, promptTokensOf } from "../models.js";
 import {
@@ -32,7 +32,7 @@ import {
   totalsOf,
   withFallbackAnswer,
 } from "./auction/index.js";
-import { AuctionRouterFailed } from "./errors.js";
+import { AuctionRouterError } from "./errors.js";
 import {
   type AuctionRouterOptions,
   auctionRouterOptionsSchema,
@@ -128,7 +128,7 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
 
   /**
    * @param options the pool and the auction settings; see docs/router.md.
-   * @throws GavelConfigError naming the field (duplicate member name, member without a price,
+   * @throws ConfigError naming the field (duplicate member name, member without a price,
    *   unknown juror or fallback name, unknown option).
    */
   constructor(options: AuctionRouterOptions) {
@@ -373,8 +373,8 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
 
   /**
    * Nobody could answer: record the auction (its calls were spent) and return the error to throw —
-   * `BudgetExhausted` as the budget raised it (nothing more could be afforded), the caller's abort
-   * as it is, `AuctionRouterFailed` when the fallback was answering, else the winner's error.
+   * `BudgetExhaustedError` as the budget raised it (nothing more could be afforded), the caller's abort
+   * as it is, `AuctionRouterError` when the fallback was answering, else the winner's error.
    */
   async #answerFailed(run: AuctionRun, errors: readonly unknown[], error: unknown): Promise<unknown> {
     try {
@@ -388,13 +388,13 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
   /** The error to throw when nobody could answer (see {@link #answerFailed}); records nothing. */
   #failureOf(run: AuctionRun, errors: readonly unknown[], error: unknown): unknown {
     const { record } = run;
-    if (BudgetExhausted.isInstance(error) || !record.fallback) return error;
+    if (BudgetExhaustedError.isInstance(error) || !record.fallback) return error;
     const reasons = { ...record.dropped };
     const failedWinner = record.outcome.winners[0];
     if (failedWinner !== undefined && failedWinner !== record.winner) {
       reasons[failedWinner] = `answer failed: ${describeError(errors[0])}`;
     }
-    return new AuctionRouterFailed(record.auctionId, reasons, [...Object.values(record.dropped), ...errors, error], {
+    return new AuctionRouterError(record.auctionId, reasons, [...Object.values(record.dropped), ...errors, error], {
       cause: error,
     });
   }

@@ -65,7 +65,7 @@ const finite = z.number().finite();
 const unit = z.number().min(0).max(1);
 
 /** One bid of a training task, with its recorded outcome. One line of the training JSONL holds a whole task. */
-const TrainingBidSchema = z
+const trainingBidSchema = z
   .object({
     /** Name of the pool member that bid. */
     bidder: z.string().min(1),
@@ -92,7 +92,7 @@ const TrainingBidSchema = z
   .strict();
 
 /** One task of the training set: every bid that was made, each with its outcome. */
-const TrainingTaskSchema = z
+const trainingTaskSchema = z
   .object({
     taskId: z.string().min(1),
     /**
@@ -100,7 +100,7 @@ const TrainingTaskSchema = z
      * scored at least one of the task's bids. Matters only when a juror failed on every bid.
      */
     jurors: z.array(z.string().min(1)).optional(),
-    bids: z.array(TrainingBidSchema).min(1).max(64),
+    bids: z.array(trainingBidSchema).min(1).max(64),
   })
   .strict()
   .superRefine((task, context) => {
@@ -119,7 +119,7 @@ const TrainingTaskSchema = z
   });
 
 /** A bid with its features and recorded outcome. See {@link TrainingTask}. */
-export type TrainingBid = z.infer<typeof TrainingBidSchema>;
+export type TrainingBid = z.infer<typeof trainingBidSchema>;
 
 /**
  * One training task, as one line of a JSONL file:
@@ -128,11 +128,11 @@ export type TrainingBid = z.infer<typeof TrainingBidSchema>;
  * Every bid needs an outcome, so training tasks come from full-information runs (every bidder
  * executes, e.g. the recorded pool), not from live routing where only the winner runs.
  */
-export type TrainingTask = z.infer<typeof TrainingTaskSchema>;
+export type TrainingTask = z.infer<typeof trainingTaskSchema>;
 
-/** Parse and validate one training task (e.g. one JSONL line after `JSON.parse`). Throws `GavelConfigError`. */
+/** Parse and validate one training task (e.g. one JSONL line after `JSON.parse`). Throws `ConfigError`. */
 export function parseTrainingTask(input: unknown): TrainingTask {
-  return parseConfig("training task", TrainingTaskSchema, input);
+  return parseConfig("training task", trainingTaskSchema, input);
 }
 
 /** The formulations `fitRouterWeights` solves. Only one today; the name is recorded with the weights. */
@@ -285,7 +285,7 @@ export interface WeightEvaluation {
   winners: string[];
 }
 
-const RegretOptionsSchema = z
+const regretOptionsSchema = z
   .object({
     costTolerance: z.number().min(0).default(0),
     wrongAnswerPenalty: z.number().min(0).default(1),
@@ -306,9 +306,9 @@ const RegretOptionsSchema = z
 export function evaluateWeights(
   weights: RouterWeights,
   tasks: readonly TrainingTask[],
-  options: z.input<typeof RegretOptionsSchema> = {},
+  options: z.input<typeof regretOptionsSchema> = {},
 ): WeightEvaluation {
-  const regretOptions = parseConfig("evaluateWeights options", RegretOptionsSchema, options);
+  const regretOptions = parseConfig("evaluateWeights options", regretOptionsSchema, options);
   let correct = 0;
   let oracleCorrect = 0;
   let totalCost = 0;
@@ -385,9 +385,9 @@ const defaultSolverLoader: SolverLoader = async () => {
   return loader();
 };
 
-const FitOptionsSchema = z
+const fitOptionsSchema = z
   .object({
-    tasks: z.array(TrainingTaskSchema).min(1),
+    tasks: z.array(trainingTaskSchema).min(1),
     /**
      * Jurors whose weights are learned. Every bid must carry a score from each. Default: every
      * juror that scored any training bid. A juror of the data that is not listed gets weight 0.
@@ -432,7 +432,7 @@ const FitOptionsSchema = z
   });
 
 /** Options of {@link fitRouterWeights}. */
-export type FitRouterWeightsOptions = z.input<typeof FitOptionsSchema>;
+export type FitRouterWeightsOptions = z.input<typeof fitOptionsSchema>;
 
 /**
  * Learn router weights on training tasks by the min-max regret MILP in this module's header,
@@ -446,7 +446,7 @@ export type FitRouterWeightsOptions = z.input<typeof FitOptionsSchema>;
  * @param options.tasks training tasks with recorded outcomes (see {@link TrainingTask})
  * @param options.jurors jurors whose weights are learned (default: every juror in the tasks)
  * @returns the raw weights for the router, the objective, the solver status and training regret
- * @throws GavelConfigError on invalid options or tasks; WeightFitError only with `onFailure: "throw"`
+ * @throws ConfigError on invalid options or tasks; WeightFitError only with `onFailure: "throw"`
  *
  * @example
  * ```ts
@@ -458,7 +458,7 @@ export type FitRouterWeightsOptions = z.input<typeof FitOptionsSchema>;
  * ```
  */
 export async function fitRouterWeights(options: FitRouterWeightsOptions): Promise<FittedWeights> {
-  const config = parseConfig("fitRouterWeights options", FitOptionsSchema, options);
+  const config = parseConfig("fitRouterWeights options", fitOptionsSchema, options);
   const { tasks, formulation, timeLimitSeconds, mipRelativeGap, onFailure } = config;
   const jurors = config.jurors ?? jurorsOfTasks(tasks);
   const unfitted = jurorsOfTasks(tasks).filter((juror) => !jurors.includes(juror));
@@ -698,7 +698,7 @@ function buildMilp({
 // JSON (pure; the caller reads and writes the file)
 // ---------------------------------------------------------------------------
 
-const WeightsSchema = z
+const weightsSchema = z
   .object({
     cost: finite.min(0),
     entropy: finite.min(0),
@@ -706,11 +706,11 @@ const WeightsSchema = z
   })
   .strict();
 
-const WeightsFileSchema = z
+const weightsFileSchema = z
   .object({
     format: z.literal("gavel-router-weights"),
     version: z.literal(1),
-    weights: WeightsSchema,
+    weights: weightsSchema,
     objective: finite.nullable(),
     status: z.enum(["optimal", "time_limit", "fallback"]),
     formulation: z.literal("minmax-regret-milp"),
@@ -730,7 +730,7 @@ const WeightsFileSchema = z
  * await writeFile("router-weights.json", weightsToJson(fitted));
  */
 export function weightsToJson(fitted: FittedWeights): string {
-  const document = parseConfig("router weights", WeightsFileSchema, {
+  const document = parseConfig("router weights", weightsFileSchema, {
     format: "gavel-router-weights",
     version: 1,
     ...fitted,
@@ -739,7 +739,7 @@ export function weightsToJson(fitted: FittedWeights): string {
 }
 
 /**
- * Parse and validate a JSON string written by {@link weightsToJson}. Throws `GavelConfigError`
+ * Parse and validate a JSON string written by {@link weightsToJson}. Throws `ConfigError`
  * naming the bad field (or saying the text is not JSON).
  *
  * @example
@@ -747,7 +747,7 @@ export function weightsToJson(fitted: FittedWeights): string {
  * const router = new AuctionRouter({ pool, weights: fitted.weights });
  */
 export function weightsFromJson(text: string): FittedWeights {
-  const { format: _format, version: _version, ...fitted } = parseJsonConfig("router weights", WeightsFileSchema, text);
+  const { format: _format, version: _version, ...fitted } = parseJsonConfig("router weights", weightsFileSchema, text);
   return fitted;
 }
 

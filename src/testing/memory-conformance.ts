@@ -10,7 +10,7 @@
  * when the suite is described, not when `langchain-gavel/testing` is imported.
  */
 import { entriesFromAuction } from "../memory/auction-entries.js";
-import { GavelMemoryError } from "../memory/errors.js";
+import { StrategyMemoryError } from "../memory/errors.js";
 import type { NewStrategyEntry, StrategyEntry, StrategyMemory } from "../memory/types.js";
 import {
   type ConformanceContext,
@@ -127,12 +127,12 @@ function single(id: string, task: string, extra: Partial<StrategyEntry> = {}): S
  * import { rm } from "node:fs/promises";
  * import { join } from "node:path";
  * import { describeStrategyMemoryConformance } from "langchain-gavel/testing";
- * import { openVectraStrategyMemory } from "langchain-gavel/vectra";
+ * import { createVectraStrategyMemory } from "langchain-gavel/vectra";
  *
  * await describeStrategyMemoryConformance({
  *   name: "vectra on disk",
  *   create: ({ key, embeddings, maxEntries, now }) =>
- *     openVectraStrategyMemory({ folder: join(root, key), embeddings, maxEntries, now }),
+ *     createVectraStrategyMemory({ folder: join(root, key), embeddings, maxEntries, now }),
  *   destroy: async (memory, { key }) => {
  *     await memory.close();
  *     await rm(join(root, key), { recursive: true, force: true });
@@ -300,7 +300,7 @@ export async function describeStrategyMemoryConformance<Memory extends StrategyM
         "a-math:small": 0,
       });
       expect(await memory.recordOutcome("missing", 1)).toBe(false);
-      await expect(memory.recordOutcome("a-math:large", Number.NaN)).rejects.toThrow(GavelMemoryError);
+      await expect(memory.recordOutcome("a-math:large", Number.NaN)).rejects.toThrow(StrategyMemoryError);
     });
 
     it("keeps entries as given: metadata round-trips and callers cannot change stored entries", async () => {
@@ -424,10 +424,10 @@ export async function describeStrategyMemoryConformance<Memory extends StrategyM
       }
     });
 
-    it("rejects invalid entries and queries with GavelMemoryError", async () => {
+    it("rejects invalid entries and queries with StrategyMemoryError", async () => {
       const { memory } = await open();
       const bad = { ...single("x", TASKS.math), role: "champion" } as unknown as StrategyEntry;
-      await expect(memory.add([bad])).rejects.toMatchObject({ name: "GavelMemoryError", reason: "invalid_entry" });
+      await expect(memory.add([bad])).rejects.toMatchObject({ name: "StrategyMemoryError", reason: "invalid_entry" });
       const typo = { ...single("y", TASKS.math), outcom: 1 } as unknown as StrategyEntry;
       await expect(memory.add([typo])).rejects.toMatchObject({ reason: "invalid_entry" });
       await expect(memory.search({ text: "a", vector: [1, 0] })).rejects.toMatchObject({ reason: "invalid_query" });
@@ -441,7 +441,7 @@ export async function describeStrategyMemoryConformance<Memory extends StrategyM
       const { memory, embeddings } = await open();
       embeddings.failNext = new Error("model exploded");
       const failure = await memory.add([single("x", TASKS.math)]).catch((error: unknown) => error);
-      expect(GavelMemoryError.isInstance(failure)).toBe(true);
+      expect(StrategyMemoryError.isInstance(failure)).toBe(true);
       expect(failure).toMatchObject({ reason: "embedder" });
       expect((failure as Error).cause).toMatchObject({ message: "model exploded" });
       expect(await memory.size()).toBe(0);
@@ -463,7 +463,10 @@ export async function describeStrategyMemoryConformance<Memory extends StrategyM
       await memory.close();
       await pending;
       await memory.close();
-      await expect(memory.search({ text: "x" })).rejects.toMatchObject({ name: "GavelMemoryError", reason: "closed" });
+      await expect(memory.search({ text: "x" })).rejects.toMatchObject({
+        name: "StrategyMemoryError",
+        reason: "closed",
+      });
       await expect(memory.add([])).rejects.toMatchObject({ reason: "closed" });
       await expect(memory.size()).rejects.toMatchObject({ reason: "closed" });
     });

@@ -66,7 +66,7 @@ export type ScriptedResponder = (call: ScriptedCall) => ScriptedReply | Promise<
  *
  * @example
  * ```ts
- * const recorder = new ScriptedRecorder();
+ * const recorder = createScriptedRecorder();
  * const small = new ScriptedChatModel({ model: "gpt-4o-mini", replies: ["small"], recorder });
  * const large = new ScriptedChatModel({ model: "gpt-4o", replies: ["large"], recorder });
  * await small.invoke("a");
@@ -89,6 +89,20 @@ export class ScriptedRecorder {
     if (reply !== undefined) this.#positions.set(script, position + 1);
     return reply;
   }
+}
+
+/**
+ * Create a {@link ScriptedRecorder}: pass it to several `ScriptedChatModel`s to see all their calls
+ * in order and share one script position.
+ *
+ * @example
+ * ```ts
+ * const recorder = createScriptedRecorder();
+ * const model = new ScriptedChatModel({ model: "gpt-4o-mini", replies: ["hi"], recorder });
+ * ```
+ */
+export function createScriptedRecorder(): ScriptedRecorder {
+  return new ScriptedRecorder();
 }
 
 /** Constructor fields of {@link ScriptedChatModel}. */
@@ -158,7 +172,7 @@ export class ScriptedChatModel extends BaseChatModel<ScriptedChatModelCallOption
   readonly #replies: ScriptedReply[] | ScriptedResponder;
 
   constructor(fields: ScriptedChatModelFields) {
-    const recorder = fields.recorder ?? new ScriptedRecorder();
+    const recorder = fields.recorder ?? createScriptedRecorder();
     // The recorder goes into the constructor fields (`lc_kwargs`), so a copy rebuilt from them shares it.
     super({ ...fields, recorder } as ScriptedChatModelFields);
     const { replies, model = "scripted", maxTokens, ignoreMaxTokens = false, recordCalls = true } = fields;

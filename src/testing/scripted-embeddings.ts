@@ -39,7 +39,7 @@ export function words(text: string): string[] {
  *
  * const embeddings = new ScriptedHashingEmbeddings({ dimensions: 64 });
  * const memory = createInMemoryStrategyMemory({ embeddings });
- * embeddings.failNext = new Error("rate limited"); // the next add fails with a GavelMemoryError
+ * embeddings.failNext = new Error("rate limited"); // the next add fails with a StrategyMemoryError
  * embeddings.vectorOf("add two numbers"); // the vector an add or a search would use
  * ```
  */

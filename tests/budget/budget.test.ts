@@ -1,21 +1,21 @@
 import { describe, expect, it } from "vitest";
 import {
   type BudgetEvent,
-  BudgetExhausted,
+  BudgetExhaustedError,
+  createTokenBudget,
   type Reservation,
-  ReservationClosed,
-  TokenBudget,
-  UnknownModelPrice,
+  ReservationClosedError,
+  UnknownModelPriceError,
   withReservation,
 } from "../../src/budget/index.js";
-import { GavelConfigError } from "../../src/errors.js";
+import { ConfigError } from "../../src/errors.js";
 
 // gpt-4o-mini: $0.15 / $0.60 per million tokens.
 const MINI = "gpt-4o-mini";
 
 describe("TokenBudget reserve / settle / release", () => {
   it("holds the upper bound, then charges the real usage", () => {
-    const budget = new TokenBudget({ limits: { global: { maxTokens: 1_000 } } });
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 1_000 } } });
     const reservation = budget.reserve({ model: MINI, inputTokens: 100, maxOutputTokens: 200 });
     expect(reservation.tokens).toBe(300);
     expect(budget.remaining()).toEqual({ tokens: 700 });
@@ -39,7 +39,7 @@ describe("TokenBudget reserve / settle / release", () => {
   });
 
   it("prices reservations and settlements from the table", () => {
-    const budget = new TokenBudget({ limits: { global: { maxUsd: 1 } } });
+    const budget = createTokenBudget({ limits: { global: { maxUsd: 1 } } });
     const reservation = budget.reserve({ model: MINI, inputTokens: 1_000_000, maxOutputTokens: 1_000_000 });
     expect(reservation.usd).toBeCloseTo(0.75, 12);
     expect(budget.remaining().usd).toBeCloseTo(0.25, 12);
@@ -49,8 +49,8 @@ describe("TokenBudget reserve / settle / release", () => {
     expect(budget.remaining().usd).toBeCloseTo(0.55, 12);
   });
 
-  it("refuses with BudgetExhausted carrying scope, id, unit, limit, spent, reserved and requested", () => {
-    const budget = new TokenBudget({ limits: { run: { maxTokens: 500 } } });
+  it("refuses with BudgetExhaustedError carrying scope, id, unit, limit, spent, reserved and requested", () => {
+    const budget = createTokenBudget({ limits: { run: { maxTokens: 500 } } });
     const first = budget.reserve({ model: MINI, inputTokens: 100, maxOutputTokens: 100, scopes: { run: "r1" } });
     budget.settle(first, { inputTokens: 100, outputTokens: 50 });
     budget.reserve({ model: MINI, inputTokens: 100, maxOutputTokens: 100, scopes: { run: "r1" } });
@@ -61,7 +61,7 @@ describe("TokenBudget reserve / settle / release", () => {
     } catch (error) {
       caught = error;
     }
-    expect(BudgetExhausted.isInstance(caught)).toBe(true);
+    expect(BudgetExhaustedError.isInstance(caught)).toBe(true);
     expect(caught).toMatchObject({
       scope: "run",
       scopeId: "r1",
@@ -78,7 +78,7 @@ describe("TokenBudget reserve / settle / release", () => {
   });
 
   it("reports a USD refusal in USD", () => {
-    const budget = new TokenBudget({ limits: { global: { maxUsd: 0.001 } } });
+    const budget = createTokenBudget({ limits: { global: { maxUsd: 0.001 } } });
     let caught: unknown;
     try {
       budget.reserve({ model: "gpt-4o", inputTokens: 1_000, maxOutputTokens: 1_000 }); // $0.0125
@@ -86,17 +86,17 @@ describe("TokenBudget reserve / settle / release", () => {
       caught = error;
     }
     expect(caught).toMatchObject({ scope: "global", scopeId: "*", unit: "usd", limit: 0.001, spent: 0, reserved: 0 });
-    expect((caught as BudgetExhausted).requested).toBeCloseTo(0.0125, 12);
+    expect((caught as BudgetExhaustedError).requested).toBeCloseTo(0.0125, 12);
   });
 
   it("charges every applicable account atomically, or none", () => {
-    const budget = new TokenBudget({
+    const budget = createTokenBudget({
       limits: { global: { maxTokens: 10_000 }, thread: { maxTokens: 2_000 }, run: { maxTokens: 1_000 } },
     });
     const scopes = { thread: "t1", run: "r1" };
     budget.reserve({ model: MINI, inputTokens: 400, maxOutputTokens: 400, scopes });
     expect(() => budget.reserve({ model: MINI, inputTokens: 100, maxOutputTokens: 200, scopes })).toThrow(
-      BudgetExhausted,
+      BudgetExhaustedError,
     );
     // The refused call held nothing anywhere.
     const held = Object.fromEntries(budget.snapshot().map((account) => [account.scope, account.reservedTokens]));
@@ -107,14 +107,14 @@ describe("TokenBudget reserve / settle / release", () => {
   });
 
   it("checks broad scopes first and reports the first that fails", () => {
-    const budget = new TokenBudget({ limits: { global: { maxTokens: 100 }, run: { maxTokens: 100 } } });
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 100 }, run: { maxTokens: 100 } } });
     expect(() => budget.reserve({ model: MINI, inputTokens: 101, maxOutputTokens: 0, scopes: { run: "r" } })).toThrow(
       expect.objectContaining({ scope: "global" }),
     );
   });
 
   it("applies a scope's limits only to calls that name that scope", () => {
-    const budget = new TokenBudget({ limits: { run: { maxTokens: 10 } } });
+    const budget = createTokenBudget({ limits: { run: { maxTokens: 10 } } });
     expect(budget.canAfford({ model: MINI, inputTokens: 1_000, maxOutputTokens: 0 })).toBe(true);
     expect(budget.canAfford({ model: MINI, inputTokens: 1_000, maxOutputTokens: 0, scopes: { run: "r" } })).toBe(false);
     expect(budget.remaining()).toEqual({});
@@ -122,7 +122,7 @@ describe("TokenBudget reserve / settle / release", () => {
   });
 
   it("tryReserve returns undefined instead of throwing, and canAfford changes nothing", () => {
-    const budget = new TokenBudget({ limits: { global: { maxTokens: 100 } } });
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 100 } } });
     expect(budget.canAfford({ model: MINI, inputTokens: 60, maxOutputTokens: 40 })).toBe(true);
     expect(budget.outstanding).toBe(0);
     expect(budget.tryReserve({ model: MINI, inputTokens: 60, maxOutputTokens: 41 })).toBeUndefined();
@@ -131,7 +131,7 @@ describe("TokenBudget reserve / settle / release", () => {
   });
 
   it("release charges nothing, and a second release is a no-op", () => {
-    const budget = new TokenBudget({ limits: { global: { maxTokens: 100 } } });
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 100 } } });
     const reservation = budget.reserve({ model: MINI, inputTokens: 50, maxOutputTokens: 50 });
     expect(budget.release(reservation)).toBe(true);
     expect(budget.release(reservation)).toBe(false);
@@ -141,11 +141,11 @@ describe("TokenBudget reserve / settle / release", () => {
   });
 
   it("never charges a reservation twice", () => {
-    const budget = new TokenBudget({ limits: { global: { maxTokens: 1_000 } } });
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 1_000 } } });
     const settled = budget.reserve({ model: MINI, inputTokens: 10, maxOutputTokens: 10 });
     budget.settle(settled, { inputTokens: 10, outputTokens: 10 });
     expect(() => budget.settle(settled, { inputTokens: 10, outputTokens: 10 })).toThrow(
-      expect.objectContaining({ name: "ReservationClosed", state: "settled" }),
+      expect.objectContaining({ name: "ReservationClosedError", state: "settled" }),
     );
     expect(budget.release(settled)).toBe(false);
 
@@ -158,18 +158,18 @@ describe("TokenBudget reserve / settle / release", () => {
   });
 
   it("rejects reservations another budget issued, and forged ones", () => {
-    const budget = new TokenBudget({ limits: {} });
-    const other = new TokenBudget({ limits: {} });
+    const budget = createTokenBudget({ limits: {} });
+    const other = createTokenBudget({ limits: {} });
     const foreign = other.reserve({ model: MINI, inputTokens: 1, maxOutputTokens: 1 });
-    expect(() => budget.settle(foreign, { inputTokens: 1, outputTokens: 1 })).toThrow(ReservationClosed);
+    expect(() => budget.settle(foreign, { inputTokens: 1, outputTokens: 1 })).toThrow(ReservationClosedError);
     expect(() => budget.release(foreign)).toThrow(expect.objectContaining({ state: "foreign" }));
     const forged: Reservation = { ...foreign };
-    expect(() => other.settle(forged, { inputTokens: 1, outputTokens: 1 })).toThrow(ReservationClosed);
+    expect(() => other.settle(forged, { inputTokens: 1, outputTokens: 1 })).toThrow(ReservationClosedError);
     expect(other.outstanding).toBe(1);
   });
 
   it("records an overrun at its true size and then refuses further calls", () => {
-    const budget = new TokenBudget({ limits: { global: { maxTokens: 100 } } });
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 100 } } });
     const reservation = budget.reserve({ model: MINI, inputTokens: 40, maxOutputTokens: 40 });
     const settlement = budget.settle(reservation, { inputTokens: 45, outputTokens: 70 });
     expect(settlement).toMatchObject({ tokens: 115, overrun: true });
@@ -181,16 +181,16 @@ describe("TokenBudget reserve / settle / release", () => {
   });
 
   it("settle with malformed usage throws and leaves the reservation open", () => {
-    const budget = new TokenBudget({ limits: { global: { maxTokens: 100 } } });
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 100 } } });
     const reservation = budget.reserve({ model: MINI, inputTokens: 10, maxOutputTokens: 10 });
-    expect(() => budget.settle(reservation, { inputTokens: -1, outputTokens: 3 })).toThrow(GavelConfigError);
+    expect(() => budget.settle(reservation, { inputTokens: -1, outputTokens: 3 })).toThrow(ConfigError);
     expect(budget.isOpen(reservation)).toBe(true);
     budget.settle(reservation, { inputTokens: 10, outputTokens: 3 });
     expect(budget.isOpen(reservation)).toBe(false);
   });
 
   it("creates scope accounts at first use and drops them on closeScope", () => {
-    const budget = new TokenBudget({ limits: { global: { maxTokens: 1_000 }, run: { maxTokens: 100 } } });
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 1_000 }, run: { maxTokens: 100 } } });
     expect(budget.snapshot().map((account) => account.scope)).toEqual(["global"]);
     expect(budget.remaining({ run: "r1" })).toEqual({ tokens: 100 });
     expect(budget.snapshot()).toHaveLength(1);
@@ -206,7 +206,7 @@ describe("TokenBudget reserve / settle / release", () => {
   });
 
   it("keeps a closed scope's open reservation charged to the global account", () => {
-    const budget = new TokenBudget({ limits: { global: { maxTokens: 1_000 }, run: { maxTokens: 100 } } });
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 1_000 }, run: { maxTokens: 100 } } });
     const reservation = budget.reserve({ model: MINI, inputTokens: 50, maxOutputTokens: 50, scopes: { run: "r1" } });
     budget.closeScope("run", "r1");
     expect(budget.remaining({ run: "r1" })).toEqual({ tokens: 100 });
@@ -217,7 +217,7 @@ describe("TokenBudget reserve / settle / release", () => {
   });
 
   it("tracks a scope listed with {} without ever refusing", () => {
-    const budget = new TokenBudget({ limits: { thread: {} } });
+    const budget = createTokenBudget({ limits: { thread: {} } });
     const reservation = budget.reserve({
       model: MINI,
       inputTokens: 10_000_000,
@@ -231,27 +231,27 @@ describe("TokenBudget reserve / settle / release", () => {
 
 describe("TokenBudget prices", () => {
   it("requires a price for every model when a USD limit is set", () => {
-    const budget = new TokenBudget({ limits: { run: { maxUsd: 1 } } });
+    const budget = createTokenBudget({ limits: { run: { maxUsd: 1 } } });
     expect(() => budget.reserve({ model: "my-local-model", inputTokens: 1, maxOutputTokens: 1 })).toThrow(
-      expect.objectContaining({ name: "UnknownModelPrice", model: "my-local-model" }),
+      expect.objectContaining({ name: "UnknownModelPriceError", model: "my-local-model" }),
     );
     expect(budget.outstanding).toBe(0);
   });
 
   it("charges 0 USD for unpriced models when prices are not required", () => {
-    const budget = new TokenBudget({ limits: { global: { maxTokens: 100, maxUsd: 1 } }, requirePrices: false });
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 100, maxUsd: 1 } }, requirePrices: false });
     const reservation = budget.reserve({ model: "my-local-model", inputTokens: 10, maxOutputTokens: 10 });
     expect(reservation.usd).toBe(0);
-    const tokenOnly = new TokenBudget({ limits: { global: { maxTokens: 100 } } });
+    const tokenOnly = createTokenBudget({ limits: { global: { maxTokens: 100 } } });
     expect(tokenOnly.reserve({ model: "my-local-model", inputTokens: 10, maxOutputTokens: 10 }).usd).toBe(0);
-    const strict = new TokenBudget({ limits: { global: { maxTokens: 100 } }, requirePrices: true });
+    const strict = createTokenBudget({ limits: { global: { maxTokens: 100 } }, requirePrices: true });
     expect(() => strict.reserve({ model: "my-local-model", inputTokens: 1, maxOutputTokens: 1 })).toThrow(
-      UnknownModelPrice,
+      UnknownModelPriceError,
     );
   });
 
   it("uses user prices over the defaults, and for new models", () => {
-    const budget = new TokenBudget({
+    const budget = createTokenBudget({
       limits: { global: { maxUsd: 10 } },
       prices: {
         "gpt-4o-mini": { inputPerMillion: 1, outputPerMillion: 1 },
@@ -269,7 +269,7 @@ describe("TokenBudget events", () => {
     const events: BudgetEvent[] = [];
     let clock = 1_000;
     let next = 0;
-    const budget = new TokenBudget({
+    const budget = createTokenBudget({
       limits: { global: { maxTokens: 100 } },
       onEvent: (event) => events.push(event),
       now: () => clock++,
@@ -295,7 +295,7 @@ describe("TokenBudget events", () => {
 
   it("abandons the operation when the listener throws, leaking nothing", () => {
     let failing = true;
-    const budget = new TokenBudget({
+    const budget = createTokenBudget({
       limits: { global: { maxTokens: 100 } },
       onEvent: () => {
         if (failing) throw new Error("ledger is down");
@@ -317,7 +317,7 @@ describe("TokenBudget events", () => {
 
 describe("withReservation", () => {
   it("settles a successful call at the usage of its result", async () => {
-    const budget = new TokenBudget({ limits: { global: { maxTokens: 1_000 } } });
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 1_000 } } });
     const { result, settlement } = await withReservation(
       budget,
       { model: MINI, inputTokens: 100, maxOutputTokens: 100 },
@@ -331,7 +331,7 @@ describe("withReservation", () => {
   });
 
   it("releases and rethrows when the call fails", async () => {
-    const budget = new TokenBudget({ limits: { global: { maxTokens: 1_000 } } });
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 1_000 } } });
     const failure = new Error("provider 500");
     await expect(
       withReservation(
@@ -349,7 +349,7 @@ describe("withReservation", () => {
 
   it("charges the whole reservation, estimated, when the usage cannot be read", async () => {
     const events: BudgetEvent[] = [];
-    const budget = new TokenBudget({
+    const budget = createTokenBudget({
       limits: { global: { maxTokens: 1_000 } },
       onEvent: (event) => events.push(event),
     });
@@ -369,7 +369,7 @@ describe("withReservation", () => {
   });
 
   it("does not call when the budget cannot pay", async () => {
-    const budget = new TokenBudget({ limits: { global: { maxTokens: 10 } } });
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 10 } } });
     let called = false;
     await expect(
       withReservation(
@@ -380,7 +380,7 @@ describe("withReservation", () => {
         },
         () => ({ inputTokens: 0, outputTokens: 0 }),
       ),
-    ).rejects.toBeInstanceOf(BudgetExhausted);
+    ).rejects.toBeInstanceOf(BudgetExhaustedError);
     expect(called).toBe(false);
   });
 });

@@ -3,14 +3,15 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   type AccountSnapshot,
-  BudgetExhausted,
+  BudgetExhaustedError,
   type BudgetLimits,
   costNanoUsd,
+  createTokenBudget,
   type Reservation,
   type ReserveRequest,
   type ScopeIds,
   type Settlement,
-  TokenBudget,
+  type TokenBudget,
   withReservation,
 } from "../../src/budget/index.js";
 import { createSeededRandom } from "../../src/market/index.js";
@@ -54,7 +55,7 @@ describe("TokenBudget under 1,000 concurrent calls", () => {
     ["global USD", { global: { maxTokens: 100_000, maxUsd: 0.06 }, run: { maxTokens: 20_000 } }, "global.usd"],
     ["run tokens", { global: { maxTokens: 50_000, maxUsd: 0.08 }, run: { maxTokens: 3_000 } }, "run.tokens"],
   ] as Array<[string, ConcurrentLimits, string]>)(
-    "never lets spend pass a limit, refuses with BudgetExhausted, and leaks no reservation (%s run out)",
+    "never lets spend pass a limit, refuses with BudgetExhaustedError, and leaks no reservation (%s run out)",
     async (_name, limits, bindingAccount) => {
       // Seeded (the market core's Mulberry32), so a failing run can be replayed.
       const random = createSeededRandom({ seed: 20_240_601, stream: "budget-concurrency" }).nextFloat;
@@ -71,7 +72,7 @@ describe("TokenBudget under 1,000 concurrent calls", () => {
       const checkInvariants = () => {
         if (budget) problems.push(...violations(budget.snapshot()));
       };
-      budget = new TokenBudget({
+      budget = createTokenBudget({
         limits,
         onEvent: (event) => {
           checkInvariants();
@@ -116,7 +117,7 @@ describe("TokenBudget under 1,000 concurrent calls", () => {
       checkInvariants();
 
       const refused = outcomes.flatMap((outcome) =>
-        outcome.status === "rejected" && BudgetExhausted.isInstance(outcome.reason) ? [outcome.reason] : [],
+        outcome.status === "rejected" && BudgetExhaustedError.isInstance(outcome.reason) ? [outcome.reason] : [],
       );
       const failed = outcomes.filter(
         (outcome) => outcome.status === "rejected" && outcome.reason instanceof SimulatedProviderFailure,
@@ -130,7 +131,7 @@ describe("TokenBudget under 1,000 concurrent calls", () => {
       expect(reservesAfterASettlement).toBeGreaterThan(0);
       expect(refusalsAfterASettlement).toBeGreaterThan(0);
 
-      // Refused calls got BudgetExhausted from the account meant to run out, which really lacked room.
+      // Refused calls got BudgetExhaustedError from the account meant to run out, which really lacked room.
       expect(refused.map((error) => `${error.scope}.${error.unit}`)).toContain(bindingAccount);
       for (const error of refused) {
         expect(error.spent + error.reserved + error.requested).toBeGreaterThan(error.limit);
@@ -213,7 +214,7 @@ describe("TokenBudget property", () => {
         fc.record({ global: limitsArbitrary, thread: limitsArbitrary, run: limitsArbitrary }, { requiredKeys: [] }),
         fc.array(operationArbitrary, { maxLength: 120 }),
         (limits, operations) => {
-          const budget = new TokenBudget({ limits });
+          const budget = createTokenBudget({ limits });
           const open: Array<{ reservation: Reservation; request: ReserveRequest }> = [];
           const closed: Reservation[] = [];
           let settledTokens = 0;

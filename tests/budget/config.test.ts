@@ -1,34 +1,33 @@
 import { describe, expect, it } from "vitest";
-import { TokenBudget, type TokenBudgetOptions } from "../../src/budget/index.js";
-import { GavelConfigError } from "../../src/errors.js";
+import { createTokenBudget, type TokenBudget, type TokenBudgetOptions } from "../../src/budget/index.js";
+import { ConfigError } from "../../src/errors.js";
 
-/** The GavelConfigError thrown by `create`, or a failure if none was. */
-function configError(create: () => unknown): GavelConfigError {
+/** The ConfigError thrown by `create`, or a failure if none was. */
+function configError(create: () => unknown): ConfigError {
   try {
     create();
   } catch (error) {
-    if (GavelConfigError.isInstance(error)) return error;
+    if (ConfigError.isInstance(error)) return error;
     throw error;
   }
-  throw new Error("expected a GavelConfigError");
+  throw new Error("expected a ConfigError");
 }
 
 /** Options as a user might write them in plain JavaScript, typos included. */
 function budgetFrom(options: unknown): TokenBudget {
-  return new TokenBudget(options as TokenBudgetOptions);
+  return createTokenBudget(options as TokenBudgetOptions);
 }
 
 describe("TokenBudget options validation", () => {
   it("accepts a valid configuration", () => {
-    expect(
-      () =>
-        new TokenBudget({
-          limits: { global: { maxUsd: 5 }, thread: { maxTokens: 100_000 }, run: { maxTokens: 20_000, maxUsd: 0.5 } },
-          prices: { "my-model": { inputPerMillion: 0, outputPerMillion: 0 } },
-          requirePrices: true,
-          onEvent: () => {},
-          now: () => 0,
-        }),
+    expect(() =>
+      createTokenBudget({
+        limits: { global: { maxUsd: 5 }, thread: { maxTokens: 100_000 }, run: { maxTokens: 20_000, maxUsd: 0.5 } },
+        prices: { "my-model": { inputPerMillion: 0, outputPerMillion: 0 } },
+        requirePrices: true,
+        onEvent: () => {},
+        now: () => 0,
+      }),
     ).not.toThrow();
   });
 
@@ -123,7 +122,7 @@ describe("TokenBudget options validation", () => {
 });
 
 describe("reserve request validation", () => {
-  const budget = new TokenBudget({ limits: { run: { maxTokens: 100 } } });
+  const budget = createTokenBudget({ limits: { run: { maxTokens: 100 } } });
 
   it.each([
     [{ model: "gpt-4o", inputTokens: -1, maxOutputTokens: 10 }, "inputTokens"],

@@ -1,19 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { countTextTokens } from "../../src/budget/index.js";
+import { beliefAttention, buildBelief } from "../../src/coordination/beliefs.js";
+import { parseStatedConfidence } from "../../src/coordination/confidence.js";
 import {
-  beliefAttention,
-  buildBelief,
   confidenceOf,
   executorWeightsFromJson,
   executorWeightsToJson,
   fitExecutorWeights,
-  guardStrategy,
-  parseStatedConfidence,
   refineBeliefs,
   selectCommitmentCandidate,
   truncateToTokens,
 } from "../../src/coordination/index.js";
-import { GavelConfigError } from "../../src/errors.js";
+import { guardStrategy } from "../../src/coordination/prompts.js";
+import { ConfigError } from "../../src/errors.js";
 import { extractFinalNumber } from "../../src/eval/data/checkers.js";
 
 describe("ECON belief update rule", () => {
@@ -182,17 +181,17 @@ describe("executor weights", () => {
       prior: 1,
       executors: { a: { weight: 1.5, correct: 1, total: 1 } },
     });
-    expect(() => executorWeightsFromJson(bad)).toThrow(GavelConfigError);
+    expect(() => executorWeightsFromJson(bad)).toThrow(ConfigError);
     try {
       executorWeightsFromJson(bad);
     } catch (error) {
-      expect((error as GavelConfigError).fields).toContain("executors.a.weight");
+      expect((error as ConfigError).fields).toContain("executors.a.weight");
     }
     // A truncated file is the same kind of error, not a bare SyntaxError.
     expect(() => executorWeightsFromJson(executorWeightsToJson(fitExecutorWeights([])).slice(0, 20))).toThrow(
       /Invalid executor weights:\n.*not JSON/,
     );
-    expect(() => fitExecutorWeights([], { prior: 0 })).toThrow(GavelConfigError);
+    expect(() => fitExecutorWeights([], { prior: 0 })).toThrow(ConfigError);
   });
 });
 

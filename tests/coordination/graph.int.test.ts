@@ -1,6 +1,6 @@
 import { ChatOpenAI } from "@langchain/openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TokenBudget } from "../../src/budget/index.js";
+import { createTokenBudget } from "../../src/budget/index.js";
 import { COORDINATOR_NAME, createBeliefCoordination } from "../../src/coordination/index.js";
 import { extractFinalNumber } from "../../src/eval/data/checkers.js";
 import { type OpenAICompatibleServer, startOpenAICompatibleServer } from "../helpers/openaiServer.js";
@@ -41,7 +41,7 @@ describe("belief coordination through ChatOpenAI over real HTTP", () => {
     new ChatOpenAI({ model, apiKey: "test", configuration: { baseURL: server.baseURL }, ...fields });
 
   it("coordinates real clients: caps, logprob confidence, real usage, budget", async () => {
-    const budget = new TokenBudget({ limits: { run: { maxTokens: 5_000 } } });
+    const budget = createTokenBudget({ limits: { run: { maxTokens: 5_000 } } });
     const graph = createBeliefCoordination({
       coordinator: chat("gpt-4o"), // no maxTokens: the graph builds a capped copy (max_tokens 50)
       executors: [

@@ -1,6 +1,6 @@
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
-import { countTextTokens, TokenBudget } from "../../src/budget/index.js";
+import { countTextTokens, createTokenBudget, type TokenBudget } from "../../src/budget/index.js";
 import {
   COORDINATOR_NAME,
   CoordinationError,
@@ -10,7 +10,7 @@ import {
   executorWeightsToJson,
   fitExecutorWeights,
 } from "../../src/coordination/index.js";
-import { GavelConfigError } from "../../src/errors.js";
+import { ConfigError } from "../../src/errors.js";
 import { extractFinalNumber } from "../../src/eval/data/checkers.js";
 import { ScriptedHashingEmbeddings } from "../memory/scripted-embeddings.js";
 import { isLaterRound, promptText, scriptedCoordinator, scriptedExecutor } from "./scripted-team.js";
@@ -140,7 +140,7 @@ describe("createBeliefCoordination with scripted executors", () => {
   });
 
   it("keeps going when one executor fails, and fails loudly when all do", async () => {
-    const budget = new TokenBudget({ limits: { global: { maxTokens: 100_000 } } });
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 100_000 } } });
     const graph = createBeliefCoordination({
       coordinator: scriptedCoordinator(),
       executors: [
@@ -174,7 +174,7 @@ describe("token accounting and budgets", () => {
   it("records real usage per agent and never exceeds the budget", async () => {
     for (const limit of [40, 300, 700, 1_000, 1_500, 5_000]) {
       const violations: string[] = [];
-      const budget: TokenBudget = new TokenBudget({
+      const budget: TokenBudget = createTokenBudget({
         limits: { run: { maxTokens: limit } },
         onEvent: (event) => {
           // Checked before every change: what is held plus what a reserve adds stays within the limit.
@@ -232,7 +232,7 @@ describe("token accounting and budgets", () => {
   });
 
   it("takes budget scopes from the input state", async () => {
-    const budget = new TokenBudget({ limits: { example: { maxTokens: 60 } } });
+    const budget = createTokenBudget({ limits: { example: { maxTokens: 60 } } });
     const graph = createBeliefCoordination({
       coordinator: scriptedCoordinator(),
       executors: [{ name: "a", model: scriptedExecutor("a", "1", 0.5) }],
@@ -277,7 +277,7 @@ describe("options", () => {
       try {
         createBeliefCoordination(options as never);
       } catch (error) {
-        if (GavelConfigError.isInstance(error)) return error.fields;
+        if (ConfigError.isInstance(error)) return error.fields;
         throw error;
       }
       return [];

@@ -20,8 +20,13 @@ import {
   UNIVERSAL_SENTENCE_ENCODER_DIMENSIONS,
   UniversalSentenceEncoderEmbeddings,
 } from "../../adapters/encoder/universal-sentence-encoder.js";
-import { LlamaCppChatModel, LlamaCppRuntime, writeTinyLlamaGguf } from "../../adapters/llamacpp/index.js";
-import { type BudgetEvent, TokenBudget } from "../../src/budget/index.js";
+import {
+  createLlamaCppRuntime,
+  LlamaCppChatModel,
+  type LlamaCppRuntime,
+  writeTinyLlamaGguf,
+} from "../../adapters/llamacpp/index.js";
+import { type BudgetEvent, createTokenBudget, type TokenBudget } from "../../src/budget/index.js";
 import { COORDINATOR_NAME, COORDINATOR_TOKEN_LIMIT, createBeliefCoordination } from "../../src/coordination/index.js";
 import { strategyMessages } from "../../src/coordination/prompts.js";
 import { parseAnswerLine } from "../../src/debate/index.js";
@@ -55,7 +60,7 @@ const sum = (values: number[]) => values.reduce((total, value) => total + value,
 /** A budget with one global token limit that keeps every event it reports. */
 function recordingBudget(maxTokens: number) {
   const events: BudgetEvent[] = [];
-  const budget = new TokenBudget({ limits: { global: { maxTokens } }, onEvent: (event) => events.push(event) });
+  const budget = createTokenBudget({ limits: { global: { maxTokens } }, onEvent: (event) => events.push(event) });
   return { budget, events };
 }
 
@@ -101,7 +106,7 @@ function expectExactReservations(events: BudgetEvent[]) {
 beforeAll(async () => {
   await writeTinyLlamaGguf({ path: modelPath, seed: 13, contextLength: CONTEXT });
   // threads: 1 keeps a tiny model fast on a busy 2-core machine; 3 sequences for the 3 executors.
-  runtime = new LlamaCppRuntime({ modelPath, gpu: false, threads: 1, concurrency: 3, contextSize: CONTEXT });
+  runtime = createLlamaCppRuntime({ modelPath, gpu: false, threads: 1, concurrency: 3, contextSize: CONTEXT });
   await runtime.load();
 });
 

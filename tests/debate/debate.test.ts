@@ -10,9 +10,9 @@ import {
   heuristicUtility,
   MESSAGE_INSTRUCTION,
   parseAnswerLine,
-  parseSelfUtility,
 } from "../../src/debate/index.js";
-import { GavelConfigError } from "../../src/errors.js";
+import { parseSelfUtility } from "../../src/debate/utility.js";
+import { ConfigError } from "../../src/errors.js";
 import { ScriptedChatModel } from "../helpers/scriptedChatModel.js";
 import { GOLD, isIntentCall, scriptedAgents, usageCounter } from "./scripted-agents.js";
 
@@ -236,7 +236,7 @@ describe("createAuctionDebate with scripted agents of different skills", () => {
 
   it("rejects bad options naming the field", () => {
     const { agents } = scriptedAgents();
-    expect(() => createAuctionDebate({ agents, budgt: 10 } as never)).toThrow(GavelConfigError);
+    expect(() => createAuctionDebate({ agents, budgt: 10 } as never)).toThrow(ConfigError);
     expect(() => createAuctionDebate({ agents, aggressiveness: { nobody: 1 } })).toThrow(/aggressiveness\.nobody/);
     expect(() => createAuctionDebate({ agents: [...agents, ...agents] })).toThrow(/unique/);
   });

@@ -15,8 +15,9 @@ import { join } from "node:path";
 import { awaitAllCallbacks } from "@langchain/core/callbacks/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  createLlamaCppRuntime,
   LlamaCppChatModel,
-  LlamaCppRuntime,
+  type LlamaCppRuntime,
   type TinyLlamaGgufInfo,
   writeTinyLlamaGguf,
 } from "../../adapters/llamacpp/index.js";
@@ -27,9 +28,9 @@ import {
   INTENT_INSTRUCTION,
   MESSAGE_INSTRUCTION,
   parseAnswerLine,
-  parseSelfUtility,
 } from "../../src/debate/index.js";
 import { debatePrompt } from "../../src/debate/prompts.js";
+import { parseSelfUtility } from "../../src/debate/utility.js";
 import type { ChargeInput } from "../../src/ledger/types.js";
 import { LocalModelCallRecorder, type ObservedCall } from "../helpers/llamacpp-calls.js";
 
@@ -161,7 +162,7 @@ async function roundZeroPromptTokens(agent: string, purpose: "intent" | "message
 beforeAll(async () => {
   info = await writeTinyLlamaGguf({ path: modelPath, seed: 7, contextLength: CONTEXT });
   // threads: 1 keeps a tiny model fast on a busy 2-core machine; 3 sequences for the 3 agents.
-  runtime = new LlamaCppRuntime({ modelPath, gpu: false, threads: 1, concurrency: 3, contextSize: CONTEXT });
+  runtime = createLlamaCppRuntime({ modelPath, gpu: false, threads: 1, concurrency: 3, contextSize: CONTEXT });
   await runtime.load();
 });
 

@@ -7,9 +7,9 @@ import type { AIMessage, BaseMessage } from "@langchain/core/messages";
 import type { ChatGeneration, LLMResult } from "@langchain/core/outputs";
 import { INTENT_INSTRUCTION } from "../../src/debate/index.js";
 import {
+  createScriptedRecorder,
   type ScriptedCall,
   ScriptedChatModel,
-  ScriptedRecorder,
   type ScriptedTurn,
 } from "../helpers/scriptedChatModel.js";
 
@@ -58,9 +58,9 @@ function noisyReply(guess: string) {
 /** One scripted agent per skill, each with its own recorder (so calls can be counted per agent). */
 export function scriptedAgents({ failing }: { failing?: (call: ScriptedCall) => boolean } = {}) {
   const recorders = {
-    solver: new ScriptedRecorder(),
-    guesser: new ScriptedRecorder(),
-    drifter: new ScriptedRecorder(),
+    solver: createScriptedRecorder(),
+    guesser: createScriptedRecorder(),
+    drifter: createScriptedRecorder(),
   };
   const wrap =
     (reply: (call: ScriptedCall) => ScriptedTurn, name: string) =>

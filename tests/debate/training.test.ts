@@ -7,7 +7,7 @@ import {
   type TrainingEpoch,
   trainAggressiveness,
 } from "../../src/debate/index.js";
-import { GavelConfigError } from "../../src/errors.js";
+import { ConfigError } from "../../src/errors.js";
 import { GOLD, scriptedAgents } from "./scripted-agents.js";
 
 const BUDGET = 3000;
@@ -85,7 +85,7 @@ describe("trainAggressiveness (REINFORCE on accuracy − λ · tokens/budget)", 
   it("saves and loads α as JSON through pure functions", () => {
     const alpha = { solver: 1.25, guesser: 0.5 };
     expect(parseAggressiveness(serializeAggressiveness(alpha))).toEqual(alpha);
-    expect(() => parseAggressiveness("{not json")).toThrow(GavelConfigError);
+    expect(() => parseAggressiveness("{not json")).toThrow(ConfigError);
     expect(() =>
       parseAggressiveness(
         JSON.stringify({ kind: "gavel.debate.aggressiveness", version: 1, aggressiveness: { a: -1 } }),

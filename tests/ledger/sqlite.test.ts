@@ -5,7 +5,7 @@ import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createSqliteLedger, type SqliteLedger, timeOrderedId } from "../../adapters/sqlite/ledger.js";
 import { LEDGER_APPLICATION_ID, LEDGER_SCHEMA_VERSION } from "../../adapters/sqlite/migrations.js";
-import { GavelConfigError } from "../../src/errors.js";
+import { ConfigError } from "../../src/errors.js";
 import { LedgerError } from "../../src/ledger/errors.js";
 import { hashTask } from "../../src/ledger/task-hash.js";
 import { createSampleOutcome, describeAuctionLedgerConformance } from "../../src/testing.js";
@@ -252,8 +252,8 @@ describe("createSqliteLedger", () => {
           return caught;
         }
       })();
-      expect(GavelConfigError.isInstance(error)).toBe(true);
-      expect((error as GavelConfigError).fields).toContain(field);
+      expect(ConfigError.isInstance(error)).toBe(true);
+      expect((error as ConfigError).fields).toContain(field);
     });
   });
 });

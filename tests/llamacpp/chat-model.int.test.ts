@@ -11,10 +11,11 @@ import { HumanMessage, SystemMessage } from "@langchain/core/messages";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
+  createLlamaCppRuntime,
   LlamaCppChatModel,
-  LlamaCppContextOverflow,
+  LlamaCppContextOverflowError,
   LlamaCppModelLoadError,
-  LlamaCppRuntime,
+  type LlamaCppRuntime,
   llamaCppMetadataOf,
   type TinyLlamaGgufInfo,
   writeTinyLlamaGguf,
@@ -32,7 +33,7 @@ const metadataOf = llamaCppMetadataOf;
 beforeAll(async () => {
   info = await writeTinyLlamaGguf({ path: modelPath, seed: 11 });
   // threads: 1 keeps a tiny model fast on a busy 2-core machine (no thread spin-waiting).
-  runtime = new LlamaCppRuntime({ modelPath, gpu: false, threads: 1, concurrency: 2, contextSize: 512 });
+  runtime = createLlamaCppRuntime({ modelPath, gpu: false, threads: 1, concurrency: 2, contextSize: 512 });
   model = new LlamaCppChatModel({ runtime, maxTokens: 16 });
   await model.load();
 });
@@ -210,7 +211,7 @@ describe("LlamaCppChatModel over a tiny random-weight GGUF", () => {
   it("refuses a prompt that cannot fit with maxTokens in the context", async () => {
     await expect(model.invoke("hello", { maxTokens: 600 })).rejects.toSatisfy(
       (error: unknown) =>
-        LlamaCppContextOverflow.isInstance(error) && error.contextSize === 512 && error.maxTokens === 600,
+        LlamaCppContextOverflowError.isInstance(error) && error.contextSize === 512 && error.maxTokens === 600,
     );
     // the sequence was given back: the model still answers
     expect((await model.invoke("hello")).text.length).toBeGreaterThan(0);

@@ -13,7 +13,7 @@ import {
   GGUF_ALIGNMENT,
   writeTinyLlamaGguf,
 } from "../../adapters/llamacpp/gguf-writer.js";
-import { GavelConfigError } from "../../src/errors.js";
+import { ConfigError } from "../../src/errors.js";
 
 const folder = mkdtempSync(join(tmpdir(), "gavel-gguf-"));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
@@ -90,8 +90,8 @@ describe("writeTinyLlamaGguf", () => {
         return caught;
       }
     })();
-    expect(GavelConfigError.isInstance(error)).toBe(true);
-    expect((error as GavelConfigError).fields).toContain("embeddingLength");
+    expect(ConfigError.isInstance(error)).toBe(true);
+    expect((error as ConfigError).fields).toContain("embeddingLength");
     expect(() => buildTinyLlamaGguf({ seed: 1, blocks: 2 } as never)).toThrow(/blocks/);
   });
 });

@@ -5,7 +5,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type Bid, clearAuction, tieKey, valueDensity } from "../../src/market/index.js";
+import { type Bid, clearAuction, valueDensity } from "../../src/market/index.js";
+import { tieKey } from "../../src/market/random.js";
 
 interface Rules {
   tokenCap: number;

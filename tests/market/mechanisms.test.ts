@@ -7,9 +7,9 @@ import {
   createAuctioneer,
   densityBid,
   InvalidBidsError,
-  tieKey,
   valueDensity,
 } from "../../src/market/index.js";
+import { tieKey } from "../../src/market/random.js";
 
 const bids: Bid[] = [
   { bidder: "planner", amount: 0.9, tokens: 300, meta: { plan: "split into steps" } },

@@ -1,16 +1,16 @@
-/** Options are parsed once by a zod schema; a bad option throws GavelConfigError naming the field. */
+/** Options are parsed once by a zod schema; a bad option throws ConfigError naming the field. */
 import { describe, expect, it } from "vitest";
-import { GavelConfigError } from "../../src/errors.js";
+import { ConfigError } from "../../src/errors.js";
 import { type AuctionOptions, clearAuction, createAuctioneer, parseAuctionOptions } from "../../src/market/index.js";
 
-function configErrorOf(options: unknown): GavelConfigError {
+function configErrorOf(options: unknown): ConfigError {
   try {
     createAuctioneer(options as AuctionOptions);
   } catch (error) {
-    if (GavelConfigError.isInstance(error)) return error;
+    if (ConfigError.isInstance(error)) return error;
     throw error;
   }
-  throw new Error("expected a GavelConfigError");
+  throw new Error("expected a ConfigError");
 }
 
 describe("auction options", () => {
@@ -56,7 +56,7 @@ describe("auction options", () => {
   });
 
   it("clearAuction validates too", () => {
-    expect(() => clearAuction([], { mechanism: "second_price", topK: -1 })).toThrow(GavelConfigError);
+    expect(() => clearAuction([], { mechanism: "second_price", topK: -1 })).toThrow(ConfigError);
   });
 
   it("an auctioneer exposes its rules and a standalone clear function", () => {

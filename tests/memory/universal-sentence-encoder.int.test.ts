@@ -10,8 +10,8 @@ import {
   UNIVERSAL_SENTENCE_ENCODER_DIMENSIONS,
   UniversalSentenceEncoderEmbeddings,
 } from "../../adapters/encoder/universal-sentence-encoder.js";
-import { openVectraStrategyMemory } from "../../adapters/vectra/memory.js";
-import { GavelConfigError } from "../../src/errors.js";
+import { createVectraStrategyMemory } from "../../adapters/vectra/memory.js";
+import { ConfigError } from "../../src/errors.js";
 import { entriesFromAuction } from "../../src/memory/auction-entries.js";
 
 const embeddings = new UniversalSentenceEncoderEmbeddings({ batchSize: 4 });
@@ -41,7 +41,7 @@ describe("UniversalSentenceEncoderEmbeddings (real model)", () => {
 
   it("ranks semantically similar sentences first (in a vectra memory)", async () => {
     const folder = await mkdtemp(join(tmpdir(), "gavel-use-test-"));
-    const memory = await openVectraStrategyMemory({ folder, embeddings });
+    const memory = await createVectraStrategyMemory({ folder, embeddings });
     try {
       const tasks = {
         arithmetic: "What is the total when you add 17 and 25?",
@@ -91,6 +91,6 @@ describe("UniversalSentenceEncoderEmbeddings (real model)", () => {
     const failure = await broken.embedQuery("x").catch((error: unknown) => error);
     expect(EmbedderError.isInstance(failure)).toBe(true);
     expect((failure as Error).cause).toMatchObject({ message: "no weights here" });
-    expect(() => new UniversalSentenceEncoderEmbeddings({ batchSize: 0 })).toThrow(GavelConfigError);
+    expect(() => new UniversalSentenceEncoderEmbeddings({ batchSize: 0 })).toThrow(ConfigError);
   });
 });

@@ -2,7 +2,7 @@ import { MemoryVectorStore } from "@langchain/classic/vectorstores/memory";
 import type { Document } from "@langchain/core/documents";
 import { describe, expect, it } from "vitest";
 import { createVectorStoreStrategyMemory, equalityFilter, predicateFilter } from "../../adapters/vectorstore/memory.js";
-import { GavelConfigError } from "../../src/errors.js";
+import { ConfigError } from "../../src/errors.js";
 import { entriesFromAuction } from "../../src/memory/auction-entries.js";
 import type { StrategyEntry } from "../../src/memory/types.js";
 import { describeStrategyMemoryConformance } from "../../src/testing.js";
@@ -138,7 +138,7 @@ describe("LangChain VectorStore strategy memory: store specifics", () => {
   });
 
   it("validates its options", () => {
-    expect(() => createVectorStoreStrategyMemory({ store: {} as MemoryVectorStore })).toThrow(GavelConfigError);
+    expect(() => createVectorStoreStrategyMemory({ store: {} as MemoryVectorStore })).toThrow(ConfigError);
     const store = new MemoryVectorStore(new ScriptedHashingEmbeddings());
     expect(() => createVectorStoreStrategyMemory({ store, scoreKind: "dot" as "distance" })).toThrow(/scoreKind/);
   });

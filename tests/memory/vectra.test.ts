@@ -6,9 +6,9 @@ import { LocalIndex, ProtobufCodec } from "vectra";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { acquireFolderLock, LOCK_FILE_NAME } from "../../adapters/vectra/folder-lock.js";
 import { decodeVector, encodeVector, JOURNAL_FILE_NAME } from "../../adapters/vectra/journal.js";
-import { openVectraStrategyMemory } from "../../adapters/vectra/memory.js";
-import { GavelConfigError } from "../../src/errors.js";
-import { GavelMemoryError } from "../../src/memory/errors.js";
+import { createVectraStrategyMemory } from "../../adapters/vectra/memory.js";
+import { ConfigError } from "../../src/errors.js";
+import { StrategyMemoryError } from "../../src/memory/errors.js";
 import type { StrategyEntry, StrategyMemory } from "../../src/memory/types.js";
 import { describeStrategyMemoryConformance } from "../../src/testing.js";
 import { ScriptedHashingEmbeddings } from "./scripted-embeddings.js";
@@ -22,7 +22,7 @@ for (const compactEvery of [1_000, 1]) {
   await describeStrategyMemoryConformance({
     name: `vectra on disk (compactEvery ${compactEvery})`,
     create({ key, embeddings, maxEntries, now }) {
-      return openVectraStrategyMemory({
+      return createVectraStrategyMemory({
         folder: join(root, key),
         embeddings,
         compactEvery,
@@ -53,7 +53,7 @@ describe("vectra strategy memory: on-disk behaviour", () => {
   });
 
   async function openAt(folder: string, options: { compactEvery?: number } = {}) {
-    const memory = await openVectraStrategyMemory({ folder, embeddings, ...options });
+    const memory = await createVectraStrategyMemory({ folder, embeddings, ...options });
     open.push(memory);
     return memory;
   }
@@ -132,8 +132,8 @@ describe("vectra strategy memory: on-disk behaviour", () => {
     await memory.add([entry("x", "task")]);
     await memory.close();
     await writeFile(join(folder, JOURNAL_FILE_NAME), 'not json\n{"op":"evict","ids":[]}\n');
-    const failure = await openVectraStrategyMemory({ folder, embeddings }).catch((error: unknown) => error);
-    expect(failure).toMatchObject({ name: "GavelMemoryError", reason: "corrupt" });
+    const failure = await createVectraStrategyMemory({ folder, embeddings }).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ name: "StrategyMemoryError", reason: "corrupt" });
     expect((failure as Error).message).toContain(`${JOURNAL_FILE_NAME}:1`);
     // The failed open released the lock.
     expect(await readdir(folder)).not.toContain(LOCK_FILE_NAME);
@@ -142,8 +142,8 @@ describe("vectra strategy memory: on-disk behaviour", () => {
   it("allows one open memory per folder, across processes too", async () => {
     const folder = folderFor();
     await openAt(folder);
-    const second = await openVectraStrategyMemory({ folder, embeddings }).catch((error: unknown) => error);
-    expect(GavelMemoryError.isInstance(second)).toBe(true);
+    const second = await createVectraStrategyMemory({ folder, embeddings }).catch((error: unknown) => error);
+    expect(StrategyMemoryError.isInstance(second)).toBe(true);
     expect(second).toMatchObject({ reason: "locked", operation: "open" });
     expect((second as Error).message).toContain("this process");
 
@@ -151,13 +151,13 @@ describe("vectra strategy memory: on-disk behaviour", () => {
     const otherFolder = folderFor();
     await mkdir(otherFolder, { recursive: true });
     const other = await acquireFolderLock(otherFolder, { pid: 1, isAlive: () => true });
-    const refused = await openVectraStrategyMemory({ folder: otherFolder, embeddings }).catch(
+    const refused = await createVectraStrategyMemory({ folder: otherFolder, embeddings }).catch(
       (error: unknown) => error,
     );
     expect(refused).toMatchObject({ reason: "locked" });
     expect((refused as Error).message).toContain("process 1 on");
     await other.release();
-    open.push(await openVectraStrategyMemory({ folder: otherFolder, embeddings }));
+    open.push(await createVectraStrategyMemory({ folder: otherFolder, embeddings }));
   });
 
   it("takes over a lock left by a dead process", async () => {
@@ -166,9 +166,9 @@ describe("vectra strategy memory: on-disk behaviour", () => {
     const dead = spawnSync(process.execPath, ["-e", ""]).pid;
     const stale = await acquireFolderLock(folder, { pid: dead });
     expect(stale.path).toBe(join(folder, LOCK_FILE_NAME));
-    const memory = await openVectraStrategyMemory({ folder, embeddings }).catch((error: unknown) => error);
+    const memory = await createVectraStrategyMemory({ folder, embeddings }).catch((error: unknown) => error);
     // The child process has exited, so its lock is stale and taken over.
-    expect(GavelMemoryError.isInstance(memory)).toBe(false);
+    expect(StrategyMemoryError.isInstance(memory)).toBe(false);
     open.push(memory as StrategyMemory);
   });
 
@@ -177,7 +177,7 @@ describe("vectra strategy memory: on-disk behaviour", () => {
     const memory = await openAt(folder);
     await memory.add([entry("x", "task")]);
     await memory.close();
-    const other = await openVectraStrategyMemory({
+    const other = await createVectraStrategyMemory({
       folder,
       embeddings: new ScriptedHashingEmbeddings({ dimensions: 32 }),
     });
@@ -187,12 +187,12 @@ describe("vectra strategy memory: on-disk behaviour", () => {
   });
 
   it("validates its options", async () => {
-    await expect(openVectraStrategyMemory({ folder: "" })).rejects.toThrow(GavelConfigError);
-    await expect(openVectraStrategyMemory({ folder: folderFor(), compactEvery: 0, embeddings })).rejects.toThrow(
+    await expect(createVectraStrategyMemory({ folder: "" })).rejects.toThrow(ConfigError);
+    await expect(createVectraStrategyMemory({ folder: folderFor(), compactEvery: 0, embeddings })).rejects.toThrow(
       /compactEvery/,
     );
     await expect(
-      openVectraStrategyMemory({ folder: folderFor(), embeddings, maxEntrys: 5 } as unknown as { folder: string }),
+      createVectraStrategyMemory({ folder: folderFor(), embeddings, maxEntrys: 5 } as unknown as { folder: string }),
     ).rejects.toThrow(/maxEntrys/);
   });
 

@@ -2,7 +2,7 @@ import type { AIMessage } from "@langchain/core/messages";
 import { createAgent, tool } from "langchain";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { type BudgetEvent, TokenBudget } from "../../src/budget/index.js";
+import { type BudgetEvent, createTokenBudget } from "../../src/budget/index.js";
 import { auctionRouterMiddleware } from "../../src/middleware/auctionRouter.js";
 import { tokenBudgetMiddleware } from "../../src/middleware/tokenBudget.js";
 import { CHEAP, callsOf, DEAR, scriptedMember } from "../router/scripted-pool.js";
@@ -107,7 +107,7 @@ describe("auctionRouterMiddleware", () => {
   it("charges the auction to the scopes tokenBudgetMiddleware uses: thread_id and context.tokenBudget.runId", async () => {
     const { small, large } = pool();
     const events: BudgetEvent[] = [];
-    const budget = new TokenBudget({
+    const budget = createTokenBudget({
       limits: { thread: {}, run: { maxTokens: 50_000 } },
       prices: { small: CHEAP, large: DEAR },
       onEvent: (event) => events.push(event),

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { countMessageTokens, countTextTokens } from "../../src/budget/index.js";
 import { cappedCopy, declaredOutputCap, modelName } from "../../src/models.js";
-import { ScriptedChatModel, ScriptedRecorder } from "../helpers/scriptedChatModel.js";
+import { createScriptedRecorder, ScriptedChatModel } from "../helpers/scriptedChatModel.js";
 
 const echo = tool(async ({ text }) => text, {
   name: "echo",
@@ -95,7 +95,7 @@ describe("ScriptedChatModel", () => {
   });
 
   it("lets several models share one recorder, each keeping its own script position", async () => {
-    const recorder = new ScriptedRecorder();
+    const recorder = createScriptedRecorder();
     const small = new ScriptedChatModel({ model: "gpt-4o-mini", replies: ["small"], recorder });
     const large = new ScriptedChatModel({ model: "gpt-4o", replies: [new AIMessage("large")], recorder });
     expect((await small.invoke("a")).content).toBe("small");

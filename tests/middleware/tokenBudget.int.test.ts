@@ -7,7 +7,7 @@ import { ChatOpenAI } from "@langchain/openai";
 import { createAgent, tool } from "langchain";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { TokenBudget } from "../../src/budget/index.js";
+import { createTokenBudget } from "../../src/budget/index.js";
 import { budgetExhaustionOf, type TokenBudgetCharge, tokenBudgetMiddleware } from "../../src/middleware/index.js";
 import { type OpenAICompatibleServer, type ServerReply, startOpenAICompatibleServer } from "../helpers/openaiServer.js";
 
@@ -40,7 +40,7 @@ describe("tokenBudgetMiddleware with ChatOpenAI over HTTP", () => {
   it("charges exactly the usage the server returned, and sends the model's max_tokens", async () => {
     server = await startOpenAICompatibleServer({ replies });
     const charges: TokenBudgetCharge[] = [];
-    const budget = new TokenBudget({ limits: { global: { maxUsd: 1 } } });
+    const budget = createTokenBudget({ limits: { global: { maxUsd: 1 } } });
     const agent = createAgent({
       model: openAI(server.baseURL, { maxTokens: 200 }),
       tools: [lookup],

@@ -8,14 +8,14 @@ import {
   countJsonTokens,
   countMessageTokens,
   countOutputTokens,
-  TokenBudget,
-  UnknownModelPrice,
+  createTokenBudget,
+  UnknownModelPriceError,
 } from "../../src/budget/index.js";
-import { BudgetExhausted, GavelConfigError } from "../../src/errors.js";
+import { BudgetExhaustedError, ConfigError } from "../../src/errors.js";
 import {
   BUDGET_EXHAUSTED_METADATA_KEY,
   budgetExhaustionOf,
-  ModelWithoutOutputCap,
+  ModelWithoutOutputCapError,
   type TokenBudgetCharge,
   type TokenBudgetMiddlewareOptions,
   tokenBudgetMiddleware,
@@ -111,8 +111,8 @@ describe("tokenBudgetMiddleware options", () => {
     } catch (error) {
       caught = error;
     }
-    expect(GavelConfigError.isInstance(caught)).toBe(true);
-    const error = caught as GavelConfigError;
+    expect(ConfigError.isInstance(caught)).toBe(true);
+    const error = caught as ConfigError;
     expect(error.message).toContain(field);
     expect(error.message).toContain("tokenBudgetMiddleware options");
   });
@@ -134,8 +134,8 @@ describe("tokenBudgetMiddleware options", () => {
     const error = await agent.invoke(ask("hello")).catch((caught: unknown) => caught);
     // LangChain wraps errors thrown inside wrapModelCall; the original is the cause.
     const original = (error as { cause?: unknown }).cause ?? error;
-    expect(UnknownModelPrice.isInstance(original)).toBe(true);
-    expect((original as UnknownModelPrice).model).toBe("my-local-model");
+    expect(UnknownModelPriceError.isInstance(original)).toBe(true);
+    expect((original as UnknownModelPriceError).model).toBe("my-local-model");
     expect(model.calls).toHaveLength(0);
   });
 });
@@ -227,7 +227,7 @@ describe("charging", () => {
     const { agent } = buildAgent(model, { runLimit: 10_000, uncappedModels: "error" });
     const error = await agent.invoke(ask("Hi")).catch((caught: unknown) => caught);
     const original = (error as { cause?: unknown }).cause ?? error;
-    expect(ModelWithoutOutputCap.isInstance(original)).toBe(true);
+    expect(ModelWithoutOutputCapError.isInstance(original)).toBe(true);
     expect(model.calls).toHaveLength(0);
   });
 
@@ -342,26 +342,26 @@ describe('exitBehavior "end"', () => {
 });
 
 describe('exitBehavior "error"', () => {
-  it("throws BudgetExhausted (unwrapped) when the next call cannot fit", async () => {
+  it("throws BudgetExhaustedError (unwrapped) when the next call cannot fit", async () => {
     const model = scripted(endlessTools);
     const { agent } = buildAgent(model, { runLimit: 1_000, exitBehavior: "error" });
     const error = await agent.invoke(ask("Loop"), { recursionLimit: 200 }).catch((caught: unknown) => caught);
-    expect(BudgetExhausted.isInstance(error)).toBe(true);
-    const exhausted = error as BudgetExhausted;
+    expect(BudgetExhaustedError.isInstance(error)).toBe(true);
+    const exhausted = error as BudgetExhaustedError;
     expect(exhausted.scope).toBe("run");
     expect(exhausted.unit).toBe("tokens");
     expect(exhausted.limit).toBe(1_000);
     expect(exhausted.spent + exhausted.requested).toBeGreaterThan(1_000);
   });
 
-  it("throws BudgetExhausted before calling the model when the thread limit is used up", async () => {
+  it("throws BudgetExhaustedError before calling the model when the thread limit is used up", async () => {
     const model = scripted([{ content: "First answer.", usage: { inputTokens: 150, outputTokens: 50 } }]);
     const checkpointer = new MemorySaver();
     const { agent } = buildAgent(model, { threadLimit: 200, exitBehavior: "error" }, { checkpointer });
     const config = { configurable: { thread_id: "t-error" } };
     await agent.invoke(ask("First"), config);
     const error = await agent.invoke(ask("Second"), config).catch((caught: unknown) => caught);
-    expect(BudgetExhausted.isInstance(error)).toBe(true);
+    expect(BudgetExhaustedError.isInstance(error)).toBe(true);
     expect(error).toMatchObject({ scope: "thread", scopeId: "t-error", spent: 200, limit: 200 });
     expect(model.calls).toHaveLength(1);
   });
@@ -450,7 +450,7 @@ describe("thread and run scopes", () => {
   });
 
   it("takes per-invocation limit overrides and an example id from the context", async () => {
-    const budget = new TokenBudget({ limits: { example: { maxTokens: 100_000 } } });
+    const budget = createTokenBudget({ limits: { example: { maxTokens: 100_000 } } });
     const model = scripted(endlessTools);
     const { agent } = buildAgent(model, { runLimit: 100_000, budget });
     const result = await agent.invoke(ask("Go"), {
@@ -513,7 +513,7 @@ describe("injectRemainingBudget", () => {
 
 describe("shared TokenBudget", () => {
   it("releases the reservation when the model throws, charges nothing, and rethrows", async () => {
-    const budget = new TokenBudget({ limits: { global: { maxTokens: 10_000 } } });
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 10_000 } } });
     const failure = new Error("provider is down");
     const model = scripted([{ error: failure }]);
     const { agent, charges } = buildAgent(model, { budget, runLimit: 5_000 });
@@ -529,7 +529,7 @@ describe("shared TokenBudget", () => {
     const limit = 6_000;
     let heldAtMost = 0;
     let inFlightAtMost = 0;
-    const budget = new TokenBudget({
+    const budget = createTokenBudget({
       limits: { global: { maxTokens: limit }, run: { maxTokens: 2_000 } },
       onEvent: () => {
         inFlightAtMost = Math.max(inFlightAtMost, budget.outstanding);
@@ -580,7 +580,7 @@ describe("shared TokenBudget", () => {
   });
 
   it("marks the stopping message with the exhausted account", async () => {
-    const budget = new TokenBudget({ limits: { global: { maxTokens: 300 } } });
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 300 } } });
     const model = scripted(endlessTools);
     const { agent } = buildAgent(model, { budget });
     const result = await agent.invoke(ask("Go"), { recursionLimit: 100 });

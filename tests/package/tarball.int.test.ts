@@ -90,7 +90,7 @@ export const router = new AuctionRouter({
     { name: "large", model: new ChatOpenAI({ model: "gpt-4o", maxTokens: 256, apiKey: "sk-not-used" }) },
   ],
 });
-export const budget = new TokenBudget({ limits: { run: { maxTokens: 1_000 } } });
+export const budget = createTokenBudget({ limits: { run: { maxTokens: 1_000 } } });
 const outcome = clearAuction(
   [
     { bidder: "a", amount: 2 },
@@ -124,7 +124,7 @@ const core = await import("langchain-gavel");
 await import("langchain-gavel/testing");
 const evaluation = await import("langchain-gavel/eval");
 const { createSqliteLedger } = await import("langchain-gavel/sqlite");
-const { openVectraStrategyMemory } = await import("langchain-gavel/vectra");
+const { createVectraStrategyMemory } = await import("langchain-gavel/vectra");
 const { UniversalSentenceEncoderEmbeddings } = await import("langchain-gavel/encoder");
 const { LlamaCppChatModel } = await import("langchain-gavel/llamacpp");
 const { mkdtempSync } = await import("node:fs");
@@ -136,7 +136,7 @@ const embeddings = new UniversalSentenceEncoderEmbeddings();
 const vector = await embeddings.embedQuery("route me to the cheapest model that can answer");
 const ledger = createSqliteLedger({ path: join(folder, "ledger.db") });
 ledger.close();
-const memory = await openVectraStrategyMemory({ folder: join(folder, "memory"), embeddings });
+const memory = await createVectraStrategyMemory({ folder: join(folder, "memory"), embeddings });
 await memory.close();
 const outcome = core.clearAuction([{ bidder: "a", amount: 2 }, { bidder: "b", amount: 1 }], { mechanism: "second_price" });
 let llamaError = "none";

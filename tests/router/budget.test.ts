@@ -9,10 +9,10 @@ import { tool } from "langchain";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
-import { ScriptedChatModel } from "../../src/testing/scripted-chat-model.js";
-import { type BudgetEvent, countMessageTokens, TokenBudget } from "../../src/budget/index.js";
-import { BudgetExhausted } from "../../src/errors.js";
+import { type BudgetEvent, countMessageTokens, createTokenBudget, type TokenBudget } from "../../src/budget/index.js";
+import { BudgetExhaustedError } from "../../src/errors.js";
 import { AuctionRouter } from "../../src/router/index.js";
+import { ScriptedChatModel } from "../../src/testing/scripted-chat-model.js";
 import { CHEAP, callsOf, DEAR, gavelOf, gullibleJurorReply, kindOf, scriptedMember } from "./scripted-pool.js";
 
 const TASK = "What is 17 * 23?";
@@ -40,7 +40,7 @@ function poolOf(small: ScriptedChatModel, large: ScriptedChatModel) {
 /** A budget that records its events; `label:model:run` per event. */
 function recordingBudget(limits: ConstructorParameters<typeof TokenBudget>[0]["limits"], prices = {}) {
   const events: BudgetEvent[] = [];
-  const budget = new TokenBudget({
+  const budget = createTokenBudget({
     limits,
     prices: { small: CHEAP, large: DEAR, ...prices },
     onEvent: (event) => events.push(event),
@@ -116,7 +116,7 @@ describe("AuctionRouter + TokenBudget: the pre-screen", () => {
     expect(of("settle")).toEqual(["router.answer:small"]);
   });
 
-  it("when not even the fallback's answer fits, raises BudgetExhausted before spending anything", async () => {
+  it("when not even the fallback's answer fits, raises BudgetExhaustedError before spending anything", async () => {
     const { small, large } = pair();
     // 60 tokens: less than the fallback's bare answer (the prompt + a 64-token cap).
     const { budget, events } = recordingBudget({ global: { maxTokens: 60 } });
@@ -126,7 +126,7 @@ describe("AuctionRouter + TokenBudget: the pre-screen", () => {
       executionMaxTokens: 64,
     });
     const failure = await router.invoke(TASK).catch((error: unknown) => error);
-    expect(BudgetExhausted.isInstance(failure)).toBe(true);
+    expect(BudgetExhaustedError.isInstance(failure)).toBe(true);
     expect(small.calls.length + large.calls.length).toBe(0);
     expect(events.map((event) => event.type)).toEqual(["refuse"]);
     expect(budget.snapshot()[0]?.spentTokens).toBe(0);
@@ -165,7 +165,7 @@ describe("AuctionRouter + TokenBudget: the pre-screen", () => {
     };
     expect((await route([]).call).text).toBe("5");
     const withHuge = route([huge]);
-    await expect(withHuge.call).rejects.toMatchObject({ name: "BudgetExhausted" });
+    await expect(withHuge.call).rejects.toMatchObject({ name: "BudgetExhaustedError" });
     expect(withHuge.small.calls).toHaveLength(0);
   });
 });
@@ -192,7 +192,7 @@ describe("AuctionRouter + TokenBudget: scopes", () => {
     // Run r1 has 3,000 − (~1,600 spent) left: less than one more answer may take. Nothing is called.
     const callsBefore = small.calls.length;
     const again = await router.invoke(TASK, { budgetScopes: { run: "r1" } }).catch((error: unknown) => error);
-    expect(again).toMatchObject({ name: "BudgetExhausted", scope: "run", scopeId: "r1" });
+    expect(again).toMatchObject({ name: "BudgetExhaustedError", scope: "run", scopeId: "r1" });
     expect(small.calls.length).toBe(callsBefore);
     expect(spentIn("r1")).toBe(firstTokens);
     // Run r2 has its own account.
@@ -231,7 +231,7 @@ describe("AuctionRouter + TokenBudget: scopes", () => {
     await router.invoke(TASK, { configurable: { thread_id: "t-1" }, budgetScopes: { run: "from-call" } });
     for (const event of events) if (event.type === "reserve") expect(event.reservation.scopes.run).toBe("from-call");
     await expect(router.invoke(TASK, { budgetScopes: { runId: "typo" } as never })).rejects.toMatchObject({
-      name: "GavelConfigError",
+      name: "ConfigError",
     });
   });
 });
@@ -273,7 +273,7 @@ describe("AuctionRouter + TokenBudget: the winner's answer fails", () => {
     await ledger.close();
   });
 
-  it("when the fallback fails too, AuctionRouterFailed keeps both errors and nothing stays reserved", async () => {
+  it("when the fallback fails too, AuctionRouterError keeps both errors and nothing stays reserved", async () => {
     const small = scriptedMember("small", { plan: "Multiply.", score: likesVerify, answer: { error: new Error("x") } });
     const large = scriptedMember("large", {
       plan: "Multiply, then verify.",
@@ -287,7 +287,7 @@ describe("AuctionRouter + TokenBudget: the winner's answer fails", () => {
     });
     const failure = await router.invoke(TASK).catch((error: unknown) => error);
     expect(failure).toMatchObject({
-      name: "AuctionRouterFailed",
+      name: "AuctionRouterError",
       reasons: { large: expect.stringMatching(/answer failed: .*y/) },
     });
     expect(callsOf(small, "answer")).toHaveLength(1);
@@ -321,14 +321,14 @@ describe("AuctionRouter + TokenBudget: a model that counts its own prompt (local
           { name: "small", model: scriptedMember("small", { plan: "Multiply.", answer: "391" }), price: CHEAP },
           { name: "large", model: large, price: DEAR },
         ],
-        budget: new TokenBudget({ limits: { global: { maxTokens: limit } }, prices: { small: CHEAP, large: DEAR } }),
+        budget: createTokenBudget({ limits: { global: { maxTokens: limit } }, prices: { small: CHEAP, large: DEAR } }),
         jury: "none",
       });
       try {
         const { auction } = gavelOf(await router.invoke(TASK));
         return !(auction.dropped.large ?? "").startsWith("budget: its plan");
       } catch (error) {
-        if (BudgetExhausted.isInstance(error)) return false;
+        if (BudgetExhaustedError.isInstance(error)) return false;
         throw error;
       }
     };

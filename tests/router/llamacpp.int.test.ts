@@ -15,9 +15,10 @@ import type { BaseMessage, UsageMetadata } from "@langchain/core/messages";
 import type { LLMResult } from "@langchain/core/outputs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  createLlamaCppRuntime,
   LlamaCppChatModel,
   type LlamaCppResponseMetadata,
-  LlamaCppRuntime,
+  type LlamaCppRuntime,
   type TinyLlamaGgufInfo,
   writeTinyLlamaGguf,
 } from "../../adapters/llamacpp/index.js";
@@ -85,7 +86,7 @@ function purposeOf(call: ObservedCall): string | undefined {
 beforeAll(async () => {
   info = await writeTinyLlamaGguf({ path: modelPath, seed: 5, contextLength: CONTEXT });
   // threads: 1 keeps a tiny model fast on a busy 2-core machine (no thread spin-waiting).
-  runtime = new LlamaCppRuntime({ modelPath, gpu: false, threads: 1, concurrency: 2, contextSize: CONTEXT });
+  runtime = createLlamaCppRuntime({ modelPath, gpu: false, threads: 1, concurrency: 2, contextSize: CONTEXT });
   await runtime.load();
 });
 

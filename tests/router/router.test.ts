@@ -2,8 +2,8 @@ import { HumanMessage } from "@langchain/core/messages";
 import { tool } from "langchain";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { TokenBudget } from "../../src/budget/index.js";
-import { GavelConfigError } from "../../src/errors.js";
+import { createTokenBudget } from "../../src/budget/index.js";
+import { ConfigError } from "../../src/errors.js";
 import { clearAuction } from "../../src/market/index.js";
 import { AuctionRouter, type RouterMetadata, scoreBid } from "../../src/router/index.js";
 import { CHEAP, callsOf, DEAR, gavelOf, gullibleJurorReply, scriptedMember } from "./scripted-pool.js";
@@ -121,7 +121,7 @@ describe("AuctionRouter: winner choice", () => {
             { name: "a", model, price: CHEAP },
           ],
         }),
-    ).toThrow(GavelConfigError);
+    ).toThrow(ConfigError);
     expect(() => new AuctionRouter({ pool: [{ name: "a", model }] })).toThrow(/pool\.0\.price/);
     expect(() => new AuctionRouter({ pool: [{ name: "a", model, price: CHEAP }], jury: ["b"] })).toThrow(/jury\.0/);
   });
@@ -177,7 +177,7 @@ describe("AuctionRouter: faults", () => {
     const answer = await router.invoke("task");
     const { auction } = gavelOf(answer);
     expect(auction.dropped.thrower).toMatch(/provider down/);
-    expect(auction.dropped.sleeper).toMatch(/RouterCallTimeout/);
+    expect(auction.dropped.sleeper).toMatch(/RouterCallTimeoutError/);
     expect(auction.dropped.mute).toMatch(/unparseable plan/);
     expect(auction.bids.map((bid) => bid.bidder).sort()).toEqual(["garbler", "solid"]);
     for (const bid of auction.bids) {
@@ -257,14 +257,14 @@ describe("AuctionRouter: faults", () => {
     expect(last?.auction.fallback?.member).toBe("small");
   });
 
-  it("throws AuctionRouterFailed keeping every reason when the fallback fails too", async () => {
+  it("throws AuctionRouterError keeping every reason when the fallback fails too", async () => {
     const broken = scriptedMember("broken", {
       plan: { error: new Error("plan failed") },
       answer: { error: new Error("answer failed") },
     });
     const router = new AuctionRouter({ pool: [{ name: "broken", model: broken, price: CHEAP }] });
     await expect(router.invoke("task")).rejects.toMatchObject({
-      name: "AuctionRouterFailed",
+      name: "AuctionRouterError",
       reasons: { broken: expect.stringMatching(/plan failed/) },
     });
   });
@@ -302,7 +302,7 @@ describe("AuctionRouter: usage, budget, stream", () => {
   it("charges the auction and the answer to a shared budget once, and excludes bidders it cannot afford", async () => {
     const { small, large } = pair();
     const events: string[] = [];
-    const budget = new TokenBudget({
+    const budget = createTokenBudget({
       limits: { global: { maxUsd: 0.0012 } },
       prices: { small: CHEAP, large: { inputPerMillion: 2.5, outputPerMillion: 8_000 } },
       onEvent: (event) =>

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { GavelConfigError } from "../../src/errors.js";
+import { ConfigError } from "../../src/errors.js";
 import {
   AuctionRouter,
   DEFAULT_WEIGHTS,
@@ -257,14 +257,14 @@ describe("validation", () => {
     const tasks: TrainingTask[] = [{ taskId: "t", bids: [bid({ bidder: "a" }), bid({ bidder: "b", jury: {} })] }];
     const failing = fitRouterWeights({ tasks, jurors: ["judge"] });
     await expect(failing).rejects.toSatisfy(
-      (error: unknown) => GavelConfigError.isInstance(error) && error.fields.includes("tasks.0.bids.1.jury.judge"),
+      (error: unknown) => ConfigError.isInstance(error) && error.fields.includes("tasks.0.bids.1.jury.judge"),
     );
   });
 
   it("rejects unknown options and out-of-range features", async () => {
     const tasks: TrainingTask[] = [{ taskId: "t", bids: [bid({ bidder: "a" })] }];
     await expect(fitRouterWeights({ tasks, jurors: ["judge"], timeLimit: 5 } as never)).rejects.toBeInstanceOf(
-      GavelConfigError,
+      ConfigError,
     );
     expect(() => parseTrainingTask({ taskId: "t", bids: [bid({ bidder: "a", entropy: 1.5 })] })).toThrow(
       /bids\.0\.entropy/,
@@ -375,7 +375,7 @@ describe("JSON round trip", () => {
   });
 
   it("rejects text that is not JSON, and a tampered file by field", () => {
-    expect(() => weightsFromJson("{not json")).toThrow(GavelConfigError);
+    expect(() => weightsFromJson("{not json")).toThrow(ConfigError);
     const good = weightsToJson({
       weights: defaultRouterWeights({ jurors: ["judge"] }),
       objective: null,
@@ -394,7 +394,7 @@ describe("JSON round trip", () => {
       weightsFromJson(tampered);
       expect.unreachable();
     } catch (error) {
-      expect(GavelConfigError.isInstance(error) && error.fields).toEqual(["weights.cost"]);
+      expect(ConfigError.isInstance(error) && error.fields).toEqual(["weights.cost"]);
     }
   });
 });

@@ -16,13 +16,13 @@ import {
   DATA_FILES,
   type DataFileName,
   dataDirectory,
-  Gsm8kProblemSchema,
-  HumanEvalProblemSchema,
+  gsm8kProblemSchema,
+  humanEvalProblemSchema,
   loadJsonLines,
-  MbppProblemSchema,
-  MmluQuestionSchema,
-  SanitizedMbppProblemSchema,
-  SvampProblemSchema,
+  mbppProblemSchema,
+  mmluQuestionSchema,
+  sanitizedMbppProblemSchema,
+  svampProblemSchema,
   writeJsonLines,
 } from "./datasets.js";
 import { convertRouterBenchFiles } from "./outcomes.js";
@@ -31,13 +31,13 @@ const gzipAsync = promisify(gzip);
 
 /** Source file (relative to the source folder) and schema of every shipped benchmark file. */
 const COPIED_FILES: ReadonlyArray<{ name: DataFileName; source: string; schema: z.ZodType<unknown> }> = [
-  { name: "gsm8k", source: "gsm8k/test_normalized.jsonl", schema: Gsm8kProblemSchema },
-  { name: "mmluSubset500", source: "mmlu/mmlu_subset_500.jsonl", schema: MmluQuestionSchema },
-  { name: "mmluTestAll", source: "mmlu/mmlu_test_all.jsonl", schema: MmluQuestionSchema },
-  { name: "humanEval", source: "humaneval/HumanEval.jsonl", schema: HumanEvalProblemSchema },
-  { name: "mbppNormalized", source: "mbpp/mbpp_normalized.jsonl", schema: MbppProblemSchema },
-  { name: "mbppSanitized", source: "mbpp/sanitized_mbpp.jsonl", schema: SanitizedMbppProblemSchema },
-  { name: "svamp", source: "svamp/svamp.jsonl", schema: SvampProblemSchema },
+  { name: "gsm8k", source: "gsm8k/test_normalized.jsonl", schema: gsm8kProblemSchema },
+  { name: "mmluSubset500", source: "mmlu/mmlu_subset_500.jsonl", schema: mmluQuestionSchema },
+  { name: "mmluTestAll", source: "mmlu/mmlu_test_all.jsonl", schema: mmluQuestionSchema },
+  { name: "humanEval", source: "humaneval/HumanEval.jsonl", schema: humanEvalProblemSchema },
+  { name: "mbppNormalized", source: "mbpp/mbpp_normalized.jsonl", schema: mbppProblemSchema },
+  { name: "mbppSanitized", source: "mbpp/sanitized_mbpp.jsonl", schema: sanitizedMbppProblemSchema },
+  { name: "svamp", source: "svamp/svamp.jsonl", schema: svampProblemSchema },
 ];
 
 /** One file written by {@link buildShippedData}. */

@@ -2,7 +2,7 @@
  * The benchmark data shipped in `data/`, and the JSON Lines reader every loader goes through.
  *
  * Each data set has ONE zod schema; a loader reads a `.jsonl` or `.jsonl.gz` file, parses every
- * non-empty line with that schema and returns typed records. A bad line throws a `GavelDataError`
+ * non-empty line with that schema and returns typed records. A bad line throws a `DataError`
  * naming the file, the 1-based line number and the invalid field.
  *
  * Read top to bottom: where the data lives, reading and writing JSON Lines, the schemas, the loaders.
@@ -21,7 +21,7 @@ import {
   type ParseJsonLinesOptions,
   parseJsonLines as parseCoreJsonLines,
 } from "../../jsonl.js";
-import { GavelDataError } from "../errors.js";
+import { DataError } from "../errors.js";
 
 const gunzipAsync = promisify(gunzip);
 const gzipAsync = promisify(gzip);
@@ -52,7 +52,7 @@ export type DataFileName = keyof typeof DATA_FILES;
  *
  * @param from - A `file:` URL or path to start from; defaults to this module.
  * @returns The absolute path of the data directory.
- * @throws GavelDataError when no `package.json` is found above `from`.
+ * @throws DataError when no `package.json` is found above `from`.
  * @example
  * ```ts
  * import { dataDirectory } from "langchain-gavel";
@@ -66,7 +66,7 @@ export function dataDirectory(from: string = import.meta.url): string {
     if (existsSync(join(folder, "package.json"))) return join(folder, "data");
     const parent = dirname(folder);
     if (parent === folder) {
-      throw new GavelDataError({ file: start, problem: "no package.json above this module, cannot locate data/" });
+      throw new DataError({ file: start, problem: "no package.json above this module, cannot locate data/" });
     }
     folder = parent;
   }
@@ -86,20 +86,20 @@ const GZIP_MAGIC_SECOND = 0x8b;
 
 /**
  * The text of a `.jsonl` or `.jsonl.gz` file. Gzip is recognised by its magic bytes, not the name.
- * @throws GavelDataError when the file cannot be read or decompressed.
+ * @throws DataError when the file cannot be read or decompressed.
  */
 export async function readDataText(path: string): Promise<string> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
   } catch (error) {
-    throw new GavelDataError({ file: path, problem: "cannot read the file" }, { cause: error });
+    throw new DataError({ file: path, problem: "cannot read the file" }, { cause: error });
   }
   if (bytes[0] === GZIP_MAGIC_FIRST && bytes[1] === GZIP_MAGIC_SECOND) {
     try {
       bytes = await gunzipAsync(bytes);
     } catch (error) {
-      throw new GavelDataError({ file: path, problem: "the gzip stream is corrupt" }, { cause: error });
+      throw new DataError({ file: path, problem: "the gzip stream is corrupt" }, { cause: error });
     }
   }
   return bytes.toString("utf8");
@@ -112,10 +112,10 @@ export async function readDataText(path: string): Promise<string> {
  * @param text - The whole file.
  * @param schema - The zod schema of one record.
  * @param file - The file name used in error messages.
- * @throws GavelDataError on the first line that is not JSON or does not match the schema.
+ * @throws DataError on the first line that is not JSON or does not match the schema.
  * @example
  * ```ts
- * const rows = parseJsonLines(text, OutcomeRecordSchema, "my-outcomes.jsonl");
+ * const rows = parseJsonLines(text, outcomeRecordSchema, "my-outcomes.jsonl");
  * ```
  */
 export function parseJsonLines<T>(text: string, schema: z.ZodType<T>, file: string): T[] {
@@ -124,7 +124,7 @@ export function parseJsonLines<T>(text: string, schema: z.ZodType<T>, file: stri
 
 /**
  * {@link parseJsonLines} keeping each record's line number, with the options of the core reader
- * (`torn` lines of a crash-safe cache). Errors are `GavelDataError`s.
+ * (`torn` lines of a crash-safe cache). Errors are `DataError`s.
  */
 export function parseNumberedJsonLines<T>(text: string, options: ParseJsonLinesOptions<T>): Array<JsonLine<T>> {
   try {
@@ -132,16 +132,16 @@ export function parseNumberedJsonLines<T>(text: string, options: ParseJsonLinesO
   } catch (error) {
     if (!JsonLineError.isInstance(error)) throw error;
     const { file, line, fields, problem } = error;
-    throw new GavelDataError({ file, line, fields, problem }, { cause: error.cause });
+    throw new DataError({ file, line, fields, problem }, { cause: error.cause });
   }
 }
 
 /**
  * Read a `.jsonl` or `.jsonl.gz` file into records validated by `schema`.
- * @throws GavelDataError naming the file, line and field of the first bad record.
+ * @throws DataError naming the file, line and field of the first bad record.
  * @example
  * ```ts
- * const rows = await loadJsonLines("my-outcomes.jsonl.gz", OutcomeRecordSchema);
+ * const rows = await loadJsonLines("my-outcomes.jsonl.gz", outcomeRecordSchema);
  * ```
  */
 export async function loadJsonLines<T>(path: string, schema: z.ZodType<T>): Promise<T[]> {
@@ -165,14 +165,14 @@ export async function writeJsonLines(path: string, records: Iterable<unknown>): 
 // ---------------------------------------------------------------------------------------------
 
 /** GSM8K test problem (`gsm8k/test_normalized`): `final_answer` is the number after `####` in `answer`. */
-export const Gsm8kProblemSchema = z.object({
+export const gsm8kProblemSchema = z.object({
   id: z.string().min(1),
   question: z.string().min(1),
   answer: z.string().min(1),
   final_answer: z.string().min(1),
 });
 /** One GSM8K problem. */
-export type Gsm8kProblem = z.output<typeof Gsm8kProblemSchema>;
+export type Gsm8kProblem = z.output<typeof gsm8kProblemSchema>;
 
 /** The four answer letters of MMLU. */
 export const MMLU_LETTERS = ["A", "B", "C", "D"] as const;
@@ -180,7 +180,7 @@ export const MMLU_LETTERS = ["A", "B", "C", "D"] as const;
 export type MmluLetter = (typeof MMLU_LETTERS)[number];
 
 /** MMLU question: four choices, the answer as a letter. */
-export const MmluQuestionSchema = z.object({
+export const mmluQuestionSchema = z.object({
   id: z.string().min(1),
   subject: z.string().min(1),
   question: z.string(),
@@ -188,10 +188,10 @@ export const MmluQuestionSchema = z.object({
   answer: z.enum(MMLU_LETTERS),
 });
 /** One MMLU question. */
-export type MmluQuestion = z.output<typeof MmluQuestionSchema>;
+export type MmluQuestion = z.output<typeof mmluQuestionSchema>;
 
 /** HumanEval problem: `prompt` is the signature and docstring, `test` defines `check(candidate)`. */
-export const HumanEvalProblemSchema = z.object({
+export const humanEvalProblemSchema = z.object({
   task_id: z.string().min(1),
   prompt: z.string().min(1),
   canonical_solution: z.string(),
@@ -199,7 +199,7 @@ export const HumanEvalProblemSchema = z.object({
   entry_point: z.string().min(1),
 });
 /** One HumanEval problem. */
-export type HumanEvalProblem = z.output<typeof HumanEvalProblemSchema>;
+export type HumanEvalProblem = z.output<typeof humanEvalProblemSchema>;
 
 /** The MBPP splits, by the paper's task id ranges (1–10 prompt, 11–510 test, 511–600 validation, 601–974 train). */
 export const MBPP_SPLITS = ["prompt", "test", "validation", "train"] as const;
@@ -207,7 +207,7 @@ export const MBPP_SPLITS = ["prompt", "test", "validation", "train"] as const;
 export type MbppSplit = (typeof MBPP_SPLITS)[number];
 
 /** MBPP problem as in `mbpp/mbpp_normalized`: `tests` are `assert` lines, `entry_point` the first `def`. */
-export const MbppProblemSchema = z.object({
+export const mbppProblemSchema = z.object({
   task_id: z.number().int().positive(),
   split: z.enum(MBPP_SPLITS),
   prompt: z.string().min(1),
@@ -218,10 +218,10 @@ export const MbppProblemSchema = z.object({
   reference_code: z.string().min(1),
 });
 /** One MBPP problem (both variants load into this shape). */
-export type MbppProblem = z.output<typeof MbppProblemSchema>;
+export type MbppProblem = z.output<typeof mbppProblemSchema>;
 
 /** The hand-checked MBPP subset as published (`sanitized_mbpp`); the loader maps it to {@link MbppProblem}. */
-export const SanitizedMbppProblemSchema = z.object({
+export const sanitizedMbppProblemSchema = z.object({
   source_file: z.string(),
   task_id: z.number().int().positive(),
   prompt: z.string().min(1),
@@ -230,10 +230,10 @@ export const SanitizedMbppProblemSchema = z.object({
   test_list: z.array(z.string()).min(1),
 });
 /** One record of `sanitized_mbpp` as published. */
-export type SanitizedMbppProblem = z.output<typeof SanitizedMbppProblemSchema>;
+export type SanitizedMbppProblem = z.output<typeof sanitizedMbppProblemSchema>;
 
 /** SVAMP problem as published (`{ID, Body, Question, Equation, Answer, Type}`); the question asked is `Body + " " + Question`. */
-export const SvampProblemSchema = z.object({
+export const svampProblemSchema = z.object({
   ID: z.string().min(1),
   Body: z.string(),
   Question: z.string().min(1),
@@ -242,13 +242,13 @@ export const SvampProblemSchema = z.object({
   Type: z.string(),
 });
 /** One SVAMP problem. */
-export type SvampProblem = z.output<typeof SvampProblemSchema>;
+export type SvampProblem = z.output<typeof svampProblemSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Loaders
 // ---------------------------------------------------------------------------------------------
 
-const LoadOptionsSchema = z
+const loadOptionsSchema = z
   .object({
     /** Read this file instead of the shipped one. */
     path: z.string().min(1).optional(),
@@ -258,15 +258,15 @@ const LoadOptionsSchema = z
   .strict();
 
 /** Options of every loader: read another file, or the shipped file from another data directory. */
-export type LoadOptions = z.input<typeof LoadOptionsSchema>;
+export type LoadOptions = z.input<typeof loadOptionsSchema>;
 
 /**
  * The file a loader reads: `options.path` when given, else the shipped file `name` inside
  * `options.directory` (default: the package's `data/`).
- * @throws GavelConfigError naming `where` when the options are invalid.
+ * @throws ConfigError naming `where` when the options are invalid.
  */
 export function resolveDataPath(where: string, name: DataFileName, options: LoadOptions = {}): string {
-  const { path, directory } = parseConfig(where, LoadOptionsSchema, options ?? {});
+  const { path, directory } = parseConfig(where, loadOptionsSchema, options ?? {});
   return path ?? dataFilePath(name, directory ?? dataDirectory());
 }
 
@@ -279,16 +279,18 @@ export function resolveDataPath(where: string, name: DataFileName, options: Load
  * ```
  */
 export async function loadGsm8k(options: LoadOptions = {}): Promise<Gsm8kProblem[]> {
-  return loadJsonLines(resolveDataPath("loadGsm8k options", "gsm8k", options), Gsm8kProblemSchema);
+  return loadJsonLines(resolveDataPath("loadGsm8k options", "gsm8k", options), gsm8kProblemSchema);
 }
 
-const MmluOptionsSchema = LoadOptionsSchema.extend({
-  /** `subset_500` (50 questions from each of 10 subjects) or `test_all` (all 14,042). */
-  variant: z.enum(["subset_500", "test_all"]).default("subset_500"),
-}).strict();
+const mmluOptionsSchema = loadOptionsSchema
+  .extend({
+    /** `subset_500` (50 questions from each of 10 subjects) or `test_all` (all 14,042). */
+    variant: z.enum(["subset_500", "test_all"]).default("subset_500"),
+  })
+  .strict();
 
 /** Options of {@link loadMmlu}. */
-export type MmluLoadOptions = z.input<typeof MmluOptionsSchema>;
+export type MmluLoadOptions = z.input<typeof mmluOptionsSchema>;
 
 /**
  * MMLU test questions: the 500-question subset by default, or the whole test set.
@@ -299,9 +301,9 @@ export type MmluLoadOptions = z.input<typeof MmluOptionsSchema>;
  * ```
  */
 export async function loadMmlu(options: MmluLoadOptions = {}): Promise<MmluQuestion[]> {
-  const { variant, ...rest } = parseConfig("loadMmlu options", MmluOptionsSchema, options);
+  const { variant, ...rest } = parseConfig("loadMmlu options", mmluOptionsSchema, options);
   const name = variant === "subset_500" ? "mmluSubset500" : "mmluTestAll";
-  return loadJsonLines(resolveDataPath("loadMmlu options", name, rest), MmluQuestionSchema);
+  return loadJsonLines(resolveDataPath("loadMmlu options", name, rest), mmluQuestionSchema);
 }
 
 /**
@@ -313,16 +315,18 @@ export async function loadMmlu(options: MmluLoadOptions = {}): Promise<MmluQuest
  * ```
  */
 export async function loadHumanEval(options: LoadOptions = {}): Promise<HumanEvalProblem[]> {
-  return loadJsonLines(resolveDataPath("loadHumanEval options", "humanEval", options), HumanEvalProblemSchema);
+  return loadJsonLines(resolveDataPath("loadHumanEval options", "humanEval", options), humanEvalProblemSchema);
 }
 
-const MbppOptionsSchema = LoadOptionsSchema.extend({
-  /** `normalized` (all 974 tasks) or `sanitized` (the hand-checked 427). */
-  variant: z.enum(["normalized", "sanitized"]).default("normalized"),
-}).strict();
+const mbppOptionsSchema = loadOptionsSchema
+  .extend({
+    /** `normalized` (all 974 tasks) or `sanitized` (the hand-checked 427). */
+    variant: z.enum(["normalized", "sanitized"]).default("normalized"),
+  })
+  .strict();
 
 /** Options of {@link loadMbpp}. */
-export type MbppLoadOptions = z.input<typeof MbppOptionsSchema>;
+export type MbppLoadOptions = z.input<typeof mbppOptionsSchema>;
 
 /** The split of an MBPP task id, by the paper's ranges. */
 export function mbppSplitOf(taskId: number): MbppSplit {
@@ -360,13 +364,13 @@ function sanitizedToProblem(record: SanitizedMbppProblem): MbppProblem {
  * ```
  */
 export async function loadMbpp(options: MbppLoadOptions = {}): Promise<MbppProblem[]> {
-  const { variant, ...rest } = parseConfig("loadMbpp options", MbppOptionsSchema, options);
+  const { variant, ...rest } = parseConfig("loadMbpp options", mbppOptionsSchema, options);
   if (variant === "normalized") {
-    return loadJsonLines(resolveDataPath("loadMbpp options", "mbppNormalized", rest), MbppProblemSchema);
+    return loadJsonLines(resolveDataPath("loadMbpp options", "mbppNormalized", rest), mbppProblemSchema);
   }
   const records = await loadJsonLines(
     resolveDataPath("loadMbpp options", "mbppSanitized", rest),
-    SanitizedMbppProblemSchema,
+    sanitizedMbppProblemSchema,
   );
   return records.map(sanitizedToProblem);
 }
@@ -381,5 +385,5 @@ export async function loadMbpp(options: MbppLoadOptions = {}): Promise<MbppProbl
  * ```
  */
 export async function loadSvamp(options: LoadOptions = {}): Promise<SvampProblem[]> {
-  return loadJsonLines(resolveDataPath("loadSvamp options", "svamp", options), SvampProblemSchema);
+  return loadJsonLines(resolveDataPath("loadSvamp options", "svamp", options), svampProblemSchema);
 }

@@ -9,7 +9,7 @@
  * Read top to bottom: the canonical schema and loader, the index by prompt and model, the RouterBench converter.
  */
 import { z } from "zod";
-import { GavelDataError } from "../errors.js";
+import { DataError } from "../errors.js";
 import { type DataFileName, type LoadOptions, loadJsonLines, resolveDataPath } from "./datasets.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -21,7 +21,7 @@ import { type DataFileName, type LoadOptions, loadJsonLines, resolveDataPath } f
  * for partial credit); `true`/`false` are accepted and read as 1/0. `split` is an optional extension
  * naming the data split the prompt belongs to (RouterBench's `routerdc_split`).
  */
-export const OutcomeRecordSchema = z.object({
+export const outcomeRecordSchema = z.object({
   prompt_id: z.string().min(1),
   prompt: z.string(),
   eval_name: z.string().min(1),
@@ -35,7 +35,7 @@ export const OutcomeRecordSchema = z.object({
 });
 
 /** One canonical recorded outcome, after parsing (`correct` is always a number). */
-export type OutcomeRecord = z.output<typeof OutcomeRecordSchema>;
+export type OutcomeRecord = z.output<typeof outcomeRecordSchema>;
 
 /** The shipped RouterBench outcomes, converted to the canonical format. */
 const SHIPPED_OUTCOMES: DataFileName = "routerBenchOutcomes";
@@ -43,7 +43,7 @@ const SHIPPED_OUTCOMES: DataFileName = "routerBenchOutcomes";
 /**
  * Read a canonical outcomes file (`.jsonl` or `.jsonl.gz`); by default the shipped RouterBench outcomes
  * (2,218 prompts, 24,340 rows, 11 models).
- * @throws GavelDataError naming the file, line and field of the first bad line.
+ * @throws DataError naming the file, line and field of the first bad line.
  * @example
  * ```ts
  * const rows = await loadRecordedOutcomes();
@@ -51,7 +51,7 @@ const SHIPPED_OUTCOMES: DataFileName = "routerBenchOutcomes";
  * ```
  */
 export async function loadRecordedOutcomes(options: LoadOptions = {}): Promise<OutcomeRecord[]> {
-  return loadJsonLines(resolveDataPath("loadRecordedOutcomes options", SHIPPED_OUTCOMES, options), OutcomeRecordSchema);
+  return loadJsonLines(resolveDataPath("loadRecordedOutcomes options", SHIPPED_OUTCOMES, options), outcomeRecordSchema);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -93,7 +93,7 @@ export interface OutcomeIndex {
  *
  * @param records - Canonical outcomes, e.g. from {@link loadRecordedOutcomes}.
  * @param source - Name used in error messages (a file name).
- * @throws GavelDataError when a (prompt, model) pair appears twice, or one prompt id carries two
+ * @throws DataError when a (prompt, model) pair appears twice, or one prompt id carries two
  *   different texts, tasks or splits.
  * @example
  * ```ts
@@ -116,14 +116,14 @@ export function indexOutcomes(records: readonly OutcomeRecord[], source = "recor
       prompts.set(record.prompt_id, info);
       cells.set(record.prompt_id, new Map());
     } else if (known.eval_name !== record.eval_name || known.prompt !== record.prompt || known.split !== record.split) {
-      throw new GavelDataError({
+      throw new DataError({
         ...where,
         problem: `record ${position + 1}: prompt "${record.prompt_id}" appears with a different prompt, eval_name or split`,
       });
     }
     const byModel = cells.get(record.prompt_id) as Map<string, OutcomeRecord>;
     if (byModel.has(record.model)) {
-      throw new GavelDataError({
+      throw new DataError({
         ...where,
         problem: `record ${position + 1}: (prompt "${record.prompt_id}", model "${record.model}") appears twice`,
       });
@@ -155,7 +155,7 @@ export function indexOutcomes(records: readonly OutcomeRecord[], source = "recor
  */
 export async function loadOutcomeIndex(options: LoadOptions = {}): Promise<OutcomeIndex> {
   const file = resolveDataPath("loadOutcomeIndex options", SHIPPED_OUTCOMES, options);
-  return indexOutcomes(await loadJsonLines(file, OutcomeRecordSchema), file);
+  return indexOutcomes(await loadJsonLines(file, outcomeRecordSchema), file);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -163,17 +163,17 @@ export async function loadOutcomeIndex(options: LoadOptions = {}): Promise<Outco
 // ---------------------------------------------------------------------------------------------
 
 /** A line of RouterBench's `prompts.jsonl` (as split by RouterDC). */
-export const RouterBenchPromptSchema = z.object({
+export const routerBenchPromptSchema = z.object({
   prompt_id: z.string().min(1),
   eval_name: z.string().min(1),
   routerdc_split: z.string().min(1).optional(),
   prompt: z.string(),
 });
 /** One RouterBench prompt. */
-export type RouterBenchPrompt = z.output<typeof RouterBenchPromptSchema>;
+export type RouterBenchPrompt = z.output<typeof routerBenchPromptSchema>;
 
 /** A line of RouterBench's `outcomes_long.jsonl`: one (prompt, model) outcome. */
-export const RouterBenchOutcomeSchema = z.object({
+export const routerBenchOutcomeSchema = z.object({
   prompt_id: z.string().min(1),
   eval_name: z.string().min(1),
   model: z.string().min(1),
@@ -182,7 +182,7 @@ export const RouterBenchOutcomeSchema = z.object({
   response: z.string().optional(),
 });
 /** One RouterBench outcome row. */
-export type RouterBenchOutcome = z.output<typeof RouterBenchOutcomeSchema>;
+export type RouterBenchOutcome = z.output<typeof routerBenchOutcomeSchema>;
 
 /** Input of {@link convertRouterBench}: the parsed records of the two RouterBench files. */
 export interface RouterBenchTables {
@@ -199,7 +199,7 @@ export interface RouterBenchTables {
  * Rows come out grouped by prompt (in the order of `prompts`), models sorted by name inside a prompt.
  * `routerdc_split` becomes `split`; missing (prompt, model) pairs stay missing; nothing is invented.
  *
- * @throws GavelDataError when an outcome names an unknown prompt or a different `eval_name`, or a
+ * @throws DataError when an outcome names an unknown prompt or a different `eval_name`, or a
  *   (prompt, model) pair or a prompt id appears twice.
  * @example
  * ```ts
@@ -212,7 +212,7 @@ export function convertRouterBench(tables: RouterBenchTables): OutcomeRecord[] {
   const byPrompt = new Map<string, { prompt: RouterBenchPrompt; rows: RouterBenchOutcome[] }>();
   prompts.forEach((prompt, position) => {
     if (byPrompt.has(prompt.prompt_id)) {
-      throw new GavelDataError({
+      throw new DataError({
         file: promptsFile,
         fields: ["prompt_id"],
         problem: `record ${position + 1}: prompt "${prompt.prompt_id}" appears twice`,
@@ -224,21 +224,21 @@ export function convertRouterBench(tables: RouterBenchTables): OutcomeRecord[] {
   outcomes.forEach((row, position) => {
     const entry = byPrompt.get(row.prompt_id);
     if (entry === undefined) {
-      throw new GavelDataError({
+      throw new DataError({
         file: outcomesFile,
         fields: ["prompt_id"],
         problem: `record ${position + 1}: prompt "${row.prompt_id}" is not in ${promptsFile}`,
       });
     }
     if (entry.prompt.eval_name !== row.eval_name) {
-      throw new GavelDataError({
+      throw new DataError({
         file: outcomesFile,
         fields: ["eval_name"],
         problem: `record ${position + 1}: "${row.eval_name}" but ${promptsFile} says "${entry.prompt.eval_name}"`,
       });
     }
     if (entry.rows.some((other) => other.model === row.model)) {
-      throw new GavelDataError({
+      throw new DataError({
         file: outcomesFile,
         fields: ["model"],
         problem: `record ${position + 1}: (prompt "${row.prompt_id}", model "${row.model}") appears twice`,
@@ -283,8 +283,8 @@ export async function convertRouterBenchFiles(options: {
 }): Promise<OutcomeRecord[]> {
   const { promptsPath, outcomesPath } = options;
   const [prompts, outcomes] = await Promise.all([
-    loadJsonLines(promptsPath, RouterBenchPromptSchema),
-    loadJsonLines(outcomesPath, RouterBenchOutcomeSchema),
+    loadJsonLines(promptsPath, routerBenchPromptSchema),
+    loadJsonLines(outcomesPath, routerBenchOutcomeSchema),
   ]);
   return convertRouterBench({ prompts, outcomes, promptsFile: promptsPath, outcomesFile: outcomesPath });
 }

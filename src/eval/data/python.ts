@@ -69,7 +69,7 @@ os._exit(0)
 `;
 
 /** Options of {@link createPythonRunner}. */
-export const PythonRunnerOptionsSchema = z
+export const pythonRunnerOptionsSchema = z
   .object({
     /** Interpreter command or path; resolved once to the real executable (pyenv shims need the full env). */
     python: z.string().min(1).default("python3"),
@@ -93,7 +93,7 @@ export const PythonRunnerOptionsSchema = z
   .strict();
 
 /** Options of {@link createPythonRunner}. */
-export type PythonRunnerOptions = z.input<typeof PythonRunnerOptionsSchema>;
+export type PythonRunnerOptions = z.input<typeof pythonRunnerOptionsSchema>;
 
 /** How a program ended. */
 export type PythonRunStatus = "passed" | "failed" | "timed_out" | "out_of_memory";
@@ -125,15 +125,15 @@ export interface PythonRunner {
   /** Run one program; resolves (never rejects) with how it ended, unless Python itself cannot start. */
   run(program: string, options?: PythonRunOptions): Promise<PythonRunResult>;
   /** The parsed options in force. */
-  readonly options: Readonly<Required<z.output<typeof PythonRunnerOptionsSchema>>>;
+  readonly options: Readonly<Required<z.output<typeof pythonRunnerOptionsSchema>>>;
 }
 
 /**
  * A Python runner with resource limits and a concurrency cap. NOT a security sandbox (see the module doc).
  *
- * @param options - See {@link PythonRunnerOptionsSchema}; defaults: `python3`, one program per CPU, 10 s wall
+ * @param options - See {@link pythonRunnerOptionsSchema}; defaults: `python3`, one program per CPU, 10 s wall
  *   clock, CPU limit = wall clock, 1 GiB address space, 16 MiB files, 64 KiB of output kept.
- * @throws GavelConfigError when an option is invalid. `run` rejects with `PythonUnavailableError` when the
+ * @throws ConfigError when an option is invalid. `run` rejects with `PythonUnavailableError` when the
  *   interpreter cannot be started.
  * @example
  * ```ts
@@ -143,7 +143,7 @@ export interface PythonRunner {
  * ```
  */
 export function createPythonRunner(options: PythonRunnerOptions = {}): PythonRunner {
-  const parsed = parseConfig("createPythonRunner options", PythonRunnerOptionsSchema, options);
+  const parsed = parseConfig("createPythonRunner options", pythonRunnerOptionsSchema, options);
   const {
     python,
     concurrency = availableParallelism(),

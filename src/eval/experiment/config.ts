@@ -35,7 +35,7 @@ export const DEFAULT_EMBEDDING_CACHE = ".gavel-cache/embeddings";
 const positiveList = z.array(z.number().nonnegative()).min(1);
 
 /** Recorded outcomes in the canonical format. `outcomes` omitted: the shipped RouterBench file. */
-const RecordedDataSchema = z
+const recordedDataSchema = z
   .object({
     source: z.literal("recorded"),
     /** Canonical outcomes `.jsonl[.gz]`, relative to the config file; default the shipped RouterBench data. */
@@ -50,7 +50,7 @@ const RecordedDataSchema = z
   .strict();
 
 /** A shipped benchmark (questions and checker), answered live by the backend's models. */
-const BenchmarkDataSchema = z
+const benchmarkDataSchema = z
   .object({
     source: z.literal("benchmark"),
     benchmark: z.enum(BENCHMARK_NAMES),
@@ -64,7 +64,7 @@ const BenchmarkDataSchema = z
   })
   .strict();
 
-const DataSchema = z.discriminatedUnion("source", [RecordedDataSchema, BenchmarkDataSchema]);
+const dataSchema = z.discriminatedUnion("source", [recordedDataSchema, benchmarkDataSchema]);
 
 const modelList = z.array(z.string().min(1)).min(1);
 const apiKeyVariable = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name");
@@ -84,7 +84,7 @@ const generation = {
 /** Retries of the OpenAI-compatible client (hosted and Ollama backends). */
 const retries = { maxRetries: z.number().int().nonnegative().default(DEFAULT_LIVE_MAX_RETRIES) };
 
-const BackendSchema = z.discriminatedUnion("kind", [
+const backendSchema = z.discriminatedUnion("kind", [
   z
     .object({
       kind: z.literal("recorded"),
@@ -144,11 +144,11 @@ const BackendSchema = z.discriminatedUnion("kind", [
     .strict(),
 ]);
 
-const PriceSchema = z
+const priceSchema = z
   .object({ inputPerMillion: z.number().nonnegative(), outputPerMillion: z.number().nonnegative() })
   .strict();
 
-const BudgetSchema = z
+const budgetSchema = z
   .object({
     /** USD ceiling of the live recording: every call in the experiment's cache counts, earlier runs included. */
     maxUsd: z.number().positive().optional(),
@@ -157,7 +157,7 @@ const BudgetSchema = z
   })
   .strict();
 
-const RoutersSchema = z
+const routersSchema = z
   .object({
     use: z
       .array(z.enum(ROUTER_NAMES))
@@ -178,7 +178,7 @@ const RoutersSchema = z
   })
   .strict();
 
-const SweepSchema = z.discriminatedUnion("kind", [
+const sweepSchema = z.discriminatedUnion("kind", [
   z
     .object({
       kind: z.literal("lambda"),
@@ -208,7 +208,7 @@ export const MULTI_AGENT_MECHANISMS = ["intent", "full_draft", "full", "econ"] a
 /** Rounds of a debate (and of belief coordination) when the file does not say. */
 export const DEFAULT_EXPERIMENT_DEBATE_ROUNDS = 3;
 
-const DebateAgentSchema = z
+const debateAgentSchema = z
   .object({
     /** Bidder id: letters, digits, `_`, `.`, `-`. */
     name: z.string().regex(/^[\w.-]+$/, "letters, digits, _ . - only"),
@@ -219,7 +219,7 @@ const DebateAgentSchema = z
   .strict();
 
 /** What a `mode: debate` experiment runs: mechanisms, agents, rounds, auction rule. */
-const DebateSettingsSchema = z
+const debateSettingsSchema = z
   .object({
     mechanisms: z
       .array(z.enum(MULTI_AGENT_MECHANISMS))
@@ -227,7 +227,7 @@ const DebateSettingsSchema = z
       .default([...MULTI_AGENT_MECHANISMS]),
     /** Default: one agent per `backend.models` entry. */
     agents: z
-      .array(DebateAgentSchema)
+      .array(debateAgentSchema)
       .min(1)
       .refine((agents) => new Set(agents.map((agent) => agent.name)).size === agents.length, {
         message: "agent names must be unique",
@@ -246,7 +246,7 @@ const DebateSettingsSchema = z
   })
   .strict();
 
-const TargetsSchema = z
+const targetsSchema = z
   .object({
     /** At least this share of the strong model's accuracy ... */
     accuracyShare: z.number().gt(0).max(1).default(0.95),
@@ -276,20 +276,20 @@ const TargetsSchema = z
  * | `seed` | `0` | split, sampling and tie-break seed |
  * | `output` | `reports` | report folder, relative to the working directory |
  */
-export const ExperimentConfigSchema = z
+export const experimentConfigSchema = z
   .object({
     name: z.string().min(1),
     title: z.string().min(1).optional(),
     description: z.string().optional(),
     mode: z.enum(["route", "debate"]).default("route"),
-    data: DataSchema.default({ source: "recorded", split: "auto", trainFraction: 0.5 }),
-    backend: BackendSchema.default({ kind: "recorded" }),
-    prices: z.record(z.string().min(1), PriceSchema).optional(),
-    budget: BudgetSchema.optional(),
-    routers: RoutersSchema.default({ use: [...ROUTER_NAMES] }),
-    sweep: SweepSchema.optional(),
-    debate: DebateSettingsSchema.optional(),
-    targets: TargetsSchema.default({ accuracyShare: 0.95, costShare: 0.25 }),
+    data: dataSchema.default({ source: "recorded", split: "auto", trainFraction: 0.5 }),
+    backend: backendSchema.default({ kind: "recorded" }),
+    prices: z.record(z.string().min(1), priceSchema).optional(),
+    budget: budgetSchema.optional(),
+    routers: routersSchema.default({ use: [...ROUTER_NAMES] }),
+    sweep: sweepSchema.optional(),
+    debate: debateSettingsSchema.optional(),
+    targets: targetsSchema.default({ accuracyShare: 0.95, costShare: 0.25 }),
     embedder: z.enum(["use-lite", "hashing"]).default("use-lite"),
     embeddingCache: z.union([z.string().min(1), z.literal(false)]).default(DEFAULT_EMBEDDING_CACHE),
     seed: z.number().int().default(0),
@@ -329,9 +329,9 @@ function ggufName(path: string): string {
 }
 
 /** An experiment file as written (defaults optional). */
-export type ExperimentConfigInput = z.input<typeof ExperimentConfigSchema>;
+export type ExperimentConfigInput = z.input<typeof experimentConfigSchema>;
 /** An experiment after validation, defaults filled in; input paths are absolute (see {@link loadExperimentConfig}). */
-export type ExperimentConfig = z.output<typeof ExperimentConfigSchema>;
+export type ExperimentConfig = z.output<typeof experimentConfigSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -351,8 +351,8 @@ export interface ConfigFileIssue {
  * An experiment file is not valid YAML or does not match the schema. The message lists every problem
  * as `file:line:column: key: problem`; `issues` holds them as data, `cause` the `ZodError` or YAML error.
  */
-export class GavelConfigFileError extends GavelError {
-  override readonly name = "GavelConfigFileError";
+export class ConfigFileError extends GavelError {
+  override readonly name = "ConfigFileError";
   readonly file: string;
   readonly issues: ConfigFileIssue[];
   /** Dotted key paths of the bad fields. */
@@ -392,11 +392,11 @@ export class MissingApiKeyError extends GavelError {
  * Validate an experiment object (already parsed from YAML or built in code).
  * @param input - The object.
  * @param file - Name used in error messages.
- * @throws GavelConfigFileError naming every bad key.
+ * @throws ConfigFileError naming every bad key.
  */
 export function parseExperimentConfig(input: unknown, file = "experiment config"): ExperimentConfig {
-  const result = ExperimentConfigSchema.safeParse(input);
-  if (!result.success) throw new GavelConfigFileError(file, issuesOf(result.error), { cause: result.error });
+  const result = experimentConfigSchema.safeParse(input);
+  if (!result.success) throw new ConfigFileError(file, issuesOf(result.error), { cause: result.error });
   return result.data;
 }
 
@@ -406,7 +406,7 @@ export function parseExperimentConfig(input: unknown, file = "experiment config"
  *
  * @param path - The YAML file.
  * @returns The validated experiment, defaults filled in.
- * @throws GavelConfigFileError naming the file, the key and its line: unreadable file, YAML syntax error,
+ * @throws ConfigFileError naming the file, the key and its line: unreadable file, YAML syntax error,
  *   unknown key, wrong type, missing key.
  * @example
  * ```ts
@@ -420,7 +420,7 @@ export async function loadExperimentConfig(path: string): Promise<ExperimentConf
     text = await readFile(path, "utf8");
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new GavelConfigFileError(path, [{ field: "", message: `cannot read the file (${reason})` }], {
+    throw new ConfigFileError(path, [{ field: "", message: `cannot read the file (${reason})` }], {
       cause: error,
     });
   }
@@ -430,13 +430,13 @@ export async function loadExperimentConfig(path: string): Promise<ExperimentConf
 
 /**
  * Parse and validate experiment YAML text (no path resolution).
- * @throws GavelConfigFileError naming `file`, the key and its line.
+ * @throws ConfigFileError naming `file`, the key and its line.
  */
 export function parseExperimentYaml(text: string, file = "experiment config"): ExperimentConfig {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
-    throw new GavelConfigFileError(
+    throw new ConfigFileError(
       file,
       document.errors.map((error) => {
         const position = error.linePos?.[0];
@@ -451,7 +451,7 @@ export function parseExperimentYaml(text: string, file = "experiment config"): E
     );
   }
   const input = document.toJS() ?? {};
-  const result = ExperimentConfigSchema.safeParse(input);
+  const result = experimentConfigSchema.safeParse(input);
   if (result.success) return result.data;
   const issues = issuesOf(result.error).map((issue) => {
     const offset = offsetOf(document.contents, issue.field === "" ? [] : issue.field.split("."));
@@ -459,7 +459,7 @@ export function parseExperimentYaml(text: string, file = "experiment config"): E
     const { line, col } = lineCounter.linePos(offset);
     return { ...issue, line, column: col };
   });
-  throw new GavelConfigFileError(file, issues, { cause: result.error });
+  throw new ConfigFileError(file, issues, { cause: result.error });
 }
 
 /** One issue per bad key; an unknown-keys issue becomes one issue per unknown key. */
@@ -478,11 +478,11 @@ function issuesOf(error: ZodError): ConfigFileIssue[] {
 }
 
 /**
- * Every key an experiment file can hold, at any depth, derived from {@link ExperimentConfigSchema}
+ * Every key an experiment file can hold, at any depth, derived from {@link experimentConfigSchema}
  * (the shapes of its objects, through optionals, defaults, arrays, records and unions): the
  * suggestions for a misspelt key can never drift from the schema.
  */
-export const KNOWN_KEYS: readonly string[] = Object.freeze([...schemaKeys(ExperimentConfigSchema)]);
+export const KNOWN_KEYS: readonly string[] = Object.freeze([...schemaKeys(experimentConfigSchema)]);
 
 /** The keys of every object inside a zod schema. */
 function schemaKeys(schema: z.ZodType, keys: Set<string> = new Set()): Set<string> {

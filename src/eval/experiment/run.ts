@@ -17,7 +17,7 @@
 import { existsSync } from "node:fs";
 import { GavelError } from "../../errors.js";
 import { MissingPeerDependencyError } from "../../peers.js";
-import { GavelDataError, NotImplementedError } from "../errors.js";
+import { DataError, NotImplementedError } from "../errors.js";
 import type { LivePoolOptions } from "../live/pool.js";
 import { type RecordedBenchmarkExperiment, recordBenchmarkExperiment } from "../live/run.js";
 import { writeTokensPlot } from "../multiagent/report.js";
@@ -94,8 +94,8 @@ export interface ExperimentResult {
  * @returns The report, the files written and what the live phases did.
  * @throws NotImplementedError when the experiment needs something this version does not implement.
  * @throws MissingApiKeyError naming the variable, before any call.
- * @throws GavelDataError when a data file is missing or a line is bad (file, line and field named).
- * @throws MultiAgentSetupError, LiveBackendError, LiveBudgetReached from the live pipelines.
+ * @throws DataError when a data file is missing or a line is bad (file, line and field named).
+ * @throws MultiAgentSetupError, LiveBackendError, LiveBudgetReachedError from the live pipelines.
  * @example
  * ```ts
  * import { loadExperimentConfig, runExperiment } from "langchain-gavel/eval";
@@ -121,7 +121,7 @@ export async function runExperiment(config: ExperimentConfig, seams: ExperimentS
 
   for (const path of [config.data.outcomes, config.data.train]) {
     if (path !== undefined && !existsSync(path)) {
-      throw new GavelDataError({ file: path, problem: "no such file" });
+      throw new DataError({ file: path, problem: "no such file" });
     }
   }
   const runnerOptions = await runnerOptionsOf(config, embedderFactory(seams));

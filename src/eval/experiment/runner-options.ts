@@ -4,7 +4,7 @@
  * first (to keep the subset, to pick the reference pair).
  */
 import { indexOutcomes, loadRecordedOutcomes, type OutcomeIndex } from "../data/outcomes.js";
-import { GavelDataError, NotImplementedError } from "../errors.js";
+import { DataError, NotImplementedError } from "../errors.js";
 import type { RecordedBenchmarkExperiment } from "../live/run.js";
 import { singleModelBaselines } from "../report/metrics.js";
 import type { EmbeddingsLike } from "../routing/embedding.js";
@@ -20,7 +20,7 @@ export type EmbedderFactory = (
  * Map a recorded experiment onto `runRecordedEvaluation` options (the keys match one to one).
  *
  * @throws NotImplementedError for benchmark data, or `backend.models` together with `data.train`.
- * @throws GavelDataError when `backend.models` names a model with no recorded outcomes, or no
+ * @throws DataError when `backend.models` names a model with no recorded outcomes, or no
  *   reference pair can be picked.
  * @example
  * ```ts
@@ -82,7 +82,7 @@ export async function runnerOptionsOf(
     const present = new Set(records.map((record) => record.model));
     const unknown = subset.filter((model) => !present.has(model));
     if (unknown.length > 0) {
-      throw new GavelDataError({
+      throw new DataError({
         file,
         fields: ["backend.models"],
         problem: `no recorded outcomes for ${unknown.map((model) => `"${model}"`).join(", ")}`,
@@ -146,7 +146,7 @@ export async function liveRunnerOptions(
  * The RouteLLM reference pair of a data set, when the config names none: the strong model is the most
  * accurate single model (ties: the dearer), the weak model the cheapest model that is less accurate.
  *
- * @throws GavelDataError when every model is equally accurate.
+ * @throws DataError when every model is equally accurate.
  * @example
  * ```ts
  * const { strongModel, weakModel } = referencePair(await loadOutcomeIndex({ path: "my-run.jsonl" }));
@@ -161,7 +161,7 @@ export function referencePair(index: OutcomeIndex): { strongModel: string; weakM
     .filter((single) => strong !== undefined && single.accuracy < strong.accuracy)
     .sort((left, right) => left.meanCostUsd - right.meanCostUsd || left.accuracy - right.accuracy)[0];
   if (strong === undefined || weak === undefined) {
-    throw new GavelDataError({
+    throw new DataError({
       file: "recorded outcomes",
       problem:
         "cannot pick a strong and a weak model: every model is equally accurate (set routers.strongModel and routers.weakModel)",

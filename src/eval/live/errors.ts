@@ -26,8 +26,8 @@ export class LiveBackendError extends GavelError {
  * The live recording reached `budget.maxUsd` or `budget.maxTokens` (counted over the whole cache,
  * earlier runs included). What was answered is kept in the cache; raise the budget and run again to go on.
  */
-export class LiveBudgetReached extends GavelError {
-  override readonly name = "LiveBudgetReached";
+export class LiveBudgetReachedError extends GavelError {
+  override readonly name = "LiveBudgetReachedError";
   readonly unit: "usd" | "tokens";
   readonly limit: number;
   readonly spent: number;

@@ -2,7 +2,7 @@
  * Live evaluation on benchmark data, "record, then route": ask every model of a live pool once,
  * cache the checked answers as canonical outcomes, then route over them with the recorded runner.
  */
-export { LiveBackendError, LiveBudgetReached } from "./errors.js";
+export { LiveBackendError, LiveBudgetReachedError } from "./errors.js";
 export {
   createLivePool,
   isLiveBackend,

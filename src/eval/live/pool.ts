@@ -15,7 +15,7 @@ import type { BaseMessageLike } from "@langchain/core/messages";
 import { ChatOpenAI } from "@langchain/openai";
 import { createPriceResolver, DEFAULT_PRICES, mergePrices } from "../../budget/prices.js";
 import type { ModelPrice, PriceTable } from "../../budget/types.js";
-import { type ExperimentConfig, GavelConfigFileError, requireApiKey } from "../experiment/config.js";
+import { ConfigFileError, type ExperimentConfig, requireApiKey } from "../experiment/config.js";
 
 /** What the recorder needs of a chat model: `invoke` returning content and (ideally) `usage_metadata`. */
 export interface LiveChatModel {
@@ -97,7 +97,7 @@ export function llamaCppModelName(path: string): string {
  * Build the pool of a live backend.
  *
  * @throws MissingApiKeyError naming the variable when a keyed backend's key is unset.
- * @throws GavelConfigFileError (field `prices`) when a hosted model has no price, or two GGUF files share a name.
+ * @throws ConfigFileError (field `prices`) when a hosted model has no price, or two GGUF files share a name.
  * @example
  * ```ts
  * const pool = createLivePool({ backend: config.backend, prices: config.prices, env: process.env });
@@ -114,7 +114,7 @@ export function createLivePool(options: LivePoolOptions): LivePool {
     const price = priceOf(name);
     if (price !== undefined) return { price, unpriced: false };
     if (hosted) {
-      throw new GavelConfigFileError(configFile, [
+      throw new ConfigFileError(configFile, [
         {
           field: "prices",
           message: `no price for "${name}": add prices.${name}: { inputPerMillion, outputPerMillion } (USD per million tokens) so its calls can be charged`,
@@ -130,7 +130,7 @@ export function createLivePool(options: LivePoolOptions): LivePool {
     const names = backend.models.map(llamaCppModelName);
     const duplicate = names.find((name, position) => names.indexOf(name) !== position);
     if (duplicate !== undefined) {
-      throw new GavelConfigFileError(configFile, [
+      throw new ConfigFileError(configFile, [
         { field: "backend.models", message: `two GGUF files are named "${duplicate}": model names must differ` },
       ]);
     }

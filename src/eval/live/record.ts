@@ -20,10 +20,10 @@ import { costUsd } from "../../budget/prices.js";
 import { countTextTokens } from "../../budget/tokens.js";
 import { createConcurrencyLimiter } from "../concurrency.js";
 import { parseNumberedJsonLines, readDataText } from "../data/datasets.js";
-import { type OutcomeRecord, OutcomeRecordSchema } from "../data/outcomes.js";
-import { GavelDataError } from "../errors.js";
+import { type OutcomeRecord, outcomeRecordSchema } from "../data/outcomes.js";
+import { DataError } from "../errors.js";
 import type { EvaluationProgress } from "../routing/options.js";
-import { LiveBackendError, LiveBudgetReached } from "./errors.js";
+import { LiveBackendError, LiveBudgetReachedError } from "./errors.js";
 import type { LivePool } from "./pool.js";
 import type { LiveTask } from "./tasks.js";
 
@@ -71,18 +71,18 @@ export function responseText(content: unknown): string {
 const pairKey = (promptId: string, model: string) => `${promptId}\u0000${model}`;
 
 /** An outcome line of the cache, keeping the `usage_estimated` flag the canonical schema does not know. */
-const CachedOutcomeSchema = OutcomeRecordSchema.extend({ usage_estimated: z.unknown().optional() });
+const cachedOutcomeSchema = outcomeRecordSchema.extend({ usage_estimated: z.unknown().optional() });
 
 /**
  * The outcome lines of a cache file (none when it does not exist), by the one JSONL rule
  * (`src/jsonl.ts`) with `torn: "last"`: a last line cut short (a run killed mid-write) is dropped; any
  * other bad line is an error naming the file and line.
- * @throws GavelDataError on a bad line.
+ * @throws DataError on a bad line.
  */
 export async function readOutcomeCache(path: string): Promise<LiveOutcomeRecord[]> {
   if (!existsSync(path)) return [];
   const text = await readDataText(path);
-  return parseNumberedJsonLines(text, { schema: CachedOutcomeSchema, file: path, torn: "last" }).map(({ value }) => {
+  return parseNumberedJsonLines(text, { schema: cachedOutcomeSchema, file: path, torn: "last" }).map(({ value }) => {
     const { usage_estimated, ...record } = value;
     return usage_estimated === true ? { ...record, usage_estimated: true } : record;
   });
@@ -134,9 +134,9 @@ export interface LiveRecording {
 /**
  * Ask every pool model every task that the cache does not answer yet; append the outcomes.
  *
- * @throws GavelDataError when the cache holds another prompt text under a task's id (the prompt changed:
+ * @throws DataError when the cache holds another prompt text under a task's id (the prompt changed:
  *   use another output folder).
- * @throws LiveBudgetReached when the budget stops the recording (after in-flight calls finish).
+ * @throws LiveBudgetReachedError when the budget stops the recording (after in-flight calls finish).
  * @throws LiveBackendError when a model fails `maxConsecutiveErrors` times in a row.
  * @example
  * ```ts
@@ -170,7 +170,7 @@ export async function recordLiveOutcomes(options: RecordLiveOutcomesOptions): Pr
     for (const entry of pool.models) {
       const record = byPair.get(pairKey(task.promptId, entry.name));
       if (record !== undefined && record.prompt !== task.prompt) {
-        throw new GavelDataError({
+        throw new DataError({
           file: outcomesPath,
           fields: ["prompt"],
           problem: `prompt "${task.promptId}" was recorded with another prompt text (the template or the data changed): use another output folder, or delete the file to ask again`,
@@ -204,10 +204,10 @@ export async function recordLiveOutcomes(options: RecordLiveOutcomesOptions): Pr
   const limit = createConcurrencyLimiter(concurrency);
   report(0);
 
-  const budgetReached = (): LiveBudgetReached | undefined => {
+  const budgetReached = (): LiveBudgetReachedError | undefined => {
     const remaining = total - done;
     if (budget.maxUsd !== undefined && cacheUsd >= budget.maxUsd) {
-      return new LiveBudgetReached({
+      return new LiveBudgetReachedError({
         unit: "usd",
         limit: budget.maxUsd,
         spent: cacheUsd,
@@ -216,7 +216,7 @@ export async function recordLiveOutcomes(options: RecordLiveOutcomesOptions): Pr
       });
     }
     if (budget.maxTokens !== undefined && cacheTokens >= budget.maxTokens) {
-      return new LiveBudgetReached({
+      return new LiveBudgetReachedError({
         unit: "tokens",
         limit: budget.maxTokens,
         spent: cacheTokens,

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { indexOutcomes, type OutcomeIndex } from "../data/outcomes.js";
 import { createPythonRunner, type PythonRunner } from "../data/python.js";
-import { GavelDataError } from "../errors.js";
+import { DataError } from "../errors.js";
 import type { ExperimentConfig } from "../experiment/config.js";
 import type { EvaluationProgress } from "../routing/options.js";
 import { LiveBackendError } from "./errors.js";
@@ -52,8 +52,8 @@ export interface RecordedBenchmarkExperiment {
  * output folder) and index them for the routers.
  *
  * @throws MissingApiKeyError naming the variable, before anything else.
- * @throws GavelDataError when a GGUF file is missing; LiveBackendError when Ollama does not answer or a
- *   model keeps failing; LiveBudgetReached when the budget stops the recording.
+ * @throws DataError when a GGUF file is missing; LiveBackendError when Ollama does not answer or a
+ *   model keeps failing; LiveBudgetReachedError when the budget stops the recording.
  * @example
  * ```ts
  * const config = await loadExperimentConfig("configs/gsm8k.yaml");
@@ -67,7 +67,7 @@ export async function recordBenchmarkExperiment(
   const { config, onProgress } = options;
   const { backend } = config;
   if (!isLiveBackend(backend)) throw new Error("recordBenchmarkExperiment: needs a live backend");
-  const { pool, tasks } = await openLiveBenchmark(config, options);
+  const { pool, tasks } = await createLiveBenchmark(config, options);
   try {
     const outcomesPath = join(config.output, LIVE_OUTCOMES_FILE);
     const errorsPath = join(config.output, LIVE_ERRORS_FILE);
@@ -98,7 +98,7 @@ export async function recordBenchmarkExperiment(
   }
 }
 
-/** What {@link openLiveBenchmark} needs: the seams of a live benchmark run. */
+/** What {@link createLiveBenchmark} needs: the seams of a live benchmark run. */
 export type OpenLiveBenchmarkOptions = Pick<
   RecordBenchmarkExperimentOptions,
   "env" | "createLlamaCppModel" | "pythonRunner" | "probe" | "configFile"
@@ -109,20 +109,20 @@ export type OpenLiveBenchmarkOptions = Pick<
  * before any paid call: the GGUF files exist, the Ollama server answers, Python starts for a code
  * benchmark. The caller owns the pool and disposes it.
  *
- * @throws GavelDataError when a GGUF file is missing; LiveBackendError when Ollama does not answer.
+ * @throws DataError when a GGUF file is missing; LiveBackendError when Ollama does not answer.
  */
-export async function openLiveBenchmark(
+export async function createLiveBenchmark(
   config: ExperimentConfig,
   { env, createLlamaCppModel, pythonRunner: givenRunner, probe = probeServer, configFile }: OpenLiveBenchmarkOptions,
 ): Promise<{ pool: LivePool; tasks: LiveTask[] }> {
   const { data, backend } = config;
   if (data.source !== "benchmark" || !isLiveBackend(backend)) {
-    throw new Error("openLiveBenchmark: needs data.source benchmark and a live backend");
+    throw new Error("createLiveBenchmark: needs data.source benchmark and a live backend");
   }
   if (backend.kind === "llamacpp") {
     for (const path of backend.models) {
       if (!existsSync(path))
-        throw new GavelDataError({ file: path, fields: ["backend.models"], problem: "no such GGUF file" });
+        throw new DataError({ file: path, fields: ["backend.models"], problem: "no such GGUF file" });
     }
   }
   const pool: LivePool = createLivePool({

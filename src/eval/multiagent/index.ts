@@ -43,8 +43,8 @@ export {
   DEFAULT_TRAINING_QUESTIONS,
   type DebateTraining,
   type DebateTrainingOptions,
-  DebateTrainingOptionsSchema,
   type DebateTrainingPlan,
+  debateTrainingOptionsSchema,
   defaultTrainingBudget,
   trainDebateAggressiveness,
 } from "./train.js";

@@ -13,7 +13,7 @@ import { dirname, join } from "node:path";
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { z } from "zod";
-import { TokenBudget } from "../../budget/budget.js";
+import { createTokenBudget } from "../../budget/budget.js";
 import { costUsd } from "../../budget/prices.js";
 import { countMessageTokens } from "../../budget/tokens.js";
 import type { ModelPrice } from "../../budget/types.js";
@@ -27,11 +27,11 @@ import { parseJsonLines } from "../../jsonl.js";
 import { isChatModel, promptTokensOf } from "../../models.js";
 import { mapWithConcurrency } from "../concurrency.js";
 import type { PythonRunner } from "../data/python.js";
-import { GavelDataError } from "../errors.js";
+import { DataError } from "../errors.js";
 import { debateBudgetsOf, type ExperimentConfig, type MULTI_AGENT_MECHANISMS } from "../experiment/config.js";
 import { LiveBackendError } from "../live/errors.js";
 import { isLiveBackend, type LivePool, type LivePoolOptions } from "../live/pool.js";
-import { openLiveBenchmark } from "../live/run.js";
+import { createLiveBenchmark } from "../live/run.js";
 import type { LiveTask } from "../live/tasks.js";
 import type { EvalReport } from "../report/results.js";
 import type { EmbeddingsLike } from "../routing/embedding.js";
@@ -75,7 +75,7 @@ export interface MultiAgentSweepOptions {
   now?: () => Date;
 }
 
-const RunRecordSchema = z.object({
+const runRecordSchema = z.object({
   mechanism: z.enum(["intent", "full_draft", "full", "econ"]),
   /** Tokens per example the run was held to; `null` for the unbudgeted full-communication baseline. */
   budget: z.number().int().positive().nullable(),
@@ -102,7 +102,7 @@ const RunRecordSchema = z.object({
 });
 
 /** One example answered by one mechanism at one budget: a line of `multiagent-runs.jsonl`. */
-export type MultiAgentRunRecord = z.infer<typeof RunRecordSchema>;
+export type MultiAgentRunRecord = z.infer<typeof runRecordSchema>;
 
 /** What {@link runMultiAgentSweep} returns. */
 export interface MultiAgentSweep {
@@ -132,7 +132,7 @@ export class MultiAgentSetupError extends GavelError {
  * counting the providers' real usage, and build its report (policies = mechanisms, points = budgets).
  *
  * @throws MissingApiKeyError naming the variable, before any call.
- * @throws GavelDataError when a GGUF file is missing; LiveBackendError when Ollama does not answer or no call succeeded.
+ * @throws DataError when a GGUF file is missing; LiveBackendError when Ollama does not answer or no call succeeded.
  * @example
  * ```ts
  * const config = await loadExperimentConfig("configs/budget_sweep.yaml");
@@ -147,7 +147,7 @@ export async function runMultiAgentSweep(options: MultiAgentSweepOptions): Promi
     throw new MultiAgentSetupError("runMultiAgentSweep: needs mode debate, data.source benchmark and a live backend");
   }
   const settings = debateSettingsOf(config);
-  const { pool, tasks } = await openLiveBenchmark(config, options);
+  const { pool, tasks } = await createLiveBenchmark(config, options);
   try {
     const agents = agentsOf(pool, settings.agents);
     const budgets = debateBudgetsOf(config);
@@ -259,7 +259,7 @@ export function debateSettingsOf(config: ExperimentConfig): NonNullable<Experime
  * @throws MultiAgentSetupError when an agent names no pool model or a pool model is not a chat model.
  * @example
  * ```ts
- * const { pool } = await openLiveBenchmark(config, { env: process.env });
+ * const { pool } = await createLiveBenchmark(config, { env: process.env });
  * const agents = agentsOf(pool, debateSettingsOf(config).agents); // [{ name, model, price, chatModel, role? }]
  * ```
  */
@@ -346,7 +346,7 @@ async function readAggressiveness(path: string, agents: readonly MultiAgentAgent
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    throw new GavelDataError(
+    throw new DataError(
       {
         file: path,
         fields: ["debate.aggressiveness"],
@@ -359,7 +359,7 @@ async function readAggressiveness(path: string, agents: readonly MultiAgentAgent
   try {
     aggressiveness = parseAggressiveness(text);
   } catch (error) {
-    throw new GavelDataError(
+    throw new DataError(
       { file: path, fields: ["debate.aggressiveness"], problem: (error as Error).message },
       { cause: error },
     );
@@ -367,7 +367,7 @@ async function readAggressiveness(path: string, agents: readonly MultiAgentAgent
   const names = new Set(agents.map((agent) => agent.name));
   const strangers = Object.keys(aggressiveness).filter((name) => !names.has(name));
   if (strangers.length > 0) {
-    throw new GavelDataError({
+    throw new DataError({
       file: path,
       fields: ["debate.aggressiveness"],
       problem: `α for ${strangers.join(", ")}, which ${strangers.length === 1 ? "is" : "are"} not agents of this experiment (${[...names].join(", ")}): train α with this config's agents`,
@@ -508,7 +508,7 @@ function passRunner(
   if (mechanism === "econ") {
     const [first] = agents;
     if (first === undefined) throw new MultiAgentSetupError("belief coordination needs at least one agent");
-    const tokenBudget = budget === null ? undefined : new TokenBudget({ limits: { example: { maxTokens: budget } } });
+    const tokenBudget = budget === null ? undefined : createTokenBudget({ limits: { example: { maxTokens: budget } } });
     // One graph per executor cap (caps repeat across questions of similar length); all share the budget.
     const graphs = new Map<number, ReturnType<typeof createBeliefCoordination>>();
     const graphFor = (executorCap: number) => {
@@ -695,7 +695,7 @@ async function readRunCache(
   if (!existsSync(path)) return cache;
   const lines = parseJsonLines(await readFile(path, "utf8"), { schema: z.unknown(), file: path, torn: "any" });
   for (const { value } of lines) {
-    const parsed = RunRecordSchema.safeParse(value);
+    const parsed = runRecordSchema.safeParse(value);
     if (
       !parsed.success ||
       parsed.data.agents !== signature(parsed.data.mechanism) ||

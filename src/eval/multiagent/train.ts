@@ -11,11 +11,11 @@ import { z } from "zod";
 import { type TrainingEpoch, trainAggressiveness } from "../../debate/training.js";
 import { functionSchema, parseConfig } from "../../errors.js";
 import { createPythonRunner, type PythonRunner } from "../data/python.js";
-import { GavelDataError } from "../errors.js";
-import { debateBudgetsOf, type ExperimentConfig, GavelConfigFileError } from "../experiment/config.js";
+import { DataError } from "../errors.js";
+import { ConfigFileError, debateBudgetsOf, type ExperimentConfig } from "../experiment/config.js";
 import { LiveBackendError } from "../live/errors.js";
 import { isLiveBackend, type LivePoolOptions } from "../live/pool.js";
-import { openLiveBenchmark } from "../live/run.js";
+import { createLiveBenchmark } from "../live/run.js";
 import { type LiveTask, loadLiveTasks } from "../live/tasks.js";
 import { splitPromptIds } from "../report/metrics.js";
 import { answerParserOf } from "./answers.js";
@@ -25,7 +25,7 @@ import { agentsOf, debateSettingsOf, experimentDebate, isRightAnswer, MultiAgent
 export const DEFAULT_TRAINING_QUESTIONS = 20;
 
 /** Zod schema of {@link DebateTrainingOptions}: the tunables are checked, the config and seams are passed through. */
-export const DebateTrainingOptionsSchema = z
+export const debateTrainingOptionsSchema = z
   .object({
     /** A validated experiment with `mode: debate`, `data.source: benchmark` and a live backend. */
     config: z.custom<ExperimentConfig>((value) => typeof value === "object" && value !== null, {
@@ -72,10 +72,10 @@ export const DebateTrainingOptionsSchema = z
  * | `budget` | median of the config's budget sweep | tokens per example |
  * | `questions` | `20` | size of the training split |
  * | `epochs`, `lambda`, `learningRate`, `noise`, `initial` | `3`, `0.5`, `0.1`, `0.2`, 1 each | REINFORCE (see `trainAggressiveness`) |
- * | `createLlamaCppModel`, `pythonRunner`, `probe`, `configFile` | — | the seams of `openLiveBenchmark` |
+ * | `createLlamaCppModel`, `pythonRunner`, `probe`, `configFile` | — | the seams of `createLiveBenchmark` |
  * | `onStart`, `onEpoch` | — | progress: the plan once the split is drawn, each epoch's figures |
  */
-export type DebateTrainingOptions = z.input<typeof DebateTrainingOptionsSchema>;
+export type DebateTrainingOptions = z.input<typeof debateTrainingOptionsSchema>;
 
 /** What a training run is about to do (given to `onStart`). */
 export interface DebateTrainingPlan {
@@ -116,8 +116,8 @@ export interface DebateTraining {
  * output caps from `outputCaps` at the budget). The training questions never include a problem of the
  * evaluation sample `gavel eval` would ask with the same config.
  *
- * @throws GavelConfigFileError (naming the key) when the config is not a `mode: debate` benchmark
- *   experiment with a live backend; MissingApiKeyError before any call; GavelDataError when the evaluation
+ * @throws ConfigFileError (naming the key) when the config is not a `mode: debate` benchmark
+ *   experiment with a live backend; MissingApiKeyError before any call; DataError when the evaluation
  *   sample leaves no problem to train on; LiveBackendError when no call of the first epoch succeeded;
  *   MultiAgentSetupError when an agent names no pool model, or the budget paid for no call in the first epoch.
  * @example
@@ -128,15 +128,15 @@ export interface DebateTraining {
  * ```
  */
 export async function trainDebateAggressiveness(options: DebateTrainingOptions): Promise<DebateTraining> {
-  const settings = parseConfig("trainDebateAggressiveness options", DebateTrainingOptionsSchema, options);
+  const settings = parseConfig("trainDebateAggressiveness options", debateTrainingOptionsSchema, options);
   const { config, epochs, lambda, learningRate, noise, onStart, onEpoch } = settings;
   const { data, backend } = requireDebateExperiment(config, settings.configFile);
   const budget = settings.budget ?? defaultTrainingBudget(config);
   const debate = debateSettingsOf(config);
   const code = data.benchmark === "humaneval" || data.benchmark === "mbpp";
-  // One runner for the evaluation sample's checks (made by openLiveBenchmark) and the training split's.
+  // One runner for the evaluation sample's checks (made by createLiveBenchmark) and the training split's.
   const pythonRunner = settings.pythonRunner ?? (code ? createPythonRunner() : undefined);
-  const { pool, tasks: evaluation } = await openLiveBenchmark(config, {
+  const { pool, tasks: evaluation } = await createLiveBenchmark(config, {
     env: settings.env,
     ...(settings.createLlamaCppModel === undefined ? {} : { createLlamaCppModel: settings.createLlamaCppModel }),
     ...(pythonRunner === undefined ? {} : { pythonRunner }),
@@ -263,7 +263,7 @@ async function trainingSplit(
   const asked = new Set(evaluation.map((task) => task.promptId));
   const rest = everything.filter((task) => !asked.has(task.promptId));
   if (rest.length === 0) {
-    throw new GavelDataError({
+    throw new DataError({
       file: data.path ?? data.benchmark,
       fields: ["data.maxPrompts"],
       problem: `the evaluation sample takes all ${everything.length} problems, so none is left to train on: lower data.limit or data.maxPrompts`,
@@ -288,7 +288,7 @@ type DebateExperiment = ExperimentConfig & {
   backend: Extract<ExperimentConfig["backend"], { kind: "openai" | "openrouter" | "ollama" | "llamacpp" }>;
 };
 
-/** The config, narrowed; or a GavelConfigFileError naming each key that rules it out and how to fix it. */
+/** The config, narrowed; or a ConfigFileError naming each key that rules it out and how to fix it. */
 function requireDebateExperiment(config: ExperimentConfig, file = "experiment config"): DebateExperiment {
   const issues: Array<{ field: string; message: string }> = [];
   if (config.mode !== "debate") {
@@ -310,6 +310,6 @@ function requireDebateExperiment(config: ExperimentConfig, file = "experiment co
       message: `REINFORCE reruns the debate with every sampled α, so the agents must answer live: set backend.kind to openai, openrouter, ollama or llamacpp (this file has ${config.backend.kind})`,
     });
   }
-  if (issues.length > 0) throw new GavelConfigFileError(file, issues);
+  if (issues.length > 0) throw new ConfigFileError(file, issues);
   return config as DebateExperiment;
 }

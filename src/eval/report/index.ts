@@ -62,7 +62,7 @@ export {
   targetsTable,
 } from "./tables.js";
 export {
-  EvalReportSchema,
+  evalReportSchema,
   REPORT_FILES,
   readReport,
   renderJson,

@@ -14,7 +14,7 @@
  */
 import { mulberry32Float } from "../../market/random.js";
 import type { OutcomeIndex, OutcomeRecord } from "../data/outcomes.js";
-import { GavelMetricError } from "../errors.js";
+import { MetricError } from "../errors.js";
 
 // ---------------------------------------------------------------------------------------------
 // 1. Summaries of served requests
@@ -66,7 +66,7 @@ export function costEfficiency(accuracy: number, meanTokens: number | undefined)
  * Summarise served requests.
  * @param requests - At least one request.
  * @param options.largestModel - The model whose share is reported (the dearest one in the pool).
- * @throws GavelMetricError when `requests` is empty.
+ * @throws MetricError when `requests` is empty.
  * @example
  * ```ts
  * const summary = summarizeRun(
@@ -81,7 +81,7 @@ export function costEfficiency(accuracy: number, meanTokens: number | undefined)
  */
 export function summarizeRun(requests: readonly ServedRequest[], options: { largestModel?: string } = {}): RunSummary {
   const { largestModel } = options;
-  if (requests.length === 0) throw new GavelMetricError("summarizeRun: no requests to summarise");
+  if (requests.length === 0) throw new MetricError("summarizeRun: no requests to summarise");
   let correct = 0;
   let totalCostUsd = 0;
   let totalTokens: number | undefined = 0;
@@ -148,7 +148,7 @@ function toServed(record: OutcomeRecord): ServedRequest {
 
 /**
  * The model with the highest mean recorded cost per prompt (over the prompts where it is available).
- * @throws GavelMetricError when the index is empty.
+ * @throws MetricError when the index is empty.
  */
 export function dearestModel(index: OutcomeIndex, promptIds: readonly string[] = index.promptIds): string {
   let best: { model: string; meanCost: number } | undefined;
@@ -165,7 +165,7 @@ export function dearestModel(index: OutcomeIndex, promptIds: readonly string[] =
     const meanCost = total / count;
     if (best === undefined || meanCost > best.meanCost) best = { model, meanCost };
   }
-  if (best === undefined) throw new GavelMetricError("dearestModel: no recorded outcomes");
+  if (best === undefined) throw new MetricError("dearestModel: no recorded outcomes");
   return best.model;
 }
 
@@ -173,7 +173,7 @@ export function dearestModel(index: OutcomeIndex, promptIds: readonly string[] =
  * Score per-prompt decisions against recorded outcomes. Prompts whose chosen model is unavailable, or
  * with no decision, are skipped and counted in `unavailable`.
  *
- * @throws GavelMetricError when no prompt can be scored.
+ * @throws MetricError when no prompt can be scored.
  * @example
  * ```ts
  * const index = await loadOutcomeIndex();
@@ -198,8 +198,7 @@ export function evaluateDecisions(
     if (cell === "unavailable") unavailable++;
     else served.push(toServed(cell));
   }
-  if (served.length === 0)
-    throw new GavelMetricError(`${name}: no prompt could be scored (all ${unavailable} unavailable)`);
+  if (served.length === 0) throw new MetricError(`${name}: no prompt could be scored (all ${unavailable} unavailable)`);
   const largestModel = options.largestModel ?? dearestModel(index, promptIds);
   return { name, unavailable, ...summarizeRun(served, { largestModel }) };
 }
@@ -277,7 +276,7 @@ function bothAvailable(index: OutcomeIndex, promptIds: readonly string[], first:
  * `p = clip((target − c_cheap) / (c_dear − c_cheap), 0, 1)`; expected accuracy `(1 − p)·a_cheap + p·a_dear`.
  * Means are taken over the prompts where both models are available.
  *
- * @throws GavelMetricError when the two models have the same mean cost or share no prompt.
+ * @throws MetricError when the two models have the same mean cost or share no prompt.
  * @example
  * ```ts
  * const router = { meanCostUsd: 0.0015 };
@@ -295,12 +294,11 @@ export function randomMixtureAtCost(
 ): RandomMixtureResult {
   const { cheapModel, dearModel, targetMeanCostUsd, promptIds = index.promptIds } = options;
   const shared = bothAvailable(index, promptIds, cheapModel, dearModel);
-  if (shared.length === 0)
-    throw new GavelMetricError(`randomMixtureAtCost: ${cheapModel} and ${dearModel} share no prompt`);
+  if (shared.length === 0) throw new MetricError(`randomMixtureAtCost: ${cheapModel} and ${dearModel} share no prompt`);
   const cheap = meanOver(index, shared, cheapModel);
   const dear = meanOver(index, shared, dearModel);
   if (cheap.meanCostUsd === dear.meanCostUsd) {
-    throw new GavelMetricError(`randomMixtureAtCost: ${cheapModel} and ${dearModel} have the same mean cost`);
+    throw new MetricError(`randomMixtureAtCost: ${cheapModel} and ${dearModel} have the same mean cost`);
   }
   const raw = (targetMeanCostUsd - cheap.meanCostUsd) / (dear.meanCostUsd - cheap.meanCostUsd);
   const probabilityDear = Math.min(1, Math.max(0, raw));
@@ -340,7 +338,7 @@ export function randomMixtureAtCost(
  * The best random mixture of any two models (or one model alone) whose expected mean cost is at most the
  * target: the upper envelope of {@link randomMixtureAtCost} over all pairs. The strongest "random at
  * matched cost" baseline. Models are compared on the prompts where the pair is available.
- * @throws GavelMetricError when even the cheapest model costs more than the target.
+ * @throws MetricError when even the cheapest model costs more than the target.
  */
 export function bestRandomMixtureAtCost(
   index: OutcomeIndex,
@@ -374,12 +372,12 @@ export function bestRandomMixtureAtCost(
         });
         if (mixture.reachable) consider(mixture);
       } catch (error) {
-        if (!GavelMetricError.isInstance(error)) throw error; // equal costs: nothing to mix
+        if (!MetricError.isInstance(error)) throw error; // equal costs: nothing to mix
       }
     }
   }
   if (best === undefined) {
-    throw new GavelMetricError(`bestRandomMixtureAtCost: no model costs at most $${targetMeanCostUsd} per prompt`);
+    throw new MetricError(`bestRandomMixtureAtCost: no model costs at most $${targetMeanCostUsd} per prompt`);
   }
   return best;
 }
@@ -480,7 +478,7 @@ export function splitPromptIds(
 ): { train: string[]; test: string[] } {
   const { trainFraction = 0.5, seed = 0 } = options;
   if (!(trainFraction >= 0 && trainFraction <= 1)) {
-    throw new GavelMetricError(`splitPromptIds: trainFraction must be in [0, 1], got ${trainFraction}`);
+    throw new MetricError(`splitPromptIds: trainFraction must be in [0, 1], got ${trainFraction}`);
   }
   const shuffled = [...new Set(promptIds)].sort();
   const random = mulberry32Float(seed);
@@ -519,12 +517,12 @@ export interface StrongSharePoint {
 
 /**
  * Performance gap recovered: `PGR = (accuracy − weak) / (strong − weak)`. 0 is the weak model, 1 the strong one.
- * @throws GavelMetricError unless `strongAccuracy > weakAccuracy`.
+ * @throws MetricError unless `strongAccuracy > weakAccuracy`.
  */
 export function performanceGapRecovered(accuracy: number, gap: PerformanceGap): number {
   const { weakAccuracy, strongAccuracy } = gap;
   if (!(strongAccuracy > weakAccuracy)) {
-    throw new GavelMetricError(
+    throw new MetricError(
       `PGR needs the strong model to beat the weak one (strong ${strongAccuracy}, weak ${weakAccuracy})`,
     );
   }
@@ -541,13 +539,13 @@ export interface GapRecoveredPoint {
  * The PGR curve of a router: its operating points as (strong share, PGR), sorted by share.
  * Points with the same share collapse to the best one. When no point sits at share 0 (resp. 1) the
  * anchor (0, 0) — all calls to the weak model — (resp. (1, 1), all to the strong model) is added.
- * @throws GavelMetricError when a share lies outside [0, 1] or the gap is not positive.
+ * @throws MetricError when a share lies outside [0, 1] or the gap is not positive.
  */
 export function gapRecoveredCurve(points: readonly StrongSharePoint[], gap: PerformanceGap): GapRecoveredPoint[] {
   const best = new Map<number, number>();
   for (const point of points) {
     if (!(point.strongShare >= 0 && point.strongShare <= 1)) {
-      throw new GavelMetricError(`strongShare must be in [0, 1], got ${point.strongShare}`);
+      throw new MetricError(`strongShare must be in [0, 1], got ${point.strongShare}`);
     }
     const value = performanceGapRecovered(point.accuracy, gap);
     best.set(point.strongShare, Math.max(best.get(point.strongShare) ?? Number.NEGATIVE_INFINITY, value));
@@ -622,7 +620,7 @@ export interface WeakStrongCurve extends PerformanceGap {
 
 function weakStrongBasis(index: OutcomeIndex, weakModel: string, strongModel: string, promptIds: readonly string[]) {
   const shared = bothAvailable(index, promptIds, weakModel, strongModel);
-  if (shared.length === 0) throw new GavelMetricError(`${weakModel} and ${strongModel} share no prompt`);
+  if (shared.length === 0) throw new MetricError(`${weakModel} and ${strongModel} share no prompt`);
   const weak = meanOver(index, shared, weakModel);
   const strong = meanOver(index, shared, strongModel);
   return { shared, weak, strong };
@@ -631,7 +629,7 @@ function weakStrongBasis(index: OutcomeIndex, weakModel: string, strongModel: st
 /**
  * The operating point of one set of per-prompt decisions between a weak and a strong model.
  * Measured on the prompts where both are available; each must have a decision naming one of the two.
- * @throws GavelMetricError on a missing decision or a decision naming another model.
+ * @throws MetricError on a missing decision or a decision naming another model.
  */
 export function operatingPointFromDecisions(
   index: OutcomeIndex,
@@ -647,7 +645,7 @@ export function operatingPointFromDecisions(
   for (const promptId of shared) {
     const model = choose(promptId);
     if (model !== weakModel && model !== strongModel) {
-      throw new GavelMetricError(
+      throw new MetricError(
         `prompt "${promptId}": decision ${String(model)} is neither ${weakModel} nor ${strongModel}`,
       );
     }
@@ -713,7 +711,7 @@ export function operatingPointsFromScores(
  * models: the cost is read as the equivalent share of strong calls,
  * `share = clip((cost − weakCost) / (strongCost − weakCost), 0, 1)` (cheaper than the weak model counts as 0,
  * dearer than the strong one as 1).
- * @throws GavelMetricError unless `strongCostUsd > weakCostUsd`.
+ * @throws MetricError unless `strongCostUsd > weakCostUsd`.
  */
 export function operatingPointsFromCosts(
   points: ReadonlyArray<{ costUsd: number; accuracy: number }>,
@@ -721,7 +719,7 @@ export function operatingPointsFromCosts(
 ): StrongSharePoint[] {
   const { weakCostUsd, strongCostUsd } = options;
   if (!(strongCostUsd > weakCostUsd)) {
-    throw new GavelMetricError(`strongCostUsd (${strongCostUsd}) must exceed weakCostUsd (${weakCostUsd})`);
+    throw new MetricError(`strongCostUsd (${strongCostUsd}) must exceed weakCostUsd (${weakCostUsd})`);
   }
   return points.map(({ costUsd, accuracy }) => ({
     strongShare: Math.min(1, Math.max(0, (costUsd - weakCostUsd) / (strongCostUsd - weakCostUsd))),
@@ -813,7 +811,7 @@ export interface ParetoAreaOptions {
  * [0, 1] for accuracies in [0, 1]. Compare routers over the SAME cost range (pass it explicitly, e.g. from
  * the cheapest to the dearest single model). When the range is a single cost, returns the accuracy reachable there.
  *
- * @throws GavelMetricError when `points` is empty or `maxCostUsd < minCostUsd`.
+ * @throws MetricError when `points` is empty or `maxCostUsd < minCostUsd`.
  * @example
  * ```ts
  * paretoArea([{ costUsd: 0, accuracy: 0.5 }, { costUsd: 1, accuracy: 1 }]); // 0.5 (step)
@@ -821,11 +819,11 @@ export interface ParetoAreaOptions {
  * ```
  */
 export function paretoArea(points: readonly CostAccuracyPoint[], options: ParetoAreaOptions = {}): number {
-  if (points.length === 0) throw new GavelMetricError("paretoArea: no points");
+  if (points.length === 0) throw new MetricError("paretoArea: no points");
   const costs = points.map((point) => point.costUsd);
   const { minCostUsd = Math.min(...costs), maxCostUsd = Math.max(...costs), interpolation = "step" } = options;
   if (!(maxCostUsd >= minCostUsd)) {
-    throw new GavelMetricError(`paretoArea: maxCostUsd (${maxCostUsd}) is below minCostUsd (${minCostUsd})`);
+    throw new MetricError(`paretoArea: maxCostUsd (${maxCostUsd}) is below minCostUsd (${minCostUsd})`);
   }
   const frontier = paretoFrontier(points);
   const vertices = interpolation === "hull" ? upperHull(frontier) : frontier;

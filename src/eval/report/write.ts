@@ -9,7 +9,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { MissingPeerDependencyError } from "../../peers.js";
-import { GavelDataError } from "../errors.js";
+import { DataError } from "../errors.js";
 import { renderHtml } from "./html.js";
 import { renderMarkdown } from "./markdown.js";
 import { renderParetoSvg } from "./plot.js";
@@ -113,7 +113,7 @@ export async function writeReport(
 // Reading a report back
 // ---------------------------------------------------------------------------------------------
 
-const OperatingPointSchema = z.object({
+const operatingPointSchema = z.object({
   label: z.string(),
   parameter: z.number().optional(),
   accuracy: z.number(),
@@ -128,7 +128,7 @@ const OperatingPointSchema = z.object({
 });
 
 /** The shape of `report.json` (an `EvalReport`); unknown extra fields are kept out, not refused. */
-export const EvalReportSchema = z.object({
+export const evalReportSchema = z.object({
   title: z.string(),
   createdAt: z.string(),
   dataset: z.object({
@@ -146,7 +146,7 @@ export const EvalReportSchema = z.object({
       name: z.string(),
       kind: z.enum(["router", "baseline"]),
       description: z.string(),
-      points: z.array(OperatingPointSchema),
+      points: z.array(operatingPointSchema),
       metrics: z
         .object({
           apgr: z.number().optional(),
@@ -164,7 +164,7 @@ export const EvalReportSchema = z.object({
 
 /**
  * Read and validate a `report.json`.
- * @throws GavelDataError naming the file (and the bad fields) when it is unreadable, not JSON or not a report.
+ * @throws DataError naming the file (and the bad fields) when it is unreadable, not JSON or not a report.
  * @example
  * ```ts
  * const report = await readReport("reports/report.json");
@@ -176,18 +176,18 @@ export async function readReport(path: string): Promise<EvalReport> {
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    throw new GavelDataError({ file: path, problem: "cannot read the report file" }, { cause: error });
+    throw new DataError({ file: path, problem: "cannot read the report file" }, { cause: error });
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new GavelDataError({ file: path, problem: "not JSON" }, { cause: error });
+    throw new DataError({ file: path, problem: "not JSON" }, { cause: error });
   }
-  const parsed = EvalReportSchema.safeParse(value);
+  const parsed = evalReportSchema.safeParse(value);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    throw new GavelDataError(
+    throw new DataError(
       {
         file: path,
         fields: parsed.error.issues.map((issue) => issue.path.join(".")),

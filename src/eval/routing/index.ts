@@ -32,7 +32,7 @@ export {
   createMemoryAuctionRouter,
   type MemoryAuctionRouter,
   type MemoryAuctionRouterOptions,
-  NoBidders,
+  NoBiddersError,
   type RouteDecision,
   type RouteRequest,
 } from "./memoryAuction.js";
@@ -49,16 +49,22 @@ export {
   RECORDED_ROUTER_NAMES,
   type RecordedCallReply,
   type RecordedEvaluationOptions,
-  RecordedEvaluationOptionsSchema,
   type RecordedRouterName,
+  recordedEvaluationOptionsSchema,
 } from "./options.js";
-export { type MemoryEntry, type Neighbour, type NeighbourQuery, OutcomeMemory } from "./outcome-memory.js";
+export {
+  createOutcomeMemory,
+  type MemoryEntry,
+  type Neighbour,
+  type NeighbourQuery,
+  type OutcomeMemory,
+} from "./outcome-memory.js";
 export {
   createRecordedPool,
   RecordedChatModel,
   type RecordedChatModelCallOptions,
   type RecordedChatModelFields,
-  RecordedUnavailable,
+  RecordedUnavailableError,
 } from "./recorded-model.js";
 export {
   type CompareWeightsOnRouterBenchOptions,

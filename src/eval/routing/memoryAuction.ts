@@ -24,8 +24,8 @@ import type { OutcomeMemory } from "./outcome-memory.js";
 const POOL_SCOPE = "\u0000pool";
 
 /** No model may bid for a prompt (none is available). */
-export class NoBidders extends GavelError {
-  override readonly name = "NoBidders";
+export class NoBiddersError extends GavelError {
+  override readonly name = "NoBiddersError";
   readonly promptId: string | undefined;
 
   constructor(promptId: string | undefined) {
@@ -105,7 +105,7 @@ export function createMemoryAuctionRouter(options: MemoryAuctionRouterOptions) {
     lambda,
     route: function route(request: RouteRequest): RouteDecision {
       const { vector, evalName, available, promptId } = request;
-      if (available.length === 0) throw new NoBidders(promptId);
+      if (available.length === 0) throw new NoBiddersError(promptId);
       const query = { vector, k, ...(sameTaskNeighbours ? { evalName } : {}) };
       const estimates = estimateValues({
         neighbours: memory.neighbours(query),
@@ -126,7 +126,7 @@ export function createMemoryAuctionRouter(options: MemoryAuctionRouterOptions) {
       });
       const outcome = auctioneer.clear(bids);
       const model = outcome.winners[0];
-      if (model === undefined) throw new NoBidders(promptId);
+      if (model === undefined) throw new NoBiddersError(promptId);
       return { model, outcome, estimates };
     },
   };

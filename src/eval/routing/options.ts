@@ -7,7 +7,7 @@
 
 import { z } from "zod";
 import { functionSchema } from "../../errors.js";
-import type { AuctionLedger } from "../../ledger/types.js";
+import type { LedgerWriter } from "../../ledger/types.js";
 import type { OutcomeIndex } from "../data/outcomes.js";
 import type { EmbeddingsLike } from "./embedding.js";
 
@@ -93,11 +93,11 @@ const isObject = (value: unknown) => typeof value === "object" && value !== null
  * | `embedderId` | the embedder's class name | namespace of the embedding cache |
  * | `embeddingCacheDirectory` | none (no cache) | where embeddings are cached, keyed by text hash |
  * | `pool` | replay from the index | chat models by name (e.g. `createRecordedPool`), called for every routed call |
- * | `ledger` | none | an `AuctionLedger`: every routing auction, call charge and outcome is recorded |
+ * | `ledger` | none | a `LedgerWriter`: every routing auction, call charge and outcome is recorded |
  * | `onProgress` | none | progress callback |
  * | `now` | `() => new Date()` | clock of `createdAt` |
  */
-export const RecordedEvaluationOptionsSchema = z
+export const recordedEvaluationOptionsSchema = z
   .object({
     embedder: z.union([
       z.literal("hashing"),
@@ -155,9 +155,9 @@ export const RecordedEvaluationOptionsSchema = z
       .custom<Readonly<Record<string, ChatModelLike>>>(isObject, "expected chat models by name (createRecordedPool)")
       .optional(),
     ledger: z
-      .custom<AuctionLedger>(
+      .custom<LedgerWriter>(
         (value) => isObject(value) && isFunction((value as { recordAuctions?: unknown }).recordAuctions),
-        "expected an AuctionLedger (createSqliteLedger)",
+        "expected a LedgerWriter (createSqliteLedger)",
       )
       .optional(),
     onProgress: functionSchema<(event: EvaluationProgress) => void>().optional(),
@@ -165,7 +165,7 @@ export const RecordedEvaluationOptionsSchema = z
   })
   .strict();
 
-/** Options of `runRecordedEvaluation` (input form; see {@link RecordedEvaluationOptionsSchema} for the table). */
-export type RecordedEvaluationOptions = z.input<typeof RecordedEvaluationOptionsSchema>;
+/** Options of `runRecordedEvaluation` (input form; see {@link recordedEvaluationOptionsSchema} for the table). */
+export type RecordedEvaluationOptions = z.input<typeof recordedEvaluationOptionsSchema>;
 /** Options after validation, defaults filled in. */
-export type ResolvedRecordedEvaluationOptions = z.output<typeof RecordedEvaluationOptionsSchema>;
+export type ResolvedRecordedEvaluationOptions = z.output<typeof recordedEvaluationOptionsSchema>;

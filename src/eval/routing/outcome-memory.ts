@@ -44,7 +44,7 @@ interface Layer {
  *
  * @example
  * ```ts
- * const memory = new OutcomeMemory({ dimensions: 3 });
+ * const memory = createOutcomeMemory({ dimensions: 3 });
  * memory.add({ promptId: "p1", evalName: "qa", outcomes: new Map([["small", 1]]) }, [1, 0, 0]);
  * memory.neighbours({ vector: [0.9, 0.1, 0], k: 1 })[0]?.entry.promptId; // "p1"
  * ```
@@ -128,4 +128,16 @@ export class OutcomeMemory {
   #layers(): Layer[] {
     return [...this.#inherited, this.#own];
   }
+}
+
+/**
+ * Create an empty {@link OutcomeMemory} of vectors of `dimensions` numbers.
+ *
+ * @example
+ * ```ts
+ * const memory = createOutcomeMemory({ dimensions: 512 });
+ * ```
+ */
+export function createOutcomeMemory(options: { dimensions: number }): OutcomeMemory {
+  return new OutcomeMemory({ dimensions: options.dimensions });
 }

@@ -7,7 +7,7 @@
  * `promptId` call option), else by the exact text of the last human message. It answers with the
  * recorded `response`, reports `usage_metadata` (recorded tokens, or counted with js-tiktoken and
  * flagged `estimatedUsage: true` in `response_metadata`) and the recorded `cost_usd` in
- * `response_metadata.cost_usd`. A (prompt, model) pair with no record throws `RecordedUnavailable`:
+ * `response_metadata.cost_usd`. A (prompt, model) pair with no record throws `RecordedUnavailableError`:
  * a recorded model never answers "wrong" or "free" for a prompt it did not see.
  */
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
@@ -21,8 +21,8 @@ import { GavelError } from "../../errors.js";
 import type { OutcomeIndex, OutcomeRecord } from "../data/outcomes.js";
 
 /** The recorded outcomes hold no answer of this model for this prompt (or the prompt is unknown). */
-export class RecordedUnavailable extends GavelError {
-  override readonly name = "RecordedUnavailable";
+export class RecordedUnavailableError extends GavelError {
+  override readonly name = "RecordedUnavailableError";
   readonly model: string;
   /** The prompt id, when the prompt is known. */
   readonly promptId: string | undefined;
@@ -78,7 +78,7 @@ export interface RecordedChatModelCallOptions extends BaseChatModelCallOptions {
 
 /**
  * A chat model that replays one recorded model's real answers.
- * @throws RecordedUnavailable (at call time) for an unknown prompt or a (prompt, model) pair with no record.
+ * @throws RecordedUnavailableError (at call time) for an unknown prompt or a (prompt, model) pair with no record.
  * @example
  * ```ts
  * const index = await loadOutcomeIndex();
@@ -146,10 +146,11 @@ export class RecordedChatModel extends BaseChatModel<RecordedChatModelCallOption
 
   #record(promptId: string | undefined): OutcomeRecord {
     if (promptId === undefined || this.lookup.index.promptInfo(promptId) === undefined) {
-      throw new RecordedUnavailable({ model: this.model, promptId, reason: "unknown_prompt" });
+      throw new RecordedUnavailableError({ model: this.model, promptId, reason: "unknown_prompt" });
     }
     const cell = this.lookup.index.outcome(promptId, this.model);
-    if (cell === "unavailable") throw new RecordedUnavailable({ model: this.model, promptId, reason: "no_record" });
+    if (cell === "unavailable")
+      throw new RecordedUnavailableError({ model: this.model, promptId, reason: "no_record" });
     return cell;
   }
 

@@ -46,7 +46,7 @@ import {
   type WeightEvaluation,
 } from "../../router/weights.js";
 import type { OutcomeIndex, OutcomeRecord } from "../data/outcomes.js";
-import { GavelMetricError } from "../errors.js";
+import { MetricError } from "../errors.js";
 import { splitPromptIds } from "../report/metrics.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -158,7 +158,7 @@ export function planProxy(
 // Recorded outcomes → training tasks
 // ---------------------------------------------------------------------------------------------
 
-const ConvertOptionsSchema = z
+const convertOptionsSchema = z
   .object({
     /** Jurors (model names). Empty: no jury, the bids differ by cost and entropy only. */
     jurors: z.array(z.string().min(1)).default([...ROUTERBENCH_CHEAP_JURORS]),
@@ -170,7 +170,7 @@ const ConvertOptionsSchema = z
   .strict();
 
 /** Options of {@link routerBenchTrainingTasks}. */
-export type RouterBenchTrainingOptions = z.input<typeof ConvertOptionsSchema>;
+export type RouterBenchTrainingOptions = z.input<typeof convertOptionsSchema>;
 
 /**
  * Turn the recorded outcomes of `promptIds` into training tasks, one per prompt with at least one
@@ -179,7 +179,7 @@ export type RouterBenchTrainingOptions = z.input<typeof ConvertOptionsSchema>;
  * it in `evaluateWeights`; `fitRouterWeights` needs every score, so fit on prompts
  * that {@link stratifiedSample} picks: every juror answered them).
  *
- * @throws GavelConfigError on bad options; GavelMetricError when a bidder has no price in the table.
+ * @throws ConfigError on bad options; MetricError when a bidder has no price in the table.
  * @example
  * const index = await loadOutcomeIndex();
  * const tasks = routerBenchTrainingTasks(index, index.promptIds.slice(0, 10));
@@ -192,7 +192,7 @@ export function routerBenchTrainingTasks(
 ): TrainingTask[] {
   const { jurors, prices, planMaxTokens } = parseConfig(
     "routerBenchTrainingTasks options",
-    ConvertOptionsSchema,
+    convertOptionsSchema,
     options,
   );
   const priceOf = createPriceResolver(prices ?? DEFAULT_PRICES);
@@ -214,7 +214,7 @@ function trainingBid(
   planMaxTokens: number,
 ): TrainingBid {
   const price = priceOf(record.model);
-  if (price === undefined) throw new GavelMetricError(`routerBenchTrainingTasks: no price for model "${record.model}"`);
+  if (price === undefined) throw new MetricError(`routerBenchTrainingTasks: no price for model "${record.model}"`);
   const response = record.response ?? "";
   const plan = planProxy(response, record.model, planMaxTokens);
   const jury: Record<string, number> = {};
@@ -299,7 +299,7 @@ export function stratifiedSample(
 // Fitted vs defaults
 // ---------------------------------------------------------------------------------------------
 
-const CompareOptionsSchema = z
+const compareOptionsSchema = z
   .object({
     /** Jurors of the bids (default the cheap jury); `[]` = jury off. */
     jurors: z.array(z.string().min(1)).default([...ROUTERBENCH_CHEAP_JURORS]),
@@ -322,7 +322,7 @@ const CompareOptionsSchema = z
   .strict();
 
 /** Options of {@link compareWeightsOnRouterBench}. */
-export type CompareWeightsOnRouterBenchOptions = z.input<typeof CompareOptionsSchema>;
+export type CompareWeightsOnRouterBenchOptions = z.input<typeof compareOptionsSchema>;
 
 /** Fitted weights and the defaults on the same held-out prompts. */
 export interface RouterBenchWeightComparison {
@@ -351,7 +351,7 @@ export async function compareWeightsOnRouterBench(
   index: OutcomeIndex,
   options: CompareWeightsOnRouterBenchOptions = {},
 ): Promise<RouterBenchWeightComparison> {
-  const config = parseConfig("compareWeightsOnRouterBench options", CompareOptionsSchema, options);
+  const config = parseConfig("compareWeightsOnRouterBench options", compareOptionsSchema, options);
   const { jurors, sampleSize, seed, timeLimitSeconds, margin } = config;
   const { train, test } = mainJobSplit(index);
   const sample = routerBenchTrainingTasks(index, stratifiedSample(index, train, { size: sampleSize, seed, jurors }), {

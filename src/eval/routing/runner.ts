@@ -14,7 +14,7 @@ import { parseConfig } from "../../errors.js";
 import { hashTask } from "../../ledger/task-hash.js";
 import type { AuctionInput, ChargeInput } from "../../ledger/types.js";
 import { indexOutcomes, loadRecordedOutcomes, type OutcomeIndex, type OutcomeRecord } from "../data/outcomes.js";
-import { GavelMetricError } from "../errors.js";
+import { MetricError } from "../errors.js";
 import {
   averagePerformanceGapRecovered,
   bestRandomMixtureAtCost,
@@ -41,10 +41,10 @@ import {
 } from "./online.js";
 import {
   type RecordedEvaluationOptions,
-  RecordedEvaluationOptionsSchema,
   type ResolvedRecordedEvaluationOptions,
+  recordedEvaluationOptionsSchema,
 } from "./options.js";
-import { OutcomeMemory } from "./outcome-memory.js";
+import { createOutcomeMemory } from "./outcome-memory.js";
 
 export {
   type ChatModelLike,
@@ -55,8 +55,8 @@ export {
   DEFAULT_WEAK_MODEL,
   type EvaluationProgress,
   type RecordedEvaluationOptions,
-  RecordedEvaluationOptionsSchema,
   type ResolvedRecordedEvaluationOptions,
+  recordedEvaluationOptionsSchema,
 } from "./options.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -110,7 +110,7 @@ async function loadAndSplit(config: ResolvedRecordedEvaluationOptions): Promise<
   const fieldPartitions = splitNames.has("train") && splitNames.size > 1;
   if (split === "field" || (split === "auto" && fieldPartitions)) {
     if (!fieldPartitions) {
-      throw new GavelMetricError(
+      throw new MetricError(
         `split "field": the records' split field does not partition the data (values: ${[...splitNames].join(", ")})`,
       );
     }
@@ -136,7 +136,7 @@ function createCaller(index: OutcomeIndex, config: ResolvedRecordedEvaluationOpt
   const promptTokens = new Map<string, number>();
   const replay = async (promptId: string, model: string): Promise<CallResult> => {
     const cell = index.outcome(promptId, model);
-    if (cell === "unavailable") throw new GavelMetricError(`${model} is unavailable for prompt ${promptId}`);
+    if (cell === "unavailable") throw new MetricError(`${model} is unavailable for prompt ${promptId}`);
     let inputTokens = cell.input_tokens ?? promptTokens.get(promptId);
     if (inputTokens === undefined) {
       inputTokens = countMessageTokens([{ role: "user", content: cell.prompt }], model);
@@ -297,9 +297,9 @@ function jsonConfig(
 /**
  * Run the recorded evaluation and return its report.
  *
- * @param options - See {@link RecordedEvaluationOptionsSchema}; `embedder` is required (`"hashing"` or any
+ * @param options - See {@link recordedEvaluationOptionsSchema}; `embedder` is required (`"hashing"` or any
  *   LangChain `Embeddings`, e.g. `new UniversalSentenceEncoderEmbeddings()` from the adapters).
- * @throws GavelConfigError naming each bad option; GavelDataError on a bad outcomes file; GavelMetricError when
+ * @throws ConfigError naming each bad option; DataError on a bad outcomes file; MetricError when
  *   the split leaves a part empty or the strong model does not beat the weak one on the held-out part.
  * @example
  * ```ts
@@ -312,7 +312,7 @@ function jsonConfig(
  * ```
  */
 export async function runRecordedEvaluation(options: RecordedEvaluationOptions): Promise<EvalReport> {
-  const config = parseConfig("runRecordedEvaluation options", RecordedEvaluationOptionsSchema, options);
+  const config = parseConfig("runRecordedEvaluation options", recordedEvaluationOptionsSchema, options);
   const { strongModel, weakModel, k, priorStrength, sameTaskNeighbours, seed, ledger } = config;
   const progress = config.onProgress ?? (() => undefined);
   const started = Date.now();
@@ -321,12 +321,12 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
   const { index, train, test, split, source } = await loadAndSplit(config);
   progress({ phase: "load", done: 1, total: 1 });
   if (train.length === 0 || test.length === 0) {
-    throw new GavelMetricError(
+    throw new MetricError(
       `the split left ${train.length} training and ${test.length} held-out prompts; both must be non-empty`,
     );
   }
   for (const model of [strongModel, weakModel]) {
-    if (!index.models.includes(model)) throw new GavelMetricError(`model "${model}" is not in the recorded outcomes`);
+    if (!index.models.includes(model)) throw new MetricError(`model "${model}" is not in the recorded outcomes`);
   }
 
   // Embed every prompt (its tail), through the cache.
@@ -351,7 +351,7 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
 
   // Fit on the training part: priors, costs, the warm memory (every recorded outcome of every training prompt).
   const profile = fitTrainingProfile(index, train);
-  const warm = new OutcomeMemory({ dimensions });
+  const warm = createOutcomeMemory({ dimensions });
   for (const promptId of train) {
     const outcomes = new Map(
       [...index.outcomesOf(promptId)].map(([model, record]) => [model, record.correct] as const),
@@ -375,7 +375,7 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
   const laddersByTask = Object.fromEntries(tasks.map((task) => [task, [...ladderOf(task)]]));
   for (const model of ladder) {
     if (!index.models.includes(model))
-      throw new GavelMetricError(`escalation model "${model}" is not in the recorded outcomes`);
+      throw new MetricError(`escalation model "${model}" is not in the recorded outcomes`);
   }
 
   // The router passes.
@@ -447,7 +447,7 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
         })
       : [];
     const cascadeView = withCascadeRecords(index, train, cascades);
-    const cascadeMemory = new OutcomeMemory({ dimensions });
+    const cascadeMemory = createOutcomeMemory({ dimensions });
     for (const promptId of train) {
       cascadeMemory.add(
         { promptId, evalName: index.promptInfo(promptId)?.eval_name ?? "", outcomes: cascadeView.outcomesOf(promptId) },
@@ -520,7 +520,7 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
     try {
       return bestRandomMixtureAtCost(index, { ...policyOptions, targetMeanCostUsd: meanCostUsd });
     } catch (error) {
-      if (GavelMetricError.isInstance(error)) return undefined;
+      if (MetricError.isInstance(error)) return undefined;
       throw error;
     }
   };

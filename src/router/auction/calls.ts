@@ -9,10 +9,10 @@
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { AIMessage, BaseMessage, UsageMetadata } from "@langchain/core/messages";
 import { costUsd, type Reservation, usageFromMessage } from "../../budget/index.js";
-import { BudgetExhausted, describeError } from "../../errors.js";
+import { BudgetExhaustedError, describeError } from "../../errors.js";
 import { callCopy, countsOwnPrompt, promptTokensOf } from "../../models.js";
 import type { BudgetScreen } from "../budget-screen.js";
-import { RouterCallTimeout } from "../errors.js";
+import { RouterCallTimeoutError } from "../errors.js";
 import type { ResolvedMember } from "../options.js";
 import type { AuctionCall, AuctionState, CallPurpose, EngineContext } from "./records.js";
 
@@ -87,7 +87,7 @@ export function createAuctionCalls({ settings, nameOf }: EngineContext, screen: 
           ...(state.scopes && { scopes: state.scopes }),
         });
       } catch (error) {
-        if (BudgetExhausted.isInstance(error)) return { failure: `budget: ${error.message}`, dispatched: false };
+        if (BudgetExhaustedError.isInstance(error)) return { failure: `budget: ${error.message}`, dispatched: false };
         throw error;
       }
     }
@@ -105,7 +105,7 @@ export function createAuctionCalls({ settings, nameOf }: EngineContext, screen: 
           } as Parameters<BaseChatModel["invoke"]>[1]),
         request.signal,
         settings.timeoutMs,
-        () => new RouterCallTimeout(member.name, purpose, settings.timeoutMs ?? 0),
+        () => new RouterCallTimeoutError(member.name, purpose, settings.timeoutMs ?? 0),
       )) as AIMessage;
       const charged = chargedCall(member, purpose, reply, prompt, name);
       if (reservation) settings.budget?.settle(reservation, charged.usage);

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GavelConfigError } from "../../../src/errors.js";
+import { ConfigError } from "../../../src/errors.js";
 import {
   DATA_FILES,
   dataDirectory,
@@ -17,10 +17,10 @@ import {
   loadMbpp,
   loadMmlu,
   loadSvamp,
-  MmluQuestionSchema,
+  mmluQuestionSchema,
   writeJsonLines,
 } from "../../../src/eval/data/datasets.js";
-import { GavelDataError } from "../../../src/eval/errors.js";
+import { DataError } from "../../../src/eval/errors.js";
 
 const root = join(import.meta.dirname, "..", "..", "..");
 
@@ -102,7 +102,7 @@ describe("loaders on the shipped files", () => {
 
   it("rejects an unknown option, naming it", async () => {
     await expect(loadMmlu({ variant: "dev" } as never)).rejects.toSatisfy(
-      (error) => GavelConfigError.isInstance(error) && (error as GavelConfigError).fields.includes("variant"),
+      (error) => ConfigError.isInstance(error) && (error as ConfigError).fields.includes("variant"),
     );
   });
 });
@@ -115,16 +115,16 @@ describe("JSON Lines reading", () => {
     await writeFile(plain, `${JSON.stringify(good)}\n\n${JSON.stringify({ ...good, id: "q2" })}\n`);
     const gzipped = join(scratch, "nested", "copy.jsonl.gz");
     await writeJsonLines(gzipped, [good, { ...good, id: "q2" }]);
-    expect(await loadJsonLines(plain, MmluQuestionSchema)).toEqual(await loadJsonLines(gzipped, MmluQuestionSchema));
+    expect(await loadJsonLines(plain, mmluQuestionSchema)).toEqual(await loadJsonLines(gzipped, mmluQuestionSchema));
   });
 
   it("a record that breaks the schema names the file, the line and the field", async () => {
     const path = join(scratch, "bad.jsonl");
     const bad = { ...good, id: "q3", choices: ["a", 2, "c", "d"] };
     await writeFile(path, [good, { ...good, id: "q2" }, bad].map((record) => JSON.stringify(record)).join("\n"));
-    const error = await loadJsonLines(path, MmluQuestionSchema).catch((caught: unknown) => caught);
-    expect(GavelDataError.isInstance(error)).toBe(true);
-    const dataError = error as GavelDataError;
+    const error = await loadJsonLines(path, mmluQuestionSchema).catch((caught: unknown) => caught);
+    expect(DataError.isInstance(error)).toBe(true);
+    const dataError = error as DataError;
     expect(dataError.file).toBe(path);
     expect(dataError.line).toBe(3);
     expect(dataError.fields).toEqual(["choices.1"]);
@@ -137,13 +137,13 @@ describe("JSON Lines reading", () => {
     await writeJsonLines(path, [good]);
     const { gzipSync } = await import("node:zlib");
     await writeFile(path, gzipSync(`${JSON.stringify(good)}\n{"id": "q2",\n`));
-    await expect(loadJsonLines(path, MmluQuestionSchema)).rejects.toThrow(`${path}:2: not valid JSON`);
+    await expect(loadJsonLines(path, mmluQuestionSchema)).rejects.toThrow(`${path}:2: not valid JSON`);
   });
 
-  it("a missing file is a GavelDataError naming it", async () => {
+  it("a missing file is a DataError naming it", async () => {
     const path = join(scratch, "missing.jsonl");
-    await expect(loadJsonLines(path, MmluQuestionSchema)).rejects.toSatisfy(
-      (error) => GavelDataError.isInstance(error) && (error as GavelDataError).file === path,
+    await expect(loadJsonLines(path, mmluQuestionSchema)).rejects.toSatisfy(
+      (error) => DataError.isInstance(error) && (error as DataError).file === path,
     );
   });
 });

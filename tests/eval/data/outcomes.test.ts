@@ -18,7 +18,7 @@ import {
   type RouterBenchPrompt,
   UNAVAILABLE,
 } from "../../../src/eval/data/outcomes.js";
-import { GavelDataError } from "../../../src/eval/errors.js";
+import { DataError } from "../../../src/eval/errors.js";
 
 const prompts: RouterBenchPrompt[] = [
   { prompt_id: "arc.1", eval_name: "arc-challenge", routerdc_split: "train", prompt: "Which? A) x B) y" },
@@ -76,7 +76,7 @@ describe("convertRouterBench", () => {
     const unknown = { ...outcomes[0], prompt_id: "nope" } as RouterBenchOutcome;
     expect(() => convertRouterBench({ prompts, outcomes: [unknown] })).toThrow(/not in prompts.jsonl/);
     const mismatch = { ...outcomes[0], eval_name: "arc-challenge" } as RouterBenchOutcome;
-    expect(() => convertRouterBench({ prompts, outcomes: [mismatch] })).toThrow(GavelDataError);
+    expect(() => convertRouterBench({ prompts, outcomes: [mismatch] })).toThrow(DataError);
     const duplicate = outcomes[1] as RouterBenchOutcome;
     expect(() => convertRouterBench({ prompts, outcomes: [duplicate, duplicate] })).toThrow(/appears twice/);
   });

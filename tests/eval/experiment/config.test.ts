@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
-  ExperimentConfigSchema,
-  GavelConfigFileError,
+  ConfigFileError,
+  experimentConfigSchema,
   KNOWN_KEYS,
   loadExperimentConfig,
   MissingApiKeyError,
@@ -23,14 +23,14 @@ function writeYaml(name: string, text: string): string {
   return path;
 }
 
-async function errorOf(promise: Promise<unknown>): Promise<GavelConfigFileError> {
+async function errorOf(promise: Promise<unknown>): Promise<ConfigFileError> {
   try {
     await promise;
   } catch (error) {
-    if (GavelConfigFileError.isInstance(error)) return error;
+    if (ConfigFileError.isInstance(error)) return error;
     throw error;
   }
-  throw new Error("expected a GavelConfigFileError");
+  throw new Error("expected a ConfigFileError");
 }
 
 describe("the shipped configs", () => {
@@ -200,7 +200,7 @@ describe("KNOWN_KEYS, the keys a misspelt key is compared with", () => {
 
   it("are exactly the keys of the schema, at every depth", () => {
     const fromJsonSchema = jsonSchemaKeys(
-      z.toJSONSchema(ExperimentConfigSchema, { io: "input", unrepresentable: "any" }),
+      z.toJSONSchema(experimentConfigSchema, { io: "input", unrepresentable: "any" }),
     );
     expect([...KNOWN_KEYS].sort()).toEqual([...fromJsonSchema].sort());
     expect(new Set(KNOWN_KEYS).size).toBe(KNOWN_KEYS.length);
@@ -216,12 +216,12 @@ describe("KNOWN_KEYS, the keys a misspelt key is compared with", () => {
   });
 });
 
-function errorOfSync(run: () => unknown): GavelConfigFileError {
+function errorOfSync(run: () => unknown): ConfigFileError {
   try {
     run();
   } catch (error) {
-    if (GavelConfigFileError.isInstance(error)) return error;
+    if (ConfigFileError.isInstance(error)) return error;
     throw error;
   }
-  throw new Error("expected a GavelConfigFileError");
+  throw new Error("expected a ConfigFileError");
 }

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { LlamaCppChatModel, writeTinyLlamaGguf } from "../../../adapters/llamacpp/index.js";
-import { OutcomeRecordSchema } from "../../../src/eval/data/outcomes.js";
+import { outcomeRecordSchema } from "../../../src/eval/data/outcomes.js";
 import { parseExperimentConfig } from "../../../src/eval/experiment/config.js";
 import { LIVE_OUTCOMES_FILE, recordBenchmarkExperiment } from "../../../src/eval/live/index.js";
 
@@ -45,7 +45,7 @@ describe("live recording with the llamacpp backend", () => {
     const lines = text
       .trim()
       .split("\n")
-      .map((line) => OutcomeRecordSchema.parse(JSON.parse(line)));
+      .map((line) => outcomeRecordSchema.parse(JSON.parse(line)));
     expect(lines).toHaveLength(3);
     expect(live.recording).toMatchObject({ asked: 3, reused: 0, failed: 0 });
     expect(live.index.models).toEqual(["tiny-llama"]);

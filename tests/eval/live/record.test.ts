@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   LiveBackendError,
-  LiveBudgetReached,
+  LiveBudgetReachedError,
   type LiveChatModel,
   type LivePoolModel,
   type LiveTask,
@@ -110,7 +110,7 @@ describe("recordLiveOutcomes", () => {
       concurrency: 1,
       budget: { maxUsd: 0.003 },
     });
-    await expect(stopped).rejects.toThrow(LiveBudgetReached);
+    await expect(stopped).rejects.toThrow(LiveBudgetReachedError);
     await expect(stopped).rejects.toThrow(/1 \(prompt, model\) call\(s\) left unasked/);
     expect(lines(paths.outcomesPath)).toHaveLength(2);
     const resumed = await recordLiveOutcomes({ tasks, pool: poolOf({ model }), ...paths, budget: { maxUsd: 1 } });

@@ -9,7 +9,7 @@ import {
   type OutcomeIndex,
   type OutcomeRecord,
 } from "../../../src/eval/data/outcomes.js";
-import { GavelMetricError } from "../../../src/eval/errors.js";
+import { MetricError } from "../../../src/eval/errors.js";
 import {
   averagePerformanceGapRecovered,
   bestRandomMixtureAtCost,
@@ -56,7 +56,7 @@ describe("summarizeRun", () => {
     expect(summary.totalTokens).toBeUndefined();
     expect(summary.costEfficiency).toBeUndefined();
     expect(summary.largestModelShare).toBeUndefined();
-    expect(() => summarizeRun([])).toThrow(GavelMetricError);
+    expect(() => summarizeRun([])).toThrow(MetricError);
   });
 });
 
@@ -70,7 +70,7 @@ describe("RouteLLM measures", () => {
   it("PGR = (accuracy − weak) / (strong − weak)", () => {
     expect(performanceGapRecovered(0.75, gap)).toBeCloseTo(0.5, 12);
     expect(performanceGapRecovered(0.6, gap)).toBe(0);
-    expect(() => performanceGapRecovered(0.7, { weakAccuracy: 0.8, strongAccuracy: 0.8 })).toThrow(GavelMetricError);
+    expect(() => performanceGapRecovered(0.7, { weakAccuracy: 0.8, strongAccuracy: 0.8 })).toThrow(MetricError);
   });
 
   it("CPT interpolates on the segment where PGR first reaches the target", () => {
@@ -98,7 +98,7 @@ describe("RouteLLM measures", () => {
   it("points at the same share collapse to the best; shares outside [0, 1] are refused", () => {
     const twice = [...points, { strongShare: 0.4, accuracy: 0.65 }];
     expect(averagePerformanceGapRecovered(twice, gap)).toBeCloseTo(19 / 30, 12);
-    expect(() => averagePerformanceGapRecovered([{ strongShare: 1.2, accuracy: 0.9 }], gap)).toThrow(GavelMetricError);
+    expect(() => averagePerformanceGapRecovered([{ strongShare: 1.2, accuracy: 0.9 }], gap)).toThrow(MetricError);
   });
 
   it("costs map to an equivalent strong share, clipped to [0, 1]", () => {
@@ -153,7 +153,7 @@ describe("Pareto frontier", () => {
     // hull drops (2, 0.6), below the chord from (1, 0.5) to (4, 0.9): (0 + 3 · 0.7) / 4
     expect(paretoArea(points, { minCostUsd: 0, interpolation: "hull" })).toBeCloseTo(2.1 / 4, 12);
     expect(paretoArea(points, { minCostUsd: 2, maxCostUsd: 2 })).toBe(0.6);
-    expect(() => paretoArea([])).toThrow(GavelMetricError);
+    expect(() => paretoArea([])).toThrow(MetricError);
   });
 });
 
@@ -255,7 +255,7 @@ describe("baselines on a hand-computed pool", () => {
     );
     expect(point).toEqual({ strongShare: 0.25, accuracy: 0.75, costUsd: 3.25 });
     expect(() => operatingPointFromDecisions(index, () => "M", { weakModel: "W", strongModel: "S" })).toThrow(
-      GavelMetricError,
+      MetricError,
     );
   });
 

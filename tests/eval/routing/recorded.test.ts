@@ -3,7 +3,7 @@ import { indexOutcomes, type OutcomeRecord } from "../../../src/eval/data/outcom
 import {
   createRecordedPool,
   RecordedChatModel,
-  RecordedUnavailable,
+  RecordedUnavailableError,
 } from "../../../src/eval/routing/recorded-model.js";
 
 const records: OutcomeRecord[] = [
@@ -63,12 +63,12 @@ describe("RecordedChatModel", () => {
     expect(reply?.response_metadata.cost_usd).toBe(0.001);
   });
 
-  it("throws RecordedUnavailable for a missing (prompt, model) pair and for an unknown prompt", async () => {
+  it("throws RecordedUnavailableError for a missing (prompt, model) pair and for an unknown prompt", async () => {
     const small = new RecordedChatModel({ model: "small", index });
     const missing = await small.invoke("Capital of France?").catch((error: unknown) => error);
-    expect(RecordedUnavailable.isInstance(missing)).toBe(true);
+    expect(RecordedUnavailableError.isInstance(missing)).toBe(true);
     expect(missing).toMatchObject({ model: "small", promptId: "p2", reason: "no_record" });
     const unknown = await small.invoke("Never recorded").catch((error: unknown) => error);
-    expect(unknown).toMatchObject({ name: "RecordedUnavailable", reason: "unknown_prompt" });
+    expect(unknown).toMatchObject({ name: "RecordedUnavailableError", reason: "unknown_prompt" });
   });
 });

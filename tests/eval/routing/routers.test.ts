@@ -5,7 +5,7 @@ import { createEscalationPolicy, parserForTask } from "../../../src/eval/routing
 import { fitTrainingProfile } from "../../../src/eval/routing/estimator.js";
 import { createMemoryAuctionRouter } from "../../../src/eval/routing/memoryAuction.js";
 import { type CallResult, routeEscalationOnline, routeMemoryAuctionOnline } from "../../../src/eval/routing/online.js";
-import { OutcomeMemory } from "../../../src/eval/routing/outcome-memory.js";
+import { createOutcomeMemory } from "../../../src/eval/routing/outcome-memory.js";
 
 /**
  * Synthetic pool: "geo" prompts (about rivers and mountains) are answered right by `atlas` only,
@@ -68,7 +68,7 @@ async function setup() {
   const vectorsList = await embeddings.embedDocuments(index.promptIds.map((id) => index.promptInfo(id)?.prompt ?? ""));
   const vectors = new Map(index.promptIds.map((id, position) => [id, vectorsList[position] as number[]]));
   const profile = fitTrainingProfile(index, train);
-  const memory = new OutcomeMemory({ dimensions: 128 });
+  const memory = createOutcomeMemory({ dimensions: 128 });
   for (const id of train) {
     const outcomes = new Map([...index.outcomesOf(id)].map(([model, record]) => [model, record.correct] as const));
     memory.add({ promptId: id, evalName: "mixed", outcomes }, vectors.get(id) as number[]);

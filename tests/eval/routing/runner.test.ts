@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GavelConfigError } from "../../../src/errors.js";
+import { ConfigError } from "../../../src/errors.js";
 import { loadOutcomeIndex } from "../../../src/eval/data/outcomes.js";
 import { runRecordedEvaluation } from "../../../src/eval/routing/runner.js";
 
@@ -57,10 +57,8 @@ describe("runRecordedEvaluation on a slice of real RouterBench outcomes", () => 
   });
 
   it("rejects an unknown option and a missing embedder, naming the field", async () => {
-    await expect(runRecordedEvaluation({ embedder: "hashing", lamdbas: [1] } as never)).rejects.toThrow(
-      GavelConfigError,
-    );
+    await expect(runRecordedEvaluation({ embedder: "hashing", lamdbas: [1] } as never)).rejects.toThrow(ConfigError);
     const error = await runRecordedEvaluation({} as never).catch((caught: unknown) => caught);
-    expect(GavelConfigError.isInstance(error) && error.fields).toEqual(["embedder"]);
+    expect(ConfigError.isInstance(error) && error.fields).toEqual(["embedder"]);
   });
 });

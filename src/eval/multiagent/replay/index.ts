@@ -14,8 +14,8 @@
 export {
   DEBATE_TASKS,
   type DebateRecord,
-  DebateRecordSchema,
   type DebateTask,
+  debateRecordSchema,
   isCorrectAnswer,
   loadDebateRecords,
   parseDebateAnswer,
@@ -29,8 +29,8 @@ export {
   fitReliability,
   prepareDebate,
   type ReplayDebatesOptions,
-  ReplayDebatesOptionsSchema,
   replayDebates,
+  replayDebatesOptionsSchema,
   splitDebates,
 } from "./replay.js";
 export {

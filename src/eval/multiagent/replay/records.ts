@@ -18,7 +18,7 @@ import { z } from "zod";
 import type { JsonLine } from "../../../jsonl.js";
 import { extractChoiceLetter, extractFinalNumber, normalizeNumber, numbersMatch } from "../../data/checkers.js";
 import { parseNumberedJsonLines, readDataText } from "../../data/datasets.js";
-import { GavelDataError } from "../../errors.js";
+import { DataError } from "../../errors.js";
 
 /** The tasks a recorded debate can be checked against. */
 export const DEBATE_TASKS = ["gsm8k", "mmlu", "arithmetic"] as const;
@@ -29,7 +29,7 @@ export type DebateTask = (typeof DEBATE_TASKS)[number];
 const MMLU_LETTER = /^[A-D]$/;
 
 /** Zod schema of one recorded debate (one line of the file). Unknown keys are rejected, so typos fail. */
-export const DebateRecordSchema = z
+export const debateRecordSchema = z
   .object({
     id: z.union([z.string().min(1), z.number().int()]).transform(String),
     task: z.enum(DEBATE_TASKS),
@@ -69,14 +69,14 @@ export const DebateRecordSchema = z
   });
 
 /** One recorded debate, as parsed (`id` and `gold` are strings). */
-export type DebateRecord = z.output<typeof DebateRecordSchema>;
+export type DebateRecord = z.output<typeof debateRecordSchema>;
 
 /**
  * Parse recorded debates from JSON Lines text. Empty lines are skipped.
  *
  * @param text - The whole file.
  * @param file - The file name used in error messages.
- * @throws GavelDataError naming the file, the 1-based line and the field of the first bad record
+ * @throws DataError naming the file, the 1-based line and the field of the first bad record
  *   (including a repeated `id`).
  * @example
  * ```ts
@@ -87,7 +87,7 @@ export type DebateRecord = z.output<typeof DebateRecordSchema>;
  * ```
  */
 export function parseDebateRecords(text: string, file: string): DebateRecord[] {
-  const records = parseNumberedJsonLines(text, { schema: DebateRecordSchema, file });
+  const records = parseNumberedJsonLines(text, { schema: debateRecordSchema, file });
   rejectRepeatedIds(records, file);
   return records.map((record) => record.value);
 }
@@ -95,7 +95,7 @@ export function parseDebateRecords(text: string, file: string): DebateRecord[] {
 /**
  * Read recorded debates from a `.jsonl` or `.jsonl.gz` file.
  *
- * @throws GavelDataError when the file cannot be read, or naming file, line and field of a bad record.
+ * @throws DataError when the file cannot be read, or naming file, line and field of a bad record.
  * @example
  * ```ts
  * const debates = await loadDebateRecords("data/debates/sample.jsonl");
@@ -109,7 +109,7 @@ function rejectRepeatedIds(records: ReadonlyArray<JsonLine<DebateRecord>>, file:
   const seen = new Set<string>();
   for (const { line, value } of records) {
     if (seen.has(value.id)) {
-      throw new GavelDataError({ file, line, fields: ["id"], problem: `id "${value.id}" appears on an earlier line` });
+      throw new DataError({ file, line, fields: ["id"], problem: `id "${value.id}" appears on an earlier line` });
     }
     seen.add(value.id);
   }

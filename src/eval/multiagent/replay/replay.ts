@@ -42,7 +42,7 @@ export const DEFAULT_TRAIN_FRACTION = 0.5;
 const isFunction = (value: unknown) => typeof value === "function";
 
 /** Zod schema of {@link replayDebates}' options. */
-export const ReplayDebatesOptionsSchema = z
+export const replayDebatesOptionsSchema = z
   .object({
     /** The recorded debates (from `loadDebateRecords` / `parseDebateRecords`). */
     debates: z.array(z.custom<DebateRecord>((value) => typeof value === "object" && value !== null)).min(1),
@@ -86,7 +86,7 @@ export const ReplayDebatesOptionsSchema = z
   });
 
 /** Options of {@link replayDebates}. */
-export type ReplayDebatesOptions = z.input<typeof ReplayDebatesOptionsSchema>;
+export type ReplayDebatesOptions = z.input<typeof replayDebatesOptionsSchema>;
 
 /** One line of the comparison: a rule under a budget, over the test questions. */
 export interface DebateReplayRow {
@@ -131,9 +131,9 @@ export interface DebateReplayReport {
 /**
  * Replay recorded debates under every budget and rule and compare with the recorded full debate.
  *
- * @param options - See {@link ReplayDebatesOptionsSchema}.
+ * @param options - See {@link replayDebatesOptionsSchema}.
  * @returns The comparison rows and every replay.
- * @throws GavelConfigError when an option is invalid (e.g. `econ-commitment` without an embedder).
+ * @throws ConfigError when an option is invalid (e.g. `econ-commitment` without an embedder).
  * @example
  * ```ts
  * import { createHashingEmbeddings } from "../../routing/embedding.js";
@@ -152,7 +152,7 @@ export async function replayDebates(options: ReplayDebatesOptions): Promise<Deba
     prior,
     embeddings,
     countTokens = countTextTokens,
-  } = parseConfig("replayDebates options", ReplayDebatesOptionsSchema, options);
+  } = parseConfig("replayDebates options", replayDebatesOptionsSchema, options);
 
   const { train, test } = splitDebates(debates, trainFraction, seed);
   const reliability = fitReliability(train, prior);

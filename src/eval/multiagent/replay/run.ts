@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { GavelError } from "../../../errors.js";
-import { GavelDataError } from "../../errors.js";
+import { DataError } from "../../errors.js";
 import { createHashingEmbeddings, type EmbeddingsLike } from "../../routing/embedding.js";
 import { loadDebateRecords } from "./records.js";
 import { type DebateReplayReport, replayDebates } from "./replay.js";
@@ -42,7 +42,7 @@ export interface DebateReplaySeams {
 /**
  * Load the debates file and replay it (what `gavel replay-debates` runs before printing).
  *
- * @throws GavelDataError when the file is missing or a line is invalid; GavelConfigError on a bad option.
+ * @throws DataError when the file is missing or a line is invalid; ConfigError on a bad option.
  * @example
  * ```ts
  * const report = await runDebateReplay({ debates: "data/debates/sample.jsonl", embedder: "hashing" });
@@ -53,7 +53,7 @@ export async function runDebateReplay(
   run: DebateReplayRun,
   { createEmbedder = defaultEmbedder }: DebateReplaySeams = {},
 ): Promise<DebateReplayReport> {
-  if (!existsSync(run.debates)) throw new GavelDataError({ file: run.debates, problem: "no such file" });
+  if (!existsSync(run.debates)) throw new DataError({ file: run.debates, problem: "no such file" });
   const debates = await loadDebateRecords(run.debates);
   const rules = run.rules ?? [...DEBATE_REPLAY_RULES];
   return replayDebates({

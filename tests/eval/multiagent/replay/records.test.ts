@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { GavelDataError } from "../../../../src/eval/errors.js";
+import { DataError } from "../../../../src/eval/errors.js";
 import {
   loadDebateRecords,
   parseDebateAnswer,
@@ -17,14 +17,14 @@ const good = JSON.stringify({
   agents: [["6 * 7 = 42. #### 42"], ["#### 41"]],
 });
 
-function errorOf(run: () => unknown): GavelDataError {
+function errorOf(run: () => unknown): DataError {
   try {
     run();
   } catch (error) {
-    if (GavelDataError.isInstance(error)) return error;
+    if (DataError.isInstance(error)) return error;
     throw error;
   }
-  throw new Error("expected a GavelDataError");
+  throw new Error("expected a DataError");
 }
 
 describe("recorded debate records", () => {

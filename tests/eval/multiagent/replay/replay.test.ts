@@ -2,7 +2,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { countTextTokens } from "../../../../src/budget/tokens.js";
-import { GavelConfigError } from "../../../../src/errors.js";
+import { ConfigError } from "../../../../src/errors.js";
 import {
   DEBATE_REPLAY_RULES,
   type DebateReplayRow,
@@ -209,7 +209,7 @@ describe("replayDebates", () => {
   });
 
   it("needs an embedder for econ-commitment, and only then", async () => {
-    await expect(replayDebates({ debates: fixtureDebates })).rejects.toThrow(GavelConfigError);
+    await expect(replayDebates({ debates: fixtureDebates })).rejects.toThrow(ConfigError);
     await expect(replayDebates({ debates: fixtureDebates })).rejects.toThrow(/embeddings/);
     const report = await replayDebates({ debates: fixtureDebates, rules: ["stop-on-agreement"], trainFraction: 0 });
     expect(report.rows.map((entry) => entry.rule)).toEqual(Array(5).fill(["stop-on-agreement", FULL_DEBATE]).flat());
