@@ -27,8 +27,7 @@
  * under Jest, or in an app without vitest installed. The suites are therefore async; await them at
  * the top level of a test file.
  *
- * This second entry point re-exports an adapter, so, like the main entry point (`src/index.ts`), it
- * is one of the files of `src/` allowed to import from `adapters/` (tests/architecture.test.ts).
+ * Everything here lives in `src/testing/`; no other entry point loads it.
  *
  * @example
  * ```ts

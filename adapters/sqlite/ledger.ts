@@ -137,7 +137,7 @@ export interface SqliteLedger extends AuctionLedger {
  *
  * @example
  * ```ts
- * import { createSqliteLedger } from "langchain-gavel";
+ * import { createSqliteLedger } from "langchain-gavel/sqlite";
  *
  * const ledger = createSqliteLedger({ path: "gavel.db" });
  * const id = await ledger.recordAuction({ kind: "route", outcome, task: "What is 2 + 2?" });

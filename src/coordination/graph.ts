@@ -312,7 +312,9 @@ function reserveFor(
  * @example
  * ```ts
  * import { ChatOpenAI } from "@langchain/openai";
- * import { createBeliefCoordination, extractFinalNumber, UniversalSentenceEncoderEmbeddings } from "langchain-gavel";
+ * import { createBeliefCoordination } from "langchain-gavel";
+ * import { UniversalSentenceEncoderEmbeddings } from "langchain-gavel/encoder";
+ * import { extractFinalNumber } from "langchain-gavel/eval";
  *
  * const graph = createBeliefCoordination({
  *   coordinator: new ChatOpenAI({ model: "gpt-4o-mini" }),

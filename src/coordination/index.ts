@@ -6,7 +6,8 @@
  *
  * @example
  * ```ts
- * import { createBeliefCoordination, extractFinalNumber } from "langchain-gavel";
+ * import { createBeliefCoordination } from "langchain-gavel";
+ * import { extractFinalNumber } from "langchain-gavel/eval";
  *
  * const graph = createBeliefCoordination({ coordinator, executors, embeddings, parseAnswer: extractFinalNumber });
  * const { answer, rounds, usage } = await graph.invoke({ question: "What is 6 * 7?" });

@@ -22,7 +22,7 @@ export type ChargeRole = "answer" | "overhead";
  * - The debate (`src/debate/`) labels `debate.intent` (a bid) and `debate.message` (a spoken
  *   message). `debate.draft` is left out on purpose: in full-draft mode a draft is the bid of
  *   every agent and, for the winners, also the message, and its label cannot tell them apart.
- * - The recorded-data runner (`src/eval/runner.ts`) labels the kept call `answer` and the calls
+ * - The recorded-data runner (`src/eval/routing/runner.ts`) labels the kept call `answer` and the calls
  *   of an escalation ladder or cascade whose answer was not kept `escalation`.
  */
 export const CHARGE_LABEL_ROLES: Readonly<Record<string, ChargeRole>> = Object.freeze({

@@ -55,7 +55,7 @@ export type DataFileName = keyof typeof DATA_FILES;
  * @throws DataError when no `package.json` is found above `from`.
  * @example
  * ```ts
- * import { dataDirectory } from "langchain-gavel";
+ * import { dataDirectory } from "langchain-gavel/eval";
  * console.log(dataDirectory()); // /path/to/node_modules/langchain-gavel/data
  * ```
  */
