@@ -74,7 +74,8 @@ import {
   BudgetExhaustedError,
   clearAuction,
   GavelError,
-  TokenBudget,
+  createTokenBudget,
+  type TokenBudget,
   tokenBudgetMiddleware,
 } from "langchain-gavel";
 
@@ -90,7 +91,7 @@ export const router = new AuctionRouter({
     { name: "large", model: new ChatOpenAI({ model: "gpt-4o", maxTokens: 256, apiKey: "sk-not-used" }) },
   ],
 });
-export const budget = createTokenBudget({ limits: { run: { maxTokens: 1_000 } } });
+export const budget: TokenBudget = createTokenBudget({ limits: { run: { maxTokens: 1_000 } } });
 const outcome = clearAuction(
   [
     { bidder: "a", amount: 2 },
