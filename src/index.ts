@@ -35,10 +35,10 @@
 
 // Errors shared by every part.
 export {
-  BudgetExhaustedError,
   type BudgetExhaustedDetails,
-  functionSchema,
+  BudgetExhaustedError,
   ConfigError,
+  functionSchema,
   GavelError,
   parseConfig,
   parseJsonConfig,

@@ -207,6 +207,21 @@ describe("the packed tarball, installed into a fresh project", () => {
       await expect(project.run("npx", ["tsc", "-p", "tsconfig.json"])).resolves.toBeDefined();
     });
 
+    it("is ESM only, and says so to CommonJS at run time and at type-check time alike", async () => {
+      const script = project.write(
+        "require.cjs",
+        `try { require("langchain-gavel"); } catch (error) { console.log(error.code); }`,
+      );
+      expect((await project.run("node", [script])).stdout.trim()).toBe("ERR_PACKAGE_PATH_NOT_EXPORTED");
+      project.write(
+        "require.cts",
+        `import gavel = require("langchain-gavel");\nexport const clear = gavel.clearAuction;\n`,
+      );
+      project.write("tsconfig.cjs.json", JSON.stringify({ ...STRICT_TSCONFIG, files: ["require.cts"] }, null, 2));
+      const typeCheck = await project.run("npx", ["tsc", "-p", "tsconfig.cjs.json"]).catch((error: Error) => error);
+      expect(String(typeCheck)).toContain("TS2307"); // Cannot find module 'langchain-gavel'
+    });
+
     it("names the package to install when a feature's optional peer is missing", async () => {
       const script = project.write(
         "missing-peer.mjs",
