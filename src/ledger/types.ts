@@ -381,7 +381,7 @@ export interface OverheadRow {
  * // A writer that only counts what it is given, e.g. to test a component that records.
  * function createCountingLedgerWriter(): LedgerWriter & { auctions: number } {
  *   let next = 0;
- *   const writer = {
+ *   const writer: LedgerWriter & { auctions: number } = {
  *     auctions: 0,
  *     async recordAuction(input) { writer.auctions += 1; return input.id ?? `a${next++}`; },
  *     async recordAuctions(inputs) { return Promise.all(inputs.map((input) => writer.recordAuction(input))); },
@@ -391,7 +391,7 @@ export interface OverheadRow {
  *     async recordBudget() {},
  *     async recordBudgetSnapshot() {},
  *     async close() {},
- *   } satisfies LedgerWriter & { auctions: number };
+ *   };
  *   return writer;
  * }
  * ```
