@@ -13,7 +13,7 @@
  * Read top to bottom: the lines, reading the cache, the recorder.
  */
 import { existsSync } from "node:fs";
-import { appendFile, mkdir } from "node:fs/promises";
+import { appendFile, mkdir, readFile, truncate } from "node:fs/promises";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { costUsd } from "../../budget/prices.js";
@@ -86,6 +86,24 @@ export async function readOutcomeCache(path: string): Promise<LiveOutcomeRecord[
     const { usage_estimated, ...record } = value;
     return usage_estimated === true ? { ...record, usage_estimated: true } : record;
   });
+}
+
+/**
+ * End a file's last line before appending to it. A run killed mid-write leaves a last line without
+ * its newline: a complete record gets its newline, a cut-off fragment (which the reader skips) is
+ * cut off, so the next record starts a line of its own instead of gluing onto the fragment.
+ */
+async function endLastLine(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  const text = await readFile(path, "utf8");
+  if (text.length === 0 || text.endsWith("\n")) return;
+  const start = text.lastIndexOf("\n") + 1;
+  try {
+    JSON.parse(text.slice(start));
+    await appendFile(path, "\n");
+  } catch {
+    await truncate(path, Buffer.byteLength(text.slice(0, start)));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -187,6 +205,8 @@ export async function recordLiveOutcomes(options: RecordLiveOutcomesOptions): Pr
 
   await mkdir(dirname(outcomesPath), { recursive: true });
   await mkdir(dirname(errorsPath), { recursive: true });
+  await endLastLine(outcomesPath);
+  await endLastLine(errorsPath);
   // One write at a time, in completion order, so lines never interleave.
   let writes: Promise<void> = Promise.resolve();
   const append = (path: string, line: unknown) => {

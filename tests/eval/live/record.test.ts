@@ -2,7 +2,7 @@
  * The recorder with scripted models: failed calls are error lines (the model is unavailable, never
  * wrong or free) and are asked again next run; the budget and a model that keeps failing stop it.
  */
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -81,6 +81,32 @@ describe("recordLiveOutcomes", () => {
     expect(flaky.calls).toEqual(["question p1", "question p2", "question p3", "question p2"]);
     expect(lines(paths.outcomesPath).map((line) => line.prompt_id)).toEqual(["p1", "p3", "p2"]);
     expect(second.cacheUsd).toBeCloseTo(3 * 0.002, 12);
+  });
+
+  it("resumes after a run killed mid-write, run after run: the torn line is cut, the record asked again", async () => {
+    const folder = join(scratch, "torn");
+    const paths = { outcomesPath: join(folder, "o.jsonl"), errorsPath: join(folder, "e.jsonl") };
+    const model = scriptedModel((prompt) => `right ${prompt.split(" ")[1]}`);
+    await recordLiveOutcomes({ tasks: tasks.slice(0, 2), pool: poolOf({ model }), ...paths });
+    const text = readFileSync(paths.outcomesPath, "utf8");
+    writeFileSync(paths.outcomesPath, text.slice(0, text.length - 20)); // killed in the middle of p2's line
+
+    const second = await recordLiveOutcomes({ tasks, pool: poolOf({ model }), ...paths });
+    expect(second).toMatchObject({ asked: 2, reused: 1 });
+    const third = await recordLiveOutcomes({ tasks, pool: poolOf({ model }), ...paths });
+    expect(third).toMatchObject({ asked: 0, reused: 3 });
+    expect(lines(paths.outcomesPath).map((line) => line.prompt_id)).toEqual(["p1", "p2", "p3"]);
+  });
+
+  it("keeps a complete last record that only lacks its newline", async () => {
+    const folder = join(scratch, "no-newline");
+    const paths = { outcomesPath: join(folder, "o.jsonl"), errorsPath: join(folder, "e.jsonl") };
+    const model = scriptedModel((prompt) => `right ${prompt.split(" ")[1]}`);
+    await recordLiveOutcomes({ tasks: tasks.slice(0, 1), pool: poolOf({ model }), ...paths });
+    writeFileSync(paths.outcomesPath, readFileSync(paths.outcomesPath, "utf8").trimEnd());
+    const resumed = await recordLiveOutcomes({ tasks, pool: poolOf({ model }), ...paths });
+    expect(resumed).toMatchObject({ asked: 2, reused: 1 });
+    expect(lines(paths.outcomesPath).map((line) => line.prompt_id)).toEqual(["p1", "p2", "p3"]);
   });
 
   it("marks wrong answers 0 and charges them", async () => {
