@@ -250,11 +250,9 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
  * since its auction ids (policy, parameter, prompt) would repeat. Read it with `gavel ledger ... --db FILE`.
  */
 async function openRunLedger(path: string): Promise<ExperimentLedger> {
-  const { createSqliteLedger } = await importPeer(
-    "better-sqlite3",
-    "the ledger of gavel eval (--no-ledger skips it)",
-    () => import("../../adapters/sqlite/ledger.js"),
-  );
+  // The driver is checked before anything is replaced: without it, nothing is deleted.
+  await importPeer("better-sqlite3", "the ledger of gavel eval (--no-ledger skips it)", () => import("better-sqlite3"));
+  const { createSqliteLedger } = await import("../../adapters/sqlite/ledger.js");
   mkdirSync(dirname(resolve(path)), { recursive: true });
   for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
   return createSqliteLedger({ path });

@@ -27,7 +27,7 @@ import type {
   SpendRow,
   WinRateRow,
 } from "../ledger/types.js";
-import { importPeer } from "../peers.js";
+import { importPeer, MissingPeerDependencyError } from "../peers.js";
 import { parsePositiveInteger, percent, plainTable } from "./common.js";
 
 /** Exit code when the database is missing or is not a readable ledger. */
@@ -74,11 +74,8 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
     stderr = (text: string) => process.stderr.write(text),
     openLedger = async (path: string) => {
       // Loaded here, not at the top: `gavel --help` and the other commands never load better-sqlite3.
-      const { createSqliteLedger } = await importPeer(
-        "better-sqlite3",
-        "gavel ledger",
-        () => import("../../adapters/sqlite/ledger.js"),
-      );
+      await importPeer("better-sqlite3", "gavel ledger", () => import("better-sqlite3"));
+      const { createSqliteLedger } = await import("../../adapters/sqlite/ledger.js");
       return createSqliteLedger({ path, readonly: true });
     },
   } = parseConfig("ledgerCommand options", ledgerCommandOptionsSchema, options);
@@ -102,6 +99,7 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
     try {
       ledger = await openLedger(path);
     } catch (error) {
+      if (MissingPeerDependencyError.isInstance(error)) throw error; // its message says what to install
       // A LedgerError wrapping a driver error: the driver's words ("file is not a database") say it best.
       const reason =
         LedgerError.isInstance(error) && error.cause instanceof Error

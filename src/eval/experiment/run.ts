@@ -16,6 +16,7 @@
  */
 import { existsSync } from "node:fs";
 import { GavelError } from "../../errors.js";
+import type { LedgerWriter } from "../../ledger/types.js";
 import { MissingPeerDependencyError } from "../../peers.js";
 import { DataError, NotImplementedError } from "../errors.js";
 import type { LivePoolOptions } from "../live/pool.js";
@@ -30,8 +31,8 @@ import { runRecordedEvaluation } from "../routing/runner.js";
 import { type ExperimentConfig, requireApiKey, unsupportedReason } from "./config.js";
 import { type EmbedderFactory, liveRunnerOptions, runnerOptionsOf } from "./runner-options.js";
 
-/** The ledger of a routing run, as the runner takes it; `close` (when present) is called after the run. */
-export type ExperimentLedger = NonNullable<RecordedEvaluationOptions["ledger"]> & { close?(): void };
+/** The ledger of a routing run: the runner writes to it, and it is closed (awaited) after the run. */
+export type ExperimentLedger = LedgerWriter;
 
 /** Progress of one phase of a run (recording, routing, the sweep): fed events, then stopped. */
 export interface ExperimentProgress {
@@ -197,12 +198,19 @@ async function routeAndReport(
   const { runEvaluation = runRecordedEvaluation, openLedger } = seams;
   const ledger = await openLedger?.();
   let report: EvalReport;
+  let runFailed = false;
   try {
     report = await withProgress(seams, (onProgress) =>
       runEvaluation({ ...runnerOptions, onProgress, ...(ledger === undefined ? {} : { ledger }) }),
     );
+  } catch (error) {
+    runFailed = true;
+    throw error;
   } finally {
-    ledger?.close?.();
+    // Closed (and awaited) however the run ended; a failure to close never hides the run's own error.
+    await ledger?.close().catch((error: unknown) => {
+      if (!runFailed) throw error;
+    });
   }
   report = { ...report, config: { ...report.config, experiment: plainConfig(config) } };
   const files = await writeReport(report, config.output, writeOptions(seams, seams.onPlotSkipped));
