@@ -38,4 +38,4 @@ export {
   type LlamaCppModelFactory,
   runExperiment,
 } from "./run.js";
-export { type EmbedderFactory, liveRunnerOptions, referencePair, runnerOptionsOf } from "./runner-options.js";
+export type { EmbedderFactory } from "./runner-options.js";

@@ -5,7 +5,6 @@
 export { LiveBackendError, LiveBudgetReachedError } from "./errors.js";
 export {
   createLivePool,
-  isLiveBackend,
   type LiveBackend,
   type LiveChatModel,
   type LivePool,
@@ -19,7 +18,6 @@ export {
   type LiveOutcomeRecord,
   type LiveRecording,
   type RecordLiveOutcomesOptions,
-  readOutcomeCache,
   recordLiveOutcomes,
 } from "./record.js";
 export {

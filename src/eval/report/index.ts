@@ -45,12 +45,9 @@ export {
   type WeakStrongCurve,
 } from "./metrics.js";
 export {
-  FRONTIER_SERIES,
-  LAYER_NAMES,
   type ParetoPlotData,
   paretoPlotData,
   paretoPlotSpec,
-  RANDOM_SERIES,
   renderParetoSvg,
 } from "./plot.js";
 export type { EvalReport, OperatingPoint, PolicyResult } from "./results.js";

@@ -25,7 +25,6 @@ export {
   type EscalationRequest,
   type EscalationResult,
   type EscalationStop,
-  parserForTask,
 } from "./escalation.js";
 export {
   type CostScale,

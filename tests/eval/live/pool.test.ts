@@ -2,8 +2,8 @@
 import { ChatOpenAI } from "@langchain/openai";
 import { describe, expect, it } from "vitest";
 import { MissingApiKeyError, parseExperimentConfig, unsupportedReason } from "../../../src/eval/experiment/config.js";
-import { createLivePool, isLiveBackend, loadLiveTasks } from "../../../src/eval/live/index.js";
-import { ollamaBaseURL } from "../../../src/eval/live/pool.js";
+import { createLivePool, loadLiveTasks } from "../../../src/eval/live/index.js";
+import { isLiveBackend, ollamaBaseURL } from "../../../src/eval/live/pool.js";
 
 const backendOf = (backend: Record<string, unknown>, prices?: Record<string, unknown>) => {
   const config = parseExperimentConfig({

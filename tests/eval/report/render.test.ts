@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-  LAYER_NAMES,
   paretoPlotData,
   readReport,
   renderHtml,
@@ -11,6 +10,7 @@ import {
   renderParetoSvg,
   writeReport,
 } from "../../../src/eval/report/index.js";
+import { LAYER_NAMES } from "../../../src/eval/report/plot.js";
 import { formatUsdSmall } from "../../../src/eval/report/tables.js";
 import { MissingPeerDependencyError } from "../../../src/peers.js";
 import { handMadeReport } from "./fixture.js";

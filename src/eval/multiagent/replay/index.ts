@@ -27,7 +27,6 @@ export {
   type DebateReplayReport,
   type DebateReplayRow,
   fitReliability,
-  prepareDebate,
   type ReplayDebatesOptions,
   replayDebates,
   replayDebatesOptionsSchema,

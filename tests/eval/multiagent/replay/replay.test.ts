@@ -9,12 +9,12 @@ import {
   FULL_DEBATE,
   fitReliability,
   loadDebateRecords,
-  prepareDebate,
   type RuleContext,
   replayDebate,
   replayDebates,
   splitDebates,
 } from "../../../../src/eval/multiagent/replay/index.js";
+import { prepareDebate } from "../../../../src/eval/multiagent/replay/replay.js";
 import { createHashingEmbeddings } from "../../../../src/eval/routing/embedding.js";
 import { countWords, fixtureDebates, ScriptedAnswerEmbeddings } from "./fixture.js";
 
