@@ -370,6 +370,9 @@ export interface OverheadRow {
  * - Ids are unique: recording an auction, or a charge, with an id already stored rejects and writes
  *   nothing. When the id is omitted the backend generates a fresh one and resolves to it.
  * - An outcome needs its auction: `recordOutcome` for an id that is not recorded rejects.
+ * - Records are validated before anything is written: a negative token count or cost, an unknown
+ *   charge kind, or an auction whose results name the same bidder twice rejects the whole call
+ *   (the batch included).
  * - Failures reject with a `LedgerError` naming the operation (`"recordAuction"`, ...), with the
  *   driver error as `cause`.
  * - After `close()`, every call rejects with a `LedgerError`; closing twice is harmless.
