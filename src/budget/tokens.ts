@@ -272,8 +272,9 @@ const PREFIX_LOOKBACK = 64;
  * - texts, per encoding, the latest {@link TEXT_COUNTS_LIMIT}; a long text is counted in parts cut
  *   where the tokenizer cuts anyway (see {@link partsOf}), so a task or a plan quoted by many
  *   prompts (the router's jury prompts) is counted once;
- * - messages, per object and encoding (LangChain never edits a message once made; a changed
- *   message is a new object), and, with `rememberIds`, by id;
+ * - messages, per object and encoding, counted again when their content, tool calls, name or
+ *   reported output has been reassigned (a caller may edit a message it passes again), and, with
+ *   `rememberIds`, by id;
  * - tool schemas, per tool object and encoding.
  *
  * @example
@@ -289,7 +290,8 @@ const PREFIX_LOOKBACK = 64;
 export class PromptTokenCounter {
   readonly #options: Required<PromptTokenCounterOptions>;
   readonly #texts = new Map<EncodingName, Map<string, number>>();
-  readonly #messages = new Map<EncodingName, WeakMap<BaseMessage, number>>();
+  /** Per object, with the fields the count was read from: a message whose fields were reassigned is counted again. */
+  readonly #messages = new Map<EncodingName, WeakMap<BaseMessage, CountedMessage>>();
   readonly #tools = new Map<EncodingName, WeakMap<object, number>>();
   /** By message key (see {@link messageKey}): its count, and the count of the history up to it where it was seen. */
   readonly #byKey = new Map<string, { count: number; length: number; prefixTokens: number }>();
@@ -332,10 +334,13 @@ export class PromptTokenCounter {
       const message = messages[index];
       if (!message) continue;
       const key = this.#keyOf(message, encoding);
-      let count = counts.get(message) ?? (key === undefined ? undefined : this.#byKey.get(key)?.count);
+      const counted = counts.get(message);
+      let count =
+        (counted !== undefined && isUnchanged(counted, message) ? counted.count : undefined) ??
+        (key === undefined ? undefined : this.#byKey.get(key)?.count);
       if (count === undefined) {
         count = this.#message(message, encoding);
-        counts.set(message, count);
+        counts.set(message, countedMessage(message, count));
       }
       tokens += count;
       if (key !== undefined) this.#remember(key, { count, length: index + 1, prefixTokens: tokens });
@@ -441,6 +446,33 @@ function countsOf<Counts>(byEncoding: Map<EncodingName, Counts>, encoding: Encod
     byEncoding.set(encoding, counts);
   }
   return counts;
+}
+
+/** A message's count and the fields it was read from (compared by reference: a cheap check). */
+interface CountedMessage {
+  count: number;
+  content: unknown;
+  toolCalls: unknown;
+  name: unknown;
+  reported: unknown;
+}
+
+function countedMessage(message: BaseMessage, count: number): CountedMessage {
+  const toolCalls = "tool_calls" in message ? message.tool_calls : undefined;
+  const reported = AIMessage.isInstance(message) ? message.usage_metadata?.output_tokens : undefined;
+  return { count, content: message.content, toolCalls, name: message.name, reported };
+}
+
+/** True when none of the fields a message's count was read from has been reassigned since. */
+function isUnchanged(counted: CountedMessage, message: BaseMessage): boolean {
+  const toolCalls = "tool_calls" in message ? message.tool_calls : undefined;
+  const reported = AIMessage.isInstance(message) ? message.usage_metadata?.output_tokens : undefined;
+  return (
+    counted.content === message.content &&
+    counted.toolCalls === toolCalls &&
+    counted.name === message.name &&
+    counted.reported === reported
+  );
 }
 
 /** The output tokens the provider reported for an AI message, when above 0. */

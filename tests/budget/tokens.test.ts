@@ -239,6 +239,19 @@ describe("PromptTokenCounter", () => {
     );
   });
 
+  it("counts a message again after its content, tool calls or name was reassigned", () => {
+    const counter = new PromptTokenCounter();
+    const message = new AIMessage("hi");
+    const history = [message];
+    expect(counter.messages(history, "gpt-4o")).toBe(countMessageTokens(history, "gpt-4o"));
+    message.content = "hi ".repeat(100);
+    expect(counter.messages(history, "gpt-4o")).toBe(countMessageTokens(history, "gpt-4o"));
+    message.tool_calls = [{ name: "search", args: { q: "auctions" }, id: "call_1" }];
+    expect(counter.messages(history, "gpt-4o")).toBe(countMessageTokens(history, "gpt-4o"));
+    message.name = "bidder";
+    expect(counter.messages(history, "gpt-4o")).toBe(countMessageTokens(history, "gpt-4o"));
+  });
+
   it("counts a system message and tool schemas like countMessageTokens and countToolTokens", () => {
     const counter = new PromptTokenCounter();
     const search = tool(async () => "", { name: "search", description: "Search", schema: z.object({ q: z.string() }) });
