@@ -257,8 +257,13 @@ export interface PromptTokenCounterOptions {
   rememberIds?: boolean;
 }
 
-/** Most texts whose counts a counter keeps per encoding (the oldest goes first). */
-const TEXT_COUNTS_LIMIT = 512;
+/** Most characters of text whose counts a counter keeps per encoding (≈ 8 MB; the least recently used go first). */
+const TEXT_CHARACTERS_LIMIT = 4_000_000;
+/**
+ * Longest text whose parts' counts are kept: a longer one (a large tool output) is counted each time
+ * it is seen, so that no cached part keeps a large string alive.
+ */
+const CACHED_TEXT_LIMIT = 100_000;
 /** Most messages a counter remembers by id (≈ 200 bytes each). */
 const MESSAGE_KEY_LIMIT = 50_000;
 /** How far back from the end of a history a counted prefix is looked for. */
@@ -269,7 +274,8 @@ const PREFIX_LOOKBACK = 64;
  * Its counts equal {@link countTextTokens}, {@link countMessageTokens} and
  * {@link countToolTokens} (unless an estimating option is on); what it remembers is bounded:
  *
- * - texts, per encoding, the latest {@link TEXT_COUNTS_LIMIT}; a long text is counted in parts cut
+ * - texts, per encoding, up to {@link TEXT_CHARACTERS_LIMIT} characters, least recently used first
+ *   out, texts over {@link CACHED_TEXT_LIMIT} characters never; a long text is counted in parts cut
  *   where the tokenizer cuts anyway (see {@link partsOf}), so a task or a plan quoted by many
  *   prompts (the router's jury prompts) is counted once;
  * - messages, per object and encoding, counted again when their content, tool calls, name or
@@ -289,7 +295,7 @@ const PREFIX_LOOKBACK = 64;
  */
 export class PromptTokenCounter {
   readonly #options: Required<PromptTokenCounterOptions>;
-  readonly #texts = new Map<EncodingName, Map<string, number>>();
+  readonly #texts = new Map<EncodingName, { counts: Map<string, number>; characters: number }>();
   /** Per object, with the fields the count was read from: a message whose fields were reassigned is counted again. */
   readonly #messages = new Map<EncodingName, WeakMap<BaseMessage, CountedMessage>>();
   readonly #tools = new Map<EncodingName, WeakMap<object, number>>();
@@ -303,8 +309,9 @@ export class PromptTokenCounter {
   /** `countTextTokens(text, model)`, remembered; a long text is counted in parts. */
   text(text: string, model?: string): number {
     const encoding = encodingForModel(model);
+    const remember = text.length <= CACHED_TEXT_LIMIT;
     let total = 0;
-    for (const part of partsOf(text)) total += this.#part(part, encoding);
+    for (const part of partsOf(text)) total += this.#part(part, encoding, remember);
     return total;
   }
 
@@ -377,14 +384,23 @@ export class PromptTokenCounter {
     return messageTokens(message, encoding, (text) => this.text(text, encoding), reported);
   }
 
-  /** Tokens of one part of a text, remembered among the latest {@link TEXT_COUNTS_LIMIT}. */
-  #part(part: string, encoding: EncodingName): number {
-    const counts = countsOf(this.#texts, encoding, () => new Map<string, number>());
-    let count = counts.get(part);
-    if (count === undefined) {
-      count = countTextTokens(part, encoding);
-      if (counts.size >= TEXT_COUNTS_LIMIT) counts.delete(counts.keys().next().value as string);
-      counts.set(part, count);
+  /** Tokens of one part of a text; the counts of recently seen parts are kept (see {@link TEXT_CHARACTERS_LIMIT}). */
+  #part(part: string, encoding: EncodingName, remember: boolean): number {
+    const cache = countsOf(this.#texts, encoding, () => ({ counts: new Map<string, number>(), characters: 0 }));
+    const known = cache.counts.get(part);
+    if (known !== undefined) {
+      cache.counts.delete(part); // most recently used last
+      cache.counts.set(part, known);
+      return known;
+    }
+    const count = countTextTokens(part, encoding);
+    if (!remember) return count;
+    cache.counts.set(part, count);
+    cache.characters += part.length;
+    for (const oldest of cache.counts.keys()) {
+      if (cache.characters <= TEXT_CHARACTERS_LIMIT) break;
+      cache.counts.delete(oldest);
+      cache.characters -= oldest.length;
     }
     return count;
   }
