@@ -38,10 +38,7 @@ export {
   type BudgetExhaustedDetails,
   BudgetExhaustedError,
   ConfigError,
-  functionSchema,
   GavelError,
-  parseConfig,
-  parseJsonConfig,
 } from "./errors.js";
 export { MissingPeerDependencyError } from "./peers.js";
 

@@ -14,7 +14,6 @@
  * ```
  */
 
-export { softmax } from "../math.js";
 export {
   type BeliefRefinement,
   type BeliefRefinementOptions,
@@ -48,7 +47,7 @@ export {
   DEFAULT_EXECUTOR_MAX_TOKENS,
   type ExecutorAnswer,
 } from "./graph.js";
-export { COORDINATOR_TOKEN_LIMIT, type StrategyGuardResult, truncateToTokens } from "./prompts.js";
+export type { StrategyGuardResult } from "./prompts.js";
 export {
   type ExecutorOutcome,
   type ExecutorWeights,

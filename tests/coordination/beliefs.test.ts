@@ -9,9 +9,8 @@ import {
   fitExecutorWeights,
   refineBeliefs,
   selectCommitmentCandidate,
-  truncateToTokens,
 } from "../../src/coordination/index.js";
-import { guardStrategy } from "../../src/coordination/prompts.js";
+import { guardStrategy, truncateToTokens } from "../../src/coordination/prompts.js";
 import { ConfigError } from "../../src/errors.js";
 import { extractFinalNumber } from "../../src/eval/data/checkers.js";
 

@@ -27,8 +27,8 @@ import {
   writeTinyLlamaGguf,
 } from "../../adapters/llamacpp/index.js";
 import { type BudgetEvent, createTokenBudget, type TokenBudget } from "../../src/budget/index.js";
-import { COORDINATOR_NAME, COORDINATOR_TOKEN_LIMIT, createBeliefCoordination } from "../../src/coordination/index.js";
-import { strategyMessages } from "../../src/coordination/prompts.js";
+import { COORDINATOR_NAME, createBeliefCoordination } from "../../src/coordination/index.js";
+import { COORDINATOR_TOKEN_LIMIT, strategyMessages } from "../../src/coordination/prompts.js";
 import { parseAnswerLine } from "../../src/debate/index.js";
 import { LocalModelCallRecorder, type ObservedCall } from "../helpers/llamacpp-calls.js";
 
