@@ -19,7 +19,14 @@
  */
 import { clamp01, mean, softmax } from "./math.js";
 
-/** Vocabulary size assumed when normalising exact or sampled-token entropies and the provider names none. */
+/**
+ * Vocabulary size assumed when normalising exact or sampled-token entropies and the provider names none.
+ *
+ * @example
+ * ```ts
+ * planEntropy({ tokenEntropies: [1.2, 2.3] }, "plan", { vocabularySize: DEFAULT_VOCABULARY_SIZE }).normaliser; // ≈ 11.51, ln 100000
+ * ```
+ */
 export const DEFAULT_VOCABULARY_SIZE = 100_000;
 
 /** Where a plan's entropy came from. */
@@ -115,7 +122,16 @@ export function entropyFromTokenEntropies(values: readonly number[], vocabularyS
   };
 }
 
-/** The fallback estimator: lexical entropy of the text's words, normalised by ln(n). */
+/**
+ * The fallback estimator: lexical entropy of the text's words, normalised by ln(n).
+ *
+ * @example
+ * ```ts
+ * lexicalEntropy("add 2 and 2");
+ * // { value: 0.75, source: "fallback", method: "lexical", tokens: 4, normaliser: ln 4 }
+ * lexicalEntropy("42"); // { value: 0, source: "fallback", method: "lexical", tokens: 1, normaliser: 0 }
+ * ```
+ */
 export function lexicalEntropy(text: string): PlanEntropy {
   const words = text.toLowerCase().match(/[\p{L}\p{M}]+|\p{N}+|[^\s\p{L}\p{M}\p{N}]/gu) ?? [];
   if (words.length < 2) return { value: 0, source: "fallback", method: "lexical", tokens: words.length, normaliser: 0 };
@@ -155,6 +171,14 @@ export function logprobEntries(metadata: Record<string, unknown> | undefined): T
  *
  * @param metadata the plan's `response_metadata`.
  * @param text the plan text (for the fallback).
+ *
+ * @example
+ * ```ts
+ * const top = [{ logprob: -0.1 }, { logprob: -2.4 }];
+ * planEntropy({ logprobs: { content: [{ logprob: -0.1, top_logprobs: top }] } }, "Add 2 and 2.", { vocabularySize: 100_000 });
+ * // { value: ≈0.44, source: "logprobs", method: "top_logprobs", tokens: 1, normaliser: ln 2 }
+ * planEntropy(undefined, "add 2 and 2", { vocabularySize: 100_000 }); // the lexical fallback: { value: 0.75, source: "fallback", ... }
+ * ```
  */
 export function planEntropy(
   metadata: Record<string, unknown> | undefined,

@@ -12,7 +12,19 @@ import { type ZodError, z } from "zod";
 
 const MARKER = Symbol.for("langchain-gavel.error");
 
-/** Base class of every error Gavel throws. */
+/**
+ * Base class of every error Gavel throws.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await agent.invoke({ messages: [{ role: "user", content: "Plan a trip to Lisbon." }] });
+ * } catch (error) {
+ *   if (!GavelError.isInstance(error)) throw error;
+ *   console.error(error.name, error.message, error.cause); // e.g. "BudgetExhaustedError", ...
+ * }
+ * ```
+ */
 export class GavelError extends Error {
   /** The names of this error's class and of its Gavel ancestors, read by `isInstance`. */
   readonly [MARKER]: readonly string[];
@@ -52,6 +64,16 @@ function lineageOf(errorClass: abstract new (...args: never[]) => unknown): stri
 /**
  * A configuration object failed validation. The message names every bad field
  * (as a dotted path) and says how to fix it; the `ZodError` is the `cause`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   createTokenBudget({ limits: { run: { maxTokens: -1 } } });
+ * } catch (error) {
+ *   if (ConfigError.isInstance(error)) error.fields; // ["limits.run.maxTokens"]
+ *   // error.message: "Invalid TokenBudget options:\n  - limits.run.maxTokens: Too small: expected number to be >=0"
+ * }
+ * ```
  */
 export class ConfigError extends GavelError {
   override readonly name = "ConfigError";
@@ -89,6 +111,16 @@ export interface BudgetExhaustedDetails {
 /**
  * A budget cannot pay for the next call. Thrown by `TokenBudget.reserve` and
  * by `tokenBudgetMiddleware` when `exitBehavior` is `"error"`.
+ *
+ * @example
+ * ```ts
+ * const budget = createTokenBudget({ limits: { run: { maxTokens: 1_000 } } });
+ * try {
+ *   budget.reserve({ model: "gpt-4o-mini", inputTokens: 900, maxOutputTokens: 512, scopes: { run: "run-42" } });
+ * } catch (error) {
+ *   if (BudgetExhaustedError.isInstance(error)) [error.scope, error.scopeId, error.limit, error.requested]; // ["run", "run-42", 1000, 1412]
+ * }
+ * ```
  */
 export class BudgetExhaustedError extends GavelError {
   override readonly name = "BudgetExhaustedError";

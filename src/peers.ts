@@ -10,7 +10,19 @@
 import { createRequire } from "node:module";
 import { GavelError } from "./errors.js";
 
-/** A feature needs a package that is not installed. `install` is the command that fixes it. */
+/**
+ * A feature needs a package that is not installed. `install` is the command that fixes it.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   const { createSqliteLedger } = await import("langchain-gavel/sqlite");
+ *   createSqliteLedger({ path: "gavel.db" });
+ * } catch (error) {
+ *   if (MissingPeerDependencyError.isInstance(error)) console.error(error.install); // "npm install better-sqlite3"
+ * }
+ * ```
+ */
 export class MissingPeerDependencyError extends GavelError {
   override readonly name: string = "MissingPeerDependencyError";
   /** The missing package, e.g. `"better-sqlite3"`. */

@@ -42,12 +42,39 @@ async function importEncoder() {
   }
 }
 
-/** Length of every USE-Lite vector. */
+/**
+ * Length of every USE-Lite vector.
+ *
+ * @example
+ * ```ts
+ * const [vector] = await new UniversalSentenceEncoderEmbeddings().embedDocuments(["What is 17 × 3?"]);
+ * vector?.length === UNIVERSAL_SENTENCE_ENCODER_DIMENSIONS; // true (512)
+ * ```
+ */
 export const UNIVERSAL_SENTENCE_ENCODER_DIMENSIONS = 512;
-/** Default number of texts per model call. */
+/**
+ * Default number of texts per model call.
+ *
+ * @example
+ * ```ts
+ * new UniversalSentenceEncoderEmbeddings(); // 32 texts per model call
+ * new UniversalSentenceEncoderEmbeddings({ batchSize: 128 }); // faster per text, more memory
+ * ```
+ */
 export const DEFAULT_EMBEDDING_BATCH_SIZE = 32;
 
-/** The model could not be loaded or failed on a batch. The original error is the `cause`. */
+/**
+ * The model could not be loaded or failed on a batch. The original error is the `cause`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await new UniversalSentenceEncoderEmbeddings().embedDocuments(["What is 17 × 3?"]);
+ * } catch (error) {
+ *   if (EmbedderError.isInstance(error)) console.error(error.message, error.cause); // e.g. "could not load the Universal Sentence Encoder Lite model"
+ * }
+ * ```
+ */
 export class EmbedderError extends GavelError {
   override readonly name = "EmbedderError";
 }

@@ -55,9 +55,23 @@ import {
   type NodeLlamaCppModule,
 } from "./runtime.js";
 
-/** Default cap on generated tokens: a local model always runs with a cap. */
+/**
+ * Default cap on generated tokens: a local model always runs with a cap.
+ *
+ * @example
+ * ```ts
+ * new LlamaCppChatModel({ runtime }).maxTokens === DEFAULT_LLAMACPP_MAX_TOKENS; // true (256)
+ * ```
+ */
 export const DEFAULT_LLAMACPP_MAX_TOKENS = 256;
-/** Default number of alternatives in `top_logprobs` (OpenAI allows at most 20). */
+/**
+ * Default number of alternatives in `top_logprobs` (OpenAI allows at most 20).
+ *
+ * @example
+ * ```ts
+ * DEFAULT_LLAMACPP_TOP_LOGPROBS; // 20, the most OpenAI allows in top_logprobs
+ * ```
+ */
 export const DEFAULT_LLAMACPP_TOP_LOGPROBS = 20;
 
 /** Generation settings: constructor defaults, each overridable per call. */

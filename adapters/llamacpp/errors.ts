@@ -4,7 +4,19 @@
  */
 import { GavelError } from "../../src/errors.js";
 
-/** The GGUF model file does not exist, cannot be read, or llama.cpp refused to load it. */
+/**
+ * The GGUF model file does not exist, cannot be read, or llama.cpp refused to load it.
+ *
+ * @example
+ * ```ts
+ * const runtime = createLlamaCppRuntime({ modelPath: "./models/missing.gguf" });
+ * try {
+ *   await new LlamaCppChatModel({ runtime }).invoke("Hello");
+ * } catch (error) {
+ *   if (LlamaCppModelLoadError.isInstance(error)) [error.reason, error.modelPath]; // ["not_found", "./models/missing.gguf"]
+ * }
+ * ```
+ */
 export class LlamaCppModelLoadError extends GavelError {
   override readonly name = "LlamaCppModelLoadError";
   /** The path that was given (as given). */
@@ -25,7 +37,18 @@ export class LlamaCppModelLoadError extends GavelError {
   }
 }
 
-/** The prompt plus `maxTokens` does not fit in the context window of a sequence. */
+/**
+ * The prompt plus `maxTokens` does not fit in the context window of a sequence.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await new LlamaCppChatModel({ runtime, maxTokens: 512 }).invoke(longDocument);
+ * } catch (error) {
+ *   if (LlamaCppContextOverflowError.isInstance(error)) console.error(error.promptTokens, error.maxTokens, error.contextSize); // e.g. 3900 512 4096
+ * }
+ * ```
+ */
 export class LlamaCppContextOverflowError extends GavelError {
   override readonly name = "LlamaCppContextOverflowError";
   readonly promptTokens: number;
@@ -44,7 +67,19 @@ export class LlamaCppContextOverflowError extends GavelError {
   }
 }
 
-/** Structured output hit `maxTokens` before the JSON value was complete. */
+/**
+ * Structured output hit `maxTokens` before the JSON value was complete.
+ *
+ * @example
+ * ```ts
+ * const judge = new LlamaCppChatModel({ runtime, maxTokens: 8 }).withStructuredOutput(z.object({ reason: z.string() }));
+ * try {
+ *   await judge.invoke("Why is the sky blue?");
+ * } catch (error) {
+ *   if (LlamaCppOutputTruncatedError.isInstance(error)) [error.maxTokens, error.text]; // e.g. [8, '{"reason":"Rayleigh scat']
+ * }
+ * ```
+ */
 export class LlamaCppOutputTruncatedError extends GavelError {
   override readonly name = "LlamaCppOutputTruncatedError";
   readonly maxTokens: number;

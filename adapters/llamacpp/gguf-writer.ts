@@ -110,7 +110,16 @@ const COMMON_WORDS = [
 
 const JSON_PIECES = ['{"', '":', '",', '"}', '":"', '","', "{", "}", "[", "]", '"', ":", ",", "{}", "[]", '""'];
 
-/** Options of {@link writeTinyLlamaGguf} and {@link buildTinyLlamaGguf}. */
+/**
+ * Options of {@link writeTinyLlamaGguf} and {@link buildTinyLlamaGguf}.
+ *
+ * @example
+ * ```ts
+ * const options = tinyLlamaGgufOptionsSchema.parse({ seed: 7 });
+ * [options.name, options.embeddingLength, options.contextLength]; // ["gavel-tiny-llama", 64, 512]
+ * tinyLlamaGgufOptionsSchema.safeParse({ headCount: 0 }).success; // false
+ * ```
+ */
 export const tinyLlamaGgufOptionsSchema = z
   .object({
     /** Seed of the random weights. Same seed, same file, byte for byte. */

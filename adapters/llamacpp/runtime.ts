@@ -19,7 +19,16 @@ import { LlamaCppModelLoadError } from "./errors.js";
 /** The node-llama-cpp module, as returned by `import("node-llama-cpp")`. */
 export type NodeLlamaCppModule = typeof import("node-llama-cpp");
 
-/** Options of {@link LlamaCppRuntime}. */
+/**
+ * Options of {@link LlamaCppRuntime}.
+ *
+ * @example
+ * ```ts
+ * llamaCppRuntimeOptionsSchema.parse({ modelPath: "./models/qwen2.5-0.5b-instruct-q4_k_m.gguf" });
+ * // { modelPath: "./models/qwen2.5-0.5b-instruct-q4_k_m.gguf", concurrency: 2, gpu: "auto" }
+ * llamaCppRuntimeOptionsSchema.safeParse({ modelPath: "" }).success; // false
+ * ```
+ */
 export const llamaCppRuntimeOptionsSchema = z
   .object({
     /** Path of the GGUF model file. */

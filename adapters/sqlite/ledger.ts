@@ -54,7 +54,15 @@ import { checkLedgerFile, LEDGER_SCHEMA_VERSION, migrateLedger } from "./migrati
 // Options
 // ---------------------------------------------------------------------------
 
-/** How long a write waits for another connection's lock before failing, by default. */
+/**
+ * How long a write waits for another connection's lock before failing, by default.
+ *
+ * @example
+ * ```ts
+ * createSqliteLedger({ path: "gavel.db" }); // a write waits up to DEFAULT_BUSY_TIMEOUT_MS (5000 ms) for a lock
+ * createSqliteLedger({ path: "gavel.db", busyTimeoutMs: 30_000 }); // many writers on one file
+ * ```
+ */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 
 /** The global budget scope, used for charges recorded without a scope. */

@@ -74,6 +74,12 @@ export function predicateFilter(filter: StrategyFilter): (document: Document) =>
 /**
  * Translates Gavel's equality filter into a plain `{ key: value }` object, the filter shape of
  * most metadata-filtering stores (pgvector, Pinecone, Qdrant's simple form, ...).
+ *
+ * @example
+ * ```ts
+ * equalityFilter({ agent: "small", kind: "gsm8k", role: undefined }); // { agent: "small", kind: "gsm8k" }
+ * createVectorStoreStrategyMemory({ store: pgvectorStore, toStoreFilter: equalityFilter });
+ * ```
  */
 export function equalityFilter(filter: StrategyFilter): Record<string, string> {
   return Object.fromEntries(Object.entries(filter).filter(([, value]) => value !== undefined)) as Record<

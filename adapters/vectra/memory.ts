@@ -35,7 +35,15 @@ import { UniversalSentenceEncoderEmbeddings } from "../encoder/universal-sentenc
 import { acquireFolderLock } from "./folder-lock.js";
 import { appendJournal, clearJournal, JOURNAL_FILE_NAME, journalLines, replayJournal } from "./journal.js";
 
-/** Journal records written between two compactions, by default. */
+/**
+ * Journal records written between two compactions, by default.
+ *
+ * @example
+ * ```ts
+ * createVectraStrategyMemory({ folder: "./memory", embeddings }); // folds the journal every 1,000 records
+ * createVectraStrategyMemory({ folder: "./memory", embeddings, compactEvery: 100 });
+ * ```
+ */
 export const DEFAULT_COMPACT_EVERY = 1_000;
 
 const vectraStrategyMemoryOptionsSchema = z

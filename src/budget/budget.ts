@@ -37,7 +37,15 @@ export interface ScopeIds {
 /** A scope other than the global one. */
 export type NamedScope = Exclude<BudgetScope, "global">;
 
-/** Scope id of the one global account. */
+/**
+ * Scope id of the one global account.
+ *
+ * @example
+ * ```ts
+ * const budget = createTokenBudget({ limits: { global: { maxTokens: 100_000 } } });
+ * budget.snapshot().find((account) => account.scope === "global")?.scopeId === GLOBAL_SCOPE_ID; // true ("*")
+ * ```
+ */
 export const GLOBAL_SCOPE_ID = "*";
 
 /** What a call may spend at most: its prompt and the cap on its reply. */
@@ -106,7 +114,15 @@ export type BudgetEvent =
 // Options
 // ---------------------------------------------------------------------------
 
-/** Zod schema of one scope's limits; unknown keys (e.g. `maxToken`) are rejected. */
+/**
+ * Zod schema of one scope's limits; unknown keys (e.g. `maxToken`) are rejected.
+ *
+ * @example
+ * ```ts
+ * budgetLimitsSchema.safeParse({ maxTokens: 20_000, maxUsd: 5 }).success; // true
+ * budgetLimitsSchema.safeParse({ maxToken: 20_000 }).success; // false: unknown key
+ * ```
+ */
 export const budgetLimitsSchema = z
   .object({
     maxTokens: z.number().int().nonnegative().optional(),
@@ -114,7 +130,15 @@ export const budgetLimitsSchema = z
   })
   .strict();
 
-/** Zod schema of `TokenBudgetOptions`, parsed once by the constructor. */
+/**
+ * Zod schema of `TokenBudgetOptions`, parsed once by the constructor.
+ *
+ * @example
+ * ```ts
+ * tokenBudgetOptionsSchema.parse({ limits: { run: { maxTokens: 20_000 } } }); // { limits: { run: { maxTokens: 20000 } } }
+ * tokenBudgetOptionsSchema.safeParse({ limits: { session: { maxTokens: 1_000 } } }).success; // false: no such scope
+ * ```
+ */
 export const tokenBudgetOptionsSchema = z
   .object({
     limits: z
@@ -155,7 +179,16 @@ export interface TokenBudgetOptions {
   generateId?: () => string;
 }
 
-/** Zod schema of {@link ScopeIds}: `{ thread?, run?, example? }`, each a non-empty id; no other key. */
+/**
+ * Zod schema of {@link ScopeIds}: `{ thread?, run?, example? }`, each a non-empty id; no other key.
+ *
+ * @example
+ * ```ts
+ * scopeIdsSchema.safeParse({ thread: "thread-7", run: "run-42" }).success; // true
+ * scopeIdsSchema.safeParse({ run: "" }).success; // false: ids are non-empty
+ * scopeIdsSchema.safeParse({ user: "ada" }).success; // false: unknown scope
+ * ```
+ */
 export const scopeIdsSchema = z
   .object({
     thread: z.string().min(1).optional(),

@@ -8,6 +8,16 @@ import { GavelError } from "../errors.js";
 /**
  * A budget with USD limits (or `requirePrices: true`) was asked to reserve for
  * a model it has no price for. Add the model to the budget's `prices`.
+ *
+ * @example
+ * ```ts
+ * const budget = createTokenBudget({ limits: { global: { maxUsd: 5 } } });
+ * try {
+ *   budget.reserve({ model: "my-finetune", inputTokens: 100, maxOutputTokens: 100 });
+ * } catch (error) {
+ *   if (UnknownModelPriceError.isInstance(error)) error.model; // "my-finetune"
+ * }
+ * ```
  */
 export class UnknownModelPriceError extends GavelError {
   override readonly name = "UnknownModelPriceError";
@@ -30,6 +40,18 @@ export type ReservationState = "settled" | "released" | "foreign";
 /**
  * `settle` was called on a reservation that is already settled or released,
  * or that another budget issued. Nothing was charged by this call.
+ *
+ * @example
+ * ```ts
+ * const budget = createTokenBudget({ limits: { run: { maxTokens: 20_000 } } });
+ * const reservation = budget.reserve({ model: "gpt-4o-mini", inputTokens: 100, maxOutputTokens: 100 });
+ * budget.settle(reservation, { inputTokens: 100, outputTokens: 20 });
+ * try {
+ *   budget.settle(reservation, { inputTokens: 100, outputTokens: 20 });
+ * } catch (error) {
+ *   if (ReservationClosedError.isInstance(error)) [error.reservationId, error.state]; // ["reservation-1", "settled"]
+ * }
+ * ```
  */
 export class ReservationClosedError extends GavelError {
   override readonly name = "ReservationClosedError";

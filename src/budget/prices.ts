@@ -39,6 +39,12 @@ function entry(
  *   With prompts and answers counted by cl100k_base they reproduce all 24,340
  *   recorded `cost_usd` values of the RouterBench training split exactly
  *   (tests/budget/prices.test.ts checks a sample).
+ *
+ * @example
+ * ```ts
+ * DEFAULT_PRICES["gpt-4o-mini"]; // { inputPerMillion: 0.15, outputPerMillion: 0.6 }
+ * const prices = mergePrices(DEFAULT_PRICES, { "my-finetune": { inputPerMillion: 3, outputPerMillion: 12 } });
+ * ```
  */
 export const DEFAULT_PRICES: PriceTable = Object.freeze(
   Object.fromEntries([
@@ -104,7 +110,15 @@ export const DEFAULT_PRICES: PriceTable = Object.freeze(
   ]),
 );
 
-/** Zod schema of one price entry (USD per million tokens, finite and ≥ 0). */
+/**
+ * Zod schema of one price entry (USD per million tokens, finite and ≥ 0).
+ *
+ * @example
+ * ```ts
+ * modelPriceSchema.safeParse({ inputPerMillion: 0.15, outputPerMillion: 0.6 }).success; // true
+ * modelPriceSchema.safeParse({ inputPerMillion: -1, outputPerMillion: 0.6 }).success; // false
+ * ```
+ */
 export const modelPriceSchema = z
   .object({
     inputPerMillion: z.number().nonnegative(),
@@ -112,7 +126,15 @@ export const modelPriceSchema = z
   })
   .strict();
 
-/** Zod schema of a price table: model name → price entry. */
+/**
+ * Zod schema of a price table: model name → price entry.
+ *
+ * @example
+ * ```ts
+ * priceTableSchema.safeParse({ "my-finetune": { inputPerMillion: 3, outputPerMillion: 12 } }).success; // true
+ * priceTableSchema.safeParse({ "": { inputPerMillion: 3, outputPerMillion: 12 } }).success; // false: empty model name
+ * ```
+ */
 export const priceTableSchema = z.record(z.string().min(1), modelPriceSchema);
 
 /**
@@ -256,6 +278,11 @@ export function costUsd(price: ModelPrice, usage: { inputTokens: number; outputT
  * Cost in whole nano-dollars (1e-9 USD), rounded to the nearest. Budgets keep
  * USD in integer nano-dollars so that sums and differences are exact.
  * Monotonic: more tokens never cost fewer nano-dollars.
+ *
+ * @example
+ * ```ts
+ * costNanoUsd({ inputPerMillion: 2.5, outputPerMillion: 10 }, { inputTokens: 1_000, outputTokens: 500 }); // 7_500_000 ($0.0075)
+ * ```
  */
 export function costNanoUsd(price: ModelPrice, usage: { inputTokens: number; outputTokens: number }): number {
   return Math.round((usage.inputTokens * price.inputPerMillion + usage.outputTokens * price.outputPerMillion) * 1_000);

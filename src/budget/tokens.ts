@@ -33,6 +33,11 @@ export const REPLY_PRIMING_TOKENS = 3;
  * tokenized). OpenAI charges 85–1,105 for a high-detail image up to
  * 2048×2048 after scaling; Anthropic ≈ width·height/750, at most ≈ 1,600.
  * The larger figure keeps reservations an upper bound.
+ *
+ * @example
+ * ```ts
+ * countContentTokens([{ type: "image_url", image_url: { url: "https://example.com/cat.png" } }]) === IMAGE_TOKEN_ESTIMATE; // true (1600)
+ * ```
  */
 export const IMAGE_TOKEN_ESTIMATE = 1_600;
 
@@ -97,7 +102,15 @@ export function countTextTokens(text: string, model?: string): number {
   return ENCODERS[encodingForModel(model)]().encode(text, [], []).length;
 }
 
-/** Tokens of `value` serialized as JSON (tool calls, tool schemas, structured content). */
+/**
+ * Tokens of `value` serialized as JSON (tool calls, tool schemas, structured content).
+ *
+ * @example
+ * ```ts
+ * countJsonTokens({ city: "Paris" }); // ≈ 5, the tokens of '{"city":"Paris"}'
+ * countJsonTokens(undefined); // 0
+ * ```
+ */
 export function countJsonTokens(value: unknown, model?: string): number {
   if (value === undefined || value === null) return 0;
   return countTextTokens(JSON.stringify(value) ?? "", model);
@@ -133,6 +146,15 @@ function toolSchemaTokens(tool: object, encoding: EncodingName): number {
 /**
  * Tokens of a message's content: strings as text; content blocks as their
  * text, images/audio/files as {@link IMAGE_TOKEN_ESTIMATE}, anything else as JSON.
+ *
+ * @example
+ * ```ts
+ * countContentTokens("hello world"); // ≈ 2
+ * countContentTokens(
+ *   [{ type: "text", text: "What is in this image?" }, { type: "image_url", image_url: { url: "https://example.com/cat.png" } }],
+ *   "gpt-4o",
+ * ); // ≈ 1,606: the text, plus IMAGE_TOKEN_ESTIMATE (1,600) for the image
+ * ```
  */
 export function countContentTokens(content: unknown, model?: string): number {
   if (content === undefined || content === null) return 0;
@@ -229,7 +251,17 @@ export function usageFromMessage(
   return { inputTokens: countMessageTokens(prompt, model), outputTokens: outputEstimate(), estimated: true };
 }
 
-/** Tokens a reply generated, as far as its content and tool calls show. */
+/**
+ * Tokens a reply generated, as far as its content and tool calls show.
+ *
+ * @example
+ * ```ts
+ * import { AIMessage } from "@langchain/core/messages";
+ * countOutputTokens(new AIMessage("hello world")); // ≈ 2
+ * countOutputTokens(new AIMessage({ content: "", tool_calls: [{ name: "search", args: { query: "weather in Paris" }, id: "call_1" }] }), "gpt-4o");
+ * // ≈ 15: the calls' names and arguments as JSON (ids are not counted)
+ * ```
+ */
 export function countOutputTokens(message: Pick<UsageSource, "content" | "tool_calls">, model?: string): number {
   const toolCalls = message.tool_calls ?? [];
   const calls = toolCalls.map(({ name, args }) => ({ name, args }));

@@ -22,7 +22,14 @@ export interface Confidence {
   source: ConfidenceSource;
 }
 
-/** Confidence used when the reply gives none. */
+/**
+ * Confidence used when the reply gives none.
+ *
+ * @example
+ * ```ts
+ * confidenceOf(new AIMessage("42"), "42").value === DEFAULT_CONFIDENCE; // true (0.5)
+ * ```
+ */
 export const DEFAULT_CONFIDENCE = 0.5;
 
 const STATED_CONFIDENCE = /^[ \t]*confidence[ \t]*[:=][ \t]*(\d{1,3}(?:\.\d+)?%|\d?\.\d+|\d)[ \t]*\.?[ \t]*$/gim;
@@ -44,7 +51,15 @@ export function parseStatedConfidence(text: string): number | undefined {
   return Number.isFinite(value) && value >= 0 && value <= 1 ? value : undefined;
 }
 
-/** `exp(mean logprob)` over OpenAI-shaped entries, or undefined when there are none. */
+/**
+ * `exp(mean logprob)` over OpenAI-shaped entries, or undefined when there are none.
+ *
+ * @example
+ * ```ts
+ * confidenceFromLogprobs([{ token: "4", logprob: -0.1 }, { token: "2", logprob: -0.3 }]); // ≈ 0.82, exp(−0.2)
+ * confidenceFromLogprobs(undefined); // undefined
+ * ```
+ */
 export function confidenceFromLogprobs(content: unknown): number | undefined {
   if (!Array.isArray(content)) return undefined;
   const values = content
@@ -56,7 +71,17 @@ export function confidenceFromLogprobs(content: unknown): number | undefined {
   return Math.exp(mean(values));
 }
 
-/** The confidence of a reply, by the sources of the module comment. */
+/**
+ * The confidence of a reply, by the sources of the module comment.
+ *
+ * @example
+ * ```ts
+ * import { AIMessage } from "@langchain/core/messages";
+ * const reply = new AIMessage("Answer: 42\nConfidence: 80%");
+ * confidenceOf(reply, reply.text); // { value: 0.8, source: "stated" }
+ * confidenceOf(new AIMessage("42"), "42"); // { value: 0.5, source: "default" }
+ * ```
+ */
 export function confidenceOf(reply: Pick<AIMessage, "response_metadata">, text: string): Confidence {
   const metadata = reply.response_metadata as { logprobs?: { content?: unknown } | null } | undefined;
   const fromLogprobs = confidenceFromLogprobs(metadata?.logprobs?.content);

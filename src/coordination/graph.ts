@@ -47,9 +47,25 @@ import { type ExecutorWeights, executorWeightsSchema, weightMap } from "./weight
 // Options
 // ---------------------------------------------------------------------------
 
-/** Name under which the coordinator's usage is recorded (an executor may not take it). */
+/**
+ * Name under which the coordinator's usage is recorded (an executor may not take it).
+ *
+ * @example
+ * ```ts
+ * createBeliefCoordination({ coordinator, executors: [{ name: COORDINATOR_NAME, model }], embeddings, parseAnswer });
+ * // throws ConfigError: "coordinator" is reserved
+ * ```
+ */
 export const COORDINATOR_NAME = "coordinator";
-/** Default output cap of an executor's answer. */
+/**
+ * Default output cap of an executor's answer.
+ *
+ * @example
+ * ```ts
+ * createBeliefCoordination({ coordinator, executors, embeddings, parseAnswer }); // executors capped at 512 tokens
+ * createBeliefCoordination({ coordinator, executors, embeddings, parseAnswer, executorMaxTokens: 1024 });
+ * ```
+ */
 export const DEFAULT_EXECUTOR_MAX_TOKENS = 512;
 
 const chatModel = z.custom<BaseChatModel>(isChatModel, { message: "must be a LangChain chat model" });
@@ -60,7 +76,16 @@ function weightsByExecutor(weights: Record<string, number> | ExecutorWeights): R
   return "version" in weights ? weightMap(weights as ExecutorWeights) : (weights as Record<string, number>);
 }
 
-/** Zod schema of {@link BeliefCoordinationOptions}, parsed once by {@link createBeliefCoordination}. */
+/**
+ * Zod schema of {@link BeliefCoordinationOptions}, parsed once by {@link createBeliefCoordination}.
+ *
+ * @example
+ * ```ts
+ * const result = beliefCoordinationOptionsSchema.safeParse({ coordinator, executors: [], embeddings, parseAnswer });
+ * result.success; // false
+ * result.error?.issues[0]?.path; // ["executors"]: at least one executor
+ * ```
+ */
 export const beliefCoordinationOptionsSchema = z
   .object({
     coordinator: chatModel,
@@ -184,7 +209,16 @@ interface PendingRound {
 
 const replace = <T>(initial: () => T) => Annotation<T>({ reducer: (_previous, next) => next, default: initial });
 
-/** State of the coordination graph. Input: `question` (and optionally `budgetScopes`); output: `answer`, `commitment`, … */
+/**
+ * State of the coordination graph. Input: `question` (and optionally `budgetScopes`); output: `answer`, `commitment`, …
+ *
+ * @example
+ * ```ts
+ * const coordination = createBeliefCoordination({ coordinator, executors, embeddings, parseAnswer });
+ * const state: typeof BeliefCoordinationState.State = await coordination.invoke({ question: "What is 17 × 3?" });
+ * [state.answer, state.stopReason, state.rounds.length]; // e.g. ["51", "stable", 2]
+ * ```
+ */
 export const BeliefCoordinationState = Annotation.Root({
   /** The problem. */
   question: Annotation<string>,

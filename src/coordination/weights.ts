@@ -14,7 +14,16 @@ export interface ExecutorOutcome {
   correct: boolean;
 }
 
-/** Zod schema of the saved weights (version 1). */
+/**
+ * Zod schema of the saved weights (version 1).
+ *
+ * @example
+ * ```ts
+ * const saved = { version: 1, method: "smoothed-accuracy", prior: 1, executors: { careful: { weight: 0.75, correct: 2, total: 2 } } };
+ * executorWeightsSchema.safeParse(saved).success; // true
+ * executorWeightsSchema.safeParse({ ...saved, executors: { careful: { weight: 0.75, correct: 3, total: 2 } } }).success; // false
+ * ```
+ */
 export const executorWeightsSchema = z
   .object({
     version: z.literal(1),
@@ -75,12 +84,34 @@ export function fitExecutorWeights(
   return { version: 1, method: "smoothed-accuracy", prior, executors };
 }
 
-/** The weights as a plain `{ executor: weight }` map (what `createBeliefCoordination` takes). */
+/**
+ * The weights as a plain `{ executor: weight }` map (what `createBeliefCoordination` takes).
+ *
+ * @example
+ * ```ts
+ * const weights = fitExecutorWeights([
+ *   { executor: "careful", correct: true },
+ *   { executor: "careful", correct: true },
+ *   { executor: "hasty", correct: false },
+ * ]);
+ * weightMap(weights); // { careful: 0.75, hasty: ≈0.33 }
+ * ```
+ */
 export function weightMap(weights: ExecutorWeights): Record<string, number> {
   return Object.fromEntries(Object.entries(weights.executors).map(([name, entry]) => [name, entry.weight]));
 }
 
-/** Serialise fitted weights to JSON (validated first). */
+/**
+ * Serialise fitted weights to JSON (validated first).
+ *
+ * @example
+ * ```ts
+ * import { writeFile } from "node:fs/promises";
+ * const weights = fitExecutorWeights([{ executor: "careful", correct: true }, { executor: "hasty", correct: false }]);
+ * await writeFile("executor-weights.json", executorWeightsToJson(weights));
+ * // '{\n  "version": 1,\n  "method": "smoothed-accuracy",\n  "prior": 1,\n  "executors": { ... }\n}\n'
+ * ```
+ */
 export function executorWeightsToJson(weights: ExecutorWeights): string {
   return `${JSON.stringify(parseConfig("executor weights", executorWeightsSchema, weights), null, 2)}\n`;
 }
@@ -89,6 +120,14 @@ export function executorWeightsToJson(weights: ExecutorWeights): string {
  * Read weights saved by {@link executorWeightsToJson}.
  *
  * @throws ConfigError naming the bad field, or saying the text is not JSON.
+ *
+ * @example
+ * ```ts
+ * import { readFile } from "node:fs/promises";
+ * const weights = executorWeightsFromJson(await readFile("executor-weights.json", "utf8"));
+ * createBeliefCoordination({ coordinator, executors, embeddings, parseAnswer, weights });
+ * executorWeightsFromJson("{"); // throws ConfigError: "(root): not JSON: ..."
+ * ```
  */
 export function executorWeightsFromJson(text: string): ExecutorWeights {
   return parseJsonConfig("executor weights", executorWeightsSchema, text);

@@ -54,6 +54,14 @@ export function aggregateAnswers(
  *
  * @param answers parsed answers of the round, by agent.
  * @param participants agents that took part in the round (made at least one successful call).
+ *
+ * @example
+ * ```ts
+ * hasConverged({ a: "42", b: "42" }, ["a", "b"]); // true
+ * hasConverged({ a: "42", b: "41" }, ["a", "b"]); // false
+ * hasConverged({ a: "42" }, ["a", "b"]); // false: b took part but gave no parseable answer
+ * hasConverged({ a: "42", b: "41" }, ["a"]); // true: only participants count
+ * ```
  */
 export function hasConverged(answers: Readonly<Record<string, string>>, participants: readonly string[]): boolean {
   if (participants.length === 0) return false;

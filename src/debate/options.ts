@@ -10,11 +10,35 @@ import { MECHANISM_NAMES } from "../market/options.js";
 import type { MechanismName } from "../market/types.js";
 import { isChatModel } from "../models.js";
 
-/** How agents take the floor. */
+/**
+ * How agents take the floor.
+ *
+ * @example
+ * ```ts
+ * DEBATE_MODES; // ["intent", "full_draft", "full"]
+ * createAuctionDebate({ agents, mode: "full_draft" }); // DALA's original
+ * ```
+ */
 export const DEBATE_MODES = ["intent", "full_draft", "full"] as const;
-/** How an agent's bid value is estimated. */
+/**
+ * How an agent's bid value is estimated.
+ *
+ * @example
+ * ```ts
+ * UTILITY_ESTIMATORS; // ["heuristic", "logprob", "entropy", "self"]
+ * createAuctionDebate({ agents, utility: "logprob" });
+ * ```
+ */
 export const UTILITY_ESTIMATORS = ["heuristic", "logprob", "entropy", "self"] as const;
-/** How the final answer is chosen from the agents' answers. */
+/**
+ * How the final answer is chosen from the agents' answers.
+ *
+ * @example
+ * ```ts
+ * AGGREGATIONS; // ["majority", "weighted"]
+ * createAuctionDebate({ agents, aggregation: "weighted" }); // votes weigh aggressiveness × reliability
+ * ```
+ */
 export const AGGREGATIONS = ["majority", "weighted"] as const;
 
 /** `intent` (bid with a short intent, only winners write), `full_draft` (DALA's original) or `full` (everyone speaks). */
@@ -24,17 +48,65 @@ export type UtilityEstimatorName = (typeof UTILITY_ESTIMATORS)[number];
 /** See {@link AGGREGATIONS}. */
 export type AggregationName = (typeof AGGREGATIONS)[number];
 
-/** Default token budget per example (one graph invocation). */
+/**
+ * Default token budget per example (one graph invocation).
+ *
+ * @example
+ * ```ts
+ * createAuctionDebate({ agents }); // DEFAULT_DEBATE_BUDGET (2048) tokens per example
+ * await debate.invoke({ question: "What is 17 × 3?", budget: 4096 }); // more for this one
+ * ```
+ */
 export const DEFAULT_DEBATE_BUDGET = 2048;
-/** Default most rounds. */
+/**
+ * Default most rounds.
+ *
+ * @example
+ * ```ts
+ * createAuctionDebate({ agents }); // at most DEFAULT_MAX_ROUNDS (4) rounds
+ * createAuctionDebate({ agents, maxRounds: 8 });
+ * ```
+ */
 export const DEFAULT_MAX_ROUNDS = 4;
-/** Default output cap of an intent (the short bid), in tokens. */
+/**
+ * Default output cap of an intent (the short bid), in tokens.
+ *
+ * @example
+ * ```ts
+ * createAuctionDebate({ agents }); // intents capped at DEFAULT_INTENT_MAX_TOKENS (48) tokens
+ * createAuctionDebate({ agents, intentMaxTokens: 64 });
+ * ```
+ */
 export const DEFAULT_INTENT_MAX_TOKENS = 48;
-/** Default output cap of a full message, in tokens. */
+/**
+ * Default output cap of a full message, in tokens.
+ *
+ * @example
+ * ```ts
+ * createAuctionDebate({ agents }); // messages capped at DEFAULT_MESSAGE_MAX_TOKENS (192) tokens
+ * createAuctionDebate({ agents, messageMaxTokens: 384 });
+ * ```
+ */
 export const DEFAULT_MESSAGE_MAX_TOKENS = 192;
-/** Default speakers per round. */
+/**
+ * Default speakers per round.
+ *
+ * @example
+ * ```ts
+ * createAuctionDebate({ agents }); // DEFAULT_DEBATE_TOP_K (1) speaker per round
+ * createAuctionDebate({ agents, topK: 2 });
+ * ```
+ */
 export const DEFAULT_DEBATE_TOP_K = 1;
-/** `top_logprobs` requested from providers that support it (ChatOpenAI). */
+/**
+ * `top_logprobs` requested from providers that support it (ChatOpenAI).
+ *
+ * @example
+ * ```ts
+ * createAuctionDebate({ agents, utility: "entropy" }); // asks for DEFAULT_DEBATE_TOP_LOGPROBS (5) alternatives per token
+ * createAuctionDebate({ agents, utility: "entropy", topLogprobs: 10 });
+ * ```
+ */
 export const DEFAULT_DEBATE_TOP_LOGPROBS = 5;
 
 const isFunction = (value: unknown) => typeof value === "function";
@@ -51,7 +123,16 @@ const agentSchema = z
   })
   .strict();
 
-/** Zod schema of {@link AuctionDebateOptions}. Unknown keys are rejected. */
+/**
+ * Zod schema of {@link AuctionDebateOptions}. Unknown keys are rejected.
+ *
+ * @example
+ * ```ts
+ * const result = auctionDebateOptionsSchema.safeParse({ agents: [], mode: "intent" });
+ * result.success; // false
+ * result.error?.issues[0]?.message; // "Too small: expected array to have >=1 items" (at "agents")
+ * ```
+ */
 export const auctionDebateOptionsSchema = z
   .object({
     agents: z

@@ -10,16 +10,38 @@ import { HumanMessage, SystemMessage } from "@langchain/core/messages";
 import type { UtilityEstimatorName } from "./options.js";
 import type { TranscriptEntry } from "./state.js";
 
-/** Instruction of an intent call. Tests recognise intent calls by it. */
+/**
+ * Instruction of an intent call. Tests recognise intent calls by it.
+ *
+ * @example
+ * ```ts
+ * INTENT_INSTRUCTION.startsWith("Bid for the floor"); // true
+ * ```
+ */
 export const INTENT_INSTRUCTION =
   "Bid for the floor: in one or two sentences, say what you would add to the discussion. " +
   'End with a line "Answer: <your current answer>".';
 
-/** Extra instruction of an intent call when agents estimate their own utility (`utility: "self"`). */
+/**
+ * Extra instruction of an intent call when agents estimate their own utility (`utility: "self"`).
+ *
+ * @example
+ * ```ts
+ * createAuctionDebate({ agents, utility: "self" }); // intent calls add this instruction
+ * // an agent then ends its intent with a line "Utility: 0.8", its bid
+ * ```
+ */
 export const SELF_UTILITY_INSTRUCTION =
   'Then add a last line "Utility: <a number from 0 to 1>": how much your message would improve the group\'s answer.';
 
-/** Instruction of a message (or draft) call. */
+/**
+ * Instruction of a message (or draft) call.
+ *
+ * @example
+ * ```ts
+ * parseAnswerLine("6 × 7 is 42.\nAnswer: 42"); // "42": the default parser reads the line this instruction asks for
+ * ```
+ */
 export const MESSAGE_INSTRUCTION =
   'Give your contribution to the debate: your reasoning, briefly, then a last line "Answer: <your answer>".';
 

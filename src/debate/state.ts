@@ -81,6 +81,13 @@ const merge = <T>(left: Record<string, T>, right: Record<string, T> | undefined)
 /**
  * The debate graph's state. Input: `question` (required), `budget` (optional, overrides the
  * configured tokens per example), `exampleId` (optional, the ledger scope id).
+ *
+ * @example
+ * ```ts
+ * const debate = createAuctionDebate({ agents });
+ * const state: typeof AuctionDebateState.State = await debate.invoke({ question: "What is 17 × 3?", exampleId: "gsm8k-17" });
+ * [state.finalAnswer, state.stopReason, state.spentTokens]; // e.g. ["51", "converged", 640]
+ * ```
  */
 export const AuctionDebateState = Annotation.Root({
   question: Annotation<string>,

@@ -23,7 +23,20 @@ export interface TrainingQuestion {
 
 const isFunction = (value: unknown) => typeof value === "function";
 
-/** Zod schema of {@link TrainAggressivenessOptions}. */
+/**
+ * Zod schema of {@link TrainAggressivenessOptions}.
+ *
+ * @example
+ * ```ts
+ * const options = trainAggressivenessOptionsSchema.parse({
+ *   agents: ["solver", "critic"],
+ *   questions: [{ question: "What is 17 × 3?", gold: "51" }],
+ *   runDebate: (aggressiveness, question) => createAuctionDebate({ agents, aggressiveness }).invoke({ question }),
+ *   budget: 2048,
+ * });
+ * [options.lambda, options.epochs]; // [0.5, 3]: the defaults
+ * ```
+ */
 export const trainAggressivenessOptionsSchema = z
   .object({
     agents: z.array(z.string().min(1)).min(1),

@@ -69,7 +69,15 @@ export function parseSelfUtility(text: string): number | undefined {
   return Number.isFinite(value) && value >= 0 && value <= 1 ? value : undefined;
 }
 
-/** Mean token probability from OpenAI-shaped `response_metadata.logprobs`, or `undefined`. */
+/**
+ * Mean token probability from OpenAI-shaped `response_metadata.logprobs`, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * meanTokenProbability({ logprobs: { content: [{ logprob: -0.2 }, { logprob: -0.4 }] } }); // ≈ 0.74, exp(−0.3)
+ * meanTokenProbability({}); // undefined
+ * ```
+ */
 export function meanTokenProbability(metadata: Record<string, unknown> | undefined): number | undefined {
   const content = logprobEntries(metadata);
   if (content === undefined) return undefined;
@@ -85,6 +93,14 @@ export function meanTokenProbability(metadata: Record<string, unknown> | undefin
  * @param text the intent (or draft) text.
  * @param metadata the intent reply's `response_metadata` (log-probabilities, token entropies).
  * @param transcript the public transcript's text, for novelty.
+ *
+ * @example
+ * ```ts
+ * estimateUtility("heuristic", "Clearly 42: 6 times 7.", undefined, ""); // { value: 0.875, source: "heuristic" }
+ * estimateUtility("logprob", "Clearly 42: 6 times 7.", undefined, ""); // { value: 0.875, source: "fallback_heuristic" }
+ * estimateUtility("self", "I can fix step 2.\nUtility: 0.8", undefined, ""); // { value: 0.8, source: "self" }
+ * estimateUtility("self", "I can fix step 2.", undefined, ""); // { value: 0, source: "self_unparsed" }
+ * ```
  */
 export function estimateUtility(
   estimator: UtilityEstimatorName,

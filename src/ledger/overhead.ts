@@ -24,6 +24,13 @@ export type ChargeRole = "answer" | "overhead";
  *   every agent and, for the winners, also the message, and its label cannot tell them apart.
  * - The recorded-data runner (`src/eval/routing/runner.ts`) labels the kept call `answer` and the calls
  *   of an escalation ladder or cascade whose answer was not kept `escalation`.
+ *
+ * @example
+ * ```ts
+ * CHARGE_LABEL_ROLES["router.plan"]; // "overhead"
+ * CHARGE_LABEL_ROLES["debate.message"]; // "answer"
+ * CHARGE_LABEL_ROLES["summarize"]; // undefined: an unknown label has no role
+ * ```
  */
 export const CHARGE_LABEL_ROLES: Readonly<Record<string, ChargeRole>> = Object.freeze({
   plan: "overhead",

@@ -21,6 +21,15 @@ export type InvalidBidsProblem = "duplicate_bidder" | "malformed_bid";
  * The bid list itself is malformed: it is not an array, a bid is not an object, a bidder id is
  * not a string, or two bids share a bidder id. (A single bad amount is not an error: that bid is
  * marked `invalid` in the outcome.)
+ *
+ * @example
+ * ```ts
+ * try {
+ *   clearAuction([{ bidder: "small", amount: 0.4 }, { bidder: "small", amount: 0.7 }], { mechanism: "first_price" });
+ * } catch (error) {
+ *   if (InvalidBidsError.isInstance(error)) [error.problem, error.bidders]; // ["duplicate_bidder", ["small"]]
+ * }
+ * ```
  */
 export class InvalidBidsError extends GavelError {
   override readonly name = "InvalidBidsError";

@@ -7,7 +7,15 @@ import { z } from "zod";
 import { parseConfig } from "../errors.js";
 import type { MechanismName } from "./types.js";
 
-/** Every mechanism `clearAuction` accepts. */
+/**
+ * Every mechanism `clearAuction` accepts.
+ *
+ * @example
+ * ```ts
+ * MECHANISM_NAMES; // ["first_price", "second_price", "softmax", "budgeted_vcg"]
+ * MECHANISM_NAMES.includes("vickrey" as MechanismName); // false
+ * ```
+ */
 export const MECHANISM_NAMES = [
   "first_price",
   "second_price",
@@ -15,16 +23,53 @@ export const MECHANISM_NAMES = [
   "budgeted_vcg",
 ] as const satisfies readonly MechanismName[];
 
-/** Default reserve price: every non-negative bid may win. */
+/**
+ * Default reserve price: every non-negative bid may win.
+ *
+ * @example
+ * ```ts
+ * parseAuctionOptions({ mechanism: "first_price" }).reservePrice === DEFAULT_RESERVE_PRICE; // true (0)
+ * ```
+ */
 export const DEFAULT_RESERVE_PRICE = 0;
-/** Default number of winners for `first_price`, `second_price` and `softmax`. */
+/**
+ * Default number of winners for `first_price`, `second_price` and `softmax`.
+ *
+ * @example
+ * ```ts
+ * parseAuctionOptions({ mechanism: "softmax" }).topK === DEFAULT_TOP_K; // true (1)
+ * ```
+ */
 export const DEFAULT_TOP_K = 1;
-/** Default seed of the tie rule and of softmax sampling. */
+/**
+ * Default seed of the tie rule and of softmax sampling.
+ *
+ * @example
+ * ```ts
+ * parseAuctionOptions({ mechanism: "softmax" }).seed === DEFAULT_SEED; // true (0)
+ * ```
+ */
 export const DEFAULT_SEED = 0;
-/** Default softmax temperature. */
+/**
+ * Default softmax temperature.
+ *
+ * @example
+ * ```ts
+ * parseAuctionOptions({ mechanism: "softmax" }).temperature === DEFAULT_TEMPERATURE; // true (1)
+ * ```
+ */
 export const DEFAULT_TEMPERATURE = 1;
 
-/** Schema of `AuctionOptions`. Unknown keys are rejected, so a typo fails instead of being ignored. */
+/**
+ * Schema of `AuctionOptions`. Unknown keys are rejected, so a typo fails instead of being ignored.
+ *
+ * @example
+ * ```ts
+ * auctionOptionsSchema.parse({ mechanism: "softmax", temperature: 0.5 });
+ * // { mechanism: "softmax", reservePrice: 0, seed: 0, temperature: 0.5 }
+ * auctionOptionsSchema.safeParse({ mechanism: "budgeted_vcg" }).success; // false: needs tokenCap
+ * ```
+ */
 export const auctionOptionsSchema = z
   .object({
     mechanism: z.enum(MECHANISM_NAMES),
@@ -74,6 +119,14 @@ export interface AuctionRules {
  * Validates `options` once and fills the defaults.
  *
  * @throws ConfigError naming each bad field, e.g. `topK: Too small: expected number to be >0`.
+ *
+ * @example
+ * ```ts
+ * parseAuctionOptions({ mechanism: "second_price" });
+ * // { mechanism: "second_price", reservePrice: 0, topK: 1, seed: 0, temperature: 1, tokenCap: Infinity }
+ * parseAuctionOptions({ mechanism: "budgeted_vcg", tokenCap: 1024 }).topK; // Infinity
+ * parseAuctionOptions({ mechanism: "budgeted_vcg" }); // throws ConfigError: "tokenCap: budgeted_vcg needs tokenCap, ..."
+ * ```
  */
 export function parseAuctionOptions(options: AuctionOptions): AuctionRules {
   const parsed = parseConfig("auction options", auctionOptionsSchema, options);

@@ -20,6 +20,15 @@ function byId(a: StrategyEntry, b: StrategyEntry): number {
  * Within an auction every losing plan is paired with every winning plan, losers and winners each
  * in id order. Entries with an empty plan are skipped; with `agent`, only losing plans by that
  * agent are used.
+ *
+ * @example
+ * ```ts
+ * const entry = (id: string, agent: string, role: StrategyRole) =>
+ *   ({ id, auctionId: "a1", task: "What is 17 × 3?", kind: "gsm8k", agent, plan: `${agent}'s plan`, role, cost: 0, createdAt: 0 });
+ * const entries = [entry("e1", "small", "losing"), entry("e2", "large", "winning"), entry("e3", "mid", "losing")];
+ * pairsFromAuctions([{ auctionId: "a1", score: 0.9, entries }], { k: 8 }).map((pair) => [pair.losing.agent, pair.winning.agent]);
+ * // [["small", "large"], ["mid", "large"]]
+ * ```
  */
 export function pairsFromAuctions(
   auctions: Iterable<RankedAuction>,

@@ -12,7 +12,14 @@ import {
   type StrategySearchQuery,
 } from "./types.js";
 
-/** Default number of search results and of contrastive pairs (SALE uses k = 8). */
+/**
+ * Default number of search results and of contrastive pairs (SALE uses k = 8).
+ *
+ * @example
+ * ```ts
+ * await memory.search({ text: "What is 17 × 3?" }); // up to DEFAULT_K (8) hits
+ * ```
+ */
 export const DEFAULT_K = 8;
 
 function isNumberArrayLike(value: unknown): value is ArrayLike<number> {
@@ -27,7 +34,17 @@ function isNumberArrayLike(value: unknown): value is ArrayLike<number> {
 
 const vectorSchema = z.custom<ArrayLike<number>>(isNumberArrayLike, "expected a non-empty array of finite numbers");
 
-/** Schema of a stored entry. Unknown keys are rejected so that a misspelt field fails. */
+/**
+ * Schema of a stored entry. Unknown keys are rejected so that a misspelt field fails.
+ *
+ * @example
+ * ```ts
+ * const entry = { id: "e1", auctionId: "a1", task: "What is 17 × 3?", kind: "gsm8k", agent: "small",
+ *   plan: "Multiply 17 by 3.", role: "winning", cost: 0.00002, createdAt: 1_700_000_000_000 };
+ * strategyEntrySchema.safeParse(entry).success; // true
+ * strategyEntrySchema.safeParse({ ...entry, role: "won" }).success; // false: role is winning, losing or single
+ * ```
+ */
 export const strategyEntrySchema = z
   .object({
     id: z.string().min(1),

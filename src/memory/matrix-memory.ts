@@ -24,7 +24,15 @@ import type {
 import type { MatrixKernel } from "./vector-matrix.js";
 import { WriteQueue } from "./write-queue.js";
 
-/** Default bound of every strategy memory: 10,000 entries (~20 MB of 512-d vectors). */
+/**
+ * Default bound of every strategy memory: 10,000 entries (~20 MB of 512-d vectors).
+ *
+ * @example
+ * ```ts
+ * createInMemoryStrategyMemory({ embeddings }); // keeps at most DEFAULT_MAX_ENTRIES (10,000) entries
+ * createInMemoryStrategyMemory({ embeddings, maxEntries: 500 }); // a smaller bound
+ * ```
+ */
 export const DEFAULT_MAX_ENTRIES = 10_000;
 
 /** One write, handed to persistence before it is applied in memory. */

@@ -11,7 +11,15 @@
 /** What part a plan played in its auction. */
 export type StrategyRole = "winning" | "losing" | "single";
 
-/** Every role, in a fixed order. */
+/**
+ * Every role, in a fixed order.
+ *
+ * @example
+ * ```ts
+ * STRATEGY_ROLES; // ["winning", "losing", "single"]
+ * STRATEGY_ROLES.includes(entry.role); // true for every stored entry
+ * ```
+ */
 export const STRATEGY_ROLES = ["winning", "losing", "single"] as const satisfies readonly StrategyRole[];
 
 /** One stored plan (or, for recorded pools, one stored answer with an empty plan). */

@@ -28,7 +28,16 @@ import { createStrategyAuctionEngine, totalsOf } from "../router/auction/index.j
 import { auctionRouterFieldsSchema, checkPool, resolveSettings, scopesOfCall } from "../router/options.js";
 import { executionPlanText } from "../router/prompts.js";
 
-/** Zod schema of the middleware options: the router's, plus `auctionEvery`. */
+/**
+ * Zod schema of the middleware options: the router's, plus `auctionEvery`.
+ *
+ * @example
+ * ```ts
+ * const result = auctionRouterMiddlewareOptionsSchema.safeParse({ pool: [], auctionEvery: "call" });
+ * result.success; // false
+ * result.error?.issues[0]?.message; // "Too small: expected array to have >=1 items" (at "pool")
+ * ```
+ */
 export const auctionRouterMiddlewareOptionsSchema = auctionRouterFieldsSchema
   .extend({
     /** `"run"` (default): one auction per invocation, winner cached in state; `"call"`: one per model call. */
@@ -39,7 +48,15 @@ export const auctionRouterMiddlewareOptionsSchema = auctionRouterFieldsSchema
 /** Options of {@link auctionRouterMiddleware}. */
 export type AuctionRouterMiddlewareOptions = z.input<typeof auctionRouterMiddlewareOptionsSchema>;
 
-/** Key of the middleware's agent state. */
+/**
+ * Key of the middleware's agent state.
+ *
+ * @example
+ * ```ts
+ * const state = await agent.invoke({ messages: [{ role: "user", content: "Sum the even numbers below 100." }] });
+ * state[AUCTION_ROUTER_STATE_KEY]?.winner; // e.g. "mini" (the key is "auctionRouter")
+ * ```
+ */
 export const AUCTION_ROUTER_STATE_KEY = "auctionRouter";
 
 /** The winner cached for the current run (`state.auctionRouter`). */

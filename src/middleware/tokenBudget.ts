@@ -59,7 +59,15 @@ import { ModelWithoutOutputCapError } from "./errors.js";
 // Options
 // ---------------------------------------------------------------------------
 
-/** Output tokens reserved for a model that declares no `maxTokens` (and the cap given to its copy). */
+/**
+ * Output tokens reserved for a model that declares no `maxTokens` (and the cap given to its copy).
+ *
+ * @example
+ * ```ts
+ * // A model built without maxTokens is called through a copy capped at 4096 output tokens:
+ * tokenBudgetMiddleware({ runLimit: 20_000 }); // same as { runLimit: 20_000, maxOutputTokens: DEFAULT_MAX_OUTPUT_TOKENS }
+ * ```
+ */
 export const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
 
 /** What happens when a limit cannot afford the next model call. */
@@ -98,7 +106,17 @@ const limitSchema = z.union([z.number().int().nonnegative(), budgetLimitsSchema]
   error: "expected a token count, or { maxTokens?: number, maxUsd?: number }",
 });
 
-/** Zod schema of the options, parsed once by {@link tokenBudgetMiddleware}. */
+/**
+ * Zod schema of the options, parsed once by {@link tokenBudgetMiddleware}.
+ *
+ * @example
+ * ```ts
+ * tokenBudgetMiddlewareOptionsSchema.safeParse({ runLimit: 20_000, exitBehavior: "end" }).success; // true
+ * tokenBudgetMiddlewareOptionsSchema.safeParse({ runLimit: { maxUsd: 0.5 } }).success; // true
+ * tokenBudgetMiddlewareOptionsSchema.safeParse({ runLimit: -5 }).success; // false
+ * tokenBudgetMiddlewareOptionsSchema.safeParse({ exitBehavior: "stop" }).success; // false
+ * ```
+ */
 export const tokenBudgetMiddlewareOptionsSchema = z
   .object({
     /** Limit over the whole thread (kept in agent state: survives invocations with a checkpointer). */
@@ -192,6 +210,12 @@ function isTotals(value: unknown): value is TokenBudgetTotals {
  * Written with `zod/v3` (shipped inside zod 4), like LangChain's own middleware: LangChain
  * re-derives and re-parses a middleware's state schema on every model call, which costs
  * ≈ 290 µs for six zod-4 fields and ≈ 25 µs for this one zod-3 field (measured here).
+ *
+ * @example
+ * ```ts
+ * tokenBudgetStateSchema.parse({});
+ * // { tokenBudget: { threadTokens: 0, threadUsd: 0, runTokens: 0, runUsd: 0, downgradedTo: null } }
+ * ```
  */
 export const tokenBudgetStateSchema = zodV3.object({
   tokenBudget: zodV3
@@ -204,6 +228,13 @@ export const tokenBudgetStateSchema = zodV3.object({
  * `exampleId` and `runId` name the shared budget's example and run scopes the calls are charged
  * to (without them those scopes do not apply; the caller closes them with `budget.closeScope`);
  * `threadLimit` / `runLimit` override the configured limits for this invocation.
+ *
+ * @example
+ * ```ts
+ * tokenBudgetContextSchema.parse({ tokenBudget: { exampleId: "gsm8k-17", runLimit: 5_000 } });
+ * // { tokenBudget: { exampleId: "gsm8k-17", runLimit: 5000 } }
+ * tokenBudgetContextSchema.safeParse({ tokenBudget: { example: "gsm8k-17" } }).success; // false: unknown key
+ * ```
  */
 export const tokenBudgetContextSchema = z.object({
   tokenBudget: z
@@ -220,7 +251,17 @@ export const tokenBudgetContextSchema = z.object({
 type TokenBudgetState = { tokenBudget?: TokenBudgetTotals };
 type TokenBudgetContext = NonNullable<z.output<typeof tokenBudgetContextSchema>["tokenBudget"]>;
 
-/** Key of `response_metadata` on the AIMessage the middleware writes when it stops the agent. */
+/**
+ * Key of `response_metadata` on the AIMessage the middleware writes when it stops the agent.
+ *
+ * @example
+ * ```ts
+ * const { messages } = await agent.invoke({ messages: [{ role: "user", content: "Plan a trip to Lisbon." }] });
+ * const last = messages.at(-1) as AIMessage;
+ * last.response_metadata[BUDGET_EXHAUSTED_METADATA_KEY]; // the BudgetExhaustedDetails when the budget stopped the run
+ * budgetExhaustionOf(last); // the same, checked
+ * ```
+ */
 export const BUDGET_EXHAUSTED_METADATA_KEY = "tokenBudgetExhausted";
 
 const MIDDLEWARE_NAME = "TokenBudgetMiddleware";

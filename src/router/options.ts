@@ -27,15 +27,51 @@ import { isChatModel, modelName } from "../models.js";
  */
 export type RouterLedger = LedgerWriter & Partial<Pick<LedgerReader, "getAuction">>;
 
-/** Output cap of a plan (the bid), in tokens. */
+/**
+ * Output cap of a plan (the bid), in tokens.
+ *
+ * @example
+ * ```ts
+ * new AuctionRouter({ pool }); // plans capped at DEFAULT_PLAN_MAX_TOKENS (128) tokens
+ * new AuctionRouter({ pool, planMaxTokens: 256 }); // longer plans
+ * ```
+ */
 export const DEFAULT_PLAN_MAX_TOKENS = 128;
-/** Alternatives per token requested from providers that return log-probabilities (OpenAI allows 0–20). */
+/**
+ * Alternatives per token requested from providers that return log-probabilities (OpenAI allows 0–20).
+ *
+ * @example
+ * ```ts
+ * DEFAULT_TOP_LOGPROBS; // 5: alternatives per plan token, from which planEntropy computes H
+ * ```
+ */
 export const DEFAULT_TOP_LOGPROBS = 5;
-/** Contrastive (losing, winning) plan pairs a cheaper member retrieves before it re-bids (SALE's k). */
+/**
+ * Contrastive (losing, winning) plan pairs a cheaper member retrieves before it re-bids (SALE's k).
+ *
+ * @example
+ * ```ts
+ * DEFAULT_REFINEMENT_PAIRS; // 8: (losing, winning) pairs retrieved per refinement, SALE's k
+ * ```
+ */
 export const DEFAULT_REFINEMENT_PAIRS = 8;
-/** Output cap assumed for a winner that declares none, when its execution is reserved on a budget. */
+/**
+ * Output cap assumed for a winner that declares none, when its execution is reserved on a budget.
+ *
+ * @example
+ * ```ts
+ * DEFAULT_EXECUTION_MAX_TOKENS; // 4096: reserved for a winner built without maxTokens
+ * ```
+ */
 export const DEFAULT_EXECUTION_MAX_TOKENS = 4096;
-/** Output cap of one jury call (one line per plan). */
+/**
+ * Output cap of one jury call (one line per plan).
+ *
+ * @example
+ * ```ts
+ * DEFAULT_JURY_MAX_TOKENS; // 64: one short line per plan
+ * ```
+ */
 export const DEFAULT_JURY_MAX_TOKENS = 64;
 
 /**
@@ -56,6 +92,12 @@ export interface RouterWeights {
  * Default weights. With `cost: 100`, a 100-token plan at $10 per million output tokens costs
  * C = 0.1, the same as half a Likert point of mean jury score (jury weights sum to 1 and γ is
  * score / 5); a plan at $0.6 per million costs C = 0.006. Entropy is a weak tie-breaker.
+ *
+ * @example
+ * ```ts
+ * DEFAULT_WEIGHTS; // { cost: 100, entropy: 0.1, jury: {} }
+ * new AuctionRouter({ pool, weights: { ...DEFAULT_WEIGHTS, cost: 50 } }); // half as cost-sensitive
+ * ```
  */
 export const DEFAULT_WEIGHTS: Readonly<RouterWeights> = Object.freeze({ cost: 100, entropy: 0.1, jury: {} });
 
@@ -176,7 +218,16 @@ export function checkPool(options: z.output<typeof auctionRouterFieldsSchema>, c
   for (const name of Object.keys(options.weights?.jury ?? {})) checkName(name, ["weights", "jury", name]);
 }
 
-/** Zod schema of the router options, parsed once by the `AuctionRouter` constructor. */
+/**
+ * Zod schema of the router options, parsed once by the `AuctionRouter` constructor.
+ *
+ * @example
+ * ```ts
+ * const result = auctionRouterOptionsSchema.safeParse({ pool: [] });
+ * result.success; // false
+ * result.error?.issues[0]?.message; // "Too small: expected array to have >=1 items" (at "pool")
+ * ```
+ */
 export const auctionRouterOptionsSchema = auctionRouterFieldsSchema.superRefine(checkPool);
 
 /** Options of `AuctionRouter` (see docs/router.md for the table). */

@@ -130,7 +130,16 @@ export type TrainingBid = z.infer<typeof trainingBidSchema>;
  */
 export type TrainingTask = z.infer<typeof trainingTaskSchema>;
 
-/** Parse and validate one training task (e.g. one JSONL line after `JSON.parse`). Throws `ConfigError`. */
+/**
+ * Parse and validate one training task (e.g. one JSONL line after `JSON.parse`). Throws `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * const line = '{"taskId":"gsm8k-17","bids":[{"bidder":"small","price":6e-7,"planTokens":74,"entropy":0.61,"jury":{"large":0.8},"correct":true,"executionCost":0.00021}]}';
+ * parseTrainingTask(JSON.parse(line)).bids[0]?.bidder; // "small"
+ * parseTrainingTask({ taskId: "gsm8k-17", bids: [] }); // throws ConfigError: "bids: Too small: expected array to have >=1 items"
+ * ```
+ */
 export function parseTrainingTask(input: unknown): TrainingTask {
   return parseConfig("training task", trainingTaskSchema, input);
 }
@@ -167,6 +176,15 @@ export interface FittedWeights {
  * The solver could not produce weights: HiGHS failed to load, reported infeasible/error, or hit
  * the time limit before finding any solution. `fitRouterWeights` throws it only with
  * `onFailure: "throw"`; otherwise it returns the default weights and records the message.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await fitRouterWeights({ tasks, onFailure: "throw", timeLimitSeconds: 1 });
+ * } catch (error) {
+ *   if (WeightFitError.isInstance(error)) console.error(error.solverStatus, error.tasks, error.cause); // e.g. "Time limit reached", 200
+ * }
+ * ```
  */
 export class WeightFitError extends GavelError {
   override readonly name = "WeightFitError";
