@@ -11,7 +11,7 @@ const index = await loadOutcomeIndex(); // data/routerbench/outcomes.jsonl.gz, s
 const report = await runRecordedEvaluation({
   outcomes: index,
   pool: createRecordedPool({ index }), // every routed call goes through a real LangChain chat model
-  embedder: "hashing", // or new UniversalSentenceEncoderEmbeddings() from adapters/embeddings
+  embedder: "hashing", // or new UniversalSentenceEncoderEmbeddings() from langchain-gavel/encoder
   maxPrompts: 600,
   lambdas: [0, 0.05, 0.1, 0.2, 0.5],
   escalationThresholds: [0, 0.7, 0.8, 0.9, 1.01],
