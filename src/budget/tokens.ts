@@ -289,7 +289,7 @@ export interface PromptTokenCounterOptions {
   rememberIds?: boolean;
 }
 
-/** Most characters of text whose counts a counter keeps per encoding (≈ 8 MB; the least recently used go first). */
+/** Most characters of text whose counts a counter keeps per encoding (≈ 8 MB; the oldest go first). */
 const TEXT_CHARACTERS_LIMIT = 4_000_000;
 /**
  * Longest text whose parts' counts are kept: a longer one (a large tool output) is counted each time
@@ -306,8 +306,8 @@ const PREFIX_LOOKBACK = 64;
  * Its counts equal {@link countTextTokens}, {@link countMessageTokens} and
  * {@link countToolTokens} (unless an estimating option is on); what it remembers is bounded:
  *
- * - texts, per encoding, up to {@link TEXT_CHARACTERS_LIMIT} characters, least recently used first
- *   out, texts over {@link CACHED_TEXT_LIMIT} characters never; a long text is counted in parts cut
+ * - texts, per encoding, up to {@link TEXT_CHARACTERS_LIMIT} characters, the oldest first out
+ *   (a hit does not reorder: that would cost the router's jury prompts ~1 ms an auction), texts over {@link CACHED_TEXT_LIMIT} characters never; a long text is counted in parts cut
  *   where the tokenizer cuts anyway (see {@link partsOf}), so a task or a plan quoted by many
  *   prompts (the router's jury prompts) is counted once;
  * - messages, per object and encoding, counted again when their content, tool calls, name or
@@ -420,11 +420,7 @@ export class PromptTokenCounter {
   #part(part: string, encoding: EncodingName, remember: boolean): number {
     const cache = countsOf(this.#texts, encoding, () => ({ counts: new Map<string, number>(), characters: 0 }));
     const known = cache.counts.get(part);
-    if (known !== undefined) {
-      cache.counts.delete(part); // most recently used last
-      cache.counts.set(part, known);
-      return known;
-    }
+    if (known !== undefined) return known;
     const count = countTextTokens(part, encoding);
     if (!remember) return count;
     cache.counts.set(part, count);
