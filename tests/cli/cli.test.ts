@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -155,6 +155,8 @@ describe("gavel eval: bad input, missing backends and what is not implemented", 
 describe("gavel eval without vega", () => {
   it("writes report.json, report.md and report.html, skips pareto.svg and warns once", async () => {
     const out = join(scratch, "no-vega");
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, "pareto.svg"), "<svg>an earlier run's plot</svg>"); // not this report's: removed
     const renderPlot = () =>
       Promise.reject(new MissingPeerDependencyError("vega", "pareto.svg", { install: "npm install vega vega-lite" }));
     const { stderr, exitCode } = await gavel(

@@ -5,7 +5,7 @@
  * The plot needs vega and vega-lite (optional peers). Without them the folder is written without
  * `pareto.svg` (and the Markdown and HTML without the plot), and `onPlotSkipped` is told why.
  */
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { MissingPeerDependencyError } from "../../peers.js";
@@ -101,8 +101,11 @@ export async function writeReport(
   const written: Partial<WrittenReport> = {};
   for (const key of Object.keys(REPORT_FILES) as Array<keyof WrittenReport>) {
     const content = contents[key];
-    if (content === undefined) continue;
     const path = join(folder, REPORT_FILES[key]);
+    if (content === undefined) {
+      await rm(path, { force: true }); // a plot of an earlier run would not be this report's
+      continue;
+    }
     await writeFile(path, content, "utf8");
     written[key] = path;
   }
