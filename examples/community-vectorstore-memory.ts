@@ -5,63 +5,17 @@
  *
  * libSQL answers cosine distance (`scoreKind: "distance"`). Its vector index (`vector_top_k`) keeps
  * one row of several with the same vector, and every entry of an auction has the task's vector, so
- * this store searches exactly, with Gavel's filter in SQL before the limit.
+ * the store searches exactly, with Gavel's filter in SQL before the limit (lib/libsql-exact-store.ts).
  *
  * Run: npx tsx examples/community-vectorstore-memory.ts
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LibSQLVectorStore } from "@langchain/community/vectorstores/libsql";
-import { Document } from "@langchain/core/documents";
-import type { EmbeddingsInterface } from "@langchain/core/embeddings";
-import { type Client, createClient } from "@libsql/client";
+import { createClient } from "@libsql/client";
 import { createVectorStoreStrategyMemory, entriesFromAuction, equalityFilter } from "langchain-gavel";
 import { ScriptedHashingEmbeddings } from "langchain-gavel/testing";
-
-interface SqlFilter {
-  sql: string;
-  args: Record<string, string>;
-}
-
-/** Gavel's `{ agent?, kind?, role? }` as a condition on the JSON metadata column. */
-function libSQLFilter(filter: Parameters<typeof equalityFilter>[0]): SqlFilter {
-  const args = equalityFilter(filter);
-  const sql = Object.keys(args).map((key) => `json_extract(metadata, '$.${key}') = :${key}`);
-  return { sql: sql.join(" AND "), args };
-}
-
-/** `LibSQLVectorStore` (table `vectors`, column `embedding`) with an exact, filtered search. */
-class ExactLibSQLVectorStore extends LibSQLVectorStore {
-  declare FilterType: SqlFilter;
-  readonly #db: Client;
-
-  constructor(embeddings: EmbeddingsInterface, db: Client) {
-    super(embeddings, { db });
-    this.#db = db;
-  }
-
-  override async similaritySearchVectorWithScore(
-    query: number[],
-    k: number,
-    filter?: SqlFilter,
-  ): Promise<[Document, number][]> {
-    const where = filter === undefined || filter.sql === "" ? "" : `WHERE ${filter.sql}`;
-    const result = await this.#db.execute({
-      sql: `SELECT rowid AS id, content, metadata, vector_distance_cos(embedding, vector(:query)) AS distance
-        FROM vectors ${where} ORDER BY distance, rowid LIMIT :k`,
-      args: { ...filter?.args, query: `[${query.join(",")}]`, k },
-    });
-    return result.rows.map((row) => [
-      new Document({
-        id: String(row.id),
-        pageContent: String(row.content),
-        metadata: JSON.parse(String(row.metadata)),
-      }),
-      Number(row.distance),
-    ]);
-  }
-}
+import { ExactLibSQLVectorStore, sqlFilterOf } from "./lib/libsql-exact-store.js";
 
 const folder = await mkdtemp(join(tmpdir(), "gavel-libsql-example-"));
 const embeddings = new ScriptedHashingEmbeddings(); // deterministic word hashing, 256-d; use a real embedder in production
@@ -70,7 +24,11 @@ await db.execute(`CREATE TABLE IF NOT EXISTS vectors (content TEXT, metadata TEX
 
 function openMemory() {
   const store = new ExactLibSQLVectorStore(embeddings, db);
-  return createVectorStoreStrategyMemory({ store, scoreKind: "distance", toStoreFilter: libSQLFilter });
+  return createVectorStoreStrategyMemory({
+    store,
+    scoreKind: "distance",
+    toStoreFilter: (filter) => sqlFilterOf(equalityFilter(filter)),
+  });
 }
 
 const memory = openMemory();

@@ -12,64 +12,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LibSQLVectorStore } from "@langchain/community/vectorstores/libsql";
-import { Document } from "@langchain/core/documents";
-import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import { type Client, createClient } from "@libsql/client";
 import { afterAll, describe, expect, it } from "vitest";
 import { createVectorStoreStrategyMemory, equalityFilter } from "../../adapters/vectorstore/memory.js";
+import { ExactLibSQLVectorStore, sqlFilterOf } from "../../examples/lib/libsql-exact-store.js";
 import { entriesFromAuction } from "../../src/memory/auction-entries.js";
-import type { StrategyEntry, StrategyFilter, StrategyMemory } from "../../src/memory/types.js";
+import type { StrategyEntry, StrategyMemory } from "../../src/memory/types.js";
 import { describeStrategyMemoryConformance } from "../../src/testing.js";
 import { ScriptedHashingEmbeddings } from "./scripted-embeddings.js";
 
 const root = mkdtempSync(join(tmpdir(), "gavel-libsql-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-/** A SQL condition on the document metadata, as `ExactLibSQLVectorStore` takes it. */
-interface SqlFilter {
-  sql: string;
-  args: Record<string, string>;
-}
-
-/** Gavel's `{ agent?, kind?, role? }` as a condition on the JSON metadata column. */
-function libSQLFilter(filter: StrategyFilter): SqlFilter {
-  const args = equalityFilter(filter);
-  const sql = Object.keys(args).map((key) => `json_extract(metadata, '$.${key}') = :${key}`);
-  return { sql: sql.join(" AND "), args };
-}
-
-/** `LibSQLVectorStore` (default table `vectors`, column `embedding`) with an exact, filtered search. */
-class ExactLibSQLVectorStore extends LibSQLVectorStore {
-  declare FilterType: SqlFilter;
-  readonly #db: Client;
-
-  constructor(embeddings: EmbeddingsInterface, db: Client) {
-    super(embeddings, { db });
-    this.#db = db;
-  }
-
-  override async similaritySearchVectorWithScore(
-    query: number[],
-    k: number,
-    filter?: SqlFilter,
-  ): Promise<[Document, number][]> {
-    const where = filter === undefined || filter.sql === "" ? "" : `WHERE ${filter.sql}`;
-    const result = await this.#db.execute({
-      sql: `SELECT rowid AS id, content, metadata, vector_distance_cos(embedding, vector(:query)) AS distance
-        FROM vectors ${where} ORDER BY distance, rowid LIMIT :k`,
-      args: { ...filter?.args, query: `[${query.join(",")}]`, k },
-    });
-    return result.rows.map((row) => [
-      new Document({
-        id: String(row.id),
-        pageContent: String(row.content),
-        metadata: JSON.parse(String(row.metadata)),
-      }),
-      Number(row.distance),
-    ]);
-  }
-}
 
 /** A libSQL file with the table `LibSQLVectorStore` writes to. */
 async function openLibSQLStore(file: string, embeddings: ScriptedHashingEmbeddings) {
@@ -94,7 +47,7 @@ await describeStrategyMemoryConformance({
     const memory = createVectorStoreStrategyMemory({
       store,
       scoreKind: "distance",
-      toStoreFilter: libSQLFilter,
+      toStoreFilter: (filter) => sqlFilterOf(equalityFilter(filter)),
       ...(maxEntries === undefined ? {} : { maxEntries }),
       ...(now === undefined ? {} : { now }),
     });
