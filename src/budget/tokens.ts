@@ -306,8 +306,9 @@ const PREFIX_LOOKBACK = 64;
  * Its counts equal {@link countTextTokens}, {@link countMessageTokens} and
  * {@link countToolTokens} (unless an estimating option is on); what it remembers is bounded:
  *
- * - texts, per encoding, up to {@link TEXT_CHARACTERS_LIMIT} characters, the oldest first out
- *   (a hit does not reorder: that would cost the router's jury prompts ~1 ms an auction), texts over {@link CACHED_TEXT_LIMIT} characters never; a long text is counted in parts cut
+ * - texts, per encoding, up to {@link TEXT_CHARACTERS_LIMIT} characters, the oldest first out (a
+ *   hit does not reorder: that would cost the router's jury prompts ~1 ms an auction), and never
+ *   a text over {@link CACHED_TEXT_LIMIT} characters; a long text is counted in parts cut
  *   where the tokenizer cuts anyway (see {@link partsOf}), so a task or a plan quoted by many
  *   prompts (the router's jury prompts) is counted once;
  * - messages, per object and encoding, counted again when their content, tool calls, name or
