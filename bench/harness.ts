@@ -34,6 +34,12 @@ export async function medianMicros(
   return { medianUs: p50Ms * 1000, samples: result?.latency?.samplesCount ?? 0 };
 }
 
+/** The median of `values` (the upper of the two middle values for an even count; NaN for none). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((left, right) => left - right);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
 /** True when the result meets its target (or has none). */
 export function meetsTarget(result: BenchResult): boolean {
   if (!result.target) return true;

@@ -21,7 +21,7 @@ import { mulberry32Float } from "../src/market/random.js";
 import { createInMemoryStrategyMemory } from "../src/memory/matrix-memory.js";
 import { MatrixStore } from "../src/memory/matrix-store.js";
 import type { NewStrategyEntry, StrategyMemory } from "../src/memory/types.js";
-import { type BenchResult, medianMicros } from "./harness.js";
+import { type BenchResult, median, medianMicros } from "./harness.js";
 
 const DIMENSIONS = 512;
 const AGENTS = 10;
@@ -74,11 +74,6 @@ async function milliseconds(run: () => Promise<unknown>): Promise<number> {
   const start = performance.now();
   await run();
   return performance.now() - start;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 async function searchFigures(size: number, target: number): Promise<BenchResult[]> {

@@ -18,7 +18,7 @@ import {
   probeImport,
   testedVersion,
 } from "../tests/helpers/consumer.js";
-import type { BenchResult } from "./harness.js";
+import { type BenchResult, median } from "./harness.js";
 
 const RUNS = 9;
 
@@ -30,12 +30,6 @@ await import("langchain-gavel");
 const gavel = performance.now();
 console.log(JSON.stringify({ langchain: langchain - started, gavel: gavel - langchain }));
 `;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((left, right) => left - right);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}
 
 export async function run(): Promise<BenchResult[]> {
   const packFolder = mkdtempSync(join(tmpdir(), "gavel-pack-"));

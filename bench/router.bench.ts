@@ -38,7 +38,7 @@ import {
   type RouterMetadata,
 } from "../src/router/index.js";
 import { type ScriptedCall, ScriptedChatModel, type ScriptedReply } from "../src/testing/scripted-chat-model.js";
-import { type BenchResult, medianMicros } from "./harness.js";
+import { type BenchResult, median, medianMicros } from "./harness.js";
 
 const DIMENSIONS = 512;
 const MEMORY_ENTRIES = 10_000;
@@ -157,12 +157,6 @@ function timedMemory(memory: StrategyMemory, timings: MemoryTimings): StrategyMe
       return pairs;
     },
   };
-}
-
-function median(values: readonly number[]): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((left, right) => left - right);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 // ---------------------------------------------------------------------------
