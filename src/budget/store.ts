@@ -246,7 +246,13 @@ export function createMemoryBudgetStore(): BudgetStore {
 
     async accounts(refs) {
       assertOpen();
-      return refs.map(({ scope, scopeId }) => ({ ...account(scope, scopeId) }));
+      // Reading creates no account: the snapshot lists the accounts reservations touched, not those asked about.
+      return refs.map(({ scope, scopeId }) => {
+        const found = accounts.get(keyOf(scope, scopeId));
+        return found
+          ? { ...found }
+          : { scope, scopeId, spentTokens: 0, spentNanoUsd: 0, reservedTokens: 0, reservedNanoUsd: 0 };
+      });
     },
 
     async snapshot() {
