@@ -70,6 +70,10 @@
  * @packageDocumentation
  */
 
+export {
+  type BudgetStoreConformanceSetup,
+  describeBudgetStoreConformance,
+} from "./testing/budget-store-conformance.js";
 export type {
   ConformanceContext,
   ConformanceSetup,
