@@ -15,209 +15,57 @@
  * USD amounts are kept internally in integer nano-dollars (1e-9 USD), so sums
  * and differences are exact; they are reported in USD.
  *
- * Read top to bottom: public types, the options schema, the class, `withReservation`.
+ * The public types and option schemas are in `options.ts` (shared with the store-backed
+ * `StoredTokenBudget`, `stored.ts`). Read top to bottom: the class, `createTokenBudget`,
+ * `withReservation`.
  */
-import { z } from "zod";
-import { BudgetExhaustedError, functionSchema, parseConfig } from "../errors.js";
+import type { z } from "zod";
+import { BudgetExhaustedError, parseConfig } from "../errors.js";
 import { ReservationClosedError, UnknownModelPriceError } from "./errors.js";
-import { costNanoUsd, createPriceResolver, DEFAULT_PRICES, mergePrices, priceTableSchema } from "./prices.js";
+import {
+  type AccountSnapshot,
+  accountKey,
+  type BudgetEvent,
+  copyScopes,
+  GLOBAL_SCOPE_ID,
+  isCount,
+  isWellFormed,
+  NAMED_SCOPES,
+  NANO_PER_USD,
+  type NamedScope,
+  type Reservation,
+  type ReserveRequest,
+  reserveRequestSchema,
+  SCOPE_ORDER,
+  type ScopeIds,
+  type Settlement,
+  type TokenBudgetOptions,
+  tokenBudgetOptionsSchema,
+  toNanoUsd,
+  usageSchema,
+} from "./options.js";
+import { costNanoUsd, createPriceResolver, DEFAULT_PRICES, mergePrices } from "./prices.js";
+import { StoredTokenBudget, type StoredTokenBudgetOptions } from "./stored.js";
 import type { BudgetLimits, BudgetScope, ModelPrice, Usage } from "./types.js";
 
-// ---------------------------------------------------------------------------
-// Public types
-// ---------------------------------------------------------------------------
-
-/** The scope instances a call belongs to. The global scope is implicit (id `"*"`). */
-export interface ScopeIds {
-  thread?: string;
-  run?: string;
-  example?: string;
-}
-
-/** A scope other than the global one. */
-export type NamedScope = Exclude<BudgetScope, "global">;
-
-/**
- * Scope id of the one global account.
- *
- * @example
- * ```ts
- * const budget = createTokenBudget({ limits: { global: { maxTokens: 100_000 } } });
- * budget.snapshot().find((account) => account.scope === "global")?.scopeId === GLOBAL_SCOPE_ID; // true ("*")
- * ```
- */
-export const GLOBAL_SCOPE_ID = "*";
-
-/** What a call may spend at most: its prompt and the cap on its reply. */
-export interface ReserveRequest {
-  /** Model name, looked up in the price table (see `resolvePrice`). */
-  model: string;
-  /** Prompt tokens (e.g. `countMessageTokens(messages, model)`). */
-  inputTokens: number;
-  /** The call's `max_tokens`: the most it may generate. */
-  maxOutputTokens: number;
-  /** The thread / run / example the call is charged to, besides the global scope. */
-  scopes?: ScopeIds;
-  /** Free text carried into events (e.g. `"router.plan"`). */
-  label?: string;
-}
-
-/** Room held for one call, until it is settled or released. Immutable. */
-export interface Reservation {
-  readonly id: string;
-  readonly model: string;
-  readonly scopes: Readonly<ScopeIds>;
-  /** Tokens held: `inputTokens + maxOutputTokens`. */
-  readonly tokens: number;
-  /** USD held: the cost of `tokens` at the model's price (0 when the model has no price). */
-  readonly usd: number;
-  readonly label?: string;
-}
-
-/** The real spend of a settled call. */
-export interface Settlement {
-  reservationId: string;
-  model: string;
-  usage: Usage;
-  /** `usage.inputTokens + usage.outputTokens`. */
-  tokens: number;
-  usd: number;
-  /** True when the usage was counted with a tokenizer instead of reported by the provider. */
-  estimated: boolean;
-  /** True when the real usage passed the reservation (tokens or USD). */
-  overrun: boolean;
-}
-
-/** State of one account. USD figures are in USD. */
-export interface AccountSnapshot {
-  scope: BudgetScope;
-  scopeId: string;
-  limits: BudgetLimits;
-  spentTokens: number;
-  spentUsd: number;
-  reservedTokens: number;
-  reservedUsd: number;
-}
-
-/**
- * What the budget reports to its listener (the ledger's seam), before the
- * change takes effect: if the listener throws, the operation is abandoned and
- * the error propagates (a `refuse` then throws the listener's error).
- */
-export type BudgetEvent =
-  | { type: "reserve"; at: number; reservation: Reservation }
-  | { type: "settle"; at: number; reservation: Reservation; settlement: Settlement }
-  | { type: "release"; at: number; reservation: Reservation }
-  | { type: "refuse"; at: number; request: ReserveRequest; error: BudgetExhaustedError };
-
-// ---------------------------------------------------------------------------
-// Options
-// ---------------------------------------------------------------------------
-
-/**
- * Zod schema of one scope's limits; unknown keys (e.g. `maxToken`) are rejected.
- *
- * @example
- * ```ts
- * budgetLimitsSchema.safeParse({ maxTokens: 20_000, maxUsd: 5 }).success; // true
- * budgetLimitsSchema.safeParse({ maxToken: 20_000 }).success; // false: unknown key
- * ```
- */
-export const budgetLimitsSchema = z
-  .object({
-    maxTokens: z.number().int().nonnegative().optional(),
-    maxUsd: z.number().nonnegative().optional(),
-  })
-  .strict();
-
-/**
- * Zod schema of `TokenBudgetOptions`, parsed once by the constructor.
- *
- * @example
- * ```ts
- * tokenBudgetOptionsSchema.parse({ limits: { run: { maxTokens: 20_000 } } }); // { limits: { run: { maxTokens: 20000 } } }
- * tokenBudgetOptionsSchema.safeParse({ limits: { session: { maxTokens: 1_000 } } }).success; // false: no such scope
- * ```
- */
-export const tokenBudgetOptionsSchema = z
-  .object({
-    limits: z
-      .object({
-        global: budgetLimitsSchema.optional(),
-        thread: budgetLimitsSchema.optional(),
-        run: budgetLimitsSchema.optional(),
-        example: budgetLimitsSchema.optional(),
-      })
-      .strict(),
-    prices: priceTableSchema.optional(),
-    requirePrices: z.boolean().optional(),
-    onEvent: functionSchema<(event: BudgetEvent) => void>().optional(),
-    now: functionSchema<() => number>().optional(),
-    generateId: functionSchema<() => string>().optional(),
-  })
-  .strict();
-
-/** Options of {@link TokenBudget}. */
-export interface TokenBudgetOptions {
-  /**
-   * Limits per scope, e.g. `{ run: { maxTokens: 20_000 }, global: { maxUsd: 5 } }`.
-   * A scope listed with `{}` is tracked (see `snapshot`) but never refuses.
-   */
-  limits: Partial<Record<BudgetScope, BudgetLimits>>;
-  /** Prices merged over `DEFAULT_PRICES`; these entries win. */
-  prices?: Record<string, { inputPerMillion: number; outputPerMillion: number }>;
-  /**
-   * Throw `UnknownModelPriceError` when reserving for a model without a price.
-   * Default: true when any limit has `maxUsd`; otherwise unpriced models cost 0 USD.
-   */
-  requirePrices?: boolean;
-  /** Called synchronously for every reserve, settle, release and refusal (the ledger's seam). */
-  onEvent?: (event: BudgetEvent) => void;
-  /** Clock for event timestamps, in ms. Default `Date.now`. */
-  now?: () => number;
-  /** Reservation id generator. Default: `reservation-1`, `reservation-2`, ... per budget. */
-  generateId?: () => string;
-}
-
-/**
- * Zod schema of {@link ScopeIds}: `{ thread?, run?, example? }`, each a non-empty id; no other key.
- *
- * @example
- * ```ts
- * scopeIdsSchema.safeParse({ thread: "thread-7", run: "run-42" }).success; // true
- * scopeIdsSchema.safeParse({ run: "" }).success; // false: ids are non-empty
- * scopeIdsSchema.safeParse({ user: "ada" }).success; // false: unknown scope
- * ```
- */
-export const scopeIdsSchema = z
-  .object({
-    thread: z.string().min(1).optional(),
-    run: z.string().min(1).optional(),
-    example: z.string().min(1).optional(),
-  })
-  .strict();
-
-const reserveRequestSchema = z.object({
-  model: z.string().min(1),
-  inputTokens: z.number().int().nonnegative(),
-  maxOutputTokens: z.number().int().nonnegative(),
-  scopes: scopeIdsSchema.optional(),
-  label: z.string().optional(),
-});
-
-const usageSchema = z.object({
-  inputTokens: z.number().int().nonnegative(),
-  outputTokens: z.number().int().nonnegative(),
-  estimated: z.boolean().optional(),
-});
+export {
+  type AccountSnapshot,
+  type BudgetEvent,
+  budgetLimitsSchema,
+  GLOBAL_SCOPE_ID,
+  type NamedScope,
+  type Reservation,
+  type ReserveRequest,
+  type ScopeIds,
+  type Settlement,
+  scopeIdsSchema,
+  type TokenBudgetOptions,
+  tokenBudgetOptionsSchema,
+} from "./options.js";
 
 // ---------------------------------------------------------------------------
 // The budget
 // ---------------------------------------------------------------------------
-
-const NANO_PER_USD = 1_000_000_000;
-const SCOPE_ORDER: readonly BudgetScope[] = ["global", "thread", "run", "example"];
-const NAMED_SCOPES: readonly NamedScope[] = ["thread", "run", "example"];
 
 /** One account: a scope instance with limits, what it spent and what it holds. */
 interface Account {
@@ -591,19 +439,35 @@ export class TokenBudget {
 }
 
 /**
- * Create a {@link TokenBudget}: token and USD limits over scopes (global, thread, run, example),
- * kept by reserve-then-settle.
+ * Create a budget: token and USD limits over scopes (global, thread, run, example), kept by
+ * reserve-then-settle.
  *
- * @param options - limits, prices and seams; see {@link TokenBudgetOptions}.
+ * - Without `store`: a {@link TokenBudget} that keeps its accounts in this process, synchronously.
+ * - With `store` (a `BudgetStore`: SQLite for the processes of one host, PostgreSQL for replicas
+ *   on many): a {@link StoredTokenBudget} whose accounts live in the store, shared by every
+ *   process that uses it; its methods return promises. See docs/scaling.md.
+ *
+ * @param options - limits, prices and seams; see {@link TokenBudgetOptions} (and
+ *   {@link StoredTokenBudgetOptions} for `store` and `leaseMs`).
  * @throws ConfigError naming the field when a limit is negative or not a number, a key is unknown
  *   (e.g. `maxToken`), or a price entry is invalid.
  * @example
  * ```ts
  * const budget = createTokenBudget({ limits: { run: { maxTokens: 20_000 }, global: { maxUsd: 5 } } });
  * budget.remaining({ run: "run-42" }); // { tokens: 20000, usd: 5 }
+ *
+ * // Shared by every replica: the same limits, kept in PostgreSQL.
+ * const store = await createPostgresBudgetStore({ connectionString: process.env.DATABASE_URL }); // langchain-gavel/postgres
+ * const shared = createTokenBudget({ limits: { global: { maxUsd: 5 } }, store });
+ * await shared.remaining(); // { usd: 5 } (less what the other replicas spent)
  * ```
  */
-export function createTokenBudget(options: TokenBudgetOptions): TokenBudget {
+export function createTokenBudget(options: StoredTokenBudgetOptions): StoredTokenBudget;
+export function createTokenBudget(options: TokenBudgetOptions): TokenBudget;
+export function createTokenBudget(
+  options: TokenBudgetOptions | StoredTokenBudgetOptions,
+): TokenBudget | StoredTokenBudget {
+  if ("store" in options && options.store !== undefined) return new StoredTokenBudget(options);
   return new TokenBudget(options);
 }
 
@@ -630,25 +494,28 @@ export function createTokenBudget(options: TokenBudgetOptions): TokenBudget {
  * ```
  */
 export async function withReservation<T>(
-  budget: TokenBudget,
+  budget: TokenBudget | StoredTokenBudget,
   request: ReserveRequest,
   call: (reservation: Reservation) => Promise<T>,
   usageOf: (result: T) => Usage,
 ): Promise<{ result: T; settlement: Settlement }> {
-  const reservation = budget.reserve(request);
+  const reservation = await budget.reserve(request);
   let result: T;
   try {
     result = await call(reservation);
   } catch (error) {
-    budget.release(reservation);
+    // A store that fails to release leaves the reservation to its lease: the call's error matters more.
+    await Promise.resolve()
+      .then(() => budget.release(reservation))
+      .catch(() => {});
     throw error;
   }
   try {
-    return { result, settlement: budget.settle(reservation, usageOf(result)) };
+    return { result, settlement: await budget.settle(reservation, usageOf(result)) };
   } catch (error) {
     if (!budget.isOpen(reservation)) throw error;
     try {
-      budget.settle(reservation, {
+      await budget.settle(reservation, {
         inputTokens: request.inputTokens,
         outputTokens: request.maxOutputTokens,
         estimated: true,
@@ -664,14 +531,6 @@ export async function withReservation<T>(
 // Helpers
 // ---------------------------------------------------------------------------
 
-function accountKey(scope: BudgetScope, scopeId: string): string {
-  return `${scope}\u0000${scopeId}`;
-}
-
-function toNanoUsd(usd: number): number {
-  return Math.round(usd * NANO_PER_USD);
-}
-
 function emptyAccount(): Pick<Account, "spentTokens" | "spentNanoUsd" | "reservedTokens" | "reservedNanoUsd"> {
   return { spentTokens: 0, spentNanoUsd: 0, reservedTokens: 0, reservedNanoUsd: 0 };
 }
@@ -686,33 +545,4 @@ function toSnapshot(account: Account): AccountSnapshot {
     reservedTokens: account.reservedTokens,
     reservedUsd: account.reservedNanoUsd / NANO_PER_USD,
   };
-}
-
-function copyScopes(scopes: ScopeIds | undefined): ScopeIds {
-  const copy: ScopeIds = {};
-  for (const scope of NAMED_SCOPES) {
-    const scopeId = scopes?.[scope];
-    if (scopeId !== undefined) copy[scope] = scopeId;
-  }
-  return copy;
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === "number" && Number.isInteger(value) && value >= 0;
-}
-
-/** Fast check of a request; a request that fails it is re-parsed by zod for a precise error. */
-function isWellFormed(request: ReserveRequest): boolean {
-  if (typeof request !== "object" || request === null) return false;
-  if (typeof request.model !== "string" || request.model.length === 0) return false;
-  if (!isCount(request.inputTokens) || !isCount(request.maxOutputTokens)) return false;
-  if (request.label !== undefined && typeof request.label !== "string") return false;
-  const { scopes } = request;
-  if (scopes === undefined) return true;
-  if (typeof scopes !== "object" || scopes === null) return false;
-  for (const [key, value] of Object.entries(scopes)) {
-    if (!(NAMED_SCOPES as readonly string[]).includes(key)) return false;
-    if (value !== undefined && (typeof value !== "string" || value.length === 0)) return false;
-  }
-  return true;
 }

@@ -47,6 +47,19 @@ export {
 } from "./prices.js";
 export type { SharedTokenBudget } from "./shared.js";
 export {
+  type BudgetStore,
+  createMemoryBudgetStore,
+  type ExpiredReservation,
+  type StoreAccountRef,
+  type StoreAccountState,
+  type StoreCloseResult,
+  type StoreRefusal,
+  type StoreReservation,
+  type StoreReservationState,
+  type StoreReserveResult,
+} from "./store.js";
+export { DEFAULT_LEASE_MS, MAX_STORED_USD, StoredTokenBudget, type StoredTokenBudgetOptions } from "./stored.js";
+export {
   countContentTokens,
   countJsonTokens,
   countMessageTokens,

@@ -1,22 +1,32 @@
 /**
- * `SharedTokenBudget`: what a feature needs of a budget it shares with other agents and
- * concurrent calls (the middleware's and the router's `budget` option). Pure: no I/O.
+ * `SharedTokenBudget`: what a feature needs of a budget it shares with other agents, concurrent
+ * calls and (with a store) other processes — the middleware's, the router's and the debate's
+ * `budget` option. Pure: no I/O.
  */
 import { z } from "zod";
-import type { TokenBudget } from "./budget.js";
+import type { Reservation, ReserveRequest, ScopeIds, Settlement } from "./options.js";
+import type { Usage } from "./types.js";
 
 /**
- * A budget shared by many agents and concurrent calls: a `TokenBudget`, or anything with the
- * same reserve / settle / release contract (for example one that also writes a ledger).
+ * A budget shared by many agents and concurrent calls: a `TokenBudget` (in process, synchronous),
+ * a `StoredTokenBudget` (accounts in a SQLite or PostgreSQL store shared by many processes: every
+ * method resolves a promise), or anything with the same reserve / settle / release contract.
+ * Features `await` every call, so both kinds fit.
  *
  * @example
  * ```ts
  * import { createTokenBudget, type SharedTokenBudget } from "langchain-gavel";
  *
- * const budget: SharedTokenBudget = createTokenBudget({ limits: { global: { maxUsd: 5 } } });
+ * const local: SharedTokenBudget = createTokenBudget({ limits: { global: { maxUsd: 5 } } });
+ * const shared: SharedTokenBudget = createTokenBudget({ limits: { global: { maxUsd: 5 } }, store });
  * ```
  */
-export type SharedTokenBudget = Pick<TokenBudget, "reserve" | "settle" | "release" | "remaining">;
+export interface SharedTokenBudget {
+  reserve(request: ReserveRequest): Reservation | Promise<Reservation>;
+  settle(reservation: Reservation, usage: Usage): Settlement | Promise<Settlement>;
+  release(reservation: Reservation): boolean | Promise<boolean>;
+  remaining(scopes?: ScopeIds): { tokens?: number; usd?: number } | Promise<{ tokens?: number; usd?: number }>;
+}
 
 /** True when `value` has the four methods of a {@link SharedTokenBudget} (duck-typed). */
 export function isSharedTokenBudget(value: unknown): value is SharedTokenBudget {
@@ -27,5 +37,5 @@ export function isSharedTokenBudget(value: unknown): value is SharedTokenBudget 
 
 /** Zod schema of a `budget` option: a {@link SharedTokenBudget}. */
 export const sharedTokenBudgetSchema = z.custom<SharedTokenBudget>(isSharedTokenBudget, {
-  message: "must be a TokenBudget",
+  message: "must be a TokenBudget (createTokenBudget, with or without a store)",
 });

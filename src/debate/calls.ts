@@ -9,6 +9,8 @@ import type { BaseChatModel } from "@langchain/core/language_models/chat_models"
 import type { AIMessage, BaseMessage } from "@langchain/core/messages";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type { Reservation, TokenBudget } from "../budget/budget.js";
+import type { ScopeIds } from "../budget/options.js";
+import type { SharedTokenBudget } from "../budget/shared.js";
 import { usageFromMessage } from "../budget/tokens.js";
 import type { Usage } from "../budget/types.js";
 import { BudgetExhaustedError, describeError } from "../errors.js";
@@ -35,6 +37,8 @@ export interface CallFailure {
 /** What every call of one round shares. */
 export interface CallContext {
   readonly budget: TokenBudget;
+  /** The app's budget, when the debate shares one (`sharedBudget`), and the scopes it charges. */
+  readonly shared?: { readonly budget: SharedTokenBudget; readonly scopes: ScopeIds | undefined };
   readonly charges: ChargeInput[];
   readonly scope: LedgerScope;
   readonly auctionId: string | undefined;
@@ -71,8 +75,21 @@ export async function callAgent(
     ...(context.auctionId !== undefined && { auctionId: context.auctionId }),
   };
   let reservation: Reservation;
+  let sharedReservation: Reservation | undefined;
   try {
     reservation = context.budget.reserve({ model, inputTokens, maxOutputTokens: maxTokens, label });
+    try {
+      sharedReservation = await context.shared?.budget.reserve({
+        model,
+        inputTokens,
+        maxOutputTokens: maxTokens,
+        label,
+        ...(context.shared.scopes && { scopes: context.shared.scopes }),
+      });
+    } catch (error) {
+      context.budget.release(reservation);
+      throw error;
+    }
   } catch (error) {
     if (!BudgetExhaustedError.isInstance(error)) throw error;
     context.charges.push({ ...base, kind: "refuse", inputTokens, outputTokens: maxTokens, usd: 0 });
@@ -91,11 +108,13 @@ export async function callAgent(
     } as Parameters<BaseChatModel["invoke"]>[1])) as AIMessage;
   } catch (error) {
     context.budget.release(reservation);
+    if (sharedReservation) await Promise.resolve(context.shared?.budget.release(sharedReservation)).catch(() => {});
     context.charges.push({ ...charge, kind: "release", inputTokens, outputTokens: maxTokens, usd: reservation.usd });
     return { ok: false, drop: { agent: agent.name, stage: purpose, reason: "error", detail: describeError(error) } };
   }
   const usage = usageFromMessage(reply, prompt, model);
   const settlement = context.budget.settle(reservation, usage);
+  if (sharedReservation) await context.shared?.budget.settle(sharedReservation, usage);
   context.charges.push({
     ...charge,
     kind: "settle",

@@ -4,6 +4,8 @@
  */
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { z } from "zod";
+import { type ScopeIds, scopeIdsSchema } from "../budget/options.js";
+import { type SharedTokenBudget, sharedTokenBudgetSchema } from "../budget/shared.js";
 import { parseConfig } from "../errors.js";
 import type { LedgerWriter } from "../ledger/types.js";
 import { MECHANISM_NAMES } from "../market/options.js";
@@ -163,6 +165,8 @@ export const auctionDebateOptionsSchema = z
         message: "must be a LedgerWriter (e.g. createSqliteLedger({ path }))",
       })
       .optional(),
+    sharedBudget: sharedTokenBudgetSchema.optional(),
+    sharedBudgetScopes: scopeIdsSchema.optional(),
     generateId: z.custom<() => string>(isFunction, { message: "must be a function" }).optional(),
     name: z.string().min(1).default("auction_debate"),
   })
@@ -200,6 +204,8 @@ export const auctionDebateOptionsSchema = z
  * | `messageMaxTokens` | `192` | output cap of a message or draft |
  * | `topLogprobs` | `5` | `top_logprobs` asked from ChatOpenAI-like clients (logprob/entropy) |
  * | `ledger` | — | a `LedgerWriter`: every auction and charge is recorded |
+ * | `sharedBudget` | — | a budget shared with the rest of the app (`createTokenBudget`, with or without a `store`): every call is also reserved and settled there, and a refusal drops the call like the example's own budget does |
+ * | `sharedBudgetScopes` | — | the thread / run / example ids the shared budget charges the debate's calls to |
  * | `generateId` | `crypto.randomUUID` | ids of auctions and examples |
  * | `name` | `"auction_debate"` | the compiled graph's name |
  */
@@ -228,6 +234,8 @@ export interface DebateSettings {
   readonly messageMaxTokens: number;
   readonly topLogprobs: number;
   readonly ledger: LedgerWriter | undefined;
+  readonly sharedBudget: SharedTokenBudget | undefined;
+  readonly sharedBudgetScopes: ScopeIds | undefined;
   readonly generateId: () => string;
   readonly name: string;
 }
@@ -262,6 +270,8 @@ export function parseDebateOptions(options: AuctionDebateOptions): DebateSetting
     aggressiveness: Object.freeze(aggressiveness),
     parseAnswer: parsed.parseAnswer ?? parseAnswerLine,
     ledger: parsed.ledger,
+    sharedBudget: parsed.sharedBudget,
+    sharedBudgetScopes: parsed.sharedBudgetScopes,
     generateId: parsed.generateId ?? (() => globalThis.crypto.randomUUID()),
   });
 }

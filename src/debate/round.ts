@@ -82,7 +82,17 @@ export async function runRound(
   const charges: ChargeInput[] = [];
   const scope: LedgerScope = { kind: "example", id: exampleId };
   const auctionId = mode === "full" ? undefined : settings.generateId();
-  const context: CallContext = { budget, charges, scope, auctionId, config, modelFor: dependencies.modelFor };
+  const context: CallContext = {
+    budget,
+    ...(settings.sharedBudget && {
+      shared: { budget: settings.sharedBudget, scopes: settings.sharedBudgetScopes },
+    }),
+    charges,
+    scope,
+    auctionId,
+    config,
+    modelFor: dependencies.modelFor,
+  };
   const usage: Record<string, AgentUsage> = {};
   const drops: DebateDrop[] = [];
   const participants = new Set<string>();

@@ -354,12 +354,12 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
   }
 
   /** Check the state limits, then reserve on the shared budget. Returns the reservation or the refusal. */
-  function admit(plan: CallPlan, view: LedgerView): Admission {
+  async function admit(plan: CallPlan, view: LedgerView): Promise<Admission> {
     const refusal = stateRefusal(view, plan);
     if (refusal) return { refusal };
     if (!budget) return {};
     try {
-      const reservation = budget.reserve({
+      const reservation = await budget.reserve({
         model: plan.name,
         inputTokens: plan.inputTokens,
         maxOutputTokens: plan.outputCap,
@@ -383,8 +383,8 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
       .sort((left, right) => (left.usd ?? 0) - (right.usd ?? 0) || left.tokens - right.tokens);
   }
 
-  function remainingBudget(view: LedgerView): { tokens?: number; usd?: number } {
-    const remaining = budget ? budget.remaining(view.scopes) : {};
+  async function remainingBudget(view: LedgerView): Promise<{ tokens?: number; usd?: number }> {
+    const remaining = budget ? await budget.remaining(view.scopes) : {};
     let { tokens, usd } = remaining;
     for (const scope of ["thread", "run"] as const) {
       const limits = view.limits[scope];
@@ -416,7 +416,7 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
     wrapModelCall: async (request, handler) => {
       const state = request.state;
       const view = ledgerView(state, request.runtime.context?.tokenBudget, request.runtime.configurable?.thread_id);
-      const budgetLine = injectRemainingBudget ? remainingBudgetLine(remainingBudget(view)) : undefined;
+      const budgetLine = injectRemainingBudget ? remainingBudgetLine(await remainingBudget(view)) : undefined;
       const systemPrompt = withLine(request.systemPrompt, budgetLine);
       const prompt = {
         systemPrompt: request.systemPrompt,
@@ -448,12 +448,12 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
       };
       await countOwn([downgraded ?? resolved]);
       let plan = planFor(downgraded ?? resolved);
-      let admission = admit(plan, view);
+      let admission = await admit(plan, view);
       let downgradedFrom = downgraded && resolved ? models.nameOf(resolved) : undefined;
       if (admission.refusal && exitBehavior === "downgrade") {
         await countOwn(downgradeModels); // a local downgrade model is counted only when a downgrade is considered
         for (const candidate of downgradePlans(plan, planFor)) {
-          const candidateAdmission = admit(candidate, view);
+          const candidateAdmission = await admit(candidate, view);
           if (candidateAdmission.refusal) continue;
           downgradedFrom = downgradedFrom ?? plan.name;
           plan = candidate;
@@ -472,13 +472,14 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
           ...(systemPrompt !== request.systemPrompt && { systemPrompt }),
         });
       } catch (error) {
-        if (reservation) budget?.release(reservation);
+        // A shared store that cannot be reached leaves the reservation to its lease; the call's error matters more.
+        if (reservation) await Promise.resolve(budget?.release(reservation)).catch(() => {});
         throw error;
       }
 
       const reported = usageFromMessage(response, [], plan.name);
       const usage: Usage = reported.estimated ? { ...reported, inputTokens: plan.inputTokens } : reported;
-      const settlement = reservation ? budget?.settle(reservation, usage) : undefined;
+      const settlement = reservation ? await budget?.settle(reservation, usage) : undefined;
       const tokens = usage.inputTokens + usage.outputTokens;
       const usd = plan.price ? costUsd(plan.price, usage) : undefined;
       const totals: TokenBudgetTotals = {

@@ -75,9 +75,14 @@ export interface BudgetScreen {
    * take no part (no plan, no jury call). The fallback's answer is kept in reserve only when it
    * fits on its own.
    */
-  screenBidders(state: ScreenState): ScreenResult;
+  screenBidders(state: ScreenState): Promise<ScreenResult>;
   /** Why an auction call must not be made: it would eat the room kept for the answer. */
-  callRefusal(member: ResolvedMember, inputTokens: number, maxTokens: number, state: ScreenState): string | undefined;
+  callRefusal(
+    member: ResolvedMember,
+    inputTokens: number,
+    maxTokens: number,
+    state: ScreenState,
+  ): Promise<string | undefined>;
   /**
    * Why the refinement round must not start: its plans by `refiners` (for `prompt`) and the jury
    * calls of the jurors among `judges` scoring them would leave less than the answer's reserve.
@@ -87,7 +92,7 @@ export interface BudgetScreen {
     judges: readonly ResolvedMember[],
     prompt: readonly BaseMessage[],
     state: ScreenState,
-  ): string | undefined;
+  ): Promise<string | undefined>;
 }
 
 // ---------------------------------------------------------------------------
@@ -163,11 +168,11 @@ export function createBudgetScreen(settings: RouterSettings, nameOf: (member: Re
 
   // -- the pre-screen and the refusals ---------------------------------------------
 
-  function screenBidders(state: ScreenState): ScreenResult {
+  async function screenBidders(state: ScreenState): Promise<ScreenResult> {
     const budget = settings.budget;
     const excluded: Record<string, string> = {};
     if (!budget) return { admitted: settings.pool, excluded, floor: undefined };
-    const left = budget.remaining(state.scopes);
+    const left = await budget.remaining(state.scopes);
     if (left.tokens === undefined && left.usd === undefined)
       return { admitted: settings.pool, excluded, floor: undefined };
     const fallbackAnswer = answerNeed(settings.fallback, state);
@@ -196,16 +201,16 @@ export function createBudgetScreen(settings: RouterSettings, nameOf: (member: Re
     return { admitted: settings.pool.filter((member) => admitted.has(member)), excluded, floor };
   }
 
-  function callRefusal(member: ResolvedMember, inputTokens: number, maxTokens: number, state: ScreenState) {
+  async function callRefusal(member: ResolvedMember, inputTokens: number, maxTokens: number, state: ScreenState) {
     const { floor } = state;
     if (floor === undefined || settings.budget === undefined) return undefined;
-    const left = settings.budget.remaining(state.scopes);
+    const left = await settings.budget.remaining(state.scopes);
     const need = needOf(member, inputTokens, maxTokens);
     if (fits(addNeeds(need, floor), left)) return undefined;
     return `budget: the call (${describeNeed(need)}) would leave less than the answer needs (${describeNeed(floor)}; ${describeLeft(left)} left)`;
   }
 
-  function refinementRefusal(
+  async function refinementRefusal(
     refiners: readonly ResolvedMember[],
     judges: readonly ResolvedMember[],
     prompt: readonly BaseMessage[],
@@ -217,7 +222,7 @@ export function createBudgetScreen(settings: RouterSettings, nameOf: (member: Re
     for (const member of refiners) {
       need = addNeeds(need, needOf(member, promptTokens(prompt, nameOf(member)), settings.planMaxTokens));
     }
-    const left = settings.budget.remaining(state.scopes);
+    const left = await settings.budget.remaining(state.scopes);
     if (fits(addNeeds(need, floor), left)) return undefined;
     return `budget: the refinement round (${describeNeed(need)}) would leave less than the answer needs (${describeNeed(floor)}; ${describeLeft(left)} left)`;
   }

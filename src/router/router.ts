@@ -202,14 +202,14 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
           this.#executionConfig(options, runManager),
         )) as AIMessage;
       } catch (error) {
-        const next = this.#afterFailedAnswer(run, reservation, error, options.signal);
+        const next = await this.#afterFailedAnswer(run, reservation, error, options.signal);
         if (next === undefined) throw await this.#answerFailed(run, errors, error);
         errors.push(error);
         run = next;
         continue;
       }
       // Settled outside the try: once the answer came back, nobody else answers.
-      call = this.#settleExecution(run.winner, reply, execution.prompt, execution.tools, reservation);
+      call = await this.#settleExecution(run.winner, reply, execution.prompt, execution.tools, reservation);
       break;
     }
     const gavel = await this.#finish(run, call);
@@ -267,7 +267,7 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
             }
             throw this.#failureOf(run, errors, error);
           }
-          const next = this.#afterFailedAnswer(run, reservation, error, options.signal);
+          const next = await this.#afterFailedAnswer(run, reservation, error, options.signal);
           if (next === undefined) throw await this.#answerFailed(run, errors, error);
           errors.push(error);
           run = next;
@@ -295,7 +295,13 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
   /** Settle a streamed answer (what came of it) and record the auction. */
   async #finishStream(run: AuctionRun, answer: OpenStream): Promise<RouterMetadata> {
     const { execution, reservation, gathered } = answer;
-    const call = this.#settleExecution(run.winner, answerOf(gathered), execution.prompt, execution.tools, reservation);
+    const call = await this.#settleExecution(
+      run.winner,
+      answerOf(gathered),
+      execution.prompt,
+      execution.tools,
+      reservation,
+    );
     return this.#finish(run, call);
   }
 
@@ -355,13 +361,14 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
    * reserved): release its reservation and return the run in which the fallback answers instead — or
    * undefined when the fallback was the one answering or the caller aborted.
    */
-  #afterFailedAnswer(
+  async #afterFailedAnswer(
     run: AuctionRun,
     reservation: Reservation | undefined,
     error: unknown,
     signal: AbortSignal | undefined,
-  ): AuctionRun | undefined {
-    if (reservation) this.#engine.settings.budget?.release(reservation);
+  ): Promise<AuctionRun | undefined> {
+    // A shared store that cannot be reached leaves the reservation to its lease.
+    if (reservation) await Promise.resolve(this.#engine.settings.budget?.release(reservation)).catch(() => {});
     const { fallback } = this.#engine.settings;
     if (signal?.aborted || run.winner === fallback) return undefined;
     return withFallbackAnswer(
@@ -420,15 +427,15 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     });
   }
 
-  #settleExecution(
+  async #settleExecution(
     winner: ResolvedMember,
     reply: AIMessage,
     prompt: BaseMessage[],
     tools: readonly unknown[],
     reservation: Reservation | undefined,
-  ): AuctionCall {
+  ): Promise<AuctionCall> {
     const call = this.#engine.answerCall(winner, reply, prompt, countToolTokens(tools, modelName(winner.model)));
-    if (reservation) this.#engine.settings.budget?.settle(reservation, call.usage);
+    if (reservation) await this.#engine.settings.budget?.settle(reservation, call.usage);
     return call;
   }
 

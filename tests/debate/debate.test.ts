@@ -2,6 +2,7 @@ import { AIMessage, type BaseMessage } from "@langchain/core/messages";
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { createMemoryBudgetStore, createTokenBudget } from "../../src/budget/index.js";
 import {
   type AuctionDebateOptions,
   aggregateAnswers,
@@ -266,5 +267,39 @@ describe("pure helpers", () => {
     expect(new Set(Array.from({ length: 20 }, (_, seed) => tie(seed))).size).toBe(2);
     expect(hasConverged({ a: "1", b: "1" }, ["a", "b"])).toBe(true);
     expect(hasConverged({ a: "1" }, ["a", "b"])).toBe(false);
+  });
+});
+
+describe("createAuctionDebate with a budget shared with the app (sharedBudget)", () => {
+  it("charges every call to the shared accounts too, and holds nothing after", async () => {
+    const store = createMemoryBudgetStore();
+    const sharedBudget = createTokenBudget({ limits: { global: { maxTokens: 100_000 }, run: {} }, store });
+    const { result, counter } = await runDebate({
+      mode: "intent",
+      budget: 4000,
+      sharedBudget,
+      sharedBudgetScopes: { run: "debate-run-1" },
+    });
+    expect(result.spentTokens).toBe(counter.tokens);
+    const accounts = await sharedBudget.snapshot();
+    expect(accounts).toEqual([
+      expect.objectContaining({ scope: "global", spentTokens: counter.tokens, reservedTokens: 0 }),
+      expect.objectContaining({
+        scope: "run",
+        scopeId: "debate-run-1",
+        spentTokens: counter.tokens,
+        reservedTokens: 0,
+      }),
+    ]);
+  });
+
+  it("drops the calls the shared budget refuses, with the reason, and spends nothing on them", async () => {
+    const sharedBudget = createTokenBudget({ limits: { global: { maxTokens: 10 } }, store: createMemoryBudgetStore() });
+    const { result, counter } = await runDebate({ mode: "intent", budget: 4000, sharedBudget });
+    expect(counter.tokens).toBe(0);
+    const drops = result.rounds.flatMap((round) => round.drops);
+    expect(drops.length).toBeGreaterThan(0);
+    expect(drops.every((drop) => drop.reason === "budget")).toBe(true);
+    expect(await sharedBudget.remaining()).toEqual({ tokens: 10 });
   });
 });

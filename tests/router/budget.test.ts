@@ -9,7 +9,13 @@ import { tool } from "langchain";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
-import { type BudgetEvent, countMessageTokens, createTokenBudget, type TokenBudget } from "../../src/budget/index.js";
+import {
+  type BudgetEvent,
+  countMessageTokens,
+  createMemoryBudgetStore,
+  createTokenBudget,
+  type TokenBudget,
+} from "../../src/budget/index.js";
 import { BudgetExhaustedError } from "../../src/errors.js";
 import { AuctionRouter } from "../../src/router/index.js";
 import { ScriptedChatModel } from "../../src/testing/scripted-chat-model.js";
@@ -434,5 +440,27 @@ describe("AuctionRouter + TokenBudget: a stream the caller stops reading", () =>
       settled.reduce((sum, charge) => sum + charge.inputTokens + charge.outputTokens, 0),
     );
     await ledger.close();
+  });
+});
+
+describe("AuctionRouter + a store-backed budget (shared by replicas)", () => {
+  it("screens, reserves and settles through the store: the same winner, every call charged once, nothing held", async () => {
+    const store = createMemoryBudgetStore();
+    const limits = { global: { maxUsd: 0.01 } };
+    const prices = { small: CHEAP, large: DEAR };
+    const budget = createTokenBudget({ limits, prices, store });
+    const { small, large } = pair();
+    const router = new AuctionRouter({ pool: poolOf(small, large), budget });
+    const answer = await router.invoke(TASK);
+    const { auction, usage } = gavelOf(answer);
+    // The same decision as the in-process budget above: large's answer does not fit in $0.01.
+    expect(auction.winner).toBe("small");
+    expect(auction.dropped.large).toMatch(/^budget: /);
+    const [account] = await budget.snapshot();
+    expect(account?.reservedTokens).toBe(0);
+    expect(account?.spentTokens).toBe(usage.execution.total_tokens + usage.auction.total_tokens);
+    // A second replica on the same store sees the spend.
+    const replica = createTokenBudget({ limits, prices, store });
+    expect((await replica.remaining()).usd).toBeCloseTo(0.01 - (account?.spentUsd ?? 0), 12);
   });
 });

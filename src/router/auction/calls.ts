@@ -76,10 +76,10 @@ export function createAuctionCalls({ settings, nameOf }: EngineContext, screen: 
       const inputTokens = countsOwnPrompt(member.model)
         ? await promptTokensOf(member.model, prompt)
         : screen.promptTokens(prompt, name);
-      const refusal = screen.callRefusal(member, inputTokens, maxTokens, state);
+      const refusal = await screen.callRefusal(member, inputTokens, maxTokens, state);
       if (refusal !== undefined) return { failure: refusal, dispatched: false };
       try {
-        reservation = settings.budget.reserve({
+        reservation = await settings.budget.reserve({
           model: name,
           inputTokens,
           maxOutputTokens: maxTokens,
@@ -108,11 +108,12 @@ export function createAuctionCalls({ settings, nameOf }: EngineContext, screen: 
         () => new RouterCallTimeoutError(member.name, purpose, settings.timeoutMs ?? 0),
       )) as AIMessage;
       const charged = chargedCall(member, purpose, reply, prompt, name);
-      if (reservation) settings.budget?.settle(reservation, charged.usage);
+      if (reservation) await settings.budget?.settle(reservation, charged.usage);
       state.calls.push(charged);
       return { reply };
     } catch (error) {
-      if (reservation) settings.budget?.release(reservation);
+      // A shared store that cannot be reached leaves the reservation to its lease.
+      if (reservation) await Promise.resolve(settings.budget?.release(reservation)).catch(() => {});
       if (request.signal?.aborted) throw error;
       return { failure: describeError(error), dispatched: true };
     }

@@ -72,7 +72,7 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     // answer do not fit; every later call must leave room for the dearest admissible answer. A local
     // model's answer is estimated with its own count of the conversation (tiktoken undercounts it).
     if (settings.budget) state.ownConversationCounts = await ownConversationCounts(settings.pool, request);
-    const screened = screen.screenBidders(state);
+    const screened = await screen.screenBidders(state);
     state.floor = screened.floor;
     state.excluded = screened.excluded;
     const bidders = screened.admitted;

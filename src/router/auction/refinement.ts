@@ -111,7 +111,7 @@ export function createRefinementStage(
       ),
     ];
     // With a budget, the refinement round as a whole must fit beside the answer's reserve, or it is not started.
-    refinementSkipped ??= screen.refinementRefusal(cheaper, bidders, prompt, state);
+    refinementSkipped ??= await screen.refinementRefusal(cheaper, bidders, prompt, state);
     if (refinementSkipped !== undefined) return { outcome, effective, refinements, refinementSkipped, juries };
 
     const second = await rounds.bidRound(cheaper, prompt, "refinements", state);

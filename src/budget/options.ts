@@ -1,0 +1,255 @@
+/**
+ * The budget's public types, option schemas and request checks, shared by the in-process
+ * `TokenBudget` and the store-backed `StoredTokenBudget`. Pure: no I/O.
+ */
+import { z } from "zod";
+import type { BudgetExhaustedError } from "../errors.js";
+import { functionSchema } from "../errors.js";
+import { priceTableSchema } from "./prices.js";
+import type { BudgetLimits, BudgetScope, Usage } from "./types.js";
+
+// ---------------------------------------------------------------------------
+// Public types
+// ---------------------------------------------------------------------------
+
+/** The scope instances a call belongs to. The global scope is implicit (id `"*"`). */
+export interface ScopeIds {
+  thread?: string;
+  run?: string;
+  example?: string;
+}
+
+/** A scope other than the global one. */
+export type NamedScope = Exclude<BudgetScope, "global">;
+
+/**
+ * Scope id of the one global account.
+ *
+ * @example
+ * ```ts
+ * const budget = createTokenBudget({ limits: { global: { maxTokens: 100_000 } } });
+ * budget.snapshot().find((account) => account.scope === "global")?.scopeId === GLOBAL_SCOPE_ID; // true ("*")
+ * ```
+ */
+export const GLOBAL_SCOPE_ID = "*";
+
+/** What a call may spend at most: its prompt and the cap on its reply. */
+export interface ReserveRequest {
+  /** Model name, looked up in the price table (see `resolvePrice`). */
+  model: string;
+  /** Prompt tokens (e.g. `countMessageTokens(messages, model)`). */
+  inputTokens: number;
+  /** The call's `max_tokens`: the most it may generate. */
+  maxOutputTokens: number;
+  /** The thread / run / example the call is charged to, besides the global scope. */
+  scopes?: ScopeIds;
+  /** Free text carried into events (e.g. `"router.plan"`). */
+  label?: string;
+}
+
+/** Room held for one call, until it is settled or released. Immutable. */
+export interface Reservation {
+  readonly id: string;
+  readonly model: string;
+  readonly scopes: Readonly<ScopeIds>;
+  /** Tokens held: `inputTokens + maxOutputTokens`. */
+  readonly tokens: number;
+  /** USD held: the cost of `tokens` at the model's price (0 when the model has no price). */
+  readonly usd: number;
+  readonly label?: string;
+}
+
+/** The real spend of a settled call. */
+export interface Settlement {
+  reservationId: string;
+  model: string;
+  usage: Usage;
+  /** `usage.inputTokens + usage.outputTokens`. */
+  tokens: number;
+  usd: number;
+  /** True when the usage was counted with a tokenizer instead of reported by the provider. */
+  estimated: boolean;
+  /** True when the real usage passed the reservation (tokens or USD). */
+  overrun: boolean;
+  /**
+   * True when a store-backed budget settled the call after its lease had expired (its reservation
+   * was already released): the spend is charged all the same, since the provider billed it.
+   */
+  late?: boolean;
+}
+
+/** State of one account. USD figures are in USD. */
+export interface AccountSnapshot {
+  scope: BudgetScope;
+  scopeId: string;
+  limits: BudgetLimits;
+  spentTokens: number;
+  spentUsd: number;
+  reservedTokens: number;
+  reservedUsd: number;
+}
+
+/**
+ * What the budget reports to its listener (the ledger's seam).
+ *
+ * - `TokenBudget` (in process) reports before the change takes effect: if the listener throws,
+ *   the operation is abandoned and the error propagates (a `refuse` then throws the listener's error).
+ * - `StoredTokenBudget` reports after the store committed the change (it cannot be taken back); a
+ *   listener that throws on `reserve` makes the budget release the reservation again.
+ * - `expire` (store-backed budgets only): a reservation whose lease ran out — its process died or
+ *   hung — was released by this budget on its next reservation. `reservation` is rebuilt from the
+ *   store (its `scopes` from the accounts it held).
+ */
+export type BudgetEvent =
+  | { type: "reserve"; at: number; reservation: Reservation }
+  | { type: "settle"; at: number; reservation: Reservation; settlement: Settlement }
+  | { type: "release"; at: number; reservation: Reservation }
+  | { type: "refuse"; at: number; request: ReserveRequest; error: BudgetExhaustedError }
+  | { type: "expire"; at: number; reservation: Reservation; expiredAt: number };
+
+// ---------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------
+
+/**
+ * Zod schema of one scope's limits; unknown keys (e.g. `maxToken`) are rejected.
+ *
+ * @example
+ * ```ts
+ * budgetLimitsSchema.safeParse({ maxTokens: 20_000, maxUsd: 5 }).success; // true
+ * budgetLimitsSchema.safeParse({ maxToken: 20_000 }).success; // false: unknown key
+ * ```
+ */
+export const budgetLimitsSchema = z
+  .object({
+    maxTokens: z.number().int().nonnegative().optional(),
+    maxUsd: z.number().nonnegative().optional(),
+  })
+  .strict();
+
+/**
+ * Zod schema of `TokenBudgetOptions`, parsed once by the constructor.
+ *
+ * @example
+ * ```ts
+ * tokenBudgetOptionsSchema.parse({ limits: { run: { maxTokens: 20_000 } } }); // { limits: { run: { maxTokens: 20000 } } }
+ * tokenBudgetOptionsSchema.safeParse({ limits: { session: { maxTokens: 1_000 } } }).success; // false: no such scope
+ * ```
+ */
+export const tokenBudgetOptionsSchema = z
+  .object({
+    limits: z
+      .object({
+        global: budgetLimitsSchema.optional(),
+        thread: budgetLimitsSchema.optional(),
+        run: budgetLimitsSchema.optional(),
+        example: budgetLimitsSchema.optional(),
+      })
+      .strict(),
+    prices: priceTableSchema.optional(),
+    requirePrices: z.boolean().optional(),
+    onEvent: functionSchema<(event: BudgetEvent) => void>().optional(),
+    now: functionSchema<() => number>().optional(),
+    generateId: functionSchema<() => string>().optional(),
+  })
+  .strict();
+
+/** Options of {@link TokenBudget}. */
+export interface TokenBudgetOptions {
+  /**
+   * Limits per scope, e.g. `{ run: { maxTokens: 20_000 }, global: { maxUsd: 5 } }`.
+   * A scope listed with `{}` is tracked (see `snapshot`) but never refuses.
+   */
+  limits: Partial<Record<BudgetScope, BudgetLimits>>;
+  /** Prices merged over `DEFAULT_PRICES`; these entries win. */
+  prices?: Record<string, { inputPerMillion: number; outputPerMillion: number }>;
+  /**
+   * Throw `UnknownModelPriceError` when reserving for a model without a price.
+   * Default: true when any limit has `maxUsd`; otherwise unpriced models cost 0 USD.
+   */
+  requirePrices?: boolean;
+  /** Called synchronously for every reserve, settle, release and refusal (the ledger's seam). */
+  onEvent?: (event: BudgetEvent) => void;
+  /** Clock for event timestamps, in ms. Default `Date.now`. */
+  now?: () => number;
+  /** Reservation id generator. Default: `reservation-1`, `reservation-2`, ... per budget. */
+  generateId?: () => string;
+}
+
+/**
+ * Zod schema of {@link ScopeIds}: `{ thread?, run?, example? }`, each a non-empty id; no other key.
+ *
+ * @example
+ * ```ts
+ * scopeIdsSchema.safeParse({ thread: "thread-7", run: "run-42" }).success; // true
+ * scopeIdsSchema.safeParse({ run: "" }).success; // false: ids are non-empty
+ * scopeIdsSchema.safeParse({ user: "ada" }).success; // false: unknown scope
+ * ```
+ */
+export const scopeIdsSchema = z
+  .object({
+    thread: z.string().min(1).optional(),
+    run: z.string().min(1).optional(),
+    example: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const reserveRequestSchema = z.object({
+  model: z.string().min(1),
+  inputTokens: z.number().int().nonnegative(),
+  maxOutputTokens: z.number().int().nonnegative(),
+  scopes: scopeIdsSchema.optional(),
+  label: z.string().optional(),
+});
+
+export const usageSchema = z.object({
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+  estimated: z.boolean().optional(),
+});
+
+// ---------------------------------------------------------------------------
+// Amounts and checks
+// ---------------------------------------------------------------------------
+
+/** Nano-dollars per USD: amounts are kept as integer nano-USD (1e-9 USD), so sums are exact. */
+export const NANO_PER_USD = 1_000_000_000;
+export const SCOPE_ORDER: readonly BudgetScope[] = ["global", "thread", "run", "example"];
+export const NAMED_SCOPES: readonly NamedScope[] = ["thread", "run", "example"];
+
+export function accountKey(scope: BudgetScope, scopeId: string): string {
+  return `${scope}\u0000${scopeId}`;
+}
+
+export function toNanoUsd(usd: number): number {
+  return Math.round(usd * NANO_PER_USD);
+}
+
+export function copyScopes(scopes: ScopeIds | undefined): ScopeIds {
+  const copy: ScopeIds = {};
+  for (const scope of NAMED_SCOPES) {
+    const scopeId = scopes?.[scope];
+    if (scopeId !== undefined) copy[scope] = scopeId;
+  }
+  return copy;
+}
+
+export function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0;
+}
+
+/** Fast check of a request; a request that fails it is re-parsed by zod for a precise error. */
+export function isWellFormed(request: ReserveRequest): boolean {
+  if (typeof request !== "object" || request === null) return false;
+  if (typeof request.model !== "string" || request.model.length === 0) return false;
+  if (!isCount(request.inputTokens) || !isCount(request.maxOutputTokens)) return false;
+  if (request.label !== undefined && typeof request.label !== "string") return false;
+  const { scopes } = request;
+  if (scopes === undefined) return true;
+  if (typeof scopes !== "object" || scopes === null) return false;
+  for (const [key, value] of Object.entries(scopes)) {
+    if (!(NAMED_SCOPES as readonly string[]).includes(key)) return false;
+    if (value !== undefined && (typeof value !== "string" || value.length === 0)) return false;
+  }
+  return true;
+}
