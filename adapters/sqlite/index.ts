@@ -1,5 +1,6 @@
 /**
- * langchain-gavel/sqlite — the auction ledger in one SQLite file (better-sqlite3, WAL mode).
+ * langchain-gavel/sqlite — the auction ledger in one SQLite file (better-sqlite3, WAL mode), and a
+ * budget store that the processes of one host share through one file (`createSqliteBudgetStore`).
  *
  * better-sqlite3 is an optional peer dependency of langchain-gavel: install it next to this entry
  * point (`npm install better-sqlite3`). It is a native module, compiled on install where no prebuilt
@@ -14,6 +15,14 @@
  *
  * @packageDocumentation
  */
+
+export {
+  createSqliteBudgetStore,
+  type SqliteBudgetStore,
+  SqliteBudgetStoreError,
+  type SqliteBudgetStoreOperation,
+  type SqliteBudgetStoreOptions,
+} from "./budget-store.js";
 export {
   createSqliteLedger,
   DEFAULT_BUSY_TIMEOUT_MS,
