@@ -2,7 +2,7 @@
  * What an auction leaves in storage once the winner has answered: the auction, its bids and every
  * charge in the ledger, and the plans (as the jury judged them) in the strategy memory.
  */
-import type { ScopeIds } from "../../budget/index.js";
+import { ledgerScopeOf } from "../../ledger/budget-events.js";
 import type { ChargeInput, LedgerScope } from "../../ledger/types.js";
 import { entriesFromAuction } from "../../memory/index.js";
 import type { RouterSettings } from "../options.js";
@@ -25,7 +25,7 @@ async function writeLedger(settings: RouterSettings, auction: AuctionRun, allCal
   const { record: entry } = auction;
   // Charges go under the narrowest scope their calls ran in; the auction under its run (the
   // ledger's overhead-by-run key), else that same narrowest scope.
-  const chargeScope = narrowestScope(auction.scopes);
+  const chargeScope = ledgerScopeOf(auction.scopes);
   const auctionScope: LedgerScope | undefined =
     auction.scopes?.run !== undefined ? { kind: "run", id: auction.scopes.run } : chargeScope;
   const values: Record<string, number> = {};
@@ -95,12 +95,4 @@ async function writeMemory(settings: RouterSettings, entry: RouterAuctionRecord)
       })),
     }),
   );
-}
-
-/** The narrowest scope of `scopes` as a ledger scope (example, then run, then thread), if any. */
-function narrowestScope(scopes: ScopeIds | undefined): LedgerScope | undefined {
-  if (scopes?.example !== undefined) return { kind: "example", id: scopes.example };
-  if (scopes?.run !== undefined) return { kind: "run", id: scopes.run };
-  if (scopes?.thread !== undefined) return { kind: "thread", id: scopes.thread };
-  return undefined;
 }
