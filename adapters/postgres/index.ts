@@ -23,3 +23,10 @@ export {
   postgresConnectionOptionsSchema,
 } from "./connection.js";
 export { PostgresConnectionError, PostgresSchemaVersionError } from "./errors.js";
+export {
+  createPostgresStrategyMemory,
+  DEFAULT_POLL_INTERVAL_MS,
+  DEFAULT_TOMBSTONE_RETENTION_MS,
+  type PostgresStrategyMemory,
+  type PostgresStrategyMemoryOptions,
+} from "./memory.js";
