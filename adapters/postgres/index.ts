@@ -24,6 +24,11 @@ export {
 } from "./connection.js";
 export { PostgresConnectionError, PostgresSchemaVersionError } from "./errors.js";
 export {
+  createPostgresLedger,
+  type PostgresLedger,
+  type PostgresLedgerOptions,
+} from "./ledger.js";
+export {
   createPostgresStrategyMemory,
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_TOMBSTONE_RETENTION_MS,
