@@ -219,7 +219,7 @@ async function checkLedgerTables(connection: PostgresConnection): Promise<number
   if (version === undefined || version === 0) {
     throw new LedgerError(
       "open",
-      `${placeOf(connection)} holds no Gavel ledger (no ledger tables). Record into it once with a writable ledger, or check --db and the schema.`,
+      `${placeOf(connection)} holds no Gavel ledger (no ledger tables). Open it writable once (which creates the tables), or check the connection string and the schema.`,
     );
   }
   if (version > POSTGRES_LEDGER_SCHEMA_VERSION) {

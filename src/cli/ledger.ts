@@ -1,14 +1,17 @@
 /**
  * `gavel ledger`: read the auction ledger from the command line.
  *
- *   gavel ledger spend   --db FILE [--by model|agent|scope] [--since ISO] [--until ISO] [--json]
- *   gavel ledger wins    --db FILE [--kind KIND] [--since ISO] [--until ISO] [--json]
- *   gavel ledger auction ID --db FILE [--json]
- *   gavel ledger recent  --db FILE [--limit N] [--kind KIND] [--json]
- *   gavel ledger overhead --db FILE [--by run|auction|model] [--kind KIND] [--since ISO] [--until ISO] [--json]
+ *   gavel ledger spend   --db FILE|URL [--by model|agent|scope] [--since ISO] [--until ISO] [--json]
+ *   gavel ledger wins    --db FILE|URL [--kind KIND] [--since ISO] [--until ISO] [--json]
+ *   gavel ledger auction ID --db FILE|URL [--json]
+ *   gavel ledger recent  --db FILE|URL [--limit N] [--kind KIND] [--json]
+ *   gavel ledger overhead --db FILE|URL [--by run|auction|model] [--kind KIND] [--since ISO] [--until ISO] [--json]
  *
- * The database is opened read-only and never created: a missing file is an error (exit code 2).
- * Output goes through injectable writers, so tests run the real command in-process.
+ * `--db` is a SQLite file, or a `postgres://` (`postgresql://`) URL of a PostgreSQL ledger, whose
+ * schema `--schema` names (default `public`). The ledger is opened read-only and never created or
+ * migrated: a missing file, a server that cannot be reached or a schema without a ledger is an error
+ * (exit code 2). A URL's password is never printed. Output goes through injectable writers, so tests
+ * run the real command in-process.
  */
 import { existsSync } from "node:fs";
 import Table from "cli-table3";
@@ -46,8 +49,14 @@ const ledgerCommandOptionsSchema = z
     stdout: functionField<(text: string) => void>().optional(),
     /** Where errors and warnings go. Default: `process.stderr`. */
     stderr: functionField<(text: string) => void>().optional(),
-    /** Opens the ledger at an existing path. Default: the SQLite ledger, read-only. */
-    openLedger: functionField<(path: string) => LedgerReader | Promise<LedgerReader>>().optional(),
+    /**
+     * Opens the ledger at `--db` (an existing path, or a PostgreSQL URL with `schema`). Default: the
+     * SQLite ledger, or the PostgreSQL one for a `postgres://` URL, read-only.
+     */
+    openLedger:
+      functionField<
+        (target: string, options: { schema?: string }) => LedgerReader | Promise<LedgerReader>
+      >().optional(),
   })
   .strict();
 
@@ -72,8 +81,13 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
   const {
     stdout = (text: string) => process.stdout.write(text),
     stderr = (text: string) => process.stderr.write(text),
-    openLedger = async (path: string) => {
-      // Loaded here, not at the top: `gavel --help` and the other commands never load better-sqlite3.
+    openLedger = async (target: string, { schema }: { schema?: string }) => {
+      // Loaded here, not at the top: `gavel --help` and the other commands never load pg or better-sqlite3.
+      if (isPostgresUrl(target)) {
+        const { createPostgresLedger } = await import("../../adapters/postgres/ledger.js");
+        return createPostgresLedger({ connectionString: target, schema, readonly: true, maxConnections: 2 });
+      }
+      const path = target;
       await importPeer("better-sqlite3", "gavel ledger", () => import("better-sqlite3"));
       const { createSqliteLedger } = await import("../../adapters/sqlite/ledger.js");
       return createSqliteLedger({ path, readonly: true });
@@ -84,9 +98,20 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
   const print = (text: string) => stdout(text.endsWith("\n") ? text : `${text}\n`);
   const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
 
-  /** Open the ledger at `path`, run `work`, close it. Missing or unreadable files end the command with exit code 2. */
-  async function withLedger<T>(command: Command, path: string, work: (ledger: LedgerReader) => Promise<T>): Promise<T> {
-    if (!existsSync(path)) {
+  /**
+   * Open the ledger at `--db`, run `work`, close it. Missing or unreadable files, unreachable servers
+   * and schemas without a ledger end the command with exit code 2.
+   */
+  async function withLedger<T>(command: Command, work: (ledger: LedgerReader) => Promise<T>): Promise<T> {
+    const { db: path, schema } = command.opts<{ db: string; schema?: string }>();
+    const postgres = isPostgresUrl(path);
+    if (schema !== undefined && !postgres) {
+      command.error("error: --schema applies to a PostgreSQL ledger (--db postgres://...), not to a file", {
+        exitCode: EXIT_NO_LEDGER,
+        code: "gavel.ledger.schemaWithoutPostgres",
+      });
+    }
+    if (!postgres && !existsSync(path)) {
       command.error(
         `error: no ledger database at ${path} (gavel ledger reads an existing file and never creates one)`,
         {
@@ -97,17 +122,18 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
     }
     let ledger: LedgerReader;
     try {
-      ledger = await openLedger(path);
+      ledger = await openLedger(path, schema === undefined ? {} : { schema });
     } catch (error) {
       if (MissingPeerDependencyError.isInstance(error)) throw error; // its message says what to install
       // A LedgerError wrapping a driver error: the driver's words ("file is not a database") say it best.
+      // PostgreSQL's errors name host, port and database themselves, never the password.
       const reason =
         LedgerError.isInstance(error) && error.cause instanceof Error
           ? error.cause.message
           : error instanceof Error
             ? error.message
             : String(error);
-      command.error(`error: cannot read ${path} as a Gavel ledger: ${reason}`, {
+      command.error(`error: cannot read ${displayed(path)} as a Gavel ledger: ${withoutPasswords(reason)}`, {
         exitCode: EXIT_NO_LEDGER,
         code: "gavel.ledger.unreadableDatabase",
       });
@@ -120,27 +146,29 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
   }
 
   const ledger = new Command("ledger")
-    .description("Query the auction ledger: spend, win rates, single auctions, recent auctions.")
+    .description(
+      "Query the auction ledger (a SQLite file or a PostgreSQL URL): spend, win rates, single auctions, recent auctions.",
+    )
     .configureOutput(output);
 
   ledger
     .command("spend")
     .description("Settled spend (tokens, USD, calls) grouped by model, agent or scope.")
     .configureOutput(output)
-    .requiredOption("--db <file>", "ledger database file")
+    .requiredOption("--db <file>", DB_HELP)
+    .option("--schema <name>", SCHEMA_HELP)
     .addOption(new Option("--by <grouping>", "group by").choices(["model", "agent", "scope"]).default("model"))
     .option("--since <iso>", "from this time, inclusive (ISO 8601)", parseTime)
     .option("--until <iso>", "up to this time, exclusive (ISO 8601)", parseTime)
     .option("--json", "print JSON")
     .action(async (_options: unknown, command: Command) => {
-      const { db, by, since, until, json } = command.opts<{
-        db: string;
+      const { by, since, until, json } = command.opts<{
         by: SpendGrouping;
         since?: number;
         until?: number;
         json?: boolean;
       }>();
-      const rows = await withLedger(command, db, (opened) => opened.spend({ by, since, until }));
+      const rows = await withLedger(command, (opened) => opened.spend({ by, since, until }));
       if (json) printJson(rows);
       else print(rows.length === 0 ? "No settled charges in this range." : spendTable(by, rows));
     });
@@ -149,20 +177,20 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
     .command("wins")
     .description("Win rate and mean price paid of every bidder.")
     .configureOutput(output)
-    .requiredOption("--db <file>", "ledger database file")
+    .requiredOption("--db <file>", DB_HELP)
+    .option("--schema <name>", SCHEMA_HELP)
     .option("--kind <kind>", "only auctions of this kind (route, debate, ...)")
     .option("--since <iso>", "auctions from this time, inclusive (ISO 8601)", parseTime)
     .option("--until <iso>", "auctions up to this time, exclusive (ISO 8601)", parseTime)
     .option("--json", "print JSON")
     .action(async (_options: unknown, command: Command) => {
-      const { db, kind, since, until, json } = command.opts<{
-        db: string;
+      const { kind, since, until, json } = command.opts<{
         kind?: string;
         since?: number;
         until?: number;
         json?: boolean;
       }>();
-      const rows = await withLedger(command, db, (opened) => opened.winRates({ kind, since, until }));
+      const rows = await withLedger(command, (opened) => opened.winRates({ kind, since, until }));
       if (json) printJson(rows);
       else print(rows.length === 0 ? "No auctions in this range." : winsTable(rows));
     });
@@ -172,13 +200,14 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
     .description("Everything recorded about one auction: bids, charges, outcome.")
     .configureOutput(output)
     .argument("<id>", "auction id")
-    .requiredOption("--db <file>", "ledger database file")
+    .requiredOption("--db <file>", DB_HELP)
+    .option("--schema <name>", SCHEMA_HELP)
     .option("--json", "print JSON")
     .action(async (id: string, _options: unknown, command: Command) => {
       const { db, json } = command.opts<{ db: string; json?: boolean }>();
-      const record = await withLedger(command, db, (opened) => opened.getAuction(id));
+      const record = await withLedger(command, (opened) => opened.getAuction(id));
       if (record === undefined) {
-        command.error(`error: no auction ${id} in ${db}`, {
+        command.error(`error: no auction ${id} in ${displayed(db)}`, {
           exitCode: EXIT_NOT_FOUND,
           code: "gavel.ledger.auctionNotFound",
         });
@@ -191,13 +220,14 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
     .command("recent")
     .description("The most recent auctions, newest first.")
     .configureOutput(output)
-    .requiredOption("--db <file>", "ledger database file")
+    .requiredOption("--db <file>", DB_HELP)
+    .option("--schema <name>", SCHEMA_HELP)
     .option("--limit <n>", "how many", parsePositiveInteger, 20)
     .option("--kind <kind>", "only auctions of this kind (route, debate, ...)")
     .option("--json", "print JSON")
     .action(async (_options: unknown, command: Command) => {
-      const { db, limit, kind, json } = command.opts<{ db: string; limit: number; kind?: string; json?: boolean }>();
-      const rows = await withLedger(command, db, (opened) => opened.recentAuctions({ limit, kind }));
+      const { limit, kind, json } = command.opts<{ limit: number; kind?: string; json?: boolean }>();
+      const rows = await withLedger(command, (opened) => opened.recentAuctions({ limit, kind }));
       if (json) printJson(rows);
       else print(rows.length === 0 ? "No auctions recorded." : recentTable(rows));
     });
@@ -206,22 +236,22 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
     .command("overhead")
     .description("Auction overhead (plans, jury, refinements, intents) against answer tokens and USD, per run.")
     .configureOutput(output)
-    .requiredOption("--db <file>", "ledger database file")
+    .requiredOption("--db <file>", DB_HELP)
+    .option("--schema <name>", SCHEMA_HELP)
     .addOption(new Option("--by <grouping>", "group by").choices(["run", "auction", "model"]).default("run"))
     .option("--kind <kind>", "only charges of auctions of this kind (route, debate, ...)")
     .option("--since <iso>", "charges from this time, inclusive (ISO 8601)", parseTime)
     .option("--until <iso>", "charges up to this time, exclusive (ISO 8601)", parseTime)
     .option("--json", "print JSON")
     .action(async (_options: unknown, command: Command) => {
-      const { db, by, kind, since, until, json } = command.opts<{
-        db: string;
+      const { by, kind, since, until, json } = command.opts<{
         by: OverheadGrouping;
         kind?: string;
         since?: number;
         until?: number;
         json?: boolean;
       }>();
-      const rows = await withLedger(command, db, (opened) => opened.overhead({ by, kind, since, until }));
+      const rows = await withLedger(command, (opened) => opened.overhead({ by, kind, since, until }));
       if (json) printJson(rows);
       else print(rows.length === 0 ? "No settled charges in this range." : overheadTable(by, rows));
     });
@@ -232,6 +262,26 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
 // ---------------------------------------------------------------------------
 // Argument parsing
 // ---------------------------------------------------------------------------
+
+const DB_HELP =
+  "ledger database: a SQLite file, or the postgres:// (postgresql://) URL of a PostgreSQL ledger, " +
+  "e.g. postgres://user:password@host:5432/database (the password is never printed)";
+const SCHEMA_HELP = 'with a postgres:// --db: the schema of the ledger\'s tables (default "public")';
+
+/** True when `--db` is a PostgreSQL URL rather than a file. */
+function isPostgresUrl(target: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(target);
+}
+
+/** `user:password@` of URLs in a text as `user:***@`. */
+function withoutPasswords(text: string): string {
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, "$1:***@");
+}
+
+/** `--db` as messages show it: a file as given, a URL without its password. */
+function displayed(target: string): string {
+  return isPostgresUrl(target) ? withoutPasswords(target) : target;
+}
 
 function parseTime(text: string): number {
   const time = Date.parse(text);
