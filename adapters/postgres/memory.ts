@@ -101,10 +101,29 @@ const postgresStrategyMemoryOptionsSchema = postgresConnectionOptionsSchema
  * | `kernel` | `"auto"` | in-process scoring loop: `"wasm"` (SIMD), `"js"`, or `"auto"` |
  * | `pollIntervalMs` | `1000` | polling while the LISTEN connection is down; retrievals written at least this often |
  * | `tombstoneRetentionMs` | `3600000` | eviction tombstones kept; a replica further behind reloads everything |
+ *
+ * @example
+ * ```ts
+ * const options: PostgresStrategyMemoryOptions = {
+ *   connectionString: "postgres://app@db.internal:5432/gavel",
+ *   schema: "gavel",
+ *   embeddings,
+ *   maxEntries: 50_000,
+ * };
+ * ```
  */
 export type PostgresStrategyMemoryOptions = z.input<typeof postgresStrategyMemoryOptionsSchema>;
 
-/** A strategy memory on PostgreSQL, with a way to catch up on demand. */
+/**
+ * A strategy memory on PostgreSQL, with a way to catch up on demand.
+ *
+ * @example
+ * ```ts
+ * const memory: PostgresStrategyMemory = await createPostgresStrategyMemory({ connectionString, embeddings });
+ * await memory.sync(); // every change committed by any replica before this call is now searchable here
+ * memory.version; // the change version this replica has applied
+ * ```
+ */
 export interface PostgresStrategyMemory extends StrategyMemory {
   /**
    * Catch up with the database now (reads do so on their own when another replica has written):
