@@ -9,7 +9,9 @@
  *    `skipLibCheck`; a feature whose optional peer is missing names the package to install;
  * 2. with the optional peers installed: every entry point is imported and used in a process that
  *    handles its own rejections and survives one; `npx gavel --help`, `npx gavel eval --outcomes` on
- *    the shipped RouterBench file and `npx gavel ledger` on the ledger it wrote all work.
+ *    the shipped RouterBench file and `npx gavel ledger` on the ledger it wrote all work; with a
+ *    PostgreSQL server (tests/helpers/postgres.ts), a ledger recorded there reads back through
+ *    `npx gavel ledger --db postgres://...`.
  *
  * Slow (a pack, two installs, better-sqlite3 compiled from source): minutes, not seconds.
  */
@@ -25,6 +27,7 @@ import {
   probeImport,
   testedVersion,
 } from "../helpers/consumer.js";
+import { freshSchema, POSTGRES_URL } from "../helpers/postgres.js";
 
 /** Every entry point of package.json's `exports`. */
 const ENTRY_POINTS = [
@@ -35,6 +38,7 @@ const ENTRY_POINTS = [
   "langchain-gavel/vectra",
   "langchain-gavel/encoder",
   "langchain-gavel/llamacpp",
+  "langchain-gavel/postgres",
 ];
 
 /** Native or heavy packages: optional peers, installed only by an app that uses their feature. */
@@ -50,6 +54,7 @@ const HEAVY = [
   "node-llama-cpp",
   "@langchain/community",
   "playwright",
+  "pg",
 ];
 
 /** Packages the core entry point must not load: the heavy ones and those only the CLI uses. */
@@ -65,6 +70,7 @@ const OPTIONAL_PEERS = [
   "vega",
   "vega-lite",
   "highs",
+  "pg",
 ];
 
 const CONSUMER_FILE = `import { createAgent } from "langchain";
@@ -128,6 +134,7 @@ const { createSqliteLedger } = await import("langchain-gavel/sqlite");
 const { createVectraStrategyMemory } = await import("langchain-gavel/vectra");
 const { UniversalSentenceEncoderEmbeddings } = await import("langchain-gavel/encoder");
 const { LlamaCppChatModel } = await import("langchain-gavel/llamacpp");
+const { createPostgresLedger, PostgresConnectionError } = await import("langchain-gavel/postgres");
 const { mkdtempSync } = await import("node:fs");
 const { join } = await import("node:path");
 const { tmpdir } = await import("node:os");
@@ -146,6 +153,12 @@ try {
 } catch (error) {
   llamaError = error.message;
 }
+let postgresError = "none";
+try {
+  await createPostgresLedger({ connectionString: "postgres://app:s3cret@127.0.0.1:1/gavel", connectTimeoutMs: 2000 });
+} catch (error) {
+  postgresError = (PostgresConnectionError.isInstance(error) ? "PostgresConnectionError: " : "") + error.message;
+}
 Promise.reject(new Error("a rejection the host handles"));
 await new Promise((resolve) => setTimeout(resolve, 100));
 console.log(JSON.stringify({
@@ -153,6 +166,7 @@ console.log(JSON.stringify({
   winner: outcome.winners[0],
   evalExports: Object.keys(evaluation).length,
   llamaError,
+  postgresError,
   survived: true,
 }));
 `;
@@ -231,6 +245,14 @@ try { createSqliteLedger({ path: "ledger.db" }); } catch (error) { console.log(e
       const { stdout } = await project.run("node", [script]);
       expect(stdout).toContain("MissingPeerDependencyError");
       expect(stdout).toContain("npm install better-sqlite3");
+      const postgres = project.write(
+        "missing-pg.mjs",
+        `const { createPostgresLedger } = await import("langchain-gavel/postgres");
+try { await createPostgresLedger({ connectionString: "postgres://127.0.0.1/gavel" }); } catch (error) { console.log(error.name + ": " + error.message); }`,
+      );
+      const pg = await project.run("node", [postgres]);
+      expect(pg.stdout).toContain("MissingPeerDependencyError");
+      expect(pg.stdout).toContain("npm install pg");
     });
 
     it("ships no source map that points to a file it does not ship", () => {
@@ -254,6 +276,9 @@ try { createSqliteLedger({ path: "ledger.db" }); } catch (error) { console.log(e
       expect(result).toMatchObject({ dimensions: 512, winner: "a", survived: true });
       expect(result.evalExports).toBeGreaterThan(50);
       expect(result.llamaError).toContain("node-llama-cpp");
+      expect(result.postgresError).toContain("PostgresConnectionError: ");
+      expect(result.postgresError).toContain("127.0.0.1:1/gavel");
+      expect(result.postgresError).not.toContain("s3cret");
     });
 
     it("runs npx gavel --help", async () => {
@@ -284,5 +309,36 @@ try { createSqliteLedger({ path: "ledger.db" }); } catch (error) { console.log(e
       const spend = await project.run("npx", ["gavel", "ledger", "spend", "--db", "out/ledger.db", "--by", "model"]);
       expect(spend.stdout).toMatch(/gpt-4/);
     });
+
+    it.skipIf(POSTGRES_URL === undefined)(
+      "records into a PostgreSQL ledger, then reads it with npx gavel ledger --db postgres://",
+      async () => {
+        const { schema, drop } = await freshSchema(POSTGRES_URL as string, "tarball");
+        try {
+          const script = project.write(
+            "record-postgres.mjs",
+            `const { createPostgresLedger } = await import("langchain-gavel/postgres");
+const ledger = await createPostgresLedger({ connectionString: process.argv[2], schema: process.argv[3] });
+await ledger.recordAuction({
+  id: "packed-1",
+  kind: "route",
+  createdAt: 0,
+  outcome: { mechanism: "second_price", winners: ["mini"], clearingPrice: 0, seed: 1, reservePrice: 0,
+    results: [{ bidder: "mini", amount: 1, won: true, rank: 1, price: 0, reason: "won", detail: "only bid" }] },
+});
+await ledger.recordCharge({ kind: "settle", model: "mini", inputTokens: 10, outputTokens: 5, usd: 0.25, auctionId: "packed-1", at: 0 });
+await ledger.close();`,
+          );
+          await project.run("node", [script, POSTGRES_URL as string, schema]);
+          const db = ["--db", POSTGRES_URL as string, "--schema", schema];
+          const spend = await project.run("npx", ["gavel", "ledger", "spend", ...db, "--json"]);
+          expect(JSON.parse(spend.stdout)).toMatchObject([{ key: "mini", calls: 1, usd: 0.25 }]);
+          const recent = await project.run("npx", ["gavel", "ledger", "recent", ...db]);
+          expect(recent.stdout).toContain("packed-1");
+        } finally {
+          await drop();
+        }
+      },
+    );
   });
 });
