@@ -7,7 +7,8 @@
  * - text is ordered byte-wise (`COLLATE "C"`), as SQLite's BINARY collation orders it, whatever the
  *   database's collation, and `NULL` keys sort first, as in SQLite;
  * - ties of time are broken by `seq`, the order of insertion (SQLite's rowid);
- * - batches are inserted with `unnest(...) WITH ORDINALITY`, in input order, one statement per table.
+ * - a write is one statement (an auction with its bids, a batch, a snapshot with its accounts): one
+ *   round trip, atomic on its own; rows go in with `unnest(...) WITH ORDINALITY`, in input order.
  *
  * Results keep PostgreSQL's text form of `bigint` and `numeric` (strings); `ledger.ts` turns them into
  * numbers.
@@ -77,23 +78,27 @@ export function ledgerStatements(table: (name: string) => string) {
     `SELECT ${OVERHEAD_KEY[by]} AS key, count(DISTINCT c.auction_id) AS auctions ${overheadFilter} GROUP BY 1`;
 
   return {
-    /** `$1`...`$14`: one array per column, one element per auction. */
+    /**
+     * Auctions and their bids in one statement (so one round trip, atomic without BEGIN/COMMIT; the
+     * bids' foreign keys are checked at its end). `$1`...`$14`: one array per auction column, one
+     * element per auction; `$15`...`$25`: one array per bid column, one element per bid of the batch.
+     */
     insertAuctions: `
-      INSERT INTO ${auctions} (id, created_at, kind, mechanism, scope_kind, scope_id, task, task_hash,
-                               clearing_price, seed, reserve_price, winners, bid_count, metadata)
-      SELECT id, created_at, kind, mechanism, scope_kind, scope_id, task, task_hash,
-             clearing_price, seed, reserve_price, winners::json, bid_count, metadata::json
-      FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                  $9::numeric[], $10::bigint[], $11::numeric[], $12::text[], $13::integer[], $14::text[])
-           WITH ORDINALITY AS input (id, created_at, kind, mechanism, scope_kind, scope_id, task, task_hash,
-                                     clearing_price, seed, reserve_price, winners, bid_count, metadata, position)
-      ORDER BY position`,
-    /** `$1`...`$11`: one array per column, one element per bid of every auction of the batch. */
-    insertBids: `
+      WITH new_auctions AS (
+        INSERT INTO ${auctions} (id, created_at, kind, mechanism, scope_kind, scope_id, task, task_hash,
+                                 clearing_price, seed, reserve_price, winners, bid_count, metadata)
+        SELECT id, created_at, kind, mechanism, scope_kind, scope_id, task, task_hash,
+               clearing_price, seed, reserve_price, winners::json, bid_count, metadata::json
+        FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                    $9::numeric[], $10::bigint[], $11::numeric[], $12::text[], $13::integer[], $14::text[])
+             WITH ORDINALITY AS input (id, created_at, kind, mechanism, scope_kind, scope_id, task, task_hash,
+                                       clearing_price, seed, reserve_price, winners, bid_count, metadata, position)
+        ORDER BY position
+      )
       INSERT INTO ${bids} (auction_id, bidder, rank, amount, value, tokens, won, price, reason, detail, meta)
       SELECT auction_id, bidder, rank, amount, value, tokens, won, price, reason, detail, meta::json
-      FROM unnest($1::text[], $2::text[], $3::integer[], $4::numeric[], $5::numeric[], $6::bigint[], $7::boolean[],
-                  $8::numeric[], $9::text[], $10::text[], $11::text[])
+      FROM unnest($15::text[], $16::text[], $17::integer[], $18::numeric[], $19::numeric[], $20::bigint[],
+                  $21::boolean[], $22::numeric[], $23::text[], $24::text[], $25::text[])
            AS input (auction_id, bidder, rank, amount, value, tokens, won, price, reason, detail, meta)`,
     /** `$1`...`$15`: one array per column, one element per charge. */
     insertCharges: `
@@ -117,14 +122,18 @@ export function ledgerStatements(table: (name: string) => string) {
       VALUES ($1, $2, $3, $4, $5, $6)
       ON CONFLICT (scope_kind, scope_id) DO UPDATE SET max_tokens = EXCLUDED.max_tokens,
         max_usd = EXCLUDED.max_usd, label = EXCLUDED.label, defined_at = EXCLUDED.defined_at`,
-    insertSnapshot: `INSERT INTO ${snapshots} (taken_at, label) VALUES ($1, $2) RETURNING id`,
-    /** `$1` the snapshot id; `$2`...`$9`: one array per column, one element per account. */
-    insertSnapshotAccounts: `
+    /**
+     * A snapshot and its accounts in one statement. `$1` taken at, `$2` the label; `$3`...`$10`: one
+     * array per account column, one element per account.
+     */
+    insertSnapshot: `
+      WITH snapshot AS (INSERT INTO ${snapshots} (taken_at, label) VALUES ($1, $2) RETURNING id)
       INSERT INTO ${snapshotAccounts} (snapshot_id, scope_kind, scope_id, max_tokens, max_usd,
                                        spent_tokens, spent_usd, reserved_tokens, reserved_usd)
-      SELECT $1::bigint, scope_kind, scope_id, max_tokens, max_usd, spent_tokens, spent_usd, reserved_tokens, reserved_usd
-      FROM unnest($2::text[], $3::text[], $4::bigint[], $5::numeric[], $6::bigint[], $7::numeric[], $8::bigint[],
-                  $9::numeric[])
+      SELECT snapshot.id, scope_kind, scope_id, max_tokens, max_usd, spent_tokens, spent_usd, reserved_tokens, reserved_usd
+      FROM snapshot,
+           unnest($3::text[], $4::text[], $5::bigint[], $6::numeric[], $7::bigint[], $8::numeric[], $9::bigint[],
+                  $10::numeric[])
            AS input (scope_kind, scope_id, max_tokens, max_usd, spent_tokens, spent_usd, reserved_tokens, reserved_usd)`,
 
     spend: { model: spend("model"), agent: spend("agent"), scope: spend("scope") },

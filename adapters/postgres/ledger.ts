@@ -6,8 +6,9 @@
  * Read top to bottom: options → opening (connect, migrate or check) → the write methods → the
  * queries → row mapping. The SQL is in `ledger-sql.ts`, the tables in `ledger-migrations.ts`.
  *
- * - Every `record*` call is one transaction (or one statement): committed when its promise resolves,
- *   nothing of it stored when it rejects. A batch is one transaction of one statement per table.
+ * - Every `record*` call is one SQL statement, so one round trip and one transaction: committed when
+ *   its promise resolves, nothing of it stored when it rejects. An auction goes in with its bids, a
+ *   batch with all its auctions and bids, a snapshot with its accounts.
  * - Ids are primary keys: an id recorded twice is refused, by whichever replica comes second.
  * - Reads that take several statements (an auction with its bids, charges and outcome; a snapshot
  *   with its accounts; the overhead's two sums) run in one read-only REPEATABLE READ transaction,
@@ -292,7 +293,7 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
     }
   }
 
-  async function insertAuctions(client: PoolClient, inputs: readonly AuctionInput[]): Promise<string[]> {
+  async function insertAuctions(inputs: readonly AuctionInput[]): Promise<string[]> {
     const ids = inputs.map((input) => input.id ?? generateId());
     const auctions = columns(14);
     const bids = columns(11);
@@ -333,12 +334,11 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
       }
     });
     if (ids.length === 0) return ids;
-    await client.query(sql.insertAuctions, auctions);
-    if ((bids[0]?.length ?? 0) > 0) await client.query(sql.insertBids, bids);
+    await pool.query(sql.insertAuctions, [...auctions, ...bids]);
     return ids;
   }
 
-  async function insertCharges(client: PoolClient, inputs: readonly ChargeInput[]): Promise<string[]> {
+  async function insertCharges(inputs: readonly ChargeInput[]): Promise<string[]> {
     const ids = inputs.map((input) => input.id ?? generateId());
     const charges = columns(15);
     inputs.forEach((input, index) => {
@@ -361,11 +361,11 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
         toJson(input.metadata),
       ]);
     });
-    if (ids.length > 0) await client.query(sql.insertCharges, charges);
+    if (ids.length > 0) await pool.query(sql.insertCharges, charges);
     return ids;
   }
 
-  async function insertSnapshot(client: PoolClient, input: BudgetSnapshotInput): Promise<void> {
+  async function insertSnapshot(input: BudgetSnapshotInput): Promise<void> {
     const accounts = columns(8);
     for (const account of input.accounts) {
       push(accounts, [
@@ -379,11 +379,7 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
         orNull(account.reservedUsd),
       ]);
     }
-    const { rows } = await client.query<{ id: string }>(sql.insertSnapshot, [
-      orNull(input.takenAt ?? now()),
-      input.label ?? null,
-    ]);
-    if (input.accounts.length > 0) await client.query(sql.insertSnapshotAccounts, [rows[0]?.id, ...accounts]);
+    await pool.query(sql.insertSnapshot, [orNull(input.takenAt ?? now()), input.label ?? null, ...accounts]);
   }
 
   return {
@@ -393,27 +389,27 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
 
     async recordAuction(input) {
       return write("recordAuction", `could not record auction ${input.id ?? "(new)"}`, async () => {
-        const [id] = await connection.transaction((client) => insertAuctions(client, [input]));
+        const [id] = await insertAuctions([input]);
         return id as string;
       });
     },
 
     async recordAuctions(inputs) {
       return write("recordAuctions", `could not record ${inputs.length} auctions; none was written`, () =>
-        connection.transaction((client) => insertAuctions(client, inputs)),
+        insertAuctions(inputs),
       );
     },
 
     async recordCharge(input) {
       return write("recordCharge", `could not record a ${input.kind} charge for ${input.model}`, async () => {
-        const [id] = await connection.transaction((client) => insertCharges(client, [input]));
+        const [id] = await insertCharges([input]);
         return id as string;
       });
     },
 
     async recordCharges(inputs) {
       return write("recordCharges", `could not record ${inputs.length} charges; none was written`, () =>
-        connection.transaction((client) => insertCharges(client, inputs)),
+        insertCharges(inputs),
       );
     },
 
@@ -452,7 +448,7 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
       await write(
         "recordBudgetSnapshot",
         `could not record a snapshot of ${input.accounts.length} budget accounts`,
-        () => connection.transaction((client) => insertSnapshot(client, input)),
+        () => insertSnapshot(input),
       );
     },
 
