@@ -17,6 +17,15 @@
  *
  * @packageDocumentation
  */
+
+export {
+  createPostgresBudgetStore,
+  DEFAULT_BUDGET_STORE_RETRIES,
+  type PostgresBudgetStore,
+  PostgresBudgetStoreError,
+  type PostgresBudgetStoreOperation,
+  type PostgresBudgetStoreOptions,
+} from "./budget-store.js";
 export {
   DEFAULT_CONNECT_TIMEOUT_MS,
   type PostgresConnectionOptions,
