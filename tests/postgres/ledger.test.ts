@@ -371,6 +371,16 @@ describePostgres("createPostgresLedger", (url) => {
     expect(record?.taskHash).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it("generates time-ordered UUIDv7 ids from the injected clock by default", async () => {
+    const at = Date.parse("2025-06-01T00:00:00Z");
+    const ledger = await createPostgresLedger({ connectionString: url, schema: schema.schema, now: () => at });
+    opened.push(ledger);
+    const id = await ledger.recordAuction({ kind: "demo", outcome });
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(Number.parseInt(id.replaceAll("-", "").slice(0, 12), 16)).toBe(at);
+    expect((await ledger.getAuction(id))?.createdAt).toBe(at);
+  });
+
   it("stamps records with the injected clock and ids with the injected generator", async () => {
     let tick = 1_000;
     let counter = 0;
