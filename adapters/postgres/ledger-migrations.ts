@@ -16,7 +16,14 @@
  * - Tables are prefixed `ledger_`, so the budget store and the memory can share the schema.
  */
 
-/** The ledger's tables, unquoted: what `connection.table(...)` is given. */
+/**
+ * The ledger's tables, unquoted: what `connection.table(...)` is given.
+ *
+ * @example
+ * ```ts
+ * connection.table(LEDGER_TABLES.auctions); // `"gavel"."ledger_auctions"` in schema gavel
+ * ```
+ */
 export const LEDGER_TABLES = {
   auctions: "ledger_auctions",
   bids: "ledger_bids",

@@ -172,5 +172,13 @@ export function ledgerStatements(table: (name: string) => string) {
   };
 }
 
-/** The statements of one ledger. */
+/**
+ * The statements of one ledger.
+ *
+ * @example
+ * ```ts
+ * const sql: LedgerStatements = ledgerStatements(connection.table);
+ * const { rows } = await pool.query(sql.budgets);
+ * ```
+ */
 export type LedgerStatements = ReturnType<typeof ledgerStatements>;
