@@ -22,6 +22,7 @@ import { z } from "zod";
 import type { BudgetLimits, BudgetScope } from "../../src/budget/types.js";
 import { functionSchema, GavelError, parseConfig } from "../../src/errors.js";
 import { LedgerError, type LedgerOperation } from "../../src/ledger/errors.js";
+import { timeOrderedId } from "../../src/ledger/ids.js";
 import { foldOverhead, type OverheadPart } from "../../src/ledger/overhead.js";
 import { hashTask } from "../../src/ledger/task-hash.js";
 import type {
@@ -51,7 +52,6 @@ import type {
   WinRateRow,
 } from "../../src/ledger/types.js";
 import type { BidReason, MechanismName } from "../../src/market/types.js";
-import { timeOrderedId } from "../sqlite/ledger.js";
 import { connectPostgres, type PostgresConnection, postgresConnectionOptionsSchema } from "./connection.js";
 import { PostgresSchemaVersionError } from "./errors.js";
 import { POSTGRES_LEDGER_MIGRATIONS, POSTGRES_LEDGER_SCHEMA_VERSION } from "./ledger-migrations.js";

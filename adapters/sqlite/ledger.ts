@@ -11,12 +11,12 @@
  * commit and survives power loss too, at the cost of one fsync per transaction.
  */
 
-import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
 import { z } from "zod";
 import type { BudgetLimits, BudgetScope } from "../../src/budget/types.js";
 import { functionSchema, parseConfig } from "../../src/errors.js";
 import { LedgerError, type LedgerOperation } from "../../src/ledger/errors.js";
+import { timeOrderedId } from "../../src/ledger/ids.js";
 import { foldOverhead, type OverheadPart } from "../../src/ledger/overhead.js";
 import { hashTask } from "../../src/ledger/task-hash.js";
 import type {
@@ -603,26 +603,6 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
       closed = true;
     },
   };
-}
-
-/**
- * A UUIDv7 (RFC 9562): 48 bits of epoch milliseconds, then random bits. Ids of later milliseconds sort
- * later, so new rows land at the right edge of the primary-key B-trees instead of at random
- * pages (measurably faster inserts once the file outgrows the page cache).
- *
- * @example
- * ```ts
- * timeOrderedId(Date.parse("2025-06-01T00:00:00Z")); // "019728c9-c000-7xxx-yxxx-xxxxxxxxxxxx" (x random, y one of 8 9 a b)
- * ```
- */
-export function timeOrderedId(epochMs: number): string {
-  const bytes = randomBytes(16);
-  const milliseconds = Math.max(0, Math.floor(epochMs));
-  bytes.writeUIntBE(milliseconds % 2 ** 48, 0, 6);
-  bytes[6] = 0x70 | ((bytes[6] ?? 0) & 0x0f);
-  bytes[8] = 0x80 | ((bytes[8] ?? 0) & 0x3f);
-  const hex = bytes.toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 // ---------------------------------------------------------------------------

@@ -191,6 +191,6 @@ describe("gavel ledger", () => {
   it("requires --db", async () => {
     const { stderr, exitCode } = await gavel("ledger", "spend");
     expect(exitCode).not.toBe(0);
-    expect(stderr).toMatch(/--db <file>/);
+    expect(stderr).toMatch(/--db <file\|url>/);
   });
 });

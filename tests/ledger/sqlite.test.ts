@@ -3,10 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createSqliteLedger, type SqliteLedger, timeOrderedId } from "../../adapters/sqlite/ledger.js";
+import { createSqliteLedger, type SqliteLedger } from "../../adapters/sqlite/ledger.js";
 import { LEDGER_APPLICATION_ID, LEDGER_SCHEMA_VERSION } from "../../adapters/sqlite/migrations.js";
 import { ConfigError } from "../../src/errors.js";
 import { LedgerError } from "../../src/ledger/errors.js";
+import { timeOrderedId } from "../../src/ledger/ids.js";
 import { hashTask } from "../../src/ledger/task-hash.js";
 import { createSampleOutcome, describeAuctionLedgerConformance } from "../../src/testing.js";
 

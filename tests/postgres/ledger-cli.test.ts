@@ -233,7 +233,7 @@ describePostgres("gavel ledger --db postgres://", (url) => {
 describe("gavel ledger --help", () => {
   it("says --db takes a file or a postgres:// URL, and --schema", async () => {
     const { stdout } = await gavel("ledger", "spend", "--help");
-    expect(stdout).toMatch(/--db <file>\s+ledger database: a SQLite file, or the postgres:\/\//);
+    expect(stdout).toMatch(/--db <file\|url>\s+ledger database: a SQLite file, or the postgres:\/\//);
     expect(stdout).toContain("--schema <name>");
   });
 });
