@@ -371,7 +371,8 @@ function buildStore(database: Database.Database, ownsDatabase: boolean): SqliteB
        WHERE scope = @scope AND scope_id = @scopeId`,
     ),
     expiredOpen: database.prepare<[number], ReservationRow>(
-      "SELECT * FROM gavel_budget_reservations WHERE state = 'open' AND expires_at <= ? ORDER BY rowid",
+      // Ordered by the partial index itself: an ORDER BY rowid would make SQLite scan the whole table.
+      "SELECT * FROM gavel_budget_reservations WHERE state = 'open' AND expires_at <= ? ORDER BY expires_at",
     ),
     reservation: database.prepare<[string], ReservationRow>("SELECT * FROM gavel_budget_reservations WHERE id = ?"),
     insert: database.prepare(
