@@ -265,6 +265,51 @@ export const POSTGRES_BUDGET_STORE_MIGRATIONS: readonly string[] = [
   END
   $function$;
 
+  -- A batch of reserves ('r'), settles ('s') and releases ('x') of one process, applied in order in
+  -- one transaction (one commit for the batch): the union of their accounts is locked first, in key
+  -- order, then each operation runs as gavel_budget_reserve / gavel_budget_close would alone.
+  -- p_scopes / p_scope_ids: the reserves' accounts; p_close_ids: the reservations settled or released;
+  -- p_now: the latest time of the batch. Answers one result per operation, in order.
+  CREATE FUNCTION {schema}.gavel_budget_apply(
+    p_ops jsonb, p_scopes text[], p_scope_ids text[], p_close_ids text[], p_now bigint
+  ) RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $function$
+  DECLARE
+    v_keys text[];
+    v_lock_keys text[];
+    v_op jsonb;
+    v_results jsonb := '[]'::jsonb;
+  BEGIN
+    SELECT coalesce(array_agg(s || ':' || d), '{}') INTO v_keys FROM unnest(p_scopes, p_scope_ids) AS q(s, d);
+    SELECT coalesce(array_agg(DISTINCT k), '{}') INTO v_lock_keys FROM (
+      SELECT unnest(v_keys) AS k
+      UNION SELECT unnest(r.account_keys) FROM {schema}.gavel_budget_reservations r WHERE r.id = ANY (p_close_ids)
+      UNION SELECT unnest(r.account_keys) FROM {schema}.gavel_budget_reservations r
+            WHERE r.state = 'open' AND r.expires_at <= p_now AND r.account_keys && v_keys
+    ) AS touched;
+    INSERT INTO {schema}.gavel_budget_accounts (key, scope, scope_id)
+    SELECT DISTINCT ON (s || ':' || d) s || ':' || d, s, d FROM unnest(p_scopes, p_scope_ids) AS q(s, d)
+    ORDER BY s || ':' || d
+    ON CONFLICT (key) DO NOTHING;
+    ${LOCK_ACCOUNTS}
+    FOR v_op IN SELECT op FROM jsonb_array_elements(p_ops) WITH ORDINALITY AS o(op, n) ORDER BY n LOOP
+      IF v_op->>'k' = 'r' THEN
+        v_results := v_results || jsonb_build_array({schema}.gavel_budget_reserve(
+          v_op->>'id',
+          ARRAY(SELECT x FROM jsonb_array_elements_text(v_op->'scopes') WITH ORDINALITY AS t(x, n) ORDER BY n),
+          ARRAY(SELECT x FROM jsonb_array_elements_text(v_op->'scopeIds') WITH ORDINALITY AS t(x, n) ORDER BY n),
+          ARRAY(SELECT x::bigint FROM jsonb_array_elements_text(v_op->'maxTokens') WITH ORDINALITY AS t(x, n) ORDER BY n),
+          ARRAY(SELECT x::bigint FROM jsonb_array_elements_text(v_op->'maxNanoUsd') WITH ORDINALITY AS t(x, n) ORDER BY n),
+          (v_op->>'tokens')::bigint, (v_op->>'nanoUsd')::bigint, v_op->>'model', v_op->>'label',
+          (v_op->>'createdAt')::bigint, (v_op->>'expiresAt')::bigint, (v_op->>'now')::bigint));
+      ELSE
+        v_results := v_results || jsonb_build_array({schema}.gavel_budget_close(
+          v_op->>'id', v_op->>'k' = 's', (v_op->>'tokens')::bigint, (v_op->>'nanoUsd')::bigint, (v_op->>'now')::bigint));
+      END IF;
+    END LOOP;
+    RETURN v_results;
+  END
+  $function$;
+
   -- Release every reservation expired at p_now, whatever its accounts.
   CREATE FUNCTION {schema}.gavel_budget_expire(p_now bigint) RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $function$
   DECLARE
@@ -385,6 +430,7 @@ function buildStore(connection: PostgresConnection, retries: number): PostgresBu
   const sql = {
     reserve: `SELECT ${quotedSchema}.gavel_budget_reserve($1, $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6, $7, $8, $9, $10, $11, $12) AS result`,
     close: `SELECT ${quotedSchema}.gavel_budget_close($1, $2, $3, $4, $5) AS result`,
+    apply: `SELECT ${quotedSchema}.gavel_budget_apply($1::jsonb, $2::text[], $3::text[], $4::text[], $5) AS result`,
     expire: `SELECT ${quotedSchema}.gavel_budget_expire($1) AS result`,
     accounts: `
       SELECT q.s AS scope, q.d AS scope_id,
@@ -415,17 +461,106 @@ function buildStore(connection: PostgresConnection, retries: number): PostgresBu
     }
   };
 
+  // Writes are batched: while one call is on its way, the reserves, settles and releases that arrive
+  // wait and then go together, as one call of gavel_budget_apply in one transaction. Under load this
+  // turns N commits on the hot (global) account into one; alone, a call goes at once, by itself.
+  const queue: PendingWrite[] = [];
+  let writing = false;
+  const write = <T extends WriteOperation>(operation: T) =>
+    new Promise<WriteAnswer<T>>((resolve, reject) => {
+      queue.push({ operation, resolve: resolve as (answer: ReserveJson | string) => void, reject });
+      flush();
+    });
+  const flush = () => {
+    if (writing || queue.length === 0) return;
+    writing = true;
+    const batch = queue.splice(0, MAX_BATCH);
+    applyBatch(batch)
+      .catch(() => {}) // each write got its own rejection
+      .finally(() => {
+        writing = false;
+        flush();
+      });
+  };
+  const applyBatch = async (batch: PendingWrite[]) => {
+    const first = batch[0] as PendingWrite;
+    const operationName = (write: WriteOperation): PostgresBudgetStoreOperation =>
+      write.k === "r" ? "reserve" : write.k === "s" ? "settle" : "release";
+    try {
+      if (batch.length === 1) {
+        const op = first.operation;
+        const config =
+          op.k === "r"
+            ? statement("reserve", sql.reserve, [
+                op.id,
+                op.scopes,
+                op.scopeIds,
+                op.maxTokens,
+                op.maxNanoUsd,
+                op.tokens,
+                op.nanoUsd,
+                op.model,
+                op.label,
+                op.createdAt,
+                op.expiresAt,
+                op.now,
+              ])
+            : statement("close", sql.close, [op.id, op.k === "s", op.tokens, op.nanoUsd, op.now]);
+        const [row] = await query<{ result: ReserveJson | string }>(operationName(op), config);
+        first.resolve(row?.result ?? (op.k === "r" ? { expired: [] } : "unknown"));
+        return;
+      }
+      const operations = batch.map((pending) => pending.operation);
+      const reserves = operations.filter((op): op is ReserveOperation => op.k === "r");
+      const [row] = await query<{ result: Array<ReserveJson | string> }>(
+        operationName(first.operation),
+        statement("apply", sql.apply, [
+          JSON.stringify(operations),
+          reserves.flatMap((op) => op.scopes),
+          reserves.flatMap((op) => op.scopeIds),
+          operations.filter((op) => op.k !== "r").map((op) => op.id),
+          Math.max(...operations.map((op) => op.now)),
+        ]),
+      );
+      const results = row?.result ?? [];
+      batch.forEach((pending, index) => {
+        const result = results[index];
+        if (result === undefined) {
+          pending.reject(
+            new PostgresBudgetStoreError(
+              operationName(pending.operation),
+              "the batch answered fewer results than writes",
+            ),
+          );
+        } else pending.resolve(result);
+      });
+    } catch (error) {
+      for (const pending of batch) {
+        pending.reject(
+          PostgresBudgetStoreError.isInstance(error) && pending !== first
+            ? new PostgresBudgetStoreError(operationName(pending.operation), error.message, { cause: error.cause })
+            : error,
+        );
+      }
+      throw error;
+    }
+  };
+
   const close = async (id: string, spent: { tokens: number; nanoUsd: number } | undefined, now: number) => {
     const operation = spent ? "settle" : "release";
     if (spent) {
       checkAmount(operation, "tokens", spent.tokens);
       checkAmount(operation, "nanoUsd", spent.nanoUsd);
     }
-    const [row] = await query<{ result: string }>(
-      operation,
-      statement("close", sql.close, [id, spent !== undefined, spent?.tokens ?? 0, spent?.nanoUsd ?? 0, now]),
-    );
-    return toCloseResult(row?.result ?? "unknown");
+    if (closed) throw new PostgresBudgetStoreError(operation, `the budget store on ${connection.describe} is closed`);
+    const answer = await write({
+      k: spent ? "s" : "x",
+      id,
+      tokens: spent?.tokens ?? 0,
+      nanoUsd: spent?.nanoUsd ?? 0,
+      now,
+    });
+    return toCloseResult(answer);
   };
 
   return {
@@ -435,25 +570,24 @@ function buildStore(connection: PostgresConnection, retries: number): PostgresBu
     async reserve(reservation, now) {
       checkAmount("reserve", "tokens", reservation.tokens);
       checkAmount("reserve", "nanoUsd", reservation.nanoUsd);
+      if (closed) throw new PostgresBudgetStoreError("reserve", `the budget store on ${connection.describe} is closed`);
       const { accounts } = reservation;
-      const [row] = await query<{ result: ReserveJson }>(
-        "reserve",
-        statement("reserve", sql.reserve, [
-          reservation.id,
-          accounts.map((account) => account.scope),
-          accounts.map((account) => account.scopeId),
-          accounts.map((account) => account.maxTokens ?? null),
-          accounts.map((account) => account.maxNanoUsd ?? null),
-          reservation.tokens,
-          reservation.nanoUsd,
-          reservation.model,
-          reservation.label ?? null,
-          reservation.createdAt,
-          reservation.expiresAt,
-          now,
-        ]),
-      );
-      return toReserveResult(row?.result ?? { expired: [] });
+      const answer = await write({
+        k: "r",
+        id: reservation.id,
+        scopes: accounts.map((account) => account.scope),
+        scopeIds: accounts.map((account) => account.scopeId),
+        maxTokens: accounts.map((account) => account.maxTokens ?? null),
+        maxNanoUsd: accounts.map((account) => account.maxNanoUsd ?? null),
+        tokens: reservation.tokens,
+        nanoUsd: reservation.nanoUsd,
+        model: reservation.model,
+        label: reservation.label ?? null,
+        createdAt: reservation.createdAt,
+        expiresAt: reservation.expiresAt,
+        now,
+      });
+      return toReserveResult(answer);
     },
 
     settle: (id, spent, now) => close(id, spent, now),
@@ -497,6 +631,44 @@ function buildStore(connection: PostgresConnection, retries: number): PostgresBu
 // ---------------------------------------------------------------------------
 // Rows
 // ---------------------------------------------------------------------------
+
+/** Most writes sent in one batch. */
+const MAX_BATCH = 64;
+
+/** A reserve as gavel_budget_reserve takes it (also one element of a batch, as JSON). */
+interface ReserveOperation {
+  k: "r";
+  id: string;
+  scopes: BudgetScope[];
+  scopeIds: string[];
+  maxTokens: Array<number | null>;
+  maxNanoUsd: Array<number | null>;
+  tokens: number;
+  nanoUsd: number;
+  model: string;
+  label: string | null;
+  createdAt: number;
+  expiresAt: number;
+  now: number;
+}
+
+/** A settle (`"s"`) or release (`"x"`) as gavel_budget_close takes it. */
+interface CloseOperation {
+  k: "s" | "x";
+  id: string;
+  tokens: number;
+  nanoUsd: number;
+  now: number;
+}
+
+type WriteOperation = ReserveOperation | CloseOperation;
+type WriteAnswer<T extends WriteOperation> = T extends ReserveOperation ? ReserveJson : string;
+
+interface PendingWrite {
+  operation: WriteOperation;
+  resolve(answer: ReserveJson | string): void;
+  reject(error: unknown): void;
+}
 
 interface AccountRow {
   scope: BudgetScope;
