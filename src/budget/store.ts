@@ -164,6 +164,8 @@ interface HeldReservation {
 export function createMemoryBudgetStore(): BudgetStore {
   const accounts = new Map<string, StoreAccountState>();
   const reservations = new Map<string, HeldReservation>();
+  /** The open ones only: a reserve looks for expired leases among these, not among every reservation ever made. */
+  const open = new Map<string, HeldReservation>();
   let closed = false;
 
   const keyOf = (scope: BudgetScope, scopeId: string) => `${scope}\u0000${scopeId}`;
@@ -185,9 +187,10 @@ export function createMemoryBudgetStore(): BudgetStore {
   };
   const expireWhere = (now: number, touches: (reservation: StoreReservation) => boolean) => {
     const expired: ExpiredReservation[] = [];
-    for (const held of reservations.values()) {
-      if (held.state !== "open" || held.reservation.expiresAt > now || !touches(held.reservation)) continue;
+    for (const held of open.values()) {
+      if (held.reservation.expiresAt > now || !touches(held.reservation)) continue;
       held.state = "expired";
+      open.delete(held.reservation.id);
       unhold(held.reservation);
       expired.push(toExpired(held.reservation));
     }
@@ -214,7 +217,9 @@ export function createMemoryBudgetStore(): BudgetStore {
         held.reservedTokens += reservation.tokens;
         held.reservedNanoUsd += reservation.nanoUsd;
       }
-      reservations.set(reservation.id, { reservation, state: "open" });
+      const held: HeldReservation = { reservation, state: "open" };
+      reservations.set(reservation.id, held);
+      open.set(reservation.id, held);
       return { expired };
     },
 
@@ -231,6 +236,7 @@ export function createMemoryBudgetStore(): BudgetStore {
         charged.spentNanoUsd += spent.nanoUsd;
       }
       held.state = "settled";
+      open.delete(id);
       return { status: late ? "late" : "settled" };
     },
 
@@ -241,6 +247,7 @@ export function createMemoryBudgetStore(): BudgetStore {
       if (held.state !== "open") return { status: "closed", state: held.state };
       unhold(held.reservation);
       held.state = "released";
+      open.delete(id);
       return { status: "released" };
     },
 
