@@ -70,6 +70,7 @@ start() {
   rm -rf "$STATE"
   mkdir -p "$STATE"
   datadir="$(mktemp -d /tmp/gavel-postgres.XXXXXX)"
+  echo "$datadir/data" >"$STATE/datadir" # first: whatever fails below, stop still cleans it up
   if [[ "$(id -u)" == "0" ]]; then chown postgres: "$datadir"; fi
   as_owner "$initdb" -D "$datadir/data" -U postgres --auth=trust --encoding=UTF8 --no-locale >"$STATE/initdb.log" 2>&1 || {
     cat "$STATE/initdb.log" >&2
@@ -81,7 +82,6 @@ start() {
     cat "$datadir/server.log" >&2
     exit 1
   }
-  echo "$datadir/data" >"$STATE/datadir"
   as_owner "$(find_bin createdb)" -h 127.0.0.1 -p "$port" -U postgres "$DATABASE"
   echo "GAVEL_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$port/$DATABASE" >"$ENV_FILE"
   echo "postgres: started: $(url)"
@@ -95,7 +95,12 @@ stop() {
   local datadir
   datadir="$(cat "$STATE/datadir")"
   as_owner "$(find_bin pg_ctl)" stop -D "$datadir" -m fast >/dev/null 2>&1 || true
-  rm -rf "$(dirname "$datadir")" "$STATE"
+  # Delete only what start made: a data directory under /tmp/gavel-postgres.*.
+  case "$datadir" in
+    /tmp/gavel-postgres.*/data) rm -rf "$(dirname "$datadir")" ;;
+    *) echo "postgres: not deleting unexpected data directory '$datadir'" >&2 ;;
+  esac
+  rm -rf "$STATE"
   echo "postgres: stopped"
 }
 

@@ -61,7 +61,19 @@ export class PostgresSchemaVersionError extends GavelError {
   }
 }
 
-/** A message with any `user:password@` of a URL replaced by `user:***@`. */
+/**
+ * A message with the passwords of its URLs hidden: `user:password@` becomes `user:***@` (up to the
+ * last `@`, since a password may hold an unencoded one) and a `password=` parameter becomes
+ * `password=***`. Hiding too much is safe; hiding too little is not.
+ *
+ * @example
+ * ```ts
+ * redact("no server at postgres://app:p@ss@db:5432/gavel?sslmode=require&password=x");
+ * // "no server at postgres://app:***@db:5432/gavel?sslmode=require&password=***"
+ * ```
+ */
 export function redact(text: string): string {
-  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, "$1:***@");
+  return text
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):\S*@/gi, "$1:***@")
+    .replace(/([?&]password=)[^&\s]*/gi, "$1***");
 }

@@ -30,7 +30,10 @@ export async function migratePostgres(
   return connection.transaction(async (client) => {
     // One lock for every schema and store: migrations are rare and short.
     await client.query("SELECT pg_advisory_xact_lock(hashtext('langchain-gavel.migrate'))");
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    // CREATE SCHEMA IF NOT EXISTS needs the database's CREATE privilege even when the schema exists,
+    // which an app's role on a managed database often lacks: look first.
+    const existing = await client.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [connection.schema]);
+    if (existing.rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     await client.query(
       `CREATE TABLE IF NOT EXISTS ${migrations} (
          component text PRIMARY KEY,

@@ -45,6 +45,7 @@ import {
   usageSchema,
 } from "./options.js";
 import { costNanoUsd, createPriceResolver, DEFAULT_PRICES, mergePrices } from "./prices.js";
+import { releaseQuietly } from "./shared.js";
 import { StoredTokenBudget, type StoredTokenBudgetOptions } from "./stored.js";
 import type { BudgetLimits, BudgetScope, ModelPrice, Usage } from "./types.js";
 
@@ -504,10 +505,7 @@ export async function withReservation<T>(
   try {
     result = await call(reservation);
   } catch (error) {
-    // A store that fails to release leaves the reservation to its lease: the call's error matters more.
-    await Promise.resolve()
-      .then(() => budget.release(reservation))
-      .catch(() => {});
+    await releaseQuietly(budget, reservation);
     throw error;
   }
   try {

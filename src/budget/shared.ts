@@ -39,3 +39,29 @@ export function isSharedTokenBudget(value: unknown): value is SharedTokenBudget 
 export const sharedTokenBudgetSchema = z.custom<SharedTokenBudget>(isSharedTokenBudget, {
   message: "must be a TokenBudget (createTokenBudget, with or without a store)",
 });
+
+/**
+ * Release a reservation after its call failed, ignoring a failure to release (a shared store that
+ * cannot be reached, say): the call's own error is the one to report, and a store-backed
+ * reservation left open is released when its lease ends.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   reply = await model.invoke(messages);
+ * } catch (error) {
+ *   await releaseQuietly(budget, reservation);
+ *   throw error;
+ * }
+ * ```
+ */
+export async function releaseQuietly(
+  budget: Pick<SharedTokenBudget, "release">,
+  reservation: Reservation,
+): Promise<void> {
+  try {
+    await budget.release(reservation);
+  } catch {
+    // Left to the lease (store-backed) — nothing else can be done here.
+  }
+}

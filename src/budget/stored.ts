@@ -78,7 +78,7 @@ const storedTokenBudgetOptionsSchema = tokenBudgetOptionsSchema
       (value) =>
         typeof value === "object" &&
         value !== null &&
-        ["reserve", "settle", "release", "accounts", "snapshot"].every(
+        ["reserve", "settle", "release", "accounts", "snapshot", "reservationState", "expire", "close"].every(
           (method) => typeof (value as Record<string, unknown>)[method] === "function",
         ),
       { message: "must be a BudgetStore (createSqliteBudgetStore, createPostgresBudgetStore, ...)" },
@@ -203,8 +203,8 @@ export class StoredTokenBudget {
       },
       at,
     );
-    for (const expired of result.expired) this.#emitExpired(expired);
     if (result.refusal) {
+      for (const expired of result.expired) this.#emitExpired(expired);
       const error = toExhausted(result.refusal, this.#limits);
       this.#onEvent?.({ type: "refuse", at, request, error });
       throw error;
@@ -219,6 +219,7 @@ export class StoredTokenBudget {
     });
     this.#open.set(reservation, { price, nanoUsd });
     try {
+      for (const expired of result.expired) this.#emitExpired(expired);
       this.#onEvent?.({ type: "reserve", at, reservation });
     } catch (error) {
       await this.release(reservation).catch(() => {});
@@ -245,7 +246,8 @@ export class StoredTokenBudget {
    *   budget issued it.
    * @throws ConfigError when `usage` has negative or fractional counts (the reservation stays open).
    * @throws the store's error when every attempt failed (the reservation stays open here; in the
-   *   store it is released when its lease ends, and nothing is charged).
+   *   store it is released when its lease ends, and nothing is charged — unless an attempt whose
+   *   reply was lost had committed).
    */
   async settle(reservation: Reservation, usage: Usage): Promise<Settlement> {
     const open = this.#open.get(reservation);

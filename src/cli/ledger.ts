@@ -17,6 +17,7 @@ import { existsSync } from "node:fs";
 import Table from "cli-table3";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
+import { redact } from "../../adapters/postgres/errors.js";
 import { parseConfig } from "../errors.js";
 import { LedgerError } from "../ledger/errors.js";
 import { overheadTotal } from "../ledger/overhead.js";
@@ -133,7 +134,7 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
           : error instanceof Error
             ? error.message
             : String(error);
-      command.error(`error: cannot read ${displayed(path)} as a Gavel ledger: ${withoutPasswords(reason)}`, {
+      command.error(`error: cannot read ${displayed(path)} as a Gavel ledger: ${redact(reason)}`, {
         exitCode: EXIT_NO_LEDGER,
         code: "gavel.ledger.unreadableDatabase",
       });
@@ -274,13 +275,9 @@ function isPostgresUrl(target: string): boolean {
 }
 
 /** `user:password@` of URLs in a text as `user:***@`. */
-function withoutPasswords(text: string): string {
-  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, "$1:***@");
-}
-
 /** `--db` as messages show it: a file as given, a URL without its password. */
 function displayed(target: string): string {
-  return isPostgresUrl(target) ? withoutPasswords(target) : target;
+  return isPostgresUrl(target) ? redact(target) : target;
 }
 
 function parseTime(text: string): number {

@@ -13,13 +13,8 @@ import type { BaseChatModel } from "@langchain/core/language_models/chat_models"
 import type { AIMessage, BaseMessage } from "@langchain/core/messages";
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import { z } from "zod";
-import {
-  BudgetExhaustedError,
-  type Reservation,
-  type ScopeIds,
-  type TokenBudget,
-  usageFromMessage,
-} from "../budget/index.js";
+import { BudgetExhaustedError, type Reservation, type ScopeIds, usageFromMessage } from "../budget/index.js";
+import { releaseQuietly, type SharedTokenBudget, sharedTokenBudgetSchema } from "../budget/shared.js";
 import { parseConfig } from "../errors.js";
 import {
   type BudgetableModel,
@@ -104,17 +99,7 @@ export const beliefCoordinationOptionsSchema = z
     tolerance: z.number().nonnegative().default(0.01),
     stepSize: z.number().nonnegative().default(0.1),
     weights: z.union([z.record(z.string(), z.number().nonnegative()), executorWeightsSchema]).optional(),
-    budget: z
-      .custom<TokenBudget>(
-        (value) =>
-          typeof value === "object" &&
-          value !== null &&
-          ["reserve", "settle", "release"].every(
-            (key) => typeof (value as Record<string, unknown>)[key] === "function",
-          ),
-        { message: "must be a TokenBudget" },
-      )
-      .optional(),
+    budget: sharedTokenBudgetSchema.optional(),
     budgetScopes: z
       .object({ thread: z.string().min(1), run: z.string().min(1), example: z.string().min(1) })
       .partial()
@@ -276,7 +261,7 @@ interface CallResult {
 async function invokeHeld(
   agent: CappedAgent,
   messages: BaseMessage[],
-  budget: TokenBudget | undefined,
+  budget: SharedTokenBudget | undefined,
   reservation: Reservation | undefined,
   usage: Record<string, CoordinationAgentUsage>,
   role: string,
@@ -288,11 +273,11 @@ async function invokeHeld(
       metadata: { gavel_coordination_role: role, gavel_agent: agent.name },
     })) as AIMessage;
   } catch (error) {
-    if (budget && reservation) budget.release(reservation);
+    if (budget && reservation) await releaseQuietly(budget, reservation);
     throw error;
   }
   const spent = usageFromMessage(reply, messages, agent.modelName);
-  if (budget && reservation) budget.settle(reservation, spent);
+  if (budget && reservation) await budget.settle(reservation, spent);
   const previous = usage[agent.name] ?? {
     model: agent.modelName,
     calls: 0,
@@ -311,13 +296,13 @@ async function invokeHeld(
 }
 
 /** Reserves `inputTokens` (see {@link promptTokensOf}) + the agent's cap; `undefined` without a budget. */
-function reserveFor(
+async function reserveFor(
   agent: CappedAgent,
   inputTokens: number,
-  budget: TokenBudget | undefined,
+  budget: SharedTokenBudget | undefined,
   scopes: ScopeIds | undefined,
   label: string,
-): Reservation | undefined {
+): Promise<Reservation | undefined> {
   return budget?.reserve({
     model: agent.modelName,
     inputTokens,
@@ -393,7 +378,7 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
     const inputTokens = budget === undefined ? 0 : await promptTokensOf(coordinator.model, messages);
     let reservation: Reservation | undefined;
     try {
-      reservation = reserveFor(coordinator, inputTokens, budget, scopesOf(state), "coordination.strategy");
+      reservation = await reserveFor(coordinator, inputTokens, budget, scopesOf(state), "coordination.strategy");
     } catch (error) {
       if (BudgetExhaustedError.isInstance(error)) return budgetStop(error);
       throw error;
@@ -421,13 +406,13 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
         : await Promise.all(executors.map((executor, index) => promptTokensOf(executor.model, prompts[index] ?? [])));
     const reservations: Array<Reservation | undefined> = [];
     try {
-      executors.forEach((executor, index) => {
+      for (const [index, executor] of executors.entries()) {
         reservations.push(
-          reserveFor(executor, inputTokens[index] ?? 0, budget, scopes, `coordination.executor.${executor.name}`),
+          await reserveFor(executor, inputTokens[index] ?? 0, budget, scopes, `coordination.executor.${executor.name}`),
         );
-      });
+      }
     } catch (error) {
-      for (const reservation of reservations) if (reservation) budget?.release(reservation);
+      for (const reservation of reservations) if (reservation && budget) await releaseQuietly(budget, reservation);
       if (BudgetExhaustedError.isInstance(error)) return budgetStop(error);
       throw error;
     }
@@ -518,7 +503,7 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
     const inputTokens = budget === undefined ? 0 : await promptTokensOf(coordinator.model, messages);
     let reservation: Reservation | undefined;
     try {
-      reservation = reserveFor(coordinator, inputTokens, budget, scopesOf(state), "coordination.commitment");
+      reservation = await reserveFor(coordinator, inputTokens, budget, scopesOf(state), "coordination.commitment");
     } catch (error) {
       if (!BudgetExhaustedError.isInstance(error)) throw error;
       refusal = error;

@@ -10,7 +10,7 @@ import type { AIMessage, BaseMessage } from "@langchain/core/messages";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type { Reservation, TokenBudget } from "../budget/budget.js";
 import type { ScopeIds } from "../budget/options.js";
-import type { SharedTokenBudget } from "../budget/shared.js";
+import { releaseQuietly, type SharedTokenBudget } from "../budget/shared.js";
 import { usageFromMessage } from "../budget/tokens.js";
 import type { Usage } from "../budget/types.js";
 import { BudgetExhaustedError, describeError } from "../errors.js";
@@ -108,7 +108,7 @@ export async function callAgent(
     } as Parameters<BaseChatModel["invoke"]>[1])) as AIMessage;
   } catch (error) {
     context.budget.release(reservation);
-    if (sharedReservation) await Promise.resolve(context.shared?.budget.release(sharedReservation)).catch(() => {});
+    if (sharedReservation && context.shared) await releaseQuietly(context.shared.budget, sharedReservation);
     context.charges.push({ ...charge, kind: "release", inputTokens, outputTokens: maxTokens, usd: reservation.usd });
     return { ok: false, drop: { agent: agent.name, stage: purpose, reason: "error", detail: describeError(error) } };
   }

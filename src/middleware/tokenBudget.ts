@@ -40,7 +40,7 @@ import {
   type Usage,
   usageFromMessage,
 } from "../budget/index.js";
-import { sharedTokenBudgetSchema } from "../budget/shared.js";
+import { releaseQuietly, sharedTokenBudgetSchema } from "../budget/shared.js";
 import { PromptTokenCounter, TOKENS_PER_MESSAGE } from "../budget/tokens.js";
 import { type BudgetExhaustedDetails, BudgetExhaustedError, functionSchema, parseConfig } from "../errors.js";
 import {
@@ -472,8 +472,7 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
           ...(systemPrompt !== request.systemPrompt && { systemPrompt }),
         });
       } catch (error) {
-        // A shared store that cannot be reached leaves the reservation to its lease; the call's error matters more.
-        if (reservation) await Promise.resolve(budget?.release(reservation)).catch(() => {});
+        if (reservation && budget) await releaseQuietly(budget, reservation);
         throw error;
       }
 

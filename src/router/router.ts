@@ -20,6 +20,7 @@ import type { ChatResult } from "@langchain/core/outputs";
 import { ChatGenerationChunk } from "@langchain/core/outputs";
 import type { Runnable, RunnableConfig } from "@langchain/core/runnables";
 import { countToolTokens, type Reservation, type ScopeIds } from "../budget/index.js";
+import { releaseQuietly } from "../budget/shared.js";
 import { BudgetExhaustedError, describeError, parseConfig } from "../errors.js";
 import type { OutcomeInput } from "../ledger/types.js";
 import { declaredOutputCap, modelName, promptTokensOf } from "../models.js";
@@ -367,8 +368,8 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     error: unknown,
     signal: AbortSignal | undefined,
   ): Promise<AuctionRun | undefined> {
-    // A shared store that cannot be reached leaves the reservation to its lease.
-    if (reservation) await Promise.resolve(this.#engine.settings.budget?.release(reservation)).catch(() => {});
+    const { budget } = this.#engine.settings;
+    if (reservation && budget) await releaseQuietly(budget, reservation);
     const { fallback } = this.#engine.settings;
     if (signal?.aborted || run.winner === fallback) return undefined;
     return withFallbackAnswer(

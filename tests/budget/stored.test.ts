@@ -198,3 +198,25 @@ describe("tokenBudgetMiddleware with a store-backed budget", () => {
     expect(model.calls).toHaveLength(0);
   });
 });
+
+describe("StoredTokenBudget when its listener throws", () => {
+  it("releases the new reservation when the listener throws on an expire event (nothing stays held)", async () => {
+    const store = createMemoryBudgetStore();
+    let clock = 0;
+    const now = () => clock;
+    const dead = createTokenBudget({ limits: { global: { maxTokens: 1_000 } }, store, leaseMs: 10, now });
+    await dead.reserve(request);
+    clock = 100;
+    const budget = createTokenBudget({
+      limits: { global: { maxTokens: 1_000 } },
+      store,
+      now,
+      onEvent: (event) => {
+        if (event.type === "expire") throw new Error("ledger down");
+      },
+    });
+    await expect(budget.reserve(request)).rejects.toThrow("ledger down");
+    expect(budget.outstanding).toBe(0);
+    expect((await store.snapshot())[0]).toMatchObject({ reservedTokens: 0, spentTokens: 0 });
+  });
+});

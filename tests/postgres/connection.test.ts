@@ -56,6 +56,9 @@ describe("connectPostgres without a server", () => {
 
   it("redacts passwords of URLs in messages", () => {
     expect(redact("at postgres://app:pa55@db:5432/x failed")).toBe("at postgres://app:***@db:5432/x failed");
+    expect(redact("postgres://app:p@ss@db/x?password=y&sslmode=require")).toBe(
+      "postgres://app:***@db/x?password=***&sslmode=require",
+    );
   });
 });
 
@@ -106,6 +109,28 @@ describePostgres("connectPostgres and migratePostgres on a server", (url) => {
       expect((error as Error).message).toMatch(/version 9.*up to version 1/);
     } finally {
       await connection.close();
+    }
+  });
+
+  it("migrates as a role that owns its schema but may not create schemas (a managed database's app role)", async () => {
+    const role = `gavel_app_${schema.schema.slice(-10)}`;
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE ROLE ${role} LOGIN`);
+      await admin.query(`CREATE SCHEMA ${role} AUTHORIZATION ${role}`);
+      const asRole = new URL(url);
+      asRole.username = role;
+      const connection = await connectPostgres("test store", { connectionString: asRole.toString(), schema: role });
+      try {
+        expect(await migratePostgres(connection, "budget", ["CREATE TABLE {schema}.t (x int)"])).toBe(1);
+      } finally {
+        await connection.close();
+      }
+    } finally {
+      await admin.query(`DROP SCHEMA IF EXISTS ${role} CASCADE`);
+      await admin.query(`DROP ROLE IF EXISTS ${role}`);
+      await admin.end();
     }
   });
 

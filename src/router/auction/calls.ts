@@ -9,6 +9,7 @@
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { AIMessage, BaseMessage, UsageMetadata } from "@langchain/core/messages";
 import { costUsd, type Reservation, usageFromMessage } from "../../budget/index.js";
+import { releaseQuietly } from "../../budget/shared.js";
 import { BudgetExhaustedError, describeError } from "../../errors.js";
 import { callCopy, countsOwnPrompt, promptTokensOf } from "../../models.js";
 import type { BudgetScreen } from "../budget-screen.js";
@@ -91,9 +92,10 @@ export function createAuctionCalls({ settings, nameOf }: EngineContext, screen: 
         throw error;
       }
     }
+    let reply: AIMessage;
     try {
       const model = planningCopy(member.model, maxTokens);
-      const reply = (await withTimeout(
+      reply = (await withTimeout(
         (signal) =>
           model.invoke(prompt, {
             ...(signal !== undefined && { signal }),
@@ -107,16 +109,23 @@ export function createAuctionCalls({ settings, nameOf }: EngineContext, screen: 
         settings.timeoutMs,
         () => new RouterCallTimeoutError(member.name, purpose, settings.timeoutMs ?? 0),
       )) as AIMessage;
-      const charged = chargedCall(member, purpose, reply, prompt, name);
-      if (reservation) await settings.budget?.settle(reservation, charged.usage);
-      state.calls.push(charged);
-      return { reply };
     } catch (error) {
-      // A shared store that cannot be reached leaves the reservation to its lease.
-      if (reservation) await Promise.resolve(settings.budget?.release(reservation)).catch(() => {});
+      if (reservation && settings.budget) await releaseQuietly(settings.budget, reservation);
       if (request.signal?.aborted) throw error;
       return { failure: describeError(error), dispatched: true };
     }
+    // Settled outside the try: the provider answered (and bills the call), so it is never released.
+    const charged = chargedCall(member, purpose, reply, prompt, name);
+    state.calls.push(charged);
+    if (reservation) {
+      try {
+        await settings.budget?.settle(reservation, charged.usage);
+      } catch {
+        // A shared store that stays unreachable: the reservation is left to its lease (the ledger
+        // still records the call with the auction).
+      }
+    }
+    return { reply };
   }
 
   /**
