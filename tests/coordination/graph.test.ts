@@ -1,6 +1,11 @@
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
-import { countTextTokens, createTokenBudget, type TokenBudget } from "../../src/budget/index.js";
+import {
+  countTextTokens,
+  createMemoryBudgetStore,
+  createTokenBudget,
+  type TokenBudget,
+} from "../../src/budget/index.js";
 import {
   COORDINATOR_NAME,
   CoordinationError,
@@ -242,6 +247,28 @@ describe("token accounting and budgets", () => {
     });
     const scoped = await graph.invoke({ question: QUESTION, budgetScopes: { example: "q-1" } });
     expect(scoped.stopReason).toBe("budget");
+  });
+
+  it("keeps a store-backed budget shared with other processes: every call settled there, nothing held", async () => {
+    const store = createMemoryBudgetStore();
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 100_000 } }, store });
+    const graph = createBeliefCoordination({
+      coordinator: scriptedCoordinator(),
+      executors: [
+        { name: "up", model: scriptedExecutor("up", "9", 0.8) },
+        { name: "down", model: scriptedExecutor("down", "9", 0.8, { fail: true }) },
+      ],
+      embeddings: new ScriptedHashingEmbeddings(),
+      parseAnswer: extractFinalNumber,
+      maxRounds: 1,
+      budget,
+    });
+    const result = await graph.invoke({ question: "How many?" });
+    expect(result.answer).toBe("9");
+    const spent = Object.values(result.usage).reduce((sum, agent) => sum + agent.inputTokens + agent.outputTokens, 0);
+    expect(spent).toBeGreaterThan(0);
+    expect((await store.snapshot())[0]).toMatchObject({ spentTokens: spent, reservedTokens: 0 });
+    expect(budget.outstanding).toBe(0);
   });
 });
 
