@@ -23,10 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import pg from "pg";
-import { createPostgresBudgetStore } from "../adapters/postgres/budget-store.js";
 import { createSqliteBudgetStore } from "../adapters/sqlite/budget-store.js";
-import { createTokenBudget } from "../src/budget/budget.js";
 import { type BudgetStore, createMemoryBudgetStore, type StoreReservation } from "../src/budget/store.js";
 import { type BenchResult, median } from "./harness.js";
 
@@ -122,7 +119,10 @@ async function inProcess(callers: number, pair: (caller: string) => Promise<void
 // Backends
 // ---------------------------------------------------------------------------
 
-function plainBudget(callers: number): Promise<Figure> {
+// The budget and PostgreSQL are imported where they are measured, so a SQLite worker process loads
+// only the SQLite store.
+async function plainBudget(callers: number): Promise<Figure> {
+  const { createTokenBudget } = await import("../src/budget/budget.js");
   const budget = createTokenBudget({
     limits: {
       global: { maxTokens: Number.MAX_SAFE_INTEGER, maxUsd: 1e9 },
@@ -150,6 +150,8 @@ async function memoryStore(callers: number): Promise<Figure> {
 }
 
 async function postgresStore(url: string, callers: number): Promise<Figure> {
+  const { createPostgresBudgetStore } = await import("../adapters/postgres/budget-store.js");
+  const { default: pg } = await import("pg");
   const schema = `bench_budget_${randomBytes(5).toString("hex")}`;
   const store = await createPostgresBudgetStore({ connectionString: url, schema, maxConnections: callers });
   try {
@@ -263,7 +265,6 @@ export async function run(): Promise<BenchResult[]> {
   const backends: Array<[string, (callers: number) => Promise<Figure>]> = [
     ["plain_budget", plainBudget],
     ["memory_store", memoryStore],
-    ["sqlite_processes", sqliteProcesses],
     ...(url
       ? [
           ["postgres", (callers: number) => postgresStore(url, callers)] as [
@@ -272,6 +273,8 @@ export async function run(): Promise<BenchResult[]> {
           ],
         ]
       : []),
+    // Last: its processes leave the disk busy writing back their file, which slows fsyncs for a while.
+    ["sqlite_processes", sqliteProcesses],
   ];
   // BENCH_BUDGET_STORES=postgres,sqlite_processes measures only those backends.
   const only = process.env.BENCH_BUDGET_STORES?.split(",");

@@ -56,7 +56,14 @@ import { migratePostgres } from "./migrations.js";
 // Options and errors
 // ---------------------------------------------------------------------------
 
-/** How many times an operation is retried, by default, after its connection was lost. */
+/**
+ * How many times an operation is retried, by default, after its connection was lost.
+ *
+ * @example
+ * ```ts
+ * await createPostgresBudgetStore({ connectionString, retries: DEFAULT_BUDGET_STORE_RETRIES + 2 });
+ * ```
+ */
 export const DEFAULT_BUDGET_STORE_RETRIES = 1;
 
 const postgresBudgetStoreOptionsSchema = postgresConnectionOptionsSchema
@@ -72,10 +79,22 @@ const postgresBudgetStoreOptionsSchema = postgresConnectionOptionsSchema
 /**
  * Options of {@link createPostgresBudgetStore}: the connection (`connectionString` or `pool`,
  * `schema`, `connectTimeoutMs`, `maxConnections`) and `retries`.
+ *
+ * @example
+ * ```ts
+ * const options: PostgresBudgetStoreOptions = { connectionString: process.env.DATABASE_URL, schema: "gavel", maxConnections: 4 };
+ * ```
  */
 export type PostgresBudgetStoreOptions = z.input<typeof postgresBudgetStoreOptionsSchema>;
 
-/** What the PostgreSQL budget store was doing when it failed. */
+/**
+ * What the PostgreSQL budget store was doing when it failed.
+ *
+ * @example
+ * ```ts
+ * if (PostgresBudgetStoreError.isInstance(error) && error.operation === "settle") await retrySettleLater(id);
+ * ```
+ */
 export type PostgresBudgetStoreOperation =
   | "reserve"
   | "settle"
@@ -142,6 +161,11 @@ const LOCK_ACCOUNTS = `
 /**
  * The budget store's migration steps (`migratePostgres(connection, "budget", ...)`), oldest first.
  * Append-only: never edit a released step, add the next.
+ *
+ * @example
+ * ```ts
+ * await migratePostgres(connection, "budget", POSTGRES_BUDGET_STORE_MIGRATIONS); // what createPostgresBudgetStore runs
+ * ```
  */
 export const POSTGRES_BUDGET_STORE_MIGRATIONS: readonly string[] = [
   `

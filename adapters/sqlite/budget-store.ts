@@ -46,7 +46,14 @@ import { LEDGER_APPLICATION_ID } from "./migrations.js";
 // Options and errors
 // ---------------------------------------------------------------------------
 
-/** What the SQLite budget store was doing when it failed. */
+/**
+ * What the SQLite budget store was doing when it failed.
+ *
+ * @example
+ * ```ts
+ * if (SqliteBudgetStoreError.isInstance(error) && error.operation === "reserve") retryLater();
+ * ```
+ */
 export type SqliteBudgetStoreOperation =
   | "open"
   | "migrate"
@@ -107,7 +114,14 @@ const sqliteBudgetStoreOptionsSchema = z
     }
   });
 
-/** Options of {@link createSqliteBudgetStore}. */
+/**
+ * Options of {@link createSqliteBudgetStore}.
+ *
+ * @example
+ * ```ts
+ * const options: SqliteBudgetStoreOptions = { path: "budget.db", synchronous: "full", busyTimeoutMs: 30_000 };
+ * ```
+ */
 export type SqliteBudgetStoreOptions = z.input<typeof sqliteBudgetStoreOptionsSchema>;
 
 /**
