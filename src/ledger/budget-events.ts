@@ -1,5 +1,5 @@
 /**
- * A budget's events as ledger charges: `recordBudgetEvents(ledger)` is the `onEvent` sink of a
+ * A budget's events as ledger charges: `createBudgetEventRecorder(ledger)` is the `onEvent` sink of a
  * budget (in process or store-backed) that records one charge per event, and `flush()` waits for
  * the writes. Pure apart from the ledger it is given.
  *
@@ -93,7 +93,7 @@ export function budgetEventCharge(event: BudgetEvent): ChargeInput {
   }
 }
 
-/** What {@link recordBudgetEvents} returns: the budget's `onEvent`, and a way to wait for the writes. */
+/** What {@link createBudgetEventRecorder} returns: the budget's `onEvent`, and a way to wait for the writes. */
 export interface BudgetEventRecorder {
   /** Pass as the budget's `onEvent`: records the event's charge (the write runs in the background). */
   onEvent(event: BudgetEvent): void;
@@ -108,18 +108,18 @@ export interface BudgetEventRecorder {
  *
  * @example
  * ```ts
- * import { createTokenBudget, recordBudgetEvents } from "langchain-gavel";
+ * import { createTokenBudget, createBudgetEventRecorder } from "langchain-gavel";
  * import { createSqliteLedger } from "langchain-gavel/sqlite";
  *
  * const ledger = createSqliteLedger({ path: "gavel.db" });
- * const recorder = recordBudgetEvents(ledger);
+ * const recorder = createBudgetEventRecorder(ledger);
  * const budget = createTokenBudget({ limits: { global: { maxUsd: 5 } }, onEvent: recorder.onEvent });
  * // ... run the app ...
  * await recorder.flush();
  * await ledger.close();
  * ```
  */
-export function recordBudgetEvents(ledger: LedgerWriter): BudgetEventRecorder {
+export function createBudgetEventRecorder(ledger: LedgerWriter): BudgetEventRecorder {
   const pending = new Set<Promise<unknown>>();
   const failures: unknown[] = [];
   return {

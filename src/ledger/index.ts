@@ -3,7 +3,12 @@
  * both), its error and helpers. The SQLite backend is `adapters/sqlite/ledger.ts`
  * (`createSqliteLedger`); the conformance suites are in `langchain-gavel/testing`.
  */
-export { type BudgetEventRecorder, budgetEventCharge, ledgerScopeOf, recordBudgetEvents } from "./budget-events.js";
+export {
+  type BudgetEventRecorder,
+  budgetEventCharge,
+  createBudgetEventRecorder,
+  ledgerScopeOf,
+} from "./budget-events.js";
 export { LedgerError, type LedgerOperation } from "./errors.js";
 export {
   CHARGE_LABEL_ROLES,

@@ -1,12 +1,12 @@
 /**
- * `recordBudgetEvents`: a budget's events as ledger charges, including the release of a dead
+ * `createBudgetEventRecorder`: a budget's events as ledger charges, including the release of a dead
  * replica's reservation when its lease ends.
  */
 import { describe, expect, it } from "vitest";
 import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
 import { createMemoryBudgetStore, createTokenBudget } from "../../src/budget/index.js";
 import { BudgetExhaustedError } from "../../src/errors.js";
-import { budgetEventCharge, recordBudgetEvents } from "../../src/ledger/index.js";
+import { budgetEventCharge, createBudgetEventRecorder } from "../../src/ledger/index.js";
 
 interface ChargeRow {
   kind: string;
@@ -18,10 +18,10 @@ interface ChargeRow {
   metadata: string | null;
 }
 
-describe("recordBudgetEvents", () => {
+describe("createBudgetEventRecorder", () => {
   it("records reserve, settle, refuse and the lease expiry of a dead replica's reservation", async () => {
     const ledger = createSqliteLedger({ path: ":memory:" });
-    const recorder = recordBudgetEvents(ledger);
+    const recorder = createBudgetEventRecorder(ledger);
     const store = createMemoryBudgetStore();
     let clock = 0;
     const options = { limits: { global: { maxTokens: 300 }, run: {} }, store, leaseMs: 1_000, now: () => clock };
@@ -58,7 +58,7 @@ describe("recordBudgetEvents", () => {
 
   it("keeps a failed write and rejects flush with it", async () => {
     const ledger = createSqliteLedger({ path: ":memory:" });
-    const recorder = recordBudgetEvents(ledger);
+    const recorder = createBudgetEventRecorder(ledger);
     await ledger.close(); // every write now fails
     const budget = createTokenBudget({ limits: { global: {} }, onEvent: recorder.onEvent });
     budget.reserve({ model: "gpt-4o-mini", inputTokens: 1, maxOutputTokens: 1 });

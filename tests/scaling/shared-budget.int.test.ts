@@ -14,7 +14,7 @@ import { createPostgresBudgetStore } from "../../adapters/postgres/budget-store.
 import { createSqliteBudgetStore } from "../../adapters/sqlite/budget-store.js";
 import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
 import { type BudgetStore, createTokenBudget } from "../../src/budget/index.js";
-import { recordBudgetEvents } from "../../src/ledger/index.js";
+import { createBudgetEventRecorder } from "../../src/ledger/index.js";
 import { type OpenAICompatibleServer, startOpenAICompatibleServer } from "../helpers/openaiServer.js";
 import { freshSchema, POSTGRES_URL } from "../helpers/postgres.js";
 import type { ReplicaReport, ReplicaSettings } from "./fixtures/replica.js";
@@ -194,7 +194,7 @@ for (const backend of BACKENDS) {
         await output;
 
         const store = await target.open();
-        const recorder = recordBudgetEvents(ledger);
+        const recorder = createBudgetEventRecorder(ledger);
         const budget = createTokenBudget({
           limits: { global: { maxTokens: 1_500 } },
           store,
