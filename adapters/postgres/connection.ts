@@ -17,10 +17,27 @@ import { PostgresConnectionError } from "./errors.js";
 /** The entry point named in errors about a missing `pg`. */
 export const POSTGRES_FEATURE = "langchain-gavel/postgres";
 
-/** Default time to wait for a connection, in ms. */
+/**
+ * Default time to wait for a connection, in ms: a server that does not answer fails the store's
+ * creation after 5 s instead of hanging.
+ *
+ * @example
+ * ```ts
+ * await createPostgresLedger({ connectionString, connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS * 2 }); // a slow network
+ * ```
+ */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
-/** How every PostgreSQL store of Gavel connects. Give `connectionString` or `pool`. */
+/**
+ * How every PostgreSQL store of Gavel connects. Give `connectionString` or `pool`.
+ *
+ * @example
+ * ```ts
+ * const connection: PostgresConnectionOptions = { connectionString: process.env.DATABASE_URL, schema: "gavel" };
+ * const store = await createPostgresBudgetStore(connection);
+ * const ledger = await createPostgresLedger(connection); // the same database and schema
+ * ```
+ */
 export interface PostgresConnectionOptions {
   /** `postgres://user:password@host:port/database` (the `pg` client's format, `?sslmode=...` included). */
   connectionString?: string;
@@ -34,7 +51,15 @@ export interface PostgresConnectionOptions {
   maxConnections?: number;
 }
 
-/** Zod schema of {@link PostgresConnectionOptions}; every store's options extend it. */
+/**
+ * Zod schema of {@link PostgresConnectionOptions}; every store's options extend it.
+ *
+ * @example
+ * ```ts
+ * postgresConnectionOptionsSchema.safeParse({ schema: "gavel" }).success; // true
+ * postgresConnectionOptionsSchema.safeParse({ schema: 'x"; drop' }).success; // false: not an identifier
+ * ```
+ */
 export const postgresConnectionOptionsSchema = z.object({
   connectionString: z.string().min(1).optional(),
   pool: z.custom<Pool>((value) => typeof (value as Pool | undefined)?.connect === "function").optional(),

@@ -49,13 +49,41 @@ import type {
 } from "./store.js";
 import type { BudgetLimits, BudgetScope, ModelPrice, Usage } from "./types.js";
 
-/** Default lease of a reservation: 10 minutes, longer than any single model call should take. */
+/**
+ * Default lease of a reservation: 10 minutes, longer than any single model call should take.
+ *
+ * @example
+ * ```ts
+ * createTokenBudget({ limits, store }); // reservations held at most DEFAULT_LEASE_MS (600,000 ms) by a dead process
+ * createTokenBudget({ limits, store, leaseMs: 120_000 }); // calls that never take 2 minutes
+ * ```
+ */
 export const DEFAULT_LEASE_MS = 10 * 60_000;
 
-/** The most USD a limit of a store-backed budget may have: nano-USD sums stay exact integers. */
+/**
+ * The most USD a limit of a store-backed budget may have (about $9 million): nano-USD sums stay
+ * exact integers.
+ *
+ * @example
+ * ```ts
+ * createTokenBudget({ limits: { global: { maxUsd: 1e300 } }, store }); // ConfigError at limits.global.maxUsd
+ * ```
+ */
 export const MAX_STORED_USD = Math.floor(Number.MAX_SAFE_INTEGER / NANO_PER_USD);
 
-/** Options of {@link StoredTokenBudget}: those of `TokenBudget`, plus the store and the lease. */
+/**
+ * Options of {@link StoredTokenBudget}: those of `TokenBudget`, plus the store and the lease.
+ *
+ * @example
+ * ```ts
+ * const options: StoredTokenBudgetOptions = {
+ *   limits: { thread: { maxUsd: 5 } },
+ *   store: await createPostgresBudgetStore({ connectionString: process.env.DATABASE_URL }),
+ *   leaseMs: 120_000,
+ * };
+ * const budget = createTokenBudget(options); // a StoredTokenBudget
+ * ```
+ */
 export interface StoredTokenBudgetOptions extends TokenBudgetOptions {
   /** Where the accounts live: `createSqliteBudgetStore`, `createPostgresBudgetStore`, `createMemoryBudgetStore`. */
   store: BudgetStore;

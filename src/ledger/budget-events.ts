@@ -93,7 +93,16 @@ export function budgetEventCharge(event: BudgetEvent): ChargeInput {
   }
 }
 
-/** What {@link createBudgetEventRecorder} returns: the budget's `onEvent`, and a way to wait for the writes. */
+/**
+ * What {@link createBudgetEventRecorder} returns: the budget's `onEvent`, and a way to wait for the writes.
+ *
+ * @example
+ * ```ts
+ * const recorder: BudgetEventRecorder = createBudgetEventRecorder(ledger);
+ * const budget = createTokenBudget({ limits, onEvent: recorder.onEvent });
+ * await recorder.flush();
+ * ```
+ */
 export interface BudgetEventRecorder {
   /** Pass as the budget's `onEvent`: records the event's charge (the write runs in the background). */
   onEvent(event: BudgetEvent): void;
