@@ -49,6 +49,11 @@ export interface PostgresConnectionOptions {
   connectTimeoutMs?: number;
   /** Most connections of the pool Gavel opens from `connectionString`. Default 10. */
   maxConnections?: number;
+  /**
+   * Longest a statement of the pool Gavel opens may run before the server cancels it, in ms (a
+   * store never waits forever behind a stuck lock). Default 60,000.
+   */
+  statementTimeoutMs?: number;
 }
 
 /**
@@ -69,6 +74,7 @@ export const postgresConnectionOptionsSchema = z.object({
     .optional(),
   connectTimeoutMs: z.number().int().positive().max(2_147_483_647).optional(),
   maxConnections: z.number().int().positive().max(1_000).optional(),
+  statementTimeoutMs: z.number().int().positive().max(2_147_483_647).optional(),
 });
 
 /** The options with one of `connectionString` and `pool` required. */
@@ -115,6 +121,7 @@ export async function connectPostgres(what: string, options: PostgresConnectionO
     schema = "public",
     connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
     maxConnections = 10,
+    statementTimeoutMs = 60_000,
   } = parseConfig(`${what} options`, connectionTargetSchema, options);
   const pg = await importPeer("pg", POSTGRES_FEATURE, () => import("pg"));
   const config: PoolConfig = {
@@ -122,6 +129,9 @@ export async function connectPostgres(what: string, options: PostgresConnectionO
     connectionTimeoutMillis: connectTimeoutMs,
     max: maxConnections,
     application_name: "langchain-gavel",
+    statement_timeout: statementTimeoutMs,
+    // Notice a server or network that went away without closing the connection (a half-open TCP).
+    keepAlive: true,
   };
   const pool = givenPool ?? new pg.default.Pool(config);
   const describe = describeTarget(connectionString, givenPool);

@@ -125,6 +125,28 @@ const storedTokenBudgetOptionsSchema = tokenBudgetOptionsSchema
     }
   });
 
+/** A request a store can keep: text without NUL characters (PostgreSQL text cannot hold them). */
+const noNul = (field: z.ZodString) =>
+  field.refine((text) => !text.includes("\u0000"), "must not contain NUL (\\u0000) characters");
+const storedRequestSchema = reserveRequestSchema.extend({
+  model: noNul(z.string().min(1)),
+  label: noNul(z.string()).optional(),
+  scopes: z
+    .object({
+      thread: noNul(z.string().min(1)).optional(),
+      run: noNul(z.string().min(1)).optional(),
+      example: noNul(z.string().min(1)).optional(),
+    })
+    .strict()
+    .optional(),
+});
+
+/** True when a text of the request holds a NUL character. */
+function hasNul(request: ReserveRequest): boolean {
+  const texts = [request.model, request.label, request.scopes?.thread, request.scopes?.run, request.scopes?.example];
+  return texts.some((text) => typeof text === "string" && text.includes("\u0000"));
+}
+
 /** What the budget remembers about a reservation it issued and that is still open. */
 interface OpenReservation {
   readonly price: ModelPrice | undefined;
@@ -209,7 +231,7 @@ export class StoredTokenBudget {
    *   before the connection was lost, is released when its lease ends).
    */
   async reserve(request: ReserveRequest): Promise<Reservation> {
-    if (!isWellFormed(request)) parseConfig("budget reserve request", reserveRequestSchema, request);
+    if (!isWellFormed(request) || hasNul(request)) parseConfig("budget reserve request", storedRequestSchema, request);
     const price = this.priceOf(request.model);
     if (!price && this.#requirePrices) throw new UnknownModelPriceError(request.model);
     const tokens = request.inputTokens + request.maxOutputTokens;

@@ -220,3 +220,14 @@ describe("StoredTokenBudget when its listener throws", () => {
     expect((await store.snapshot())[0]).toMatchObject({ reservedTokens: 0, spentTokens: 0 });
   });
 });
+
+describe("StoredTokenBudget request checks", () => {
+  it("refuses a NUL character in a scope id before it reaches the store (PostgreSQL text cannot hold one)", async () => {
+    const budget = createTokenBudget({ limits: { thread: { maxTokens: 1_000 } }, store: createMemoryBudgetStore() });
+    const error = await budget
+      .reserve({ ...request, scopes: { thread: "user\u0000x" } })
+      .catch((caught: unknown) => caught);
+    expect(ConfigError.isInstance(error) && error.fields).toEqual(["scopes.thread"]);
+    expect(budget.outstanding).toBe(0);
+  });
+});
