@@ -21,14 +21,15 @@
  */
 import type { z } from "zod";
 import { BudgetExhaustedError, parseConfig } from "../errors.js";
-import { ReservationClosedError, UnknownModelPriceError } from "./errors.js";
+import { ReservationClosedError } from "./errors.js";
 import {
   type AccountSnapshot,
   accountKey,
   type BudgetEvent,
+  type BudgetPricing,
   copyScopes,
+  createBudgetPricing,
   GLOBAL_SCOPE_ID,
-  isCount,
   isWellFormed,
   NAMED_SCOPES,
   NANO_PER_USD,
@@ -39,12 +40,11 @@ import {
   SCOPE_ORDER,
   type ScopeIds,
   type Settlement,
+  settlementOf,
   type TokenBudgetOptions,
   tokenBudgetOptionsSchema,
   toNanoUsd,
-  usageSchema,
 } from "./options.js";
-import { costNanoUsd, createPriceResolver, DEFAULT_PRICES, mergePrices } from "./prices.js";
 import { releaseQuietly } from "./shared.js";
 import { StoredTokenBudget, type StoredTokenBudgetOptions } from "./stored.js";
 import type { BudgetLimits, BudgetScope, ModelPrice, Usage } from "./types.js";
@@ -136,9 +136,7 @@ interface PreparedRequest {
  */
 export class TokenBudget {
   readonly #limits: Partial<Record<BudgetScope, BudgetLimits>>;
-  readonly #requirePrices: boolean;
-  readonly #resolvePrice: (model: string) => ModelPrice | undefined;
-  readonly #priceCache = new Map<string, ModelPrice | undefined>();
+  readonly #pricing: BudgetPricing;
   readonly #onEvent: ((event: BudgetEvent) => void) | undefined;
   readonly #now: () => number;
   readonly #generateId: () => string;
@@ -166,9 +164,7 @@ export class TokenBudget {
       options satisfies z.input<typeof tokenBudgetOptionsSchema>, // the documented type matches the schema
     );
     this.#limits = limits;
-    const hasUsdLimit = Object.values(limits).some((scopeLimits) => scopeLimits?.maxUsd !== undefined);
-    this.#requirePrices = requirePrices ?? hasUsdLimit;
-    this.#resolvePrice = createPriceResolver(mergePrices(DEFAULT_PRICES, prices));
+    this.#pricing = createBudgetPricing({ limits, prices, requirePrices });
     this.#onEvent = onEvent;
     this.#now = now;
     this.#generateId = generateId ?? (() => `reservation-${this.#issued}`);
@@ -238,19 +234,8 @@ export class TokenBudget {
   settle(reservation: Reservation, usage: Usage): Settlement {
     const open = this.#open.get(reservation);
     if (!open) throw new ReservationClosedError(reservation.id, this.#closed.get(reservation) ?? "foreign");
-    if (!isCount(usage.inputTokens) || !isCount(usage.outputTokens)) parseConfig("settle usage", usageSchema, usage);
-    const tokens = usage.inputTokens + usage.outputTokens;
-    const nanoUsd = open.price ? costNanoUsd(open.price, usage) : 0;
-    const estimated = usage.estimated === true;
-    const settlement: Settlement = {
-      reservationId: reservation.id,
-      model: reservation.model,
-      usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, estimated },
-      tokens,
-      usd: nanoUsd / NANO_PER_USD,
-      estimated,
-      overrun: tokens > reservation.tokens || nanoUsd > open.nanoUsd,
-    };
+    const { settlement, nanoUsd } = settlementOf(reservation, usage, open);
+    const { tokens } = settlement;
     this.#emit({ type: "settle", at: this.#now(), reservation, settlement });
     for (const account of open.accounts) {
       account.reservedTokens -= reservation.tokens;
@@ -344,24 +329,16 @@ export class TokenBudget {
 
   /** The price the budget charges `model` at, or undefined when it has none. */
   priceOf(model: string): ModelPrice | undefined {
-    if (!this.#priceCache.has(model)) this.#priceCache.set(model, this.#resolvePrice(model));
-    return this.#priceCache.get(model);
+    return this.#pricing.priceOf(model);
   }
 
   // -- internals ------------------------------------------------------------
 
   #prepare(request: ReserveRequest): PreparedRequest {
     if (!isWellFormed(request)) parseConfig("budget reserve request", reserveRequestSchema, request);
-    const price = this.priceOf(request.model);
-    if (!price && this.#requirePrices) throw new UnknownModelPriceError(request.model);
-    const nanoUsd = price
-      ? costNanoUsd(price, { inputTokens: request.inputTokens, outputTokens: request.maxOutputTokens })
-      : 0;
     return {
       request,
-      price,
-      tokens: request.inputTokens + request.maxOutputTokens,
-      nanoUsd,
+      ...this.#pricing.hold(request),
       targets: this.#targets(request.scopes),
     };
   }

@@ -4,9 +4,10 @@
  */
 import { z } from "zod";
 import type { BudgetExhaustedError } from "../errors.js";
-import { functionSchema } from "../errors.js";
-import { priceTableSchema } from "./prices.js";
-import type { BudgetLimits, BudgetScope, Usage } from "./types.js";
+import { functionSchema, parseConfig } from "../errors.js";
+import { UnknownModelPriceError } from "./errors.js";
+import { costNanoUsd, createPriceResolver, DEFAULT_PRICES, mergePrices, priceTableSchema } from "./prices.js";
+import type { BudgetLimits, BudgetScope, ModelPrice, Usage } from "./types.js";
 
 // ---------------------------------------------------------------------------
 // Public types
@@ -252,4 +253,76 @@ export function isWellFormed(request: ReserveRequest): boolean {
     if (value !== undefined && (typeof value !== "string" || value.length === 0)) return false;
   }
   return true;
+}
+
+// ---------------------------------------------------------------------------
+// Pricing and settling, the same in every budget
+// ---------------------------------------------------------------------------
+
+/** How a budget prices its calls: the merged price table behind a cache, and whether a price is required. */
+export interface BudgetPricing {
+  /** The price the budget charges `model` at, or undefined when it has none. */
+  priceOf(model: string): ModelPrice | undefined;
+  /**
+   * What `request` holds: its model's price, its tokens (prompt + output cap) and their nano-USD.
+   *
+   * @throws UnknownModelPriceError when prices are required and the model has none.
+   */
+  hold(request: ReserveRequest): { price: ModelPrice | undefined; tokens: number; nanoUsd: number };
+}
+
+/** The pricing of a budget with these options: prices are required by default when a limit is in USD. */
+export function createBudgetPricing(
+  options: Pick<TokenBudgetOptions, "limits" | "prices" | "requirePrices">,
+): BudgetPricing {
+  const hasUsdLimit = Object.values(options.limits).some((limits) => limits?.maxUsd !== undefined);
+  const requirePrices = options.requirePrices ?? hasUsdLimit;
+  const resolve = createPriceResolver(mergePrices(DEFAULT_PRICES, options.prices));
+  const cache = new Map<string, ModelPrice | undefined>();
+  const priceOf = (model: string) => {
+    if (!cache.has(model)) cache.set(model, resolve(model));
+    return cache.get(model);
+  };
+  return {
+    priceOf,
+    hold(request) {
+      const price = priceOf(request.model);
+      if (!price && requirePrices) throw new UnknownModelPriceError(request.model);
+      const usage = { inputTokens: request.inputTokens, outputTokens: request.maxOutputTokens };
+      return {
+        price,
+        tokens: request.inputTokens + request.maxOutputTokens,
+        nanoUsd: price ? costNanoUsd(price, usage) : 0,
+      };
+    },
+  };
+}
+
+/**
+ * The settlement of `reservation` at `usage`, with the nano-USD it charges.
+ *
+ * @param held - the reservation's price and the nano-USD it holds.
+ * @throws ConfigError when `usage` has negative or fractional counts.
+ */
+export function settlementOf(
+  reservation: Reservation,
+  usage: Usage,
+  held: { price: ModelPrice | undefined; nanoUsd: number },
+): { settlement: Settlement; nanoUsd: number } {
+  if (!isCount(usage.inputTokens) || !isCount(usage.outputTokens)) parseConfig("settle usage", usageSchema, usage);
+  const tokens = usage.inputTokens + usage.outputTokens;
+  const nanoUsd = held.price ? costNanoUsd(held.price, usage) : 0;
+  const estimated = usage.estimated === true;
+  return {
+    nanoUsd,
+    settlement: {
+      reservationId: reservation.id,
+      model: reservation.model,
+      usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, estimated },
+      tokens,
+      usd: nanoUsd / NANO_PER_USD,
+      estimated,
+      overrun: tokens > reservation.tokens || nanoUsd > held.nanoUsd,
+    },
+  };
 }

@@ -17,13 +17,14 @@
  */
 import { z } from "zod";
 import { BudgetExhaustedError, parseConfig } from "../errors.js";
-import { ReservationClosedError, UnknownModelPriceError } from "./errors.js";
+import { ReservationClosedError } from "./errors.js";
 import {
   type AccountSnapshot,
   type BudgetEvent,
+  type BudgetPricing,
   copyScopes,
+  createBudgetPricing,
   GLOBAL_SCOPE_ID,
-  isCount,
   isWellFormed,
   NAMED_SCOPES,
   NANO_PER_USD,
@@ -33,12 +34,11 @@ import {
   SCOPE_ORDER,
   type ScopeIds,
   type Settlement,
+  settlementOf,
   type TokenBudgetOptions,
   tokenBudgetOptionsSchema,
   toNanoUsd,
-  usageSchema,
 } from "./options.js";
-import { costNanoUsd, createPriceResolver, DEFAULT_PRICES, mergePrices } from "./prices.js";
 import type {
   BudgetStore,
   ExpiredReservation,
@@ -183,9 +183,7 @@ export class StoredTokenBudget {
   /** The store the accounts live in (not closed by the budget: close it yourself when done). */
   readonly store: BudgetStore;
   readonly #limits: Partial<Record<BudgetScope, BudgetLimits>>;
-  readonly #requirePrices: boolean;
-  readonly #resolvePrice: (model: string) => ModelPrice | undefined;
-  readonly #priceCache = new Map<string, ModelPrice | undefined>();
+  readonly #pricing: BudgetPricing;
   readonly #onEvent: ((event: BudgetEvent) => void) | undefined;
   readonly #now: () => number;
   readonly #generateId: () => string;
@@ -210,9 +208,7 @@ export class StoredTokenBudget {
     } = parseConfig("store-backed TokenBudget options", storedTokenBudgetOptionsSchema, options);
     this.store = store;
     this.#limits = limits;
-    const hasUsdLimit = Object.values(limits).some((scopeLimits) => scopeLimits?.maxUsd !== undefined);
-    this.#requirePrices = requirePrices ?? hasUsdLimit;
-    this.#resolvePrice = createPriceResolver(mergePrices(DEFAULT_PRICES, prices));
+    this.#pricing = createBudgetPricing({ limits, prices, requirePrices });
     this.#onEvent = onEvent;
     this.#now = now;
     this.#generateId = generateId;
@@ -232,12 +228,7 @@ export class StoredTokenBudget {
    */
   async reserve(request: ReserveRequest): Promise<Reservation> {
     if (!isWellFormed(request) || hasNul(request)) parseConfig("budget reserve request", storedRequestSchema, request);
-    const price = this.priceOf(request.model);
-    if (!price && this.#requirePrices) throw new UnknownModelPriceError(request.model);
-    const tokens = request.inputTokens + request.maxOutputTokens;
-    const nanoUsd = price
-      ? costNanoUsd(price, { inputTokens: request.inputTokens, outputTokens: request.maxOutputTokens })
-      : 0;
+    const { price, tokens, nanoUsd } = this.#pricing.hold(request);
     const at = this.#now();
     const id = this.#generateId();
     const result = await this.store.reserve(
@@ -302,26 +293,16 @@ export class StoredTokenBudget {
   async settle(reservation: Reservation, usage: Usage): Promise<Settlement> {
     const open = this.#open.get(reservation);
     if (!open) throw new ReservationClosedError(reservation.id, this.#closed.get(reservation) ?? "foreign");
-    if (!isCount(usage.inputTokens) || !isCount(usage.outputTokens)) parseConfig("settle usage", usageSchema, usage);
-    const tokens = usage.inputTokens + usage.outputTokens;
-    const nanoUsd = open.price ? costNanoUsd(open.price, usage) : 0;
+    const { settlement, nanoUsd } = settlementOf(reservation, usage, open);
     const at = this.#now();
-    const result = await withRetries(() => this.store.settle(reservation.id, { tokens, nanoUsd }, at));
+    const result = await withRetries(() =>
+      this.store.settle(reservation.id, { tokens: settlement.tokens, nanoUsd }, at),
+    );
     if (result.status === "unknown" || (result.status === "closed" && result.state !== "settled")) {
       this.#close(reservation, "released");
       throw new ReservationClosedError(reservation.id, result.status === "unknown" ? "foreign" : "released");
     }
-    const estimated = usage.estimated === true;
-    const settlement: Settlement = {
-      reservationId: reservation.id,
-      model: reservation.model,
-      usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, estimated },
-      tokens,
-      usd: nanoUsd / NANO_PER_USD,
-      estimated,
-      overrun: tokens > reservation.tokens || nanoUsd > open.nanoUsd,
-      ...(result.status === "late" && { late: true }),
-    };
+    if (result.status === "late") settlement.late = true;
     this.#close(reservation, "settled");
     this.#onEvent?.({ type: "settle", at, reservation, settlement });
     return settlement;
@@ -382,12 +363,8 @@ export class StoredTokenBudget {
   async canAfford(request: ReserveRequest): Promise<boolean> {
     if (!isWellFormed(request)) parseConfig("budget reserve request", reserveRequestSchema, request);
     const remaining = await this.remaining(request.scopes);
-    const price = this.priceOf(request.model);
-    const tokens = request.inputTokens + request.maxOutputTokens;
-    const usd = price
-      ? costNanoUsd(price, { inputTokens: request.inputTokens, outputTokens: request.maxOutputTokens }) / NANO_PER_USD
-      : 0;
-    return (remaining.tokens ?? Infinity) >= tokens && (remaining.usd ?? Infinity) >= usd;
+    const { tokens, nanoUsd } = this.#pricing.hold(request);
+    return (remaining.tokens ?? Infinity) >= tokens && (remaining.usd ?? Infinity) >= nanoUsd / NANO_PER_USD;
   }
 
   /** Every account of the store that this budget's limits cover, global first. */
@@ -414,8 +391,7 @@ export class StoredTokenBudget {
 
   /** The price the budget charges `model` at, or undefined when it has none. */
   priceOf(model: string): ModelPrice | undefined {
-    if (!this.#priceCache.has(model)) this.#priceCache.set(model, this.#resolvePrice(model));
-    return this.#priceCache.get(model);
+    return this.#pricing.priceOf(model);
   }
 
   // -- internals ------------------------------------------------------------
