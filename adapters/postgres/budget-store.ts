@@ -38,6 +38,7 @@
  */
 import type { Pool, QueryConfig } from "pg";
 import { z } from "zod";
+import { BudgetStoreError, type BudgetStoreOperation } from "../../src/budget/errors.js";
 import type {
   BudgetStore,
   ExpiredReservation,
@@ -48,7 +49,7 @@ import type {
   StoreReserveResult,
 } from "../../src/budget/store.js";
 import type { BudgetScope } from "../../src/budget/types.js";
-import { GavelError, parseConfig } from "../../src/errors.js";
+import { parseConfig } from "../../src/errors.js";
 import { connectPostgres, type PostgresConnection, postgresConnectionOptionsSchema } from "./connection.js";
 import { migratePostgres } from "./migrations.js";
 
@@ -86,49 +87,6 @@ const postgresBudgetStoreOptionsSchema = postgresConnectionOptionsSchema
  * ```
  */
 export type PostgresBudgetStoreOptions = z.input<typeof postgresBudgetStoreOptionsSchema>;
-
-/**
- * What the PostgreSQL budget store was doing when it failed.
- *
- * @example
- * ```ts
- * if (PostgresBudgetStoreError.isInstance(error) && error.operation === "settle") await retrySettleLater(id);
- * ```
- */
-export type PostgresBudgetStoreOperation =
-  | "reserve"
-  | "settle"
-  | "release"
-  | "accounts"
-  | "snapshot"
-  | "reservationState"
-  | "expire";
-
-/**
- * An operation of the PostgreSQL budget store failed (after its retries, for a lost connection), or
- * the store is closed, or an amount is not a safe integer. `cause` holds the driver's error. A
- * failed `reserve` may still have been held (the connection died after the commit): retrying it
- * with the same reservation id is safe.
- *
- * @example
- * ```ts
- * try {
- *   await store.settle(id, spent, Date.now());
- * } catch (error) {
- *   if (PostgresBudgetStoreError.isInstance(error)) console.error(error.operation, error.cause); // retry later: settles once
- * }
- * ```
- */
-export class PostgresBudgetStoreError extends GavelError {
-  override readonly name: string = "PostgresBudgetStoreError";
-  /** What failed. */
-  readonly operation: PostgresBudgetStoreOperation;
-
-  constructor(operation: PostgresBudgetStoreOperation, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.operation = operation;
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Schema
@@ -468,15 +426,15 @@ function buildStore(connection: PostgresConnection, retries: number): PostgresBu
   };
 
   let closed = false;
-  /** Run one query, retried after a lost connection; driver errors become PostgresBudgetStoreErrors. */
-  const query = async <Row extends object>(operation: PostgresBudgetStoreOperation, config: QueryConfig) => {
+  /** Run one query, retried after a lost connection; driver errors become BudgetStoreErrors. */
+  const query = async <Row extends object>(operation: BudgetStoreOperation, config: QueryConfig) => {
     for (let attempt = 0; ; attempt += 1) {
-      if (closed) throw new PostgresBudgetStoreError(operation, `the budget store on ${connection.describe} is closed`);
+      if (closed) throw new BudgetStoreError(operation, `the budget store on ${connection.describe} is closed`);
       try {
         return (await pool.query<Row>(config)).rows;
       } catch (error) {
         if (attempt < retries && isRetryable(error)) continue;
-        throw new PostgresBudgetStoreError(
+        throw new BudgetStoreError(
           operation,
           `${operation} failed on the PostgreSQL budget store (${connection.describe}, schema "${schema}")`,
           { cause: error },
@@ -508,7 +466,7 @@ function buildStore(connection: PostgresConnection, retries: number): PostgresBu
   };
   const applyBatch = async (batch: PendingWrite[]) => {
     const first = batch[0] as PendingWrite;
-    const operationName = (write: WriteOperation): PostgresBudgetStoreOperation =>
+    const operationName = (write: WriteOperation): BudgetStoreOperation =>
       write.k === "r" ? "reserve" : write.k === "s" ? "settle" : "release";
     try {
       if (batch.length === 1) {
@@ -551,18 +509,15 @@ function buildStore(connection: PostgresConnection, retries: number): PostgresBu
         const result = results[index];
         if (result === undefined) {
           pending.reject(
-            new PostgresBudgetStoreError(
-              operationName(pending.operation),
-              "the batch answered fewer results than writes",
-            ),
+            new BudgetStoreError(operationName(pending.operation), "the batch answered fewer results than writes"),
           );
         } else pending.resolve(result);
       });
     } catch (error) {
       for (const pending of batch) {
         pending.reject(
-          PostgresBudgetStoreError.isInstance(error) && pending !== first
-            ? new PostgresBudgetStoreError(operationName(pending.operation), error.message, { cause: error.cause })
+          BudgetStoreError.isInstance(error) && pending !== first
+            ? new BudgetStoreError(operationName(pending.operation), error.message, { cause: error.cause })
             : error,
         );
       }
@@ -576,7 +531,7 @@ function buildStore(connection: PostgresConnection, retries: number): PostgresBu
       checkAmount(operation, "tokens", spent.tokens);
       checkAmount(operation, "nanoUsd", spent.nanoUsd);
     }
-    if (closed) throw new PostgresBudgetStoreError(operation, `the budget store on ${connection.describe} is closed`);
+    if (closed) throw new BudgetStoreError(operation, `the budget store on ${connection.describe} is closed`);
     const answer = await write({
       k: spent ? "s" : "x",
       id,
@@ -594,7 +549,7 @@ function buildStore(connection: PostgresConnection, retries: number): PostgresBu
     async reserve(reservation, now) {
       checkAmount("reserve", "tokens", reservation.tokens);
       checkAmount("reserve", "nanoUsd", reservation.nanoUsd);
-      if (closed) throw new PostgresBudgetStoreError("reserve", `the budget store on ${connection.describe} is closed`);
+      if (closed) throw new BudgetStoreError("reserve", `the budget store on ${connection.describe} is closed`);
       const { accounts } = reservation;
       const answer = await write({
         k: "r",
@@ -721,10 +676,10 @@ interface ReserveJson {
 }
 
 /** A `bigint` as pg returns it (a string) to a number, refusing what a number cannot hold exactly. */
-function toSafeNumber(value: string | number, operation: PostgresBudgetStoreOperation): number {
+function toSafeNumber(value: string | number, operation: BudgetStoreOperation): number {
   const number = typeof value === "number" ? value : Number(value);
   if (!Number.isSafeInteger(number)) {
-    throw new PostgresBudgetStoreError(
+    throw new BudgetStoreError(
       operation,
       `an amount of the budget store (${value}) is beyond Number.MAX_SAFE_INTEGER; it cannot be read exactly`,
     );
@@ -732,7 +687,7 @@ function toSafeNumber(value: string | number, operation: PostgresBudgetStoreOper
   return number;
 }
 
-function toAccountState(row: AccountRow, operation: PostgresBudgetStoreOperation): StoreAccountState {
+function toAccountState(row: AccountRow, operation: BudgetStoreOperation): StoreAccountState {
   return {
     scope: row.scope,
     scopeId: row.scope_id,
@@ -778,8 +733,8 @@ function toCloseResult(answer: string): StoreCloseResult {
 }
 
 /** Amounts cross the boundary as integers; a fraction or an unsafe integer would be stored inexactly. */
-function checkAmount(operation: PostgresBudgetStoreOperation, name: string, value: number): void {
+function checkAmount(operation: BudgetStoreOperation, name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new PostgresBudgetStoreError(operation, `${name} must be a non-negative safe integer, got ${value}`);
+    throw new BudgetStoreError(operation, `${name} must be a non-negative safe integer, got ${value}`);
   }
 }

@@ -22,8 +22,6 @@ export {
   createPostgresBudgetStore,
   DEFAULT_BUDGET_STORE_RETRIES,
   type PostgresBudgetStore,
-  PostgresBudgetStoreError,
-  type PostgresBudgetStoreOperation,
   type PostgresBudgetStoreOptions,
 } from "./budget-store.js";
 export {

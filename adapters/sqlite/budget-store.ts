@@ -26,6 +26,7 @@
  */
 import type Database from "better-sqlite3";
 import { z } from "zod";
+import { BudgetStoreError, type BudgetStoreOperation } from "../../src/budget/errors.js";
 import {
   type BudgetStore,
   type ExpiredReservation,
@@ -37,7 +38,7 @@ import {
   type StoreReserveResult,
 } from "../../src/budget/store.js";
 import type { BudgetScope } from "../../src/budget/types.js";
-import { GavelError, parseConfig } from "../../src/errors.js";
+import { parseConfig } from "../../src/errors.js";
 import { requirePeer } from "../../src/peers.js";
 import { DEFAULT_BUSY_TIMEOUT_MS, type SqliteDatabase } from "./ledger.js";
 import { LEDGER_APPLICATION_ID } from "./migrations.js";
@@ -45,50 +46,6 @@ import { LEDGER_APPLICATION_ID } from "./migrations.js";
 // ---------------------------------------------------------------------------
 // Options and errors
 // ---------------------------------------------------------------------------
-
-/**
- * What the SQLite budget store was doing when it failed.
- *
- * @example
- * ```ts
- * if (SqliteBudgetStoreError.isInstance(error) && error.operation === "reserve") retryLater();
- * ```
- */
-export type SqliteBudgetStoreOperation =
-  | "open"
-  | "migrate"
-  | "reserve"
-  | "settle"
-  | "release"
-  | "accounts"
-  | "snapshot"
-  | "reservationState"
-  | "expire";
-
-/**
- * The SQLite budget store could not open or migrate its file (another application's file, a schema
- * from a newer Gavel), or an operation failed (a lock held longer than `busyTimeoutMs`, a closed
- * store). `cause` holds better-sqlite3's error when there is one.
- *
- * @example
- * ```ts
- * try {
- *   createSqliteBudgetStore({ path: "budget.db" });
- * } catch (error) {
- *   if (SqliteBudgetStoreError.isInstance(error)) console.error(error.operation, error.message); // "open", "... newer ..."
- * }
- * ```
- */
-export class SqliteBudgetStoreError extends GavelError {
-  override readonly name: string = "SqliteBudgetStoreError";
-  /** What failed. */
-  readonly operation: SqliteBudgetStoreOperation;
-
-  constructor(operation: SqliteBudgetStoreOperation, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.operation = operation;
-  }
-}
 
 function isDatabaseHandle(value: unknown): value is SqliteDatabase {
   return (
@@ -187,7 +144,7 @@ const BUDGET_STORE_SCHEMA_VERSION = BUDGET_STORE_MIGRATIONS.length;
 function checkBudgetFile(database: Database.Database): number {
   const applicationId = database.pragma("application_id", { simple: true }) as number;
   if (applicationId !== 0 && applicationId !== LEDGER_APPLICATION_ID) {
-    throw new SqliteBudgetStoreError(
+    throw new BudgetStoreError(
       "open",
       `${database.name} is a SQLite file of another application (application_id ${applicationId}); give the budget store a file of its own.`,
     );
@@ -201,7 +158,7 @@ function checkBudgetFile(database: Database.Database): number {
     | undefined;
   const version = row?.version ?? 0;
   if (version > BUDGET_STORE_SCHEMA_VERSION) {
-    throw new SqliteBudgetStoreError(
+    throw new BudgetStoreError(
       "open",
       `${database.name} has budget-store tables at version ${version}, written by a newer langchain-gavel; this one knows up to version ${BUDGET_STORE_SCHEMA_VERSION}. Upgrade langchain-gavel.`,
     );
@@ -227,8 +184,8 @@ function migrateBudgetStore(database: Database.Database): void {
   try {
     migrate.immediate();
   } catch (error) {
-    if (SqliteBudgetStoreError.isInstance(error)) throw error;
-    throw new SqliteBudgetStoreError(
+    if (BudgetStoreError.isInstance(error)) throw error;
+    throw new BudgetStoreError(
       "migrate",
       `could not bring the budget-store tables of ${database.name} to version ${BUDGET_STORE_SCHEMA_VERSION}`,
       { cause: error },
@@ -249,7 +206,7 @@ function migrateBudgetStore(database: Database.Database): void {
  *   process's write lock (default 5,000 ms).
  * @returns A {@link SqliteBudgetStore}; `close()` it when done (it closes the file it opened).
  * @throws ConfigError when an option is invalid.
- * @throws SqliteBudgetStoreError (`"open"`, `"migrate"`) when the file cannot be opened, belongs to
+ * @throws BudgetStoreError (`"open"`, `"migrate"`) when the file cannot be opened, belongs to
  *   another application, or has budget-store tables from a newer Gavel.
  * @throws MissingPeerDependencyError when better-sqlite3 is not installed.
  *
@@ -288,8 +245,8 @@ export function createSqliteBudgetStore(options: SqliteBudgetStoreOptions): Sqli
     return buildStore(database, ownsDatabase);
   } catch (error) {
     if (ownsDatabase) database.close();
-    if (SqliteBudgetStoreError.isInstance(error)) throw error;
-    throw new SqliteBudgetStoreError("open", `could not set up the budget store in ${database.name}`, { cause: error });
+    if (BudgetStoreError.isInstance(error)) throw error;
+    throw new BudgetStoreError("open", `could not set up the budget store in ${database.name}`, { cause: error });
   }
 }
 
@@ -299,7 +256,7 @@ function openFile(path: string): Database.Database {
   try {
     return new BetterSqlite3(path);
   } catch (error) {
-    throw new SqliteBudgetStoreError("open", `could not open ${path}`, { cause: error });
+    throw new BudgetStoreError("open", `could not open ${path}`, { cause: error });
   }
 }
 
@@ -357,9 +314,9 @@ function toExpired(row: ReservationRow, accounts: readonly AccountKey[]): Expire
 }
 
 /** Amounts cross the boundary as integers; a fraction or an unsafe integer would be stored inexactly. */
-function checkAmount(operation: SqliteBudgetStoreOperation, name: string, value: number): void {
+function checkAmount(operation: BudgetStoreOperation, name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new SqliteBudgetStoreError(operation, `${name} must be a non-negative safe integer, got ${value}`);
+    throw new BudgetStoreError(operation, `${name} must be a non-negative safe integer, got ${value}`);
   }
 }
 
@@ -485,14 +442,14 @@ function buildStore(database: Database.Database, ownsDatabase: boolean): SqliteB
   const expireTransaction = database.transaction((now: number) => expireWhere(now, () => true));
 
   let closed = false;
-  /** Run `work` on the open store, turning driver errors into SqliteBudgetStoreErrors that name the operation. */
-  const run = async <T>(operation: SqliteBudgetStoreOperation, work: () => T): Promise<T> => {
-    if (closed) throw new SqliteBudgetStoreError(operation, `the budget store on ${database.name} is closed`);
+  /** Run `work` on the open store, turning driver errors into BudgetStoreErrors that name the operation. */
+  const run = async <T>(operation: BudgetStoreOperation, work: () => T): Promise<T> => {
+    if (closed) throw new BudgetStoreError(operation, `the budget store on ${database.name} is closed`);
     try {
       return work();
     } catch (error) {
-      if (SqliteBudgetStoreError.isInstance(error)) throw error;
-      throw new SqliteBudgetStoreError(operation, `${operation} failed on ${database.name}`, { cause: error });
+      if (BudgetStoreError.isInstance(error)) throw error;
+      throw new BudgetStoreError(operation, `${operation} failed on ${database.name}`, { cause: error });
     }
   };
 

@@ -19,8 +19,6 @@
 export {
   createSqliteBudgetStore,
   type SqliteBudgetStore,
-  SqliteBudgetStoreError,
-  type SqliteBudgetStoreOperation,
   type SqliteBudgetStoreOptions,
 } from "./budget-store.js";
 export {

@@ -67,3 +67,42 @@ export class ReservationClosedError extends GavelError {
     this.state = state;
   }
 }
+
+/** What a budget store was doing when it failed. */
+export type BudgetStoreOperation =
+  | "open"
+  | "migrate"
+  | "reserve"
+  | "settle"
+  | "release"
+  | "accounts"
+  | "snapshot"
+  | "reservationState"
+  | "expire";
+
+/**
+ * A budget store (SQLite, PostgreSQL, or one of your own) could not open or migrate its tables,
+ * or an operation failed after its retries (a lock held too long, a lost connection, a closed
+ * store), or an amount was not a safe integer. `operation` names it; the driver's error is the
+ * `cause`. A failed `reserve` may still have been held (the connection died after the commit):
+ * retrying it with the same reservation id is safe, and otherwise its lease releases it.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await store.settle(id, spent, Date.now());
+ * } catch (error) {
+ *   if (BudgetStoreError.isInstance(error)) console.error(error.operation, error.cause); // retry later: it settles once
+ * }
+ * ```
+ */
+export class BudgetStoreError extends GavelError {
+  override readonly name: string = "BudgetStoreError";
+  /** What failed. */
+  readonly operation: BudgetStoreOperation;
+
+  constructor(operation: BudgetStoreOperation, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.operation = operation;
+  }
+}

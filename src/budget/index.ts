@@ -34,7 +34,13 @@ export {
   tokenBudgetOptionsSchema,
   withReservation,
 } from "./budget.js";
-export { ReservationClosedError, type ReservationState, UnknownModelPriceError } from "./errors.js";
+export {
+  BudgetStoreError,
+  type BudgetStoreOperation,
+  ReservationClosedError,
+  type ReservationState,
+  UnknownModelPriceError,
+} from "./errors.js";
 export {
   costNanoUsd,
   costUsd,

@@ -9,8 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { createSqliteBudgetStore, SqliteBudgetStoreError } from "../../adapters/sqlite/budget-store.js";
+import { createSqliteBudgetStore } from "../../adapters/sqlite/budget-store.js";
 import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
+import { BudgetStoreError } from "../../src/budget/errors.js";
 import { describeBudgetStoreConformance } from "../../src/testing/budget-store-conformance.js";
 
 const folder = mkdtempSync(join(tmpdir(), "gavel-budget-store-"));
@@ -85,8 +86,8 @@ describe("SQLite budget store: the file", () => {
       }
       return undefined;
     })();
-    expect(SqliteBudgetStoreError.isInstance(error)).toBe(true);
-    expect((error as SqliteBudgetStoreError).operation).toBe("open");
+    expect(BudgetStoreError.isInstance(error)).toBe(true);
+    expect((error as BudgetStoreError).operation).toBe("open");
     expect((error as Error).message).toMatch(/version 7.*up to version 1/);
   });
 

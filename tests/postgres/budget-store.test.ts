@@ -6,8 +6,9 @@
 import { createServer } from "node:net";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
-import { createPostgresBudgetStore, PostgresBudgetStoreError } from "../../adapters/postgres/budget-store.js";
+import { createPostgresBudgetStore } from "../../adapters/postgres/budget-store.js";
 import { PostgresConnectionError, PostgresSchemaVersionError } from "../../adapters/postgres/errors.js";
+import { BudgetStoreError } from "../../src/budget/errors.js";
 import type { StoreReservation } from "../../src/budget/store.js";
 import { ConfigError } from "../../src/errors.js";
 import { describeBudgetStoreConformance } from "../../src/testing/budget-store-conformance.js";
@@ -153,8 +154,8 @@ describePostgres("PostgreSQL budget store: lost connections, versions, options",
       cut();
       const outcome = await pending;
       expect(outcome.status).toBe("rejected");
-      const error = (outcome as { reason: PostgresBudgetStoreError }).reason;
-      expect(PostgresBudgetStoreError.isInstance(error)).toBe(true);
+      const error = (outcome as { reason: BudgetStoreError }).reason;
+      expect(BudgetStoreError.isInstance(error)).toBe(true);
       expect(error.operation).toBe("reserve");
       await locker.query("COMMIT");
       await waitForIdle(name); // the orphaned call commits: "b" is held, left to its lease unless retried
