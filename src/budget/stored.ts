@@ -359,7 +359,7 @@ export class StoredTokenBudget {
     };
   }
 
-  /** True when {@link reserve} would succeed now (not a promise: another process may take the room first). */
+  /** True when {@link reserve} would succeed now: a hint, since another process may take the room first. */
   async canAfford(request: ReserveRequest): Promise<boolean> {
     if (!isWellFormed(request)) parseConfig("budget reserve request", reserveRequestSchema, request);
     const remaining = await this.remaining(request.scopes);
