@@ -65,3 +65,28 @@ export async function releaseQuietly(
     // Left to the lease (store-backed) — nothing else can be done here.
   }
 }
+
+/**
+ * Settle a reservation after its call answered, keeping the answer when the budget cannot settle
+ * (a shared store that stays unreachable after its retries): the provider billed the call, so
+ * throwing would only lose a paid answer. The store-backed reservation is then released when its
+ * lease ends, and nothing is charged for it.
+ *
+ * @returns the settlement, or undefined when settling failed.
+ * @example
+ * ```ts
+ * const reply = await model.invoke(messages);
+ * const settlement = await settleQuietly(budget, reservation, usageFromMessage(reply, messages, "gpt-4o-mini"));
+ * ```
+ */
+export async function settleQuietly(
+  budget: Pick<SharedTokenBudget, "settle">,
+  reservation: Reservation,
+  usage: Usage,
+): Promise<Settlement | undefined> {
+  try {
+    return await budget.settle(reservation, usage);
+  } catch {
+    return undefined; // left to the lease (store-backed)
+  }
+}

@@ -14,7 +14,7 @@ import type { AIMessage, BaseMessage } from "@langchain/core/messages";
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import { z } from "zod";
 import { BudgetExhaustedError, type Reservation, type ScopeIds, usageFromMessage } from "../budget/index.js";
-import { releaseQuietly, type SharedTokenBudget, sharedTokenBudgetSchema } from "../budget/shared.js";
+import { releaseQuietly, type SharedTokenBudget, settleQuietly, sharedTokenBudgetSchema } from "../budget/shared.js";
 import { parseConfig } from "../errors.js";
 import {
   type BudgetableModel,
@@ -277,7 +277,7 @@ async function invokeHeld(
     throw error;
   }
   const spent = usageFromMessage(reply, messages, agent.modelName);
-  if (budget && reservation) await budget.settle(reservation, spent);
+  if (budget && reservation) await settleQuietly(budget, reservation, spent);
   const previous = usage[agent.name] ?? {
     model: agent.modelName,
     calls: 0,

@@ -10,7 +10,7 @@ import type { AIMessage, BaseMessage } from "@langchain/core/messages";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type { Reservation, TokenBudget } from "../budget/budget.js";
 import type { ScopeIds } from "../budget/options.js";
-import { releaseQuietly, type SharedTokenBudget } from "../budget/shared.js";
+import { releaseQuietly, type SharedTokenBudget, settleQuietly } from "../budget/shared.js";
 import { usageFromMessage } from "../budget/tokens.js";
 import type { Usage } from "../budget/types.js";
 import { BudgetExhaustedError, describeError } from "../errors.js";
@@ -114,7 +114,7 @@ export async function callAgent(
   }
   const usage = usageFromMessage(reply, prompt, model);
   const settlement = context.budget.settle(reservation, usage);
-  if (sharedReservation) await context.shared?.budget.settle(sharedReservation, usage);
+  if (sharedReservation && context.shared) await settleQuietly(context.shared.budget, sharedReservation, usage);
   context.charges.push({
     ...charge,
     kind: "settle",

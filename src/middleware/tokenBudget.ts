@@ -40,7 +40,7 @@ import {
   type Usage,
   usageFromMessage,
 } from "../budget/index.js";
-import { releaseQuietly, sharedTokenBudgetSchema } from "../budget/shared.js";
+import { releaseQuietly, settleQuietly, sharedTokenBudgetSchema } from "../budget/shared.js";
 import { PromptTokenCounter, TOKENS_PER_MESSAGE } from "../budget/tokens.js";
 import { type BudgetExhaustedDetails, BudgetExhaustedError, functionSchema, parseConfig } from "../errors.js";
 import {
@@ -478,7 +478,7 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
 
       const reported = usageFromMessage(response, [], plan.name);
       const usage: Usage = reported.estimated ? { ...reported, inputTokens: plan.inputTokens } : reported;
-      const settlement = reservation ? await budget?.settle(reservation, usage) : undefined;
+      const settlement = reservation && budget ? await settleQuietly(budget, reservation, usage) : undefined;
       const tokens = usage.inputTokens + usage.outputTokens;
       const usd = plan.price ? costUsd(plan.price, usage) : undefined;
       const totals: TokenBudgetTotals = {

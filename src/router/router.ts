@@ -20,7 +20,7 @@ import type { ChatResult } from "@langchain/core/outputs";
 import { ChatGenerationChunk } from "@langchain/core/outputs";
 import type { Runnable, RunnableConfig } from "@langchain/core/runnables";
 import { countToolTokens, type Reservation, type ScopeIds } from "../budget/index.js";
-import { releaseQuietly } from "../budget/shared.js";
+import { releaseQuietly, settleQuietly } from "../budget/shared.js";
 import { BudgetExhaustedError, describeError, parseConfig } from "../errors.js";
 import type { OutcomeInput } from "../ledger/types.js";
 import { declaredOutputCap, modelName, promptTokensOf } from "../models.js";
@@ -436,7 +436,8 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     reservation: Reservation | undefined,
   ): Promise<AuctionCall> {
     const call = this.#engine.answerCall(winner, reply, prompt, countToolTokens(tools, modelName(winner.model)));
-    if (reservation) await this.#engine.settings.budget?.settle(reservation, call.usage);
+    const { budget } = this.#engine.settings;
+    if (reservation && budget) await settleQuietly(budget, reservation, call.usage);
     return call;
   }
 

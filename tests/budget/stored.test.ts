@@ -231,3 +231,27 @@ describe("StoredTokenBudget request checks", () => {
     expect(budget.outstanding).toBe(0);
   });
 });
+
+describe("a store that cannot settle", () => {
+  it("keeps the agent's paid answer and leaves the reservation to its lease", async () => {
+    const inner = createMemoryBudgetStore();
+    const down: BudgetStore = {
+      ...inner,
+      async settle() {
+        throw new Error("Connection terminated unexpectedly");
+      },
+    };
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 10_000 } }, store: down });
+    const model = new ScriptedChatModel({
+      model: "gpt-4o-mini",
+      maxTokens: 50,
+      replies: [{ content: "Paid answer.", usage: { inputTokens: 100, outputTokens: 20 } }],
+    });
+    const agent = createAgent({ model, tools: [], middleware: [tokenBudgetMiddleware({ budget })] });
+    const result = await agent.invoke({ messages: [new HumanMessage("Hello")] });
+    expect(result.messages.at(-1)?.content).toBe("Paid answer.");
+    const [account] = await inner.snapshot();
+    expect(account?.spentTokens).toBe(0);
+    expect(account?.reservedTokens).toBeGreaterThan(0); // held until its lease ends
+  }, 10_000);
+});

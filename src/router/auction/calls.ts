@@ -9,7 +9,7 @@
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { AIMessage, BaseMessage, UsageMetadata } from "@langchain/core/messages";
 import { costUsd, type Reservation, usageFromMessage } from "../../budget/index.js";
-import { releaseQuietly } from "../../budget/shared.js";
+import { releaseQuietly, settleQuietly } from "../../budget/shared.js";
 import { BudgetExhaustedError, describeError } from "../../errors.js";
 import { callCopy, countsOwnPrompt, promptTokensOf } from "../../models.js";
 import type { BudgetScreen } from "../budget-screen.js";
@@ -117,14 +117,8 @@ export function createAuctionCalls({ settings, nameOf }: EngineContext, screen: 
     // Settled outside the try: the provider answered (and bills the call), so it is never released.
     const charged = chargedCall(member, purpose, reply, prompt, name);
     state.calls.push(charged);
-    if (reservation) {
-      try {
-        await settings.budget?.settle(reservation, charged.usage);
-      } catch {
-        // A shared store that stays unreachable: the reservation is left to its lease (the ledger
-        // still records the call with the auction).
-      }
-    }
+    // A store that stays unreachable leaves the reservation to its lease; the auction still records the call.
+    if (reservation && settings.budget) await settleQuietly(settings.budget, reservation, charged.usage);
     return { reply };
   }
 
