@@ -34,11 +34,11 @@ import type {
   ContrastivePair,
   ContrastivePairsOptions,
   NewStrategyEntry,
-  StrategyEntry,
   StrategyMemory,
   StrategySearchHit,
   StrategySearchQuery,
 } from "../../src/memory/types.js";
+import { checkDimensions, vectorsOfEntries } from "../../src/memory/vectors.js";
 import { WriteQueue } from "../../src/memory/write-queue.js";
 import { connectPostgres, type PostgresConnection, postgresConnectionOptionsSchema } from "./connection.js";
 import { PostgresConnectionError, PostgresSchemaVersionError } from "./errors.js";
@@ -400,45 +400,13 @@ async function openReplica(settings: ReplicaSettings): Promise<PostgresStrategyM
     else wanted = Math.max(wanted, version);
   }
 
-  function checkDimensions(operation: MemoryOperation, vectors: ArrayLike<number>[], expected: number | undefined) {
-    const wanted = expected ?? vectors[0]?.length;
-    const bad = vectors.find((vector) => vector.length !== wanted);
-    if (bad !== undefined) {
-      throw fail(
-        operation,
-        "dimension_mismatch",
-        `the memory holds ${wanted}-d vectors but got a ${bad.length}-d one (was it built with another embedder?)`,
-      );
-    }
-  }
-
-  async function embedTasks(items: Array<{ entry: StrategyEntry; vector: ArrayLike<number> | undefined }>) {
-    const missing = [...new Set(items.filter((item) => item.vector === undefined).map((item) => item.entry.task))];
-    const byTask = new Map<string, number[]>();
-    if (missing.length > 0) {
-      let vectors: number[][];
-      try {
-        vectors = await embeddings.embedDocuments(missing);
-      } catch (error) {
-        throw fail("add", "embedder", "the embedder failed", error);
-      }
-      if (vectors.length !== missing.length) {
-        throw fail("add", "embedder", `the embedder returned ${vectors.length} vectors for ${missing.length} texts`);
-      }
-      missing.forEach((task, index) => {
-        byTask.set(task, vectors[index] ?? []);
-      });
-    }
-    return items.map((item) => item.vector ?? byTask.get(item.entry.task) ?? []);
-  }
-
   async function addEntries(entries: readonly NewStrategyEntry[]): Promise<void> {
     const parsed = parseNewEntries(entries);
     // The last entry with a given id wins, as if they had been added one by one.
     const unique = [...new Map(parsed.map((item) => [item.entry.id, item])).values()];
     if (unique.length === 0) return;
-    const vectors = await embedTasks(unique);
-    checkDimensions("add", vectors, store.dimensions ?? knownDimensions);
+    const vectors = await vectorsOfEntries(embeddings, unique, fail);
+    checkDimensions("add", vectors, store.dimensions ?? knownDimensions, fail);
     await queue.run(async () => {
       const at = now();
       const rows: RowToWrite[] = unique.map(({ entry }, index) => ({
@@ -448,7 +416,7 @@ async function openReplica(settings: ReplicaSettings): Promise<PostgresStrategyM
       }));
       const dimensions = rows[0]?.vector.length ?? 0;
       const { next, result: evicted } = await write("add", async (client, locked) => {
-        checkDimensions("add", vectors, locked.dimensions);
+        checkDimensions("add", vectors, locked.dimensions, fail);
         const version = locked.version + 1;
         const { inserted, auctions } = await sql.writeRows(client, rows, version);
         await sql.refreshAuctions(client, auctions);
@@ -515,7 +483,7 @@ async function openReplica(settings: ReplicaSettings): Promise<PostgresStrategyM
     const queryVector = vector ?? (await embedQuery("search", text ?? ""));
     await freshen("search");
     if (store.size === 0) return [];
-    checkDimensions("search", [queryVector], store.dimensions);
+    checkDimensions("search", [queryVector], store.dimensions, fail);
     const hits = store.search(queryVector, k, filter);
     markUsed(hits.map((hit) => hit.entry.id));
     return hits.map((hit) => ({ entry: copyEntry(hit.entry), score: hit.score }));
@@ -527,7 +495,7 @@ async function openReplica(settings: ReplicaSettings): Promise<PostgresStrategyM
     const queryVector = await embedQuery("contrastivePairs", task);
     await freshen("contrastivePairs");
     if (store.size === 0) return [];
-    checkDimensions("contrastivePairs", [queryVector], store.dimensions);
+    checkDimensions("contrastivePairs", [queryVector], store.dimensions, fail);
     const pairs = store.contrastivePairs(queryVector, {
       k,
       ...(options.agent === undefined ? {} : { agent: options.agent }),

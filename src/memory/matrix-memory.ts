@@ -16,12 +16,12 @@ import type {
   ContrastivePair,
   ContrastivePairsOptions,
   NewStrategyEntry,
-  StrategyEntry,
   StrategyMemory,
   StrategySearchHit,
   StrategySearchQuery,
 } from "./types.js";
 import type { MatrixKernel } from "./vector-matrix.js";
+import { checkDimensions, vectorsOfEntries } from "./vectors.js";
 import { WriteQueue } from "./write-queue.js";
 
 /**
@@ -185,41 +185,9 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
     if (state !== "open") throw fail(operation, "closed", "the memory is closed");
   }
 
-  function checkDimensions(operation: MemoryOperation, vectors: ArrayLike<number>[]): void {
-    const expected = store.dimensions ?? vectors[0]?.length;
-    const bad = vectors.find((vector) => vector.length !== expected);
-    if (bad !== undefined) {
-      throw fail(
-        operation,
-        "dimension_mismatch",
-        `the memory holds ${expected}-d vectors but got a ${bad.length}-d one (was it built with another embedder?)`,
-      );
-    }
-  }
-
   // -------------------------------------------------------------------------
   // Writes: embed outside the queue, then plan → persist → apply inside it.
   // -------------------------------------------------------------------------
-
-  async function embedTasks(entries: Array<{ entry: StrategyEntry; vector: ArrayLike<number> | undefined }>) {
-    const missing = [...new Set(entries.filter((item) => item.vector === undefined).map((item) => item.entry.task))];
-    const byTask = new Map<string, number[]>();
-    if (missing.length > 0) {
-      let vectors: number[][];
-      try {
-        vectors = await embeddings.embedDocuments(missing);
-      } catch (error) {
-        throw fail("add", "embedder", "the embedder failed", error);
-      }
-      if (vectors.length !== missing.length) {
-        throw fail("add", "embedder", `the embedder returned ${vectors.length} vectors for ${missing.length} texts`);
-      }
-      missing.forEach((task, index) => {
-        byTask.set(task, vectors[index] ?? []);
-      });
-    }
-    return entries.map((item) => item.vector ?? byTask.get(item.entry.task) ?? []);
-  }
 
   function normalised(vector: ArrayLike<number>): Float32Array {
     const copy = Float32Array.from(vector);
@@ -279,10 +247,10 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
     // The last entry with a given id wins, as if they had been added one by one.
     const unique = [...new Map(parsed.map((item) => [item.entry.id, item])).values()];
     if (unique.length === 0) return;
-    const vectors = await embedTasks(unique);
-    checkDimensions("add", vectors);
+    const vectors = await vectorsOfEntries(embeddings, unique, fail);
+    checkDimensions("add", vectors, store.dimensions, fail);
     await queue.run(async () => {
-      checkDimensions("add", vectors);
+      checkDimensions("add", vectors, store.dimensions, fail);
       const at = now();
       const added = unique.map(({ entry }, index) => ({
         entry,
@@ -331,7 +299,7 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
     const { text, vector, k, filter } = parseSearchQuery(query);
     const queryVector = vector ?? (await embedQuery("search", text ?? ""));
     if (store.size === 0) return [];
-    checkDimensions("search", [queryVector]);
+    checkDimensions("search", [queryVector], store.dimensions, fail);
     const hits = store.search(queryVector, k, filter);
     markUsed(hits.map((hit) => hit.entry.id));
     return hits.map((hit) => ({ entry: copyEntry(hit.entry), score: hit.score }));
@@ -342,7 +310,7 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
     const k = parsePairCount(options.k);
     const queryVector = await embedQuery("contrastivePairs", task);
     if (store.size === 0) return [];
-    checkDimensions("contrastivePairs", [queryVector]);
+    checkDimensions("contrastivePairs", [queryVector], store.dimensions, fail);
     const pairs = store.contrastivePairs(queryVector, {
       k,
       ...(options.agent === undefined ? {} : { agent: options.agent }),
