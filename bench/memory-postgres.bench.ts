@@ -14,12 +14,16 @@ import { join } from "node:path";
 import pg from "pg";
 import { createPostgresStrategyMemory, type PostgresStrategyMemory } from "../adapters/postgres/memory.js";
 import { mulberry32Float } from "../src/market/random.js";
-import type { NewStrategyEntry } from "../src/memory/types.js";
 import { type BenchResult, median, medianMicros } from "./harness.js";
+import {
+  BIDS_PER_AUCTION,
+  DIMENSIONS,
+  milliseconds,
+  noEmbedder,
+  syntheticEntries,
+  unitVector,
+} from "./memory-fixtures.js";
 
-const DIMENSIONS = 512;
-const AGENTS = 10;
-const BIDS_PER_AUCTION = 4;
 /** Entries per `add` call of the bulk insert (one transaction each, in multi-row INSERTs of 1,000). */
 const ADD_BATCH = 5_000;
 const CATCH_UP_ROUNDS = 15;
@@ -29,55 +33,6 @@ function postgresUrl(): string | undefined {
   const file = join(import.meta.dirname, "..", ".tmp", "postgres", "env");
   if (!existsSync(file)) return undefined;
   return /^GAVEL_TEST_POSTGRES_URL=(.+)$/m.exec(readFileSync(file, "utf8"))?.[1]?.trim();
-}
-
-function unitVector(random: () => number): Float32Array {
-  const vector = new Float32Array(DIMENSIONS);
-  let squares = 0;
-  for (let index = 0; index < DIMENSIONS; index += 1) {
-    const value = random() * 2 - 1;
-    vector[index] = value;
-    squares += value * value;
-  }
-  const scale = 1 / Math.sqrt(squares);
-  for (let index = 0; index < DIMENSIONS; index += 1) vector[index] = (vector[index] ?? 0) * scale;
-  return vector;
-}
-
-/** `count` entries in auctions of 4 bids (1 winning, 3 losing), 10 agents, 5 kinds. */
-function syntheticEntries(count: number, seed: number, prefix = ""): NewStrategyEntry[] {
-  const random = mulberry32Float(seed);
-  return Array.from({ length: count }, (_, index) => {
-    const auction = Math.floor(index / BIDS_PER_AUCTION);
-    return {
-      id: `${prefix}e${index}`,
-      auctionId: `${prefix}a${auction}`,
-      task: `task ${auction}`,
-      kind: `kind-${auction % 5}`,
-      agent: `agent-${index % AGENTS}`,
-      plan: `plan ${index}`,
-      role: index % BIDS_PER_AUCTION === 0 ? "winning" : "losing",
-      cost: 1,
-      createdAt: index,
-      vector: unitVector(random),
-    };
-  });
-}
-
-/** An embedder that must not be called: every vector in this benchmark is given. */
-const noEmbedder = {
-  async embedDocuments(): Promise<number[][]> {
-    throw new Error("the benchmark gives every vector");
-  },
-  async embedQuery(): Promise<number[]> {
-    throw new Error("the benchmark gives every vector");
-  },
-};
-
-async function milliseconds(run: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await run();
-  return performance.now() - start;
 }
 
 async function onSchema<T>(url: string, work: (schema: string) => Promise<T>): Promise<T> {

@@ -22,59 +22,15 @@ import { createInMemoryStrategyMemory } from "../src/memory/matrix-memory.js";
 import { MatrixStore } from "../src/memory/matrix-store.js";
 import type { NewStrategyEntry, StrategyMemory } from "../src/memory/types.js";
 import { type BenchResult, median, medianMicros } from "./harness.js";
-
-const DIMENSIONS = 512;
-const AGENTS = 10;
-const BIDS_PER_AUCTION = 4;
-
-function unitVector(random: () => number): Float32Array {
-  const vector = new Float32Array(DIMENSIONS);
-  let squares = 0;
-  for (let index = 0; index < DIMENSIONS; index += 1) {
-    const value = random() * 2 - 1;
-    vector[index] = value;
-    squares += value * value;
-  }
-  const scale = 1 / Math.sqrt(squares);
-  for (let index = 0; index < DIMENSIONS; index += 1) vector[index] = (vector[index] ?? 0) * scale;
-  return vector;
-}
-
-/** `count` entries in auctions of 4 bids (1 winning, 3 losing), 10 agents, 5 kinds. */
-function syntheticEntries(count: number, seed: number): NewStrategyEntry[] {
-  const random = mulberry32Float(seed);
-  return Array.from({ length: count }, (_, index) => {
-    const auction = Math.floor(index / BIDS_PER_AUCTION);
-    return {
-      id: `e${index}`,
-      auctionId: `a${auction}`,
-      task: `task ${auction}`,
-      kind: `kind-${auction % 5}`,
-      agent: `agent-${index % AGENTS}`,
-      plan: `plan ${index}`,
-      role: index % BIDS_PER_AUCTION === 0 ? "winning" : "losing",
-      cost: 1,
-      createdAt: index,
-      vector: unitVector(random),
-    };
-  });
-}
-
-/** An embedder that must not be called: every vector in this benchmark is given. */
-const noEmbedder = {
-  async embedDocuments(): Promise<number[][]> {
-    throw new Error("the benchmark gives every vector");
-  },
-  async embedQuery(): Promise<number[]> {
-    throw new Error("the benchmark gives every vector");
-  },
-};
-
-async function milliseconds(run: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await run();
-  return performance.now() - start;
-}
+import {
+  AGENTS,
+  BIDS_PER_AUCTION,
+  DIMENSIONS,
+  milliseconds,
+  noEmbedder,
+  syntheticEntries,
+  unitVector,
+} from "./memory-fixtures.js";
 
 async function searchFigures(size: number, target: number): Promise<BenchResult[]> {
   const entries = syntheticEntries(size, size);
