@@ -310,6 +310,37 @@ try { await createPostgresLedger({ connectionString: "postgres://127.0.0.1/gavel
       expect(spend.stdout).toMatch(/gpt-4/);
     });
 
+    it("shares one budget between two processes of the project through the SQLite and PostgreSQL stores", async () => {
+      const script = project.write(
+        "replica.mjs",
+        `import { createTokenBudget } from "langchain-gavel";
+const [kind, target, schema] = process.argv.slice(2);
+const store =
+  kind === "sqlite"
+    ? (await import("langchain-gavel/sqlite")).createSqliteBudgetStore({ path: target })
+    : await (await import("langchain-gavel/postgres")).createPostgresBudgetStore({ connectionString: target, schema });
+const budget = createTokenBudget({ limits: { global: { maxTokens: 300 } }, store });
+const reservation = await budget.tryReserve({ model: "gpt-4o-mini", inputTokens: 100, maxOutputTokens: 100 });
+if (reservation) await budget.settle(reservation, { inputTokens: 100, outputTokens: 20 });
+console.log(JSON.stringify({ held: reservation !== undefined, remaining: await budget.remaining() }));
+await store.close();`,
+      );
+      const targets: string[][] = [["sqlite", join(project.folder, "budget.db")]];
+      const schema = POSTGRES_URL === undefined ? undefined : await freshSchema(POSTGRES_URL, "tarball_budget");
+      if (schema) targets.push(["postgres", POSTGRES_URL as string, schema.schema]);
+      try {
+        for (const target of targets) {
+          // Two processes, one after the other, on one account: the second sees what the first spent.
+          const first = JSON.parse((await project.run("node", [script, ...target])).stdout);
+          const second = JSON.parse((await project.run("node", [script, ...target])).stdout);
+          expect(first).toEqual({ held: true, remaining: { tokens: 180 } });
+          expect(second).toEqual({ held: false, remaining: { tokens: 180 } });
+        }
+      } finally {
+        await schema?.drop();
+      }
+    });
+
     it.skipIf(POSTGRES_URL === undefined)(
       "records into a PostgreSQL ledger, then reads it with npx gavel ledger --db postgres://",
       async () => {
