@@ -42,6 +42,15 @@ export {
 } from "./errors.js";
 export { MissingPeerDependencyError } from "./peers.js";
 
+// Deadlines of model calls: the bound of every timeout option, and giving up on a call that ignores its signal.
+export {
+  type DeadlineOptions,
+  DeadlineExceededError,
+  MAX_TIMEOUT_MS,
+  runWithDeadline,
+  timeoutMsSchema,
+} from "./timeouts.js";
+
 // The market core: bids, mechanisms, clearing.
 export * from "./market/index.js";
 

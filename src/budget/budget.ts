@@ -195,6 +195,8 @@ export class TokenBudget {
       scopes: Object.freeze(copyScopes(request.scopes)),
       tokens: prepared.tokens,
       usd: prepared.nanoUsd / NANO_PER_USD,
+      inputTokens: request.inputTokens,
+      maxOutputTokens: request.maxOutputTokens,
       ...(request.label !== undefined && { label: request.label }),
     });
     this.#emit({ type: "reserve", at: this.#now(), reservation });

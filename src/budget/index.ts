@@ -17,6 +17,7 @@
  * ```
  */
 export { type BudgetExhaustedDetails, BudgetExhaustedError } from "../errors.js";
+export { DEFAULT_ABANDONED_GRACE_MS, type SettleAbandonedOptions, settleAbandoned } from "./abandoned.js";
 export {
   type AccountSnapshot,
   type BudgetEvent,

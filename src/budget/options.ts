@@ -57,6 +57,13 @@ export interface Reservation {
   readonly tokens: number;
   /** USD held: the cost of `tokens` at the model's price (0 when the model has no price). */
   readonly usd: number;
+  /**
+   * The prompt tokens of `tokens` (the request's `inputTokens`), so an abandoned call can be
+   * charged at what it holds (`settleAbandoned`). Absent on reservations rebuilt from a store.
+   */
+  readonly inputTokens?: number;
+  /** The output cap of `tokens` (the request's `maxOutputTokens`). Absent like `inputTokens`. */
+  readonly maxOutputTokens?: number;
   readonly label?: string;
 }
 

@@ -256,6 +256,8 @@ export class StoredTokenBudget {
       scopes: Object.freeze(copyScopes(request.scopes)),
       tokens,
       usd: nanoUsd / NANO_PER_USD,
+      inputTokens: request.inputTokens,
+      maxOutputTokens: request.maxOutputTokens,
       ...(request.label !== undefined && { label: request.label }),
     });
     this.#open.set(reservation, { price, nanoUsd });

@@ -1,0 +1,125 @@
+/**
+ * `settleAbandoned`: charge a call that was aborted or timed out at what its provider bills,
+ * instead of releasing it at zero. See docs/budgets.md, "What is billed and what is settled".
+ * Pure: no I/O beyond a timer.
+ */
+import type { Reservation, Settlement } from "./options.js";
+import { releaseQuietly, type SharedTokenBudget, settleQuietly } from "./shared.js";
+import type { Usage } from "./types.js";
+
+/**
+ * How long {@link settleAbandoned} waits by default for the usage a provider reports after the
+ * caller gave up on its call (a reply that arrives late), in ms. The reservation keeps holding its
+ * room meanwhile.
+ */
+export const DEFAULT_ABANDONED_GRACE_MS = 30_000;
+
+/** Options of {@link settleAbandoned}. */
+export interface SettleAbandonedOptions {
+  /** For a streamed call: the usage of what was streamed before it was abandoned (prompt + output so far). */
+  streamed?: Usage;
+  /**
+   * The usage the provider reports later, if it does (e.g. the abandoned call's reply, which a
+   * model that ignores its signal still delivers). Wins when it resolves to a usage within `graceMs`.
+   */
+  late?: Promise<Usage | undefined>;
+  /** How long to wait for `late`, in ms. Default {@link DEFAULT_ABANDONED_GRACE_MS}. */
+  graceMs?: number;
+}
+
+/**
+ * Settle an aborted or timed-out call at what its provider bills, never throwing and never
+ * charging twice (a reservation already settled or released is left as it is):
+ *
+ * 1. the usage the provider reports later (`late`), when it arrives within `graceMs` (the
+ *    reservation keeps holding its room until then);
+ * 2. otherwise, for a streamed call, the tokens streamed so far (`streamed`): a provider stops
+ *    generating when the stream's connection closes;
+ * 3. otherwise the full reservation (prompt + output cap), marked estimated: a provider generates
+ *    a non-streamed reply to completion after the client left, and bills up to the output cap.
+ *
+ * A budget that cannot settle (a store that stays unreachable) leaves the reservation to its lease.
+ *
+ * @returns the settlement, or undefined when the reservation was already closed or settling failed.
+ * @example
+ * ```ts
+ * import { runWithDeadline, settleAbandoned } from "langchain-gavel";
+ *
+ * const reservation = await budget.reserve({ model: "gpt-4o-mini", inputTokens: 900, maxOutputTokens: 256 });
+ * try {
+ *   const reply = await runWithDeadline((signal) => model.invoke(messages, { signal }), { timeoutMs: 30_000 });
+ *   await budget.settle(reservation, usageFromMessage(reply, messages, "gpt-4o-mini"));
+ * } catch (error) {
+ *   const pending = (error as { pending?: Promise<AIMessage> }).pending;
+ *   // Charged at the late reply's usage if it comes within 30 s, else at the whole reservation.
+ *   await settleAbandoned(budget, reservation, {
+ *     late: pending?.then((reply) => usageFromMessage(reply, messages, "gpt-4o-mini")),
+ *   });
+ *   throw error;
+ * }
+ * ```
+ */
+export async function settleAbandoned(
+  budget: SharedTokenBudget,
+  reservation: Reservation,
+  options: SettleAbandonedOptions = {},
+): Promise<Settlement | undefined> {
+  const { streamed, late, graceMs = DEFAULT_ABANDONED_GRACE_MS } = options;
+  const reported = late === undefined ? undefined : await withinGrace(late, graceMs);
+  const usage =
+    (reported && asUsage(reported)) ?? (streamed && asUsage(streamed, true)) ?? fullReservation(reservation);
+  return settleQuietly(budget, reservation, usage);
+}
+
+/**
+ * Close the reservation of an abandoned call: {@link settleAbandoned} when `bill` is true (the
+ * provider bills aborted calls), otherwise release it at zero (a local model that bills nothing).
+ * Never throws.
+ */
+export async function closeAbandoned(
+  budget: SharedTokenBudget,
+  reservation: Reservation,
+  options: SettleAbandonedOptions & { bill: boolean },
+): Promise<void> {
+  const { bill, ...rest } = options;
+  if (bill) await settleAbandoned(budget, reservation, rest);
+  else await releaseQuietly(budget, reservation);
+}
+
+/** What `late` resolves to within `graceMs`, or undefined when it rejects or takes longer. */
+function withinGrace<T>(late: Promise<T>, graceMs: number): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), Math.max(0, Math.min(graceMs, 2_147_483_647)));
+    timer.unref?.();
+    late.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      },
+    );
+  });
+}
+
+/** `usage` when its counts are whole and non-negative, else undefined (falls through to the next rule). */
+function asUsage(usage: Usage, estimated?: boolean): Usage | undefined {
+  const { inputTokens, outputTokens } = usage;
+  if (!Number.isSafeInteger(inputTokens) || !Number.isSafeInteger(outputTokens)) return undefined;
+  if (inputTokens < 0 || outputTokens < 0) return undefined;
+  return { inputTokens, outputTokens, estimated: estimated === true || usage.estimated === true };
+}
+
+/**
+ * The whole reservation as usage. Without its input/output split (a reservation rebuilt from a
+ * store), every token is charged as output, which is never cheaper than input.
+ */
+function fullReservation(reservation: Reservation): Usage {
+  const { inputTokens, maxOutputTokens, tokens } = reservation;
+  if (inputTokens !== undefined && maxOutputTokens !== undefined) {
+    return { inputTokens, outputTokens: maxOutputTokens, estimated: true };
+  }
+  return { inputTokens: 0, outputTokens: tokens, estimated: true };
+}
