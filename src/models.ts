@@ -27,19 +27,59 @@ export function isChatModel(value: unknown): value is BaseChatModel {
 }
 
 /**
+ * LangChain's configurable model (`initChatModel`, and `createAgent({ model: "openai:gpt-4o" })`):
+ * a chat model that builds the real client (a `ChatOpenAI`, say) per call from its default config
+ * (`model`, `modelProvider`, `maxTokens`, ...) and the call's `configurable` fields. Duck-typed on
+ * the fields LangChain's `ConfigurableModel` has (`langchain/dist/chat_models/universal`).
+ */
+interface ConfigurableChatModel {
+  _getModelInstance(config?: { configurable?: Record<string, unknown> }): Promise<unknown>;
+  _defaultConfig?: Record<string, unknown>;
+  _configPrefix?: string;
+  _configurableFields?: "any" | string[];
+}
+
+function isConfigurableModel(value: unknown): value is ConfigurableChatModel {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Partial<ConfigurableChatModel>)._getModelInstance === "function"
+  );
+}
+
+/**
  * The model the agent is about to call, as a chat model or a binding around one; `undefined`
  * when it is neither (a custom runnable: the middleware still budgets it, by name "unknown").
+ * A configurable model (`initChatModel`, a string model of `createAgent`) resolves to the client
+ * it builds for a call with these `configurable` fields — the same instance its own `invoke`
+ * would use — so its name, provider and output cap are the client's; when it cannot build one
+ * (no model configured yet) it is returned as it is, named from its config.
+ *
+ * @example
+ * ```ts
+ * const model = await initChatModel("openai:gpt-4o-mini");
+ * modelName((await resolveModel(model))!); // "gpt-4o-mini" (a ChatOpenAI)
+ * ```
  */
-export async function resolveModel(model: unknown): Promise<BudgetableModel | undefined> {
+export async function resolveModel(
+  model: unknown,
+  configurable?: Record<string, unknown>,
+): Promise<BudgetableModel | undefined> {
+  if (isConfigurableModel(model)) {
+    const instance = await model._getModelInstance(configurable ? { configurable } : undefined).catch(() => undefined);
+    if (isChatModel(instance) || (RunnableBinding.isRunnableBinding(instance) && isChatModel(instance.bound)))
+      return instance as BudgetableModel;
+    return isChatModel(model) ? model : undefined;
+  }
   if (isChatModel(model)) return model;
   if (RunnableBinding.isRunnableBinding(model) && isChatModel(model.bound))
     return model as RunnableBinding<unknown, unknown>;
-  const configurable = model as { _getModelInstance?: () => Promise<unknown> } | null;
-  if (typeof configurable?._getModelInstance === "function") {
-    const instance = await configurable._getModelInstance();
-    return isChatModel(instance) ? instance : undefined;
-  }
   return undefined;
+}
+
+/** True when `model` must go through {@link resolveModel} to be named (a configurable model, or not a chat model). */
+export function needsResolving(model: unknown): boolean {
+  return !isChatModel(model) || isConfigurableModel(model);
 }
 
 /** The chat model inside a binding, or the model itself. */
@@ -48,7 +88,7 @@ function innerModel(model: BudgetableModel): BaseChatModel {
 }
 
 /** LangSmith parameters of a model; `{}` when the model cannot produce them without call options. */
-function lsParams(model: BaseChatModel): { ls_model_name?: unknown; ls_max_tokens?: unknown } {
+function lsParams(model: BaseChatModel): { ls_model_name?: unknown; ls_max_tokens?: unknown; ls_provider?: unknown } {
   try {
     return model.getLsParams({} as never) ?? {};
   } catch {
@@ -60,18 +100,78 @@ function positiveInteger(value: unknown): number | undefined {
   return typeof value === "number" && Number.isInteger(value) && value > 0 ? value : undefined;
 }
 
+/** Where a model's name was read: its own fields, its (configurable) config, or only its LLM type. */
+export type ModelNameSource = "fields" | "config" | "type";
+
+/** Who a model is: the name prices and the tokenizer go by, its provider, and where the name came from. */
+export interface ModelIdentity {
+  /** e.g. `"gpt-4o-mini"`; the LLM type (e.g. `"chat_model"`, `"scripted"`) when nothing better is known. */
+  name: string;
+  /** e.g. `"openai"`, `"anthropic"`; `undefined` when the model does not say. */
+  provider: string | undefined;
+  /** `"type"` when the name is only the LLM type: a reply's `response_metadata.model_name` is then better. */
+  source: ModelNameSource;
+}
+
+const nonEmpty = (value: unknown): string | undefined =>
+  typeof value === "string" && value.length > 0 ? value : undefined;
+
+/** `model` and `modelProvider` of a configurable model's default config, `"provider:model"` split as `initChatModel` does. */
+function configIdentity(model: ConfigurableChatModel): { name?: string; provider?: string } {
+  const config = model._defaultConfig ?? {};
+  let name = nonEmpty(config.model);
+  let provider = nonEmpty(config.modelProvider);
+  if (name !== undefined && provider === undefined && name.includes(":")) {
+    const [prefix = "", ...rest] = name.split(":");
+    if (/^[a-z][a-z0-9-]*$/.test(prefix) && rest.join(":").length > 0) {
+      provider = prefix;
+      name = rest.join(":");
+    }
+  }
+  return { ...(name !== undefined && { name }), ...(provider !== undefined && { provider }) };
+}
+
+/**
+ * The provider a model reports (`ls_provider`), unless it is only LangChain's default (the class
+ * name without "Chat": `"ConfigurableModel"`, `"ScriptedChatModel"`), which names no provider.
+ */
+function ownProvider(model: BaseChatModel, reported: unknown): string | undefined {
+  const provider = nonEmpty(reported);
+  if (provider === undefined) return undefined;
+  const className = model.getName();
+  return provider === (className.startsWith("Chat") ? className.replace("Chat", "") : className) ? undefined : provider;
+}
+
+/**
+ * The model's name and provider: the LangSmith parameters it reports (`ls_model_name`,
+ * `ls_provider`), else its `model` / `modelName` field, else — for LangChain's configurable model —
+ * the `model` and `modelProvider` of its default config, else its LLM type (`source: "type"`).
+ *
+ * @example
+ * ```ts
+ * modelIdentity(new ChatOpenAI({ model: "gpt-4o-mini" })); // { name: "gpt-4o-mini", provider: "openai", source: "fields" }
+ * modelIdentity(await initChatModel(undefined, { configurableFields: ["model"] })); // { name: "chat_model", provider: undefined, source: "type" }
+ * ```
+ */
+export function modelIdentity(model: BudgetableModel): ModelIdentity {
+  const chat = innerModel(model);
+  const params = lsParams(chat);
+  const fields = chat as unknown as { model?: unknown; modelName?: unknown };
+  const configured = isConfigurableModel(chat) ? configIdentity(chat) : {};
+  const provider = configured.provider ?? ownProvider(chat, params.ls_provider);
+  const name = nonEmpty(params.ls_model_name) ?? nonEmpty(fields.model) ?? nonEmpty(fields.modelName);
+  if (name !== undefined) return { name, provider, source: "fields" };
+  if (configured.name !== undefined) return { name: configured.name, provider, source: "config" };
+  return { name: chat._llmType(), provider, source: "type" };
+}
+
 /**
  * The model's name: its LangSmith `ls_model_name`, else its `model` / `modelName` field, else
- * its LLM type (e.g. `"scripted"`).
+ * (a configurable model) the `model` of its config, else its LLM type (e.g. `"scripted"`).
+ * See {@link modelIdentity} for the provider too.
  */
 export function modelName(model: BudgetableModel): string {
-  const chat = innerModel(model);
-  const fromParams = lsParams(chat).ls_model_name;
-  if (typeof fromParams === "string" && fromParams.length > 0) return fromParams;
-  const fields = chat as unknown as { model?: unknown; modelName?: unknown };
-  if (typeof fields.model === "string" && fields.model.length > 0) return fields.model;
-  if (typeof fields.modelName === "string" && fields.modelName.length > 0) return fields.modelName;
-  return chat._llmType();
+  return modelIdentity(model).name;
 }
 
 /**

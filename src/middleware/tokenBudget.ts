@@ -49,7 +49,10 @@ import {
   countsOwnPrompt,
   declaredOutputCap,
   isChatModel,
+  type ModelNameSource,
+  modelIdentity,
   modelName,
+  needsResolving,
   promptTokensOf,
   resolveModel,
 } from "../models.js";
@@ -77,6 +80,8 @@ export type TokenBudgetExitBehavior = "end" | "error" | "downgrade";
 export interface TokenBudgetCharge {
   /** Name of the model that answered (after any downgrade). */
   model: string;
+  /** Its provider (e.g. `"openai"`), when the model or its reply says. */
+  provider: string | undefined;
   /** Usage charged: reported by the provider, or counted with js-tiktoken (`estimated: true`). */
   usage: Usage;
   /** `usage.inputTokens + usage.outputTokens`. */
@@ -127,6 +132,11 @@ export const tokenBudgetMiddlewareOptionsSchema = z
     budget: sharedTokenBudgetSchema.optional(),
     /** Prices merged over `DEFAULT_PRICES` for `maxUsd` limits, charges and downgrade order. */
     prices: priceTableSchema.optional(),
+    /**
+     * Throw `UnknownModelPriceError` for a model without a price. Default: true when a thread or
+     * run limit has `maxUsd`. With `false` an unpriced model's calls count 0 USD (tokens still count).
+     */
+    requirePrices: z.boolean().optional(),
     /** Output tokens reserved for a model that declares no `maxTokens`. Default 4096. */
     maxOutputTokens: z.number().int().positive().optional(),
     /**
@@ -332,6 +342,7 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
     exitBehavior = "end",
     downgradeModels = [],
     injectRemainingBudget = false,
+    requirePrices,
     onCharge,
   } = parseConfig("tokenBudgetMiddleware options", tokenBudgetMiddlewareOptionsSchema, options);
 
@@ -355,6 +366,7 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
 
   /** Check the state limits, then reserve on the shared budget. Returns the reservation or the refusal. */
   async function admit(plan: CallPlan, view: LedgerView): Promise<Admission> {
+    if (plan.price === undefined && pricesRequired(view.limits)) throw new UnknownModelPriceError(plan.name);
     const refusal = stateRefusal(view, plan);
     if (refusal) return { refusal };
     if (!budget) return {};
@@ -371,6 +383,11 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
       if (BudgetExhaustedError.isInstance(error)) return { refusal: detailsOf(error) };
       throw error;
     }
+  }
+
+  /** Whether an unpriced model (or tool) is an error under these limits: `requirePrices`, else any `maxUsd` limit. */
+  function pricesRequired(limits: ScopeLimits): boolean {
+    return requirePrices ?? (limits.thread?.maxUsd !== undefined || limits.run?.maxUsd !== undefined);
   }
 
   /** Downgrade models other than `current`, no dearer than it for this call, cheapest first. */
@@ -432,7 +449,11 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
         return models.plan(model, own === undefined ? estimate : Math.max(own, estimate), uncappedModels);
       };
 
-      const resolved = isChatModel(request.model) ? request.model : await resolveModel(request.model);
+      // A configurable model (initChatModel, a string model of createAgent) resolves to the client it
+      // builds for this call's config: named, priced and capped as that client.
+      const resolved = needsResolving(request.model)
+        ? await resolveModel(request.model, request.runtime.configurable)
+        : (request.model as BudgetableModel);
       const downgradedTo = view.totals.downgradedTo;
       const downgraded = downgradedTo
         ? downgradeModels.find((model) => models.nameOf(model) === downgradedTo)
@@ -476,6 +497,8 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
         throw error;
       }
 
+      // A model known only by its LLM type is named (and priced) from its reply from now on.
+      plan = models.learnFromReply(plan, response);
       const reported = usageFromMessage(response, [], plan.name);
       const usage: Usage = reported.estimated ? { ...reported, inputTokens: plan.inputTokens } : reported;
       const settlement = reservation && budget ? await settleQuietly(budget, reservation, usage) : undefined;
@@ -491,6 +514,7 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
       };
       const charge: TokenBudgetCharge = {
         model: plan.name,
+        provider: plan.provider,
         usage,
         tokens,
         usd,
@@ -595,8 +619,9 @@ function stateRefusal(
       };
     }
     if (limits.maxUsd !== undefined) {
-      if (need.usd === undefined) throw new UnknownModelPriceError(need.name);
-      if (spent.usd + need.usd > limits.maxUsd + USD_EPSILON) {
+      // An unpriced model reaches here only with requirePrices: false (admit throws otherwise): it costs 0 USD.
+      const usd = need.usd ?? 0;
+      if (spent.usd + usd > limits.maxUsd + USD_EPSILON) {
         return {
           scope,
           scopeId,
@@ -604,7 +629,7 @@ function stateRefusal(
           limit: limits.maxUsd,
           spent: spent.usd,
           reserved: 0,
-          requested: need.usd,
+          requested: usd,
         };
       }
     }
@@ -662,6 +687,7 @@ interface CallPlan {
   /** The model to pass to the handler: `source`, or its capped copy; undefined keeps the request's. */
   readonly callModel: BudgetableModel | undefined;
   readonly name: string;
+  readonly provider: string | undefined;
   readonly price: ModelPrice | undefined;
   readonly inputTokens: number;
   readonly outputCap: number;
@@ -674,6 +700,8 @@ interface CallPlan {
 
 interface ModelFacts {
   name: string;
+  provider: string | undefined;
+  source: ModelNameSource;
   price: ModelPrice | undefined;
   declaredCap: number | undefined;
   /** Capped copy (built on first need); null when none can be built. */
@@ -698,7 +726,14 @@ class ModelCatalog {
   plan(model: BudgetableModel | undefined, inputTokens: number, uncappedModels: "cap" | "reserve" | "error"): CallPlan {
     const facts: ModelFacts = model
       ? this.#factsOf(model)
-      : { name: "unknown", price: undefined, declaredCap: undefined, capped: null };
+      : {
+          name: "unknown",
+          provider: undefined,
+          source: "type" as const,
+          price: undefined,
+          declaredCap: undefined,
+          capped: null,
+        };
     let callModel = model;
     let outputCap = facts.declaredCap ?? this.#maxOutputTokens;
     let capEnforced = facts.declaredCap !== undefined;
@@ -718,6 +753,7 @@ class ModelCatalog {
       source: model,
       callModel,
       name: facts.name,
+      provider: facts.provider,
       price: facts.price,
       inputTokens,
       outputCap,
@@ -727,11 +763,30 @@ class ModelCatalog {
     };
   }
 
+  /**
+   * `plan` named after `reply` when its model was known only by its LLM type: the reply's
+   * `response_metadata.model_name` (or `model`) and `model_provider` are then remembered for the
+   * model, so this charge and every later call are named and priced by them. `plan` otherwise.
+   */
+  learnFromReply(plan: CallPlan, reply: AIMessage): CallPlan {
+    const model = plan.callModel ?? plan.source;
+    const facts = model ? this.#factsOf(model) : undefined;
+    if (!facts || facts.source !== "type") return plan;
+    const metadata = (reply.response_metadata ?? {}) as Record<string, unknown>;
+    const name = [metadata.model_name, metadata.model].find((value) => typeof value === "string" && value.length > 0);
+    if (typeof name !== "string") return plan;
+    const provider = typeof metadata.model_provider === "string" ? metadata.model_provider : facts.provider;
+    Object.assign(facts, { name, provider, source: "fields", price: this.#priceOf(name) });
+    if (plan.source && plan.source !== model)
+      Object.assign(this.#factsOf(plan.source), { name, provider, source: "fields", price: facts.price });
+    return { ...plan, name, provider, price: facts.price };
+  }
+
   #factsOf(model: BudgetableModel): ModelFacts {
     let facts = this.#facts.get(model);
     if (!facts) {
-      const name = modelName(model);
-      facts = { name, price: this.#priceOf(name), declaredCap: declaredOutputCap(model) };
+      const { name, provider, source } = modelIdentity(model);
+      facts = { name, provider, source, price: this.#priceOf(name), declaredCap: declaredOutputCap(model) };
       this.#facts.set(model, facts);
     }
     return facts;
