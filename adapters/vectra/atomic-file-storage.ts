@@ -2,10 +2,13 @@
  * vectra's `LocalFileStorage` with crash-safe writes. vectra rewrites its whole index file on
  * every `endUpdate` with a plain `writeFile`, so a process killed mid-write leaves a truncated,
  * unreadable index. Here a file is written beside its target, flushed to disk, then renamed over
- * it: a reader sees the old file or the new one, never half of one.
+ * it: a reader sees the old file or the new one, never half of one. A process killed before the
+ * rename leaves `<file>.<pid>.tmp` behind; the memory removes such orphans on open
+ * (`temporary-files.ts`).
  */
 import { open, rename, rm } from "node:fs/promises";
 import { LocalFileStorage } from "vectra";
+import { temporaryPathOf } from "./temporary-files.js";
 
 /**
  * A vectra file storage whose `upsertFile` is atomic: write a temporary file, fsync, rename.
@@ -24,7 +27,7 @@ export class AtomicFileStorage extends LocalFileStorage {
 
   /** Writes `content` to `filePath` atomically (the old file or the new one, never half of one). */
   override async upsertFile(filePath: string, content: Buffer | string): Promise<void> {
-    const temporary = `${filePath}.${process.pid}.tmp`;
+    const temporary = temporaryPathOf(filePath);
     try {
       const handle = await open(temporary, "w");
       try {

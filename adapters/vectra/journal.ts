@@ -118,16 +118,56 @@ export async function replayJournal(
       { cause: error },
     );
   }
-  for (const { line, value } of lines) apply(value, records, `${path}:${line}`, replay);
+  for (const { line, value } of lines) apply(value, records, { where: `${path}:${line}`, folder }, replay);
   for (const id of replay.changed) if (!records.has(id)) replay.changed.delete(id);
   return replay;
 }
 
-function apply(record: JournalRecord, records: Map<string, StoredRecord>, where: string, replay: JournalReplay): void {
+/**
+ * The vector of an `add` line, checked: whole float32 values, finite, and as long as the vectors
+ * already held (the index's, or earlier lines').
+ */
+function vectorOf(
+  text: string,
+  records: Map<string, StoredRecord>,
+  { where, folder }: { where: string; folder: string },
+): Float32Array {
+  const bytes = Buffer.from(text, "base64").length;
+  const vector = decodeVector(text);
+  if (bytes === 0 || bytes % 4 !== 0 || !vector.every(Number.isFinite)) {
+    throw new StrategyMemoryError({
+      operation: "open",
+      reason: "corrupt",
+      message: `${where}: the vector is not a list of finite float32 values (${bytes} bytes)`,
+      folder,
+    });
+  }
+  const held = records.values().next().value?.vector.length;
+  if (held !== undefined && held !== vector.length) {
+    throw new StrategyMemoryError({
+      operation: "open",
+      reason: "dimension_mismatch",
+      message: `${where}: a ${vector.length}-d vector, but the memory holds ${held}-d vectors (was it written with another embedder?)`,
+      folder,
+    });
+  }
+  return vector;
+}
+
+function apply(
+  record: JournalRecord,
+  records: Map<string, StoredRecord>,
+  context: { where: string; folder: string },
+  replay: JournalReplay,
+): void {
   switch (record.op) {
     case "add": {
-      const entry = parseStoredEntry(record.entry, "open", where);
-      records.set(entry.id, { entry, vector: decodeVector(record.vector), lastUsedAt: record.lastUsedAt });
+      const entry = parseStoredEntry(record.entry, "open", context.where);
+      records.set(entry.id, {
+        entry,
+        vector: vectorOf(record.vector, records, context),
+        lastUsedAt: record.lastUsedAt,
+      });
       replay.changed.add(entry.id);
       replay.removed.delete(entry.id);
       return;

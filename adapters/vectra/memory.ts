@@ -5,7 +5,12 @@
  * Folder layout:
  * - `index.pb`: the vectra index (entries as item metadata, vectors as packed float32);
  * - `journal.jsonl`: writes since the last compaction (see `journal.ts`);
- * - `owner.lock`: held while the memory is open (see `folder-lock.ts`).
+ * - `owner.lock`: held while the memory is open (see `folder-lock.ts`);
+ * - `index.pb.<pid>.tmp`: an index write in progress (see `atomic-file-storage.ts`); one left by a
+ *   killed process is removed on the next open (see `temporary-files.ts`).
+ *
+ * An index that is empty, cut short or garbled is refused at open (see `index-file.ts`), never read
+ * as an empty memory.
  *
  * Why not vectra alone (measured, SPEC "Memory"): its query is a brute-force scan over JSON-like
  * objects (13 ms at 10,000 entries, 123 ms at 100,000) and every update rewrites the whole file.
@@ -32,8 +37,10 @@ import type { MemoryView, StoredRecord } from "../../src/memory/matrix-store.js"
 import type { StrategyEntry, StrategyMemory } from "../../src/memory/types.js";
 import { importPeer } from "../../src/peers.js";
 import { UniversalSentenceEncoderEmbeddings } from "../encoder/universal-sentence-encoder.js";
-import { acquireFolderLock } from "./folder-lock.js";
+import { acquireFolderLock, isProcessAlive } from "./folder-lock.js";
+import { corruptIndexError, fileSize, INDEX_VERSION, readIndexItems } from "./index-file.js";
 import { appendJournal, clearJournal, JOURNAL_FILE_NAME, journalLines, replayJournal } from "./journal.js";
+import { removeOrphanedTemporaryFiles } from "./temporary-files.js";
 
 /**
  * Journal records written between two compactions, by default.
@@ -184,10 +191,20 @@ export async function createVectraStrategyMemory(options: VectraStrategyMemoryOp
   const { AtomicFileStorage } = await import("./atomic-file-storage.js");
   const lock = await acquireFolderLock(folder);
   try {
-    const index = new LocalIndex(folder, undefined, new AtomicFileStorage(), new ProtobufCodec());
+    const codec = new ProtobufCodec();
+    const index = new LocalIndex(folder, undefined, new AtomicFileStorage(), codec);
     const journalPath = join(folder, JOURNAL_FILE_NAME);
-    const records = await loadRecords(index, folder);
+    const records = await loadRecords(index, { folder, journalPath });
     const replay = await replayJournal(journalPath, records, folder);
+    // Only now that the folder reads well: what a killed writer left half-written goes.
+    await removeOrphanedTemporaryFiles(folder, [index.indexName], { isAlive: isProcessAlive });
+    if (!(await index.isIndexCreated())) {
+      // A new memory. Not vectra's createIndex: on a failed write it deletes the whole folder.
+      await index.storage.upsertFile(
+        join(folder, index.indexName),
+        codec.serializeIndex({ version: INDEX_VERSION, metadata_config: {}, items: [] }),
+      );
+    }
     if (replay.hadContent) {
       // Fold what the last run left in the journal, so that appends start on a clean file.
       await writeSnapshot(
@@ -217,10 +234,28 @@ export async function createVectraStrategyMemory(options: VectraStrategyMemoryOp
   }
 }
 
-async function loadRecords(index: LocalIndex, folder: string): Promise<Map<string, StoredRecord>> {
-  if (!(await index.isIndexCreated())) await index.createIndex({ version: 1 });
+/**
+ * The entries of the index file, checked (`readIndexItems`). A missing index is a new memory,
+ * unless the journal has records: then the index was deleted, and the journal (emptied at every
+ * compaction) holds only the writes since the last one, so it is refused rather than opened as a
+ * memory that silently lost everything compacted before.
+ */
+async function loadRecords(
+  index: LocalIndex,
+  { folder, journalPath }: { folder: string; journalPath: string },
+): Promise<Map<string, StoredRecord>> {
+  const journalName = JOURNAL_FILE_NAME;
+  const indexPath = join(folder, index.indexName);
+  if ((await fileSize(indexPath, folder)) === undefined && ((await fileSize(journalPath, folder)) ?? 0) > 0) {
+    throw corruptIndexError(
+      folder,
+      indexPath,
+      `is missing but ${journalName} holds writes made after it existed (the journal alone cannot rebuild it)`,
+      { journalName },
+    );
+  }
   const records = new Map<string, StoredRecord>();
-  for (const item of await index.listItems()) {
+  for (const item of await readIndexItems(index, { folder, journalName })) {
     const record = fromVectraItem(item, folder);
     records.set(record.entry.id, record);
   }
