@@ -41,6 +41,7 @@ export { AuctionRouterError, RouterCallTimeoutError } from "./errors.js";
 export {
   type AuctionRouterOptions,
   auctionRouterOptionsSchema,
+  DEFAULT_ANSWER_TIMEOUT_MS,
   DEFAULT_EXECUTION_MAX_TOKENS,
   DEFAULT_JURY_MAX_TOKENS,
   DEFAULT_PLAN_MAX_TOKENS,

@@ -20,6 +20,7 @@ import { parseConfig } from "../errors.js";
 import type { LedgerReader, LedgerWriter } from "../ledger/types.js";
 import type { StrategyMemory } from "../memory/types.js";
 import { isChatModel, modelName } from "../models.js";
+import { timeoutMsSchema } from "../timeouts.js";
 
 /**
  * What the router needs of a ledger: the writer, and `getAuction` when the backend can also read
@@ -73,6 +74,18 @@ export const DEFAULT_EXECUTION_MAX_TOKENS = 4096;
  * ```
  */
 export const DEFAULT_JURY_MAX_TOKENS = 64;
+/**
+ * Deadline of the winner's answer, in ms (5 minutes: a 4,096-token answer at 15 tokens a second).
+ * A member that has not answered by then is abandoned — even one that ignores its abort signal —
+ * its reservation settled at what the provider bills (`settleAbandoned`), and the fallback answers.
+ *
+ * @example
+ * ```ts
+ * DEFAULT_ANSWER_TIMEOUT_MS; // 300000
+ * new AuctionRouter({ pool, answerTimeoutMs: 60_000 }); // give up on an answer after a minute
+ * ```
+ */
+export const DEFAULT_ANSWER_TIMEOUT_MS = 300_000;
 
 /**
  * The weights of SALE's score. `C = cost · pricePerOutputToken(USD) · |plan|`,
@@ -164,8 +177,17 @@ export const auctionRouterFieldsSchema = z
     budgetScopes: scopeIdsSchema.optional(),
     /** Seed of the tie rule and of the order plans are shown to jurors. Default 0. */
     seed: z.number().int().optional(),
-    /** Time limit of each plan and jury call, in ms; a member over it is dropped. Default: none. */
-    timeoutMs: z.number().positive().finite().optional(),
+    /**
+     * Time limit of each plan, jury and refinement call, in ms (at most `MAX_TIMEOUT_MS`, 2^31 - 1);
+     * a member over it is dropped, abandoned even when it ignores its abort signal. Default: none.
+     */
+    timeoutMs: timeoutMsSchema.optional(),
+    /**
+     * Settle calls dropped by a timeout or a caller's abort at what the provider bills
+     * (`settleAbandoned`: the late usage, the tokens streamed, else the whole reservation). Default
+     * true; false releases them at zero (models that bill nothing, e.g. local ones).
+     */
+    billAbandonedCalls: z.boolean().optional(),
     /** Output cap of a plan, in tokens. Default 128. */
     planMaxTokens: z.number().int().positive().optional(),
     /** Output cap of one jury call. Default 64 (+ 8 per plan shown). */
@@ -228,7 +250,15 @@ export function checkPool(options: z.output<typeof auctionRouterFieldsSchema>, c
  * result.error?.issues[0]?.message; // "Too small: expected array to have >=1 items" (at "pool")
  * ```
  */
-export const auctionRouterOptionsSchema = auctionRouterFieldsSchema.superRefine(checkPool);
+export const auctionRouterOptionsSchema = auctionRouterFieldsSchema
+  .extend({
+    /**
+     * Deadline of the winner's answer (the whole answer, streamed or not), in ms; past it the member
+     * is abandoned and the fallback answers. Default {@link DEFAULT_ANSWER_TIMEOUT_MS}.
+     */
+    answerTimeoutMs: timeoutMsSchema.optional(),
+  })
+  .superRefine(checkPool);
 
 /** Options of `AuctionRouter` (see docs/router.md for the table). */
 export type AuctionRouterOptions = z.input<typeof auctionRouterOptionsSchema>;
@@ -256,6 +286,9 @@ export interface RouterSettings {
   budgetScopes: ScopeIds | undefined;
   seed: number;
   timeoutMs: number | undefined;
+  /** Deadline of the winner's answer (router only). */
+  answerTimeoutMs: number;
+  billAbandonedCalls: boolean;
   planMaxTokens: number;
   juryMaxTokens: number;
   topLogprobs: number;
@@ -276,7 +309,9 @@ export function byPrice(left: ResolvedMember, right: ResolvedMember): number {
 }
 
 /** Fill in defaults and resolve prices of already-parsed options. */
-export function resolveSettings(options: z.output<typeof auctionRouterFieldsSchema>): RouterSettings {
+export function resolveSettings(
+  options: z.output<typeof auctionRouterFieldsSchema> & { answerTimeoutMs?: number | undefined },
+): RouterSettings {
   const {
     weights = DEFAULT_WEIGHTS,
     jury = "all",
@@ -289,6 +324,8 @@ export function resolveSettings(options: z.output<typeof auctionRouterFieldsSche
     budgetScopes,
     seed = 0,
     timeoutMs,
+    answerTimeoutMs = DEFAULT_ANSWER_TIMEOUT_MS,
+    billAbandonedCalls = true,
     planMaxTokens = DEFAULT_PLAN_MAX_TOKENS,
     juryMaxTokens = DEFAULT_JURY_MAX_TOKENS,
     topLogprobs = DEFAULT_TOP_LOGPROBS,
@@ -319,6 +356,8 @@ export function resolveSettings(options: z.output<typeof auctionRouterFieldsSche
     budgetScopes,
     seed,
     timeoutMs,
+    answerTimeoutMs,
+    billAbandonedCalls,
     planMaxTokens,
     juryMaxTokens,
     topLogprobs,

@@ -19,11 +19,13 @@ import {
 import type { ChatResult } from "@langchain/core/outputs";
 import { ChatGenerationChunk } from "@langchain/core/outputs";
 import type { Runnable, RunnableConfig } from "@langchain/core/runnables";
+import { closeAbandoned, type SettleAbandonedOptions } from "../budget/abandoned.js";
 import { countToolTokens, type Reservation, type ScopeIds } from "../budget/index.js";
 import { releaseQuietly, settleQuietly } from "../budget/shared.js";
 import { BudgetExhaustedError, describeError, parseConfig } from "../errors.js";
 import type { OutcomeInput } from "../ledger/types.js";
 import { declaredOutputCap, modelName, promptTokensOf } from "../models.js";
+import { runWithDeadline } from "../timeouts.js";
 import {
   type AuctionCall,
   type AuctionRun,
@@ -195,15 +197,29 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     for (;;) {
       let reservation: Reservation | undefined;
       let execution: { model: Runnable; prompt: BaseMessage[]; tools: BindToolsInput[] } | undefined;
+      /** What the provider may still bill, when the answer was abandoned (deadline or the caller's abort). */
+      let abandoned: SettleAbandonedOptions | undefined;
       try {
-        execution = this.#execution(run, messages, options);
-        reservation = await this.#reserveExecution(run, execution.prompt, execution.tools);
-        reply = (await execution.model.invoke(
-          execution.prompt,
-          this.#executionConfig(options, runManager),
-        )) as AIMessage;
+        const current = this.#execution(run, messages, options);
+        const winner = run.winner;
+        execution = current;
+        reservation = await this.#reserveExecution(run, current.prompt, current.tools);
+        reply = await runWithDeadline(
+          (signal) =>
+            current.model.invoke(current.prompt, {
+              ...this.#executionConfig(options, runManager),
+              signal,
+            }) as Promise<AIMessage>,
+          {
+            ...this.#answerDeadline(run, options),
+            onAbandoned: (pending) => {
+              // A reply that still comes is what the provider bills (else the whole reservation).
+              abandoned = { late: pending.then((late) => this.#answerUsage(winner, late, current)) };
+            },
+          },
+        );
       } catch (error) {
-        const next = await this.#afterFailedAnswer(run, reservation, error, options.signal);
+        const next = await this.#afterFailedAnswer(run, reservation, error, options.signal, abandoned);
         if (next === undefined) throw await this.#answerFailed(run, errors, error);
         errors.push(error);
         run = next;
@@ -240,11 +256,21 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
         let reservation: Reservation | undefined;
         let gathered: AIMessageChunk | undefined;
         let execution: { model: Runnable; prompt: BaseMessage[]; tools: BindToolsInput[] } | undefined;
+        let abandoned = false;
         try {
-          execution = this.#execution(run, messages, options);
-          reservation = await this.#reserveExecution(run, execution.prompt, execution.tools);
+          const current = this.#execution(run, messages, options);
+          execution = current;
+          reservation = await this.#reserveExecution(run, current.prompt, current.tools);
           open = { execution, ...(reservation && { reservation }) };
-          const stream = await execution.model.stream(execution.prompt, this.#executionConfig(options, runManager));
+          const stream = streamWithDeadline(
+            (signal) => current.model.stream(current.prompt, { ...this.#executionConfig(options, runManager), signal }),
+            {
+              ...this.#answerDeadline(run, options),
+              onAbandoned: () => {
+                abandoned = true;
+              },
+            },
+          );
           for await (const piece of stream) {
             const chunk = piece as AIMessageChunk;
             gathered = gathered === undefined ? chunk : gathered.concat(chunk);
@@ -268,7 +294,9 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
             }
             throw this.#failureOf(run, errors, error);
           }
-          const next = await this.#afterFailedAnswer(run, reservation, error, options.signal);
+          // Abandoned before its first chunk: the provider read the prompt (and stops when the stream closes).
+          const streamed = abandoned && { streamed: { inputTokens: reservation?.inputTokens ?? 0, outputTokens: 0 } };
+          const next = await this.#afterFailedAnswer(run, reservation, error, options.signal, streamed || undefined);
           if (next === undefined) throw await this.#answerFailed(run, errors, error);
           errors.push(error);
           run = next;
@@ -348,6 +376,21 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     return { model, prompt: withPlan(messages, auction.plan), tools };
   }
 
+  /** The deadline of the answer of `run.winner`: `answerTimeoutMs`, and the caller's signal. */
+  #answerDeadline(run: AuctionRun, options: this["ParsedCallOptions"]) {
+    return {
+      timeoutMs: this.#engine.settings.answerTimeoutMs,
+      label: `Pool member "${run.winner.name}" answer`,
+      ...(options.signal && { signal: options.signal }),
+    };
+  }
+
+  /** The usage `reply` is charged at (for a reply that came after its answer was abandoned). */
+  #answerUsage(winner: ResolvedMember, reply: AIMessage, execution: { prompt: BaseMessage[]; tools: unknown[] }) {
+    const toolTokens = countToolTokens(execution.tools, modelName(winner.model));
+    return this.#engine.answerCall(winner, reply, execution.prompt, toolTokens).usage;
+  }
+
   #executionConfig(options: this["ParsedCallOptions"], runManager?: CallbackManagerForLLMRun) {
     return {
       ...childCallbacksOption(runManager, "gavel:answer"),
@@ -359,17 +402,24 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
 
   /**
    * The answer of `run.winner` failed before any token streamed (or its budget could not be
-   * reserved): release its reservation and return the run in which the fallback answers instead — or
-   * undefined when the fallback was the one answering or the caller aborted.
+   * reserved): close its reservation — released when the model failed, settled at what the provider
+   * bills when the answer was `abandoned` (its deadline passed or the caller aborted) — and return
+   * the run in which the fallback answers instead, or undefined when the fallback was the one
+   * answering or the caller aborted.
    */
   async #afterFailedAnswer(
     run: AuctionRun,
     reservation: Reservation | undefined,
     error: unknown,
     signal: AbortSignal | undefined,
+    abandoned?: SettleAbandonedOptions,
   ): Promise<AuctionRun | undefined> {
-    const { budget } = this.#engine.settings;
-    if (reservation && budget) await releaseQuietly(budget, reservation);
+    const { budget, billAbandonedCalls } = this.#engine.settings;
+    if (reservation && budget) {
+      if (abandoned === undefined) await releaseQuietly(budget, reservation);
+      // Not awaited: a late reply is waited for (the reservation holds its room meanwhile), not the request.
+      else void closeAbandoned(budget, reservation, { bill: billAbandonedCalls, ...abandoned });
+    }
     const { fallback } = this.#engine.settings;
     if (signal?.aborted || run.winner === fallback) return undefined;
     return withFallbackAnswer(
@@ -471,6 +521,49 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
+
+/**
+ * The chunks of the stream `open(signal)` returns, given up at `timeoutMs` after the start or on
+ * `signal` — even when the stream ignores its own signal (each wait for the next chunk races the
+ * deadline, `runWithDeadline`). Giving up aborts the signal passed to `open`.
+ */
+async function* streamWithDeadline<T>(
+  open: (signal: AbortSignal) => Promise<AsyncIterable<T>>,
+  options: { timeoutMs: number; signal?: AbortSignal; label: string; onAbandoned: () => void },
+): AsyncGenerator<T> {
+  const { timeoutMs, signal, label, onAbandoned } = options;
+  const controller = new AbortController();
+  const started = performance.now();
+  const step = <R>(work: () => Promise<R>): Promise<R> =>
+    runWithDeadline(work, {
+      timeoutMs: Math.max(1, Math.ceil(timeoutMs - (performance.now() - started))),
+      label,
+      ...(signal && { signal }),
+      onAbandoned: () => {
+        onAbandoned();
+        controller.abort(signal?.aborted ? signal.reason : undefined);
+      },
+    });
+  const iterator = (await step(() => open(controller.signal)))[Symbol.asyncIterator]();
+  let done = false;
+  try {
+    for (;;) {
+      const next = await step(() => iterator.next());
+      if (next.done === true) {
+        done = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    // Stopped early (abandoned, failed, or the caller stopped reading): close the stream, without
+    // waiting on a model that ignores its signal.
+    if (!done) {
+      controller.abort();
+      iterator.return?.().catch(() => undefined);
+    }
+  }
+}
 
 /**
  * `{ callbacks }` for calls made inside this model's run, or `{}` when the run has no handlers to

@@ -1,17 +1,20 @@
 /**
  * The auction's model calls and what they are charged: every internal call (plan, jury, refine)
- * checks the answer's reserve, reserves, runs with a timeout and settles or releases; the winner's
- * answer is charged the same way by the router or the middleware (`answerCall`).
+ * checks the answer's reserve, reserves, runs with a deadline (`runWithDeadline`: a model that
+ * ignores its signal is abandoned all the same) and settles, releases (the model failed) or
+ * settles as abandoned (dropped by the timeout or the caller's abort: `settleAbandoned`); the
+ * winner's answer is charged the same way by the router or the middleware (`answerCall`).
  *
- * Read top to bottom: the calls factory (charging, one call, the planning copies), then the
- * totals and the timeout.
+ * Read top to bottom: the calls factory (charging, one call, the planning copies), then the totals.
  */
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { AIMessage, BaseMessage, UsageMetadata } from "@langchain/core/messages";
+import { closeAbandoned } from "../../budget/abandoned.js";
 import { costUsd, type Reservation, usageFromMessage } from "../../budget/index.js";
 import { releaseQuietly, settleQuietly } from "../../budget/shared.js";
 import { BudgetExhaustedError, describeError } from "../../errors.js";
 import { callCopy, countsOwnPrompt, promptTokensOf } from "../../models.js";
+import { DeadlineExceededError, runWithDeadline } from "../../timeouts.js";
 import type { BudgetScreen } from "../budget-screen.js";
 import { RouterCallTimeoutError } from "../errors.js";
 import type { ResolvedMember } from "../options.js";
@@ -93,26 +96,45 @@ export function createAuctionCalls({ settings, nameOf }: EngineContext, screen: 
       }
     }
     let reply: AIMessage;
+    /** The call, when it was abandoned (timeout or the caller's abort) while the provider generated it. */
+    let abandoned: Promise<AIMessage> | undefined;
     try {
       const model = planningCopy(member.model, maxTokens);
-      reply = (await withTimeout(
+      reply = await runWithDeadline(
         (signal) =>
           model.invoke(prompt, {
-            ...(signal !== undefined && { signal }),
+            signal,
             ...(request.callbacks !== undefined && { callbacks: request.callbacks }),
             tags: ["nostream", `gavel:${purpose}`],
             runName: `gavel.${purpose}.${member.name}`,
             metadata: { gavel_purpose: purpose, gavel_member: member.name },
             maxTokens,
-          } as Parameters<BaseChatModel["invoke"]>[1]),
-        request.signal,
-        settings.timeoutMs,
-        () => new RouterCallTimeoutError(member.name, purpose, settings.timeoutMs ?? 0),
-      )) as AIMessage;
+          } as Parameters<BaseChatModel["invoke"]>[1]) as Promise<AIMessage>,
+        {
+          ...(settings.timeoutMs !== undefined && { timeoutMs: settings.timeoutMs }),
+          ...(request.signal !== undefined && { signal: request.signal }),
+          onAbandoned: (pending) => {
+            abandoned = pending;
+          },
+        },
+      );
     } catch (error) {
-      if (reservation && settings.budget) await releaseQuietly(settings.budget, reservation);
+      if (reservation && settings.budget) {
+        if (abandoned === undefined) await releaseQuietly(settings.budget, reservation);
+        else {
+          // The provider bills what it generated: charge the reply if it still comes (not awaited: the
+          // reservation keeps holding its room until then), else the whole reservation.
+          void closeAbandoned(settings.budget, reservation, {
+            bill: settings.billAbandonedCalls,
+            late: abandoned.then((late) => usageFromMessage(late, prompt, name)),
+          });
+        }
+      }
       if (request.signal?.aborted) throw error;
-      return { failure: describeError(error), dispatched: true };
+      const failure = DeadlineExceededError.isInstance(error)
+        ? new RouterCallTimeoutError(member.name, purpose, error.timeoutMs)
+        : error;
+      return { failure: describeError(failure), dispatched: true };
     }
     // Settled outside the try: the provider answered (and bills the call), so it is never released.
     const charged = chargedCall(member, purpose, reply, prompt, name);
@@ -166,44 +188,4 @@ export function totalsOf(calls: readonly AuctionCall[]): { usage: UsageMetadata;
     usd += call.usd;
   }
   return { usage: { input_tokens: input, output_tokens: output, total_tokens: input + output }, usd };
-}
-
-/**
- * Run `task` with an AbortSignal that fires on the caller's signal or after `timeoutMs`, and
- * settle as soon as either fires even if the model ignores its signal. With neither, `task`
- * gets no signal and runs as it is.
- */
-async function withTimeout<T>(
-  task: (signal: AbortSignal | undefined) => Promise<T>,
-  parent: AbortSignal | undefined,
-  timeoutMs: number | undefined,
-  timeoutError: () => Error,
-): Promise<T> {
-  // Nothing can abort the call: no controller, no timer, no race.
-  if (timeoutMs === undefined && parent === undefined) return task(undefined);
-  const controller = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onParentAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onParentAbort = () => {
-      controller.abort(parent?.reason);
-      reject(parent?.reason ?? new Error("aborted"));
-    };
-    if (parent?.aborted) onParentAbort();
-    else parent?.addEventListener("abort", onParentAbort, { once: true });
-    if (timeoutMs !== undefined) {
-      timer = setTimeout(() => {
-        const error = timeoutError();
-        controller.abort(error);
-        reject(error);
-      }, timeoutMs);
-    }
-  });
-  aborted.catch(() => undefined);
-  try {
-    return await Promise.race([task(controller.signal), aborted]);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-    if (onParentAbort) parent?.removeEventListener("abort", onParentAbort);
-  }
 }
