@@ -42,6 +42,7 @@ export {
   type ReservationState,
   UnknownModelPriceError,
 } from "./errors.js";
+export { MAX_USD_LIMIT } from "./options.js";
 export {
   costNanoUsd,
   costUsd,

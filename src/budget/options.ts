@@ -120,18 +120,41 @@ export type BudgetEvent =
 // ---------------------------------------------------------------------------
 
 /**
- * Zod schema of one scope's limits; unknown keys (e.g. `maxToken`) are rejected.
+ * The largest USD limit a budget takes: 9,007,199 USD, the most whose nano-USD (the budget keeps
+ * amounts as integer nano-dollars) is still an exact integer. A larger limit (say `1e300`) would
+ * make the remaining budget `Infinity`, so it is refused; omit `maxUsd` for no USD limit.
+ *
+ * @example
+ * ```ts
+ * MAX_USD_LIMIT; // 9007199
+ * createTokenBudget({ limits: { global: { maxUsd: 1e300 } } }); // ConfigError at limits.global.maxUsd
+ * ```
+ */
+export const MAX_USD_LIMIT = Math.floor(Number.MAX_SAFE_INTEGER / 1_000_000_000);
+
+/**
+ * Zod schema of one scope's limits; unknown keys (e.g. `maxToken`) are rejected, and so is a
+ * `maxUsd` above {@link MAX_USD_LIMIT} or a `maxTokens` above `Number.MAX_SAFE_INTEGER`.
  *
  * @example
  * ```ts
  * budgetLimitsSchema.safeParse({ maxTokens: 20_000, maxUsd: 5 }).success; // true
  * budgetLimitsSchema.safeParse({ maxToken: 20_000 }).success; // false: unknown key
+ * budgetLimitsSchema.safeParse({ maxUsd: 1e300 }).success; // false: above MAX_USD_LIMIT
  * ```
  */
 export const budgetLimitsSchema = z
   .object({
     maxTokens: z.number().int().nonnegative().optional(),
-    maxUsd: z.number().nonnegative().optional(),
+    maxUsd: z
+      .number()
+      .nonnegative()
+      .max(MAX_USD_LIMIT, {
+        message:
+          `must be at most ${MAX_USD_LIMIT} USD (MAX_USD_LIMIT: amounts are kept as exact integer nano-USD); ` +
+          "omit maxUsd for no USD limit",
+      })
+      .optional(),
   })
   .strict();
 

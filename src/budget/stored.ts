@@ -17,6 +17,7 @@
  */
 import { z } from "zod";
 import { BudgetExhaustedError, parseConfig } from "../errors.js";
+import { timeoutMsSchema } from "../timeouts.js";
 import { ReservationClosedError } from "./errors.js";
 import {
   type AccountSnapshot,
@@ -26,6 +27,7 @@ import {
   createBudgetPricing,
   GLOBAL_SCOPE_ID,
   isWellFormed,
+  MAX_USD_LIMIT,
   NAMED_SCOPES,
   NANO_PER_USD,
   type Reservation,
@@ -62,14 +64,14 @@ export const DEFAULT_LEASE_MS = 10 * 60_000;
 
 /**
  * The most USD a limit of a store-backed budget may have (about $9 million): nano-USD sums stay
- * exact integers.
+ * exact integers. The same bound as every budget's, `MAX_USD_LIMIT`.
  *
  * @example
  * ```ts
  * createTokenBudget({ limits: { global: { maxUsd: 1e300 } }, store }); // ConfigError at limits.global.maxUsd
  * ```
  */
-export const MAX_STORED_USD = Math.floor(Number.MAX_SAFE_INTEGER / NANO_PER_USD);
+export const MAX_STORED_USD = MAX_USD_LIMIT;
 
 /**
  * Options of {@link StoredTokenBudget}: those of `TokenBudget`, plus the store and the lease.
@@ -100,30 +102,18 @@ export interface StoredTokenBudgetOptions extends TokenBudgetOptions {
   generateId?: () => string;
 }
 
-const storedTokenBudgetOptionsSchema = tokenBudgetOptionsSchema
-  .extend({
-    store: z.custom<BudgetStore>(
-      (value) =>
-        typeof value === "object" &&
-        value !== null &&
-        ["reserve", "settle", "release", "accounts", "snapshot", "reservationState", "expire", "close"].every(
-          (method) => typeof (value as Record<string, unknown>)[method] === "function",
-        ),
-      { message: "must be a BudgetStore (createSqliteBudgetStore, createPostgresBudgetStore, ...)" },
-    ),
-    leaseMs: z.number().int().positive().max(2_147_483_647).optional(),
-  })
-  .superRefine((options, context) => {
-    for (const [scope, limits] of Object.entries(options.limits)) {
-      if (limits?.maxUsd !== undefined && limits.maxUsd > MAX_STORED_USD) {
-        context.addIssue({
-          code: "custom",
-          path: ["limits", scope, "maxUsd"],
-          message: `must be at most ${MAX_STORED_USD} USD with a store (amounts are exact integer nano-USD)`,
-        });
-      }
-    }
-  });
+const storedTokenBudgetOptionsSchema = tokenBudgetOptionsSchema.extend({
+  store: z.custom<BudgetStore>(
+    (value) =>
+      typeof value === "object" &&
+      value !== null &&
+      ["reserve", "settle", "release", "accounts", "snapshot", "reservationState", "expire", "close"].every(
+        (method) => typeof (value as Record<string, unknown>)[method] === "function",
+      ),
+    { message: "must be a BudgetStore (createSqliteBudgetStore, createPostgresBudgetStore, ...)" },
+  ),
+  leaseMs: timeoutMsSchema.optional(),
+}); // USD limits are bounded by every budget's schema (MAX_USD_LIMIT = MAX_STORED_USD)
 
 /** A request a store can keep: text without NUL characters (PostgreSQL text cannot hold them). */
 const noNul = (field: z.ZodString) =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createTokenBudget, type TokenBudget, type TokenBudgetOptions } from "../../src/budget/index.js";
+import { createTokenBudget, MAX_USD_LIMIT, type TokenBudget, type TokenBudgetOptions } from "../../src/budget/index.js";
 import { ConfigError } from "../../src/errors.js";
 
 /** The ConfigError thrown by `create`, or a failure if none was. */
@@ -52,6 +52,19 @@ describe("TokenBudget options validation", () => {
     expect(configError(() => budgetFrom({ limits: { run: { maxTokens: Number.POSITIVE_INFINITY } } })).fields).toEqual([
       "limits.run.maxTokens",
     ]);
+  });
+
+  it("rejects a USD limit that would make the remaining budget Infinity (maxUsd: 1e300), naming the bound", () => {
+    const error = configError(() => budgetFrom({ limits: { global: { maxUsd: 1e300 } } }));
+    expect(error.fields).toEqual(["limits.global.maxUsd"]);
+    expect(error.message).toContain(`must be at most ${MAX_USD_LIMIT} USD`);
+    expect(configError(() => budgetFrom({ limits: { run: { maxUsd: MAX_USD_LIMIT + 1 } } })).fields).toEqual([
+      "limits.run.maxUsd",
+    ]);
+    // The largest accepted limit stays finite and exact.
+    const budget = createTokenBudget({ limits: { global: { maxUsd: MAX_USD_LIMIT } } });
+    expect(budget.remaining()).toEqual({ usd: MAX_USD_LIMIT });
+    expect(Number.isFinite(budget.remaining().usd)).toBe(true);
   });
 
   it("rejects a fractional token limit", () => {
