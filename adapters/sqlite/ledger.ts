@@ -9,6 +9,12 @@
  * the process — even with SIGKILL — loses nothing committed; a power loss or kernel crash may
  * roll back the last transactions (never corrupt the file). `synchronous: "full"` fsyncs on every
  * commit and survives power loss too, at the cost of one fsync per transaction.
+ *
+ * Locks: a write never waits for another connection's lock on the event loop. When the lock is free
+ * it commits inside the call; when another connection holds it, the write waits in a bounded queue
+ * retried off the request path (`write-queue.ts`), its promise resolves once it is queued, `flush()`
+ * once it has landed, and a queued write that fails (or one dropped) is reported through
+ * `onWriteFailure` and counted in `writeStats()`.
  */
 
 import type Database from "better-sqlite3";
@@ -18,6 +24,7 @@ import { functionSchema, parseConfig } from "../../src/errors.js";
 import { LedgerError, type LedgerOperation } from "../../src/ledger/errors.js";
 import { timeOrderedId } from "../../src/ledger/ids.js";
 import { foldOverhead, type OverheadPart } from "../../src/ledger/overhead.js";
+import { warnLedgerFailure } from "../../src/ledger/report.js";
 import { hashTask } from "../../src/ledger/task-hash.js";
 import type {
   AuctionInput,
@@ -36,6 +43,9 @@ import type {
   ChargeRecord,
   JsonObject,
   LedgerScope,
+  LedgerWriteFailure,
+  LedgerWriteStats,
+  OutcomeInput,
   OverheadGrouping,
   OverheadQuery,
   RecentAuction,
@@ -49,21 +59,36 @@ import type {
 import type { BidReason, MechanismName } from "../../src/market/types.js";
 import { requirePeer } from "../../src/peers.js";
 import { checkLedgerFile, LEDGER_SCHEMA_VERSION, migrateLedger } from "./migrations.js";
+import {
+  createWriteQueue,
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  DEFAULT_MAX_QUEUED_RECORDS,
+  DEFAULT_QUEUE_WAIT_MS,
+  type WriteJob,
+  writeJob,
+} from "./write-queue.js";
 
 // ---------------------------------------------------------------------------
 // Options
 // ---------------------------------------------------------------------------
 
 /**
- * How long a write waits for another connection's lock before failing, by default.
+ * How long opening (and migrating) a file, a query, and your own SQL on `ledger.database` wait for
+ * another connection's lock, by default. Writes never wait on the event loop: a write that finds
+ * the lock taken goes to the write queue.
  *
  * @example
  * ```ts
- * createSqliteLedger({ path: "gavel.db" }); // a write waits up to DEFAULT_BUSY_TIMEOUT_MS (5000 ms) for a lock
- * createSqliteLedger({ path: "gavel.db", busyTimeoutMs: 30_000 }); // many writers on one file
+ * createSqliteLedger({ path: "gavel.db" }); // opening waits up to DEFAULT_BUSY_TIMEOUT_MS (5000 ms) for a lock
+ * createSqliteLedger({ path: "gavel.db", busyTimeoutMs: 30_000 }); // many processes migrating one file
  * ```
  */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+
+export { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_MAX_QUEUED_RECORDS, DEFAULT_QUEUE_WAIT_MS };
+
+/** The longest delay Node's timers schedule (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** The global budget scope, used for charges recorded without a scope. */
 const GLOBAL_SCOPE: LedgerScope = { kind: "global", id: "*" };
@@ -87,8 +112,16 @@ const sqliteLedgerOptionsSchema = z
     synchronous: z.enum(["normal", "full"]).default("normal"),
     /** Open `path` read-only: the file must exist and be a ledger; nothing is created or migrated. */
     readonly: z.boolean().default(false),
-    /** Wait this long for a lock held by another connection. */
-    busyTimeoutMs: z.number().int().nonnegative().default(DEFAULT_BUSY_TIMEOUT_MS),
+    /** Opening, queries and your own SQL wait this long for a lock held by another connection (writes never do). */
+    busyTimeoutMs: z.number().int().nonnegative().max(MAX_TIMER_MS).default(DEFAULT_BUSY_TIMEOUT_MS),
+    /** Records the write queue holds at most while another connection holds the lock. */
+    maxQueuedRecords: z.number().int().positive().default(DEFAULT_MAX_QUEUED_RECORDS),
+    /** A write that finds the queue full waits this long for room, then is dropped (reported, and rejected). */
+    queueWaitMs: z.number().int().nonnegative().max(MAX_TIMER_MS).default(DEFAULT_QUEUE_WAIT_MS),
+    /** `close()` waits this long for the queue to land, then drops (and reports) what is left. */
+    closeTimeoutMs: z.number().int().nonnegative().max(MAX_TIMER_MS).default(DEFAULT_CLOSE_TIMEOUT_MS),
+    /** Told of every write that did not land and nobody could be told by a rejection. Default: a process warning. */
+    onWriteFailure: functionSchema<(failure: LedgerWriteFailure) => void>().optional(),
     /** Store the task text of auctions; when false only its SHA-256 is stored. */
     storeTaskText: z.boolean().default(true),
     /** Clock seam: epoch milliseconds for records given no time. */
@@ -115,19 +148,28 @@ export type SqliteLedgerOptions = z.input<typeof sqliteLedgerOptionsSchema>;
 
 /**
  * A ledger on SQLite: both halves, `LedgerWriter` and `LedgerReader` (an {@link AuctionLedger});
- * also exposes its database handle (for backups, `PRAGMA integrity_check`, ad-hoc SQL). Opened with `readonly: true` it is used as a `LedgerReader`: its writes reject.
+ * also exposes its database handle (for backups, `PRAGMA integrity_check`, ad-hoc SQL), its write
+ * queue's `flush()` and counters. Opened with `readonly: true` it is used as a `LedgerReader`: its writes reject.
  *
  * @example
  * ```ts
  * const ledger: SqliteLedger = createSqliteLedger({ path: "gavel.db" });
  * ledger.database.pragma("integrity_check", { simple: true }); // "ok"
  * ledger.schemaVersion; // 1
+ * await ledger.flush(); // every write queued behind another connection's lock has landed
+ * ledger.writeStats(); // { pending: 0, pendingRecords: 0, deferred: 0, failed: 0, dropped: 0 }
  * ```
  */
 export interface SqliteLedger extends AuctionLedger {
   readonly database: Database.Database;
   /** The schema version of the file (`PRAGMA user_version`). */
   readonly schemaVersion: number;
+  /** Resolves once every write queued so far has landed, or failed or been dropped (each reported). */
+  flush(): Promise<void>;
+  /** The write path's counters: queued now, deferred, failed, dropped. */
+  writeStats(): LedgerWriteStats;
+  /** Count and report a write a feature caught (see `LedgerWriter.reportWriteFailure`). */
+  reportWriteFailure(failure: LedgerWriteFailure): void;
 }
 
 // ---------------------------------------------------------------------------
@@ -168,6 +210,10 @@ export function createSqliteLedger(options: SqliteLedgerOptions): SqliteLedger {
     synchronous,
     readonly,
     busyTimeoutMs,
+    maxQueuedRecords,
+    queueWaitMs,
+    closeTimeoutMs,
+    onWriteFailure = warnLedgerFailure,
     storeTaskText,
     now,
     generateId = () => timeOrderedId(now()),
@@ -176,7 +222,15 @@ export function createSqliteLedger(options: SqliteLedgerOptions): SqliteLedger {
   const database = handle ?? openFile(path ?? ":memory:", readonly);
   try {
     const schemaVersion = prepareSchema(database, { synchronous, busyTimeoutMs });
-    return buildLedger({ database, ownsDatabase, schemaVersion, storeTaskText, now, generateId });
+    return buildLedger({
+      database,
+      ownsDatabase,
+      schemaVersion,
+      storeTaskText,
+      now,
+      generateId,
+      queue: { busyTimeoutMs, maxQueuedRecords, queueWaitMs, closeTimeoutMs, onWriteFailure },
+    });
   } catch (error) {
     if (ownsDatabase) database.close();
     if (LedgerError.isInstance(error)) throw error;
@@ -363,6 +417,13 @@ interface LedgerParts {
   storeTaskText: boolean;
   now: () => number;
   generateId: () => string;
+  queue: {
+    busyTimeoutMs: number;
+    maxQueuedRecords: number;
+    queueWaitMs: number;
+    closeTimeoutMs: number;
+    onWriteFailure: (failure: LedgerWriteFailure) => void;
+  };
 }
 
 function buildLedger(parts: LedgerParts): SqliteLedger {
@@ -370,6 +431,37 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
   const statements = prepareStatements(database);
   /** Set by `close()`: from then on every call rejects, also on an injected handle the ledger leaves open. */
   let closed = false;
+  /** Set when `close()` starts: writes are refused while the queue lands what it holds. */
+  let closing = false;
+  const failures = { failed: 0, dropped: 0 };
+  /** Failures already counted and reported, so that a feature handing one back does not count it twice. */
+  const reported = new WeakSet<LedgerError>();
+
+  function report(failure: LedgerWriteFailure): void {
+    if (reported.has(failure.error)) return;
+    reported.add(failure.error);
+    failures[failure.kind] += 1;
+    try {
+      parts.queue.onWriteFailure(failure);
+    } catch {
+      // A failing callback must not break the write path; the counter still has it.
+    }
+  }
+
+  const queue = createWriteQueue({ database, ...parts.queue, report });
+  /** The close in progress (or done), so that a second `close()` waits for the first. */
+  let closedAt: Promise<void> = Promise.resolve();
+
+  /** Hand `job` to the queue: landed or queued when this resolves; refuse once the ledger is closing. */
+  async function write(job: WriteJob): Promise<void> {
+    if (closing) throw new LedgerError(job.operation, `${job.what}: the ledger is closed`);
+    try {
+      await queue.submit(job);
+    } catch (error) {
+      if (LedgerError.isInstance(error)) throw error;
+      throw new LedgerError(job.operation, job.what, { cause: error });
+    }
+  }
 
   /** Run `work`, turning any failure into a `LedgerError` for `operation`; refuse once the ledger is closed. */
   function guard<T>(operation: LedgerOperation, what: string, work: () => T): T {
@@ -443,8 +535,39 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
     return id;
   }
 
+  /** The auction with its id and time filled in, so its id is known before it lands (it may be queued). */
+  function auctionToWrite(input: AuctionInput): AuctionInput & { id: string } {
+    const id = input.id ?? generateId();
+    return { ...input, id, createdAt: input.createdAt ?? now() };
+  }
+
+  function chargeToWrite(input: ChargeInput): ChargeInput & { id: string } {
+    const id = input.id ?? generateId();
+    return { ...input, id, at: input.at ?? now() };
+  }
+
   const writeAuctions = database.transaction((inputs: readonly AuctionInput[]) => inputs.map(insertAuction));
   const writeCharges = database.transaction((inputs: readonly ChargeInput[]) => inputs.map(insertCharge));
+  const writeOutcome = database.transaction((input: OutcomeInput) => {
+    statements.upsertOutcome.run({
+      auction_id: input.auctionId,
+      recorded_at: input.recordedAt ?? now(),
+      correct: input.correct === undefined ? null : input.correct ? 1 : 0,
+      score: input.score ?? null,
+      label: input.label ?? null,
+      metadata: toJson(input.metadata),
+    });
+  });
+  const writeBudget = database.transaction((input: BudgetDefinitionInput) => {
+    statements.upsertBudget.run({
+      scope_kind: input.scope.kind,
+      scope_id: input.scope.id,
+      max_tokens: input.limits.maxTokens ?? null,
+      max_usd: input.limits.maxUsd ?? null,
+      label: input.label ?? null,
+      defined_at: input.definedAt ?? now(),
+    });
+  });
   const writeSnapshot = database.transaction((input: BudgetSnapshotInput) => {
     const { lastInsertRowid } = statements.insertSnapshot.run({
       taken_at: input.takenAt ?? now(),
@@ -470,61 +593,64 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
     schemaVersion,
 
     async recordAuction(input) {
-      return guard("recordAuction", `could not record auction ${input.id ?? "(new)"}`, () => {
-        const [id] = writeAuctions([input]);
-        return id as string;
-      });
+      const auction = guard("recordAuction", "could not record an auction", () => auctionToWrite(input));
+      await write(writeJob("recordAuction", `could not record auction ${auction.id}`, 1, writeAuctions, [auction]));
+      return auction.id;
     },
 
     async recordAuctions(inputs) {
-      return guard("recordAuctions", `could not record ${inputs.length} auctions; none was written`, () =>
-        writeAuctions(inputs),
+      const auctions = guard("recordAuctions", `could not record ${inputs.length} auctions`, () =>
+        inputs.map(auctionToWrite),
       );
+      const what = `could not record ${inputs.length} auctions; none was written`;
+      await write(writeJob("recordAuctions", what, auctions.length, writeAuctions, auctions));
+      return auctions.map((auction) => auction.id);
     },
 
     async recordCharge(input) {
-      return guard("recordCharge", `could not record a ${input.kind} charge for ${input.model}`, () => {
-        const [id] = writeCharges([input]);
-        return id as string;
-      });
+      const charge = guard("recordCharge", "could not record a charge", () => chargeToWrite(input));
+      const what = `could not record a ${input.kind} charge for ${input.model}`;
+      await write(writeJob("recordCharge", what, 1, writeCharges, [charge]));
+      return charge.id;
     },
 
     async recordCharges(inputs) {
-      return guard("recordCharges", `could not record ${inputs.length} charges; none was written`, () =>
-        writeCharges(inputs),
+      const charges = guard("recordCharges", `could not record ${inputs.length} charges`, () =>
+        inputs.map(chargeToWrite),
       );
+      const what = `could not record ${inputs.length} charges; none was written`;
+      await write(writeJob("recordCharges", what, charges.length, writeCharges, charges));
+      return charges.map((charge) => charge.id);
     },
 
     async recordOutcome(input) {
-      guard("recordOutcome", `could not record the outcome of auction ${input.auctionId} (is it recorded?)`, () => {
-        statements.upsertOutcome.run({
-          auction_id: input.auctionId,
-          recorded_at: input.recordedAt ?? now(),
-          correct: input.correct === undefined ? null : input.correct ? 1 : 0,
-          score: input.score ?? null,
-          label: input.label ?? null,
-          metadata: toJson(input.metadata),
-        });
-      });
+      const outcome = { ...input, recordedAt: input.recordedAt ?? now() };
+      const what = `could not record the outcome of auction ${input.auctionId} (is it recorded?)`;
+      await write(writeJob("recordOutcome", what, 1, writeOutcome, outcome));
     },
 
     async recordBudget(input: BudgetDefinitionInput) {
-      guard("recordBudget", `could not record the budget of ${input.scope.kind}:${input.scope.id}`, () => {
-        statements.upsertBudget.run({
-          scope_kind: input.scope.kind,
-          scope_id: input.scope.id,
-          max_tokens: input.limits.maxTokens ?? null,
-          max_usd: input.limits.maxUsd ?? null,
-          label: input.label ?? null,
-          defined_at: input.definedAt ?? now(),
-        });
-      });
+      const budget = { ...input, definedAt: input.definedAt ?? now() };
+      const what = `could not record the budget of ${input.scope.kind}:${input.scope.id}`;
+      await write(writeJob("recordBudget", what, 1, writeBudget, budget));
     },
 
     async recordBudgetSnapshot(input) {
-      guard("recordBudgetSnapshot", `could not record a snapshot of ${input.accounts.length} budget accounts`, () =>
-        writeSnapshot(input),
-      );
+      const snapshot = { ...input, takenAt: input.takenAt ?? now() };
+      const what = `could not record a snapshot of ${input.accounts.length} budget accounts`;
+      await write(writeJob("recordBudgetSnapshot", what, Math.max(1, input.accounts.length), writeSnapshot, snapshot));
+    },
+
+    flush() {
+      return queue.flush();
+    },
+
+    writeStats() {
+      return { ...queue.stats(), ...failures };
+    },
+
+    reportWriteFailure(failure) {
+      report(failure);
     },
 
     async spend(query: SpendQuery = {}) {
@@ -598,9 +724,23 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
     },
 
     async close() {
-      if (closed) return;
-      if (ownsDatabase && database.open) guard("close", `could not close ${database.name}`, () => database.close());
-      closed = true;
+      if (closing) {
+        await closedAt;
+        return;
+      }
+      closing = true;
+      closedAt = (async () => {
+        await queue.close(parts.queue.closeTimeoutMs);
+        closed = true;
+        if (ownsDatabase && database.open) {
+          try {
+            database.close();
+          } catch (error) {
+            throw new LedgerError("close", `could not close ${database.name}`, { cause: error });
+          }
+        }
+      })();
+      await closedAt;
     },
   };
 }

@@ -11,6 +11,7 @@
  */
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { createTokenBudget } from "../budget/budget.js";
+import { recordQuietly } from "../ledger/report.js";
 import type { ChargeInput, LedgerScope } from "../ledger/types.js";
 import { createAuctioneer } from "../market/auctioneer.js";
 import type { AuctionOutcome, Bid } from "../market/types.js";
@@ -268,16 +269,22 @@ async function writeLedger(
 ): Promise<void> {
   const { ledger } = settings;
   if (!ledger) return;
-  if (record.outcome && record.auctionId) {
-    await ledger.recordAuction({
-      id: record.auctionId,
-      kind: "debate",
-      outcome: record.outcome,
-      scope,
-      task: question,
-      values: Object.fromEntries(record.bids.map((bid) => [bid.agent, bid.utility])),
-      metadata: { round: record.round, mode: settings.mode, utility: settings.utility, speakers: record.speakers },
-    });
+  // The round's calls are answered and paid for: a ledger failure is reported, never thrown.
+  const { outcome, auctionId } = record;
+  if (outcome && auctionId) {
+    await recordQuietly(ledger, "recordAuction", 1, () =>
+      ledger.recordAuction({
+        id: auctionId,
+        kind: "debate",
+        outcome,
+        scope,
+        task: question,
+        values: Object.fromEntries(record.bids.map((bid) => [bid.agent, bid.utility])),
+        metadata: { round: record.round, mode: settings.mode, utility: settings.utility, speakers: record.speakers },
+      }),
+    );
   }
-  if (charges.length > 0) await ledger.recordCharges(charges);
+  if (charges.length > 0) {
+    await recordQuietly(ledger, "recordCharges", charges.length, () => ledger.recordCharges(charges));
+  }
 }

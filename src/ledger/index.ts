@@ -16,6 +16,13 @@ export {
   type OverheadPart,
   overheadTotal,
 } from "./overhead.js";
+export { recordQuietly, reportLedgerFailure, warnLedgerFailure } from "./report.js";
+export {
+  type CloseLedgerOnSignalsOptions,
+  closeLedgerOnSignals,
+  DEFAULT_SHUTDOWN_SIGNALS,
+  type SignalTarget,
+} from "./shutdown.js";
 export { hashTask } from "./task-hash.js";
 export type {
   AuctionInput,
@@ -36,7 +43,9 @@ export type {
   JsonObject,
   LedgerReader,
   LedgerScope,
+  LedgerWriteFailure,
   LedgerWriter,
+  LedgerWriteStats,
   OutcomeInput,
   OverheadGrouping,
   OverheadQuery,

@@ -13,11 +13,13 @@
  * - Times are milliseconds since the Unix epoch (`Date.now()` style numbers).
  * - Ids are strings; a backend generates one when the caller leaves it out.
  * - `metadata` / `meta` are JSON objects; they are stored as JSON and read back as parsed objects.
- * - Every `record*` method is atomic: when its promise resolves the write is committed,
- *   and when it rejects nothing of it was written.
+ * - Every `record*` method is atomic: when its promise resolves the write is committed (or, for a
+ *   backend with a write queue, accepted: `flush()` resolves once it is committed), and when it
+ *   rejects nothing of it was written.
  */
 import type { BudgetLimits, BudgetScope } from "../budget/types.js";
 import type { AuctionOutcome, BidReason, MechanismName } from "../market/types.js";
+import type { LedgerError, LedgerOperation } from "./errors.js";
 
 /** What an auction was held for. The named values are the ones Gavel writes; any other string is accepted. */
 export type AuctionKind = "route" | "debate" | "coordination" | "demo" | (string & {});
@@ -375,7 +377,12 @@ export interface OverheadRow {
  *   (the batch included).
  * - Failures reject with a `LedgerError` naming the operation (`"recordAuction"`, ...), with the
  *   driver error as `cause`.
- * - After `close()`, every call rejects with a `LedgerError`; closing twice is harmless.
+ * - A backend may queue a write it cannot make at once (the SQLite ledger does, while another
+ *   connection holds the write lock): its promise then resolves when the write is queued, `flush()`
+ *   resolves once everything queued has landed, and a queued write that fails later is reported
+ *   through the backend's own channel (see {@link LedgerWriteFailure}), since nobody awaits it.
+ * - After `close()`, every call rejects with a `LedgerError`; closing twice is harmless. A backend
+ *   with a write queue lands (flushes) what is queued before it closes.
  *
  * @example
  * ```ts
@@ -414,8 +421,72 @@ export interface LedgerWriter {
   recordBudget(input: BudgetDefinitionInput): Promise<void>;
   /** Record the state of every budget account at one moment. */
   recordBudgetSnapshot(input: BudgetSnapshotInput): Promise<void>;
+  /**
+   * Resolve once every write accepted so far has landed, or failed or been dropped (and was
+   * reported). Optional: a backend that commits inside each call has nothing to flush.
+   */
+  flush?(): Promise<void>;
+  /**
+   * Report a write that failed where the caller caught it (the router, the debate: a paid answer
+   * must not fail because its record could not be written), through the backend's own channel: its
+   * counter and its failure callback. Optional; {@link reportLedgerFailure} falls back to a process
+   * warning. A failure the backend already reported itself (a dropped write) is not counted twice.
+   */
+  reportWriteFailure?(failure: LedgerWriteFailure): void;
   /** Release the backend's resources. Further calls reject; closing twice is harmless. */
   close(): Promise<void>;
+}
+
+/**
+ * A ledger write that did not land, as a backend reports it (its `onWriteFailure` callback) and as
+ * the features report the writes they caught (`LedgerWriter.reportWriteFailure`).
+ *
+ * - `"failed"`: the write reached the database and was refused or errored (a constraint, a full
+ *   disk, a closed ledger), or a feature caught its rejection.
+ * - `"dropped"`: it never reached the database: the write queue stayed full past its wait, or
+ *   `close()` gave up on a lock that was never released.
+ *
+ * @example
+ * ```ts
+ * const ledger = createSqliteLedger({
+ *   path: "gavel.db",
+ *   onWriteFailure: (failure: LedgerWriteFailure) =>
+ *     logger.error({ kind: failure.kind, operation: failure.operation, records: failure.records }, failure.error.message),
+ * });
+ * ```
+ */
+export interface LedgerWriteFailure {
+  kind: "failed" | "dropped";
+  /** The write: `"recordAuction"`, `"recordCharges"`, ... */
+  operation: LedgerOperation;
+  /** How many records (auctions, charges, ...) the write carried; all of them are lost. */
+  records: number;
+  /** What went wrong, the driver's error as its `cause`. */
+  error: LedgerError;
+}
+
+/**
+ * The counters of a ledger's write path (`SqliteLedger.writeStats()`): how many writes waited for a
+ * lock, are waiting now, failed, or were dropped. Every write counted `failed` or `dropped` was also
+ * reported through the ledger's `onWriteFailure`.
+ *
+ * @example
+ * ```ts
+ * const { pending, failed, dropped } = ledger.writeStats();
+ * if (failed + dropped > 0) console.warn(`ledger: ${failed} writes failed, ${dropped} dropped`);
+ * ```
+ */
+export interface LedgerWriteStats {
+  /** Writes waiting in the queue now. */
+  pending: number;
+  /** Records (auctions, charges, ...) those writes carry. */
+  pendingRecords: number;
+  /** Writes, since the ledger opened, that found the lock taken and went through the queue. */
+  deferred: number;
+  /** Writes that did not land: refused after being queued, or caught and reported by a feature. */
+  failed: number;
+  /** Writes dropped without reaching the database (queue full, or `close()` gave up). */
+  dropped: number;
 }
 
 /**

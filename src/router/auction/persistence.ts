@@ -1,14 +1,23 @@
 /**
  * What an auction leaves in storage once the winner has answered: the auction, its bids and every
  * charge in the ledger, and the plans (as the jury judged them) in the strategy memory.
+ *
+ * The ledger writes never fail the request: the answer exists and was paid for by then, so a
+ * ledger that refuses or drops a write is reported (`recordQuietly`: the ledger's
+ * `reportWriteFailure`, its counter and its `onWriteFailure`; else a process warning) and the
+ * answer is returned.
  */
 import { ledgerScopeOf } from "../../ledger/budget-events.js";
+import { recordQuietly } from "../../ledger/report.js";
 import type { ChargeInput, LedgerScope } from "../../ledger/types.js";
 import { entriesFromAuction } from "../../memory/index.js";
 import type { RouterSettings } from "../options.js";
 import type { AuctionCall, AuctionRun, RouterAuctionRecord } from "./records.js";
 
-/** Write the auction, its bids and every charge (`execution`: the answer's) to the ledger, and its plans to the memory. */
+/**
+ * Write the auction, its bids and every charge (`execution`: the answer's) to the ledger, and its
+ * plans to the memory. A ledger failure is reported, not thrown (see the module comment).
+ */
 export async function persistAuction(
   settings: RouterSettings,
   auction: AuctionRun,
@@ -33,7 +42,7 @@ async function writeLedger(settings: RouterSettings, auction: AuctionRun, allCal
     const value = result.meta?.value;
     if (typeof value === "number") values[result.bidder] = value;
   }
-  await ledger.recordAuction({
+  const auctionInput = {
     id: entry.auctionId,
     kind: "route",
     outcome: entry.outcome,
@@ -55,7 +64,9 @@ async function writeLedger(settings: RouterSettings, auction: AuctionRun, allCal
       weights: { ...entry.weights },
     },
     ...(auctionScope && { scope: auctionScope }),
-  });
+  };
+  // Two writes, each on its own: charges whose auction could not be written are still spend.
+  await recordQuietly(ledger, "recordAuction", 1, () => ledger.recordAuction(auctionInput));
   const charges: ChargeInput[] = allCalls.map((item) => ({
     kind: "settle",
     model: item.model,
@@ -68,7 +79,9 @@ async function writeLedger(settings: RouterSettings, auction: AuctionRun, allCal
     label: item.purpose,
     ...(chargeScope && { scope: chargeScope }),
   }));
-  if (charges.length > 0) await ledger.recordCharges(charges);
+  if (charges.length > 0) {
+    await recordQuietly(ledger, "recordCharges", charges.length, () => ledger.recordCharges(charges));
+  }
 }
 
 async function writeMemory(settings: RouterSettings, entry: RouterAuctionRecord) {
