@@ -13,7 +13,7 @@ import {
   AIMessage,
   AIMessageChunk,
   type BaseMessage,
-  SystemMessage,
+  HumanMessage,
   type UsageMetadata,
 } from "@langchain/core/messages";
 import type { ChatResult } from "@langchain/core/outputs";
@@ -598,12 +598,27 @@ function childCallbacks(runManager: CallbackManagerForLLMRun, tag: string): Call
   return manager;
 }
 
-/** The conversation with the winner's plan as a system message after the leading system messages. */
+/**
+ * The conversation with the winner's plan as quoted data in a user turn — never a system message
+ * (docs/router.md, "Plans are data"): a human message holding {@link executionPlanText}, placed
+ * right before the last human message, or after the leading system messages when there is none.
+ * Either place is before any AI message whose tool calls are answered later, so an AI message with
+ * tool calls stays directly followed by its tool messages (OpenAI and Anthropic require it).
+ *
+ * @example
+ * ```ts
+ * withPlan([new SystemMessage("Be brief."), new HumanMessage("2 + 3?")], "Add.").map((message) => message.type);
+ * // ["system", "human", "human"]: the plan's block, then the user's question
+ * ```
+ */
 export function withPlan(messages: readonly BaseMessage[], plan: string): BaseMessage[] {
   if (plan.length === 0) return [...messages];
-  let position = 0;
-  while (position < messages.length && messages[position]?.type === "system") position += 1;
-  return [...messages.slice(0, position), new SystemMessage(executionPlanText(plan)), ...messages.slice(position)];
+  let position = messages.findLastIndex((message) => message.type === "human");
+  if (position < 0) {
+    position = 0;
+    while (position < messages.length && messages[position]?.type === "system") position += 1;
+  }
+  return [...messages.slice(0, position), new HumanMessage(executionPlanText(plan)), ...messages.slice(position)];
 }
 
 function sumUsage(left: UsageMetadata, right: UsageMetadata): UsageMetadata {

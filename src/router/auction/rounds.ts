@@ -6,12 +6,12 @@
  * Read top to bottom: the result type, the rounds factory (the round, its plans, its jury, the
  * clearing).
  */
-import { type BaseMessage, HumanMessage, SystemMessage } from "@langchain/core/messages";
+import { type AIMessage, type BaseMessage, HumanMessage, SystemMessage } from "@langchain/core/messages";
 import { countTextTokens } from "../../budget/index.js";
 import { type PlanEntropy, planEntropy } from "../../entropy.js";
 import { type AuctionOutcome, type Bid, createAuctioneer } from "../../market/index.js";
 import type { ResolvedMember } from "../options.js";
-import { JURY_RUBRIC, juryRequest, parseJuryScores, planLabel, seededOrder } from "../prompts.js";
+import { invalidPlanReason, JURY_RUBRIC, juryRequest, parseJuryScores, planLabel, seededOrder } from "../prompts.js";
 import { bidAmounts, scoreBid } from "../scoring.js";
 import type { AuctionCalls } from "./calls.js";
 import type { AuctionState, EngineContext, JuryRecord, RouterBid } from "./records.js";
@@ -106,10 +106,19 @@ export function createBidRounds({ settings, members, nameOf }: EngineContext, ca
         const result = await calls.call(member, purpose, prompt, settings.planMaxTokens, state);
         if ("failure" in result) return { member, failure: result.failure, dispatched: result.dispatched };
         const plan = result.reply.text.trim();
-        if (plan.length === 0) return { member, failure: "unparseable plan: empty", dispatched: true };
         const name = nameOf(member);
-        const entropy = planEntropy(result.reply.response_metadata, plan, { vocabularySize: settings.vocabularySize });
         const reported = result.reply.usage_metadata?.output_tokens;
+        // Plans are data: a plan that is not text, empty, over the cap, garbage or addressed to the jury is no bid.
+        const invalid =
+          (plan.length === 0 ? nonTextReason(result.reply) : undefined) ??
+          invalidPlanReason(plan, {
+            maxTokens: settings.planMaxTokens,
+            reportedTokens: typeof reported === "number" ? reported : undefined,
+            countTokens: (text) => countTextTokens(text, name),
+            task: state.transcript,
+          });
+        if (invalid !== undefined) return { member, failure: invalid, dispatched: true };
+        const entropy = planEntropy(result.reply.response_metadata, plan, { vocabularySize: settings.vocabularySize });
         const planTokens = typeof reported === "number" && reported > 0 ? reported : countTextTokens(plan, name);
         return { member, plan, entropy, planTokens };
       }),
@@ -197,4 +206,20 @@ export function createBidRounds({ settings, members, nameOf }: EngineContext, ca
   }
 
   return { bidRound, clear };
+}
+
+/**
+ * Why a reply with no text is not a plan: it called tools or held only non-text blocks (an image,
+ * a file), or `undefined` when it was simply empty.
+ */
+function nonTextReason(reply: AIMessage): string | undefined {
+  const kinds = new Set<string>();
+  if ((reply.tool_calls?.length ?? 0) > 0) kinds.add("tool calls");
+  if (Array.isArray(reply.content)) {
+    for (const block of reply.content) {
+      const type = typeof block === "object" && block !== null && "type" in block ? String(block.type) : typeof block;
+      if (type !== "text") kinds.add(type);
+    }
+  }
+  return kinds.size === 0 ? undefined : `invalid plan: not text (${[...kinds].sort().join(", ")})`;
 }
