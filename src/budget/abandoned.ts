@@ -83,7 +83,10 @@ export async function closeAbandoned(
 ): Promise<void> {
   const { bill, ...rest } = options;
   if (bill) await settleAbandoned(budget, reservation, rest);
-  else await releaseQuietly(budget, reservation);
+  else {
+    rest.late?.catch(() => undefined); // nobody waits for it: its failure is nobody's error
+    await releaseQuietly(budget, reservation);
+  }
 }
 
 /** What `late` resolves to within `graceMs`, or undefined when it rejects or takes longer. */

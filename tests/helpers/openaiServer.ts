@@ -12,6 +12,12 @@
  * - Replies come from a recorded list (consumed in order) or a handler function. A reply may be a
  *   recorded raw `chat.completion` object, which is served as is (or converted to chunks).
  * - Every request received is recorded in `server.requests`.
+ * - The "provider" keeps its own bill (`server.billing`): per request, the prompt and completion
+ *   tokens it generated, as a provider bills them. With `generationMs` a reply takes that long to
+ *   generate, so a client's abort lands mid-generation: a non-streamed reply is generated to the end
+ *   and billed in full although nobody reads it (as OpenAI does); a streamed one stops at the next
+ *   chunk once the client is gone and bills the chunks generated. `server.idle()` waits for every
+ *   generation to end.
  *
  * @example
  * ```ts
@@ -71,6 +77,20 @@ export interface ServerTurn {
   logprobs?: TokenLogprob[];
 }
 
+/** What the "provider" bills for one request (see {@link OpenAICompatibleServer.billing}). */
+export interface BilledRequest {
+  /** Index of the chat-completions request, from 0. */
+  index: number;
+  model: string;
+  stream: boolean;
+  /** Prompt tokens billed. */
+  promptTokens: number;
+  /** Completion tokens generated and billed (for a stream the client left: the chunks generated). */
+  completionTokens: number;
+  /** True when the client disconnected or aborted before the reply was complete. */
+  clientGone: boolean;
+}
+
 /** A recorded raw OpenAI response, served unchanged. */
 export interface RawCompletion {
   object: "chat.completion";
@@ -97,6 +117,11 @@ export interface OpenAICompatibleServerOptions {
   seed?: number;
   /** Model name echoed when the request names none. Default `"gpt-4o-mini"`. */
   defaultModel?: string;
+  /**
+   * How long generating one reply takes, in ms (a streamed reply spreads it over its chunks), or a
+   * function of the request. Default 0: replies are sent at once.
+   */
+  generationMs?: number | ((body: ChatCompletionRequestBody, index: number) => number);
 }
 
 /** A running server. */
@@ -107,6 +132,12 @@ export interface OpenAICompatibleServer {
   readonly baseURL: string;
   /** Every request received, in order. */
   readonly requests: RecordedRequest[];
+  /** What the provider billed, one entry per answered chat-completions request, when its generation ended. */
+  readonly billing: BilledRequest[];
+  /** USD billed so far at `price` (per million tokens), over every entry of `billing`. */
+  billedUsd(price: { inputPerMillion: number; outputPerMillion: number }): number;
+  /** Resolves when no reply is being generated (the bill is complete). */
+  idle(): Promise<void>;
   /** Stop listening and drop open connections. */
   close(): Promise<void>;
 }
@@ -124,8 +155,18 @@ export interface OpenAICompatibleServer {
 export async function startOpenAICompatibleServer(
   options: OpenAICompatibleServerOptions,
 ): Promise<OpenAICompatibleServer> {
-  const { replies, seed = 1, defaultModel = "gpt-4o-mini" } = options;
+  const { replies, seed = 1, defaultModel = "gpt-4o-mini", generationMs = 0 } = options;
   const requests: RecordedRequest[] = [];
+  const billing: BilledRequest[] = [];
+  let generating = 0;
+  let idleWaiters: Array<() => void> = [];
+  const generationEnded = () => {
+    generating -= 1;
+    if (generating > 0) return;
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    for (const wake of waiters) wake();
+  };
   const encoder = getEncoding("o200k_base");
   let completionCount = 0;
   let recordedIndex = 0;
@@ -182,6 +223,12 @@ export async function startOpenAICompatibleServer(
       });
       return;
     }
+    let clientGone = false;
+    response.on("close", () => {
+      if (!response.writableFinished) clientGone = true;
+    });
+    response.on("error", () => undefined); // a client that left; its bill is kept all the same
+    const index = completionCount;
     const reply = await nextReply(body);
     if (isServerError(reply)) {
       sendJson(response, reply.status, { error: { type: "server_error", code: null, ...reply.error } });
@@ -190,8 +237,35 @@ export async function startOpenAICompatibleServer(
     const completion = isRawCompletion(reply)
       ? reply
       : buildCompletion(body, toTurn(reply), encoder, seed, defaultModel);
-    if (body.stream) sendStream(response, completion, body.stream_options?.include_usage === true);
-    else sendJson(response, 200, completion);
+    const delay = typeof generationMs === "function" ? generationMs(body, index) : generationMs;
+    const usage = (completion.usage ?? {}) as { prompt_tokens?: number; completion_tokens?: number };
+    const bill = (completionTokens: number) =>
+      billing.push({
+        index,
+        model: typeof completion.model === "string" ? completion.model : defaultModel,
+        stream: body.stream === true,
+        promptTokens: usage.prompt_tokens ?? 0,
+        completionTokens,
+        clientGone,
+      });
+    generating += 1;
+    try {
+      if (body.stream) {
+        const generated = await sendStream(response, completion, body.stream_options?.include_usage === true, {
+          delayMs: delay,
+          isGone: () => clientGone || response.destroyed,
+          tokensOf: (text) => encoder.encode(text).length,
+        });
+        bill(generated === "all" ? (usage.completion_tokens ?? 0) : generated);
+      } else {
+        // A non-streamed reply is generated to the end, and billed, whether or not the client waits.
+        if (delay > 0) await sleep(delay);
+        bill(usage.completion_tokens ?? 0);
+        if (!clientGone && !response.destroyed) sendJson(response, 200, completion);
+      }
+    } finally {
+      generationEnded();
+    }
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -204,6 +278,19 @@ export async function startOpenAICompatibleServer(
     url,
     baseURL: `${url}/v1`,
     requests,
+    billing,
+    billedUsd: (price) =>
+      billing.reduce(
+        (total, entry) =>
+          total + (entry.promptTokens * price.inputPerMillion + entry.completionTokens * price.outputPerMillion) / 1e6,
+        0,
+      ),
+    idle: () =>
+      generating === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            idleWaiters.push(resolve);
+          }),
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();
@@ -322,20 +409,65 @@ interface CompletionChoice {
   finish_reason: string;
 }
 
-/** Serve a completion as SSE chunks: role, one chunk per token (with its logprob), tool calls, finish, usage. */
-function sendStream(response: ServerResponse, completion: RawCompletion, includeUsage: boolean): void {
+/** How a stream is generated: the pacing, whether the client left, and a token counter. */
+interface StreamGeneration {
+  /** Total generation time, spread over the chunks. */
+  delayMs: number;
+  isGone: () => boolean;
+  tokensOf: (text: string) => number;
+}
+
+/**
+ * Serve a completion as SSE chunks: role, one chunk per token (with its logprob), tool calls,
+ * finish, usage. With a delay, each chunk is generated (and billed) after its share of it, and the
+ * generation stops at the first chunk after the client left.
+ *
+ * @returns `"all"` when every chunk was generated, else the completion tokens generated.
+ */
+async function sendStream(
+  response: ServerResponse,
+  completion: RawCompletion,
+  includeUsage: boolean,
+  generation: StreamGeneration,
+): Promise<"all" | number> {
+  const payloads: Array<{ payload: unknown; tokens: number }> = [];
+  const write = (payload: unknown, tokens = 0) => payloads.push({ payload, tokens });
+  streamPayloads(completion, includeUsage, write, generation.tokensOf);
   response.writeHead(200, {
     "content-type": "text/event-stream",
     "cache-control": "no-cache",
     connection: "keep-alive",
   });
+  const paced = payloads.filter((entry) => entry.tokens > 0).length;
+  const perChunk = paced > 0 ? generation.delayMs / paced : 0;
+  let generated = 0;
+  for (const { payload, tokens } of payloads) {
+    if (tokens > 0 && perChunk > 0) {
+      if (generation.isGone()) return generated;
+      await sleep(perChunk);
+      generated += tokens; // generated, so billed, whether or not it reaches the client
+    }
+    if (!generation.isGone()) response.write(`data: ${JSON.stringify(payload)}\n\n`);
+  }
+  if (generation.isGone()) return perChunk > 0 ? generated : "all";
+  response.write("data: [DONE]\n\n");
+  response.end();
+  return "all";
+}
+
+/** The SSE payloads of `completion`, each with the completion tokens it carries. */
+function streamPayloads(
+  completion: RawCompletion,
+  includeUsage: boolean,
+  write: (payload: unknown, tokens?: number) => void,
+  tokensOf: (text: string) => number,
+): void {
   const base = {
     id: completion.id,
     object: "chat.completion.chunk",
     created: completion.created,
     model: completion.model,
   };
-  const write = (payload: unknown) => response.write(`data: ${JSON.stringify(payload)}\n\n`);
   const choices = (completion.choices ?? []) as CompletionChoice[];
   for (const choice of choices) {
     write({
@@ -348,24 +480,30 @@ function sendStream(response: ServerResponse, completion: RawCompletion, include
     const content = choice.message.content ?? "";
     if (entries && entries.length > 0) {
       for (const entry of entries) {
-        write({
-          ...base,
-          choices: [
-            {
-              index: choice.index,
-              delta: { content: entry.token },
-              logprobs: { content: [entry] },
-              finish_reason: null,
-            },
-          ],
-        });
+        write(
+          {
+            ...base,
+            choices: [
+              {
+                index: choice.index,
+                delta: { content: entry.token },
+                logprobs: { content: [entry] },
+                finish_reason: null,
+              },
+            ],
+          },
+          1,
+        );
       }
     } else if (content.length > 0) {
       for (const piece of content.match(/.{1,16}/gsu) ?? []) {
-        write({
-          ...base,
-          choices: [{ index: choice.index, delta: { content: piece }, logprobs: null, finish_reason: null }],
-        });
+        write(
+          {
+            ...base,
+            choices: [{ index: choice.index, delta: { content: piece }, logprobs: null, finish_reason: null }],
+          },
+          tokensOf(piece),
+        );
       }
     }
     (choice.message.tool_calls ?? []).forEach((call, position) => {
@@ -389,17 +527,20 @@ function sendStream(response: ServerResponse, completion: RawCompletion, include
           },
         ],
       });
-      write({
-        ...base,
-        choices: [
-          {
-            index: choice.index,
-            delta: { tool_calls: [{ index: position, function: { arguments: call.function.arguments } }] },
-            logprobs: null,
-            finish_reason: null,
-          },
-        ],
-      });
+      write(
+        {
+          ...base,
+          choices: [
+            {
+              index: choice.index,
+              delta: { tool_calls: [{ index: position, function: { arguments: call.function.arguments } }] },
+              logprobs: null,
+              finish_reason: null,
+            },
+          ],
+        },
+        tokensOf(call.function.arguments),
+      );
     });
     write({
       ...base,
@@ -407,8 +548,10 @@ function sendStream(response: ServerResponse, completion: RawCompletion, include
     });
   }
   if (includeUsage) write({ ...base, choices: [], usage: completion.usage });
-  response.write("data: [DONE]\n\n");
-  response.end();
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function sendJson(response: ServerResponse, status: number, payload: unknown): void {
