@@ -126,8 +126,9 @@ interface RoomWaiter {
  */
 export function createWriteQueue(settings: WriteQueueSettings): WriteQueue {
   const { database, busyTimeoutMs, maxQueuedRecords, queueWaitMs, report } = settings;
-  const noWait = busyTimeoutMs === 0 ? undefined : database.prepare("PRAGMA busy_timeout = 0");
-  const restoreWait = busyTimeoutMs === 0 ? undefined : database.prepare(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+  // `exec`, not a prepared statement: SQLite applies `busy_timeout` when the pragma is compiled, so a
+  // prepared one re-run does not reliably set it again.
+  const restoreWait = `PRAGMA busy_timeout = ${busyTimeoutMs}`;
   /** Runs a batch of queued writes in one transaction; per write, the error it failed with (a busy lock aborts all). */
   const landBatch = database.transaction((jobs: readonly WriteJob[]) =>
     jobs.map((job): unknown => {
@@ -151,11 +152,12 @@ export function createWriteQueue(settings: WriteQueueSettings): WriteQueue {
   let stopped = false;
 
   function withoutBusyWait<T>(work: () => T): T {
-    noWait?.get();
+    if (busyTimeoutMs === 0) return work();
+    database.exec("PRAGMA busy_timeout = 0");
     try {
       return work();
     } finally {
-      if (database.open) restoreWait?.get();
+      if (database.open) database.exec(restoreWait);
     }
   }
 
