@@ -13,6 +13,7 @@ import { stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { IndexItem, LocalIndex } from "vectra";
 import { StrategyMemoryError } from "../../src/memory/errors.js";
+import { acceptedChecksums, checksumPathOf } from "./checksums.js";
 
 /** The index version the memory writes (vectra's `createIndex` default). */
 export const INDEX_VERSION = 1;
@@ -64,22 +65,29 @@ export async function fileSize(path: string, folder: string): Promise<number | u
 }
 
 /**
- * Reads every item of an existing index file and checks it: readable, the version the memory
- * writes, unique non-empty ids, non-empty finite vectors all of one length.
+ * Reads every item of an existing index file and checks it: its checksum listed in
+ * `index.pb.sha256` (when that file exists), decodable, the version the memory writes, unique
+ * non-empty ids, non-empty finite vectors all of one length. `checksumOfLastRead` gives the
+ * checksum of the bytes vectra read (from `AtomicFileStorage`).
  *
  * @throws StrategyMemoryError `corrupt` (naming the file and the fix), `dimension_mismatch`
  * (naming the item), or `io` when the file system fails.
  */
 export async function readIndexItems(
   index: LocalIndex,
-  { folder, journalName }: { folder: string; journalName: string },
+  {
+    folder,
+    journalName,
+    checksumOfLastRead,
+  }: { folder: string; journalName: string; checksumOfLastRead: (path: string) => string | undefined },
 ): Promise<IndexItem[]> {
   const indexPath = join(folder, index.indexName);
   const size = await fileSize(indexPath, folder);
   if (size === undefined) return [];
   if (size === 0) throw corruptIndexError(folder, indexPath, "is empty (0 bytes)", { journalName });
-  let items: IndexItem[];
-  let version: number;
+  let items: IndexItem[] = [];
+  let version = INDEX_VERSION;
+  let decodeFailure: unknown;
   try {
     items = await index.listItems();
     version = (await index.getIndexStats()).version;
@@ -91,7 +99,26 @@ export async function readIndexItems(
         { cause: error },
       );
     }
-    throw corruptIndexError(folder, indexPath, `cannot be decoded (${size} bytes)`, { journalName, cause: error });
+    decodeFailure = error;
+  }
+  // The checksum first: it says why a file does not decode, and catches damage that decodes.
+  const accepted = await acceptedChecksums(indexPath, folder);
+  const read = checksumOfLastRead(indexPath);
+  if (accepted !== undefined && read !== undefined && !accepted.has(read)) {
+    const checksumName = basename(checksumPathOf(indexPath));
+    throw corruptIndexError(
+      folder,
+      indexPath,
+      `does not match its checksum in ${checksumName}: its bytes changed after the memory wrote them ` +
+        `(if you changed it on purpose with another tool, delete ${checksumName} and open again)`,
+      { journalName },
+    );
+  }
+  if (decodeFailure !== undefined) {
+    throw corruptIndexError(folder, indexPath, `cannot be decoded (${size} bytes)`, {
+      journalName,
+      cause: decodeFailure,
+    });
   }
   if (version !== INDEX_VERSION) {
     throw corruptIndexError(folder, indexPath, `has index version ${version}, expected ${INDEX_VERSION}`, {
@@ -125,7 +152,8 @@ function checkItems(
         reason: "dimension_mismatch",
         message:
           `${indexPath} holds ${dimensions.length}-d vectors (${dimensions.id}) but item ${item.id} has a ${vector.length}-d one: ` +
-          `entries of two embedders were mixed. Remove the odd items with vectra, or move the folder away to start an empty memory`,
+          `entries of two embedders were mixed. Move the folder away to start an empty memory ` +
+          `(or remove the odd items with vectra and delete ${basename(checksumPathOf(indexPath))})`,
         folder,
       });
     }

@@ -4,6 +4,8 @@
  *
  * Folder layout:
  * - `index.pb`: the vectra index (entries as item metadata, vectors as packed float32);
+ * - `index.pb.sha256`: checksums of the index just written and of the one it replaced (see
+ *   `checksums.ts`), checked at open;
  * - `journal.jsonl`: writes since the last compaction (see `journal.ts`);
  * - `owner.lock`: held while the memory is open (see `folder-lock.ts`);
  * - `index.pb.<pid>.tmp`: an index write in progress (see `atomic-file-storage.ts`); one left by a
@@ -37,6 +39,7 @@ import type { MemoryView, StoredRecord } from "../../src/memory/matrix-store.js"
 import type { StrategyEntry, StrategyMemory } from "../../src/memory/types.js";
 import { importPeer } from "../../src/peers.js";
 import { UniversalSentenceEncoderEmbeddings } from "../encoder/universal-sentence-encoder.js";
+import { CHECKSUM_SUFFIX } from "./checksums.js";
 import { acquireFolderLock, isProcessAlive } from "./folder-lock.js";
 import { corruptIndexError, fileSize, INDEX_VERSION, readIndexItems } from "./index-file.js";
 import { appendJournal, clearJournal, JOURNAL_FILE_NAME, journalLines, replayJournal } from "./journal.js";
@@ -192,12 +195,19 @@ export async function createVectraStrategyMemory(options: VectraStrategyMemoryOp
   const lock = await acquireFolderLock(folder);
   try {
     const codec = new ProtobufCodec();
-    const index = new LocalIndex(folder, undefined, new AtomicFileStorage(), codec);
+    const storage = new AtomicFileStorage();
+    const index = new LocalIndex(folder, undefined, storage, codec);
     const journalPath = join(folder, JOURNAL_FILE_NAME);
-    const records = await loadRecords(index, { folder, journalPath });
+    const records = await loadRecords(index, {
+      folder,
+      journalPath,
+      checksumOfLastRead: (path) => storage.checksumOfLastRead(path),
+    });
     const replay = await replayJournal(journalPath, records, folder);
     // Only now that the folder reads well: what a killed writer left half-written goes.
-    await removeOrphanedTemporaryFiles(folder, [index.indexName], { isAlive: isProcessAlive });
+    await removeOrphanedTemporaryFiles(folder, [index.indexName, `${index.indexName}${CHECKSUM_SUFFIX}`], {
+      isAlive: isProcessAlive,
+    });
     if (!(await index.isIndexCreated())) {
       // A new memory. Not vectra's createIndex: on a failed write it deletes the whole folder.
       await index.storage.upsertFile(
@@ -242,7 +252,11 @@ export async function createVectraStrategyMemory(options: VectraStrategyMemoryOp
  */
 async function loadRecords(
   index: LocalIndex,
-  { folder, journalPath }: { folder: string; journalPath: string },
+  {
+    folder,
+    journalPath,
+    checksumOfLastRead,
+  }: { folder: string; journalPath: string; checksumOfLastRead: (path: string) => string | undefined },
 ): Promise<Map<string, StoredRecord>> {
   const journalName = JOURNAL_FILE_NAME;
   const indexPath = join(folder, index.indexName);
@@ -255,7 +269,7 @@ async function loadRecords(
     );
   }
   const records = new Map<string, StoredRecord>();
-  for (const item of await readIndexItems(index, { folder, journalName })) {
+  for (const item of await readIndexItems(index, { folder, journalName, checksumOfLastRead })) {
     const record = fromVectraItem(item, folder);
     records.set(record.entry.id, record);
   }

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalIndex, ProtobufCodec } from "vectra";
 import { afterAll, describe, expect, it } from "vitest";
+import { checksumFileText, checksumOf } from "../../adapters/vectra/checksums.js";
 import { acquireFolderLock, LOCK_FILE_NAME } from "../../adapters/vectra/folder-lock.js";
 import { encodeVector, JOURNAL_FILE_NAME } from "../../adapters/vectra/journal.js";
 import { createVectraStrategyMemory } from "../../adapters/vectra/memory.js";
@@ -17,6 +18,7 @@ import type { StrategyEntry } from "../../src/memory/types.js";
 import { ScriptedHashingEmbeddings } from "./scripted-embeddings.js";
 
 const INDEX_FILE = "index.pb";
+const CHECKSUM_FILE = "index.pb.sha256";
 const ENTRIES = 600;
 
 const root = await mkdtemp(join(tmpdir(), "gavel-vectra-corruption-"));
@@ -104,6 +106,44 @@ describe("vectra strategy memory: a damaged index is refused", () => {
     expect((failure as Error).message).toContain(path);
   });
 
+  it("refuses an index with flipped bytes that still decodes", async () => {
+    const folder = await writtenMemory();
+    const path = join(folder, INDEX_FILE);
+    const bytes = await readFile(path);
+    // Flip one bit in the middle of the file: a vector value or a metadata string changes, and the
+    // protobuf still decodes (checked below with vectra alone).
+    const middle = Math.floor(bytes.length / 2);
+    bytes[middle] = (bytes[middle] ?? 0) ^ 0x01;
+    await writeFile(path, bytes);
+    const decoded = await new LocalIndex(folder, undefined, undefined, new ProtobufCodec()).listItems();
+    expect(decoded).toHaveLength(ENTRIES);
+
+    const failure = await openFailure(folder);
+    expect(failure).toMatchObject({ operation: "open", reason: "corrupt" });
+    expect((failure as Error).message).toContain(CHECKSUM_FILE);
+    expect((failure as Error).message).toContain(path);
+  });
+
+  it("opens an index killed between its checksum and its rename, and a folder without checksums", async () => {
+    const folder = await writtenMemory(40);
+    const path = join(folder, INDEX_FILE);
+    // The writer listed the new index's checksum, then died before renaming it over the old one.
+    const old = checksumOf(await readFile(path));
+    await writeFile(join(folder, CHECKSUM_FILE), checksumFileText(checksumOf("the new index, never renamed"), old));
+    let memory = await createVectraStrategyMemory({ folder, embeddings });
+    expect(await memory.size()).toBe(40);
+    await memory.add([entry("late", "a later task")]);
+    await memory.close();
+    // A folder written before checksums existed opens unchecked and gets one at its next write.
+    await rm(join(folder, CHECKSUM_FILE));
+    memory = await createVectraStrategyMemory({ folder, embeddings });
+    expect(await memory.size()).toBe(41);
+    await memory.add([entry("later", "yet another task")]);
+    await memory.close();
+    const listed = (await readFile(join(folder, CHECKSUM_FILE), "utf8")).trim().split("\n");
+    expect(listed[0]).toBe(checksumOf(await readFile(path)));
+  });
+
   it("refuses a journal whose index was deleted", async () => {
     const folder = join(root, `memory-${counter++}`);
     const memory = await createVectraStrategyMemory({ folder, embeddings });
@@ -146,6 +186,12 @@ describe("vectra strategy memory: vectors of the wrong length", () => {
       metadata: { ...metadata, cost: 1, createdAt: 1, lastUsedAt: 1 },
     });
 
+    // Written behind the memory's back, so the checksum no longer matches: refused as corrupt...
+    const changed = await openFailure(folder);
+    expect(changed).toMatchObject({ operation: "open", reason: "corrupt" });
+    expect((changed as Error).message).toContain(`delete ${CHECKSUM_FILE}`);
+    // ...and once the operator accepts the change as the message says, the mixed lengths are named.
+    await rm(join(folder, CHECKSUM_FILE));
     const failure = await openFailure(folder);
     expect(failure).toMatchObject({ operation: "open", reason: "dimension_mismatch" });
     expect((failure as Error).message).toContain("short");
