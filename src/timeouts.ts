@@ -156,7 +156,8 @@ export function runWithDeadline<T>(
       abandon(reason);
     }
     signal?.addEventListener("abort", onAbort, { once: true });
-    if (timeoutMs !== undefined) {
+    if (signal?.aborted) onAbort(); // aborted while `work` started
+    if (timeoutMs !== undefined && !done) {
       timer = setTimeout(() => abandon(new DeadlineExceededError(timeoutMs, pending, { label })), timeoutMs);
     }
     pending.then(

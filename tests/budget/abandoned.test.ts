@@ -7,10 +7,10 @@ import {
   createMemoryBudgetStore,
   createTokenBudget,
   DEFAULT_ABANDONED_GRACE_MS,
+  settleAbandoned,
   type Usage,
 } from "../../src/budget/index.js";
 import { releaseQuietly } from "../../src/budget/shared.js";
-import { settleAbandoned } from "../../src/index.js";
 
 const MINI = "gpt-4o-mini"; // $0.15 / $0.60 per million tokens
 const REQUEST = { model: MINI, inputTokens: 1_000, maxOutputTokens: 500 };

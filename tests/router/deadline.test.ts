@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ConfigError, parseConfig } from "../../src/errors.js";
-import { DeadlineExceededError, MAX_TIMEOUT_MS, runWithDeadline, timeoutMsSchema } from "../../src/index.js";
+import { DeadlineExceededError, MAX_TIMEOUT_MS, runWithDeadline, timeoutMsSchema } from "../../src/timeouts.js";
 
 /** Work that ignores its signal and finishes only when told to. */
 function deafWork<T>() {
