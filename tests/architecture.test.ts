@@ -41,8 +41,11 @@ function partOf(path: string): string {
   return top ?? path;
 }
 
-/** The modules every part may use: errors, optional-peer loading, math, the entropy of a model's answer, JSONL parsing. */
-const BASE = ["errors", "peers", "math", "entropy", "jsonl"];
+/**
+ * The modules every part may use: errors, optional-peer loading, math, the entropy of a model's
+ * answer, JSONL parsing, the deadlines of model calls.
+ */
+const BASE = ["errors", "peers", "math", "entropy", "jsonl", "timeouts"];
 
 /**
  * What each part of `src/` may import (besides itself and `BASE`). The features sit on the market
@@ -55,6 +58,7 @@ const ALLOWED: Record<string, string[]> = {
   math: [],
   entropy: [],
   jsonl: [],
+  timeouts: [],
   market: [],
   budget: ["market"],
   models: ["budget"],
