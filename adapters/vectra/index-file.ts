@@ -22,7 +22,7 @@ export const INDEX_VERSION = 1;
 function fixFor(indexPath: string, journalName: string): string {
   return (
     `The memory was not opened (a damaged index is never read as an empty memory) and nothing in the folder was changed. ` +
-    `Restore ${basename(indexPath)} from a backup (${journalName} is replayed over it on the next open), ` +
+    `Restore ${basename(indexPath)} and ${basename(checksumPathOf(indexPath))} from a backup (${journalName} is replayed over them on the next open), ` +
     `or move the folder away to start an empty memory`
   );
 }
