@@ -145,11 +145,17 @@ export function checkLedgerFile(database: BetterSqlite3.Database): number {
   return version;
 }
 
-/** Apply the migrations the database lacks. Returns the versions applied. */
+/**
+ * Apply the migrations the database lacks. Returns the versions applied. A file already at the
+ * latest version is only read (no write lock taken), so opening a ledger another connection is
+ * writing to does not wait for that connection's lock.
+ */
 export function migrateLedger(
   database: BetterSqlite3.Database,
   migrations: readonly Migration[] = LEDGER_MIGRATIONS,
 ): number[] {
+  const known = checkLedgerFile(database);
+  if (migrations.every((migration) => migration.version <= known)) return [];
   const apply = database.transaction(() => {
     const current = checkLedgerFile(database);
     const pending = migrations.filter((migration) => migration.version > current);

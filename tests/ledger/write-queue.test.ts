@@ -217,6 +217,17 @@ describe("SQLite ledger writes under another connection's lock", () => {
     expect(countIn("charges")).toBe(0);
   });
 
+  it("opens a second ledger on the file while the lock is held, without waiting for it (the schema is current)", async () => {
+    holder.exec("BEGIN IMMEDIATE");
+    // Before, opening ran the migrations' BEGIN IMMEDIATE: it waited busyTimeoutMs, then failed.
+    const second = createSqliteLedger({ path, busyTimeoutMs: 60_000 });
+    await second.recordCharge(charge("from-second"));
+    expect(second.writeStats().pending).toBe(1);
+    holder.exec("COMMIT");
+    await second.close();
+    expect(countIn("charges")).toBe(1);
+  });
+
   it("counts a failure a feature reports, once", () => {
     const error = new LedgerError("recordCharges", "the network ledger is down");
     ledger.reportWriteFailure({ kind: "failed", operation: "recordCharges", records: 3, error });
