@@ -1,7 +1,7 @@
 /**
  * `auctionRouterMiddleware`: the strategy auction as `createAgent` middleware. It swaps
- * `request.model` for the auction's winner (`handler({ ...request, model: winner })`) and adds
- * the winner's plan to the system prompt.
+ * `request.model` for the auction's winner (`handler({ ...request, model: winner })`) and gives
+ * the winner its plan as a quoted user-turn block (`withPlan`; never in the system prompt).
  *
  * What is auctioned in a multi-step agent run (`auctionEvery`):
  * - `"run"` (default): the first model call of an invocation holds the auction; the winner and
@@ -26,7 +26,7 @@ import { z as zodV3 } from "zod/v3";
 import { parseConfig } from "../errors.js";
 import { createStrategyAuctionEngine, totalsOf } from "../router/auction/index.js";
 import { auctionRouterFieldsSchema, checkPool, resolveSettings, scopesOfCall } from "../router/options.js";
-import { executionPlanText } from "../router/prompts.js";
+import { withPlan } from "../router/router.js";
 
 /**
  * Zod schema of the middleware options: the router's, plus `auctionEvery`.
@@ -112,12 +112,6 @@ export function auctionRouterMiddleware(options: AuctionRouterMiddlewareOptions)
   const engine = createStrategyAuctionEngine(resolveSettings(parsed));
   const members = new Map(engine.settings.pool.map((member) => [member.name, member]));
 
-  function withPlanPrompt(systemPrompt: string | undefined, plan: string): string | undefined {
-    if (plan.length === 0) return systemPrompt;
-    const planText = executionPlanText(plan);
-    return systemPrompt && systemPrompt.length > 0 ? `${systemPrompt}\n\n${planText}` : planText;
-  }
-
   return createMiddleware({
     name: "AuctionRouterMiddleware",
     stateSchema: auctionRouterStateSchema,
@@ -132,7 +126,7 @@ export function auctionRouterMiddleware(options: AuctionRouterMiddlewareOptions)
         const response = await handler({
           ...request,
           model: cachedMember.model as typeof request.model,
-          systemPrompt: withPlanPrompt(request.systemPrompt, cached.plan) ?? "",
+          messages: withPlan(request.messages, cached.plan),
         });
         annotate(response, { auctionId: cached.auctionId, winner: cached.winner, cached: true });
         return new Command({ update: { auctionRouter: { ...cached, calls: cached.calls + 1 } } });
@@ -157,7 +151,7 @@ export function auctionRouterMiddleware(options: AuctionRouterMiddlewareOptions)
         response = await handler({
           ...request,
           model: auction.winner.model as typeof request.model,
-          systemPrompt: withPlanPrompt(request.systemPrompt, auction.plan) ?? "",
+          messages: withPlan(request.messages, auction.plan),
         });
       } catch (error) {
         await engine.record(auction, undefined).catch(() => undefined);

@@ -49,10 +49,12 @@ describe("auctionRouterMiddleware", () => {
     expect(callsOf(large, "plan")).toHaveLength(1);
     expect(callsOf(small, "answer")).toHaveLength(2);
     expect(callsOf(large, "answer")).toHaveLength(0);
-    // Tools reached the winner; its plan is in the system prompt.
+    // Tools reached the winner; its plan is a quoted user-turn block before the question, not in a system message.
     const answerCall = callsOf(small, "answer")[0];
     expect(answerCall?.toolNames).toEqual(["add"]);
-    expect(answerCall?.messages[0]?.text).toContain("Call add, then report.");
+    expect(answerCall?.messages[0]?.type).toBe("human");
+    expect(answerCall?.messages[0]?.text).toContain("<plan>\nCall add, then report.\n</plan>");
+    expect(answerCall?.messages.filter((message) => message.type === "system")).toEqual([]);
     const aiMessages = result.messages.filter((message) => message.type === "ai") as AIMessage[];
     const gavel = aiMessages.map((message) => message.response_metadata.gavel as { cached: boolean; winner: string });
     expect(gavel.map((entry) => entry.cached)).toEqual([false, true]);
