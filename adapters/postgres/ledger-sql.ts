@@ -23,6 +23,8 @@ const SPEND_KEY: Record<SpendGrouping, string> = {
   model: "model",
   agent: "agent",
   scope: "scope_kind || ':' || scope_id",
+  // A tool call is charged as model "tool:<name>" (see src/budget/tool-prices.ts); model calls: NULL.
+  tool: "CASE WHEN left(model, 5) = 'tool:' THEN substr(model, 6) END",
 };
 
 /** The group key of an overhead row; `c` is the charge, `a` its auction (when recorded). */
@@ -136,7 +138,7 @@ export function ledgerStatements(table: (name: string) => string) {
                   $10::numeric[])
            AS input (scope_kind, scope_id, max_tokens, max_usd, spent_tokens, spent_usd, reserved_tokens, reserved_usd)`,
 
-    spend: { model: spend("model"), agent: spend("agent"), scope: spend("scope") },
+    spend: { model: spend("model"), agent: spend("agent"), scope: spend("scope"), tool: spend("tool") },
     overhead: {
       run: { parts: overheadParts("run"), auctions: overheadAuctions("run") },
       auction: { parts: overheadParts("auction"), auctions: overheadAuctions("auction") },

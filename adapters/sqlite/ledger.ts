@@ -283,6 +283,8 @@ const SPEND_KEY: Record<SpendGrouping, string> = {
   model: "model",
   agent: "agent",
   scope: "scope_kind || ':' || scope_id",
+  // A tool call is charged as model "tool:<name>" (see src/budget/tool-prices.ts); model calls: NULL.
+  tool: "CASE WHEN substr(model, 1, 5) = 'tool:' THEN substr(model, 6) END",
 };
 
 function spendSql(by: SpendGrouping): string {
@@ -359,6 +361,7 @@ function prepareStatements(database: Database.Database) {
       model: database.prepare<[TimeBounds], SpendSqlRow>(spendSql("model")),
       agent: database.prepare<[TimeBounds], SpendSqlRow>(spendSql("agent")),
       scope: database.prepare<[TimeBounds], SpendSqlRow>(spendSql("scope")),
+      tool: database.prepare<[TimeBounds], SpendSqlRow>(spendSql("tool")),
     },
     overhead: {
       run: overheadStatements(database, "run"),

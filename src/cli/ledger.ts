@@ -158,7 +158,7 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
     .configureOutput(output)
     .requiredOption("--db <file|url>", DB_HELP)
     .option("--schema <name>", SCHEMA_HELP)
-    .addOption(new Option("--by <grouping>", "group by").choices(["model", "agent", "scope"]).default("model"))
+    .addOption(new Option("--by <grouping>", "group by").choices(["model", "agent", "scope", "tool"]).default("model"))
     .option("--since <iso>", "from this time, inclusive (ISO 8601)", parseTime)
     .option("--until <iso>", "up to this time, exclusive (ISO 8601)", parseTime)
     .option("--json", "print JSON")

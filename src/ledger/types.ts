@@ -242,8 +242,12 @@ export interface BudgetSnapshotRecord {
 // Queries
 // ---------------------------------------------------------------------------
 
-/** How {@link LedgerReader.spend} groups charges. */
-export type SpendGrouping = "model" | "agent" | "scope";
+/**
+ * How {@link LedgerReader.spend} groups charges. `"tool"` groups the charges of tool calls (model
+ * `"tool:<name>"`, as `tokenBudgetMiddleware` records them) by tool name; every model call falls
+ * in one row with key `null`.
+ */
+export type SpendGrouping = "model" | "agent" | "scope" | "tool";
 
 /** A time window: `since` inclusive, `until` exclusive, both in epoch milliseconds. Open when omitted. */
 export interface TimeRange {
