@@ -8,7 +8,7 @@
  * against itself (the same slot, the same seeds), plus TOLERANCE; and no plan ever reaches a
  * system message of the winner.
  *
- * On the code before the fix (a8/9fba9f4) this suite failed: see the rates in docs/router.md,
+ * On the code before the fix (the parent of commit 1bb82af) this suite failed: see the rates in docs/router.md,
  * "Plans are data".
  */
 import type { BaseMessage } from "@langchain/core/messages";
