@@ -106,7 +106,10 @@ export function budgetEventCharge(event: BudgetEvent): ChargeInput {
 export interface BudgetEventRecorder {
   /** Pass as the budget's `onEvent`: records the event's charge (the write runs in the background). */
   onEvent(event: BudgetEvent): void;
-  /** Resolves when every write started so far has finished; rejects with the first that failed. */
+  /**
+   * Resolves when every write started so far has finished — landed, also when the ledger queued it
+   * behind a lock (`ledger.flush()`); rejects with the first that failed.
+   */
   flush(): Promise<void>;
 }
 
@@ -141,6 +144,7 @@ export function createBudgetEventRecorder(ledger: LedgerWriter): BudgetEventReco
     },
     async flush() {
       await Promise.all([...pending]);
+      await ledger.flush?.();
       if (failures.length > 0) throw failures[0];
     },
   };
