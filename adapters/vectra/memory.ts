@@ -21,7 +21,7 @@
  * on close. The vectra folder stays a plain vectra index that vectra's own tools can open.
  */
 import { mkdir } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import type { IndexItem, LocalIndex, MetadataTypes } from "vectra";
 import { z } from "zod";
 import { parseConfig } from "../../src/errors.js";
@@ -39,7 +39,7 @@ import type { MemoryView, StoredRecord } from "../../src/memory/matrix-store.js"
 import type { StrategyEntry, StrategyMemory } from "../../src/memory/types.js";
 import { importPeer } from "../../src/peers.js";
 import { UniversalSentenceEncoderEmbeddings } from "../encoder/universal-sentence-encoder.js";
-import { CHECKSUM_SUFFIX } from "./checksums.js";
+import { acceptedChecksums, CHECKSUM_SUFFIX, checksumOf, checksumPathOf } from "./checksums.js";
 import { acquireFolderLock, isProcessAlive } from "./folder-lock.js";
 import { corruptIndexError, fileSize, INDEX_VERSION, readIndexItems } from "./index-file.js";
 import { appendJournal, clearJournal, JOURNAL_FILE_NAME, journalLines, replayJournal } from "./journal.js";
@@ -198,9 +198,11 @@ export async function createVectraStrategyMemory(options: VectraStrategyMemoryOp
     const storage = new AtomicFileStorage();
     const index = new LocalIndex(folder, undefined, storage, codec);
     const journalPath = join(folder, JOURNAL_FILE_NAME);
+    const emptyIndex = codec.serializeIndex({ version: INDEX_VERSION, metadata_config: {}, items: [] });
     const records = await loadRecords(index, {
       folder,
       journalPath,
+      emptyIndex,
       checksumOfLastRead: (path) => storage.checksumOfLastRead(path),
     });
     const replay = await replayJournal(journalPath, records, folder);
@@ -210,10 +212,7 @@ export async function createVectraStrategyMemory(options: VectraStrategyMemoryOp
     });
     if (!(await index.isIndexCreated())) {
       // A new memory. Not vectra's createIndex: on a failed write it deletes the whole folder.
-      await index.storage.upsertFile(
-        join(folder, index.indexName),
-        codec.serializeIndex({ version: INDEX_VERSION, metadata_config: {}, items: [] }),
-      );
+      await index.storage.upsertFile(join(folder, index.indexName), emptyIndex);
     }
     if (replay.hadContent) {
       // Fold what the last run left in the journal, so that appends start on a clean file.
@@ -246,27 +245,44 @@ export async function createVectraStrategyMemory(options: VectraStrategyMemoryOp
 
 /**
  * The entries of the index file, checked (`readIndexItems`). A missing index is a new memory,
- * unless the journal has records: then the index was deleted, and the journal (emptied at every
- * compaction) holds only the writes since the last one, so it is refused rather than opened as a
- * memory that silently lost everything compacted before.
+ * unless the journal has records or the checksum file exists: then the index was deleted (the
+ * journal, emptied at every compaction, holds only the writes since the last one), so it is
+ * refused rather than opened as a memory that silently lost everything compacted before.
  */
 async function loadRecords(
   index: LocalIndex,
   {
     folder,
     journalPath,
+    emptyIndex,
     checksumOfLastRead,
-  }: { folder: string; journalPath: string; checksumOfLastRead: (path: string) => string | undefined },
+  }: {
+    folder: string;
+    journalPath: string;
+    emptyIndex: Buffer;
+    checksumOfLastRead: (path: string) => string | undefined;
+  },
 ): Promise<Map<string, StoredRecord>> {
   const journalName = JOURNAL_FILE_NAME;
   const indexPath = join(folder, index.indexName);
-  if ((await fileSize(indexPath, folder)) === undefined && ((await fileSize(journalPath, folder)) ?? 0) > 0) {
-    throw corruptIndexError(
-      folder,
-      indexPath,
-      `is missing but ${journalName} holds writes made after it existed (the journal alone cannot rebuild it)`,
-      { journalName },
-    );
+  if ((await fileSize(indexPath, folder)) === undefined) {
+    if (((await fileSize(journalPath, folder)) ?? 0) > 0) {
+      throw corruptIndexError(
+        folder,
+        indexPath,
+        `is missing but ${journalName} holds writes made after it existed (the journal alone cannot rebuild it)`,
+        { journalName },
+      );
+    }
+    // A checksum file alone is a deleted index, unless it lists only the empty index: a first
+    // open killed between writing the checksum and renaming the index into place.
+    const checksumPath = checksumPathOf(indexPath);
+    const listed = await acceptedChecksums(indexPath, folder);
+    if (listed !== undefined && [...listed].some((checksum) => checksum !== checksumOf(emptyIndex))) {
+      throw corruptIndexError(folder, indexPath, `is missing but ${basename(checksumPath)} says one was written`, {
+        journalName,
+      });
+    }
   }
   const records = new Map<string, StoredRecord>();
   for (const item of await readIndexItems(index, { folder, journalName, checksumOfLastRead })) {

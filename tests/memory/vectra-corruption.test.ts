@@ -158,6 +158,27 @@ describe("vectra strategy memory: a damaged index is refused", () => {
     await memory.close().catch(() => undefined);
   });
 
+  it("refuses a folder whose index was deleted after a clean close", async () => {
+    const folder = await writtenMemory();
+    await rm(join(folder, INDEX_FILE));
+    const failure = await openFailure(folder);
+    expect(failure).toMatchObject({ operation: "open", reason: "corrupt" });
+    expect((failure as Error).message).toContain(CHECKSUM_FILE);
+    await expect(readdir(folder)).resolves.not.toContain(INDEX_FILE);
+  });
+
+  it("opens a new folder whose first open was killed before the empty index was renamed into place", async () => {
+    const folder = join(root, `memory-${counter++}`);
+    await createVectraStrategyMemory({ folder, embeddings }).then((memory) => memory.close());
+    // What that kill leaves: the checksum file of the empty index, its temp file, no index.
+    await rm(join(folder, INDEX_FILE));
+    await writeFile(join(folder, `${INDEX_FILE}.${deadPid()}.tmp`), "");
+    const memory = await createVectraStrategyMemory({ folder, embeddings });
+    expect(await memory.size()).toBe(0);
+    await memory.close();
+    expect((await readdir(folder)).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+  });
+
   it("still opens a new folder, and an existing empty folder, as an empty memory", async () => {
     const fresh = join(root, `memory-${counter++}`);
     const existing = join(root, `memory-${counter++}`);
