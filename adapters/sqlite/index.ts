@@ -24,6 +24,9 @@ export {
 export {
   createSqliteLedger,
   DEFAULT_BUSY_TIMEOUT_MS,
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  DEFAULT_MAX_QUEUED_RECORDS,
+  DEFAULT_QUEUE_WAIT_MS,
   type SqliteDatabase,
   type SqliteLedger,
   type SqliteLedgerOptions,

@@ -19,11 +19,33 @@ import type Database from "better-sqlite3";
 import { LedgerError, type LedgerOperation } from "../../src/ledger/errors.js";
 import type { LedgerWriteFailure } from "../../src/ledger/types.js";
 
-/** Records (auctions, charges, ...) the queue holds at most, by default. */
+/**
+ * Records (auctions, charges, ...) the write queue holds at most, by default.
+ *
+ * @example
+ * ```ts
+ * // A process that records bursts of large batches while a long report holds the lock:
+ * createSqliteLedger({ path: "gavel.db", maxQueuedRecords: 10 * DEFAULT_MAX_QUEUED_RECORDS });
+ * ```
+ */
 export const DEFAULT_MAX_QUEUED_RECORDS = 10_000;
-/** How long a write waits for room in a full queue before it is dropped, by default. */
+/**
+ * How long a write waits for room in a full queue before it is dropped, by default.
+ *
+ * @example
+ * ```ts
+ * createSqliteLedger({ path: "gavel.db", queueWaitMs: 0 }); // never hold a caller: drop (and report) at once
+ * ```
+ */
 export const DEFAULT_QUEUE_WAIT_MS = 1_000;
-/** How long `close()` waits for the queue to land before dropping what is left, by default. */
+/**
+ * How long `close()` waits for the queue to land before dropping what is left, by default.
+ *
+ * @example
+ * ```ts
+ * createSqliteLedger({ path: "gavel.db", closeTimeoutMs: 25_000 }); // inside a 30 s shutdown grace period
+ * ```
+ */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 
 /** First retry after a busy lock; doubled on every busy retry up to {@link RETRY_LAST_MS}. */
