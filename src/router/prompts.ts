@@ -198,8 +198,6 @@ export function juryRequest(task: string, plans: ReadonlyArray<{ label: string; 
 const MAX_CHARACTERS_PER_TOKEN = 32;
 /** Room for tokenizers: a plan counted (js-tiktoken) at more than this many times the cap is over it. */
 const COUNTED_CAP_FACTOR = 2;
-/** Control characters other than tab, line feed and carriage return (C0, DEL, C1). */
-const CONTROL_CHARACTER = /[^\P{Cc}\t\n\r]/u;
 const LETTER = /\p{L}/u;
 /** A jury score line anywhere in a plan (`B: SCORE: 5`, `plan C - score: 0`; not `Z-score: 1.96`). */
 const SCORE_LINE_IN_PLAN =
@@ -225,7 +223,7 @@ export interface PlanCheckContext {
 /**
  * Why a plan is not a bid, or `undefined` when it is one. A plan is invalid when it is
  * - empty (nothing but whitespace);
- * - not text (control characters; a reply with no text at all is caught by the caller);
+ * - not text: a reply with no text at all, only tool calls or other blocks (checked by the caller);
  * - over the cap: the provider reported more output tokens than `planMaxTokens`, or the text is
  *   longer than a call capped at `planMaxTokens` can yield (more than 32 characters per token of
  *   the cap, or counted at more than twice the cap — room for a tokenizer unlike js-tiktoken's);
@@ -248,7 +246,6 @@ export function invalidPlanReason(plan: string, context: PlanCheckContext): stri
   const text = plan.trim();
   const { maxTokens, reportedTokens } = context;
   if (text.length === 0) return "invalid plan: empty";
-  if (CONTROL_CHARACTER.test(text)) return "invalid plan: not text (control characters)";
   if (reportedTokens !== undefined && reportedTokens > maxTokens)
     return `invalid plan: over the cap (${reportedTokens} output tokens reported, planMaxTokens ${maxTokens})`;
   if (text.length > MAX_CHARACTERS_PER_TOKEN * maxTokens)

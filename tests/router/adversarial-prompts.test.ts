@@ -138,9 +138,6 @@ describe("invalid bids: empty, not text, over the cap, garbage, addressed to the
 
   it("names why a plan is no bid", () => {
     expect(invalidPlanReason(" \n\t ", context)).toBe("invalid plan: empty");
-    expect(invalidPlanReason("Use the formula.\u0000\u0001", context)).toBe(
-      "invalid plan: not text (control characters)",
-    );
     expect(invalidPlanReason("Use the formula.", { ...context, reportedTokens: 21 })).toBe(
       "invalid plan: over the cap (21 output tokens reported, planMaxTokens 20)",
     );
@@ -171,6 +168,7 @@ describe("invalid bids: empty, not text, over the cap, garbage, addressed to the
       "Sum 2+4+…+98 with n(n+1): n = 49.", // mostly symbols, but letters
       "Use the reply format the user asked for: a number and a unit.",
       "word ".repeat(40), // at twice the cap, still room for another tokenizer
+      "Sort\u0007 the\u0000 list\u001b.", // a local model's stray control characters: text all the same
     ];
     for (const plan of keep) expect(invalidPlanReason(plan, { ...context, maxTokens: 20 }), plan).toBeUndefined();
     // The jury's words are fair when the task uses them.
