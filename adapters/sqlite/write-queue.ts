@@ -133,7 +133,8 @@ export function isBusyError(error: unknown): boolean {
 
 interface RoomWaiter {
   job: WriteJob;
-  admit: (admitted: boolean) => void;
+  /** Let the write in (`true`), or turn it away with the reason it is dropped. */
+  admit: (admitted: true | string) => void;
 }
 
 /**
@@ -256,8 +257,11 @@ export function createWriteQueue(settings: WriteQueueSettings): WriteQueue {
     if (roomWaiters.length === 0) for (const wake of idleWaiters.splice(0)) wake();
   }
 
-  function waitForRoom(job: WriteJob): Promise<boolean> {
-    if (queueWaitMs === 0) return Promise.resolve(false);
+  /** Resolves to true once the write is in the queue, or to why it is dropped. */
+  function waitForRoom(job: WriteJob): Promise<true | string> {
+    const full = () =>
+      `the write queue stayed full (${queuedRecords} of ${maxQueuedRecords} records waiting for another connection's lock) for ${queueWaitMs} ms`;
+    if (queueWaitMs === 0) return Promise.resolve(full());
     return new Promise((resolve) => {
       const waiter: RoomWaiter = {
         job,
@@ -268,7 +272,7 @@ export function createWriteQueue(settings: WriteQueueSettings): WriteQueue {
       };
       const giveUp = setTimeout(() => {
         roomWaiters.splice(roomWaiters.indexOf(waiter), 1);
-        resolve(false);
+        resolve(full());
         settle();
       }, queueWaitMs);
       roomWaiters.push(waiter);
@@ -295,11 +299,9 @@ export function createWriteQueue(settings: WriteQueueSettings): WriteQueue {
         push(job);
         return;
       }
-      if (await waitForRoom(job)) return;
-      throw drop(
-        job,
-        `the write queue stayed full (${queuedRecords} of ${maxQueuedRecords} records waiting for another connection's lock) for ${queueWaitMs} ms`,
-      );
+      const admitted = await waitForRoom(job);
+      if (admitted === true) return;
+      throw drop(job, admitted);
     },
 
     flush() {
@@ -319,7 +321,7 @@ export function createWriteQueue(settings: WriteQueueSettings): WriteQueue {
         clearTimeout(giveUp);
         if (!landed) {
           const why = `still waiting for another connection's lock when close() gave up after ${timeoutMs} ms`;
-          for (const waiter of roomWaiters.splice(0)) waiter.admit(false);
+          for (const waiter of roomWaiters.splice(0)) waiter.admit(why);
           for (const job of queue.splice(0)) drop(job, why);
           queuedRecords = 0;
         }

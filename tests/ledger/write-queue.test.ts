@@ -228,6 +228,21 @@ describe("SQLite ledger writes under another connection's lock", () => {
     expect(countIn("charges")).toBe(1);
   });
 
+  it("close() giving up also turns away a caller still waiting for room, with close's reason", async () => {
+    await ledger.close();
+    open({ maxQueuedRecords: 1, queueWaitMs: 60_000, closeTimeoutMs: 20 });
+    holder.exec("BEGIN IMMEDIATE");
+    await ledger.recordCharge(charge("queued"));
+    const waiting = ledger.recordCharge(charge("waiting"));
+    await ledger.close();
+    await expect(waiting).rejects.toThrow(/close\(\) gave up/);
+    expect(failures.map(({ kind, operation }) => `${kind} ${operation}`)).toEqual([
+      "dropped recordCharge",
+      "dropped recordCharge",
+    ]);
+    expect(ledger.writeStats()).toMatchObject({ pending: 0, dropped: 2 });
+  });
+
   it("counts a failure a feature reports, once", () => {
     const error = new LedgerError("recordCharges", "the network ledger is down");
     ledger.reportWriteFailure({ kind: "failed", operation: "recordCharges", records: 3, error });
