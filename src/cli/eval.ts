@@ -28,7 +28,6 @@
  * Output goes through injectable writers, so tests run the real command in-process.
  */
 
-import { mkdirSync, rmSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import Table from "cli-table3";
 import { Command, InvalidArgumentError } from "commander";
@@ -36,7 +35,7 @@ import { z } from "zod";
 import { functionSchema, parseConfig } from "../errors.js";
 import { dataDirectory } from "../eval/data/datasets.js";
 import { type ExperimentConfig, loadExperimentConfig, parseExperimentConfig } from "../eval/experiment/config.js";
-import { type ExperimentLedger, type ExperimentResult, runExperiment } from "../eval/experiment/run.js";
+import { type ExperimentResult, runExperiment } from "../eval/experiment/run.js";
 import type { EmbedderFactory } from "../eval/experiment/runner-options.js";
 import type { RecordedBenchmarkExperiment } from "../eval/live/run.js";
 import { runDebateReplay } from "../eval/multiagent/replay/run.js";
@@ -44,9 +43,10 @@ import { multiAgentTable } from "../eval/multiagent/report.js";
 import { paretoFrontier } from "../eval/report/metrics.js";
 import type { EvalReport } from "../eval/report/results.js";
 import { operatingPointsTable, type ReportTable, routerMetricsTable, targetsTable } from "../eval/report/tables.js";
+import { OVERWRITE_FLAG } from "../eval/report/write.js";
 import type { EmbeddingsLike } from "../eval/routing/embedding.js";
 import type { RecordedEvaluationOptions } from "../eval/routing/options.js";
-import { importPeer, type MissingPeerDependencyError } from "../peers.js";
+import type { MissingPeerDependencyError } from "../peers.js";
 import { loadLlamaCppModel, loadSentenceEncoder, parseInteger, parsePositiveInteger } from "./common.js";
 import { debateReplayJson, debateReplayText, defaultDebateEmbedder } from "./debates.js";
 import {
@@ -57,6 +57,7 @@ import {
   usageErrorsExitWithCode2,
 } from "./exit-codes.js";
 import { createProgressReporter } from "./progress.js";
+import { checkLedgerTarget, openRunLedger, REPLACE_LEDGER_FLAG } from "./run-ledger.js";
 
 export { EXIT_BAD_INPUT, EXIT_NOT_IMPLEMENTED, EXIT_RUN_FAILED, usageErrorsExitWithCode2 };
 
@@ -109,6 +110,12 @@ interface RunFlags {
   debates?: string;
   /** Path of the SQLite ledger, or `false` (`--no-ledger`). Default: `<output>/ledger.db`. */
   ledger?: string | false;
+  /** Replace an existing Gavel ledger instead of appending the run to it. */
+  replaceLedger?: boolean;
+  /** The operating points recorded in the ledger. Default: {@link DEFAULT_LEDGER_POINTS}. */
+  ledgerPoints?: LedgerPoints;
+  /** Replace report files Gavel did not write. */
+  overwrite?: boolean;
 }
 
 /**
@@ -178,8 +185,21 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
     .option("--json", "print the figures as JSON on stdout")
     .option("--quiet", "no progress output")
     .option("--debates <file>", "replay recorded multi-agent debates instead (same as gavel replay-debates)")
-    .option("--ledger <file>", "SQLite ledger of every routing auction and charge (default: <out>/ledger.db, replaced)")
+    .option(
+      "--ledger <file>",
+      "SQLite ledger of the routing auctions and charges (default: <out>/ledger.db); an existing Gavel ledger gets this run appended, any other file is refused",
+    )
     .option("--no-ledger", "do not write the ledger")
+    .option(
+      REPLACE_LEDGER_FLAG,
+      "replace an existing Gavel ledger instead of appending (never a file Gavel did not write)",
+    )
+    .option(
+      "--ledger-points <which>",
+      "operating points recorded in the ledger: frontier:N (default frontier:4: N of each router's Pareto-optimal points, cheapest to most accurate), frontier (all of them), all, or a list such as memory-auction:0.1,escalation:0.9",
+      parseLedgerPoints,
+    )
+    .option(OVERWRITE_FLAG, "replace files in the report folder that Gavel did not write")
     .exitOverride(usageErrorsExitWithCode2)
     .action(async (_options: unknown, self: Command) => {
       const flags = self.opts<RunFlags>();
@@ -207,6 +227,11 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
       const quiet = flags.quiet === true;
       const config = await experimentOf(flags, defaultConfig).catch(stop);
       const ledgerPath = flags.ledger === false ? undefined : (flags.ledger ?? join(config.output, "ledger.db"));
+      const replaceLedger = flags.replaceLedger === true;
+      // Before any work: a file the run may not write is refused now, not after the run.
+      const routes = config.mode !== "debate";
+      if (ledgerPath !== undefined && routes)
+        await checkLedgerTarget(ledgerPath, { replace: replaceLedger }).catch(stop);
       const completed = await runExperiment(config, {
         env,
         createEmbedder,
@@ -217,7 +242,11 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
           if (!quiet) stderr(liveSummary(live));
         },
         onPlotSkipped: (error) => stderr(plotSkippedWarning(error)),
-        ...(ledgerPath === undefined ? {} : { openLedger: () => openRunLedger(ledgerPath) }),
+        ...(ledgerPath === undefined
+          ? {}
+          : { openLedger: () => openRunLedger(ledgerPath, { replace: replaceLedger }) }),
+        ledgerPoints: flags.ledgerPoints ?? DEFAULT_LEDGER_POINTS,
+        overwrite: flags.overwrite === true,
         ...(runEvaluation === undefined ? {} : { runEvaluation }),
         ...(renderPlot === undefined ? {} : { renderPlot }),
         ...(flags.config === undefined ? {} : { configFile: flags.config }),
@@ -243,19 +272,6 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
     });
 
   return command;
-}
-
-/**
- * A fresh SQLite ledger for one evaluation run: an earlier run's file at the same path is replaced,
- * since its auction ids (policy, parameter, prompt) would repeat. Read it with `gavel ledger ... --db FILE`.
- */
-async function openRunLedger(path: string): Promise<ExperimentLedger> {
-  // The driver is checked before anything is replaced: without it, nothing is deleted.
-  await importPeer("better-sqlite3", "the ledger of gavel eval (--no-ledger skips it)", () => import("better-sqlite3"));
-  const { createSqliteLedger } = await import("../../adapters/sqlite/ledger.js");
-  mkdirSync(dirname(resolve(path)), { recursive: true });
-  for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
-  return createSqliteLedger({ path });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -300,6 +316,35 @@ async function defaultEmbedder(kind: ExperimentConfig["embedder"]): Promise<Embe
 // ---------------------------------------------------------------------------------------------
 // Argument parsing
 // ---------------------------------------------------------------------------------------------
+
+/** What `--ledger-points` takes. */
+type LedgerPoints = NonNullable<RecordedEvaluationOptions["ledgerPoints"]>;
+
+/**
+ * The points `gavel eval` records when `--ledger-points` is not given: four of each router's
+ * Pareto-optimal points, from its cheapest to its most accurate (8 of the main job's 29 points).
+ */
+export const DEFAULT_LEDGER_POINTS: LedgerPoints = { frontier: 4 };
+
+function parseLedgerPoints(text: string): LedgerPoints {
+  if (text === "all" || text === "frontier") return text;
+  const capped = /^frontier:(\d+)$/.exec(text);
+  if (capped !== null) {
+    const most = Number(capped[1]);
+    if (most < 1) throw new InvalidArgumentError("expected frontier:N with N ≥ 1.");
+    return { frontier: most };
+  }
+  const keys = text
+    .split(",")
+    .map((key) => key.trim())
+    .filter((key) => key !== "");
+  if (keys.length === 0 || !keys.every((key) => /^[a-z][a-z0-9-]*:(?:[λτ]=)?\d+(?:\.\d+)?$/.test(key))) {
+    throw new InvalidArgumentError(
+      'expected frontier:N, frontier, all or "policy:parameter,..." (e.g. "memory-auction:0.1").',
+    );
+  }
+  return keys;
+}
 
 function parseEmbedder(text: string): ExperimentConfig["embedder"] {
   if (text !== "use-lite" && text !== "hashing") throw new InvalidArgumentError("expected use-lite or hashing.");

@@ -8,6 +8,7 @@ import { ConfigError } from "../errors.js";
 import { DataError, NotImplementedError } from "../eval/errors.js";
 import { ConfigFileError, MissingApiKeyError } from "../eval/experiment/config.js";
 import { MultiAgentSetupError } from "../eval/multiagent/run.js";
+import { OutputConflictError } from "../eval/outputs.js";
 import { MissingPeerDependencyError } from "../peers.js";
 
 export { NotImplementedError };
@@ -30,7 +31,8 @@ export function usageErrorsExitWithCode2(error: CommanderError): void {
  * The exit code (and commander error code) of an error a command caught: not implemented is 3; bad
  * input — an invalid or unsuitable config, a missing API key, unusable data, a multi-agent setup that
  * cannot run (agents naming no pool model, a budget that pays for no round), an optional package the
- * run needs that is not installed (the message names the `npm install` command) — is 2; anything the
+ * run needs that is not installed (the message names the `npm install` command), an output path
+ * holding a file Gavel did not write (or a ledger it may not replace) — is 2; anything the
  * run itself hit is 1.
  */
 export function exitCodeOf(error: unknown): { exitCode: number; code: string } {
@@ -42,5 +44,6 @@ export function exitCodeOf(error: unknown): { exitCode: number; code: string } {
   if (DataError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "invalidData" };
   if (MultiAgentSetupError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "badSetup" };
   if (MissingPeerDependencyError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "missingPackage" };
+  if (OutputConflictError.isInstance(error)) return { exitCode: EXIT_BAD_INPUT, code: "outputConflict" };
   return { exitCode: EXIT_RUN_FAILED, code: "runFailed" };
 }

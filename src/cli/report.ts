@@ -4,7 +4,8 @@
  *
  *   gavel report --in DIR/report.json [--out DIR] [--json]
  *
- * Exit codes: 0 done; 2 the input is missing, not JSON or not an evaluation report (or a bad option).
+ * Exit codes: 0 done; 2 the input is missing, not JSON or not an evaluation report (or a bad option),
+ * or a file in `--out` is not Gavel's (`--overwrite` replaces it).
  * Output goes through injectable writers, so tests run the real command in-process.
  */
 
@@ -12,8 +13,8 @@ import { dirname } from "node:path";
 import { Command } from "commander";
 import { z } from "zod";
 import { functionSchema, parseConfig } from "../errors.js";
-import { readReport, writeReport } from "../eval/report/write.js";
-import { EXIT_BAD_INPUT, usageErrorsExitWithCode2 } from "./exit-codes.js";
+import { OVERWRITE_FLAG, readReport, writeReport } from "../eval/report/write.js";
+import { EXIT_BAD_INPUT, exitCodeOf, usageErrorsExitWithCode2 } from "./exit-codes.js";
 
 const reportCommandOptionsSchema = z
   .object({
@@ -52,9 +53,10 @@ export function reportCommand(options: ReportCommandOptions = {}): Command {
     .requiredOption("--in <file>", "the report.json of an evaluation run")
     .option("--out <dir>", "where to write (default: the folder of --in)")
     .option("--json", "print the written paths as JSON")
+    .option(OVERWRITE_FLAG, "replace files in --out that Gavel did not write")
     .exitOverride(usageErrorsExitWithCode2)
     .action(async (_options: unknown, self: Command) => {
-      const flags = self.opts<{ in: string; out?: string; json?: boolean }>();
+      const flags = self.opts<{ in: string; out?: string; json?: boolean; overwrite?: boolean }>();
       let report: Awaited<ReturnType<typeof readReport>>;
       try {
         report = await readReport(flags.in);
@@ -64,7 +66,15 @@ export function reportCommand(options: ReportCommandOptions = {}): Command {
           code: "gavel.report.invalidInput",
         });
       }
-      const files = await writeReport(report, flags.out ?? dirname(flags.in));
+      const files = await writeReport(report, flags.out ?? dirname(flags.in), {
+        overwrite: flags.overwrite === true,
+      }).catch((error: unknown) => {
+        const { exitCode, code } = exitCodeOf(error);
+        return self.error(`error: ${error instanceof Error ? error.message : String(error)}`, {
+          exitCode,
+          code: `gavel.report.${code}`,
+        });
+      });
       if (flags.json) stdout(`${JSON.stringify({ title: report.title, files }, null, 2)}\n`);
       else
         stdout(

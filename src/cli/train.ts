@@ -38,6 +38,8 @@ import {
   type DebateTrainingPlan,
   trainDebateAggressiveness,
 } from "../eval/multiagent/index.js";
+import { assertReplaceable, isTaggedJson } from "../eval/outputs.js";
+import { OVERWRITE_FLAG } from "../eval/report/write.js";
 import { JsonLineError, parseJsonLines } from "../jsonl.js";
 import { createSeededRandom } from "../market/random.js";
 import {
@@ -93,6 +95,8 @@ interface RouterFlags {
   timeLimit: number;
   out: string;
   json?: boolean;
+  /** Replace `--out` even when it is not a file of this kind Gavel wrote. */
+  overwrite?: boolean;
 }
 
 interface ExecutorFlags {
@@ -100,6 +104,8 @@ interface ExecutorFlags {
   prior: number;
   out: string;
   json?: boolean;
+  /** Replace `--out` even when it is not a file of this kind Gavel wrote. */
+  overwrite?: boolean;
 }
 
 interface DebateFlags {
@@ -112,6 +118,8 @@ interface DebateFlags {
   noise: number;
   out: string;
   json?: boolean;
+  /** Replace `--out` even when it is not a file of this kind Gavel wrote. */
+  overwrite?: boolean;
 }
 
 /** What `train router --json` prints. */
@@ -160,6 +168,24 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
   }
 
   /**
+   * Refuse (exit 2, before any work) an `--out` that holds a file Gavel did not write: only weights of
+   * the same kind (recognised by their format tag) are replaced without `--overwrite`.
+   */
+  function guardOut(command: Command, path: string, kind: keyof typeof SAVED_KINDS, overwrite: boolean | undefined) {
+    const { what, field, value } = SAVED_KINDS[kind];
+    try {
+      assertReplaceable(path, {
+        what,
+        isGavels: (text) => isTaggedJson(text, field, value),
+        overwrite: overwrite === true,
+        flag: OVERWRITE_FLAG,
+      });
+    } catch (error) {
+      fail(command, error instanceof Error ? error.message : String(error), EXIT_BAD_INPUT, "outputConflict");
+    }
+  }
+
+  /**
    * Read a JSONL file by the one JSONL rule (src/jsonl.ts) and parse every record; a bad line ends the
    * command with exit code 2, naming file, line and field.
    */
@@ -205,10 +231,12 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
     .option("--seed <n>", "seed of the train / held-out split", parseInteger, 0)
     .option("--time-limit <seconds>", "HiGHS wall-clock limit", parsePositiveNumber, 30)
     .option("--out <file>", "where the fitted weights JSON is written", "router-weights.json")
+    .option(OVERWRITE_FLAG, "replace --out even when it is not a file of these weights Gavel wrote")
     .option("--json", "print the fit and the comparison as JSON")
     .exitOverride(usageErrorsExitWithCode2)
     .action(async (_options: unknown, command: Command) => {
       const flags = command.opts<RouterFlags>();
+      guardOut(command, flags.out, "router", flags.overwrite);
       const lines = readLines(command, flags.tasks, parseTrainingTask);
       if (lines.length < 2) {
         fail(
@@ -277,10 +305,12 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
     .requiredOption("--records <file>", 'outcomes, one {"executor": NAME, "correct": BOOLEAN} per line')
     .option("--prior <n>", "pseudo-counts of right and wrong added to every executor", parsePositiveNumber, 1)
     .option("--out <file>", "where the weights JSON is written", "executor-weights.json")
+    .option(OVERWRITE_FLAG, "replace --out even when it is not a file of these weights Gavel wrote")
     .option("--json", "print the weights as JSON")
     .exitOverride(usageErrorsExitWithCode2)
     .action((_options: unknown, command: Command) => {
       const flags = command.opts<ExecutorFlags>();
+      guardOut(command, flags.out, "executors", flags.overwrite);
       const records = readLines(command, flags.records, (value) =>
         parseConfig("executor record", executorRecordSchema, value),
       );
@@ -341,6 +371,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
     .option("--learning-rate <x>", "η of the REINFORCE step", parsePositiveNumber, 0.1)
     .option("--noise <x>", "σ of the Gaussian policy around α", parsePositiveNumber, 0.2)
     .option("--out <file>", "where the α JSON is written", "debate-aggressiveness.json")
+    .option(OVERWRITE_FLAG, "replace --out even when it is not a file of these weights Gavel wrote")
     .option("--json", "print the training run as JSON")
     .exitOverride(usageErrorsExitWithCode2)
     .action(async (_options: unknown, command: Command) => {
@@ -349,6 +380,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
         const { exitCode, code } = exitCodeOf(error);
         return fail(command, error instanceof Error ? error.message : String(error), exitCode, code);
       };
+      guardOut(command, flags.out, "debate", flags.overwrite);
       const config = await loadExperimentConfig(flags.config).catch(stop);
       const training = await trainDebateAggressiveness({
         config,
@@ -375,6 +407,25 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
 
   return train;
 }
+
+// ---------------------------------------------------------------------------
+// Saved files
+// ---------------------------------------------------------------------------
+
+/** What each subcommand saves, and the JSON field and value that tag a file of it as Gavel's. */
+const SAVED_KINDS = {
+  router: {
+    what: "Gavel router weights (format gavel-router-weights)",
+    field: "format",
+    value: "gavel-router-weights",
+  },
+  executors: { what: "Gavel executor weights (method smoothed-accuracy)", field: "method", value: "smoothed-accuracy" },
+  debate: {
+    what: "a Gavel debate α file (kind gavel.debate.aggressiveness)",
+    field: "kind",
+    value: "gavel.debate.aggressiveness",
+  },
+} as const;
 
 // ---------------------------------------------------------------------------
 // The split

@@ -34,6 +34,13 @@ export {
   NotImplementedError,
   PythonUnavailableError,
 } from "./errors.js";
+export {
+  assertReplaceable,
+  GAVEL_MARKER,
+  hasGavelMarker,
+  OutputConflictError,
+  type ReplaceableOptions,
+} from "./outputs.js";
 export * from "./data/index.js";
 export * from "./routing/index.js";
 export * from "./live/index.js";

@@ -13,6 +13,7 @@ import {
 import { reportCommand } from "../../src/cli/report.js";
 import { writeReport } from "../../src/eval/report/index.js";
 import type { EvalReport } from "../../src/eval/report/results.js";
+import { GAVEL_MARKER_COMMENT } from "../../src/eval/outputs.js";
 import { MissingPeerDependencyError } from "../../src/peers.js";
 import { handMadeReport } from "../eval/report/fixture.js";
 import { runGavel } from "../helpers/cli.js";
@@ -156,7 +157,8 @@ describe("gavel eval without vega", () => {
   it("writes report.json, report.md and report.html, skips pareto.svg and warns once", async () => {
     const out = join(scratch, "no-vega");
     mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, "pareto.svg"), "<svg>an earlier run's plot</svg>"); // not this report's: removed
+    // An earlier run's plot (Gavel's marker in it), not this report's: removed.
+    writeFileSync(join(out, "pareto.svg"), `<svg>${GAVEL_MARKER_COMMENT}an earlier run's plot</svg>`);
     const renderPlot = () =>
       Promise.reject(new MissingPeerDependencyError("vega", "pareto.svg", { install: "npm install vega vega-lite" }));
     const { stderr, exitCode } = await gavel(

@@ -43,7 +43,7 @@ const SHIPPED_OUTCOMES: DataFileName = "routerBenchOutcomes";
 /**
  * Read a canonical outcomes file (`.jsonl` or `.jsonl.gz`); by default the shipped RouterBench outcomes
  * (2,218 prompts, 24,340 rows, 11 models).
- * @throws DataError naming the file, line and field of the first bad line.
+ * @throws DataError naming the file, line and field of the first bad line, or the file when it holds no record.
  * @example
  * ```ts
  * const rows = await loadRecordedOutcomes();
@@ -51,7 +51,15 @@ const SHIPPED_OUTCOMES: DataFileName = "routerBenchOutcomes";
  * ```
  */
 export async function loadRecordedOutcomes(options: LoadOptions = {}): Promise<OutcomeRecord[]> {
-  return loadJsonLines(resolveDataPath("loadRecordedOutcomes options", SHIPPED_OUTCOMES, options), outcomeRecordSchema);
+  const path = resolveDataPath("loadRecordedOutcomes options", SHIPPED_OUTCOMES, options);
+  const records = await loadJsonLines(path, outcomeRecordSchema);
+  if (records.length === 0) {
+    throw new DataError({
+      file: path,
+      problem: "no outcome records (the file is empty); give one canonical outcome JSON object per line",
+    });
+  }
+  return records;
 }
 
 // ---------------------------------------------------------------------------------------------

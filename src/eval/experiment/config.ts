@@ -429,6 +429,12 @@ export async function loadExperimentConfig(path: string): Promise<ExperimentConf
 }
 
 /**
+ * Most YAML alias resolutions an experiment file may make (the `yaml` package's `maxAliasCount`); an
+ * alias bomb that would expand past it is refused with a {@link ConfigFileError}.
+ */
+export const MAX_YAML_ALIAS_COUNT = 100;
+
+/**
  * Parse and validate experiment YAML text (no path resolution).
  * @throws ConfigFileError naming `file`, the key and its line.
  */
@@ -450,7 +456,19 @@ export function parseExperimentYaml(text: string, file = "experiment config"): E
       { cause: document.errors[0] },
     );
   }
-  const input = document.toJS() ?? {};
+  let input: unknown;
+  try {
+    // An alias bomb ("billion laughs") is refused here, not expanded: the `yaml` package stops at
+    // MAX_YAML_ALIAS_COUNT resolved aliases and throws a ReferenceError.
+    input = document.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT }) ?? {};
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigFileError(
+      file,
+      [{ field: "", message: `YAML aliases: ${reason} (an experiment file needs few or no aliases; expand them)` }],
+      { cause: error },
+    );
+  }
   const result = experimentConfigSchema.safeParse(input);
   if (result.success) return result.data;
   const issues = issuesOf(result.error).map((issue) => {

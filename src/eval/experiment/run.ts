@@ -15,16 +15,24 @@
  * injects the sentence encoder, the SQLite ledger and node-llama-cpp, each loaded only when used.
  */
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { GavelError } from "../../errors.js";
 import type { LedgerWriter } from "../../ledger/types.js";
 import { MissingPeerDependencyError } from "../../peers.js";
 import { DataError, NotImplementedError } from "../errors.js";
 import type { LivePoolOptions } from "../live/pool.js";
 import { type RecordedBenchmarkExperiment, recordBenchmarkExperiment } from "../live/run.js";
-import { writeTokensPlot } from "../multiagent/report.js";
+import { TOKENS_PLOT_FILE, writeTokensPlot } from "../multiagent/report.js";
 import { type MultiAgentSweep, runMultiAgentSweep } from "../multiagent/run.js";
+import { assertReplaceable, hasGavelMarker } from "../outputs.js";
 import type { EvalReport } from "../report/results.js";
-import { type WriteReportOptions, type WrittenReport, writeReport } from "../report/write.js";
+import {
+  checkReportFolder,
+  OVERWRITE_FLAG,
+  type WriteReportOptions,
+  type WrittenReport,
+  writeReport,
+} from "../report/write.js";
 import { createHashingEmbeddings } from "../routing/embedding.js";
 import type { EvaluationProgress, RecordedEvaluationOptions } from "../routing/options.js";
 import { runRecordedEvaluation } from "../routing/runner.js";
@@ -57,6 +65,11 @@ export interface ExperimentSeams {
   loadLlamaCppModel?: () => Promise<LlamaCppModelFactory>;
   /** Opens the ledger of a routing run (called once, just before routing). Default: no ledger. */
   openLedger?: () => ExperimentLedger | undefined | Promise<ExperimentLedger | undefined>;
+  /**
+   * Which operating points go to the ledger: `"all"`, `"frontier"` (each router's Pareto-optimal
+   * points) or `"policy:parameter"` keys. Default: the runner's (`"all"`); the CLI's `--ledger-points`.
+   */
+  ledgerPoints?: RecordedEvaluationOptions["ledgerPoints"];
   /** Starts the progress of one phase. Default: no progress. */
   startProgress?: () => ExperimentProgress;
   /** Told when the live recording is done, before routing starts (the CLI prints the calls and spend). */
@@ -69,6 +82,11 @@ export interface ExperimentSeams {
   renderPlot?: WriteReportOptions["renderPlot"];
   /** Milliseconds clock of the wall time. Default: `performance.now`. */
   clock?: () => number;
+  /**
+   * Replace files in the report folder that Gavel did not write (the CLI's `--overwrite`). Default:
+   * false — such a file is refused with an `OutputConflictError` before the run starts.
+   */
+  overwrite?: boolean;
   /** The experiment file, named in error messages about its keys. */
   configFile?: string;
 }
@@ -96,6 +114,7 @@ export interface ExperimentResult {
  * @throws NotImplementedError when the experiment needs something this version does not implement.
  * @throws MissingApiKeyError naming the variable, before any call.
  * @throws DataError when a data file is missing or a line is bad (file, line and field named).
+ * @throws OutputConflictError when a file in the report folder is not Gavel's (before any work).
  * @throws MultiAgentSetupError, LiveBackendError, LiveBudgetReachedError from the live pipelines.
  * @example
  * ```ts
@@ -112,6 +131,16 @@ export async function runExperiment(config: ExperimentConfig, seams: ExperimentS
   const reason = unsupportedReason(config);
   if (reason !== undefined) throw new NotImplementedError(reason);
   requireApiKey(config.backend, seams.env);
+  // Before any work: a foreign file where the report goes is refused now, not after the run.
+  checkReportFolder(config.output, { overwrite: seams.overwrite === true });
+  if (config.mode === "debate") {
+    assertReplaceable(join(config.output, TOKENS_PLOT_FILE), {
+      what: `a Gavel plot (${TOKENS_PLOT_FILE})`,
+      isGavels: hasGavelMarker,
+      overwrite: seams.overwrite === true,
+      flag: OVERWRITE_FLAG,
+    });
+  }
   const finish = (result: Omit<ExperimentResult, "config" | "wallSeconds">): ExperimentResult => ({
     config,
     ...result,
@@ -176,7 +205,7 @@ async function runMultiAgentExperiment(config: ExperimentConfig, seams: Experime
   let tokensPlot: string | undefined;
   if (!skipped) {
     try {
-      tokensPlot = await writeTokensPlot(sweep.report, config.output);
+      tokensPlot = await writeTokensPlot(sweep.report, config.output, { overwrite: seams.overwrite === true });
     } catch (error) {
       if (!MissingPeerDependencyError.isInstance(error)) throw error;
       onPlotSkipped(error);
@@ -201,7 +230,12 @@ async function routeAndReport(
   let runFailed = false;
   try {
     report = await withProgress(seams, (onProgress) =>
-      runEvaluation({ ...runnerOptions, onProgress, ...(ledger === undefined ? {} : { ledger }) }),
+      runEvaluation({
+        ...runnerOptions,
+        onProgress,
+        ...(ledger === undefined ? {} : { ledger }),
+        ...(ledger === undefined || seams.ledgerPoints === undefined ? {} : { ledgerPoints: seams.ledgerPoints }),
+      }),
     );
   } catch (error) {
     runFailed = true;
@@ -252,6 +286,7 @@ async function llamaCppFactory(
 
 function writeOptions(seams: ExperimentSeams, onPlotSkipped: ExperimentSeams["onPlotSkipped"]): WriteReportOptions {
   return {
+    overwrite: seams.overwrite === true,
     ...(onPlotSkipped === undefined ? {} : { onPlotSkipped }),
     ...(seams.renderPlot === undefined ? {} : { renderPlot: seams.renderPlot }),
   };

@@ -7,9 +7,11 @@ import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type * as vegaLite from "vega-lite";
 import type { ExperimentConfig } from "../experiment/config.js";
+import { assertReplaceable, hasGavelMarker } from "../outputs.js";
 import type { EvalReport, OperatingPoint, PolicyResult } from "../report/results.js";
 import type { ReportTable } from "../report/tables.js";
 import { renderVegaLiteSvg } from "../report/vega.js";
+import { OVERWRITE_FLAG } from "../report/write.js";
 import { MIN_EXECUTOR_CAP, type MultiAgentAgent, type MultiAgentMechanism, type MultiAgentRunRecord } from "./run.js";
 
 /** Policy id and description of each mechanism in the report. */
@@ -242,9 +244,24 @@ export async function renderTokensPlot(report: EvalReport): Promise<string> {
   return renderVegaLiteSvg(spec, TOKENS_PLOT_FILE);
 }
 
-/** Write `accuracy-tokens.svg` into the report folder; returns its absolute path. */
-export async function writeTokensPlot(report: EvalReport, directory: string): Promise<string> {
+/**
+ * Write `accuracy-tokens.svg` into the report folder; returns its absolute path. A file there that
+ * Gavel did not write (no Gavel marker) is refused unless `overwrite` is set.
+ *
+ * @throws OutputConflictError naming the path when the file there is not Gavel's.
+ */
+export async function writeTokensPlot(
+  report: EvalReport,
+  directory: string,
+  options: { overwrite?: boolean } = {},
+): Promise<string> {
   const path = join(resolve(directory), TOKENS_PLOT_FILE);
+  assertReplaceable(path, {
+    what: `a Gavel plot (${TOKENS_PLOT_FILE})`,
+    isGavels: hasGavelMarker,
+    overwrite: options.overwrite === true,
+    flag: OVERWRITE_FLAG,
+  });
   await writeFile(path, await renderTokensPlot(report), "utf8");
   return path;
 }

@@ -3,6 +3,7 @@
  * the notes and the configuration. No scripts, no external stylesheets, fonts, images or links, so it
  * opens the same from a laptop, an e-mail attachment or an air-gapped machine.
  */
+import { GAVEL_MARKER_META } from "./marker.js";
 import type { EvalReport } from "./results.js";
 import { datasetTable, operatingPointsTable, type ReportTable, routerMetricsTable, targetsTable } from "./tables.js";
 
@@ -104,6 +105,7 @@ export function renderHtml(report: EvalReport, svg?: string): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+${GAVEL_MARKER_META}
 <title>${escapeHtml(report.title)}</title>
 <style>${STYLE}</style>
 </head>

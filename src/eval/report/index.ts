@@ -59,7 +59,9 @@ export {
   targetsTable,
 } from "./tables.js";
 export {
+  checkReportFolder,
   evalReportSchema,
+  OVERWRITE_FLAG,
   REPORT_FILES,
   readReport,
   renderJson,

@@ -2,6 +2,7 @@
  * `report.md`: the report as GitHub-flavoured Markdown — the data, the targets with their verdicts,
  * the router measures, every operating point, the notes, and a link to the plot beside it.
  */
+import { GAVEL_MARKER_COMMENT } from "./marker.js";
 import type { EvalReport } from "./results.js";
 import { datasetTable, operatingPointsTable, type ReportTable, routerMetricsTable, targetsTable } from "./tables.js";
 
@@ -51,5 +52,7 @@ export function renderMarkdown(report: EvalReport, options: { plotFile?: string 
   if (report.config !== undefined) {
     parts.push(`## Configuration\n\n\`\`\`json\n${JSON.stringify(report.config, null, 2)}\n\`\`\`\n`);
   }
+  // Invisible when rendered; tells a later run that this file is Gavel's to replace.
+  parts.push(`${GAVEL_MARKER_COMMENT}\n`);
   return parts.join("\n");
 }

@@ -5,6 +5,7 @@
  */
 import type { TopLevelSpec } from "vega-lite";
 import { importPeer } from "../../peers.js";
+import { GAVEL_MARKER_COMMENT } from "./marker.js";
 
 /** The command that installs both plotting packages. */
 export const VEGA_INSTALL = "npm install vega vega-lite";
@@ -21,7 +22,8 @@ export async function renderVegaLiteSvg(spec: TopLevelSpec, feature: string): Pr
   const vegaLite = await importPeer("vega-lite", feature, () => import("vega-lite"), { install: VEGA_INSTALL });
   const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: "none" });
   try {
-    return await view.toSVG();
+    // The marker, as the root's first child, tells a later run that this file is Gavel's to replace.
+    return (await view.toSVG()).replace(/^(<svg\b[^>]*>)/, `$1${GAVEL_MARKER_COMMENT}`);
   } finally {
     view.finalize();
   }

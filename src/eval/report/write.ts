@@ -5,11 +5,13 @@
  * The plot needs vega and vega-lite (optional peers). Without them the folder is written without
  * `pareto.svg` (and the Markdown and HTML without the plot), and `onPlotSkipped` is told why.
  */
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { MissingPeerDependencyError } from "../../peers.js";
 import { DataError } from "../errors.js";
+import { assertReplaceable, hasGavelMarker } from "../outputs.js";
 import { renderHtml } from "./html.js";
 import { renderMarkdown } from "./markdown.js";
 import { renderParetoSvg } from "./plot.js";
@@ -41,6 +43,55 @@ export interface WriteReportOptions {
   onPlotSkipped?: (error: MissingPeerDependencyError) => void;
   /** Renders the Pareto plot. Default: `renderParetoSvg`. A seam for tests. */
   renderPlot?: (report: EvalReport) => Promise<string>;
+  /**
+   * Replace a file at one of the report's paths that Gavel did not write. Default: false — such a file
+   * is refused with an `OutputConflictError` before anything is written (the CLI's `--overwrite`).
+   * Files of an earlier report (`report.json` that parses as a report, renderings carrying Gavel's
+   * marker) are always replaced.
+   */
+  overwrite?: boolean;
+}
+
+/** The CLI flag that sets {@link WriteReportOptions.overwrite}, named in refusals. */
+export const OVERWRITE_FLAG = "--overwrite";
+
+/** True when `text` is a `report.json` Gavel wrote (it parses as an evaluation report). */
+function isReportJson(text: string): boolean {
+  try {
+    return evalReportSchema.safeParse(JSON.parse(text)).success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuse (with an `OutputConflictError`, nothing written) when a file at one of the report folder's
+ * paths is not Gavel's: `report.json` must parse as a report, `report.md`, `report.html` and
+ * `pareto.svg` must carry Gavel's marker — or, written before the marker existed, sit beside a
+ * `report.json` Gavel wrote. A missing folder or file is fine. `writeReport` runs it first; the CLI
+ * runs it before an evaluation starts, so a refusal costs no run.
+ *
+ * @example
+ * ```ts
+ * checkReportFolder("reports"); // throws when reports/report.md is someone else's file
+ * checkReportFolder("reports", { overwrite: true }); // only folders at the file paths are refused
+ * ```
+ */
+export function checkReportFolder(directory: string, options: Pick<WriteReportOptions, "overwrite"> = {}): void {
+  const folder = resolve(directory);
+  const jsonPath = join(folder, REPORT_FILES.json);
+  const overwrite = options.overwrite === true;
+  const flag = OVERWRITE_FLAG;
+  assertReplaceable(jsonPath, { what: "a Gavel report (report.json)", isGavels: isReportJson, overwrite, flag });
+  const besideReport = existsSync(jsonPath) && isReportJson(readFileSync(jsonPath, "utf8"));
+  for (const key of ["markdown", "svg", "html"] as const) {
+    assertReplaceable(join(folder, REPORT_FILES[key]), {
+      what: `a Gavel report rendering (${REPORT_FILES[key]})`,
+      isGavels: (text) => hasGavelMarker(text) || besideReport,
+      overwrite,
+      flag,
+    });
+  }
 }
 
 /** The report as JSON text (two-space indented, newline at the end). */
@@ -78,12 +129,14 @@ export async function renderReportFiles(
 
 /**
  * Write `report.json`, `report.md`, `pareto.svg` and `report.html` into `directory` (created when
- * missing; existing files are replaced).
+ * missing). Files of an earlier Gavel report are replaced; any other file at those paths is refused
+ * (see {@link checkReportFolder}) unless `overwrite` is set.
  *
  * @param report - The evaluation run.
  * @param directory - The report folder, e.g. `reports/`.
  * @param options - What to do when the plot cannot be drawn (vega missing).
  * @returns The absolute paths written (`svg` absent when the plot was skipped).
+ * @throws OutputConflictError naming the path when a file there is not Gavel's (nothing is written).
  * @example
  * ```ts
  * const files = await writeReport(report, "reports");
@@ -96,6 +149,7 @@ export async function writeReport(
   options: WriteReportOptions = {},
 ): Promise<WrittenReport> {
   const folder = resolve(directory);
+  checkReportFolder(folder, options);
   await mkdir(folder, { recursive: true });
   const contents = await renderReportFiles(report, options);
   const written: Partial<WrittenReport> = {};

@@ -93,7 +93,9 @@ const isObject = (value: unknown) => typeof value === "object" && value !== null
  * | `embedderId` | the embedder's class name | namespace of the embedding cache |
  * | `embeddingCacheDirectory` | none (no cache) | where embeddings are cached, keyed by text hash |
  * | `pool` | replay from the index | chat models by name (e.g. `createRecordedPool`), called for every routed call |
- * | `ledger` | none | a `LedgerWriter`: every routing auction, call charge and outcome is recorded |
+ * | `ledger` | none | a `LedgerWriter`: the routing auctions, call charges and outcomes of the recorded points (`ledgerPoints`) |
+ * | `ledgerPoints` | `"all"` | which operating points go to the ledger: `"all"`, `"frontier"` (each router's Pareto-optimal points), `{ frontier: n }` (at most n of them per router, spread from the cheapest to the most accurate) or a list of `"policy:parameter"` (e.g. `"memory-auction:0.1"`, `"escalation:0.9"`) |
+ * | `ledgerRunId` | `run-` + base-36 time | the run's id: the scope (`run`) of its auctions and charges and the prefix of its auction ids, so runs appended to one ledger stay apart |
  * | `onProgress` | none | progress callback |
  * | `now` | `() => new Date()` | clock of `createdAt` |
  */
@@ -160,10 +162,60 @@ export const recordedEvaluationOptionsSchema = z
         "expected a LedgerWriter (createSqliteLedger)",
       )
       .optional(),
+    ledgerPoints: z
+      .union([
+        z.enum(["all", "frontier"]),
+        z.object({ frontier: z.number().int().positive() }).strict(),
+        z
+          .array(
+            z
+              .string()
+              .regex(
+                /^[a-z][a-z0-9-]*:(?:[λτ]=)?\d+(?:\.\d+)?$/,
+                'expected "policy:parameter", e.g. "memory-auction:0.1"',
+              ),
+          )
+          .min(1),
+      ])
+      .default("all"),
+    ledgerRunId: z
+      .string()
+      .regex(/^[A-Za-z0-9._@-]{1,64}$/, "expected 1-64 letters, digits, '.', '_', '@' or '-'")
+      .optional(),
     onProgress: functionSchema<(event: EvaluationProgress) => void>().optional(),
     now: z.custom<() => Date>(isFunction, "expected a function returning a Date").optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((options, context) => {
+    // A ledgerPoints list may name only points the run has a pass for (checked before any work).
+    if (!Array.isArray(options.ledgerPoints)) return;
+    const grids: Record<string, readonly number[]> = {
+      "memory-auction": options.lambdas,
+      escalation: options.escalationThresholds,
+    };
+    const known = options.routers.flatMap((router) =>
+      (grids[router] ?? []).map((parameter) => pointKey(router, parameter)),
+    );
+    const unknown = options.ledgerPoints.filter((text) => !known.includes(normalisedPointKey(text)));
+    if (unknown.length > 0) {
+      context.addIssue({
+        code: "custom",
+        path: ["ledgerPoints"],
+        message: `no operating point ${unknown.map((text) => `"${text}"`).join(", ")} in this run; it has ${known.join(", ")}`,
+      });
+    }
+  });
+
+/** `"memory-auction:0.1"`: the key of an operating point in `ledgerPoints`. */
+export function pointKey(policy: string, parameter: number): string {
+  return `${policy}:${parameter}`;
+}
+
+/** `"memory-auction:λ=0.1"` or `"memory-auction:0.1"` → `"memory-auction:0.1"`. */
+export function normalisedPointKey(text: string): string {
+  const [policy = "", parameter = ""] = text.split(":");
+  return pointKey(policy, Number(parameter.replace(/^[λτ]=/, "")));
+}
 
 /** Options of `runRecordedEvaluation` (input form; see {@link recordedEvaluationOptionsSchema} for the table). */
 export type RecordedEvaluationOptions = z.input<typeof recordedEvaluationOptionsSchema>;

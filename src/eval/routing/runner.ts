@@ -13,6 +13,7 @@ import { countMessageTokens, countTextTokens } from "../../budget/tokens.js";
 import { parseConfig } from "../../errors.js";
 import { hashTask } from "../../ledger/task-hash.js";
 import type { AuctionInput, ChargeInput } from "../../ledger/types.js";
+import type { AuctionOutcome } from "../../market/types.js";
 import { indexOutcomes, loadRecordedOutcomes, type OutcomeIndex, type OutcomeRecord } from "../data/outcomes.js";
 import { MetricError } from "../errors.js";
 import {
@@ -40,6 +41,8 @@ import {
   routeEscalationOnline,
 } from "./online.js";
 import {
+  normalisedPointKey,
+  pointKey,
   type RecordedEvaluationOptions,
   type ResolvedRecordedEvaluationOptions,
   recordedEvaluationOptionsSchema,
@@ -277,6 +280,53 @@ function embedderIdOf(config: ResolvedRecordedEvaluationOptions): string {
   return typeof named === "string" ? named : config.embedder.constructor.name;
 }
 
+/** What one (policy, parameter) pass would write to the ledger. */
+interface LedgerPass {
+  auctions: AuctionInput[];
+  charges: ChargeInput[];
+  outcomes: Array<{ auctionId: string; correct: boolean; label: string }>;
+}
+
+/** A run id unique to the millisecond, short (it prefixes every auction id): `run-` + base-36 epoch ms. */
+function defaultLedgerRunId(now: Date): string {
+  return `run-${now.getTime().toString(36)}`;
+}
+
+/** The keys of the points `ledgerPoints` asks for, among the router policies' points. */
+function recordedPointKeys(which: ResolvedRecordedEvaluationOptions["ledgerPoints"], policies: PolicyResult[]) {
+  const routers = policies.filter((policy) => policy.kind === "router");
+  const keysOf = (policy: PolicyResult, points: readonly OperatingPoint[]) =>
+    points.map((point) => pointKey(policy.name, point.parameter ?? Number.NaN));
+  if (which === "all") return new Set(routers.flatMap((policy) => keysOf(policy, policy.points)));
+  if (Array.isArray(which)) return new Set(which.map(normalisedPointKey));
+  const most = which === "frontier" ? Number.POSITIVE_INFINITY : which.frontier;
+  return new Set(
+    routers.flatMap((policy) => {
+      const frontier = paretoFrontier(policy.points.map((point) => ({ ...point, costUsd: point.meanCostUsd })));
+      return keysOf(policy, spread(frontier, most));
+    }),
+  );
+}
+
+/** At most `most` of `points` (sorted), evenly spread from the first to the last. */
+function spread<Point>(points: readonly Point[], most: number): Point[] {
+  if (points.length <= most) return [...points];
+  if (most === 1) return points.slice(-1);
+  const positions = new Set(
+    Array.from({ length: most }, (_, step) => Math.round((step * (points.length - 1)) / (most - 1))),
+  );
+  return [...positions].map((position) => points[position] as Point);
+}
+
+/**
+ * An auction as the ledger keeps it from a recorded run: every bid's bidder, rank, amount, price and
+ * reason (and, in `values`, its value), without the estimator's `meta` and the `detail` sentence,
+ * which the reason and the amounts already say — a third of the bytes.
+ */
+function compactOutcome(outcome: AuctionOutcome): AuctionOutcome {
+  return { ...outcome, results: outcome.results.map(({ meta: _meta, ...bid }) => ({ ...bid, detail: "" })) };
+}
+
 function jsonConfig(
   config: ResolvedRecordedEvaluationOptions,
   embedderId: string,
@@ -380,38 +430,47 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
 
   // The router passes.
   const policies: PolicyResult[] = [];
-  const ledgerAuctions: AuctionInput[] = [];
-  const ledgerCharges: ChargeInput[] = [];
-  const ledgerOutcomes: Array<{ auctionId: string; correct: boolean; label: string }> = [];
-  const record = (policy: string, parameter: number) => (routed: RoutedPrompt) => {
-    if (ledger === undefined) return;
-    const auctionId = `${policy}:${parameter}:${routed.promptId}`;
-    const task = index.promptInfo(routed.promptId)?.prompt ?? "";
-    if (routed.auction !== undefined) {
-      ledgerAuctions.push({
-        id: auctionId,
-        kind: "route",
-        outcome: routed.auction,
-        taskHash: hashTask(task),
-        values: Object.fromEntries(routed.auction.results.map((bid) => [bid.bidder, Number(bid.meta?.value ?? 0)])),
-        metadata: { policy, parameter, promptId: routed.promptId },
-      });
-      ledgerOutcomes.push({ auctionId, correct: routed.final.correct >= 1, label: routed.promptId });
-    }
-    for (const call of routed.calls) {
-      const charge: ChargeInput = {
-        kind: "settle",
-        model: call.model,
-        inputTokens: call.inputTokens ?? 0,
-        outputTokens: call.outputTokens ?? 0,
-        usd: call.costUsd,
-        estimated: call.estimated ?? true,
-        label: call === routed.final ? "answer" : "escalation",
-        metadata: { policy, parameter, promptId: routed.promptId },
-      };
-      if (routed.auction !== undefined) charge.auctionId = auctionId;
-      ledgerCharges.push(charge);
-    }
+  // The ledger: what each (policy, parameter) pass would record, kept apart so only the requested
+  // points are written (`ledgerPoints`), compactly (a bid's value, never its estimator details).
+  const ledgerRunId = config.ledgerRunId ?? defaultLedgerRunId(config.now?.() ?? new Date());
+  const runScope = { kind: "run", id: ledgerRunId } as const;
+  const ledgerPasses = new Map<string, LedgerPass>();
+  const record = (policy: string, parameter: number) => {
+    const pass: LedgerPass = { auctions: [], charges: [], outcomes: [] };
+    ledgerPasses.set(pointKey(policy, parameter), pass);
+    return (routed: RoutedPrompt) => {
+      if (ledger === undefined) return;
+      const auctionId = `${ledgerRunId}:${policy}:${parameter}:${routed.promptId}`;
+      const metadata = { policy, parameter, promptId: routed.promptId };
+      if (routed.auction !== undefined) {
+        const task = index.promptInfo(routed.promptId)?.prompt ?? "";
+        pass.auctions.push({
+          id: auctionId,
+          kind: "route",
+          outcome: compactOutcome(routed.auction),
+          scope: runScope,
+          taskHash: hashTask(task),
+          values: Object.fromEntries(routed.auction.results.map((bid) => [bid.bidder, Number(bid.meta?.value ?? 0)])),
+          metadata,
+        });
+        pass.outcomes.push({ auctionId, correct: routed.final.correct >= 1, label: routed.promptId });
+      }
+      for (const call of routed.calls) {
+        const charge: ChargeInput = {
+          kind: "settle",
+          model: call.model,
+          scope: runScope,
+          inputTokens: call.inputTokens ?? 0,
+          outputTokens: call.outputTokens ?? 0,
+          usd: call.costUsd,
+          estimated: call.estimated ?? true,
+          label: call === routed.final ? "answer" : "escalation",
+          metadata,
+        };
+        if (routed.auction !== undefined) charge.auctionId = auctionId;
+        pass.charges.push(charge);
+      }
+    };
   };
   const context = (policy: string, parameter: number, memory = warm, routerProfile = profile) => {
     let done = 0;
@@ -497,10 +556,16 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
     });
   }
 
+  let ledgerCounts: { points: number; auctions: number; charges: number } | undefined;
   if (ledger !== undefined) {
-    await ledger.recordAuctions(ledgerAuctions);
-    await ledger.recordCharges(ledgerCharges);
-    for (const outcome of ledgerOutcomes) await ledger.recordOutcome(outcome);
+    const recorded = recordedPointKeys(config.ledgerPoints, policies);
+    const passes = [...ledgerPasses].filter(([key]) => recorded.has(key)).map(([, pass]) => pass);
+    const auctions = passes.flatMap((pass) => pass.auctions);
+    const charges = passes.flatMap((pass) => pass.charges);
+    await ledger.recordAuctions(auctions);
+    await ledger.recordCharges(charges);
+    for (const pass of passes) for (const outcome of pass.outcomes) await ledger.recordOutcome(outcome);
+    ledgerCounts = { points: passes.length, auctions: auctions.length, charges: charges.length };
   }
 
   // The baselines, on the same held-out prompts.
@@ -630,8 +695,19 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
     `APGR/CPT: router points mapped to an equivalent strong-call share by cost (operatingPointsFromCosts); Pareto area over [$${cheapestCost.toPrecision(3)}, $${strong.meanCostUsd.toPrecision(3)}] per prompt (step).`,
     `Wall time ${((Date.now() - started) / 1000).toFixed(1)} s.`,
   );
-  if (ledger !== undefined)
-    notes.push(`Ledger: ${ledgerAuctions.length} routing auctions, ${ledgerCharges.length} charges recorded.`);
+  if (ledgerCounts !== undefined) {
+    const { ledgerPoints } = config;
+    const which = Array.isArray(ledgerPoints)
+      ? "the requested"
+      : ledgerPoints === "all"
+        ? "all"
+        : ledgerPoints === "frontier"
+          ? "the Pareto-optimal"
+          : `at most ${ledgerPoints.frontier} Pareto-optimal (per router)`;
+    notes.push(
+      `Ledger: run ${ledgerRunId}, ${which} operating points (${ledgerCounts.points} of ${ledgerPasses.size}): ${ledgerCounts.auctions} routing auctions, ${ledgerCounts.charges} charges recorded.`,
+    );
+  }
 
   return {
     title: config.title,
