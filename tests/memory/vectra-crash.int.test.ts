@@ -1,7 +1,8 @@
 /**
  * "Nothing committed is lost when the process is killed", for the on-disk strategy memory: a child
  * process adds auctions and prints each id once its `add` resolved; we SIGKILL it — after a number
- * of ids, or the moment it starts writing the index (`index.pb.<pid>.tmp` appears) — then reopen
+ * of ids, the moment it starts writing the index (`index.pb.<pid>.tmp` appears), or the moment it
+ * writes the index's checksum file, just before renaming the new index into place — then reopen
  * the folder and check that every printed auction is there with its four entries, and that no
  * temporary file of the killed writer is left. Rounds write into the same folder, so an open after
  * a kill (journal replay, stale lock, orphaned temp file) is exercised each time.
@@ -30,12 +31,12 @@ interface KilledRun {
 
 /**
  * Runs the writer and SIGKILLs it once it has printed `killAfter` ids, or (with `midWrite`) at the
- * first index write it starts after that.
+ * first temporary file of `midWrite` (`index.pb` or `index.pb.sha256`) it creates after that.
  */
 function runAndKill(
   folder: string,
   prefix: string,
-  { killAfter, midWrite }: { killAfter: number; midWrite: boolean },
+  { killAfter, midWrite }: { killAfter: number; midWrite: string | undefined },
 ): Promise<KilledRun> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", writer, folder, prefix, "40"], {
@@ -53,14 +54,14 @@ function runAndKill(
     };
     const safety = setTimeout(kill, 50_000);
     const printed = () => stdout.split("\n").length - 1;
-    if (midWrite) {
+    if (midWrite !== undefined) {
       watcher = watch(folder, (_event, name) => {
-        if (name !== null && temporaryFileOwner(name, "index.pb") === child.pid && printed() >= killAfter) kill();
+        if (name !== null && temporaryFileOwner(name, midWrite) === child.pid && printed() >= killAfter) kill();
       });
     }
     child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
       stdout += chunk;
-      if (!midWrite && printed() >= killAfter) kill();
+      if (midWrite === undefined && printed() >= killAfter) kill();
     });
     child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
       stderr += chunk;
@@ -71,7 +72,11 @@ function runAndKill(
       watcher?.close();
       const lines = stdout.split("\n");
       lines.pop(); // a trailing partial line was not fully printed: not claimed as committed
-      const orphans = (await readdir(folder)).filter((name) => temporaryFileOwner(name, "index.pb") === child.pid);
+      const orphans = (await readdir(folder)).filter(
+        (name) =>
+          temporaryFileOwner(name, "index.pb") === child.pid ||
+          temporaryFileOwner(name, "index.pb.sha256") === child.pid,
+      );
       resolve({ committed: lines, signal, stderr, orphans });
     });
   });
@@ -86,14 +91,16 @@ describe("vectra strategy memory survives SIGKILL", () => {
     if (folder !== "") await rm(folder, { recursive: true, force: true });
   });
 
-  it.each([
-    ["round-a", 30, false],
-    ["round-b", 5, true],
-    ["round-c", 50, true],
-    ["round-d", 120, true],
-    ["round-e", 7, false],
+  it.each<[string, number, string | undefined]>([
+    ["round-a", 30, undefined],
+    ["round-b", 5, "index.pb"],
+    ["round-c", 50, "index.pb"],
+    ["round-d", 120, "index.pb"],
+    ["round-e", 20, "index.pb.sha256"],
+    ["round-f", 60, "index.pb.sha256"],
+    ["round-g", 7, undefined],
   ])(
-    "keeps every auction committed before the kill (%s, after %i ids, mid index write: %s)",
+    "keeps every auction committed before the kill (%s, after %i ids, killed when writing: %s)",
     async (prefix, killAfter, midWrite) => {
       if (folder === "") folder = await mkdtemp(join(tmpdir(), "gavel-vectra-crash-"));
       const run = await runAndKill(folder, prefix, { killAfter, midWrite });
