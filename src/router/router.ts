@@ -251,6 +251,19 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     const errors: unknown[] = [];
     /** The answer being streamed, until it is settled or its failure handled. */
     let open: OpenStream | undefined;
+    /**
+     * The answer settled because the caller aborted while this generator waited at a `yield`:
+     * LangChain's stream then rejects the caller's read without resuming or closing this generator,
+     * so its `catch` and `finally` may never run (the reservation stayed held for good).
+     */
+    let settledOnAbort: Promise<unknown> | undefined;
+    const onAbort = () => {
+      if (open?.gathered === undefined) return; // not streaming yet: the deadline race handles it
+      const answer = open;
+      open = undefined;
+      settledOnAbort = this.#finishStream(run, answer).catch(() => undefined);
+    };
+    options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
       for (;;) {
         let reservation: Reservation | undefined;
@@ -284,6 +297,10 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
         } catch (error) {
           const failed = open;
           open = undefined;
+          if (failed === undefined && settledOnAbort !== undefined) {
+            await settledOnAbort;
+            throw error;
+          }
           if (failed?.gathered !== undefined) {
             // Tokens streamed before the failure: the provider generated them, so they are settled and
             // recorded with the auction; nobody else may answer now.
@@ -304,6 +321,10 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
         }
         const settling = open;
         open = undefined;
+        if (settling === undefined) {
+          await settledOnAbort; // aborted as the answer ended: already settled and recorded
+          return;
+        }
         const gavel = await this.#finishStream(run, settling);
         // Chunks merge by summing usage: the winner's chunks carry its own usage; this last chunk adds
         // the auction's (and the execution's, when the winner reported none).
@@ -317,6 +338,7 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
       // The caller stopped reading mid-answer (`break` out of the stream): what was generated is
       // settled — the streamed text, counted with the tokenizer when no usage came — and the auction
       // recorded, so the reservation's room comes back and nothing spent goes unrecorded.
+      options.signal?.removeEventListener("abort", onAbort);
       if (open !== undefined) await this.#finishStream(run, open);
     }
   }
@@ -533,6 +555,9 @@ async function* streamWithDeadline<T>(
 ): AsyncGenerator<T> {
   const { timeoutMs, signal, label, onAbandoned } = options;
   const controller = new AbortController();
+  // The caller's abort closes the model's stream even while nobody reads it (a generator left at a `yield`).
+  const onAbort = () => controller.abort(signal?.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
   const started = performance.now();
   const step = <R>(work: () => Promise<R>): Promise<R> =>
     runWithDeadline(work, {
@@ -558,6 +583,7 @@ async function* streamWithDeadline<T>(
   } finally {
     // Stopped early (abandoned, failed, or the caller stopped reading): close the stream, without
     // waiting on a model that ignores its signal.
+    signal?.removeEventListener("abort", onAbort);
     if (!done) {
       controller.abort();
       iterator.return?.().catch(() => undefined);

@@ -430,37 +430,38 @@ async function sendStream(
   includeUsage: boolean,
   generation: StreamGeneration,
 ): Promise<"all" | number> {
-  const payloads: Array<{ payload: unknown; tokens: number }> = [];
-  const write = (payload: unknown, tokens = 0) => payloads.push({ payload, tokens });
-  streamPayloads(completion, includeUsage, write, generation.tokensOf);
+  const payloads: Array<{ payload: unknown; text: string }> = [];
+  const write = (payload: unknown, text = "") => payloads.push({ payload, text });
+  streamPayloads(completion, includeUsage, write);
   response.writeHead(200, {
     "content-type": "text/event-stream",
     "cache-control": "no-cache",
     connection: "keep-alive",
   });
-  const paced = payloads.filter((entry) => entry.tokens > 0).length;
+  const paced = payloads.filter((entry) => entry.text.length > 0).length;
   const perChunk = paced > 0 ? generation.delayMs / paced : 0;
-  let generated = 0;
-  for (const { payload, tokens } of payloads) {
-    if (tokens > 0 && perChunk > 0) {
-      if (generation.isGone()) return generated;
+  // The text generated so far (generated, so billed, whether or not it reaches the client), counted
+  // as one text: a provider's chunks are whole tokens, these 16-character pieces are not.
+  let generated = "";
+  for (const { payload, text } of payloads) {
+    if (text.length > 0 && perChunk > 0) {
+      if (generation.isGone()) return generation.tokensOf(generated);
       await sleep(perChunk);
-      generated += tokens; // generated, so billed, whether or not it reaches the client
+      generated += text;
     }
     if (!generation.isGone()) response.write(`data: ${JSON.stringify(payload)}\n\n`);
   }
-  if (generation.isGone()) return perChunk > 0 ? generated : "all";
+  if (generation.isGone()) return perChunk > 0 ? generation.tokensOf(generated) : "all";
   response.write("data: [DONE]\n\n");
   response.end();
   return "all";
 }
 
-/** The SSE payloads of `completion`, each with the completion tokens it carries. */
+/** The SSE payloads of `completion`, each with the completion text it carries. */
 function streamPayloads(
   completion: RawCompletion,
   includeUsage: boolean,
-  write: (payload: unknown, tokens?: number) => void,
-  tokensOf: (text: string) => number,
+  write: (payload: unknown, text?: string) => void,
 ): void {
   const base = {
     id: completion.id,
@@ -492,7 +493,7 @@ function streamPayloads(
               },
             ],
           },
-          1,
+          entry.token,
         );
       }
     } else if (content.length > 0) {
@@ -502,7 +503,7 @@ function streamPayloads(
             ...base,
             choices: [{ index: choice.index, delta: { content: piece }, logprobs: null, finish_reason: null }],
           },
-          tokensOf(piece),
+          piece,
         );
       }
     }
@@ -539,7 +540,7 @@ function streamPayloads(
             },
           ],
         },
-        tokensOf(call.function.arguments),
+        call.function.arguments,
       );
     });
     write({

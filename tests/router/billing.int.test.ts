@@ -103,6 +103,57 @@ async function runUnderAborts(
   };
 }
 
+/**
+ * The same through `router.stream`: every other request's client aborts after 20 chunks of the
+ * answer. The provider stops generating when it notices the client left, and bills what it generated.
+ */
+async function streamUnderAborts(server: OpenAICompatibleServer): Promise<RunResult> {
+  const budget: TokenBudget = createTokenBudget({ limits: { global: { maxUsd: LIMIT_USD } } });
+  const member = (name: string) => ({
+    name,
+    model: new ChatOpenAI({
+      model: MODEL,
+      apiKey: "test",
+      maxTokens: 512,
+      maxRetries: 0,
+      streamUsage: true,
+      configuration: { baseURL: server.baseURL },
+    }),
+  });
+  const router = new AuctionRouter({ pool: [member("a"), member("b")], jury: "none", budget });
+  let answered = 0;
+  let aborted = 0;
+  let refused = 0;
+  for (let task = 0; task < REQUESTS; task += 1) {
+    const controller = new AbortController();
+    let chunks = 0;
+    try {
+      for await (const chunk of await router.stream(`Task #${task}: explain the steps.`, {
+        signal: controller.signal,
+      })) {
+        if (chunk.text.length > 0) chunks += 1;
+        if (task % 2 === 1 && chunks === 20) controller.abort(new Error(`client of task ${task} left`));
+      }
+      answered += 1;
+    } catch {
+      if (controller.signal.aborted) aborted += 1;
+      else refused += 1;
+    }
+  }
+  await server.idle();
+  await vi.waitFor(() => expect(budget.outstanding).toBe(0));
+  const answerBills = server.billing.filter((entry) => entry.stream && entry.clientGone);
+  const settledAnswers = budget.snapshot()[0];
+  return {
+    billedUsd: server.billedUsd(PRICE),
+    settledUsd: settledAnswers?.spentUsd ?? 0,
+    answered,
+    aborted,
+    refused,
+    abortedBills: answerBills.length,
+  };
+}
+
 describe("provider-billed spend under client aborts (router, ChatOpenAI, loopback provider)", () => {
   let server: OpenAICompatibleServer | undefined;
   const controllers = new Map<number, AbortController>();
@@ -142,6 +193,21 @@ describe("provider-billed spend under client aborts (router, ChatOpenAI, loopbac
     expect(result.settledUsd).toBeLessThanOrEqual(LIMIT_USD);
     // The provider billed the aborted replies the budget released: more than the limit.
     expect(result.billedUsd).toBeGreaterThan(LIMIT_USD);
+  });
+
+  it("keeps the provider's bill within the limit when streamed answers are aborted mid-way (settled at the tokens streamed)", async () => {
+    server = await startOpenAICompatibleServer({
+      generationMs: (body) => (kindOf(body) === "answer" ? 300 : 15),
+      replies: (body) => (kindOf(body) === "plan" ? "Outline the steps, then check each one." : ANSWER),
+    });
+    const result = await streamUnderAborts(server);
+    console.info("streamed, billAbandonedCalls: true (default)", result);
+
+    expect(result.aborted).toBeGreaterThan(0);
+    expect(result.answered).toBeGreaterThan(0);
+    expect(result.refused).toBeGreaterThan(0);
+    expect(result.abortedBills).toBeGreaterThan(0);
+    expect(result.billedUsd).toBeLessThanOrEqual(LIMIT_USD);
   });
 
   it("keeps the provider's bill within the limit by default: abandoned calls are settled at what they bill", async () => {
