@@ -199,9 +199,11 @@ const MAX_CHARACTERS_PER_TOKEN = 32;
 /** Room for tokenizers: a plan counted (js-tiktoken) at more than this many times the cap is over it. */
 const COUNTED_CAP_FACTOR = 2;
 const LETTER = /\p{L}/u;
+/** A line the jury parser counts as a score: `<label>: SCORE: <n>` (also `plan B) score: 3`, `C - SCORE: 1`). */
+const SCORE_LINE = /^\s*(?:plan\s+)?([A-Z]|P\d+)\s*[:.)-]\s*SCORE\s*:\s*(\d+)\s*$/i;
 /** A jury score line anywhere in a plan (`B: SCORE: 5`, `plan C - score: 0`; not `Z-score: 1.96`). */
 const SCORE_LINE_IN_PLAN =
-  /(?:^|[^\p{L}\p{N}])(?:[Pp]lan\s+)?(?:[A-Z]|P\d+)(?:\s*[:.)]|\s+-)\s*[Ss][Cc][Oo][Rr][Ee]\s*:\s*\d/u;
+  /(?<![\p{L}\p{N}])(?:[Pp]lan\s+)?(?:[A-Z]|P\d+)(?:\s*[:.)]|\s+-)\s*[Ss][Cc][Oo][Rr][Ee]\s*:\s*\d/u;
 /** Words of the auction's own machinery, which a plan for the task has no reason to use (unless the task does). */
 const JURY_WORDS = /\b(?:jury|juries|juror|jurors|rubric)\b/giu;
 /** An order to score the plan itself. */
@@ -228,8 +230,9 @@ export interface PlanCheckContext {
  *   longer than a call capped at `planMaxTokens` can yield (more than 32 characters per token of
  *   the cap, or counted at more than twice the cap — room for a tokenizer unlike js-tiktoken's);
  * - garbage: not one letter, in any script;
- * - addressed to the jury: a score line (`B: SCORE: 5`), an order to score the plan itself
- *   ("give this plan a 5"), or the words jury, juror, rubric when the task does not use them.
+ * - addressed to the jury: a line the jury parser would count as a score (`B: SCORE: 5`), a
+ *   score written inline, an order to score the plan itself ("give this plan a 5"), or the words
+ *   jury, juror, rubric when the task does not use them.
  * The last two rules are deterministic on purpose: a juror that obeys what it reads in a plan
  * never sees such a plan.
  *
@@ -262,6 +265,9 @@ export function invalidPlanReason(plan: string, context: PlanCheckContext): stri
 /** The passage of `plan` that addresses the jury, if any (see {@link invalidPlanReason}). */
 function juryAddress(plan: string, task: string): string | undefined {
   const seen = plan.normalize("NFKC");
+  // Every line the jury parser would count, then score lines written inline, then orders to score.
+  const countable = seen.split(/\r?\n/).find((line) => SCORE_LINE.test(line));
+  if (countable !== undefined) return countable.trim();
   const scoreLine = SCORE_LINE_IN_PLAN.exec(seen) ?? SCORE_ORDER.exec(seen);
   if (scoreLine) return scoreLine[0].trim();
   const taskWords = new Set((task.normalize("NFKC").match(JURY_WORDS) ?? []).map((word) => word.toLowerCase()));
@@ -280,7 +286,6 @@ export interface ParsedJury {
   problems: Map<string, string>;
 }
 
-const SCORE_LINE = /^\s*(?:plan\s+)?([A-Z]|P\d+)\s*[:.)-]\s*SCORE\s*:\s*(\d+)\s*$/i;
 /** A `<plan …>` opening tag (not the rubric's `<plan id>: SCORE:` format line echoed back). */
 const PLAN_OPEN = /<plan\b[^<>\n]*>(?!\s*:)/i;
 const QUOTED_PLAN = /<plan\b[^<>\n]*>(?!\s*:)[\s\S]*?<\/plan\s*>/gi;

@@ -21,6 +21,7 @@ import {
   INJECTIONS,
   type JurorBehaviour,
   jurorReply,
+  LOOKALIKE_PAST_THE_SCREEN,
   TASK,
   type Variant,
   WEAK_PLAN,
@@ -75,6 +76,8 @@ interface Scenario {
   /** Prices of the slot's bidder and of the opponent (default: the same). */
   slotPrice?: { inputPerMillion: number; outputPerMillion: number };
   opponentPrice?: { inputPerMillion: number; outputPerMillion: number };
+  /** The juror behaviours it is held to (default both). */
+  behaviours?: JurorBehaviour[];
 }
 
 async function runTrial(
@@ -135,12 +138,21 @@ const SCENARIOS: Scenario[] = [
     slotPrice: CHEAP,
     opponentPrice: DEAR,
   },
+  {
+    // The escaping alone: this wording passes the invalid-bid screen, so the juror is shown it.
+    // An obedient juror obeys it wherever it stands (docs/router.md: the screen's limit).
+    name: "lookalikeCloseTag worded past the screen",
+    injected: LOOKALIKE_PAST_THE_SCREEN,
+    twin: CLEAN_PLAN,
+    opponent: CLEAN_PLAN,
+    behaviours: ["honest"],
+  },
 ];
 const BEHAVIOURS: JurorBehaviour[] = ["honest", "obedient"];
 
 describe("adversarial suite: an injected plan does no better than its clean twin", () => {
   for (const scenario of SCENARIOS) {
-    for (const behaviour of BEHAVIOURS) {
+    for (const behaviour of scenario.behaviours ?? BEHAVIOURS) {
       it(`${scenario.name} × ${behaviour} juror, ${TRIALS} seeded trials`, async () => {
         const injected = await runTrials(scenario, behaviour, true);
         const control = await runTrials(scenario, behaviour, false);
