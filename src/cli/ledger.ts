@@ -10,8 +10,9 @@
  * `--db` is a SQLite file, or a `postgres://` (`postgresql://`) URL of a PostgreSQL ledger, whose
  * schema `--schema` names (default `public`). The ledger is opened read-only and never created or
  * migrated: a missing file, a server that cannot be reached or a schema without a ledger is an error
- * (exit code 2). A URL's password is never printed. Output goes through injectable writers, so tests
- * run the real command in-process.
+ * (exit code 2). A SQLite file is checked with `PRAGMA quick_check` on open: a corrupt one is refused
+ * (exit code 2, one line naming the file and the fix) before any figure is printed. A URL's password is
+ * never printed. Output goes through injectable writers, so tests run the real command in-process.
  */
 import { existsSync } from "node:fs";
 import Table from "cli-table3";
@@ -36,6 +37,8 @@ import { parsePositiveInteger, percent, plainTable } from "./common.js";
 
 /** Exit code when the database is missing or is not a readable ledger. */
 export const EXIT_NO_LEDGER = 2;
+/** Exit code when the database fails its integrity check (`PRAGMA quick_check`): bad input, like a missing file. */
+export const EXIT_CORRUPT_LEDGER = 2;
 /** Exit code when the requested auction is not in the ledger. */
 export const EXIT_NOT_FOUND = 1;
 
@@ -140,10 +143,25 @@ export function ledgerCommand(options: LedgerCommandOptions = {}): Command {
       });
     }
     try {
+      // A SQLite ledger is checked before any figure is read: a corrupt file gives no figures at all.
+      const problem = integrityProblem(ledger);
+      if (problem !== undefined) refuseCorrupt(command, path, problem);
       return await work(ledger);
+    } catch (error) {
+      // Corruption quick_check did not see (or a file damaged while we read it): the same one line, no stack.
+      const corruption = corruptionOf(error);
+      if (corruption !== undefined) refuseCorrupt(command, path, corruption);
+      throw error;
     } finally {
       await ledger.close();
     }
+  }
+
+  function refuseCorrupt(command: Command, path: string, problem: string): never {
+    return command.error(
+      `error: ${displayed(path)} is a corrupt ledger (${problem}); its figures cannot be trusted. Restore it from a backup, or copy out what is readable with: sqlite3 ${path} .recover | sqlite3 recovered.db`,
+      { exitCode: EXIT_CORRUPT_LEDGER, code: "gavel.ledger.corruptDatabase" },
+    );
   }
 
   const ledger = new Command("ledger")
@@ -268,6 +286,43 @@ const DB_HELP =
   "ledger database: a SQLite file, or the postgres:// (postgresql://) URL of a PostgreSQL ledger, " +
   "e.g. postgres://user:password@host:5432/database (the password is never printed)";
 const SCHEMA_HELP = 'with a postgres:// --db: the schema of the ledger\'s tables (default "public")';
+
+/**
+ * What `PRAGMA quick_check` finds wrong with a SQLite ledger (its first problem and how many more), or
+ * `undefined` when it is sound or not a SQLite ledger (a PostgreSQL ledger is not checked here).
+ */
+function integrityProblem(ledger: LedgerReader): string | undefined {
+  const database = (ledger as { database?: unknown }).database;
+  if (typeof database !== "object" || database === null || !("pragma" in database)) return undefined;
+  let rows: Array<{ quick_check?: unknown }>;
+  try {
+    rows = (database as { pragma: (source: string) => unknown }).pragma("quick_check") as typeof rows;
+  } catch (error) {
+    return corruptionOf(error) ?? `PRAGMA quick_check failed: ${oneLine(error)}`;
+  }
+  // One row per problem, or one row of several lines; "*** in database main ***" heads them.
+  const problems = rows
+    .flatMap((row) => String(row.quick_check).split("\n"))
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && line !== "ok" && !line.startsWith("***"));
+  if (problems.length === 0) return undefined;
+  const more = problems.length > 1 ? ` and ${problems.length - 1} more problem(s)` : "";
+  return `PRAGMA quick_check: ${problems[0]}${more}`;
+}
+
+/** The SQLite error of a corrupt or non-database file inside `error` (or its causes), as one line. */
+function corruptionOf(error: unknown): string | undefined {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && /^SQLITE_(CORRUPT|NOTADB)/.test(code)) return `SQLite: ${oneLine(current.message)}`;
+  }
+  return undefined;
+}
+
+function oneLine(value: unknown): string {
+  const text = value instanceof Error ? value.message : String(value);
+  return text.replace(/\s+/g, " ").trim();
+}
 
 /** True when `--db` is a PostgreSQL URL rather than a file. */
 function isPostgresUrl(target: string): boolean {

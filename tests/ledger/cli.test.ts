@@ -3,9 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
-import { EXIT_NO_LEDGER, EXIT_NOT_FOUND, ledgerCommand } from "../../src/cli/ledger.js";
+import { EXIT_CORRUPT_LEDGER, EXIT_NO_LEDGER, EXIT_NOT_FOUND, ledgerCommand } from "../../src/cli/ledger.js";
 import type { OverheadRow, RecentAuction, SpendRow, WinRateRow } from "../../src/ledger/types.js";
 import { createSampleOutcome } from "../../src/testing.js";
+import { corruptPagesOf, writeSampleLedger } from "../cli/ledger-files.js";
 import { runGavel } from "../helpers/cli.js";
 
 const folder = mkdtempSync(join(tmpdir(), "gavel-ledger-cli-"));
@@ -192,5 +193,47 @@ describe("gavel ledger", () => {
     const { stderr, exitCode } = await gavel("ledger", "spend");
     expect(exitCode).not.toBe(0);
     expect(stderr).toMatch(/--db <file\|url>/);
+  });
+});
+
+describe("gavel ledger on a corrupt file", () => {
+  const subcommands = [
+    ["recent"],
+    ["spend"],
+    ["spend", "--by", "scope"],
+    ["wins"],
+    ["overhead"],
+    ["auction", "sample-1"],
+  ];
+
+  it("refuses a page-corrupted ledger with exit 2 and one line, from every subcommand, and prints no figure", async () => {
+    const path = join(folder, "corrupt.db");
+    await writeSampleLedger(path);
+    // Sound, it reads: 200 auctions, $0.2 of spend.
+    const before = await gavel("ledger", "spend", "--db", path, "--json");
+    expect(before.exitCode).toBe(0);
+    expect((JSON.parse(before.stdout) as SpendRow[])[0]?.calls).toBe(200);
+    // Garbage over the bids' unique index: recent, spend and overhead never read it (they used to print
+    // their figures with exit 0), wins does (it used to end with a stack trace).
+    expect(corruptPagesOf(path, "sqlite_autoindex_bids_1")).toBeGreaterThan(0);
+    for (const args of subcommands) {
+      const { stdout, stderr, exitCode } = await gavel("ledger", ...args, "--db", path);
+      expect({ args, exitCode }).toEqual({ args, exitCode: EXIT_CORRUPT_LEDGER });
+      expect(stdout).toBe("");
+      expect(stderr.trim().split("\n")).toHaveLength(1);
+      expect(stderr).toContain(`${path} is a corrupt ledger (PRAGMA quick_check: `);
+      expect(stderr).toContain(".recover");
+      expect(stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it("refuses a ledger whose charges table is garbage the same way", async () => {
+    const path = join(folder, "corrupt-charges.db");
+    await writeSampleLedger(path);
+    expect(corruptPagesOf(path, "charges")).toBeGreaterThan(0);
+    const { stdout, stderr, exitCode } = await gavel("ledger", "spend", "--db", path, "--json");
+    expect(exitCode).toBe(EXIT_CORRUPT_LEDGER);
+    expect(stdout).toBe("");
+    expect(stderr).toContain("is a corrupt ledger");
   });
 });
