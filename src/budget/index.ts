@@ -81,4 +81,14 @@ export {
   type UsageSource,
   usageFromMessage,
 } from "./tokens.js";
-export type { BudgetLimits, BudgetScope, ModelPrice, PriceTable, Usage } from "./types.js";
+export {
+  type BudgetPriceTable,
+  budgetPriceTableSchema,
+  splitPriceTable,
+  TOOL_PRICE_PREFIX,
+  toolChargeName,
+  toolNameOf,
+  toolPriceSchema,
+  UnknownToolPriceError,
+} from "./tool-prices.js";
+export type { BudgetLimits, BudgetScope, ModelPrice, PriceTable, ToolPrice, Usage } from "./types.js";

@@ -6,8 +6,9 @@ import { z } from "zod";
 import type { BudgetExhaustedError } from "../errors.js";
 import { functionSchema, parseConfig } from "../errors.js";
 import { UnknownModelPriceError } from "./errors.js";
-import { costNanoUsd, createPriceResolver, DEFAULT_PRICES, mergePrices, priceTableSchema } from "./prices.js";
-import type { BudgetLimits, BudgetScope, ModelPrice, Usage } from "./types.js";
+import { costNanoUsd, createPriceResolver, DEFAULT_PRICES, mergePrices } from "./prices.js";
+import { budgetPriceTableSchema, splitPriceTable, toolNameOf, UnknownToolPriceError } from "./tool-prices.js";
+import type { BudgetLimits, BudgetScope, ModelPrice, ToolPrice, Usage } from "./types.js";
 
 // ---------------------------------------------------------------------------
 // Public types
@@ -177,7 +178,7 @@ export const tokenBudgetOptionsSchema = z
         example: budgetLimitsSchema.optional(),
       })
       .strict(),
-    prices: priceTableSchema.optional(),
+    prices: budgetPriceTableSchema.optional(), // model prices, and tool prices under "tool:<name>"
     requirePrices: z.boolean().optional(),
     onEvent: functionSchema<(event: BudgetEvent) => void>().optional(),
     now: functionSchema<() => number>().optional(),
@@ -192,8 +193,11 @@ export interface TokenBudgetOptions {
    * A scope listed with `{}` is tracked (see `snapshot`) but never refuses.
    */
   limits: Partial<Record<BudgetScope, BudgetLimits>>;
-  /** Prices merged over `DEFAULT_PRICES`; these entries win. */
-  prices?: Record<string, { inputPerMillion: number; outputPerMillion: number }>;
+  /**
+   * Prices merged over `DEFAULT_PRICES`; these entries win. Tool prices sit beside model prices,
+   * under `"tool:<name>"`: `{ "tool:web_search": { usdPerCall: 0.01, tokensPerCall?: 0 } }`.
+   */
+  prices?: Record<string, { inputPerMillion: number; outputPerMillion: number } | ToolPrice>;
   /**
    * Throw `UnknownModelPriceError` when reserving for a model without a price.
    * Default: true when any limit has `maxUsd`; otherwise unpriced models cost 0 USD.
@@ -307,7 +311,8 @@ export function createBudgetPricing(
 ): BudgetPricing {
   const hasUsdLimit = Object.values(options.limits).some((limits) => limits?.maxUsd !== undefined);
   const requirePrices = options.requirePrices ?? hasUsdLimit;
-  const resolve = createPriceResolver(mergePrices(DEFAULT_PRICES, options.prices));
+  const { models: modelPrices, tools: toolPrices } = splitPriceTable(options.prices);
+  const resolve = createPriceResolver(mergePrices(DEFAULT_PRICES, modelPrices));
   const cache = new Map<string, ModelPrice | undefined>();
   const priceOf = (model: string) => {
     if (!cache.has(model)) cache.set(model, resolve(model));
@@ -316,6 +321,8 @@ export function createBudgetPricing(
   return {
     priceOf,
     hold(request) {
+      const tool = toolNameOf(request.model);
+      if (tool !== undefined) return holdToolCall(tool, toolPrices, options.requirePrices === true, request);
       const price = priceOf(request.model);
       if (!price && requirePrices) throw new UnknownModelPriceError(request.model);
       const usage = { inputTokens: request.inputTokens, outputTokens: request.maxOutputTokens };
@@ -341,7 +348,9 @@ export function settlementOf(
 ): { settlement: Settlement; nanoUsd: number } {
   if (!isCount(usage.inputTokens) || !isCount(usage.outputTokens)) parseConfig("settle usage", usageSchema, usage);
   const tokens = usage.inputTokens + usage.outputTokens;
-  const nanoUsd = held.price ? costNanoUsd(held.price, usage) : 0;
+  // A tool call ("tool:<name>") costs its price per call, which is what its reservation holds.
+  const nanoUsd =
+    toolNameOf(reservation.model) !== undefined ? held.nanoUsd : held.price ? costNanoUsd(held.price, usage) : 0;
   const estimated = usage.estimated === true;
   return {
     nanoUsd,
@@ -354,5 +363,29 @@ export function settlementOf(
       estimated,
       overrun: tokens > reservation.tokens || nanoUsd > held.nanoUsd,
     },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Tool calls (see tool-prices.ts)
+// ---------------------------------------------------------------------------
+
+/**
+ * What a tool call (`request.model` is `"tool:<name>"`) holds: the tokens the request names (its
+ * token equivalent) and the tool's USD per call; a tool without a price holds 0 USD and is an
+ * error only when prices are required explicitly (`requirePrices: true`).
+ */
+function holdToolCall(
+  tool: string,
+  toolPrices: Record<string, ToolPrice>,
+  requirePrices: boolean,
+  request: ReserveRequest,
+): { price: undefined; tokens: number; nanoUsd: number } {
+  const price = Object.hasOwn(toolPrices, tool) ? toolPrices[tool] : undefined;
+  if (!price && requirePrices) throw new UnknownToolPriceError(tool);
+  return {
+    price: undefined,
+    tokens: request.inputTokens + request.maxOutputTokens,
+    nanoUsd: price ? toNanoUsd(price.usdPerCall) : 0,
   };
 }

@@ -8,6 +8,15 @@ export interface ModelPrice {
   outputPerMillion: number;
 }
 
+/**
+ * Price of one call of a tool (kept in a price table under `"tool:<name>"`): USD per call, and
+ * optionally the tokens one call counts against token limits (default 0).
+ */
+export interface ToolPrice {
+  usdPerCall: number;
+  tokensPerCall?: number;
+}
+
 /** Model name → price. Lookups go through `resolvePrice` (exact name, then known aliases/prefixes). */
 export type PriceTable = Record<string, ModelPrice>;
 
