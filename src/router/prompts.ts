@@ -233,8 +233,8 @@ export interface PlanCheckContext {
  * - addressed to the jury: a line the jury parser would count as a score (`B: SCORE: 5`), a
  *   score written inline, an order to score the plan itself ("give this plan a 5"), or the words
  *   jury, juror, rubric when the task does not use them.
- * The last two rules are deterministic on purpose: a juror that obeys what it reads in a plan
- * never sees such a plan.
+ * The last rule is deterministic on purpose: a juror that obeys what it reads in a plan never sees
+ * a plan that speaks to it (a paraphrase past these words still reaches the jury; docs/router.md).
  *
  * @example
  * ```ts
