@@ -73,7 +73,14 @@ export class DeadlineExceededError<T = unknown> extends GavelError {
   }
 }
 
-/** Options of {@link runWithDeadline}. */
+/**
+ * Options of {@link runWithDeadline}.
+ *
+ * @example
+ * ```ts
+ * const options: DeadlineOptions<AIMessage> = { timeoutMs: 30_000, signal, onAbandoned: (pending) => late.push(pending) };
+ * ```
+ */
 export interface DeadlineOptions<T> {
   /** Give up after this many ms (a positive integer ≤ {@link MAX_TIMEOUT_MS}). Default: no deadline. */
   timeoutMs?: number;

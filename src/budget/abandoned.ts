@@ -11,10 +11,23 @@ import type { Usage } from "./types.js";
  * How long {@link settleAbandoned} waits by default for the usage a provider reports after the
  * caller gave up on its call (a reply that arrives late), in ms. The reservation keeps holding its
  * room meanwhile.
+ *
+ * @example
+ * ```ts
+ * DEFAULT_ABANDONED_GRACE_MS; // 30000
+ * await settleAbandoned(budget, reservation, { late, graceMs: 5_000 }); // wait 5 s instead
+ * ```
  */
 export const DEFAULT_ABANDONED_GRACE_MS = 30_000;
 
-/** Options of {@link settleAbandoned}. */
+/**
+ * Options of {@link settleAbandoned}: what is known of the abandoned call.
+ *
+ * @example
+ * ```ts
+ * const options: SettleAbandonedOptions = { streamed: { inputTokens: 900, outputTokens: 41, estimated: true } };
+ * ```
+ */
 export interface SettleAbandonedOptions {
   /** For a streamed call: the usage of what was streamed before it was abandoned (prompt + output so far). */
   streamed?: Usage;
