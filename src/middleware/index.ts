@@ -22,6 +22,7 @@ export {
   BUDGET_EXHAUSTED_METADATA_KEY,
   budgetExhaustionOf,
   DEFAULT_MAX_OUTPUT_TOKENS,
+  TOOL_CALL_LABEL,
   type TokenBudgetCharge,
   type TokenBudgetExitBehavior,
   type TokenBudgetMiddlewareOptions,
@@ -31,3 +32,8 @@ export {
   tokenBudgetMiddlewareOptionsSchema,
   tokenBudgetStateSchema,
 } from "./tokenBudget.js";
+export {
+  TOOL_CALL_REFUSED_METADATA_KEY,
+  type ToolCallLimits,
+  toolCallLimitSchema,
+} from "./toolCharges.js";

@@ -371,6 +371,13 @@ const MIDDLEWARE_NAME = "TokenBudgetMiddleware";
 /**
  * Label of a tool call's reservation on the shared budget (its ledger charges carry it); the
  * charge's model is `"tool:<name>"`, so `gavel ledger spend --by tool` groups them.
+ *
+ * @example
+ * ```ts
+ * const budget = createTokenBudget({ limits: { global: { maxUsd: 5 } }, onEvent: (event) => {
+ *   if (event.type === "settle" && event.reservation.label === TOOL_CALL_LABEL) console.log(event.reservation.model); // "tool:web_search"
+ * } });
+ * ```
  */
 export const TOOL_CALL_LABEL = `${MIDDLEWARE_NAME}.tool`;
 

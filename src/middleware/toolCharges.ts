@@ -136,7 +136,15 @@ export function toolErrorMessage(error: unknown, toolCall: { id?: string; name: 
   });
 }
 
-/** Key of `response_metadata` on the tool message of a call the middleware refused. */
+/**
+ * Key of `response_metadata` on the tool message of a call the middleware refused (a per-tool
+ * limit or a budget limit): the details of the refusal.
+ *
+ * @example
+ * ```ts
+ * const refused = result.messages.filter(ToolMessage.isInstance).filter((m) => m.response_metadata?.[TOOL_CALL_REFUSED_METADATA_KEY]);
+ * ```
+ */
 export const TOOL_CALL_REFUSED_METADATA_KEY = "tokenBudgetToolRefused";
 
 /** The error tool message that refuses a call: why, and what the model should do instead. */
