@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
 import { createSampleOutcome } from "../../src/testing.js";
+import { corruptPagesOf, writeSampleLedger } from "../cli/ledger-files.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const entry = join(import.meta.dirname, "fixtures", "ledger-cli.ts");
@@ -45,5 +46,18 @@ describe("gavel ledger (process)", () => {
     await writer.close();
     expect(result.status).toBe(0);
     expect((JSON.parse(result.stdout) as Array<{ id: string }>).map((row) => row.id)).toEqual(["live"]);
+  });
+
+  it("exits with code 2 and one line, no stack trace, on a page-corrupted ledger (wins used to end with a stack trace)", async () => {
+    const path = join(folder, "corrupt.db");
+    await writeSampleLedger(path);
+    corruptPagesOf(path, "sqlite_autoindex_bids_1");
+    for (const subcommand of ["wins", "recent", "spend"]) {
+      const result = gavel("ledger", subcommand, "--db", path);
+      expect({ subcommand, status: result.status }).toEqual({ subcommand, status: 2 });
+      expect(result.stdout).toBe("");
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+      expect(result.stderr).toContain(`${path} is a corrupt ledger`);
+    }
   });
 });
