@@ -213,6 +213,55 @@ describe("AuctionRouter: a member that ignores its abort signal", () => {
   });
 });
 
+describe("AuctionRouter: a caller that aborts while the answer streams", () => {
+  it("settles what was streamed, frees the rest, and closes the member's stream", async () => {
+    const signals: (AbortSignal | undefined)[] = [];
+    class StreamingChatModel extends ScriptedChatModel {
+      override async stream(input: BaseLanguageModelInput, options?: ScriptedChatModelCallOptions) {
+        if (!Array.isArray(input) || kindOf({ messages: input } as never) !== "answer") {
+          return super.stream(input, options);
+        }
+        signals.push(options?.signal);
+        async function* chunks() {
+          for (const text of ["Seventeen ", "times ", "twenty-three "]) yield new AIMessageChunk({ content: text });
+          await new Promise(() => {}); // then stalls, whatever its signal says
+        }
+        return chunks() as never;
+      }
+    }
+    const large = new StreamingChatModel({
+      model: "large",
+      replies: (call) => {
+        const kind = kindOf(call);
+        if (kind === "plan") return "Compute, then verify.";
+        const prompt = call.messages.find((message) => message.type === "human")?.text ?? "";
+        return gullibleJurorReply(prompt, likesVerify);
+      },
+    });
+    const { router, budget, events } = routerWith(large, {});
+    const controller = new AbortController();
+    const received: string[] = [];
+    const reason = new Error("the user closed the tab");
+    await expect(
+      (async () => {
+        for await (const chunk of await router.stream("What is 17 * 23?", { signal: controller.signal })) {
+          received.push(chunk.text);
+          if (received.length === 2) controller.abort(reason);
+        }
+      })(),
+    ).rejects.toThrow();
+
+    expect(received).toEqual(["Seventeen ", "times "]);
+    expect(signals[0]?.aborted).toBe(true); // the member's stream was closed
+    // Before: LangChain never resumed the router's generator, and the reservation stayed held for good.
+    await vi.waitFor(() => expect(budget.outstanding).toBe(0));
+    const { reservation, settlement, released } = reservationOf(events, "large", "router.answer");
+    expect(released).toBe(false);
+    expect(settlement?.usage.outputTokens).toBeGreaterThan(0);
+    expect(settlement?.tokens).toBeLessThan(reservation.tokens);
+  });
+});
+
 describe("AuctionRouter timeout options", () => {
   const pool = [{ name: "small", model: scriptedMember("small", {}), price: CHEAP }];
 
