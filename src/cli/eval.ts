@@ -230,8 +230,10 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
       const replaceLedger = flags.replaceLedger === true;
       // Before any work: a file the run may not write is refused now, not after the run.
       const routes = config.mode !== "debate";
-      if (ledgerPath !== undefined && routes)
-        await checkLedgerTarget(ledgerPath, { replace: replaceLedger }).catch(stop);
+      const ledgerState =
+        ledgerPath !== undefined && routes
+          ? await checkLedgerTarget(ledgerPath, { replace: replaceLedger }).catch(stop)
+          : undefined;
       const completed = await runExperiment(config, {
         env,
         createEmbedder,
@@ -261,6 +263,16 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
       stderr(
         `Report written to ${displayPath(completed.files.html)} (and ${others}) in ${completed.wallSeconds.toFixed(1)} s.\n`,
       );
+      if (ledgerPath !== undefined && ledgerState !== undefined && !quiet) {
+        const where = displayPath(ledgerPath);
+        const how =
+          ledgerState.kind === "missing"
+            ? `recorded in a new ledger, ${where}`
+            : replaceLedger
+              ? `recorded in ${where}, which was started afresh`
+              : `appended to ${where}, beside its earlier runs (${REPLACE_LEDGER_FLAG} starts it afresh)`;
+        stderr(`Ledger: the run ${how}; read it with gavel ledger spend --db ${where} --by scope\n`);
+      }
       const missed = (completed.report.targets ?? []).filter((target) => !target.met);
       if (flags.failOnTarget && missed.length > 0) {
         fail(
