@@ -271,7 +271,7 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
             : replaceLedger
               ? `recorded in ${where}, which was started afresh`
               : `appended to ${where}, beside its earlier runs (${REPLACE_LEDGER_FLAG} starts it afresh)`;
-        stderr(`Ledger: the run ${how}; read it with gavel ledger spend --db ${where} --by scope\n`);
+        stderr(`Ledger: this run was ${how}; read it with gavel ledger spend --db ${where} --by scope\n`);
       }
       const missed = (completed.report.targets ?? []).filter((target) => !target.met);
       if (flags.failOnTarget && missed.length > 0) {
