@@ -21,8 +21,9 @@
  * and the default weights were saved in place of fitted ones; for `debate`: no call of the first
  * epoch succeeded, or a backend failed); 2 bad input (missing file, a bad line — named by file, line
  * and field —, a config that is not a live `mode: debate` experiment — named by key —, a missing API
- * key, a budget that pays for no debate round, or a bad option). Output goes through injectable writers, so tests run the real command
- * in-process.
+ * key, a budget that pays for no debate round, an `--out` holding a file that is not weights of the same
+ * kind Gavel wrote — `--overwrite` replaces it —, or a bad option). Output goes through injectable
+ * writers, so tests run the real command in-process.
  */
 
 import { readFileSync, writeFileSync } from "node:fs";
