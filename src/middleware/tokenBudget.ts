@@ -21,6 +21,7 @@ import { AIMessage, type BaseMessage, SystemMessage, type ToolMessage } from "@l
 import { Command, ReducedValue, StateSchema } from "@langchain/langgraph";
 import { createMiddleware } from "langchain";
 import { z } from "zod";
+import { closeAbandoned } from "../budget/abandoned.js";
 import {
   type BudgetLimits,
   budgetLimitsSchema,
@@ -58,6 +59,7 @@ import {
   promptTokensOf,
   resolveModel,
 } from "../models.js";
+import { runWithDeadline, timeoutMsSchema } from "../timeouts.js";
 import { ModelWithoutOutputCapError } from "./errors.js";
 import {
   ALL_TOOLS,
@@ -155,6 +157,17 @@ export const tokenBudgetMiddlewareOptionsSchema = z
     prices: budgetPriceTableSchema.optional(),
     /** Per-tool call limits per thread and run: `{ web_search: { run: 3, thread: 10 }, "*": { run: 20 } }`. */
     toolCallLimit: toolCallLimitSchema.optional(),
+    /**
+     * Deadline of each model call, in ms (≤ 2^31 − 1). A call past it is abandoned (even when the
+     * model ignores its signal) and fails with `DeadlineExceededError`. Default: none.
+     */
+    timeoutMs: timeoutMsSchema.optional(),
+    /**
+     * Charge a model call that was aborted or timed out at what the provider bills (the late
+     * reply's usage, else the whole reservation) on the shared budget, instead of releasing it at
+     * zero. Default true; set false for a local model that bills nothing.
+     */
+    billAbandonedCalls: z.boolean().optional(),
     /**
      * Throw `UnknownModelPriceError` for a model without a price. Default: true when a thread or
      * run limit has `maxUsd`. With `false` an unpriced model's calls count 0 USD (tokens still count).
@@ -449,6 +462,8 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
     injectRemainingBudget = false,
     requirePrices,
     toolCallLimit,
+    timeoutMs,
+    billAbandonedCalls = true,
     onCharge,
   } = parseConfig("tokenBudgetMiddleware options", tokenBudgetMiddlewareOptionsSchema, options);
 
@@ -647,14 +662,42 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
 
       const { reservation } = admission;
       let response: AIMessage;
-      try {
-        response = await handler({
+      /** The call, when the deadline abandoned it while the provider may still be generating it. */
+      let abandoned: Promise<AIMessage> | undefined;
+      const call = () =>
+        handler({
           ...request,
           ...(plan.callModel !== undefined && { model: plan.callModel as typeof request.model }),
           ...(systemPrompt !== request.systemPrompt && { systemPrompt }),
-        });
+        }) as Promise<AIMessage>;
+      try {
+        response =
+          timeoutMs === undefined
+            ? await call()
+            : await runWithDeadline(call, {
+                timeoutMs,
+                ...(request.runtime.signal !== undefined && { signal: request.runtime.signal }),
+                label: `Model "${plan.name}" call`,
+                onAbandoned: (pending) => {
+                  abandoned = pending;
+                },
+              });
       } catch (error) {
-        if (reservation && budget) await releaseQuietly(budget, reservation);
+        if (reservation && budget) {
+          const { name } = plan;
+          if (abandoned !== undefined || request.runtime.signal?.aborted === true || isAbortError(error)) {
+            // Aborted or timed out: the provider bills what it generated. Charged at the late reply's
+            // usage when it comes (off the request path), else at the whole reservation.
+            const late = abandoned?.then((reply) => usageFromMessage(reply, [], name));
+            const closing = closeAbandoned(budget, reservation, {
+              bill: billAbandonedCalls,
+              ...(late !== undefined && { late }),
+            });
+            if (late === undefined) await closing;
+          } else {
+            await releaseQuietly(budget, reservation); // failed before the provider generated anything
+          }
+        }
         throw error;
       }
 
@@ -824,6 +867,12 @@ function spentIn(totals: TokenBudgetTotals, scope: "thread" | "run"): { tokens: 
   return scope === "thread"
     ? { tokens: totals.threadTokens, usd: totals.threadUsd }
     : { tokens: totals.runTokens, usd: totals.runUsd };
+}
+
+/** True for the error of a client-side abort (`AbortError`, the OpenAI SDK's `APIUserAbortError`). */
+function isAbortError(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  return name === "AbortError" || name === "APIUserAbortError";
 }
 
 /** Tolerance of USD comparisons: sums of float costs drift by far less than a nano-dollar. */
