@@ -477,13 +477,12 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
     }
   }
 
-  function insertAuction(input: AuctionInput): string {
+  function insertAuction(input: AuctionInput, id: string, createdAt: number): void {
     const { outcome } = input;
-    const id = input.id ?? generateId();
     const taskHash = input.taskHash ?? (input.task === undefined ? undefined : hashTask(input.task));
     statements.insertAuction.run({
       id,
-      created_at: input.createdAt ?? now(),
+      created_at: createdAt,
       kind: input.kind,
       mechanism: outcome.mechanism,
       scope_kind: input.scope?.kind ?? null,
@@ -512,15 +511,13 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
         meta: toJson(result.meta),
       });
     }
-    return id;
   }
 
-  function insertCharge(input: ChargeInput): string {
-    const id = input.id ?? generateId();
+  function insertCharge(input: ChargeInput, id: string, at: number): void {
     const scope = input.scope ?? GLOBAL_SCOPE;
     statements.insertCharge.run({
       id,
-      at: input.at ?? now(),
+      at,
       kind: input.kind,
       model: input.model,
       agent: input.agent ?? null,
@@ -535,22 +532,32 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
       label: input.label ?? null,
       metadata: toJson(input.metadata),
     });
-    return id;
   }
 
-  /** The auction with its id and time filled in, so its id is known before it lands (it may be queued). */
-  function auctionToWrite(input: AuctionInput): AuctionInput & { id: string } {
-    const id = input.id ?? generateId();
-    return { ...input, id, createdAt: input.createdAt ?? now() };
+  /**
+   * The ids and times of `inputs`, filled in before the write so that its ids are known when it is
+   * queued (beside the inputs, not copies of them: a copy per record slowed batches by about 5%).
+   */
+  function stamp<Input>(
+    inputs: readonly Input[],
+    idOf: (input: Input) => string | undefined,
+    timeOf: (input: Input) => number | undefined,
+  ): Stamped<Input> {
+    const ids: string[] = [];
+    const times: number[] = [];
+    for (const input of inputs) {
+      ids.push(idOf(input) ?? generateId());
+      times.push(timeOf(input) ?? now());
+    }
+    return { inputs, ids, times };
   }
 
-  function chargeToWrite(input: ChargeInput): ChargeInput & { id: string } {
-    const id = input.id ?? generateId();
-    return { ...input, id, at: input.at ?? now() };
-  }
-
-  const writeAuctions = database.transaction((inputs: readonly AuctionInput[]) => inputs.map(insertAuction));
-  const writeCharges = database.transaction((inputs: readonly ChargeInput[]) => inputs.map(insertCharge));
+  const writeAuctions = database.transaction(({ inputs, ids, times }: Stamped<AuctionInput>) => {
+    for (const [index, input] of inputs.entries()) insertAuction(input, ids[index] as string, times[index] as number);
+  });
+  const writeCharges = database.transaction(({ inputs, ids, times }: Stamped<ChargeInput>) => {
+    for (const [index, input] of inputs.entries()) insertCharge(input, ids[index] as string, times[index] as number);
+  });
   const writeOutcome = database.transaction((input: OutcomeInput) => {
     statements.upsertOutcome.run({
       auction_id: input.auctionId,
@@ -596,34 +603,37 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
     schemaVersion,
 
     async recordAuction(input) {
-      const auction = guard("recordAuction", "could not record an auction", () => auctionToWrite(input));
-      await write(writeJob("recordAuction", `could not record auction ${auction.id}`, 1, writeAuctions, [auction]));
-      return auction.id;
+      const auction = guard("recordAuction", "could not record an auction", () =>
+        stamp([input], auctionIdOf, auctionTimeOf),
+      );
+      const id = auction.ids[0] as string;
+      await write(writeJob("recordAuction", `could not record auction ${id}`, 1, writeAuctions, auction));
+      return id;
     },
 
     async recordAuctions(inputs) {
       const auctions = guard("recordAuctions", `could not record ${inputs.length} auctions`, () =>
-        inputs.map(auctionToWrite),
+        stamp(inputs, auctionIdOf, auctionTimeOf),
       );
       const what = `could not record ${inputs.length} auctions; none was written`;
-      await write(writeJob("recordAuctions", what, auctions.length, writeAuctions, auctions));
-      return auctions.map((auction) => auction.id);
+      await write(writeJob("recordAuctions", what, inputs.length, writeAuctions, auctions));
+      return auctions.ids;
     },
 
     async recordCharge(input) {
-      const charge = guard("recordCharge", "could not record a charge", () => chargeToWrite(input));
+      const charge = guard("recordCharge", "could not record a charge", () => stamp([input], chargeIdOf, chargeTimeOf));
       const what = `could not record a ${input.kind} charge for ${input.model}`;
-      await write(writeJob("recordCharge", what, 1, writeCharges, [charge]));
-      return charge.id;
+      await write(writeJob("recordCharge", what, 1, writeCharges, charge));
+      return charge.ids[0] as string;
     },
 
     async recordCharges(inputs) {
       const charges = guard("recordCharges", `could not record ${inputs.length} charges`, () =>
-        inputs.map(chargeToWrite),
+        stamp(inputs, chargeIdOf, chargeTimeOf),
       );
       const what = `could not record ${inputs.length} charges; none was written`;
-      await write(writeJob("recordCharges", what, charges.length, writeCharges, charges));
-      return charges.map((charge) => charge.id);
+      await write(writeJob("recordCharges", what, inputs.length, writeCharges, charges));
+      return charges.ids;
     },
 
     async recordOutcome(input) {
@@ -747,6 +757,18 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
     },
   };
 }
+
+/** Inputs with the ids and times the ledger gave them (the inputs' own when they have them). */
+interface Stamped<Input> {
+  inputs: readonly Input[];
+  ids: string[];
+  times: number[];
+}
+
+const auctionIdOf = (input: AuctionInput) => input.id;
+const auctionTimeOf = (input: AuctionInput) => input.createdAt;
+const chargeIdOf = (input: ChargeInput) => input.id;
+const chargeTimeOf = (input: ChargeInput) => input.at;
 
 // ---------------------------------------------------------------------------
 // Rows and their mapping to records
