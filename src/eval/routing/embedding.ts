@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { OutputConflictError } from "../outputs.js";
 
 /** What the routers need of an embedder: LangChain's `Embeddings.embedDocuments`. */
 export interface EmbeddingsLike {
@@ -106,7 +107,8 @@ export interface EmbedWithCacheOptions {
  * Embed texts, reading and writing a cache file `<cacheDirectory>/<embedderId>.json` that maps the
  * SHA-256 of each text to its vector. Only texts missing from the cache reach the embedder. The file
  * is rewritten atomically (temp file + rename) after the new vectors are computed. Duplicate texts
- * are embedded once.
+ * are embedded once. A file at the cache's path that is not a cache is refused
+ * (`OutputConflictError`), never rewritten.
  */
 export async function embedWithCache(options: EmbedWithCacheOptions): Promise<number[][]> {
   const { embedder, texts, embedderId, cacheDirectory, batchSize = 64, onProgress } = options;
@@ -152,15 +154,26 @@ async function readCache(file: string): Promise<Map<string, number[]>> {
   } catch {
     return new Map();
   }
+  // Gavel writes the cache atomically (temp file + rename), so a file that is not one is someone
+  // else's: it is refused, never rewritten.
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed !== "object" || parsed === null) return new Map();
-    return new Map(
-      Object.entries(parsed as Record<string, unknown>).filter((entry): entry is [string, number[]] =>
-        Array.isArray(entry[1]),
-      ),
-    );
+    parsed = JSON.parse(text);
   } catch {
-    return new Map(); // a corrupt cache is rebuilt, never trusted
+    parsed = undefined;
   }
+  const entries =
+    typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+      ? Object.entries(parsed as Record<string, unknown>)
+      : undefined;
+  if (entries === undefined || !entries.every(([, vector]) => isVector(vector))) {
+    throw new OutputConflictError(file, "exists and is not a Gavel embedding cache (a JSON object of vectors)", {
+      fix: "move it away, or set embeddingCache to another folder or to false",
+    });
+  }
+  return new Map(entries as Array<[string, number[]]>);
+}
+
+function isVector(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((item) => typeof item === "number");
 }
