@@ -6,8 +6,13 @@
  * js-tiktoken) plus the model's output cap — and checks that every limit can afford it: the
  * thread and run limits kept in agent state, and, when a shared `TokenBudget` is given, its
  * global / thread / run / example accounts (where the bound is reserved). After the call the
- * spend is settled at the real `usage_metadata` (or a tokenizer estimate marked `estimated`),
- * and a call that throws releases its reservation and rethrows.
+ * spend is settled at the real `usage_metadata` (or a tokenizer estimate marked `estimated`);
+ * a call that fails is released, one aborted or timed out is charged at what the provider bills
+ * (`settleAbandoned`). Any model is named, priced and capped: a configurable model
+ * (`initChatModel`, a string model of `createAgent`) is resolved per call to the client it builds.
+ *
+ * Tool calls with a price (`"tool:<name>"` in `prices`) or a limit (`toolCallLimit`) are reserved
+ * and settled the same way in `wrapToolCall` (see `toolCharges.ts`).
  *
  * When a limit cannot afford the next call the agent ends with an AIMessage saying which limit
  * was reached (`exitBehavior: "end"`), throws `BudgetExhaustedError` (`"error"`), or switches to the
@@ -404,20 +409,27 @@ export const TOOL_CALL_LABEL = `${MIDDLEWARE_NAME}.tool`;
  * Before each model call it checks that every limit can afford the call's upper bound (prompt
  * tokens + the model's output cap) — reserving it on the shared `budget`, if one is given — and
  * after the call it charges the real usage (`usage_metadata`, or a js-tiktoken estimate marked
- * `estimated`). A call that throws releases its reservation and the error is rethrown.
- * Thread and run totals live in agent state, in `tokenBudget` ({@link TokenBudgetTotals}).
+ * `estimated`). A call that fails releases its reservation and the error is rethrown; one that
+ * is aborted or passes `timeoutMs` is charged at what the provider bills (`billAbandonedCalls`).
+ * Calls of a priced or limited tool are checked, reserved and charged the same way, and refused
+ * with an error tool message the model reads. Thread and run totals live in agent state, in
+ * `tokenBudget` ({@link TokenBudgetTotals}).
  *
  * @param options - Limits, shared budget, prices and behaviour; see {@link TokenBudgetMiddlewareOptions}.
  * @param options.threadLimit - Limit over the whole thread: a token count or `{ maxTokens?, maxUsd? }`.
  * @param options.runLimit - Limit over one invocation: a token count or `{ maxTokens?, maxUsd? }`.
  * @param options.budget - A `TokenBudget` shared by many agents (global / thread / run / example scopes).
  * @param options.exitBehavior - `"end"` (default), `"error"` or `"downgrade"`.
+ * @param options.prices - Model prices, and tool prices under `"tool:<name>"` (`{ usdPerCall, tokensPerCall? }`).
+ * @param options.toolCallLimit - Calls per tool per thread / run (`"*"`: all tools together).
  * @returns A middleware to pass to `createAgent({ middleware: [...] })`.
  * @throws ConfigError at construction when an option is invalid (a negative or non-numeric
  *   limit, an unknown key, a downgrade model without a price, `"downgrade"` without models).
  * @throws BudgetExhaustedError from `agent.invoke` when `exitBehavior` is `"error"` and a limit cannot
  *   afford the next call.
- * @throws UnknownModelPriceError from the first call of a model that has no price while a `maxUsd` limit is set.
+ * @throws UnknownModelPriceError from the first call of a model that has no price while a `maxUsd` limit is set
+ *   (unless `requirePrices: false`).
+ * @throws UnknownToolPriceError from a call of a tool that has no price, with `requirePrices: true`.
  *
  * @example
  * ```ts
@@ -447,6 +459,25 @@ export const TOOL_CALL_LABEL = `${MIDDLEWARE_NAME}.tool`;
  *   injectRemainingBudget: true,
  * });
  * await agent.invoke(input, { context: { tokenBudget: { exampleId: "gsm8k-17" } } });
+ * ```
+ *
+ * @example
+ * ```ts
+ * // A string model, a paid search tool (at most 3 calls per run) and a USD limit over both.
+ * const agent = createAgent({
+ *   model: "openai:gpt-4o-mini",
+ *   tools: [webSearch],
+ *   middleware: [
+ *     tokenBudgetMiddleware({
+ *       runLimit: { maxUsd: 0.05 },
+ *       prices: { "tool:web_search": { usdPerCall: 0.01 } },
+ *       toolCallLimit: { web_search: { run: 3 } },
+ *       injectRemainingBudget: true,
+ *     }),
+ *   ],
+ * });
+ * const { tokenBudget } = await agent.invoke(input);
+ * tokenBudget.runToolCalls; // { web_search: 2 }
  * ```
  */
 export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}) {
