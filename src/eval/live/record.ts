@@ -22,6 +22,7 @@ import { createConcurrencyLimiter } from "../concurrency.js";
 import { parseNumberedJsonLines, readDataText } from "../data/datasets.js";
 import { type OutcomeRecord, outcomeRecordSchema } from "../data/outcomes.js";
 import { DataError } from "../errors.js";
+import { OutputConflictError } from "../outputs.js";
 import type { EvaluationProgress } from "../routing/options.js";
 import { LiveBackendError, LiveBudgetReachedError } from "./errors.js";
 import type { LivePool } from "./pool.js";
@@ -96,6 +97,13 @@ export async function readOutcomeCache(path: string): Promise<LiveOutcomeRecord[
 async function endLastLine(path: string): Promise<void> {
   if (!existsSync(path)) return;
   const text = await readFile(path, "utf8");
+  // Gavel's caches are JSON Lines; a file whose complete lines are not is someone else's: never touched.
+  const complete = text.slice(0, text.lastIndexOf("\n") + 1).split("\n");
+  if (!complete.every((line) => line.trim() === "" || isJson(line))) {
+    throw new OutputConflictError(path, "exists and is not a Gavel JSON Lines cache", {
+      fix: "move it away, or set output to another folder",
+    });
+  }
   if (text.length === 0 || text.endsWith("\n")) return;
   const start = text.lastIndexOf("\n") + 1;
   try {
@@ -103,6 +111,15 @@ async function endLastLine(path: string): Promise<void> {
     await appendFile(path, "\n");
   } catch {
     await truncate(path, Buffer.byteLength(text.slice(0, start)));
+  }
+}
+
+function isJson(line: string): boolean {
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -98,6 +98,20 @@ describe("recordLiveOutcomes", () => {
     expect(lines(paths.outcomesPath).map((line) => line.prompt_id)).toEqual(["p1", "p2", "p3"]);
   });
 
+  it("never cuts a line of an errors file it did not write: a foreign file is refused, untouched, before any call", async () => {
+    const folder = join(scratch, "foreign-errors");
+    const paths = { outcomesPath: join(folder, "o.jsonl"), errorsPath: join(folder, "e.jsonl") };
+    const model = scriptedModel((prompt) => `right ${prompt.split(" ")[1]}`);
+    await recordLiveOutcomes({ tasks: tasks.slice(0, 1), pool: poolOf({ model }), ...paths });
+    const notes = "my notes\nnot JSON at all, and no newline at the end";
+    writeFileSync(paths.errorsPath, notes);
+    await expect(recordLiveOutcomes({ tasks, pool: poolOf({ model }), ...paths })).rejects.toThrow(
+      `${paths.errorsPath}: exists and is not a Gavel JSON Lines cache`,
+    );
+    expect(readFileSync(paths.errorsPath, "utf8")).toBe(notes);
+    expect(model.calls).toEqual(["question p1"]);
+  });
+
   it("keeps a complete last record that only lacks its newline", async () => {
     const folder = join(scratch, "no-newline");
     const paths = { outcomesPath: join(folder, "o.jsonl"), errorsPath: join(folder, "e.jsonl") };
