@@ -11,9 +11,9 @@ import {
   sweepCommand,
 } from "../../src/cli/eval.js";
 import { reportCommand } from "../../src/cli/report.js";
+import { GAVEL_MARKER_COMMENT } from "../../src/eval/outputs.js";
 import { writeReport } from "../../src/eval/report/index.js";
 import type { EvalReport } from "../../src/eval/report/results.js";
-import { GAVEL_MARKER_COMMENT } from "../../src/eval/outputs.js";
 import { MissingPeerDependencyError } from "../../src/peers.js";
 import { handMadeReport } from "../eval/report/fixture.js";
 import { runGavel } from "../helpers/cli.js";
