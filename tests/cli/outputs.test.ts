@@ -187,6 +187,7 @@ describe("gavel eval --ledger", () => {
     const unknown = await evalInto(out, "--ledger", join(out, "unknown.db"), "--ledger-points", "memory-auction:0.123");
     expect(unknown.exitCode).toBe(EXIT_BAD_INPUT);
     expect(unknown.stderr).toContain('ledgerPoints: no operating point "memory-auction:0.123"');
+    expect(existsSync(join(out, "unknown.db"))).toBe(false); // refused before the ledger is opened
     const malformed = await evalInto(out, "--ledger-points", "everything");
     expect(malformed.exitCode).not.toBe(0); // commander's usage error: exit 2 from the binary
     expect(malformed.stderr).toContain("expected frontier:N, frontier, all or");

@@ -16,7 +16,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { GavelError } from "../../errors.js";
+import { GavelError, parseConfig } from "../../errors.js";
 import type { LedgerWriter } from "../../ledger/types.js";
 import { MissingPeerDependencyError } from "../../peers.js";
 import { DataError, NotImplementedError } from "../errors.js";
@@ -34,7 +34,11 @@ import {
   writeReport,
 } from "../report/write.js";
 import { createHashingEmbeddings } from "../routing/embedding.js";
-import type { EvaluationProgress, RecordedEvaluationOptions } from "../routing/options.js";
+import {
+  type EvaluationProgress,
+  type RecordedEvaluationOptions,
+  recordedEvaluationOptionsSchema,
+} from "../routing/options.js";
 import { runRecordedEvaluation } from "../routing/runner.js";
 import { type ExperimentConfig, requireApiKey, unsupportedReason } from "./config.js";
 import { type EmbedderFactory, liveRunnerOptions, runnerOptionsOf } from "./runner-options.js";
@@ -225,6 +229,13 @@ async function routeAndReport(
   seams: ExperimentSeams,
 ): Promise<{ report: EvalReport; files: WrittenReport }> {
   const { runEvaluation = runRecordedEvaluation, openLedger } = seams;
+  // A `ledgerPoints` list naming a point the run has no pass for is refused before the ledger is opened.
+  if (openLedger !== undefined && seams.ledgerPoints !== undefined) {
+    parseConfig("runRecordedEvaluation options", recordedEvaluationOptionsSchema, {
+      ...runnerOptions,
+      ledgerPoints: seams.ledgerPoints,
+    });
+  }
   const ledger = await openLedger?.();
   let report: EvalReport;
   let runFailed = false;

@@ -698,14 +698,14 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
   if (ledgerCounts !== undefined) {
     const { ledgerPoints } = config;
     const which = Array.isArray(ledgerPoints)
-      ? "the requested"
+      ? "the points asked for"
       : ledgerPoints === "all"
-        ? "all"
+        ? "every point"
         : ledgerPoints === "frontier"
-          ? "the Pareto-optimal"
-          : `at most ${ledgerPoints.frontier} Pareto-optimal (per router)`;
+          ? "each router's Pareto-optimal points"
+          : `at most ${ledgerPoints.frontier} Pareto-optimal points per router`;
     notes.push(
-      `Ledger: run ${ledgerRunId}, ${which} operating points (${ledgerCounts.points} of ${ledgerPasses.size}): ${ledgerCounts.auctions} routing auctions, ${ledgerCounts.charges} charges recorded.`,
+      `Ledger: run ${ledgerRunId} recorded ${ledgerCounts.points} of ${ledgerPasses.size} operating points (${which}): ${ledgerCounts.auctions} routing auctions, ${ledgerCounts.charges} charges.`,
     );
   }
 
