@@ -1,7 +1,7 @@
 /**
  * `gavel ledger`: read the auction ledger from the command line.
  *
- *   gavel ledger spend   --db FILE|URL [--by model|agent|scope] [--since ISO] [--until ISO] [--json]
+ *   gavel ledger spend   --db FILE|URL [--by model|agent|scope|tool] [--since ISO] [--until ISO] [--json]
  *   gavel ledger wins    --db FILE|URL [--kind KIND] [--since ISO] [--until ISO] [--json]
  *   gavel ledger auction ID --db FILE|URL [--json]
  *   gavel ledger recent  --db FILE|URL [--limit N] [--kind KIND] [--json]
@@ -363,7 +363,7 @@ function spendTable(by: SpendGrouping, rows: SpendRow[]): string {
   const output = plainTable([by, "calls", "input tokens", "output tokens", "usd", "estimated"], [1, 2, 3, 4, 5]);
   for (const row of rows) {
     output.push([
-      row.key ?? "(no agent)",
+      row.key ?? (by === "tool" ? "(model calls)" : "(no agent)"),
       integer(row.calls),
       integer(row.inputTokens),
       integer(row.outputTokens),
