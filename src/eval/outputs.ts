@@ -93,7 +93,15 @@ export function hasGavelMarker(text: string): boolean {
   return text.includes(GAVEL_MARKER_COMMENT) || text.includes(GAVEL_MARKER_META);
 }
 
-/** `text` parses as a JSON object whose `field` is `value` (the format tag of Gavel's JSON files). */
+/**
+ * `text` parses as a JSON object whose `field` is `value` (the format tag of Gavel's JSON files).
+ *
+ * @example
+ * ```ts
+ * isTaggedJson('{"format": "gavel-router-weights", "version": 1}', "format", "gavel-router-weights"); // true
+ * isTaggedJson("my notes", "format", "gavel-router-weights"); // false
+ * ```
+ */
 export function isTaggedJson(text: string, field: string, value: string): boolean {
   try {
     const parsed: unknown = JSON.parse(text);
