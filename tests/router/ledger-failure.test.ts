@@ -8,11 +8,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createAgent } from "langchain";
 import { afterAll, describe, expect, it } from "vitest";
 import { createSqliteLedger, type SqliteLedger } from "../../adapters/sqlite/ledger.js";
 import { createAuctionDebate } from "../../src/debate/index.js";
 import { LedgerError } from "../../src/ledger/errors.js";
 import type { LedgerWriteFailure, LedgerWriter } from "../../src/ledger/types.js";
+import { auctionRouterMiddleware } from "../../src/middleware/auctionRouter.js";
 import { AuctionRouter } from "../../src/router/index.js";
 import { scriptedAgents } from "../debate/scripted-agents.js";
 import { CHEAP, DEAR, gavelOf, scriptedMember } from "./scripted-pool.js";
@@ -93,6 +95,23 @@ describe("a ledger that refuses every write", () => {
     } finally {
       process.off("warning", onWarning);
     }
+  });
+
+  it("an agent with auctionRouterMiddleware answers and the refused writes are reported", async () => {
+    const failures: LedgerWriteFailure[] = [];
+    const ledger = await readOnlyLedger("middleware", failures);
+    const members = pool();
+    const agent = createAgent({
+      model: members[1]?.model as ReturnType<typeof scriptedMember>,
+      middleware: [auctionRouterMiddleware({ pool: members, ledger })],
+    });
+    const result = await agent.invoke({ messages: [{ role: "user", content: "Sum the even numbers below 100" }] });
+    expect(result.messages.at(-1)?.text).toMatch(/2450/);
+    expect(failures.map(({ kind, operation }) => `${kind} ${operation}`)).toEqual([
+      "failed recordAuction",
+      "failed recordCharges",
+    ]);
+    await ledger.close();
   });
 
   it("the debate finishes every round and reports each refused write", async () => {
