@@ -485,7 +485,7 @@ export interface LedgerWriteStats {
   pending: number;
   /** Records (auctions, charges, ...) those writes carry. */
   pendingRecords: number;
-  /** Writes, since the ledger opened, that found the lock taken and went through the queue. */
+  /** Writes, since the ledger opened, that went through the queue: the lock was taken, or writes before them were still queued. */
   deferred: number;
   /** Writes that did not land: refused after being queued, or caught and reported by a feature. */
   failed: number;
