@@ -36,7 +36,7 @@ export function reportLedgerFailure(
     records,
     error: LedgerError.isInstance(error)
       ? error
-      : new LedgerError(operation, `could not write ${records} record(s)`, { cause: error }),
+      : new LedgerError(operation, "not written", { cause: error }),
   };
   try {
     if (typeof ledger.reportWriteFailure === "function") {
