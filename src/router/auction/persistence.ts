@@ -9,7 +9,7 @@
  */
 import { ledgerScopeOf } from "../../ledger/budget-events.js";
 import { recordQuietly } from "../../ledger/report.js";
-import type { ChargeInput, LedgerScope } from "../../ledger/types.js";
+import type { AuctionInput, ChargeInput, LedgerScope } from "../../ledger/types.js";
 import { entriesFromAuction } from "../../memory/index.js";
 import type { RouterSettings } from "../options.js";
 import type { AuctionCall, AuctionRun, RouterAuctionRecord } from "./records.js";
@@ -42,7 +42,7 @@ async function writeLedger(settings: RouterSettings, auction: AuctionRun, allCal
     const value = result.meta?.value;
     if (typeof value === "number") values[result.bidder] = value;
   }
-  const auctionInput = {
+  const auctionInput: AuctionInput = {
     id: entry.auctionId,
     kind: "route",
     outcome: entry.outcome,
