@@ -34,9 +34,7 @@ export function reportLedgerFailure(
     kind: "failed",
     operation,
     records,
-    error: LedgerError.isInstance(error)
-      ? error
-      : new LedgerError(operation, "not written", { cause: error }),
+    error: LedgerError.isInstance(error) ? error : new LedgerError(operation, "not written", { cause: error }),
   };
   try {
     if (typeof ledger.reportWriteFailure === "function") {
