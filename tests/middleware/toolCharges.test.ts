@@ -13,9 +13,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
 import { createTokenBudget, UnknownToolPriceError } from "../../src/budget/index.js";
-import { ConfigError } from "../../src/errors.js";
+import { BudgetExhaustedError, ConfigError } from "../../src/errors.js";
 import { createBudgetEventRecorder } from "../../src/ledger/budget-events.js";
 import { type TokenBudgetCharge, tokenBudgetMiddleware } from "../../src/middleware/index.js";
+import { AuctionRouter } from "../../src/router/index.js";
 import { ScriptedChatModel, type ScriptedResponder } from "../helpers/scriptedChatModel.js";
 
 /** A "paid search API": counts its real executions. */
@@ -303,6 +304,24 @@ describe("tokenBudgetMiddleware charging tool calls", () => {
     // After one model call and one search: $0.1 − $0.01 − one model call.
     expect(notes[1]).toContain(`Remaining budget: ~$${(0.1 - 0.01 - modelUsd(1)).toFixed(4)}`);
     expect(notes[1]).toContain("web_search $0.01 each, 2 calls left");
+  });
+
+  it("spends the budget a router screens its members against: after the tools' spend the router refuses", async () => {
+    const budget = createTokenBudget({ limits: { global: { maxUsd: 0.025 } }, prices: SEARCH_PRICE });
+    const { search } = searchTool();
+    const agent = createAgent({
+      model: searchingModel(2),
+      tools: [search],
+      middleware: [tokenBudgetMiddleware({ budget, prices: SEARCH_PRICE })],
+    });
+    await agent.invoke(ask("Search twice."));
+    expect(budget.remaining().usd).toBeCloseTo(0.025 - 0.02 - modelUsd(3), 9); // two searches, three model calls
+
+    // A gpt-4o member's answer reserves ~$0.0051 (512-token cap): it fitted in $0.025, not in what is left.
+    const member = new ScriptedChatModel({ model: "gpt-4o", maxTokens: 512, replies: ["Answer."] });
+    const router = new AuctionRouter({ pool: [{ name: "large", model: member }], jury: "none", budget });
+    await expect(router.invoke("Explain.")).rejects.toSatisfy((error) => BudgetExhaustedError.isInstance(error));
+    expect(member.recorder.callCount).toBe(0);
   });
 
   it("leaves an agent without priced or limited tools to LangChain's own tool handling", () => {
