@@ -12,7 +12,7 @@ import { createAgent, tool } from "langchain";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
-import { createTokenBudget, UnknownToolPriceError } from "../../src/budget/index.js";
+import { createMemoryBudgetStore, createTokenBudget, UnknownToolPriceError } from "../../src/budget/index.js";
 import { BudgetExhaustedError, ConfigError } from "../../src/errors.js";
 import { createBudgetEventRecorder } from "../../src/ledger/budget-events.js";
 import { type TokenBudgetCharge, tokenBudgetMiddleware } from "../../src/middleware/index.js";
@@ -71,6 +71,18 @@ describe("tool prices in the budget's price table", () => {
     const settlement = budget.settle(reservation, { inputTokens: 250, outputTokens: 0 });
     expect(settlement).toMatchObject({ tokens: 250, usd: 0.01, overrun: false });
     expect(budget.remaining()).toEqual({ tokens: 9_750, usd: 0.99 });
+  });
+
+  it("holds and settles a tool call the same way in a store-backed budget", async () => {
+    const budget = createTokenBudget({
+      limits: { global: { maxUsd: 1 } },
+      prices: { "tool:web_search": { usdPerCall: 0.01 } },
+      store: createMemoryBudgetStore(),
+    });
+    const reservation = await budget.reserve({ model: "tool:web_search", inputTokens: 0, maxOutputTokens: 0 });
+    expect(reservation.usd).toBe(0.01);
+    expect(await budget.settle(reservation, { inputTokens: 0, outputTokens: 0 })).toMatchObject({ usd: 0.01 });
+    expect((await budget.remaining()).usd).toBeCloseTo(0.99, 12);
   });
 
   it("names the tool in a bad entry, and refuses an unpriced tool only with requirePrices: true", () => {
