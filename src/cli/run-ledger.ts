@@ -14,6 +14,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync 
 import { dirname, resolve } from "node:path";
 import type { ExperimentLedger } from "../eval/experiment/run.js";
 import { OutputConflictError } from "../eval/outputs.js";
+import { closeLedgerOnSignals } from "../ledger/shutdown.js";
 import { importPeer } from "../peers.js";
 
 /** The flag that lets `gavel eval` replace an existing Gavel ledger (never any other file). */
@@ -122,7 +123,8 @@ export async function checkLedgerTarget(path: string, options: { replace: boolea
 
 /**
  * The ledger of one evaluation run: created when missing, appended to when it is a Gavel ledger, replaced
- * only with `replace` (and only when it is a Gavel ledger). Read it with `gavel ledger ... --db FILE`.
+ * only with `replace` (and only when it is a Gavel ledger). Until it is closed, SIGINT/SIGTERM close it
+ * first (`closeLedgerOnSignals`: queued records land). Read it with `gavel ledger ... --db FILE`.
  *
  * @throws OutputConflictError when the file is not a Gavel ledger (it is left as it was).
  * @example
@@ -137,7 +139,16 @@ export async function openRunLedger(path: string, options: { replace: boolean })
     for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
   }
   mkdirSync(dirname(resolve(path)), { recursive: true });
-  return createSqliteLedger({ path });
+  const ledger = createSqliteLedger({ path });
+  // Ctrl-C or a polite kill while the run's records are still queued behind another writer's lock:
+  // they land (the ledger's close flushes) before the process ends.
+  const stopHandling = closeLedgerOnSignals(ledger);
+  const close = ledger.close.bind(ledger);
+  ledger.close = async () => {
+    stopHandling();
+    await close();
+  };
+  return ledger;
 }
 
 function readHeader(path: string): string {
