@@ -6,12 +6,13 @@ import type { BaseChatModel } from "@langchain/core/language_models/chat_models"
 import { z } from "zod";
 import type { ScopeIds } from "../budget/index.js";
 import {
+  budgetPriceTableSchema,
   createPriceResolver,
   DEFAULT_PRICES,
   mergePrices,
   modelPriceSchema,
-  priceTableSchema,
   scopeIdsSchema,
+  splitPriceTable,
 } from "../budget/index.js";
 import { type SharedTokenBudget, sharedTokenBudgetSchema } from "../budget/shared.js";
 import type { ModelPrice } from "../budget/types.js";
@@ -198,8 +199,11 @@ export const auctionRouterFieldsSchema = z
     vocabularySize: z.number().int().min(2).optional(),
     /** The pool member that answers when every bidder fails. Default: the cheapest member. */
     fallback: z.string().min(1).optional(),
-    /** Prices merged over `DEFAULT_PRICES`, for members without `price`. */
-    prices: priceTableSchema.optional(),
+    /**
+     * Prices merged over `DEFAULT_PRICES`, for members without `price`. The budget's price table
+     * fits as it is: its `"tool:<name>"` entries are checked and ignored (the router calls no tools).
+     */
+    prices: budgetPriceTableSchema.optional(),
     /** Output cap reserved for a winner that declares none (router only, with `budget`). Default 4096. */
     executionMaxTokens: z.number().int().positive().optional(),
     /** Auction id generator. Default `crypto.randomUUID`. */
@@ -212,7 +216,7 @@ export const auctionRouterFieldsSchema = z
 /** Cross-field checks of the router (and middleware) options: names, prices, jurors, fallback. */
 export function checkPool(options: z.output<typeof auctionRouterFieldsSchema>, context: z.RefinementCtx): void {
   const names = new Set<string>();
-  const priceOf = createPriceResolver(mergePrices(DEFAULT_PRICES, options.prices));
+  const priceOf = createPriceResolver(mergePrices(DEFAULT_PRICES, splitPriceTable(options.prices).models));
   options.pool.forEach((member, index) => {
     if (names.has(member.name)) {
       context.addIssue({
@@ -334,7 +338,7 @@ export function resolveSettings(
     generateId = () => crypto.randomUUID(),
     now = Date.now,
   } = options;
-  const priceOf = createPriceResolver(mergePrices(DEFAULT_PRICES, options.prices));
+  const priceOf = createPriceResolver(mergePrices(DEFAULT_PRICES, splitPriceTable(options.prices).models));
   const pool: ResolvedMember[] = options.pool.map((member) => {
     const price = member.price ?? (priceOf(modelName(member.model)) as ModelPrice);
     return { name: member.name, model: member.model, price, pricePerOutputToken: price.outputPerMillion / 1_000_000 };
