@@ -2,21 +2,23 @@
  * What an auction leaves in storage once the winner has answered: the auction, its bids and every
  * charge in the ledger, and the plans (as the jury judged them) in the strategy memory.
  *
- * The ledger writes never fail the request: the answer exists and was paid for by then, so a
- * ledger that refuses or drops a write is reported (`recordQuietly`: the ledger's
- * `reportWriteFailure`, its counter and its `onWriteFailure`; else a process warning) and the
- * answer is returned.
+ * Neither write fails the request: the answer exists and was paid for by then. A ledger that
+ * refuses or drops a write is reported (`recordQuietly`: the ledger's `reportWriteFailure`, its
+ * counter and its `onWriteFailure`; else a process warning); a memory whose `add` fails (an
+ * embedder down, a locked or full folder) is reported as a process warning
+ * (`GavelMemoryWarning`, see {@link warnMemoryFailure}); the answer is returned either way.
  */
 import { ledgerScopeOf } from "../../ledger/budget-events.js";
 import { recordQuietly } from "../../ledger/report.js";
 import type { AuctionInput, ChargeInput, LedgerScope } from "../../ledger/types.js";
+import { StrategyMemoryError } from "../../memory/errors.js";
 import { entriesFromAuction } from "../../memory/index.js";
 import type { RouterSettings } from "../options.js";
 import type { AuctionCall, AuctionRun, RouterAuctionRecord } from "./records.js";
 
 /**
  * Write the auction, its bids and every charge (`execution`: the answer's) to the ledger, and its
- * plans to the memory. A ledger failure is reported, not thrown (see the module comment).
+ * plans to the memory. A ledger or memory failure is reported, never thrown (see the module comment).
  */
 export async function persistAuction(
   settings: RouterSettings,
@@ -84,7 +86,48 @@ async function writeLedger(settings: RouterSettings, auction: AuctionRun, allCal
   }
 }
 
-async function writeMemory(settings: RouterSettings, entry: RouterAuctionRecord) {
+/** {@link addToMemory}, its failure reported as a process warning instead of thrown. */
+async function writeMemory(settings: RouterSettings, entry: RouterAuctionRecord): Promise<void> {
+  try {
+    await addToMemory(settings, entry);
+  } catch (error) {
+    warnMemoryFailure(entry.auctionId, error);
+  }
+}
+
+/**
+ * Report a strategy-memory write that failed after an answer existed, as a Node process warning
+ * (type `GavelMemoryWarning`, code `GAVEL_MEMORY_FAILED`): printed on stderr unless Node runs
+ * with `--no-warnings`, and delivered to `process.on("warning", ...)`. The plans of that auction
+ * are not stored (later refinements do not learn from it); the answer stands.
+ *
+ * @param auctionId - the auction whose plans were not stored.
+ * @param error - what `memory.add` threw, wrapped in a `StrategyMemoryError` unless it is one.
+ * @example
+ * ```ts
+ * process.on("warning", (warning) => {
+ *   if (warning.name === "GavelMemoryWarning") metrics.increment("memory.failed");
+ * });
+ * ```
+ */
+function warnMemoryFailure(auctionId: string, error: unknown): void {
+  const failure = StrategyMemoryError.isInstance(error)
+    ? error
+    : new StrategyMemoryError(
+        { operation: "add", reason: "io", message: "the auction's plans were not stored" },
+        { cause: error },
+      );
+  try {
+    process.emitWarning(`${failure.message} (auction ${auctionId})`, {
+      type: "GavelMemoryWarning",
+      code: "GAVEL_MEMORY_FAILED",
+    });
+  } catch {
+    // A warning listener that throws must not turn the report into the failure it was meant to avoid.
+  }
+}
+
+async function addToMemory(settings: RouterSettings, entry: RouterAuctionRecord): Promise<void> {
   const memory = settings.memory as NonNullable<RouterSettings["memory"]>;
   const effective = entry.bids.map((bid) => {
     const refinement = entry.refinements.find((item) => item.bidder === bid.bidder && item.adopted);
