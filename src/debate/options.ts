@@ -11,6 +11,7 @@ import type { LedgerWriter } from "../ledger/types.js";
 import { MECHANISM_NAMES } from "../market/options.js";
 import type { MechanismName } from "../market/types.js";
 import { isChatModel } from "../models.js";
+import { timeoutMsSchema } from "../timeouts.js";
 
 /**
  * How agents take the floor.
@@ -111,6 +112,21 @@ export const DEFAULT_DEBATE_TOP_K = 1;
  */
 export const DEFAULT_DEBATE_TOP_LOGPROBS = 5;
 
+/**
+ * Default deadline of one agent call (intent, draft or message), in ms: 5 minutes, the router's
+ * `DEFAULT_ANSWER_TIMEOUT_MS`. A debate call writes at most `messageMaxTokens` (192) tokens, so a
+ * healthy one, even a local model on a CPU reading a long transcript, finishes far inside it; the
+ * same bound as the router's answer keeps one rule for "a model call that never ends" while a
+ * hung agent (or one that ignores its abort signal) no longer holds the whole graph.
+ *
+ * @example
+ * ```ts
+ * createAuctionDebate({ agents }); // every call abandoned after DEFAULT_DEBATE_TIMEOUT_MS (300000)
+ * createAuctionDebate({ agents, timeoutMs: 30_000 }); // a hosted API that answers in seconds
+ * ```
+ */
+export const DEFAULT_DEBATE_TIMEOUT_MS = 300_000;
+
 const isFunction = (value: unknown) => typeof value === "function";
 
 const agentSchema = z
@@ -160,6 +176,8 @@ export const auctionDebateOptionsSchema = z
     intentMaxTokens: z.number().int().positive().default(DEFAULT_INTENT_MAX_TOKENS),
     messageMaxTokens: z.number().int().positive().default(DEFAULT_MESSAGE_MAX_TOKENS),
     topLogprobs: z.number().int().min(0).max(20).default(DEFAULT_DEBATE_TOP_LOGPROBS),
+    timeoutMs: timeoutMsSchema.default(DEFAULT_DEBATE_TIMEOUT_MS),
+    billAbandonedCalls: z.boolean().default(true),
     ledger: z
       .custom<LedgerWriter>((value) => typeof (value as LedgerWriter | null)?.recordAuction === "function", {
         message: "must be a LedgerWriter (e.g. createSqliteLedger({ path }))",
@@ -203,6 +221,8 @@ export const auctionDebateOptionsSchema = z
  * | `intentMaxTokens` | `48` | output cap of an intent |
  * | `messageMaxTokens` | `192` | output cap of a message or draft |
  * | `topLogprobs` | `5` | `top_logprobs` asked from ChatOpenAI-like clients (logprob/entropy) |
+ * | `timeoutMs` | `300000` | deadline of each agent call, ms (≤ `MAX_TIMEOUT_MS`); past it the agent is dropped from the round (`reason: "timeout"`), even when its model ignores the abort signal |
+ * | `billAbandonedCalls` | `true` | charge a call abandoned by the deadline or an abort at what the provider bills (its whole reservation; on `sharedBudget` its late usage when it comes); `false`: release it at zero (models that bill nothing) |
  * | `ledger` | — | a `LedgerWriter`: every auction and charge is recorded |
  * | `sharedBudget` | — | a budget shared with the rest of the app (`createTokenBudget`, with or without a `store`): every call is also reserved and settled there, and a refusal drops the call like the example's own budget does |
  * | `sharedBudgetScopes` | — | the thread / run / example ids the shared budget charges the debate's calls to |
@@ -233,6 +253,8 @@ export interface DebateSettings {
   readonly intentMaxTokens: number;
   readonly messageMaxTokens: number;
   readonly topLogprobs: number;
+  readonly timeoutMs: number;
+  readonly billAbandonedCalls: boolean;
   readonly ledger: LedgerWriter | undefined;
   readonly sharedBudget: SharedTokenBudget | undefined;
   readonly sharedBudgetScopes: ScopeIds | undefined;

@@ -92,6 +92,8 @@ export async function runRound(
     scope,
     auctionId,
     config,
+    timeoutMs: settings.timeoutMs,
+    billAbandonedCalls: settings.billAbandonedCalls,
     modelFor: dependencies.modelFor,
   };
   const usage: Record<string, AgentUsage> = {};

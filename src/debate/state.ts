@@ -46,8 +46,12 @@ export interface DebateBid {
 export interface DebateDrop {
   agent: string;
   stage: DebateCallPurpose;
-  /** `"error"`: the call threw (the reservation was released); `"budget"`: it did not fit. */
-  reason: "error" | "budget";
+  /**
+   * `"error"`: the call threw (the reservation was released; when the caller aborted it, charged
+   * as abandoned); `"timeout"`: it missed `timeoutMs` and was abandoned (charged at what the
+   * provider bills, see `billAbandonedCalls`); `"budget"`: it did not fit.
+   */
+  reason: "error" | "timeout" | "budget";
   detail: string;
 }
 
