@@ -7,12 +7,18 @@
  * update, then the commitment candidate by weighted vote) → `commit` (coordinator, ≤ 50 tokens,
  * sees parsed answers and scores only) → back to `execute` until the commitment's parsed answer
  * is the same twice in a row, or `maxRounds`, or the budget cannot pay for the next call.
+ *
+ * Every model call has a deadline (`timeoutMs`, `runWithDeadline`: abandoned even when the model
+ * ignores its abort signal); an abandoned call's reservation is charged at what the provider bills
+ * (`closeAbandoned`, `billAbandonedCalls`) and the run goes on without it (see `invokeHeld`).
  */
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { AIMessage, BaseMessage } from "@langchain/core/messages";
+import type { RunnableConfig } from "@langchain/core/runnables";
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import { z } from "zod";
+import { closeAbandoned } from "../budget/abandoned.js";
 import { BudgetExhaustedError, type Reservation, type ScopeIds, usageFromMessage } from "../budget/index.js";
 import { releaseQuietly, type SharedTokenBudget, settleQuietly, sharedTokenBudgetSchema } from "../budget/shared.js";
 import { parseConfig } from "../errors.js";
@@ -24,6 +30,7 @@ import {
   modelName,
   promptTokensOf,
 } from "../models.js";
+import { DeadlineExceededError, runWithDeadline, timeoutMsSchema } from "../timeouts.js";
 import { buildBelief, refineBeliefs } from "./beliefs.js";
 import { type ConfidenceSource, confidenceOf } from "./confidence.js";
 import { type CandidateSelection, selectCommitmentCandidate } from "./consensus.js";
@@ -62,6 +69,20 @@ export const COORDINATOR_NAME = "coordinator";
  * ```
  */
 export const DEFAULT_EXECUTOR_MAX_TOKENS = 512;
+/**
+ * Default deadline of one model call (strategy, executor answer, commitment), in ms: 5 minutes,
+ * the router's `DEFAULT_ANSWER_TIMEOUT_MS`. A call writes at most `executorMaxTokens` (512) tokens,
+ * so a healthy one, even a local model on a CPU, finishes far inside it; the same bound as the
+ * router's answer keeps one rule for "a model call that never ends", while a hung agent (or one
+ * that ignores its abort signal) no longer holds the whole graph.
+ *
+ * @example
+ * ```ts
+ * createBeliefCoordination({ coordinator, executors, embeddings, parseAnswer }); // calls abandoned after 300000 ms
+ * createBeliefCoordination({ coordinator, executors, embeddings, parseAnswer, timeoutMs: 30_000 });
+ * ```
+ */
+export const DEFAULT_COORDINATION_TIMEOUT_MS = 300_000;
 
 const chatModel = z.custom<BaseChatModel>(isChatModel, { message: "must be a LangChain chat model" });
 const isFunction = (value: unknown) => typeof value === "function";
@@ -110,6 +131,8 @@ export const beliefCoordinationOptionsSchema = z
     strategyAnswerCheck: z.enum(["strip", "reject", "off"]).default("strip"),
     coordinatorMaxTokens: z.number().int().min(1).max(COORDINATOR_TOKEN_LIMIT).default(COORDINATOR_TOKEN_LIMIT),
     executorMaxTokens: z.number().int().positive().default(DEFAULT_EXECUTOR_MAX_TOKENS),
+    timeoutMs: timeoutMsSchema.default(DEFAULT_COORDINATION_TIMEOUT_MS),
+    billAbandonedCalls: z.boolean().default(true),
     name: z.string().min(1).default("belief_coordination"),
   })
   .strict()
@@ -165,7 +188,10 @@ export interface ExecutorAnswer {
   answer: string | undefined;
   confidence: number;
   confidenceSource: ConfidenceSource;
-  /** The executor's call failed: its message. It then has no belief and no vote. */
+  /**
+   * The executor's call failed (it threw, or missed `timeoutMs`: "… did not finish within N ms
+   * and was abandoned."): its message. It then has no belief and no vote.
+   */
   error?: string;
 }
 
@@ -180,6 +206,8 @@ export interface CoordinationRound {
   commitmentAnswer: string | undefined;
   /** `"coordinator"`, or `"candidate"` when the coordinator's commitment did not parse or the budget could not pay for it. */
   commitmentSource: "coordinator" | "candidate";
+  /** The coordinator's commitment call missed `timeoutMs` (its message); the candidate was used. */
+  commitmentError?: string;
 }
 
 /** Why the rounds ended. */
@@ -212,6 +240,8 @@ export const BeliefCoordinationState = Annotation.Root({
   strategy: replace<string>(() => ""),
   /** The strategy guard removed a stated answer. */
   strategyLeaked: replace<boolean>(() => false),
+  /** The coordinator's strategy call missed `timeoutMs` (its message); executors then got no strategy. */
+  strategyError: replace<string | undefined>(() => undefined),
   rounds: replace<CoordinationRound[]>(() => []),
   pending: replace<PendingRound | undefined>(() => undefined),
   /** The latest commitment (text). */
@@ -257,7 +287,22 @@ interface CallResult {
   text: string;
 }
 
-/** A call whose room is already held (or no budget): invoke, then settle (or release on failure). */
+/** The deadline of every call, and what an abandoned call is charged. */
+interface CallDeadline {
+  timeoutMs: number;
+  /** The caller's signal (the graph's `config.signal`). */
+  signal: AbortSignal | undefined;
+  billAbandonedCalls: boolean;
+}
+
+/**
+ * A call whose room is already held (or no budget): invoke with a deadline, then settle (or
+ * release on failure). A call abandoned at its deadline or on the caller's abort (even one whose
+ * model ignores its signal) rejects at once; its reservation is charged at what the provider bills
+ * (`closeAbandoned`: the late reply's usage when it comes within the grace period, else the whole
+ * reservation; not awaited, the reservation holds its room until then), or released at zero
+ * without `billAbandonedCalls`.
+ */
 async function invokeHeld(
   agent: CappedAgent,
   messages: BaseMessage[],
@@ -265,15 +310,37 @@ async function invokeHeld(
   reservation: Reservation | undefined,
   usage: Record<string, CoordinationAgentUsage>,
   role: string,
+  deadline: CallDeadline,
 ): Promise<CallResult> {
   let reply: AIMessage;
+  let abandoned: Promise<AIMessage> | undefined;
   try {
-    reply = (await agent.model.invoke(messages, {
-      tags: ["nostream", "gavel:coordination"],
-      metadata: { gavel_coordination_role: role, gavel_agent: agent.name },
-    })) as AIMessage;
+    reply = await runWithDeadline(
+      (signal) =>
+        agent.model.invoke(messages, {
+          signal,
+          tags: ["nostream", "gavel:coordination"],
+          metadata: { gavel_coordination_role: role, gavel_agent: agent.name },
+        }) as Promise<AIMessage>,
+      {
+        timeoutMs: deadline.timeoutMs,
+        ...(deadline.signal !== undefined && { signal: deadline.signal }),
+        label: agent.name === COORDINATOR_NAME ? `Coordinator ${role}` : `Executor "${agent.name}"`,
+        onAbandoned: (pending) => {
+          abandoned = pending;
+        },
+      },
+    );
   } catch (error) {
-    if (budget && reservation) await releaseQuietly(budget, reservation);
+    if (budget && reservation) {
+      if (abandoned === undefined) await releaseQuietly(budget, reservation);
+      else {
+        void closeAbandoned(budget, reservation, {
+          bill: deadline.billAbandonedCalls,
+          late: abandoned.then((late) => usageFromMessage(late, messages, agent.modelName)),
+        });
+      }
+    }
     throw error;
   }
   const spent = usageFromMessage(reply, messages, agent.modelName);
@@ -363,6 +430,8 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
     strategyAnswerCheck,
     coordinatorMaxTokens,
     executorMaxTokens,
+    timeoutMs,
+    billAbandonedCalls,
   } = config;
   const coordinator = capAgent(COORDINATOR_NAME, config.coordinator, coordinatorMaxTokens);
   const executors = config.executors.map(({ name, model }) => capAgent(name, model, executorMaxTokens));
@@ -371,8 +440,13 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
   const scopesOf = (state: State): ScopeIds | undefined => state.budgetScopes ?? config.budgetScopes;
 
   const budgetStop = (error: BudgetExhaustedError): Update => ({ stopReason: "budget", stopDetail: error.message });
+  const deadlineOf = (runConfig: RunnableConfig | undefined): CallDeadline => ({
+    timeoutMs,
+    signal: runConfig?.signal,
+    billAbandonedCalls,
+  });
 
-  async function strategyNode(state: State): Promise<Update> {
+  async function strategyNode(state: State, runConfig?: RunnableConfig): Promise<Update> {
     const messages = strategyMessages(state.question, coordinatorMaxTokens);
     const usage = { ...state.usage };
     const inputTokens = budget === undefined ? 0 : await promptTokensOf(coordinator.model, messages);
@@ -383,13 +457,28 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
       if (BudgetExhaustedError.isInstance(error)) return budgetStop(error);
       throw error;
     }
-    const { text } = await invokeHeld(coordinator, messages, budget, reservation, usage, "strategy");
+    let text: string;
+    try {
+      ({ text } = await invokeHeld(
+        coordinator,
+        messages,
+        budget,
+        reservation,
+        usage,
+        "strategy",
+        deadlineOf(runConfig),
+      ));
+    } catch (error) {
+      // A strategy that never came: executors get none, as when the guard rejects one.
+      if (!DeadlineExceededError.isInstance(error)) throw error;
+      return { strategy: "", strategyError: error.message, usage };
+    }
     const bounded = truncateToTokens(text.trim(), coordinatorMaxTokens, coordinator.modelName);
     const guarded = guardStrategy(bounded, parseAnswer, strategyAnswerCheck);
     return { strategy: guarded.strategy, strategyLeaked: guarded.leaked, usage };
   }
 
-  async function executeNode(state: State): Promise<Update> {
+  async function executeNode(state: State, runConfig?: RunnableConfig): Promise<Update> {
     const scopes = scopesOf(state);
     const prompts = executors.map((executor) =>
       executorMessages({
@@ -417,11 +506,13 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
       throw error;
     }
     const usage = { ...state.usage };
+    const deadline = deadlineOf(runConfig);
     const settled = await Promise.allSettled(
       executors.map((executor, index) =>
-        invokeHeld(executor, prompts[index] ?? [], budget, reservations[index], usage, "executor"),
+        invokeHeld(executor, prompts[index] ?? [], budget, reservations[index], usage, "executor", deadline),
       ),
     );
+    if (deadline.signal?.aborted) throw deadline.signal.reason; // the caller gave up: no round to record
     const answers: ExecutorAnswer[] = settled.map((outcome, index) => {
       const executor = executors[index]?.name ?? `executor-${index}`;
       if (outcome.status === "rejected") {
@@ -476,7 +567,7 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
     };
   }
 
-  async function commitNode(state: State): Promise<Update> {
+  async function commitNode(state: State, runConfig?: RunnableConfig): Promise<Update> {
     const pending = state.pending;
     if (pending?.selection === undefined || pending.refinement === undefined) return {};
     const { selection } = pending;
@@ -500,6 +591,7 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
     let commitmentAnswer: string | undefined;
     let commitmentSource: CoordinationRound["commitmentSource"] = "coordinator";
     let refusal: BudgetExhaustedError | undefined;
+    let commitmentError: string | undefined;
     const inputTokens = budget === undefined ? 0 : await promptTokensOf(coordinator.model, messages);
     let reservation: Reservation | undefined;
     try {
@@ -508,8 +600,25 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
       if (!BudgetExhaustedError.isInstance(error)) throw error;
       refusal = error;
     }
+    let text: string | undefined;
     if (refusal === undefined) {
-      const { text } = await invokeHeld(coordinator, messages, budget, reservation, usage, "commitment");
+      try {
+        ({ text } = await invokeHeld(
+          coordinator,
+          messages,
+          budget,
+          reservation,
+          usage,
+          "commitment",
+          deadlineOf(runConfig),
+        ));
+      } catch (error) {
+        // A commitment that never came: the round's belief candidate stands, as when it does not parse.
+        if (!DeadlineExceededError.isInstance(error)) throw error;
+        commitmentError = error.message;
+      }
+    }
+    if (text !== undefined) {
       commitment = truncateToTokens(text.trim(), coordinatorMaxTokens, coordinator.modelName);
       commitmentAnswer = parseAnswer(commitment);
     } else {
@@ -529,6 +638,7 @@ export function createBeliefCoordination(options: BeliefCoordinationOptions) {
       commitment,
       commitmentAnswer,
       commitmentSource,
+      ...(commitmentError !== undefined && { commitmentError }),
     };
     const rounds = [...state.rounds, round];
     const previous = state.rounds[state.rounds.length - 1];

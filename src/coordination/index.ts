@@ -44,6 +44,7 @@ export {
   type CoordinationRound,
   type CoordinationStopReason,
   createBeliefCoordination,
+  DEFAULT_COORDINATION_TIMEOUT_MS,
   DEFAULT_EXECUTOR_MAX_TOKENS,
   type ExecutorAnswer,
 } from "./graph.js";
