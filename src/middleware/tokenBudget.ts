@@ -503,6 +503,8 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
   const models = new ModelCatalog(createPriceResolver(mergePrices(DEFAULT_PRICES, modelPrices)), maxOutputTokens);
   /** The hook on tool calls is added only when a tool has a price or a limit (see wrapToolCall below). */
   const tracksTools = Object.keys(toolPrices).length > 0 || Object.keys(toolCallLimit ?? {}).length > 0;
+  /** ...or when every tool must have a price: an unpriced tool is refused there, priced or limited tools or not. */
+  const wrapsTools = tracksTools || requirePrices === true;
   const isTracked = (tool: string) =>
     Object.hasOwn(toolPrices, tool) ||
     (toolCallLimit !== undefined && (Object.hasOwn(toolCallLimit, tool) || Object.hasOwn(toolCallLimit, ALL_TOOLS)));
@@ -767,10 +769,13 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
       return new Command({ update: { tokenBudget: totals } });
     },
 
-    // Tool calls, reserved then settled like model calls. Only when a tool has a price or a limit:
-    // LangChain v1 treats an error that passes through any wrapToolCall hook as fatal to the run,
-    // so an agent without priced or limited tools keeps LangChain's own tool error handling.
-    wrapToolCall: !tracksTools
+    // Tool calls, reserved then settled like model calls. Only when a tool has a price or a limit,
+    // or with requirePrices: true: LangChain v1 treats an error that passes through any wrapToolCall
+    // hook as fatal to the run, so an agent without priced or limited tools keeps LangChain's own
+    // tool error handling. With requirePrices: true an unpriced tool is refused with
+    // UnknownToolPriceError before it runs — fatal on purpose, like UnknownModelPriceError for a
+    // model: a missing price is the operator's to fix, not the model's to work around.
+    wrapToolCall: !wrapsTools
       ? undefined
       : async (request, handler): Promise<ToolMessage | Command> => {
           const { toolCall } = request;

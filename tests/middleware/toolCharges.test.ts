@@ -336,9 +336,42 @@ describe("tokenBudgetMiddleware charging tool calls", () => {
     expect(member.recorder.callCount).toBe(0);
   });
 
+  it("refuses an unpriced tool with requirePrices: true even when no tool is priced or limited (it ran before)", async () => {
+    const { search, executed } = searchTool();
+    const agent = createAgent({
+      model: searchingModel(1),
+      tools: [search],
+      middleware: [
+        tokenBudgetMiddleware({
+          requirePrices: true,
+          prices: { "gpt-4o-mini": { inputPerMillion: 0.15, outputPerMillion: 0.6 } },
+        }),
+      ],
+    });
+    // Before: no wrapToolCall was installed, so the unpriced search ran and the run finished.
+    const error = await agent.invoke(ask("Search.")).catch((caught: unknown) => caught);
+    // LangChain wraps an error from a middleware hook (a MiddlewareError); ours is its cause.
+    const refused = (error as { cause?: unknown }).cause ?? error;
+    expect(UnknownToolPriceError.isInstance(refused)).toBe(true);
+    expect((refused as UnknownToolPriceError).tool).toBe("web_search");
+    expect((refused as Error).message).toContain('prices: { "tool:web_search": { usdPerCall: 0.01 } }');
+    expect(executed).toEqual([]);
+    // A priced tool under requirePrices: true runs and is charged as usual.
+    const priced = searchTool();
+    const result = await createAgent({
+      model: searchingModel(1),
+      tools: [priced.search],
+      middleware: [tokenBudgetMiddleware({ requirePrices: true, prices: SEARCH_PRICE })],
+    }).invoke(ask("Search."));
+    expect(priced.executed).toEqual(["q0-0"]);
+    expect(result.tokenBudget.runToolUsd).toBeCloseTo(0.01, 12);
+  });
+
   it("leaves an agent without priced or limited tools to LangChain's own tool handling", () => {
     const middleware = tokenBudgetMiddleware({ runLimit: 10_000 });
     expect(middleware.wrapToolCall).toBeUndefined();
+    expect(tokenBudgetMiddleware({ requirePrices: false }).wrapToolCall).toBeUndefined();
+    expect(tokenBudgetMiddleware({ requirePrices: true }).wrapToolCall).toBeTypeOf("function");
     expect(tokenBudgetMiddleware({ toolCallLimit: { web_search: { run: 1 } } }).wrapToolCall).toBeTypeOf("function");
     expect(() => tokenBudgetMiddleware({ toolCallLimit: { web_search: { perRun: 1 } as never } })).toThrow(ConfigError);
   });
