@@ -58,6 +58,7 @@ import type {
 } from "../../src/ledger/types.js";
 import type { BidReason, MechanismName } from "../../src/market/types.js";
 import { requirePeer } from "../../src/peers.js";
+import { MAX_TIMEOUT_MS } from "../../src/timeouts.js";
 import { checkLedgerFile, LEDGER_SCHEMA_VERSION, migrateLedger } from "./migrations.js";
 import {
   createWriteQueue,
@@ -87,9 +88,6 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 
 export { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_MAX_QUEUED_RECORDS, DEFAULT_QUEUE_WAIT_MS };
 
-/** The longest delay Node's timers schedule (2^31 - 1 ms); a longer one fires at once. */
-const MAX_TIMER_MS = 2_147_483_647;
-
 /** The global budget scope, used for charges recorded without a scope. */
 const GLOBAL_SCOPE: LedgerScope = { kind: "global", id: "*" };
 
@@ -113,13 +111,13 @@ const sqliteLedgerOptionsSchema = z
     /** Open `path` read-only: the file must exist and be a ledger; nothing is created or migrated. */
     readonly: z.boolean().default(false),
     /** Opening, queries and your own SQL wait this long for a lock held by another connection (writes never do). */
-    busyTimeoutMs: z.number().int().nonnegative().max(MAX_TIMER_MS).default(DEFAULT_BUSY_TIMEOUT_MS),
+    busyTimeoutMs: z.number().int().nonnegative().max(MAX_TIMEOUT_MS).default(DEFAULT_BUSY_TIMEOUT_MS),
     /** Records the write queue holds at most while another connection holds the lock. */
     maxQueuedRecords: z.number().int().positive().default(DEFAULT_MAX_QUEUED_RECORDS),
     /** A write that finds the queue full waits this long for room, then is dropped (reported, and rejected). */
-    queueWaitMs: z.number().int().nonnegative().max(MAX_TIMER_MS).default(DEFAULT_QUEUE_WAIT_MS),
+    queueWaitMs: z.number().int().nonnegative().max(MAX_TIMEOUT_MS).default(DEFAULT_QUEUE_WAIT_MS),
     /** `close()` waits this long for the queue to land, then drops (and reports) what is left. */
-    closeTimeoutMs: z.number().int().nonnegative().max(MAX_TIMER_MS).default(DEFAULT_CLOSE_TIMEOUT_MS),
+    closeTimeoutMs: z.number().int().nonnegative().max(MAX_TIMEOUT_MS).default(DEFAULT_CLOSE_TIMEOUT_MS),
     /** Told of every write that did not land and nobody could be told by a rejection. Default: a process warning. */
     onWriteFailure: functionSchema<(failure: LedgerWriteFailure) => void>().optional(),
     /** Store the task text of auctions; when false only its SHA-256 is stored. */

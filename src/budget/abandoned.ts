@@ -3,6 +3,8 @@
  * instead of releasing it at zero. See docs/budgets.md, "What is billed and what is settled".
  * Pure: no I/O beyond a timer.
  */
+
+import { MAX_TIMEOUT_MS } from "../timeouts.js";
 import type { Reservation, Settlement } from "./options.js";
 import { releaseQuietly, type SharedTokenBudget, settleQuietly } from "./shared.js";
 import type { Usage } from "./types.js";
@@ -88,24 +90,25 @@ export async function settleAbandoned(
  * Close the reservation of an abandoned call: {@link settleAbandoned} when `bill` is true (the
  * provider bills aborted calls), otherwise release it at zero (a local model that bills nothing).
  * Never throws.
+ *
+ * @returns the settlement when the call was billed, undefined when it was released (or could not be settled).
  */
 export async function closeAbandoned(
   budget: SharedTokenBudget,
   reservation: Reservation,
   options: SettleAbandonedOptions & { bill: boolean },
-): Promise<void> {
+): Promise<Settlement | undefined> {
   const { bill, ...rest } = options;
-  if (bill) await settleAbandoned(budget, reservation, rest);
-  else {
-    rest.late?.catch(() => undefined); // nobody waits for it: its failure is nobody's error
-    await releaseQuietly(budget, reservation);
-  }
+  if (bill) return settleAbandoned(budget, reservation, rest);
+  rest.late?.catch(() => undefined); // nobody waits for it: its failure is nobody's error
+  await releaseQuietly(budget, reservation);
+  return undefined;
 }
 
 /** What `late` resolves to within `graceMs`, or undefined when it rejects or takes longer. */
 function withinGrace<T>(late: Promise<T>, graceMs: number): Promise<T | undefined> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), Math.max(0, Math.min(graceMs, 2_147_483_647)));
+    const timer = setTimeout(() => resolve(undefined), Math.max(0, Math.min(graceMs, MAX_TIMEOUT_MS)));
     timer.unref?.();
     late.then(
       (value) => {

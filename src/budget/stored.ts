@@ -17,6 +17,7 @@
  */
 import { z } from "zod";
 import { BudgetExhaustedError, parseConfig } from "../errors.js";
+import { timeoutMsSchema } from "../timeouts.js";
 import { ReservationClosedError } from "./errors.js";
 import {
   type AccountSnapshot,
@@ -111,7 +112,7 @@ const storedTokenBudgetOptionsSchema = tokenBudgetOptionsSchema.extend({
       ),
     { message: "must be a BudgetStore (createSqliteBudgetStore, createPostgresBudgetStore, ...)" },
   ),
-  leaseMs: z.number().int().positive().max(2_147_483_647).optional(),
+  leaseMs: timeoutMsSchema.optional(),
 }); // USD limits are bounded by every budget's schema (MAX_USD_LIMIT = MAX_STORED_USD)
 
 /** A request a store can keep: text without NUL characters (PostgreSQL text cannot hold them). */

@@ -89,6 +89,18 @@ export const DEFAULT_JURY_MAX_TOKENS = 64;
 export const DEFAULT_ANSWER_TIMEOUT_MS = 300_000;
 
 /**
+ * Deadline of each plan, jury and refinement call, in ms (1 minute: a 128-token plan, or a jury line
+ * per plan, takes seconds even on a slow local model). A member over it is dropped from the auction.
+ *
+ * @example
+ * ```ts
+ * DEFAULT_CALL_TIMEOUT_MS; // 60000
+ * new AuctionRouter({ pool, timeoutMs: 10_000 }); // drop a member whose plan takes more than 10 s
+ * ```
+ */
+export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
+
+/**
  * The weights of SALE's score. `C = cost · pricePerOutputToken(USD) · |plan|`,
  * `V = entropy · H + Σ_j jury[j] · γ_j` with H and γ_j in [0, 1].
  * This is the shape `src/router/weights.ts` fits and saves as JSON.
@@ -180,7 +192,8 @@ export const auctionRouterFieldsSchema = z
     seed: z.number().int().optional(),
     /**
      * Time limit of each plan, jury and refinement call, in ms (at most `MAX_TIMEOUT_MS`, 2^31 - 1);
-     * a member over it is dropped, abandoned even when it ignores its abort signal. Default: none.
+     * a member over it is dropped, abandoned even when it ignores its abort signal. Default
+     * {@link DEFAULT_CALL_TIMEOUT_MS} (1 minute).
      */
     timeoutMs: timeoutMsSchema.optional(),
     /**
@@ -289,7 +302,7 @@ export interface RouterSettings {
   budget: SharedTokenBudget | undefined;
   budgetScopes: ScopeIds | undefined;
   seed: number;
-  timeoutMs: number | undefined;
+  timeoutMs: number;
   /** Deadline of the winner's answer (router only). */
   answerTimeoutMs: number;
   billAbandonedCalls: boolean;
@@ -327,7 +340,7 @@ export function resolveSettings(
     budget,
     budgetScopes,
     seed = 0,
-    timeoutMs,
+    timeoutMs = DEFAULT_CALL_TIMEOUT_MS,
     answerTimeoutMs = DEFAULT_ANSWER_TIMEOUT_MS,
     billAbandonedCalls = true,
     planMaxTokens = DEFAULT_PLAN_MAX_TOKENS,

@@ -31,6 +31,7 @@ import {
   type AuctionRun,
   createStrategyAuctionEngine,
   type RouterAuctionRecord,
+  recordAbandonedCharge,
   type StrategyAuctionEngine,
   totalsOf,
   withFallbackAnswer,
@@ -214,7 +215,13 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
             ...this.#answerDeadline(run, options),
             onAbandoned: (pending) => {
               // A reply that still comes is what the provider bills (else the whole reservation).
-              abandoned = { late: pending.then((late) => this.#answerUsage(winner, late, current)) };
+              // A failed late reply reports no usage (rule 3 applies); never an unhandled rejection.
+              abandoned = {
+                late: pending.then(
+                  (late) => this.#answerUsage(winner, late, current),
+                  () => undefined,
+                ),
+              };
             },
           },
         );
@@ -440,7 +447,13 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     if (reservation && budget) {
       if (abandoned === undefined) await releaseQuietly(budget, reservation);
       // Not awaited: a late reply is waited for (the reservation holds its room meanwhile), not the request.
-      else void closeAbandoned(budget, reservation, { bill: billAbandonedCalls, ...abandoned });
+      else {
+        const { auctionId } = run.record;
+        const call = { auctionId, member: run.winner.name, purpose: "answer" as const, scopes: run.scopes };
+        void closeAbandoned(budget, reservation, { bill: billAbandonedCalls, ...abandoned }).then((settlement) =>
+          recordAbandonedCharge(this.#engine.settings, call, settlement),
+        );
+      }
     }
     const { fallback } = this.#engine.settings;
     if (signal?.aborted || run.winner === fallback) return undefined;

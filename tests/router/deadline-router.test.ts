@@ -9,6 +9,7 @@ import { AIMessageChunk } from "@langchain/core/messages";
 import { describe, expect, it, vi } from "vitest";
 import { type BudgetEvent, createTokenBudget } from "../../src/budget/index.js";
 import { ConfigError } from "../../src/errors.js";
+import type { ChargeInput } from "../../src/ledger/types.js";
 import { AuctionRouter, DEFAULT_ANSWER_TIMEOUT_MS, type RouterMetadata } from "../../src/router/index.js";
 import { MAX_TIMEOUT_MS } from "../../src/timeouts.js";
 import { ScriptedChatModel, type ScriptedChatModelCallOptions } from "../helpers/scriptedChatModel.js";
@@ -150,6 +151,96 @@ describe("AuctionRouter: a member that ignores its abort signal", () => {
     const { reservation, settlement } = reservationOf(events, "large", "router.answer");
     expect(settlement?.tokens).toBe(reservation.inputTokens);
     expect(settlement?.tokens).toBeGreaterThan(0);
+  });
+
+  it("leaves no unhandled rejection when a member that obeys its signal is abandoned without a budget", async () => {
+    // The late reply of an abandoned answer is watched only for billing; without a budget, a model
+    // that rejects when its signal fires used to surface as an unhandled rejection (a process crash).
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      class ObedientChatModel extends ScriptedChatModel {
+        override invoke(input: BaseLanguageModelInput, options?: ScriptedChatModelCallOptions) {
+          if (Array.isArray(input) && kindOf({ messages: input } as never) === "answer") {
+            return new Promise<AIMessageChunk>((_, reject) => {
+              options?.signal?.addEventListener("abort", () => reject(new Error("AbortError from provider")));
+            });
+          }
+          return super.invoke(input, options);
+        }
+      }
+      const large = new ObedientChatModel({
+        model: "large",
+        replies: (call) =>
+          kindOf(call) === "plan"
+            ? "Compute, then verify."
+            : gullibleJurorReply(call.messages.find((m) => m.type === "human")?.text ?? "", likesVerify),
+      });
+      const small = scriptedMember("small", { plan: "Guess.", score: likesVerify, answer: "small says 391" });
+      const router = new AuctionRouter({
+        pool: [
+          { name: "small", model: small, price: CHEAP },
+          { name: "large", model: large, price: DEAR },
+        ],
+        answerTimeoutMs: 20,
+      });
+
+      const answer = await router.invoke("What is 17 * 23?");
+      expect(answer.text).toBe("small says 391");
+      await new Promise((resolve) => setTimeout(resolve, 50)); // let any stray rejection surface
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
+  it("records the abandoned answer's charge in the ledger once the budget settles it", async () => {
+    const late = deferred<AIMessageChunk>();
+    const charges: ChargeInput[] = [];
+    const ledger = {
+      recordAuction: async () => "auction",
+      recordAuctions: async () => [],
+      recordCharge: async (charge: ChargeInput) => {
+        charges.push(charge);
+        return "charge";
+      },
+      recordCharges: async (batch: readonly ChargeInput[]) => {
+        charges.push(...batch);
+        return batch.map(() => "charge");
+      },
+      recordOutcome: async () => undefined,
+      close: async () => undefined,
+    };
+    const budget = createTokenBudget({ limits: { global: { maxTokens: 1_000_000 } } });
+    const small = scriptedMember("small", { plan: "Guess.", score: likesVerify, answer: "small says 391" });
+    const router = new AuctionRouter({
+      pool: [
+        { name: "small", model: small, price: CHEAP },
+        { name: "large", model: deafMember("answer", late.promise, []), price: DEAR },
+      ],
+      budget,
+      ledger: ledger as never,
+      answerTimeoutMs: 20,
+    });
+
+    const answer = await router.invoke("What is 17 * 23?");
+    expect(answer.text).toBe("small says 391");
+    expect(charges.some((charge) => charge.metadata?.abandoned === true)).toBe(false); // not settled yet
+
+    late.resolve(
+      new AIMessageChunk({ content: "late", usage_metadata: { input_tokens: 50, output_tokens: 7, total_tokens: 57 } }),
+    );
+    await vi.waitFor(() => expect(charges.filter((charge) => charge.metadata?.abandoned === true)).toHaveLength(1));
+    const abandoned = charges.find((charge) => charge.metadata?.abandoned === true);
+    expect(abandoned).toMatchObject({
+      kind: "settle",
+      agent: "large",
+      label: "answer",
+      inputTokens: 50,
+      outputTokens: 7,
+      auctionId: gavelOf(answer).auction.auctionId,
+    });
   });
 
   it("rejects with the caller's reason on abort although the member never returns", async () => {

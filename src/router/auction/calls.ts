@@ -18,6 +18,7 @@ import { DeadlineExceededError, runWithDeadline } from "../../timeouts.js";
 import type { BudgetScreen } from "../budget-screen.js";
 import { RouterCallTimeoutError } from "../errors.js";
 import type { ResolvedMember } from "../options.js";
+import { recordAbandonedCharge } from "./persistence.js";
 import type { AuctionCall, AuctionState, CallPurpose, EngineContext } from "./records.js";
 
 /** What one internal call gave: the reply, or why it failed (`dispatched`: the model was called). */
@@ -127,7 +128,13 @@ export function createAuctionCalls({ settings, nameOf }: EngineContext, screen: 
           void closeAbandoned(settings.budget, reservation, {
             bill: settings.billAbandonedCalls,
             late: abandoned.then((late) => usageFromMessage(late, prompt, name)),
-          });
+          }).then((settlement) =>
+            recordAbandonedCharge(
+              settings,
+              { auctionId: state.auctionId, member: member.name, purpose, scopes: state.scopes },
+              settlement,
+            ),
+          );
         }
       }
       if (request.signal?.aborted) throw error;

@@ -59,6 +59,7 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     const scopes =
       request.scopes === undefined ? settings.budgetScopes : { ...settings.budgetScopes, ...request.scopes };
     const state: AuctionState = {
+      auctionId,
       request,
       transcript,
       scopes,

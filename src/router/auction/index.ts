@@ -14,6 +14,7 @@
  */
 export { totalsOf } from "./calls.js";
 export { createStrategyAuctionEngine, type StrategyAuctionEngine } from "./engine.js";
+export { recordAbandonedCharge } from "./persistence.js";
 export {
   type AuctionCall,
   type AuctionRequest,

@@ -8,6 +8,7 @@
  * embedder down, a locked or full folder) is reported as a process warning
  * (`GavelMemoryWarning`, see {@link warnMemoryFailure}); the answer is returned either way.
  */
+import type { Settlement } from "../../budget/options.js";
 import { ledgerScopeOf } from "../../ledger/budget-events.js";
 import { recordQuietly } from "../../ledger/report.js";
 import type { AuctionInput, ChargeInput, LedgerScope } from "../../ledger/types.js";
@@ -84,6 +85,37 @@ async function writeLedger(settings: RouterSettings, auction: AuctionRun, allCal
   if (charges.length > 0) {
     await recordQuietly(ledger, "recordCharges", charges.length, () => ledger.recordCharges(charges));
   }
+}
+
+/**
+ * Record the charge of a call settled after it was abandoned (its deadline passed or the caller
+ * aborted; `closeAbandoned` settled it at what the provider bills): it is not among the auction's
+ * calls, which are written when the answer is, so the ledger learns of it here, marked
+ * `metadata.abandoned`. Reported, never thrown.
+ */
+export async function recordAbandonedCharge(
+  settings: RouterSettings,
+  call: { auctionId: string; member: string; purpose: AuctionCall["purpose"]; scopes: AuctionRun["scopes"] },
+  settlement: Settlement | undefined,
+): Promise<void> {
+  const { ledger } = settings;
+  if (!ledger || settlement === undefined) return;
+  const scope = ledgerScopeOf(call.scopes);
+  const charge: ChargeInput = {
+    kind: "settle",
+    model: settlement.model,
+    agent: call.member,
+    inputTokens: settlement.usage.inputTokens,
+    outputTokens: settlement.usage.outputTokens,
+    usd: settlement.usd,
+    estimated: settlement.estimated,
+    auctionId: call.auctionId,
+    reservationId: settlement.reservationId,
+    label: call.purpose,
+    metadata: { abandoned: true },
+    ...(scope && { scope }),
+  };
+  await recordQuietly(ledger, "recordCharges", 1, () => ledger.recordCharges([charge]));
 }
 
 /** {@link addToMemory}, its failure reported as a process warning instead of thrown. */

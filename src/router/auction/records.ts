@@ -148,6 +148,8 @@ export interface AuctionRequest {
 
 /** What one auction's calls share: the request, its scopes, the calls made, the answer's reserve. */
 export interface AuctionState extends ScreenState {
+  /** The auction these calls belong to (ledger charges of calls settled later carry it). */
+  auctionId: string;
   request: AuctionRequest;
   /** Calls made so far, as charged. */
   calls: AuctionCall[];
