@@ -12,7 +12,7 @@
  *
  * Read top to bottom: the lines, reading the cache, the recorder.
  */
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { appendFile, mkdir, readFile, truncate } from "node:fs/promises";
 import { dirname } from "node:path";
 import { z } from "zod";
@@ -89,39 +89,104 @@ export async function readOutcomeCache(path: string): Promise<LiveOutcomeRecord[
   });
 }
 
-/**
- * End a file's last line before appending to it. A run killed mid-write leaves a last line without
- * its newline: a complete record gets its newline, a cut-off fragment (which the reader skips) is
- * cut off, so the next record starts a line of its own instead of gluing onto the fragment.
- */
-async function endLastLine(path: string): Promise<void> {
-  if (!existsSync(path)) return;
-  const text = await readFile(path, "utf8");
-  // Gavel's caches are JSON Lines; a file whose complete lines are not is someone else's: never touched.
-  const complete = text.slice(0, text.lastIndexOf("\n") + 1).split("\n");
-  if (!complete.every((line) => line.trim() === "" || isJson(line))) {
-    throw new OutputConflictError(path, "exists and is not a Gavel JSON Lines cache", {
-      fix: "move it away, or set output to another folder",
-    });
-  }
-  if (text.length === 0 || text.endsWith("\n")) return;
-  const start = text.lastIndexOf("\n") + 1;
-  try {
-    JSON.parse(text.slice(start));
-    await appendFile(path, "\n");
-  } catch {
-    await truncate(path, Buffer.byteLength(text.slice(0, start)));
-  }
+/** An error line as the recorder writes it (see {@link LiveErrorRecord}); other fields are allowed. */
+const liveErrorRecordSchema = z.object({
+  prompt_id: z.string(),
+  eval_name: z.string(),
+  model: z.string(),
+  error: z.string(),
+  at: z.string(),
+  response: z.string().optional(),
+});
+
+/** What a file the recorder appends to must hold, in words and as a schema. */
+interface AppendedFile {
+  /** `"live outcomes cache"`, `"live errors file"`. */
+  what: string;
+  /** `"an outcome record"`, `"a failed call's record"`. */
+  record: string;
+  schema: z.ZodType;
 }
 
-function isJson(line: string): boolean {
-  try {
-    JSON.parse(line);
-    return true;
-  } catch {
-    return false;
+const OUTCOME_LINES: AppendedFile = {
+  what: "live outcomes cache",
+  record: "an outcome record",
+  schema: cachedOutcomeSchema,
+};
+const ERROR_LINES: AppendedFile = {
+  what: "live errors file",
+  record: "a failed call's record",
+  schema: liveErrorRecordSchema,
+};
+
+/**
+ * How every line the recorder writes starts (`JSON.stringify` keeps key order: outcome and error
+ * lines both begin with `prompt_id`). A torn last line that does not start like this is not ours.
+ */
+const GAVEL_LINE_START = '{"prompt_id":';
+
+/**
+ * End a file's last line before appending to it, touching only a file Gavel wrote. A run killed
+ * mid-write leaves a last line without its newline: a complete record gets its newline, a cut-off
+ * fragment of a record (which the reader skips) is cut off, so the next record starts a line of its
+ * own instead of gluing onto the fragment. Anything else is someone else's file, refused untouched:
+ * a complete line that is not JSON or not a record of `lines.schema`, or a last line that is neither
+ * a record nor the start of one (`{"prompt_id":`).
+ * @throws OutputConflictError naming the path, the line, and `--out` (record in another folder).
+ */
+async function endLastLine(path: string, lines: AppendedFile): Promise<void> {
+  if (!existsSync(path)) return;
+  const refuse = (why: string, cause?: unknown) =>
+    new OutputConflictError(path, `exists and is not a Gavel ${lines.what} (${why})`, {
+      flag: OUTPUT_FLAG,
+      fix: `move it away, or pass ${OUTPUT_FLAG} <dir> to record in another folder`,
+      ...(cause === undefined ? {} : { cause }),
+    });
+  if (statSync(path).isDirectory()) throw refuse("it is a folder");
+  const text = await readFile(path, "utf8");
+  const start = text.lastIndexOf("\n") + 1;
+  const complete = text.slice(0, start).split("\n");
+  for (const [index, line] of complete.entries()) {
+    if (line.trim() === "") continue;
+    const problem = recordProblem(line, lines);
+    if (problem !== undefined) throw refuse(`line ${index + 1} ${problem.text}`, problem.cause);
   }
+  const tail = text.slice(start);
+  if (tail.trim() === "") return;
+  const problem = recordProblem(tail, lines);
+  if (problem === undefined) {
+    await appendFile(path, "\n"); // a complete record that only lacks its newline
+    return;
+  }
+  if (problem.json || !tail.trimStart().startsWith(GAVEL_LINE_START)) {
+    throw refuse(
+      problem.json ? `line ${complete.length} ${problem.text}` : "its last line, cut short, is not a Gavel record",
+      problem.cause,
+    );
+  }
+  await truncate(path, Buffer.byteLength(text.slice(0, start))); // our own record, cut short by a crash
 }
+
+/** Why a line is not a record of `lines` (`json`: it is JSON, of another shape), or `undefined`. */
+function recordProblem(line: string, lines: AppendedFile): { text: string; json: boolean; cause: unknown } | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    return { text: "is not JSON", json: false, cause: error };
+  }
+  const parsed = lines.schema.safeParse(value);
+  if (parsed.success) return undefined;
+  const fields = parsed.error.issues.map((issue) => issue.path.join(".") || "(record)");
+  return {
+    text: `is not ${lines.record}: ${[...new Set(fields)].map((field) => `"${field}"`).join(", ")}`,
+    json: true,
+    cause: parsed.error,
+  };
+}
+
+/** The `gavel eval` flag that puts the live files in another folder, named when a file is refused. */
+const OUTPUT_FLAG = "--out";
 
 // ---------------------------------------------------------------------------------------------
 // The recorder
@@ -192,6 +257,9 @@ export async function recordLiveOutcomes(options: RecordLiveOutcomesOptions): Pr
     now = () => new Date(),
   } = options;
 
+  // First of all: a file Gavel did not write is refused untouched, before it is read or any call is made.
+  await endLastLine(outcomesPath, OUTCOME_LINES);
+  await endLastLine(errorsPath, ERROR_LINES);
   const cached = await readOutcomeCache(outcomesPath);
   const byPair = new Map<string, LiveOutcomeRecord>();
   let cacheUsd = 0;
@@ -222,8 +290,6 @@ export async function recordLiveOutcomes(options: RecordLiveOutcomesOptions): Pr
 
   await mkdir(dirname(outcomesPath), { recursive: true });
   await mkdir(dirname(errorsPath), { recursive: true });
-  await endLastLine(outcomesPath);
-  await endLastLine(errorsPath);
   // One write at a time, in completion order, so lines never interleave.
   let writes: Promise<void> = Promise.resolve();
   const append = (path: string, line: unknown) => {

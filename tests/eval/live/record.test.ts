@@ -14,6 +14,7 @@ import {
   type LiveTask,
   recordLiveOutcomes,
 } from "../../../src/eval/live/index.js";
+import { OutputConflictError } from "../../../src/eval/outputs.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "gavel-live-record-"));
 
@@ -106,10 +107,73 @@ describe("recordLiveOutcomes", () => {
     const notes = "my notes\nnot JSON at all, and no newline at the end";
     writeFileSync(paths.errorsPath, notes);
     await expect(recordLiveOutcomes({ tasks, pool: poolOf({ model }), ...paths })).rejects.toThrow(
-      `${paths.errorsPath}: exists and is not a Gavel JSON Lines cache`,
+      `${paths.errorsPath}: exists and is not a Gavel live errors file (line 1 is not JSON)`,
     );
     expect(readFileSync(paths.errorsPath, "utf8")).toBe(notes);
     expect(model.calls).toEqual(["question p1"]);
+  });
+
+  // Each of these was destroyed or appended to before: a one-line file with no newline passed the
+  // check (no complete line), was read as a torn record and truncated to 0 bytes; the errors file was
+  // never checked against a schema.
+  const foreignFiles: Array<{ name: string; file: "outcomesPath" | "errorsPath"; text: string; problem: string }> = [
+    {
+      name: "a note with no newline where the outcomes go",
+      file: "outcomesPath",
+      text: "my precious notes, no newline",
+      problem: "exists and is not a Gavel live outcomes cache (its last line, cut short, is not a Gavel record)",
+    },
+    {
+      name: "a note with no newline where the errors go",
+      file: "errorsPath",
+      text: "my precious notes, no newline",
+      problem: "exists and is not a Gavel live errors file (its last line, cut short, is not a Gavel record)",
+    },
+    {
+      name: "another app's JSON Lines where the errors go",
+      file: "errorsPath",
+      text: '{"keep":true}\n',
+      problem: "exists and is not a Gavel live errors file (line 1 is not a failed call's record:",
+    },
+    {
+      name: "another app's JSON with no newline where the outcomes go",
+      file: "outcomesPath",
+      text: '{"keep":true}',
+      problem: "exists and is not a Gavel live outcomes cache (line 1 is not an outcome record:",
+    },
+    {
+      name: "a torn line glued after notes where the outcomes go",
+      file: "outcomesPath",
+      text: 'notes\n{"prompt_id":"p1","pro',
+      problem: "exists and is not a Gavel live outcomes cache (line 1 is not JSON)",
+    },
+  ];
+  for (const { name, file, text, problem } of foreignFiles) {
+    it(`refuses ${name}, names the path and --out, and leaves it byte for byte`, async () => {
+      const folder = mkdtempSync(join(scratch, "foreign-"));
+      const paths = { outcomesPath: join(folder, "o.jsonl"), errorsPath: join(folder, "e.jsonl") };
+      writeFileSync(paths[file], text);
+      const model = scriptedModel((prompt) => `right ${prompt.split(" ")[1]}`);
+      const error = await recordLiveOutcomes({ tasks, pool: poolOf({ model }), ...paths }).catch((caught) => caught);
+      expect(OutputConflictError.isInstance(error), String(error)).toBe(true);
+      expect((error as OutputConflictError).path).toBe(paths[file]);
+      expect((error as OutputConflictError).flag).toBe("--out");
+      expect((error as Error).message).toContain(`${paths[file]}: ${problem}`);
+      expect((error as Error).message).toContain("--out");
+      expect(readFileSync(paths[file], "utf8")).toBe(text);
+      expect(model.calls).toEqual([]);
+    });
+  }
+
+  it("cuts a torn last line of its own errors file, and appends after it on a line of its own", async () => {
+    const folder = join(scratch, "torn-errors");
+    const paths = { outcomesPath: join(folder, "o.jsonl"), errorsPath: join(folder, "e.jsonl") };
+    const flaky = scriptedModel((prompt) => (prompt === "question p2" ? new Error("503") : "x"));
+    await recordLiveOutcomes({ tasks: tasks.slice(0, 2), pool: poolOf({ flaky }), ...paths });
+    const text = readFileSync(paths.errorsPath, "utf8");
+    writeFileSync(paths.errorsPath, `${text}${text.slice(0, 25)}`); // a second error line killed mid-write
+    await recordLiveOutcomes({ tasks, pool: poolOf({ flaky }), ...paths });
+    expect(lines(paths.errorsPath).map((line) => line.prompt_id)).toEqual(["p2", "p2"]);
   });
 
   it("keeps a complete last record that only lacks its newline", async () => {
