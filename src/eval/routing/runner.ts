@@ -280,6 +280,9 @@ function embedderIdOf(config: ResolvedRecordedEvaluationOptions): string {
   return typeof named === "string" ? named : config.embedder.constructor.name;
 }
 
+/** Auctions or charges written to the ledger at a time (see the ledger write at the end of the run). */
+const LEDGER_BATCH = 500;
+
 /** What one (policy, parameter) pass would write to the ledger. */
 interface LedgerPass {
   auctions: AuctionInput[];
@@ -562,8 +565,16 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
     const passes = [...ledgerPasses].filter(([key]) => recorded.has(key)).map(([, pass]) => pass);
     const auctions = passes.flatMap((pass) => pass.auctions);
     const charges = passes.flatMap((pass) => pass.charges);
-    await ledger.recordAuctions(auctions);
-    await ledger.recordCharges(charges);
+    // In batches, each landed before the next: behind another writer's lock, a ledger with a write
+    // queue holds a bounded number of records, and one batch of the whole run would overflow it.
+    for (let start = 0; start < auctions.length; start += LEDGER_BATCH) {
+      await ledger.recordAuctions(auctions.slice(start, start + LEDGER_BATCH));
+      await ledger.flush?.();
+    }
+    for (let start = 0; start < charges.length; start += LEDGER_BATCH) {
+      await ledger.recordCharges(charges.slice(start, start + LEDGER_BATCH));
+      await ledger.flush?.();
+    }
     for (const pass of passes) for (const outcome of pass.outcomes) await ledger.recordOutcome(outcome);
     ledgerCounts = { points: passes.length, auctions: auctions.length, charges: charges.length };
   }
