@@ -5,7 +5,14 @@
  */
 import type { LedgerWriter } from "./types.js";
 
-/** The signals {@link closeLedgerOnSignals} handles unless told otherwise: Ctrl-C and a polite kill. */
+/**
+ * The signals {@link closeLedgerOnSignals} handles unless told otherwise: Ctrl-C and a polite kill.
+ *
+ * @example
+ * ```ts
+ * closeLedgerOnSignals(ledger, { signals: [...DEFAULT_SHUTDOWN_SIGNALS, "SIGHUP"] });
+ * ```
+ */
 export const DEFAULT_SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
 
 /** The part of `process` {@link closeLedgerOnSignals} uses (a seam for tests). */

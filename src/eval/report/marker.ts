@@ -3,7 +3,14 @@
  * from a file it must not replace (src/eval/outputs.ts). Pure constants: the renderers import them.
  */
 
-/** The text that marks a Markdown, HTML or SVG file as Gavel's (inside a comment or a `<meta>`). */
+/**
+ * The text that marks a Markdown, HTML or SVG file as Gavel's (inside a comment or a `<meta>`).
+ *
+ * @example
+ * ```ts
+ * readFileSync("reports/report.md", "utf8").includes(GAVEL_MARKER); // true: Gavel may replace it
+ * ```
+ */
 export const GAVEL_MARKER = "generator: langchain-gavel";
 
 /** The marker as an HTML/XML/Markdown comment: the last line of `report.md`, the first child of a plot's `<svg>`. */
