@@ -13,7 +13,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HumanMessage } from "@langchain/core/messages";
+import { HumanMessage, ToolMessage } from "@langchain/core/messages";
 import { createAgent, tool } from "langchain";
 import { createBudgetEventRecorder, createTokenBudget, tokenBudgetMiddleware } from "langchain-gavel";
 import { createSqliteLedger } from "langchain-gavel/sqlite";
@@ -62,7 +62,7 @@ const agent = createAgent({
 });
 
 const result = await agent.invoke({ messages: [new HumanMessage("What is a Vickrey auction?")] });
-const refused = result.messages.filter((message) => message.type === "tool" && message.status === "error");
+const refused = result.messages.filter((message) => ToolMessage.isInstance(message) && message.status === "error");
 console.log(`answer: ${result.messages.at(-1)?.content}`);
 console.log(`searches run: ${searches}; refused by the per-run limit: ${refused.length}`);
 console.log(`  the model was told: ${refused[0]?.content ?? "(nothing)"}`);
