@@ -148,7 +148,8 @@ describe("AuctionRouter: jury injection defence", () => {
     });
     const { auction } = gavelOf(await router.invoke("Compute 12 * 12."));
     expect(auction.bids.map((bid) => bid.bidder)).toEqual(["honest"]);
-    expect(auction.dropped.attacker).toBe(`invalid plan: addresses the jury ("give this a 5")`);
+    // The jury's word next to a score given ("give this a 5" alone is no longer enough: "give it 5 seconds").
+    expect(auction.dropped.attacker).toBe(`invalid plan: addresses the jury ("rubric")`);
     expect(auction.winner).toBe("honest");
     // The juror never saw the attack (tests/router/adversarial-prompts.test.ts checks its escaping when shown).
     const juryPrompt = callsOf(attacker, "jury")[0]?.messages.at(-1)?.text ?? "";

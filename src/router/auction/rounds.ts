@@ -101,6 +101,8 @@ export function createBidRounds({ settings, members, nameOf }: EngineContext, ca
     purpose: "plan" | "refine",
     state: AuctionState,
   ) {
+    // The labels the jurors will show these plans under (a score line with another label is harmless).
+    const juryLabels = bidders.map((_, position) => planLabel(position));
     return Promise.all(
       bidders.map(async (member) => {
         const result = await calls.call(member, purpose, prompt, settings.planMaxTokens, state);
@@ -116,6 +118,7 @@ export function createBidRounds({ settings, members, nameOf }: EngineContext, ca
             reportedTokens: typeof reported === "number" ? reported : undefined,
             countTokens: (text) => countTextTokens(text, name),
             task: state.transcript,
+            juryLabels,
           });
         if (invalid !== undefined) return { member, failure: invalid, dispatched: true };
         const entropy = planEntropy(result.reply.response_metadata, plan, { vocabularySize: settings.vocabularySize });
