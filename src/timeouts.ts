@@ -88,11 +88,7 @@ export interface DeadlineOptions<T> {
   signal?: AbortSignal;
   /** What the call is, for the error message (e.g. `'Pool member "fast" answer'`). */
   label?: string;
-  /**
-   * Called once with the still-running work when it is abandoned (deadline or abort). The
-   * reliable way to learn a late result when many calls share one caller's signal (its reason is
-   * one object, so its `pending` is the last call's).
-   */
+  /** Called once with the still-running work when it is abandoned (deadline or the caller's abort). */
   onAbandoned?: (pending: Promise<T>) => void;
 }
 
@@ -100,9 +96,8 @@ export interface DeadlineOptions<T> {
  * Run `work` with a deadline and the caller's signal. Rejects at the deadline with a
  * {@link DeadlineExceededError}, or on the caller's abort with its reason, EVEN WHEN `work`
  * ignores its signal; in both cases the signal passed to `work` is aborted first. The abandoned
- * work is exposed as `pending` on the rejection (on `DeadlineExceededError`, and on an abort
- * reason that is an object, non-enumerable) and passed to `onAbandoned`, so a caller can learn
- * the usage of a call that finishes late. With neither `timeoutMs` nor `signal`, `work` runs as
+ * work is passed to `onAbandoned` (and is `pending` on a `DeadlineExceededError`; the caller's own
+ * abort reason is left as it is), so a caller can learn the usage of a call that finishes late. With neither `timeoutMs` nor `signal`, `work` runs as
  * it is (its signal never aborts).
  *
  * @throws ConfigError when `timeoutMs` is not a positive integer ≤ {@link MAX_TIMEOUT_MS}.
@@ -156,11 +151,7 @@ export function runWithDeadline<T>(
       reject(reason);
     };
     function onAbort() {
-      const reason = signal?.reason;
-      if (typeof reason === "object" && reason !== null && Object.isExtensible(reason)) {
-        Object.defineProperty(reason, "pending", { value: pending, configurable: true, writable: true });
-      }
-      abandon(reason);
+      abandon(signal?.reason);
     }
     signal?.addEventListener("abort", onAbort, { once: true });
     if (signal?.aborted) onAbort(); // aborted while `work` started

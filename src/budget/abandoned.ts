@@ -61,15 +61,17 @@ export interface SettleAbandonedOptions {
  * import { runWithDeadline, settleAbandoned } from "langchain-gavel";
  *
  * const reservation = await budget.reserve({ model: "gpt-4o-mini", inputTokens: 900, maxOutputTokens: 256 });
+ * let abandoned: Promise<AIMessage> | undefined;
  * try {
- *   const reply = await runWithDeadline((signal) => model.invoke(messages, { signal }), { timeoutMs: 30_000 });
+ *   const reply = await runWithDeadline((signal) => model.invoke(messages, { signal }), {
+ *     timeoutMs: 30_000,
+ *     onAbandoned: (pending) => (abandoned = pending),
+ *   });
  *   await budget.settle(reservation, usageFromMessage(reply, messages, "gpt-4o-mini"));
  * } catch (error) {
- *   const pending = (error as { pending?: Promise<AIMessage> }).pending;
+ *   if (abandoned === undefined) await budget.release(reservation); // the model failed: nothing billed
  *   // Charged at the late reply's usage if it comes within 30 s, else at the whole reservation.
- *   await settleAbandoned(budget, reservation, {
- *     late: pending?.then((reply) => usageFromMessage(reply, messages, "gpt-4o-mini")),
- *   });
+ *   else await settleAbandoned(budget, reservation, { late: abandoned.then((reply) => usageFromMessage(reply, messages, "gpt-4o-mini")) });
  *   throw error;
  * }
  * ```
