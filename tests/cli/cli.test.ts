@@ -91,7 +91,17 @@ describe("gavel eval: bad input, missing backends and what is not implemented", 
 
   it("exits with 2 on an outcomes file with a bad line, naming file and line", async () => {
     const path = writeText("broken.jsonl", `${readFileSync(outcomes, "utf8").split("\n")[0]}\n{"prompt_id": "p"}\n`);
-    const { stderr, exitCode } = await gavel(["eval", "--outcomes", path, "--embedder", "hashing", "--quiet"]);
+    const out = join(scratch, "broken-out");
+    const { stderr, exitCode } = await gavel([
+      "eval",
+      "--outcomes",
+      path,
+      "--embedder",
+      "hashing",
+      "--quiet",
+      "--out",
+      out,
+    ]);
     expect(exitCode).toBe(EXIT_BAD_INPUT);
     expect(stderr).toMatch(/broken\.jsonl:2/);
   });
@@ -136,9 +146,11 @@ describe("gavel eval: bad input, missing backends and what is not implemented", 
     const failing = async (): Promise<EvalReport> => {
       throw new Error("disk full");
     };
-    const { stderr, exitCode } = await gavel(["eval", "--outcomes", outcomes, "--embedder", "hashing", "--quiet"], {
-      runEvaluation: failing,
-    });
+    const out = join(scratch, "failing-out");
+    const { stderr, exitCode } = await gavel(
+      ["eval", "--outcomes", outcomes, "--embedder", "hashing", "--quiet", "--out", out],
+      { runEvaluation: failing },
+    );
     expect(exitCode).toBe(EXIT_RUN_FAILED);
     expect(stderr).toContain("disk full");
   });
