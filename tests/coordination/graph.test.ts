@@ -4,6 +4,7 @@ import {
   countTextTokens,
   createMemoryBudgetStore,
   createTokenBudget,
+  type SharedTokenBudget,
   type TokenBudget,
 } from "../../src/budget/index.js";
 import {
@@ -39,6 +40,21 @@ function team(options: { weights?: Record<string, number> | ExecutorWeights } = 
     ...options,
   });
   return { graph, coordinator, executors };
+}
+
+/** Two executors that both say 9, one of which ("down") always fails, for one round on `budget`. */
+function teamWithFailingExecutor(budget: SharedTokenBudget) {
+  return createBeliefCoordination({
+    coordinator: scriptedCoordinator(),
+    executors: [
+      { name: "up", model: scriptedExecutor("up", "9", 0.8) },
+      { name: "down", model: scriptedExecutor("down", "9", 0.8, { fail: true }) },
+    ],
+    embeddings: new ScriptedHashingEmbeddings(),
+    parseAnswer: extractFinalNumber,
+    maxRounds: 1,
+    budget,
+  });
 }
 
 describe("createBeliefCoordination with scripted executors", () => {
@@ -146,17 +162,7 @@ describe("createBeliefCoordination with scripted executors", () => {
 
   it("keeps going when one executor fails, and fails loudly when all do", async () => {
     const budget = createTokenBudget({ limits: { global: { maxTokens: 100_000 } } });
-    const graph = createBeliefCoordination({
-      coordinator: scriptedCoordinator(),
-      executors: [
-        { name: "up", model: scriptedExecutor("up", "9", 0.8) },
-        { name: "down", model: scriptedExecutor("down", "9", 0.8, { fail: true }) },
-      ],
-      embeddings: new ScriptedHashingEmbeddings(),
-      parseAnswer: extractFinalNumber,
-      maxRounds: 1,
-      budget,
-    });
+    const graph = teamWithFailingExecutor(budget);
     const result = await graph.invoke({ question: "How many?" });
     expect(result.answer).toBe("9");
     expect(result.rounds[0]?.answers[1]?.error).toContain("down is down");
@@ -252,17 +258,7 @@ describe("token accounting and budgets", () => {
   it("keeps a store-backed budget shared with other processes: every call settled there, nothing held", async () => {
     const store = createMemoryBudgetStore();
     const budget = createTokenBudget({ limits: { global: { maxTokens: 100_000 } }, store });
-    const graph = createBeliefCoordination({
-      coordinator: scriptedCoordinator(),
-      executors: [
-        { name: "up", model: scriptedExecutor("up", "9", 0.8) },
-        { name: "down", model: scriptedExecutor("down", "9", 0.8, { fail: true }) },
-      ],
-      embeddings: new ScriptedHashingEmbeddings(),
-      parseAnswer: extractFinalNumber,
-      maxRounds: 1,
-      budget,
-    });
+    const graph = teamWithFailingExecutor(budget);
     const result = await graph.invoke({ question: "How many?" });
     expect(result.answer).toBe("9");
     const spent = Object.values(result.usage).reduce((sum, agent) => sum + agent.inputTokens + agent.outputTokens, 0);
