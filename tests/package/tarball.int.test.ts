@@ -263,6 +263,10 @@ try { await createPostgresLedger({ connectionString: "postgres://127.0.0.1/gavel
     });
   });
 
+  /** The RouterBench outcomes file the installed package ships. */
+  const shippedOutcomes = () =>
+    join(project.folder, "node_modules", "langchain-gavel", "data", "routerbench", "outcomes.jsonl.gz");
+
   describe("with the optional peers installed", () => {
     beforeAll(async () => {
       await project.install(OPTIONAL_PEERS.map((name) => `${name}@${testedVersion(name)}`));
@@ -288,14 +292,7 @@ try { await createPostgresLedger({ connectionString: "postgres://127.0.0.1/gavel
     });
 
     it("runs npx gavel eval --outcomes on the shipped RouterBench file, then npx gavel ledger on its ledger", async () => {
-      const outcomes = join(
-        project.folder,
-        "node_modules",
-        "langchain-gavel",
-        "data",
-        "routerbench",
-        "outcomes.jsonl.gz",
-      );
+      const outcomes = shippedOutcomes();
       const evaluation = await project.run(
         "npx",
         ["gavel", "eval", "--outcomes", outcomes, "--max-prompts", "120", "--embedder", "hashing", "--out", "out"],
@@ -308,6 +305,90 @@ try { await createPostgresLedger({ connectionString: "postgres://127.0.0.1/gavel
 
       const spend = await project.run("npx", ["gavel", "ledger", "spend", "--db", "out/ledger.db", "--by", "model"]);
       expect(spend.stdout).toMatch(/gpt-4/);
+    });
+
+    it("appends a second npx gavel eval to its ledger and refuses a --ledger file Gavel did not write", async () => {
+      const outcomes = shippedOutcomes();
+      const evaluate = (...extra: string[]) =>
+        project.run(
+          "npx",
+          [
+            "gavel",
+            "eval",
+            "--outcomes",
+            outcomes,
+            "--max-prompts",
+            "40",
+            "--embedder",
+            "hashing",
+            "--quiet",
+            ...extra,
+          ],
+          { timeoutMs: 600_000 },
+        );
+      await evaluate("--out", "twice");
+      await evaluate("--out", "twice");
+      const runs = await project.run("npx", ["gavel", "ledger", "spend", "--db", "twice/ledger.db", "--by", "scope"]);
+      expect(runs.stdout.match(/run:run-/g)).toHaveLength(2);
+
+      const notes = project.write("notes.txt", "my notes, not a ledger\n");
+      const refused = await evaluate("--out", "refused", "--ledger", notes).catch((error: Error) => error);
+      expect((refused as Error & { cause?: { code?: number } }).cause?.code).toBe(2);
+      expect(String(refused)).toContain("notes.txt");
+      expect(readFileSync(notes, "utf8")).toBe("my notes, not a ledger\n");
+    });
+
+    it("prices tool calls, abandons calls at their deadline and bounds timeouts, from the installed package", async () => {
+      const script = project.write(
+        "hardening.mjs",
+        `import { createAgent, tool } from "langchain";
+import { AuctionRouter, createBudgetEventRecorder, createTokenBudget, runWithDeadline, tokenBudgetMiddleware } from "langchain-gavel";
+import { createSqliteLedger } from "langchain-gavel/sqlite";
+import { ScriptedChatModel } from "langchain-gavel/testing";
+
+const prices = { "tool:web_search": { usdPerCall: 0.01 } };
+const search = tool(async ({ query }) => "result for " + query, {
+  name: "web_search",
+  description: "Search the web",
+  schema: { type: "object", properties: { query: { type: "string" } }, required: ["query"] },
+});
+const model = new ScriptedChatModel({
+  model: "gpt-4o-mini",
+  maxTokens: 64,
+  replies: (call) => (call.index < 3 ? { toolCalls: [{ name: "web_search", args: { query: "q" + call.index } }] } : { content: "done" }),
+});
+const ledger = createSqliteLedger({ path: "tools.db" });
+const recorder = createBudgetEventRecorder(ledger);
+const budget = createTokenBudget({ limits: { global: { maxUsd: 1 } }, prices, onEvent: recorder.onEvent });
+const agent = createAgent({
+  model,
+  tools: [search],
+  middleware: [tokenBudgetMiddleware({ budget, prices, toolCallLimit: { web_search: { run: 2 } } })],
+});
+await agent.invoke({ messages: [{ role: "user", content: "search" }] });
+await recorder.flush();
+const tools = (await ledger.spend({ by: "tool" })).filter((row) => row.key === "web_search").map((row) => ({ calls: row.calls, usd: row.usd }));
+await ledger.close();
+
+let deadline = "none";
+try {
+  await runWithDeadline(() => new Promise(() => {}), { timeoutMs: 20 });
+} catch (error) {
+  deadline = error.name;
+}
+let bound = "none";
+try {
+  new AuctionRouter({ pool: [{ name: "m", model, price: { inputPerMillion: 1, outputPerMillion: 1 } }], timeoutMs: 2 ** 31 });
+} catch (error) {
+  bound = error.name + ": " + error.message;
+}
+console.log(JSON.stringify({ tools, deadline, bound }));`,
+      );
+      const { stdout } = await project.run("node", [script]);
+      const result = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}");
+      expect(result.tools).toEqual([{ calls: 2, usd: 0.02 }]);
+      expect(result.deadline).toBe("DeadlineExceededError");
+      expect(result.bound).toMatch(/^ConfigError: .*timeoutMs.*2147483647/);
     });
 
     it("shares one budget between two processes of the project through the SQLite and PostgreSQL stores", async () => {
