@@ -388,7 +388,7 @@ console.log(JSON.stringify({ tools, deadline, bound }));`,
       const result = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}");
       expect(result.tools).toEqual([{ calls: 2, usd: 0.02 }]);
       expect(result.deadline).toBe("DeadlineExceededError");
-      expect(result.bound).toMatch(/^ConfigError: .*timeoutMs.*2147483647/);
+      expect(result.bound).toMatch(/^ConfigError: .*timeoutMs.*2147483647/s);
     });
 
     it("shares one budget between two processes of the project through the SQLite and PostgreSQL stores", async () => {
