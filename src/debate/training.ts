@@ -13,7 +13,15 @@ import { z } from "zod";
 import { parseConfig, parseJsonConfig } from "../errors.js";
 import { createSeededRandom } from "../market/random.js";
 import { standardNormal } from "../math.js";
-import type { AuctionDebateStateType } from "./state.js";
+/**
+ * What a training debate must return: its final answer and the tokens it spent. An
+ * `AuctionDebateStateType` (what `createAuctionDebate(...).invoke` resolves to) is one; a replay of a
+ * recorded debate is another.
+ */
+export interface TrainingDebateOutcome {
+  finalAnswer?: string | undefined;
+  spentTokens: number;
+}
 
 /** One training question. */
 export interface TrainingQuestion {
@@ -46,8 +54,10 @@ export const trainAggressivenessOptionsSchema = z
         aggressiveness: Record<string, number>,
         question: string,
         item: TrainingQuestion,
-      ) => Promise<AuctionDebateStateType>
-    >(isFunction, { message: "must be a function (aggressiveness, question, item) => Promise<debate state>" }),
+      ) => Promise<TrainingDebateOutcome>
+    >(isFunction, {
+      message: "must be a function (aggressiveness, question, item) => Promise<{ finalAnswer, spentTokens }>",
+    }),
     isCorrect: z
       .custom<(answer: string | undefined, gold: string) => boolean | Promise<boolean>>(isFunction, {
         message: "must be a function",
@@ -71,7 +81,7 @@ export const trainAggressivenessOptionsSchema = z
  * |---|---|---|
  * | `agents` | — | agent names |
  * | `questions` | — | the training split: `{ question, gold }` |
- * | `runDebate` | — | `(α, question, item) => debate.invoke(...)`, a debate built with that α (`item` is the `{ question, gold }` asked) |
+ * | `runDebate` | — | `(α, question, item) => debate.invoke(...)`, a debate built with that α (`item` is the `{ question, gold }` asked); any `{ finalAnswer, spentTokens }` will do (e.g. a replayed recorded debate) |
  * | `isCorrect` | string equality | `(finalAnswer, gold) => boolean`, or a `Promise<boolean>` (e.g. a benchmark's async checker) |
  * | `budget` | — | tokens per example (the reward's denominator) |
  * | `initial` | 1 for every agent | starting α |

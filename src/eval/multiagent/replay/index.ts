@@ -1,6 +1,7 @@
 /**
- * Recorded-debate replay: compare Gavel's stopping and aggregation rules with the recorded full
- * multi-agent debate under a token-budget sweep, without calling any model. See docs/debate-replay.md.
+ * Recorded-debate replay: replay the gated debate and Gavel's stopping and aggregation rules on
+ * recorded multi-agent debates under a token-budget sweep, beside baselines (one agent, round-0
+ * majority, ECON, the full debate), without calling any model. See docs/debate-replay.md.
  *
  * @example
  * ```ts
@@ -26,23 +27,35 @@ export {
   DEFAULT_TRAIN_FRACTION,
   type DebateReplayReport,
   type DebateReplayRow,
+  type DebateReplayTarget,
+  debateReplayTargets,
   fitReliability,
   type ReplayDebatesOptions,
   replayDebates,
   replayDebatesOptionsSchema,
   splitDebates,
+  TARGET_ACCURACY_GAP,
+  TARGET_BUDGET_RANGE,
+  TARGET_TOKEN_SHARE,
 } from "./replay.js";
 export {
+  DEBATE_BASELINES,
   DEBATE_REPLAY_RULES,
+  DEFAULT_GATED_SETTINGS,
+  type DebateBaseline,
+  type DebateReplayRowName,
   type DebateReplayRule,
   FULL_DEBATE,
+  type GatedSettings,
   type PreparedDebate,
   type PreparedRound,
   type QuestionReplay,
   type ReplayStopReason,
   type RuleContext,
+  replayBaseline,
   replayDebate,
   replayFullDebate,
+  rowKind,
 } from "./rules.js";
 export {
   type DebateEmbedderKind,
@@ -50,3 +63,10 @@ export {
   type DebateReplaySeams,
   runDebateReplay,
 } from "./run.js";
+export {
+  DEFAULT_TUNING_RESERVE_PRICES,
+  type GatedTuningOptions,
+  gatedTuningOptionsSchema,
+  type TunedGating,
+  tuneGating,
+} from "./tune.js";

@@ -1,13 +1,15 @@
 /**
  * `replayDebates`: replay recorded multi-agent debates under a budget sweep and compare Gavel's
- * stopping and aggregation rules with the recorded full debate.
+ * rules (the gated debate among them) with baselines and the recorded full debate.
  *
  * Steps, top to bottom:
  * 1. Split the questions into a training and a test part (seeded, independent of line order).
  * 2. Fit each agent's reliability on the training part (smoothed accuracy of its final answer).
- * 3. Prepare the test questions: count every recorded text's tokens with a real tokenizer, parse
- *    every answer with the task's checker, embed every text (only when `econ-commitment` runs).
- * 4. For every budget and rule, replay every test question (see `rules.ts`) and summarise.
+ * 3. Prepare every question: count every recorded text's tokens with a real tokenizer, parse every
+ *    answer with the task's checker; embed the test texts (only when `econ-commitment` runs).
+ * 4. Per budget, tune `gated-tuned` on the training questions (`tune.ts`, only when it runs).
+ * 5. For every budget, replay every test question under each rule and baseline (see `rules.ts`),
+ *    summarise, and check the targets.
  *
  * Pure apart from the injected embedder: the caller reads the file and builds the embedder.
  */
@@ -21,18 +23,28 @@ import {
   weightMap,
 } from "../../../coordination/weights.js";
 import { functionSchema, parseConfig } from "../../../errors.js";
+import { MECHANISM_NAMES } from "../../../market/options.js";
 import { tieKey } from "../../../market/random.js";
 import type { EmbeddingsLike } from "../../routing/embedding.js";
 import { type DebateRecord, isCorrectAnswer, parseDebateAnswer } from "./records.js";
 import {
+  DEBATE_BASELINES,
   DEBATE_REPLAY_RULES,
+  DEFAULT_GATED_SETTINGS,
+  type DebateBaseline,
+  type DebateReplayRowName,
   type DebateReplayRule,
   FULL_DEBATE,
+  type GatedSettings,
   type PreparedDebate,
   type QuestionReplay,
+  type RuleContext,
+  replayBaseline,
   replayDebate,
   replayFullDebate,
+  rowKind,
 } from "./rules.js";
+import { gatedTuningOptionsSchema, type TunedGating, tuneGating } from "./tune.js";
 
 /** The budget sweep of the DALA paper, tokens per question. */
 export const DEFAULT_DEBATE_BUDGETS = [256, 512, 1024, 1536, 2048] as const;
@@ -52,7 +64,7 @@ export const replayDebatesOptionsSchema = z
       .min(1)
       .refine((budgets) => new Set(budgets).size === budgets.length, "budgets must not repeat")
       .default([...DEFAULT_DEBATE_BUDGETS]),
-    /** Rules to compare (the full debate is always reported). */
+    /** Rules to compare (the baselines and the full debate are always reported). */
     rules: z
       .array(z.enum(DEBATE_REPLAY_RULES))
       .min(1)
@@ -73,6 +85,27 @@ export const replayDebatesOptionsSchema = z
       .optional(),
     /** Token counter. Default: js-tiktoken (`countTextTokens(text, record.model)`). */
     countTokens: functionSchema<(text: string, model?: string) => number>().optional(),
+    /**
+     * The speaker auction of `gated` (and the one α is trained under for `gated-tuned`). Default:
+     * `createAuctionDebate`'s: second-price, reserve 0, one speaker a round, α = 1 for everyone.
+     */
+    gated: z
+      .object({
+        mechanism: z.enum(MECHANISM_NAMES).default(DEFAULT_GATED_SETTINGS.mechanism),
+        reservePrice: z.number().nonnegative().default(DEFAULT_GATED_SETTINGS.reservePrice),
+        topK: z.number().int().positive().default(DEFAULT_GATED_SETTINGS.topK),
+        /** α by agent name (`agent-1`, ...); missing agents bid with α = 1. */
+        aggressiveness: z.record(z.string(), z.number().nonnegative()).default({}),
+      })
+      .strict()
+      .default({
+        mechanism: DEFAULT_GATED_SETTINGS.mechanism,
+        reservePrice: DEFAULT_GATED_SETTINGS.reservePrice,
+        topK: DEFAULT_GATED_SETTINGS.topK,
+        aggressiveness: {},
+      }),
+    /** How `gated-tuned` is tuned on the training questions (see `tune.ts`). */
+    tuning: gatedTuningOptionsSchema.default(gatedTuningOptionsSchema.parse({})),
   })
   .strict()
   .superRefine((options, context) => {
@@ -88,10 +121,12 @@ export const replayDebatesOptionsSchema = z
 /** Options of {@link replayDebates}. */
 export type ReplayDebatesOptions = z.input<typeof replayDebatesOptionsSchema>;
 
-/** One line of the comparison: a rule under a budget, over the test questions. */
+/** One line of the comparison: a rule or baseline under a budget, over the test questions. */
 export interface DebateReplayRow {
   budget: number;
-  rule: DebateReplayRule | typeof FULL_DEBATE;
+  rule: DebateReplayRowName;
+  /** One of Gavel's rules, or a baseline it is judged against (`one-agent`, `round0-majority`, `econ-commitment`, `full-debate`). */
+  kind: "gavel" | "baseline";
   questions: number;
   /** Share of test questions answered right. */
   accuracy: number;
@@ -109,6 +144,15 @@ export interface DebateReplayRow {
   unansweredShare: number;
   /** Share of questions whose replay cost more than the budget (only the full debate can). */
   overBudgetShare: number;
+  /** Mean recorded texts paid per question. */
+  meanTexts: number;
+}
+
+/** A target of issue 13, checked on the replayed questions. */
+export interface DebateReplayTarget {
+  description: string;
+  met: boolean;
+  detail: string;
 }
 
 /** Everything {@link replayDebates} found. */
@@ -118,11 +162,19 @@ export interface DebateReplayReport {
   seed: number;
   budgets: number[];
   rules: DebateReplayRule[];
+  /** The baselines reported besides the full debate. */
+  baselines: DebateBaseline[];
+  /** The speaker auction of `gated`. */
+  gated: GatedSettings;
+  /** Per budget, what `gated-tuned` chose on the training questions (empty when it did not run). */
+  tuned: TunedGating[];
+  /** The targets (see {@link debateReplayTargets}). */
+  targets: DebateReplayTarget[];
   /** Ids of the training questions (the others were replayed). */
   trainIds: string[];
   /** Learned reliability per agent position (`agent-1`, ...), as `fitExecutorWeights` saves it. */
   reliability: ExecutorWeights;
-  /** Budget × rule, full debate last within each budget. */
+  /** Budget × (rules, then baselines), the full debate last within each budget. */
   rows: DebateReplayRow[];
   /** Per budget × rule, every test question's replay. */
   replays: Array<{ budget: number; rule: DebateReplayRow["rule"]; questions: QuestionReplay[] }>;
@@ -152,25 +204,48 @@ export async function replayDebates(options: ReplayDebatesOptions): Promise<Deba
     prior,
     embeddings,
     countTokens = countTextTokens,
+    gated,
+    tuning,
   } = parseConfig("replayDebates options", replayDebatesOptionsSchema, options);
 
   const { train, test } = splitDebates(debates, trainFraction, seed);
   const reliability = fitReliability(train, prior);
-  const context = { reliability: weightMap(reliability), defaultReliability: 0.5, seed };
+  const context: RuleContext = { reliability: weightMap(reliability), defaultReliability: 0.5, seed };
   const prepared = test.map((debate) => prepareDebate(debate, countTokens));
   if (rules.includes("econ-commitment") && embeddings !== undefined) await attachEmbeddings(prepared, test, embeddings);
+  const preparedTrain = rules.includes("gated-tuned") ? train.map((debate) => prepareDebate(debate, countTokens)) : [];
+  const agents = agentNames(debates);
 
   const rows: DebateReplayRow[] = [];
   const replays: DebateReplayReport["replays"] = [];
+  const tuned: TunedGating[] = [];
   const full = prepared.map((debate) => replayFullDebate(debate, seed));
+  const record = (budget: number, rule: DebateReplayRowName, questions: QuestionReplay[]) => {
+    rows.push(summarise(budget, rule, questions));
+    replays.push({ budget, rule, questions });
+  };
   for (const budget of budgets) {
     for (const rule of rules) {
-      const questions = prepared.map((debate) => replayDebate(debate, rule, budget, context));
-      rows.push(summarise(budget, rule, questions));
-      replays.push({ budget, rule, questions });
+      let ruleContext: RuleContext = { ...context, gating: gated };
+      if (rule === "gated-tuned") {
+        const chosen = await tuneGating({ train: preparedTrain, agents, budget, base: gated, context, tuning });
+        tuned.push(chosen);
+        ruleContext = { ...context, gating: { ...gated, ...chosen } };
+      }
+      record(
+        budget,
+        rule,
+        prepared.map((debate) => replayDebate(debate, rule, budget, ruleContext)),
+      );
     }
-    rows.push(summarise(budget, FULL_DEBATE, full));
-    replays.push({ budget, rule: FULL_DEBATE, questions: full });
+    for (const baseline of DEBATE_BASELINES) {
+      record(
+        budget,
+        baseline,
+        prepared.map((debate) => replayBaseline(debate, baseline, budget, context)),
+      );
+    }
+    record(budget, FULL_DEBATE, full);
   }
   return {
     questions: { total: debates.length, train: train.length, test: test.length },
@@ -178,11 +253,107 @@ export async function replayDebates(options: ReplayDebatesOptions): Promise<Deba
     seed,
     budgets,
     rules,
+    baselines: [...DEBATE_BASELINES],
+    gated,
+    tuned,
+    targets: debateReplayTargets(rows),
     trainIds: train.map((debate) => debate.id),
     reliability,
     rows,
     replays,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Targets
+// ---------------------------------------------------------------------------------------------
+
+/** The budget range of target (a), tokens per question. */
+export const TARGET_BUDGET_RANGE = [256, 2048] as const;
+/** Target (b): within this much accuracy of the full debate (1 point)... */
+export const TARGET_ACCURACY_GAP = 0.01;
+/** ...with at most this share of its mean tokens. */
+export const TARGET_TOKEN_SHARE = 0.5;
+
+/** Float slack of the comparisons (accuracies are ratios of small integers). */
+const EPSILON = 1e-9;
+
+const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
+
+/**
+ * The two targets of issue 13, from a report's rows:
+ *
+ * (a) at every budget of the sweep in [256, 2048], the best Gavel rule (`kind: "gavel"`) is at least
+ *     as accurate as the better of `one-agent` and `round0-majority` under that budget;
+ * (b) at the largest budget, some Gavel rule is within 1 point of the full debate's accuracy with at
+ *     most 50% of its mean tokens.
+ *
+ * A target with nothing to check (no budget in range, no Gavel row) is reported not met, saying why.
+ *
+ * @example
+ * ```ts
+ * for (const target of debateReplayTargets(report.rows)) console.log(target.met ? "met" : "NOT met", target.detail);
+ * ```
+ */
+export function debateReplayTargets(rows: readonly DebateReplayRow[]): DebateReplayTarget[] {
+  const budgets = [...new Set(rows.map((row) => row.budget))].sort((left, right) => left - right);
+  const at = (budget: number) => rows.filter((row) => row.budget === budget);
+  const bestGavel = (budget: number) =>
+    at(budget)
+      .filter((row) => row.kind === "gavel")
+      .reduce<DebateReplayRow | undefined>(
+        (best, row) => (best === undefined || row.accuracy > best.accuracy ? row : best),
+        undefined,
+      );
+
+  const [low, high] = TARGET_BUDGET_RANGE;
+  const inRange = budgets.filter((budget) => budget >= low && budget <= high);
+  const checks = inRange.map((budget) => {
+    const gavel = bestGavel(budget);
+    const baselines = at(budget).filter((row) => row.rule === "one-agent" || row.rule === "round0-majority");
+    const baseline = baselines.reduce<DebateReplayRow | undefined>(
+      (best, row) => (best === undefined || row.accuracy > best.accuracy ? row : best),
+      undefined,
+    );
+    const met = gavel !== undefined && (baseline === undefined || gavel.accuracy + EPSILON >= baseline.accuracy);
+    const detail = `${budget}: ${gavel === undefined ? "no Gavel rule" : `${gavel.rule} ${percent(gavel.accuracy)}`} ${met ? "≥" : "<"} ${baseline === undefined ? "no baseline" : `${baseline.rule} ${percent(baseline.accuracy)}`}`;
+    return { met, detail };
+  });
+  const floor: DebateReplayTarget = {
+    description: `At every budget in [${low}, ${high}], the best Gavel rule is at least as accurate as one-agent and round0-majority`,
+    met: checks.length > 0 && checks.every((check) => check.met),
+    detail:
+      checks.length === 0
+        ? `not checked: no budget of the sweep is in [${low}, ${high}]`
+        : checks.map((check) => check.detail).join("; "),
+  };
+
+  const largest = budgets[budgets.length - 1];
+  const reference = largest === undefined ? undefined : at(largest).find((row) => row.rule === FULL_DEBATE);
+  let frugal: DebateReplayTarget;
+  const description = `At the largest budget, a Gavel rule within ${TARGET_ACCURACY_GAP * 100} point of the full debate's accuracy with ≤ ${TARGET_TOKEN_SHARE * 100}% of its tokens`;
+  if (largest === undefined || reference === undefined) {
+    frugal = { description, met: false, detail: "not checked: no full-debate row" };
+  } else {
+    const gavel = at(largest).filter((row) => row.kind === "gavel");
+    const accurate = (row: DebateReplayRow) => row.accuracy + TARGET_ACCURACY_GAP + EPSILON >= reference.accuracy;
+    const frugalEnough = (row: DebateReplayRow) =>
+      row.meanTokens <= TARGET_TOKEN_SHARE * reference.meanTokens + EPSILON;
+    const passing = gavel.filter((row) => accurate(row) && frugalEnough(row));
+    const shown = [...(passing.length > 0 ? passing : gavel)].sort(
+      (left, right) => right.accuracy - left.accuracy || left.meanTokens - right.meanTokens,
+    )[0];
+    const head = `${largest}: full debate ${percent(reference.accuracy)} at ${reference.meanTokens.toFixed(1)} tokens`;
+    frugal = {
+      description,
+      met: passing.length > 0,
+      detail:
+        shown === undefined
+          ? `${head}; no Gavel rule`
+          : `${head}; ${passing.length > 0 ? "" : "best: "}${shown.rule} ${percent(shown.accuracy)} at ${shown.meanTokens.toFixed(1)} tokens (${percent(reference.meanTokens > 0 ? shown.meanTokens / reference.meanTokens : 0)} of them)`,
+    };
+  }
+  return [floor, frugal];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,6 +374,12 @@ export function splitDebates(
   );
   const trainCount = Math.floor(debates.length * trainFraction);
   return { train: ordered.slice(0, trainCount), test: ordered.slice(trainCount) };
+}
+
+/** The agent names of the widest debate: `agent-1` … `agent-n`. */
+function agentNames(debates: readonly DebateRecord[]): string[] {
+  const count = debates.reduce((most, debate) => Math.max(most, debate.agents.length), 0);
+  return Array.from({ length: count }, (_, index) => agentName(index));
 }
 
 /** Agent name of position `index`: `agent-1`, `agent-2`, ... */
@@ -238,8 +415,10 @@ export function prepareDebate(
   const roundCount = debate.agents[0]?.length ?? 0;
   const rounds = Array.from({ length: roundCount }, (_, round) => {
     const texts = debate.agents.map((agentTexts) => agentTexts[round] ?? "");
+    const agentTokens = texts.map((text) => countTokens(text, debate.model));
     return {
-      tokens: texts.reduce((sum, text) => sum + countTokens(text, debate.model), 0),
+      tokens: agentTokens.reduce((sum, tokens) => sum + tokens, 0),
+      agentTokens,
       answers: texts.map((text) => parseDebateAnswer(debate.task, text, debate.choices)),
     };
   });
@@ -283,11 +462,7 @@ async function attachEmbeddings(
 // Summary
 // ---------------------------------------------------------------------------------------------
 
-function summarise(
-  budget: number,
-  rule: DebateReplayRow["rule"],
-  questions: readonly QuestionReplay[],
-): DebateReplayRow {
+function summarise(budget: number, rule: DebateReplayRowName, questions: readonly QuestionReplay[]): DebateReplayRow {
   const count = questions.length;
   const share = (test: (replay: QuestionReplay) => boolean) =>
     count === 0 ? 0 : questions.filter(test).length / count;
@@ -296,14 +471,16 @@ function summarise(
   return {
     budget,
     rule,
+    kind: rowKind(rule),
     questions: count,
     accuracy,
     meanTokens,
     costEfficiency: meanTokens > 0 ? accuracy / (meanTokens / 1000) : null,
-    stoppedEarlyShare: share((replay) => replay.roundsPaid < replay.roundsRecorded),
-    stoppedByRuleShare: share((replay) => replay.stopReason === "rule"),
+    stoppedEarlyShare: share((replay) => replay.stopReason !== "completed"),
+    stoppedByRuleShare: share((replay) => replay.stopReason === "rule" || replay.stopReason === "reserve"),
     stoppedByBudgetShare: share((replay) => replay.stopReason === "budget" || replay.stopReason === "unaffordable"),
     unansweredShare: share((replay) => replay.answer === undefined),
     overBudgetShare: share((replay) => replay.tokens > budget),
+    meanTexts: count === 0 ? 0 : questions.reduce((sum, replay) => sum + replay.texts, 0) / count,
   };
 }

@@ -55,31 +55,37 @@ describe("preparing a recorded debate", () => {
 });
 
 describe("the rules, by hand", () => {
-  it("last-round-majority answers with the last round that fits", () => {
+  it("last-round-majority pays whole rounds while they fit, then the texts that still fit", () => {
     if (q1 === undefined) throw new Error("fixture");
-    expect(replayDebate(q1, "last-round-majority", 8, uniform)).toMatchObject({
+    // Not one 3-token text fits: no answer.
+    expect(replayDebate(q1, "last-round-majority", 2, uniform)).toMatchObject({
       answer: undefined,
       correct: false,
       tokens: 0,
       roundsPaid: 0,
+      texts: 0,
       stopReason: "unaffordable",
     });
     expect(replayDebate(q1, "last-round-majority", 9, uniform)).toMatchObject({
       answer: "41",
       correct: false,
       tokens: 9,
+      texts: 3,
       stopReason: "budget",
     });
+    // Rounds 0 and 1 whole (18), then two of round 2's three texts fit in the 8 left.
     expect(replayDebate(q1, "last-round-majority", 26, uniform)).toMatchObject({
       answer: "42",
       correct: true,
-      tokens: 18,
-      roundsPaid: 2,
+      tokens: 24,
+      roundsPaid: 3,
+      texts: 8,
       stopReason: "budget",
     });
     expect(replayDebate(q1, "last-round-majority", 27, uniform)).toMatchObject({
       answer: "42",
       tokens: 27,
+      texts: 9,
       stopReason: "completed",
     });
   });
@@ -164,7 +170,8 @@ describe("replayDebates", () => {
       embeddings: new ScriptedAnswerEmbeddings(),
     });
     expect(report.questions).toEqual({ total: 3, train: 0, test: 3 });
-    expect(report.rows).toHaveLength(3 * (DEBATE_REPLAY_RULES.length + 1));
+    // Every rule, then one-agent, round0-majority and the full debate, under each budget.
+    expect(report.rows).toHaveLength(3 * (DEBATE_REPLAY_RULES.length + 3));
 
     expect(row(report.rows, 9, "last-round-majority")).toMatchObject({
       accuracy: 1 / 3,
@@ -179,7 +186,11 @@ describe("replayDebates", () => {
       stoppedByRuleShare: 1 / 3,
       stoppedByBudgetShare: 2 / 3,
     });
-    expect(row(report.rows, 18, "last-round-majority")).toMatchObject({ accuracy: 2 / 3, meanTokens: 15 });
+    // q2's round 1 (18 tokens) does not fit whole in the 9 left: one of its 6-token texts does (15).
+    expect(row(report.rows, 18, "last-round-majority")).toMatchObject({
+      accuracy: 2 / 3,
+      meanTokens: (18 + 15 + 18) / 3,
+    });
     expect(row(report.rows, 27, "last-round-majority")).toMatchObject({
       accuracy: 2 / 3,
       meanTokens: 24,
@@ -212,7 +223,9 @@ describe("replayDebates", () => {
     await expect(replayDebates({ debates: fixtureDebates })).rejects.toThrow(ConfigError);
     await expect(replayDebates({ debates: fixtureDebates })).rejects.toThrow(/embeddings/);
     const report = await replayDebates({ debates: fixtureDebates, rules: ["stop-on-agreement"], trainFraction: 0 });
-    expect(report.rows.map((entry) => entry.rule)).toEqual(Array(5).fill(["stop-on-agreement", FULL_DEBATE]).flat());
+    expect(report.rows.map((entry) => entry.rule)).toEqual(
+      Array(5).fill(["stop-on-agreement", "one-agent", "round0-majority", FULL_DEBATE]).flat(),
+    );
   });
 });
 
