@@ -10,6 +10,17 @@
  * const { finalAnswer, spentTokens, rounds } = await debate.invoke({ question: "What is 6 × 7?" });
  */
 export { type Aggregate, aggregateAnswers, hasConverged } from "./aggregation.js";
+export {
+  answersAgree,
+  DEFAULT_RELIABILITY,
+  type SpeakerAuctionRules,
+  type SpeakerBid,
+  type SpeakerSelection,
+  type SpeakerSignals,
+  type SpeakerValueSource,
+  selectSpeakers,
+  speakerValue,
+} from "./gating.js";
 export { type AuctionDebateGraph, createAuctionDebate } from "./graph.js";
 export {
   AGGREGATIONS,
@@ -43,6 +54,7 @@ export {
   type AuctionDebateStateType,
   type DebateBid,
   type DebateDrop,
+  type DebateGating,
   type DebateStopReason,
   type RoundRecord,
   type TranscriptEntry,

@@ -1,22 +1,40 @@
 /**
- * One debate round, start to end. Read top to bottom: the pre-flight check (can the budget pay
- * for a useful round?), the three modes, and the bookkeeping.
+ * One debate round, start to end. Read top to bottom: the pre-flight (can the budget pay for a
+ * full round? which gating path?), the three paths, and the bookkeeping.
  *
- * - `intent`: every agent writes a short intent (capped at `intentMaxTokens`) → utility → bid
- *   α × utility → the auction clears → only winners write their full message, broadcast in rank
- *   order. Losers never generate a full message.
- * - `full_draft` (DALA's original): every agent writes its full message as a draft → utility →
- *   bid → auction → winners' drafts are broadcast; losers' drafts stay private but were paid for.
- * - `full`: every agent writes and broadcasts its message; no auction (the baseline).
+ * - `intents` (`intent` / `full_draft` modes, the budget pays for a full round):
+ *   - `intent`: every agent writes a short intent (capped at `intentMaxTokens`) → utility → bid
+ *     α × utility → the speaker auction → only winners write their full message, broadcast in
+ *     rank order. Losers never generate a full message.
+ *   - `full_draft` (DALA's original): every agent writes its full message as a draft → utility →
+ *     bid → auction → winners' drafts are broadcast; losers' drafts stay private but were paid for.
+ * - `everyone` (`full` mode, the budget pays for every message): everyone writes and broadcasts
+ *   its message; no auction (the baseline).
+ * - `prior_bids` (any mode, the budget cannot pay for a full round): no intent or draft; every
+ *   agent bids from what it knew before the round (reliability, its previous answer and the
+ *   others' agreement), and the winners whose messages fit write them. Nobody fits: the debate
+ *   stops with `"budget"`.
+ *
+ * Who speaks is decided by `selectSpeakers` (gating.ts), the same speaker auction the
+ * recorded-debate replay runs: only agents whose message fits bid, and winners are admitted in
+ * rank order while their messages fit together.
  */
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { createTokenBudget } from "../budget/budget.js";
 import { recordQuietly } from "../ledger/report.js";
 import type { ChargeInput, LedgerScope } from "../ledger/types.js";
-import { createAuctioneer } from "../market/auctioneer.js";
-import type { AuctionOutcome, Bid } from "../market/types.js";
+import type { AuctionOutcome } from "../market/types.js";
 import { hasConverged } from "./aggregation.js";
 import { type CallContext, type CallFailure, type CallSuccess, callAgent, reservationSize } from "./calls.js";
+import {
+  answersAgree,
+  DEFAULT_RELIABILITY,
+  type SpeakerAuctionRules,
+  type SpeakerBid,
+  type SpeakerSelection,
+  type SpeakerSignals,
+  selectSpeakers,
+} from "./gating.js";
 import type { DebateAgent, DebateSettings } from "./options.js";
 import { type DebateCallPurpose, debatePrompt, renderTranscript } from "./prompts.js";
 import type {
@@ -24,11 +42,12 @@ import type {
   AuctionDebateStateType,
   DebateBid,
   DebateDrop,
+  DebateGating,
   DebateStopReason,
   RoundRecord,
   TranscriptEntry,
 } from "./state.js";
-import { estimateUtility } from "./utility.js";
+import { estimateUtility, type UtilityEstimate } from "./utility.js";
 
 /** What a round node writes to the state. */
 export type RoundUpdate = Partial<AuctionDebateStateType>;
@@ -43,7 +62,22 @@ function emptyUsage(): AgentUsage {
   return { promptTokens: 0, completionTokens: 0, calls: 0, intentCalls: 0, messageCalls: 0, estimatedCalls: 0 };
 }
 
-/** Runs one round (or stops the debate when the budget cannot pay for one). */
+const sum = (values: readonly number[]) => values.reduce((total, value) => total + value, 0);
+
+/** A speaker-auction bid as the round records it, with the intent or draft it was made with, if any. */
+function debateBid(bid: SpeakerBid, intent?: { estimate: UtilityEstimate; text: string }): DebateBid {
+  return {
+    agent: bid.agent,
+    amount: bid.amount,
+    value: bid.value,
+    source: bid.source,
+    aggressiveness: bid.aggressiveness,
+    tokens: bid.tokens,
+    ...(intent && { utility: intent.estimate.value, utilitySource: intent.estimate.source, text: intent.text }),
+  };
+}
+
+/** Runs one round (or stops the debate when the budget cannot pay for any message). */
 export async function runRound(
   dependencies: RoundDependencies,
   state: AuctionDebateStateType,
@@ -56,7 +90,9 @@ export async function runRound(
   const exampleId = state.exampleId ?? settings.generateId();
   const remaining = Math.max(0, limit - state.spentTokens);
 
-  // Pre-flight: a round starts only when the budget can pay for its minimum useful cost.
+  // Pre-flight: a full round needs every agent's intent + the cheapest message (intent), every
+  // draft (full_draft) or every message (full). When it does not fit, the agents bid without
+  // intents for the messages that do (prior bids); nobody fits, the debate stops.
   const promptOf = (agent: DebateAgent, purpose: DebateCallPurpose) =>
     debatePrompt({
       agent: agent.name,
@@ -69,20 +105,46 @@ export async function runRound(
   const messageCosts = await Promise.all(
     agents.map((agent) => reservationSize(agent, promptOf(agent, "message"), settings.messageMaxTokens)),
   );
-  const intentCosts = await Promise.all(
-    agents.map((agent) => reservationSize(agent, promptOf(agent, "intent"), settings.intentMaxTokens)),
-  );
-  const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
-  const needed = mode === "intent" ? sum(intentCosts) + Math.min(...messageCosts) : sum(messageCosts);
-  if (needed > remaining) {
-    return { stopReason: "budget", exampleId, remainingTokens: remaining };
+  const fullRound =
+    mode === "intent"
+      ? sum(
+          await Promise.all(
+            agents.map((agent) => reservationSize(agent, promptOf(agent, "intent"), settings.intentMaxTokens)),
+          ),
+        ) + Math.min(...messageCosts)
+      : sum(messageCosts);
+  const gating: DebateGating = fullRound <= remaining ? (mode === "full" ? "everyone" : "intents") : "prior_bids";
+
+  const rules: SpeakerAuctionRules = {
+    mechanism: settings.mechanism,
+    reservePrice: settings.reservePrice,
+    topK: mode === "full" ? agents.length : settings.topK,
+    seed: settings.seed + round,
+    temperature: settings.temperature,
+  };
+  const signalsOf = (agent: DebateAgent, tokens: number, utility?: number): SpeakerSignals => ({
+    agent: agent.name,
+    reliability: agent.reliability ?? DEFAULT_RELIABILITY,
+    aggressiveness: settings.aggressiveness[agent.name] ?? 1,
+    tokens,
+    ...(utility !== undefined && { utility }),
+  });
+  let selection: SpeakerSelection | undefined;
+  if (gating === "prior_bids") {
+    selection = selectSpeakers({
+      candidates: agents.map((agent, index) => signalsOf(agent, messageCosts[index] as number)),
+      latestAnswers: state.answers,
+      remainingTokens: remaining,
+      rules,
+    });
+    if (selection.outcome === undefined) return { stopReason: "budget", exampleId, remainingTokens: remaining };
   }
 
   // Reservation ids from the debate's own generator: unique across rounds (a fresh budget per round would restart at reservation-1).
   const budget = createTokenBudget({ limits: { global: { maxTokens: remaining } }, generateId: settings.generateId });
   const charges: ChargeInput[] = [];
   const scope: LedgerScope = { kind: "example", id: exampleId };
-  const auctionId = mode === "full" ? undefined : settings.generateId();
+  const auctionId = gating === "everyone" ? undefined : settings.generateId();
   const context: CallContext = {
     budget,
     ...(settings.sharedBudget && {
@@ -117,32 +179,39 @@ export async function runRound(
     };
   };
 
-  const transcriptText = renderTranscript(state.transcript);
   const answers: Record<string, string> = {};
   const drafts: Record<string, string> = {};
   const spoken: TranscriptEntry[] = [];
-  const bids: DebateBid[] = [];
-  let outcome: AuctionOutcome | undefined;
-  const prices: Record<string, number> = {};
+  let bids: DebateBid[] = [];
 
   const noteAnswer = (agent: DebateAgent, text: string) => {
     const answer = settings.parseAnswer(text);
     if (answer !== undefined) answers[agent.name] = answer;
   };
-
-  if (mode === "full") {
+  /** The given agents write their full message, in parallel; broadcast in the given order. */
+  const speak = async (speakers: readonly DebateAgent[]) => {
     const results = await Promise.all(
-      agents.map((agent) =>
+      speakers.map((agent) =>
         callAgent(context, agent, "message", promptOf(agent, "message"), settings.messageMaxTokens),
       ),
     );
-    agents.forEach((agent, index) => {
+    speakers.forEach((agent, index) => {
       const result = results[index] as CallSuccess | CallFailure;
       account(agent, result, "message");
       if (!result.ok) return;
       spoken.push({ round, agent: agent.name, content: result.text });
+      delete drafts[agent.name];
       noteAnswer(agent, result.text);
     });
+  };
+  const agentsNamed = (names: readonly string[]) =>
+    names.map((name) => agents.find((agent) => agent.name === name) as DebateAgent);
+
+  if (gating === "everyone") {
+    await speak(agents);
+  } else if (gating === "prior_bids" && selection) {
+    bids = selection.bids.map((bid) => debateBid(bid));
+    await speak(agentsNamed(selection.speakers));
   } else {
     // 1. Everyone bids: with an intent, or (full_draft) with its full draft.
     const stage = mode === "intent" ? "intent" : "draft";
@@ -150,12 +219,13 @@ export async function runRound(
     const results = await Promise.all(
       agents.map((agent) => callAgent(context, agent, stage, promptOf(agent, stage), maxTokens)),
     );
-    const bidTexts = new Map<string, string>();
+    const transcriptText = renderTranscript(state.transcript);
+    const intents = new Map<string, { estimate: UtilityEstimate; text: string }>();
+    const candidates: SpeakerSignals[] = [];
     agents.forEach((agent, index) => {
       const result = results[index] as CallSuccess | CallFailure;
       account(agent, result, mode === "intent" ? "intent" : "message");
       if (!result.ok) return;
-      bidTexts.set(agent.name, result.text);
       drafts[agent.name] = result.text;
       noteAnswer(agent, result.text);
       const estimate = estimateUtility(
@@ -164,79 +234,48 @@ export async function runRound(
         result.reply.response_metadata as Record<string, unknown> | undefined,
         transcriptText,
       );
-      const aggressiveness = settings.aggressiveness[agent.name] ?? 1;
-      const bid: DebateBid = {
-        agent: agent.name,
-        amount: aggressiveness * estimate.value,
-        utility: estimate.value,
-        utilitySource: estimate.source,
-        aggressiveness,
-        text: result.text,
-      };
-      if (settings.mechanism === "budgeted_vcg") {
-        bid.tokens = mode === "intent" ? (messageCosts[index] as number) : Math.max(1, result.usage.outputTokens);
-      }
-      bids.push(bid);
+      intents.set(agent.name, { estimate, text: result.text });
+      const tokens = mode === "intent" ? (messageCosts[index] as number) : result.usage.outputTokens;
+      candidates.push(signalsOf(agent, tokens, estimate.value));
     });
 
-    // 2. The auction. budgeted_vcg may spend at most what is left of the budget.
-    if (bids.length > 0) {
-      const auctioneer = createAuctioneer({
-        mechanism: settings.mechanism,
-        reservePrice: settings.reservePrice,
-        topK: settings.topK,
-        seed: settings.seed + round,
-        temperature: settings.temperature,
-        ...(settings.mechanism === "budgeted_vcg" && { tokenCap: budget.remaining().tokens ?? 0 }),
-      });
-      outcome = auctioneer.clear(
-        bids.map(
-          (bid): Bid => ({
-            bidder: bid.agent,
-            amount: bid.amount,
-            ...(bid.tokens !== undefined && { tokens: bid.tokens }),
-            meta: { utility: bid.utility, utilitySource: bid.utilitySource },
-          }),
-        ),
-      );
-      for (const result of outcome.results) if (result.won) prices[result.bidder] = result.price;
-    }
+    // 2. The speaker auction, over what is left once the intents (or drafts) are paid.
+    selection = selectSpeakers({
+      candidates,
+      latestAnswers: state.answers,
+      remainingTokens: budget.remaining().tokens ?? 0,
+      rules,
+    });
+    bids = selection.bids.map((bid) => debateBid(bid, intents.get(bid.agent)));
 
-    // 3. Winners speak, in rank order (reservations are taken in that order).
-    const winners = (outcome?.winners ?? []).map((name) => agents.find((agent) => agent.name === name) as DebateAgent);
-    if (mode === "intent") {
-      const messages = await Promise.all(
-        winners.map((agent) =>
-          callAgent(context, agent, "message", promptOf(agent, "message"), settings.messageMaxTokens),
-        ),
-      );
-      winners.forEach((agent, index) => {
-        const result = messages[index] as CallSuccess | CallFailure;
-        account(agent, result, "message");
-        if (!result.ok) return;
-        spoken.push({ round, agent: agent.name, content: result.text });
-        delete drafts[agent.name];
-        noteAnswer(agent, result.text);
-      });
-    } else {
-      for (const agent of winners) {
-        spoken.push({ round, agent: agent.name, content: bidTexts.get(agent.name) ?? "" });
-        delete drafts[agent.name];
+    // 3. Winners speak, in rank order: they write their message (intent), or their draft is broadcast.
+    if (mode === "intent") await speak(agentsNamed(selection.speakers));
+    else {
+      for (const name of selection.speakers) {
+        spoken.push({ round, agent: name, content: intents.get(name)?.text ?? "" });
+        delete drafts[name];
       }
     }
   }
 
   // Bookkeeping: usage, tokens, ledger, stop rule.
+  const outcome: AuctionOutcome | undefined = selection?.outcome;
+  const speakers = spoken.map((entry) => entry.agent);
+  const prices: Record<string, number> = {};
+  for (const result of outcome?.results ?? []) {
+    if (result.won && speakers.includes(result.bidder)) prices[result.bidder] = result.price;
+  }
   const roundTokens = charges
     .filter((charge) => charge.kind === "settle")
     .reduce((total, charge) => total + charge.inputTokens + charge.outputTokens, 0);
   const spentTokens = state.spentTokens + roundTokens;
   const record: RoundRecord = {
     round,
+    gating,
     ...(auctionId !== undefined && { auctionId }),
     bids,
     ...(outcome !== undefined && { outcome }),
-    speakers: spoken.map((entry) => entry.agent),
+    speakers,
     prices,
     answers,
     drops,
@@ -244,9 +283,18 @@ export async function runRound(
   };
   await writeLedger(settings, state.question, record, charges, scope);
 
+  // A full round converges when everyone who took part agrees. A prior-bid round heard only its
+  // speakers: it converges when the latest answers of at least two agents (all of them agreeing)
+  // say so, so one speaker alone is no agreement while others could still afford to speak.
+  const converged =
+    gating === "prior_bids"
+      ? answersAgree({ ...state.answers, ...answers }, agents.length)
+      : hasConverged(answers, [...participants]);
   let stopReason: DebateStopReason | undefined;
-  if (participants.size === 0) stopReason = "no_agents";
-  else if (hasConverged(answers, [...participants])) stopReason = "converged";
+  // A prior-bid auction that heard nobody (no bid met the reserve price): nothing else is affordable.
+  if (gating === "prior_bids" && selection?.speakers.length === 0) stopReason = "budget";
+  else if (participants.size === 0) stopReason = "no_agents";
+  else if (converged) stopReason = "converged";
   else if (round + 1 >= settings.maxRounds) stopReason = "max_rounds";
 
   return {
@@ -281,8 +329,14 @@ async function writeLedger(
         outcome,
         scope,
         task: question,
-        values: Object.fromEntries(record.bids.map((bid) => [bid.agent, bid.utility])),
-        metadata: { round: record.round, mode: settings.mode, utility: settings.utility, speakers: record.speakers },
+        values: Object.fromEntries(record.bids.map((bid) => [bid.agent, bid.value])),
+        metadata: {
+          round: record.round,
+          mode: settings.mode,
+          gating: record.gating,
+          utility: settings.utility,
+          speakers: record.speakers,
+        },
       }),
     );
   }

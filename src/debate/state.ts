@@ -5,6 +5,7 @@
  */
 import { Annotation } from "@langchain/langgraph";
 import type { AuctionOutcome } from "../market/types.js";
+import type { SpeakerValueSource } from "./gating.js";
 import type { DebateCallPurpose } from "./prompts.js";
 import type { UtilitySource } from "./utility.js";
 
@@ -31,15 +32,28 @@ export interface AgentUsage {
 /** One agent's bid in a round. */
 export interface DebateBid {
   agent: string;
-  /** α × utility. */
+  /** α × value. */
   amount: number;
-  utility: number;
-  utilitySource: UtilitySource;
+  /**
+   * What the agent's message is worth, by `source`: its intent's (or draft's) utility estimate
+   * (`"intent"`); without an intent (a `prior_bids` round), its reliability (`"reliability"`) or
+   * reliability × (1 − agreement) once it has answered (`"disagreement"`). See `speakerValue`.
+   */
+  value: number;
+  source: SpeakerValueSource;
   aggressiveness: number;
-  /** `budgeted_vcg` only: the message's reservation size (prompt + output cap). */
-  tokens?: number;
-  /** The intent (or, in `full_draft` mode, the draft) the bid was made with. */
-  text: string;
+  /**
+   * Tokens its message costs: the message's reservation (prompt + `messageMaxTokens`), or in
+   * `full_draft` intent rounds its draft's output tokens. An agent whose tokens exceed what is left
+   * of the budget does not take part in the auction (its bid is still recorded here).
+   */
+  tokens: number;
+  /** Bids made with an intent or draft only: the utility estimate (= `value`). */
+  utility?: number;
+  /** Bids made with an intent or draft only: how `utility` was estimated. */
+  utilitySource?: UtilitySource;
+  /** Bids made with an intent or draft only: the intent (or, in `full_draft` mode, the draft). */
+  text?: string;
 }
 
 /** An agent left out of (part of) a round, and why. */
@@ -55,17 +69,31 @@ export interface DebateDrop {
   detail: string;
 }
 
+/**
+ * How a round chose its speakers:
+ * - `"intents"` (`intent` / `full_draft` modes, the budget pays for a full round): every agent
+ *   wrote an intent or draft and bid its utility;
+ * - `"everyone"` (`full` mode, the budget pays for every message): no auction, everyone spoke;
+ * - `"prior_bids"` (any mode, the budget cannot pay for a full round): no intent or draft was
+ *   written; agents bid from what they knew before the round (reliability, their previous answer
+ *   and the others' agreement) and the winners whose messages fit wrote them.
+ */
+export type DebateGating = "intents" | "prior_bids" | "everyone";
+
 /** Everything about one round. */
 export interface RoundRecord {
   round: number;
-  /** The auction id (also the ledger's), absent in `full` mode. */
+  /** How the speakers were chosen (see {@link DebateGating}). */
+  gating: DebateGating;
+  /** The auction id (also the ledger's), absent when `gating` is `"everyone"`. */
   auctionId?: string;
+  /** Every bid, in the agents' order (empty when `gating` is `"everyone"`). */
   bids: DebateBid[];
-  /** The cleared auction, absent in `full` mode. */
+  /** The cleared auction among the agents whose message fitted, absent when `gating` is `"everyone"`. */
   outcome?: AuctionOutcome;
-  /** Winners that were able to speak (in `full` mode: everyone who spoke). */
+  /** Who spoke: winners whose messages fitted together, in rank order (`"everyone"`: everyone who spoke). */
   speakers: string[];
-  /** Clearing price each winner paid (utility units, not tokens). */
+  /** Clearing price each speaker paid (utility units, not tokens). */
   prices: Record<string, number>;
   /** Parsed answers of this round, by agent (from its message if it spoke, else its intent or draft). */
   answers: Record<string, string>;

@@ -190,7 +190,7 @@ describe("auction debate over three local node-llama-cpp agents", () => {
     for (const round of result.rounds) {
       expect(round.bids.map((bid) => bid.agent).sort()).toEqual([...AGENT_NAMES]);
       for (const bid of round.bids) {
-        expect(parseSelfUtility(bid.text)).toBeUndefined();
+        expect(parseSelfUtility(bid.text ?? "")).toBeUndefined();
         expect(bid).toMatchObject({ utility: 0, amount: 0, utilitySource: "self_unparsed" });
       }
       // All-zero bids still clear: one winner by the seeded tie rule, who speaks.
@@ -263,7 +263,7 @@ describe("auction debate over three local node-llama-cpp agents", () => {
         const normalised = sum(entropies) / entropies.length / Math.log(info.vocabularySize);
         expect(bid.utilitySource).toBe("entropy");
         expect(bid.utility).toBeCloseTo(1 - normalised, 12);
-        expect(bid.amount).toBeCloseTo(bid.utility, 12);
+        expect(bid.amount).toBeCloseTo(bid.value, 12);
         expect(bid.text).toBe(draft.text);
       }
       // first_price: the highest 1 − H wins and its draft, already written, is what is broadcast.
@@ -309,11 +309,21 @@ describe("auction debate over three local node-llama-cpp agents", () => {
     const preflight = sum(intentReservations) + Math.min(...messageReservations);
     const options = { mode: "intent", utility: "logprob", topK: 1, maxRounds: 4 } as const;
 
-    // One token short of the pre-flight: the debate stops before any call, the budget as its reason.
+    // One token short of the pre-flight: no intent is written; agents bid without one (prior bids)
+    // and one winner writes its message, which fits.
     const short = await runDebate({ ...options, budget: preflight - 1 });
-    expect(short.calls.calls).toEqual([]);
-    expect(short.result).toMatchObject({ stopReason: "budget", spentTokens: 0, rounds: [] });
-    expect(short.result.finalAnswer).toBeUndefined();
+    const shortSpent = sum(short.calls.calls.map((call) => call.usage.total_tokens));
+    expect(short.result.spentTokens).toBe(shortSpent);
+    expect(shortSpent).toBeLessThanOrEqual(preflight - 1);
+    expect(short.result.rounds[0]?.gating).toBe("prior_bids");
+    expect(short.calls.calls.filter((call) => call.kind === "intent")).toEqual([]);
+    expect(short.calls.calls.filter((call) => call.kind === "message").length).toBeGreaterThan(0);
+
+    // One token short of the cheapest message: the debate stops before any call, the budget as its reason.
+    const none = await runDebate({ ...options, budget: Math.min(...messageReservations) - 1 });
+    expect(none.calls.calls).toEqual([]);
+    expect(none.result).toMatchObject({ stopReason: "budget", spentTokens: 0, rounds: [] });
+    expect(none.result.finalAnswer).toBeUndefined();
 
     // Room for every intent and any winner's message: round 1 runs in full; what is left cannot
     // pay for round 2, whose prompts quote round 1.
