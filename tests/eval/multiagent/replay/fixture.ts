@@ -77,3 +77,26 @@ export class ScriptedAnswerEmbeddings extends Embeddings {
     return vector ?? [];
   }
 }
+
+/**
+ * A scripted arithmetic debate: every agent says the same thing in every round, `"answer is N"` (3
+ * words), N = `gold` for the agents at the (0-based) positions in `right`, `gold + 1` for the others.
+ *
+ * @example scriptedDebate("t1", 42, [1]) // agent-2 right, agents 1 and 3 wrong, 2 rounds
+ */
+export function scriptedDebate(
+  id: string,
+  gold: number,
+  right: readonly number[],
+  { agents = 3, rounds = 2 }: { agents?: number; rounds?: number } = {},
+): DebateRecord {
+  return {
+    id,
+    task: "arithmetic",
+    question: `What is ${gold - 1} + 1?`,
+    gold: String(gold),
+    agents: Array.from({ length: agents }, (_, position) =>
+      Array.from({ length: rounds }, () => `answer is ${right.includes(position) ? gold : gold + 1}`),
+    ),
+  };
+}
