@@ -2,29 +2,35 @@
  * `gavel replay-debates`: replay recorded multi-agent debates under a token-budget sweep and compare
  * Gavel's stopping and aggregation rules with the recorded full debate. No model is called.
  *
- *   gavel replay-debates --debates FILE.jsonl [--budgets 256,512,1024,1536,2048] [--rules r1,r2]
- *                        [--embedder use-lite|hashing] [--train-fraction 0.5] [--seed 0] [--json]
+ *   gavel replay-debates --debates FILE|FOLDER|GLOB... [--budgets 256,512,1024,1536,2048] [--rules r1,r2]
+ *                        [--embedder use-lite|hashing] [--train-fraction 0.5] [--seed 0] [--json] [--quiet]
  *
- * Exit codes (the same as `gavel eval`): 0 done; 1 the replay failed; 2 bad input (missing or
- * invalid file, bad option). Output goes through injectable writers, so tests run the real command
- * in-process. The pipeline is the harness's `runDebateReplay`; {@link debateReplayText} and
- * {@link debateReplayJson} are the renderings another command (e.g. `gavel eval --debates`) reuses.
+ * A folder or glob is several runs, replayed run by run and summed. Exit codes (the same as
+ * `gavel eval`): 0 done; 1 the replay failed; 2 bad input (missing path, empty folder, a glob matching
+ * nothing, an invalid file, a bad option). Output goes through injectable writers, so tests run the
+ * real command in-process. The pipeline is the harness's `runDebateReplay`; {@link replayDebatesForCli}
+ * (warnings and progress on stderr), {@link debateReplayText} and {@link debateReplayJson} are what
+ * another command (e.g. `gavel eval --debates`) reuses.
  */
 
 import Table from "cli-table3";
 import { Command, InvalidArgumentError } from "commander";
 import { z } from "zod";
 import { functionSchema, parseConfig } from "../errors.js";
+import type { DebateRun } from "../eval/multiagent/replay/records.js";
 import {
   DEFAULT_DEBATE_BUDGETS,
   DEFAULT_TRAIN_FRACTION,
   type DebateReplayReport,
+  type DebateReplayRow,
 } from "../eval/multiagent/replay/replay.js";
-import { DEBATE_REPLAY_RULES, type DebateReplayRule } from "../eval/multiagent/replay/rules.js";
+import { DEBATE_REPLAY_RULES, type DebateReplayRule, FULL_DEBATE } from "../eval/multiagent/replay/rules.js";
 import { type DebateEmbedderKind, type DebateReplayRun, runDebateReplay } from "../eval/multiagent/replay/run.js";
+import type { DebateRunsReport } from "../eval/multiagent/replay/runs.js";
 import { createHashingEmbeddings, type EmbeddingsLike } from "../eval/routing/embedding.js";
 import { loadSentenceEncoder, parseInteger, percent } from "./common.js";
 import { exitCodeOf, usageErrorsExitWithCode2 } from "./exit-codes.js";
+import { createProgressReporter } from "./progress.js";
 
 const debatesCommandOptionsSchema = z
   .object({
@@ -32,6 +38,8 @@ const debatesCommandOptionsSchema = z
     stdout: functionSchema<(text: string) => void>().optional(),
     /** Where errors go. Default: `process.stderr`. */
     stderr: functionSchema<(text: string) => void>().optional(),
+    /** Draw a progress bar (several runs) instead of lines. Default: whether stderr is a TTY. */
+    interactive: z.boolean().optional(),
     /** Builds the embedder for `econ-commitment`. Default: USE-Lite for `use-lite`, the hashing embedder for `hashing`. */
     createEmbedder: functionSchema<(kind: DebateEmbedderKind) => EmbeddingsLike | Promise<EmbeddingsLike>>().optional(),
   })
@@ -51,12 +59,14 @@ export type DebatesCommandOptions = z.input<typeof debatesCommandOptionsSchema>;
  * import { Command } from "commander";
  * const program = new Command("gavel").addCommand(debatesCommand());
  * await program.parseAsync(["replay-debates", "--debates", "data/debates/sample.jsonl", "--json"], { from: "user" });
+ * await program.parseAsync(["replay-debates", "--debates", "runs/", "--embedder", "hashing"], { from: "user" });
  * ```
  */
 export function debatesCommand(options: DebatesCommandOptions = {}): Command {
   const {
     stdout = (text: string) => process.stdout.write(text),
     stderr = (text: string) => process.stderr.write(text),
+    interactive = process.stderr.isTTY === true,
     createEmbedder = defaultDebateEmbedder,
   } = parseConfig("debatesCommand options", debatesCommandOptionsSchema, options);
   const print = (text: string) => stdout(text.endsWith("\n") ? text : `${text}\n`);
@@ -66,7 +76,7 @@ export function debatesCommand(options: DebatesCommandOptions = {}): Command {
       "Replay recorded multi-agent debates under a token-budget sweep: Gavel's stopping and aggregation rules against the full debate.",
     )
     .configureOutput({ writeOut: stdout, writeErr: stderr })
-    .requiredOption("--debates <file>", "recorded debates, one question a line (.jsonl or .jsonl.gz)")
+    .requiredOption("--debates <path...>", DEBATES_OPTION_HELP)
     .option(
       "--budgets <list>",
       `tokens per question, comma-separated (default ${DEFAULT_DEBATE_BUDGETS.join(",")})`,
@@ -89,18 +99,80 @@ export function debatesCommand(options: DebatesCommandOptions = {}): Command {
     )
     .option("--seed <n>", "split and tie-break seed (default 0)", parseInteger)
     .option("--json", "print the comparison as JSON")
+    .option("--quiet", "no progress output (warnings are still printed)")
     .exitOverride(usageErrorsExitWithCode2)
     .action(async (_options: unknown, self: Command) => {
-      const { json, ...run } = self.opts<DebateReplayRun & { json?: boolean }>();
-      const report = await runDebateReplay(run, { createEmbedder }).catch((error: unknown) => {
+      const { json, quiet, ...run } = self.opts<DebateReplayRun & { json?: boolean; quiet?: boolean }>();
+      const report = await replayDebatesForCli(run, {
+        stderr,
+        interactive,
+        quiet: quiet === true,
+        createEmbedder,
+      }).catch((error: unknown) => {
         const { exitCode, code } = exitCodeOf(error);
         return self.error(`error: ${error instanceof Error ? error.message : String(error)}`, {
           exitCode,
           code: code === "runFailed" ? "gavel.debates.failed" : "gavel.debates.invalidInput",
         });
       });
-      print(json ? JSON.stringify(debateReplayJson(report), null, 2) : debateReplayText(report, run.debates));
+      print(json ? JSON.stringify(debateReplayJson(report), null, 2) : debateReplayText(report));
     });
+}
+
+/** Help of `--debates`, shared by `gavel replay-debates` and `gavel eval`. */
+export const DEBATES_OPTION_HELP =
+  "recorded debates, one question a line (.jsonl or .jsonl.gz): a file, a folder (every .jsonl/.jsonl.gz in it) or a quoted glob; each file is one run, replayed on its own and summed";
+
+/** The CLI side of a replay: where warnings and progress go. */
+export interface DebateReplayCliIo {
+  stderr: (text: string) => void;
+  /** Draw a bar instead of lines (stderr is a TTY). */
+  interactive: boolean;
+  /** No progress (warnings are still printed). */
+  quiet: boolean;
+  createEmbedder: (kind: DebateEmbedderKind) => EmbeddingsLike | Promise<EmbeddingsLike>;
+}
+
+/**
+ * `runDebateReplay` as the CLI runs it: one warning line on stderr per file whose lines carried keys
+ * the replay ignores, and progress on stderr when there are several runs.
+ *
+ * @example
+ * ```ts
+ * const report = await replayDebatesForCli(
+ *   { debates: "runs/", embedder: "hashing" },
+ *   { stderr: (text) => process.stderr.write(text), interactive: false, quiet: false, createEmbedder: defaultDebateEmbedder },
+ * );
+ * ```
+ */
+export async function replayDebatesForCli(run: DebateReplayRun, io: DebateReplayCliIo): Promise<DebateRunsReport> {
+  const progress = createProgressReporter({ write: io.stderr, interactive: io.interactive, silent: io.quiet });
+  let total = 0;
+  try {
+    return await runDebateReplay(run, {
+      createEmbedder: io.createEmbedder,
+      onLoaded: (runs) => {
+        for (const warning of ignoredKeysWarnings(runs)) io.stderr(warning);
+        total = runs.length;
+        if (total > 1) progress.onProgress({ ...REPLAY_PROGRESS, done: 0, total });
+      },
+      onProgress: ({ done }) => {
+        if (total > 1) progress.onProgress({ ...REPLAY_PROGRESS, done, total });
+      },
+    });
+  } finally {
+    progress.stop();
+  }
+}
+
+/** The progress label of a replay of several runs: `route debate replay: 50% (1/2)`. */
+const REPLAY_PROGRESS = { phase: "route", policy: "debate replay" } as const;
+
+/** `warning: FILE: ignored keys a, b, c (kept as metadata)`, one line per file that had any. */
+export function ignoredKeysWarnings(runs: readonly DebateRun[]): string[] {
+  return runs
+    .filter((run) => run.ignoredKeys.length > 0)
+    .map((run) => `warning: ${run.file}: ignored keys ${run.ignoredKeys.join(", ")} (kept as metadata)\n`);
 }
 
 /** USE-Lite for `use-lite` (loaded on first use), the hashing embedder for `hashing`. */
@@ -112,30 +184,75 @@ export async function defaultDebateEmbedder(kind: DebateEmbedderKind): Promise<E
 // Output
 // ---------------------------------------------------------------------------------------------
 
-/** The report as printed by `--json`: everything but the per-question replays' bulk is kept. */
-export function debateReplayJson(report: DebateReplayReport): unknown {
+const TOKENS_NOTE = "completion tokens of the recorded texts only (prompts are not recorded)";
+
+/**
+ * The report as printed by `--json`. One run: the run's report (reliability as weights per agent,
+ * every question's replay) plus `runs` of length 1. Several runs: the summed `questions` and `rows`,
+ * the sweep, and `runs` — each run's file, questions, ignored keys, reliability and rows.
+ */
+export function debateReplayJson(report: DebateRunsReport): unknown {
+  const runs = report.runs.map(({ file, ignoredKeys, report: run }) => ({
+    file,
+    questions: run.questions,
+    ignoredKeys,
+    reliability: run.reliability.executors,
+    rows: run.rows,
+  }));
+  const [only] = report.runs;
+  if (report.runs.length === 1 && only !== undefined) {
+    return { ...only.report, reliability: only.report.reliability.executors, tokens: TOKENS_NOTE, runs };
+  }
   return {
     questions: report.questions,
     trainFraction: report.trainFraction,
     seed: report.seed,
     budgets: report.budgets,
     rules: report.rules,
-    trainIds: report.trainIds,
-    reliability: report.reliability.executors,
-    tokens: "completion tokens of the recorded texts only (prompts are not recorded)",
+    tokens: TOKENS_NOTE,
     rows: report.rows,
-    replays: report.replays,
+    runs,
   };
 }
 
 /** No colours, so output is the same on a terminal, in a pipe and in tests. */
 const PLAIN_TABLE = { style: { head: [], border: [], compact: true } };
 
-/** The report as a readable table, one line per budget × rule. */
-export function debateReplayText(report: DebateReplayReport, file: string): string {
+/**
+ * The report as readable text: one line per budget × rule (summed over the runs), then, for several
+ * runs, one line per run: the best of Gavel's rules at the largest budget beside the full debate.
+ */
+export function debateReplayText(report: DebateRunsReport): string {
+  const [only] = report.runs;
+  const header =
+    report.runs.length === 1 && only !== undefined
+      ? singleRunHeader(only.file, only.report)
+      : [
+          `Recorded debates: ${report.runs.length} runs, replayed one by one (each its own split and reliabilities) and summed`,
+          `${report.questions.total} questions: ${report.questions.train} fit the reliabilities, ${report.questions.test} replayed (seed ${report.seed}); rows weighted by replayed questions`,
+        ];
+  const lines = [
+    ...header,
+    "Tokens: completion tokens of the recorded texts (js-tiktoken); prompts are not recorded.",
+    "",
+    rowsTable(report.rows),
+  ];
+  if (report.runs.length > 1) lines.push("", ...perRunSummary(report));
+  return lines.join("\n");
+}
+
+function singleRunHeader(file: string, report: DebateReplayReport): string[] {
   const reliability = Object.entries(report.reliability.executors)
     .map(([agent, entry]) => `${agent} ${entry.weight.toFixed(2)} (${entry.correct}/${entry.total})`)
     .join(", ");
+  return [
+    `Recorded debates: ${file}`,
+    `${report.questions.total} questions: ${report.questions.train} fit the reliabilities, ${report.questions.test} replayed (seed ${report.seed})`,
+    `Reliability (smoothed accuracy of the final answer): ${reliability || "none (no training questions; every agent 0.50)"}`,
+  ];
+}
+
+function rowsTable(rows: readonly DebateReplayRow[]): string {
   const table = new Table({
     ...PLAIN_TABLE,
     head: [
@@ -151,7 +268,7 @@ export function debateReplayText(report: DebateReplayReport, file: string): stri
     ],
     colAligns: ["right", "left", "right", "right", "right", "right", "right", "right", "right"],
   });
-  for (const row of report.rows) {
+  for (const row of rows) {
     table.push([
       String(row.budget),
       row.rule,
@@ -164,14 +281,38 @@ export function debateReplayText(report: DebateReplayReport, file: string): stri
       percent(row.overBudgetShare),
     ]);
   }
-  return [
-    `Recorded debates: ${file}`,
-    `${report.questions.total} questions: ${report.questions.train} fit the reliabilities, ${report.questions.test} replayed (seed ${report.seed})`,
-    `Reliability (smoothed accuracy of the final answer): ${reliability || "none (no training questions; every agent 0.50)"}`,
-    "Tokens: completion tokens of the recorded texts (js-tiktoken); prompts are not recorded.",
-    "",
-    table.toString(),
-  ].join("\n");
+  return table.toString();
+}
+
+/** One line per run: its questions, the best Gavel rule at the largest budget, the full debate. */
+function perRunSummary(report: DebateRunsReport): string[] {
+  const budget = Math.max(...report.budgets);
+  const table = new Table({
+    ...PLAIN_TABLE,
+    head: ["run", "replayed", "best Gavel rule", "accuracy", "mean tokens", "full debate", "mean tokens"],
+    colAligns: ["left", "right", "left", "right", "right", "right", "right"],
+  });
+  for (const { file, report: run } of report.runs) {
+    const rows = run.rows.filter((row) => row.budget === budget);
+    const best = bestGavelRow(rows, run.rules);
+    const full = rows.find((row) => row.rule === FULL_DEBATE);
+    table.push([
+      file,
+      `${run.questions.test}/${run.questions.total}`,
+      best?.rule ?? "-",
+      best === undefined ? "-" : percent(best.accuracy),
+      best === undefined ? "-" : best.meanTokens.toFixed(1),
+      full === undefined ? "-" : percent(full.accuracy),
+      full === undefined ? "-" : full.meanTokens.toFixed(1),
+    ]);
+  }
+  return [`Per run, at ${budget} tokens (best of Gavel's rules by accuracy, then fewer tokens):`, table.toString()];
+}
+
+/** The most accurate row of Gavel's own rules (ties: fewer tokens); the ECON rule and baselines are not Gavel's. */
+function bestGavelRow(rows: readonly DebateReplayRow[], rules: readonly string[]): DebateReplayRow | undefined {
+  const gavel = rows.filter((row) => rules.includes(row.rule) && row.rule !== "econ-commitment");
+  return [...gavel].sort((left, right) => right.accuracy - left.accuracy || left.meanTokens - right.meanTokens)[0];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -38,7 +38,6 @@ import { type ExperimentConfig, loadExperimentConfig, parseExperimentConfig } fr
 import { type ExperimentResult, runExperiment } from "../eval/experiment/run.js";
 import type { EmbedderFactory } from "../eval/experiment/runner-options.js";
 import type { RecordedBenchmarkExperiment } from "../eval/live/run.js";
-import { runDebateReplay } from "../eval/multiagent/replay/run.js";
 import { multiAgentTable } from "../eval/multiagent/report.js";
 import { paretoFrontier } from "../eval/report/metrics.js";
 import type { EvalReport } from "../eval/report/results.js";
@@ -48,7 +47,13 @@ import type { EmbeddingsLike } from "../eval/routing/embedding.js";
 import type { RecordedEvaluationOptions } from "../eval/routing/options.js";
 import type { MissingPeerDependencyError } from "../peers.js";
 import { loadLlamaCppModel, loadSentenceEncoder, parseInteger, parsePositiveInteger } from "./common.js";
-import { debateReplayJson, debateReplayText, defaultDebateEmbedder } from "./debates.js";
+import {
+  DEBATES_OPTION_HELP,
+  debateReplayJson,
+  debateReplayText,
+  defaultDebateEmbedder,
+  replayDebatesForCli,
+} from "./debates.js";
 import {
   EXIT_BAD_INPUT,
   EXIT_NOT_IMPLEMENTED,
@@ -106,8 +111,8 @@ interface RunFlags {
   seed?: number;
   failOnTarget?: boolean;
   quiet?: boolean;
-  /** Recorded multi-agent debates to replay instead of routing (see `gavel replay-debates`). */
-  debates?: string;
+  /** Recorded multi-agent debates to replay instead of routing: files, folders, globs (see `gavel replay-debates`). */
+  debates?: string[];
   /** Path of the SQLite ledger, or `false` (`--no-ledger`). Default: `<output>/ledger.db`. */
   ledger?: string | false;
   /** Replace an existing Gavel ledger instead of appending the run to it. */
@@ -184,7 +189,10 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
     .option("--fail-on-target", "exit with code 1 when a target of the report is missed")
     .option("--json", "print the figures as JSON on stdout")
     .option("--quiet", "no progress output")
-    .option("--debates <file>", "replay recorded multi-agent debates instead (same as gavel replay-debates)")
+    .option(
+      "--debates <path...>",
+      `replay recorded multi-agent debates instead (as gavel replay-debates): ${DEBATES_OPTION_HELP}`,
+    )
     .option(
       "--ledger <file>",
       "SQLite ledger of the routing auctions and charges (default: <out>/ledger.db); an existing Gavel ledger gets this run appended, any other file is refused",
@@ -211,11 +219,11 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
       };
 
       if (flags.debates !== undefined) {
-        const replay = await runDebateReplay(
+        const replay = await replayDebatesForCli(
           { debates: flags.debates, ...(flags.embedder === undefined ? {} : { embedder: flags.embedder }) },
-          { createEmbedder: defaultDebateEmbedder },
+          { stderr, interactive, quiet: flags.quiet === true, createEmbedder: defaultDebateEmbedder },
         ).catch(stop);
-        print(flags.json ? JSON.stringify(debateReplayJson(replay), null, 2) : debateReplayText(replay, flags.debates));
+        print(flags.json ? JSON.stringify(debateReplayJson(replay), null, 2) : debateReplayText(replay));
         return;
       }
       if (flags.config !== undefined && flags.outcomes !== undefined) {

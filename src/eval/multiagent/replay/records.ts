@@ -13,6 +13,9 @@
  * is the same agent on every line (its reliability is learned by position). `model` names the
  * tokenizer the texts are counted with (default `o200k_base`); `choices` (MMLU only, optional) lets the
  * letter checker match a reply that quotes a choice's text.
+ *
+ * Any other key (a run id, a gold solution, a timestamp...) is kept on the record as `metadata` and
+ * ignored by the replay; {@link loadDebateRun} lists those keys once per file.
  */
 import { z } from "zod";
 import type { JsonLine } from "../../../jsonl.js";
@@ -28,9 +31,16 @@ export type DebateTask = (typeof DEBATE_TASKS)[number];
 
 const MMLU_LETTER = /^[A-D]$/;
 
-/** Zod schema of one recorded debate (one line of the file). Unknown keys are rejected, so typos fail. */
+/** The keys a recorded debate line is read by; any other key is kept as {@link DebateRecord.metadata}. */
+export const DEBATE_RECORD_KEYS = ["id", "task", "question", "gold", "agents", "model", "choices"] as const;
+
+/**
+ * Zod schema of one recorded debate (one line of the file). A required field that is missing or
+ * malformed fails; keys other than {@link DEBATE_RECORD_KEYS} (compared exactly, so `"ID"` is one of
+ * them) are moved into `metadata`, present only when the line has some.
+ */
 export const debateRecordSchema = z
-  .object({
+  .looseObject({
     id: z.union([z.string().min(1), z.number().int()]).transform(String),
     task: z.enum(DEBATE_TASKS),
     question: z.string().min(1),
@@ -45,7 +55,6 @@ export const debateRecordSchema = z
     model: z.string().min(1).optional(),
     choices: z.array(z.string()).length(4).optional(),
   })
-  .strict()
   .superRefine((record, context) => {
     const rounds = record.agents[0]?.length ?? 0;
     record.agents.forEach((texts, agent) => {
@@ -66,13 +75,84 @@ export const debateRecordSchema = z
     if (record.task !== "mmlu" && record.choices !== undefined) {
       context.addIssue({ code: "custom", path: ["choices"], message: "choices are for mmlu questions only" });
     }
+  })
+  .transform(({ id, task, question, gold, agents, model, choices, ...extra }): DebateRecord => {
+    const record: DebateRecord = { id, task, question, gold, agents };
+    if (model !== undefined) record.model = model;
+    if (choices !== undefined) record.choices = choices;
+    if (Object.keys(extra).length > 0) record.metadata = extra;
+    return record;
   });
 
 /** One recorded debate, as parsed (`id` and `gold` are strings). */
-export type DebateRecord = z.output<typeof debateRecordSchema>;
+export interface DebateRecord {
+  id: string;
+  task: DebateTask;
+  question: string;
+  gold: string;
+  /** `agents[i][r]`: what agent i wrote in round r. */
+  agents: string[][];
+  /** The model whose tokenizer counts the texts. */
+  model?: string;
+  /** MMLU only: the four choice texts. */
+  choices?: string[];
+  /** The line's other keys (run ids, solutions, timestamps...), as they were; the replay ignores them. */
+  metadata?: Record<string, unknown>;
+}
+
+/** One file of recorded debates: one run (agents are positions within it). */
+export interface DebateRun {
+  /** The path (or name) it was read from. */
+  file: string;
+  /** Its debates, in file order. */
+  debates: DebateRecord[];
+  /** Keys kept as metadata on at least one line, sorted; empty when every line had only known keys. */
+  ignoredKeys: string[];
+}
 
 /**
- * Parse recorded debates from JSON Lines text. Empty lines are skipped.
+ * Parse one run of recorded debates from JSON Lines text. Empty lines are skipped; keys other than
+ * {@link DEBATE_RECORD_KEYS} are kept as each record's `metadata` and listed once in `ignoredKeys`.
+ * Prints nothing: warning about the ignored keys is the caller's choice.
+ *
+ * @param text - The whole file.
+ * @param file - The file name used in errors and in the result.
+ * @throws DataError naming the file, the 1-based line and the field of the first bad record
+ *   (including a repeated `id`).
+ * @example
+ * ```ts
+ * const run = parseDebateRun(
+ *   '{"id":"q1","task":"arithmetic","question":"2+2?","gold":"4","agents":[["4"],["5"]],"run_id":"r7"}',
+ *   "inline.jsonl",
+ * );
+ * run.ignoredKeys; // ["run_id"]
+ * run.debates[0]?.metadata; // { run_id: "r7" }
+ * ```
+ */
+export function parseDebateRun(text: string, file: string): DebateRun {
+  const records = parseNumberedJsonLines(text, { schema: debateRecordSchema, file });
+  rejectRepeatedIds(records, file);
+  const debates = records.map((record) => record.value);
+  const ignored = new Set(debates.flatMap((debate) => Object.keys(debate.metadata ?? {})));
+  return { file, debates, ignoredKeys: [...ignored].sort() };
+}
+
+/**
+ * Read one run of recorded debates from a `.jsonl` or `.jsonl.gz` file (see {@link parseDebateRun}).
+ *
+ * @throws DataError when the file cannot be read, or naming file, line and field of a bad record.
+ * @example
+ * ```ts
+ * const { debates, ignoredKeys } = await loadDebateRun("data/debates/sample.jsonl");
+ * if (ignoredKeys.length > 0) console.warn(`ignored keys ${ignoredKeys.join(", ")} (kept as metadata)`);
+ * ```
+ */
+export async function loadDebateRun(path: string): Promise<DebateRun> {
+  return parseDebateRun(await readDataText(path), path);
+}
+
+/**
+ * Parse recorded debates from JSON Lines text: {@link parseDebateRun}'s debates.
  *
  * @param text - The whole file.
  * @param file - The file name used in error messages.
@@ -87,13 +167,11 @@ export type DebateRecord = z.output<typeof debateRecordSchema>;
  * ```
  */
 export function parseDebateRecords(text: string, file: string): DebateRecord[] {
-  const records = parseNumberedJsonLines(text, { schema: debateRecordSchema, file });
-  rejectRepeatedIds(records, file);
-  return records.map((record) => record.value);
+  return parseDebateRun(text, file).debates;
 }
 
 /**
- * Read recorded debates from a `.jsonl` or `.jsonl.gz` file.
+ * Read recorded debates from a `.jsonl` or `.jsonl.gz` file: {@link loadDebateRun}'s debates.
  *
  * @throws DataError when the file cannot be read, or naming file, line and field of a bad record.
  * @example
@@ -102,7 +180,7 @@ export function parseDebateRecords(text: string, file: string): DebateRecord[] {
  * ```
  */
 export async function loadDebateRecords(path: string): Promise<DebateRecord[]> {
-  return parseDebateRecords(await readDataText(path), path);
+  return (await loadDebateRun(path)).debates;
 }
 
 function rejectRepeatedIds(records: ReadonlyArray<JsonLine<DebateRecord>>, file: string): void {

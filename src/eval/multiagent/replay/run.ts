@@ -1,23 +1,25 @@
 /**
- * `runDebateReplay`: load a recorded-debates file and replay it — the pipeline behind
- * `gavel replay-debates` and `gavel eval --debates`. The embedder of `econ-commitment` comes through a
- * seam, built only when that rule runs.
+ * `runDebateReplay`: load recorded-debate runs (a file, a folder or a glob) and replay them run by
+ * run — the pipeline behind `gavel replay-debates` and `gavel eval --debates`. The embedder of
+ * `econ-commitment` comes through a seam, built only when that rule runs; the loaded runs and the
+ * progress are told through seams, so the caller decides what to print (the library prints nothing).
  */
-import { existsSync } from "node:fs";
 import { GavelError } from "../../../errors.js";
-import { DataError } from "../../errors.js";
 import { createHashingEmbeddings, type EmbeddingsLike } from "../../routing/embedding.js";
-import { loadDebateRecords } from "./records.js";
-import { type DebateReplayReport, replayDebates } from "./replay.js";
+import type { DebateRun } from "./records.js";
 import { DEBATE_REPLAY_RULES, type DebateReplayRule } from "./rules.js";
+import { type DebateRunsProgress, type DebateRunsReport, loadDebateRuns, replayDebateRuns } from "./runs.js";
 
 /** The embedders a debate replay can use. */
 export type DebateEmbedderKind = "use-lite" | "hashing";
 
-/** What to replay: the file and the sweep. */
+/** What to replay: the runs and the sweep. */
 export interface DebateReplayRun {
-  /** Recorded debates, one question a line (`.jsonl` or `.jsonl.gz`). */
-  debates: string;
+  /**
+   * Recorded debates, one question a line (`.jsonl` or `.jsonl.gz`): a file (one run), a folder
+   * (every `*.jsonl`/`*.jsonl.gz` directly in it, one run each) or a glob; or several of these.
+   */
+  debates: string | readonly string[];
   /** Tokens per question. Default: `DEFAULT_DEBATE_BUDGETS`. */
   budgets?: number[];
   /** Rules to compare. Default: all of `DEBATE_REPLAY_RULES`. */
@@ -37,33 +39,42 @@ export interface DebateReplaySeams {
    * Default: the hashing embedder for `hashing`; `use-lite` needs this seam (the CLI passes USE-Lite).
    */
   createEmbedder?: (kind: DebateEmbedderKind) => EmbeddingsLike | Promise<EmbeddingsLike>;
+  /** Told once every run is loaded, before any replay (e.g. to warn about `ignoredKeys`). */
+  onLoaded?: (runs: readonly DebateRun[]) => void;
+  /** Told after each run is replayed. */
+  onProgress?: (event: DebateRunsProgress) => void;
 }
 
 /**
- * Load the debates file and replay it (what `gavel replay-debates` runs before printing).
+ * Load the runs and replay them one by one, summed into one table (what `gavel replay-debates` runs
+ * before printing). A single file is one run: its `rows` are that run's.
  *
- * @throws DataError when the file is missing or a line is invalid; ConfigError on a bad option.
+ * @throws DataError when a path is missing, a folder holds no run, a glob matches nothing or a line is
+ *   invalid (all checked before any replay); ConfigError on a bad option.
  * @example
  * ```ts
- * const report = await runDebateReplay({ debates: "data/debates/sample.jsonl", embedder: "hashing" });
+ * const report = await runDebateReplay(
+ *   { debates: "data/debates/sample.jsonl", embedder: "hashing" },
+ *   { onLoaded: (runs) => runs.forEach((run) => run.ignoredKeys.length > 0 && console.warn(run.file, run.ignoredKeys)) },
+ * );
  * console.table(report.rows);
  * ```
  */
 export async function runDebateReplay(
   run: DebateReplayRun,
-  { createEmbedder = defaultEmbedder }: DebateReplaySeams = {},
-): Promise<DebateReplayReport> {
-  if (!existsSync(run.debates)) throw new DataError({ file: run.debates, problem: "no such file" });
-  const debates = await loadDebateRecords(run.debates);
+  { createEmbedder = defaultEmbedder, onLoaded, onProgress }: DebateReplaySeams = {},
+): Promise<DebateRunsReport> {
+  const runs = await loadDebateRuns(run.debates);
+  onLoaded?.(runs);
   const rules = run.rules ?? [...DEBATE_REPLAY_RULES];
-  return replayDebates({
-    debates,
+  const options = {
     rules,
     ...(run.budgets === undefined ? {} : { budgets: run.budgets }),
     ...(run.trainFraction === undefined ? {} : { trainFraction: run.trainFraction }),
     ...(run.seed === undefined ? {} : { seed: run.seed }),
     ...(rules.includes("econ-commitment") ? { embeddings: await createEmbedder(run.embedder ?? "use-lite") } : {}),
-  });
+  };
+  return replayDebateRuns(runs, options, onProgress);
 }
 
 function defaultEmbedder(kind: DebateEmbedderKind): EmbeddingsLike {

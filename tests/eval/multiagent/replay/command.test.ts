@@ -1,12 +1,14 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type DebatesCommandOptions, debatesCommand } from "../../../../src/cli/debates.js";
+import { evalCommand } from "../../../../src/cli/eval.js";
 import { EXIT_BAD_INPUT } from "../../../../src/cli/exit-codes.js";
 import { runDebateReplay } from "../../../../src/eval/multiagent/replay/run.js";
 import { createHashingEmbeddings } from "../../../../src/eval/routing/embedding.js";
 import { runGavel } from "../../../helpers/cli.js";
+import { writeRuns } from "./runs-fixture.js";
 
 const samplePath = join(import.meta.dirname, "..", "..", "..", "..", "data", "debates", "sample.jsonl");
 const scratch = mkdtempSync(join(tmpdir(), "gavel-replay-debates-"));
@@ -14,7 +16,25 @@ const hashing: DebatesCommandOptions["createEmbedder"] = () => createHashingEmbe
 
 /** Run `gavel replay-debates <args>` in-process. */
 function gavel(args: string[]) {
-  return runGavel((writers) => [debatesCommand({ ...writers, createEmbedder: hashing })], ["replay-debates", ...args]);
+  return runGavel(
+    (writers) => [debatesCommand({ ...writers, interactive: false, createEmbedder: hashing })],
+    ["replay-debates", ...args],
+  );
+}
+
+/** Fast rules for the tests that replay several files (every rule is exercised elsewhere). */
+const FEW_RULES = ["--rules", "reliability-weighted,stop-on-agreement", "--budgets", "256,2048"];
+
+interface RunsJson {
+  questions: { total: number; train: number; test: number };
+  rows: Array<{ budget: number; rule: string; questions: number; accuracy: number }>;
+  runs: Array<{
+    file: string;
+    questions: { total: number; train: number; test: number };
+    ignoredKeys: string[];
+    reliability: Record<string, unknown>;
+    rows: Array<{ budget: number; rule: string; questions: number; accuracy: number }>;
+  }>;
 }
 
 describe("gavel replay-debates", () => {
@@ -24,7 +44,16 @@ describe("gavel replay-debates", () => {
     const output = JSON.parse(stdout);
     expect(output.budgets).toEqual([256, 2048]);
     expect(output.questions).toEqual({ total: 30, train: 15, test: 15 });
-    expect(output.rows).toHaveLength(2 * 5);
+    expect(new Set(output.rows.map((row: { rule: string }) => row.rule))).toContain("full-debate");
+    expect(output.runs).toEqual([
+      {
+        file: samplePath,
+        questions: output.questions,
+        ignoredKeys: [],
+        reliability: output.reliability,
+        rows: output.rows,
+      },
+    ]);
     expect(Object.keys(output.reliability)).toEqual(["agent-1", "agent-2", "agent-3"]);
     for (const row of output.rows) {
       expect(row).toHaveProperty("accuracy");
@@ -64,7 +93,112 @@ describe("gavel replay-debates", () => {
   it("exits with 2 on a missing file", async () => {
     const { stderr, exitCode } = await gavel(["--debates", join(scratch, "none.jsonl")]);
     expect(exitCode).toBe(EXIT_BAD_INPUT);
-    expect(stderr).toMatch(/none\.jsonl: no such file/);
+    expect(stderr).toMatch(/none\.jsonl: no such file or folder/);
+  });
+
+  it("loads a file with extra keys, warns once listing them, and replays it as the file without them", async () => {
+    const lines = readFileSync(samplePath, "utf8")
+      .split("\n")
+      .filter((line) => line.trim() !== "");
+    const extra = lines.map((line, index) =>
+      JSON.stringify({
+        run_id: "run-42",
+        ...JSON.parse(line),
+        solution: `worked solution ${index}`,
+        timestamp: 1_764_800_000 + index,
+        ...(index % 2 === 0 ? { nested: { judge: { score: index }, tags: ["x"] } } : {}),
+      }),
+    );
+    const path = join(scratch, "with-extra-keys.jsonl");
+    writeFileSync(path, `${extra.join("\n")}\n`);
+
+    const plain = await gavel(["--debates", samplePath, ...FEW_RULES, "--json"]);
+    const real = await gavel(["--debates", path, ...FEW_RULES, "--json"]);
+    expect([plain.exitCode, real.exitCode]).toEqual([0, 0]);
+    expect(plain.stderr).toBe("");
+    expect(real.stderr).toBe(`warning: ${path}: ignored keys nested, run_id, solution, timestamp (kept as metadata)\n`);
+    const [plainJson, realJson] = [JSON.parse(plain.stdout), JSON.parse(real.stdout)];
+    expect(realJson.rows).toEqual(plainJson.rows);
+    expect(realJson.replays).toEqual(plainJson.replays);
+    expect(realJson.runs[0].ignoredKeys).toEqual(["nested", "run_id", "solution", "timestamp"]);
+  });
+
+  it("replays a folder run by run (2 and 3 agents) and sums the table, with per-run rows in the JSON", async () => {
+    const { runs, a, b } = writeRuns();
+    const { stdout, stderr, exitCode } = await gavel(["--debates", runs, ...FEW_RULES, "--json"]);
+    expect(exitCode).toBe(0);
+    expect(stderr).toBe("route debate replay: 50% (1/2)\nroute debate replay: 100% (2/2)\n");
+    const output = JSON.parse(stdout) as RunsJson;
+    expect(output.runs.map((run) => [run.file, run.questions.total, Object.keys(run.reliability).length])).toEqual([
+      [a, 8, 2],
+      [b, 4, 3],
+    ]);
+    expect(output.questions).toEqual({ total: 12, train: 6, test: 6 });
+    expect(output).not.toHaveProperty("replays");
+    for (const summed of output.rows) {
+      const parts = output.runs.map((run) =>
+        run.rows.find((part) => part.budget === summed.budget && part.rule === summed.rule),
+      );
+      const weighted = parts.reduce(
+        (total, part) => total + (part?.accuracy ?? Number.NaN) * (part?.questions ?? 0),
+        0,
+      );
+      expect(summed.questions).toBe(6);
+      expect(summed.accuracy).toBeCloseTo(weighted / 6, 12);
+    }
+  });
+
+  it("prints the summed table and one summary line per run", async () => {
+    const { runs, a, b } = writeRuns();
+    const { stdout, exitCode } = await gavel(["--debates", runs, ...FEW_RULES, "--quiet"]);
+    expect(exitCode).toBe(0);
+    expect(stdout).toContain("Recorded debates: 2 runs, replayed one by one");
+    expect(stdout).toContain("12 questions: 6 fit the reliabilities, 6 replayed (seed 0)");
+    expect(stdout).toMatch(/2048 │ full-debate/);
+    expect(stdout).toContain("Per run, at 2048 tokens");
+    const runLines = stdout.split("\n").filter((line) => line.includes(a) || line.includes(b));
+    expect(runLines).toHaveLength(2);
+    expect(runLines[0]).toMatch(/│ +4\/8 │ (reliability-weighted|stop-on-agreement) +│/);
+    expect(runLines[1]).toMatch(/│ +2\/4 │ (reliability-weighted|stop-on-agreement) +│/);
+  });
+
+  it("takes a glob, or several paths as a shell expands one", async () => {
+    const { runs, a, b } = writeRuns();
+    const globbed = await gavel(["--debates", join(runs, "[ab].jsonl"), ...FEW_RULES, "--json"]);
+    const listed = await gavel(["--debates", a, b, ...FEW_RULES, "--json"]);
+    expect([globbed.exitCode, listed.exitCode]).toEqual([0, 0]);
+    const [fromGlob, fromList] = [JSON.parse(globbed.stdout), JSON.parse(listed.stdout)] as RunsJson[];
+    expect(fromGlob.runs.map((run) => run.file)).toEqual([a, b]);
+    expect(fromGlob.rows).toEqual(fromList.rows);
+  });
+
+  it("exits with 2 naming an empty folder or a glob that matches nothing", async () => {
+    const { runs, empty } = writeRuns();
+    const folder = await gavel(["--debates", empty]);
+    expect(folder.exitCode).toBe(EXIT_BAD_INPUT);
+    expect(folder.stderr).toContain(`error: ${empty}: no .jsonl or .jsonl.gz file directly in this folder`);
+    const pattern = join(runs, "*.jsonl.gz");
+    const glob = await gavel(["--debates", pattern]);
+    expect(glob.exitCode).toBe(EXIT_BAD_INPUT);
+    expect(glob.stderr).toContain(`error: ${pattern}: no file matches this glob`);
+  });
+
+  it("runs the same way as gavel eval --debates FOLDER", async () => {
+    const { runs, a, b } = writeRuns();
+    const { stdout, stderr, exitCode } = await runGavel(
+      (writers) => [evalCommand({ ...writers, interactive: false, env: {} })],
+      ["eval", "--debates", runs, "--embedder", "hashing", "--json"],
+    );
+    expect(exitCode).toBe(0);
+    expect(stderr).toContain("route debate replay: 100% (2/2)");
+    const output = JSON.parse(stdout) as RunsJson;
+    expect(output.runs.map((run) => run.file)).toEqual([a, b]);
+    expect(output.questions.total).toBe(12);
+    const empty = await runGavel(
+      (writers) => [evalCommand({ ...writers, interactive: false, env: {} })],
+      ["eval", "--debates", join(runs, "*.gz"), "--embedder", "hashing"],
+    );
+    expect(empty.exitCode).toBe(EXIT_BAD_INPUT);
   });
 
   it("rejects an unknown rule and a train fraction of 1", async () => {
