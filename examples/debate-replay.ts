@@ -19,6 +19,10 @@ const { total, train, test } = report.questions;
 console.log(
   `hand-written sample: ${total} questions, ${train} train the reliabilities and gated-tuned, ${test} replayed`,
 );
+const reliability = Object.entries(report.reliability.executors)
+  .map(([agent, { weight, correct, total: seen }]) => `${agent} ${weight.toFixed(2)} (${correct}/${seen})`)
+  .join(", ");
+console.log(`reliability (smoothed accuracy of the final answer): ${reliability}`);
 console.log(
   ["budget", "rule".padEnd(20), "kind    ", "accuracy", "mean tokens", "acc / 1k tok", "texts", "unanswered"].join(
     "  ",
