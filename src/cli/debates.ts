@@ -189,7 +189,8 @@ const TOKENS_NOTE = "completion tokens of the recorded texts only (prompts are n
 /**
  * The report as printed by `--json`. One run: the run's report (reliability as weights per agent,
  * every question's replay) plus `runs` of length 1. Several runs: the summed `questions` and `rows`,
- * the sweep, and `runs` — each run's file, questions, ignored keys, reliability and rows.
+ * the sweep, the targets checked on the summed rows, and `runs` — each run's file, questions, ignored
+ * keys, reliability, tuned settings and rows.
  */
 export function debateReplayJson(report: DebateRunsReport): unknown {
   const runs = report.runs.map(({ file, ignoredKeys, report: run }) => ({
@@ -197,11 +198,12 @@ export function debateReplayJson(report: DebateRunsReport): unknown {
     questions: run.questions,
     ignoredKeys,
     reliability: run.reliability.executors,
+    tuned: run.tuned,
     rows: run.rows,
   }));
-  const [only] = report.runs;
-  if (report.runs.length === 1 && only !== undefined) {
-    return { ...only.report, reliability: only.report.reliability.executors, tokens: TOKENS_NOTE, runs };
+  const [first] = report.runs;
+  if (report.runs.length === 1 && first !== undefined) {
+    return { ...first.report, reliability: first.report.reliability.executors, tokens: TOKENS_NOTE, runs };
   }
   return {
     questions: report.questions,
@@ -209,8 +211,11 @@ export function debateReplayJson(report: DebateRunsReport): unknown {
     seed: report.seed,
     budgets: report.budgets,
     rules: report.rules,
+    baselines: report.baselines,
+    gated: first?.report.gated, // the same options for every run
     tokens: TOKENS_NOTE,
     rows: report.rows,
+    targets: report.targets,
     runs,
   };
 }
@@ -238,6 +243,15 @@ export function debateReplayText(report: DebateRunsReport): string {
     rowsTable(report.rows),
   ];
   if (report.runs.length > 1) lines.push("", ...perRunSummary(report));
+  if (report.targets.length > 0) {
+    lines.push(
+      "",
+      `Targets${report.runs.length > 1 ? " (on the summed rows)" : ""}:`,
+      ...report.targets.map(
+        (target) => `  ${target.met ? "met" : "NOT met"}: ${target.description} (${target.detail})`,
+      ),
+    );
+  }
   return lines.join("\n");
 }
 
@@ -260,13 +274,14 @@ function rowsTable(rows: readonly DebateReplayRow[]): string {
       "rule",
       "accuracy",
       "mean tokens",
+      "texts",
       "acc / 1k tok",
       "stopped early",
       "by rule",
       "by budget",
       "over budget",
     ],
-    colAligns: ["right", "left", "right", "right", "right", "right", "right", "right", "right"],
+    colAligns: ["right", "left", "right", "right", "right", "right", "right", "right", "right", "right"],
   });
   for (const row of rows) {
     table.push([
@@ -274,6 +289,7 @@ function rowsTable(rows: readonly DebateReplayRow[]): string {
       row.rule,
       percent(row.accuracy),
       row.meanTokens.toFixed(1),
+      row.meanTexts.toFixed(1),
       row.costEfficiency === null ? "-" : row.costEfficiency.toFixed(3),
       percent(row.stoppedEarlyShare),
       percent(row.stoppedByRuleShare),
@@ -294,7 +310,7 @@ function perRunSummary(report: DebateRunsReport): string[] {
   });
   for (const { file, report: run } of report.runs) {
     const rows = run.rows.filter((row) => row.budget === budget);
-    const best = bestGavelRow(rows, run.rules);
+    const best = bestGavelRow(rows);
     const full = rows.find((row) => row.rule === FULL_DEBATE);
     table.push([
       file,
@@ -309,9 +325,9 @@ function perRunSummary(report: DebateRunsReport): string[] {
   return [`Per run, at ${budget} tokens (best of Gavel's rules by accuracy, then fewer tokens):`, table.toString()];
 }
 
-/** The most accurate row of Gavel's own rules (ties: fewer tokens); the ECON rule and baselines are not Gavel's. */
-function bestGavelRow(rows: readonly DebateReplayRow[], rules: readonly string[]): DebateReplayRow | undefined {
-  const gavel = rows.filter((row) => rules.includes(row.rule) && row.rule !== "econ-commitment");
+/** The most accurate row of Gavel's own rules (`kind: "gavel"`; ties: fewer tokens). */
+function bestGavelRow(rows: readonly DebateReplayRow[]): DebateReplayRow | undefined {
+  const gavel = rows.filter((row) => row.kind === "gavel");
   return [...gavel].sort((left, right) => right.accuracy - left.accuracy || left.meanTokens - right.meanTokens)[0];
 }
 

@@ -13,14 +13,18 @@
  * ```
  */
 export {
+  DEBATE_RECORD_KEYS,
   DEBATE_TASKS,
   type DebateRecord,
+  type DebateRun,
   type DebateTask,
   debateRecordSchema,
   isCorrectAnswer,
   loadDebateRecords,
+  loadDebateRun,
   parseDebateAnswer,
   parseDebateRecords,
+  parseDebateRun,
 } from "./records.js";
 export {
   DEFAULT_DEBATE_BUDGETS,
@@ -63,6 +67,15 @@ export {
   type DebateReplaySeams,
   runDebateReplay,
 } from "./run.js";
+export {
+  type DebateRunReplay,
+  type DebateRunsProgress,
+  type DebateRunsReport,
+  loadDebateRuns,
+  replayDebateRuns,
+  resolveDebateFiles,
+  sumDebateReplayRows,
+} from "./runs.js";
 export {
   DEFAULT_TUNING_RESERVE_PRICES,
   type GatedTuningOptions,

@@ -14,7 +14,14 @@ import { isAbsolute, join, resolve } from "node:path";
 import { glob, isDynamicPattern } from "tinyglobby";
 import { DataError } from "../../errors.js";
 import { type DebateRun, loadDebateRun } from "./records.js";
-import { type DebateReplayReport, type DebateReplayRow, type ReplayDebatesOptions, replayDebates } from "./replay.js";
+import {
+  type DebateReplayReport,
+  type DebateReplayRow,
+  type DebateReplayTarget,
+  debateReplayTargets,
+  type ReplayDebatesOptions,
+  replayDebates,
+} from "./replay.js";
 
 /** The file names a folder of runs is read for. */
 const RUN_FILE = /\.jsonl(\.gz)?$/;
@@ -101,8 +108,11 @@ export interface DebateRunsReport {
   seed: number;
   budgets: number[];
   rules: DebateReplayReport["rules"];
+  baselines: DebateReplayReport["baselines"];
   /** Budget × rule summed over the runs, weighted by replayed questions (a single run's rows as they are). */
   rows: DebateReplayRow[];
+  /** The targets, checked on the summed rows (`debateReplayTargets`). */
+  targets: DebateReplayTarget[];
   /** Every run's own replay, in file order. */
   runs: DebateRunReplay[];
 }
@@ -146,6 +156,7 @@ export async function replayDebateRuns(
   }
   const reports = replayed.map((run) => run.report);
   const [head] = reports as [DebateReplayReport, ...DebateReplayReport[]];
+  const rows = reports.length === 1 ? head.rows : sumDebateReplayRows(reports.map((report) => report.rows));
   return {
     questions: {
       total: sum(reports.map((report) => report.questions.total)),
@@ -156,7 +167,9 @@ export async function replayDebateRuns(
     seed: head.seed,
     budgets: head.budgets,
     rules: head.rules,
-    rows: reports.length === 1 ? head.rows : sumDebateReplayRows(reports.map((report) => report.rows)),
+    baselines: head.baselines,
+    rows,
+    targets: reports.length === 1 ? head.targets : debateReplayTargets(rows),
     runs: replayed,
   };
 }

@@ -51,6 +51,7 @@ describe("gavel replay-debates", () => {
         questions: output.questions,
         ignoredKeys: [],
         reliability: output.reliability,
+        tuned: output.tuned,
         rows: output.rows,
       },
     ]);
@@ -156,6 +157,7 @@ describe("gavel replay-debates", () => {
     expect(stdout).toContain("12 questions: 6 fit the reliabilities, 6 replayed (seed 0)");
     expect(stdout).toMatch(/2048 │ full-debate/);
     expect(stdout).toContain("Per run, at 2048 tokens");
+    expect(stdout).toMatch(/Targets \(on the summed rows\):\n {2}(met|NOT met): At every budget/);
     const runLines = stdout.split("\n").filter((line) => line.includes(a) || line.includes(b));
     expect(runLines).toHaveLength(2);
     expect(runLines[0]).toMatch(/│ +4\/8 │ (reliability-weighted|stop-on-agreement) +│/);
