@@ -57,7 +57,14 @@ export type DebateReplayRule = (typeof DEBATE_REPLAY_RULES)[number];
 /** The recorded full debate's name in reports. */
 export const FULL_DEBATE = "full-debate";
 
-/** The baselines reported under every budget besides the full debate, in report order. */
+/**
+ * The baselines reported under every budget besides the full debate, in report order.
+ *
+ * @example
+ * ```ts
+ * for (const baseline of DEBATE_BASELINES) replayBaseline(debate, baseline, 256, context);
+ * ```
+ */
 export const DEBATE_BASELINES = ["one-agent", "round0-majority"] as const;
 
 /** A baseline of {@link DEBATE_BASELINES}. */

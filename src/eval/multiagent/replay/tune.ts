@@ -17,7 +17,14 @@ import { type GatedSettings, type PreparedDebate, type RuleContext, replayDebate
 /** Reserve prices tried by default (bids are α × value, value in [0, 1]). */
 export const DEFAULT_TUNING_RESERVE_PRICES = [0, 0.05, 0.1, 0.2, 0.3] as const;
 
-/** Zod schema of the tuning options (part of `replayDebates`' options, `tuning`). */
+/**
+ * Zod schema of the tuning options (part of `replayDebates`' options, `tuning`).
+ *
+ * @example
+ * ```ts
+ * gatedTuningOptionsSchema.parse({ reservePrices: [0, 0.1] }).epochs; // 3
+ * ```
+ */
 export const gatedTuningOptionsSchema = z
   .object({
     /** Reserve prices of the grid. */
