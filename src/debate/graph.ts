@@ -15,8 +15,11 @@ import { AuctionDebateState, type AuctionDebateStateType } from "./state.js";
 /**
  * Builds an auction-gated debate: agents bid for the floor each round with a short intent, a
  * market mechanism picks the speakers, only they write their full message, and the loop stops
- * when the answers converge, after `maxRounds`, or when the per-example token budget cannot pay
- * for another round. The final answer is a majority (or α-weighted) vote.
+ * when the answers converge or after `maxRounds`. When the per-example token budget cannot pay
+ * for a full round, the agents bid without intents (their reliability, previous answer and the
+ * others' agreement: `selectSpeakers`, the replay's speaker auction) and the winners whose
+ * messages fit speak; the debate stops with `"budget"` only when not even one message fits. The
+ * final answer is a majority (or α-weighted) vote.
  *
  * @param options see `AuctionDebateOptions`; only `agents` is required.
  * @returns a compiled LangGraph graph. Invoke it with `{ question }` (and optionally `budget`,
@@ -43,6 +46,18 @@ import { AuctionDebateState, type AuctionDebateStateType } from "./state.js";
  * // DALA's original (everyone drafts, losers are not broadcast) and the full-communication baseline:
  * const dala = createAuctionDebate({ agents, mode: "full_draft", budget: 1536 });
  * const everyone = createAuctionDebate({ agents, mode: "full", budget: 1536 });
+ * @example
+ * // A budget too small for every intent: the most reliable agent whose message fits answers alone.
+ * const tight = createAuctionDebate({
+ *   agents: [
+ *     { name: "strong", model: strongModel, reliability: 0.9 },
+ *     { name: "weak", model: weakModel, reliability: 0.6 },
+ *   ],
+ *   budget: 400,
+ * });
+ * const answer = await tight.invoke({ question: "What is 17 × 23?" });
+ * answer.rounds[0]?.gating; // "prior_bids"
+ * answer.rounds[0]?.speakers; // ["strong"]
  */
 export function createAuctionDebate(options: AuctionDebateOptions) {
   const settings = parseDebateOptions(options);

@@ -77,6 +77,21 @@ function debateBid(bid: SpeakerBid, intent?: { estimate: UtilityEstimate; text: 
   };
 }
 
+/**
+ * Agents that have spoken and heard nothing since: no other agent's message is in the transcript
+ * from the round of their latest one on. Another message would repeat their own, so they do not
+ * bid in a prior-bid round (an agent that has not spoken always bids).
+ */
+function heardNothingNew(transcript: readonly TranscriptEntry[]): Set<string> {
+  const latest = new Map<string, number>();
+  for (const entry of transcript) latest.set(entry.agent, entry.round);
+  const repeating = new Set<string>();
+  for (const [agent, round] of latest) {
+    if (!transcript.some((entry) => entry.agent !== agent && entry.round >= round)) repeating.add(agent);
+  }
+  return repeating;
+}
+
 /** Runs one round (or stops the debate when the budget cannot pay for any message). */
 export async function runRound(
   dependencies: RoundDependencies,
@@ -105,14 +120,13 @@ export async function runRound(
   const messageCosts = await Promise.all(
     agents.map((agent) => reservationSize(agent, promptOf(agent, "message"), settings.messageMaxTokens)),
   );
-  const fullRound =
+  const intentCosts =
     mode === "intent"
-      ? sum(
-          await Promise.all(
-            agents.map((agent) => reservationSize(agent, promptOf(agent, "intent"), settings.intentMaxTokens)),
-          ),
-        ) + Math.min(...messageCosts)
-      : sum(messageCosts);
+      ? await Promise.all(
+          agents.map((agent) => reservationSize(agent, promptOf(agent, "intent"), settings.intentMaxTokens)),
+        )
+      : [];
+  const fullRound = mode === "intent" ? sum(intentCosts) + Math.min(...messageCosts) : sum(messageCosts);
   const gating: DebateGating = fullRound <= remaining ? (mode === "full" ? "everyone" : "intents") : "prior_bids";
 
   const rules: SpeakerAuctionRules = {
@@ -131,8 +145,11 @@ export async function runRound(
   });
   let selection: SpeakerSelection | undefined;
   if (gating === "prior_bids") {
+    const repeating = heardNothingNew(state.transcript);
     selection = selectSpeakers({
-      candidates: agents.map((agent, index) => signalsOf(agent, messageCosts[index] as number)),
+      candidates: agents.flatMap((agent, index) =>
+        repeating.has(agent.name) ? [] : [signalsOf(agent, messageCosts[index] as number)],
+      ),
       latestAnswers: state.answers,
       remainingTokens: remaining,
       rules,

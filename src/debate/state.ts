@@ -87,7 +87,11 @@ export interface RoundRecord {
   gating: DebateGating;
   /** The auction id (also the ledger's), absent when `gating` is `"everyone"`. */
   auctionId?: string;
-  /** Every bid, in the agents' order (empty when `gating` is `"everyone"`). */
+  /**
+   * Every bid, in the agents' order (empty when `gating` is `"everyone"`). In a `"prior_bids"`
+   * round an agent that has spoken and heard nothing since (no other message from the round of
+   * its latest one on) does not bid: speaking again would repeat itself.
+   */
   bids: DebateBid[];
   /** The cleared auction among the agents whose message fitted, absent when `gating` is `"everyone"`. */
   outcome?: AuctionOutcome;

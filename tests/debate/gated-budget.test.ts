@@ -120,6 +120,18 @@ describe("the live debate under a tight budget", () => {
     },
   );
 
+  it("stops with budget when no prior bid meets the reserve price, recording the auction", async () => {
+    const { agents, recorders } = reliableAgents(RELIABILITY);
+    const budget = Math.max(...(await Promise.all(agents.map((agent) => reservation(agent, "message")))));
+    const { result } = await debateOnce(agents, { mode: "intent", budget, reservePrice: 0.95 });
+    expect(result.stopReason).toBe("budget");
+    expect(result.finalAnswer).toBeUndefined();
+    expect(result.rounds).toHaveLength(1);
+    expect(result.rounds[0]).toMatchObject({ gating: "prior_bids", speakers: [], tokens: 0 });
+    expect(result.rounds[0]?.outcome?.winners).toEqual([]);
+    for (const recorder of Object.values(recorders)) expect(recorder.calls).toEqual([]);
+  });
+
   it("in a prior-bid round the agent that disagrees bids more than those that agree", async () => {
     const fixed = (answer: string) =>
       new ScriptedChatModel({ model: "gpt-4o-mini", replies: () => `Answer: ${answer}` });
@@ -143,6 +155,27 @@ describe("the live debate under a tight budget", () => {
     expect(bid("cat")).toMatchObject({ source: "disagreement", amount: 0.5 });
     expect(second?.speakers[0]).toBe("cat");
     expect(second?.outcome?.winners[0]).toBe("cat");
+  });
+
+  it("an agent that has heard nothing since it spoke does not bid again; a dissenter that read it speaks", async () => {
+    const { agents } = reliableAgents(RELIABILITY);
+    const intents = await Promise.all(agents.map((agent) => reservation(agent, "intent")));
+    const messages = await Promise.all(agents.map((agent) => reservation(agent, "message")));
+    const budget = sum(intents) + 2 * Math.max(...messages);
+    const { result, counter } = await debateOnce(agents, { mode: "intent", budget, maxRounds: 2 });
+    expect(counter.tokens).toBeLessThanOrEqual(budget);
+    const [first, second] = result.rounds;
+    expect(first?.gating).toBe("intents");
+    expect(first?.speakers).toEqual(["solver"]);
+    expect(second?.gating).toBe("prior_bids");
+    // The solver's message is the last word: speaking again would repeat it, so it does not bid.
+    expect(second?.bids.map((bid) => [bid.agent, bid.source, bid.amount])).toEqual([
+      ["guesser", "disagreement", 0.6],
+      ["drifter", "disagreement", 0.3],
+    ]);
+    expect(second?.speakers).toEqual(["guesser"]);
+    expect(second?.answers).toEqual({ guesser: GOLD }); // it read the solver's message
+    expect(result.finalAnswer).toBe(GOLD);
   });
 
   it("never spends more than the budget, and answers whenever one message fits", async () => {
