@@ -80,7 +80,7 @@ async function resolveOne(path: string): Promise<string[]> {
  * Resolve the paths ({@link resolveDebateFiles}) and load every run, all before any replay, so a bad
  * line in the last file fails at once.
  *
- * @throws DataError naming the path, or the file, line and field of a bad record.
+ * @throws DataError naming the path, a file with no debate, or the file, line and field of a bad record.
  * @example
  * ```ts
  * const runs = await loadDebateRuns("runs/");
@@ -89,7 +89,11 @@ async function resolveOne(path: string): Promise<string[]> {
  */
 export async function loadDebateRuns(paths: string | readonly string[]): Promise<DebateRun[]> {
   const runs: DebateRun[] = [];
-  for (const file of await resolveDebateFiles(paths)) runs.push(await loadDebateRun(file));
+  for (const file of await resolveDebateFiles(paths)) {
+    const run = await loadDebateRun(file);
+    if (run.debates.length === 0) throw new DataError({ file, problem: "no recorded debate in this file" });
+    runs.push(run);
+  }
   return runs;
 }
 

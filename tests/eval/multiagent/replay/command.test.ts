@@ -169,7 +169,8 @@ describe("gavel replay-debates", () => {
     const globbed = await gavel(["--debates", join(runs, "[ab].jsonl"), ...FEW_RULES, "--json"]);
     const listed = await gavel(["--debates", a, b, ...FEW_RULES, "--json"]);
     expect([globbed.exitCode, listed.exitCode]).toEqual([0, 0]);
-    const [fromGlob, fromList] = [JSON.parse(globbed.stdout), JSON.parse(listed.stdout)] as RunsJson[];
+    const fromGlob = JSON.parse(globbed.stdout) as RunsJson;
+    const fromList = JSON.parse(listed.stdout) as RunsJson;
     expect(fromGlob.runs.map((run) => run.file)).toEqual([a, b]);
     expect(fromGlob.rows).toEqual(fromList.rows);
   });

@@ -9,7 +9,7 @@ import {
   parseDebateAnswer,
   parseDebateRecords,
 } from "../../../../src/eval/multiagent/replay/index.js";
-import { loadDebateRun, parseDebateRun } from "../../../../src/eval/multiagent/replay/records.js";
+import { DEBATE_RECORD_KEYS, loadDebateRun, parseDebateRun } from "../../../../src/eval/multiagent/replay/records.js";
 
 const good = JSON.stringify({
   id: "q1",
@@ -107,6 +107,22 @@ describe("recorded debate records", () => {
     // The old entry points read the same records.
     expect(parseDebateRecords(text, "real.jsonl")).toEqual(run.debates);
     expect(parseDebateRun(JSON.stringify(third), "plain.jsonl").ignoredKeys).toEqual([]);
+  });
+
+  it("reads every key of DEBATE_RECORD_KEYS as a field, none as metadata", () => {
+    const full = {
+      id: 7,
+      task: "mmlu",
+      question: "Which?",
+      gold: "B",
+      agents: [["(B)"]],
+      model: "gpt-4o-mini",
+      choices: ["a", "b", "c", "d"],
+    };
+    expect(Object.keys(full).sort()).toEqual([...DEBATE_RECORD_KEYS].sort());
+    const run = parseDebateRun(JSON.stringify(full), "full.jsonl");
+    expect(run.ignoredKeys).toEqual([]);
+    expect(run.debates[0]).toEqual({ ...full, id: "7" });
   });
 
   it("still fails on a required field that is missing or malformed, even beside extra keys", () => {

@@ -1,8 +1,13 @@
+import { writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DataError } from "../../../../src/eval/errors.js";
 import { loadDebateRun } from "../../../../src/eval/multiagent/replay/records.js";
-import { type DebateReplayRow, replayDebates } from "../../../../src/eval/multiagent/replay/replay.js";
+import {
+  type DebateReplayRow,
+  type ReplayDebatesOptions,
+  replayDebates,
+} from "../../../../src/eval/multiagent/replay/replay.js";
 import {
   loadDebateRuns,
   replayDebateRuns,
@@ -13,10 +18,10 @@ import { countWords } from "./fixture.js";
 import { writeRuns } from "./runs-fixture.js";
 
 const options = {
-  rules: ["last-round-majority", "reliability-weighted", "stop-on-agreement"] as const,
+  rules: ["last-round-majority", "reliability-weighted", "stop-on-agreement"],
   budgets: [8, 12, 100],
   countTokens: countWords,
-};
+} satisfies Omit<ReplayDebatesOptions, "debates">;
 
 async function dataErrorOf(promise: Promise<unknown>): Promise<DataError> {
   const error = await promise.then(
@@ -31,6 +36,7 @@ function row(rule: string, questions: number, accuracy: number, meanTokens: numb
   return {
     budget: 512,
     rule: rule as DebateReplayRow["rule"],
+    kind: "gavel",
     questions,
     accuracy,
     meanTokens,
@@ -40,6 +46,7 @@ function row(rule: string, questions: number, accuracy: number, meanTokens: numb
     stoppedByBudgetShare: 0,
     unansweredShare: 0,
     overBudgetShare: 0,
+    meanTexts: 3,
     ...extra,
   };
 }
@@ -65,6 +72,16 @@ describe("resolveDebateFiles", () => {
     expect((await dataErrorOf(resolveDebateFiles(nothing))).message).toBe(`${nothing}: no file matches this glob`);
     const missing = join(root, "missing.jsonl");
     expect((await dataErrorOf(resolveDebateFiles(missing))).message).toBe(`${missing}: no such file or folder`);
+  });
+});
+
+describe("loadDebateRuns", () => {
+  it("names a run file that holds no debate (it would otherwise fail as a bad option)", async () => {
+    const { runs } = writeRuns();
+    const blank = join(runs, "c-blank.jsonl");
+    writeFileSync(blank, "\n\n");
+    const error = await dataErrorOf(loadDebateRuns(runs));
+    expect(error.message).toBe(`${blank}: no recorded debate in this file`);
   });
 });
 
@@ -159,9 +176,11 @@ describe("sumDebateReplayRows", () => {
     expect(summed?.stoppedEarlyShare).toBe(0.5);
     expect(summed).toMatchObject({ label: "same", speakersMean: 1.25 });
     expect(summed).not.toHaveProperty("note");
-    expect(Object.keys(summed ?? {}).slice(0, 6)).toEqual([
+    expect(summed).toMatchObject({ kind: "gavel", meanTexts: 3 });
+    expect(Object.keys(summed ?? {}).slice(0, 7)).toEqual([
       "budget",
       "rule",
+      "kind",
       "questions",
       "accuracy",
       "meanTokens",
