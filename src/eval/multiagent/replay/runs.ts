@@ -150,8 +150,7 @@ export async function replayDebateRuns(
   options: Omit<ReplayDebatesOptions, "debates">,
   onProgress?: (event: DebateRunsProgress) => void,
 ): Promise<DebateRunsReport> {
-  const [first] = runs;
-  if (first === undefined) throw new RangeError("replayDebateRuns needs at least one run");
+  if (runs.length === 0) throw new RangeError("replayDebateRuns needs at least one run");
   const replayed: DebateRunReplay[] = [];
   for (const run of runs) {
     const report = await replayDebates({ ...options, debates: run.debates });
