@@ -45,7 +45,7 @@ for (const mode of ["intent", "full"] satisfies DebateMode[]) {
     const rounds = result.rounds.map((round) => `${round.gating}: ${round.speakers.join("+") || "-"}`).join(" | ");
     console.log(
       `${mode.padEnd(6)} budget ${String(budget).padStart(4)}  answer ${(result.finalAnswer ?? "none").padEnd(4)} ` +
-        `tokens ${String(result.spentTokens).padStart(4)}  ${result.stopReason.padEnd(9)}  ${rounds || "(no round)"}`,
+        `tokens ${String(result.spentTokens).padStart(4)}  ${(result.stopReason ?? "").padEnd(9)}  ${rounds || "(no round)"}`,
     );
   }
 }
