@@ -58,7 +58,7 @@ const HEAVY = [
 ];
 
 /** Packages the core entry point must not load: the heavy ones and those only the CLI uses. */
-const NOT_IN_CORE = [...HEAVY, "yaml", "commander", "cli-progress", "cli-table3"];
+const NOT_IN_CORE = [...HEAVY, "yaml", "commander", "cli-progress", "cli-table3", "tinyglobby"];
 
 /** Optional peers a user installs for the entry points that need them (node-llama-cpp left out). */
 const OPTIONAL_PEERS = [
