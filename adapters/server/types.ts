@@ -94,6 +94,21 @@ export interface ServerMetrics {
   /** Prometheus text exposition format. */
   render(): Promise<string>;
   readonly contentType: string;
+  /** A streamed response started sending (the `gavel_inflight_streams` gauge goes up by one). */
+  streamOpened?(): void;
+  /** A streamed response ended, finished or abandoned (the gauge goes down by one). Call once per `streamOpened`. */
+  streamClosed?(): void;
+}
+
+/**
+ * The Hono context variables of the gateway (`new Hono<{ Variables: GavelVariables }>()`).
+ * `requestId` is set by the request-id middleware (before auth); `gavelKey` by the auth
+ * middleware once the bearer key is verified, read by the rate limit and the routes.
+ */
+export interface GavelVariables {
+  requestId: string;
+  /** The verified key (absent before auth, and on routes without auth such as `/health`). */
+  gavelKey?: VirtualKey;
 }
 
 /** Structured log lines (JSON), one per request; prompt and answer text only when `logPrompts`. */
