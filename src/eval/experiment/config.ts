@@ -358,12 +358,13 @@ export class ConfigFileError extends GavelError {
   /** Dotted key paths of the bad fields. */
   readonly fields: string[];
 
-  constructor(file: string, issues: ConfigFileIssue[], options?: { cause?: unknown }) {
+  /** `options.what` names the kind of file in the message (default `"experiment config"`; `gavel serve` says `"serve config"`). */
+  constructor(file: string, issues: ConfigFileIssue[], options?: { cause?: unknown; what?: string }) {
     const lines = issues.map((issue) => {
       const where = issue.line === undefined ? file : `${file}:${issue.line}:${issue.column ?? 1}`;
       return `  - ${where}: ${issue.field === "" ? "" : `${issue.field}: `}${issue.message}`;
     });
-    super(`Invalid experiment config ${file}:\n${lines.join("\n")}`, options);
+    super(`Invalid ${options?.what ?? "experiment config"} ${file}:\n${lines.join("\n")}`, options && "cause" in options ? { cause: options.cause } : undefined);
     this.file = file;
     this.issues = issues;
     this.fields = issues.map((issue) => issue.field);
