@@ -364,7 +364,10 @@ export class ConfigFileError extends GavelError {
       const where = issue.line === undefined ? file : `${file}:${issue.line}:${issue.column ?? 1}`;
       return `  - ${where}: ${issue.field === "" ? "" : `${issue.field}: `}${issue.message}`;
     });
-    super(`Invalid ${options?.what ?? "experiment config"} ${file}:\n${lines.join("\n")}`, options && "cause" in options ? { cause: options.cause } : undefined);
+    super(
+      `Invalid ${options?.what ?? "experiment config"} ${file}:\n${lines.join("\n")}`,
+      options && "cause" in options ? { cause: options.cause } : undefined,
+    );
     this.file = file;
     this.issues = issues;
     this.fields = issues.map((issue) => issue.field);
