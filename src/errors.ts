@@ -90,6 +90,43 @@ export class ConfigError extends GavelError {
   }
 }
 
+/** One problem in a config file (an experiment, `serve.yaml`). */
+export interface ConfigFileIssue {
+  /** Dotted key path, e.g. `backend.modles`; empty for the whole file. */
+  field: string;
+  /** 1-based line (and column) in the file, when the YAML parser knows it. */
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+/**
+ * A config file (an experiment, `serve.yaml`) is not valid YAML or does not match the schema. The message lists every problem
+ * as `file:line:column: key: problem`; `issues` holds them as data, `cause` the `ZodError` or YAML error.
+ */
+export class ConfigFileError extends GavelError {
+  override readonly name = "ConfigFileError";
+  readonly file: string;
+  readonly issues: ConfigFileIssue[];
+  /** Dotted key paths of the bad fields. */
+  readonly fields: string[];
+
+  /** `options.what` names the kind of file in the message (default `"experiment config"`; `gavel serve` says `"serve config"`). */
+  constructor(file: string, issues: ConfigFileIssue[], options?: { cause?: unknown; what?: string }) {
+    const lines = issues.map((issue) => {
+      const where = issue.line === undefined ? file : `${file}:${issue.line}:${issue.column ?? 1}`;
+      return `  - ${where}: ${issue.field === "" ? "" : `${issue.field}: `}${issue.message}`;
+    });
+    super(
+      `Invalid ${options?.what ?? "experiment config"} ${file}:\n${lines.join("\n")}`,
+      options && "cause" in options ? { cause: options.cause } : undefined,
+    );
+    this.file = file;
+    this.issues = issues;
+    this.fields = issues.map((issue) => issue.field);
+  }
+}
+
 /** Which budget account refused, how large it is and what it already holds. */
 export interface BudgetExhaustedDetails {
   /** Scope kind: `"global"`, `"thread"`, `"run"` or `"example"`. */

@@ -20,7 +20,7 @@ import { readFile } from "node:fs/promises";
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { type ZodError, z } from "zod";
 import { budgetLimitsSchema, createPriceResolver, DEFAULT_PRICES, modelPriceSchema } from "../../src/budget/index.js";
-import { ConfigFileError, type ConfigFileIssue } from "../../src/eval/experiment/config.js";
+import { ConfigFileError, type ConfigFileIssue } from "../../src/errors.js";
 import { timeoutMsSchema } from "../../src/timeouts.js";
 import { ROUTER_MODEL_ID } from "./types.js";
 

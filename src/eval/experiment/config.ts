@@ -11,7 +11,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import { type ZodError, z } from "zod";
-import { GavelError } from "../../errors.js";
+import { ConfigFileError, type ConfigFileIssue, GavelError } from "../../errors.js";
 import { MECHANISM_NAMES } from "../../market/options.js";
 import { DEFAULT_DEBATE_BUDGETS } from "../multiagent/replay/replay.js";
 
@@ -337,42 +337,8 @@ export type ExperimentConfig = z.output<typeof experimentConfigSchema>;
 // Errors
 // ---------------------------------------------------------------------------------------------
 
-/** One problem in an experiment file. */
-export interface ConfigFileIssue {
-  /** Dotted key path, e.g. `backend.modles`; empty for the whole file. */
-  field: string;
-  /** 1-based line (and column) in the file, when the YAML parser knows it. */
-  line?: number;
-  column?: number;
-  message: string;
-}
-
-/**
- * An experiment file is not valid YAML or does not match the schema. The message lists every problem
- * as `file:line:column: key: problem`; `issues` holds them as data, `cause` the `ZodError` or YAML error.
- */
-export class ConfigFileError extends GavelError {
-  override readonly name = "ConfigFileError";
-  readonly file: string;
-  readonly issues: ConfigFileIssue[];
-  /** Dotted key paths of the bad fields. */
-  readonly fields: string[];
-
-  /** `options.what` names the kind of file in the message (default `"experiment config"`; `gavel serve` says `"serve config"`). */
-  constructor(file: string, issues: ConfigFileIssue[], options?: { cause?: unknown; what?: string }) {
-    const lines = issues.map((issue) => {
-      const where = issue.line === undefined ? file : `${file}:${issue.line}:${issue.column ?? 1}`;
-      return `  - ${where}: ${issue.field === "" ? "" : `${issue.field}: `}${issue.message}`;
-    });
-    super(
-      `Invalid ${options?.what ?? "experiment config"} ${file}:\n${lines.join("\n")}`,
-      options && "cause" in options ? { cause: options.cause } : undefined,
-    );
-    this.file = file;
-    this.issues = issues;
-    this.fields = issues.map((issue) => issue.field);
-  }
-}
+// `ConfigFileError` and `ConfigFileIssue` live in src/errors.ts (adapters use them too); re-exported here.
+export { ConfigFileError, type ConfigFileIssue } from "../../errors.js";
 
 /** A keyed backend's environment variable is not set. */
 export class MissingApiKeyError extends GavelError {
