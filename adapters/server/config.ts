@@ -22,6 +22,8 @@ import { type ZodError, z } from "zod";
 import { budgetLimitsSchema, createPriceResolver, DEFAULT_PRICES, modelPriceSchema } from "../../src/budget/index.js";
 import { ConfigFileError, type ConfigFileIssue } from "../../src/errors.js";
 import { timeoutMsSchema } from "../../src/timeouts.js";
+import { budgetWindowSchema } from "./budgets.js";
+import { configKeySchema } from "./keys.js";
 import { ROUTER_MODEL_ID } from "./types.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -58,11 +60,6 @@ const envNameSchema = z
 /** A field that must never hold a value: a secret written inline. The message names the alternative. */
 const inlineSecret = (alternative: string) =>
   z.never({ error: () => `secrets are never written in the config: remove it and use ${alternative}` }).optional();
-
-/** `"1d"`, `"12h"`, `"30m"`, `"30d"`: a budget window. */
-const windowSchema = z
-  .string()
-  .regex(/^[1-9]\d*(m|h|d)$/, { message: 'must be a period such as "30m", "12h", "1d" or "30d" (m, h or d)' });
 
 // ---------------------------------------------------------------------------------------------
 // The pool
@@ -203,31 +200,7 @@ const budgetsSchema = z
     /** Default budget of every `user` of a key (a key's own `userBudget` wins). */
     user: budgetLimitsSchema.optional(),
     /** Default budget period (`"1d"`, `"30d"`); absent: budgets never reset. */
-    window: windowSchema.optional(),
-  })
-  .strict();
-
-const keySchema = z
-  .object({
-    /** Human name (logs, metrics, `gavel keys list`); unique. */
-    name: z.string().min(1),
-    /** The environment variable holding the key a client presents as `Authorization: Bearer ...`. */
-    keyEnv: envNameSchema.optional(),
-    /** Or the key's SHA-256 digest, 64 hex characters (`printf %s "$KEY" | sha256sum`). */
-    sha256: z
-      .string()
-      .regex(/^[0-9a-fA-F]{64}$/, { message: "must be the key's SHA-256 digest: 64 hexadecimal characters" })
-      .optional(),
-    key: inlineSecret("keyEnv: NAME_OF_A_VARIABLE, or sha256: <the key's SHA-256 digest>"),
-    apiKey: inlineSecret("keyEnv: NAME_OF_A_VARIABLE, or sha256: <the key's SHA-256 digest>"),
-    /** What the key may spend (per `window`), over every user. Default `budgets.key`. */
-    budget: budgetLimitsSchema.optional(),
-    /** What each `user` of the key may spend. Default `budgets.user`. */
-    userBudget: budgetLimitsSchema.optional(),
-    /** Budget period of this key. Default `budgets.window`. */
-    window: windowSchema.optional(),
-    /** Most requests per minute. Default `limits.requestsPerMinute`. */
-    requestsPerMinute: z.number().int().positive().optional(),
+    window: budgetWindowSchema.optional(),
   })
   .strict();
 
@@ -258,7 +231,7 @@ const logsSchema = z
     /** Log prompt and answer text. Default false: never. */
     prompts: z.boolean().default(false),
     /** Least level written. Default `info`. */
-    level: z.enum(["info", "warn", "error"]).default("info"),
+    level: z.enum(["info", "warn", "error", "silent"]).default("info"),
   })
   .strict();
 
@@ -287,7 +260,8 @@ const serveConfigFields = z
     pool: z.array(memberSchema).min(1, { message: "must list at least one member" }),
     router: routerSchema.prefault({}),
     budgets: budgetsSchema.prefault({}),
-    keys: z.array(keySchema).default([]),
+    /** Keys a client presents as `Authorization: Bearer ...` (see `configKeySchema`: `keyEnv` or `sha256`, never the key). */
+    keys: z.array(configKeySchema).default([]),
     /** The key database (`gavel keys create`): a SQLite file. Default: the ledger's file. */
     keysDb: z.string().min(1).optional(),
     /** Where auctions and charges are recorded. Absent: nothing is recorded. */
@@ -333,12 +307,6 @@ function checkServeConfig(config: ServeConfigFields, context: z.RefinementCtx): 
   config.keys.forEach((key, index) => {
     if (keyNames.has(key.name)) issue(["keys", index, "name"], `two keys are named "${key.name}": names must differ`);
     keyNames.add(key.name);
-    if ((key.keyEnv === undefined) === (key.sha256 === undefined)) {
-      issue(
-        ["keys", index, "keyEnv"],
-        "give exactly one of keyEnv (the environment variable holding the key) and sha256 (its digest)",
-      );
-    }
   });
 
   const { ledger, budgets } = config;
