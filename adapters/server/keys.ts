@@ -448,7 +448,7 @@ function buildStore(database: Database.Database, ownsDatabase: boolean, now: () 
     try {
       return work();
     } catch (error) {
-      if (KeyStoreError.isInstance(error)) throw error;
+      if (GavelError.isInstance(error)) throw error; // a KeyStoreError, or a ConfigError naming the field
       throw new KeyStoreError(operation, `${operation} failed on ${database.name}: ${messageOf(error)}`, {
         cause: error,
       });
@@ -559,8 +559,9 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * Zod schema of one key declared in the config: a name, where the key is — `keyEnv`, the name of an
- * environment variable holding it, or `sha256`, its digest in hex — and optionally its limits. The
- * plain key never goes in the YAML: a `key` field is refused.
+ * environment variable holding it, or `sha256`, its digest in hex — and optionally its limits
+ * (`window` is accepted for `budgetWindow`, as serve.yaml spells it). The plain key never goes in
+ * the YAML: a `key` or `apiKey` field is refused.
  *
  * @example
  * ```ts
@@ -571,7 +572,12 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  */
 export const configKeySchema = z
   .object({
-    name: keyNameSchema,
+    name: z
+      .string()
+      .min(1)
+      .max(128)
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused.
+      .regex(/^[^\u0000-\u001f\u007f]+$/, { message: "must not hold control characters" }),
     keyEnv: z
       .string()
       .regex(ENV_NAME, { message: "must be the name of an environment variable (letters, digits, _)" })
@@ -588,10 +594,16 @@ export const configKeySchema = z
           "never put a plain key in the config: set keyEnv to the environment variable holding it, or sha256 to its digest",
       })
       .optional(),
+    apiKey: z.never({ message: "never put a plain key in the config: set keyEnv, or sha256 to its digest" }).optional(),
     ...keyLimitsShape,
+    /** The config file's name for `budgetWindow` (serve.yaml's `keys[].window`). */
+    window: budgetWindowSchema.optional(),
   })
   .strict()
   .superRefine((entry, context) => {
+    if (entry.window !== undefined && entry.budgetWindow !== undefined) {
+      context.addIssue({ code: "custom", path: ["window"], message: "give one of window and budgetWindow" });
+    }
     if ((entry.keyEnv === undefined) === (entry.sha256 === undefined)) {
       context.addIssue({
         code: "custom",
@@ -750,7 +762,7 @@ export function createKeyVerifier(options: z.input<typeof keyVerifierOptionsSche
         name: entry.name,
         ...(entry.budget && { budget: entry.budget }),
         ...(entry.userBudget && { userBudget: entry.userBudget }),
-        ...(entry.budgetWindow !== undefined && { budgetWindow: entry.budgetWindow }),
+        ...((entry.budgetWindow ?? entry.window) !== undefined && { budgetWindow: entry.budgetWindow ?? entry.window }),
         ...(entry.requestsPerMinute !== undefined && { requestsPerMinute: entry.requestsPerMinute }),
       },
     });
