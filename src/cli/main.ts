@@ -13,6 +13,7 @@
 import { Command } from "commander";
 import { debatesCommand } from "./debates.js";
 import { evalCommand, sweepCommand } from "./eval.js";
+import { keysCommand } from "./keys.js";
 import { ledgerCommand } from "./ledger.js";
 import { reportCommand } from "./report.js";
 import { trainCommand } from "./train.js";
@@ -26,6 +27,7 @@ const program = new Command()
   .addCommand(sweepCommand())
   .addCommand(reportCommand())
   .addCommand(debatesCommand())
-  .addCommand(trainCommand());
+  .addCommand(trainCommand())
+  .addCommand(keysCommand());
 
 await program.parseAsync(process.argv);
