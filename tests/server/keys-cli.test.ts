@@ -181,7 +181,9 @@ describe("gavel keys: the binary", () => {
     expect(help.stdout).toMatch(/create .*\n.*list.*\n.*revoke/s);
     const loaded = readFileSync(loads, "utf8").split("\n");
     expect(loaded.some((url) => url.includes("/src/cli/keys.ts"))).toBe(true);
-    expect(loaded.filter((url) => /better-sqlite3|\/adapters\/sqlite\/|\/adapters\/server\/keys\.ts/.test(url))).toEqual([]);
+    expect(
+      loaded.filter((url) => /better-sqlite3|\/adapters\/sqlite\/|\/adapters\/server\/keys\.ts/.test(url)),
+    ).toEqual([]);
 
     const bad = await run(
       process.execPath,
