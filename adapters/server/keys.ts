@@ -723,7 +723,8 @@ interface KnownKey {
  * held in memory as a map from digest to record: a verify hashes the presented key (SHA-256), finds
  * the record by its digest and confirms with `crypto.timingSafeEqual`. The store is re-read when
  * its generation moves — checked every `refreshMs` and at once when a presented key is unknown — so
- * keys created or revoked by `gavel keys` in another process apply without a restart. A config key
+ * keys created or revoked by `gavel keys` in another process apply without a restart. While the file
+ * cannot be read (closed at shutdown, locked) the verifier keeps the keys it last read. A config key
  * whose digest equals a stored key's wins (its limits apply).
  *
  * The presented key is never logged, stored or put in an error.
@@ -786,9 +787,13 @@ export function createKeyVerifier(options: z.input<typeof keyVerifierOptionsSche
   const sync = (at: number): boolean => {
     if (!store) return false;
     checkedAt = at;
-    if (store.generation() === generation) return false;
-    reload();
-    return true;
+    try {
+      if (store.generation() === generation) return false;
+      reload();
+      return true;
+    } catch {
+      return false; // the file cannot be read right now (closed, locked): keep the keys known, retry next period
+    }
   };
 
   const lookup = (digest: Buffer): VirtualKey | undefined => {
