@@ -293,6 +293,7 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
           );
           for await (const piece of stream) {
             const chunk = piece as AIMessageChunk;
+            if (gathered === undefined) markAnswer(chunk, run);
             gathered = gathered === undefined ? chunk : gathered.concat(chunk);
             open.gathered = gathered;
             const generation = new ChatGenerationChunk({ text: chunk.text, message: chunk });
@@ -658,6 +659,18 @@ export function withPlan(messages: readonly BaseMessage[], plan: string): BaseMe
     while (position < messages.length && messages[position]?.type === "system") position += 1;
   }
   return [...messages.slice(0, position), new HumanMessage(executionPlanText(plan)), ...messages.slice(position)];
+}
+
+/**
+ * Name the auction and the member answering on the first chunk of a streamed answer
+ * (`response_metadata.gavel_answer`), so a caller learns who answers before the answer ends (the
+ * gateway sends it as headers; `response_metadata.gavel` only comes with the last chunk).
+ */
+function markAnswer(chunk: AIMessageChunk, run: AuctionRun): void {
+  chunk.response_metadata = {
+    ...chunk.response_metadata,
+    gavel_answer: { auctionId: run.record.auctionId, winner: run.winner.name },
+  };
 }
 
 function sumUsage(left: UsageMetadata, right: UsageMetadata): UsageMetadata {

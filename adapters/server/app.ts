@@ -1,0 +1,1059 @@
+/**
+ * `createGavelApp`: the gateway as a Hono app — `POST /v1/chat/completions`, `GET /v1/models`,
+ * `GET /health`, `GET /ready` (and `GET /metrics` with `metrics`). Standard `Request`/`Response`:
+ * tests call `app.request(...)`, `server.ts` serves it with `@hono/node-server`.
+ *
+ * A request's way (see `types.ts`): middleware (body limit, request id) → auth → keyed middleware
+ * (rate limit) → validate (`openai.ts`) → target (`gavel/auto`: the key's router; a member's name:
+ * that member, reserved on the key's budget) → call → settle at the provider's usage → respond.
+ */
+import type { BaseChatModel, BindToolsInput } from "@langchain/core/language_models/chat_models";
+import type { AIMessage, AIMessageChunk, BaseMessage } from "@langchain/core/messages";
+import type { Runnable } from "@langchain/core/runnables";
+import { Hono, type MiddlewareHandler } from "hono";
+import { closeAbandoned } from "../../src/budget/abandoned.js";
+import type { Reservation, ScopeIds, Settlement, Usage } from "../../src/budget/index.js";
+import { costUsd, countToolTokens, usageFromMessage } from "../../src/budget/index.js";
+import { releaseQuietly, type SharedTokenBudget, settleQuietly } from "../../src/budget/shared.js";
+import { BudgetExhaustedError, ConfigError, GavelError } from "../../src/errors.js";
+import type { LedgerScope, LedgerWriter } from "../../src/ledger/types.js";
+import { declaredOutputCap, modelName, promptTokensOf, rebuiltWith } from "../../src/models.js";
+import { AuctionRouterError } from "../../src/router/errors.js";
+import type { AuctionRouterOptions } from "../../src/router/options.js";
+import { AuctionRouter, type RouterMetadata } from "../../src/router/router.js";
+import { DeadlineExceededError, MAX_TIMEOUT_MS, runWithDeadline } from "../../src/timeouts.js";
+import {
+  budgetExhausted,
+  type ChatCompletionRequest,
+  type CompletionUsage,
+  completionId,
+  createChunkEncoder,
+  internalError,
+  invalidApiKey,
+  invalidRequest,
+  modelNotFound,
+  OpenAIHttpError,
+  parseChatRequest,
+  providerError,
+  providerTimeout,
+  SSE_DONE,
+  shuttingDown,
+  sseEvent,
+  textOf,
+  toChatCompletion,
+  toLangChainMessages,
+  usageOf,
+} from "./openai.js";
+import {
+  type GavelVariables,
+  type KeyVerifier,
+  type RequestObservation,
+  ROUTER_MODEL_ID,
+  type ServerBudgets,
+  type ServerLogger,
+  type ServerMember,
+  type ServerMetrics,
+  type VirtualKey,
+} from "./types.js";
+
+/** The Hono environment of the gateway. */
+export type GavelAppEnv = { Variables: GavelVariables };
+
+/** Builds the router of one budget (`undefined` without budgets). Called once per budget, cached. */
+export type RouterFactory = (budget: SharedTokenBudget | undefined) => AuctionRouter;
+
+/** The router's options, without what the gateway supplies: the pool (the members) and the budget. */
+export type GavelRouterOptions = Omit<AuctionRouterOptions, "pool" | "budget">;
+
+/** Options of {@link createGavelApp}. */
+export interface GavelAppOptions {
+  /** The pool: listed by `GET /v1/models`, pinnable by name, and the router's bidders. */
+  members: readonly ServerMember[];
+  /**
+   * The router behind `gavel/auto`: its options (the pool and the key's budget are added), or a
+   * factory from a budget to a router. One router is built per distinct budget and reused by every
+   * request of the keys that share it. Default `{}` (the router's defaults).
+   */
+  router?: GavelRouterOptions | RouterFactory;
+  /** Verifies bearer keys. Absent: no auth (every request is the key {@link ANONYMOUS_KEY}) — loopback only. */
+  keys?: KeyVerifier;
+  /** Per-key (and per-user) budgets. Absent: nothing is reserved (the router still runs). */
+  budgets?: ServerBudgets;
+  metrics?: ServerMetrics;
+  logger?: ServerLogger;
+  /** Mounted before auth on `/v1/*`, in order (the body limit, the request id). */
+  middleware?: readonly MiddlewareHandler[];
+  /** Mounted after auth on `/v1/*`, in order: they see `c.get("gavelKey")` (the rate limit). */
+  keyedMiddleware?: readonly MiddlewareHandler<GavelAppEnv>[];
+  /**
+   * Records the charge of every pinned call (`settle`, label `answer`, `metadata.path: "pinned"`).
+   * The router records its own auctions and charges when built with a `ledger` (given in
+   * `router`; with router options and no `ledger` there, this one is passed on).
+   */
+  ledger?: LedgerWriter;
+  /** Log prompt and answer text in the request log line. Default false. */
+  logPrompts?: boolean;
+  /** Deadline of a whole chat request (auction and answer), in ms. Default {@link DEFAULT_REQUEST_TIMEOUT_MS}. */
+  timeoutMs?: number;
+  /**
+   * Settle pinned calls cut short (client gone, deadline, shutdown) at what the provider bills
+   * (`closeAbandoned`), per member provider. Default: true except for `llamacpp` and `ollama`
+   * (local models bill nothing).
+   */
+  billAbandonedCalls?: (member: ServerMember) => boolean;
+}
+
+/** The gateway app, and its graceful drain. */
+export interface GavelApp {
+  app: Hono<GavelAppEnv>;
+  /**
+   * Stop accepting chat requests (`/ready` answers 503, new chat requests 503), wait up to
+   * `timeoutMs` for in-flight requests and streams to finish, then abort the rest (their
+   * reservations are settled at what was streamed / what the provider bills) and wait up to
+   * `timeoutMs` more for those settlements.
+   */
+  drain(timeoutMs: number): Promise<void>;
+  /** True once {@link GavelApp.drain} was called. */
+  readonly draining: boolean;
+  /** Requests (and streams) in flight now. */
+  readonly inflight: number;
+}
+
+/** The key of every request when the gateway runs without `keys`. */
+export const ANONYMOUS_KEY: Readonly<VirtualKey> = Object.freeze({ id: "anonymous", name: "anonymous" });
+
+/** Default deadline of a chat request: 5 minutes. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+
+/** Output cap reserved for a pinned member that declares none and a request that sets none. */
+export const DEFAULT_PINNED_MAX_TOKENS = 4096;
+
+/** Header naming the member that answered. */
+export const WINNER_HEADER = "x-gavel-winner";
+/** Header carrying the auction id (`gavel/auto` only). */
+export const AUCTION_ID_HEADER = "x-gavel-auction-id";
+
+/** Most rebuilt copies of members (other `max_tokens` / `temperature` / `top_p`) kept. */
+const MAX_SAMPLING_COPIES = 256;
+
+/** Why a request's upstream call was aborted (the reason of its controller). */
+class RequestAborted extends Error {
+  override readonly name = "RequestAborted";
+  constructor(readonly why: "client" | "shutdown") {
+    super(why === "client" ? "The client closed the connection." : "The gateway is shutting down.");
+  }
+}
+
+/** One chat request, from arrival to its last byte. */
+interface ChatRequestState {
+  requestId: string;
+  key: VirtualKey;
+  /** The request's `user`, once read. */
+  user?: string;
+  started: number;
+  controller: AbortController;
+  observation: RequestObservation;
+  log: Record<string, unknown>;
+  /** Resolves once the request is done (response sent, books closed). */
+  done: Promise<void>;
+  finish: () => void;
+}
+
+/** A prepared call: who answers, how, and how its books are closed. */
+interface Target {
+  path: "router" | "pinned";
+  /** The member (pinned) or `gavel/auto` until the auction names the winner. */
+  member: string;
+  runnable: Runnable;
+  callOptions: Record<string, unknown>;
+  /** json_schema on `gavel/auto`: the answer is a forced tool call, turned into content. */
+  toolAsContent: boolean;
+}
+
+/**
+ * Build the gateway app: the OpenAI chat-completions surface over a pool and its router, with
+ * keys, budgets, metrics and logs.
+ *
+ * @param options - {@link GavelAppOptions}
+ * @returns the Hono app and its `drain`.
+ * @throws ConfigError when two members share a name, a member is named `gavel/auto`, or the router
+ *   options are invalid.
+ * @example
+ * ```ts
+ * import { ChatOpenAI } from "@langchain/openai";
+ * import { createGavelApp, serveGavelApp } from "langchain-gavel/server";
+ *
+ * const { app, drain } = createGavelApp({
+ *   members: [
+ *     { name: "mini", model: new ChatOpenAI({ model: "gpt-4o-mini" }), price: { inputPerMillion: 0.15, outputPerMillion: 0.6 }, provider: "openai" },
+ *     { name: "large", model: new ChatOpenAI({ model: "gpt-4o" }), price: { inputPerMillion: 2.5, outputPerMillion: 10 }, provider: "openai" },
+ *   ],
+ *   router: { jury: "all" },
+ * });
+ * const server = await serveGavelApp({ app, drain }, { port: 8080 });
+ * // curl localhost:8080/v1/chat/completions -d '{"model":"gavel/auto","messages":[{"role":"user","content":"Hi"}]}'
+ * ```
+ */
+export function createGavelApp(options: GavelAppOptions): GavelApp {
+  const {
+    members,
+    router: routerOption = {},
+    keys,
+    budgets,
+    metrics,
+    logger,
+    middleware = [],
+    keyedMiddleware = [],
+    ledger,
+    logPrompts = false,
+    timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+    billAbandonedCalls = (member: ServerMember) => member.provider !== "llamacpp" && member.provider !== "ollama",
+  } = options;
+  checkMembers(members, timeoutMs);
+  const byName = new Map(members.map((member) => [member.name, member]));
+  const modelIds = [ROUTER_MODEL_ID, ...members.map((member) => member.name)];
+  const created = Math.floor(Date.now() / 1000);
+  const modelsBody = JSON.stringify({
+    object: "list",
+    data: [
+      { id: ROUTER_MODEL_ID, object: "model", created, owned_by: "gavel" },
+      ...members.map((member) => ({ id: member.name, object: "model", created, owned_by: member.provider })),
+    ],
+  });
+  const names = new Map(members.map((member) => [member.name, modelName(member.model)]));
+
+  // --- routers: one per budget, found by key id -----------------------------------------------
+  const buildRouter: RouterFactory =
+    typeof routerOption === "function"
+      ? routerOption
+      : (budget) =>
+          new AuctionRouter({
+            ...(ledger !== undefined && { ledger }),
+            ...routerOption,
+            pool: members.map(({ name, model, price }) => ({ name, model, price })),
+            ...(budget !== undefined && { budget }),
+          });
+  const routersByKey = new Map<string, AuctionRouter>();
+  const routersByBudget = new WeakMap<SharedTokenBudget, AuctionRouter>();
+  let unbudgetedRouter: AuctionRouter | undefined;
+  const routerFor = (key: VirtualKey): AuctionRouter => {
+    const cached = routersByKey.get(key.id);
+    if (cached !== undefined) return cached;
+    const budget = budgets?.budgetFor(key);
+    let router = budget === undefined ? unbudgetedRouter : routersByBudget.get(budget);
+    if (router === undefined) {
+      router = buildRouter(budget);
+      if (budget === undefined) unbudgetedRouter = router;
+      else routersByBudget.set(budget, router);
+    }
+    routersByKey.set(key.id, router);
+    return router;
+  };
+  if (typeof routerOption !== "function" && budgets === undefined) routerFor(ANONYMOUS_KEY); // fail fast on bad options
+
+  // --- members rebuilt with a request's sampling settings ---------------------------------------
+  const samplingCopies = new Map<string, BaseChatModel>();
+  const samplingCopy = (member: ServerMember, settings: Record<string, number>): BaseChatModel | undefined => {
+    const cacheKey = `${member.name}\u0000${JSON.stringify(settings)}`;
+    const cached = samplingCopies.get(cacheKey);
+    if (cached !== undefined) return cached;
+    const copy = rebuiltWith(member.model, settings);
+    if (copy === undefined) return undefined;
+    if (samplingCopies.size >= MAX_SAMPLING_COPIES) {
+      const oldest = samplingCopies.keys().next().value;
+      if (oldest !== undefined) samplingCopies.delete(oldest);
+    }
+    samplingCopies.set(cacheKey, copy);
+    return copy;
+  };
+
+  // --- in-flight requests and background settlements, for drain --------------------------------
+  const inflight = new Set<ChatRequestState>();
+  const settlements = new Set<Promise<unknown>>();
+  const trackSettlement = (work: Promise<unknown>) => {
+    const tracked = work.catch(() => undefined).finally(() => settlements.delete(tracked));
+    settlements.add(tracked);
+  };
+  let draining = false;
+
+  const log = (level: "info" | "warn" | "error", event: string, fields: Record<string, unknown>) => {
+    try {
+      logger?.log(level, event, fields);
+    } catch {
+      // A logger that fails must not fail the request.
+    }
+  };
+
+  /** Record a request's end once: metrics and one log line. */
+  const complete = (state: ChatRequestState, status: number, error?: unknown) => {
+    if (!inflight.has(state)) return;
+    inflight.delete(state);
+    const durationSeconds = (performance.now() - state.started) / 1000;
+    const observation = { ...state.observation, status, durationSeconds };
+    try {
+      metrics?.observe(observation);
+    } catch {
+      // Metrics must not fail the request.
+    }
+    const level = status >= 500 ? "error" : status >= 400 ? "warn" : "info";
+    log(level, "chat.completion", {
+      requestId: state.requestId,
+      keyId: state.key.id,
+      status,
+      durationMs: Math.round(durationSeconds * 1000),
+      ...state.log,
+      member: observation.member,
+      path: observation.path,
+      stream: observation.stream,
+      inputTokens: observation.inputTokens,
+      outputTokens: observation.outputTokens,
+      usd: observation.usd,
+      ...(error !== undefined && { error: describe(error) }),
+    });
+    state.finish();
+  };
+
+  /** The ledger charge of a pinned call. */
+  const recordCharge = (
+    state: ChatRequestState,
+    member: ServerMember,
+    usage: Usage,
+    usd: number,
+    scopes: ScopeIds | undefined,
+    extra: { reservationId?: string; abandoned?: boolean },
+  ) => {
+    if (ledger === undefined) return;
+    const scope = ledgerScopeOf(scopes);
+    ledger
+      .recordCharge({
+        kind: "settle",
+        model: names.get(member.name) ?? member.name,
+        agent: member.name,
+        ...(scope && { scope }),
+        inputTokens: usage.inputTokens,
+        outputTokens: usage.outputTokens,
+        usd,
+        estimated: usage.estimated === true,
+        ...(extra.reservationId !== undefined && { reservationId: extra.reservationId }),
+        label: "answer",
+        metadata: {
+          path: "pinned",
+          keyId: state.key.id,
+          requestId: state.requestId,
+          ...(extra.abandoned && { abandoned: true }),
+        },
+      })
+      .catch((error: unknown) => log("warn", "ledger.failed", { requestId: state.requestId, error: describe(error) }));
+  };
+
+  // --- the app ---------------------------------------------------------------------------------
+  const app = new Hono<GavelAppEnv>();
+
+  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.get("/ready", (c) => (draining ? c.json({ status: "draining" }, 503) : c.json({ status: "ready" })));
+  if (metrics !== undefined) {
+    app.get("/metrics", async (c) => c.body(await metrics.render(), 200, { "content-type": metrics.contentType }));
+  }
+
+  for (const handler of middleware) app.use("/v1/*", handler);
+  app.use("/v1/*", async function gavelAuth(c, next) {
+    if (keys === undefined) {
+      c.set("gavelKey", ANONYMOUS_KEY);
+      return next();
+    }
+    const header = c.req.header("authorization");
+    const presented = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+    if (presented === undefined) return invalidApiKey(header !== undefined).toResponse();
+    const key = await keys.verify(presented);
+    if (key === undefined) return invalidApiKey(true).toResponse();
+    c.set("gavelKey", key);
+    return next();
+  });
+  for (const handler of keyedMiddleware) app.use("/v1/*", handler);
+
+  app.get("/v1/models", () => new Response(modelsBody, { headers: { "content-type": "application/json" } }));
+
+  app.post("/v1/chat/completions", async (c) => {
+    const key = c.get("gavelKey") ?? ANONYMOUS_KEY;
+    const requestId = c.get("requestId") ?? crypto.randomUUID();
+    if (draining) return shuttingDown().toResponse();
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const state: ChatRequestState = {
+      requestId,
+      key,
+      started: performance.now(),
+      controller: new AbortController(),
+      observation: { route: "chat", status: 0, durationSeconds: 0, keyId: key.id },
+      log: {},
+      done,
+      finish,
+    };
+    inflight.add(state);
+    const clientSignal = c.req.raw.signal;
+    const onClientGone = () => state.controller.abort(new RequestAborted("client"));
+    if (clientSignal.aborted) onClientGone();
+    else clientSignal.addEventListener("abort", onClientGone, { once: true });
+    const deadline = setTimeout(
+      () =>
+        state.controller.abort(
+          new DeadlineExceededError(timeoutMs, Promise.resolve(undefined), { label: "The request" }),
+        ),
+      timeoutMs,
+    );
+    deadline.unref?.();
+    void done.finally(() => {
+      clearTimeout(deadline);
+      clientSignal.removeEventListener("abort", onClientGone);
+    });
+    try {
+      const response = await handleChat(state, await c.req.text(), c.req.header("content-type"));
+      return response;
+    } catch (error) {
+      const http = await toHttpError(error, state);
+      complete(state, http.status, http.status >= 500 ? error : undefined);
+      return http.toResponse(state.observation.member ? { [WINNER_HEADER]: state.observation.member } : {});
+    }
+  });
+
+  app.notFound((c) =>
+    c.json(
+      {
+        error: {
+          message: `No route ${c.req.method} ${c.req.path}. The gateway serves POST /v1/chat/completions, GET /v1/models, GET /health and GET /ready.`,
+          type: "invalid_request_error",
+          code: "not_found",
+          param: null,
+        },
+      },
+      404,
+    ),
+  );
+  app.onError((error, c) => {
+    const requestId = c.get("requestId") ?? crypto.randomUUID();
+    log("error", "request.failed", { requestId, path: c.req.path, error: describe(error) });
+    return internalError(requestId).toResponse();
+  });
+
+  // --- chat ------------------------------------------------------------------------------------
+
+  async function handleChat(state: ChatRequestState, text: string, contentType: string | undefined) {
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (error) {
+      const hint = contentType?.includes("json") ? "" : " (send it with Content-Type: application/json)";
+      throw invalidRequest(
+        `We could not parse the JSON body of your request: ${error instanceof Error ? error.message : String(error)}. Send a JSON object${hint}.`,
+        null,
+        "invalid_json",
+      );
+    }
+    const { request, ignoredFields } = parseChatRequest(body);
+    if (ignoredFields.length > 0) state.log.ignoredFields = ignoredFields;
+    state.log.model = request.model;
+    if (logPrompts) state.log.messages = request.messages;
+    const stream = request.stream === true;
+    state.observation.stream = stream;
+    const messages = toLangChainMessages(request.messages);
+    const user = request.user;
+    if (user !== undefined) state.user = user;
+    const scopes = budgets?.scopesFor(state.key, user);
+    if (request.model === ROUTER_MODEL_ID) {
+      state.observation.path = "router";
+      const target = routerTarget(state, request, scopes);
+      return stream ? streamRouted(state, request, messages, target) : invokeRouted(state, messages, target);
+    }
+    const member = byName.get(request.model);
+    if (member === undefined) throw modelNotFound(request.model, modelIds);
+    state.observation.path = "pinned";
+    state.observation.member = member.name;
+    return pinned(state, request, messages, member, scopes);
+  }
+
+  function routerTarget(state: ChatRequestState, request: ChatCompletionRequest, scopes: ScopeIds | undefined): Target {
+    const router = routerFor(state.key);
+    const format = request.response_format;
+    const tools = (request.tools ?? []) as BindToolsInput[];
+    let toolAsContent = false;
+    let runnable: Runnable = router;
+    if (format?.type === "json_schema") {
+      if (tools.length > 0) {
+        throw invalidRequest(
+          "Invalid value for 'response_format': gavel/auto cannot combine tools with a json_schema response format; pin a model for both, or drop one.",
+          "response_format",
+        );
+      }
+      // The winner answers by a forced call of a tool whose parameters are the schema; its
+      // arguments are the content (the way LangChain's withStructuredOutput works on any model).
+      const { name, description, schema } = format.json_schema;
+      const tool = {
+        type: "function",
+        function: {
+          name,
+          ...(description !== undefined && { description }),
+          parameters: schema ?? { type: "object" },
+        },
+      };
+      runnable = router.bindTools([tool], { tool_choice: { type: "function", function: { name } } } as never);
+      toolAsContent = true;
+    } else if (tools.length > 0) {
+      runnable = router.bindTools(
+        tools,
+        request.tool_choice !== undefined ? ({ tool_choice: request.tool_choice } as never) : undefined,
+      );
+    }
+    return {
+      path: "router",
+      member: ROUTER_MODEL_ID,
+      runnable,
+      callOptions: { ...(scopes !== undefined && { budgetScopes: scopes }) },
+      toolAsContent,
+    };
+  }
+
+  async function invokeRouted(state: ChatRequestState, messages: BaseMessage[], target: Target): Promise<Response> {
+    const reply = (await target.runnable.invoke(messages, {
+      ...target.callOptions,
+      signal: state.controller.signal,
+    })) as AIMessageChunk;
+    const gavel = reply.response_metadata?.gavel as RouterMetadata | undefined;
+    const winner = gavel?.auction.winner ?? ROUTER_MODEL_ID;
+    const auctionId = gavel?.auction.auctionId;
+    const usage = usageOf(reply);
+    Object.assign(state.observation, {
+      member: winner,
+      inputTokens: usage.prompt_tokens,
+      outputTokens: usage.completion_tokens,
+      ...(gavel !== undefined && { usd: gavel.usage.usd.execution + gavel.usage.usd.auction }),
+    });
+    if (auctionId !== undefined) state.log.auctionId = auctionId;
+    const answer = target.toolAsContent ? toolCallAsContent(reply) : reply;
+    if (logPrompts) state.log.answer = textOf(answer.content);
+    const completion = toChatCompletion(answer, { id: completionId(), model: winner, created: nowSeconds(), usage });
+    complete(state, 200);
+    return Response.json(completion, {
+      headers: { [WINNER_HEADER]: winner, ...(auctionId !== undefined && { [AUCTION_ID_HEADER]: auctionId }) },
+    });
+  }
+
+  async function streamRouted(
+    state: ChatRequestState,
+    request: ChatCompletionRequest,
+    messages: BaseMessage[],
+    target: Target,
+  ): Promise<Response> {
+    const iterator = (
+      await target.runnable.stream(messages, { ...target.callOptions, signal: state.controller.signal })
+    )[Symbol.asyncIterator]() as AsyncIterator<AIMessageChunk>;
+    return sendStream(state, request, iterator, {
+      toolAsContent: target.toolAsContent,
+      whoAnswers(first) {
+        const marked = first.response_metadata?.gavel_answer as { auctionId?: string; winner?: string } | undefined;
+        const winner = marked?.winner ?? ROUTER_MODEL_ID;
+        if (marked?.auctionId !== undefined) state.log.auctionId = marked.auctionId;
+        return {
+          member: winner,
+          headers: {
+            [WINNER_HEADER]: winner,
+            ...(marked?.auctionId !== undefined && { [AUCTION_ID_HEADER]: marked.auctionId }),
+          },
+        };
+      },
+      // The router settles its own reservations, also for a stream the caller stops reading.
+      async close(gathered) {
+        const gavel = gathered?.response_metadata?.gavel as RouterMetadata | undefined;
+        const usage = gathered === undefined ? undefined : usageOf(gathered);
+        Object.assign(state.observation, {
+          ...(usage && { inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens }),
+          ...(gavel !== undefined && { usd: gavel.usage.usd.execution + gavel.usage.usd.auction }),
+        });
+        await iterator.return?.()?.catch(() => undefined);
+        return usage;
+      },
+    });
+  }
+
+  /** A call pinned to `member`: reserved on the key's budget, settled at the provider's usage. */
+  async function pinned(
+    state: ChatRequestState,
+    request: ChatCompletionRequest,
+    messages: BaseMessage[],
+    member: ServerMember,
+    scopes: ScopeIds | undefined,
+  ): Promise<Response> {
+    const name = names.get(member.name) ?? member.name;
+    const { model, maxOutputTokens } = pinnedModel(member, request);
+    const tools = (request.tools ?? []) as BindToolsInput[];
+    let runnable: Runnable = model;
+    if (tools.length > 0) {
+      if (typeof model.bindTools !== "function") {
+        throw invalidRequest(`Invalid value for 'tools': the model '${member.name}' does not support tools.`, "tools");
+      }
+      runnable = model.bindTools(tools, {
+        ...(request.tool_choice !== undefined && { tool_choice: request.tool_choice }),
+        ...(request.parallel_tool_calls !== undefined && { parallel_tool_calls: request.parallel_tool_calls }),
+      } as never);
+    }
+    const isOpenAI = model._llmType() === "openai";
+    const stop = request.stop === undefined || request.stop === null ? undefined : [request.stop].flat();
+    const callOptions: Record<string, unknown> = {
+      ...(stop !== undefined && { stop }),
+      ...(isOpenAI && request.response_format !== undefined && { response_format: request.response_format }),
+      ...(isOpenAI && typeof request.seed === "number" && { seed: request.seed }),
+    };
+    const budget = budgets?.budgetFor(state.key);
+    const bill = billAbandonedCalls(member);
+    let reservation: Reservation | undefined;
+    if (budget !== undefined) {
+      const inputTokens = (await promptTokensOf(model, messages)) + countToolTokens(tools, name);
+      reservation = await budget.reserve({
+        model: name,
+        inputTokens,
+        maxOutputTokens,
+        label: "server.answer",
+        ...(scopes !== undefined && { scopes }),
+      });
+    }
+    const account = (usage: Usage, settlement: Settlement | undefined, abandoned = false) => {
+      const usd = settlement?.usd ?? costUsd(member.price, usage);
+      recordCharge(state, member, usage, usd, scopes, {
+        ...(reservation !== undefined && { reservationId: reservation.id }),
+        abandoned,
+      });
+      return usd;
+    };
+    const headers = { [WINNER_HEADER]: member.name };
+
+    if (request.stream === true) {
+      let iterator: AsyncIterator<AIMessageChunk>;
+      try {
+        iterator = (
+          await runWithDeadline((signal) => runnable.stream(messages, { ...callOptions, signal }), {
+            signal: state.controller.signal,
+          })
+        )[Symbol.asyncIterator]() as AsyncIterator<AIMessageChunk>;
+      } catch (error) {
+        if (reservation !== undefined && budget !== undefined) await releaseQuietly(budget, reservation);
+        throw error;
+      }
+      return sendStream(state, request, iterator, {
+        toolAsContent: false,
+        whoAnswers: () => ({ member: member.name, headers }),
+        async close(gathered, how) {
+          void iterator.return?.()?.catch(() => undefined);
+          const streamed = gathered ?? undefined;
+          const usage = usageFromMessage(
+            {
+              content: streamed?.content ?? "",
+              tool_calls: streamed?.tool_calls ?? [],
+              usage_metadata: streamed?.usage_metadata,
+            },
+            messages,
+            name,
+          );
+          let settlement: Settlement | undefined;
+          if (reservation !== undefined && budget !== undefined) {
+            if (how === "complete") settlement = await settleQuietly(budget, reservation, usage);
+            else if (how === "failed" && gathered === undefined) await releaseQuietly(budget, reservation);
+            else {
+              // Cut short (client gone, deadline, shutdown, a failure mid-stream): the provider
+              // generated what was streamed, and stopped when the connection closed.
+              settlement = await closeAbandoned(budget, reservation, {
+                bill,
+                streamed: usage,
+              });
+            }
+          }
+          const usd = how === "failed" && gathered === undefined ? 0 : account(usage, settlement, how !== "complete");
+          Object.assign(state.observation, {
+            inputTokens: usage.inputTokens,
+            outputTokens: usage.outputTokens,
+            usd,
+          });
+          return {
+            prompt_tokens: usage.inputTokens,
+            completion_tokens: usage.outputTokens,
+            total_tokens: usage.inputTokens + usage.outputTokens,
+          };
+        },
+      });
+    }
+
+    let abandoned: Promise<AIMessage> | undefined;
+    let reply: AIMessage;
+    try {
+      reply = await runWithDeadline(
+        (signal) => runnable.invoke(messages, { ...callOptions, signal }) as Promise<AIMessage>,
+        {
+          signal: state.controller.signal,
+          onAbandoned: (pending) => {
+            abandoned = pending;
+          },
+        },
+      );
+    } catch (error) {
+      if (reservation !== undefined && budget !== undefined) {
+        const pending = abandoned;
+        if (pending === undefined) await releaseQuietly(budget, reservation);
+        else {
+          // Abandoned (client gone, deadline, shutdown): the provider bills the reply it still
+          // generates — its usage if it comes within the grace period, else the whole reservation.
+          const held = reservation;
+          trackSettlement(
+            closeAbandoned(budget, held, {
+              bill,
+              late: pending.then(
+                (late) => usageFromMessage(late, messages, name),
+                () => undefined,
+              ),
+            }).then((settlement) => {
+              if (settlement !== undefined) account(settlement.usage, settlement, true);
+            }),
+          );
+        }
+      }
+      throw error;
+    }
+    const usage = usageFromMessage(reply, messages, name);
+    const settlement =
+      reservation !== undefined && budget !== undefined ? await settleQuietly(budget, reservation, usage) : undefined;
+    const usd = account(usage, settlement);
+    Object.assign(state.observation, { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, usd });
+    if (logPrompts) state.log.answer = textOf(reply.content);
+    const completion = toChatCompletion(reply, {
+      id: completionId(),
+      model: member.name,
+      created: nowSeconds(),
+      usage: {
+        prompt_tokens: usage.inputTokens,
+        completion_tokens: usage.outputTokens,
+        total_tokens: usage.inputTokens + usage.outputTokens,
+      },
+    });
+    complete(state, 200);
+    return Response.json(completion, { headers });
+  }
+
+  /**
+   * The member to call for `request` and the output cap to reserve: rebuilt (cached) with the
+   * request's `max_tokens` / `max_completion_tokens` (never above the member's own cap),
+   * `temperature` and `top_p` when the member takes them at construction (as `ChatOpenAI` does).
+   */
+  function pinnedModel(member: ServerMember, request: ChatCompletionRequest) {
+    const declared = declaredOutputCap(member.model);
+    const requested = request.max_completion_tokens ?? request.max_tokens ?? undefined;
+    const settings: Record<string, number> = {};
+    const fields = member.model as unknown as Record<string, unknown>;
+    if (requested !== undefined && (declared === undefined || requested < declared)) settings.maxTokens = requested;
+    if (
+      typeof request.temperature === "number" &&
+      "temperature" in fields &&
+      fields.temperature !== request.temperature
+    )
+      settings.temperature = request.temperature;
+    if (typeof request.top_p === "number" && "topP" in fields && fields.topP !== request.top_p)
+      settings.topP = request.top_p;
+    if (Object.keys(settings).length === 0) {
+      return { model: member.model, maxOutputTokens: declared ?? DEFAULT_PINNED_MAX_TOKENS };
+    }
+    const copy = samplingCopy(member, settings);
+    if (copy === undefined) return { model: member.model, maxOutputTokens: declared ?? DEFAULT_PINNED_MAX_TOKENS };
+    return { model: copy, maxOutputTokens: declaredOutputCap(copy) ?? declared ?? DEFAULT_PINNED_MAX_TOKENS };
+  }
+
+  /**
+   * Send a LangChain stream as OpenAI server-sent events. Waits for the first chunk before sending
+   * headers (errors before it are plain OpenAI errors; for `gavel/auto` the auction is decided by
+   * then). A client that leaves aborts the upstream call; `close` runs once, whatever ends the stream.
+   */
+  async function sendStream(
+    state: ChatRequestState,
+    request: ChatCompletionRequest,
+    iterator: AsyncIterator<AIMessageChunk>,
+    plan: {
+      toolAsContent: boolean;
+      whoAnswers(first: AIMessageChunk): { member: string; headers: Record<string, string> };
+      close(
+        gathered: AIMessageChunk | undefined,
+        how: "complete" | "abandoned" | "failed",
+      ): Promise<CompletionUsage | undefined>;
+    },
+  ): Promise<Response> {
+    const signal = state.controller.signal;
+    let first: IteratorResult<AIMessageChunk>;
+    try {
+      first = await nextOrAbort(iterator, signal);
+    } catch (error) {
+      await plan.close(undefined, signal.aborted ? "abandoned" : "failed");
+      throw error;
+    }
+    const { member, headers } = first.done
+      ? { member: state.observation.member ?? ROUTER_MODEL_ID, headers: {} }
+      : plan.whoAnswers(first.value);
+    state.observation.member = member;
+    const encoder = createChunkEncoder({
+      id: completionId(),
+      model: member,
+      created: nowSeconds(),
+      includeUsage: request.stream_options?.include_usage === true,
+    });
+    const bytes = new TextEncoder();
+    let gathered: AIMessageChunk | undefined;
+    let closing: Promise<CompletionUsage | undefined> | undefined;
+    const closeOnce = (how: "complete" | "abandoned" | "failed") => {
+      closing ??= plan.close(gathered, how);
+      return closing;
+    };
+    const take = (chunk: AIMessageChunk) => {
+      gathered = gathered === undefined ? chunk : gathered.concat(chunk);
+      return encoder.chunk(plan.toolAsContent ? toolChunkAsContent(chunk) : chunk);
+    };
+    let opened = false;
+    const ended = (status: number, error?: unknown) => {
+      if (opened) metrics?.streamClosed?.();
+      opened = false;
+      complete(state, status, error);
+    };
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        opened = true;
+        metrics?.streamOpened?.();
+        if (!first.done) controller.enqueue(bytes.encode(take(first.value)));
+      },
+      async pull(controller) {
+        try {
+          // Read until there is something to send: a pull that enqueues nothing is not called again.
+          for (;;) {
+            const next = first.done ? first : await nextOrAbort(iterator, signal);
+            if (next.done) {
+              const usage = (await closeOnce("complete")) ?? usageOf(gathered ?? { usage_metadata: undefined });
+              controller.enqueue(bytes.encode(encoder.end(usage)));
+              controller.close();
+              ended(200);
+              return;
+            }
+            const events = take(next.value);
+            if (events.length > 0) {
+              controller.enqueue(bytes.encode(events));
+              return;
+            }
+          }
+        } catch (error) {
+          const how = signal.aborted ? "abandoned" : "failed";
+          await closeOnce(how);
+          const reason = signal.aborted ? signal.reason : error;
+          if (reason instanceof RequestAborted && reason.why === "client") {
+            ended(499);
+            controller.close();
+            return;
+          }
+          // Headers are sent: the error goes in the stream, as OpenAI sends one.
+          const http = await toHttpError(reason, state);
+          try {
+            controller.enqueue(bytes.encode(sseEvent(http.body) + SSE_DONE));
+            controller.close();
+          } catch {
+            // The client is gone.
+          }
+          ended(http.status, reason);
+        }
+      },
+      async cancel(reason) {
+        if (!signal.aborted) state.controller.abort(new RequestAborted("client"));
+        await closeOnce("abandoned");
+        ended(499, undefined);
+        void reason;
+      },
+    });
+    return new Response(body, {
+      status: 200,
+      headers: {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache",
+        connection: "keep-alive",
+        "x-accel-buffering": "no",
+        ...headers,
+      },
+    });
+  }
+
+  /** The error response of a failed chat request. */
+  async function toHttpError(error: unknown, state: ChatRequestState): Promise<OpenAIHttpError> {
+    const reason = state.controller.signal.aborted ? state.controller.signal.reason : undefined;
+    const cause = reason instanceof RequestAborted || DeadlineExceededError.isInstance(reason) ? reason : error;
+    if (cause instanceof OpenAIHttpError) return cause;
+    const member = state.observation.member ?? ROUTER_MODEL_ID;
+    if (BudgetExhaustedError.isInstance(cause)) {
+      metrics?.rejected("budget", state.key.id);
+      const standing = budgets ? await budgets.standing(state.key, state.user).catch(() => ({})) : {};
+      return budgetExhausted(standing, `the next call needs up to ${cause.requested} ${cause.unit}`);
+    }
+    if (cause instanceof RequestAborted) {
+      return cause.why === "shutdown"
+        ? shuttingDown()
+        : new OpenAIHttpError(499, {
+            message: "The client closed the connection.",
+            type: "invalid_request_error",
+            code: "client_closed_request",
+            param: null,
+          });
+    }
+    if (DeadlineExceededError.isInstance(cause) || isTimeout(cause)) {
+      return providerTimeout(member, DeadlineExceededError.isInstance(cause) ? cause.timeoutMs : undefined);
+    }
+    if (AuctionRouterError.isInstance(cause)) {
+      return cause.errors.every((inner) => DeadlineExceededError.isInstance(inner) || isTimeout(inner))
+        ? providerTimeout(member)
+        : providerError(member);
+    }
+    if (ConfigError.isInstance(cause) || GavelError.isInstance(cause)) return internalError(state.requestId);
+    const status = providerStatus(cause);
+    if (status !== undefined || isProviderFailure(cause)) return providerError(member, status);
+    return internalError(state.requestId);
+  }
+
+  return {
+    app,
+    get draining() {
+      return draining;
+    },
+    get inflight() {
+      return inflight.size;
+    },
+    async drain(drainTimeoutMs: number) {
+      draining = true;
+      const waitAll = (ms: number) => waitFor([...[...inflight].map((state) => state.done), ...settlements], ms);
+      if (await waitAll(drainTimeoutMs)) return;
+      for (const state of inflight) state.controller.abort(new RequestAborted("shutdown"));
+      await waitAll(Math.max(1_000, drainTimeoutMs));
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+function checkMembers(members: readonly ServerMember[], timeoutMs: number): void {
+  const seen = new Set<string>();
+  for (const [index, member] of members.entries()) {
+    if (member.name === ROUTER_MODEL_ID || seen.has(member.name)) {
+      throw configError(
+        `members[${index}].name`,
+        member.name === ROUTER_MODEL_ID
+          ? `"${ROUTER_MODEL_ID}" is the router's id; name the member otherwise`
+          : `duplicate member name "${member.name}"; names must be unique`,
+      );
+    }
+    seen.add(member.name);
+  }
+  if (members.length === 0) throw configError("members", "give at least one member");
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_MS) {
+    throw configError("timeoutMs", `must be a whole number of ms in 1..${MAX_TIMEOUT_MS}`);
+  }
+}
+
+function configError(path: string, message: string): ConfigError {
+  return new ConfigError("gateway options", {
+    issues: [{ path: path.split(/[.[\]]+/).filter(Boolean), message }],
+  } as never);
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** `iterator.next()`, rejected with the signal's reason as soon as it aborts (even if the stream ignores it). */
+function nextOrAbort<T>(iterator: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    iterator.next().then(
+      (result) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(result);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** True when every promise settled within `ms`. */
+async function waitFor(promises: readonly Promise<unknown>[], ms: number): Promise<boolean> {
+  if (promises.length === 0) return true;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.min(Math.max(0, ms), MAX_TIMEOUT_MS));
+  });
+  const all = Promise.allSettled(promises).then(() => true as const);
+  const result = await Promise.race([all, timedOut]);
+  clearTimeout(timer);
+  return result;
+}
+
+/** The narrowest scope of a call, for its ledger charge. */
+function ledgerScopeOf(scopes: ScopeIds | undefined): LedgerScope | undefined {
+  if (scopes === undefined) return undefined;
+  for (const kind of ["example", "run", "thread"] as const) {
+    const id = scopes[kind];
+    if (id !== undefined) return { kind, id };
+  }
+  return undefined;
+}
+
+/** A forced tool call's arguments as the answer's content (json_schema on `gavel/auto`). */
+function toolCallAsContent(reply: AIMessageChunk): AIMessageChunk {
+  const call = reply.tool_calls?.[0];
+  const content = call === undefined ? textOf(reply.content) : JSON.stringify(call.args ?? {});
+  return Object.assign(Object.create(Object.getPrototypeOf(reply)), reply, {
+    content,
+    tool_calls: [],
+    tool_call_chunks: [],
+    response_metadata: { ...reply.response_metadata, finish_reason: "stop" },
+  }) as AIMessageChunk;
+}
+
+/** A chunk of a forced tool call, as a content delta (json_schema on `gavel/auto`, streamed). */
+function toolChunkAsContent(chunk: AIMessageChunk): AIMessageChunk {
+  const args = (chunk.tool_call_chunks ?? []).map((call) => call.args ?? "").join("");
+  const finish = chunk.response_metadata?.finish_reason;
+  return Object.assign(Object.create(Object.getPrototypeOf(chunk)), chunk, {
+    content: args,
+    tool_calls: [],
+    tool_call_chunks: [],
+    response_metadata: { ...chunk.response_metadata, ...(finish !== undefined && { finish_reason: "stop" }) },
+  }) as AIMessageChunk;
+}
+
+/** The HTTP status a provider answered with, on the error or its causes. */
+function providerStatus(error: unknown): number | undefined {
+  for (let current = error, depth = 0; current instanceof Object && depth < 5; depth += 1) {
+    const status = (current as { status?: unknown }).status;
+    if (typeof status === "number" && status >= 400 && status < 600) return status;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** A timeout raised by a client library (the OpenAI SDK's `APIConnectionTimeoutError`, a fetch `TimeoutError`). */
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && /timeout/i.test(error.name + (error.constructor?.name ?? ""));
+}
+
+/** A failure of the provider's connection (refused, reset) rather than of the gateway. */
+function isProviderFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return /connection|ECONNREFUSED|ECONNRESET|fetch failed|socket|network/i.test(`${error.name} ${error.message}`);
+}
+
+/** An error's name and message, for a log line (never sent to the client). */
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
