@@ -2,7 +2,8 @@
  * The final answer and the convergence test. Pure functions.
  *
  * - `majority`: each agent's latest parsed answer is one vote.
- * - `weighted`: each vote weighs α × reliability (reliability defaults to 1), so an agent the
+ * - `weighted`: each vote weighs the given weight — the debate passes α × reliability
+ *   (`voteWeight` of gating.ts, `DEFAULT_RELIABILITY` for an unknown reliability), so an agent the
  *   training found worth bidding for also counts more.
  *
  * Ties break by a seeded rule: the answer with the smallest `tieKey(seed, answer)` wins (the

@@ -19,6 +19,13 @@
  * the agents whose message still fits the remaining tokens, and the winners are admitted in rank
  * order while their messages fit together. So when a budget cannot pay for everyone, the auction
  * decides who speaks; nobody speaks only when not even one message fits.
+ *
+ * Who bids at all: an agent that has spoken and heard nothing since ({@link heardNothingNew}) would
+ * only repeat itself, so it sits a bid-from-prior-knowledge round out (the live graph's `prior_bids`
+ * rounds, every round of the replay, which has no intents).
+ *
+ * Vote weights: {@link voteWeight} (α × reliability), the same for the live graph's `weighted`
+ * aggregation and the replay's `gated` rule.
  */
 import { createAuctioneer } from "../market/auctioneer.js";
 import type { AuctionOutcome, MechanismName } from "../market/types.js";
@@ -132,9 +139,13 @@ function auctioneerFor(rules: SpeakerAuctionRules, tokenCap: number | undefined)
 }
 
 /**
- * Hold a round's speaker auction: every agent bids α × {@link speakerValue}; those whose message
+ * Hold a round's speaker auction: every candidate bids α × {@link speakerValue}; those whose message
  * fits `remainingTokens` take part; the market core clears; winners speak in rank order while
  * their messages fit together (`budgeted_vcg` also gets the remaining tokens as its cap).
+ *
+ * `reliabilityOf` weighs the agreement of EVERY agent in `latestAnswers`, including those that do
+ * not bid this round (left out by {@link heardNothingNew}, or whose intent failed). Without it, the
+ * candidates' own reliabilities are used and any other agent weighs {@link DEFAULT_RELIABILITY}.
  *
  * @example
  * ```ts
@@ -155,10 +166,12 @@ export function selectSpeakers(input: {
   latestAnswers: Readonly<Record<string, string>>;
   remainingTokens: number;
   rules: SpeakerAuctionRules;
+  /** The reliability of any agent, bidding or not (weighs the agreement). */
+  reliabilityOf?: (agent: string) => number;
 }): SpeakerSelection {
   const { candidates, latestAnswers, remainingTokens, rules } = input;
   const reliability = new Map(candidates.map((candidate) => [candidate.agent, candidate.reliability]));
-  const reliabilityOf = (agent: string) => reliability.get(agent) ?? DEFAULT_RELIABILITY;
+  const reliabilityOf = input.reliabilityOf ?? ((agent: string) => reliability.get(agent) ?? DEFAULT_RELIABILITY);
   const bids: SpeakerBid[] = candidates.map((candidate) => {
     const { value, source } = speakerValue(candidate, latestAnswers, reliabilityOf);
     return {
@@ -210,4 +223,45 @@ export function answersAgree(latestAnswers: Readonly<Record<string, string>>, ag
   const answers = Object.values(latestAnswers);
   if (answers.length < Math.min(2, agentCount) || answers.length === 0) return false;
   return new Set(answers).size === 1;
+}
+
+/**
+ * Agents that have spoken and heard nothing since: an agent whose latest paid (spoken) message is
+ * more recent than every other agent's latest one — no other agent's message is from the round of
+ * its latest one or later — would only repeat itself, so it does not bid. Messages of the same round
+ * are written in parallel, so another agent's message of that round is news to it. An agent that
+ * has never spoken always bids. Used by both drivers: the live graph's `prior_bids` rounds (from
+ * the transcript) and every round of the replay (from the rounds each agent was paid for).
+ *
+ * @param latestRounds the round of each agent's latest spoken (paid) message, by name; agents that
+ *   never spoke are absent.
+ * @example
+ * ```ts
+ * heardNothingNew({ a: 1, b: 0, c: 0 }); // Set { "a" }: b and c said nothing after a's round-1 message
+ * heardNothingNew({ a: 1, b: 1 }); // Set {}: each heard the other's round-1 message
+ * heardNothingNew({ a: 0 }); // Set { "a" }: nobody else has spoken
+ * ```
+ */
+export function heardNothingNew(latestRounds: Readonly<Record<string, number>>): Set<string> {
+  const entries = Object.entries(latestRounds);
+  const repeating = new Set<string>();
+  for (const [agent, round] of entries) {
+    if (!entries.some(([other, otherRound]) => other !== agent && otherRound >= round)) repeating.add(agent);
+  }
+  return repeating;
+}
+
+/**
+ * The weight of an agent's vote: α × reliability, with {@link DEFAULT_RELIABILITY} for an agent
+ * whose reliability is unknown and α = 1 when unset. Used by the live graph's `weighted`
+ * aggregation and the replay's `gated` rule.
+ *
+ * @example
+ * ```ts
+ * voteWeight(0.9, 1.2); // 1.08
+ * voteWeight(undefined, undefined); // 0.5: DEFAULT_RELIABILITY × 1
+ * ```
+ */
+export function voteWeight(reliability: number | undefined, aggressiveness: number | undefined): number {
+  return (aggressiveness ?? 1) * (reliability ?? DEFAULT_RELIABILITY);
 }

@@ -8,6 +8,7 @@ import type { RunnableConfig } from "@langchain/core/runnables";
 import { END, START, StateGraph } from "@langchain/langgraph";
 import { aggregateAnswers } from "./aggregation.js";
 import { createModelCopies } from "./calls.js";
+import { voteWeight } from "./gating.js";
 import { type AuctionDebateOptions, parseDebateOptions } from "./options.js";
 import { runRound } from "./round.js";
 import { AuctionDebateState, type AuctionDebateStateType } from "./state.js";
@@ -18,8 +19,10 @@ import { AuctionDebateState, type AuctionDebateStateType } from "./state.js";
  * when the answers converge or after `maxRounds`. When the per-example token budget cannot pay
  * for a full round, the agents bid without intents (their reliability, previous answer and the
  * others' agreement: `selectSpeakers`, the replay's speaker auction) and the winners whose
- * messages fit speak; the debate stops with `"budget"` only when not even one message fits. The
- * final answer is a majority (or α-weighted) vote.
+ * messages fit speak; the debate stops with `"budget"` only when not even one message fits
+ * (`"reserve"` when no bid meets the reserve price, `"no_bidders"` when every agent has heard
+ * nothing new since it spoke). The final answer is a majority (or `weighted`: α × reliability,
+ * `voteWeight`) vote.
  *
  * @param options see `AuctionDebateOptions`; only `agents` is required.
  * @returns a compiled LangGraph graph. Invoke it with `{ question }` (and optionally `budget`,
@@ -69,7 +72,7 @@ export function createAuctionDebate(options: AuctionDebateOptions) {
 
   const weights: Record<string, number> = {};
   for (const agent of settings.agents) {
-    weights[agent.name] = (settings.aggressiveness[agent.name] ?? 1) * (agent.reliability ?? 1);
+    weights[agent.name] = voteWeight(agent.reliability, settings.aggressiveness[agent.name]);
   }
 
   return new StateGraph(AuctionDebateState)

@@ -12,8 +12,10 @@
  *   its message; no auction (the baseline).
  * - `prior_bids` (any mode, the budget cannot pay for a full round): no intent or draft; every
  *   agent bids from what it knew before the round (reliability, its previous answer and the
- *   others' agreement), and the winners whose messages fit write them. Nobody fits: the debate
- *   stops with `"budget"`.
+ *   others' agreement), and the winners whose messages fit write them. An agent that has heard
+ *   nothing new since it spoke does not bid (`heardNothingNew`). The debate stops with `"budget"`
+ *   when no bidder's message fits, `"no_bidders"` when nobody may bid, `"reserve"` when no bid
+ *   meets the reserve price.
  *
  * Who speaks is decided by `selectSpeakers` (gating.ts), the same speaker auction the
  * recorded-debate replay runs: only agents whose message fits bid, and winners are admitted in
@@ -29,6 +31,7 @@ import { type CallContext, type CallFailure, type CallSuccess, callAgent, reserv
 import {
   answersAgree,
   DEFAULT_RELIABILITY,
+  heardNothingNew,
   type SpeakerAuctionRules,
   type SpeakerBid,
   type SpeakerSelection,
@@ -77,19 +80,11 @@ function debateBid(bid: SpeakerBid, intent?: { estimate: UtilityEstimate; text: 
   };
 }
 
-/**
- * Agents that have spoken and heard nothing since: no other agent's message is in the transcript
- * from the round of their latest one on. Another message would repeat their own, so they do not
- * bid in a prior-bid round (an agent that has not spoken always bids).
- */
-function heardNothingNew(transcript: readonly TranscriptEntry[]): Set<string> {
-  const latest = new Map<string, number>();
-  for (const entry of transcript) latest.set(entry.agent, entry.round);
-  const repeating = new Set<string>();
-  for (const [agent, round] of latest) {
-    if (!transcript.some((entry) => entry.agent !== agent && entry.round >= round)) repeating.add(agent);
-  }
-  return repeating;
+/** The round of each agent's latest message in the transcript (the input of `heardNothingNew`). */
+function latestRounds(transcript: readonly TranscriptEntry[]): Record<string, number> {
+  const latest: Record<string, number> = {};
+  for (const entry of transcript) latest[entry.agent] = Math.max(latest[entry.agent] ?? entry.round, entry.round);
+  return latest;
 }
 
 /** Runs one round (or stops the debate when the budget cannot pay for any message). */
@@ -143,16 +138,23 @@ export async function runRound(
     tokens,
     ...(utility !== undefined && { utility }),
   });
+  // Agreement weighs every agent's reliability, also of those that do not bid this round.
+  const reliabilityOf = (name: string) =>
+    agents.find((agent) => agent.name === name)?.reliability ?? DEFAULT_RELIABILITY;
   let selection: SpeakerSelection | undefined;
   if (gating === "prior_bids") {
-    const repeating = heardNothingNew(state.transcript);
+    const repeating = heardNothingNew(latestRounds(state.transcript));
+    const candidates = agents.flatMap((agent, index) =>
+      repeating.has(agent.name) ? [] : [signalsOf(agent, messageCosts[index] as number)],
+    );
+    // Nobody may bid (everyone left has heard nothing new): nothing to say, whatever the budget.
+    if (candidates.length === 0) return { stopReason: "no_bidders", exampleId, remainingTokens: remaining };
     selection = selectSpeakers({
-      candidates: agents.flatMap((agent, index) =>
-        repeating.has(agent.name) ? [] : [signalsOf(agent, messageCosts[index] as number)],
-      ),
+      candidates,
       latestAnswers: state.answers,
       remainingTokens: remaining,
       rules,
+      reliabilityOf,
     });
     if (selection.outcome === undefined) return { stopReason: "budget", exampleId, remainingTokens: remaining };
   }
@@ -252,16 +254,19 @@ export async function runRound(
         transcriptText,
       );
       intents.set(agent.name, { estimate, text: result.text });
-      const tokens = mode === "intent" ? (messageCosts[index] as number) : result.usage.outputTokens;
+      // A draft is paid already: broadcasting it costs nothing.
+      const tokens = mode === "intent" ? (messageCosts[index] as number) : 0;
       candidates.push(signalsOf(agent, tokens, estimate.value));
     });
 
-    // 2. The speaker auction, over what is left once the intents (or drafts) are paid.
+    // 2. The speaker auction, over what is left once the intents are paid. Drafts cost nothing
+    // more, so every draft fits and budgeted_vcg's token cap does not bind on them.
     selection = selectSpeakers({
       candidates,
       latestAnswers: state.answers,
-      remainingTokens: budget.remaining().tokens ?? 0,
+      remainingTokens: mode === "intent" ? (budget.remaining().tokens ?? 0) : Number.MAX_SAFE_INTEGER,
       rules,
+      reliabilityOf,
     });
     bids = selection.bids.map((bid) => debateBid(bid, intents.get(bid.agent)));
 
@@ -308,8 +313,8 @@ export async function runRound(
       ? answersAgree({ ...state.answers, ...answers }, agents.length)
       : hasConverged(answers, [...participants]);
   let stopReason: DebateStopReason | undefined;
-  // A prior-bid auction that heard nobody (no bid met the reserve price): nothing else is affordable.
-  if (gating === "prior_bids" && selection?.speakers.length === 0) stopReason = "budget";
+  // A prior-bid auction that heard nobody: every bidder fitted, so no bid met the reserve price.
+  if (gating === "prior_bids" && selection?.speakers.length === 0) stopReason = "reserve";
   else if (participants.size === 0) stopReason = "no_agents";
   else if (converged) stopReason = "converged";
   else if (round + 1 >= settings.maxRounds) stopReason = "max_rounds";

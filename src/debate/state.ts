@@ -44,7 +44,8 @@ export interface DebateBid {
   aggressiveness: number;
   /**
    * Tokens its message costs: the message's reservation (prompt + `messageMaxTokens`), or in
-   * `full_draft` intent rounds its draft's output tokens. An agent whose tokens exceed what is left
+   * `full_draft` intent rounds 0 (the draft is paid already: broadcasting it costs nothing, so
+   * `budgeted_vcg`'s token cap does not bind on drafts). An agent whose tokens exceed what is left
    * of the budget does not take part in the auction (its bid is still recorded here).
    */
   tokens: number;
@@ -106,8 +107,18 @@ export interface RoundRecord {
   tokens: number;
 }
 
-/** Why the debate stopped. */
-export type DebateStopReason = "converged" | "max_rounds" | "budget" | "no_agents";
+/**
+ * Why the debate stopped (the replay's `ReplayStopReason` uses the same names where they apply):
+ * - `"converged"`: the answers agree;
+ * - `"max_rounds"`: `maxRounds` rounds were held;
+ * - `"budget"`: no bidder's message fits what is left of the budget;
+ * - `"reserve"`: a `prior_bids` auction where every bidder's message fitted but no bid met the
+ *   reserve price;
+ * - `"no_bidders"`: a `prior_bids` round where nobody may bid: every agent has spoken and heard
+ *   nothing new since (`heardNothingNew`);
+ * - `"no_agents"`: no agent's call succeeded in the round.
+ */
+export type DebateStopReason = "converged" | "max_rounds" | "budget" | "reserve" | "no_bidders" | "no_agents";
 
 const concat = <T>(left: T[], right: T[] | undefined): T[] => (right ? left.concat(right) : left);
 const replace = <T>(left: T, right: T | undefined): T => (right === undefined ? left : right);

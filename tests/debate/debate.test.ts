@@ -130,7 +130,8 @@ describe("createAuctionDebate with scripted agents of different skills", () => {
     expect(counter.tokens).toBeLessThanOrEqual(700);
     // The solver's 42 weighs α = 2, the converted agent's 42 one more, the other noisy guess 1.
     const unconverted = result.rounds[1]?.speakers[0] === "guesser" ? "48" : "41";
-    expect(result.votes).toEqual({ "42": 3, [unconverted]: 1 });
+    // Unknown reliabilities weigh DEFAULT_RELIABILITY (0.5): α × 0.5 per vote.
+    expect(result.votes).toEqual({ "42": 1.5, [unconverted]: 0.5 });
     expect(result.finalAnswer).toBe(GOLD);
     const tied = await runDebate({ ...options, aggregation: "majority" });
     expect(["41", "42", "48"]).toContain(tied.result.finalAnswer);

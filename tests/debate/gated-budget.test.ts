@@ -120,11 +120,11 @@ describe("the live debate under a tight budget", () => {
     },
   );
 
-  it("stops with budget when no prior bid meets the reserve price, recording the auction", async () => {
+  it("stops with reserve (was: budget) when no prior bid meets the reserve price, recording the auction", async () => {
     const { agents, recorders } = reliableAgents(RELIABILITY);
     const budget = Math.max(...(await Promise.all(agents.map((agent) => reservation(agent, "message")))));
     const { result } = await debateOnce(agents, { mode: "intent", budget, reservePrice: 0.95 });
-    expect(result.stopReason).toBe("budget");
+    expect(result.stopReason).toBe("reserve");
     expect(result.finalAnswer).toBeUndefined();
     expect(result.rounds).toHaveLength(1);
     expect(result.rounds[0]).toMatchObject({ gating: "prior_bids", speakers: [], tokens: 0 });
@@ -222,5 +222,51 @@ describe("the live debate under a tight budget", () => {
       "solver",
     ]);
     await ledger.close();
+  });
+});
+
+describe("full_draft, stop reasons and who bids (review of issue 13)", () => {
+  it("broadcasts the winner's draft when the drafts are long (a paid draft costs nothing to broadcast)", async () => {
+    const messageMaxTokens = 40;
+    const draft = `Answer: 42.${" step".repeat(32)}`;
+    const long = () => new ScriptedChatModel({ model: "gpt-4o-mini", replies: () => draft });
+    const agents = [
+      { name: "ann", model: long() },
+      { name: "bob", model: long() },
+      { name: "cat", model: long() },
+    ];
+    const prompt = (agent: (typeof agents)[number]) =>
+      debatePrompt({ agent: agent.name, question: QUESTION, transcript: [], purpose: "message", utility: "heuristic" });
+    const messages = await Promise.all(
+      agents.map((agent) => reservationSize(agent as DebateAgent, prompt(agent), messageMaxTokens)),
+    );
+    // A full round + 10: after the drafts, fewer tokens are left than one draft is long. Before, the
+    // drafts were priced at their length against that rest: nobody spoke and the debate stopped with "budget".
+    const budget = sum(messages) + 10;
+    const { result, counter } = await debateOnce(agents, {
+      mode: "full_draft",
+      budget,
+      messageMaxTokens,
+      maxRounds: 1,
+    });
+    expect(counter.tokens).toBeLessThanOrEqual(budget);
+    const [first] = result.rounds;
+    expect(first?.gating).toBe("intents");
+    expect(first?.bids.map((bid) => bid.tokens)).toEqual([0, 0, 0]);
+    expect(first?.speakers).toHaveLength(1);
+    expect(result.transcript).toEqual([{ round: 0, agent: first?.speakers[0], content: draft }]);
+    expect(result.stopReason).toBe("converged");
+  });
+
+  it("stops with no_bidders when every agent left has heard nothing new since it spoke", async () => {
+    const agents = [
+      { name: "solo", model: new ScriptedChatModel({ model: "gpt-4o-mini", replies: () => "I cannot tell." }) },
+    ];
+    const message = await reservation(agents[0] as DebateAgent, "message");
+    // Round 0 fits (no parseable answer: no convergence); round 1 cannot pay for a whole round, and
+    // the only agent has heard nothing since its own message.
+    const { result } = await debateOnce(agents, { mode: "full", budget: message, maxRounds: 3 });
+    expect(result.rounds).toHaveLength(1);
+    expect(result.stopReason).toBe("no_bidders");
   });
 });

@@ -22,6 +22,7 @@ import {
   fitExecutorWeights,
   weightMap,
 } from "../../../coordination/weights.js";
+import { DEFAULT_RELIABILITY } from "../../../debate/gating.js";
 import { functionSchema, parseConfig } from "../../../errors.js";
 import { MECHANISM_NAMES } from "../../../market/options.js";
 import { tieKey } from "../../../market/random.js";
@@ -96,6 +97,8 @@ export const replayDebatesOptionsSchema = z
         topK: z.number().int().positive().default(DEFAULT_GATED_SETTINGS.topK),
         /** α by agent name (`agent-1`, ...); missing agents bid with α = 1. */
         aggressiveness: z.record(z.string(), z.number().nonnegative()).default({}),
+        /** The answer: α × reliability-weighted vote (default) or majority (the live graph's default). */
+        aggregation: z.enum(["weighted", "majority"]).default("weighted"),
       })
       .strict()
       .default({
@@ -103,6 +106,7 @@ export const replayDebatesOptionsSchema = z
         reservePrice: DEFAULT_GATED_SETTINGS.reservePrice,
         topK: DEFAULT_GATED_SETTINGS.topK,
         aggressiveness: {},
+        aggregation: "weighted",
       }),
     /** How `gated-tuned` is tuned on the training questions (see `tune.ts`). */
     tuning: gatedTuningOptionsSchema.default(gatedTuningOptionsSchema.parse({})),
@@ -136,7 +140,7 @@ export interface DebateReplayRow {
   costEfficiency: number | null;
   /** Share of questions that paid for fewer rounds than were recorded. */
   stoppedEarlyShare: number;
-  /** ... because the rule's own condition held (agreement, stable commitment). */
+  /** ... because the rule's own condition held (agreement, stable commitment, no bid over the reserve, nobody heard anything new). */
   stoppedByRuleShare: number;
   /** ... because the next round (or the first) did not fit the budget. */
   stoppedByBudgetShare: number;
@@ -174,6 +178,8 @@ export interface DebateReplayReport {
   trainIds: string[];
   /** Learned reliability per agent position (`agent-1`, ...), as `fitExecutorWeights` saves it. */
   reliability: ExecutorWeights;
+  /** Learned accuracy of each agent's round-0 answer: how `one-agent` picks its agent. */
+  roundZeroReliability: ExecutorWeights;
   /** Budget × (rules, then baselines), the full debate last within each budget. */
   rows: DebateReplayRow[];
   /** Per budget × rule, every test question's replay. */
@@ -210,7 +216,13 @@ export async function replayDebates(options: ReplayDebatesOptions): Promise<Deba
 
   const { train, test } = splitDebates(debates, trainFraction, seed);
   const reliability = fitReliability(train, prior);
-  const context: RuleContext = { reliability: weightMap(reliability), defaultReliability: 0.5, seed };
+  const roundZeroReliability = fitReliability(train, prior, "round0");
+  const context: RuleContext = {
+    reliability: weightMap(reliability),
+    roundZeroReliability: weightMap(roundZeroReliability),
+    defaultReliability: DEFAULT_RELIABILITY,
+    seed,
+  };
   const prepared = test.map((debate) => prepareDebate(debate, countTokens));
   if (rules.includes("econ-commitment") && embeddings !== undefined) await attachEmbeddings(prepared, test, embeddings);
   const preparedTrain = rules.includes("gated-tuned") ? train.map((debate) => prepareDebate(debate, countTokens)) : [];
@@ -230,7 +242,9 @@ export async function replayDebates(options: ReplayDebatesOptions): Promise<Deba
       if (rule === "gated-tuned") {
         const chosen = await tuneGating({ train: preparedTrain, agents, budget, base: gated, context, tuning });
         tuned.push(chosen);
-        ruleContext = { ...context, gating: { ...gated, ...chosen } };
+        // Only the settings: the budget and training figures are not part of the auction.
+        const { topK, reservePrice, aggressiveness } = chosen;
+        ruleContext = { ...context, gating: { ...gated, topK, reservePrice, aggressiveness } };
       }
       record(
         budget,
@@ -259,6 +273,7 @@ export async function replayDebates(options: ReplayDebatesOptions): Promise<Deba
     targets: debateReplayTargets(rows),
     trainIds: train.map((debate) => debate.id),
     reliability,
+    roundZeroReliability,
     rows,
     replays,
   };
@@ -389,13 +404,25 @@ export function agentName(index: number): string {
 
 /**
  * Each agent's reliability: the smoothed accuracy (`fitExecutorWeights`) of its final recorded
- * answer over the training questions. An agent never seen weighs 0.5.
+ * answer over the training questions (`round: "final"`, what bids and votes use), or of its round-0
+ * answer (`"round0"`, what `one-agent` picks by: it pays round 0 only). An agent never seen weighs 0.5.
+ *
+ * @example
+ * ```ts
+ * const { train } = splitDebates(debates, 0.5, 0);
+ * weightMap(fitReliability(train)); // { "agent-1": 0.88, "agent-2": 0.82, ... }
+ * weightMap(fitReliability(train, 1, "round0")); // round-0 accuracies
+ * ```
  */
-export function fitReliability(train: readonly DebateRecord[], prior = 1): ExecutorWeights {
+export function fitReliability(
+  train: readonly DebateRecord[],
+  prior = 1,
+  round: "final" | "round0" = "final",
+): ExecutorWeights {
   const outcomes: ExecutorOutcome[] = [];
   for (const debate of train) {
     debate.agents.forEach((texts, index) => {
-      const final = texts[texts.length - 1] ?? "";
+      const final = (round === "round0" ? texts[0] : texts[texts.length - 1]) ?? "";
       const answer = parseDebateAnswer(debate.task, final, debate.choices);
       outcomes.push({ executor: agentName(index), correct: isCorrectAnswer(debate.task, answer, debate.gold) });
     });
@@ -477,7 +504,9 @@ function summarise(budget: number, rule: DebateReplayRowName, questions: readonl
     meanTokens,
     costEfficiency: meanTokens > 0 ? accuracy / (meanTokens / 1000) : null,
     stoppedEarlyShare: share((replay) => replay.stopReason !== "completed"),
-    stoppedByRuleShare: share((replay) => replay.stopReason === "rule" || replay.stopReason === "reserve"),
+    stoppedByRuleShare: share(
+      (replay) => replay.stopReason === "rule" || replay.stopReason === "reserve" || replay.stopReason === "no_bidders",
+    ),
     stoppedByBudgetShare: share((replay) => replay.stopReason === "budget" || replay.stopReason === "unaffordable"),
     unansweredShare: share((replay) => replay.answer === undefined),
     overBudgetShare: share((replay) => replay.tokens > budget),

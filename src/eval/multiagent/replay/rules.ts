@@ -38,7 +38,14 @@
 import { buildBelief, refineBeliefs } from "../../../coordination/beliefs.js";
 import { type BeliefVoter, selectCommitmentCandidate } from "../../../coordination/consensus.js";
 import { aggregateAnswers, hasConverged } from "../../../debate/aggregation.js";
-import { answersAgree, type SpeakerAuctionRules, type SpeakerSignals, selectSpeakers } from "../../../debate/gating.js";
+import {
+  answersAgree,
+  heardNothingNew,
+  type SpeakerAuctionRules,
+  type SpeakerSignals,
+  selectSpeakers,
+  voteWeight,
+} from "../../../debate/gating.js";
 import type { MechanismName } from "../../../market/types.js";
 
 /** The rules Gavel offers, in report order. */
@@ -95,8 +102,10 @@ export type ReplayStopReason =
   | "completed"
   /** The rule's own stop condition held before the last round (agreement, stable commitment). */
   | "rule"
-  /** `gated`: no bid cleared the reserve price. */
+  /** `gated`: every bidder's text fitted but no bid cleared the reserve price (live: `"reserve"`). */
   | "reserve"
+  /** Nobody could bid: every agent paid for has heard nothing new since (live: `"no_bidders"`). */
+  | "no_bidders"
   /** No text of the next round fitted in what was left, or the budget cut a round short. */
   | "budget"
   /** Not even one text fitted: no answer. */
@@ -149,6 +158,11 @@ export interface GatedSettings {
   topK: number;
   /** α by agent name (missing agents: 1). */
   aggressiveness: Readonly<Record<string, number>>;
+  /**
+   * The answer: `weighted` (default), each latest answer weighing α × reliability (`voteWeight`),
+   * or `majority` (the live graph's default `aggregation`).
+   */
+  aggregation?: "weighted" | "majority";
 }
 
 /**
@@ -164,6 +178,7 @@ export const DEFAULT_GATED_SETTINGS: GatedSettings = Object.freeze({
   reservePrice: 0,
   topK: 1,
   aggressiveness: Object.freeze({}),
+  aggregation: "weighted",
 });
 
 /** What the rules need besides the debate. */
@@ -172,7 +187,12 @@ export interface RuleContext {
   reliability: Readonly<Record<string, number>>;
   /** Reliability of an agent the training never saw. */
   defaultReliability: number;
-  /** Seed of the vote tie-break (`tieKey(seed, answer)`, lower wins) and of the speaker auction. */
+  /**
+   * Learned accuracy of each agent's ROUND-0 answer, by name: how `one-agent` picks its agent (it
+   * pays round 0 only). Missing: `reliability` is used.
+   */
+  roundZeroReliability?: Readonly<Record<string, number>>;
+  /** Seed of the vote tie-break (`tieKey(seed, answer)`, lower wins); round r's speaker auction uses seed + r (as live). */
   seed: number;
   /** The auction of `gated` / `gated-tuned` (default {@link DEFAULT_GATED_SETTINGS}). */
   gating?: GatedSettings;
@@ -206,16 +226,18 @@ export function replayDebate(
 ): QuestionReplay {
   const gated = rule === "gated" || rule === "gated-tuned";
   const settings = gated ? (context.gating ?? DEFAULT_GATED_SETTINGS) : undefined;
-  const auction: SpeakerAuctionRules = {
+  const auctionOf = (round: number): SpeakerAuctionRules => ({
     mechanism: settings?.mechanism ?? "first_price",
     reservePrice: settings?.reservePrice ?? 0,
     topK: settings?.topK ?? Math.max(1, debate.agents.length),
-    seed: context.seed,
-  };
+    seed: context.seed + round,
+  });
   const reliabilityOf = (agent: string) => context.reliability[agent] ?? context.defaultReliability;
   const alphaOf = (agent: string) => settings?.aggressiveness[agent] ?? 1;
 
   const latest = new Map<string, Latest>();
+  /** The round of each agent's latest paid text (the input of `heardNothingNew`). */
+  const latestRound: Record<string, number> = {};
   const speakers: string[][] = [];
   let spent = 0;
   let texts = 0;
@@ -224,20 +246,32 @@ export function replayDebate(
   let answer: string | undefined;
   let previousCandidate: string | undefined;
   for (const [index, round] of debate.rounds.entries()) {
-    const candidates: SpeakerSignals[] = debate.agents.map((agent, position) => ({
-      agent,
-      reliability: reliabilityOf(agent),
-      aggressiveness: alphaOf(agent),
-      tokens: round.agentTokens[position] ?? 0,
-    }));
+    const repeating = heardNothingNew(latestRound);
+    const candidates: SpeakerSignals[] = debate.agents.flatMap((agent, position) =>
+      repeating.has(agent)
+        ? []
+        : [
+            {
+              agent,
+              reliability: reliabilityOf(agent),
+              aggressiveness: alphaOf(agent),
+              tokens: round.agentTokens[position] ?? 0,
+            },
+          ],
+    );
+    if (candidates.length === 0) {
+      stopReason = "no_bidders";
+      break;
+    }
     const selection = selectSpeakers({
       candidates,
       latestAnswers: parsedAnswers(latest),
       remainingTokens: budget - spent,
-      rules: auction,
+      rules: auctionOf(index),
+      reliabilityOf,
     });
     if (selection.speakers.length === 0) {
-      const nothingFits = selection.unaffordable.length === debate.agents.length;
+      const nothingFits = selection.unaffordable.length === candidates.length;
       stopReason = !nothingFits ? "reserve" : texts === 0 ? "unaffordable" : "budget";
       break;
     }
@@ -248,6 +282,7 @@ export function replayDebate(
       spent += round.agentTokens[position] ?? 0;
       texts += 1;
       latest.set(speaker, { answer: round.answers[position], embedding: round.embeddings?.[position] });
+      latestRound[speaker] = index;
     }
     speakers.push(selection.speakers);
 
@@ -265,7 +300,11 @@ export function replayDebate(
     }
     answer = vote(
       latest,
-      gated ? (agent) => alphaOf(agent) * reliabilityOf(agent) : weightsFor(rule, reliabilityOf),
+      gated
+        ? settings?.aggregation === "majority"
+          ? undefined
+          : (agent) => voteWeight(reliabilityOf(agent), settings?.aggressiveness[agent])
+        : weightsFor(rule, reliabilityOf),
       context.seed,
     );
     if (isLast) continue;
@@ -292,8 +331,9 @@ export function replayDebate(
 }
 
 /**
- * A baseline under `budget`: `one-agent` pays the round-0 text of the most reliable agent (ties: the
- * first by position), nothing when it does not fit; `round0-majority` pays every round-0 text and
+ * A baseline under `budget`: `one-agent` pays the round-0 text of the agent whose ROUND-0 answer was
+ * most accurate on the training questions (`context.roundZeroReliability`, else `reliability`; ties:
+ * the first by position), nothing when it does not fit; `round0-majority` pays every round-0 text and
  * answers with their majority, nothing when round 0 does not fit whole.
  *
  * @example
@@ -408,13 +448,16 @@ function agreesWhole(latest: ReadonlyMap<string, Latest>, agentCount: number): b
   return participants.length >= Math.min(2, agentCount) && hasConverged(parsedAnswers(latest), participants);
 }
 
-/** The position of the agent with the highest learned reliability (ties: the first). */
+/**
+ * The position of the agent with the highest learned round-0 accuracy (`roundZeroReliability`, else
+ * `reliability`: one-agent pays round 0 only). Ties: the first.
+ */
 function mostReliable(agents: readonly string[], context: RuleContext): number {
+  const learned = context.roundZeroReliability ?? context.reliability;
+  const accuracyOf = (agent: string | undefined) => learned[agent ?? ""] ?? context.defaultReliability;
   let best = 0;
   agents.forEach((agent, position) => {
-    const reliability = context.reliability[agent] ?? context.defaultReliability;
-    const bestReliability = context.reliability[agents[best] ?? ""] ?? context.defaultReliability;
-    if (reliability > bestReliability) best = position;
+    if (accuracyOf(agent) > accuracyOf(agents[best])) best = position;
   });
   return best;
 }

@@ -125,7 +125,7 @@ export async function tuneGating(input: {
   let best: TunedGating | undefined;
   for (const topK of topKs) {
     for (const reservePrice of tuning.reservePrices) {
-      const gating: GatedSettings = { mechanism: base.mechanism, reservePrice, topK, aggressiveness };
+      const gating: GatedSettings = { ...base, reservePrice, topK, aggressiveness };
       const replays = train.map((debate) => replayDebate(debate, "gated", budget, { ...context, gating }));
       const trainAccuracy = replays.filter((replay) => replay.correct).length / replays.length;
       const trainMeanTokens = replays.reduce((sum, replay) => sum + replay.tokens, 0) / replays.length;
