@@ -180,8 +180,10 @@ export type ServerBudgetsOptions = z.input<typeof serverBudgetsOptionsSchema>;
  *
  * The gateway reserves on `budgetFor(key)` with `scopesFor(key, user)` before a call and settles at
  * the provider's usage after (or `settleAbandoned` for a stream the client left); a refusal is a
- * `BudgetExhaustedError` naming the account (`key:<id>` or `user:<id>:<user>`), and `standing` says
- * what is left and when it resets, for the 402/429 body.
+ * `BudgetExhaustedError` naming the account (`key:<id>` or `user:<id>:<user>`; `refusedAccount`
+ * maps it to `"key"` / `"user"`), and `standing` says what is left and when it resets, for the
+ * 402/429 body: `usd` and `tokens` are the least left over the key's and the user's accounts, and
+ * `scope` the account that binds (one spent out first, else the one with less left).
  *
  * A key's own `budget`, `userBudget` and `budgetWindow` win over `defaults`; a key with neither
  * limit is never refused (nothing is tracked for it). `close()` closes the store (closing a store
@@ -288,8 +290,12 @@ export function createServerBudgets(options: ServerBudgetsOptions = {}): ServerB
       if (usd !== undefined) standing.usd = usd;
       if (tokens !== undefined) standing.tokens = tokens;
       if (window !== undefined) standing.resetsAt = new Date(window.endOf(window.startOf(now()))).toISOString();
-      if (isSpent(keyLeft)) standing.scope = "key";
-      else if (isSpent(userLeft)) standing.scope = "user";
+      const scope = isSpent(keyLeft)
+        ? "key"
+        : isSpent(userLeft)
+          ? "user"
+          : (bindingAccount(keyLeft.usd, userLeft.usd) ?? bindingAccount(keyLeft.tokens, userLeft.tokens));
+      if (scope !== undefined) standing.scope = scope;
       return standing;
     },
 
@@ -338,6 +344,12 @@ function least(left: number | undefined, right: number | undefined): number | un
   if (left === undefined) return right;
   if (right === undefined) return left;
   return Math.min(left, right);
+}
+
+/** The account with less left in one unit (`"key"` on a tie); undefined when neither limits it. */
+function bindingAccount(keyLeft: number | undefined, userLeft: number | undefined): "key" | "user" | undefined {
+  if (userLeft !== undefined && (keyLeft === undefined || userLeft < keyLeft)) return "user";
+  return keyLeft === undefined ? undefined : "key";
 }
 
 function isSpent(left: { usd?: number; tokens?: number }): boolean {

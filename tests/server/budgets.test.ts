@@ -103,8 +103,10 @@ describe("server budgets: a user's budget", () => {
 
     const aliceStanding = await budgets.standing(key, "alice");
     expect(aliceStanding.usd).toBeCloseTo(0.2, 9);
-    expect(aliceStanding.scope).toBeUndefined(); // $0.2 left: not spent out
+    expect(aliceStanding.scope).toBe("user"); // $0.2 left for alice, $8.9 for the key: alice's account binds
     expect((await budgets.standing(key, "bob")).usd).toBeCloseTo(0.7, 9);
+    const keyOnly = await budgets.standing(key, undefined);
+    expect(keyOnly.scope).toBe("key");
     expect((await budgets.standing(key, undefined)).usd).toBeCloseTo(10 - 0.8 - 0.3, 9);
     await budgets.close();
   });
