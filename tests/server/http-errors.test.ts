@@ -1,0 +1,245 @@
+/**
+ * Every error of the gateway, with plain `fetch` (what curl sees): its status, its OpenAI-shaped
+ * body `{ error: { message, type, code, param } }` and its headers.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BUDGET_REMAINING_HEADER, BUDGET_RESETS_HEADER } from "../../adapters/server/openai.js";
+import { countTextTokens } from "../../src/budget/index.js";
+import { BROKE_KEY, type Gateway, startGateway, TEST_KEY } from "./gateway-fixture.js";
+
+/** Requests whose user turn says HANG take longer than the gateway's deadline; FAIL gets a provider 500. */
+let gateway: Gateway;
+beforeAll(async () => {
+  countTextTokens(
+    "Load the tokenizer now: its first use takes longer than the gateway's 300 ms deadline.",
+    "gpt-4o-mini",
+  );
+  gateway = await startGateway({
+    answer: (body) => {
+      const text = JSON.stringify(body.messages);
+      if (text.includes("FAIL")) return { status: 500, error: { message: "upstream exploded (sk-secret-123)" } };
+      return "Paris.";
+    },
+    generationMs: (body) => (JSON.stringify(body.messages).includes("HANG") ? 3_000 : 0),
+    app: { timeoutMs: 300 },
+  });
+});
+afterAll(async () => {
+  await gateway.close();
+});
+
+interface ErrorBody {
+  error: { message: string; type: string; code: string | null; param: string | null };
+}
+
+async function post(body: unknown, options: { key?: string | null; raw?: string } = {}) {
+  const { key = TEST_KEY, raw } = options;
+  const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(key !== null && { authorization: `Bearer ${key}` }) },
+    body: raw ?? JSON.stringify(body),
+  });
+  return { response, body: (await response.json()) as ErrorBody };
+}
+
+const hello = [{ role: "user", content: "Capital of France?" }];
+
+describe("the gateway's errors, over HTTP", () => {
+  it("malformed JSON → 400 invalid_json", async () => {
+    const { response, body } = await post(undefined, { raw: '{"model": "mini", "messages": [' });
+    expect(response.status).toBe(400);
+    expect(response.headers.get("content-type")).toMatch(/application\/json/);
+    expect(body.error).toMatchObject({ type: "invalid_request_error", code: "invalid_json", param: null });
+    expect(body.error.message).toMatch(/could not parse the JSON body/);
+  });
+
+  it.each([
+    ["messages is a string", { model: "mini", messages: "hi" }, "messages"],
+    ["no model", { messages: hello }, "model"],
+    ["temperature is a string", { model: "mini", messages: hello, temperature: "hot" }, "temperature"],
+    ["content is a number", { model: "mini", messages: [{ role: "user", content: 42 }] }, "messages[0].content"],
+    ["an unknown role", { model: "mini", messages: [{ role: "robot", content: "hi" }] }, "messages[0].role"],
+    [
+      "a tool message without tool_call_id",
+      { model: "mini", messages: [...hello, { role: "tool", content: "{}" }] },
+      "messages[1].tool_call_id",
+    ],
+    ["max_tokens is negative", { model: "mini", messages: hello, max_tokens: -5 }, "max_tokens"],
+  ])("wrong types (%s) → 400 naming the field", async (_, request, param) => {
+    const { response, body } = await post(request);
+    expect(response.status).toBe(400);
+    expect(body.error).toMatchObject({ type: "invalid_request_error", param });
+    expect(body.error.message).toContain(`'${param}'`);
+  });
+
+  it("n = 2 → 400 naming n and the fix", async () => {
+    const { response, body } = await post({ model: "mini", messages: hello, n: 2 });
+    expect(response.status).toBe(400);
+    expect(body.error).toMatchObject({ type: "invalid_request_error", param: "n" });
+    expect(body.error.message).toMatch(/only n = 1 is supported/);
+  });
+
+  it("an image part → 400 naming the part", async () => {
+    const content = [
+      { type: "text", text: "What is this?" },
+      { type: "image_url", image_url: { url: "data:image/png;base64,AAAA" } },
+    ];
+    const { response, body } = await post({ model: "mini", messages: [{ role: "user", content }] });
+    expect(response.status).toBe(400);
+    expect(body.error.param).toBe("messages[0].content[1].type");
+    expect(body.error.message).toMatch(/'image_url' parts are not supported.*text parts only/);
+  });
+
+  it("tool call arguments that are not JSON → 400 naming them", async () => {
+    const messages = [
+      ...hello,
+      { role: "assistant", tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{oops" } }] },
+      { role: "tool", tool_call_id: "c1", content: "{}" },
+    ];
+    const { response, body } = await post({ model: "mini", messages });
+    expect(response.status).toBe(400);
+    expect(body.error.param).toBe("messages[1].tool_calls[0].function.arguments");
+  });
+
+  it("unknown fields are accepted and ignored", async () => {
+    const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${TEST_KEY}` },
+      body: JSON.stringify({ model: "mini", messages: hello, brand_new_option: { x: 1 }, metadata: { team: "a" } }),
+    });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { model: string }).model).toBe("mini");
+  });
+
+  it("an unknown model → 404 model_not_found listing the valid ones", async () => {
+    const { response, body } = await post({ model: "gpt-5-turbo", messages: hello });
+    expect(response.status).toBe(404);
+    expect(body.error).toMatchObject({ type: "invalid_request_error", code: "model_not_found", param: "model" });
+    expect(body.error.message).toContain("'gpt-5-turbo'");
+    expect(body.error.message).toContain("gavel/auto, mini, large");
+  });
+
+  it("a missing key → 401 invalid_api_key", async () => {
+    const { response, body } = await post({ model: "mini", messages: hello }, { key: null });
+    expect(response.status).toBe(401);
+    expect(body.error).toMatchObject({ code: "invalid_api_key" });
+    expect(body.error.message).toMatch(/Authorization: Bearer/);
+  });
+
+  it("a wrong key → 401 invalid_api_key, the key not echoed", async () => {
+    const { response, body } = await post({ model: "mini", messages: hello }, { key: "gvl-wrong-key-42" });
+    expect(response.status).toBe(401);
+    expect(body.error).toMatchObject({ code: "invalid_api_key" });
+    expect(JSON.stringify(body)).not.toContain("gvl-wrong-key-42");
+  });
+
+  it("/v1/models needs a key too", async () => {
+    const response = await fetch(`${gateway.baseURL}/models`);
+    expect(response.status).toBe(401);
+  });
+
+  it("an exhausted budget → 402 insufficient_quota with the remaining budget and the reset time (body and headers)", async () => {
+    const before = gateway.provider.requests.length;
+    const { response, body } = await post({ model: "mini", messages: hello }, { key: BROKE_KEY });
+    expect(response.status).toBe(402);
+    expect(body.error).toMatchObject({ type: "insufficient_quota", code: "insufficient_quota" });
+    const resetsAt = response.headers.get(BUDGET_RESETS_HEADER);
+    expect(resetsAt).toMatch(/^\d{4}-\d{2}-\d{2}T00:00:00\.000Z$/);
+    expect(Number(response.headers.get(BUDGET_REMAINING_HEADER))).toBeCloseTo(0.000001, 9);
+    expect(body.error.message).toContain(`resets at ${resetsAt}`);
+    expect(body.error.message).toMatch(/Remaining: \$0\.000001/);
+    expect(gateway.provider.requests.length).toBe(before); // refused before any provider call
+  });
+
+  it("an exhausted budget on gavel/auto → 402 as well", async () => {
+    const { response, body } = await post({ model: "gavel/auto", messages: hello }, { key: BROKE_KEY });
+    expect(response.status).toBe(402);
+    expect(body.error.code).toBe("insufficient_quota");
+    expect(response.headers.get(BUDGET_RESETS_HEADER)).toMatch(/T00:00:00\.000Z$/);
+  });
+
+  it("a provider 500 → 502 provider_error, without the provider's message", async () => {
+    const { response, body } = await post({ model: "mini", messages: [{ role: "user", content: "FAIL please" }] });
+    expect(response.status).toBe(502);
+    expect(body.error).toMatchObject({ type: "api_error", code: "provider_error" });
+    expect(body.error.message).toContain("'mini'");
+    expect(body.error.message).not.toContain("sk-secret");
+    expect(response.headers.get("x-gavel-winner")).toBe("mini");
+  });
+
+  it("a provider that hangs past the deadline → 504 provider_timeout", async () => {
+    const { response, body } = await post({ model: "mini", messages: [{ role: "user", content: "HANG please" }] });
+    expect(response.status).toBe(504);
+    expect(body.error).toMatchObject({ type: "timeout", code: "provider_timeout" });
+    expect(body.error.message).toContain("within 300 ms");
+  });
+
+  it("a stream whose provider hangs after its first chunk → the error as the last event, then [DONE]", async () => {
+    const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${TEST_KEY}` },
+      body: JSON.stringify({ model: "mini", messages: [{ role: "user", content: "HANG please" }], stream: true }),
+    });
+    // The provider sends its role chunk at once, then hangs: the headers are out, so the error is an event.
+    expect(response.status).toBe(200);
+    const events = (await response.text()).split("\n\n").filter((event) => event.length > 0);
+    expect(events.at(-1)).toBe("data: [DONE]");
+    const error = JSON.parse(events.at(-2)?.slice("data: ".length) ?? "{}") as ErrorBody;
+    expect(error.error).toMatchObject({ type: "timeout", code: "provider_timeout" });
+  });
+
+  it("an unknown route → 404 in OpenAI's shape", async () => {
+    const response = await fetch(`${gateway.server.url}/v1/embeddings`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TEST_KEY}` },
+      body: "{}",
+    });
+    expect(response.status).toBe(404);
+    expect(((await response.json()) as ErrorBody).error.code).toBe("not_found");
+  });
+
+  it("/health and /ready answer 200 without a key", async () => {
+    expect((await fetch(`${gateway.server.url}/health`)).status).toBe(200);
+    expect((await fetch(`${gateway.server.url}/ready`)).status).toBe(200);
+  });
+});
+
+describe("graceful shutdown", () => {
+  it("/ready is 503 while draining; an in-flight stream is cut at the deadline and settled at what was streamed", async () => {
+    const own = await startGateway({ answer: () => `Answer:${" step".repeat(300)}`, generationMs: 5_000 });
+    try {
+      const response = await fetch(`${own.baseURL}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${TEST_KEY}` },
+        body: JSON.stringify({ model: "mini", messages: hello, stream: true }),
+      });
+      expect(response.status).toBe(200);
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      await reader.read(); // the stream has started
+      expect(own.gateway.inflight).toBe(1);
+      const draining = own.gateway.drain(200);
+      expect((await fetch(`${own.server.url}/ready`)).status).toBe(503);
+      const refused = await fetch(`${own.baseURL}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${TEST_KEY}` },
+        body: JSON.stringify({ model: "mini", messages: hello }),
+      });
+      expect(refused.status).toBe(503);
+      await draining;
+      expect(own.gateway.inflight).toBe(0);
+      let text = "";
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      expect(text).toContain("server_shutting_down");
+      expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
+      const standing = await own.budgets.standing(await own.testKey(), undefined);
+      const spent = 1 - (standing.usd ?? 1);
+      expect(spent).toBeGreaterThan(0); // the prompt and what was streamed, not released at zero
+    } finally {
+      await own.close();
+    }
+  });
+});
