@@ -1,17 +1,20 @@
 /**
  * The budgets of `gavel serve` (adapters/server/budgets.ts): a key's budget refuses past its limit
  * naming the account, a user's budget refuses that user only, windows reset with the clock, two
- * replicas sharing a SQLite store never overspend under concurrent reserve/settle, and `standing`
- * says what is left and when it resets.
+ * replicas sharing a SQLite store (and a PostgreSQL one, when a server is up) never overspend under
+ * concurrent reserve/settle, and `standing` says what is left and when it resets.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { createPostgresBudgetStore } from "../../adapters/postgres/budget-store.js";
 import { createServerBudgets, parseBudgetWindow, refusedAccount } from "../../adapters/server/budgets.js";
 import type { VirtualKey } from "../../adapters/server/types.js";
 import { createSqliteBudgetStore } from "../../adapters/sqlite/budget-store.js";
+import type { BudgetStore } from "../../src/budget/index.js";
 import { BudgetExhaustedError, ConfigError } from "../../src/errors.js";
+import { describePostgres, freshSchema } from "../helpers/postgres.js";
 
 const folder = mkdtempSync(join(tmpdir(), "gavel-server-budgets-"));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
@@ -212,70 +215,102 @@ describe("server budgets: windows", () => {
   });
 });
 
+/**
+ * Two replicas (`ServerBudgets` over two stores on the same accounts) spend one key's $3 (and $1 per
+ * user) in rounds of 40 requests in flight at once, alternating replicas: reserve, yield, settle at
+ * a usage ≤ the hold (or release), until a round in which no reservation passes. Checks that
+ * nothing was overspent, nothing is still held, and the budget was used up to the last hold that fits.
+ */
+async function replicasNeverOverspend(
+  stores: readonly [BudgetStore, BudgetStore],
+  probe: () => Promise<{ store: BudgetStore; close: () => Promise<void> }>,
+): Promise<void> {
+  const limitUsd = 3;
+  const userLimitUsd = 1;
+  const replicas = stores.map((store) =>
+    createServerBudgets({
+      store,
+      prices,
+      defaults: { keyBudget: { maxUsd: limitUsd }, userBudget: { maxUsd: userLimitUsd } },
+    }),
+  );
+  const key: VirtualKey = { id: "key_shared", name: "shared" };
+  const users = ["alice", "bob", "carol", "dave", "erin"];
+  let settledUsd = 0;
+  const spentByUser = new Map<string, number>();
+  let refused = 0;
+
+  const round = (offset: number) =>
+    Promise.all(
+      Array.from({ length: 40 }, async (_, slot) => {
+        const index = offset + slot;
+        const budgets = replicas[index % 2] as (typeof replicas)[number];
+        const user = users[index % users.length] as string;
+        const budget = budgets.budgetFor(key);
+        let reservation: Awaited<ReturnType<typeof budget.reserve>>;
+        try {
+          reservation = await budget.reserve({ ...call(20, 40), scopes: budgets.scopesFor(key, user) }); // holds $0.1
+        } catch (error) {
+          if (!BudgetExhaustedError.isInstance(error)) throw error;
+          refused += 1;
+          return false;
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+        if (index % 7 === 0) {
+          await budget.release(reservation); // a failed call: nothing charged
+          return true;
+        }
+        const outputTokens = 10 + (index % 31); // ≤ 40
+        const settlement = await budget.settle(reservation, { inputTokens: 20, outputTokens });
+        settledUsd += settlement.usd;
+        spentByUser.set(user, (spentByUser.get(user) ?? 0) + settlement.usd);
+        return true;
+      }),
+    );
+  let rounds = 0;
+  while (rounds < 200 && (await round(rounds * 40)).some(Boolean)) rounds += 1;
+  expect(rounds).toBeLessThan(200);
+
+  expect(refused).toBeGreaterThan(0); // the limit was reached
+  expect(settledUsd).toBeLessThanOrEqual(limitUsd + 1e-9);
+  for (const spent of spentByUser.values()) expect(spent).toBeLessThanOrEqual(userLimitUsd + 1e-9);
+
+  // A third reader of the same accounts: what was settled, nothing still held.
+  const reader = await probe();
+  const accounts = await reader.store.snapshot();
+  const keyAccount = accounts.find((account) => account.scope === "run" && account.scopeId === "key:key_shared");
+  expect(keyAccount?.reservedNanoUsd).toBe(0);
+  expect((keyAccount?.spentNanoUsd ?? 0) / 1e9).toBeCloseTo(settledUsd, 6);
+  await reader.close();
+  for (const budgets of replicas) {
+    const { usd = Number.NaN } = await budgets.standing(key, undefined);
+    expect(usd).toBeCloseTo(limitUsd - settledUsd, 6);
+    expect(usd).toBeLessThan(0.1); // used up to the last hold that fits, not left idle
+  }
+  for (const budgets of replicas) await budgets.close();
+}
+
 describe("server budgets: replicas sharing a SQLite store", () => {
   it("two ServerBudgets on one file never overspend under concurrent reserve and settle", async () => {
     const path = join(folder, "replicas.db");
-    const limitUsd = 3;
-    const userLimitUsd = 1;
-    const replicas = [0, 1].map(() =>
-      createServerBudgets({
-        store: createSqliteBudgetStore({ path }),
-        prices,
-        defaults: { keyBudget: { maxUsd: limitUsd }, userBudget: { maxUsd: userLimitUsd } },
-      }),
-    );
-    const key: VirtualKey = { id: "key_shared", name: "shared" };
-    const users = ["alice", "bob", "carol", "dave", "erin"];
-    let settledUsd = 0;
-    const spentByUser = new Map<string, number>();
-    let refused = 0;
+    await replicasNeverOverspend([createSqliteBudgetStore({ path }), createSqliteBudgetStore({ path })], async () => {
+      const store = createSqliteBudgetStore({ path });
+      return { store, close: () => store.close() };
+    });
+  });
+});
 
-    // Rounds of 40 requests in flight at once, alternating replicas: reserve, yield, settle at a usage
-    // ≤ the hold (or release), until a round in which no reservation passes.
-    const round = (offset: number) =>
-      Promise.all(
-        Array.from({ length: 40 }, async (_, slot) => {
-          const index = offset + slot;
-          const budgets = replicas[index % 2] as (typeof replicas)[number];
-          const user = users[index % users.length] as string;
-          const budget = budgets.budgetFor(key);
-          let reservation: Awaited<ReturnType<typeof budget.reserve>>;
-          try {
-            reservation = await budget.reserve({ ...call(20, 40), scopes: budgets.scopesFor(key, user) }); // holds $0.1
-          } catch (error) {
-            if (!BudgetExhaustedError.isInstance(error)) throw error;
-            refused += 1;
-            return false;
-          }
-          await new Promise((resolve) => setImmediate(resolve));
-          if (index % 7 === 0) {
-            await budget.release(reservation); // a failed call: nothing charged
-            return true;
-          }
-          const outputTokens = 10 + (index % 31); // ≤ 40
-          const settlement = await budget.settle(reservation, { inputTokens: 20, outputTokens });
-          settledUsd += settlement.usd;
-          spentByUser.set(user, (spentByUser.get(user) ?? 0) + settlement.usd);
-          return true;
-        }),
-      );
-    let rounds = 0;
-    while (rounds < 200 && (await round(rounds * 40)).some(Boolean)) rounds += 1;
-    expect(rounds).toBeLessThan(200);
-
-    expect(refused).toBeGreaterThan(0); // the limit was reached
-    expect(settledUsd).toBeLessThanOrEqual(limitUsd + 1e-9);
-    for (const spent of spentByUser.values()) expect(spent).toBeLessThanOrEqual(userLimitUsd + 1e-9);
-
-    // Both replicas read the same account: what was settled, nothing still held.
-    const probe = createSqliteBudgetStore({ path });
-    const accounts = await probe.snapshot();
-    const keyAccount = accounts.find((account) => account.scope === "run" && account.scopeId === "key:key_shared");
-    expect(keyAccount?.reservedNanoUsd).toBe(0);
-    expect((keyAccount?.spentNanoUsd ?? 0) / 1e9).toBeCloseTo(settledUsd, 6);
-    for (const budgets of replicas)
-      expect((await budgets.standing(key, undefined)).usd).toBeCloseTo(limitUsd - settledUsd, 6);
-    await probe.close();
-    for (const budgets of replicas) await budgets.close();
+describePostgres("server budgets: replicas sharing a PostgreSQL store", (url) => {
+  it("two ServerBudgets on one schema never overspend under concurrent reserve and settle", async () => {
+    const { schema, drop } = await freshSchema(url, "server_budgets");
+    const open = () => createPostgresBudgetStore({ connectionString: url, schema });
+    try {
+      await replicasNeverOverspend([await open(), await open()], async () => {
+        const store = await open();
+        return { store, close: () => store.close() };
+      });
+    } finally {
+      await drop();
+    }
   });
 });
