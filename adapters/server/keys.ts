@@ -209,9 +209,12 @@ const keyStoreOptionsSchema = z
   .object({
     /** Database file: the ledger's, usually. Created when missing. */
     path: z.string().min(1).optional(),
-    /** An open better-sqlite3 handle to use instead of `path` (the ledger's `database`). Not closed by the store. */
+    /**
+     * An open better-sqlite3 handle to use instead of `path` (the ledger's `database`). Not closed by
+     * the store, and its settings (busy timeout, journal mode) are left as they are.
+     */
     database: z.custom<SqliteDatabase>(isDatabaseHandle, "expected a better-sqlite3 Database").optional(),
-    /** Wait this long for another process's write lock. */
+    /** Wait this long for another process's write lock (on the file `path` opens). */
     busyTimeoutMs: z.number().int().nonnegative().default(DEFAULT_BUSY_TIMEOUT_MS),
     /** Clock seam, epoch ms: `createdAt`, `revokedAt`, and the verifiers' refresh period. */
     now: functionSchema<() => number>().default(() => Date.now),
@@ -358,8 +361,11 @@ export function createKeyStore(options: KeyStoreOptions): KeyStore {
   const ownsDatabase = handle === undefined;
   const database = handle ?? openFile(path ?? ":memory:");
   try {
-    database.pragma(`busy_timeout = ${busyTimeoutMs}`);
-    if (ownsDatabase) database.pragma("journal_mode = WAL"); // persistent in the file, as the ledger's
+    if (ownsDatabase) {
+      // A borrowed handle (the ledger's) keeps its own settings: its write queue manages the busy timeout.
+      database.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      database.pragma("journal_mode = WAL"); // persistent in the file, as the ledger's
+    }
     migrateKeyStore(database);
     return buildStore(database, ownsDatabase, now);
   } catch (error) {

@@ -202,6 +202,18 @@ describe("key store: the file", () => {
     }
   });
 
+  it("borrows the ledger's handle without changing its settings or closing it", async () => {
+    const ledger = createSqliteLedger({ path: newFile(), busyTimeoutMs: 12_345 });
+    const store = createKeyStore({ database: ledger.database });
+    const { key } = await store.create({ name: "ci" });
+    expect((await store.verifier().verify(key))?.name).toBe("ci");
+    expect(ledger.database.pragma("busy_timeout", { simple: true })).toBe(12_345);
+    await store.close();
+    expect(ledger.database.open).toBe(true);
+    expect(ledger.database.prepare("SELECT COUNT(*) AS keys FROM gavel_server_keys").get()).toEqual({ keys: 1 });
+    await ledger.close();
+  });
+
   it("refuses a SQLite file of another application, and a file that is not a database", async () => {
     const foreign = newFile();
     const database = new Database(foreign);
