@@ -24,6 +24,7 @@ import { ConfigFileError, type ConfigFileIssue } from "../../src/errors.js";
 import { timeoutMsSchema } from "../../src/timeouts.js";
 import { budgetWindowSchema } from "./budgets.js";
 import { configKeySchema } from "./keys.js";
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUESTS_PER_MINUTE } from "./middleware.js";
 import { ROUTER_MODEL_ID } from "./types.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -34,10 +35,6 @@ import { ROUTER_MODEL_ID } from "./types.js";
 export const DEFAULT_SERVE_HOST = "127.0.0.1";
 /** The port when `listen.port` is omitted. */
 export const DEFAULT_SERVE_PORT = 4000;
-/** Largest request body, in bytes, when `limits.bodyBytes` is omitted (1 MiB). */
-export const DEFAULT_BODY_BYTES = 1_048_576;
-/** Requests per minute per key when neither the key nor `limits.requestsPerMinute` says (10 a second). */
-export const DEFAULT_REQUESTS_PER_MINUTE = 600;
 /** Ollama's OpenAI-compatible endpoint on this machine. */
 export const DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434/v1";
 /** The variable an `openai` member reads its API key from when `apiKeyEnv` is omitted. */
@@ -220,7 +217,7 @@ const ledgerSchema = z
 const limitsSchema = z
   .object({
     /** Largest request body, in bytes (413 above). Default 1 MiB. */
-    bodyBytes: z.number().int().positive().default(DEFAULT_BODY_BYTES),
+    bodyBytes: z.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
     /** Requests per minute per key (429 above), per server process. Default 600. */
     requestsPerMinute: z.number().int().positive().default(DEFAULT_REQUESTS_PER_MINUTE),
   })

@@ -9,6 +9,7 @@
  *   gavel ledger          read the auction ledger
  *   gavel replay-debates  replay recorded debates under a token-budget sweep
  *   gavel train           fit and save router weights (SALE), executor weights (ECON) or debate α (DALA)
+ *   gavel serve           the router and the budgets behind an OpenAI-compatible endpoint
  */
 import { Command } from "commander";
 import { debatesCommand } from "./debates.js";
@@ -16,6 +17,7 @@ import { evalCommand, sweepCommand } from "./eval.js";
 import { keysCommand } from "./keys.js";
 import { ledgerCommand } from "./ledger.js";
 import { reportCommand } from "./report.js";
+import { serveCommand } from "./serve.js";
 import { trainCommand } from "./train.js";
 
 const program = new Command()
@@ -28,6 +30,7 @@ const program = new Command()
   .addCommand(reportCommand())
   .addCommand(debatesCommand())
   .addCommand(trainCommand())
-  .addCommand(keysCommand());
+  .addCommand(keysCommand())
+  .addCommand(serveCommand());
 
 await program.parseAsync(process.argv);
