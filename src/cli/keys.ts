@@ -97,6 +97,12 @@ export function keysCommand(options: KeysCommandOptions = {}): Command {
   /** Open the store at `--db`, run `work`, close it; every failure ends the command with its exit code. */
   async function withStore<T>(command: Command, mustExist: boolean, work: (store: KeyStore) => Promise<T>): Promise<T> {
     const { db } = command.opts<{ db: string }>();
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(db)) {
+      command.error(
+        "error: option '--db <file>': keys are kept in a SQLite file (the ledger's file, or one of their own), not behind a URL",
+        { exitCode: EXIT_BAD_INPUT, code: "gavel.keys.notAFile" },
+      );
+    }
     if (mustExist && db !== ":memory:" && !existsSync(db)) {
       command.error(`error: no key database at ${db} (option '--db <file>'); gavel keys create makes one`, {
         exitCode: EXIT_BAD_INPUT,

@@ -139,6 +139,10 @@ describe("gavel keys", () => {
     expect(missing.exitCode).toBe(EXIT_BAD_INPUT);
     expect(missing.stderr).toMatch(/no key database at .*none\.db \(option '--db <file>'\)/);
 
+    const url = await gavel(["keys", "create", "--db", "postgres://localhost/gavel", "--name", "ci"]);
+    expect(url.exitCode).toBe(EXIT_BAD_INPUT);
+    expect(url.stderr).toMatch(/--db <file>': keys are kept in a SQLite file/);
+
     const unknown = await gavel(["keys", "revoke", "--db", db, "key_000000000000"]);
     expect(unknown.exitCode).toBe(EXIT_KEY_NOT_FOUND);
     expect(unknown.stderr).toMatch(/no key has the id or active name "key_000000000000"/);
