@@ -3,7 +3,8 @@
  * Gavel's stopping and aggregation rules with the recorded full debate. No model is called.
  *
  *   gavel replay-debates --debates FILE|FOLDER|GLOB... [--budgets 256,512,1024,1536,2048] [--rules r1,r2]
- *                        [--embedder use-lite|hashing] [--train-fraction 0.5] [--seed 0] [--json] [--quiet]
+ *                        [--embedder use-lite|hashing] [--train-fraction 0.5] [--seed 0]
+ *                        [--mechanism second_price] [--reserve-price 0] [--top-k 1] [--json] [--quiet]
  *
  * A folder or glob is several runs, replayed run by run and summed. Exit codes (the same as
  * `gavel eval`): 0 done; 1 the replay failed; 2 bad input (missing path, empty folder, a glob matching
@@ -23,11 +24,20 @@ import {
   DEFAULT_TRAIN_FRACTION,
   type DebateReplayReport,
   type DebateReplayRow,
+  gatedSettingsSchema,
 } from "../eval/multiagent/replay/replay.js";
-import { DEBATE_REPLAY_RULES, type DebateReplayRule, FULL_DEBATE } from "../eval/multiagent/replay/rules.js";
+import {
+  DEBATE_REPLAY_RULES,
+  DEFAULT_GATED_SETTINGS,
+  type DebateReplayRule,
+  FULL_DEBATE,
+  rowKind,
+} from "../eval/multiagent/replay/rules.js";
 import { type DebateEmbedderKind, type DebateReplayRun, runDebateReplay } from "../eval/multiagent/replay/run.js";
 import type { DebateRunsReport } from "../eval/multiagent/replay/runs.js";
 import { createHashingEmbeddings, type EmbeddingsLike } from "../eval/routing/embedding.js";
+import { MECHANISM_NAMES } from "../market/options.js";
+import type { MechanismName } from "../market/types.js";
 import { loadSentenceEncoder, parseInteger, percent } from "./common.js";
 import { exitCodeOf, usageErrorsExitWithCode2 } from "./exit-codes.js";
 import { createProgressReporter } from "./progress.js";
@@ -98,11 +108,40 @@ export function debatesCommand(options: DebatesCommandOptions = {}): Command {
       parseTrainFraction,
     )
     .option("--seed <n>", "split and tie-break seed (default 0)", parseInteger)
+    .option(
+      "--mechanism <name>",
+      `mechanism of gated's speaker auction: ${MECHANISM_NAMES.join(", ")} (default ${DEFAULT_GATED_SETTINGS.mechanism})`,
+      parseMechanism,
+    )
+    .option(
+      "--reserve-price <price>",
+      `reserve price of gated's speaker auction, ≥ 0 (default ${DEFAULT_GATED_SETTINGS.reservePrice})`,
+      parseReservePrice,
+    )
+    .option(
+      "--top-k <n>",
+      `most speakers per round of gated, a positive integer (default ${DEFAULT_GATED_SETTINGS.topK})`,
+      parseTopK,
+    )
     .option("--json", "print the comparison as JSON")
     .option("--quiet", "no progress output (warnings are still printed)")
     .exitOverride(usageErrorsExitWithCode2)
     .action(async (_options: unknown, self: Command) => {
-      const { json, quiet, ...run } = self.opts<DebateReplayRun & { json?: boolean; quiet?: boolean }>();
+      const { json, quiet, mechanism, reservePrice, topK, ...rest } = self.opts<
+        DebateReplayRun & {
+          json?: boolean;
+          quiet?: boolean;
+          mechanism?: MechanismName;
+          reservePrice?: number;
+          topK?: number;
+        }
+      >();
+      const gated = {
+        ...(mechanism === undefined ? {} : { mechanism }),
+        ...(reservePrice === undefined ? {} : { reservePrice }),
+        ...(topK === undefined ? {} : { topK }),
+      };
+      const run: DebateReplayRun = { ...rest, ...(Object.keys(gated).length > 0 && { gated }) };
       const report = await replayDebatesForCli(run, {
         stderr,
         interactive,
@@ -119,7 +158,14 @@ export function debatesCommand(options: DebatesCommandOptions = {}): Command {
     });
 }
 
-/** Help of `--debates`, shared by `gavel replay-debates` and `gavel eval`. */
+/**
+ * Help of `--debates`, shared by `gavel replay-debates` and `gavel eval`.
+ *
+ * @example
+ * ```ts
+ * new Command("eval").option("--debates <path...>", `replay recorded debates instead: ${DEBATES_OPTION_HELP}`);
+ * ```
+ */
 export const DEBATES_OPTION_HELP =
   "recorded debates, one question a line (.jsonl or .jsonl.gz): a file, a folder (every .jsonl/.jsonl.gz in it) or a quoted glob; each file is one run, replayed on its own and summed";
 
@@ -168,7 +214,15 @@ export async function replayDebatesForCli(run: DebateReplayRun, io: DebateReplay
 /** The progress label of a replay of several runs: `route debate replay: 50% (1/2)`. */
 const REPLAY_PROGRESS = { phase: "route", policy: "debate replay" } as const;
 
-/** `warning: FILE: ignored keys a, b, c (kept as metadata)`, one line per file that had any. */
+/**
+ * `warning: FILE: ignored keys a, b, c (kept as metadata)`, one line per file that had any.
+ *
+ * @example
+ * ```ts
+ * ignoredKeysWarnings([{ file: "runs/a.jsonl", ignoredKeys: ["source"], debates }]);
+ * // ["warning: runs/a.jsonl: ignored keys source (kept as metadata)\n"]
+ * ```
+ */
 export function ignoredKeysWarnings(runs: readonly DebateRun[]): string[] {
   return runs
     .filter((run) => run.ignoredKeys.length > 0)
@@ -292,7 +346,8 @@ function rowsTable(rows: readonly DebateReplayRow[]): string {
       row.meanTexts.toFixed(1),
       row.costEfficiency === null ? "-" : row.costEfficiency.toFixed(3),
       percent(row.stoppedEarlyShare),
-      percent(row.stoppedByRuleShare),
+      // Baselines stop after round 0 by design, not by a rule: "—".
+      rowKind(row.rule) === "baseline" && row.rule !== "econ-commitment" ? "—" : percent(row.stoppedByRuleShare),
       percent(row.stoppedByBudgetShare),
       percent(row.overBudgetShare),
     ]);
@@ -368,3 +423,17 @@ function parseTrainFraction(text: string): number {
     throw new InvalidArgumentError("expected a number in [0, 1).");
   return value;
 }
+
+/** Checks a flag's value with a field of `gatedSettingsSchema`; the error names the expectation. */
+function gatedField<T>(field: z.ZodType<T>, expected: string): (text: string) => T {
+  return (text: string) => {
+    const number = Number(text);
+    const parsed = field.safeParse(text.trim() !== "" && Number.isFinite(number) ? number : text);
+    if (!parsed.success) throw new InvalidArgumentError(`expected ${expected}.`);
+    return parsed.data;
+  };
+}
+
+const parseMechanism = gatedField(gatedSettingsSchema.shape.mechanism, `one of ${MECHANISM_NAMES.join(", ")}`);
+const parseReservePrice = gatedField(gatedSettingsSchema.shape.reservePrice, "a number ≥ 0, e.g. 0.1");
+const parseTopK = gatedField(gatedSettingsSchema.shape.topK, "a positive integer, e.g. 2");

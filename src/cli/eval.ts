@@ -219,8 +219,28 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
       };
 
       if (flags.debates !== undefined) {
+        // A replay reads no config and no outcomes: a flag it cannot honour is refused, not ignored.
+        const unused = (
+          [
+            ["--config", flags.config],
+            ["--outcomes", flags.outcomes],
+            ["--train", flags.train],
+            ["--max-prompts", flags.maxPrompts],
+          ] as const
+        ).filter(([, value]) => value !== undefined);
+        if (unused.length > 0) {
+          fail(
+            `${unused.map(([flag]) => flag).join(", ")} cannot be used with --debates (use gavel replay-debates for the replay's own options)`,
+            EXIT_BAD_INPUT,
+            "conflictingOptions",
+          );
+        }
         const replay = await replayDebatesForCli(
-          { debates: flags.debates, ...(flags.embedder === undefined ? {} : { embedder: flags.embedder }) },
+          {
+            debates: flags.debates,
+            ...(flags.embedder === undefined ? {} : { embedder: flags.embedder }),
+            ...(flags.seed === undefined ? {} : { seed: flags.seed }),
+          },
           { stderr, interactive, quiet: flags.quiet === true, createEmbedder: defaultDebateEmbedder },
         ).catch(stop);
         print(flags.json ? JSON.stringify(debateReplayJson(replay), null, 2) : debateReplayText(replay));

@@ -13,6 +13,7 @@ export { type Aggregate, aggregateAnswers, hasConverged } from "./aggregation.js
 export {
   answersAgree,
   DEFAULT_RELIABILITY,
+  heardNothingNew,
   type SpeakerAuctionRules,
   type SpeakerBid,
   type SpeakerSelection,
@@ -20,6 +21,7 @@ export {
   type SpeakerValueSource,
   selectSpeakers,
   speakerValue,
+  voteWeight,
 } from "./gating.js";
 export { type AuctionDebateGraph, createAuctionDebate } from "./graph.js";
 export {
@@ -63,6 +65,7 @@ export {
   parseAggressiveness,
   serializeAggressiveness,
   type TrainAggressivenessOptions,
+  type TrainingDebateOutcome,
   type TrainingEpoch,
   type TrainingQuestion,
   type TrainingResult,

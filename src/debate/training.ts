@@ -17,6 +17,14 @@ import { standardNormal } from "../math.js";
  * What a training debate must return: its final answer and the tokens it spent. An
  * `AuctionDebateStateType` (what `createAuctionDebate(...).invoke` resolves to) is one; a replay of a
  * recorded debate is another.
+ *
+ * @example
+ * ```ts
+ * const runDebate = async (aggressiveness: Record<string, number>, question: string): Promise<TrainingDebateOutcome> => {
+ *   const { finalAnswer, spentTokens } = await createAuctionDebate({ agents, aggressiveness }).invoke({ question });
+ *   return { finalAnswer, spentTokens };
+ * };
+ * ```
  */
 export interface TrainingDebateOutcome {
   finalAnswer?: string | undefined;

@@ -236,7 +236,14 @@ describe("full_draft, stop reasons and who bids (review of issue 13)", () => {
       { name: "cat", model: long() },
     ];
     const prompt = (agent: (typeof agents)[number]) =>
-      debatePrompt({ agent: agent.name, question: QUESTION, transcript: [], purpose: "message", utility: "heuristic" });
+      debatePrompt({
+        agent: agent.name,
+        role: undefined,
+        question: QUESTION,
+        transcript: [],
+        purpose: "message",
+        utility: "heuristic",
+      });
     const messages = await Promise.all(
       agents.map((agent) => reservationSize(agent as DebateAgent, prompt(agent), messageMaxTokens)),
     );

@@ -34,6 +34,7 @@ export {
   type DebateReplayTarget,
   debateReplayTargets,
   fitReliability,
+  gatedSettingsSchema,
   type ReplayDebatesOptions,
   replayDebates,
   replayDebatesOptionsSchema,

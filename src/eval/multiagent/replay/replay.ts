@@ -54,6 +54,28 @@ export const DEFAULT_TRAIN_FRACTION = 0.5;
 
 const isFunction = (value: unknown) => typeof value === "function";
 
+/**
+ * Zod schema of `gated`'s speaker auction (`replayDebates`' `gated` option; the CLI's `--mechanism`,
+ * `--reserve-price` and `--top-k` are checked with its fields). Default: second-price, reserve 0,
+ * one speaker a round, α = 1 for everyone, α × reliability-weighted vote.
+ *
+ * @example
+ * ```ts
+ * gatedSettingsSchema.parse({ topK: 2 }); // { mechanism: "second_price", reservePrice: 0, topK: 2, aggressiveness: {}, aggregation: "weighted" }
+ * ```
+ */
+export const gatedSettingsSchema = z
+  .object({
+    mechanism: z.enum(MECHANISM_NAMES).default(DEFAULT_GATED_SETTINGS.mechanism),
+    reservePrice: z.number().nonnegative().default(DEFAULT_GATED_SETTINGS.reservePrice),
+    topK: z.number().int().positive().default(DEFAULT_GATED_SETTINGS.topK),
+    /** α by agent name (`agent-1`, ...); missing agents bid with α = 1. */
+    aggressiveness: z.record(z.string(), z.number().nonnegative()).default({}),
+    /** The answer: α × reliability-weighted vote (default) or majority (the live graph's default). */
+    aggregation: z.enum(["weighted", "majority"]).default("weighted"),
+  })
+  .strict();
+
 /** Zod schema of {@link replayDebates}' options. */
 export const replayDebatesOptionsSchema = z
   .object({
@@ -90,24 +112,7 @@ export const replayDebatesOptionsSchema = z
      * The speaker auction of `gated` (and the one α is trained under for `gated-tuned`). Default:
      * `createAuctionDebate`'s: second-price, reserve 0, one speaker a round, α = 1 for everyone.
      */
-    gated: z
-      .object({
-        mechanism: z.enum(MECHANISM_NAMES).default(DEFAULT_GATED_SETTINGS.mechanism),
-        reservePrice: z.number().nonnegative().default(DEFAULT_GATED_SETTINGS.reservePrice),
-        topK: z.number().int().positive().default(DEFAULT_GATED_SETTINGS.topK),
-        /** α by agent name (`agent-1`, ...); missing agents bid with α = 1. */
-        aggressiveness: z.record(z.string(), z.number().nonnegative()).default({}),
-        /** The answer: α × reliability-weighted vote (default) or majority (the live graph's default). */
-        aggregation: z.enum(["weighted", "majority"]).default("weighted"),
-      })
-      .strict()
-      .default({
-        mechanism: DEFAULT_GATED_SETTINGS.mechanism,
-        reservePrice: DEFAULT_GATED_SETTINGS.reservePrice,
-        topK: DEFAULT_GATED_SETTINGS.topK,
-        aggressiveness: {},
-        aggregation: "weighted",
-      }),
+    gated: gatedSettingsSchema.default(gatedSettingsSchema.parse({})),
     /** How `gated-tuned` is tuned on the training questions (see `tune.ts`). */
     tuning: gatedTuningOptionsSchema.default(gatedTuningOptionsSchema.parse({})),
   })

@@ -5,6 +5,7 @@
  * progress are told through seams, so the caller decides what to print (the library prints nothing).
  */
 import { GavelError } from "../../../errors.js";
+import type { MechanismName } from "../../../market/types.js";
 import { createHashingEmbeddings, type EmbeddingsLike } from "../../routing/embedding.js";
 import type { DebateRun } from "./records.js";
 import { DEBATE_REPLAY_RULES, type DebateReplayRule } from "./rules.js";
@@ -30,6 +31,8 @@ export interface DebateReplayRun {
   trainFraction?: number;
   /** Split and tie-break seed. Default 0. */
   seed?: number;
+  /** `gated`'s speaker auction (validated by `gatedSettingsSchema`). Default: `DEFAULT_GATED_SETTINGS`. */
+  gated?: { mechanism?: MechanismName; reservePrice?: number; topK?: number };
 }
 
 /** The I/O of {@link runDebateReplay}. */
@@ -72,6 +75,7 @@ export async function runDebateReplay(
     ...(run.budgets === undefined ? {} : { budgets: run.budgets }),
     ...(run.trainFraction === undefined ? {} : { trainFraction: run.trainFraction }),
     ...(run.seed === undefined ? {} : { seed: run.seed }),
+    ...(run.gated === undefined ? {} : { gated: run.gated }),
     ...(rules.includes("econ-commitment") ? { embeddings: await createEmbedder(run.embedder ?? "use-lite") } : {}),
   };
   return replayDebateRuns(runs, options, onProgress);

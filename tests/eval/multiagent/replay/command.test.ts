@@ -225,3 +225,58 @@ describe("gavel replay-debates", () => {
     expect(asked).toEqual(["use-lite"]);
   });
 });
+
+describe("gated's auction from the command line, and eval --debates' flags", () => {
+  it("passes --mechanism, --reserve-price and --top-k to gated", async () => {
+    const args = ["--debates", samplePath, "--rules", "gated", "--budgets", "512", "--json"];
+    const { stdout, exitCode } = await gavel([
+      ...args,
+      "--mechanism",
+      "first_price",
+      "--reserve-price",
+      "0.2",
+      "--top-k",
+      "2",
+    ]);
+    expect(exitCode).toBe(0);
+    expect(JSON.parse(stdout).gated).toEqual({
+      mechanism: "first_price",
+      reservePrice: 0.2,
+      topK: 2,
+      aggressiveness: {},
+      aggregation: "weighted",
+    });
+  });
+
+  it.each([
+    ["--mechanism", "coin"],
+    ["--reserve-price", "-1"],
+    ["--top-k", "0"],
+    ["--top-k", "1.5"],
+  ])("refuses a bad %s value naming the flag (a usage error: the gavel binary exits with 2)", async (flag, value) => {
+    const { stderr, exitCode } = await gavel(["--debates", samplePath, flag, value]);
+    // In-process the helper overrides commander's exit; usageErrorsExitWithCode2 maps this to 2.
+    expect(exitCode).not.toBe(0);
+    expect(stderr).toContain(`option '${flag} `);
+  });
+
+  it("gavel eval --debates passes --seed through (it was ignored) and refuses flags a replay cannot honour", async () => {
+    const evalGavel = (args: string[]) =>
+      runGavel((writers) => [evalCommand({ ...writers, interactive: false, env: {} })], ["eval", ...args]);
+    const common = ["--debates", samplePath, "--embedder", "hashing", "--json", "--quiet"];
+    const seeded = await evalGavel([...common, "--seed", "3"]);
+    expect(seeded.exitCode).toBe(0);
+    expect(JSON.parse(seeded.stdout).seed).toBe(3);
+    const refused = await evalGavel([...common, "--max-prompts", "5"]);
+    expect(refused.exitCode).toBe(EXIT_BAD_INPUT);
+    expect(refused.stderr).toContain("--max-prompts cannot be used with --debates");
+  });
+
+  it("prints — under 'by rule' for the baselines that stop after round 0 by design", async () => {
+    const { stdout } = await gavel(["--debates", samplePath, "--rules", "gated", "--budgets", "512", "--quiet"]);
+    const line = (rule: string) => stdout.split("\n").find((text) => text.includes(` ${rule} `)) ?? "";
+    expect(line("one-agent")).toContain("—");
+    expect(line("round0-majority")).toContain("—");
+    expect(line("gated")).not.toContain("—");
+  });
+});
