@@ -1,8 +1,8 @@
 /**
  * The budgets of `gavel serve`: one account per virtual key and one per (key, `user`), kept by the
- * library's own `TokenBudget` (`createTokenBudget` with a `BudgetStore`, so a `StoredTokenBudget`)
- * in whatever store the server is given — in process (the default), SQLite for the processes of one
- * host, PostgreSQL for replicas on many. The caller (the gateway's chat route) reserves before the
+ * library's own `TokenBudget` (`createTokenBudget`: in process by default, or a `StoredTokenBudget`
+ * over the `BudgetStore` the server is given — SQLite for the processes of one host, PostgreSQL for
+ * replicas on many, or the in-process `createMemoryBudgetStore`). The caller (the gateway's chat route) reserves before the
  * call and settles at the provider's usage after; this file only says which budget and which
  * accounts.
  *
@@ -22,15 +22,16 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { TokenBudget } from "../../src/budget/budget.js";
 import {
   type BudgetEvent,
   type BudgetExhaustedError,
   type BudgetStore,
   budgetLimitsSchema,
   budgetPriceTableSchema,
-  createMemoryBudgetStore,
   createTokenBudget,
   type ScopeIds,
+  type SharedTokenBudget,
   type StoredTokenBudget,
   type TokenBudgetOptions,
 } from "../../src/budget/index.js";
@@ -125,7 +126,10 @@ const isBudgetStore = (value: unknown): value is BudgetStore =>
 
 const serverBudgetsOptionsSchema = z
   .object({
-    /** Where the accounts live. Default: a new in-process store (`createMemoryBudgetStore`). */
+    /**
+     * Where the accounts live, shared by every process using it. Default: this process only (a
+     * `TokenBudget` per key, which keeps only open reservations and the current window's accounts).
+     */
     store: z
       .custom<BudgetStore>(isBudgetStore, {
         message: "must be a BudgetStore (createSqliteBudgetStore, createPostgresBudgetStore, createMemoryBudgetStore)",
@@ -186,8 +190,10 @@ export type ServerBudgetsOptions = z.input<typeof serverBudgetsOptionsSchema>;
  * `scope` the account that binds (one spent out first, else the one with less left).
  *
  * A key's own `budget`, `userBudget` and `budgetWindow` win over `defaults`; a key with neither
- * limit is never refused (nothing is tracked for it). `close()` closes the store (closing a store
- * twice is harmless, so its creator may close it too).
+ * limit is never refused (nothing is tracked for it). Without a `store` the accounts live in this
+ * process (a `TokenBudget` per key; past windows' accounts are dropped when a new window starts);
+ * with one, in the store (a `StoredTokenBudget` per key; every period stays in the store).
+ * `close()` closes the store (closing a store twice is harmless, so its creator may close it too).
  *
  * @param options - the store (default: in process), the prices, the default limits and window, the
  *   lease and the clock; see {@link ServerBudgetsOptions}.
@@ -219,17 +225,15 @@ export type ServerBudgetsOptions = z.input<typeof serverBudgetsOptionsSchema>;
  * ```
  */
 export function createServerBudgets(options: ServerBudgetsOptions = {}): ServerBudgets {
-  const {
-    store = createMemoryBudgetStore(),
-    prices,
-    defaults,
-    leaseMs,
-    onEvent,
-    now,
-  } = parseConfig("createServerBudgets options", serverBudgetsOptionsSchema, options);
+  const { store, prices, defaults, leaseMs, onEvent, now } = parseConfig(
+    "createServerBudgets options",
+    serverBudgetsOptionsSchema,
+    options,
+  );
   const defaultWindow =
     defaults.budgetWindow === undefined ? undefined : parseBudgetWindow(defaults.budgetWindow, "defaults.budgetWindow");
-  const budgets = new Map<string, { signature: string; budget: StoredTokenBudget }>();
+  /** Per key id: its budget, the limits it was made with, and (in process) the window start its accounts are at. */
+  const budgets = new Map<string, { signature: string; budget: TokenBudget | StoredTokenBudget; start?: number }>();
   const windows = new Map<string, BudgetWindow>();
 
   const limitsOf = (key: VirtualKey) => {
@@ -248,26 +252,33 @@ export function createServerBudgets(options: ServerBudgetsOptions = {}): ServerB
     return window;
   };
 
-  const budgetFor = (key: VirtualKey): StoredTokenBudget => {
+  const entryFor = (key: VirtualKey) => {
     const limits = limitsOf(key);
     const signature = JSON.stringify(limits);
     const cached = budgets.get(key.id);
-    if (cached?.signature === signature) return cached.budget;
-    const budget = createTokenBudget({
+    if (cached?.signature === signature) return cached;
+    const options = {
       limits,
-      store,
       now,
       ...(prices !== undefined && { prices: prices as TokenBudgetOptions["prices"] }),
-      ...(leaseMs !== undefined && { leaseMs }),
       ...(onEvent !== undefined && { onEvent }),
-    });
-    budgets.set(key.id, { signature, budget });
-    return budget;
+    };
+    const budget =
+      store === undefined
+        ? createTokenBudget(options)
+        : createTokenBudget({ ...options, store, ...(leaseMs !== undefined && { leaseMs }) });
+    const entry = { signature, budget };
+    budgets.set(key.id, entry);
+    return entry;
   };
+
+  const budgetFor = (key: VirtualKey): SharedTokenBudget => entryFor(key).budget;
 
   const scopesFor = (key: VirtualKey, user: string | undefined): ScopeIds => {
     const window = windowOf(key);
-    const suffix = window === undefined ? "" : `:${new Date(window.startOf(now())).toISOString()}`;
+    const start = window?.startOf(now());
+    if (start !== undefined && store === undefined) dropPastWindows(entryFor(key), start);
+    const suffix = start === undefined ? "" : `:${new Date(start).toISOString()}`;
     const scopes: ScopeIds = { run: `key:${key.id}${suffix}` };
     if (user !== undefined && user !== "") scopes.thread = `user:${key.id}:${userAccountId(user)}${suffix}`;
     return scopes;
@@ -301,9 +312,26 @@ export function createServerBudgets(options: ServerBudgetsOptions = {}): ServerB
 
     async close() {
       budgets.clear();
-      await store.close();
+      await store?.close();
     },
   };
+}
+
+/**
+ * In process, forget a key's accounts of past windows once a new window starts, so a long-running
+ * server keeps only the current period's accounts (a store keeps every period: its history).
+ * A call reserved in the old window still settles: its reservation holds its own accounts.
+ */
+function dropPastWindows(entry: { budget: TokenBudget | StoredTokenBudget; start?: number }, start: number): void {
+  if (entry.start === start) return;
+  const first = entry.start === undefined;
+  entry.start = start;
+  if (first || !(entry.budget instanceof TokenBudget)) return;
+  const suffix = `:${new Date(start).toISOString()}`;
+  for (const account of entry.budget.snapshot()) {
+    if (account.scope === "global" || account.scopeId.endsWith(suffix)) continue;
+    entry.budget.closeScope(account.scope, account.scopeId);
+  }
 }
 
 /**

@@ -12,7 +12,7 @@ import { createPostgresBudgetStore } from "../../adapters/postgres/budget-store.
 import { createServerBudgets, parseBudgetWindow, refusedAccount } from "../../adapters/server/budgets.js";
 import type { VirtualKey } from "../../adapters/server/types.js";
 import { createSqliteBudgetStore } from "../../adapters/sqlite/budget-store.js";
-import type { BudgetStore } from "../../src/budget/index.js";
+import type { BudgetStore, TokenBudget } from "../../src/budget/index.js";
 import { BudgetExhaustedError, ConfigError } from "../../src/errors.js";
 import { describePostgres, freshSchema } from "../helpers/postgres.js";
 
@@ -23,8 +23,9 @@ afterAll(() => rmSync(folder, { recursive: true, force: true }));
 const prices = { "test-model": { inputPerMillion: 1_000, outputPerMillion: 2_000 } };
 const call = (inputTokens: number, maxOutputTokens: number) => ({ model: "test-model", inputTokens, maxOutputTokens });
 
-async function refusal(promise: Promise<unknown>): Promise<BudgetExhaustedError> {
-  const error = await promise.then(
+/** The BudgetExhaustedError `attempt` fails with (a TokenBudget throws at once, a stored one rejects). */
+async function refusal(attempt: () => unknown): Promise<BudgetExhaustedError> {
+  const error = await (async () => attempt())().then(
     () => undefined,
     (caught: unknown) => caught,
   );
@@ -43,7 +44,7 @@ describe("server budgets: a key's budget", () => {
 
     const reservation = await budget.reserve({ ...call(400, 200), scopes });
     await budget.settle(reservation, { inputTokens: 400, outputTokens: 200 });
-    const error = await refusal(Promise.resolve(budget.reserve({ ...call(300, 200), scopes })));
+    const error = await refusal(() => budget.reserve({ ...call(300, 200), scopes }));
     expect([error.scope, error.scopeId, error.unit, error.limit, error.spent]).toEqual([
       "run",
       "key:key_1",
@@ -69,7 +70,7 @@ describe("server budgets: a key's budget", () => {
       await budgets.budgetFor(key).settle(reservation, { inputTokens: 500, outputTokens: 200 }); // $0.9
     };
     await spend(first);
-    await refusal(spend(first));
+    await refusal(() => spend(first));
     await spend(second); // another key's $1 is untouched
 
     const open = createServerBudgets({ prices });
@@ -96,7 +97,7 @@ describe("server budgets: a user's budget", () => {
 
     const reservation = await budget.reserve({ ...call(400, 300), scopes: alice }); // holds $1.0
     await budget.settle(reservation, { inputTokens: 400, outputTokens: 200 }); // spends $0.8
-    const error = await refusal(Promise.resolve(budget.reserve({ ...call(100, 100), scopes: alice }))); // $0.3 > $0.2 left
+    const error = await refusal(() => budget.reserve({ ...call(100, 100), scopes: alice })); // $0.3 > $0.2 left
     expect([error.scope, error.scopeId, error.unit]).toEqual(["thread", "user:key_1:alice", "usd"]);
     expect(refusedAccount(error)).toBe("user");
 
@@ -138,7 +139,7 @@ describe("server budgets: windows", () => {
     expect(today).toEqual({ run: "key:key_1:2026-12-04T00:00:00.000Z" });
     const reservation = await budget.reserve({ ...call(300, 200), scopes: today });
     await budget.settle(reservation, { inputTokens: 300, outputTokens: 200 });
-    await refusal(Promise.resolve(budget.reserve({ ...call(1, 1), scopes: budgets.scopesFor(key, undefined) })));
+    await refusal(() => budget.reserve({ ...call(1, 1), scopes: budgets.scopesFor(key, undefined) }));
     expect(await budgets.standing(key, undefined)).toEqual({
       tokens: 0,
       resetsAt: "2026-12-05T00:00:00.000Z",
@@ -146,7 +147,7 @@ describe("server budgets: windows", () => {
     });
 
     clock = Date.parse("2026-12-04T23:59:59.999Z");
-    await refusal(Promise.resolve(budget.reserve({ ...call(1, 1), scopes: budgets.scopesFor(key, undefined) })));
+    await refusal(() => budget.reserve({ ...call(1, 1), scopes: budgets.scopesFor(key, undefined) }));
     clock = Date.parse("2026-12-05T00:00:00Z");
     const tomorrow = budgets.scopesFor(key, undefined);
     expect(tomorrow.run).toBe("key:key_1:2026-12-05T00:00:00.000Z");
@@ -173,6 +174,35 @@ describe("server budgets: windows", () => {
     clock = Date.parse("2026-12-04T11:00:00Z");
     expect(budgets.scopesFor(key, "u").thread).toBe("user:k:u:2026-12-04T11:00:00.000Z");
     expect((await budgets.standing(key, "u")).resetsAt).toBe("2026-12-04T12:00:00.000Z");
+    await budgets.close();
+  });
+
+  it("in process, only the current window's accounts are kept; a call reserved before the roll still settles", async () => {
+    let clock = Date.parse("2026-12-04T10:00:00Z");
+    const budgets = createServerBudgets({
+      prices,
+      defaults: { keyBudget: { maxTokens: 1_000 }, userBudget: { maxTokens: 500 }, budgetWindow: "1h" },
+      now: () => clock,
+    });
+    const key: VirtualKey = { id: "k", name: "k" };
+    const budget = budgets.budgetFor(key) as TokenBudget;
+    for (const user of ["a", "b", "c"]) {
+      const reservation = budget.reserve({ ...call(10, 10), scopes: budgets.scopesFor(key, user) });
+      budget.settle(reservation, { inputTokens: 10, outputTokens: 5 });
+    }
+    const inFlight = budget.reserve({ ...call(10, 10), scopes: budgets.scopesFor(key, "a") });
+    expect(budget.snapshot()).toHaveLength(4); // the key and three users, this hour
+
+    clock += 3_600_000;
+    const scopes = budgets.scopesFor(key, "a");
+    expect(budget.snapshot()).toEqual([]); // the past hour's accounts are gone
+    expect(budget.settle(inFlight, { inputTokens: 10, outputTokens: 10 }).tokens).toBe(20); // still settles
+    budget.reserve({ ...call(10, 10), scopes });
+    expect(budget.snapshot().map((account) => account.scopeId)).toEqual([
+      "user:k:a:2026-12-04T11:00:00.000Z",
+      "key:k:2026-12-04T11:00:00.000Z",
+    ]);
+    expect(await budgets.standing(key, "a")).toMatchObject({ tokens: 480, resetsAt: "2026-12-04T12:00:00.000Z" });
     await budgets.close();
   });
 
