@@ -115,6 +115,8 @@ const PROVIDER_FIELDS: Record<string, readonly (typeof SERVE_PROVIDERS)[number][
   threads: ["llamacpp"],
   gpu: ["llamacpp"],
   outcomes: ["recorded"],
+  // A recorded answer is what it was: no cap, no sampling (a request's max_tokens still sizes its reservation).
+  maxTokens: ["openai", "ollama", "llamacpp"],
 };
 
 // ---------------------------------------------------------------------------------------------
