@@ -29,7 +29,11 @@ import {
 } from "../helpers/consumer.js";
 import { freshSchema, POSTGRES_URL } from "../helpers/postgres.js";
 
-/** Every entry point of package.json's `exports`. */
+/**
+ * Every entry point of package.json's `exports` that imports with no optional peer installed.
+ * `langchain-gavel/server` is the exception: it needs its peers (hono, @hono/node-server,
+ * prom-client) and is imported and served once they are installed.
+ */
 const ENTRY_POINTS = [
   "langchain-gavel",
   "langchain-gavel/testing",
@@ -58,7 +62,17 @@ const HEAVY = [
 ];
 
 /** Packages the core entry point must not load: the heavy ones and those only the CLI uses. */
-const NOT_IN_CORE = [...HEAVY, "yaml", "commander", "cli-progress", "cli-table3", "tinyglobby"];
+const NOT_IN_CORE = [
+  ...HEAVY,
+  "yaml",
+  "commander",
+  "cli-progress",
+  "cli-table3",
+  "tinyglobby",
+  "hono",
+  "@hono/node-server",
+  "prom-client",
+];
 
 /** Optional peers a user installs for the entry points that need them (node-llama-cpp left out). */
 const OPTIONAL_PEERS = [
@@ -71,6 +85,9 @@ const OPTIONAL_PEERS = [
   "vega-lite",
   "highs",
   "pg",
+  "hono",
+  "@hono/node-server",
+  "prom-client",
 ];
 
 const CONSUMER_FILE = `import { createAgent } from "langchain";
@@ -289,6 +306,33 @@ try { await createPostgresLedger({ connectionString: "postgres://127.0.0.1/gavel
       const { stdout } = await project.run("npx", ["gavel", "--help"]);
       expect(stdout).toMatch(/Usage: gavel/);
       for (const command of ["eval", "ledger"]) expect(stdout).toContain(command);
+    });
+
+    it("serves one request from langchain-gavel/server to the official openai client", async () => {
+      const script = project.write(
+        "serve-one.mjs",
+        `import OpenAI from "openai";
+const { startGavelServer } = await import("langchain-gavel/server");
+const server = await startGavelServer({
+  config: {
+    listen: { port: 0 },
+    pool: [{ name: "gpt-4", provider: "recorded", model: "gpt-4-1106-preview" }],
+    logs: { level: "silent" },
+  },
+});
+const client = new OpenAI({ baseURL: server.url + "/v1", apiKey: "unused", maxRetries: 0 });
+const answer = await client.chat.completions.create({
+  model: "gpt-4",
+  messages: [{ role: "user", content: "Write a function to multiply two integers." }],
+});
+await server.close();
+console.log(JSON.stringify({ model: answer.model, text: answer.choices[0].message.content, tokens: answer.usage.total_tokens }));`,
+      );
+      const { stdout } = await project.run("node", [script]);
+      const result = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}");
+      expect(result.model).toBe("gpt-4");
+      expect(result.text).toContain("def ");
+      expect(result.tokens).toBeGreaterThan(0);
     });
 
     it("runs npx gavel eval --outcomes on the shipped RouterBench file, then npx gavel ledger on its ledger", async () => {
