@@ -630,11 +630,11 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     if (request.stream === true) {
       let iterator: AsyncIterator<AIMessageChunk>;
       try {
-        iterator = (
-          await runWithDeadline((signal) => runnable.stream(messages, { ...callOptions, signal }), {
-            signal: state.controller.signal,
-          })
-        )[Symbol.asyncIterator]() as AsyncIterator<AIMessageChunk>;
+        // The request's own signal: a client that leaves later still aborts the upstream stream.
+        const signal = state.controller.signal;
+        iterator = (await raceAbort(runnable.stream(messages, { ...callOptions, signal }), signal))[
+          Symbol.asyncIterator
+        ]() as AsyncIterator<AIMessageChunk>;
       } catch (error) {
         if (reservation !== undefined && budget !== undefined) await releaseQuietly(budget, reservation);
         throw error;
@@ -968,14 +968,22 @@ function nowSeconds(): number {
 
 /** `iterator.next()`, rejected with the signal's reason as soon as it aborts (even if the stream ignores it). */
 function nextOrAbort<T>(iterator: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+  return signal.aborted ? Promise.reject(signal.reason) : raceAbort(iterator.next(), signal);
+}
+
+/** `work`, rejected with the signal's reason as soon as it aborts (even if `work` ignores it). */
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
   return new Promise((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
-    iterator.next().then(
-      (result) => {
+    work.then(
+      (value) => {
         signal.removeEventListener("abort", onAbort);
-        resolve(result);
+        resolve(value);
       },
       (error: unknown) => {
         signal.removeEventListener("abort", onAbort);

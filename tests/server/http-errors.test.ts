@@ -4,8 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUDGET_REMAINING_HEADER, BUDGET_RESETS_HEADER } from "../../adapters/server/openai.js";
+import type { RequestObservation, ServerMetrics } from "../../adapters/server/types.js";
 import { countTextTokens } from "../../src/budget/index.js";
-import { BROKE_KEY, type Gateway, startGateway, TEST_KEY } from "./gateway-fixture.js";
+import { ConfigError } from "../../src/errors.js";
+import { BROKE_KEY, type Gateway, MINI_PRICE, startGateway, TEST_KEY } from "./gateway-fixture.js";
 
 /** Requests whose user turn says HANG take longer than the gateway's deadline; FAIL gets a provider 500. */
 let gateway: Gateway;
@@ -238,6 +240,104 @@ describe("graceful shutdown", () => {
       const standing = await own.budgets.standing(await own.testKey(), undefined);
       const spent = 1 - (standing.usd ?? 1);
       expect(spent).toBeGreaterThan(0); // the prompt and what was streamed, not released at zero
+    } finally {
+      await own.close();
+    }
+  });
+});
+
+describe("what the gateway reports", () => {
+  it("one log line and one metrics observation per request, without prompt text unless logPrompts", async () => {
+    const lines: Array<{ level: string; event: string; fields: Record<string, unknown> }> = [];
+    const observed: RequestObservation[] = [];
+    const rejected: Array<[string, string | undefined]> = [];
+    const metrics: ServerMetrics = {
+      observe: (observation) => observed.push(observation),
+      rejected: (reason, keyId) => rejected.push([reason, keyId]),
+      render: async () => "",
+      contentType: "text/plain",
+    };
+    const own = await startGateway({
+      answer: () => "Paris.",
+      app: { logger: { log: (level, event, fields) => lines.push({ level, event, fields }) }, metrics },
+    });
+    try {
+      const call = (key: string, extra: Record<string, unknown> = {}) =>
+        fetch(`${own.baseURL}/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+          body: JSON.stringify({ model: "mini", messages: [{ role: "user", content: "SECRET-PROMPT" }], ...extra }),
+        });
+      expect((await call(TEST_KEY, { brand_new_option: 1 })).status).toBe(200);
+      expect((await call(BROKE_KEY)).status).toBe(402);
+
+      expect(lines.map((line) => [line.level, line.fields.status])).toEqual([
+        ["info", 200],
+        ["warn", 402],
+      ]);
+      expect(lines[0]?.fields).toMatchObject({ member: "mini", path: "pinned", ignoredFields: ["brand_new_option"] });
+      expect(JSON.stringify(lines)).not.toContain("SECRET-PROMPT");
+      expect(JSON.stringify(lines)).not.toContain(TEST_KEY);
+      expect(observed).toHaveLength(2);
+      const billed = own.provider.billing[0];
+      expect(observed[0]).toMatchObject({
+        route: "chat",
+        status: 200,
+        member: "mini",
+        path: "pinned",
+        stream: false,
+        inputTokens: billed?.promptTokens,
+        outputTokens: billed?.completionTokens,
+      });
+      expect(observed[0]?.usd).toBeCloseTo(own.provider.billedUsd(MINI_PRICE), 12);
+      expect(observed[1]?.status).toBe(402);
+      expect(rejected).toHaveLength(1);
+      expect(rejected[0]?.[0]).toBe("budget");
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("logPrompts: the prompt and the answer are in the log line", async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const own = await startGateway({
+      answer: () => "Paris.",
+      app: { logPrompts: true, logger: { log: (_level, _event, fields) => lines.push(fields) } },
+    });
+    try {
+      const response = await fetch(`${own.baseURL}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${TEST_KEY}` },
+        body: JSON.stringify({ model: "mini", messages: [{ role: "user", content: "VISIBLE-PROMPT" }] }),
+      });
+      expect(response.status).toBe(200);
+      expect(JSON.stringify(lines)).toContain("VISIBLE-PROMPT");
+      expect(lines[0]?.answer).toBe("Paris.");
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("a ConfigError inside the request path → 500 with a generic message (no internals)", async () => {
+    const own = await startGateway({
+      app: {
+        router: () => {
+          throw new ConfigError("router options", {
+            issues: [{ path: ["ledger", "path"], message: "cannot open /srv/secret/ledger.db" }],
+          } as never);
+        },
+      },
+    });
+    try {
+      const response = await fetch(`${own.baseURL}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${TEST_KEY}` },
+        body: JSON.stringify({ model: "gavel/auto", messages: hello }),
+      });
+      expect(response.status).toBe(500);
+      const body = (await response.json()) as ErrorBody;
+      expect(body.error).toMatchObject({ type: "server_error", code: "internal_error" });
+      expect(JSON.stringify(body)).not.toContain("/srv/secret");
     } finally {
       await own.close();
     }

@@ -5,7 +5,7 @@
 import OpenAI from "openai";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ROUTER_MODEL_ID } from "../../adapters/server/types.js";
-import { type Gateway, kindOf, MINI_PRICE, startGateway, TEST_KEY } from "./gateway-fixture.js";
+import { type Gateway, kindOf, LARGE_PRICE, MINI_PRICE, startGateway, TEST_KEY } from "./gateway-fixture.js";
 
 let gateway: Gateway | undefined;
 afterEach(async () => {
@@ -226,6 +226,76 @@ describe("the official openai client against the gateway", () => {
       ((bill?.promptTokens ?? 0) * MINI_PRICE.inputPerMillion + 256 * MINI_PRICE.outputPerMillion) / 1e6;
     expect(spent).toBeGreaterThan(0);
     expect(spent).toBeLessThan(reservationUsd);
+  });
+
+  it("response_format json_schema on gavel/auto, streamed: the forced tool call's arguments stream as content", async () => {
+    gateway = await startGateway({
+      answer: (body) => ({
+        toolCalls: [
+          {
+            id: "call_p",
+            name: (body.tool_choice as { function: { name: string } }).function.name,
+            arguments: { city: "Paris" },
+          },
+        ],
+      }),
+    });
+    const stream = await client(gateway.baseURL).chat.completions.create({
+      model: ROUTER_MODEL_ID,
+      messages: [{ role: "user", content: "Where is the Eiffel tower?" }],
+      response_format: {
+        type: "json_schema",
+        json_schema: { name: "place", schema: { type: "object", properties: { city: { type: "string" } } } },
+      },
+      stream: true,
+    });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    const text = chunks.map((chunk) => chunk.choices[0]?.delta.content ?? "").join("");
+    expect(JSON.parse(text)).toEqual({ city: "Paris" });
+    expect(chunks.some((chunk) => chunk.choices[0]?.delta.tool_calls !== undefined)).toBe(false);
+    expect(chunks.flatMap((chunk) => chunk.choices.map((choice) => choice.finish_reason)).filter(Boolean)).toEqual([
+      "stop",
+    ]);
+  });
+
+  it("a client that leaves a routed stream: the router settles it and the request ends", async () => {
+    const answer = `Answer:${" step".repeat(300)}`;
+    gateway = await startGateway({
+      answer: () => answer,
+      generationMs: (body) => (kindOf(body) === "answer" ? 3_000 : 0),
+    });
+    const controller = new AbortController();
+    const stream = await client(gateway.baseURL).chat.completions.create(
+      { model: ROUTER_MODEL_ID, messages: [{ role: "user", content: "Count." }], stream: true },
+      { signal: controller.signal },
+    );
+    let received = 0;
+    try {
+      for await (const chunk of stream) {
+        received += (chunk.choices[0]?.delta.content ?? "").length;
+        if (received > 40) controller.abort();
+      }
+    } catch {
+      // An aborted read may end the iteration or throw, depending on when it lands.
+    }
+    expect(received).toBeLessThan(answer.length);
+    await gateway.provider.idle();
+    const answerBill = gateway.provider.billing.find((entry) => entry.stream);
+    expect(answerBill?.clientGone).toBe(true);
+    await vi.waitFor(() => expect(gateway?.gateway.inflight).toBe(0));
+    const key = await gateway.testKey();
+    const spent = 1 - ((await gateway.budgets.standing(key, undefined)).usd ?? 1);
+    // The plans, the jury and the streamed part of the answer, as the provider billed them (the
+    // streamed part tokenizer-counted by the router): close to the bill, not the answer's whole cap.
+    const billed = gateway.provider.billing.reduce((total, entry) => {
+      const price = entry.model === "gpt-4o" ? LARGE_PRICE : MINI_PRICE;
+      return (
+        total + (entry.promptTokens * price.inputPerMillion + entry.completionTokens * price.outputPerMillion) / 1e6
+      );
+    }, 0);
+    expect(spent).toBeGreaterThan(billed * 0.8);
+    expect(spent).toBeLessThan(billed * 1.2);
   });
 
   it("models.list: gavel/auto and every member", async () => {
