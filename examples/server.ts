@@ -15,10 +15,9 @@
  * Run: npx tsx examples/server.ts
  */
 import { JURY_RUBRIC, PLANNING_PROMPT } from "langchain-gavel";
+import { createGavelApp, serveGavelApp } from "langchain-gavel/server";
 import { ScriptedChatModel } from "langchain-gavel/testing";
 import OpenAI from "openai";
-import { createGavelApp } from "../adapters/server/app.js";
-import { serveGavelApp } from "../adapters/server/server.js";
 
 /** A scripted stand-in: a plan, a jury that likes plans that check their work, an answer. */
 function scriptedStandIn(name: string, plan: string, answer: string): ScriptedChatModel {
