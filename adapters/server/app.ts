@@ -174,6 +174,23 @@ interface Target {
  * Build the gateway app: the OpenAI chat-completions surface over a pool and its router, with
  * keys, budgets, metrics and logs.
  *
+ * What a request's settings do:
+ *
+ * | setting | pinned member | `gavel/auto` |
+ * |---|---|---|
+ * | `tools`, `tool_choice` | bound (`bindTools`) | bound for the winner's answer; plans and jury get none |
+ * | `response_format` json_schema | passed as is to a `ChatOpenAI` member (`response_format`); other members ignore it | the winner answers by a forced call of a tool whose parameters are the schema; its arguments are the content (`finish_reason: "stop"`); with `tools` too: 400 |
+ * | `response_format` json_object | passed to a `ChatOpenAI` member | not enforced (the router has no such option) |
+ * | `max_tokens` / `max_completion_tokens`, `temperature`, `top_p` | the member rebuilt with them (cached; never above its own cap), and the reservation uses that cap | the router's own settings apply |
+ * | `stop`, `seed` | passed as call options (`seed`: `ChatOpenAI` only) | not passed on |
+ * | `user` | the budget scopes (`budgets.scopesFor(key, user)`) | the same |
+ * | `n` | only 1 | only 1 |
+ *
+ * Every response names the member that answered (`model`, `x-gavel-winner`); a routed one also
+ * carries `x-gavel-auction-id`. A stream's headers go out with its first chunk, so an error before
+ * it is a plain OpenAI error, one after it is the stream's last event before `data: [DONE]`.
+ * `timeoutMs` bounds the whole request, a stream included (504 `provider_timeout`).
+ *
  * @param options - {@link GavelAppOptions}
  * @returns the Hono app and its `drain`.
  * @throws ConfigError when two members share a name, a member is named `gavel/auto`, or the router
