@@ -1,0 +1,269 @@
+/**
+ * `gavel serve`: what the gateway adds over calling the provider directly (issue 12, item 6).
+ *
+ * Targets: ≤ 2 ms p50 added latency, ≥ 1,500 non-streaming requests/s on this machine. The issue
+ * states the latency target "in memory mode" (the router's strategy memory, issue 10), which does
+ * not exist yet: what is measured here is the pinned path (`model` names a member, no auction).
+ * The auction path (`gavel/auto`) is not measured here; `bench/router.bench.ts` has the router's
+ * own overhead.
+ *
+ * Set-up, three processes so the gateway's process does only the gateway's work:
+ * - the provider: the loopback OpenAI-compatible test server (tests/helpers/openaiServer.ts),
+ *   answering at once with a fixed reply and reported usage (no generation time, no tokenizer);
+ * - the gateway: `createGavelApp` + `serveGavelApp`, one member (`ChatOpenAI` → the provider), in
+ *   two configurations on two ports: **full** (a config key, an in-process budget far above what
+ *   the run spends — so every call is counted, reserved and settled —, Prometheus metrics, the JSON
+ *   logger formatting every line into a sink that discards it, request id, body limit, rate limit)
+ *   and **bare** (no keys, budgets, metrics, logs or middleware);
+ * - this process: the clients (`node:http` with keep-alive).
+ *
+ * Latency: one request at a time, non-streaming, alternating blocks of direct and gateway requests
+ * in ROUNDS rounds; p50 and p99 per round, the median over rounds is reported. Added = gateway −
+ * direct (p50 and p99 each). Throughput: CONCURRENCY clients for THROUGHPUT_MS through the gateway
+ * (after a warm-up), requests answered per second, median over rounds.
+ *
+ * `GAVEL_BENCH_CPU_PROF=<dir>` runs the gateway's process with `--cpu-prof` (one `.cpuprofile` in
+ * that folder when it exits).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { Agent, request } from "node:http";
+import { fileURLToPath } from "node:url";
+import { type BenchResult, median } from "./harness.js";
+
+const ROUNDS = 5;
+const LATENCY_REQUESTS = 400;
+const WARMUP_REQUESTS = 300;
+const THROUGHPUT_MS = 3_000;
+const CONCURRENCY = 32;
+const KEY = "gvl-bench-key-0123456789abcdef";
+const BODY = JSON.stringify({ model: "mini", messages: [{ role: "user", content: "Say hi in five words." }] });
+const PRICE = { inputPerMillion: 0.15, outputPerMillion: 0.6 };
+
+type Role = "provider" | "gateway";
+
+/** Run as a child process in one role: print `READY <json>` once listening, exit on stdin's end. */
+async function serveRole(role: Role): Promise<void> {
+  const closers: Array<() => Promise<void>> = [];
+  if (role === "provider") {
+    const { startOpenAICompatibleServer } = await import("../tests/helpers/openaiServer.js");
+    const provider = await startOpenAICompatibleServer({
+      replies: () => ({ content: "Hi there, how are you?", usage: { prompt_tokens: 14, completion_tokens: 7 } }),
+    });
+    closers.push(provider.close);
+    process.stdout.write(`READY ${JSON.stringify({ provider: provider.baseURL })}\n`);
+  } else {
+    const providerURL = process.env.GAVEL_BENCH_PROVIDER ?? "";
+    const [{ ChatOpenAI }, app, server, keys, budgets, metrics, logger, middleware] = await Promise.all([
+      import("@langchain/openai"),
+      import("../adapters/server/app.js"),
+      import("../adapters/server/server.js"),
+      import("../adapters/server/keys.js"),
+      import("../adapters/server/budgets.js"),
+      import("../adapters/server/metrics.js"),
+      import("../adapters/server/logger.js"),
+      import("../adapters/server/middleware.js"),
+    ]);
+    const members = () => [
+      {
+        name: "mini",
+        provider: "openai",
+        price: PRICE,
+        model: new ChatOpenAI({
+          model: "gpt-4o-mini",
+          apiKey: "bench",
+          maxTokens: 64,
+          maxRetries: 0,
+          configuration: { baseURL: providerURL },
+        }),
+      },
+    ];
+    const serverMetrics = metrics.createServerMetrics();
+    const full = app.createGavelApp({
+      members: members(),
+      keys: keys.createKeyVerifier({
+        keys: [{ name: "bench", keyEnv: "BENCH_KEY", budget: { maxUsd: 1_000_000 }, requestsPerMinute: 100_000_000 }],
+        env: { BENCH_KEY: KEY },
+      }),
+      budgets: budgets.createServerBudgets(),
+      metrics: serverMetrics,
+      logger: logger.createJsonLogger({ write: { write: () => true } }),
+      middleware: [middleware.createRequestId(), middleware.createBodyLimit()],
+      keyedMiddleware: [middleware.createRateLimit({ metrics: serverMetrics })],
+    });
+    const bare = app.createGavelApp({ members: members() });
+    const fullServer = await server.serveGavelApp(full, { port: 0 });
+    const bareServer = await server.serveGavelApp(bare, { port: 0 });
+    closers.push(
+      () => fullServer.close({ timeoutMs: 1_000 }),
+      () => bareServer.close({ timeoutMs: 1_000 }),
+    );
+    process.stdout.write(`READY ${JSON.stringify({ full: fullServer.url, bare: bareServer.url })}\n`);
+  }
+  process.stdin.resume();
+  process.stdin.on("end", () => {
+    void Promise.all(closers.map((close) => close())).finally(() => process.exit(0));
+  });
+}
+
+/** Start this file as a child in `role`; resolves with what it printed after `READY`. */
+function startRole(
+  role: Role,
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; urls: Record<string, string> }> {
+  const profile = role === "gateway" ? process.env.GAVEL_BENCH_CPU_PROF : undefined;
+  const child = spawn(
+    process.execPath,
+    [...(profile ? ["--cpu-prof", "--cpu-prof-dir", profile] : []), "--import", "tsx", fileURLToPath(import.meta.url)],
+    { env: { ...process.env, ...env, GAVEL_BENCH_ROLE: role }, stdio: ["pipe", "pipe", "inherit"] },
+  );
+  return new Promise((resolve, reject) => {
+    let buffer = "";
+    child.once("exit", (code) => reject(new Error(`bench ${role} process exited (${code}) before it was ready`)));
+    child.stdout?.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString("utf8");
+      const match = /READY (\{.*\})\n/.exec(buffer);
+      if (match?.[1]) resolve({ child, urls: JSON.parse(match[1]) as Record<string, string> });
+    });
+  });
+}
+
+/** Stop a child started by {@link startRole} (closing its stdin), waiting for it to exit. */
+function stopRole(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.removeAllListeners("exit");
+    child.once("exit", () => resolve());
+    child.stdin?.end();
+  });
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+
+/** POST the chat body to `url`; resolves with the status once the whole answer is read. */
+function post(url: URL, withKey: boolean): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      url,
+      {
+        method: "POST",
+        agent,
+        headers: {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(BODY),
+          ...(withKey && { authorization: `Bearer ${KEY}` }),
+        },
+      },
+      (response) => {
+        response.on("data", () => undefined);
+        response.on("end", () => resolve(response.statusCode ?? 0));
+        response.on("error", reject);
+      },
+    );
+    outgoing.on("error", reject);
+    outgoing.end(BODY);
+  });
+}
+
+/** Latencies (ms) of `count` requests one after another. */
+async function latencies(url: URL, withKey: boolean, count: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let index = 0; index < count; index += 1) {
+    const started = performance.now();
+    const status = await post(url, withKey);
+    times.push(performance.now() - started);
+    if (status !== 200) throw new Error(`bench request to ${url.href} answered ${status}`);
+  }
+  return times;
+}
+
+/** Requests per second answered by `url` with `CONCURRENCY` clients for `ms`. */
+async function throughput(url: URL, withKey: boolean, ms: number): Promise<number> {
+  let done = 0;
+  const until = performance.now() + ms;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < until) {
+        const status = await post(url, withKey);
+        if (status !== 200) throw new Error(`bench request to ${url.href} answered ${status}`);
+        done += 1;
+      }
+    }),
+  );
+  return done / ((performance.now() - started) / 1000);
+}
+
+function percentile(values: readonly number[], fraction: number): number {
+  const sorted = [...values].sort((left, right) => left - right);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? Number.NaN;
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const provider = await startRole("provider");
+  const providerURL = provider.urls.provider ?? "";
+  const gateway = await startRole("gateway", { GAVEL_BENCH_PROVIDER: providerURL });
+  try {
+    const direct = new URL(`${providerURL}/chat/completions`);
+    const full = new URL(`${gateway.urls.full}/v1/chat/completions`);
+    const bare = new URL(`${gateway.urls.bare}/v1/chat/completions`);
+    const targets = [
+      { name: "direct", url: direct, withKey: false },
+      { name: "full", url: full, withKey: true },
+      { name: "bare", url: bare, withKey: false },
+    ] as const;
+    for (const target of targets) await latencies(target.url, target.withKey, WARMUP_REQUESTS);
+    await throughput(full, true, 1_000);
+
+    const p50: Record<string, number[]> = { direct: [], full: [], bare: [] };
+    const p99: Record<string, number[]> = { direct: [], full: [], bare: [] };
+    const rps: Record<string, number[]> = { direct: [], full: [], bare: [] };
+    for (let round = 0; round < ROUNDS; round += 1) {
+      for (const target of targets) {
+        const times = await latencies(target.url, target.withKey, LATENCY_REQUESTS);
+        p50[target.name]?.push(percentile(times, 0.5));
+        p99[target.name]?.push(percentile(times, 0.99));
+      }
+      for (const target of targets) rps[target.name]?.push(await throughput(target.url, target.withKey, THROUGHPUT_MS));
+    }
+    const added = (name: "full" | "bare", of: Record<string, number[]>) =>
+      median((of[name] ?? []).map((value, round) => value - (of.direct?.[round] ?? Number.NaN)));
+    const details = {
+      rounds: ROUNDS,
+      latencyRequests: LATENCY_REQUESTS,
+      concurrency: CONCURRENCY,
+      throughputMs: THROUGHPUT_MS,
+    };
+    return [
+      { name: "server.latency.direct.p50", value: median(p50.direct ?? []), unit: "ms", details },
+      { name: "server.latency.direct.p99", value: median(p99.direct ?? []), unit: "ms", details },
+      { name: "server.latency.pinned.p50", value: median(p50.full ?? []), unit: "ms", details },
+      { name: "server.latency.pinned.p99", value: median(p99.full ?? []), unit: "ms", details },
+      {
+        name: "server.added.pinned.p50",
+        value: added("full", p50),
+        unit: "ms",
+        target: { op: "<=", value: 2 },
+        details: { ...details, note: "pinned path; the router's memory mode (issue 10) does not exist yet" },
+      },
+      { name: "server.added.pinned.p99", value: added("full", p99), unit: "ms", details },
+      { name: "server.added.pinned_bare.p50", value: added("bare", p50), unit: "ms", details },
+      { name: "server.added.pinned_bare.p99", value: added("bare", p99), unit: "ms", details },
+      {
+        name: "server.throughput.pinned",
+        value: median(rps.full ?? []),
+        unit: "requests/s",
+        target: { op: ">=", value: 1_500 },
+        details,
+      },
+      { name: "server.throughput.pinned_bare", value: median(rps.bare ?? []), unit: "requests/s", details },
+      { name: "server.throughput.direct", value: median(rps.direct ?? []), unit: "requests/s", details },
+    ];
+  } finally {
+    agent.destroy();
+    await stopRole(gateway.child);
+    await stopRole(provider.child);
+  }
+}
+
+const role = process.env.GAVEL_BENCH_ROLE;
+if (role === "provider" || role === "gateway") await serveRole(role);
