@@ -31,7 +31,15 @@ export type DebateTask = (typeof DEBATE_TASKS)[number];
 
 const MMLU_LETTER = /^[A-D]$/;
 
-/** The keys a recorded debate line is read by; any other key is kept as {@link DebateRecord.metadata}. */
+/**
+ * The keys a recorded debate line is read by; any other key is kept as {@link DebateRecord.metadata}.
+ *
+ * @example
+ * ```ts
+ * const line = { id: "q1", task: "gsm8k", question: "…", gold: "18", agents: [["…"]], run_id: "r1" };
+ * Object.keys(line).filter((key) => !(DEBATE_RECORD_KEYS as readonly string[]).includes(key)); // ["run_id"]
+ * ```
+ */
 export const DEBATE_RECORD_KEYS = ["id", "task", "question", "gold", "agents", "model", "choices"] as const;
 
 /**
