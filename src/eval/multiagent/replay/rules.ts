@@ -9,13 +9,16 @@
  *    code the live `createAuctionDebate` runs: each agent bids α × value from what it knows before
  *    speaking (its reliability learned on the training questions; once it has answered,
  *    reliability × (1 − agreement with the others' latest answers)); its message's cost is the tokens
- *    of ITS recorded text of that round; only agents whose text fits `B − spent` bid; the market core
- *    clears; winners speak in rank order while their texts fit together.
+ *    of ITS recorded text of that round; an agent that has heard nothing new since it was last paid for
+ *    does not bid (`heardNothingNew`, as live); only agents whose text fits `B − spent` bid; the market
+ *    core clears (round r seeded with `seed + r`, as live); winners speak in rank order while their
+ *    texts fit together. Agreement weighs every agent's reliability, bidding or not.
  * 2. **Pay.** Only the speakers' texts are paid for and seen: each agent's latest answer is the parsed
  *    answer of the latest text it was paid for.
  * 3. **Stop?** The rule's stop condition (never after the last recorded round). Nobody speaking ends
  *    the replay too: `"budget"` when no text fits (`"unaffordable"` when nothing was paid at all: no
- *    answer, scored wrong), `"reserve"` when no bid cleared the reserve price.
+ *    answer, scored wrong), `"reserve"` when no bid cleared the reserve price, `"no_bidders"` when
+ *    nobody may bid (the live graph's stop reasons have the same names).
  * 4. **Answer.** The rule's aggregation of the latest answers.
  *
  * | rule | auction | stop condition | answer |
@@ -24,14 +27,14 @@
  * | `reliability-weighted` | everyone who fits | none | vote of the latest answers, each weighing its reliability |
  * | `stop-on-agreement` | everyone who fits | ≥ 2 agents paid, every one's latest answer parsed and all equal | majority of the latest answers |
  * | `econ-commitment` | everyone who fits | the commitment candidate equals the previous round's | ECON's weighted-vote candidate over the latest paid texts |
- * | `gated` | `context.gating` (default {@link DEFAULT_GATED_SETTINGS}) | the latest answers agree (`answersAgree`), or no bid clears | vote of the latest answers, each weighing α × reliability |
+ * | `gated` | `context.gating` (default {@link DEFAULT_GATED_SETTINGS}) | the latest answers agree (`answersAgree`), or no bid clears | vote of the latest answers, each weighing α × reliability (`voteWeight`), or majority (`aggregation`) |
  * | `gated-tuned` | `gated` with the settings tuned on the training questions (`tune.ts`) | as `gated` | as `gated` |
  *
  * While whole rounds fit, the first four rules pay for every text of every round, exactly as a
  * whole-round replay; when the next round does not fit whole, the auction decides who of the agents
  * that still fit speaks, so a question is unanswered only when not even one text fits.
  *
- * Baselines ({@link replayBaseline}): `one-agent` (the most reliable agent's round-0 text),
+ * Baselines ({@link replayBaseline}): `one-agent` (the round-0 text of the agent most accurate in round 0),
  * `round0-majority` (every round-0 text, majority; nothing when round 0 does not fit whole) and
  * `full-debate` ({@link replayFullDebate}: every round paid whatever the budget).
  */
