@@ -261,7 +261,7 @@ const serveConfigFields = z
     budgets: budgetsSchema.prefault({}),
     /** Keys a client presents as `Authorization: Bearer ...` (see `configKeySchema`: `keyEnv` or `sha256`, never the key). */
     keys: z.array(configKeySchema).default([]),
-    /** The key database (`gavel keys create`): a SQLite file. Default: the ledger's file. */
+    /** The key database (`gavel keys create`): a SQLite file. Default: the ledger's file when it is SQLite. */
     keysDb: z.string().min(1).optional(),
     /** Where auctions and charges are recorded. Absent: nothing is recorded. */
     ledger: ledgerSchema.optional(),
@@ -339,7 +339,9 @@ function checkServeConfig(config: ServeConfigFields, context: z.RefinementCtx): 
     }
   }
 
-  if (!isLoopbackHost(config.listen.host) && config.keys.length === 0 && config.keysDb === undefined) {
+  // The key database (keysDb, else a SQLite ledger's file) may hold keys: startGavelServer checks it at start.
+  const keyDatabase = config.keysDb ?? config.ledger?.path;
+  if (!isLoopbackHost(config.listen.host) && config.keys.length === 0 && keyDatabase === undefined) {
     issue(
       ["listen", "host"],
       `"${config.listen.host}" is reachable from other machines and no key is configured: add keys (keys: [{ name, keyEnv }]) or a keysDb made with gavel keys create, or listen on 127.0.0.1`,

@@ -141,6 +141,13 @@ describe("each rule names its field and the fix", () => {
       parseServeConfig(withPool({ listen: { host: "0.0.0.0" }, keys: [{ name: "ci", keyEnv: "CI" }] })).listen,
     ).toMatchObject({ host: "0.0.0.0" });
     expect(parseServeConfig(withPool({ listen: { host: "0.0.0.0" }, keysDb: "keys.db" })).keysDb).toBe("keys.db");
+    // The ledger's SQLite file is the default key database: checked for keys at start.
+    expect(parseServeConfig(withPool({ listen: { host: "0.0.0.0" }, ledger: { path: "g.db" } })).listen.host).toBe(
+      "0.0.0.0",
+    );
+    expect(refusal(withPool({ listen: { host: "0.0.0.0" }, ledger: { urlEnv: "DATABASE_URL" } })).fields).toEqual([
+      "listen.host",
+    ]);
   });
 
   it("tells loopback hosts from the others", () => {

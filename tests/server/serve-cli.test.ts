@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import OpenAI from "openai";
 import { afterEach, describe, expect, it } from "vitest";
+import { createKeyStore } from "../../adapters/server/keys.js";
 import { startGavelServer } from "../../adapters/server/start.js";
 import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
 import { serveCommand } from "../../src/cli/serve.js";
@@ -125,6 +126,28 @@ describe("startGavelServer: secrets by environment variable name", () => {
     }).catch((caught: unknown) => caught);
     expect(ConfigFileError.isInstance(error) && error.fields).toEqual(["listen.host"]);
     expect((error as Error).message).toContain("gavel keys create");
+  });
+
+  it("a key made with the key store in the ledger's file turns auth on, without any key in the config", async () => {
+    const upstream = await provider();
+    const path = join(folder(), "gavel.db");
+    const store = createKeyStore({ path });
+    const { key } = await store.create({ name: "notebook", budget: { maxUsd: 1 } });
+    await store.close();
+    const server = await startGavelServer({
+      config: { listen: { port: 0 }, pool: [liveMember(upstream)], ledger: { path } },
+      env: { PROVIDER_KEY: PROVIDER_SECRET },
+      logSink: { write: () => undefined },
+    });
+    cleanups.push(() => server.close());
+    expect([server.auth, server.keyCount]).toEqual([true, 1]);
+    const ask = (apiKey: string) =>
+      new OpenAI({ baseURL: `${server.url}/v1`, apiKey, maxRetries: 0 }).chat.completions.create({
+        model: "mini",
+        messages: [{ role: "user", content: "Capital of France?" }],
+      });
+    expect((await ask(key)).choices[0]?.message.content).toBe("Paris.");
+    await expect(ask("gvl-not-a-key")).rejects.toMatchObject({ status: 401 });
   });
 
   it("a recorded model that is not in the outcomes: pool[i].model, listing the recorded ones", async () => {
