@@ -5,6 +5,7 @@
 import OpenAI from "openai";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ROUTER_MODEL_ID } from "../../adapters/server/types.js";
+import type { ChargeInput, LedgerWriter } from "../../src/ledger/types.js";
 import { type Gateway, kindOf, LARGE_PRICE, MINI_PRICE, startGateway, TEST_KEY } from "./gateway-fixture.js";
 
 let gateway: Gateway | undefined;
@@ -166,8 +167,22 @@ describe("the official openai client against the gateway", () => {
     expect(seen?.json_schema.schema).toEqual(format.json_schema.schema);
   });
 
-  it("pins a member by name: no auction, that member answers, the key's budget is charged what the provider billed", async () => {
-    gateway = await startGateway({ answer: () => "Paris, on the Seine." });
+  it("pins a member by name: no auction, that member answers, the key's budget and the ledger are charged what the provider billed", async () => {
+    const charges: ChargeInput[] = [];
+    const ledger = {
+      recordCharge: async (input: ChargeInput) => {
+        charges.push(input);
+        return `c${charges.length}`;
+      },
+      recordCharges: async () => [],
+      recordAuction: async () => "a",
+      recordAuctions: async () => [],
+      recordOutcome: async () => undefined,
+      recordBudget: async () => undefined,
+      recordBudgetSnapshot: async () => undefined,
+      close: async () => undefined,
+    } as unknown as LedgerWriter;
+    gateway = await startGateway({ answer: () => "Paris, on the Seine.", app: { ledger } });
     const { data, response } = await client(gateway.baseURL)
       .chat.completions.create({
         model: "mini",
@@ -191,6 +206,18 @@ describe("the official openai client against the gateway", () => {
 
     const standing = await gateway.budgets.standing(await gateway.testKey(), "alice");
     expect(1 - (standing.usd ?? 0)).toBeCloseTo(gateway.provider.billedUsd(MINI_PRICE), 9);
+    expect(charges).toHaveLength(1);
+    expect(charges[0]).toMatchObject({
+      kind: "settle",
+      model: "gpt-4o-mini",
+      agent: "mini",
+      label: "answer",
+      inputTokens: billed?.promptTokens,
+      outputTokens: billed?.completionTokens,
+      estimated: false,
+      metadata: { path: "pinned", keyId: (await gateway.testKey()).id },
+    });
+    expect(charges[0]?.usd).toBeCloseTo(gateway.provider.billedUsd(MINI_PRICE), 12);
   });
 
   it("a client that leaves mid-stream: the upstream call stops and the reservation is settled once, at what was streamed", async () => {
