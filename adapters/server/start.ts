@@ -41,6 +41,9 @@ import { createBodyLimit, createRateLimit, createRequestId } from "./middleware.
 import { type GavelServer, serveGavelApp } from "./server.js";
 import type { ServerMember } from "./types.js";
 
+/** How errors name a config given as an object (`startGavelServer({ config })`). */
+const CONFIG_OBJECT = "startGavelServer options.config";
+
 /** The built-in price table (RouterBench's models among them), by model id. */
 const DEFAULT_PRICE_OF = createPriceResolver(DEFAULT_PRICES);
 
@@ -111,7 +114,7 @@ export interface StartedGavelServer extends GavelServer {
  */
 export async function startGavelServer(options: StartGavelServerOptions): Promise<StartedGavelServer> {
   const { env = process.env, logSink = process.stderr, shutdownTimeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS } = options;
-  const file = options.configPath ?? "serve config";
+  const file = options.configPath ?? CONFIG_OBJECT;
   const config = await resolveConfig(options);
   const baseDirectory = options.configPath === undefined ? process.cwd() : dirname(resolve(options.configPath));
   checkSecrets(config, env, file);
@@ -235,7 +238,7 @@ async function resolveConfig(options: StartGavelServerOptions): Promise<ServeCon
   if ((input === undefined) === (configPath === undefined)) {
     throw new TypeError("startGavelServer: give exactly one of config (an object) and configPath (a serve.yaml file)");
   }
-  const file = configPath ?? "serve config";
+  const file = configPath ?? CONFIG_OBJECT;
   const config = configPath !== undefined ? await loadServeConfig(configPath) : parseServeConfig(input, file);
   if (host === undefined && port === undefined) return config;
   return parseServeConfig(
