@@ -6,6 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { weightMap } from "../../../../src/coordination/weights.js";
+import { selectSpeakers } from "../../../../src/debate/gating.js";
 import type { DebateRecord } from "../../../../src/eval/multiagent/replay/index.js";
 import {
   DEBATE_REPLAY_RULES,
@@ -193,5 +194,42 @@ describe("one-agent picks by round-0 accuracy", () => {
     const replay = replayBaseline(question, "one-agent", 100, context);
     expect(replay.speakers).toEqual([["agent-2"]]);
     expect(replay).toMatchObject({ answer: "42", correct: true });
+  });
+});
+
+describe("the replay seeds round r's auction with seed + r (as the live graph)", () => {
+  it("breaks a round-1 tie as selectSpeakers does with seed + 1", () => {
+    // Equal reliabilities: every round-0 and round-1 bid ties, so the seed decides who speaks.
+    const debate = prepared(
+      [
+        [1, 1, 1],
+        [1, 1, 1],
+        [1, 1, 1],
+      ],
+      [
+        ["1", "2", "3"],
+        ["1", "2", "3"],
+        ["1", "2", "3"],
+      ],
+    );
+    const gating = { ...DEFAULT_GATED_SETTINGS, mechanism: "first_price" as const, topK: 1 };
+    const winner = (seed: number, agents: string[]) =>
+      selectSpeakers({
+        candidates: agents.map((agent) => ({ agent, reliability: 0.5, aggressiveness: 1, tokens: 1 })),
+        latestAnswers: {},
+        remainingTokens: 100,
+        rules: { mechanism: "first_price", reservePrice: 0, topK: 1, seed },
+      }).speakers[0];
+    let checked = 0;
+    for (let seed = 0; seed < 40; seed += 1) {
+      const replay = replayDebate(debate, "gated", 100, { reliability: {}, defaultReliability: 0.5, seed, gating });
+      const [first] = replay.speakers[0] ?? [];
+      const others = ["agent-1", "agent-2", "agent-3"].filter((agent) => agent !== first);
+      expect(first).toBe(winner(seed, ["agent-1", "agent-2", "agent-3"]));
+      expect(replay.speakers[1]?.[0]).toBe(winner(seed + 1, others));
+      // Count the seeds where the old seeding (every round: seed) would have picked someone else.
+      if (winner(seed, others) !== winner(seed + 1, others)) checked += 1;
+    }
+    expect(checked).toBeGreaterThan(0);
   });
 });
