@@ -230,13 +230,11 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
   const byName = new Map(members.map((member) => [member.name, member]));
   const modelIds = [ROUTER_MODEL_ID, ...members.map((member) => member.name)];
   const created = Math.floor(Date.now() / 1000);
-  const modelsBody = JSON.stringify({
-    object: "list",
-    data: [
-      { id: ROUTER_MODEL_ID, object: "model", created, owned_by: "gavel" },
-      ...members.map((member) => ({ id: member.name, object: "model", created, owned_by: member.provider })),
-    ],
-  });
+  const modelEntries = [
+    { id: ROUTER_MODEL_ID, object: "model", created, owned_by: "gavel" },
+    ...members.map((member) => ({ id: member.name, object: "model", created, owned_by: member.provider })),
+  ];
+  const modelsBody = JSON.stringify({ object: "list", data: modelEntries });
   const names = new Map(members.map((member) => [member.name, modelName(member.model)]));
 
   // --- routers: one per budget, found by key id -----------------------------------------------
@@ -389,6 +387,11 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
   for (const handler of keyedMiddleware) app.use("/v1/*", handler);
 
   app.get("/v1/models", () => new Response(modelsBody, { headers: { "content-type": "application/json" } }));
+  app.get("/v1/models/*", (c) => {
+    const id = decodeURIComponent(c.req.path.slice("/v1/models/".length));
+    const model = modelEntries.find((entry) => entry.id === id);
+    return model === undefined ? modelNotFound(id, modelIds).toResponse() : c.json(model);
+  });
 
   app.post("/v1/chat/completions", async (c) => {
     const key = c.get("gavelKey") ?? ANONYMOUS_KEY;

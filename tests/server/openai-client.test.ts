@@ -332,5 +332,8 @@ describe("the official openai client against the gateway", () => {
     expect(ids.map((model) => model.id)).toEqual([ROUTER_MODEL_ID, "mini", "large"]);
     expect(ids.map((model) => model.owned_by)).toEqual(["gavel", "openai", "openai"]);
     expect(ids.every((model) => model.object === "model")).toBe(true);
+    expect((await client(gateway.baseURL).models.retrieve(ROUTER_MODEL_ID)).owned_by).toBe("gavel");
+    expect((await client(gateway.baseURL).models.retrieve("large")).id).toBe("large");
+    await expect(client(gateway.baseURL).models.retrieve("nope")).rejects.toMatchObject({ status: 404 });
   });
 });
