@@ -222,6 +222,8 @@ const limitsSchema = z
     bodyBytes: z.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
     /** Requests per minute per key (429 above), per server process. Default 600. */
     requestsPerMinute: z.number().int().positive().default(DEFAULT_REQUESTS_PER_MINUTE),
+    /** Deadline of a whole chat request (auction and answer), in ms (504 after). Default 300,000 (5 minutes). */
+    requestTimeoutMs: timeoutMsSchema.optional(),
   })
   .strict();
 

@@ -190,6 +190,7 @@ export async function startGavelServer(options: StartGavelServerOptions): Promis
       keyedMiddleware: [createRateLimit({ requestsPerMinute: config.limits.requestsPerMinute, metrics })],
       ...(ledger !== undefined && { ledger }),
       logPrompts: config.logs.prompts,
+      ...(config.limits.requestTimeoutMs !== undefined && { timeoutMs: config.limits.requestTimeoutMs }),
     });
 
     const server = await serveGavelApp(gateway, { host: config.listen.host, port: config.listen.port });

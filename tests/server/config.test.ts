@@ -218,6 +218,7 @@ describe("each rule names its field and the fix", () => {
   it("limits and listen: positive sizes, a real port", () => {
     expect(refusal(withPool({ limits: { bodyBytes: 0 } })).fields).toEqual(["limits.bodyBytes"]);
     expect(refusal(withPool({ listen: { port: 70_000 } })).fields).toEqual(["listen.port"]);
+    expect(refusal(withPool({ limits: { requestTimeoutMs: 2 ** 31 } })).fields).toEqual(["limits.requestTimeoutMs"]);
   });
 });
 

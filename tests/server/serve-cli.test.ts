@@ -150,6 +150,23 @@ describe("startGavelServer: secrets by environment variable name", () => {
     await expect(ask("gvl-not-a-key")).rejects.toMatchObject({ status: 401 });
   });
 
+  it("limits.requestTimeoutMs reaches the gateway: a provider slower than it gets 504", async () => {
+    const upstream = await startOpenAICompatibleServer({ replies: () => "late", generationMs: 3_000 });
+    cleanups.push(() => upstream.close());
+    const server = await startGavelServer({
+      config: { listen: { port: 0 }, pool: [liveMember(upstream)], limits: { requestTimeoutMs: 300 } },
+      env: { PROVIDER_KEY: PROVIDER_SECRET },
+      logSink: { write: () => undefined },
+    });
+    cleanups.push(() => server.close());
+    const response = await fetch(`${server.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "mini", messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(response.status).toBe(504);
+  });
+
   it("a recorded model that is not in the outcomes: pool[i].model, listing the recorded ones", async () => {
     const error = await startGavelServer({
       config: { listen: { port: 0 }, pool: [{ name: "gpt-5", provider: "recorded", model: "gpt-5" }] },
