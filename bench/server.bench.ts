@@ -20,13 +20,16 @@
  * Latency: one request at a time, non-streaming, alternating blocks of direct and gateway requests
  * in ROUNDS rounds; p50 and p99 per round, the median over rounds is reported. Added = gateway −
  * direct (p50 and p99 each). Throughput: CONCURRENCY clients for THROUGHPUT_MS through the gateway
- * (after a warm-up), requests answered per second, median over rounds.
+ * (after a warm-up), requests answered per second, median over rounds. Also the gateway process's
+ * CPU time per request in those phases (`server.gateway_cpu_per_request.*`): less sensitive than
+ * requests/s to other processes sharing the cores; 1,000 / it is what one free core could serve.
  *
  * `GAVEL_BENCH_CPU_PROF=<dir>` runs the gateway's process with `--cpu-prof` (one `.cpuprofile` in
  * that folder when it exits).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { Agent, request } from "node:http";
+import { Agent, createServer, request } from "node:http";
+import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { type BenchResult, median } from "./harness.js";
 
@@ -93,11 +96,19 @@ async function serveRole(role: Role): Promise<void> {
     const bare = app.createGavelApp({ members: members() });
     const fullServer = await server.serveGavelApp(full, { port: 0 });
     const bareServer = await server.serveGavelApp(bare, { port: 0 });
+    // The gateway process's CPU time so far (user + system, ms), for the CPU cost per request.
+    const control = createServer((_request, response) => {
+      const { user, system } = process.cpuUsage();
+      response.end(String((user + system) / 1000));
+    });
+    await new Promise<void>((resolve) => control.listen(0, "127.0.0.1", resolve));
+    const cpu = `http://127.0.0.1:${(control.address() as AddressInfo).port}`;
     closers.push(
       () => fullServer.close({ timeoutMs: 1_000 }),
       () => bareServer.close({ timeoutMs: 1_000 }),
+      () => new Promise<void>((resolve) => control.close(() => resolve())),
     );
-    process.stdout.write(`READY ${JSON.stringify({ full: fullServer.url, bare: bareServer.url })}\n`);
+    process.stdout.write(`READY ${JSON.stringify({ full: fullServer.url, bare: bareServer.url, cpu })}\n`);
   }
   process.stdin.resume();
   process.stdin.on("end", () => {
@@ -176,8 +187,8 @@ async function latencies(url: URL, withKey: boolean, count: number): Promise<num
   return times;
 }
 
-/** Requests per second answered by `url` with `CONCURRENCY` clients for `ms`. */
-async function throughput(url: URL, withKey: boolean, ms: number): Promise<number> {
+/** Requests per second answered by `url` with `CONCURRENCY` clients for `ms`, and how many were answered. */
+async function throughput(url: URL, withKey: boolean, ms: number): Promise<{ perSecond: number; count: number }> {
   let done = 0;
   const until = performance.now() + ms;
   const started = performance.now();
@@ -190,7 +201,12 @@ async function throughput(url: URL, withKey: boolean, ms: number): Promise<numbe
       }
     }),
   );
-  return done / ((performance.now() - started) / 1000);
+  return { perSecond: done / ((performance.now() - started) / 1000), count: done };
+}
+
+/** The gateway process's CPU time so far, in ms. */
+async function gatewayCpuMs(url: string): Promise<number> {
+  return Number(await (await fetch(url)).text());
 }
 
 function percentile(values: readonly number[], fraction: number): number {
@@ -217,13 +233,20 @@ export async function run(): Promise<BenchResult[]> {
     const p50: Record<string, number[]> = { direct: [], full: [], bare: [] };
     const p99: Record<string, number[]> = { direct: [], full: [], bare: [] };
     const rps: Record<string, number[]> = { direct: [], full: [], bare: [] };
+    const cpuPerRequest: Record<string, number[]> = { full: [], bare: [] };
+    const cpuUrl = gateway.urls.cpu ?? "";
     for (let round = 0; round < ROUNDS; round += 1) {
       for (const target of targets) {
         const times = await latencies(target.url, target.withKey, LATENCY_REQUESTS);
         p50[target.name]?.push(percentile(times, 0.5));
         p99[target.name]?.push(percentile(times, 0.99));
       }
-      for (const target of targets) rps[target.name]?.push(await throughput(target.url, target.withKey, THROUGHPUT_MS));
+      for (const target of targets) {
+        const before = target.name === "direct" ? 0 : await gatewayCpuMs(cpuUrl);
+        const { perSecond, count } = await throughput(target.url, target.withKey, THROUGHPUT_MS);
+        rps[target.name]?.push(perSecond);
+        if (target.name !== "direct") cpuPerRequest[target.name]?.push(((await gatewayCpuMs(cpuUrl)) - before) / count);
+      }
     }
     const added = (name: "full" | "bare", of: Record<string, number[]>) =>
       median((of[name] ?? []).map((value, round) => value - (of.direct?.[round] ?? Number.NaN)));
@@ -257,6 +280,18 @@ export async function run(): Promise<BenchResult[]> {
       },
       { name: "server.throughput.pinned_bare", value: median(rps.bare ?? []), unit: "requests/s", details },
       { name: "server.throughput.direct", value: median(rps.direct ?? []), unit: "requests/s", details },
+      {
+        name: "server.gateway_cpu_per_request.pinned",
+        value: median(cpuPerRequest.full ?? []),
+        unit: "ms",
+        details: { ...details, note: "CPU time (user + system) of the gateway's process per request, under load" },
+      },
+      {
+        name: "server.gateway_cpu_per_request.pinned_bare",
+        value: median(cpuPerRequest.bare ?? []),
+        unit: "ms",
+        details,
+      },
     ];
   } finally {
     agent.destroy();
