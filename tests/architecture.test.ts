@@ -75,7 +75,7 @@ const CONSUMERS = new Set(["index", "testing", "cli", "eval"]);
 
 /** Packages the core entry point must never load statically (native, heavy, or CLI-only). */
 const NOT_IN_CORE =
-  /^(vega|vega-lite|better-sqlite3|pg|vectra|@energetic-ai\/|yaml|commander|cli-progress|cli-table3|tinyglobby|highs|node-llama-cpp|@langchain\/community)(\/|$)/;
+  /^(vega|vega-lite|better-sqlite3|pg|vectra|@energetic-ai\/|yaml|commander|cli-progress|cli-table3|tinyglobby|hono|@hono\/node-server|prom-client|highs|node-llama-cpp|@langchain\/community)(\/|$)/;
 
 describe("module boundaries", () => {
   const files = sourceFiles(join(root, "src"));
