@@ -151,7 +151,13 @@ interface ChatRequestState {
   /** The request's `user`, once read. */
   user?: string;
   started: number;
+  /** Aborted when the request stops: the client left, the deadline passed, or shutdown. */
   controller: AbortController;
+  /**
+   * Aborted only at the deadline or on shutdown: a pinned non-streamed call keeps running after
+   * its client left, so it is settled at the usage the provider reports (it bills the reply anyway).
+   */
+  hardStop: AbortController;
   observation: RequestObservation;
   log: Record<string, unknown>;
   /** Resolves once the request is done (response sent, books closed). */
@@ -284,6 +290,8 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
 
   // --- in-flight requests and background settlements, for drain --------------------------------
   const inflight = new Set<ChatRequestState>();
+  /** Pinned calls still running after their client left (stopped at their deadline or on shutdown). */
+  const runningAbandoned = new Set<ChatRequestState>();
   const settlements = new Set<Promise<unknown>>();
   const trackSettlement = (work: Promise<unknown>) => {
     const tracked = work.catch(() => undefined).finally(() => settlements.delete(tracked));
@@ -406,6 +414,7 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
       key,
       started: performance.now(),
       controller: new AbortController(),
+      hardStop: new AbortController(),
       observation: { route: "chat", status: 0, durationSeconds: 0, keyId: key.id },
       log: {},
       done,
@@ -416,13 +425,7 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     const onClientGone = () => state.controller.abort(new RequestAborted("client"));
     if (clientSignal.aborted) onClientGone();
     else clientSignal.addEventListener("abort", onClientGone, { once: true });
-    const deadline = setTimeout(
-      () =>
-        state.controller.abort(
-          new DeadlineExceededError(timeoutMs, Promise.resolve(undefined), { label: "The request" }),
-        ),
-      timeoutMs,
-    );
+    const deadline = setTimeout(() => stopRequest(state, deadlineError(timeoutMs)), timeoutMs);
     deadline.unref?.();
     void done.finally(() => {
       clearTimeout(deadline);
@@ -705,8 +708,10 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     let abandoned: Promise<AIMessage> | undefined;
     let reply: AIMessage;
     try {
+      // The call runs on `hardStop`: a client that leaves stops the wait, not the call.
+      const upstream = state.hardStop.signal;
       reply = await runWithDeadline(
-        (signal) => runnable.invoke(messages, { ...callOptions, signal }) as Promise<AIMessage>,
+        () => runnable.invoke(messages, { ...callOptions, signal: upstream }) as Promise<AIMessage>,
         {
           signal: state.controller.signal,
           onAbandoned: (pending) => {
@@ -716,22 +721,34 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
       );
     } catch (error) {
       if (reservation !== undefined && budget !== undefined) {
-        const pending = abandoned;
+        const pending = abandoned as Promise<AIMessage> | undefined; // assigned in onAbandoned
         if (pending === undefined) await releaseQuietly(budget, reservation);
         else {
           // Abandoned (client gone, deadline, shutdown): the provider bills the reply it still
-          // generates — its usage if it comes within the grace period, else the whole reservation.
+          // generates. A client's leaving lets the call finish (up to the request's deadline), so it
+          // is charged at the usage of its reply; a call stopped at the deadline or on shutdown is
+          // charged the whole reservation (docs/budgets.md, "What is billed and what is settled").
           const held = reservation;
+          const remaining = Math.max(1, Math.ceil(timeoutMs - (performance.now() - state.started)));
+          const timer = setTimeout(() => stopRequest(state, deadlineError(timeoutMs)), remaining);
+          timer.unref?.();
+          runningAbandoned.add(state);
           trackSettlement(
             closeAbandoned(budget, held, {
               bill,
+              graceMs: remaining + 1_000,
               late: pending.then(
                 (late) => usageFromMessage(late, messages, name),
                 () => undefined,
               ),
-            }).then((settlement) => {
-              if (settlement !== undefined) account(settlement.usage, settlement, true);
-            }),
+            })
+              .then((settlement) => {
+                if (settlement !== undefined) account(settlement.usage, settlement, true);
+              })
+              .finally(() => {
+                clearTimeout(timer);
+                runningAbandoned.delete(state);
+              }),
           );
         }
       }
@@ -947,7 +964,7 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
       draining = true;
       const waitAll = (ms: number) => waitFor([...[...inflight].map((state) => state.done), ...settlements], ms);
       if (await waitAll(drainTimeoutMs)) return;
-      for (const state of inflight) state.controller.abort(new RequestAborted("shutdown"));
+      for (const state of [...inflight, ...runningAbandoned]) stopRequest(state, new RequestAborted("shutdown"));
       await waitAll(Math.max(1_000, drainTimeoutMs));
     },
   };
@@ -980,6 +997,16 @@ function configError(path: string, message: string): ConfigError {
   return new ConfigError("gateway options", {
     issues: [{ path: path.split(/[.[\]]+/).filter(Boolean), message }],
   } as never);
+}
+
+/** Stop a request and its upstream call (deadline, shutdown). */
+function stopRequest(state: ChatRequestState, reason: unknown): void {
+  if (!state.controller.signal.aborted) state.controller.abort(reason);
+  if (!state.hardStop.signal.aborted) state.hardStop.abort(reason);
+}
+
+function deadlineError(timeoutMs: number): DeadlineExceededError {
+  return new DeadlineExceededError(timeoutMs, Promise.resolve(undefined), { label: "The request" });
 }
 
 function nowSeconds(): number {

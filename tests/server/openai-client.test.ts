@@ -255,6 +255,38 @@ describe("the official openai client against the gateway", () => {
     expect(spent).toBeLessThan(reservationUsd);
   });
 
+  it("a client that leaves a pinned non-streamed call: the call finishes and is charged the usage the provider reports", async () => {
+    const answer = `Answer:${" step".repeat(40)}`;
+    let leave: (() => void) | undefined;
+    gateway = await startGateway({
+      answer: () => {
+        leave?.(); // the client leaves while the provider generates
+        return answer;
+      },
+      generationMs: 500,
+    });
+    const controller = new AbortController();
+    leave = () => controller.abort();
+    await expect(
+      client(gateway.baseURL).chat.completions.create(
+        { model: "mini", messages: [{ role: "user", content: "Count." }] },
+        { signal: controller.signal },
+      ),
+    ).rejects.toThrow();
+    await gateway.provider.idle();
+    const bill = gateway.provider.billing[0];
+    expect(bill?.clientGone).toBe(false); // the gateway kept the provider's connection: the reply came
+    expect(bill?.completionTokens).toBeLessThan(100);
+    const key = await gateway.testKey();
+    const billed = gateway.provider.billedUsd(MINI_PRICE);
+    // Settled (the standing counts the reservation while it is held) at exactly the bill, not at the
+    // reservation's output cap (256 tokens).
+    await vi.waitFor(async () => {
+      const standing = await gateway?.budgets.standing(key, undefined);
+      expect(1 - (standing?.usd ?? 1)).toBeCloseTo(billed, 12);
+    });
+  });
+
   it("response_format json_schema on gavel/auto, streamed: the forced tool call's arguments stream as content", async () => {
     gateway = await startGateway({
       answer: (body) => ({
