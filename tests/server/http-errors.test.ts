@@ -2,11 +2,12 @@
  * Every error of the gateway, with plain `fetch` (what curl sees): its status, its OpenAI-shaped
  * body `{ error: { message, type, code, param } }` and its headers.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { BUDGET_REMAINING_HEADER, BUDGET_RESETS_HEADER } from "../../adapters/server/openai.js";
 import type { RequestObservation, ServerMetrics } from "../../adapters/server/types.js";
 import { countTextTokens } from "../../src/budget/index.js";
 import { ConfigError } from "../../src/errors.js";
+import type { ChargeInput, LedgerWriter } from "../../src/ledger/types.js";
 import { BROKE_KEY, type Gateway, MINI_PRICE, startGateway, TEST_KEY } from "./gateway-fixture.js";
 
 /** Requests whose user turn says HANG take longer than the gateway's deadline; FAIL gets a provider 500. */
@@ -203,6 +204,46 @@ describe("the gateway's errors, over HTTP", () => {
   it("/health and /ready answer 200 without a key", async () => {
     expect((await fetch(`${gateway.server.url}/health`)).status).toBe(200);
     expect((await fetch(`${gateway.server.url}/ready`)).status).toBe(200);
+  });
+});
+
+describe("a pinned call its client left", () => {
+  it("is stopped at the request's deadline and charged the whole reservation (the provider billed a reply nobody read)", async () => {
+    const charges: ChargeInput[] = [];
+    const ledger = {
+      recordCharge: async (input: ChargeInput) => charges.push(input).toString(),
+      recordCharges: async () => [],
+      recordAuction: async () => "a",
+      recordAuctions: async () => [],
+      recordOutcome: async () => undefined,
+      recordBudget: async () => undefined,
+      recordBudgetSnapshot: async () => undefined,
+      close: async () => undefined,
+    } as unknown as LedgerWriter;
+    const own = await startGateway({ answer: () => "Paris.", generationMs: 3_000, app: { timeoutMs: 600, ledger } });
+    try {
+      const controller = new AbortController();
+      const leaving = fetch(`${own.baseURL}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${TEST_KEY}` },
+        body: JSON.stringify({ model: "mini", messages: hello }),
+        signal: controller.signal,
+      });
+      await vi.waitFor(() => expect(own.provider.requests.length).toBe(1)); // the provider is generating
+      controller.abort();
+      await expect(leaving).rejects.toThrow();
+      await own.provider.idle();
+      expect(own.provider.billing[0]?.clientGone).toBe(true); // the gateway stopped it at its deadline
+      // Settled once, at the prompt and the whole output cap, marked estimated and abandoned.
+      await vi.waitFor(() => expect(charges).toHaveLength(1));
+      expect(charges[0]).toMatchObject({ kind: "settle", outputTokens: 256, estimated: true });
+      expect(charges[0]?.metadata).toMatchObject({ path: "pinned", abandoned: true });
+      const standing = await own.budgets.standing(await own.testKey(), undefined);
+      expect(1 - (standing.usd ?? 1)).toBeCloseTo(charges[0]?.usd ?? 0, 12);
+      expect((await fetch(`${own.server.url}/health`)).status).toBe(200);
+    } finally {
+      await own.close();
+    }
   });
 });
 
