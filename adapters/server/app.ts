@@ -445,7 +445,7 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     c.json(
       {
         error: {
-          message: `No route ${c.req.method} ${c.req.path}. The gateway serves POST /v1/chat/completions, GET /v1/models, GET /health and GET /ready.`,
+          message: `No route ${c.req.method} ${c.req.path}. The gateway serves POST /v1/chat/completions, GET /v1/models (and /v1/models/{id}), GET /health, GET /ready and GET /metrics.`,
           type: "invalid_request_error",
           code: "not_found",
           param: null,
