@@ -11,6 +11,7 @@ import type { BaseChatModel, BindToolsInput } from "@langchain/core/language_mod
 import type { AIMessage, AIMessageChunk, BaseMessage } from "@langchain/core/messages";
 import type { Runnable } from "@langchain/core/runnables";
 import { Hono, type MiddlewareHandler } from "hono";
+import { ZodError } from "zod";
 import { closeAbandoned } from "../../src/budget/abandoned.js";
 import type { Reservation, ScopeIds, Settlement, Usage } from "../../src/budget/index.js";
 import { costUsd, countToolTokens, usageFromMessage } from "../../src/budget/index.js";
@@ -994,9 +995,14 @@ function checkMembers(members: readonly ServerMember[], timeoutMs: number): void
 }
 
 function configError(path: string, message: string): ConfigError {
-  return new ConfigError("gateway options", {
-    issues: [{ path: path.split(/[.[\]]+/).filter(Boolean), message }],
-  } as never);
+  const segments = path
+    .split(/[.[\]]+/)
+    .filter(Boolean)
+    .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+  return new ConfigError(
+    "createGavelApp options",
+    new ZodError([{ code: "custom", path: segments, message, input: undefined }]),
+  );
 }
 
 /** Stop a request and its upstream call (deadline, shutdown). */
