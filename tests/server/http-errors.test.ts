@@ -3,11 +3,13 @@
  * body `{ error: { message, type, code, param } }` and its headers.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createGavelApp } from "../../adapters/server/app.js";
 import { BUDGET_REMAINING_HEADER, BUDGET_RESETS_HEADER } from "../../adapters/server/openai.js";
 import type { RequestObservation, ServerMetrics } from "../../adapters/server/types.js";
 import { countTextTokens } from "../../src/budget/index.js";
 import { ConfigError } from "../../src/errors.js";
 import type { ChargeInput, LedgerWriter } from "../../src/ledger/types.js";
+import { ScriptedChatModel } from "../../src/testing.js";
 import { BROKE_KEY, type Gateway, MINI_PRICE, startGateway, TEST_KEY } from "./gateway-fixture.js";
 
 /** Requests whose user turn says HANG take longer than the gateway's deadline; FAIL gets a provider 500. */
@@ -382,5 +384,25 @@ describe("what the gateway reports", () => {
     } finally {
       await own.close();
     }
+  });
+});
+
+describe("bad gateway options", () => {
+  it("refuses a duplicate member name, a member named gavel/auto and a bad timeoutMs, naming the field", () => {
+    const model = new ScriptedChatModel({ replies: ["x"] });
+    const member = (name: string) => ({ name, model, price: MINI_PRICE, provider: "scripted" });
+    const fieldsOf = (run: () => unknown) => {
+      try {
+        run();
+      } catch (error) {
+        if (ConfigError.isInstance(error)) return error.fields;
+        throw error;
+      }
+      return [];
+    };
+    expect(fieldsOf(() => createGavelApp({ members: [member("a"), member("a")] }))).toEqual(["members.1.name"]);
+    expect(fieldsOf(() => createGavelApp({ members: [member("gavel/auto")] }))).toEqual(["members.0.name"]);
+    expect(fieldsOf(() => createGavelApp({ members: [member("a")], timeoutMs: 0 }))).toEqual(["timeoutMs"]);
+    expect(fieldsOf(() => createGavelApp({ members: [] }))).toEqual(["members"]);
   });
 });
