@@ -71,7 +71,7 @@ export function createBodyLimit(options: BodyLimitOptions = {}): MiddlewareHandl
     maxSize: maxBytes,
     onError: (c) =>
       openAIError(c, 413, {
-        message: `The request body is larger than ${maxBytes} bytes (${formatBytes(maxBytes)}), the gateway's limit: send a smaller body, or raise the server's body limit.`,
+        message: `The request body is larger than ${maxBytes} bytes (${formatBytes(maxBytes)}), the gateway's limit: send a smaller body, or raise limits.bodyBytes in the server's config (serve.yaml).`,
         type: "invalid_request_error",
         code: "request_too_large",
       }),
