@@ -164,7 +164,7 @@ interface Bucket {
  *
  * @param options - {@link RateLimitOptions}
  * @returns Hono middleware.
- * @throws TypeError when `requestsPerMinute` is not a positive number.
+ * @throws TypeError when `requestsPerMinute` is below 1 (a bucket smaller than one request never allows one).
  * @example
  * ```ts
  * import { Hono } from "hono";
@@ -227,8 +227,8 @@ export function createRateLimit(options: RateLimitOptions = {}): MiddlewareHandl
 }
 
 function checkRate(rate: number, where: string): void {
-  if (typeof rate !== "number" || Number.isNaN(rate) || rate <= 0) {
-    throw new TypeError(`${where} must be a positive number of requests per minute, or Infinity (got ${String(rate)})`);
+  if (typeof rate !== "number" || Number.isNaN(rate) || rate < 1) {
+    throw new TypeError(`${where} must be at least 1 request per minute, or Infinity (got ${String(rate)})`);
   }
 }
 

@@ -211,6 +211,9 @@ describe("createRateLimit", () => {
   });
 
   it("names a bad rate", () => {
-    expect(() => createRateLimit({ requestsPerMinute: 0 })).toThrow(/requestsPerMinute must be a positive number/);
+    expect(() => createRateLimit({ requestsPerMinute: 0 })).toThrow(
+      /requestsPerMinute must be at least 1 request per minute/,
+    );
+    expect(() => createRateLimit({ requestsPerMinute: 0.5 })).toThrow(/got 0.5/);
   });
 });
