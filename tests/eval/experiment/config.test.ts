@@ -34,9 +34,10 @@ async function errorOf(promise: Promise<unknown>): Promise<ConfigFileError> {
 }
 
 describe("the shipped configs", () => {
-  const files = readdirSync(configsFolder).filter((file) => file.endsWith(".yaml"));
+  // serve*.yaml configure `gavel serve` (tests/server/config.test.ts validates them); the rest are experiments.
+  const files = readdirSync(configsFolder).filter((file) => file.endsWith(".yaml") && !file.startsWith("serve"));
 
-  it("are the seven the docs promise", () => {
+  it("are the seven experiments the docs promise", () => {
     expect(files.sort()).toEqual(
       [
         "budget_sweep.yaml",
