@@ -186,7 +186,8 @@ export async function startGavelServer(options: StartGavelServerOptions): Promis
       budgets,
       metrics,
       logger,
-      middleware: [createBodyLimit({ maxBytes: config.limits.bodyBytes }), createRequestId()],
+      // Request id first: every response, a 413 from the body limit included, carries x-request-id.
+      middleware: [createRequestId(), createBodyLimit({ maxBytes: config.limits.bodyBytes })],
       keyedMiddleware: [createRateLimit({ requestsPerMinute: config.limits.requestsPerMinute, metrics })],
       ...(ledger !== undefined && { ledger }),
       logPrompts: config.logs.prompts,

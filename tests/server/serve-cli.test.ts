@@ -167,6 +167,24 @@ describe("startGavelServer: secrets by environment variable name", () => {
     expect(response.status).toBe(504);
   });
 
+  it("a 413 from the body limit carries x-request-id (the request id is mounted first)", async () => {
+    const upstream = await provider();
+    const server = await startGavelServer({
+      config: { listen: { port: 0 }, pool: [liveMember(upstream)], limits: { bodyBytes: 1_024 } },
+      env: { PROVIDER_KEY: PROVIDER_SECRET },
+      logSink: { write: () => undefined },
+    });
+    cleanups.push(() => server.close());
+    const response = await fetch(`${server.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": "trace-413" },
+      body: JSON.stringify({ model: "mini", messages: [{ role: "user", content: "x".repeat(4_096) }] }),
+    });
+    expect(response.status).toBe(413);
+    expect(response.headers.get("x-request-id")).toBe("trace-413");
+    expect(upstream.requests).toHaveLength(0);
+  });
+
   it("a recorded model that is not in the outcomes: pool[i].model, listing the recorded ones", async () => {
     const error = await startGavelServer({
       config: { listen: { port: 0 }, pool: [{ name: "gpt-5", provider: "recorded", model: "gpt-5" }] },
