@@ -41,6 +41,7 @@ export interface ServerMetricsOptions {
  */
 export interface PrometheusServerMetrics extends ServerMetrics {
   readonly registry: PromClient.Registry;
+  settledLate: NonNullable<ServerMetrics["settledLate"]>;
   streamOpened(): void;
   streamClosed(): void;
 }
@@ -158,6 +159,12 @@ export function createServerMetrics(options: ServerMetricsOptions = {}): Prometh
         tokens.inc({ member, key, direction: "output" }, observation.outputTokens);
       }
       if (isCount(observation.usd)) usd.inc({ member, key }, observation.usd);
+    },
+    settledLate(charge): void {
+      const labels = { member: charge.member, key: charge.keyId ?? NO_KEY_LABEL };
+      if (isCount(charge.inputTokens)) tokens.inc({ ...labels, direction: "input" }, charge.inputTokens);
+      if (isCount(charge.outputTokens)) tokens.inc({ ...labels, direction: "output" }, charge.outputTokens);
+      if (isCount(charge.usd)) usd.inc(labels, charge.usd);
     },
     rejected(reason: "budget" | "rate", keyId: string | undefined): void {
       (reason === "budget" ? budgetRejections : rateLimited).inc({ key: keyId ?? NO_KEY_LABEL });

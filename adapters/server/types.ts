@@ -22,6 +22,28 @@ export interface ServerMember {
   price: ModelPrice;
   /** Where the member is served from (`openai`, `ollama`, `llamacpp`, `scripted`), for `/v1/models`' `owned_by`. */
   provider: string;
+  /**
+   * The member's OpenAI-compatible endpoint, for the gateway's fast path: a pinned non-streaming
+   * request is forwarded there with `fetch` instead of going through `model` (streams, and
+   * `gavel/auto`, still use `model`). Set for `openai` and `ollama` members; absent for the others.
+   */
+  upstream?: ServerUpstream;
+}
+
+/** An OpenAI-compatible endpoint a member is served from (see {@link ServerMember.upstream}). */
+export interface ServerUpstream {
+  /** Base URL of the API, e.g. `https://api.openai.com/v1` (`/chat/completions` is appended). */
+  baseURL: string;
+  /** Sent as `Authorization: Bearer <apiKey>` (never the client's key). Absent: no Authorization header. */
+  apiKey?: string;
+  /** The provider's model id (replaces the request's `model`). */
+  model: string;
+  /** The member's output cap: a request's `max_tokens` / `max_completion_tokens` is capped at it, and it is sent when the request sets none. */
+  maxTokens?: number;
+  /** The member's sampling temperature, sent when the request sets none. */
+  temperature?: number;
+  /** Per-call timeout in ms (504 when it passes). Absent: the request's own deadline only. */
+  timeoutMs?: number;
 }
 
 /** A virtual API key, as the gateway knows it after verification. Never holds the key itself. */
@@ -94,6 +116,12 @@ export interface ServerMetrics {
   /** Prometheus text exposition format. */
   render(): Promise<string>;
   readonly contentType: string;
+  /**
+   * Tokens and USD charged after their request was counted by {@link ServerMetrics.observe} (a
+   * non-streamed call whose client left, settled when its reply arrives): added to the token and
+   * USD counters only, not to the request counts.
+   */
+  settledLate?(charge: { member: string; keyId?: string; inputTokens: number; outputTokens: number; usd: number }): void;
   /** A streamed response started sending (the `gavel_inflight_streams` gauge goes up by one). */
   streamOpened?(): void;
   /** A streamed response ended, finished or abandoned (the gauge goes down by one). Call once per `streamOpened`. */
