@@ -33,6 +33,8 @@ export {
   ANONYMOUS_KEY,
   AUCTION_ID_HEADER,
   createGavelApp,
+  DEFAULT_PINNED_MAX_TOKENS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
   type GavelApp,
   type GavelAppEnv,
   type GavelAppOptions,
@@ -48,6 +50,7 @@ export {
   type ServerBudgetsOptions,
 } from "./budgets.js";
 export {
+  DEFAULT_LLAMACPP_CONTEXT_SIZE,
   DEFAULT_OLLAMA_URL,
   DEFAULT_OPENAI_KEY_ENV,
   DEFAULT_SERVE_HOST,
@@ -68,6 +71,7 @@ export {
   configKeySchema,
   createKeyStore,
   createKeyVerifier,
+  DEFAULT_KEY_REFRESH_MS,
   KEY_PREFIX,
   type KeyRecord,
   type KeyStore,
@@ -78,7 +82,13 @@ export {
   type ServerKeyVerifier,
 } from "./keys.js";
 export { createJsonLogger, type JsonLoggerOptions, type LogLevel, type LogSink } from "./logger.js";
-export { createServerMetrics, type PrometheusServerMetrics, type ServerMetricsOptions } from "./metrics.js";
+export {
+  createServerMetrics,
+  DEFAULT_DURATION_BUCKETS,
+  NO_KEY_LABEL,
+  type PrometheusServerMetrics,
+  type ServerMetricsOptions,
+} from "./metrics.js";
 export {
   type BodyLimitOptions,
   createBodyLimit,

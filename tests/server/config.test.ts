@@ -3,7 +3,7 @@
  * names the file, the line and the field, and says the fix; an inline secret is refused without
  * ever being repeated.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import {
   parseServeYaml,
   type ServeConfigInput,
 } from "../../adapters/server/config.js";
+import * as server from "../../adapters/server/index.js";
 import { ConfigFileError } from "../../src/errors.js";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -262,5 +263,28 @@ describe("serve.yaml files: errors name the file, the line and the field", () =>
     );
     const config = await loadServeConfig(path);
     expect(config.listen).toEqual({ host: "127.0.0.1", port: 0 });
+  });
+});
+
+describe("langchain-gavel/server's TSDoc examples", () => {
+  it("import only names the entry point exports (DEFAULT_DURATION_BUCKETS among them)", () => {
+    const folder = join(root, "adapters", "server");
+    const imported = new Set<string>();
+    for (const file of readdirSync(folder).filter((name) => name.endsWith(".ts"))) {
+      const text = readFileSync(join(folder, file), "utf8");
+      for (const match of text.matchAll(/import \{([^}]*)\} from "langchain-gavel\/server"/g)) {
+        for (const name of (match[1] as string).split(",")) {
+          const trimmed = name.trim();
+          if (trimmed !== "" && !trimmed.startsWith("type ")) imported.add(trimmed);
+        }
+      }
+    }
+    // The example of DEFAULT_DURATION_BUCKETS and the defaults docs/server.md names.
+    for (const name of ["DEFAULT_DURATION_BUCKETS", "DEFAULT_KEY_REFRESH_MS", "DEFAULT_REQUEST_TIMEOUT_MS"]) {
+      imported.add(name);
+    }
+    expect(imported.size).toBeGreaterThan(5);
+    const missing = [...imported].filter((name) => !(name in server));
+    expect(missing).toEqual([]);
   });
 });
