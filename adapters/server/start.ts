@@ -38,8 +38,9 @@ import { createKeyStore, createKeyVerifier, type KeyStore, type ServerKeyVerifie
 import { createJsonLogger, type LogSink } from "./logger.js";
 import { createServerMetrics } from "./metrics.js";
 import { createBodyLimit, createRateLimit, createRequestId } from "./middleware.js";
+import { invalidRequest, type OpenAIHttpError } from "./openai.js";
 import { type GavelServer, serveGavelApp } from "./server.js";
-import type { ServerMember } from "./types.js";
+import type { ServerMember, ServerUpstream } from "./types.js";
 
 /** How errors name a config given as an object (`startGavelServer({ config })`). */
 const CONFIG_OBJECT = "startGavelServer options.config";
@@ -315,7 +316,14 @@ export async function createServerMembers(
   try {
     for (const [index, member] of config.pool.entries()) {
       const model = await buildModel(member, { env, recorded, baseDirectory, disposers, file, index });
-      members.push({ name: member.name, model, price: memberPrice(member, model), provider: member.provider });
+      const upstream = upstreamOf(member, env);
+      members.push({
+        name: member.name,
+        model,
+        price: memberPrice(member, model),
+        provider: member.provider,
+        ...(upstream !== undefined && { upstream }),
+      });
     }
   } catch (error) {
     await Promise.allSettled(disposers.map((dispose) => dispose()));
@@ -396,6 +404,29 @@ function priceTable(members: readonly ServerMember[]): Record<string, ModelPrice
 }
 
 /** An Ollama URL with no path (`http://host:11434`) gets `/v1`, its OpenAI-compatible endpoint. */
+/**
+ * The OpenAI-compatible endpoint of an `openai` or `ollama` member, for the gateway's fast path
+ * (pinned non-streamed calls go there with `fetch`, as the member's `ChatOpenAI` would send them).
+ */
+function upstreamOf(
+  member: ServeMemberConfig,
+  env: Readonly<Record<string, string | undefined>>,
+): ServerUpstream | undefined {
+  if (member.provider !== "openai" && member.provider !== "ollama") return undefined;
+  const ollama = member.provider === "ollama";
+  const apiKey = ollama ? "ollama" : env[member.apiKeyEnv ?? DEFAULT_OPENAI_KEY_ENV];
+  return {
+    baseURL: ollama
+      ? ollamaBaseURL(member.baseURL ?? DEFAULT_OLLAMA_URL)
+      : (member.baseURL ?? env.OPENAI_BASE_URL ?? "https://api.openai.com/v1"),
+    ...(apiKey !== undefined && { apiKey }),
+    model: member.model,
+    ...(member.maxTokens !== undefined && { maxTokens: member.maxTokens }),
+    ...(member.temperature !== undefined && { temperature: member.temperature }),
+    ...(member.timeoutMs !== undefined && { timeoutMs: member.timeoutMs }),
+  };
+}
+
 function ollamaBaseURL(url: string): string {
   const parsed = new URL(url);
   return parsed.pathname === "/" || parsed.pathname === "" ? `${parsed.origin}/v1` : url.replace(/\/$/, "");
@@ -415,19 +446,42 @@ interface RecordedLoader {
  * statically: it is loaded here, on first use, like a heavy adapter.
  */
 function createRecordedLoader(baseDirectory: string): RecordedLoader {
-  const pools = new Map<string, Promise<{ models: readonly string[]; build: (model: string) => BaseChatModel }>>();
+  const pools = new Map<
+    string,
+    Promise<{ models: readonly string[]; build: (model: string, memberName: string) => BaseChatModel }>
+  >();
   const poolOf = (outcomes: string | undefined) => {
     const path = outcomes === undefined ? "" : resolve(baseDirectory, outcomes);
     let pool = pools.get(path);
     if (pool === undefined) {
       pool = (async () => {
-        const [{ loadOutcomeIndex }, { createPromptLookup, RecordedChatModel }] = await Promise.all([
-          import("../../src/eval/data/outcomes.js"),
-          import("../../src/eval/routing/recorded-model.js"),
-        ]);
+        const [{ loadOutcomeIndex }, { createPromptLookup, RecordedChatModel, RecordedUnavailableError }] =
+          await Promise.all([
+            import("../../src/eval/data/outcomes.js"),
+            import("../../src/eval/routing/recorded-model.js"),
+          ]);
         const index = await loadOutcomeIndex(path === "" ? {} : { path });
         const lookup = createPromptLookup(index);
-        return { models: index.models, build: (model: string) => new RecordedChatModel({ model, index, lookup }) };
+        /** A prompt the member has no record for is the client's 400 (never retried), not the gateway's 500. */
+        class ServedRecordedChatModel extends RecordedChatModel {
+          readonly memberName: string;
+          constructor(memberName: string, model: string) {
+            super({ model, index, lookup });
+            this.memberName = memberName;
+          }
+          override async _generate(...args: Parameters<InstanceType<typeof RecordedChatModel>["_generate"]>) {
+            try {
+              return await super._generate(...args);
+            } catch (error) {
+              if (!RecordedUnavailableError.isInstance(error)) throw error;
+              throw unrecordedPrompt(this.memberName, error.reason, error.promptId);
+            }
+          }
+        }
+        return {
+          models: index.models,
+          build: (model: string, memberName: string) => new ServedRecordedChatModel(memberName, model),
+        };
       })();
       pools.set(path, pool);
     }
@@ -448,9 +502,30 @@ function createRecordedLoader(baseDirectory: string): RecordedLoader {
           { what: "serve config" },
         );
       }
-      return pool.build(member.model);
+      return pool.build(member.model, member.name);
     },
   };
+}
+
+/**
+ * 400 `invalid_request_error`, code `no_recorded_answer`, param `messages`: a recorded member was
+ * asked a prompt it holds no answer for. A client error (the OpenAI client does not retry a 400),
+ * naming the member, why, and the fix.
+ */
+function unrecordedPrompt(
+  member: string,
+  reason: "unknown_prompt" | "no_record",
+  promptId: string | undefined,
+): OpenAIHttpError {
+  const why =
+    reason === "unknown_prompt"
+      ? "the last user message is not one of the recorded prompts"
+      : `the recorded outcomes hold no answer of it for prompt "${promptId}"`;
+  return invalidRequest(
+    `'${member}' is a recorded model and ${why}. Recorded members replay real answers to recorded prompts only (send the exact text of one as the last user message), or pin a live member from GET /v1/models.`,
+    "messages",
+    "no_recorded_answer",
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -185,6 +185,41 @@ describe("startGavelServer: secrets by environment variable name", () => {
     expect(upstream.requests).toHaveLength(0);
   });
 
+  it("a pinned recorded member asked a prompt it has no answer for: 400 no_recorded_answer, naming it (not a retried 500)", async () => {
+    const server = await startGavelServer({
+      config: {
+        listen: { port: 0 },
+        pool: [
+          { name: "gpt-4", provider: "recorded", model: "gpt-4-1106-preview" },
+          { name: "gpt-3.5", provider: "recorded", model: "gpt-3.5-turbo-1106" },
+        ],
+        router: { fallback: "gpt-3.5" },
+      },
+      env: {},
+      logSink: { write: () => undefined },
+    });
+    cleanups.push(() => server.close());
+    const ask = (model: string, stream = false) =>
+      fetch(`${server.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          model,
+          stream,
+          messages: [{ role: "user", content: "Never recorded: what is 2 + 2?" }],
+        }),
+      });
+    const pinned = await ask("gpt-4");
+    expect(pinned.status).toBe(400);
+    const body = (await pinned.json()) as { error: { code: string; param: string; message: string } };
+    expect(body.error).toMatchObject({ code: "no_recorded_answer", param: "messages" });
+    expect(body.error.message).toContain("'gpt-4' is a recorded model");
+    expect((await ask("gpt-4", true)).status).toBe(400);
+    // The router path: its fallback fails the same way; never a 500 (today 502 provider_error).
+    const routed = await ask("gavel/auto");
+    expect([400, 502]).toContain(routed.status);
+  });
+
   it("a recorded model that is not in the outcomes: pool[i].model, listing the recorded ones", async () => {
     const error = await startGavelServer({
       config: { listen: { port: 0 }, pool: [{ name: "gpt-5", provider: "recorded", model: "gpt-5" }] },
