@@ -14,7 +14,13 @@ import { Hono, type MiddlewareHandler } from "hono";
 import { ZodError } from "zod";
 import { closeAbandoned } from "../../src/budget/abandoned.js";
 import type { Reservation, ScopeIds, Settlement, Usage } from "../../src/budget/index.js";
-import { costUsd, countToolTokens, usageFromMessage } from "../../src/budget/index.js";
+import {
+  costUsd,
+  countMessageTokens,
+  countOutputTokens,
+  countToolTokens,
+  usageFromMessage,
+} from "../../src/budget/index.js";
 import { releaseQuietly, type SharedTokenBudget, settleQuietly } from "../../src/budget/shared.js";
 import { BudgetExhaustedError, ConfigError, GavelError } from "../../src/errors.js";
 import type { LedgerScope, LedgerWriter } from "../../src/ledger/types.js";
@@ -33,6 +39,7 @@ import {
   invalidApiKey,
   invalidRequest,
   modelNotFound,
+  type OpenAIErrorBody,
   OpenAIHttpError,
   parseChatRequest,
   providerError,
@@ -54,6 +61,7 @@ import {
   type ServerLogger,
   type ServerMember,
   type ServerMetrics,
+  type ServerUpstream,
   type VirtualKey,
 } from "./types.js";
 
@@ -379,6 +387,30 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     app.get("/metrics", async (c) => c.body(await metrics.render(), 200, { "content-type": metrics.contentType }));
   }
 
+  /** Contexts of the requests the chat route counts itself; `countRequest` counts the others. */
+  const countedByChat = new WeakSet<object>();
+  if (metrics !== undefined) {
+    // First on /v1/*: also counts what the middleware refuses (413, 401, 429), /v1/models, and a
+    // chat request refused while draining (503).
+    app.use("/v1/*", async function countRequest(c, next) {
+      const started = performance.now();
+      await next();
+      if (countedByChat.has(c)) return;
+      const path = c.req.path;
+      const route = path === "/v1/chat/completions" ? "chat" : path.startsWith("/v1/models") ? "models" : "other";
+      const keyId = c.get("gavelKey")?.id;
+      try {
+        metrics.observe({
+          route,
+          status: c.res.status,
+          durationSeconds: (performance.now() - started) / 1000,
+          ...(keyId !== undefined && { keyId }),
+        });
+      } catch {
+        // Metrics must not fail the request.
+      }
+    });
+  }
   for (const handler of middleware) app.use("/v1/*", handler);
   app.use("/v1/*", async function gavelAuth(c, next) {
     if (keys === undefined) {
@@ -406,6 +438,7 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     const key = c.get("gavelKey") ?? ANONYMOUS_KEY;
     const requestId = c.get("requestId") ?? crypto.randomUUID();
     if (draining) return shuttingDown().toResponse();
+    countedByChat.add(c);
     let finish!: () => void;
     const done = new Promise<void>((resolve) => {
       finish = resolve;
@@ -481,7 +514,7 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     if (logPrompts) state.log.messages = request.messages;
     const stream = request.stream === true;
     state.observation.stream = stream;
-    const messages = toLangChainMessages(request.messages);
+    const messages = toLangChainMessages(request.messages); // also validates tool calls' arguments
     const user = request.user;
     if (user !== undefined) state.user = user;
     const scopes = budgets?.scopesFor(state.key, user);
@@ -494,6 +527,9 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     if (member === undefined) throw modelNotFound(request.model, modelIds);
     state.observation.path = "pinned";
     state.observation.member = member.name;
+    if (member.upstream !== undefined && !stream) {
+      return pinnedUpstream(state, request, messages, member, member.upstream, scopes);
+    }
     return pinned(state, request, messages, member, scopes);
   }
 
@@ -725,32 +761,11 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
         const pending = abandoned as Promise<AIMessage> | undefined; // assigned in onAbandoned
         if (pending === undefined) await releaseQuietly(budget, reservation);
         else {
-          // Abandoned (client gone, deadline, shutdown): the provider bills the reply it still
-          // generates. A client's leaving lets the call finish (up to the request's deadline), so it
-          // is charged at the usage of its reply; a call stopped at the deadline or on shutdown is
-          // charged the whole reservation (docs/budgets.md, "What is billed and what is settled").
-          const held = reservation;
-          const remaining = Math.max(1, Math.ceil(timeoutMs - (performance.now() - state.started)));
-          const timer = setTimeout(() => stopRequest(state, deadlineError(timeoutMs)), remaining);
-          timer.unref?.();
-          runningAbandoned.add(state);
-          trackSettlement(
-            closeAbandoned(budget, held, {
-              bill,
-              graceMs: remaining + 1_000,
-              late: pending.then(
-                (late) => usageFromMessage(late, messages, name),
-                () => undefined,
-              ),
-            })
-              .then((settlement) => {
-                if (settlement !== undefined) account(settlement.usage, settlement, true);
-              })
-              .finally(() => {
-                clearTimeout(timer);
-                runningAbandoned.delete(state);
-              }),
-          );
+          settleAbandonedCall(state, member, budget, reservation, {
+            bill,
+            late: pending.then((late) => usageFromMessage(late, messages, name)),
+            account,
+          });
         }
       }
       throw error;
@@ -773,6 +788,183 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     });
     complete(state, 200);
     return Response.json(completion, { headers });
+  }
+
+  /**
+   * Settle a non-streamed pinned call whose wait was abandoned (client gone, deadline, shutdown):
+   * the provider bills the reply it still generates. A client's leaving lets the call finish (up to
+   * the request's deadline), so it is charged at the usage of its reply; a call stopped at the
+   * deadline or on shutdown is charged the whole reservation (docs/budgets.md, "What is billed and
+   * what is settled"). The charge reaches the metrics (`settledLate`) once the request was counted.
+   */
+  function settleAbandonedCall(
+    state: ChatRequestState,
+    member: ServerMember,
+    budget: SharedTokenBudget,
+    held: Reservation,
+    how: {
+      bill: boolean;
+      late: Promise<Usage>;
+      account: (usage: Usage, settlement: Settlement | undefined, abandoned: boolean) => number;
+    },
+  ): void {
+    const remaining = Math.max(1, Math.ceil(timeoutMs - (performance.now() - state.started)));
+    const timer = setTimeout(() => stopRequest(state, deadlineError(timeoutMs)), remaining);
+    timer.unref?.();
+    runningAbandoned.add(state);
+    trackSettlement(
+      closeAbandoned(budget, held, {
+        bill: how.bill,
+        graceMs: remaining + 1_000,
+        late: how.late.catch(() => undefined),
+      })
+        .then((settlement) => {
+          if (settlement === undefined) return;
+          const usd = how.account(settlement.usage, settlement, true);
+          const { inputTokens, outputTokens } = settlement.usage;
+          if (inflight.has(state)) {
+            Object.assign(state.observation, { inputTokens, outputTokens, usd }); // counted when it ends
+            return;
+          }
+          try {
+            metrics?.settledLate?.({ member: member.name, keyId: state.key.id, inputTokens, outputTokens, usd });
+          } catch {
+            // Metrics must not fail the settlement.
+          }
+        })
+        .finally(() => {
+          clearTimeout(timer);
+          runningAbandoned.delete(state);
+        }),
+    );
+  }
+
+  /**
+   * The fast path of a pinned non-streamed call to a member with an OpenAI-compatible `upstream`:
+   * the validated body goes to `${baseURL}/chat/completions` as it is (the member's model, the
+   * output cap at most the member's, the member's key), and the provider's `chat.completion` comes
+   * back as it is (`model`: the member's name). Reserved, settled, charged and counted as
+   * {@link pinned} does, without building LangChain messages of the reply. Provider errors: 4xx
+   * pass through with the provider's body, except 401/403 (the key is the gateway's) → 502; 5xx and
+   * a failed connection → 502; the member's `timeoutMs` → 504.
+   */
+  async function pinnedUpstream(
+    state: ChatRequestState,
+    request: ChatCompletionRequest,
+    messages: BaseMessage[],
+    member: ServerMember,
+    upstream: ServerUpstream,
+    scopes: ScopeIds | undefined,
+  ): Promise<Response> {
+    const name = names.get(member.name) ?? member.name;
+    const cap = upstream.maxTokens;
+    const requested = request.max_completion_tokens ?? request.max_tokens ?? undefined;
+    const outputCap = requested !== undefined && (cap === undefined || requested < cap) ? requested : cap;
+    const body: Record<string, unknown> = { ...request, model: upstream.model };
+    if (cap !== undefined) {
+      if (typeof request.max_completion_tokens === "number") {
+        body.max_completion_tokens = Math.min(request.max_completion_tokens, cap);
+      }
+      if (typeof request.max_tokens === "number") body.max_tokens = Math.min(request.max_tokens, cap);
+      if (requested === undefined) body.max_tokens = cap;
+    }
+    if (typeof request.temperature !== "number" && upstream.temperature !== undefined) {
+      body.temperature = upstream.temperature;
+    }
+    const budget = budgets?.budgetFor(state.key);
+    let reservation: Reservation | undefined;
+    let promptTokens: number | undefined;
+    if (budget !== undefined) {
+      // Counted once per request: the reservation's count is also the estimate when no usage comes back.
+      const tools = (request.tools ?? []) as BindToolsInput[];
+      promptTokens = (await promptTokensOf(member.model, messages)) + countToolTokens(tools, name);
+      reservation = await budget.reserve({
+        model: name,
+        inputTokens: promptTokens,
+        maxOutputTokens: outputCap ?? DEFAULT_PINNED_MAX_TOKENS,
+        label: "server.answer",
+        ...(scopes !== undefined && { scopes }),
+      });
+    }
+    const usageOfCompletion = (completion: UpstreamCompletion): Usage => {
+      const reported = completion.usage;
+      const counted = () => countOutputTokens(replyOf(completion), name);
+      if (
+        reported !== undefined &&
+        reported !== null &&
+        isCount(reported.prompt_tokens) &&
+        isCount(reported.completion_tokens)
+      ) {
+        const allZero = reported.prompt_tokens === 0 && reported.completion_tokens === 0;
+        if (!allZero || counted() === 0) {
+          return { inputTokens: reported.prompt_tokens, outputTokens: reported.completion_tokens, estimated: false };
+        }
+      }
+      return {
+        inputTokens: promptTokens ?? countMessageTokens(messages, name),
+        outputTokens: counted(),
+        estimated: true,
+      };
+    };
+    const account = (usage: Usage, settlement: Settlement | undefined, abandoned = false) => {
+      const usd = settlement?.usd ?? costUsd(member.price, usage);
+      recordCharge(state, member, usage, usd, scopes, {
+        ...(reservation !== undefined && { reservationId: reservation.id }),
+        abandoned,
+      });
+      return usd;
+    };
+    const url = `${upstream.baseURL.replace(/\/+$/, "")}/chat/completions`;
+    const payload = JSON.stringify(body);
+    // The call runs on `hardStop` (and the member's timeout): a client that leaves stops the wait, not the call.
+    const callSignal =
+      upstream.timeoutMs === undefined
+        ? state.hardStop.signal
+        : AbortSignal.any([state.hardStop.signal, AbortSignal.timeout(upstream.timeoutMs)]);
+    let abandoned: Promise<UpstreamCompletion> | undefined;
+    let completion: UpstreamCompletion;
+    try {
+      completion = await runWithDeadline(() => callUpstream(url, upstream.apiKey, payload, callSignal, member.name), {
+        signal: state.controller.signal,
+        onAbandoned: (pending) => {
+          abandoned = pending;
+        },
+      });
+    } catch (error) {
+      if (reservation !== undefined && budget !== undefined) {
+        const pending = abandoned as Promise<UpstreamCompletion> | undefined; // assigned in onAbandoned
+        if (pending === undefined) await releaseQuietly(budget, reservation);
+        else {
+          settleAbandonedCall(state, member, budget, reservation, {
+            bill: billAbandonedCalls(member),
+            late: pending.then(usageOfCompletion),
+            account,
+          });
+        }
+      }
+      throw error;
+    }
+    const usage = usageOfCompletion(completion);
+    const settlement =
+      reservation !== undefined && budget !== undefined ? await settleQuietly(budget, reservation, usage) : undefined;
+    const usd = account(usage, settlement);
+    Object.assign(state.observation, { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, usd });
+    if (logPrompts) state.log.answer = completion.choices[0]?.message?.content ?? "";
+    const answer = {
+      ...completion,
+      model: member.name,
+      ...((completion.usage === undefined || completion.usage === null) && {
+        usage: {
+          prompt_tokens: usage.inputTokens,
+          completion_tokens: usage.outputTokens,
+          total_tokens: usage.inputTokens + usage.outputTokens,
+        },
+      }),
+    };
+    complete(state, 200);
+    return new Response(JSON.stringify(answer), {
+      headers: { "content-type": "application/json", [WINNER_HEADER]: member.name },
+    });
   }
 
   /**
@@ -1091,6 +1283,88 @@ function toolChunkAsContent(chunk: AIMessageChunk): AIMessageChunk {
     tool_call_chunks: [],
     response_metadata: { ...chunk.response_metadata, ...(finish !== undefined && { finish_reason: "stop" }) },
   }) as AIMessageChunk;
+}
+
+/** A provider's `chat.completion`, as far as the fast path reads it (the rest passes through). */
+interface UpstreamCompletion {
+  choices: Array<{
+    message?: {
+      content?: string | null;
+      tool_calls?: Array<{ id?: string; function?: { name?: string; arguments?: string } }>;
+    };
+  }>;
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  [field: string]: unknown;
+}
+
+/**
+ * POST `payload` to an OpenAI-compatible `url` (global `fetch`: undici, keep-alive). A provider's
+ * 4xx passes through with its own body, except 401/403 (the gateway's key was refused) → 502;
+ * 5xx and an unreadable answer → 502.
+ */
+async function callUpstream(
+  url: string,
+  apiKey: string | undefined,
+  payload: string,
+  signal: AbortSignal,
+  member: string,
+): Promise<UpstreamCompletion> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json",
+      ...(apiKey !== undefined && { authorization: `Bearer ${apiKey}` }),
+    },
+    body: payload,
+    signal,
+  });
+  const text = await response.text();
+  if (!response.ok) {
+    const status = response.status;
+    if (status < 400 || status >= 500 || status === 401 || status === 403) throw providerError(member, status);
+    const error = parsedJson(text)?.error as Record<string, unknown> | undefined;
+    throw new OpenAIHttpError(status, {
+      message:
+        typeof error?.message === "string"
+          ? error.message
+          : `The provider of '${member}' refused the request (HTTP ${status}).`,
+      type: (typeof error?.type === "string"
+        ? error.type
+        : "invalid_request_error") as OpenAIErrorBody["error"]["type"],
+      code: typeof error?.code === "string" ? error.code : null,
+      param: typeof error?.param === "string" ? error.param : null,
+    });
+  }
+  const completion = parsedJson(text);
+  if (completion === undefined || !Array.isArray(completion.choices)) throw providerError(member);
+  return completion as UpstreamCompletion;
+}
+
+function parsedJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A provider's reply as `countOutputTokens` reads it (content and tool calls). */
+function replyOf(completion: UpstreamCompletion): Pick<AIMessage, "content" | "tool_calls"> {
+  const message = completion.choices[0]?.message;
+  const tool_calls = (message?.tool_calls ?? []).map((call) => ({
+    name: call.function?.name ?? "",
+    args: (parsedJson(call.function?.arguments ?? "") ?? {}) as Record<string, unknown>,
+    ...(call.id !== undefined && { id: call.id }),
+  }));
+  return { content: message?.content ?? "", tool_calls };
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0;
 }
 
 /** The HTTP status a provider answered with, on the error or its causes. */
