@@ -10,11 +10,13 @@
  * Set-up, three processes so the gateway's process does only the gateway's work:
  * - the provider: the loopback OpenAI-compatible test server (tests/helpers/openaiServer.ts),
  *   answering at once with a fixed reply and reported usage (no generation time, no tokenizer);
- * - the gateway: `createGavelApp` + `serveGavelApp`, one member (`ChatOpenAI` → the provider), in
- *   two configurations on two ports: **full** (a config key, an in-process budget far above what
- *   the run spends — so every call is counted, reserved and settled —, Prometheus metrics, the JSON
- *   logger formatting every line into a sink that discards it, request id, body limit, rate limit)
- *   and **bare** (no keys, budgets, metrics, logs or middleware);
+ * - the gateway: `createGavelApp` + `serveGavelApp`, one member (`ChatOpenAI` → the provider, with
+ *   its `upstream`, so pinned non-streamed calls take the fetch fast path), in three configurations
+ *   on three ports: **full** (a config key, an in-process budget far above what the run spends — so
+ *   every call is counted, reserved and settled —, Prometheus metrics, the JSON logger formatting
+ *   every line into a sink that discards it, request id, body limit, rate limit), **bare** (no keys,
+ *   budgets, metrics, logs or middleware) and **langchain** (full, but the member without
+ *   `upstream`: every call goes through `ChatOpenAI.invoke`, the path before the fast path);
  * - this process: the clients (`node:http` with keep-alive).
  *
  * Latency: one request at a time, non-streaming, alternating blocks of direct and gateway requests
@@ -66,11 +68,12 @@ async function serveRole(role: Role): Promise<void> {
       import("../adapters/server/logger.js"),
       import("../adapters/server/middleware.js"),
     ]);
-    const members = () => [
+    const members = (fastPath = true) => [
       {
         name: "mini",
         provider: "openai",
         price: PRICE,
+        ...(fastPath && { upstream: { baseURL: providerURL, apiKey: "bench", model: "gpt-4o-mini", maxTokens: 64 } }),
         model: new ChatOpenAI({
           model: "gpt-4o-mini",
           apiKey: "bench",
@@ -80,22 +83,25 @@ async function serveRole(role: Role): Promise<void> {
         }),
       },
     ];
-    const serverMetrics = metrics.createServerMetrics();
-    const full = app.createGavelApp({
-      members: members(),
-      keys: keys.createKeyVerifier({
-        keys: [{ name: "bench", keyEnv: "BENCH_KEY", budget: { maxUsd: 1_000_000 }, requestsPerMinute: 100_000_000 }],
-        env: { BENCH_KEY: KEY },
-      }),
-      budgets: budgets.createServerBudgets(),
-      metrics: serverMetrics,
-      logger: logger.createJsonLogger({ write: { write: () => true } }),
-      middleware: [middleware.createRequestId(), middleware.createBodyLimit()],
-      keyedMiddleware: [middleware.createRateLimit({ metrics: serverMetrics })],
-    });
+    const fullApp = (fastPath: boolean) => {
+      const serverMetrics = metrics.createServerMetrics();
+      return app.createGavelApp({
+        members: members(fastPath),
+        keys: keys.createKeyVerifier({
+          keys: [{ name: "bench", keyEnv: "BENCH_KEY", budget: { maxUsd: 1_000_000 }, requestsPerMinute: 100_000_000 }],
+          env: { BENCH_KEY: KEY },
+        }),
+        budgets: budgets.createServerBudgets(),
+        metrics: serverMetrics,
+        logger: logger.createJsonLogger({ write: { write: () => true } }),
+        middleware: [middleware.createRequestId(), middleware.createBodyLimit()],
+        keyedMiddleware: [middleware.createRateLimit({ metrics: serverMetrics })],
+      });
+    };
     const bare = app.createGavelApp({ members: members() });
-    const fullServer = await server.serveGavelApp(full, { port: 0 });
+    const fullServer = await server.serveGavelApp(fullApp(true), { port: 0 });
     const bareServer = await server.serveGavelApp(bare, { port: 0 });
+    const langchainServer = await server.serveGavelApp(fullApp(false), { port: 0 });
     // The gateway process's CPU time so far (user + system, ms), for the CPU cost per request.
     const control = createServer((_request, response) => {
       const { user, system } = process.cpuUsage();
@@ -106,9 +112,12 @@ async function serveRole(role: Role): Promise<void> {
     closers.push(
       () => fullServer.close({ timeoutMs: 1_000 }),
       () => bareServer.close({ timeoutMs: 1_000 }),
+      () => langchainServer.close({ timeoutMs: 1_000 }),
       () => new Promise<void>((resolve) => control.close(() => resolve())),
     );
-    process.stdout.write(`READY ${JSON.stringify({ full: fullServer.url, bare: bareServer.url, cpu })}\n`);
+    process.stdout.write(
+      `READY ${JSON.stringify({ full: fullServer.url, bare: bareServer.url, langchain: langchainServer.url, cpu })}\n`,
+    );
   }
   process.stdin.resume();
   process.stdin.on("end", () => {
@@ -222,18 +231,20 @@ export async function run(): Promise<BenchResult[]> {
     const direct = new URL(`${providerURL}/chat/completions`);
     const full = new URL(`${gateway.urls.full}/v1/chat/completions`);
     const bare = new URL(`${gateway.urls.bare}/v1/chat/completions`);
+    const langchain = new URL(`${gateway.urls.langchain}/v1/chat/completions`);
     const targets = [
       { name: "direct", url: direct, withKey: false },
       { name: "full", url: full, withKey: true },
       { name: "bare", url: bare, withKey: false },
+      { name: "langchain", url: langchain, withKey: true },
     ] as const;
     for (const target of targets) await latencies(target.url, target.withKey, WARMUP_REQUESTS);
     await throughput(full, true, 1_000);
 
-    const p50: Record<string, number[]> = { direct: [], full: [], bare: [] };
-    const p99: Record<string, number[]> = { direct: [], full: [], bare: [] };
-    const rps: Record<string, number[]> = { direct: [], full: [], bare: [] };
-    const cpuPerRequest: Record<string, number[]> = { full: [], bare: [] };
+    const p50: Record<string, number[]> = { direct: [], full: [], bare: [], langchain: [] };
+    const p99: Record<string, number[]> = { direct: [], full: [], bare: [], langchain: [] };
+    const rps: Record<string, number[]> = { direct: [], full: [], bare: [], langchain: [] };
+    const cpuPerRequest: Record<string, number[]> = { full: [], bare: [], langchain: [] };
     const cpuUrl = gateway.urls.cpu ?? "";
     for (let round = 0; round < ROUNDS; round += 1) {
       for (const target of targets) {
@@ -248,7 +259,7 @@ export async function run(): Promise<BenchResult[]> {
         if (target.name !== "direct") cpuPerRequest[target.name]?.push(((await gatewayCpuMs(cpuUrl)) - before) / count);
       }
     }
-    const added = (name: "full" | "bare", of: Record<string, number[]>) =>
+    const added = (name: "full" | "bare" | "langchain", of: Record<string, number[]>) =>
       median((of[name] ?? []).map((value, round) => value - (of.direct?.[round] ?? Number.NaN)));
     const details = {
       rounds: ROUNDS,
@@ -272,6 +283,13 @@ export async function run(): Promise<BenchResult[]> {
       { name: "server.added.pinned_bare.p50", value: added("bare", p50), unit: "ms", details },
       { name: "server.added.pinned_bare.p99", value: added("bare", p99), unit: "ms", details },
       {
+        name: "server.added.pinned_langchain.p50",
+        value: added("langchain", p50),
+        unit: "ms",
+        details: { ...details, note: "full, through ChatOpenAI.invoke (no fast path): the path before it" },
+      },
+      { name: "server.added.pinned_langchain.p99", value: added("langchain", p99), unit: "ms", details },
+      {
         name: "server.throughput.pinned",
         value: median(rps.full ?? []),
         unit: "requests/s",
@@ -279,6 +297,12 @@ export async function run(): Promise<BenchResult[]> {
         details,
       },
       { name: "server.throughput.pinned_bare", value: median(rps.bare ?? []), unit: "requests/s", details },
+      {
+        name: "server.throughput.pinned_langchain",
+        value: median(rps.langchain ?? []),
+        unit: "requests/s",
+        details,
+      },
       { name: "server.throughput.direct", value: median(rps.direct ?? []), unit: "requests/s", details },
       {
         name: "server.gateway_cpu_per_request.pinned",
@@ -289,6 +313,12 @@ export async function run(): Promise<BenchResult[]> {
       {
         name: "server.gateway_cpu_per_request.pinned_bare",
         value: median(cpuPerRequest.bare ?? []),
+        unit: "ms",
+        details,
+      },
+      {
+        name: "server.gateway_cpu_per_request.pinned_langchain",
+        value: median(cpuPerRequest.langchain ?? []),
         unit: "ms",
         details,
       },

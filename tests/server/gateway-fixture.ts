@@ -55,6 +55,13 @@ export interface GatewayOptions {
   /** The "test" key's budget. Default `{ maxUsd: 1 }`. */
   budget?: BudgetLimits;
   app?: Partial<GavelAppOptions>;
+  /**
+   * Give the members their `upstream` (the provider, key "provider-key"), so pinned non-streamed
+   * calls take the fetch fast path. Default false: every call goes through `ChatOpenAI`.
+   */
+  fastPath?: boolean;
+  /** The members' `upstream.timeoutMs` (with `fastPath`). */
+  upstreamTimeoutMs?: number;
 }
 
 /** Start the loopback provider and the gateway over two members, "mini" (gpt-4o-mini) and "large" (gpt-4o). */
@@ -80,6 +87,15 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     }),
     price,
     provider: "openai",
+    ...(options.fastPath === true && {
+      upstream: {
+        baseURL: provider.baseURL,
+        apiKey: "provider-key",
+        model,
+        maxTokens: 256,
+        ...(options.upstreamTimeoutMs !== undefined && { timeoutMs: options.upstreamTimeoutMs }),
+      },
+    }),
   });
   const keys = createKeyVerifier({
     keys: [
