@@ -462,12 +462,16 @@ function createRecordedLoader(baseDirectory: string): RecordedLoader {
           ]);
         const index = await loadOutcomeIndex(path === "" ? {} : { path });
         const lookup = createPromptLookup(index);
-        /** A prompt the member has no record for is the client's 400 (never retried), not the gateway's 500. */
+        /**
+         * A prompt the member has no record for is the client's 400 (never retried), not the
+         * gateway's 500. Built from one fields object, so the gateway's rebuilt copies (the
+         * request's `max_tokens`, from `lc_kwargs`) keep the member's name.
+         */
         class ServedRecordedChatModel extends RecordedChatModel {
           readonly memberName: string;
-          constructor(memberName: string, model: string) {
-            super({ model, index, lookup });
-            this.memberName = memberName;
+          constructor(fields: ConstructorParameters<typeof RecordedChatModel>[0] & { memberName: string }) {
+            super(fields);
+            this.memberName = fields.memberName;
           }
           override async _generate(...args: Parameters<InstanceType<typeof RecordedChatModel>["_generate"]>) {
             try {
@@ -480,7 +484,8 @@ function createRecordedLoader(baseDirectory: string): RecordedLoader {
         }
         return {
           models: index.models,
-          build: (model: string, memberName: string) => new ServedRecordedChatModel(memberName, model),
+          build: (model: string, memberName: string) =>
+            new ServedRecordedChatModel({ model, index, lookup, memberName }),
         };
       })();
       pools.set(path, pool);

@@ -215,6 +215,16 @@ describe("startGavelServer: secrets by environment variable name", () => {
     expect(body.error).toMatchObject({ code: "no_recorded_answer", param: "messages" });
     expect(body.error.message).toContain("'gpt-4' is a recorded model");
     expect((await ask("gpt-4", true)).status).toBe(400);
+    // With max_tokens the gateway answers from a rebuilt copy of the member: it keeps its name and its answers.
+    const capped = (content: string) =>
+      fetch(`${server.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-4", max_tokens: 300, messages: [{ role: "user", content }] }),
+      });
+    expect((await capped("Write a function to multiply two integers.")).status).toBe(200);
+    const cappedMiss = (await (await capped("Never recorded either.")).json()) as { error: { message: string } };
+    expect(cappedMiss.error.message).toContain("'gpt-4' is a recorded model");
     // The router path: its fallback fails the same way; never a 500 (today 502 provider_error).
     const routed = await ask("gavel/auto");
     expect([400, 502]).toContain(routed.status);
