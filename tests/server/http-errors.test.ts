@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createGavelApp } from "../../adapters/server/app.js";
+import { createBodyLimit, createRateLimit, createRequestId } from "../../adapters/server/middleware.js";
 import { BUDGET_REMAINING_HEADER, BUDGET_RESETS_HEADER } from "../../adapters/server/openai.js";
 import type { RequestObservation, ServerMetrics } from "../../adapters/server/types.js";
 import { countTextTokens } from "../../src/budget/index.js";
@@ -381,6 +382,57 @@ describe("what the gateway reports", () => {
       const body = (await response.json()) as ErrorBody;
       expect(body.error).toMatchObject({ type: "server_error", code: "internal_error" });
       expect(JSON.stringify(body)).not.toContain("/srv/secret");
+    } finally {
+      await own.close();
+    }
+  });
+});
+
+describe("every request is counted", () => {
+  it("refused before the chat route (413, 401, 429), /v1/models, and a chat request refused while draining (503): once each", async () => {
+    const observed: RequestObservation[] = [];
+    const metrics: ServerMetrics = {
+      observe: (observation) => observed.push(observation),
+      rejected: () => undefined,
+      render: async () => "",
+      contentType: "text/plain",
+    };
+    const own = await startGateway({
+      answer: () => "Paris.",
+      app: {
+        metrics,
+        middleware: [createRequestId(), createBodyLimit({ maxBytes: 1_000 })],
+        keyedMiddleware: [createRateLimit({ requestsPerMinute: 2, metrics })],
+      },
+    });
+    try {
+      const chat = (key: string | undefined, content = "Capital of France?") =>
+        fetch(`${own.baseURL}/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...(key !== undefined && { authorization: `Bearer ${key}` }) },
+          body: JSON.stringify({ model: "mini", messages: [{ role: "user", content }] }),
+        });
+      // Two requests a minute: /v1/models takes one (the rate limit covers /v1/*), the first answered chat the other.
+      const models = await fetch(`${own.baseURL}/models`, { headers: { authorization: `Bearer ${TEST_KEY}` } });
+      const statuses = [models.status];
+      statuses.push((await chat(undefined)).status);
+      statuses.push((await chat(TEST_KEY, "x".repeat(2_000))).status);
+      statuses.push((await chat(TEST_KEY)).status);
+      statuses.push((await chat(TEST_KEY)).status);
+      await own.gateway.drain(100);
+      statuses.push((await chat(BROKE_KEY)).status);
+      expect(statuses).toEqual([200, 401, 413, 200, 429, 503]);
+      expect(observed.map((observation) => [observation.route, observation.status])).toEqual([
+        ["models", 200],
+        ["chat", 401],
+        ["chat", 413],
+        ["chat", 200],
+        ["chat", 429],
+        ["chat", 503],
+      ]);
+      expect(observed[3]).toMatchObject({ path: "pinned", member: "mini" });
+      expect(observed[4]?.keyId).toBe(observed[3]?.keyId);
+      expect(observed.every((observation) => observation.durationSeconds >= 0)).toBe(true);
     } finally {
       await own.close();
     }

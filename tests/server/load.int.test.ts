@@ -337,19 +337,19 @@ describe("gavel serve under load (1,000 requests, 100 concurrent, loopback provi
     expect(sum(text, "gavel_inflight_streams")).toBe(0);
     expect(sum(text, "gavel_auctions_total", { path: "pinned" })).toBe(TOTAL);
     expect(sum(text, "gavel_request_duration_seconds_count", { route: "chat" })).toBe(TOTAL);
-    // Known gap (reported to CORE): a non-streamed call whose client left is settled after its
-    // request was counted (at the reservation, or the late reply's usage), so that charge is not in
-    // gavel_usd_total / gavel_tokens_total. Everything charged while its request was open is.
+    // Every charge reaches gavel_usd_total / gavel_tokens_total, also a non-streamed call whose
+    // client left, settled after its request was counted (at the reservation, or the late reply's usage).
     const late = charges.filter((charge) => {
       const task = Number(String(charge.metadata?.requestId ?? "").replace("load-", ""));
       return planOf(task).leave === "mid-generation" && charge.metadata?.abandoned === true;
     });
     const lateUsd = late.reduce((total, charge) => total + charge.usd, 0);
-    const metricUsd = sum(text, "gavel_usd_total", { key: KEY_ID });
-    expect(metricUsd).toBeCloseTo(chargedTotal - lateUsd, 9);
+    expect(late.length).toBeGreaterThan(0); // the case the metrics once missed did occur
+    expect(sum(text, "gavel_usd_total", { key: KEY_ID })).toBeCloseTo(chargedTotal, 9);
     const chargedOutput = charges.reduce((total, charge) => total + charge.outputTokens, 0);
-    const lateOutput = late.reduce((total, charge) => total + charge.outputTokens, 0);
-    expect(sum(text, "gavel_tokens_total", { key: KEY_ID, direction: "output" })).toBe(chargedOutput - lateOutput);
+    const chargedInput = charges.reduce((total, charge) => total + charge.inputTokens, 0);
+    expect(sum(text, "gavel_tokens_total", { key: KEY_ID, direction: "output" })).toBe(chargedOutput);
+    expect(sum(text, "gavel_tokens_total", { key: KEY_ID, direction: "input" })).toBe(chargedInput);
     console.info("load test", {
       answered,
       refused,
@@ -361,7 +361,7 @@ describe("gavel serve under load (1,000 requests, 100 concurrent, loopback provi
         mean: streamSlack.reduce((a, b) => a + b, 0) / streamSlack.length,
       },
       leftMidGeneration,
-      usdNotInMetrics: lateUsd,
+      usdSettledLate: lateUsd,
     });
   });
 });
