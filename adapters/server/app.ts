@@ -201,6 +201,11 @@ interface Target {
  * | `user` | the budget scopes (`budgets.scopesFor(key, user)`) | the same |
  * | `n` | only 1 | only 1 |
  *
+ * A pinned non-streamed request to a member with an `upstream` (an OpenAI-compatible endpoint:
+ * `openai` and `ollama` members) skips LangChain: its validated body goes to the provider as it is
+ * (the member's model and key; `max_tokens` / `max_completion_tokens` capped at the member's cap)
+ * and the provider's completion comes back as it is. Streams always take the LangChain path.
+ *
  * Every response names the member that answered (`model`, `x-gavel-winner`); a routed one also
  * carries `x-gavel-auction-id`. A stream's headers go out with its first chunk, so an error before
  * it is a plain OpenAI error, one after it is the stream's last event before `data: [DONE]`.

@@ -121,7 +121,13 @@ export interface ServerMetrics {
    * non-streamed call whose client left, settled when its reply arrives): added to the token and
    * USD counters only, not to the request counts.
    */
-  settledLate?(charge: { member: string; keyId?: string; inputTokens: number; outputTokens: number; usd: number }): void;
+  settledLate?(charge: {
+    member: string;
+    keyId?: string;
+    inputTokens: number;
+    outputTokens: number;
+    usd: number;
+  }): void;
   /** A streamed response started sending (the `gavel_inflight_streams` gauge goes up by one). */
   streamOpened?(): void;
   /** A streamed response ended, finished or abandoned (the gauge goes down by one). Call once per `streamOpened`. */

@@ -24,8 +24,9 @@ function client(baseURL: string): OpenAI {
 function recordingLedger(charges: ChargeInput[]): LedgerWriter {
   return {
     recordAuction: async () => undefined,
-    recordCharge: async (charge) => {
+    recordCharge: async (charge: ChargeInput) => {
       charges.push(charge);
+      return String(charges.length);
     },
   } as unknown as LedgerWriter;
 }
