@@ -925,7 +925,7 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     const callSignal =
       upstream.timeoutMs === undefined
         ? state.hardStop.signal
-        : AbortSignal.any([state.hardStop.signal, AbortSignal.timeout(upstream.timeoutMs)]);
+        : eitherSignal(state.hardStop.signal, AbortSignal.timeout(upstream.timeoutMs));
     let abandoned: Promise<UpstreamCompletion> | undefined;
     let completion: UpstreamCompletion;
     try {
@@ -1288,6 +1288,17 @@ function toolChunkAsContent(chunk: AIMessageChunk): AIMessageChunk {
     tool_call_chunks: [],
     response_metadata: { ...chunk.response_metadata, ...(finish !== undefined && { finish_reason: "stop" }) },
   }) as AIMessageChunk;
+}
+
+/** A signal aborted with the first of `a`, `b` to abort (`AbortSignal.any`, which Node 20.0–20.2 lack). */
+function eitherSignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  if (typeof AbortSignal.any === "function") return AbortSignal.any([a, b]);
+  const controller = new AbortController();
+  for (const signal of [a, b]) {
+    if (signal.aborted) controller.abort(signal.reason);
+    else signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+  }
+  return controller.signal;
 }
 
 /** A provider's `chat.completion`, as far as the fast path reads it (the rest passes through). */
