@@ -280,7 +280,11 @@ export function createServerBudgets(options: ServerBudgetsOptions = {}): ServerB
     if (start !== undefined && store === undefined) dropPastWindows(entryFor(key), start);
     const suffix = start === undefined ? "" : `:${new Date(start).toISOString()}`;
     const scopes: ScopeIds = { run: `key:${key.id}${suffix}` };
-    if (user !== undefined && user !== "") scopes.thread = `user:${key.id}:${userAccountId(user)}${suffix}`;
+    // A user gets an account only when the key has a per-user limit: every distinct `user` a client
+    // sends is an account, so a key without one must not grow memory (or a store) per user.
+    if (user !== undefined && user !== "" && limitsOf(key).thread !== undefined) {
+      scopes.thread = `user:${key.id}:${userAccountId(user)}${suffix}`;
+    }
     return scopes;
   };
 

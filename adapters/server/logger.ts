@@ -32,7 +32,7 @@ const SECRET_NAME =
   /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api[-_]?key|apikey|bearer|key|presented|secret|client[-_]?secret|password|passwd|access[-_]?token|refresh[-_]?token|id[-_]?token|token)$|secret|password|api[-_]?key|apikey|authorization/i;
 
 /** Bearer credentials and OpenAI-style keys inside a string value are replaced by `[redacted]`. */
-const SECRET_VALUE = /\bBearer\s+[^\s"',;]+|\bsk-[A-Za-z0-9_-]{8,}/gi;
+const SECRET_VALUE = /\bBearer\s+[^\s"',;]+|\bsk-[A-Za-z0-9_-]{8,}|\bgvl-[A-Za-z0-9_-]{16,}/gi;
 
 /** Names the logger sets itself; a field with one of them is written as `field.<name>`. */
 const RESERVED = new Set(["time", "level", "event"]);

@@ -115,6 +115,13 @@ describe("server budgets: a user's budget", () => {
     await budgets.close();
   });
 
+  it("a key without a per-user limit opens no account per user (a client's user ids cannot grow memory)", () => {
+    const budgets = createServerBudgets({ defaults: { keyBudget: { maxTokens: 1_000 } } });
+    const key = { id: "k", name: "k" };
+    expect(budgets.scopesFor(key, "alice")).toEqual({ run: "key:k" });
+    expect(budgets.scopesFor({ ...key, userBudget: { maxTokens: 10 } }, "alice").thread).toBe("user:k:alice");
+  });
+
   it("a user id that is long or holds control characters gets a hashed account, never the raw text", () => {
     const budgets = createServerBudgets({ defaults: { userBudget: { maxTokens: 10 } } });
     const key: VirtualKey = { id: "k", name: "k" };

@@ -37,6 +37,7 @@ describe("createJsonLogger", () => {
       password: "p",
       keyId: "team-a",
       message: "provider said: invalid key sk-abcdefghijklmnop, header was Bearer abc.def (rejected)",
+      prompt: "my gateway key is gvl-0123456789abcdefghijKLMN_-xy, keep it",
       error: Object.assign(new Error("401 from provider with Bearer zzz"), { code: "invalid_api_key" }),
     });
     const line = lines[0] ?? "";
@@ -50,6 +51,7 @@ describe("createJsonLogger", () => {
       '"p"',
       '"s"',
       '"k"',
+      "gvl-0123456789",
     ]) {
       expect(line).not.toContain(secret);
     }
