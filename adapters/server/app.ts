@@ -389,7 +389,16 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
   app.get("/health", (c) => c.json({ status: "ok" }));
   app.get("/ready", (c) => (draining ? c.json({ status: "draining" }, 503) : c.json({ status: "ready" })));
   if (metrics !== undefined) {
-    app.get("/metrics", async (c) => c.body(await metrics.render(), 200, { "content-type": metrics.contentType }));
+    app.get("/metrics", async (c) => {
+      // With keys, the metrics (key ids, spend) need a valid gateway key too.
+      if (keys !== undefined) {
+        const header = c.req.header("authorization");
+        const presented = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+        if (presented === undefined) return invalidApiKey(header !== undefined).toResponse();
+        if ((await keys.verify(presented)) === undefined) return invalidApiKey(true).toResponse();
+      }
+      return c.body(await metrics.render(), 200, { "content-type": metrics.contentType });
+    });
   }
 
   /** Contexts of the requests the chat route counts itself; `countRequest` counts the others. */
@@ -434,7 +443,13 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
 
   app.get("/v1/models", () => new Response(modelsBody, { headers: { "content-type": "application/json" } }));
   app.get("/v1/models/*", (c) => {
-    const id = decodeURIComponent(c.req.path.slice("/v1/models/".length));
+    const raw = c.req.path.slice("/v1/models/".length);
+    let id: string;
+    try {
+      id = decodeURIComponent(raw);
+    } catch {
+      id = raw; // a malformed escape names no model
+    }
     const model = modelEntries.find((entry) => entry.id === id);
     return model === undefined ? modelNotFound(id, modelIds).toResponse() : c.json(model);
   });
@@ -871,8 +886,13 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
         body.max_completion_tokens = Math.min(request.max_completion_tokens, cap);
       }
       if (typeof request.max_tokens === "number") body.max_tokens = Math.min(request.max_tokens, cap);
-      if (requested === undefined) body.max_tokens = cap;
     }
+    // The reserved cap always goes upstream: a provider never generates more than was reserved.
+    if (requested === undefined) body.max_tokens = outputCap ?? DEFAULT_PINNED_MAX_TOKENS;
+    // Never forwarded: `store`/`metadata` would keep the completion on the operator's account.
+    delete body.store;
+    delete body.metadata;
+    delete body.stream_options;
     if (typeof request.temperature !== "number" && upstream.temperature !== undefined) {
       body.temperature = upstream.temperature;
     }
@@ -983,6 +1003,8 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     const settings: Record<string, number> = {};
     const fields = member.model as unknown as Record<string, unknown>;
     if (requested !== undefined && (declared === undefined || requested < declared)) settings.maxTokens = requested;
+    // No cap anywhere: the reserved default goes upstream, so usage never exceeds the reservation.
+    else if (declared === undefined) settings.maxTokens = DEFAULT_PINNED_MAX_TOKENS;
     if (
       typeof request.temperature === "number" &&
       "temperature" in fields &&
@@ -1039,7 +1061,10 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     let gathered: AIMessageChunk | undefined;
     let closing: Promise<CompletionUsage | undefined> | undefined;
     const closeOnce = (how: "complete" | "abandoned" | "failed") => {
-      closing ??= plan.close(gathered, how);
+      if (closing === undefined) {
+        closing = plan.close(gathered, how);
+        trackSettlement(closing); // drain waits for it
+      }
       return closing;
     };
     const take = (chunk: AIMessageChunk) => {
@@ -1047,18 +1072,41 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
       return encoder.chunk(plan.toolAsContent ? toolChunkAsContent(chunk) : chunk);
     };
     let opened = false;
+    let pulling = false;
+    let streamController: ReadableStreamDefaultController<Uint8Array> | undefined;
     const ended = (status: number, error?: unknown) => {
+      signal.removeEventListener("abort", onStopped);
       if (opened) metrics?.streamClosed?.();
       opened = false;
       complete(state, status, error);
     };
+    // A deadline, shutdown or leaving client while no pull is pending (a client that stopped
+    // reading: the socket is backpressured, pull is not called): settle here, end the stream.
+    const onStopped = () => {
+      if (pulling) return; // the pending pull settles and ends the stream
+      const reason: unknown = signal.reason;
+      void closeOnce("abandoned").then(async () => {
+        const status =
+          reason instanceof RequestAborted && reason.why === "client" ? 499 : (await toHttpError(reason, state)).status;
+        ended(status, status >= 500 ? reason : undefined);
+        try {
+          streamController?.error(reason);
+        } catch {
+          // Already closed.
+        }
+      });
+    };
+    if (signal.aborted) queueMicrotask(onStopped);
+    else signal.addEventListener("abort", onStopped, { once: true });
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
+        streamController = controller;
         opened = true;
         metrics?.streamOpened?.();
         if (!first.done) controller.enqueue(bytes.encode(take(first.value)));
       },
       async pull(controller) {
+        pulling = true;
         try {
           // Read until there is something to send: a pull that enqueues nothing is not called again.
           for (;;) {
@@ -1082,7 +1130,11 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
           const reason = signal.aborted ? signal.reason : error;
           if (reason instanceof RequestAborted && reason.why === "client") {
             ended(499);
-            controller.close();
+            try {
+              controller.close();
+            } catch {
+              // Already ended.
+            }
             return;
           }
           // Headers are sent: the error goes in the stream, as OpenAI sends one.
@@ -1094,6 +1146,8 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
             // The client is gone.
           }
           ended(http.status, reason);
+        } finally {
+          pulling = false;
         }
       },
       async cancel(reason) {
@@ -1140,6 +1194,11 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
       return providerTimeout(member, DeadlineExceededError.isInstance(cause) ? cause.timeoutMs : undefined);
     }
     if (AuctionRouterError.isInstance(cause)) {
+      const inner = cause.errors;
+      // Every member refused the request itself (e.g. 400 no_recorded_answer): a retry cannot help.
+      if (inner.length > 0 && inner.every((e) => e instanceof OpenAIHttpError && e.status < 500)) {
+        return inner[inner.length - 1] as OpenAIHttpError;
+      }
       return cause.errors.every((inner) => DeadlineExceededError.isInstance(inner) || isTimeout(inner))
         ? providerTimeout(member)
         : providerError(member);
@@ -1184,6 +1243,19 @@ function checkMembers(members: readonly ServerMember[], timeoutMs: number): void
       );
     }
     seen.add(member.name);
+  }
+  // Budgets price a reservation by model id: two members of one model must share its price.
+  const priceOfModel = new Map<string, { name: string; price: ServerMember["price"] }>();
+  for (const [index, member] of members.entries()) {
+    const id = modelName(member.model);
+    const other = priceOfModel.get(id);
+    if (other === undefined) priceOfModel.set(id, { name: member.name, price: member.price });
+    else if (JSON.stringify(other.price) !== JSON.stringify(member.price)) {
+      throw configError(
+        `members[${index}].price`,
+        `member "${member.name}" calls model "${id}" as "${other.name}" does, at another price; the budgets price a model once: give both the same price`,
+      );
+    }
   }
   if (members.length === 0) throw configError("members", "give at least one member");
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_MS) {
