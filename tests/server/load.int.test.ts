@@ -328,7 +328,7 @@ describe("gavel serve under load (1,000 requests, 100 concurrent, loopback provi
     );
 
     // /metrics adds up.
-    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const text = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${KEY}` } })).text();
     expect(sum(text, "gavel_requests_total", { route: "chat" })).toBe(TOTAL);
     expect(sum(text, "gavel_requests_total", { route: "chat", status: "402" })).toBe(refused);
     expect(sum(text, "gavel_requests_total", { route: "chat", status: "200" })).toBeGreaterThanOrEqual(answered);
