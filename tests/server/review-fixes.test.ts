@@ -100,8 +100,8 @@ async function setup(
   };
 }
 
-function chat(gateway: GavelApp, body: Record<string, unknown>): Promise<Response> {
-  return gateway.app.fetch(
+async function chat(gateway: GavelApp, body: Record<string, unknown>): Promise<Response> {
+  return await gateway.app.fetch(
     new Request("http://gateway/v1/chat/completions", {
       method: "POST",
       headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
