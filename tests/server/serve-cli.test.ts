@@ -337,9 +337,14 @@ describe("gavel serve as a process, on the offline config", () => {
       if (child.exitCode === null) child.kill("SIGKILL");
     });
 
-    const [, url] = (await waitForOutput(child, /listening on (http:\/\/127\.0\.0\.1:\d+)/, stdout).catch((error) => {
+    // The banner may arrive in several chunks: wait for its last line before reading it.
+    await waitForOutput(child, /budgets: .*\n/, stdout).catch((error) => {
       throw new Error(`${error.message}\n${stderr}`);
-    })) as [string, string];
+    });
+    const [, url] = stdout.text.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/) as RegExpMatchArray as [
+      string,
+      string,
+    ];
     expect(stdout.text).toContain(
       "models: gavel/auto (the router), gpt-4 (recorded), gpt-3.5 (recorded), mixtral (recorded)",
     );
