@@ -697,14 +697,7 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
         ...(scopes !== undefined && { scopes }),
       });
     }
-    const account = (usage: Usage, settlement: Settlement | undefined, abandoned = false) => {
-      const usd = settlement?.usd ?? costUsd(member.price, usage);
-      recordCharge(state, member, usage, usd, scopes, {
-        ...(reservation !== undefined && { reservationId: reservation.id }),
-        abandoned,
-      });
-      return usd;
-    };
+    const account = pinnedAccount(state, member, scopes, reservation);
     const headers = { [WINNER_HEADER]: member.name };
 
     if (request.stream === true) {
@@ -762,39 +755,15 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
       });
     }
 
-    let abandoned: Promise<AIMessage> | undefined;
-    let reply: AIMessage;
-    try {
-      // The call runs on `hardStop`: a client that leaves stops the wait, not the call.
-      const upstream = state.hardStop.signal;
-      reply = await runWithDeadline(
-        () => runnable.invoke(messages, { ...callOptions, signal: upstream }) as Promise<AIMessage>,
-        {
-          signal: state.controller.signal,
-          onAbandoned: (pending) => {
-            abandoned = pending;
-          },
-        },
-      );
-    } catch (error) {
-      if (reservation !== undefined && budget !== undefined) {
-        const pending = abandoned as Promise<AIMessage> | undefined; // assigned in onAbandoned
-        if (pending === undefined) await releaseQuietly(budget, reservation);
-        else {
-          settleAbandonedCall(state, member, budget, reservation, {
-            bill,
-            late: pending.then((late) => usageFromMessage(late, messages, name)),
-            account,
-          });
-        }
-      }
-      throw error;
-    }
-    const usage = usageFromMessage(reply, messages, name);
-    const settlement =
-      reservation !== undefined && budget !== undefined ? await settleQuietly(budget, reservation, usage) : undefined;
-    const usd = account(usage, settlement);
-    Object.assign(state.observation, { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, usd });
+    // The call runs on `hardStop`: a client that leaves stops the wait, not the call.
+    const upstream = state.hardStop.signal;
+    const { result: reply, usage } = await callAndSettle(
+      state,
+      member,
+      { budget, reservation, bill, account },
+      () => runnable.invoke(messages, { ...callOptions, signal: upstream }) as Promise<AIMessage>,
+      (answer) => usageFromMessage(answer, messages, name),
+    );
     if (logPrompts) state.log.answer = textOf(reply.content);
     const completion = toChatCompletion(reply, {
       id: completionId(),
@@ -808,6 +777,67 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     });
     complete(state, 200);
     return Response.json(completion, { headers });
+  }
+
+  /** What a pinned call charges: its settlement (or the cost at the member's price), recorded in the ledger. */
+  function pinnedAccount(
+    state: ChatRequestState,
+    member: ServerMember,
+    scopes: ScopeIds | undefined,
+    reservation: Reservation | undefined,
+  ) {
+    return (usage: Usage, settlement: Settlement | undefined, abandoned = false): number => {
+      const usd = settlement?.usd ?? costUsd(member.price, usage);
+      recordCharge(state, member, usage, usd, scopes, {
+        ...(reservation !== undefined && { reservationId: reservation.id }),
+        abandoned,
+      });
+      return usd;
+    };
+  }
+
+  /**
+   * Run a non-streamed pinned call under the request's deadline and close its reservation: settled
+   * at the reply's usage; released when the call failed; when its wait was abandoned (client gone,
+   * deadline, shutdown), left to {@link settleAbandonedCall}. The LangChain path and the fast path
+   * both call it.
+   */
+  async function callAndSettle<T>(
+    state: ChatRequestState,
+    member: ServerMember,
+    held: {
+      budget: SharedTokenBudget | undefined;
+      reservation: Reservation | undefined;
+      bill: boolean;
+      account: (usage: Usage, settlement: Settlement | undefined, abandoned?: boolean) => number;
+    },
+    call: () => Promise<T>,
+    usageOf: (result: T) => Usage,
+  ): Promise<{ result: T; usage: Usage }> {
+    const { budget, reservation, bill, account } = held;
+    let abandoned: Promise<T> | undefined;
+    let result: T;
+    try {
+      result = await runWithDeadline(call, {
+        signal: state.controller.signal,
+        onAbandoned: (pending) => {
+          abandoned = pending;
+        },
+      });
+    } catch (error) {
+      if (reservation !== undefined && budget !== undefined) {
+        const pending = abandoned as Promise<T> | undefined; // assigned in onAbandoned
+        if (pending === undefined) await releaseQuietly(budget, reservation);
+        else settleAbandonedCall(state, member, budget, reservation, { bill, late: pending.then(usageOf), account });
+      }
+      throw error;
+    }
+    const usage = usageOf(result);
+    const settlement =
+      reservation !== undefined && budget !== undefined ? await settleQuietly(budget, reservation, usage) : undefined;
+    const usd = account(usage, settlement);
+    Object.assign(state.observation, { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, usd });
+    return { result, usage };
   }
 
   /**
@@ -931,14 +961,7 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
         estimated: true,
       };
     };
-    const account = (usage: Usage, settlement: Settlement | undefined, abandoned = false) => {
-      const usd = settlement?.usd ?? costUsd(member.price, usage);
-      recordCharge(state, member, usage, usd, scopes, {
-        ...(reservation !== undefined && { reservationId: reservation.id }),
-        abandoned,
-      });
-      return usd;
-    };
+    const account = pinnedAccount(state, member, scopes, reservation);
     const url = `${upstream.baseURL.replace(/\/+$/, "")}/chat/completions`;
     const payload = JSON.stringify(body);
     // The call runs on `hardStop` (and the member's timeout): a client that leaves stops the wait, not the call.
@@ -946,34 +969,13 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
       upstream.timeoutMs === undefined
         ? state.hardStop.signal
         : eitherSignal(state.hardStop.signal, AbortSignal.timeout(upstream.timeoutMs));
-    let abandoned: Promise<UpstreamCompletion> | undefined;
-    let completion: UpstreamCompletion;
-    try {
-      completion = await runWithDeadline(() => callUpstream(url, upstream.apiKey, payload, callSignal, member.name), {
-        signal: state.controller.signal,
-        onAbandoned: (pending) => {
-          abandoned = pending;
-        },
-      });
-    } catch (error) {
-      if (reservation !== undefined && budget !== undefined) {
-        const pending = abandoned as Promise<UpstreamCompletion> | undefined; // assigned in onAbandoned
-        if (pending === undefined) await releaseQuietly(budget, reservation);
-        else {
-          settleAbandonedCall(state, member, budget, reservation, {
-            bill: billAbandonedCalls(member),
-            late: pending.then(usageOfCompletion),
-            account,
-          });
-        }
-      }
-      throw error;
-    }
-    const usage = usageOfCompletion(completion);
-    const settlement =
-      reservation !== undefined && budget !== undefined ? await settleQuietly(budget, reservation, usage) : undefined;
-    const usd = account(usage, settlement);
-    Object.assign(state.observation, { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, usd });
+    const { result: completion, usage } = await callAndSettle(
+      state,
+      member,
+      { budget, reservation, bill: billAbandonedCalls(member), account },
+      () => callUpstream(url, upstream.apiKey, payload, callSignal, member.name),
+      usageOfCompletion,
+    );
     if (logPrompts) state.log.answer = completion.choices[0]?.message?.content ?? "";
     const answer = {
       ...completion,
