@@ -43,10 +43,31 @@ export function createWasmMemory(byteLength: number): WasmMemory | undefined {
     : new (wasmApi() as WasmApi).Memory({ initial: Math.ceil(byteLength / 65_536) });
 }
 
-/** The two kernels, bound to one memory. */
+/** The kernels, bound to one memory: float32 rows, and int8 rows with a float32 scale per row. */
 export interface DotKernels {
   dotsAll(matrix: number, query: number, out: number, rows: number, strideBytes: number): void;
   dotsListed(matrix: number, query: number, out: number, list: number, count: number, strideBytes: number): void;
+  /** `out[r] = f32(Σ matrix[r][c] · query[c]) · scales[r] · queryScale` over int8 rows (exact integer sum). */
+  dotsAllInt8(
+    matrix: number,
+    query: number,
+    out: number,
+    rows: number,
+    strideBytes: number,
+    scales: number,
+    queryScale: number,
+  ): void;
+  /** As `dotsAllInt8` for the rows `list[0..count)`: `out[i]` scores row `list[i]` (scale `scales[list[i]]`). */
+  dotsListedInt8(
+    matrix: number,
+    query: number,
+    out: number,
+    list: number,
+    count: number,
+    strideBytes: number,
+    scales: number,
+    queryScale: number,
+  ): void;
 }
 
 // Opcodes used below (WebAssembly core spec 2.0, SIMD prefix 0xfd).
@@ -77,6 +98,15 @@ const V128_CONST_ZERO = [SIMD, 0x0c, ...new Array<number>(16).fill(0)];
 const F32X4_EXTRACT_LANE = [SIMD, 0x1f];
 const F32X4_ADD = [SIMD, 0xe4, 0x01];
 const F32X4_MUL = [SIMD, 0xe6, 0x01];
+const I32X4_EXTRACT_LANE = [SIMD, 0x1b];
+const I16X8_EXTEND_LOW_I8X16_S = [SIMD, 0x87, 0x01];
+const I16X8_EXTEND_HIGH_I8X16_S = [SIMD, 0x88, 0x01];
+const I32X4_ADD = [SIMD, 0xae, 0x01];
+const I32X4_DOT_I16X8_S = [SIMD, 0xba, 0x01];
+const F32_LOAD = 0x2a;
+const F32_MUL = 0x94;
+const F32_CONVERT_I32_S = 0xb2;
+const F32 = 0x7d;
 
 function unsignedLeb(value: number): number[] {
   const bytes: number[] = [];
@@ -459,12 +489,203 @@ function dotsListedBody(): number[] {
   return [...locals, ...code];
 }
 
+/**
+ * The int8 kernels (`listed`: `dotsListedInt8`, else `dotsAllInt8`). Rows are int8, `strideBytes`
+ * a positive multiple of 16; per 16 bytes and row: one load, `i16x8.extend_{low,high}_i8x16_s`,
+ * two `i32x4.dot_i16x8_s` and two `i32x4.add` into the row's accumulator. The query's 16 bytes are
+ * loaded and widened once for the four rows scored together. Integer sums are exact (|sum| ≤
+ * 127² · strideBytes, far below 2³¹), so grouping rows changes nothing; the score is then
+ * `f32(sum) · scales[row] · queryScale`, two f32 multiplications in that order.
+ *
+ * Parameters: matrix, query, out, [list], count, strideBytes, scales (i32), queryScale (f32);
+ * locals after them: i, qp, rowEnd, p0..p3 (i32), then acc0..acc3, queryLow, queryHigh, lanes (v128).
+ */
+function int8Body(listed: boolean): number[] {
+  const shift = listed ? 1 : 0;
+  const [matrix, query, out, list] = [0, 1, 2, 3] as const;
+  const count = 3 + shift;
+  const strideBytes = 4 + shift;
+  const scales = 5 + shift;
+  const queryScale = 6 + shift;
+  const first = 7 + shift;
+  const [i, qp, rowEnd, p0, p1, p2, p3] = [0, 1, 2, 3, 4, 5, 6].map((offset) => first + offset) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const [acc0, acc1, acc2, acc3, queryLow, queryHigh, lanes] = [7, 8, 9, 10, 11, 12, 13].map(
+    (offset) => first + offset,
+  ) as [number, number, number, number, number, number, number];
+  const pointers = [p0, p1, p2, p3] as const;
+  const accumulators = [acc0, acc1, acc2, acc3] as const;
+  /** The row number of item `i + ahead` on the stack. */
+  const rowOf = (ahead: number): number[] =>
+    listed
+      ? [LOCAL_GET, list, LOCAL_GET, i, I32_CONST, 2, I32_SHL, I32_ADD, I32_LOAD, 2, ahead * 4]
+      : [LOCAL_GET, i, I32_CONST, ahead, I32_ADD];
+  const pointerAt = (pointer: number, ahead: number): number[] => [
+    LOCAL_GET,
+    matrix,
+    ...rowOf(ahead),
+    LOCAL_GET,
+    strideBytes,
+    I32_MUL,
+    I32_ADD,
+    LOCAL_SET,
+    pointer,
+  ];
+  /** `acc += dot(low(row), queryLow) + dot(high(row), queryHigh)` for the 16 bytes at `pointer`. */
+  const accumulate = (pointer: number, acc: number): number[] => [
+    LOCAL_GET,
+    acc,
+    LOCAL_GET,
+    pointer,
+    ...V128_LOAD,
+    4,
+    0,
+    LOCAL_TEE,
+    lanes,
+    ...I16X8_EXTEND_LOW_I8X16_S,
+    LOCAL_GET,
+    queryLow,
+    ...I32X4_DOT_I16X8_S,
+    ...I32X4_ADD,
+    LOCAL_GET,
+    lanes,
+    ...I16X8_EXTEND_HIGH_I8X16_S,
+    LOCAL_GET,
+    queryHigh,
+    ...I32X4_DOT_I16X8_S,
+    ...I32X4_ADD,
+    LOCAL_SET,
+    acc,
+  ];
+  /** Dots `rows` rows (pointers p0.. set, rowEnd = end of p0's row); leaves the sums in the accumulators. */
+  const dotRows = (rows: number): number[] => {
+    const code: number[] = [];
+    for (let row = 0; row < rows; row += 1) code.push(...V128_CONST_ZERO, LOCAL_SET, accumulators[row] as number);
+    code.push(LOCAL_GET, query, LOCAL_SET, qp, LOOP, VOID);
+    code.push(LOCAL_GET, qp, ...V128_LOAD, 4, 0, LOCAL_TEE, lanes, ...I16X8_EXTEND_LOW_I8X16_S, LOCAL_SET, queryLow);
+    code.push(LOCAL_GET, lanes, ...I16X8_EXTEND_HIGH_I8X16_S, LOCAL_SET, queryHigh);
+    for (let row = 0; row < rows; row += 1)
+      code.push(...accumulate(pointers[row] as number, accumulators[row] as number));
+    for (const pointer of [...pointers.slice(0, rows), qp]) {
+      code.push(LOCAL_GET, pointer, I32_CONST, 16, I32_ADD, LOCAL_SET, pointer);
+    }
+    code.push(LOCAL_GET, p0, LOCAL_GET, rowEnd, I32_LT_U, BR_IF, 0, END);
+    return code;
+  };
+  /** `out[i + lane] = f32(Σ lanes of acc) · scales[row] · queryScale`. */
+  const store = (lane: number): number[] => {
+    const acc = accumulators[lane] as number;
+    return [
+      ...outSlot(out, i),
+      LOCAL_GET,
+      acc,
+      ...I32X4_EXTRACT_LANE,
+      0,
+      LOCAL_GET,
+      acc,
+      ...I32X4_EXTRACT_LANE,
+      1,
+      I32_ADD,
+      LOCAL_GET,
+      acc,
+      ...I32X4_EXTRACT_LANE,
+      2,
+      I32_ADD,
+      LOCAL_GET,
+      acc,
+      ...I32X4_EXTRACT_LANE,
+      3,
+      I32_ADD,
+      F32_CONVERT_I32_S,
+      LOCAL_GET,
+      scales,
+      ...rowOf(lane),
+      I32_CONST,
+      2,
+      I32_SHL,
+      I32_ADD,
+      F32_LOAD,
+      2,
+      0,
+      F32_MUL,
+      LOCAL_GET,
+      queryScale,
+      F32_MUL,
+      F32_STORE,
+      2,
+      lane * 4,
+    ];
+  };
+  const rowEndOfP0 = [LOCAL_GET, p0, LOCAL_GET, strideBytes, I32_ADD, LOCAL_SET, rowEnd];
+  const fourAtATime = [
+    BLOCK,
+    VOID,
+    LOOP,
+    VOID,
+    ...breakUnlessFourLeft(i, count),
+    ...pointers.flatMap((pointer, ahead) => pointerAt(pointer, ahead)),
+    ...rowEndOfP0,
+    ...dotRows(4),
+    ...[0, 1, 2, 3].flatMap(store),
+    LOCAL_GET,
+    i,
+    I32_CONST,
+    4,
+    I32_ADD,
+    LOCAL_SET,
+    i,
+    BR,
+    0,
+    END,
+    END,
+  ];
+  const oneAtATime = [
+    BLOCK,
+    VOID,
+    LOOP,
+    VOID,
+    LOCAL_GET,
+    i,
+    LOCAL_GET,
+    count,
+    I32_GE_U,
+    BR_IF,
+    1,
+    ...pointerAt(p0, 0),
+    ...rowEndOfP0,
+    ...dotRows(1),
+    ...store(0),
+    ...increment(i),
+    BR,
+    0,
+    END,
+    END,
+  ];
+  const locals = vector([
+    [7, I32],
+    [7, V128],
+  ]);
+  return [...locals, ...fourAtATime, ...oneAtATime, END];
+}
+
 /** The module's bytes. */
 export function dotKernelModuleBytes(): Uint8Array {
   const typeAll = [0x60, 5, I32, I32, I32, I32, I32, 0];
   const typeListed = [0x60, 6, I32, I32, I32, I32, I32, I32, 0];
+  const typeAllInt8 = [0x60, 7, I32, I32, I32, I32, I32, I32, F32, 0];
+  const typeListedInt8 = [0x60, 8, I32, I32, I32, I32, I32, I32, I32, F32, 0];
   const memoryImport = [...name("env"), ...name("memory"), 0x02, 0x00, 0x01];
-  const bodies = [dotsAllBody(), dotsListedBody()].map((body) => [...unsignedLeb(body.length), ...body]);
+  const bodies = [dotsAllBody(), dotsListedBody(), int8Body(false), int8Body(true)].map((body) => [
+    ...unsignedLeb(body.length),
+    ...body,
+  ]);
   return new Uint8Array([
     0x00,
     0x61,
@@ -474,14 +695,16 @@ export function dotKernelModuleBytes(): Uint8Array {
     0x00,
     0x00,
     0x00,
-    ...section(1, vector([typeAll, typeListed])),
+    ...section(1, vector([typeAll, typeListed, typeAllInt8, typeListedInt8])),
     ...section(2, vector([memoryImport])),
-    ...section(3, vector([[0], [1]])),
+    ...section(3, vector([[0], [1], [2], [3]])),
     ...section(
       7,
       vector([
         [...name("dotsAll"), 0x00, 0],
         [...name("dotsListed"), 0x00, 1],
+        [...name("dotsAllInt8"), 0x00, 2],
+        [...name("dotsListedInt8"), 0x00, 3],
       ]),
     ),
     ...section(10, vector(bodies)),

@@ -1,13 +1,27 @@
 /**
- * An in-memory float32 matrix of unit vectors with exact top-k cosine search. Pure: no I/O.
+ * An in-memory matrix of unit vectors with exact top-k cosine search. Pure: no I/O.
  *
  * Rows are stored normalised, so cosine similarity is a dot product. Scoring runs in a
- * WebAssembly SIMD kernel when the runtime has one (`simd-kernel.ts`), else in a JavaScript loop;
- * both give the same scores up to float32 rounding. Removing a row moves the last row into its
- * place (O(dimensions)), so row numbers are not stable: callers keep their own id ↔ row map.
+ * WebAssembly SIMD kernel when the runtime has one (`simd-kernel.ts`), else in a JavaScript loop.
+ * Removing a row moves the last row into its place (O(dimensions)), so row numbers are not
+ * stable: callers keep their own id ↔ row map.
  *
- * Memory layout (one buffer): [query | scores | row list | matrix rows], each row padded to a
- * multiple of 4 floats. The buffer doubles when it is full.
+ * Two precisions:
+ * - `"float32"` (default): 4 bytes per dimension; the kernel and the JavaScript loop give the same
+ *   scores up to float32 rounding.
+ * - `"int8"`: 1 byte per dimension plus a float32 scale per row, a quarter of the bytes a scan
+ *   reads. A unit row x is stored as q = round(127 · x / max|x|) (round half away from zero) with
+ *   scale s = max|x| / 127, so x ≈ s · q; the query is quantised the same way. A score is
+ *   f32(q_row · q_query) · s_row · s_query: the integer sum is exact, so the kernel and the
+ *   JavaScript loop give bit-identical scores. The per-row scale spends the 8 bits on the row's own
+ *   range (a 512-d unit vector's coordinates are ~±0.05, a fixed scale of 127 would leave them 3
+ *   bits). Error: each coordinate is off by at most s/2, so |Δcos| ≤ (‖x−x̂‖ + ‖y−ŷ‖ + ‖x−x̂‖‖y−ŷ‖) with
+ *   ‖x−x̂‖ ≤ √d · s/2 (worst case); measured on random 512-d unit vectors (tests/memory/
+ *   int8-matrix.test.ts): mean |Δcos| ≈ 0.0006, max ≈ 0.003. `vector(row)` returns s · q.
+ *
+ * Memory layout (one buffer): [query | scores | row list | row scales (int8 only) | matrix rows],
+ * each row (and the query) padded with zeros to a multiple of 16 bytes (4 floats, or 16 int8
+ * values). The buffer doubles when it is full.
  */
 import {
   compileDotKernelModule,
@@ -20,6 +34,9 @@ import {
 /** Which scoring loop to use. `"auto"`: WebAssembly SIMD when available, else JavaScript. */
 export type MatrixKernel = "auto" | "wasm" | "js";
 
+/** How rows are stored and scored: float32, or int8 with a scale per row (a quarter of the bytes). */
+export type MatrixPrecision = "float32" | "int8";
+
 const DEFAULT_INITIAL_CAPACITY = 256;
 
 interface Layout {
@@ -27,24 +44,61 @@ interface Layout {
   queryOffset: number;
   scoresOffset: number;
   listOffset: number;
+  /** Float32 scale of each row (int8 only; an empty region for float32). */
+  scalesOffset: number;
   matrixOffset: number;
   byteLength: number;
 }
 
-function layoutFor(capacity: number, strideBytes: number): Layout {
+function layoutFor(capacity: number, strideBytes: number, precision: MatrixPrecision): Layout {
   const queryOffset = 0;
   const scoresOffset = queryOffset + strideBytes;
   const listOffset = scoresOffset + capacity * 4;
+  const scalesOffset = listOffset + capacity * 4;
+  const scalesBytes = precision === "int8" ? capacity * 4 : 0;
   // Keep the matrix 16-byte aligned for the SIMD loads.
-  const matrixOffset = Math.ceil((listOffset + capacity * 4) / 16) * 16;
+  const matrixOffset = Math.ceil((scalesOffset + scalesBytes) / 16) * 16;
   return {
     capacity,
     queryOffset,
     scoresOffset,
     listOffset,
+    scalesOffset,
     matrixOffset,
     byteLength: matrixOffset + capacity * strideBytes,
   };
+}
+
+/**
+ * Quantises `vector / ‖vector‖` into `out[offset ..]` as int8 (round(127 · x / max|x|), half away
+ * from zero) and returns the scale s (x ≈ s · q); zeros and scale 0 for a zero vector.
+ * `normalised` is scratch space of the vector's length.
+ */
+function quantiseNormalised(
+  vector: ArrayLike<number>,
+  normalised: Float32Array,
+  out: Int8Array,
+  offset: number,
+  strideBytes: number,
+): number {
+  let squares = 0;
+  for (let index = 0; index < vector.length; index += 1) {
+    const value = vector[index] ?? 0;
+    squares += value * value;
+  }
+  const norm = squares > 0 ? 1 / Math.sqrt(squares) : 0;
+  let largest = 0;
+  for (let index = 0; index < vector.length; index += 1) {
+    const value = (vector[index] ?? 0) * norm;
+    normalised[index] = value;
+    largest = Math.max(largest, Math.abs(normalised[index] as number));
+  }
+  const factor = largest > 0 ? 127 / largest : 0;
+  for (let index = 0; index < strideBytes; index += 1) {
+    const value = index < vector.length ? (normalised[index] as number) * factor : 0;
+    out[offset + index] = Math.sign(value) * Math.min(127, Math.round(Math.abs(value)));
+  }
+  return Math.fround(largest / 127);
 }
 
 /**
@@ -56,6 +110,7 @@ function layoutFor(capacity: number, strideBytes: number): Layout {
  * matrix.append([1, 0, 0]);
  * matrix.append([0, 1, 0]);
  * const scores = matrix.scores([1, 0.1, 0]); // Float32Array [~0.995, ~0.0995]
+ * const small = new VectorMatrix({ dimensions: 3, precision: "int8" }); // a quarter of the bytes
  * ```
  */
 export class VectorMatrix {
@@ -63,40 +118,58 @@ export class VectorMatrix {
   readonly dimensions: number;
   /** The scoring loop in use. */
   readonly kernel: "wasm" | "js";
-  private readonly strideFloats: number;
+  /** How rows are stored: float32, or int8 with a scale per row. */
+  readonly precision: MatrixPrecision;
+  /** Bytes per stored row (and of the query slot). */
+  private readonly strideBytes: number;
   private readonly module: WasmModule | undefined;
+  /** Scratch space for a normalised vector before it is quantised (int8). */
+  private readonly scratch: Float32Array;
   private kernels: DotKernels | undefined;
   private buffer: ArrayBuffer;
   private layout: Layout;
   private floats: Float32Array;
   private ints: Int32Array;
+  private bytes: Int8Array;
   private rowCount = 0;
 
   constructor({
     dimensions,
     initialCapacity = DEFAULT_INITIAL_CAPACITY,
     kernel = "auto",
+    precision = "float32",
   }: {
     dimensions: number;
     initialCapacity?: number;
     kernel?: MatrixKernel;
+    precision?: MatrixPrecision;
   }) {
     if (!Number.isInteger(dimensions) || dimensions <= 0)
       throw new RangeError(`dimensions must be a positive integer, got ${dimensions}`);
+    if (precision !== "float32" && precision !== "int8")
+      throw new RangeError(`precision must be "float32" or "int8", got ${String(precision)}`);
     this.dimensions = dimensions;
-    this.strideFloats = Math.ceil(dimensions / 4) * 4;
+    this.precision = precision;
+    this.strideBytes = Math.ceil(dimensions / (precision === "int8" ? 16 : 4)) * 16;
+    this.scratch = new Float32Array(precision === "int8" ? dimensions : 0);
     this.module = kernel === "js" ? undefined : compileDotKernelModule();
     if (kernel === "wasm" && this.module === undefined) throw new Error("this runtime has no WebAssembly SIMD");
     this.kernel = this.module === undefined ? "js" : "wasm";
-    this.layout = layoutFor(Math.max(1, initialCapacity), this.strideFloats * 4);
+    this.layout = layoutFor(Math.max(1, initialCapacity), this.strideBytes, precision);
     this.buffer = this.allocate(this.layout.byteLength);
     this.floats = new Float32Array(this.buffer);
     this.ints = new Int32Array(this.buffer);
+    this.bytes = new Int8Array(this.buffer);
   }
 
   /** Number of stored rows. */
   get rows(): number {
     return this.rowCount;
+  }
+
+  /** Bytes one row takes in the matrix (padding and, for int8, its scale included). */
+  get bytesPerRow(): number {
+    return this.strideBytes + (this.precision === "int8" ? 4 : 0);
   }
 
   /** Stores a normalised copy of `vector` as a new last row; returns its row number. */
@@ -114,20 +187,49 @@ export class VectorMatrix {
     if (vector.length !== this.dimensions) {
       throw new RangeError(`expected a ${this.dimensions}-d vector, got ${vector.length}-d`);
     }
-    this.writeNormalised(this.rowStart(row), vector);
+    if (this.precision === "int8") {
+      const offset = this.layout.matrixOffset + row * this.strideBytes;
+      this.floats[this.layout.scalesOffset / 4 + row] = quantiseNormalised(
+        vector,
+        this.scratch,
+        this.bytes,
+        offset,
+        this.strideBytes,
+      );
+    } else {
+      this.writeNormalised(this.rowStart(row), vector);
+    }
   }
 
-  /** A copy of the stored (normalised) vector of `row`. */
+  /** A copy of the stored (normalised) vector of `row`; for int8, the dequantised s · q. */
   vector(row: number): Float32Array {
     this.checkRow(row);
+    if (this.precision === "int8") {
+      const scale = this.floats[this.layout.scalesOffset / 4 + row] as number;
+      const offset = this.layout.matrixOffset + row * this.strideBytes;
+      const copy = new Float32Array(this.dimensions);
+      for (let index = 0; index < this.dimensions; index += 1)
+        copy[index] = (this.bytes[offset + index] as number) * scale;
+      return copy;
+    }
     const start = this.rowStart(row);
     return this.floats.slice(start, start + this.dimensions);
   }
 
-  /** Whether rows `a` and `b` hold the same stored (normalised) vector, float for float. */
+  /** Whether rows `a` and `b` hold the same stored vector, value for value (and scale for scale). */
   sameVector(a: number, b: number): boolean {
     this.checkRow(a);
     this.checkRow(b);
+    if (this.precision === "int8") {
+      const scales = this.layout.scalesOffset / 4;
+      if (this.floats[scales + a] !== this.floats[scales + b]) return false;
+      const startA = this.layout.matrixOffset + a * this.strideBytes;
+      const startB = this.layout.matrixOffset + b * this.strideBytes;
+      for (let index = 0; index < this.dimensions; index += 1) {
+        if (this.bytes[startA + index] !== this.bytes[startB + index]) return false;
+      }
+      return true;
+    }
     const startA = this.rowStart(a);
     const startB = this.rowStart(b);
     for (let index = 0; index < this.dimensions; index += 1) {
@@ -144,8 +246,11 @@ export class VectorMatrix {
     this.checkRow(row);
     const last = this.rowCount - 1;
     if (row !== last) {
-      const from = this.rowStart(last);
-      this.floats.copyWithin(this.rowStart(row), from, from + this.strideFloats);
+      const { matrixOffset, scalesOffset } = this.layout;
+      const from = matrixOffset + last * this.strideBytes;
+      this.bytes.copyWithin(matrixOffset + row * this.strideBytes, from, from + this.strideBytes);
+      if (this.precision === "int8")
+        this.floats[scalesOffset / 4 + row] = this.floats[scalesOffset / 4 + last] as number;
     }
     this.rowCount -= 1;
     return row === last ? -1 : last;
@@ -160,8 +265,11 @@ export class VectorMatrix {
       throw new RangeError(`expected a ${this.dimensions}-d query, got ${query.length}-d`);
     }
     const count = rows === undefined ? this.rowCount : rows.length;
-    this.writeNormalised(this.layout.queryOffset / 4, query);
-    const { scoresOffset, listOffset, matrixOffset, queryOffset } = this.layout;
+    const { scoresOffset, listOffset, matrixOffset, queryOffset, scalesOffset } = this.layout;
+    const int8 = this.precision === "int8";
+    const queryScale = int8
+      ? quantiseNormalised(query, this.scratch, this.bytes, queryOffset, this.strideBytes)
+      : this.writeNormalised(queryOffset / 4, query);
     if (rows !== undefined) {
       const listStart = listOffset / 4;
       for (let index = 0; index < count; index += 1) {
@@ -170,18 +278,36 @@ export class VectorMatrix {
         this.ints[listStart + index] = row;
       }
     }
-    const strideBytes = this.strideFloats * 4;
-    if (this.kernels !== undefined) {
-      if (rows === undefined) this.kernels.dotsAll(matrixOffset, queryOffset, scoresOffset, count, strideBytes);
-      else this.kernels.dotsListed(matrixOffset, queryOffset, scoresOffset, listOffset, count, strideBytes);
+    const { strideBytes, kernels } = this;
+    if (kernels === undefined) {
+      if (int8) this.scoreInt8InJavaScript(count, rows !== undefined, queryScale);
+      else this.scoreInJavaScript(count, rows !== undefined);
+    } else if (int8) {
+      if (rows === undefined) {
+        kernels.dotsAllInt8(matrixOffset, queryOffset, scoresOffset, count, strideBytes, scalesOffset, queryScale);
+      } else {
+        kernels.dotsListedInt8(
+          matrixOffset,
+          queryOffset,
+          scoresOffset,
+          listOffset,
+          count,
+          strideBytes,
+          scalesOffset,
+          queryScale,
+        );
+      }
+    } else if (rows === undefined) {
+      kernels.dotsAll(matrixOffset, queryOffset, scoresOffset, count, strideBytes);
     } else {
-      this.scoreInJavaScript(count, rows !== undefined);
+      kernels.dotsListed(matrixOffset, queryOffset, scoresOffset, listOffset, count, strideBytes);
     }
     return new Float32Array(this.buffer, scoresOffset, count);
   }
 
   private scoreInJavaScript(count: number, listed: boolean): void {
-    const { floats, ints, strideFloats } = this;
+    const { floats, ints } = this;
+    const strideFloats = this.strideBytes / 4;
     const queryStart = this.layout.queryOffset / 4;
     const query = floats.subarray(queryStart, queryStart + strideFloats);
     const scoresStart = this.layout.scoresOffset / 4;
@@ -205,21 +331,53 @@ export class VectorMatrix {
     }
   }
 
-  /** Writes `vector / ‖vector‖` (zeros for a zero vector) at float index `start`, zero-padded to the stride. */
-  private writeNormalised(start: number, vector: ArrayLike<number>): void {
+  /** The int8 kernel's arithmetic in JavaScript: exact integer sums, then the same two f32 products. */
+  private scoreInt8InJavaScript(count: number, listed: boolean, queryScale: number): void {
+    const { floats, ints, bytes, strideBytes } = this;
+    const { queryOffset, scoresOffset, listOffset, scalesOffset, matrixOffset } = this.layout;
+    const query = bytes.subarray(queryOffset, queryOffset + strideBytes);
+    const scoresStart = scoresOffset / 4;
+    const listStart = listOffset / 4;
+    const scalesStart = scalesOffset / 4;
+    for (let index = 0; index < count; index += 1) {
+      const row = listed ? (ints[listStart + index] as number) : index;
+      let start = matrixOffset + row * strideBytes;
+      let sum0 = 0;
+      let sum1 = 0;
+      let sum2 = 0;
+      let sum3 = 0;
+      for (let column = 0; column < strideBytes; column += 4, start += 4) {
+        sum0 += (bytes[start] as number) * (query[column] as number);
+        sum1 += (bytes[start + 1] as number) * (query[column + 1] as number);
+        sum2 += (bytes[start + 2] as number) * (query[column + 2] as number);
+        sum3 += (bytes[start + 3] as number) * (query[column + 3] as number);
+      }
+      const rowScaled = Math.fround(Math.fround(sum0 + sum1 + sum2 + sum3) * (floats[scalesStart + row] as number));
+      floats[scoresStart + index] = rowScaled * queryScale;
+    }
+  }
+
+  /**
+   * Writes `vector / ‖vector‖` (zeros for a zero vector) at float index `start`, zero-padded to the
+   * stride. Returns 1 (the query scale of a float32 matrix).
+   */
+  private writeNormalised(start: number, vector: ArrayLike<number>): number {
     let squares = 0;
     for (let index = 0; index < vector.length; index += 1) {
       const value = vector[index] ?? 0;
       squares += value * value;
     }
     const scale = squares > 0 ? 1 / Math.sqrt(squares) : 0;
-    for (let index = 0; index < this.strideFloats; index += 1) {
+    const strideFloats = this.strideBytes / 4;
+    for (let index = 0; index < strideFloats; index += 1) {
       this.floats[start + index] = index < vector.length ? (vector[index] ?? 0) * scale : 0;
     }
+    return 1;
   }
 
+  /** Float index of a float32 row. */
   private rowStart(row: number): number {
-    return this.layout.matrixOffset / 4 + row * this.strideFloats;
+    return (this.layout.matrixOffset + row * this.strideBytes) / 4;
   }
 
   private checkRow(row: number): void {
@@ -238,18 +396,20 @@ export class VectorMatrix {
   }
 
   private grow(capacity: number): void {
-    const next = layoutFor(capacity, this.strideFloats * 4);
+    const next = layoutFor(capacity, this.strideBytes, this.precision);
     const buffer = this.allocate(next.byteLength);
+    const bytes = new Int8Array(buffer);
     const floats = new Float32Array(buffer);
-    const used = this.rowCount * this.strideFloats;
-    floats.set(
-      this.floats.subarray(this.layout.matrixOffset / 4, this.layout.matrixOffset / 4 + used),
-      next.matrixOffset / 4,
-    );
+    const { matrixOffset, scalesOffset } = this.layout;
+    bytes.set(this.bytes.subarray(matrixOffset, matrixOffset + this.rowCount * this.strideBytes), next.matrixOffset);
+    if (this.precision === "int8") {
+      floats.set(this.floats.subarray(scalesOffset / 4, scalesOffset / 4 + this.rowCount), next.scalesOffset / 4);
+    }
     this.buffer = buffer;
     this.layout = next;
     this.floats = floats;
     this.ints = new Int32Array(buffer);
+    this.bytes = bytes;
   }
 }
 
