@@ -38,6 +38,33 @@ export type {
   RouterBid,
 } from "./auction/index.js";
 export { AuctionRouterError, RouterCallTimeoutError } from "./errors.js";
+// Memory bids (issue 10): the pure core of answering from experience (src/router/memory-bids/).
+export {
+  answersMatch,
+  type ConfidenceRule,
+  type ConfidenceSample,
+  clearMemoryBids,
+  DEFAULT_CONFIDENCE_RULE,
+  embedderIdOf,
+  escalationLadder,
+  estimateMembers,
+  extractAnswer,
+  fitConfidenceRule,
+  isConfident,
+  type LearnableOutcome,
+  type LearnOutcomesOptions,
+  learnOutcomes,
+  type MemberEvidence,
+  type MemoryBidSettings,
+  MemoryEmbedderMismatchError,
+  outcomeEntry,
+  PRICE_TIER_PRIOR,
+  priceTierPrior,
+  promptTail,
+  RouterOutcomeError,
+  type RouterOutcomeReason,
+  requestText,
+} from "./memory-bids/index.js";
 export {
   type AuctionRouterOptions,
   auctionRouterOptionsSchema,

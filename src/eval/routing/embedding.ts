@@ -61,34 +61,8 @@ function fnv1a(text: string): number {
   return hash >>> 0;
 }
 
-/** The instruction line RouterBench repeats after every multiple-choice question. */
-const BOILERPLATE_LINE =
-  /^\s*(Print only a single choice.*|Please answer with the letter of the correct answer\.?)\s*$/i;
-
-/**
- * The part of a prompt worth embedding: its last block (blocks are separated by a blank line), with
- * RouterBench's instruction lines and the trailing `Answer:` removed. RouterBench prompts carry
- * few-shot examples before the actual question; embedding them would make every prompt of a task
- * look alike. A prompt with one block is returned trimmed.
- * @example
- * ```ts
- * promptTail("Q1?\nAnswer:\nA\n\nWhich gas do plants absorb?\nA) O2\nB) CO2\nAnswer:"); // "Which gas do plants absorb?\nA) O2\nB) CO2"
- * ```
- */
-export function promptTail(prompt: string): string {
-  const blocks = prompt
-    .split(/\n\s*\n/)
-    .map((block) => block.trim())
-    .filter((block) => block.length > 0);
-  const last = blocks[blocks.length - 1] ?? "";
-  const lines = last
-    .split("\n")
-    .filter((line) => !BOILERPLATE_LINE.test(line))
-    .join("\n")
-    .replace(/(Print only a single choice[^\n]*?)?\s*Answer:\s*$/i, "")
-    .trim();
-  return lines.length > 0 ? lines : prompt.trim();
-}
+/** The prompt tail that is embedded; it lives with the router's memory bids (the router embeds the same text). */
+export { promptTail } from "../../router/memory-bids/index.js";
 
 /** Options of {@link embedWithCache}. */
 export interface EmbedWithCacheOptions {

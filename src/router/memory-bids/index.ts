@@ -1,0 +1,66 @@
+/**
+ * Memory bids: the router's pure core for answering from experience. Every available member bids
+ * with what the strategy memory's nearest past outcomes say it is worth on this request, minus λ
+ * times its normalised expected cost; the market core clears the auction. No model is called to
+ * bid. Read the folder top to bottom:
+ *
+ * 1. `entries.ts` — what is embedded and stored: `requestText(messages)` (the last human message
+ *    through `promptTail`), `outcomeEntry(...)` (one `StrategyEntry` per (auction, member), id
+ *    `auctionId:member`, metadata `{ gavel: "outcome", embedder, called, answer? }`) and
+ *    `learnOutcomes(memory, records, { embeddings })` (recorded outcomes → evidence, one auction
+ *    `train:<prompt_id>` per prompt).
+ * 2. `prior.ts` — `priceTierPrior(price)`: a member's value before any evidence,
+ *    clip(a + b · log10(outputPerMillion), 0.05, 0.95), a and b fitted on RouterBench (`PRICE_TIER_PRIOR`).
+ * 3. `estimate.ts` — `estimateMembers(...)`: per member m over its neighbours j that are evidence
+ *    (`metadata.called === true` and a numeric `outcome`; never `entry.kind`):
+ *      w_j = max(0, similarity_j),  n_m = Σ w_j                         evidence
+ *      v_m = (Σ w_j y_j + α prior_m) / (n_m + α)                       value (α = priorStrength)
+ *      c_m = (Σ w_j cost_j + c0_m) / (n_m + 1)                         expected USD (c0_m from the price)
+ *      ĉ_m = c_m / max over this request's members c_m'                normalised cost
+ *      σ_m = sqrt(v_m (1 − v_m) / (n_m + α))                           spread
+ *    A hit written by another embedder throws `MemoryEmbedderMismatchError`.
+ * 4. `clear.ts` — `clearMemoryBids(evidence, { lambda, seed, explore? })`: s_m = v_m − λ ĉ_m,
+ *    bid = max(0, s_m + λ), first price, one slot, seeded ties; ε exploration from the caller's draw.
+ * 5. `confidence.ts` — `"auto"` mode's rule: confident ⇔ n_w ≥ minEvidence and σ_w ≤ maxSpread
+ *    (`isConfident`), fitted on replayed training prompts by `fitConfidenceRule`.
+ * 6. `escalation.ts` + `answers.ts` — when unsure: the two cheapest members, then the most valued of
+ *    the rest (`escalationLadder`); two rungs agree when `extractAnswer` reads the same letter or number.
+ * 7. `errors.ts` — `MemoryEmbedderMismatchError`, `RouterOutcomeError`.
+ *
+ * The router (src/router/router.ts) does the I/O: embeds once, searches the memory per member,
+ * calls the winner (or the ladder), writes outcome entries and records outcomes.
+ */
+export { answersMatch, extractAnswer } from "./answers.js";
+export { type ClearMemoryBidsOptions, clearMemoryBids, type MemoryBidsClearing } from "./clear.js";
+export {
+  type ConfidenceGrid,
+  type ConfidenceRule,
+  type ConfidenceSample,
+  DEFAULT_CONFIDENCE_GRID,
+  DEFAULT_CONFIDENCE_RULE,
+  type FitConfidenceRuleOptions,
+  fitConfidenceRule,
+  isConfident,
+  type PathResult,
+} from "./confidence.js";
+export {
+  type EmbedderLike,
+  type LearnableOutcome,
+  type LearnOutcomesOptions,
+  learnOutcomes,
+  type OutcomeEntryInput,
+  outcomeEntry,
+  promptTail,
+  requestText,
+} from "./entries.js";
+export { MemoryEmbedderMismatchError, RouterOutcomeError, type RouterOutcomeReason } from "./errors.js";
+export { type EscalationLadder, escalationLadder } from "./escalation.js";
+export {
+  type EstimateInput,
+  embedderIdOf,
+  estimateMembers,
+  type MemberEvidence,
+  type MemoryBidSettings,
+  OUTCOME_ENTRY_MARKER,
+} from "./estimate.js";
+export { PRICE_TIER_PRIOR, PRICE_TIER_PRIOR_RANGE, priceTierPrior } from "./prior.js";
