@@ -3,13 +3,17 @@
  *
  *   gavel train router    --tasks FILE.jsonl [--holdout-fraction 0.3] [--seed N] [--time-limit S]
  *                         [--out router-weights.json] [--json]
+ *   gavel train router    --outcomes FILE.jsonl[.gz] | --feedback FILE.jsonl --ledger DB
+ *                         --memory FOLDER|postgres://… [--embedder hashing|use-lite] [--limit N]
+ *                         [--max-entries N] [--json]
  *   gavel train executors --records FILE.jsonl [--prior 1] [--out executor-weights.json] [--json]
  *   gavel train debate    --config FILE.yaml [--budget N] [--questions 20] [--epochs 3] [--lambda 0.5]
  *                         [--learning-rate 0.1] [--noise 0.2] [--out debate-aggressiveness.json] [--json]
  *
- * `router` fits the strategy-auction router's weights (SALE's min-max MILP, solved by HiGHS) on a
+ * `router --tasks` fits the strategy-auction router's weights (SALE's min-max MILP, solved by HiGHS) on a
  * seeded training part of the tasks and compares the fitted weights with the defaults on the
- * held-out part. `executors` fits the belief coordination's per-executor weights (ECON). Both run
+ * held-out part; `router --outcomes` / `--feedback` loads outcomes into the strategy memory the
+ * router's memory bids read (src/cli/train-memory.ts, src/cli/feedback.ts). `executors` fits the belief coordination's per-executor weights (ECON). Both run
  * offline on recorded outcomes. `debate` fits the gated debate's aggressiveness α per agent by
  * REINFORCE on `accuracy − λ · tokens / budget` (DALA): the agents of a `mode: debate` experiment
  * debate, live, a seeded training sample of its benchmark that excludes every problem of the
@@ -32,6 +36,7 @@ import { type ZodError, z } from "zod";
 import { executorWeightsToJson, fitExecutorWeights } from "../coordination/weights.js";
 import { serializeAggressiveness, type TrainingEpoch } from "../debate/training.js";
 import { ConfigError, functionSchema, parseConfig } from "../errors.js";
+import { loadRecordedOutcomes } from "../eval/data/outcomes.js";
 import { loadExperimentConfig } from "../eval/experiment/config.js";
 import {
   DEFAULT_TRAINING_QUESTIONS,
@@ -43,6 +48,9 @@ import { assertReplaceable, isTaggedJson } from "../eval/outputs.js";
 import { OVERWRITE_FLAG } from "../eval/report/write.js";
 import { JsonLineError, parseJsonLines } from "../jsonl.js";
 import { createSeededRandom } from "../market/random.js";
+import { StrategyMemoryError } from "../memory/errors.js";
+import { DEFAULT_MAX_ENTRIES } from "../memory/index.js";
+import { embedderIdOf, learnOutcomes, MemoryEmbedderMismatchError } from "../router/memory-bids/index.js";
 import {
   defaultRouterWeights,
   evaluateWeights,
@@ -64,6 +72,19 @@ import {
   plainTable,
 } from "./common.js";
 import { EXIT_BAD_INPUT, EXIT_RUN_FAILED, exitCodeOf, usageErrorsExitWithCode2 } from "./exit-codes.js";
+import { applyFeedback, readFeedbackFile } from "./feedback.js";
+import { createProgressReporter } from "./progress.js";
+import {
+  assertMemoryEmbedder,
+  MEMORY_EMBEDDERS,
+  type MemoryEmbedderKind,
+  type MemoryTrainingSummary,
+  memoryEmbedder,
+  memoryTrainingReport,
+  openLedgerReader,
+  openStrategyMemory,
+  refusedByReason,
+} from "./train-memory.js";
 
 const trainCommandOptionsSchema = z
   .object({
@@ -90,7 +111,7 @@ const executorRecordSchema = z
   .strict();
 
 interface RouterFlags {
-  tasks: string;
+  tasks?: string;
   holdoutFraction: number;
   seed: number;
   timeLimit: number;
@@ -98,6 +119,18 @@ interface RouterFlags {
   json?: boolean;
   /** Replace `--out` even when it is not a file of this kind Gavel wrote. */
   overwrite?: boolean;
+}
+
+/** Flags of `train router --outcomes / --feedback` (the strategy memory). */
+interface RouterMemoryFlags {
+  outcomes?: string;
+  feedback?: string;
+  ledger?: string;
+  memory?: string;
+  embedder: MemoryEmbedderKind;
+  limit?: number;
+  maxEntries: number;
+  json?: boolean;
 }
 
 interface ExecutorFlags {
@@ -154,9 +187,10 @@ type WeightEvaluationSummary = Omit<WeightEvaluation, "winners">;
  * ```
  */
 export function trainCommand(options: TrainCommandOptions = {}): Command {
+  const defaultStderr = (text: string) => process.stderr.write(text);
   const {
     stdout = (text: string) => process.stdout.write(text),
-    stderr = (text: string) => process.stderr.write(text),
+    stderr = defaultStderr,
     loadSolver,
     env = process.env,
   } = parseConfig("trainCommand options", trainCommandOptionsSchema, options);
@@ -225,9 +259,26 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
 
   train
     .command("router")
-    .description("Fit the auction router's weights (min-max regret MILP, HiGHS) and compare them with the defaults.")
+    .description(
+      "Fit the auction router's weights (--tasks: min-max regret MILP, HiGHS), or load outcomes into the strategy memory its memory bids read (--outcomes, --feedback with --ledger; --memory).",
+    )
     .configureOutput(output)
-    .requiredOption("--tasks <file>", "training tasks, one JSON task with every bid's outcome per line")
+    .option("--tasks <file>", "training tasks, one JSON task with every bid's outcome per line (fits the weights)")
+    .option("--outcomes <file>", "recorded outcomes (canonical .jsonl or .jsonl.gz) to load into --memory")
+    .option(
+      "--feedback <file>",
+      'feedback to record into --memory, one {"auction_id", "correct" | "score", "member"?} per line',
+    )
+    .option("--ledger <db>", "with --feedback: the ledger of those auctions (a SQLite file or a postgres:// URL)")
+    .option("--memory <folder|url>", "the strategy memory: a vectra folder (created when missing) or a postgres:// URL")
+    .option(
+      "--embedder <kind>",
+      "the memory's embedder, the router's: hashing or use-lite (use)",
+      parseMemoryEmbedder,
+      "hashing",
+    )
+    .option("--limit <n>", "with --outcomes: load only the first N prompts of the file", parsePositiveInteger)
+    .option("--max-entries <n>", "the memory's bound (keep the router's)", parsePositiveInteger, DEFAULT_MAX_ENTRIES)
     .option("--holdout-fraction <share>", "share of the tasks held out for the comparison", parseHoldoutFraction, 0.3)
     .option("--seed <n>", "seed of the train / held-out split", parseInteger, 0)
     .option("--time-limit <seconds>", "HiGHS wall-clock limit", parsePositiveNumber, 30)
@@ -236,7 +287,30 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
     .option("--json", "print the fit and the comparison as JSON")
     .exitOverride(usageErrorsExitWithCode2)
     .action(async (_options: unknown, command: Command) => {
-      const flags = command.opts<RouterFlags>();
+      const flags = command.opts<RouterFlags & RouterMemoryFlags>();
+      const memoryRun = flags.outcomes !== undefined || flags.feedback !== undefined;
+      if (memoryRun || flags.memory !== undefined || flags.ledger !== undefined) {
+        await trainRouterMemory(command, flags);
+        return;
+      }
+      if (flags.tasks === undefined) {
+        fail(
+          command,
+          "give --tasks FILE (fit the plan auction's weights) or --outcomes FILE / --feedback FILE --ledger DB with --memory (load the memory bids' memory)",
+          EXIT_BAD_INPUT,
+          "missingInput",
+        );
+      }
+      for (const flag of ["embedder", "limit", "maxEntries"] as const) {
+        if (command.getOptionValueSource(flag) === "cli") {
+          fail(
+            command,
+            `--${kebab(flag)} applies to --outcomes / --feedback, not to --tasks`,
+            EXIT_BAD_INPUT,
+            "conflictingOptions",
+          );
+        }
+      }
       guardOut(command, flags.out, "router", flags.overwrite);
       const lines = readLines(command, flags.tasks, parseTrainingTask);
       if (lines.length < 2) {
@@ -298,6 +372,139 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
         );
       }
     });
+
+  /**
+   * `train router --outcomes / --feedback`: open the memory, refuse another embedder's, load the
+   * outcomes (`learnOutcomes`) and then the feedback (`applyFeedback`), print the counts.
+   */
+  async function trainRouterMemory(command: Command, flags: RouterFlags & RouterMemoryFlags): Promise<void> {
+    if (flags.tasks !== undefined) {
+      fail(
+        command,
+        "give --tasks (weights) or --outcomes / --feedback (memory), not both",
+        EXIT_BAD_INPUT,
+        "conflictingOptions",
+      );
+    }
+    for (const flag of ["holdoutFraction", "seed", "timeLimit", "out", "overwrite"] as const) {
+      if (command.getOptionValueSource(flag) === "cli") {
+        fail(
+          command,
+          `--${kebab(flag)} applies to --tasks, not to --outcomes / --feedback`,
+          EXIT_BAD_INPUT,
+          "conflictingOptions",
+        );
+      }
+    }
+    if (flags.outcomes === undefined && flags.feedback === undefined) {
+      fail(
+        command,
+        "--memory needs --outcomes FILE or --feedback FILE --ledger DB (what to load)",
+        EXIT_BAD_INPUT,
+        "missingInput",
+      );
+    }
+    if (flags.memory === undefined) {
+      fail(
+        command,
+        "--memory FOLDER|postgres://… is required: the strategy memory to load (the router's)",
+        EXIT_BAD_INPUT,
+        "missingMemory",
+      );
+    }
+    if ((flags.feedback === undefined) !== (flags.ledger === undefined)) {
+      const message =
+        flags.feedback === undefined
+          ? "--ledger applies to --feedback (the ledger the feedback's auctions are read from)"
+          : "--feedback needs --ledger DB: the ledger holding those auctions (what was asked, who was called)";
+      fail(command, message, EXIT_BAD_INPUT, "missingLedger");
+    }
+    if (flags.limit !== undefined && flags.outcomes === undefined) {
+      fail(command, "--limit applies to --outcomes", EXIT_BAD_INPUT, "conflictingOptions");
+    }
+    const stop = (error: unknown): never => {
+      if (MemoryEmbedderMismatchError.isInstance(error)) {
+        return fail(command, `${flags.memory}: ${error.message}`, EXIT_BAD_INPUT, "embedderMismatch");
+      }
+      if (StrategyMemoryError.isInstance(error) && error.reason === "locked") {
+        return fail(
+          command,
+          `${error.message} (a vectra memory is opened by one process at a time: stop the gateway or router using it, or use a postgres:// memory)`,
+          EXIT_BAD_INPUT,
+          "memoryLocked",
+        );
+      }
+      const { exitCode, code } = exitCodeOf(error);
+      return fail(command, error instanceof Error ? error.message : String(error), exitCode, code);
+    };
+
+    // Read every input before opening the memory: a bad line writes nothing.
+    const outcomes =
+      flags.outcomes === undefined
+        ? undefined
+        : limitPrompts(await loadRecordedOutcomes({ path: flags.outcomes }).catch(stop), flags.limit);
+    const feedback = flags.feedback === undefined ? undefined : await readFeedbackFile(flags.feedback).catch(stop);
+    const embeddings = await memoryEmbedder(flags.embedder).catch(stop);
+    const embedderId = embedderIdOf(embeddings);
+    const memoryTarget = flags.memory as string;
+    const memory = await openStrategyMemory(memoryTarget, { embeddings, maxEntries: flags.maxEntries }).catch(stop);
+    const progress = createProgressReporter({
+      write: stderr,
+      interactive: process.stderr.isTTY === true && stderr === defaultStderr,
+    });
+    const summary: MemoryTrainingSummary = {
+      memory: displayedTarget(memoryTarget),
+      embedder: embedderId,
+      maxEntries: flags.maxEntries,
+      size: 0,
+    };
+    try {
+      await assertMemoryEmbedder(memory, embeddings, embedderId);
+      if (outcomes !== undefined) {
+        const learned = await learnOutcomes(memory, outcomes, {
+          embeddings,
+          embedderId,
+          onProgress: (done, total) => progress.onProgress({ phase: "embed", policy: "outcomes", done, total }),
+        });
+        summary.outcomes = { file: flags.outcomes as string, records: outcomes.length, ...learned };
+      }
+      if (feedback !== undefined) {
+        const ledgerTarget = flags.ledger as string;
+        const ledger = await openLedgerReader(ledgerTarget);
+        try {
+          const result = await applyFeedback({
+            lines: feedback,
+            ledger,
+            memory,
+            embeddings,
+            embedderId,
+            onProgress: (done, total) => progress.onProgress({ phase: "load", policy: "feedback", done, total }),
+          });
+          summary.feedback = {
+            file: flags.feedback as string,
+            ledger: displayedTarget(ledgerTarget),
+            lines: result.lines,
+            recorded: result.recorded,
+            added: result.added,
+            refusedCount: result.refused.length,
+            refusedByReason: refusedByReason(result.refused),
+            refused: result.refused,
+          };
+        } finally {
+          await ledger.close();
+        }
+      }
+      summary.size = await memory.size();
+    } catch (error) {
+      progress.stop();
+      await memory.close().catch(() => undefined);
+      return stop(error);
+    }
+    progress.stop();
+    await memory.close().catch(stop);
+    if (flags.json) printJson(summary);
+    else print(memoryTrainingReport(summary));
+  }
 
   train
     .command("executors")
@@ -604,6 +811,35 @@ function debateReport(training: DebateTraining, flags: DebateFlags): string {
 // ---------------------------------------------------------------------------
 // Argument parsing
 // ---------------------------------------------------------------------------
+
+function parseMemoryEmbedder(text: string): MemoryEmbedderKind {
+  if (!(MEMORY_EMBEDDERS as readonly string[]).includes(text)) {
+    throw new InvalidArgumentError(`expected one of ${MEMORY_EMBEDDERS.join(", ")} (the router's embedder).`);
+  }
+  return text as MemoryEmbedderKind;
+}
+
+/** `maxEntries` → `max-entries`. */
+function kebab(flag: string): string {
+  return flag.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}
+
+/** A `--memory` / `--ledger` target as messages show it: a URL without its password. */
+function displayedTarget(target: string): string {
+  return target.replace(/^(postgres(?:ql)?:\/\/[^:/@]*:)[^@]*@/i, "$1***@");
+}
+
+/** The records of the first `limit` prompt ids of the file (all of them without a limit). */
+function limitPrompts<T extends { prompt_id: string }>(records: T[], limit: number | undefined): T[] {
+  if (limit === undefined) return records;
+  const kept = new Set<string>();
+  return records.filter((record) => {
+    if (kept.has(record.prompt_id)) return true;
+    if (kept.size >= limit) return false;
+    kept.add(record.prompt_id);
+    return true;
+  });
+}
 
 function parseHoldoutFraction(text: string): number {
   const value = Number(text);
