@@ -25,4 +25,4 @@ export {
   type StrategySearchHit,
   type StrategySearchQuery,
 } from "./types.js";
-export type { MatrixKernel } from "./vector-matrix.js";
+export type { MatrixKernel, MatrixPrecision } from "./vector-matrix.js";

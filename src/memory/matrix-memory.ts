@@ -1,5 +1,5 @@
 /**
- * A `StrategyMemory` over an in-memory float32 matrix (`MatrixStore`), with optional persistence
+ * A `StrategyMemory` over an in-memory matrix (`MatrixStore`; float32, or int8 with `precision`), with optional persistence
  * hooks. `createInMemoryStrategyMemory` is this with no persistence; the on-disk default
  * (`adapters/vectra/memory.ts`) is this with a journal and a vectra snapshot behind it.
  *
@@ -20,7 +20,7 @@ import type {
   StrategySearchHit,
   StrategySearchQuery,
 } from "./types.js";
-import type { MatrixKernel } from "./vector-matrix.js";
+import type { MatrixKernel, MatrixPrecision } from "./vector-matrix.js";
 import { checkDimensions, vectorsOfEntries } from "./vectors.js";
 import { WriteQueue } from "./write-queue.js";
 
@@ -62,6 +62,8 @@ export interface MatrixMemorySettings {
   maxEntries: number;
   now: () => number;
   kernel: MatrixKernel;
+  /** How the matrix stores and scores rows (default `"float32"`; see `VectorMatrix`). */
+  precision?: MatrixPrecision;
   /** Records to start from (e.g. loaded from disk). */
   initial?: Iterable<StoredRecord>;
   persistence?: MemoryPersistence;
@@ -100,6 +102,11 @@ const inMemoryStrategyMemoryOptionsSchema = z
     now: clockOption.optional(),
     /** Scoring loop: WebAssembly SIMD when available (`"auto"`), or force `"wasm"` / `"js"`. */
     kernel: z.enum(["auto", "wasm", "js"]).default("auto"),
+    /**
+     * How vectors are stored and scored: `"float32"` (exact), or `"int8"` (a quarter of the bytes
+     * per vector and ~4× faster scans; scores off by ~0.001, see docs/memory.md).
+     */
+    precision: z.enum(["float32", "int8"]).default("float32"),
   })
   .strict();
 
@@ -112,12 +119,15 @@ const inMemoryStrategyMemoryOptionsSchema = z
  * | `maxEntries` | `10000` | bound; whole auctions are evicted, least recently used first |
  * | `now` | `Date.now` | clock seam |
  * | `kernel` | `"auto"` | `"wasm"` (SIMD), `"js"`, or `"auto"` |
+ * | `precision` | `"float32"` | `"int8"`: a quarter of the bytes, ~4× faster scans, scores off by ~0.001 |
  */
 export type InMemoryStrategyMemoryOptions = z.input<typeof inMemoryStrategyMemoryOptionsSchema>;
 
 /**
  * A strategy memory held in process memory only (lost on exit): exact top-k over a float32
- * matrix. For tests, short jobs, and as the engine behind the on-disk default.
+ * matrix, or over an int8 one with `precision: "int8"` (approximate scores, a quarter of the
+ * bytes, for large memories searched on every request). For tests, short jobs, and as the engine
+ * behind the on-disk default.
  *
  * @throws ConfigError when an option is invalid.
  * @example
@@ -125,6 +135,8 @@ export type InMemoryStrategyMemoryOptions = z.input<typeof inMemoryStrategyMemor
  * const memory = createInMemoryStrategyMemory({ embeddings: new UniversalSentenceEncoderEmbeddings() });
  * await memory.add(entriesFromAuction({ auctionId: "a1", task, kind: "gsm8k", winner: "small", bids, createdAt: Date.now() }));
  * const pairs = await memory.contrastivePairs("a new task", { k: 8 });
+ * // 100,000 outcome entries searched per request: int8 rows
+ * const large = createInMemoryStrategyMemory({ embeddings, maxEntries: 100_000, precision: "int8" });
  * ```
  */
 export function createInMemoryStrategyMemory(options: InMemoryStrategyMemoryOptions): StrategyMemory {
@@ -133,8 +145,9 @@ export function createInMemoryStrategyMemory(options: InMemoryStrategyMemoryOpti
     maxEntries,
     now = Date.now,
     kernel,
+    precision,
   } = parseConfig("in-memory strategy memory options", inMemoryStrategyMemoryOptionsSchema, options);
-  return createMatrixStrategyMemory({ embeddings, maxEntries, now, kernel });
+  return createMatrixStrategyMemory({ embeddings, maxEntries, now, kernel, precision });
 }
 
 /**
@@ -155,9 +168,9 @@ export function createInMemoryStrategyMemory(options: InMemoryStrategyMemoryOpti
  * ```
  */
 export function createMatrixStrategyMemory(settings: MatrixMemorySettings): StrategyMemory {
-  const { embeddings, maxEntries, now, kernel, initial = [], persistence, folder } = settings;
+  const { embeddings, maxEntries, now, kernel, precision = "float32", initial = [], persistence, folder } = settings;
   const records = [...initial];
-  const store = new MatrixStore({ kernel, capacity: Math.max(records.length, 256) });
+  const store = new MatrixStore({ kernel, precision, capacity: Math.max(records.length, 256) });
   for (const record of records) store.upsert(record);
   const queue = new WriteQueue();
   /** Retrievals not yet handed to persistence. */

@@ -12,7 +12,9 @@
  *   ranks auctions exactly as scoring every row would (identical vectors score identically);
  * - the row each group is scored by (its representative), in dense row lists
  *   (`RepresentativeRows`): one over every kind, one per kind. A query hands its list to the
- *   matrix as it is, instead of walking every entry to pick the representatives.
+ *   matrix as it is, instead of walking every entry to pick the representatives;
+ * - the rows of each agent, in the same kind of list: a search filtered by agent (the router's
+ *   memory bids run one per member) scores that list without walking every entry.
  */
 import { compareIds } from "../market/bids.js";
 import { countPairs, pairsFromAuctions, type RankedAuction } from "./contrastive-pairs.js";
@@ -20,7 +22,7 @@ import { matchesFilter } from "./entry-schema.js";
 import { type AuctionRecency, compareRecency, RecencyOrder } from "./recency-order.js";
 import { RepresentativeRows } from "./representative-rows.js";
 import type { ContrastivePair, StrategyEntry, StrategyFilter, StrategySearchHit } from "./types.js";
-import { type MatrixKernel, selectTop, VectorMatrix } from "./vector-matrix.js";
+import { type MatrixKernel, type MatrixPrecision, selectTop, VectorMatrix } from "./vector-matrix.js";
 
 /** One stored entry with its normalised task vector and last use (epoch ms). */
 export interface StoredRecord {
@@ -104,13 +106,14 @@ function smallestPairable(slots: readonly Slot[], kind: string | undefined): Slo
  *
  * @example
  * ```ts
- * const store = new MatrixStore({ kernel: "auto" });
+ * const store = new MatrixStore({ kernel: "auto" }); // or { precision: "int8" }: a quarter of the bytes
  * store.upsert({ entry, vector: new Float32Array([1, 0]), lastUsedAt: Date.now() });
  * store.search([1, 0], 8, {}); // [{ entry, score: 1 }]
  * ```
  */
 export class MatrixStore implements MemoryView {
   private readonly kernel: MatrixKernel;
+  private readonly precision: MatrixPrecision;
   private readonly capacity: number | undefined;
   private matrix: VectorMatrix | undefined;
   /** Parallel to the matrix rows. */
@@ -122,11 +125,21 @@ export class MatrixStore implements MemoryView {
   private readonly everyKind = new RepresentativeRows<Slot>();
   /** Representative rows of every vector group, by kind. */
   private readonly byKind = new Map<string, RepresentativeRows<Slot>>();
+  /** Rows of every entry, by agent. */
+  private readonly byAgent = new Map<string, RepresentativeRows<Slot>>();
 
-  /** `capacity`: rows to reserve at first (e.g. the number of records about to be loaded). */
-  constructor({ kernel = "auto", capacity }: { kernel?: MatrixKernel; capacity?: number } = {}) {
+  /**
+   * `capacity`: rows to reserve at first (e.g. the number of records about to be loaded);
+   * `precision`: how the matrix stores rows (`VectorMatrix`; int8 scores are approximate).
+   */
+  constructor({
+    kernel = "auto",
+    capacity,
+    precision = "float32",
+  }: { kernel?: MatrixKernel; capacity?: number; precision?: MatrixPrecision } = {}) {
     this.kernel = kernel;
     this.capacity = capacity;
+    this.precision = precision;
   }
 
   get size(): number {
@@ -177,6 +190,7 @@ export class MatrixStore implements MemoryView {
       this.matrix = new VectorMatrix({
         dimensions: vector.length,
         kernel: this.kernel,
+        precision: this.precision,
         ...(this.capacity === undefined ? {} : { initialCapacity: this.capacity }),
       });
     }
@@ -186,10 +200,15 @@ export class MatrixStore implements MemoryView {
       slot = { entry, row, lastUsedAt, group: undefined };
       this.rowSlots[row] = slot;
       this.slotOf.set(entry.id, slot);
+      this.agentRows(entry.agent).add(slot, row);
     } else {
       this.matrix.set(slot.row, vector);
       const previousAuction = slot.entry.auctionId;
       this.leaveAuction(slot);
+      if (slot.entry.agent !== entry.agent) {
+        this.dropAgentRow(slot);
+        this.agentRows(entry.agent).add(slot, slot.row);
+      }
       slot.entry = entry;
       slot.lastUsedAt = lastUsedAt;
       if (previousAuction !== entry.auctionId) this.refreshRecency(previousAuction);
@@ -204,6 +223,7 @@ export class MatrixStore implements MemoryView {
     if (slot === undefined || this.matrix === undefined) return false;
     this.leaveAuction(slot);
     this.refreshRecency(slot.entry.auctionId);
+    this.dropAgentRow(slot);
     this.slotOf.delete(id);
     const moved = this.matrix.remove(slot.row);
     const last = this.rowSlots.length - 1;
@@ -214,6 +234,7 @@ export class MatrixStore implements MemoryView {
         movedSlot.row = slot.row;
         this.everyKind.move(movedSlot, slot.row);
         this.byKind.get(movedSlot.entry.kind)?.move(movedSlot, slot.row);
+        this.byAgent.get(movedSlot.entry.agent)?.move(movedSlot, slot.row);
       }
     }
     this.rowSlots.length = last;
@@ -294,11 +315,15 @@ export class MatrixStore implements MemoryView {
     return evicted;
   }
 
-  /** Top-`k` entries by cosine similarity, best first, ties by id. Filtered rows are never scored. */
+  /**
+   * Top-`k` entries by cosine similarity, best first, ties by id. Filtered rows are never scored;
+   * a filter by agent reads that agent's row list instead of walking every entry.
+   */
   search(query: ArrayLike<number>, k: number, filter: StrategyFilter): StrategySearchHit[] {
     if (this.matrix === undefined || this.size === 0) return [];
     const filtered = filter.agent !== undefined || filter.kind !== undefined || filter.role !== undefined;
-    const rows = filtered ? this.rowsMatching((entry) => matchesFilter(entry, filter)) : undefined;
+    const rows = filtered ? this.rowsMatchingFilter(filter) : undefined;
+    if (rows !== undefined && rows.length === 0) return [];
     const scores = this.matrix.scores(query, rows);
     const rowAt = (index: number) => (rows === undefined ? index : (rows[index] ?? 0));
     const top = selectTop(scores, k, (a, b) => compareIds(this.idAt(rowAt(a)), this.idAt(rowAt(b))));
@@ -348,6 +373,41 @@ export class MatrixStore implements MemoryView {
       if (pairCount >= k || window >= candidates) return pairsFromAuctions(auctions, { k, agent });
       window = Math.min(candidates, window * 4);
     }
+  }
+
+  /** Rows whose entry passes `filter`, or `undefined` when every row does (score them all). */
+  private rowsMatchingFilter(filter: StrategyFilter): Int32Array | undefined {
+    if (filter.agent === undefined) return this.rowsMatching((entry) => matchesFilter(entry, filter));
+    const agentRows = this.byAgent.get(filter.agent);
+    if (agentRows === undefined) return new Int32Array(0);
+    if (filter.kind === undefined && filter.role === undefined) {
+      return agentRows.size === this.rowSlots.length ? undefined : agentRows.rowList();
+    }
+    const rows: number[] = [];
+    const list = agentRows.rowList();
+    for (let index = 0; index < list.length; index += 1) {
+      const entry = agentRows.itemAt(index)?.entry;
+      if (entry !== undefined && matchesFilter(entry, filter)) rows.push(list[index] as number);
+    }
+    return rows.length === this.rowSlots.length ? undefined : Int32Array.from(rows);
+  }
+
+  /** The row list of `agent`, created when missing. */
+  private agentRows(agent: string): RepresentativeRows<Slot> {
+    let rows = this.byAgent.get(agent);
+    if (rows === undefined) {
+      rows = new RepresentativeRows<Slot>();
+      this.byAgent.set(agent, rows);
+    }
+    return rows;
+  }
+
+  /** Takes `slot` out of its (current) agent's row list, dropping the list when it empties. */
+  private dropAgentRow(slot: Slot): void {
+    const rows = this.byAgent.get(slot.entry.agent);
+    if (rows === undefined) return;
+    rows.delete(slot);
+    if (rows.size === 0) this.byAgent.delete(slot.entry.agent);
   }
 
   /** Rows whose entry passes `accept`, or `undefined` when every row does (score them all). */
