@@ -34,8 +34,8 @@ const CODE = /```|\[PYTHON\]|^\s*(?:def|class|function|import|public|#include)\b
  * `undefined` when it states none (code, prose, several candidate letters). Task-free.
  *
  * Rules, first that applies: code → `undefined`; the last stated letter ("answer is (C)"); a lone
- * letter ("c", "(C)"); a leading letter ("C. Paris"); letters in parentheses that all agree; a lone
- * number ("42", "$1,250.00" → "1250"); the first number after the last marker (`####`, `answer is`,
+ * letter ("c", "(C)"); a leading letter ("C. Paris"), unless other letters are offered in parentheses
+ * ("(A) or (B)" → `undefined`); letters in parentheses that all agree; a lone number ("42", "$1,250.00" → "1250"); the first number after the last marker (`####`, `answer is`,
  * `answer:`, `\boxed{`). Anything else is `undefined`.
  *
  * @example
@@ -58,12 +58,16 @@ export function extractAnswer(text: string): string | undefined {
   if (lastStated !== undefined) return lastStated;
   const lone = LONE_LETTER.exec(cleaned)?.[1];
   if (lone !== undefined) return lone.toUpperCase();
+  const parenthesised = new Set([...cleaned.matchAll(PARENTHESISED_LETTER)].map((match) => match[1]));
   const leading = LEADING_LETTER.exec(cleaned);
   const leadingLetter = leading?.[1] ?? leading?.[2] ?? leading?.[3];
-  if (leadingLetter !== undefined) return leadingLetter;
-  const parenthesised = new Set([...cleaned.matchAll(PARENTHESISED_LETTER)].map((match) => match[1]));
+  // A leading letter counts unless other letters are offered in parentheses ("(A) or (B)").
+  if (leadingLetter !== undefined && [...parenthesised].every((letter) => letter === leadingLetter)) {
+    return leadingLetter;
+  }
   const [onlyParenthesised] = parenthesised;
   if (parenthesised.size === 1 && onlyParenthesised !== undefined) return onlyParenthesised;
+  if (parenthesised.size > 1) return undefined;
   return statedNumber(cleaned.replace(/\$/g, ""));
 }
 
