@@ -44,8 +44,16 @@ export const DEFAULT_LLAMACPP_CONTEXT_SIZE = 4096;
 
 /** Where a member is served from. `recorded`: replays real answers recorded in RouterBench (offline). */
 export const SERVE_PROVIDERS = ["openai", "ollama", "llamacpp", "recorded"] as const;
-/** Router modes. Only `plans` (the strategy auction, docs/router.md) exists today. */
-export const SERVE_ROUTER_MODES = ["plans"] as const;
+/**
+ * Router modes (docs/routing-modes.md): `plans` (the strategy auction), `memory` (memory bids: no
+ * model call before the winner answers), `auto` (memory bids when the memory is confident, else an
+ * escalation from the cheapest member).
+ */
+export const SERVE_ROUTER_MODES = ["plans", "memory", "auto"] as const;
+/** Where the router's outcome memory is kept: in the process (lost on restart), a vectra folder, PostgreSQL. */
+export const SERVE_MEMORY_STORES = ["memory", "vectra", "postgres"] as const;
+/** The embedder of memory bids: the built-in hashing one (weak, instant) or the bundled sentence encoder. */
+export const SERVE_EMBEDDERS = ["hashing", "use-lite"] as const;
 /** Where the budgets are kept. */
 export const SERVE_BUDGET_STORES = ["memory", "sqlite", "postgres"] as const;
 
@@ -123,18 +131,76 @@ const PROVIDER_FIELDS: Record<string, readonly (typeof SERVE_PROVIDERS)[number][
 // The router
 // ---------------------------------------------------------------------------------------------
 
+/** Where memory bids read and write outcomes (`router.memory`). */
+const routerMemorySchema = z
+  .object({
+    /** `memory`: in this process, lost on restart; `vectra`: a folder; `postgres`: shared by replicas. */
+    store: z.enum(SERVE_MEMORY_STORES, {
+      error: () => `must be one of ${SERVE_MEMORY_STORES.join(", ")}`,
+    }),
+    /** `vectra`: the folder (relative to the working directory; created when missing). */
+    folder: z.string().min(1).optional(),
+    /** `postgres`: the server (no password in it). Default: the ledger's. */
+    url: z.lazy(() => postgresUrlSchema).optional(),
+    /** `postgres`: the environment variable holding the URL. */
+    urlEnv: envNameSchema.optional(),
+    /** `postgres`: the schema. Default `public`. */
+    schema: z.string().min(1).optional(),
+    /** Most entries kept; whole auctions are evicted beyond it, least recently used first. Default 10,000. */
+    maxEntries: z.number().int().positive().optional(),
+  })
+  .strict();
+
+const unitInterval = z.number().min(0).max(1);
+
+/** `router.memoryBids`: λ and the settings of memory bids (all optional; the router's defaults). */
+const memoryBidsSchema = z
+  .object({
+    /** λ of memory bids: weight of the normalised expected cost against the predicted value. Default 0.15. */
+    lambda: z.number().nonnegative().finite().optional(),
+    /** Neighbours read per member and request. Default 32. */
+    neighbours: z.number().int().min(1).max(1_000).optional(),
+    /** Pseudo-observations of the prior. Default 32. */
+    priorStrength: z.number().nonnegative().finite().optional(),
+    /** Prior value by member name, in [0, 1]; members not named get the price-tier prior. */
+    priors: z.record(z.string(), unitInterval).optional(),
+    /** Probability that a uniformly drawn member answers instead (exploration). Default 0. */
+    explorationRate: unitInterval.optional(),
+    /** Output tokens assumed by the price-based cold cost estimate. Default 256. */
+    expectedOutputTokens: z.number().int().positive().optional(),
+    /** `auto`: memory bids only when the winner's evidence ≥ minEvidence and its spread ≤ maxSpread (fitted defaults). */
+    confidence: z
+      .object({ minEvidence: z.number().nonnegative().finite(), maxSpread: z.number().nonnegative().finite() })
+      .partial()
+      .strict()
+      .optional(),
+    /** `auto`, when the memory is not confident: `escalate` (default: the cheapest member first) or `plans`. */
+    unsure: z.enum(["escalate", "plans"]).optional(),
+    /** Escalation: the cheapest member's answer stands when its value is ≥ stopAt. Default 1 (never). */
+    stopAt: unitInterval.optional(),
+  })
+  .strict();
+
 const routerSchema = z
   .object({
     /**
      * `plans`: the strategy auction of `AuctionRouter` — each member bids a plan, the jury scores
-     * them, the best value for its cost answers. `memory` and `auto` come with issue 10.
+     * them, the best value for its cost answers. `memory`: memory bids (no call before the winner
+     * answers). `auto`: memory bids when confident, else an escalation. Default: `auto` when
+     * `memory` is given, else `plans` (docs/routing-modes.md).
      */
     mode: z
       .string()
       .refine((mode) => (SERVE_ROUTER_MODES as readonly string[]).includes(mode), {
-        message: 'must be "plans" (the only router mode today; "memory" and "auto" come with issue 10)',
+        message: `must be one of ${SERVE_ROUTER_MODES.join(", ")} (docs/routing-modes.md)`,
       })
-      .default("plans"),
+      .optional(),
+    /** The outcome memory of memory bids (required by `memory` and `auto`; with `plans`, refinement reads it). */
+    memory: routerMemorySchema.optional(),
+    /** The embedder of the memory and of memory bids: `hashing` (weak, instant) or `use-lite` (default). */
+    embedder: z.enum(SERVE_EMBEDDERS, { error: () => `must be one of ${SERVE_EMBEDDERS.join(", ")}` }).optional(),
+    /** λ and the settings of memory bids. */
+    memoryBids: memoryBidsSchema.optional(),
     /** Who scores the plans: every member (`all`, default), nobody (`none`), or these members. */
     jury: z.union([z.enum(["all", "none"]), z.array(z.string().min(1)).min(1)]).optional(),
     /** The member that answers when every bidder fails. Default: the cheapest member. */
@@ -158,7 +224,12 @@ const routerSchema = z
     /** Seed of the tie rule and of the order plans are shown to jurors. Default 0. */
     seed: z.number().int().optional(),
   })
-  .strict();
+  .strict()
+  // The mode as the router resolves it: auto when a memory is given, else plans.
+  .transform((router) => ({
+    ...router,
+    mode: (router.mode ?? (router.memory === undefined ? "plans" : "auto")) as (typeof SERVE_ROUTER_MODES)[number],
+  }));
 
 // ---------------------------------------------------------------------------------------------
 // Budgets, keys, ledger
@@ -303,6 +374,7 @@ function checkServeConfig(config: ServeConfigFields, context: z.RefinementCtx): 
   if (Array.isArray(config.router.jury)) {
     for (const [index, name] of config.router.jury.entries()) checkName(name, ["router", "jury", index]);
   }
+  checkRouterMemory(config, issue, checkName);
 
   const keyNames = new Set<string>();
   config.keys.forEach((key, index) => {
@@ -349,6 +421,49 @@ function checkServeConfig(config: ServeConfigFields, context: z.RefinementCtx): 
       `"${config.listen.host}" is reachable from other machines and no key is configured: add keys (keys: [{ name, keyEnv }]) or a keysDb made with gavel keys create, or listen on 127.0.0.1`,
     );
   }
+}
+
+/** The rules of memory bids: a memory for `memory`/`auto`, its store's fields, known members in priors. */
+function checkRouterMemory(
+  config: ServeConfigFields,
+  issue: (path: (string | number)[], message: string) => void,
+  checkName: (name: string, path: (string | number)[]) => void,
+): void {
+  const { mode, memory, embedder, memoryBids } = config.router;
+  if ((mode === "memory" || mode === "auto") && memory === undefined) {
+    issue(
+      ["router", "memory"],
+      `mode ${mode} bids from an outcome memory: add memory: { store: memory } (in this process), { store: vectra, folder: .gavel/memory } or { store: postgres, urlEnv: ... }, or use mode: plans`,
+    );
+  }
+  if (memory === undefined) {
+    if (embedder !== undefined) issue(["router", "embedder"], "applies with router.memory (the memory's embedder)");
+    if (memoryBids !== undefined && mode !== "memory" && mode !== "auto") {
+      issue(["router", "memoryBids"], "applies to mode memory or auto (with router.memory)");
+    }
+    return;
+  }
+  if (memory.store === "vectra" && memory.folder === undefined) {
+    issue(["router", "memory", "folder"], "the vectra store needs a folder, e.g. folder: .gavel/memory");
+  }
+  if (memory.store !== "vectra" && memory.folder !== undefined) {
+    issue(["router", "memory", "folder"], "applies to store: vectra");
+  }
+  if (memory.store === "postgres") {
+    const own = memory.url !== undefined || memory.urlEnv !== undefined;
+    const shared = config.ledger?.url !== undefined || config.ledger?.urlEnv !== undefined;
+    if (!own && !shared) {
+      issue(["router", "memory", "url"], "the postgres store needs a server: set url or urlEnv (or ledger.url)");
+    }
+    if (memory.url !== undefined && memory.urlEnv !== undefined) {
+      issue(["router", "memory", "urlEnv"], "give one of url and urlEnv");
+    }
+  } else {
+    for (const field of ["url", "urlEnv", "schema"] as const) {
+      if (memory[field] !== undefined) issue(["router", "memory", field], "applies to store: postgres");
+    }
+  }
+  for (const name of Object.keys(memoryBids?.priors ?? {})) checkName(name, ["router", "memoryBids", "priors", name]);
 }
 
 /**

@@ -11,6 +11,7 @@
  * message ever holds a value.
  */
 import { dirname, resolve } from "node:path";
+import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { ChatOpenAI } from "@langchain/openai";
 import { createPriceResolver, DEFAULT_PRICES } from "../../src/budget/prices.js";
@@ -18,6 +19,8 @@ import type { BudgetStore } from "../../src/budget/store.js";
 import type { ModelPrice } from "../../src/budget/types.js";
 import { ConfigFileError, type ConfigFileIssue } from "../../src/errors.js";
 import type { AuctionLedger } from "../../src/ledger/types.js";
+import { createInMemoryStrategyMemory } from "../../src/memory/matrix-memory.js";
+import type { StrategyMemory } from "../../src/memory/types.js";
 import { modelName } from "../../src/models.js";
 import { importPeer } from "../../src/peers.js";
 import { createGavelApp, type GavelRouterOptions } from "./app.js";
@@ -178,11 +181,14 @@ export async function startGavelServer(options: StartGavelServerOptions): Promis
     });
     closers.push(() => budgets.close());
 
+    const routerMemory = await openRouterMemory(config, env);
+    if (routerMemory !== undefined) closers.push(() => routerMemory.memory.close());
+
     const metrics = createServerMetrics();
     const logger = createJsonLogger({ write: logSink, level: config.logs.level });
     const gateway = createGavelApp({
       members,
-      router: routerOptions(config),
+      router: routerOptions(config, routerMemory),
       ...(verifier !== undefined && auth && { keys: verifier }),
       budgets,
       metrics,
@@ -203,6 +209,8 @@ export async function startGavelServer(options: StartGavelServerOptions): Promis
       keys: keyCount,
       budgets: config.budgets.store,
       ledger: ledger === undefined ? "none" : config.ledger?.path !== undefined ? "sqlite" : "postgres",
+      router: config.router.mode,
+      memory: config.router.memory?.store ?? "none",
     });
 
     let closing: Promise<void> | undefined;
@@ -274,6 +282,8 @@ function checkSecrets(config: ServeConfig, env: Readonly<Record<string, string |
   });
   if (config.ledger?.urlEnv !== undefined) need(config.ledger.urlEnv, ["ledger", "urlEnv"], "it with the ledger's URL");
   if (config.budgets.urlEnv !== undefined) need(config.budgets.urlEnv, ["budgets", "urlEnv"], "it with the URL");
+  const memoryUrlEnv = config.router.memory?.urlEnv;
+  if (memoryUrlEnv !== undefined) need(memoryUrlEnv, ["router", "memory", "urlEnv"], "it with the memory's URL");
   if (issues.length > 0) throw new ConfigFileError(file, issues, { what: "serve config" });
 }
 
@@ -537,18 +547,90 @@ function unrecordedPrompt(
 // The router, the ledger, the keys, the budget store
 // ---------------------------------------------------------------------------------------------
 
-/** The router options of the config (the app adds the pool, the key's budget and the ledger). */
-function routerOptions(config: ServeConfig): GavelRouterOptions {
-  const { jury, fallback, lambda, entropyWeight, ...rest } = config.router;
-  const { mode: _mode, ...settings } = rest;
+/** The outcome memory of memory bids and its embedder, opened once and shared by every router of the gateway. */
+interface RouterMemory {
+  memory: StrategyMemory;
+  embeddings: EmbeddingsInterface;
+}
+
+/**
+ * The router options of the config (the app adds the pool, the key's budget and the ledger).
+ * `router.lambda` is the plan auction's cost weight (`weights.cost`); memory bids' λ is
+ * `router.memoryBids.lambda` (the router's `lambda`).
+ */
+function routerOptions(config: ServeConfig, routerMemory: RouterMemory | undefined): GavelRouterOptions {
+  const { jury, fallback, lambda, entropyWeight, mode, memoryBids, ...rest } = config.router;
+  const { memory: _memory, embedder: _embedder, ...settings } = rest;
+  const { lambda: memoryLambda, ...bids } = memoryBids ?? {};
   return {
     ...settings,
+    mode,
+    ...(routerMemory !== undefined && { memory: routerMemory.memory, embeddings: routerMemory.embeddings }),
+    ...(memoryLambda !== undefined && { lambda: memoryLambda }),
+    ...(memoryBids !== undefined && { memoryBids: bids }),
     ...(jury !== undefined && { jury }),
     ...(fallback !== undefined && { fallback }),
     ...((lambda !== undefined || entropyWeight !== undefined) && {
       weights: { cost: lambda ?? 100, entropy: entropyWeight ?? 0.1, jury: {} },
     }),
   };
+}
+
+/**
+ * The embedder `router.embedder` names: the built-in hashing one (id `hashing-256`, the same as
+ * `gavel train router --embedder hashing`) or the bundled sentence encoder (USE-Lite, offline; its
+ * packages load on the first embedding). Both are loaded here, on first use, like heavy adapters.
+ */
+async function routerEmbeddings(kind: "hashing" | "use-lite"): Promise<EmbeddingsInterface> {
+  if (kind === "use-lite") {
+    const { UniversalSentenceEncoderEmbeddings } = await import("../encoder/universal-sentence-encoder.js");
+    return new UniversalSentenceEncoderEmbeddings();
+  }
+  const { createHashingEmbeddings } = await import("../../src/eval/routing/embedding.js");
+  const hashing = createHashingEmbeddings();
+  return {
+    id: hashing.id,
+    embedDocuments: (texts: string[]) => hashing.embedDocuments(texts),
+    embedQuery: async (text: string) => (await hashing.embedDocuments([text]))[0] as number[],
+  } as EmbeddingsInterface;
+}
+
+/** `router.memory` opened (in the process, a vectra folder, or PostgreSQL), or `undefined` without one. */
+async function openRouterMemory(
+  config: ServeConfig,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<RouterMemory | undefined> {
+  const spec = config.router.memory;
+  if (spec === undefined) return undefined;
+  const embeddings = await routerEmbeddings(config.router.embedder ?? "use-lite");
+  const bound = spec.maxEntries === undefined ? {} : { maxEntries: spec.maxEntries };
+  switch (spec.store) {
+    case "memory":
+      return { memory: createInMemoryStrategyMemory({ embeddings, ...bound }), embeddings };
+    case "vectra": {
+      await importPeer("vectra", "gavel serve's vectra memory", () => import("vectra"));
+      const { createVectraStrategyMemory } = await import("../vectra/memory.js");
+      const memory = await createVectraStrategyMemory({ folder: spec.folder as string, embeddings, ...bound });
+      return { memory, embeddings };
+    }
+    case "postgres": {
+      await importPeer("pg", "gavel serve's PostgreSQL memory", () => import("pg"));
+      const { createPostgresStrategyMemory } = await import("../postgres/memory.js");
+      const connectionString =
+        spec.url ??
+        (spec.urlEnv !== undefined ? env[spec.urlEnv] : undefined) ??
+        config.ledger?.url ??
+        (env[config.ledger?.urlEnv as string] as string);
+      const schema = spec.schema ?? config.ledger?.schema;
+      const memory = await createPostgresStrategyMemory({
+        connectionString,
+        embeddings,
+        ...bound,
+        ...(schema !== undefined && { schema }),
+      });
+      return { memory, embeddings };
+    }
+  }
 }
 
 /** A SQLite ledger keeps its better-sqlite3 handle, which the key and budget stores can share. */

@@ -158,10 +158,60 @@ describe("each rule names its field and the fix", () => {
     }
   });
 
-  it("router.mode other than plans: names issue 10", () => {
-    const { fields, message } = refusal(withPool({ router: { mode: "memory" } }));
-    expect(fields).toEqual(["router.mode"]);
-    expect(message).toContain("issue 10");
+  it("router.mode: an unknown mode names the three; memory and auto need router.memory", () => {
+    const unknown = refusal(withPool({ router: { mode: "bandit" } }));
+    expect(unknown.fields).toEqual(["router.mode"]);
+    expect(unknown.message).toContain("plans, memory, auto");
+    for (const mode of ["memory", "auto"]) {
+      const { fields, message } = refusal(withPool({ router: { mode } }));
+      expect(fields).toEqual(["router.memory"]);
+      expect(message).toContain("store: vectra, folder");
+    }
+  });
+
+  it("router.mode defaults to auto with a memory, plans without; the memory fields are read", () => {
+    expect(parseServeConfig(withPool({})).router.mode).toBe("plans");
+    const config = parseServeConfig(
+      withPool({
+        router: {
+          memory: { store: "vectra", folder: ".gavel/memory", maxEntries: 50_000 },
+          embedder: "hashing",
+          memoryBids: { lambda: 0.3, priors: { "gpt-4": 0.9 }, confidence: { minEvidence: 6 }, unsure: "plans" },
+        },
+      }),
+    );
+    expect(config.router).toMatchObject({
+      mode: "auto",
+      memory: { store: "vectra", folder: ".gavel/memory", maxEntries: 50_000 },
+      embedder: "hashing",
+      memoryBids: { lambda: 0.3, priors: { "gpt-4": 0.9 }, confidence: { minEvidence: 6 }, unsure: "plans" },
+    });
+    expect(parseServeConfig(withPool({ router: { mode: "plans", memory: { store: "memory" } } })).router.mode).toBe(
+      "plans",
+    );
+  });
+
+  it("router.memory: each store's own fields, a known member in priors, settings in range", () => {
+    const fieldsOf = (router: unknown) => refusal(withPool({ router } as Partial<ServeConfigInput>)).fields;
+    expect(fieldsOf({ memory: { store: "vectra" } })).toEqual(["router.memory.folder"]);
+    expect(fieldsOf({ memory: { store: "memory", folder: "x" } })).toEqual(["router.memory.folder"]);
+    expect(fieldsOf({ memory: { store: "postgres" } })).toEqual(["router.memory.url"]);
+    expect(fieldsOf({ memory: { store: "memory", urlEnv: "DB" } })).toEqual(["router.memory.urlEnv"]);
+    expect(fieldsOf({ memory: { store: "disk" } })).toEqual(["router.memory.store"]);
+    expect(fieldsOf({ memory: { store: "memory" }, embedder: "word2vec" })).toEqual(["router.embedder"]);
+    expect(fieldsOf({ memory: { store: "memory" }, memoryBids: { priors: { nobody: 0.5 } } })).toEqual([
+      "router.memoryBids.priors.nobody",
+    ]);
+    expect(fieldsOf({ memory: { store: "memory" }, memoryBids: { explorationRate: 1.5 } })).toEqual([
+      "router.memoryBids.explorationRate",
+    ]);
+    expect(fieldsOf({ memory: { store: "memory" }, memoryBids: { lambda: -1 } })).toEqual(["router.memoryBids.lambda"]);
+    expect(fieldsOf({ embedder: "hashing" })).toEqual(["router.embedder"]);
+    expect(fieldsOf({ memoryBids: { lambda: 0.2 } })).toEqual(["router.memoryBids"]);
+    // A password is a secret: never in the file.
+    expect(fieldsOf({ memory: { store: "postgres", url: "postgres://app:hunter2@db/gavel" } })).toEqual([
+      "router.memory.url",
+    ]);
   });
 
   it("a fallback or juror that is not a member: router.fallback, router.jury[i]", () => {
