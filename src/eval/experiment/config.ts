@@ -25,8 +25,10 @@ export const BENCHMARK_NAMES = ["gsm8k", "mmlu", "humaneval", "mbpp", "svamp"] a
 export const BACKEND_KINDS = ["openai", "openrouter", "ollama", "llamacpp", "recorded", "scripted"] as const;
 /** The environment variable each keyed backend reads by default. */
 export const DEFAULT_API_KEY_VARIABLES = { openai: "OPENAI_API_KEY", openrouter: "OPENROUTER_API_KEY" } as const;
-/** The routers an experiment can evaluate. */
-export const ROUTER_NAMES = ["memory-auction", "escalation"] as const;
+/** The bidding modes of the shipped `AuctionRouter` an experiment evaluates (plans mode needs models that write plans). */
+export const ROUTER_NAMES = ["memory", "auto"] as const;
+/** The protocols every router is measured under: `batch` (frozen training memory) and `online` (learning). */
+export const PROTOCOL_NAMES = ["batch", "online"] as const;
 /** Where reports go when the file does not say. */
 export const DEFAULT_OUTPUT_DIRECTORY = "reports";
 /** Where embeddings are cached when the file does not say (relative to the working directory). */
@@ -40,7 +42,10 @@ const recordedDataSchema = z
     source: z.literal("recorded"),
     /** Canonical outcomes `.jsonl[.gz]`, relative to the config file; default the shipped RouterBench data. */
     outcomes: z.string().min(1).optional(),
-    /** Train on this file and evaluate on all of `outcomes`; otherwise a deterministic split of `outcomes`. */
+    /**
+     * Train on this file and evaluate on all of `outcomes`; `none`: no training at all (every prompt
+     * evaluated, the routers start from an empty memory); otherwise a deterministic split of `outcomes`.
+     */
     train: z.string().min(1).optional(),
     split: z.enum(["auto", "field", "seeded"]).default("auto"),
     trainFraction: z.number().gt(0).lt(1).default(0.5),
@@ -166,13 +171,19 @@ const routersSchema = z
     /** The RouteLLM pair and the target's reference. */
     strongModel: z.string().min(1).optional(),
     weakModel: z.string().min(1).optional(),
-    /** Escalation ladder, cheapest first. */
-    escalationModels: modelList.optional(),
-    /** Neighbours read from memory per prompt. */
+    /** Protocols to measure each router under. Default both. */
+    protocols: z
+      .array(z.enum(PROTOCOL_NAMES))
+      .min(1)
+      .default([...PROTOCOL_NAMES]),
+    /** Neighbours read from memory per member and prompt (the router's `memoryBids.neighbours`). */
     k: z.number().int().positive().optional(),
+    /** The router's `memoryBids.priorStrength`. */
     priorStrength: z.number().nonnegative().optional(),
-    sameTaskNeighbours: z.boolean().optional(),
-    embedTail: z.boolean().optional(),
+    /** The router's exploration rate in the online protocol. */
+    onlineExploration: z.number().min(0).max(1).optional(),
+    /** λ at which `auto`'s confidence rule is fitted on the training part. */
+    confidenceLambda: z.number().nonnegative().optional(),
     /** λ grid of the per-task static baseline (accuracy per USD per prompt). */
     staticLambdas: positiveList.optional(),
   })
@@ -182,10 +193,8 @@ const sweepSchema = z.discriminatedUnion("kind", [
   z
     .object({
       kind: z.literal("lambda"),
-      /** λ grid of the memory-bid auction. */
+      /** λ grid of the shipped router's memory bids. */
       lambdas: positiveList.optional(),
-      /** Threshold grid of the escalation policy. */
-      escalationThresholds: positiveList.optional(),
     })
     .strict(),
   z
@@ -251,7 +260,9 @@ const targetsSchema = z
     /** At least this share of the strong model's accuracy ... */
     accuracyShare: z.number().gt(0).max(1).default(0.95),
     /** ... at most this share of its cost. */
-    costShare: z.number().gt(0).max(1).default(0.25),
+    costShare: z.number().gt(0).max(1).default(0.15),
+    /** The parity target: at least the strong model's accuracy at most this share of its cost. */
+    parityCostShare: z.number().gt(0).max(1).default(0.5),
   })
   .strict();
 
@@ -267,10 +278,10 @@ const targetsSchema = z
  * | `backend` | `{ kind: recorded }` | `recorded`, `openai`, `openrouter`, `ollama`, `llamacpp` or `scripted`, with `models`; live ones take `baseURL`, `temperature`, `maxTokens`, `timeoutMs`, `concurrency`, `maxRetries` |
  * | `prices` | — | model → `{ inputPerMillion, outputPerMillion }` (live backends; over the built-in table) |
  * | `budget` | — | `{ maxUsd?, maxTokens? }` ceiling of the live recording (its whole cache) |
- * | `routers` | both | `{ use, strongModel?, weakModel?, escalationModels?, k?, priorStrength?, sameTaskNeighbours?, embedTail?, staticLambdas? }` |
- * | `sweep` | λ grid of the runner; debate: 256–2048 tokens | `{ kind: lambda, lambdas?, escalationThresholds? }` or `{ kind: budget, budgetsTokens?, budgetsUsd? }` |
+ * | `routers` | memory and auto, both protocols | `{ use, protocols?, strongModel?, weakModel?, k?, priorStrength?, onlineExploration?, confidenceLambda?, staticLambdas? }` |
+ * | `sweep` | λ grid of the runner; debate: 256–2048 tokens | `{ kind: lambda, lambdas? }` or `{ kind: budget, budgetsTokens?, budgetsUsd? }` |
  * | `debate` | all four, pool agents | `{ mechanisms, agents?, maxRounds, auction, topK, aggressiveness? }` of `mode: debate` |
- * | `targets` | 95% / 25% | `{ accuracyShare, costShare }` |
+ * | `targets` | 95% / 15% / parity at 50% | `{ accuracyShare, costShare, parityCostShare }` |
  * | `embedder` | `use-lite` | `use-lite` (offline sentence encoder) or `hashing` (fast, weak) |
  * | `embeddingCache` | `.gavel-cache/embeddings` | folder of cached embeddings, or `false` |
  * | `seed` | `0` | split, sampling and tie-break seed |
@@ -286,10 +297,10 @@ export const experimentConfigSchema = z
     backend: backendSchema.default({ kind: "recorded" }),
     prices: z.record(z.string().min(1), priceSchema).optional(),
     budget: budgetSchema.optional(),
-    routers: routersSchema.default({ use: [...ROUTER_NAMES] }),
+    routers: routersSchema.default({ use: [...ROUTER_NAMES], protocols: [...PROTOCOL_NAMES] }),
     sweep: sweepSchema.optional(),
     debate: debateSettingsSchema.optional(),
-    targets: targetsSchema.default({ accuracyShare: 0.95, costShare: 0.25 }),
+    targets: targetsSchema.default({ accuracyShare: 0.95, costShare: 0.15, parityCostShare: 0.5 }),
     embedder: z.enum(["use-lite", "hashing"]).default("use-lite"),
     embeddingCache: z.union([z.string().min(1), z.literal(false)]).default(DEFAULT_EMBEDDING_CACHE),
     seed: z.number().int().default(0),
@@ -561,7 +572,9 @@ function resolveInputPaths(config: ExperimentConfig, base: string): ExperimentCo
       ? {
           ...config.data,
           ...(config.data.outcomes === undefined ? {} : { outcomes: absolute(config.data.outcomes) }),
-          ...(config.data.train === undefined ? {} : { train: absolute(config.data.train) }),
+          ...(config.data.train === undefined || config.data.train === "none"
+            ? {}
+            : { train: absolute(config.data.train) }),
         }
       : { ...config.data, ...(config.data.path === undefined ? {} : { path: absolute(config.data.path) }) };
   const backend =

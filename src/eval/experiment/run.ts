@@ -154,7 +154,7 @@ export async function runExperiment(config: ExperimentConfig, seams: ExperimentS
   if (config.data.source === "benchmark") return finish(await runLiveExperiment(config, seams));
 
   for (const path of [config.data.outcomes, config.data.train]) {
-    if (path !== undefined && !existsSync(path)) {
+    if (path !== undefined && path !== "none" && !existsSync(path)) {
       throw new DataError({ file: path, problem: "no such file" });
     }
   }

@@ -41,24 +41,25 @@ export async function runnerOptionsOf(
     trainFraction: data.trainFraction,
     seed: config.seed,
     routers: routers.use,
+    protocols: routers.protocols,
     targetAccuracyShare: targets.accuracyShare,
     targetCostShare: targets.costShare,
+    parityCostShare: targets.parityCostShare,
   };
   const optional: Partial<RecordedEvaluationOptions> = {
     title: config.title,
     outcomesPath: data.outcomes,
-    trainOutcomesPath: data.train,
+    trainOutcomesPath: data.train === "none" ? undefined : data.train,
+    noTraining: data.train === "none" ? true : undefined,
     maxPrompts: data.maxPrompts,
     strongModel: routers.strongModel,
     weakModel: routers.weakModel,
-    escalationModels: routers.escalationModels,
     k: routers.k,
     priorStrength: routers.priorStrength,
-    sameTaskNeighbours: routers.sameTaskNeighbours,
-    embedTail: routers.embedTail,
+    onlineExploration: routers.onlineExploration,
+    confidenceLambda: routers.confidenceLambda,
     staticLambdas: routers.staticLambdas,
     lambdas: sweep?.kind === "lambda" ? sweep.lambdas : undefined,
-    escalationThresholds: sweep?.kind === "lambda" ? sweep.escalationThresholds : undefined,
     // The hashing embedder takes microseconds: caching it would only litter the disk.
     embeddingCacheDirectory:
       config.embeddingCache === false || config.embedder === "hashing" ? undefined : config.embeddingCache,
@@ -73,7 +74,7 @@ export async function runnerOptionsOf(
 
   // Load the outcomes here (once; the runner takes the index) to keep a subset of models or to pick the
   // reference pair of a data set whose models are not RouterBench's.
-  if (subset !== undefined && data.train !== undefined) {
+  if (subset !== undefined && data.train !== undefined && data.train !== "none") {
     throw new NotImplementedError("backend.models together with data.train: not implemented in this version");
   }
   const file = data.outcomes ?? "the shipped outcomes";

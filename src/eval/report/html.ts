@@ -5,7 +5,14 @@
  */
 import { GAVEL_MARKER_META } from "./marker.js";
 import type { EvalReport } from "./results.js";
-import { datasetTable, operatingPointsTable, type ReportTable, routerMetricsTable, targetsTable } from "./tables.js";
+import {
+  datasetTable,
+  leaveOutTable,
+  operatingPointsTable,
+  type ReportTable,
+  routerMetricsTable,
+  targetsTable,
+} from "./tables.js";
 
 /** Escape text for HTML element content and attribute values. */
 export function escapeHtml(text: string): string {
@@ -82,14 +89,15 @@ export function renderHtml(report: EvalReport, svg?: string): string {
   const sections: string[] = [];
   sections.push(section(datasetTable(report)));
   if (report.targets !== undefined && report.targets.length > 0) sections.push(section(targetsTable(report)));
+  if (report.leaveOut !== undefined && report.leaveOut.length > 0) sections.push(section(leaveOutTable(report)));
   if (svg !== undefined) {
     sections.push(
       `<section>\n<h2>Pareto plot</h2>\n<p class="caption">Accuracy against mean USD per prompt (log scale). Lines: routers over their sweep; dashed: random routing between ${escapeHtml(report.weakModel)} and ${escapeHtml(report.strongModel)}; wide grey: the Pareto frontier of the routers; diamonds: baselines.</p>\n<figure>${inlineSvg(svg)}</figure>\n</section>`,
     );
   }
   const metrics = routerMetricsTable(report);
-  if (metrics.rows.length > 0) sections.push(section(metrics, (row) => (row[1] === "router" ? "router" : undefined)));
-  sections.push(section(operatingPointsTable(report), (row) => (row[1] === "router" ? "router" : undefined)));
+  if (metrics.rows.length > 0) sections.push(section(metrics, (row) => (row[1]?.startsWith("router") ? "router" : undefined)));
+  sections.push(section(operatingPointsTable(report), (row) => (row[1]?.startsWith("router") ? "router" : undefined)));
   if (report.notes !== undefined && report.notes.length > 0) {
     sections.push(
       `<section>\n<h2>Notes</h2>\n<ul>\n${report.notes.map((note) => `<li>${escapeHtml(note)}</li>`).join("\n")}\n</ul>\n</section>`,

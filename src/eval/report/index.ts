@@ -50,9 +50,11 @@ export {
   paretoPlotSpec,
   renderParetoSvg,
 } from "./plot.js";
-export type { EvalReport, OperatingPoint, PolicyResult } from "./results.js";
+export type { EvalReport, LeaveOutRow, OperatingPoint, PolicyResult } from "./results.js";
 export {
   datasetTable,
+  kindOf,
+  leaveOutTable,
   operatingPointsTable,
   type ReportTable,
   routerMetricsTable,

@@ -4,7 +4,14 @@
  */
 import { GAVEL_MARKER_COMMENT } from "./marker.js";
 import type { EvalReport } from "./results.js";
-import { datasetTable, operatingPointsTable, type ReportTable, routerMetricsTable, targetsTable } from "./tables.js";
+import {
+  datasetTable,
+  leaveOutTable,
+  operatingPointsTable,
+  type ReportTable,
+  routerMetricsTable,
+  targetsTable,
+} from "./tables.js";
 
 /** A table cell: pipes escaped, line breaks flattened. */
 function cell(text: string): string {
@@ -40,6 +47,7 @@ export function renderMarkdown(report: EvalReport, options: { plotFile?: string 
   const parts = [`# ${report.title}\n`];
   parts.push(section(datasetTable(report)));
   if (report.targets !== undefined && report.targets.length > 0) parts.push(section(targetsTable(report)));
+  if (report.leaveOut !== undefined && report.leaveOut.length > 0) parts.push(section(leaveOutTable(report)));
   const metrics = routerMetricsTable(report);
   if (metrics.rows.length > 0) parts.push(section(metrics));
   parts.push(section(operatingPointsTable(report)));

@@ -27,6 +27,8 @@ export interface OperatingPoint {
   tokens?: { input: number; output: number; estimated: boolean };
   /** Accuracy per 1k tokens (cost efficiency), when tokens are known. */
   costEfficiency?: number;
+  /** Shipped-router points: prompts per decision path (`memory`, `explore`, `escalation`, `plans`). */
+  paths?: Record<string, number>;
 }
 
 /** One routing policy or baseline and the points it reached. */
@@ -34,6 +36,11 @@ export interface PolicyResult {
   /** Stable id, e.g. `memory-auction`, `escalation`, `single:gpt-4-1106-preview`, `random`, `static-per-task`, `oracle`. */
   name: string;
   kind: "router" | "baseline";
+  /**
+   * Router policies: `batch` (memory loaded from the training part, frozen during the test pass) or
+   * `online` (held-out prompts in a seeded order, learning from the outcomes of the members called).
+   */
+  protocol?: "batch" | "online";
   /** One sentence: what this policy does. */
   description: string;
   points: OperatingPoint[];
@@ -57,4 +64,24 @@ export interface EvalReport {
   config?: Record<string, unknown>;
   /** Ledger summary: auction overhead share etc. */
   notes?: string[];
+  /** A leave-one-dataset-out run: one row per held-out dataset (see {@link LeaveOutRow}). */
+  leaveOut?: LeaveOutRow[];
+}
+
+/**
+ * One held-out dataset of a leave-one-dataset-out run: trained on the other datasets, the held-out one
+ * streamed online over a strong/weak pair; the share of strong-model calls each router needs for
+ * `target` of the strong model's accuracy (interpolated along its λ sweep), and random routing's.
+ */
+export interface LeaveOutRow {
+  dataset: string;
+  prompts: number;
+  strongAccuracy: number;
+  weakAccuracy: number;
+  /** Share of the strong model's accuracy to reach (0.95). */
+  target: number;
+  /** Per router policy (e.g. `memory-online`): the share of strong calls needed (1 = never reached below). */
+  shares: Record<string, number>;
+  /** Random routing's share, closed form. */
+  randomShare: number;
 }

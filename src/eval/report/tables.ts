@@ -79,6 +79,11 @@ export function singleModelPoint(report: EvalReport, model: string): OperatingPo
 // The tables
 // ---------------------------------------------------------------------------------------------
 
+/** `router (batch)`, `router (online)`, `baseline`: a policy's kind, with a router's protocol. */
+export function kindOf(policy: Pick<PolicyResult, "kind" | "protocol">): string {
+  return policy.protocol === undefined ? policy.kind : `${policy.kind} (${policy.protocol})`;
+}
+
 /** Every policy's every operating point: quality, cost, share of the strong model's cost, calls. */
 export function operatingPointsTable(report: EvalReport): ReportTable {
   const strong = singleModelPoint(report, report.strongModel);
@@ -87,7 +92,7 @@ export function operatingPointsTable(report: EvalReport): ReportTable {
     for (const point of policy.points) {
       rows.push([
         displayName(policy),
-        policy.kind,
+        kindOf(policy),
         point.label,
         formatAccuracy(point.accuracy),
         strong && strong.accuracy > 0 ? formatShare(point.accuracy / strong.accuracy) : "—",
@@ -132,7 +137,7 @@ export function routerMetricsTable(report: EvalReport): ReportTable {
     head: ["policy", "kind", "points", "APGR", "CPT(50%)", "CPT(80%)", "Pareto area"],
     rows: measured.map((policy) => [
       displayName(policy),
-      policy.kind,
+      kindOf(policy),
       formatInteger(policy.points.length),
       formatOptional(policy.metrics?.apgr, (value) => value.toFixed(3)),
       formatOptional(policy.metrics?.cpt50, formatShare),
@@ -172,5 +177,29 @@ export function datasetTable(report: EvalReport): ReportTable {
       ["created", report.createdAt],
     ],
     alignRight: [],
+  };
+}
+
+/**
+ * A leave-one-dataset-out run: per held-out dataset, the strong and weak accuracy, each router's share
+ * of strong-model calls for the target share of the strong accuracy, and random routing's share.
+ */
+export function leaveOutTable(report: EvalReport): ReportTable {
+  const rows = report.leaveOut ?? [];
+  const routers = [...new Set(rows.flatMap((row) => Object.keys(row.shares)))];
+  const target = rows[0]?.target ?? 0.95;
+  return {
+    title: "Leave one dataset out",
+    caption: `Trained on the other datasets, the held-out one streamed online over ${report.strongModel} and ${report.weakModel}: the share of ${report.strongModel} calls each router needs for ${Math.round(target * 100)}% of its accuracy (interpolated along the λ sweep), and random routing's.`,
+    head: ["dataset", "prompts", `${report.strongModel} acc.`, `${report.weakModel} acc.`, ...routers.map((name) => `${name} share`), "random share"],
+    rows: rows.map((row) => [
+      row.dataset,
+      formatInteger(row.prompts),
+      formatAccuracy(row.strongAccuracy),
+      formatAccuracy(row.weakAccuracy),
+      ...routers.map((name) => formatOptional(row.shares[name], formatShare)),
+      formatShare(row.randomShare),
+    ]),
+    alignRight: Array.from({ length: 4 + routers.length }, (_, index) => index + 1),
   };
 }

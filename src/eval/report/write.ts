@@ -182,6 +182,7 @@ const operatingPointSchema = z.object({
   callsByModel: z.record(z.string(), z.number()),
   tokens: z.object({ input: z.number(), output: z.number(), estimated: z.boolean() }).optional(),
   costEfficiency: z.number().optional(),
+  paths: z.record(z.string(), z.number()).optional(),
 });
 
 /** The shape of `report.json` (an `EvalReport`); unknown extra fields are kept out, not refused. */
@@ -202,6 +203,7 @@ export const evalReportSchema = z.object({
     z.object({
       name: z.string(),
       kind: z.enum(["router", "baseline"]),
+      protocol: z.enum(["batch", "online"]).optional(),
       description: z.string(),
       points: z.array(operatingPointSchema),
       metrics: z
@@ -217,6 +219,19 @@ export const evalReportSchema = z.object({
   targets: z.array(z.object({ description: z.string(), met: z.boolean(), detail: z.string() })).optional(),
   config: z.record(z.string(), z.unknown()).optional(),
   notes: z.array(z.string()).optional(),
+  leaveOut: z
+    .array(
+      z.object({
+        dataset: z.string(),
+        prompts: z.number(),
+        strongAccuracy: z.number(),
+        weakAccuracy: z.number(),
+        target: z.number(),
+        shares: z.record(z.string(), z.number()),
+        randomShare: z.number(),
+      }),
+    )
+    .optional(),
 });
 
 /**

@@ -36,18 +36,20 @@ export {
   type RouteRequest,
 } from "./memoryAuction.js";
 export {
-  type ChatModelLike,
-  DEFAULT_ESCALATION_THRESHOLDS,
+  DEFAULT_CONFIDENCE_LAMBDA,
   DEFAULT_LAMBDAS,
   DEFAULT_NEIGHBOURS,
+  DEFAULT_ONLINE_EXPLORATION,
   DEFAULT_PRIOR_STRENGTH,
   DEFAULT_STATIC_LAMBDAS,
   DEFAULT_STRONG_MODEL,
   DEFAULT_WEAK_MODEL,
   type EvaluationProgress,
+  LEAVE_OUT_DATASETS,
+  RECORDED_PROTOCOLS,
   RECORDED_ROUTER_NAMES,
-  type RecordedCallReply,
   type RecordedEvaluationOptions,
+  type RecordedProtocol,
   type RecordedRouterName,
   recordedEvaluationOptionsSchema,
 } from "./options.js";
@@ -75,3 +77,9 @@ export {
   routerBenchTrainingTasks,
 } from "./routerbench-weights.js";
 export { runRecordedEvaluation } from "./runner.js";
+export {
+  randomShareOfStrongCalls,
+  type StrongCallsPoint,
+  type StrongCallsReference,
+  shareOfStrongCalls,
+} from "./strong-share.js";

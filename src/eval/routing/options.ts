@@ -11,45 +11,41 @@ import type { LedgerWriter } from "../../ledger/types.js";
 import type { OutcomeIndex } from "../data/outcomes.js";
 import type { EmbeddingsLike } from "./embedding.js";
 
-/** Default λ grid of the memory-bid auction: weight of the normalised cost against the estimated accuracy. */
-export const DEFAULT_LAMBDAS: readonly number[] = Object.freeze([
-  0, 0.02, 0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.225, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2,
-]);
-/** Default thresholds of the escalation policy (with `escalationRelative`: the share of the top rung's estimated accuracy a cheaper answer needs to be kept). */
-export const DEFAULT_ESCALATION_THRESHOLDS: readonly number[] = Object.freeze([
-  0, 0.8, 0.85, 0.875, 0.9, 0.91, 0.925, 0.95, 0.975, 1, 1.05, 1.5,
-]);
+/**
+ * Default λ grid of the shipped router's memory bids (the weight of a member's normalised expected
+ * cost against its predicted value). Eight points: each costs one pass over the held-out prompts per
+ * mode and protocol, so the grid is kept short enough for `npm start` (docs/routing-on-recorded-data.md).
+ */
+export const DEFAULT_LAMBDAS: readonly number[] = Object.freeze([0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1]);
 /** Default λ grid of the per-task static choice, in accuracy per USD per prompt (see `staticPerTaskChoice`). */
 export const DEFAULT_STATIC_LAMBDAS: readonly number[] = Object.freeze([0, 5, 10, 20, 50, 100, 200, 500, 1000, 5000]);
-/** Default number of neighbours read from memory per prompt (chosen on the training part only, see docs). */
+/** Default number of neighbours read from memory per member and prompt (the router's default). */
 export const DEFAULT_NEIGHBOURS = 32;
-/** Default weight of the prior, in pseudo-observations (Beta smoothing; chosen on the training part only). */
+/** Default weight of the prior, in pseudo-observations (Beta smoothing; the router's default). */
 export const DEFAULT_PRIOR_STRENGTH = 32;
+/** Default exploration rate of the online protocol (the router's `memoryBids.explorationRate`; batch uses 0). */
+export const DEFAULT_ONLINE_EXPLORATION = 0.05;
+/** λ at which `auto`'s confidence rule is fitted on the training part (the router's default λ). */
+export const DEFAULT_CONFIDENCE_LAMBDA = 0.15;
 /** Default strong model of the RouteLLM measures. */
 export const DEFAULT_STRONG_MODEL = "gpt-4-1106-preview";
 /** Default weak model of the RouteLLM measures: the cheapest model within 0.15 of the strong model on RouterBench. */
 export const DEFAULT_WEAK_MODEL = "mistralai/mixtral-8x7b-chat";
-/** The routers a run can evaluate. */
-export const RECORDED_ROUTER_NAMES = ["memory-auction", "escalation"] as const;
-/** A router a run can evaluate. */
+/** The bidding modes of the shipped router a run evaluates (plans mode needs models that write plans). */
+export const RECORDED_ROUTER_NAMES = ["memory", "auto"] as const;
+/** A bidding mode a run can evaluate. */
 export type RecordedRouterName = (typeof RECORDED_ROUTER_NAMES)[number];
-
-/** What a recorded call returns; the shape of a LangChain `AIMessage` that the runner reads. */
-export interface RecordedCallReply {
-  content: unknown;
-  usage_metadata?: { input_tokens: number; output_tokens: number } | undefined;
-  response_metadata?: Record<string, unknown>;
-}
-
-/** A chat model the runner can call (a LangChain `BaseChatModel`, e.g. from `createRecordedPool`). */
-export interface ChatModelLike {
-  invoke(input: string, options?: { metadata?: Record<string, unknown> }): Promise<RecordedCallReply>;
-}
+/** The protocols: `batch` (training memory, frozen) and `online` (seeded order, learning from bandit feedback). */
+export const RECORDED_PROTOCOLS = ["batch", "online"] as const;
+/** A protocol of a run. */
+export type RecordedProtocol = (typeof RECORDED_PROTOCOLS)[number];
+/** Datasets of the shipped file a leave-one-dataset-out run can hold out. */
+export const LEAVE_OUT_DATASETS = ["arc-challenge", "winogrande", "mbpp"] as const;
 
 /** A progress event: which phase, how far. Meant for progress bars. */
 export interface EvaluationProgress {
-  phase: "load" | "embed" | "route" | "baselines";
-  /** The policy being routed (`route` phase). */
+  phase: "load" | "embed" | "fit" | "route" | "baselines";
+  /** The policy being routed (`route` phase) or fitted (`fit` phase). */
   policy?: string;
   /** The swept parameter of the pass (`route` phase). */
   parameter?: number;
@@ -70,32 +66,27 @@ const isObject = (value: unknown) => typeof value === "object" && value !== null
  * | `outcomes` | — | an `OutcomeIndex` to evaluate (wins over `outcomesPath`) |
  * | `outcomesPath` | the shipped RouterBench file | canonical outcomes `.jsonl[.gz]` |
  * | `trainOutcomesPath` | — | train on this file, evaluate on all of `outcomesPath` |
+ * | `noTraining` | `false` | `--train none`: no training part; every prompt is evaluated, the routers start from an empty memory |
  * | `maxPrompts` | all | evaluate a seeded sample of this many prompts (before the split) |
  * | `split` | `"auto"` | `"field"`: the records' `split` (`train` vs the rest); `"seeded"`: `splitPromptIds`; `"auto"`: the field when it partitions the data, else seeded |
  * | `trainFraction` | `0.5` | share of prompts in the training part (seeded split) |
- * | `seed` | `0` | split, sampling and auction tie seed |
- * | `routers` | both | which routers to run |
- * | `lambdas` | {@link DEFAULT_LAMBDAS} | λ grid of the memory-bid auction |
- * | `cascadeBidders` | `true` | agreement cascades (two cheap models, the strong one on disagreement) bid in the memory auction beside the models |
- * | `costScale` | `"task"` | the auction's cost is normalised by the dearest model's mean cost on the task, or over the whole pool (`"pool"`) |
- * | `cascadesPerTask` | `4` | agreement cascades kept per task (fitted on the training part) |
- * | `cascadeMemberCostShare` | `0.25` | a cascade member costs ≤ this share of the strong model on the task |
- * | `escalationThresholds` | {@link DEFAULT_ESCALATION_THRESHOLDS} | threshold grid of the escalation policy |
- * | `escalationModels` | one ladder per task, fitted on the training part | one escalation ladder for every task, cheapest first |
- * | `escalationRelative` | `true` | τ is compared with value ÷ the top rung's estimated value (share of the top model) rather than the value itself |
+ * | `seed` | `0` | split, sampling, online order and auction tie seed |
+ * | `routers` | both | bidding modes of the shipped `AuctionRouter` to evaluate: `memory`, `auto` |
+ * | `protocols` | both | `batch` (training memory, frozen during the test pass) and `online` (seeded order, learning from the members called) |
+ * | `lambdas` | {@link DEFAULT_LAMBDAS} | the router's λ grid |
+ * | `confidenceLambda` | {@link DEFAULT_CONFIDENCE_LAMBDA} | λ at which `auto`'s confidence rule is fitted (training part only) |
+ * | `onlineExploration` | {@link DEFAULT_ONLINE_EXPLORATION} | the router's `memoryBids.explorationRate` in the online protocol |
  * | `staticLambdas` | {@link DEFAULT_STATIC_LAMBDAS} | λ grid of the per-task static choice (accuracy per USD) |
- * | `k` | `32` | neighbours read from memory |
- * | `priorStrength` | `32` | pseudo-observations of the per-task prior |
- * | `sameTaskNeighbours` | `true` | read neighbours of the same `eval_name` only |
- * | `strongModel`, `weakModel` | GPT-4 / Mixtral | the RouteLLM pair and the target's reference |
- * | `targetAccuracyShare`, `targetCostShare` | `0.95`, `0.25` | the target: ≥ this share of the strong accuracy at ≤ this share of its cost |
- * | `embedTail` | `true` | embed the prompt's last block (the question) rather than its few-shot examples |
- * | `embedderId` | the embedder's class name | namespace of the embedding cache |
+ * | `k` | `32` | the router's `memoryBids.neighbours` |
+ * | `priorStrength` | `32` | the router's `memoryBids.priorStrength` |
+ * | `strongModel`, `weakModel` | GPT-4 / Mixtral | the RouteLLM pair and the targets' reference |
+ * | `targetAccuracyShare`, `targetCostShare` | `0.95`, `0.15` | a target: ≥ this share of the strong accuracy at ≤ this share of its cost |
+ * | `parityCostShare` | `0.5` | a target: ≥ the strong accuracy at ≤ this share of its cost |
+ * | `embedderId` | the embedder's `id`, else its class name | namespace of the embedding cache and the router's embedder id |
  * | `embeddingCacheDirectory` | none (no cache) | where embeddings are cached, keyed by text hash |
- * | `pool` | replay from the index | chat models by name (e.g. `createRecordedPool`), called for every routed call |
- * | `ledger` | none | a `LedgerWriter`: the routing auctions, call charges and outcomes of the recorded points (`ledgerPoints`) |
- * | `ledgerPoints` | `"all"` | which operating points go to the ledger: `"all"`, `"frontier"` (each router's Pareto-optimal points), `{ frontier: n }` (at most n of them per router, spread from the cheapest to the most accurate) or a list of `"policy:parameter"` (e.g. `"memory-auction:0.1"`, `"escalation:0.9"`) |
- * | `ledgerRunId` | `run-` + base-36 time | the run's id: the scope (`run`) of its auctions and charges and the prefix of its auction ids, so runs appended to one ledger stay apart |
+ * | `ledger` | none | a `LedgerWriter`: the router's own auctions, charges and outcomes for the recorded points (`ledgerPoints`) |
+ * | `ledgerPoints` | `"all"` | which operating points go to the ledger: `"all"`, `"frontier"` (each router's Pareto-optimal points), `{ frontier: n }` (at most n of them per router, spread from the cheapest to the most accurate) or a list of `"policy:parameter"` (e.g. `"memory-batch:0.1"`) |
+ * | `ledgerRunId` | `run-` + base-36 time | the run's id (kept in the report; the router names its own auctions) |
  * | `onProgress` | none | progress callback |
  * | `now` | `() => new Date()` | clock of `createdAt` |
  */
@@ -117,6 +108,7 @@ export const recordedEvaluationOptionsSchema = z
       .optional(),
     outcomesPath: z.string().min(1).optional(),
     trainOutcomesPath: z.string().min(1).optional(),
+    noTraining: z.boolean().default(false),
     maxPrompts: z.number().int().positive().optional(),
     split: z.enum(["auto", "field", "seeded"]).default("auto"),
     trainFraction: z.number().gt(0).lt(1).default(0.5),
@@ -125,37 +117,29 @@ export const recordedEvaluationOptionsSchema = z
       .array(z.enum(RECORDED_ROUTER_NAMES))
       .min(1)
       .default([...RECORDED_ROUTER_NAMES]),
+    protocols: z
+      .array(z.enum(RECORDED_PROTOCOLS))
+      .min(1)
+      .default([...RECORDED_PROTOCOLS]),
     lambdas: z
       .array(z.number().nonnegative())
       .min(1)
       .default(() => [...DEFAULT_LAMBDAS]),
-    cascadeBidders: z.boolean().default(true),
-    costScale: z.enum(["task", "pool"]).default("task"),
-    cascadesPerTask: z.number().int().positive().default(4),
-    cascadeMemberCostShare: z.number().gt(0).max(1).default(0.25),
-    escalationThresholds: z
-      .array(z.number().nonnegative())
-      .min(1)
-      .default(() => [...DEFAULT_ESCALATION_THRESHOLDS]),
-    escalationModels: z.array(z.string().min(1)).min(1).optional(),
-    escalationRelative: z.boolean().default(true),
+    confidenceLambda: z.number().nonnegative().default(DEFAULT_CONFIDENCE_LAMBDA),
+    onlineExploration: z.number().min(0).max(1).default(DEFAULT_ONLINE_EXPLORATION),
     staticLambdas: z
       .array(z.number().nonnegative())
       .min(1)
       .default(() => [...DEFAULT_STATIC_LAMBDAS]),
     k: z.number().int().positive().default(DEFAULT_NEIGHBOURS),
     priorStrength: z.number().nonnegative().default(DEFAULT_PRIOR_STRENGTH),
-    sameTaskNeighbours: z.boolean().default(true),
     strongModel: z.string().min(1).default(DEFAULT_STRONG_MODEL),
     weakModel: z.string().min(1).default(DEFAULT_WEAK_MODEL),
     targetAccuracyShare: z.number().gt(0).max(1).default(0.95),
-    targetCostShare: z.number().gt(0).max(1).default(0.25),
-    embedTail: z.boolean().default(true),
+    targetCostShare: z.number().gt(0).max(1).default(0.15),
+    parityCostShare: z.number().gt(0).max(1).default(0.5),
     embedderId: z.string().min(1).optional(),
     embeddingCacheDirectory: z.string().min(1).optional(),
-    pool: z
-      .custom<Readonly<Record<string, ChatModelLike>>>(isObject, "expected chat models by name (createRecordedPool)")
-      .optional(),
     ledger: z
       .custom<LedgerWriter>(
         (value) => isObject(value) && isFunction((value as { recordAuctions?: unknown }).recordAuctions),
@@ -172,7 +156,7 @@ export const recordedEvaluationOptionsSchema = z
               .string()
               .regex(
                 /^[a-z][a-z0-9-]*:(?:[λτ]=)?\d+(?:\.\d+)?$/,
-                'expected "policy:parameter", e.g. "memory-auction:0.1"',
+                'expected "policy:parameter", e.g. "memory-batch:0.1"',
               ),
           )
           .min(1),
@@ -187,14 +171,17 @@ export const recordedEvaluationOptionsSchema = z
   })
   .strict()
   .superRefine((options, context) => {
+    if (options.noTraining && options.trainOutcomesPath !== undefined) {
+      context.addIssue({
+        code: "custom",
+        path: ["noTraining"],
+        message: "noTraining (--train none) and trainOutcomesPath (--train FILE) exclude each other: give one",
+      });
+    }
     // A ledgerPoints list may name only points the run has a pass for (checked before any work).
     if (!Array.isArray(options.ledgerPoints)) return;
-    const grids: Record<string, readonly number[]> = {
-      "memory-auction": options.lambdas,
-      escalation: options.escalationThresholds,
-    };
-    const known = options.routers.flatMap((router) =>
-      (grids[router] ?? []).map((parameter) => pointKey(router, parameter)),
+    const known = routerPolicyNames(options.routers, options.protocols).flatMap((policy) =>
+      options.lambdas.map((lambda) => pointKey(policy, lambda)),
     );
     const unknown = options.ledgerPoints.filter((text) => !known.includes(normalisedPointKey(text)));
     if (unknown.length > 0) {
@@ -206,12 +193,25 @@ export const recordedEvaluationOptionsSchema = z
     }
   });
 
-/** `"memory-auction:0.1"`: the key of an operating point in `ledgerPoints`. */
+/** `"memory-batch"`: the report's name of a (mode, protocol) policy. */
+export function routerPolicyName(mode: RecordedRouterName, protocol: RecordedProtocol): string {
+  return `${mode}-${protocol}`;
+}
+
+/** Every (mode, protocol) policy name of a run, modes outer. */
+export function routerPolicyNames(
+  routers: readonly RecordedRouterName[],
+  protocols: readonly RecordedProtocol[],
+): string[] {
+  return routers.flatMap((mode) => protocols.map((protocol) => routerPolicyName(mode, protocol)));
+}
+
+/** `"memory-batch:0.1"`: the key of an operating point in `ledgerPoints`. */
 export function pointKey(policy: string, parameter: number): string {
   return `${policy}:${parameter}`;
 }
 
-/** `"memory-auction:λ=0.1"` or `"memory-auction:0.1"` → `"memory-auction:0.1"`. */
+/** `"memory-batch:λ=0.1"` or `"memory-batch:0.1"` → `"memory-batch:0.1"`. */
 export function normalisedPointKey(text: string): string {
   const [policy = "", parameter = ""] = text.split(":");
   return pointKey(policy, Number(parameter.replace(/^[λτ]=/, "")));
