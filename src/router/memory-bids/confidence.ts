@@ -104,7 +104,7 @@ export interface FitConfidenceRuleOptions {
  * @example
  * ```ts
  * const rule = fitConfidenceRule(samples, { lambda: 0.15 });
- * // { minEvidence: 6, maxSpread: 0.06, utility: 512.4 }
+ * // e.g. { minEvidence: 6, maxSpread: 0.06, utility: 512.4 }
  * ```
  */
 export function fitConfidenceRule(
