@@ -93,6 +93,14 @@ export interface BudgetScreen {
     prompt: readonly BaseMessage[],
     state: ScreenState,
   ): Promise<string | undefined>;
+  /**
+   * Memory bids (no plans, no jury): the members whose answer alone fits what the budget has left
+   * for this request's scopes (the same answer need as the plan auction's screen); the others are
+   * excluded with the figures. Everyone is admitted when no limit applies.
+   */
+  screenAnswers(state: ScreenState): Promise<ScreenResult>;
+  /** The most `member`'s answer may cost (what the screens keep in reserve for it). */
+  answerNeed(member: ResolvedMember, state: ScreenState): Need;
 }
 
 // ---------------------------------------------------------------------------
@@ -227,7 +235,25 @@ export function createBudgetScreen(settings: RouterSettings, nameOf: (member: Re
     return `budget: the refinement round (${describeNeed(need)}) would leave less than the answer needs (${describeNeed(floor)}; ${describeLeft(left)} left)`;
   }
 
-  return { promptTokens, screenBidders, callRefusal, refinementRefusal };
+  // -- memory bids (issue 10): who can afford its answer alone ------------------------
+
+  async function screenAnswers(state: ScreenState): Promise<ScreenResult> {
+    const excluded: Record<string, string> = {};
+    const left = settings.budget ? await settings.budget.remaining(state.scopes) : {};
+    if (left.tokens === undefined && left.usd === undefined) {
+      return { admitted: settings.pool, excluded, floor: undefined };
+    }
+    const admitted = settings.pool.filter((member) => {
+      const need = answerNeed(member, state);
+      if (fits(need, left)) return true;
+      excluded[member.name] =
+        `budget: its answer does not fit (it needs ${describeNeed(need)}; ${describeLeft(left)} left)`;
+      return false;
+    });
+    return { admitted, excluded, floor: undefined };
+  }
+
+  return { promptTokens, screenBidders, callRefusal, refinementRefusal, screenAnswers, answerNeed };
 }
 
 /**

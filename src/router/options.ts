@@ -2,6 +2,7 @@
  * Options of the strategy-auction router: one zod schema, shared by `AuctionRouter` and
  * `auctionRouterMiddleware`, parsed once at construction.
  */
+import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { z } from "zod";
 import type { ScopeIds } from "../budget/index.js";
@@ -22,6 +23,12 @@ import type { LedgerReader, LedgerWriter } from "../ledger/types.js";
 import type { StrategyMemory } from "../memory/types.js";
 import { isChatModel, modelName } from "../models.js";
 import { timeoutMsSchema } from "../timeouts.js";
+import {
+  type ConfidenceRule,
+  DEFAULT_CONFIDENCE_RULE,
+  embedderIdOf,
+  type MemoryBidSettings,
+} from "./memory-bids/index.js";
 
 /**
  * What the router needs of a ledger: the writer, and `getAuction` when the backend can also read
@@ -127,6 +134,37 @@ export interface RouterWeights {
  */
 export const DEFAULT_WEIGHTS: Readonly<RouterWeights> = Object.freeze({ cost: 100, entropy: 0.1, jury: {} });
 
+/**
+ * λ of memory bids: the weight of a member's normalised expected cost against its predicted value
+ * (`score = value − λ · cost / dearest cost`). 0 picks the member the memory predicts best; 1 trades
+ * a whole unit of accuracy for the dearest member's cost.
+ *
+ * @example
+ * ```ts
+ * DEFAULT_LAMBDA; // 0.15
+ * new AuctionRouter({ pool, memory, embeddings, lambda: 0.3 }); // cheaper answers, a little less accuracy
+ * ```
+ */
+export const DEFAULT_LAMBDA = 0.15;
+
+/**
+ * What memory bids need of an embedder: LangChain's `Embeddings` (any; `embedDocuments` is what is
+ * called — the request is embedded as a document, exactly as `learnOutcomes` embeds its evidence, so
+ * a request and its stored twin are at similarity 1). Its `id` (a string), else its class name, is the
+ * embedder id outcome entries carry.
+ */
+export type RouterEmbeddings = Pick<EmbeddingsInterface, "embedDocuments"> & Partial<EmbeddingsInterface>;
+
+/**
+ * How the router bids for a request:
+ * - `"plans"`: the SALE plan auction (every member writes a plan, the jury scores them);
+ * - `"memory"`: memory bids — each member bids the value the outcome memory predicts for it on this
+ *   request minus λ × its normalised expected cost; no model call before the winner answers;
+ * - `"auto"`: memory bids when the memory is confident for this request, else `memoryBids.unsure`
+ *   (an escalation from the cheapest member, or a plan auction).
+ */
+export type RouterMode = "plans" | "memory" | "auto";
+
 const isFunction = (value: unknown) => typeof value === "function";
 
 function hasMethods(value: unknown, methods: readonly string[]): boolean {
@@ -158,6 +196,37 @@ const weightsSchema = z
   })
   .strict();
 
+const unitInterval = z.number().min(0).max(1);
+
+/** Settings of memory bids (`mode: "memory" | "auto"`); every field optional. */
+const memoryBidsSchema = z
+  .object({
+    /** Neighbours read per member and request. Default `DEFAULT_MEMORY_BID_SETTINGS.neighbours`. */
+    neighbours: z.number().int().min(1).max(1_000).optional(),
+    /** Pseudo-observations of the prior (Beta smoothing α). */
+    priorStrength: z.number().nonnegative().finite().optional(),
+    /** Prior value by member name, in [0, 1]; members not named get the price-tier prior. */
+    priors: z.record(z.string(), unitInterval).optional(),
+    /** Probability ε that a uniformly drawn member answers instead (path `"explore"`). Default 0. */
+    explorationRate: unitInterval.optional(),
+    /** Output tokens assumed for a member's price-based cold cost estimate. */
+    expectedOutputTokens: z.number().int().positive().optional(),
+    /** `auto`'s confidence rule; defaults fitted (`DEFAULT_CONFIDENCE_RULE`). */
+    confidence: z
+      .object({ minEvidence: z.number().nonnegative().finite(), maxSpread: z.number().nonnegative().finite() })
+      .partial()
+      .strict()
+      .optional(),
+    /** What `auto` does when the memory is not confident: `"escalate"` (default) or `"plans"`. */
+    unsure: z.enum(["escalate", "plans"]).optional(),
+    /** Escalation: the cheapest member's answer stops the climb when its value is ≥ `stopAt`. Default 1 (never). */
+    stopAt: unitInterval.optional(),
+  })
+  .strict();
+
+/** The `memoryBids` option, as the user gives it. */
+export type MemoryBidsOptions = z.input<typeof memoryBidsSchema>;
+
 /** The fields of the router options, before the cross-field checks. */
 export const auctionRouterFieldsSchema = z
   .object({
@@ -172,6 +241,24 @@ export const auctionRouterFieldsSchema = z
         message: "must be a StrategyMemory",
       })
       .optional(),
+    /**
+     * How the router bids: `"plans"` (SALE plan auctions), `"memory"` (memory bids) or `"auto"`.
+     * Default `"auto"` when `memory` and `embeddings` are given, else `"plans"`.
+     */
+    mode: z.enum(["plans", "memory", "auto"]).optional(),
+    /**
+     * Embeds the request for memory bids (once per request) and the outcome entries written: any
+     * LangChain `Embeddings`, the same one the memory was built with. Required by `memory` and `auto`.
+     */
+    embeddings: z
+      .custom<RouterEmbeddings>((value) => hasMethods(value, ["embedDocuments"]), {
+        message: "must be a LangChain Embeddings (an object with embedDocuments)",
+      })
+      .optional(),
+    /** λ, the weight of the normalised expected cost in memory bids (≥ 0). Default {@link DEFAULT_LAMBDA}. */
+    lambda: z.number().nonnegative().finite().optional(),
+    /** Settings of memory bids (neighbours, priors, exploration, auto's confidence rule, escalation). */
+    memoryBids: memoryBidsSchema.optional(),
     /** Memory-guided refinement of cheaper members' bids. Default true (needs `memory`). */
     refinement: z.boolean().optional(),
     /** Contrastive pairs retrieved for a refinement. Default 8. */
@@ -255,6 +342,34 @@ export function checkPool(options: z.output<typeof auctionRouterFieldsSchema>, c
   }
   if (options.fallback !== undefined) checkName(options.fallback, ["fallback"]);
   for (const name of Object.keys(options.weights?.jury ?? {})) checkName(name, ["weights", "jury", name]);
+  for (const name of Object.keys(options.memoryBids?.priors ?? {})) checkName(name, ["memoryBids", "priors", name]);
+  checkMode(options, context);
+}
+
+/** The bidding mode's needs: memory bids read a memory with `search` and `get`, and embed with `embeddings`. */
+function checkMode(options: z.output<typeof auctionRouterFieldsSchema>, context: z.RefinementCtx): void {
+  const { mode } = options;
+  if (mode !== "memory" && mode !== "auto") return;
+  if (options.memory === undefined) {
+    context.addIssue({
+      code: "custom",
+      path: ["memory"],
+      message: `mode "${mode}" bids from an outcome memory: give memory (e.g. createInMemoryStrategyMemory({ embeddings }) or createVectraStrategyMemory({ folder })), or use mode: "plans"`,
+    });
+  } else if (!hasMethods(options.memory, ["search", "get"])) {
+    context.addIssue({
+      code: "custom",
+      path: ["memory"],
+      message: `mode "${mode}" needs a StrategyMemory with search and get: give one of the shipped memories, or use mode: "plans"`,
+    });
+  }
+  if (options.embeddings === undefined) {
+    context.addIssue({
+      code: "custom",
+      path: ["embeddings"],
+      message: `mode "${mode}" embeds each request: give embeddings (the LangChain Embeddings the memory was built with), or use mode: "plans"`,
+    });
+  }
 }
 
 /**
@@ -289,8 +404,51 @@ export interface ResolvedMember {
   pricePerOutputToken: number;
 }
 
+/**
+ * Defaults of the `memoryBids` option (auto's confidence rule: `DEFAULT_CONFIDENCE_RULE`).
+ *
+ * @example
+ * ```ts
+ * DEFAULT_MEMORY_BIDS.neighbours; // 32 neighbours read per member and request
+ * new AuctionRouter({ pool, memory, embeddings, memoryBids: { neighbours: 64 } });
+ * ```
+ */
+export const DEFAULT_MEMORY_BIDS = Object.freeze({
+  /** Neighbours read per member and request. */
+  neighbours: 32,
+  /** α: the prior weighs as much as 32 fully similar past outcomes. */
+  priorStrength: 32,
+  /** ε: no exploration (a served router exploits; the online evaluation passes its own). */
+  explorationRate: 0,
+  /** Output tokens assumed by the price-based cold cost estimate. */
+  expectedOutputTokens: 256,
+  /** Escalate when the memory is not confident. */
+  unsure: "escalate" as const,
+  /** Never stop the climb on the cheapest member's value alone. */
+  stopAt: 1,
+});
+
+/** The `memoryBids` option with defaults filled in. */
+export interface ResolvedMemoryBids extends MemoryBidSettings {
+  neighbours: number;
+  priors: Readonly<Record<string, number>>;
+  explorationRate: number;
+  confidence: ConfidenceRule;
+  unsure: "escalate" | "plans";
+  stopAt: number;
+}
+
 /** Options with defaults filled in: what the auction engine runs on. */
 export interface RouterSettings {
+  /** How the router bids (see {@link RouterMode}). */
+  mode: RouterMode;
+  /** The request embedder of memory bids (and of outcome entries); set by `memory`/`auto`, optional in `plans`. */
+  embeddings: RouterEmbeddings | undefined;
+  /** The id outcome entries carry (`metadata.embedder`), when `embeddings` is set. */
+  embedderId: string | undefined;
+  /** λ of memory bids. */
+  lambda: number;
+  memoryBids: ResolvedMemoryBids;
   pool: ResolvedMember[];
   weights: RouterWeights;
   jurors: string[];
@@ -350,7 +508,11 @@ export function resolveSettings(
     executionMaxTokens = DEFAULT_EXECUTION_MAX_TOKENS,
     generateId = () => crypto.randomUUID(),
     now = Date.now,
+    embeddings,
+    lambda = DEFAULT_LAMBDA,
+    memoryBids = {},
   } = options;
+  const mode: RouterMode = options.mode ?? (memory !== undefined && embeddings !== undefined ? "auto" : "plans");
   const priceOf = createPriceResolver(mergePrices(DEFAULT_PRICES, splitPriceTable(options.prices).models));
   const pool: ResolvedMember[] = options.pool.map((member) => {
     const price = member.price ?? (priceOf(modelName(member.model)) as ModelPrice);
@@ -361,6 +523,23 @@ export function resolveSettings(
   const fallback =
     options.fallback === undefined ? cheapest : (pool.find((member) => member.name === options.fallback) ?? cheapest);
   return {
+    mode,
+    embeddings,
+    embedderId: embeddings === undefined ? undefined : embedderIdOf(embeddings),
+    lambda,
+    memoryBids: {
+      neighbours: memoryBids.neighbours ?? DEFAULT_MEMORY_BIDS.neighbours,
+      priorStrength: memoryBids.priorStrength ?? DEFAULT_MEMORY_BIDS.priorStrength,
+      priors: { ...memoryBids.priors },
+      explorationRate: memoryBids.explorationRate ?? DEFAULT_MEMORY_BIDS.explorationRate,
+      expectedOutputTokens: memoryBids.expectedOutputTokens ?? DEFAULT_MEMORY_BIDS.expectedOutputTokens,
+      confidence: {
+        minEvidence: memoryBids.confidence?.minEvidence ?? DEFAULT_CONFIDENCE_RULE.minEvidence,
+        maxSpread: memoryBids.confidence?.maxSpread ?? DEFAULT_CONFIDENCE_RULE.maxSpread,
+      },
+      unsure: memoryBids.unsure ?? DEFAULT_MEMORY_BIDS.unsure,
+      stopAt: memoryBids.stopAt ?? DEFAULT_MEMORY_BIDS.stopAt,
+    },
     pool,
     weights: { cost: weights.cost, entropy: weights.entropy, jury: { ...weights.jury } },
     jurors,

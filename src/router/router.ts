@@ -29,6 +29,7 @@ import { runWithDeadline } from "../timeouts.js";
 import {
   type AuctionCall,
   type AuctionRun,
+  type BoughtAnswer,
   createStrategyAuctionEngine,
   type RouterAuctionRecord,
   recordAbandonedCharge,
@@ -37,6 +38,7 @@ import {
   withFallbackAnswer,
 } from "./auction/index.js";
 import { AuctionRouterError } from "./errors.js";
+import { RouterOutcomeError } from "./memory-bids/index.js";
 import {
   type AuctionRouterOptions,
   auctionRouterOptionsSchema,
@@ -77,8 +79,18 @@ export interface RouterMetadata {
   usage: RouterUsage;
 }
 
-/** The graded outcome of a routed answer, for {@link AuctionRouter.recordOutcome}. */
-export type RouterOutcome = Omit<OutcomeInput, "auctionId">;
+/**
+ * The graded outcome of a routed answer, for {@link AuctionRouter.recordOutcome}: `correct` or
+ * `score` (and the ledger's `label`, `metadata`, `recordedAt`), and the `member` graded (default: the
+ * member whose answer was final).
+ */
+export type RouterOutcome = Omit<OutcomeInput, "auctionId"> & { member?: string };
+
+/** Who answered in one auction: the final member and every member whose answer was bought. */
+interface CalledMembers {
+  final: string | undefined;
+  members: string[];
+}
 
 /** A streamed answer not settled yet: what it was asked with, what holds its room, what came. */
 interface OpenStream {
@@ -127,8 +139,10 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
   }
 
   readonly #engine: StrategyAuctionEngine;
-  /** Auction id → the member whose plan answered (null: the fallback answered without a plan). */
-  readonly #winners = new Map<string, string | null>();
+  /** Auction id → the member whose answer was final and every member whose answer was bought (last 10,000). */
+  readonly #called = new Map<string, CalledMembers>();
+  /** `auctionId:member` already scored by `recordOutcome` (the memory's own outcome is checked too). */
+  readonly #scored = new Set<string>();
 
   /**
    * @param options the pool and the auction settings; see docs/router.md.
@@ -168,22 +182,65 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
   }
 
   /**
-   * Record the graded outcome of a routed answer (a verifier callback or a benchmark label):
-   * to the ledger, and as the winner's outcome in the strategy memory (`score`, else 1/0 from `correct`).
+   * Record the graded outcome of a routed answer (a verifier callback or a benchmark label) — bandit
+   * feedback: only a member whose answer was bought in that auction can be scored, once.
    *
-   * @returns true when the memory entry of the winner was found and updated.
+   * - `member` defaults to the member whose answer was final; it must be one the auction called
+   *   (`response_metadata.gavel.auction.calls`: an escalation calls several).
+   * - The ledger gets the outcome when `member` is the final one (the ledger grades an auction's answer).
+   * - The memory gets `score` (else 1/0 from `correct`) as the outcome of entry `auctionId:member`.
+   *
+   * @returns true when the memory entry was updated; false when the router has no memory, the outcome
+   *   has neither `score` nor `correct`, or the entry is gone (evicted).
+   * @throws RouterOutcomeError — `"unknown_auction"` (neither among the last 10,000 auctions of this
+   *   router nor in its ledger), `"member_not_called"`, `"already_scored"` (never a silent double count).
+   * @example
+   * ```ts
+   * const answer = await router.invoke("What is 17 * 23?");
+   * const { auctionId, calls } = answer.response_metadata.gavel.auction;
+   * await router.recordOutcome(auctionId, { correct: answer.text.includes("391") }); // the final answer
+   * for (const member of calls) if (member !== winner) await router.recordOutcome(auctionId, { member, correct: false });
+   * ```
    */
   async recordOutcome(auctionId: string, outcome: RouterOutcome): Promise<boolean> {
     const { ledger, memory } = this.#engine.settings;
-    if (ledger) await ledger.recordOutcome({ ...outcome, auctionId });
-    let winner = this.#winners.get(auctionId);
-    if (winner === undefined && ledger?.getAuction) {
-      const stored = await ledger.getAuction(auctionId);
-      winner = stored?.metadata?.fallback ? null : stored?.winners[0];
+    const { member: requested, ...graded } = outcome;
+    const called = await this.#calledIn(auctionId);
+    if (called === undefined) throw new RouterOutcomeError("unknown_auction", auctionId, requested);
+    const member = requested ?? called.final;
+    if (member === undefined || !called.members.includes(member)) {
+      throw new RouterOutcomeError("member_not_called", auctionId, member);
     }
-    const value = outcome.score ?? (outcome.correct === undefined ? undefined : outcome.correct ? 1 : 0);
-    if (!memory || winner === undefined || winner === null || value === undefined) return false;
-    return memory.recordOutcome(`${auctionId}:${winner}`, value);
+    const key = `${auctionId}:${member}`;
+    if (this.#scored.has(key) || (await memory?.get(key))?.outcome !== undefined) {
+      throw new RouterOutcomeError("already_scored", auctionId, member);
+    }
+    if (ledger && member === called.final) await ledger.recordOutcome({ ...graded, auctionId });
+    this.#markScored(key);
+    const value = graded.score ?? (graded.correct === undefined ? undefined : graded.correct ? 1 : 0);
+    if (!memory || value === undefined) return false;
+    return memory.recordOutcome(key, value);
+  }
+
+  /** Who answered in `auctionId`: this router's recent auctions, else the ledger's record of it. */
+  async #calledIn(auctionId: string): Promise<CalledMembers | undefined> {
+    const remembered = this.#called.get(auctionId);
+    if (remembered !== undefined) return remembered;
+    const { ledger } = this.#engine.settings;
+    const stored = ledger?.getAuction ? await ledger.getAuction(auctionId) : undefined;
+    if (stored === undefined) return undefined;
+    const metadata = stored.metadata ?? {};
+    const final = typeof metadata.winner === "string" ? metadata.winner : stored.winners[0];
+    const calls = Array.isArray(metadata.calls) ? metadata.calls.filter((item) => typeof item === "string") : [];
+    return { final, members: calls.length > 0 ? calls : final === undefined ? [] : [final] };
+  }
+
+  #markScored(key: string): void {
+    this.#scored.add(key);
+    if (this.#scored.size > REMEMBERED_AUCTIONS * 4) {
+      const oldest = this.#scored.values().next().value;
+      if (oldest !== undefined) this.#scored.delete(oldest);
+    }
   }
 
   async _generate(
@@ -191,15 +248,43 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     options: this["ParsedCallOptions"],
     runManager?: CallbackManagerForLLMRun,
   ): Promise<ChatResult> {
-    let run = await this.#auction(messages, options, runManager);
+    const auction = await this.#auction(messages, options, runManager);
+    // An escalation that stopped on a rung already bought the final answer: no other call.
+    const { run, reply, call } =
+      auction.answered === undefined
+        ? await this.#answer(auction, messages, options, runManager)
+        : { run: auction, reply: auction.answered.reply, call: auction.answered.call };
+    const gavel = await this.#finish(run, call, reply.text);
+    // An AIMessageChunk, the output type of this model (the base `withStructuredOutput` parser requires it).
+    const message = new AIMessageChunk({
+      content: reply.content,
+      tool_calls: reply.tool_calls ?? [],
+      additional_kwargs: reply.additional_kwargs,
+      ...(reply.id !== undefined && { id: reply.id }),
+      usage_metadata: sumUsage(gavel.usage.execution, gavel.usage.auction),
+      response_metadata: { ...reply.response_metadata, gavel },
+    });
+    return { generations: [{ text: message.text, message }] };
+  }
+
+  /**
+   * The winner's answer (not streamed): reserved, with its deadline, settled; when it fails before
+   * it came back, the fallback answers instead (see {@link #afterFailedAnswer}).
+   */
+  async #answer(
+    auction: AuctionRun,
+    messages: BaseMessage[],
+    options: this["ParsedCallOptions"],
+    runManager?: CallbackManagerForLLMRun,
+  ): Promise<{ run: AuctionRun; reply: AIMessage; call: AuctionCall }> {
+    let run = auction;
     const errors: unknown[] = [];
-    let reply: AIMessage;
-    let call: AuctionCall;
     for (;;) {
       let reservation: Reservation | undefined;
       let execution: { model: Runnable; prompt: BaseMessage[]; tools: BindToolsInput[] } | undefined;
       /** What the provider may still bill, when the answer was abandoned (deadline or the caller's abort). */
       let abandoned: SettleAbandonedOptions | undefined;
+      let reply: AIMessage;
       try {
         const current = this.#execution(run, messages, options);
         const winner = run.winner;
@@ -233,20 +318,9 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
         continue;
       }
       // Settled outside the try: once the answer came back, nobody else answers.
-      call = await this.#settleExecution(run.winner, reply, execution.prompt, execution.tools, reservation);
-      break;
+      const call = await this.#settleExecution(run.winner, reply, execution.prompt, execution.tools, reservation);
+      return { run, reply, call };
     }
-    const gavel = await this.#finish(run, call);
-    // An AIMessageChunk, the output type of this model (the base `withStructuredOutput` parser requires it).
-    const message = new AIMessageChunk({
-      content: reply.content,
-      tool_calls: reply.tool_calls ?? [],
-      additional_kwargs: reply.additional_kwargs,
-      ...(reply.id !== undefined && { id: reply.id }),
-      usage_metadata: sumUsage(gavel.usage.execution, gavel.usage.auction),
-      response_metadata: { ...reply.response_metadata, gavel },
-    });
-    return { generations: [{ text: message.text, message }] };
   }
 
   override async *_streamResponseChunks(
@@ -255,6 +329,10 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     runManager?: CallbackManagerForLLMRun,
   ): AsyncGenerator<ChatGenerationChunk> {
     let run = await this.#auction(messages, options, runManager);
+    if (run.answered !== undefined) {
+      yield* this.#streamBought(run, run.answered, runManager);
+      return;
+    }
     const errors: unknown[] = [];
     /** The answer being streamed, until it is settled or its failure handled. */
     let open: OpenStream | undefined;
@@ -351,17 +429,40 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     }
   }
 
+  /**
+   * Stream an answer the auction already bought (an escalation that stopped on a rung): recorded
+   * first (it is paid for), then yielded as one chunk with its usage, then the usual last chunk with
+   * `response_metadata.gavel` and the auction's usage.
+   */
+  async *#streamBought(
+    run: AuctionRun,
+    bought: BoughtAnswer,
+    runManager?: CallbackManagerForLLMRun,
+  ): AsyncGenerator<ChatGenerationChunk> {
+    const { reply, call } = bought;
+    const gavel = await this.#finish(run, call, reply.text);
+    const chunk = new AIMessageChunk({
+      content: reply.content,
+      tool_calls: reply.tool_calls ?? [],
+      additional_kwargs: reply.additional_kwargs,
+      ...(reply.id !== undefined && { id: reply.id }),
+      usage_metadata: gavel.usage.execution,
+      response_metadata: { ...reply.response_metadata },
+    });
+    markAnswer(chunk, run);
+    const generation = new ChatGenerationChunk({ text: chunk.text, message: chunk });
+    yield generation;
+    await runManager?.handleLLMNewToken(chunk.text, undefined, undefined, undefined, undefined, { chunk: generation });
+    const last = new AIMessageChunk({ content: "", usage_metadata: gavel.usage.auction, response_metadata: { gavel } });
+    yield new ChatGenerationChunk({ text: "", message: last });
+  }
+
   /** Settle a streamed answer (what came of it) and record the auction. */
   async #finishStream(run: AuctionRun, answer: OpenStream): Promise<RouterMetadata> {
     const { execution, reservation, gathered } = answer;
-    const call = await this.#settleExecution(
-      run.winner,
-      answerOf(gathered),
-      execution.prompt,
-      execution.tools,
-      reservation,
-    );
-    return this.#finish(run, call);
+    const reply = answerOf(gathered);
+    const call = await this.#settleExecution(run.winner, reply, execution.prompt, execution.tools, reservation);
+    return this.#finish(run, call, reply.text);
   }
 
   /**
@@ -387,23 +488,14 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
       ...(options.signal && { signal: options.signal }),
       ...(options.budgetScopes && { scopes: options.budgetScopes }),
       ...(options.tools && options.tools.length > 0 && { tools: options.tools }),
+      answerModel: (member) => answerModel(member, options),
     });
   }
 
   /** The winner (with the tools of this call bound) and the prompt conditioned on its plan. */
   #execution(auction: AuctionRun, messages: BaseMessage[], options: this["ParsedCallOptions"]) {
     const tools = options.tools ?? [];
-    const base = auction.winner.model;
-    let model: Runnable = base;
-    if (tools.length > 0) {
-      if (typeof base.bindTools !== "function")
-        throw new Error(`pool member "${auction.winner.name}" does not support tools`);
-      model = base.bindTools(
-        tools,
-        options.tool_choice !== undefined ? ({ tool_choice: options.tool_choice } as never) : undefined,
-      );
-    }
-    return { model, prompt: withPlan(messages, auction.plan), tools };
+    return { model: answerModel(auction.winner, options), prompt: withPlan(messages, auction.plan), tools };
   }
 
   /** The deadline of the answer of `run.winner`: `answerTimeoutMs`, and the caller's signal. */
@@ -472,7 +564,7 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
    */
   async #answerFailed(run: AuctionRun, errors: readonly unknown[], error: unknown): Promise<unknown> {
     try {
-      await this.#engine.record(run, undefined);
+      await this.#engine.record(withCalls(run, undefined), undefined);
     } catch {
       // The answer's error is the one to report; the ledger's own failure must not hide it.
     }
@@ -527,9 +619,10 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     return call;
   }
 
-  async #finish(auction: AuctionRun, execution: AuctionCall): Promise<RouterMetadata> {
-    await this.#engine.record(auction, execution);
-    this.#remember(auction.record.auctionId, auction.record.fallback ? null : auction.record.winner);
+  async #finish(run: AuctionRun, execution: AuctionCall, answerText: string): Promise<RouterMetadata> {
+    const auction = withCalls(run, execution);
+    await this.#engine.record(auction, execution, answerText);
+    this.#remember(auction.record.auctionId, { final: execution.member, members: auction.record.calls ?? [] });
     const overhead = totalsOf(auction.calls);
     const executionUsage = totalsOf([execution]).usage;
     const total = overhead.usage.total_tokens + executionUsage.total_tokens;
@@ -545,11 +638,11 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     };
   }
 
-  #remember(auctionId: string, winner: string | null): void {
-    this.#winners.set(auctionId, winner);
-    if (this.#winners.size > REMEMBERED_AUCTIONS) {
-      const oldest = this.#winners.keys().next().value;
-      if (oldest !== undefined) this.#winners.delete(oldest);
+  #remember(auctionId: string, called: CalledMembers): void {
+    this.#called.set(auctionId, called);
+    if (this.#called.size > REMEMBERED_AUCTIONS) {
+      const oldest = this.#called.keys().next().value;
+      if (oldest !== undefined) this.#called.delete(oldest);
     }
   }
 }
@@ -671,6 +764,28 @@ function markAnswer(chunk: AIMessageChunk, run: AuctionRun): void {
     ...chunk.response_metadata,
     gavel_answer: { auctionId: run.record.auctionId, winner: run.winner.name },
   };
+}
+
+/** The model `member` answers with: its own, with the call's tools bound (and tool choice). */
+function answerModel(member: ResolvedMember, options: AuctionRouterCallOptions): Runnable {
+  const tools = options.tools ?? [];
+  const base = member.model;
+  if (tools.length === 0) return base;
+  if (typeof base.bindTools !== "function") throw new Error(`pool member "${member.name}" does not support tools`);
+  return base.bindTools(
+    tools,
+    options.tool_choice !== undefined ? ({ tool_choice: options.tool_choice } as never) : undefined,
+  );
+}
+
+/**
+ * The run with `record.calls`: the members whose answer was bought, in order (escalation rungs), then
+ * the member whose answer is final when it is not among them.
+ */
+function withCalls(run: AuctionRun, execution: AuctionCall | undefined): AuctionRun {
+  const calls = (run.bought ?? []).map((bought) => bought.member.name);
+  if (execution !== undefined && !calls.includes(execution.member)) calls.push(execution.member);
+  return { ...run, record: { ...run.record, calls: [...new Set(calls)] } };
 }
 
 function sumUsage(left: UsageMetadata, right: UsageMetadata): UsageMetadata {

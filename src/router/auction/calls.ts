@@ -10,10 +10,10 @@
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { AIMessage, BaseMessage, UsageMetadata } from "@langchain/core/messages";
 import { closeAbandoned } from "../../budget/abandoned.js";
-import { costUsd, type Reservation, usageFromMessage } from "../../budget/index.js";
+import { costUsd, countToolTokens, type Reservation, usageFromMessage } from "../../budget/index.js";
 import { releaseQuietly, settleQuietly } from "../../budget/shared.js";
 import { BudgetExhaustedError, describeError } from "../../errors.js";
-import { callCopy, countsOwnPrompt, promptTokensOf } from "../../models.js";
+import { callCopy, countsOwnPrompt, declaredOutputCap, promptTokensOf } from "../../models.js";
 import { DeadlineExceededError, runWithDeadline } from "../../timeouts.js";
 import type { BudgetScreen } from "../budget-screen.js";
 import { RouterCallTimeoutError } from "../errors.js";
@@ -47,6 +47,16 @@ export interface AuctionCalls {
     prompt: readonly BaseMessage[],
     toolTokens?: number,
   ): AuctionCall;
+  /**
+   * An answer bought during the auction (an escalation rung): the request's conversation, no plan, the
+   * call's tools bound; refused when it would eat the room `state.floor` keeps (the top member's
+   * answer); reserved at its prompt and output cap, `answerTimeoutMs` deadline, settled (purpose
+   * `"escalation"`) — or released / settled as abandoned when it fails. Not pushed on `state.calls`.
+   */
+  answer(
+    member: ResolvedMember,
+    state: AuctionState,
+  ): Promise<{ reply: AIMessage; call: AuctionCall } | { failure: string }>;
 }
 
 /** Build the calls of one engine; `screen` holds the budget arithmetic (used only with a budget). */
@@ -181,7 +191,81 @@ export function createAuctionCalls({ settings, nameOf }: EngineContext, screen: 
     return { ...charged, usage, usd: costUsd(winner.price, usage) };
   }
 
-  return { call, answerCall };
+  async function answer(
+    member: ResolvedMember,
+    state: AuctionState,
+  ): Promise<{ reply: AIMessage; call: AuctionCall } | { failure: string }> {
+    const { request } = state;
+    const name = nameOf(member);
+    const prompt = [...request.messages];
+    const tools = request.tools ?? [];
+    const toolTokens = countToolTokens(tools, name);
+    let reservation: Reservation | undefined;
+    if (settings.budget) {
+      const inputTokens = (await promptTokensOf(member.model, prompt)) + toolTokens;
+      const maxTokens = declaredOutputCap(member.model) ?? settings.executionMaxTokens;
+      const refusal = await screen.callRefusal(member, inputTokens, maxTokens, state);
+      if (refusal !== undefined) return { failure: refusal };
+      try {
+        reservation = await settings.budget.reserve({
+          model: name,
+          inputTokens,
+          maxOutputTokens: maxTokens,
+          label: "router.escalation",
+          ...(state.scopes && { scopes: state.scopes }),
+        });
+      } catch (error) {
+        if (BudgetExhaustedError.isInstance(error)) return { failure: `budget: ${error.message}` };
+        throw error;
+      }
+    }
+    let reply: AIMessage;
+    let abandoned: Promise<AIMessage> | undefined;
+    try {
+      const model = request.answerModel?.(member) ?? member.model;
+      reply = await runWithDeadline(
+        (signal) =>
+          model.invoke(prompt, {
+            signal,
+            ...(request.callbacks !== undefined && { callbacks: request.callbacks }),
+            tags: ["nostream", "gavel:escalation"],
+            runName: `gavel.escalation.${member.name}`,
+            metadata: { gavel_purpose: "escalation", gavel_member: member.name },
+          }) as Promise<AIMessage>,
+        {
+          timeoutMs: settings.answerTimeoutMs,
+          label: `Pool member "${member.name}" answer`,
+          ...(request.signal !== undefined && { signal: request.signal }),
+          onAbandoned: (pending) => {
+            abandoned = pending;
+          },
+        },
+      );
+    } catch (error) {
+      if (reservation && settings.budget) {
+        if (abandoned === undefined) await releaseQuietly(settings.budget, reservation);
+        else {
+          void closeAbandoned(settings.budget, reservation, {
+            bill: settings.billAbandonedCalls,
+            late: abandoned.then((late) => answerCall(member, late, prompt, toolTokens).usage),
+          }).then((settlement) =>
+            recordAbandonedCharge(
+              settings,
+              { auctionId: state.auctionId, member: member.name, purpose: "escalation", scopes: state.scopes },
+              settlement,
+            ),
+          );
+        }
+      }
+      if (request.signal?.aborted) throw error;
+      return { failure: describeError(error) };
+    }
+    const charged = { ...answerCall(member, reply, prompt, toolTokens), purpose: "escalation" as const };
+    if (reservation && settings.budget) await settleQuietly(settings.budget, reservation, charged.usage);
+    return { reply, call: charged };
+  }
+
+  return { call, answerCall, answer };
 }
 
 /** Tokens and USD of `calls`, summed (the auction's overhead, or one answer). */

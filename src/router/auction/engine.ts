@@ -8,19 +8,25 @@
  * (the record types); the budget arithmetic is `../budget-screen.ts`.
  */
 import { HumanMessage, SystemMessage } from "@langchain/core/messages";
+import { describeError } from "../../errors.js";
 import { modelName } from "../../models.js";
 import { createBudgetScreen, ownConversationCounts } from "../budget-screen.js";
+import { escalationLadder, requestText } from "../memory-bids/index.js";
 import type { ResolvedMember, RouterSettings } from "../options.js";
 import { PLANNING_PROMPT, planningRequest } from "../prompts.js";
 import { type AuctionCalls, createAuctionCalls } from "./calls.js";
+import { climbLadder } from "./escalation.js";
+import { createMemoryBidStage, type MemoryDecision, memoryRecord } from "./memory-engine.js";
 import { persistAuction } from "./persistence.js";
 import type {
   AuctionCall,
   AuctionRequest,
   AuctionRun,
   AuctionState,
+  BoughtAnswer,
   EngineContext,
   RouterAuctionRecord,
+  RouterPath,
 } from "./records.js";
 import { createRefinementStage } from "./refinement.js";
 import { createBidRounds } from "./rounds.js";
@@ -31,8 +37,11 @@ export interface StrategyAuctionEngine {
   readonly settings: RouterSettings;
   /** Hold one auction for the conversation `messages`. */
   run(request: AuctionRequest): Promise<AuctionRun>;
-  /** Write the auction, its bids and every charge to the ledger, and its plans to the memory. */
-  record(run: AuctionRun, execution: AuctionCall | undefined): Promise<void>;
+  /**
+   * Write the auction, its bids and every charge to the ledger, and to the memory its plans (plans
+   * path) or its outcome entries (memory paths); `answerText` is the final answer's text.
+   */
+  record(run: AuctionRun, execution: AuctionCall | undefined, answerText?: string): Promise<void>;
   /** The winner's answer as charged (see `AuctionCalls.answerCall`). */
   answerCall: AuctionCalls["answerCall"];
 }
@@ -50,6 +59,8 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
   const calls = createAuctionCalls(context, screen);
   const rounds = createBidRounds(context, calls);
   const refinement = createRefinementStage(context, rounds, screen);
+  /** Memory bids (`mode: "memory" | "auto"`); undefined in `"plans"` mode. */
+  const memoryBids = settings.mode === "plans" ? undefined : createMemoryBidStage(context, screen);
 
   async function run(request: AuctionRequest): Promise<AuctionRun> {
     const auctionId = settings.generateId();
@@ -68,11 +79,115 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
       excluded: {},
       planPrompt: [new SystemMessage(PLANNING_PROMPT), new HumanMessage(planningRequest(transcript))],
     };
-
-    // With a budget: exclude, before anything is spent, the bidders whose plan, jury share and
-    // answer do not fit; every later call must leave room for the dearest admissible answer. A local
-    // model's answer is estimated with its own count of the conversation (tiktoken undercounts it).
+    // A local model's answer is estimated with its own count of the conversation (tiktoken undercounts it).
     if (settings.budget) state.ownConversationCounts = await ownConversationCounts(settings.pool, request);
+
+    if (memoryBids === undefined) {
+      const plans = await runPlans(state, createdAt, task);
+      const embedded = settings.embeddings === undefined ? undefined : { text: requestText(request.messages) };
+      return withPath(plans, "plans", "mode: plans", embedded);
+    }
+    const decision = await memoryBids.decide(state);
+    const embedded = { text: decision.text, vector: decision.vector };
+    const fields = { task, createdAt };
+    if (decision.path !== undefined) {
+      const name = decision.clearing?.winner;
+      const winner = name === undefined ? settings.fallback : (context.members.get(name) as ResolvedMember);
+      const record = memoryRecord(
+        state,
+        decision,
+        { ...fields, winner, path: decision.path, reason: decision.reason },
+        settings,
+      );
+      return { winner, plan: "", record, calls: state.calls, scopes, embedded };
+    }
+    if (settings.memoryBids.unsure === "plans") {
+      const plans = await runPlans(state, createdAt, task);
+      return withPath(plans, "plans", `${decision.reason}; unsure: plan auction`, embedded);
+    }
+    return escalate(state, decision, fields, embedded);
+  }
+
+  /** `"auto"`, unsure: climb the escalation ladder (see `escalation.ts`). */
+  async function escalate(
+    state: AuctionState,
+    decision: MemoryDecision,
+    fields: { task: string; createdAt: number },
+    embedded: AuctionRun["embedded"],
+  ): Promise<AuctionRun> {
+    const { clearing } = decision;
+    if (clearing === undefined) {
+      const winner = settings.fallback;
+      const record = memoryRecord(
+        state,
+        decision,
+        { ...fields, winner, path: "escalation", reason: decision.reason },
+        settings,
+      );
+      return { winner, plan: "", record, calls: state.calls, scopes: state.scopes, embedded };
+    }
+    const ladder = escalationLadder(clearing.evidence);
+    const values = new Map(clearing.evidence.map((item) => [item.member, item.value]));
+    const top = context.members.get(ladder.top) as ResolvedMember;
+    // Every rung's call must leave room for the top member's answer.
+    if (settings.budget) state.floor = screen.answerNeed(top, state);
+    const bought: BoughtAnswer[] = [];
+    const { askMember } = state.request;
+    const climb = await climbLadder<BoughtAnswer>({
+      ladder,
+      memberValue: (member) => values.get(member) ?? 0,
+      stopAt: settings.memoryBids.stopAt,
+      ask: async (name) => {
+        const member = context.members.get(name) as ResolvedMember;
+        if (askMember !== undefined) {
+          try {
+            const reply = await askMember(member);
+            const answer = {
+              member,
+              reply,
+              call: { ...calls.answerCall(member, reply, state.request.messages), purpose: "escalation" as const },
+            };
+            bought.push(answer);
+            return { answer, text: reply.text };
+          } catch (error) {
+            if (state.request.signal?.aborted) throw error;
+            return { failure: describeError(error) };
+          }
+        }
+        const result = await calls.answer(member, state);
+        if ("failure" in result) return result;
+        const answer = { member, ...result };
+        bought.push(answer);
+        return { answer, text: result.reply.text };
+      },
+    });
+    state.floor = undefined;
+    const winner = context.members.get(climb.final) as ResolvedMember;
+    const inHand =
+      climb.inHand === undefined
+        ? undefined
+        : { ...climb.inHand, call: { ...climb.inHand.call, purpose: "answer" as const } };
+    // The answers that are not the final one are the auction's overhead.
+    for (const answer of bought) if (answer !== climb.inHand) state.calls.push(answer.call);
+    const reason = `${decision.reason}; escalation: ${climb.reason}`;
+    const record = memoryRecord(state, decision, { ...fields, winner, path: "escalation", reason }, settings);
+    return {
+      winner,
+      plan: "",
+      record,
+      calls: state.calls,
+      scopes: state.scopes,
+      embedded,
+      bought: bought.map((answer) => (answer === climb.inHand && inHand ? inHand : answer)),
+      ...(inHand && { answered: inHand }),
+    };
+  }
+
+  /** The SALE plan auction (path `"plans"`). */
+  async function runPlans(state: AuctionState, createdAt: number, task: string): Promise<AuctionRun> {
+    const { auctionId, scopes } = state;
+    // With a budget: exclude, before anything is spent, the bidders whose plan, jury share and
+    // answer do not fit; every later call must leave room for the dearest admissible answer.
     const screened = await screen.screenBidders(state);
     state.floor = screened.floor;
     state.excluded = screened.excluded;
@@ -123,10 +238,15 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     return { winner, plan: record.winnerPlan, record, calls: state.calls, scopes };
   }
 
+  /** A plan auction's run, with its path and reason (and the request text outcome entries are keyed by). */
+  function withPath(plans: AuctionRun, path: RouterPath, reason: string, embedded: AuctionRun["embedded"]): AuctionRun {
+    return { ...plans, record: { ...plans.record, path, reason }, ...(embedded && { embedded }) };
+  }
+
   return {
     settings,
     run,
-    record: (auction, execution) => persistAuction(settings, auction, execution),
+    record: (auction, execution, answerText) => persistAuction(settings, auction, execution, answerText),
     answerCall: calls.answerCall,
   };
 }

@@ -14,8 +14,10 @@ import { recordQuietly } from "../../ledger/report.js";
 import type { AuctionInput, ChargeInput, LedgerScope } from "../../ledger/types.js";
 import { StrategyMemoryError } from "../../memory/errors.js";
 import { entriesFromAuction } from "../../memory/index.js";
+import type { NewStrategyEntry } from "../../memory/types.js";
+import { extractAnswer, OUTCOME_ENTRY_MARKER, outcomeEntry } from "../memory-bids/index.js";
 import type { RouterSettings } from "../options.js";
-import type { AuctionCall, AuctionRun, RouterAuctionRecord } from "./records.js";
+import type { AuctionCall, AuctionRun } from "./records.js";
 
 /**
  * Write the auction, its bids and every charge (`execution`: the answer's) to the ledger, and its
@@ -25,11 +27,12 @@ export async function persistAuction(
   settings: RouterSettings,
   auction: AuctionRun,
   execution: AuctionCall | undefined,
+  answerText?: string,
 ): Promise<void> {
-  const { record: entry, calls } = auction;
+  const { calls } = auction;
   const allCalls = execution ? [...calls, execution] : calls;
   if (settings.ledger) await writeLedger(settings, auction, allCalls);
-  if (settings.memory) await writeMemory(settings, entry);
+  if (settings.memory) await writeMemory(settings, auction, execution, answerText);
 }
 
 async function writeLedger(settings: RouterSettings, auction: AuctionRun, allCalls: readonly AuctionCall[]) {
@@ -65,6 +68,9 @@ async function writeLedger(settings: RouterSettings, auction: AuctionRun, allCal
       entropySources: Object.fromEntries(entry.bids.map((bid) => [bid.bidder, bid.entropySource])),
       fallback: entry.fallback ?? null,
       weights: { ...entry.weights },
+      path: entry.path ?? "plans",
+      reason: entry.reason ?? null,
+      calls: [...(entry.calls ?? [])],
     },
     ...(auctionScope && { scope: auctionScope }),
   };
@@ -118,13 +124,83 @@ export async function recordAbandonedCharge(
   await recordQuietly(ledger, "recordCharges", 1, () => ledger.recordCharges([charge]));
 }
 
-/** {@link addToMemory}, its failure reported as a process warning instead of thrown. */
-async function writeMemory(settings: RouterSettings, entry: RouterAuctionRecord): Promise<void> {
+/**
+ * The memory writes, each failure reported as a process warning instead of thrown: the plans of a
+ * plan auction (`entriesFromAuction`; with `embeddings`, the final member's entry is also an outcome
+ * entry), or the outcome entries of a memory path (one per member whose answer was bought).
+ */
+async function writeMemory(
+  settings: RouterSettings,
+  auction: AuctionRun,
+  execution: AuctionCall | undefined,
+  answerText: string | undefined,
+): Promise<void> {
+  const entry = auction.record;
   try {
-    await addToMemory(settings, entry);
+    if (entry.path === undefined || entry.path === "plans") await addToMemory(settings, auction, execution, answerText);
+    else await addOutcomeEntries(settings, auction, execution, answerText);
   } catch (error) {
     warnMemoryFailure(entry.auctionId, error);
   }
+}
+
+/** The extracted answer of a reply text, as an outcome entry field. */
+function answerField(text: string | undefined): { answer?: string } {
+  const answer = text === undefined ? undefined : extractAnswer(text);
+  return answer === undefined ? {} : { answer };
+}
+
+/**
+ * The vector of the request for outcome entries: the one memory bids embedded, else the request text
+ * embedded now (plans mode), or undefined without an embedder.
+ */
+async function requestVector(settings: RouterSettings, auction: AuctionRun): Promise<number[] | undefined> {
+  const { embedded } = auction;
+  if (embedded === undefined || settings.embeddings === undefined) return undefined;
+  if (embedded.vector !== undefined) return embedded.vector;
+  const [vector] = await settings.embeddings.embedDocuments([embedded.text]);
+  return vector;
+}
+
+/**
+ * Outcome entries of a memory path: one per member whose answer was bought (`called: true`, cost = the
+ * USD of its call, the extracted answer), the final one `"winning"`, the others `"losing"` (`"single"`
+ * when one member was called). Members that bid but were not called get no entry: nothing was observed
+ * of them, and an entry would only crowd their neighbour search.
+ */
+async function addOutcomeEntries(
+  settings: RouterSettings,
+  auction: AuctionRun,
+  execution: AuctionCall | undefined,
+  answerText: string | undefined,
+): Promise<void> {
+  const memory = settings.memory as NonNullable<RouterSettings["memory"]>;
+  const vector = await requestVector(settings, auction);
+  const { record, embedded } = auction;
+  if (vector === undefined || embedded === undefined || settings.embedderId === undefined) return;
+  const called = new Map<string, { usd: number; answer: { answer?: string } }>();
+  for (const bought of auction.bought ?? []) {
+    if (bought === auction.answered) continue;
+    called.set(bought.member.name, { usd: bought.call.usd, answer: answerField(bought.reply.text) });
+  }
+  if (execution !== undefined) called.set(execution.member, { usd: execution.usd, answer: answerField(answerText) });
+  const final = execution?.member;
+  const entries = [...called].map(([member, { usd, answer }]) =>
+    outcomeEntry({
+      auctionId: record.auctionId,
+      member,
+      text: embedded.text,
+      vector,
+      role: called.size === 1 ? "single" : member === final ? "winning" : "losing",
+      called: true,
+      costUsd: usd,
+      embedderId: settings.embedderId as string,
+      kind: settings.taskKind,
+      createdAt: record.createdAt,
+      ...answer,
+    }),
+  );
+  if (entries.length > 0) await memory.add(entries);
 }
 
 /**
@@ -159,28 +235,69 @@ function warnMemoryFailure(auctionId: string, error: unknown): void {
   }
 }
 
-async function addToMemory(settings: RouterSettings, entry: RouterAuctionRecord): Promise<void> {
+async function addToMemory(
+  settings: RouterSettings,
+  auction: AuctionRun,
+  execution: AuctionCall | undefined,
+  answerText: string | undefined,
+): Promise<void> {
   const memory = settings.memory as NonNullable<RouterSettings["memory"]>;
+  const entry = auction.record;
   const effective = entry.bids.map((bid) => {
     const refinement = entry.refinements.find((item) => item.bidder === bid.bidder && item.adopted);
     return refinement?.bid ?? bid;
   });
-  if (effective.length === 0) return;
-  await memory.add(
-    entriesFromAuction({
-      auctionId: entry.auctionId,
-      task: entry.task,
-      kind: settings.taskKind,
-      // The auction's winner, also when its answer failed and the fallback answered: the
-      // jury's judgement of the plans stands. Nobody wins when every bidder failed.
-      winner: entry.outcome.winners[0],
-      createdAt: entry.createdAt,
-      bids: effective.map((bid) => ({
-        agent: bid.bidder,
-        plan: bid.plan,
-        cost: bid.cost,
-        metadata: { value: bid.value, score: bid.score, entropy: bid.entropy, entropySource: bid.entropySource },
-      })),
-    }),
-  );
+  const entries: NewStrategyEntry[] = entriesFromAuction({
+    auctionId: entry.auctionId,
+    task: entry.task,
+    kind: settings.taskKind,
+    // The auction's winner, also when its answer failed and the fallback answered: the
+    // jury's judgement of the plans stands. Nobody wins when every bidder failed.
+    winner: entry.outcome.winners[0],
+    createdAt: entry.createdAt,
+    bids: effective.map((bid) => ({
+      agent: bid.bidder,
+      plan: bid.plan,
+      cost: bid.cost,
+      metadata: { value: bid.value, score: bid.score, entropy: bid.entropy, entropySource: bid.entropySource },
+    })),
+  });
+  // With an embedder, the member whose answer was bought is also an outcome entry: plan auctions
+  // feed memory bids (SALE's loop). Its cost becomes the USD of its answer (the plan's C stays in
+  // `metadata.planCost`); a fallback that did not bid gets an entry of its own, without a plan.
+  const vector = execution === undefined ? undefined : await requestVector(settings, auction);
+  if (execution !== undefined && vector !== undefined && auction.embedded !== undefined) {
+    const fields = {
+      metadata: {
+        gavel: OUTCOME_ENTRY_MARKER,
+        embedder: settings.embedderId,
+        called: true,
+        ...answerField(answerText),
+      },
+      cost: execution.usd,
+      vector,
+    };
+    const index = entries.findIndex((item) => item.agent === execution.member);
+    const own = entries[index];
+    if (own !== undefined) {
+      entries[index] = { ...own, ...fields, metadata: { ...own.metadata, planCost: own.cost, ...fields.metadata } };
+    } else {
+      entries.push(
+        outcomeEntry({
+          auctionId: entry.auctionId,
+          member: execution.member,
+          text: auction.embedded.text,
+          vector,
+          role: entries.length === 0 ? "single" : "losing",
+          called: true,
+          costUsd: execution.usd,
+          embedderId: settings.embedderId as string,
+          kind: settings.taskKind,
+          createdAt: entry.createdAt,
+          ...answerField(answerText),
+        }),
+      );
+    }
+  }
+  if (entries.length > 0) await memory.add(entries);
 }

@@ -4,7 +4,8 @@
  * {@link withFallbackAnswer}.
  */
 import type { Callbacks } from "@langchain/core/callbacks/manager";
-import type { BaseMessage } from "@langchain/core/messages";
+import type { AIMessage, BaseMessage } from "@langchain/core/messages";
+import type { Runnable } from "@langchain/core/runnables";
 import type { ScopeIds, Usage } from "../../budget/index.js";
 import type { EntropySource, PlanEntropy } from "../../entropy.js";
 import type { AuctionOutcome } from "../../market/index.js";
@@ -15,8 +16,15 @@ import type { ResolvedMember, RouterSettings, RouterWeights } from "../options.j
 // The record
 // ---------------------------------------------------------------------------
 
-/** What an internal call is for. */
-export type CallPurpose = "plan" | "jury" | "refine" | "answer";
+/** What an internal call is for (`"escalation"`: a rung's answer that was not the final one). */
+export type CallPurpose = "plan" | "jury" | "refine" | "answer" | "escalation";
+
+/**
+ * Which path decided who answers: `"plans"` (the SALE plan auction), `"memory"` (memory bids),
+ * `"explore"` (memory bids, ε exploration drew the member), `"escalation"` (auto mode, unsure:
+ * the cheapest members first, up the ladder until two answers agree or the top member answers).
+ */
+export type RouterPath = "plans" | "memory" | "explore" | "escalation";
 
 /** One model call made for an auction, as charged. */
 export interface AuctionCall {
@@ -103,6 +111,20 @@ export interface RouterAuctionRecord {
    * could afford no bidder (reason `budget: …`), or the winner's answer failed (`winner … failed`).
    */
   fallback?: { member: string; reason: string };
+  /** Which path decided who answers (see {@link RouterPath}). */
+  path?: RouterPath;
+  /** Why that path, as a sentence (e.g. `"evidence 0.0 < 4: cold; escalation: agreed: B = B"`). */
+  reason?: string;
+  /** Members whose answer was bought, in the order they answered (the final one last). */
+  calls?: string[];
+}
+
+/** An answer bought during the auction (an escalation rung), as charged. */
+export interface BoughtAnswer {
+  member: ResolvedMember;
+  reply: AIMessage;
+  /** The call as charged (purpose `"escalation"`, or `"answer"` once it is the final answer). */
+  call: AuctionCall;
 }
 
 /** What an auction returns: the winner, its plan, the record and the overhead calls. */
@@ -113,6 +135,15 @@ export interface AuctionRun {
   calls: AuctionCall[];
   /** The budget scopes the auction's calls were charged to (the answer is charged to the same). */
   scopes: ScopeIds | undefined;
+  /**
+   * The final answer when the auction already bought it (an escalation that stopped on a rung):
+   * the router returns it without another call; its charge is the execution, not the overhead.
+   */
+  answered?: BoughtAnswer;
+  /** Every answer the auction bought, in order (`answered` included): their outcome entries. */
+  bought?: BoughtAnswer[];
+  /** The request as memory bids embed it (`requestText`), and its vector when it was embedded. */
+  embedded?: { text: string; vector?: number[] };
 }
 
 /**
@@ -121,8 +152,9 @@ export interface AuctionRun {
  * bids and the price stay the auction's.
  */
 export function withFallbackAnswer(run: AuctionRun, fallback: ResolvedMember, reason: string): AuctionRun {
+  const { answered: _answered, ...rest } = run;
   return {
-    ...run,
+    ...rest,
     winner: fallback,
     plan: "",
     record: { ...run.record, winner: fallback.name, winnerPlan: "", fallback: { member: fallback.name, reason } },
@@ -144,6 +176,16 @@ export interface AuctionRequest {
   tools?: readonly unknown[];
   /** A system prompt sent with the answer besides `messages` (the middleware's `request.systemPrompt`). */
   systemPrompt?: string;
+  /**
+   * The model a member answers with (the call's tools bound), for answers bought during the auction
+   * (escalation rungs). Default: the member's model.
+   */
+  answerModel?: (member: ResolvedMember) => Runnable;
+  /**
+   * Escalation through the caller instead (the middleware's `handler`): ask `member` to answer; the
+   * caller charges the call. When absent, the engine makes and charges the call (the router).
+   */
+  askMember?: (member: ResolvedMember) => Promise<AIMessage>;
 }
 
 /** What one auction's calls share: the request, its scopes, the calls made, the answer's reserve. */

@@ -1,0 +1,191 @@
+/**
+ * Memory bids in the engine (issue 10): embed the request once, read each available member's nearest
+ * outcome entries (one `memory.search` per member, filtered by agent), estimate, clear, and — in
+ * `"auto"` mode — ask whether the memory is confident. The pure parts are `../memory-bids/`; this
+ * file does the I/O and builds the auction record of the memory paths.
+ *
+ * Budget: with a budget, only the members whose answer alone fits what is left for the request's
+ * scopes bid (`BudgetScreen.screenAnswers`: the same answer need the plan auction's screen keeps in
+ * reserve); the others are dropped with the figures.
+ */
+import { createSeededRandom } from "../../market/random.js";
+import type { AuctionOutcome } from "../../market/types.js";
+import { StrategyMemoryError } from "../../memory/errors.js";
+import type { StrategySearchHit } from "../../memory/types.js";
+import type { BudgetScreen } from "../budget-screen.js";
+import {
+  clearMemoryBids,
+  estimateMembers,
+  isConfident,
+  type MemberEvidence,
+  type MemoryBidsClearing,
+  MemoryEmbedderMismatchError,
+  requestText,
+} from "../memory-bids/index.js";
+import type { ResolvedMember } from "../options.js";
+import type { AuctionState, EngineContext, RouterAuctionRecord, RouterPath } from "./records.js";
+
+/** What memory bids decided for one request. */
+export interface MemoryDecision {
+  /** The embedded request text and its vector. */
+  text: string;
+  vector: number[];
+  /** The members that bid (those the budget affords), and who was dropped with why. */
+  available: ResolvedMember[];
+  excluded: Record<string, string>;
+  /** The clearing (bids with value, evidence, spread, normalised cost in `meta`), when anyone bid. */
+  clearing: MemoryBidsClearing | undefined;
+  /** `"memory"`, `"explore"`, or `undefined` when `"auto"` is unsure (the caller picks the unsure path). */
+  path: Extract<RouterPath, "memory" | "explore"> | undefined;
+  /** Why, as a sentence (the confidence rule's verdict in `"auto"`). */
+  reason: string;
+}
+
+/** The memory-bid stage of one engine. */
+export interface MemoryBidStage {
+  decide(state: AuctionState): Promise<MemoryDecision>;
+}
+
+/** Build the stage; `screen` holds the budget arithmetic (used only with a budget). */
+export function createMemoryBidStage({ settings, nameOf }: EngineContext, screen: BudgetScreen): MemoryBidStage {
+  const memory = settings.memory as NonNullable<typeof settings.memory>;
+  const embeddings = settings.embeddings as NonNullable<typeof settings.embeddings>;
+  const embedderId = settings.embedderId as string;
+  const { memoryBids } = settings;
+  /** Requests decided so far: the exploration draw is seeded by the seed and this counter. */
+  let requests = 0;
+
+  async function embed(text: string): Promise<number[]> {
+    const [vector] = await embeddings.embedDocuments([text]);
+    if (vector === undefined || vector.length === 0) {
+      throw new MemoryEmbedderMismatchError(embedderId, undefined, { reason: "the embedder returned no vector" });
+    }
+    return vector;
+  }
+
+  async function neighbours(vector: number[], member: ResolvedMember): Promise<StrategySearchHit[]> {
+    try {
+      return await memory.search({ vector, k: memoryBids.neighbours, filter: { agent: member.name } });
+    } catch (error) {
+      if (StrategyMemoryError.isInstance(error) && error.reason === "dimension_mismatch") {
+        throw new MemoryEmbedderMismatchError(embedderId, undefined, { reason: error.message, cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async function decide(state: AuctionState): Promise<MemoryDecision> {
+    const request = state.request;
+    const draw = createSeededRandom({ seed: settings.seed + requests, stream: "gavel:explore" }).nextFloat();
+    requests += 1;
+    const text = requestText(request.messages);
+    const vector = await embed(text);
+    const screened = settings.budget
+      ? await screen.screenAnswers(state)
+      : { admitted: settings.pool, excluded: {}, floor: undefined };
+    const available = screened.admitted;
+    if (available.length === 0) {
+      return {
+        text,
+        vector,
+        available,
+        excluded: screened.excluded,
+        clearing: undefined,
+        path: "memory",
+        reason: "budget: no member can afford its answer",
+      };
+    }
+    // One search per member (an agent filter scores only that agent's rows), in parallel.
+    const found = await Promise.all(available.map((member) => neighbours(vector, member)));
+    const hits = new Map(available.map((member, index) => [member.name, found[index] ?? []]));
+    const promptTokens = screen.promptTokens(request.messages, nameOf(available[0] as ResolvedMember));
+    const evidence = estimateMembers({
+      hits,
+      members: available.map((member) => ({ name: member.name, price: member.price })),
+      promptTokens,
+      settings: memoryBids,
+      embedderId,
+    });
+    const rate = memoryBids.explorationRate;
+    const clearing = clearMemoryBids(evidence, {
+      lambda: settings.lambda,
+      seed: settings.seed,
+      ...(rate > 0 && { explore: { rate, draw } }),
+    });
+    const winner = clearing.evidence.find((item) => item.member === clearing.outcome.winners[0]) as MemberEvidence;
+    const explored = clearing.explored ? `; explored: ε ${rate} drew "${clearing.winner}"` : "";
+    if (settings.mode === "memory") {
+      const summary = `memory bids: "${winner.member}" value ${winner.value.toFixed(3)}, evidence ${winner.evidence.toFixed(1)}`;
+      return {
+        text,
+        vector,
+        available,
+        excluded: screened.excluded,
+        clearing,
+        path: clearing.explored ? "explore" : "memory",
+        reason: `${summary}${explored}`,
+      };
+    }
+    const verdict = isConfident(winner, memoryBids.confidence);
+    return {
+      text,
+      vector,
+      available,
+      excluded: screened.excluded,
+      clearing,
+      path: verdict.confident ? (clearing.explored ? "explore" : "memory") : undefined,
+      reason: verdict.confident ? `${verdict.reason}${explored}` : verdict.reason,
+    };
+  }
+
+  return { decide };
+}
+
+/**
+ * The record of an auction decided by memory bids (paths `"memory"`, `"explore"`, `"escalation"`):
+ * no plans, no jury; `outcome` is the memory-bid clearing; `winner` the member whose answer is final.
+ */
+export function memoryRecord(
+  state: AuctionState,
+  decision: MemoryDecision,
+  fields: { winner: ResolvedMember; path: RouterPath; reason: string; task: string; createdAt: number },
+  settings: EngineContext["settings"],
+): RouterAuctionRecord {
+  const { clearing } = decision;
+  const outcome: AuctionOutcome = clearing?.outcome ?? {
+    mechanism: "first_price",
+    winners: [],
+    results: [],
+    clearingPrice: 0,
+    seed: settings.seed,
+    reservePrice: 0,
+    topK: 1,
+  };
+  const result = outcome.results.find((item) => item.bidder === fields.winner.name);
+  return {
+    auctionId: state.auctionId,
+    task: fields.task,
+    createdAt: fields.createdAt,
+    weights: settings.weights,
+    jurors: [],
+    bids: [],
+    dropped: { ...decision.excluded },
+    juries: [],
+    provisionalWinner: outcome.winners[0],
+    refinements: [],
+    refinementSkipped: "memory bids: no plans",
+    winner: fields.winner.name,
+    winnerPlan: "",
+    outcome,
+    price: {
+      cost: 0,
+      amount: result?.amount ?? 0,
+      clearingPrice: outcome.clearingPrice,
+      inputPerMillion: fields.winner.price.inputPerMillion,
+      outputPerMillion: fields.winner.price.outputPerMillion,
+    },
+    path: fields.path,
+    reason: fields.reason,
+    ...(clearing === undefined && { fallback: { member: fields.winner.name, reason: decision.reason } }),
+  };
+}
