@@ -129,6 +129,8 @@ interface RouterMemoryFlags {
   memory?: string;
   embedder: MemoryEmbedderKind;
   limit?: number;
+  /** `--member NAME=MODEL` (repeatable): the pool member a recorded model's outcomes belong to. */
+  member?: Record<string, string>;
   maxEntries: number;
   json?: boolean;
 }
@@ -278,6 +280,11 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
       "hashing",
     )
     .option("--limit <n>", "with --outcomes: load only the first N prompts of the file", parsePositiveInteger)
+    .option(
+      "--member <name=model>",
+      "with --outcomes (repeatable): the router's member NAME answers as the recorded MODEL; only named models are loaded (default: every model, under its own name)",
+      collectMember,
+    )
     .option("--max-entries <n>", "the memory's bound (keep the router's)", parsePositiveInteger, DEFAULT_MAX_ENTRIES)
     .option("--holdout-fraction <share>", "share of the tasks held out for the comparison", parseHoldoutFraction, 0.3)
     .option("--seed <n>", "seed of the train / held-out split", parseInteger, 0)
@@ -301,7 +308,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
           "missingInput",
         );
       }
-      for (const flag of ["embedder", "limit", "maxEntries"] as const) {
+      for (const flag of ["embedder", "limit", "maxEntries", "member"] as const) {
         if (command.getOptionValueSource(flag) === "cli") {
           fail(
             command,
@@ -419,8 +426,10 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
           : "--feedback needs --ledger DB: the ledger holding those auctions (what was asked, who was called)";
       fail(command, message, EXIT_BAD_INPUT, "missingLedger");
     }
-    if (flags.limit !== undefined && flags.outcomes === undefined) {
-      fail(command, "--limit applies to --outcomes", EXIT_BAD_INPUT, "conflictingOptions");
+    for (const flag of ["limit", "member"] as const) {
+      if (flags[flag] !== undefined && flags.outcomes === undefined) {
+        fail(command, `--${flag} applies to --outcomes`, EXIT_BAD_INPUT, "conflictingOptions");
+      }
     }
     const stop = (error: unknown): never => {
       if (MemoryEmbedderMismatchError.isInstance(error)) {
@@ -442,7 +451,19 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
     const outcomes =
       flags.outcomes === undefined
         ? undefined
-        : limitPrompts(await loadRecordedOutcomes({ path: flags.outcomes }).catch(stop), flags.limit);
+        : asMembers(
+            limitPrompts(await loadRecordedOutcomes({ path: flags.outcomes }).catch(stop), flags.limit),
+            flags.member,
+          );
+    if (outcomes !== undefined && outcomes.length === 0) {
+      const named = Object.values(flags.member ?? {}).join(", ");
+      fail(
+        command,
+        `${flags.outcomes}: no record of the models named by --member (${named})`,
+        EXIT_BAD_INPUT,
+        "noRecords",
+      );
+    }
     const feedback = flags.feedback === undefined ? undefined : await readFeedbackFile(flags.feedback).catch(stop);
     const embeddings = await memoryEmbedder(flags.embedder).catch(stop);
     const embedderId = embedderIdOf(embeddings);
@@ -827,6 +848,26 @@ function kebab(flag: string): string {
 /** A `--memory` / `--ledger` target as messages show it: a URL without its password. */
 function displayedTarget(target: string): string {
   return target.replace(/^(postgres(?:ql)?:\/\/[^:/@]*:)[^@]*@/i, "$1***@");
+}
+
+/** `--member mini=gpt-4o-mini`, collected by member name (a member named twice is refused). */
+function collectMember(text: string, previous: Record<string, string> | undefined): Record<string, string> {
+  const match = text.match(/^([^=]+)=(.+)$/);
+  if (match === null) throw new InvalidArgumentError("expected NAME=MODEL, e.g. gpt-4=gpt-4-1106-preview.");
+  const [, name, model] = match as unknown as [string, string, string];
+  if (previous?.[name] !== undefined) throw new InvalidArgumentError(`member "${name}" is named twice.`);
+  return { ...previous, [name]: model };
+}
+
+/**
+ * The records as the router's members: with `--member` mappings, each record of a named model is
+ * renamed to its member (evidence is kept by member name) and the other models' records are dropped.
+ */
+function asMembers<T extends { model: string }>(records: T[], members: Record<string, string> | undefined): T[] {
+  if (members === undefined) return records;
+  const byModel = new Map<string, string[]>();
+  for (const [name, model] of Object.entries(members)) byModel.set(model, [...(byModel.get(model) ?? []), name]);
+  return records.flatMap((record) => (byModel.get(record.model) ?? []).map((name) => ({ ...record, model: name })));
 }
 
 /** The records of the first `limit` prompt ids of the file (all of them without a limit). */

@@ -113,6 +113,32 @@ describe("gavel train router --outcomes", () => {
     expect(summary.size).toBe(2);
   });
 
+  it("--member NAME=MODEL files a recorded model's outcomes under the router's member name, and loads only named models", async () => {
+    const folder = freshFolder();
+    const { stdout, exitCode } = await gavel([
+      "--outcomes",
+      outcomesFile,
+      "--memory",
+      folder,
+      "--member",
+      "small=mini",
+      "--json",
+    ]);
+    expect(exitCode).toBe(0);
+    expect(JSON.parse(stdout).outcomes).toMatchObject({ records: 2, auctions: 2, entries: 2 });
+    const memory = await openMemory(folder);
+    try {
+      expect((await memory.get("train:p1:small"))?.agent).toBe("small");
+      expect(await memory.get("train:p1:mini")).toBeUndefined();
+      expect(await memory.get("train:p1:large")).toBeUndefined();
+    } finally {
+      await memory.close();
+    }
+    const none = await gavel(["--outcomes", outcomesFile, "--memory", freshFolder(), "--member", "x=gpt-5"]);
+    expect(none.exitCode).toBe(EXIT_BAD_INPUT);
+    expect(none.stderr).toContain("no record of the models named by --member (gpt-5)");
+  });
+
   it("a bad line exits 2 naming the file, the line and the field, and writes nothing", async () => {
     const folder = freshFolder();
     const bad = writeLines("bad-outcomes.jsonl", [outcomeLines[0], { ...outcomeLines[1], cost_usd: -1 }]);
