@@ -2,6 +2,8 @@
  * Strategy memory: top-8 retrieval over stored 512-d vectors, the on-disk costs, and the embedder.
  *
  * Targets (issue): median top-8 query ≤ 5 ms at 10,000 entries and ≤ 50 ms at 100,000.
+ * `*.int8.*`: the same queries on a memory with `precision: "int8"` (a quarter of the bytes per
+ * scan; issue 10's memory bids search it once per member with an agent filter).
  * Vectors are seeded random unit vectors written straight into the memory (`vector` on each
  * entry), so the embedder is measured on its own. Queries are by vector: embedding the query
  * text is the embedder's figure, added on top.
@@ -91,7 +93,45 @@ async function searchFigures(size: number, target: number): Promise<BenchResult[
     details: { entries: size, samples: pairs.samples },
   });
   await memory.close();
+  results.push(...(await int8Figures(entries, query, label)));
   return results;
+}
+
+/** The plain and agent-filtered top-8 on an int8 memory holding the same entries. */
+async function int8Figures(
+  entries: NewStrategyEntry[],
+  query: () => Float32Array,
+  label: string,
+): Promise<BenchResult[]> {
+  const size = entries.length;
+  const memory = createInMemoryStrategyMemory({ embeddings: noEmbedder, maxEntries: size, precision: "int8" });
+  const loadMs = await milliseconds(() => memory.add(entries));
+  const plain = await medianMicros(`memory.search.top8.int8.${label}`, () => memory.search({ vector: query(), k: 8 }));
+  const filtered = await medianMicros(`memory.search.top8.agent-filter.int8.${label}`, () =>
+    memory.search({ vector: query(), k: 8, filter: { agent: "agent-3" } }),
+  );
+  await memory.close();
+  return [
+    {
+      name: `memory.search.top8.int8.${label}`,
+      value: plain.medianUs / 1000,
+      unit: "ms",
+      details: {
+        entries: size,
+        dimensions: DIMENSIONS,
+        samples: plain.samples,
+        kernel: "wasm-simd int8",
+        bytesPerVector: DIMENSIONS + 4,
+        loadMs: Math.round(loadMs),
+      },
+    },
+    {
+      name: `memory.search.top8.agent-filter.int8.${label}`,
+      value: filtered.medianUs / 1000,
+      unit: "ms",
+      details: { entries: size, scored: size / AGENTS, samples: filtered.samples },
+    },
+  ];
 }
 
 async function onDiskFigures(): Promise<BenchResult[]> {

@@ -28,6 +28,7 @@
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import type { BaseMessage } from "@langchain/core/messages";
 import { createTokenBudget, type TokenBudget } from "../src/budget/index.js";
+import { mulberry32Float } from "../src/market/random.js";
 import { createInMemoryStrategyMemory } from "../src/memory/matrix-memory.js";
 import type { NewStrategyEntry, StrategyMemory } from "../src/memory/types.js";
 import {
@@ -37,6 +38,7 @@ import {
   REFINEMENT_PROMPT,
   type RouterMetadata,
 } from "../src/router/index.js";
+import { clearMemoryBids, estimateMembers, outcomeEntry } from "../src/router/memory-bids/index.js";
 import { type ScriptedCall, ScriptedChatModel, type ScriptedReply } from "../src/testing/scripted-chat-model.js";
 import { type BenchResult, median, medianMicros } from "./harness.js";
 
@@ -386,9 +388,120 @@ async function tokenShare(): Promise<BenchResult> {
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Memory-bid decision (issue 10): the median time of one memory-mode decision given the request's
+// vector — one agent-filtered search per member on an int8 in-memory memory of outcome entries,
+// then estimateMembers + clearMemoryBids. Targets: ≤ 1 ms at 10,000 entries, ≤ 10 ms at 100,000.
+// ---------------------------------------------------------------------------------------------
+
+const DECISION_MEMBERS = 11;
+const DECISION_NEIGHBOURS = 32;
+
+/** A seeded 512-d unit vector. */
+function seededUnitVector(random: () => number): Float32Array {
+  const vector = new Float32Array(DIMENSIONS);
+  let squares = 0;
+  for (let index = 0; index < DIMENSIONS; index += 1) {
+    const value = random() * 2 - 1;
+    vector[index] = value;
+    squares += value * value;
+  }
+  for (let index = 0; index < DIMENSIONS; index += 1) vector[index] = (vector[index] ?? 0) / Math.sqrt(squares);
+  return vector;
+}
+
+/**
+ * `size` outcome entries over the 11 members: auctions of 1–3 called members (an escalation
+ * ladder's length), each auction's entries sharing its request vector, 0/1 outcomes, USD costs.
+ */
+function outcomeEntries(size: number, names: readonly string[], embedderId: string): NewStrategyEntry[] {
+  const random = mulberry32Float(size);
+  const entries: NewStrategyEntry[] = [];
+  for (let auction = 0; entries.length < size; auction += 1) {
+    const vector = seededUnitVector(random);
+    const called = Math.min(size - entries.length, 1 + Math.floor(random() * 3));
+    const first = Math.floor(random() * names.length);
+    for (let rung = 0; rung < called; rung += 1) {
+      const member = names[(first + rung * 4) % names.length] as string;
+      entries.push(
+        outcomeEntry({
+          auctionId: `bench:${auction}`,
+          member,
+          text: `request ${auction}`,
+          vector,
+          role: called === 1 ? "single" : rung === called - 1 ? "winning" : "losing",
+          called: true,
+          costUsd: 0.0001 * (1 + names.indexOf(member)) * (0.5 + random()),
+          embedderId,
+          kind: "",
+          createdAt: auction,
+          outcome: random() < 0.6 ? 1 : 0,
+        }),
+      );
+    }
+  }
+  return entries;
+}
+
+export async function memoryDecisionFigures(size: number, target: number): Promise<BenchResult> {
+  const embedderId = "bench-embedder";
+  const members = Array.from({ length: DECISION_MEMBERS }, (_, index) => ({
+    name: `m${index}`,
+    price: { inputPerMillion: 0.1 * 2 ** (index / 2), outputPerMillion: 0.4 * 2 ** (index / 2) },
+  }));
+  const names = members.map((member) => member.name);
+  const memory = createInMemoryStrategyMemory({
+    embeddings: {
+      embedQuery: () => Promise.reject(new Error("unused")),
+      embedDocuments: () => Promise.reject(new Error("unused")),
+    },
+    maxEntries: size,
+    precision: "int8",
+  });
+  await memory.add(outcomeEntries(size, names, embedderId));
+  const random = mulberry32Float(size + 1);
+  const queries = Array.from({ length: 64 }, () => seededUnitVector(random));
+  let next = 0;
+  let winners = 0;
+  const decide = async () => {
+    const vector = queries[next++ % queries.length] as Float32Array;
+    const found = await Promise.all(
+      names.map((agent) => memory.search({ vector, k: DECISION_NEIGHBOURS, filter: { agent } })),
+    );
+    const hits = new Map(names.map((name, index) => [name, found[index] ?? []]));
+    const evidence = estimateMembers({
+      hits,
+      members,
+      promptTokens: 200,
+      settings: { priorStrength: 32, expectedOutputTokens: 256 },
+      embedderId,
+    });
+    if (clearMemoryBids(evidence, { lambda: 0.15, seed: next }).winner !== "") winners += 1;
+  };
+  const timing = await medianMicros(`router.memory-decision.${size}`, decide, { time: 2_000 });
+  await memory.close();
+  return {
+    name: `router.memory-decision.${size / 1000}k`,
+    value: timing.medianUs / 1000,
+    unit: "ms",
+    target: { op: "<=", value: target },
+    details: {
+      entries: size,
+      members: DECISION_MEMBERS,
+      neighbours: DECISION_NEIGHBOURS,
+      precision: "int8",
+      samples: timing.samples,
+      decisions: winners,
+      note: "given the request vector: 11 agent-filtered searches (k 32), estimateMembers, clearMemoryBids",
+    },
+  };
+}
+
 /** The router's own median overhead per auction (jury all / none; without and with a budget) and the auction token share. */
 export async function run(): Promise<BenchResult[]> {
   return [
+    await memoryDecisionFigures(10_000, 1),
+    await memoryDecisionFigures(100_000, 10),
     ...(await overheadFigures("all")),
     ...(await overheadFigures("none")),
     ...(await overheadFigures("all", true)),

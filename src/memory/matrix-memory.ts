@@ -303,7 +303,8 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
     const at = now();
     for (const id of ids) {
       store.touch(id, at);
-      pendingUse.set(id, at);
+      // Only persistence reads retrievals back (without it, nothing would ever drain this map).
+      if (persistence !== undefined) pendingUse.set(id, at);
     }
   }
 
@@ -313,9 +314,14 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
     const queryVector = vector ?? (await embedQuery("search", text ?? ""));
     if (store.size === 0) return [];
     checkDimensions("search", [queryVector], store.dimensions, fail);
-    const hits = store.search(queryVector, k, filter);
-    markUsed(hits.map((hit) => hit.entry.id));
-    return hits.map((hit) => ({ entry: copyEntry(hit.entry), score: hit.score }));
+    const at = now();
+    const hits = store.search(queryVector, k, filter, at);
+    const copies: StrategySearchHit[] = [];
+    for (const hit of hits) {
+      if (persistence !== undefined) pendingUse.set(hit.entry.id, at);
+      copies.push({ entry: copyEntry(hit.entry), score: hit.score });
+    }
+    return copies;
   }
 
   async function contrastivePairs(task: string, options: ContrastivePairsOptions = {}): Promise<ContrastivePair[]> {

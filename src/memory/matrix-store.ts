@@ -38,11 +38,32 @@ export interface MemoryView {
   records(): Iterable<StoredRecord>;
 }
 
-/** A deep enough copy that callers cannot change what is stored. */
+/** A deep enough copy that callers cannot change what is stored (stored entries have exactly these fields: the entry schema is strict). */
 export function copyEntry(entry: StrategyEntry): StrategyEntry {
-  const copy: StrategyEntry = { ...entry };
-  if (entry.metadata !== undefined) copy.metadata = structuredClone(entry.metadata);
+  // A literal of fixed shape: several times faster than a spread on the search path.
+  const copy: StrategyEntry = {
+    id: entry.id,
+    auctionId: entry.auctionId,
+    task: entry.task,
+    kind: entry.kind,
+    agent: entry.agent,
+    plan: entry.plan,
+    role: entry.role,
+    cost: entry.cost,
+    createdAt: entry.createdAt,
+  };
+  if (entry.outcome !== undefined) copy.outcome = entry.outcome;
+  if (entry.metadata !== undefined) copy.metadata = copyMetadata(entry.metadata);
   return copy;
+}
+
+/** A deep copy; a shallow one when every value is a primitive (outcome entries' metadata), which is as deep. */
+function copyMetadata(metadata: Record<string, unknown>): Record<string, unknown> {
+  for (const key in metadata) {
+    const value = metadata[key];
+    if (typeof value === "object" && value !== null) return structuredClone(metadata);
+  }
+  return { ...metadata };
 }
 
 /** One stored entry: where its vector is and when it was last used. */
@@ -127,6 +148,11 @@ export class MatrixStore implements MemoryView {
   private readonly byKind = new Map<string, RepresentativeRows<Slot>>();
   /** Rows of every entry, by agent. */
   private readonly byAgent = new Map<string, RepresentativeRows<Slot>>();
+  /**
+   * Entries used since the eviction order was last read: a search marks every hit used, so their
+   * auctions move in the order in one pass when it is next read (`applyTouches`).
+   */
+  private readonly touched = new Set<Slot>();
 
   /**
    * `capacity`: rows to reserve at first (e.g. the number of records about to be loaded);
@@ -180,6 +206,7 @@ export class MatrixStore implements MemoryView {
 
   /** Auctions in eviction order, first to evict first (see `eviction.ts` for the rule). */
   auctionsByRecency(): IterableIterator<AuctionRecency> {
+    this.applyTouches();
     return this.recency.leastRecentFirst();
   }
 
@@ -249,13 +276,38 @@ export class MatrixStore implements MemoryView {
     return true;
   }
 
-  /** Marks an entry used at `at` (never moves its last use back in time). */
+  /**
+   * Marks an entry used at `at` (never moves its last use back in time). Its auction moves in the
+   * eviction order when that order is next read, with every other auction touched meanwhile.
+   */
   touch(id: string, at: number): void {
     const slot = this.slotOf.get(id);
-    if (slot === undefined || at <= slot.lastUsedAt) return;
+    if (slot !== undefined) this.touchSlot(slot, at);
+  }
+
+  private touchSlot(slot: Slot, at: number): void {
+    if (at <= slot.lastUsedAt) return;
     slot.lastUsedAt = at;
-    const key = this.recency.get(slot.entry.auctionId);
-    if (key !== undefined && at > key.lastUsedAt) this.recency.set({ ...key, lastUsedAt: at });
+    this.touched.add(slot);
+  }
+
+  /**
+   * Moves the auctions of the entries used since the order was last read, in one pass: each to
+   * the latest last use of its entries still stored (as if each use had moved it at once; writes
+   * since then recomputed their auctions' keys from the entries).
+   */
+  private applyTouches(): void {
+    if (this.touched.size === 0) return;
+    const latest = new Map<string, AuctionRecency>();
+    for (const slot of this.touched) {
+      if (this.slotOf.get(slot.entry.id) !== slot) continue;
+      const auctionId = slot.entry.auctionId;
+      const key = latest.get(auctionId) ?? this.recency.get(auctionId);
+      if (key !== undefined && slot.lastUsedAt > key.lastUsedAt)
+        latest.set(auctionId, { ...key, lastUsedAt: slot.lastUsedAt });
+    }
+    this.touched.clear();
+    this.recency.setMany([...latest.values()]);
   }
 
   /**
@@ -264,6 +316,7 @@ export class MatrixStore implements MemoryView {
    * reading the eviction order from its front instead of grouping and sorting every entry.
    */
   evictionsFor(added: ReadonlyArray<{ entry: StrategyEntry; lastUsedAt: number }>, maxEntries: number): string[] {
+    this.applyTouches();
     const addedIds = new Set(added.map(({ entry }) => entry.id));
     let total = this.size;
     for (const id of addedIds) if (!this.slotOf.has(id)) total += 1;
@@ -317,9 +370,10 @@ export class MatrixStore implements MemoryView {
 
   /**
    * Top-`k` entries by cosine similarity, best first, ties by id. Filtered rows are never scored;
-   * a filter by agent reads that agent's row list instead of walking every entry.
+   * a filter by agent reads that agent's row list instead of walking every entry. With `usedAt`,
+   * the hits are marked used at that time (as `touch` does).
    */
-  search(query: ArrayLike<number>, k: number, filter: StrategyFilter): StrategySearchHit[] {
+  search(query: ArrayLike<number>, k: number, filter: StrategyFilter, usedAt?: number): StrategySearchHit[] {
     if (this.matrix === undefined || this.size === 0) return [];
     const filtered = filter.agent !== undefined || filter.kind !== undefined || filter.role !== undefined;
     const rows = filtered ? this.rowsMatchingFilter(filter) : undefined;
@@ -327,10 +381,14 @@ export class MatrixStore implements MemoryView {
     const scores = this.matrix.scores(query, rows);
     const rowAt = (index: number) => (rows === undefined ? index : (rows[index] ?? 0));
     const top = selectTop(scores, k, (a, b) => compareIds(this.idAt(rowAt(a)), this.idAt(rowAt(b))));
-    return top.flatMap((index) => {
-      const entry = this.rowSlots[rowAt(index)]?.entry;
-      return entry === undefined ? [] : [{ entry, score: scores[index] ?? 0 }];
-    });
+    const hits: StrategySearchHit[] = [];
+    for (const index of top) {
+      const slot = this.rowSlots[rowAt(index)];
+      if (slot === undefined) continue;
+      hits.push({ entry: slot.entry, score: scores[index] ?? 0 });
+      if (usedAt !== undefined) this.touchSlot(slot, usedAt);
+    }
+    return hits;
   }
 
   /**

@@ -65,6 +65,45 @@ export class RecencyOrder {
     else this.sorted.splice(this.lowerBound(stored), 0, stored);
   }
 
+  /**
+   * Places several auctions at once: the same order as `set` on each, in one pass over the order
+   * (O(n + m log m)) instead of one splice per moved auction. For reads that mark many auctions used.
+   */
+  setMany(keys: readonly AuctionRecency[]): void {
+    if (keys.length < 8) {
+      for (const key of keys) this.set(key);
+      return;
+    }
+    const moved = new Set<AuctionRecency>();
+    const placed = new Map<string, AuctionRecency>();
+    for (const key of keys) {
+      const previous = placed.get(key.auctionId) ?? this.byAuction.get(key.auctionId);
+      if (previous !== undefined && previous.lastUsedAt === key.lastUsedAt && previous.createdAt === key.createdAt) {
+        continue;
+      }
+      const held = this.byAuction.get(key.auctionId);
+      if (held !== undefined && !placed.has(key.auctionId)) moved.add(held);
+      placed.set(key.auctionId, { auctionId: key.auctionId, lastUsedAt: key.lastUsedAt, createdAt: key.createdAt });
+    }
+    if (placed.size === 0) return;
+    const incoming = [...placed.values()].sort(compareRecency);
+    const kept = moved.size === 0 ? this.sorted : this.sorted.filter((key) => !moved.has(key));
+    // Merge the kept order with the incoming keys.
+    const merged: AuctionRecency[] = [];
+    let next = 0;
+    for (const key of kept) {
+      while (next < incoming.length && compareRecency(incoming[next] as AuctionRecency, key) < 0) {
+        merged.push(incoming[next] as AuctionRecency);
+        next += 1;
+      }
+      merged.push(key);
+    }
+    while (next < incoming.length) merged.push(incoming[next++] as AuctionRecency);
+    this.sorted.length = 0;
+    for (const key of merged) this.sorted.push(key);
+    for (const key of incoming) this.byAuction.set(key.auctionId, key);
+  }
+
   /** Forgets the auction; `false` when it was not held. */
   delete(auctionId: string): boolean {
     const previous = this.byAuction.get(auctionId);
