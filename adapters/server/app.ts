@@ -29,6 +29,7 @@ import { AuctionRouterError } from "../../src/router/errors.js";
 import type { AuctionRouterOptions } from "../../src/router/options.js";
 import { AuctionRouter, type RouterMetadata } from "../../src/router/router.js";
 import { DeadlineExceededError, MAX_TIMEOUT_MS, runWithDeadline } from "../../src/timeouts.js";
+import { FEEDBACK_PATH, handleFeedback } from "./feedback.js";
 import {
   budgetExhausted,
   type ChatCompletionRequest,
@@ -495,11 +496,16 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     }
   });
 
+  // --- feedback (issue 10): a client grades a routed answer; the key's router records it -------
+  app.post(FEEDBACK_PATH, async (c) =>
+    handleFeedback(await c.req.text(), routerFor(c.get("gavelKey") ?? ANONYMOUS_KEY)),
+  );
+
   app.notFound((c) =>
     c.json(
       {
         error: {
-          message: `No route ${c.req.method} ${c.req.path}. The gateway serves POST /v1/chat/completions, GET /v1/models (and /v1/models/{id}), GET /health, GET /ready and GET /metrics.`,
+          message: `No route ${c.req.method} ${c.req.path}. The gateway serves POST /v1/chat/completions, POST /v1/gavel/feedback, GET /v1/models (and /v1/models/{id}), GET /health, GET /ready and GET /metrics.`,
           type: "invalid_request_error",
           code: "not_found",
           param: null,
