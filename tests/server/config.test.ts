@@ -44,12 +44,17 @@ const withPool = (extra: Partial<ServeConfigInput>, pool: ServeConfigInput["pool
 });
 
 describe("the shipped serve configs", () => {
-  it("configs/serve.yaml runs offline: recorded members, loopback, no key, a SQLite ledger", async () => {
+  it("configs/serve.yaml runs offline: recorded members, auto mode on an in-process memory, loopback, no key, a SQLite ledger", async () => {
     const config = await loadServeConfig(join(root, "configs", "serve.yaml"));
     expect(config.listen).toEqual({ host: "127.0.0.1", port: 4000 });
     expect(config.pool.map((member) => member.provider)).toEqual(["recorded", "recorded", "recorded"]);
     expect(config.keys).toEqual([]);
-    expect(config.router).toMatchObject({ mode: "plans", fallback: "mixtral" });
+    expect(config.router).toMatchObject({
+      mode: "auto",
+      memory: { store: "memory" },
+      embedder: "hashing",
+      fallback: "mixtral",
+    });
     expect(config.budgets).toMatchObject({ store: "memory", key: { maxUsd: 5 }, user: { maxUsd: 1 }, window: "1d" });
     expect(config.ledger).toEqual({ path: "gavel-serve.db" });
     expect(config.logs).toEqual({ prompts: false, level: "info" });

@@ -355,9 +355,11 @@ describe("gavel serve as a process, on the offline config", () => {
     const { data: routed, response } = await client.chat.completions
       .create({ model: "gavel/auto", messages: [{ role: "user", content: prompt }] })
       .withResponse();
-    expect(response.headers.get("x-gavel-winner")).toBe("mixtral");
+    // Auto mode on an empty memory escalates: mixtral (cheapest), then gpt-3.5; code answers never
+    // "agree" (no letter, no final number), so the member valued most, gpt-4, answers.
+    expect(response.headers.get("x-gavel-winner")).toBe("gpt-4");
     const auctionId = response.headers.get("x-gavel-auction-id");
-    expect(routed.model).toBe("mixtral"); // recorded members cannot plan: the fallback answers
+    expect(routed.model).toBe("gpt-4");
     expect(routed.choices[0]?.message.content).toContain("def ");
     expect(routed.usage?.total_tokens).toBeGreaterThan(0);
     const stream = await client.chat.completions.create({
@@ -383,7 +385,12 @@ describe("gavel serve as a process, on the offline config", () => {
     cleanups.push(() => ledger.close());
     const auctions = await ledger.recentAuctions({ limit: 10 });
     expect(auctions.map((auction) => auction.id)).toEqual([auctionId]);
+    expect(auctions[0]?.metadata).toMatchObject({ path: "escalation", calls: ["mixtral", "gpt-3.5", "gpt-4"] });
     const spend = await ledger.spend({ by: "model" });
-    expect(spend.map((row) => row.key).sort()).toEqual(["gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat"]);
+    expect(spend.map((row) => row.key).sort()).toEqual([
+      "gpt-3.5-turbo-1106",
+      "gpt-4-1106-preview",
+      "mistralai/mixtral-8x7b-chat",
+    ]);
   }, 90_000);
 });
