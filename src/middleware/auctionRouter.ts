@@ -10,6 +10,16 @@
  *   The next invocation (e.g. the next user turn) holds a new auction.
  * - `"call"`: every model call holds its own auction (more overhead, adapts mid-run).
  *
+ * Bidding modes (`mode`, as `AuctionRouter`): `"plans"` (the SALE auction above), `"memory"` (memory
+ * bids pick the member, then `handler` runs with it: one model call) and `"auto"` (memory bids when
+ * the memory is confident; else the escalation calls `handler` once per rung — LangChain lets a
+ * `wrapModelCall` call its handler several times, as `modelRetryMiddleware` does — and the rung whose
+ * answer is final is returned without another call; with `memoryBids.unsure: "plans"`, a plan
+ * auction). The rungs' answers pass through the rest of the chain (`tokenBudgetMiddleware` charges
+ * them); with an agent streamed in `"messages"` mode, a rung's tokens stream too. The middleware
+ * writes outcome entries to `memory` like the router; it has no `recordOutcome` (use the router's, or
+ * `memory.recordOutcome("<auctionId>:<member>", value)` for a member in `gavel.auction.calls`).
+ *
  * Budget: with `budget`, only the auction's own calls (plans, jury, refinements) are charged
  * here; the winner's answer goes through the rest of the middleware chain, so put
  * `tokenBudgetMiddleware` after this one to charge it. The auction still keeps room for that
@@ -24,7 +34,7 @@ import { createMiddleware } from "langchain";
 import { z } from "zod";
 import { z as zodV3 } from "zod/v3";
 import { parseConfig } from "../errors.js";
-import { createStrategyAuctionEngine, totalsOf } from "../router/auction/index.js";
+import { type AuctionCall, createStrategyAuctionEngine, totalsOf, withCalls } from "../router/auction/index.js";
 import { auctionRouterFieldsSchema, checkPool, resolveSettings, scopesOfCall } from "../router/options.js";
 import { withPlan } from "../router/router.js";
 
@@ -145,25 +155,36 @@ export function auctionRouterMiddleware(options: AuctionRouterMiddlewareOptions)
         ...(scopes && { scopes }),
         ...(request.tools.length > 0 && { tools: request.tools }),
         ...(request.systemPrompt && { systemPrompt: request.systemPrompt }),
+        // auto's escalation rungs answer through the rest of the chain (charged there, like any answer).
+        askMember: async (member) => handler({ ...request, model: member.model as typeof request.model }),
       });
       let response: AIMessage;
-      try {
-        response = await handler({
-          ...request,
-          model: auction.winner.model as typeof request.model,
-          messages: withPlan(request.messages, auction.plan),
-        });
-      } catch (error) {
-        await engine.record(auction, undefined).catch(() => undefined);
-        throw error;
+      let execution: AuctionCall;
+      if (auction.answered !== undefined) {
+        // The escalation stopped on a rung: its answer is final, no other call.
+        response = auction.answered.reply;
+        execution = auction.answered.call;
+      } else {
+        try {
+          response = await handler({
+            ...request,
+            model: auction.winner.model as typeof request.model,
+            messages: withPlan(request.messages, auction.plan),
+          });
+        } catch (error) {
+          await engine.record(withCalls(auction, undefined), undefined).catch(() => undefined);
+          throw error;
+        }
+        execution = engine.answerCall(auction.winner, response, []);
       }
-      await engine.record(auction, engine.answerCall(auction.winner, response, []));
+      const recorded = withCalls(auction, execution);
+      await engine.record(recorded, execution, response.text);
       const overhead = totalsOf(auction.calls);
       annotate(response, {
         auctionId: auction.record.auctionId,
         winner: auction.winner.name,
         cached: false,
-        auction: auction.record,
+        auction: recorded.record,
         usage: { auction: overhead.usage, usd: overhead.usd },
       });
       const state: AuctionRouterState = {

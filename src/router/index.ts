@@ -31,11 +31,13 @@ export {
 export type {
   AuctionCall,
   AuctionRun,
+  BoughtAnswer,
   CallPurpose,
   JuryRecord,
   RefinementRecord,
   RouterAuctionRecord,
   RouterBid,
+  RouterPath,
 } from "./auction/index.js";
 export { AuctionRouterError, RouterCallTimeoutError } from "./errors.js";
 // Memory bids (issue 10): the pure core of answering from experience (src/router/memory-bids/).
@@ -72,12 +74,17 @@ export {
   DEFAULT_CALL_TIMEOUT_MS,
   DEFAULT_EXECUTION_MAX_TOKENS,
   DEFAULT_JURY_MAX_TOKENS,
+  DEFAULT_LAMBDA,
+  DEFAULT_MEMORY_BIDS,
   DEFAULT_PLAN_MAX_TOKENS,
   DEFAULT_REFINEMENT_PAIRS,
   DEFAULT_TOP_LOGPROBS,
   DEFAULT_WEIGHTS,
+  type MemoryBidsOptions,
   type PoolMember,
+  type RouterEmbeddings,
   type RouterLedger,
+  type RouterMode,
   type RouterWeights,
 } from "./options.js";
 export { JURY_RUBRIC, PLANNING_PROMPT, REFINEMENT_PROMPT } from "./prompts.js";

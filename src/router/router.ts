@@ -1,6 +1,7 @@
 /**
  * `AuctionRouter`: a pool of chat models as one LangChain chat model. Per request the pool holds
- * a strategy auction (see `auction/engine.ts`) and the winner answers, conditioned on its plan.
+ * an auction (see `auction/engine.ts`) — a SALE plan auction, memory bids, or auto's escalation —
+ * and the winner answers (conditioned on its plan in a plan auction).
  */
 import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { CallbackManager, type CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
@@ -35,6 +36,7 @@ import {
   recordAbandonedCharge,
   type StrategyAuctionEngine,
   totalsOf,
+  withCalls,
   withFallbackAnswer,
 } from "./auction/index.js";
 import { AuctionRouterError } from "./errors.js";
@@ -63,7 +65,7 @@ export interface AuctionRouterCallOptions extends BaseChatModelCallOptions {
 export interface RouterUsage {
   /** The winner's answer. */
   execution: UsageMetadata;
-  /** Plans, jury and refinement calls together. */
+  /** Plans, jury and refinement calls together, and the escalation answers that were not final. */
   auction: UsageMetadata;
   /** `auction.total_tokens / (auction + execution).total_tokens`. */
   auctionShare: number;
@@ -112,11 +114,19 @@ function answerOf(gathered: AIMessageChunk | undefined): AIMessage {
 const REMEMBERED_AUCTIONS = 10_000;
 
 /**
- * A pool of chat models that routes each request by a SALE strategy auction: every member bids
- * with a short plan, plans are scored `V − C` (entropy, jury, plan cost), cheaper members may
- * refine their bid from the strategy memory, and the winner answers conditioned on its plan.
- * Use it anywhere a chat model goes: `invoke`, `stream` (only the winner's tokens stream),
- * `batch`, `bindTools`, `withStructuredOutput`, `createAgent({ model: router })`.
+ * A pool of chat models that routes each request by auction. Three bidding modes (`mode`):
+ * - `"plans"` (the default without a memory and an embedder): SALE — every member bids with a short
+ *   plan, plans are scored `V − C` (entropy, jury, plan cost), cheaper members may refine their bid
+ *   from the strategy memory, and the winner answers conditioned on its plan;
+ * - `"memory"`: each member bids the value its nearest past outcomes in `memory` predict for this
+ *   request minus `lambda` × its normalised expected cost; no model call before the winner answers;
+ * - `"auto"` (the default with `memory` and `embeddings`): memory bids when the memory is confident,
+ *   else an escalation (the cheapest members first; two agreeing answers stop the climb; else the
+ *   member the memory values most answers) or a plan auction (`memoryBids.unsure`).
+ * Every decision records its `path`, `reason` and the members `calls`ed
+ * (`response_metadata.gavel.auction`); {@link AuctionRouter.recordOutcome} feeds graded answers back.
+ * Use it anywhere a chat model goes: `invoke`, `stream` (only the final answer streams), `batch`,
+ * `bindTools`, `withStructuredOutput`, `createAgent({ model: router })`.
  *
  * @example
  * ```ts
@@ -131,6 +141,19 @@ const REMEMBERED_AUCTIONS = 10_000;
  * });
  * const answer = await router.invoke("Sum the even numbers below 100.");
  * console.log(answer.response_metadata.gavel.auction.winner, answer.usage_metadata);
+ * ```
+ *
+ * @example Memory bids that learn from feedback (auto mode)
+ * ```ts
+ * import { OpenAIEmbeddings } from "@langchain/openai";
+ * import { AuctionRouter, createInMemoryStrategyMemory } from "langchain-gavel";
+ *
+ * const embeddings = new OpenAIEmbeddings();
+ * const router = new AuctionRouter({ pool, memory: createInMemoryStrategyMemory({ embeddings }), embeddings });
+ * const answer = await router.invoke("Which gas do plants absorb? A) O2 B) CO2");
+ * const { auctionId, path, reason, calls } = answer.response_metadata.gavel.auction;
+ * // cold: path "escalation", reason "evidence 0.0 < 4: cold; escalation: agreed: B = B (…)"
+ * for (const member of calls) await router.recordOutcome(auctionId, { member, correct: verify(member) });
  * ```
  */
 export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMessageChunk> {
@@ -147,7 +170,9 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
   /**
    * @param options the pool and the auction settings; see docs/router.md.
    * @throws ConfigError naming the field (duplicate member name, member without a price,
-   *   unknown juror or fallback name, unknown option).
+   *   unknown juror or fallback name, unknown option; `mode: "memory" | "auto"` without `memory`
+   *   or `embeddings`, `lambda < 0`, `memoryBids.explorationRate` outside [0, 1], an unknown member
+   *   in `memoryBids.priors`).
    */
   constructor(options: AuctionRouterOptions) {
     super({});
@@ -776,16 +801,6 @@ function answerModel(member: ResolvedMember, options: AuctionRouterCallOptions):
     tools,
     options.tool_choice !== undefined ? ({ tool_choice: options.tool_choice } as never) : undefined,
   );
-}
-
-/**
- * The run with `record.calls`: the members whose answer was bought, in order (escalation rungs), then
- * the member whose answer is final when it is not among them.
- */
-function withCalls(run: AuctionRun, execution: AuctionCall | undefined): AuctionRun {
-  const calls = (run.bought ?? []).map((bought) => bought.member.name);
-  if (execution !== undefined && !calls.includes(execution.member)) calls.push(execution.member);
-  return { ...run, record: { ...run.record, calls: [...new Set(calls)] } };
 }
 
 function sumUsage(left: UsageMetadata, right: UsageMetadata): UsageMetadata {

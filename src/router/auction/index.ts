@@ -29,5 +29,6 @@ export {
   type RouterAuctionRecord,
   type RouterBid,
   type RouterPath,
+  withCalls,
   withFallbackAnswer,
 } from "./records.js";

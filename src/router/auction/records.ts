@@ -205,3 +205,13 @@ export interface EngineContext {
   members: ReadonlyMap<string, ResolvedMember>;
   nameOf(member: ResolvedMember): string;
 }
+
+/**
+ * The run with `record.calls`: the members whose answer was bought, in order (escalation rungs), then
+ * the member whose answer is final (`execution`) when it is not among them.
+ */
+export function withCalls(run: AuctionRun, execution: AuctionCall | undefined): AuctionRun {
+  const calls = (run.bought ?? []).map((bought) => bought.member.name);
+  if (execution !== undefined && !calls.includes(execution.member)) calls.push(execution.member);
+  return { ...run, record: { ...run.record, calls: [...new Set(calls)] } };
+}

@@ -1,0 +1,90 @@
+/**
+ * auctionRouterMiddleware's bidding modes: memory (the picked member answers through the handler,
+ * one model call) and auto's escalation (the handler called once per rung; the rung whose answer is
+ * final is returned without another call).
+ */
+import type { AIMessage } from "@langchain/core/messages";
+import { createAgent } from "langchain";
+import { describe, expect, it } from "vitest";
+import { auctionRouterMiddleware } from "../../../src/middleware/auctionRouter.js";
+import type { RouterAuctionRecord } from "../../../src/router/index.js";
+import { CAPITAL_QUESTIONS, hashingEmbeddings, learnPast, member, newMemory, poolOf } from "./helpers.js";
+
+const REQUEST = "What is the capital city of country number 40 in the atlas? Answer with one letter.";
+
+function auctionOf(message: AIMessage | undefined): RouterAuctionRecord {
+  return (message?.response_metadata.gavel as { auction: RouterAuctionRecord }).auction;
+}
+
+describe("auctionRouterMiddleware bidding modes", () => {
+  it("memory mode: memory bids pick the member, which answers through the handler (one model call)", async () => {
+    const embeddings = hashingEmbeddings();
+    const memory = newMemory(embeddings);
+    await learnPast(memory, embeddings, CAPITAL_QUESTIONS, { "tiny-x1": 1, "grand-x3": 0 });
+    const tiny = member("tiny-x1", "B");
+    const grand = member("grand-x3", "C");
+    const agent = createAgent({
+      model: grand,
+      middleware: [
+        auctionRouterMiddleware({
+          pool: poolOf({ "tiny-x1": tiny, "grand-x3": grand }),
+          mode: "memory",
+          memory,
+          embeddings,
+        }),
+      ],
+    });
+    const result = await agent.invoke({ messages: [{ role: "user", content: REQUEST }] });
+    const last = result.messages.at(-1) as AIMessage;
+    expect(last.text).toBe("B");
+    expect(auctionOf(last)).toMatchObject({ path: "memory", winner: "tiny-x1", calls: ["tiny-x1"] });
+    expect([tiny.calls.length, grand.calls.length]).toEqual([1, 0]);
+    expect((await memory.get(`${auctionOf(last).auctionId}:tiny-x1`))?.metadata).toMatchObject({ called: true });
+  });
+
+  it("auto, cold: the escalation calls the handler per rung and returns the agreeing rung's answer", async () => {
+    const embeddings = hashingEmbeddings();
+    const tiny = member("tiny-x1", "B");
+    const mid = member("mid-x2", "The answer is B.");
+    const grand = member("grand-x3", "C");
+    const agent = createAgent({
+      model: grand,
+      middleware: [
+        auctionRouterMiddleware({
+          pool: poolOf({ "tiny-x1": tiny, "mid-x2": mid, "grand-x3": grand }),
+          memory: newMemory(embeddings),
+          embeddings,
+        }),
+      ],
+    });
+    const result = await agent.invoke({ messages: [{ role: "user", content: REQUEST }] });
+    const last = result.messages.at(-1) as AIMessage;
+    expect(last.text).toBe("The answer is B.");
+    expect(auctionOf(last)).toMatchObject({ path: "escalation", winner: "mid-x2", calls: ["tiny-x1", "mid-x2"] });
+    expect([tiny.calls.length, mid.calls.length, grand.calls.length]).toEqual([1, 1, 0]);
+    // One AI message in the conversation: the rungs' answers are not appended.
+    expect(result.messages.filter((message) => message.type === "ai")).toHaveLength(1);
+  });
+
+  it("auto, cold, disagreeing rungs: the top member answers through the handler", async () => {
+    const embeddings = hashingEmbeddings();
+    const tiny = member("tiny-x1", "A");
+    const mid = member("mid-x2", "B");
+    const grand = member("grand-x3", "C");
+    const agent = createAgent({
+      model: tiny,
+      middleware: [
+        auctionRouterMiddleware({
+          pool: poolOf({ "tiny-x1": tiny, "mid-x2": mid, "grand-x3": grand }),
+          memory: newMemory(embeddings),
+          embeddings,
+        }),
+      ],
+    });
+    const result = await agent.invoke({ messages: [{ role: "user", content: REQUEST }] });
+    const last = result.messages.at(-1) as AIMessage;
+    expect(last.text).toBe("C");
+    expect(auctionOf(last).calls).toEqual(["tiny-x1", "mid-x2", "grand-x3"]);
+    expect([tiny.calls.length, mid.calls.length, grand.calls.length]).toEqual([1, 1, 1]);
+  });
+});
