@@ -83,7 +83,7 @@ export function parseFeedback(text: string, file: string): FeedbackLine[] {
   } catch (error) {
     if (!JsonLineError.isInstance(error)) throw error;
     throw new DataError(
-      { file: error.file, line: error.line, fields: error.fields, problem: problemOf(error) },
+      { file: error.file, line: error.line, fields: error.fields, problem: error.problem },
       { cause: error },
     );
   }
@@ -99,12 +99,6 @@ export function parseFeedback(text: string, file: string): FeedbackLine[] {
     value: value.correct === undefined ? (value.score as number) : value.correct ? 1 : 0,
     ...(value.member !== undefined && { member: value.member }),
   }));
-}
-
-/** The problem part of a `JsonLineError` (its message without the `file:line: field …:` prefix). */
-function problemOf(error: JsonLineError): string {
-  const marker = error.message.lastIndexOf(": ");
-  return marker < 0 ? error.message : error.message.slice(marker + 2);
 }
 
 /**

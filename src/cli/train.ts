@@ -30,7 +30,7 @@
  * writers, so tests run the real command in-process.
  */
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import { type ZodError, z } from "zod";
 import { executorWeightsToJson, fitExecutorWeights } from "../coordination/weights.js";
@@ -47,6 +47,8 @@ import {
 import { assertReplaceable, isTaggedJson } from "../eval/outputs.js";
 import { OVERWRITE_FLAG } from "../eval/report/write.js";
 import { JsonLineError, parseJsonLines } from "../jsonl.js";
+import { LedgerError } from "../ledger/errors.js";
+import type { LedgerReader } from "../ledger/types.js";
 import { createSeededRandom } from "../market/random.js";
 import { StrategyMemoryError } from "../memory/errors.js";
 import { DEFAULT_MAX_ENTRIES } from "../memory/index.js";
@@ -76,6 +78,7 @@ import { applyFeedback, readFeedbackFile } from "./feedback.js";
 import { createProgressReporter } from "./progress.js";
 import {
   assertMemoryEmbedder,
+  isPostgresUrl,
   MEMORY_EMBEDDERS,
   type MemoryEmbedderKind,
   type MemoryTrainingSummary,
@@ -465,10 +468,17 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
       );
     }
     const feedback = flags.feedback === undefined ? undefined : await readFeedbackFile(flags.feedback).catch(stop);
+    const ledgerTarget = flags.ledger as string;
+    const ledger = feedback === undefined ? undefined : await openFeedbackLedger(command, ledgerTarget);
     const embeddings = await memoryEmbedder(flags.embedder).catch(stop);
     const embedderId = embedderIdOf(embeddings);
     const memoryTarget = flags.memory as string;
-    const memory = await openStrategyMemory(memoryTarget, { embeddings, maxEntries: flags.maxEntries }).catch(stop);
+    const memory = await openStrategyMemory(memoryTarget, { embeddings, maxEntries: flags.maxEntries }).catch(
+      async (error: unknown) => {
+        await ledger?.close().catch(() => undefined);
+        return stop(error);
+      },
+    );
     const progress = createProgressReporter({
       write: stderr,
       interactive: process.stderr.isTTY === true && stderr === defaultStderr,
@@ -489,9 +499,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
         });
         summary.outcomes = { file: flags.outcomes as string, records: outcomes.length, ...learned };
       }
-      if (feedback !== undefined) {
-        const ledgerTarget = flags.ledger as string;
-        const ledger = await openLedgerReader(ledgerTarget);
+      if (feedback !== undefined && ledger !== undefined) {
         try {
           const result = await applyFeedback({
             lines: feedback,
@@ -518,6 +526,7 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
       summary.size = await memory.size();
     } catch (error) {
       progress.stop();
+      await ledger?.close().catch(() => undefined);
       await memory.close().catch(() => undefined);
       return stop(error);
     }
@@ -525,6 +534,31 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
     await memory.close().catch(stop);
     if (flags.json) printJson(summary);
     else print(memoryTrainingReport(summary));
+  }
+
+  /** The ledger of `--feedback`, read-only; a missing file or a database that is no ledger exits 2. */
+  async function openFeedbackLedger(command: Command, target: string): Promise<LedgerReader> {
+    if (!isPostgresUrl(target) && !existsSync(target)) {
+      fail(
+        command,
+        `no ledger database at ${target} (--ledger reads the ledger the router wrote; it is never created)`,
+        EXIT_BAD_INPUT,
+        "missingLedger",
+      );
+    }
+    try {
+      return await openLedgerReader(target);
+    } catch (error) {
+      const { exitCode, code } = exitCodeOf(error);
+      const reason = error instanceof Error ? error.message : String(error);
+      const badInput = LedgerError.isInstance(error) || exitCode === EXIT_BAD_INPUT;
+      return fail(
+        command,
+        `${displayedTarget(target)}: cannot read the ledger: ${reason}`,
+        badInput ? EXIT_BAD_INPUT : exitCode,
+        badInput ? "unreadableLedger" : code,
+      );
+    }
   }
 
   train

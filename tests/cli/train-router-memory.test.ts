@@ -337,6 +337,19 @@ describe("gavel train router --feedback --ledger", () => {
     expect(existsSync(folder)).toBe(false);
   });
 
+  it("a ledger that does not exist, or is no ledger, exits 2 before the memory is opened", async () => {
+    const folder = freshFolder();
+    const feedback = writeLines("one-line.jsonl", [{ auction_id: "esc", correct: true }]);
+    const missing = await gavel(["--feedback", feedback, "--ledger", join(scratch, "none.db"), "--memory", folder]);
+    expect(missing.exitCode).toBe(EXIT_BAD_INPUT);
+    expect(missing.stderr).toContain("no ledger database at");
+    const garbage = writeLines("garbage.db", ["not a database"]);
+    const broken = await gavel(["--feedback", feedback, "--ledger", garbage, "--memory", folder]);
+    expect(broken.exitCode).toBe(EXIT_BAD_INPUT);
+    expect(broken.stderr).toContain("cannot read the ledger");
+    expect(existsSync(folder)).toBe(false);
+  });
+
   it.each([
     [["--feedback", "f.jsonl", "--memory", "m"], "--feedback needs --ledger"],
     [["--ledger", "l.db", "--outcomes", "o.jsonl", "--memory", "m"], "--ledger applies to --feedback"],
