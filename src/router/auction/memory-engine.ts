@@ -8,6 +8,7 @@
  * scopes bid (`BudgetScreen.screenAnswers`: the same answer need the plan auction's screen keeps in
  * reserve); the others are dropped with the figures.
  */
+import type { BaseMessage } from "@langchain/core/messages";
 import { createSeededRandom } from "../../market/random.js";
 import type { AuctionOutcome } from "../../market/types.js";
 import { StrategyMemoryError } from "../../memory/errors.js";
@@ -47,7 +48,7 @@ export interface MemoryBidStage {
 }
 
 /** Build the stage; `screen` holds the budget arithmetic (used only with a budget). */
-export function createMemoryBidStage({ settings, nameOf }: EngineContext, screen: BudgetScreen): MemoryBidStage {
+export function createMemoryBidStage({ settings }: EngineContext, screen: BudgetScreen): MemoryBidStage {
   const memory = settings.memory as NonNullable<typeof settings.memory>;
   const embeddings = settings.embeddings as NonNullable<typeof settings.embeddings>;
   const embedderId = settings.embedderId as string;
@@ -98,7 +99,7 @@ export function createMemoryBidStage({ settings, nameOf }: EngineContext, screen
     // One search per member (an agent filter scores only that agent's rows), in parallel.
     const found = await Promise.all(available.map((member) => neighbours(vector, member)));
     const hits = new Map(available.map((member, index) => [member.name, found[index] ?? []]));
-    const promptTokens = screen.promptTokens(request.messages, nameOf(available[0] as ResolvedMember));
+    const promptTokens = approximatePromptTokens(request.messages);
     const evidence = estimateMembers({
       hits,
       members: available.map((member) => ({ name: member.name, price: member.price })),
@@ -139,6 +140,23 @@ export function createMemoryBidStage({ settings, nameOf }: EngineContext, screen
   }
 
   return { decide };
+}
+
+/** Characters per token of the cold cost estimate's prompt side (English text with tiktoken encodings: about 4). */
+const CHARACTERS_PER_TOKEN = 4;
+/** Tokens a chat format adds per message. */
+const TOKENS_PER_MESSAGE = 4;
+
+/**
+ * The prompt tokens of the cold cost estimate, approximated from the characters: a tokenizer's count
+ * takes about 3 ms on a long few-shot prompt — more than the rest of the decision — and the estimate
+ * only needs the order of magnitude (observed costs replace it as evidence accumulates). The budget
+ * screen, when there is a budget, counts exactly.
+ */
+function approximatePromptTokens(messages: readonly BaseMessage[]): number {
+  let tokens = 0;
+  for (const message of messages) tokens += TOKENS_PER_MESSAGE + Math.ceil(message.text.length / CHARACTERS_PER_TOKEN);
+  return tokens;
 }
 
 /**
