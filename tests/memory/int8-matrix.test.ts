@@ -179,6 +179,18 @@ describe("MatrixStore, filtered search (int8 and float32)", () => {
       const store = new MatrixStore({ precision, capacity: 8 });
       const agents = ["m0", "m1", "m2", "m3", "m4"];
       const live = new Set<number>();
+      // Most entries of an auction share its vector (as the members called on one request do).
+      const auctionVectors = new Map<number, Float32Array>();
+      const vectorFor = (id: number) => {
+        const auction = Math.floor(id / 4);
+        if (random() < 0.1) return gaussianUnit(random, 64);
+        let vector = auctionVectors.get(auction);
+        if (vector === undefined) {
+          vector = gaussianUnit(random, 64);
+          auctionVectors.set(auction, vector);
+        }
+        return vector;
+      };
       for (let step = 0; step < 600; step += 1) {
         const id = Math.floor(random() * 200);
         if (random() < 0.25 && live.has(id)) {
@@ -188,7 +200,7 @@ describe("MatrixStore, filtered search (int8 and float32)", () => {
         }
         const agent = agents[Math.floor(random() * agents.length)] as string;
         const role = random() < 0.5 ? "winning" : "losing";
-        store.upsert({ entry: entry(id, agent, role), vector: gaussianUnit(random, 64), lastUsedAt: step });
+        store.upsert({ entry: entry(id, agent, role), vector: vectorFor(id), lastUsedAt: step });
         live.add(id);
       }
       expect(store.size).toBe(live.size);
@@ -214,6 +226,19 @@ describe("MatrixStore, filtered search (int8 and float32)", () => {
             expected.map((hit) => [hit.entry.id, hit.score]),
           );
         }
+        // The repeated query was scored once per distinct vector (entries share vectors here).
+        expect((store as unknown as { sharedScores?: Float32Array }).sharedScores).toBeDefined();
+        // A write invalidates it: the next search with the same query scores the rows again.
+        const id = [...live][0] as number;
+        store.upsert({ entry: entry(id, "m1"), vector: gaussianUnit(random, 64), lastUsedAt: 1_000 });
+        const fresh = store.search(vector, store.size, {});
+        expect((store as unknown as { sharedScores?: Float32Array }).sharedScores).toBeUndefined();
+        expect(store.search(vector, 32, { agent: "m1" }).map((hit) => [hit.entry.id, hit.score])).toEqual(
+          fresh
+            .filter((hit) => hit.entry.agent === "m1")
+            .slice(0, 32)
+            .map((hit) => [hit.entry.id, hit.score]),
+        );
       }
     });
   }
