@@ -248,6 +248,57 @@ describe("AuctionRouter, mode auto", () => {
     expect(auction.winner).toBe("grand-x3");
   });
 
+  it("with a budget, every escalation call is reserved and settled once; nothing stays reserved", async () => {
+    const embeddings = hashingEmbeddings();
+    const events: string[] = [];
+    const budget = createTokenBudget({
+      limits: { global: { maxUsd: 10 } },
+      prices: PRICES,
+      onEvent: (event) => {
+        if ("reservation" in event) events.push(`${event.type}:${event.reservation.label}:${event.reservation.model}`);
+      },
+    });
+    const { tiny, mid, grand } = trio({ tiny: "A", mid: "B", grand: "C" });
+    const router = new AuctionRouter({
+      pool: poolOf({ "tiny-x1": tiny, "mid-x2": mid, "grand-x3": grand }),
+      memory: newMemory(embeddings),
+      embeddings,
+      budget,
+    });
+    const answer = await router.invoke(REQUEST);
+    expect(events.filter((event) => event.startsWith("settle:")).sort()).toEqual([
+      "settle:router.answer:grand-x3",
+      "settle:router.escalation:mid-x2",
+      "settle:router.escalation:tiny-x1",
+    ]);
+    const [account] = budget.snapshot();
+    expect(account?.reservedTokens).toBe(0);
+    expect(account?.spentTokens).toBe(answer.usage_metadata?.total_tokens);
+  });
+
+  it("when the memory's winner fails, the fallback answers; only the fallback counts as called", async () => {
+    const { embeddings, memory } = await warmMemory();
+    const tiny = member("tiny-x1", { error: new Error("provider down") });
+    const { mid, grand } = trio({ mid: "B", grand: "B" });
+    const router = new AuctionRouter({
+      pool: poolOf({ "tiny-x1": tiny, "mid-x2": mid, "grand-x3": grand }),
+      mode: "memory",
+      memory,
+      embeddings,
+      fallback: "grand-x3",
+    });
+    const { auction } = gavelOf(await router.invoke(REQUEST));
+    expect(auction.outcome.winners).toEqual(["tiny-x1"]);
+    expect(auction.winner).toBe("grand-x3");
+    expect(auction.fallback?.reason).toMatch(/the winner "tiny-x1" failed to answer/);
+    expect(auction.calls).toEqual(["grand-x3"]);
+    await expect(router.recordOutcome(auction.auctionId, { member: "tiny-x1", correct: false })).rejects.toMatchObject({
+      reason: "member_not_called",
+    });
+    expect(await router.recordOutcome(auction.auctionId, { correct: true })).toBe(true);
+    expect((await memory.get(`${auction.auctionId}:grand-x3`))?.outcome).toBe(1);
+  });
+
   it('unsure: "plans" holds the plan auction instead (path plans)', async () => {
     const embeddings = hashingEmbeddings();
     const { tiny, grand } = trio({ tiny: "B", grand: "B" });
