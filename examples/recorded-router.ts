@@ -1,20 +1,18 @@
 /**
- * Route real recorded RouterBench outcomes with the memory-bid auction and the escalation policy,
- * and compare them with GPT-4 alone, random routing at matched cost, the per-task static choice and the
+ * Route real recorded RouterBench outcomes through the shipped AuctionRouter (memory and auto modes,
+ * batch and online protocols) over RecordedChatModel members, and compare them with GPT-4 alone, random routing at matched cost, the per-task static choice and the
  * oracle. Offline, ~10 s: the built-in hashing embedder on 600 prompts (the main job uses USE-Lite on all).
  *
  *   npx tsx examples/recorded-router.ts
  */
-import { createRecordedPool, loadOutcomeIndex, runRecordedEvaluation } from "langchain-gavel/eval";
+import { loadOutcomeIndex, runRecordedEvaluation } from "langchain-gavel/eval";
 
 const index = await loadOutcomeIndex(); // data/routerbench/outcomes.jsonl.gz, shipped
 const report = await runRecordedEvaluation({
   outcomes: index,
-  pool: createRecordedPool({ index }), // every routed call goes through a real LangChain chat model
   embedder: "hashing", // or new UniversalSentenceEncoderEmbeddings() from langchain-gavel/encoder
   maxPrompts: 600,
   lambdas: [0, 0.05, 0.1, 0.2, 0.5],
-  escalationThresholds: [0, 0.7, 0.8, 0.9, 1.01],
 });
 
 console.log(`${report.dataset.trainPrompts} training / ${report.dataset.testPrompts} held-out prompts\n`);

@@ -35,13 +35,19 @@ import { z } from "zod";
 import { functionSchema, parseConfig } from "../errors.js";
 import { dataDirectory } from "../eval/data/datasets.js";
 import { type ExperimentConfig, loadExperimentConfig, parseExperimentConfig } from "../eval/experiment/config.js";
-import { type ExperimentResult, runExperiment } from "../eval/experiment/run.js";
+import { type ExperimentResult, runExperiment, runLeaveOutExperiment } from "../eval/experiment/run.js";
 import type { EmbedderFactory } from "../eval/experiment/runner-options.js";
 import type { RecordedBenchmarkExperiment } from "../eval/live/run.js";
 import { multiAgentTable } from "../eval/multiagent/report.js";
 import { paretoFrontier } from "../eval/report/metrics.js";
 import type { EvalReport } from "../eval/report/results.js";
-import { operatingPointsTable, type ReportTable, routerMetricsTable, targetsTable } from "../eval/report/tables.js";
+import {
+  leaveOutTable,
+  operatingPointsTable,
+  type ReportTable,
+  routerMetricsTable,
+  targetsTable,
+} from "../eval/report/tables.js";
 import { OVERWRITE_FLAG } from "../eval/report/write.js";
 import type { EmbeddingsLike } from "../eval/routing/embedding.js";
 import type { RecordedEvaluationOptions } from "../eval/routing/options.js";
@@ -121,6 +127,8 @@ interface RunFlags {
   ledgerPoints?: LedgerPoints;
   /** Replace report files Gavel did not write. */
   overwrite?: boolean;
+  /** Leave one dataset out: a dataset name, or `all`. */
+  leaveOut?: string;
 }
 
 /**
@@ -177,7 +185,14 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
     .configureOutput({ writeOut: stdout, writeErr: stderr })
     .option("--config <file>", "experiment YAML file (default: the package's configs/default.yaml)")
     .option("--outcomes <file>", "recorded outcomes in the canonical format (.jsonl or .jsonl.gz), instead of --config")
-    .option("--train <file>", "with --outcomes: train on this file and evaluate on all of --outcomes")
+    .option(
+      "--train <file>",
+      "with --outcomes: train on this file and evaluate on all of --outcomes; none: no training (every prompt evaluated, the routers start from an empty memory)",
+    )
+    .option(
+      "--leave-out <dataset>",
+      "leave one dataset out: train on the other datasets of the recorded file, stream this one (or each, with all) online over GPT-4 and Mixtral, print the share of GPT-4 calls for 95% of its accuracy",
+    )
     .option("--out <dir>", "report folder (overrides the config's output)")
     .option(
       "--embedder <kind>",
@@ -252,8 +267,37 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
       if (flags.train !== undefined && flags.outcomes === undefined) {
         fail("--train needs --outcomes (in a config file, use data.train)", EXIT_BAD_INPUT, "trainWithoutOutcomes");
       }
+      if (flags.leaveOut !== undefined && flags.train !== undefined) {
+        fail(
+          "--leave-out trains on the other datasets of the file: it cannot be used with --train",
+          EXIT_BAD_INPUT,
+          "conflictingOptions",
+        );
+      }
       const quiet = flags.quiet === true;
       const config = await experimentOf(flags, defaultConfig).catch(stop);
+      if (flags.leaveOut !== undefined) {
+        const leaveOutConfig =
+          flags.out === undefined ? { ...config, output: join(config.output, "leave-out") } : config;
+        const completed = await runLeaveOutExperiment(
+          leaveOutConfig,
+          {
+            env,
+            createEmbedder,
+            clock,
+            startProgress: () => createProgressReporter({ write: stderr, interactive, silent: quiet }),
+            onPlotSkipped: (error) => stderr(plotSkippedWarning(error)),
+            overwrite: flags.overwrite === true,
+            ...(renderPlot === undefined ? {} : { renderPlot }),
+            ...(flags.config === undefined ? {} : { configFile: flags.config }),
+          },
+          flags.leaveOut === "all" ? undefined : [flags.leaveOut],
+        ).catch(stop);
+        if (flags.json) print(JSON.stringify(jsonOutput("eval", completed), null, 2));
+        else print(leaveOutSummary(completed));
+        stderr(`Report written to ${displayPath(completed.files.html)} in ${completed.wallSeconds.toFixed(1)} s.\n`);
+        return;
+      }
       const ledgerPath = flags.ledger === false ? undefined : (flags.ledger ?? join(config.output, "ledger.db"));
       const replaceLedger = flags.replaceLedger === true;
       // Before any work: a file the run may not write is refused now, not after the run.
@@ -330,7 +374,7 @@ async function experimentOf(flags: RunFlags, defaultConfig: string): Promise<Exp
         data: {
           source: "recorded",
           outcomes: resolve(flags.outcomes),
-          ...(flags.train === undefined ? {} : { train: resolve(flags.train) }),
+          ...(flags.train === undefined ? {} : { train: flags.train === "none" ? "none" : resolve(flags.train) }),
         },
       },
       "command-line options",
@@ -442,6 +486,11 @@ function plotSkippedWarning(error: MissingPeerDependencyError): string {
 function displayPath(path: string): string {
   const relativePath = relative(process.cwd(), path);
   return relativePath.startsWith("..") ? path : relativePath;
+}
+
+/** A leave-one-dataset-out run: the table, then the notes (how each fold was trained, the rules fitted). */
+function leaveOutSummary({ report }: ExperimentResult): string {
+  return [report.title, terminalTable(leaveOutTable(report)), "", ...(report.notes ?? [])].join("\n");
 }
 
 function evalSummary({ report }: ExperimentResult): string {

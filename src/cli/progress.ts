@@ -30,7 +30,8 @@ export interface ProgressReporterOptions {
 
 /** Human name of the task an event belongs to, e.g. `route memory-auction λ=0.1`. */
 export function taskLabel(event: EvaluationProgress): string {
-  const symbol = event.policy === "memory-auction" ? "λ" : event.policy === "escalation" ? "τ" : "parameter";
+  // Shipped-router passes sweep λ; "escalation" is the τ sweep of reports written before 0.6.
+  const symbol = event.policy === "escalation" ? "τ" : event.phase === "route" ? "λ" : "parameter";
   const parameter = event.parameter === undefined ? "" : ` ${symbol}=${event.parameter}`;
   const policy = event.policy === undefined ? "" : ` ${event.policy}`;
   return `${event.phase}${policy}${parameter}`;

@@ -210,8 +210,10 @@ describe("gavel eval on recorded outcomes", () => {
     const names = result.policies.map((policy) => policy.name);
     expect(names).toEqual(
       expect.arrayContaining([
-        "memory-auction",
-        "escalation",
+        "memory-batch",
+        "memory-online",
+        "auto-batch",
+        "auto-online",
         "single:tiny-model",
         "single:mid-model",
         "single:big-model",
@@ -223,12 +225,12 @@ describe("gavel eval on recorded outcomes", () => {
     // the reference pair is picked from the data: the most accurate model and the cheapest less accurate one
     expect(result.strongModel).toBe("big-model");
     expect(result.weakModel).toBe("tiny-model");
-    expect(result.dataset.trainPrompts + result.dataset.testPrompts).toBe(16);
+    expect(result.dataset.trainPrompts + result.dataset.testPrompts).toBe(15); // capitals.15 has no tiny-model answer: left out (a recorded member cannot answer it)
     const big = result.policies.find((policy) => policy.name === "single:big-model");
     expect(big?.points[0]?.accuracy).toBe(1);
     for (const file of Object.values(result.files)) expect(existsSync(file)).toBe(true);
     // progress is logged line by line when stderr is not a terminal, and the wall time is reported
-    expect(stderr).toMatch(/^route memory-auction λ=[\d.]+: 100% \(\d+\/\d+\)$/m);
+    expect(stderr).toMatch(/^route memory-batch λ=[\d.]+: 100% \(\d+\/\d+\)$/m);
     expect(stderr).toMatch(/Report written to .*report\.html .* in \d+\.\d s\./);
   });
 
@@ -278,7 +280,7 @@ describe("gavel eval on recorded outcomes", () => {
       "--quiet",
     ]);
     expect(exitCode).toBe(0);
-    expect(JSON.parse(stdout).dataset.testPrompts).toBe(16);
+    expect(JSON.parse(stdout).dataset.testPrompts).toBe(15); // all of --outcomes but capitals.15, which tiny-model did not answer
   });
 
   it("prints human tables without --json", async () => {
@@ -350,7 +352,9 @@ describe("gavel sweep", () => {
     ]);
     expect(exitCode).toBe(0);
     const { sweep } = JSON.parse(stdout) as { sweep: Array<{ policy: string; paretoOptimal: boolean }> };
-    expect(new Set(sweep.map((row) => row.policy))).toEqual(new Set(["memory-auction", "escalation"]));
+    expect(new Set(sweep.map((row) => row.policy))).toEqual(
+      new Set(["memory-batch", "memory-online", "auto-batch", "auto-online"]),
+    );
     expect(sweep.some((row) => row.paretoOptimal)).toBe(true);
   });
 });

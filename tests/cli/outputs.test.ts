@@ -164,7 +164,7 @@ describe("gavel eval --ledger", () => {
   it("records only the operating points asked for, and refuses a point the run does not have", async () => {
     const out = folder();
     const path = join(out, "points.db");
-    const { exitCode } = await evalInto(out, "--ledger", path, "--ledger-points", "memory-auction:0.1,escalation:0.9");
+    const { exitCode } = await evalInto(out, "--ledger", path, "--ledger-points", "memory-batch:0.1,auto-online:0.1");
     expect(exitCode).toBe(0);
     const database = new Database(path, { readonly: true });
     const points = database
@@ -180,13 +180,13 @@ describe("gavel eval --ledger", () => {
       )
       .get() as { n: number; valued: number; meta: number; detail: number };
     database.close();
-    expect(points).toEqual(["escalation:0.9", "memory-auction:0.1"]);
+    expect(points).toEqual(["auto-online:0.1", "memory-batch:0.1"]);
     expect(bids.n).toBeGreaterThan(0);
     expect(bids).toEqual({ n: bids.n, valued: bids.n, meta: 0, detail: 0 });
 
-    const unknown = await evalInto(out, "--ledger", join(out, "unknown.db"), "--ledger-points", "memory-auction:0.123");
+    const unknown = await evalInto(out, "--ledger", join(out, "unknown.db"), "--ledger-points", "memory-batch:0.123");
     expect(unknown.exitCode).toBe(EXIT_BAD_INPUT);
-    expect(unknown.stderr).toContain('ledgerPoints: no operating point "memory-auction:0.123"');
+    expect(unknown.stderr).toContain('ledgerPoints: no operating point "memory-batch:0.123"');
     expect(existsSync(join(out, "unknown.db"))).toBe(false); // refused before the ledger is opened
     const malformed = await evalInto(out, "--ledger-points", "everything");
     expect(malformed.exitCode).not.toBe(0); // commander's usage error: exit 2 from the binary

@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { GavelError, parseConfig } from "../../errors.js";
 import type { LedgerWriter } from "../../ledger/types.js";
 import { MissingPeerDependencyError } from "../../peers.js";
+import { indexOutcomes, loadRecordedOutcomes } from "../data/outcomes.js";
 import { DataError, NotImplementedError } from "../errors.js";
 import type { LivePoolOptions } from "../live/pool.js";
 import { type RecordedBenchmarkExperiment, recordBenchmarkExperiment } from "../live/run.js";
@@ -34,6 +35,7 @@ import {
   writeReport,
 } from "../report/write.js";
 import { createHashingEmbeddings } from "../routing/embedding.js";
+import { type LeaveOneOutOptions, runLeaveOneOut } from "../routing/leave-out.js";
 import {
   type EvaluationProgress,
   type RecordedEvaluationOptions,
@@ -41,7 +43,7 @@ import {
 } from "../routing/options.js";
 import { runRecordedEvaluation } from "../routing/runner.js";
 import { type ExperimentConfig, requireApiKey, unsupportedReason } from "./config.js";
-import { type EmbedderFactory, liveRunnerOptions, runnerOptionsOf } from "./runner-options.js";
+import { type EmbedderFactory, liveRunnerOptions, referencePair, runnerOptionsOf } from "./runner-options.js";
 
 /** The ledger of a routing run: the runner writes to it, and it is closed (awaited) after the run. */
 export type ExperimentLedger = LedgerWriter;
@@ -160,6 +162,79 @@ export async function runExperiment(config: ExperimentConfig, seams: ExperimentS
   }
   const runnerOptions = await runnerOptionsOf(config, embedderFactory(seams));
   return finish(await routeAndReport(config, runnerOptions, seams));
+}
+
+/**
+ * Leave one dataset out (`gavel eval --leave-out`): for each held-out dataset of the experiment's
+ * recorded outcomes, train on the others and stream it online through the shipped router over the
+ * strong/weak pair (`runLeaveOneOut`); write the report folder (its `leaveOut` table) to `config.output`.
+ *
+ * @param datasets - The datasets to hold out (default: every dataset of the file).
+ * @throws DataError when the experiment is not on recorded outcomes, its file is missing, or a dataset is not in it.
+ * @example
+ * ```ts
+ * const config = await loadExperimentConfig("configs/default.yaml");
+ * const { report } = await runLeaveOutExperiment({ ...config, embedder: "hashing" }, { env: {} }, ["mbpp"]);
+ * console.table(report.leaveOut);
+ * ```
+ */
+export async function runLeaveOutExperiment(
+  config: ExperimentConfig,
+  seams: ExperimentSeams & { runLeaveOut?: (options: LeaveOneOutOptions) => Promise<EvalReport> },
+  datasets?: readonly string[],
+): Promise<ExperimentResult> {
+  const clock = seams.clock ?? (() => performance.now());
+  const started = clock();
+  if (config.mode === "debate" || config.data.source !== "recorded") {
+    throw new DataError({
+      file: seams.configFile ?? "the experiment",
+      fields: ["data.source"],
+      problem: "leave one dataset out needs recorded outcomes (data.source: recorded, mode: route)",
+    });
+  }
+  checkReportFolder(config.output, { overwrite: seams.overwrite === true });
+  if (config.data.outcomes !== undefined && !existsSync(config.data.outcomes)) {
+    throw new DataError({ file: config.data.outcomes, problem: "no such file" });
+  }
+  const embedder = await embedderFactory(seams)(config.embedder);
+  const { routers, sweep } = config;
+  const options: LeaveOneOutOptions = {
+    embedder,
+    title: `${config.title ?? config.name}: leave one dataset out`,
+    routers: routers.use,
+    seed: config.seed,
+    targetAccuracyShare: config.targets.accuracyShare,
+  };
+  const optional: Partial<LeaveOneOutOptions> = {
+    datasets: datasets === undefined ? undefined : [...datasets],
+    outcomesPath: config.data.outcomes,
+    strongModel: routers.strongModel,
+    weakModel: routers.weakModel,
+    k: routers.k,
+    priorStrength: routers.priorStrength,
+    onlineExploration: routers.onlineExploration,
+    confidenceLambda: routers.confidenceLambda,
+    lambdas: sweep?.kind === "lambda" ? sweep.lambdas : undefined,
+    embeddingCacheDirectory:
+      config.embeddingCache === false || config.embedder === "hashing" ? undefined : config.embeddingCache,
+  };
+  for (const [key, value] of Object.entries(optional)) {
+    if (value !== undefined) (options as Record<string, unknown>)[key] = value;
+  }
+  if (config.data.outcomes !== undefined && (routers.strongModel === undefined || routers.weakModel === undefined)) {
+    // Another file than RouterBench: the pair is picked from its accuracies, as for any outcomes file.
+    const index = indexOutcomes(await loadRecordedOutcomes({ path: config.data.outcomes }), config.data.outcomes);
+    const pair = referencePair(index);
+    options.outcomes = index;
+    delete options.outcomesPath;
+    options.strongModel = routers.strongModel ?? pair.strongModel;
+    options.weakModel = routers.weakModel ?? pair.weakModel;
+  }
+  const run = seams.runLeaveOut ?? runLeaveOneOut;
+  let report = await withProgress(seams, (onProgress) => run({ ...options, onProgress }));
+  report = { ...report, config: { ...report.config, experiment: plainConfig(config) } };
+  const files = await writeReport(report, config.output, writeOptions(seams, seams.onPlotSkipped));
+  return { config, report, files, wallSeconds: (clock() - started) / 1000 };
 }
 
 /**

@@ -96,7 +96,8 @@ export function renderHtml(report: EvalReport, svg?: string): string {
     );
   }
   const metrics = routerMetricsTable(report);
-  if (metrics.rows.length > 0) sections.push(section(metrics, (row) => (row[1]?.startsWith("router") ? "router" : undefined)));
+  if (metrics.rows.length > 0)
+    sections.push(section(metrics, (row) => (row[1]?.startsWith("router") ? "router" : undefined)));
   sections.push(section(operatingPointsTable(report), (row) => (row[1]?.startsWith("router") ? "router" : undefined)));
   if (report.notes !== undefined && report.notes.length > 0) {
     sections.push(

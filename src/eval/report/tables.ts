@@ -191,7 +191,14 @@ export function leaveOutTable(report: EvalReport): ReportTable {
   return {
     title: "Leave one dataset out",
     caption: `Trained on the other datasets, the held-out one streamed online over ${report.strongModel} and ${report.weakModel}: the share of ${report.strongModel} calls each router needs for ${Math.round(target * 100)}% of its accuracy (interpolated along the λ sweep), and random routing's.`,
-    head: ["dataset", "prompts", `${report.strongModel} acc.`, `${report.weakModel} acc.`, ...routers.map((name) => `${name} share`), "random share"],
+    head: [
+      "dataset",
+      "prompts",
+      `${report.strongModel} acc.`,
+      `${report.weakModel} acc.`,
+      ...routers.map((name) => `${name} share`),
+      "random share",
+    ],
     rows: rows.map((row) => [
       row.dataset,
       formatInteger(row.prompts),

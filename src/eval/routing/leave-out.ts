@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { functionSchema, parseConfig } from "../../errors.js";
 import { indexOutcomes, loadRecordedOutcomes, type OutcomeIndex } from "../data/outcomes.js";
-import { MetricError } from "../errors.js";
+import { DataError, MetricError } from "../errors.js";
 import { singleModelBaselines } from "../report/metrics.js";
 import type { EvalReport, LeaveOutRow, PolicyResult } from "../report/results.js";
 import type { EmbeddingsLike } from "./embedding.js";
@@ -28,6 +28,7 @@ import {
   routerPolicyName,
 } from "./options.js";
 import { runShippedPasses } from "./passes.js";
+import { createPromptLookup } from "./recorded-model.js";
 import { completePrompts, precomputeEmbeddings } from "./runner.js";
 import { fitMemberPrices } from "./shipped.js";
 import { randomShareOfStrongCalls, shareOfStrongCalls } from "./strong-share.js";
@@ -85,7 +86,9 @@ export const leaveOneOutOptionsSchema = z
     embedderId: z.string().min(1).optional(),
     embeddingCacheDirectory: z.string().min(1).optional(),
     onProgress: functionSchema<(event: EvaluationProgress) => void>().optional(),
-    now: z.custom<() => Date>((value) => typeof value === "function", "expected a function returning a Date").optional(),
+    now: z
+      .custom<() => Date>((value) => typeof value === "function", "expected a function returning a Date")
+      .optional(),
   })
   .strict();
 
@@ -97,7 +100,7 @@ export type LeaveOneOutOptions = z.input<typeof leaveOneOutOptionsSchema>;
  * (dataset, strong and weak accuracy, each router's share of strong calls for 95% of the strong
  * accuracy, random's share) and whose policies hold each fold's λ sweep.
  *
- * @throws ConfigError naming a bad option; MetricError when a dataset is not in the file or a fold is empty.
+ * @throws ConfigError naming a bad option; DataError when a dataset is not in the file; MetricError when a fold is empty.
  * @example
  * ```ts
  * const report = await runLeaveOneOut({ embedder: "hashing", datasets: ["mbpp"] });
@@ -123,7 +126,11 @@ export async function runLeaveOneOut(options: LeaveOneOutOptions): Promise<EvalR
   const datasets = config.datasets ?? present;
   const unknown = datasets.filter((dataset) => !present.includes(dataset));
   if (unknown.length > 0) {
-    throw new MetricError(`no dataset ${unknown.join(", ")} in the recorded outcomes; it has ${present.join(", ")}`);
+    throw new DataError({
+      file: config.outcomesPath ?? "the recorded outcomes",
+      fields: ["eval_name"],
+      problem: `no dataset ${unknown.map((name) => `"${name}"`).join(", ")} to leave out; the file has ${present.join(", ")}`,
+    });
   }
   const answered = completePrompts(index, index.promptIds, models);
   const { embeddings } = await precomputeEmbeddings(index, answered, {
@@ -133,6 +140,7 @@ export async function runLeaveOneOut(options: LeaveOneOutOptions): Promise<EvalR
     onProgress: (done, total) => progress({ phase: "embed", done, total }),
   });
 
+  const lookup = createPromptLookup(index);
   const rows: LeaveOutRow[] = [];
   const policies: PolicyResult[] = [];
   const notes: string[] = [];
@@ -140,14 +148,17 @@ export async function runLeaveOneOut(options: LeaveOneOutOptions): Promise<EvalR
     const test = answered.filter((promptId) => datasetOf(promptId) === dataset);
     const train = answered.filter((promptId) => datasetOf(promptId) !== dataset);
     if (test.length === 0 || train.length === 0) {
-      throw new MetricError(`leaving ${dataset} out leaves ${train.length} training and ${test.length} held-out prompts`);
+      throw new MetricError(
+        `leaving ${dataset} out leaves ${train.length} training and ${test.length} held-out prompts`,
+      );
     }
-    const prices = fitMemberPrices(index, train, models);
+    const prices = fitMemberPrices(lookup, train, models);
     const passes = await runShippedPasses({
       index,
       train,
       test,
       prices,
+      lookup,
       embeddings,
       modes: config.routers,
       protocols: ["online"],
@@ -167,7 +178,9 @@ export async function runLeaveOneOut(options: LeaveOneOutOptions): Promise<EvalR
     const reference = { strongAccuracy: accuracyOf(strongModel), weakAccuracy: accuracyOf(weakModel), target };
     const shares: Record<string, number> = {};
     for (const mode of config.routers) {
-      const policy = passes.policies.find((candidate) => candidate.name === `${routerPolicyName(mode, "online")}-${dataset}`);
+      const policy = passes.policies.find(
+        (candidate) => candidate.name === `${routerPolicyName(mode, "online")}-${dataset}`,
+      );
       if (policy === undefined) continue;
       shares[routerPolicyName(mode, "online")] = shareOfStrongCalls(
         policy.points.map((point) => ({
@@ -220,8 +233,12 @@ export async function runLeaveOneOut(options: LeaveOneOutOptions): Promise<EvalR
     createdAt: (config.now ?? (() => new Date()))().toISOString(),
     dataset: {
       name: datasets.join(", "),
-      source: config.outcomesPath ?? (config.outcomes === undefined ? "data/routerbench/outcomes.jsonl.gz (shipped)" : "(index given)"),
-      trainPrompts: Math.round(answered.length - rows.reduce((total, row) => total + row.prompts, 0) / Math.max(1, rows.length)),
+      source:
+        config.outcomesPath ??
+        (config.outcomes === undefined ? "data/routerbench/outcomes.jsonl.gz (shipped)" : "(index given)"),
+      trainPrompts: Math.round(
+        answered.length - rows.reduce((total, row) => total + row.prompts, 0) / Math.max(1, rows.length),
+      ),
       testPrompts: rows.reduce((total, row) => total + row.prompts, 0),
       models,
       split: `leave one dataset out (${datasets.join(", ")})`,

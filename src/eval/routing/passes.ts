@@ -23,6 +23,7 @@ import type { OutcomeIndex, OutcomeRecord } from "../data/outcomes.js";
 import type { OperatingPoint, PolicyResult } from "../report/results.js";
 import type { EvaluationProgress, RecordedProtocol, RecordedRouterName } from "./options.js";
 import { pointKey, routerPolicyName } from "./options.js";
+import type { RecordedPromptLookup } from "./recorded-model.js";
 import {
   type BufferedLedger,
   createBufferedLedger,
@@ -44,6 +45,8 @@ export interface ShippedPassesInput {
   test: readonly string[];
   /** Pool members and their fitted prices. */
   prices: ReadonlyMap<string, ModelPrice>;
+  /** The recorded prompts' lookup the pool shares (token counts kept). */
+  lookup: RecordedPromptLookup;
   embeddings: PrecomputedEmbeddings;
   modes: readonly RecordedRouterName[];
   protocols: readonly RecordedProtocol[];
@@ -96,7 +99,7 @@ export async function runShippedPasses(input: ShippedPassesInput): Promise<Shipp
   const progress = input.onProgress ?? (() => undefined);
   const models = [...prices.keys()];
   const records = trainingRecords(index, train, models);
-  const pool = recordedPool(index, prices);
+  const pool = recordedPool(input.lookup, prices);
   const base = await trainingMemory(records, embeddings);
   const frozen = frozenMemory(base);
   const memoryBids = { neighbours: input.neighbours, priorStrength: input.priorStrength };

@@ -49,6 +49,8 @@ export interface RecordedPromptLookup {
   idByText: ReadonlyMap<string, string>;
   /** Counted prompt tokens by prompt id (filled lazily). */
   promptTokens: Map<string, number>;
+  /** Counted response tokens by `prompt id \u0000 model` (filled lazily): a replayed answer is counted once. */
+  outputTokens: Map<string, number>;
 }
 
 /** Build the text → prompt id lookup of an index (the first id wins when two prompts share a text). */
@@ -58,7 +60,7 @@ export function createPromptLookup(index: OutcomeIndex): RecordedPromptLookup {
     const text = index.promptInfo(promptId)?.prompt;
     if (text !== undefined && !idByText.has(text)) idByText.set(text, promptId);
   }
-  return { index, idByText, promptTokens: new Map() };
+  return { index, idByText, promptTokens: new Map(), outputTokens: new Map() };
 }
 
 /** Constructor fields of {@link RecordedChatModel}. */
@@ -157,15 +159,8 @@ export class RecordedChatModel extends BaseChatModel<RecordedChatModelCallOption
   #toMessage(record: OutcomeRecord, messages: BaseMessage[]): AIMessage {
     const content = record.response ?? "";
     const recorded = record.input_tokens !== undefined && record.output_tokens !== undefined;
-    let inputTokens = record.input_tokens;
-    if (inputTokens === undefined) {
-      inputTokens = this.lookup.promptTokens.get(record.prompt_id);
-      if (inputTokens === undefined) {
-        inputTokens = countMessageTokens([new HumanMessage(record.prompt)], this.model);
-        this.lookup.promptTokens.set(record.prompt_id, inputTokens);
-      }
-    }
-    const outputTokens = record.output_tokens ?? countTextTokens(content, this.model);
+    const inputTokens = recordedPromptTokens(this.lookup, record);
+    const outputTokens = record.output_tokens ?? recordedOutputTokens(this.lookup, record);
     return new AIMessage({
       content,
       usage_metadata: {
@@ -184,6 +179,32 @@ export class RecordedChatModel extends BaseChatModel<RecordedChatModelCallOption
       },
     });
   }
+}
+
+/**
+ * The tokens of a record's prompt as `RecordedChatModel` reports them (recorded, else counted once per
+ * prompt with js-tiktoken and kept in the lookup).
+ */
+export function recordedPromptTokens(lookup: RecordedPromptLookup, record: OutcomeRecord): number {
+  if (record.input_tokens !== undefined) return record.input_tokens;
+  let tokens = lookup.promptTokens.get(record.prompt_id);
+  if (tokens === undefined) {
+    tokens = countMessageTokens([new HumanMessage(record.prompt)], record.model);
+    lookup.promptTokens.set(record.prompt_id, tokens);
+  }
+  return tokens;
+}
+
+/** The tokens of a record's response as `RecordedChatModel` reports them (recorded, else counted once and kept). */
+export function recordedOutputTokens(lookup: RecordedPromptLookup, record: OutcomeRecord): number {
+  if (record.output_tokens !== undefined) return record.output_tokens;
+  const key = `${record.prompt_id}\u0000${record.model}`;
+  let tokens = lookup.outputTokens.get(key);
+  if (tokens === undefined) {
+    tokens = countTextTokens(record.response ?? "", record.model);
+    lookup.outputTokens.set(key, tokens);
+  }
+  return tokens;
 }
 
 /**

@@ -35,6 +35,7 @@ import {
   recordedEvaluationOptionsSchema,
 } from "./options.js";
 import { runShippedPasses } from "./passes.js";
+import { createPromptLookup } from "./recorded-model.js";
 import { fitMemberPrices, PrecomputedEmbeddings } from "./shipped.js";
 import { randomShareOfStrongCalls, shareOfStrongCalls } from "./strong-share.js";
 
@@ -127,7 +128,11 @@ async function loadAndSplit(config: ResolvedRecordedEvaluationOptions): Promise<
  * Keep the prompts every pool model answered: a recorded member cannot answer a prompt it has no
  * record for, and the router does not know which prompts those are.
  */
-export function completePrompts(index: OutcomeIndex, promptIds: readonly string[], models: readonly string[]): string[] {
+export function completePrompts(
+  index: OutcomeIndex,
+  promptIds: readonly string[],
+  models: readonly string[],
+): string[] {
   return promptIds.filter((promptId) => {
     const outcomes = index.outcomesOf(promptId);
     return models.every((model) => outcomes.has(model));
@@ -198,6 +203,11 @@ function pointFromMetric(result: PolicyEvaluation, label: string, parameter?: nu
 // ---------------------------------------------------------------------------------------------
 // The run
 // ---------------------------------------------------------------------------------------------
+
+/** A run id unique to the millisecond, short: `run-` + base-36 epoch ms. */
+function defaultLedgerRunId(now: Date): string {
+  return `run-${now.getTime().toString(36)}`;
+}
 
 /** The keys of the points `ledgerPoints` asks for, among the router policies' points. */
 function recordedPointKeys(which: ResolvedRecordedEvaluationOptions["ledgerPoints"], policies: PolicyResult[]) {
@@ -286,7 +296,8 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
     onProgress: (done, total) => progress({ phase: "embed", done, total }),
   });
   const priceFrom = train.length > 0 ? train : test;
-  const prices = fitMemberPrices(index, priceFrom, models);
+  const lookup = createPromptLookup(index);
+  const prices = fitMemberPrices(lookup, priceFrom, models);
 
   // The router passes: AuctionRouter.invoke on every held-out prompt, per mode, protocol and λ.
   const passes = await runShippedPasses({
@@ -294,6 +305,7 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
     train,
     test,
     prices,
+    lookup,
     embeddings,
     modes: config.routers,
     protocols: config.protocols,
@@ -310,12 +322,20 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
   const policies: PolicyResult[] = [...passes.policies];
 
   // The ledger: what the router wrote during the passes asked for (`ledgerPoints`), sent as it wrote it.
-  let ledgerCounts: { points: number; writes: number } | undefined;
+  let ledgerCounts: { points: number; writes: number; runId: string } | undefined;
   if (ledger !== undefined) {
     const recorded = recordedPointKeys(config.ledgerPoints, policies);
+    const runId = config.ledgerRunId ?? defaultLedgerRunId(config.now?.() ?? new Date());
     const chosen = [...passes.ledgers].filter(([key]) => recorded.has(key)).map(([, pass]) => pass);
-    for (const pass of chosen) await pass.replay(ledger);
-    ledgerCounts = { points: chosen.length, writes: chosen.reduce((total, pass) => total + pass.writes, 0) };
+    for (const [key, pass] of passes.ledgers) {
+      if (!recorded.has(key)) continue;
+      const [policy = "", parameter = ""] = key.split(":");
+      await pass.replay(ledger, {
+        scope: { kind: "run", id: runId },
+        metadata: { policy, parameter: Number(parameter), runId },
+      });
+    }
+    ledgerCounts = { points: chosen.length, writes: chosen.reduce((total, pass) => total + pass.writes, 0), runId };
   }
 
   // The baselines, on the same held-out prompts.
@@ -352,19 +372,22 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
       "Best random mixture of any two models at each router point's mean cost (closed form, bestRandomMixtureAtCost).",
     points: randomPoints,
   });
-  policies.push({
-    name: "static-per-task",
-    kind: "baseline",
-    description:
-      "Per task, the one model maximising training accuracy − λ × mean USD per prompt (λ sweep, fitted on the training part).",
-    points: config.staticLambdas.map((lambda) =>
-      pointFromMetric(
-        staticPerTaskChoice(index, { ...policyOptions, trainPromptIds: train, lambda }),
-        `λ=${lambda}`,
-        lambda,
+  // The per-task static choice is fitted on the training part: none without one (--train none).
+  if (train.length > 0) {
+    policies.push({
+      name: "static-per-task",
+      kind: "baseline",
+      description:
+        "Per task, the one model maximising training accuracy − λ × mean USD per prompt (λ sweep, fitted on the training part; it reads each prompt's dataset: a baseline, not a router).",
+      points: config.staticLambdas.map((lambda) =>
+        pointFromMetric(
+          staticPerTaskChoice(index, { ...policyOptions, trainPromptIds: train, lambda }),
+          `λ=${lambda}`,
+          lambda,
+        ),
       ),
-    ),
-  });
+    });
+  }
   policies.push({
     name: "oracle",
     kind: "baseline",
@@ -466,14 +489,18 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
       .map(([model, price]) => `${model} ${price.inputPerMillion.toPrecision(3)}`)
       .join(", ")}. Accuracy and cost of every point are the recorded grades and recorded USD of the calls made.`,
     `Batch protocol: the memory is loaded from the ${train.length} training prompts (learnOutcomes: every recorded outcome) and frozen during the test pass (its add and recordOutcome are discarded), exploration 0. Online protocol: the ${test.length} held-out prompts in one seeded order (seed ${seed + 1}), ${train.length > 0 ? "from a fresh copy of the training memory" : "from an empty memory (--train none)"} for each λ, every called member's recorded grade fed back with router.recordOutcome (bandit feedback), exploration ${config.onlineExploration}.`,
-    rule.fitted
-      ? `auto's confidence rule fitted on the training part (leave-one-out replay of ${rule.samples} prompts, memory path vs escalation path, at λ ${config.confidenceLambda}): minEvidence ${rule.minEvidence}, maxSpread ${rule.maxSpread} (utility ${rule.utility?.toFixed(2)}).`
-      : `auto's confidence rule: the router's default (minEvidence ${rule.minEvidence}, maxSpread ${rule.maxSpread}); no training part to fit it on.`,
+    !config.routers.includes("auto")
+      ? "auto mode not evaluated: no confidence rule fitted."
+      : rule.fitted
+        ? `auto's confidence rule fitted on the training part (leave-one-out replay of ${rule.samples} prompts, memory path vs escalation path, at λ ${config.confidenceLambda}): minEvidence ${rule.minEvidence}, maxSpread ${rule.maxSpread} (utility ${rule.utility?.toFixed(2)}).`
+        : `auto's confidence rule: the router's default (minEvidence ${rule.minEvidence}, maxSpread ${rule.maxSpread}); no training part to fit it on.`,
     `Embedder ${embeddings.id} (${dimensions}-d) on the text the router embeds (the prompt's tail: the question, few-shot examples dropped); embedding took ${seconds.toFixed(1)} s${config.embeddingCacheDirectory === undefined ? " (no cache)" : ` (cache ${config.embeddingCacheDirectory})`}.`,
     `APGR/CPT: router points mapped to an equivalent strong-call share by cost (operatingPointsFromCosts); Pareto area over [$${cheapestCost.toPrecision(3)}, $${strong.meanCostUsd.toPrecision(3)}] per prompt (step).`,
   );
   if (dropped > 0) {
-    notes.push(`${dropped} prompt(s) not answered by every model were left out (a recorded member cannot answer them).`);
+    notes.push(
+      `${dropped} prompt(s) not answered by every model were left out (a recorded member cannot answer them).`,
+    );
   }
   if (ledgerCounts !== undefined) {
     const { ledgerPoints } = config;
@@ -485,7 +512,7 @@ export async function runRecordedEvaluation(options: RecordedEvaluationOptions):
           ? "each router's Pareto-optimal points"
           : `at most ${ledgerPoints.frontier} Pareto-optimal points per router`;
     notes.push(
-      `Ledger: the router's own writes (auctions, charges, outcomes) of ${ledgerCounts.points} of ${passes.ledgers.size} operating points (${which}): ${ledgerCounts.writes} writes.`,
+      `Ledger: the router's own writes (auctions, charges, outcomes; bids without the estimate's meta) of ${ledgerCounts.points} of ${passes.ledgers.size} operating points (${which}), in scope run/${ledgerCounts.runId}, each tagged with its policy and λ: ${ledgerCounts.writes} writes.`,
     );
   }
   notes.push(`Wall time ${((Date.now() - started) / 1000).toFixed(1)} s.`);

@@ -10,17 +10,20 @@
  */
 
 import { Embeddings } from "@langchain/core/embeddings";
-import { HumanMessage } from "@langchain/core/messages";
-import { countMessageTokens, countTextTokens } from "../../budget/tokens.js";
 import type { ModelPrice } from "../../budget/types.js";
-import type { LedgerWriter } from "../../ledger/types.js";
+import type { AuctionInput, ChargeInput, JsonObject, LedgerScope, LedgerWriter } from "../../ledger/types.js";
 import { createInMemoryStrategyMemory } from "../../memory/matrix-memory.js";
 import type { StrategyMemory, StrategySearchQuery } from "../../memory/types.js";
-import { AuctionRouter, type AuctionRouterOptions, learnOutcomes } from "../../router/index.js";
+import { type AuctionRouter, type AuctionRouterOptions, learnOutcomes } from "../../router/index.js";
 import type { OutcomeIndex, OutcomeRecord } from "../data/outcomes.js";
 import { MetricError } from "../errors.js";
 import type { EmbeddingsLike } from "./embedding.js";
-import { createPromptLookup, RecordedChatModel } from "./recorded-model.js";
+import {
+  RecordedChatModel,
+  type RecordedPromptLookup,
+  recordedOutputTokens,
+  recordedPromptTokens,
+} from "./recorded-model.js";
 
 // ---------------------------------------------------------------------------------------------
 // Prices
@@ -28,27 +31,26 @@ import { createPromptLookup, RecordedChatModel } from "./recorded-model.js";
 
 /**
  * Each model's price fitted from recorded outcomes: `Σ cost_usd ÷ Σ tokens` over its records (prompt
- * tokens counted as `RecordedChatModel` counts them, plus the response's tokens), in USD per million
- * tokens, used for input and output alike (RouterBench records one cost per call, not its split).
+ * and response tokens as `RecordedChatModel` reports them: recorded, else counted with js-tiktoken), in
+ * USD per million tokens, used for input and output alike (RouterBench records one cost per call,
+ * not its split). Counts are kept in `lookup`, so the pool sharing it does not count them again.
  *
  * @throws MetricError when a model has no record among `promptIds`.
  */
 export function fitMemberPrices(
-  index: OutcomeIndex,
+  lookup: RecordedPromptLookup,
   promptIds: readonly string[],
   models: readonly string[],
 ): Map<string, ModelPrice> {
   const usd = new Map<string, number>();
   const tokens = new Map<string, number>();
+  const wanted = new Set(models);
   for (const promptId of promptIds) {
-    const prompt = index.promptInfo(promptId)?.prompt ?? "";
-    let promptTokens: number | undefined;
-    for (const [model, record] of index.outcomesOf(promptId)) {
-      if (!models.includes(model)) continue;
-      promptTokens ??= record.input_tokens ?? countMessageTokens([new HumanMessage(prompt)], model);
-      const output = record.output_tokens ?? countTextTokens(record.response ?? "", model);
+    for (const [model, record] of lookup.index.outcomesOf(promptId)) {
+      if (!wanted.has(model)) continue;
+      const counted = recordedPromptTokens(lookup, record) + recordedOutputTokens(lookup, record);
       usd.set(model, (usd.get(model) ?? 0) + record.cost_usd);
-      tokens.set(model, (tokens.get(model) ?? 0) + (record.input_tokens ?? promptTokens) + output);
+      tokens.set(model, (tokens.get(model) ?? 0) + counted);
     }
   }
   return new Map(
@@ -152,20 +154,45 @@ export function leaveOneOutMemory(memory: StrategyMemory): StrategyMemory & { ex
   };
 }
 
+/** What the runner adds to every write of a recorded point: its run scope and which point it was. */
+export interface PassTag {
+  /** The run's scope (`{ kind: "run", id: runId }`): set on auctions and charges that carry none. */
+  scope: LedgerScope;
+  /** Merged into each auction's and charge's metadata, e.g. `{ policy: "memory-batch", parameter: 0.1 }`. */
+  metadata: JsonObject;
+}
+
 /**
  * A ledger that keeps what the router writes, so the runner can send only the chosen operating
- * points to the real ledger afterwards (`replay`). Reads nothing back.
+ * points to the real ledger afterwards (`replay`), tagged with the run scope and the point, each bid
+ * compact (its amount, value and reason; not the estimate's `meta` or the `detail` sentence, which the
+ * amounts already say — a third of the bytes). Reads nothing back.
  */
 export interface BufferedLedger extends LedgerWriter {
   /** Writes kept, in order. */
   readonly writes: number;
-  /** Send every kept write to `ledger`, in order. */
-  replay(ledger: LedgerWriter): Promise<void>;
+  /** Send every kept write to `ledger`, in order, tagged. */
+  replay(ledger: LedgerWriter, tag: PassTag): Promise<void>;
+}
+
+function compactAuction(input: AuctionInput, tag: PassTag): AuctionInput {
+  const { outcome } = input;
+  return {
+    ...input,
+    scope: input.scope ?? tag.scope,
+    metadata: { ...input.metadata, ...tag.metadata },
+    outcome: { ...outcome, results: outcome.results.map(({ meta: _meta, ...bid }) => ({ ...bid, detail: "" })) },
+  };
+}
+
+function taggedCharge(input: ChargeInput, tag: PassTag): ChargeInput {
+  return { ...input, scope: input.scope ?? tag.scope, metadata: { ...input.metadata, ...tag.metadata } };
 }
 
 /** A {@link BufferedLedger}: the router's `ledger` during a pass. */
 export function createBufferedLedger(): BufferedLedger {
-  const writes: Array<(ledger: LedgerWriter) => Promise<unknown>> = [];
+  type Write = (ledger: LedgerWriter, tag: PassTag) => Promise<unknown>;
+  const writes: Write[] = [];
   let counter = 0;
   const id = (given: string | undefined) => given ?? `buffered-${++counter}`;
   return {
@@ -173,19 +200,19 @@ export function createBufferedLedger(): BufferedLedger {
       return writes.length;
     },
     recordAuction: async (input) => {
-      writes.push((ledger) => ledger.recordAuction(input));
+      writes.push((ledger, tag) => ledger.recordAuction(compactAuction(input, tag)));
       return id(input.id);
     },
     recordAuctions: async (inputs) => {
-      writes.push((ledger) => ledger.recordAuctions(inputs));
+      writes.push((ledger, tag) => ledger.recordAuctions(inputs.map((input) => compactAuction(input, tag))));
       return inputs.map((input) => id(input.id));
     },
     recordCharge: async (input) => {
-      writes.push((ledger) => ledger.recordCharge(input));
+      writes.push((ledger, tag) => ledger.recordCharge(taggedCharge(input, tag)));
       return id(undefined);
     },
     recordCharges: async (inputs) => {
-      writes.push((ledger) => ledger.recordCharges(inputs));
+      writes.push((ledger, tag) => ledger.recordCharges(inputs.map((input) => taggedCharge(input, tag))));
       return inputs.map(() => id(undefined));
     },
     recordOutcome: async (input) => {
@@ -199,8 +226,8 @@ export function createBufferedLedger(): BufferedLedger {
     },
     flush: async () => undefined,
     close: async () => undefined,
-    replay: async (ledger) => {
-      for (const write of writes) await write(ledger);
+    replay: async (ledger, tag) => {
+      for (const write of writes) await write(ledger, tag);
       await ledger.flush?.();
     },
   };
@@ -212,13 +239,12 @@ export function createBufferedLedger(): BufferedLedger {
 
 /** One `RecordedChatModel` per model, with its fitted price: the router's `pool`. */
 export function recordedPool(
-  index: OutcomeIndex,
+  lookup: RecordedPromptLookup,
   prices: ReadonlyMap<string, ModelPrice>,
 ): NonNullable<AuctionRouterOptions["pool"]> {
-  const lookup = createPromptLookup(index);
   return [...prices].map(([model, price]) => ({
     name: model,
-    model: new RecordedChatModel({ model, index, lookup }),
+    model: new RecordedChatModel({ model, index: lookup.index, lookup }),
     price,
   }));
 }
