@@ -9,7 +9,7 @@ import { ConfigError } from "../../../src/errors.js";
 import { AuctionRouter } from "../../../src/router/index.js";
 import { RouterOutcomeError } from "../../../src/router/memory-bids/index.js";
 import type { ScriptedChatModel } from "../../helpers/scriptedChatModel.js";
-import { gavelOf } from "../scripted-pool.js";
+import { gavelOf, scriptedMember } from "../scripted-pool.js";
 import { CAPITAL_QUESTIONS, hashingEmbeddings, learnPast, member, newMemory, PRICES, poolOf } from "./helpers.js";
 
 const REQUEST = "What is the capital city of country number 40 in the atlas? Answer with one letter.";
@@ -313,6 +313,39 @@ describe("AuctionRouter, mode auto", () => {
     expect(auction.path).toBe("plans");
     expect(auction.reason).toMatch(/cold; unsure: plan auction/);
     expect(auction.bids.length).toBe(2);
+  });
+});
+
+describe("AuctionRouter, mode plans with an embedder", () => {
+  it("the answering member's plan entry is an outcome entry: plan auctions feed memory bids", async () => {
+    const embeddings = hashingEmbeddings();
+    const memory = newMemory(embeddings);
+    const small = scriptedMember("tiny-x1", { plan: "Recall the atlas.", answer: "B" });
+    const large = scriptedMember("grand-x3", { plan: "Recall the atlas, then check.", answer: "B" });
+    const pool = [
+      { name: "tiny-x1", model: small, price: PRICES["tiny-x1"] },
+      { name: "grand-x3", model: large, price: PRICES["grand-x3"] },
+    ];
+    const plans = new AuctionRouter({ pool, mode: "plans", memory, embeddings, jury: "none" });
+    const { auction } = gavelOf(await plans.invoke(REQUEST));
+    const loser = auction.winner === "tiny-x1" ? "grand-x3" : "tiny-x1";
+    const winnerEntry = await memory.get(`${auction.auctionId}:${auction.winner}`);
+    expect(winnerEntry?.metadata).toMatchObject({
+      gavel: "outcome",
+      embedder: "hashing-256",
+      called: true,
+      answer: "B",
+    });
+    expect(winnerEntry?.plan).not.toBe("");
+    expect((await memory.get(`${auction.auctionId}:${loser}`))?.metadata?.called).toBeUndefined();
+    expect(await plans.recordOutcome(auction.auctionId, { correct: true })).toBe(true);
+
+    const bids = new AuctionRouter({ pool, mode: "memory", memory, embeddings });
+    const decided = gavelOf(await bids.invoke(REQUEST)).auction;
+    const evidenceOf = (name: string) =>
+      decided.outcome.results.find((result) => result.bidder === name)?.meta?.evidence;
+    expect(evidenceOf(auction.winner)).toBeGreaterThan(0.9);
+    expect(evidenceOf(loser)).toBe(0);
   });
 });
 
