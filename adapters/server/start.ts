@@ -19,10 +19,12 @@ import type { BudgetStore } from "../../src/budget/store.js";
 import type { ModelPrice } from "../../src/budget/types.js";
 import { ConfigFileError, type ConfigFileIssue } from "../../src/errors.js";
 import type { AuctionLedger } from "../../src/ledger/types.js";
+import { StrategyMemoryError } from "../../src/memory/errors.js";
 import { createInMemoryStrategyMemory } from "../../src/memory/matrix-memory.js";
 import type { StrategyMemory } from "../../src/memory/types.js";
 import { modelName } from "../../src/models.js";
 import { importPeer } from "../../src/peers.js";
+import { embedderIdOf, MemoryEmbedderMismatchError, OUTCOME_ENTRY_MARKER } from "../../src/router/memory-bids/index.js";
 import { createGavelApp, type GavelRouterOptions } from "./app.js";
 import { createServerBudgets } from "./budgets.js";
 import {
@@ -182,7 +184,10 @@ export async function startGavelServer(options: StartGavelServerOptions): Promis
     closers.push(() => budgets.close());
 
     const routerMemory = await openRouterMemory(config, env);
-    if (routerMemory !== undefined) closers.push(() => routerMemory.memory.close());
+    if (routerMemory !== undefined) {
+      closers.push(() => routerMemory.memory.close());
+      await checkMemoryEmbedder(routerMemory, file);
+    }
 
     const metrics = createServerMetrics();
     const logger = createJsonLogger({ write: logSink, level: config.logs.level });
@@ -593,6 +598,33 @@ async function routerEmbeddings(kind: "hashing" | "use-lite"): Promise<Embedding
     embedDocuments: (texts: string[]) => hashing.embedDocuments(texts),
     embedQuery: async (text: string) => (await hashing.embedDocuments([text]))[0] as number[],
   } as EmbeddingsInterface;
+}
+
+/**
+ * Refuse, at start, a memory written with another embedder than `router.embedder` (its outcome
+ * entries carry another id, or its vectors another dimension): every request would fail with
+ * `MemoryEmbedderMismatchError` otherwise. Looks at the entries nearest a probe text.
+ */
+async function checkMemoryEmbedder({ memory, embeddings }: RouterMemory, file: string): Promise<void> {
+  if ((await memory.size()) === 0) return;
+  const expected = embedderIdOf(embeddings);
+  const refuse = (message: string, cause?: unknown) =>
+    new ConfigFileError(file, [{ field: "router.embedder", message }], { what: "serve config", cause });
+  let hits: Awaited<ReturnType<StrategyMemory["search"]>>;
+  try {
+    hits = await memory.search({ vector: await embeddings.embedQuery("gavel memory embedder check"), k: 32 });
+  } catch (error) {
+    if (StrategyMemoryError.isInstance(error) && error.reason === "dimension_mismatch") {
+      throw refuse(new MemoryEmbedderMismatchError(expected, undefined, { reason: error.message }).message, error);
+    }
+    throw error;
+  }
+  for (const { entry } of hits) {
+    const found = entry.metadata?.embedder;
+    if (entry.metadata?.gavel === OUTCOME_ENTRY_MARKER && typeof found === "string" && found !== expected) {
+      throw refuse(new MemoryEmbedderMismatchError(expected, found).message);
+    }
+  }
 }
 
 /** `router.memory` opened (in the process, a vectra folder, or PostgreSQL), or `undefined` without one. */

@@ -19,7 +19,10 @@ import { createSqliteLedger } from "../../adapters/sqlite/ledger.js";
 import { createVectraStrategyMemory } from "../../adapters/vectra/memory.js";
 import { trainCommand } from "../../src/cli/train.js";
 import { hashingMemoryEmbeddings } from "../../src/cli/train-memory.js";
+import { ConfigFileError } from "../../src/errors.js";
 import { loadOutcomeIndex } from "../../src/eval/data/outcomes.js";
+import { outcomeEntry } from "../../src/router/memory-bids/index.js";
+import { ScriptedHashingEmbeddings } from "../../src/testing.js";
 import { runGavel } from "../helpers/cli.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "gavel-serve-memory-"));
@@ -164,5 +167,59 @@ describe("gavel serve, router.mode memory on a vectra folder loaded by gavel tra
     } finally {
       await memory.close();
     }
+  });
+});
+
+describe("gavel serve refuses, at start, a memory written with another embedder", () => {
+  it("another embedder id, or vectors of another dimension: a ConfigFileError naming router.embedder", async () => {
+    const embeddings = hashingMemoryEmbeddings();
+    const other = fresh("memory");
+    const memory = await createVectraStrategyMemory({ folder: other, embeddings });
+    const [vector = []] = await embeddings.embedDocuments(["Add 2 and 3."]);
+    await memory.add([
+      outcomeEntry({
+        auctionId: "a1",
+        member: "mixtral",
+        text: "Add 2 and 3.",
+        vector,
+        role: "single",
+        called: true,
+        costUsd: 0.001,
+        embedderId: "OpenAIEmbeddings",
+        kind: "",
+        createdAt: 0,
+        outcome: 1,
+      }),
+    ]);
+    await memory.close();
+    const router = { mode: "memory", memory: { store: "vectra", folder: other }, embedder: "hashing" };
+    const error = await start(router, fresh("ledger.db")).catch((caught: unknown) => caught);
+    expect(ConfigFileError.isInstance(error) && error.fields).toEqual(["router.embedder"]);
+    expect(String((error as Error).message)).toContain('"OpenAIEmbeddings"');
+
+    const narrow = fresh("memory");
+    const small = await createVectraStrategyMemory({
+      folder: narrow,
+      embeddings: new ScriptedHashingEmbeddings({ dimensions: 16 }),
+    });
+    await small.add([
+      {
+        id: "x:a",
+        auctionId: "x",
+        task: "sort names",
+        kind: "",
+        agent: "mixtral",
+        plan: "",
+        role: "single",
+        cost: 0,
+        createdAt: 0,
+      },
+    ]);
+    await small.close();
+    const dimension = await start({ ...router, memory: { store: "vectra", folder: narrow } }, fresh("ledger.db")).catch(
+      (caught: unknown) => caught,
+    );
+    expect(ConfigFileError.isInstance(dimension) && dimension.fields).toEqual(["router.embedder"]);
+    expect(String((dimension as Error).message)).toContain("do not fit the router's embedder");
   });
 });
