@@ -12,8 +12,8 @@ import { CAPITAL_QUESTIONS, hashingEmbeddings, learnPast, member, newMemory, poo
 
 const REQUEST = "What is the capital city of country number 40 in the atlas? Answer with one letter.";
 
-function auctionOf(message: AIMessage | undefined): RouterAuctionRecord {
-  return (message?.response_metadata.gavel as { auction: RouterAuctionRecord }).auction;
+function auctionOf(message: AIMessage): RouterAuctionRecord {
+  return (message.response_metadata.gavel as { auction: RouterAuctionRecord }).auction;
 }
 
 describe("auctionRouterMiddleware bidding modes", () => {
