@@ -299,6 +299,21 @@ describe("AuctionRouter, mode auto", () => {
     expect((await memory.get(`${auction.auctionId}:grand-x3`))?.outcome).toBe(1);
   });
 
+  it("a rung past answerTimeoutMs is abandoned and skipped; the climb goes on", async () => {
+    const embeddings = hashingEmbeddings();
+    const tiny = member("tiny-x1", () => new Promise<string>(() => undefined) as never);
+    const { mid, grand } = trio({ mid: "B", grand: "C" });
+    const router = new AuctionRouter({
+      pool: poolOf({ "tiny-x1": tiny, "mid-x2": mid, "grand-x3": grand }),
+      memory: newMemory(embeddings),
+      embeddings,
+      answerTimeoutMs: 50,
+    });
+    const { auction } = gavelOf(await router.invoke(REQUEST));
+    expect(auction.reason).toMatch(/"tiny-x1" failed \(.*50 ms.*\), skipped/);
+    expect(auction.calls).toEqual(["mid-x2", "grand-x3"]);
+  });
+
   it('unsure: "plans" holds the plan auction instead (path plans)', async () => {
     const embeddings = hashingEmbeddings();
     const { tiny, grand } = trio({ tiny: "B", grand: "B" });
