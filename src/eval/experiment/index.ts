@@ -37,5 +37,6 @@ export {
   type ExperimentSeams,
   type LlamaCppModelFactory,
   runExperiment,
+  runLeaveOutExperiment,
 } from "./run.js";
 export type { EmbedderFactory } from "./runner-options.js";

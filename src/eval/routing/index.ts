@@ -1,40 +1,13 @@
 /**
- * Routing on recorded data: routers that run on recorded real outcomes (the memory-bid auction, the
- * escalation policy, agreement cascades), the outcome memory they read, the runner that evaluates
- * them against every baseline (`runRecordedEvaluation`), `RecordedChatModel` (a LangChain chat model
- * that replays recorded answers) and the fit of the auction router's weights on RouterBench. See
+ * Routing on recorded data: the runner that measures the SHIPPED router (`AuctionRouter` in memory
+ * and auto modes, batch and online protocols) over `RecordedChatModel` members against every baseline
+ * (`runRecordedEvaluation`), the leave-one-dataset-out run (`runLeaveOneOut`), the share-of-strong-calls
+ * measures, `RecordedChatModel` (a LangChain chat model that replays recorded answers), the hashing
+ * embedder and its cache, and the fit of the plan auction's weights on RouterBench. See
  * docs/routing-on-recorded-data.md.
- *
- * The public surface of the folder; the online protocol, the estimator and the cascade internals are
- * imported by file inside the harness.
  */
-export {
-  type AgreementCascade,
-  DEFAULT_CASCADE_MEMBER_COST_SHARE,
-  DEFAULT_CASCADES_PER_TASK,
-  type FitCascadesOptions,
-  fitCascades,
-  fitTaskLadders,
-} from "./cascade.js";
 export { createHashingEmbeddings, DEFAULT_HASHING_DIMENSIONS, type EmbeddingsLike, promptTail } from "./embedding.js";
-export {
-  type AnswerParser,
-  createEscalationPolicy,
-  type EscalationCall,
-  type EscalationPolicy,
-  type EscalationRequest,
-  type EscalationResult,
-  type EscalationStop,
-} from "./escalation.js";
-export {
-  type CostScale,
-  createMemoryAuctionRouter,
-  type MemoryAuctionRouter,
-  type MemoryAuctionRouterOptions,
-  NoBiddersError,
-  type RouteDecision,
-  type RouteRequest,
-} from "./memoryAuction.js";
+export { type LeaveOneOutOptions, leaveOneOutOptionsSchema, runLeaveOneOut } from "./leave-out.js";
 export {
   DEFAULT_CONFIDENCE_LAMBDA,
   DEFAULT_LAMBDAS,
@@ -53,13 +26,6 @@ export {
   type RecordedRouterName,
   recordedEvaluationOptionsSchema,
 } from "./options.js";
-export {
-  createOutcomeMemory,
-  type MemoryEntry,
-  type Neighbour,
-  type NeighbourQuery,
-  type OutcomeMemory,
-} from "./outcome-memory.js";
 export {
   createRecordedPool,
   RecordedChatModel,

@@ -102,9 +102,12 @@ export class PrecomputedEmbeddings extends Embeddings {
 /** Entries a run's memory keeps: no eviction within a run (the training half holds ~12k entries). */
 export const EVAL_MEMORY_MAX_ENTRIES = 1_000_000;
 
-/** A fresh in-memory strategy memory for a run (float32 vectors, bounded by {@link EVAL_MEMORY_MAX_ENTRIES}). */
+/**
+ * A fresh in-memory strategy memory for a run: int8 vectors (a quarter of the bytes, ~4× faster scans,
+ * similarities off by ~0.001), bounded by {@link EVAL_MEMORY_MAX_ENTRIES}.
+ */
 export function createRunMemory(embeddings: Embeddings): StrategyMemory {
-  return createInMemoryStrategyMemory({ embeddings, maxEntries: EVAL_MEMORY_MAX_ENTRIES });
+  return createInMemoryStrategyMemory({ embeddings, maxEntries: EVAL_MEMORY_MAX_ENTRIES, precision: "int8" });
 }
 
 /**
