@@ -82,26 +82,27 @@ describe("runRecordedEvaluation: the shipped AuctionRouter under both protocols"
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
   });
 
-  it("never reads a prompt's dataset: one eval name for every prompt gives the same routing", async () => {
-    const records = (await loadRecordedOutcomes()).filter(
-      (record) => Number(record.prompt_id.split(".").pop()) % 23 === 0,
-    );
-    const options = {
-      embedder: "hashing" as const,
-      lambdas: [0.05],
-      staticLambdas: [0],
-      split: "seeded" as const,
-    };
+  it("never reads a prompt's dataset: one eval name and opaque prompt ids give the same routing", async () => {
+    // A slice of the real file, split by its split field (set here), so renaming the ids keeps the split.
+    const records = (await loadRecordedOutcomes())
+      .filter((record) => Number(record.prompt_id.split(".").pop()) % 23 === 0)
+      .map((record) => ({ ...record, split: Number(record.prompt_id.split(".").pop()) % 2 === 0 ? "train" : "test" }));
+    const options = { embedder: "hashing" as const, lambdas: [0.05], staticLambdas: [0], split: "field" as const };
     const named = await runRecordedEvaluation({ ...options, outcomes: indexOutcomes(records, "named") });
+    const opaque = new Map<string, string>();
     const anonymous = await runRecordedEvaluation({
       ...options,
       outcomes: indexOutcomes(
-        records.map((record) => ({ ...record, eval_name: "same-for-all" })),
+        records.map((record) => {
+          if (!opaque.has(record.prompt_id)) opaque.set(record.prompt_id, `p${opaque.size}`);
+          return { ...record, eval_name: "same-for-all", prompt_id: opaque.get(record.prompt_id) as string };
+        }),
         "anonymous",
       ),
     });
     const routers = (report: EvalReport) => report.policies.filter((policy) => policy.kind === "router");
     expect(routers(named).length).toBe(4);
+    expect(routers(named).every((policy) => (policy.points[0]?.prompts ?? 0) > 20)).toBe(true);
     expect(routers(anonymous)).toEqual(routers(named));
     expect(named.dataset.name).not.toBe(anonymous.dataset.name); // the data did differ
   }, 120_000);
