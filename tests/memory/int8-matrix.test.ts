@@ -226,7 +226,7 @@ describe("MatrixStore, filtered search (int8 and float32)", () => {
             expected.map((hit) => [hit.entry.id, hit.score]),
           );
         }
-        // The repeated query was scored once per distinct vector (entries share vectors here).
+        // The repeated query was scored once for every row, and the filtered searches read from it.
         expect((store as unknown as { sharedScores?: Float32Array }).sharedScores).toBeDefined();
         // A write invalidates it: the next search with the same query scores the rows again.
         const id = [...live][0] as number;
