@@ -115,6 +115,17 @@ const auctionRouterStateSchema = zodV3.object({
  *   ],
  * });
  * ```
+ * @example Memory bids (auto mode: memory when confident, else the escalation through the handler)
+ * ```ts
+ * const embeddings = new OpenAIEmbeddings();
+ * const memory = await createVectraStrategyMemory({ folder: ".gavel/memory", embeddings });
+ * const agent = createAgent({
+ *   model: mini,
+ *   middleware: [auctionRouterMiddleware({ pool, memory, embeddings, mode: "auto" })],
+ * });
+ * const state = await agent.invoke({ messages: [{ role: "user", content: "Which gas do plants absorb?" }] });
+ * state.messages.at(-1)?.response_metadata.gavel.auction; // { path, reason, calls, … }
+ * ```
  */
 export function auctionRouterMiddleware(options: AuctionRouterMiddlewareOptions) {
   const parsed = parseConfig("auctionRouterMiddleware options", auctionRouterMiddlewareOptionsSchema, options);
