@@ -270,6 +270,7 @@ export class MatrixStore implements MemoryView {
     const slot = this.slotOf.get(id);
     if (slot === undefined || this.matrix === undefined) return false;
     this.version += 1;
+    this.touched.delete(slot);
     this.leaveAuction(slot);
     this.refreshRecency(slot.entry.auctionId);
     this.dropAgentRow(slot);
