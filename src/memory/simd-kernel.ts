@@ -7,9 +7,11 @@
  *
  * The module is assembled here from its opcodes (no build step, no binary blob). It exports:
  * - `dotsAll(matrix, query, out, rows, strideBytes)`: `out[r] = matrix[r] · query` for every row;
- * - `dotsListed(matrix, query, out, list, count, strideBytes)`: `out[i] = matrix[list[i]] · query`.
+ * - `dotsListed(matrix, query, out, list, count, strideBytes)`: `out[i] = matrix[list[i]] · query`;
+ * - `dotsAllInt8` / `dotsListedInt8(..., scales, queryScale)`: the same over int8 rows (`precision:
+ *   "int8"` in `vector-matrix.ts`): `out = f32(exact integer dot) · scales[row] · queryScale`.
  * All pointers are byte offsets into the imported memory; `strideBytes` is a positive multiple of 16
- * (rows are zero-padded to a multiple of 4 floats).
+ * (rows are zero-padded to a multiple of 4 floats, or of 16 int8 values).
  *
  * Both kernels score four rows at a time, each in its own accumulator: one accumulator is a chain
  * of dependent adds that waits on the previous add, four chains overlap. Every row is still summed
