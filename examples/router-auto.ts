@@ -7,7 +7,7 @@
  *
  *   npx tsx examples/router-auto.ts
  */
-import { AuctionRouter, createInMemoryStrategyMemory } from "langchain-gavel";
+import { AuctionRouter, createInMemoryStrategyMemory, type RouterMetadata } from "langchain-gavel";
 import { createHashingEmbeddings } from "langchain-gavel/eval";
 import { ScriptedChatModel } from "langchain-gavel/testing";
 
@@ -50,7 +50,7 @@ let bought = 0;
 for (let request = 0; request < 24; request += 1) {
   const [a, b] = [3 + (request % 4), 4 + ((request * 5) % 7)];
   const answer = await router.invoke(`What is ${a} times ${b}?`);
-  const { auctionId, path, calls = [], reason } = answer.response_metadata.gavel.auction;
+  const { auctionId, path, calls = [], reason } = (answer.response_metadata.gavel as RouterMetadata).auction;
   // Bandit feedback: grade every answer bought, and only those (a verifier would read the texts;
   // this example knows its scripts).
   for (const called of calls) await router.recordOutcome(auctionId, { member: called, correct: right(called, a, b) });

@@ -6,7 +6,7 @@
  *
  *   npx tsx examples/router-feedback.ts
  */
-import { AuctionRouter, createInMemoryStrategyMemory, RouterOutcomeError } from "langchain-gavel";
+import { AuctionRouter, createInMemoryStrategyMemory, type RouterMetadata, RouterOutcomeError } from "langchain-gavel";
 import { createHashingEmbeddings } from "langchain-gavel/eval";
 import { ScriptedChatModel } from "langchain-gavel/testing";
 
@@ -29,7 +29,7 @@ const router = new AuctionRouter({
 });
 
 const answer = await router.invoke("Which gas do plants absorb? (A) O2 (B) CO2 (C) N2");
-const { auctionId, path, reason, calls = [], winner } = answer.response_metadata.gavel.auction;
+const { auctionId, path, reason, calls = [], winner } = (answer.response_metadata.gavel as RouterMetadata).auction;
 console.log(`path ${path}: ${reason}`);
 console.log(`called ${calls.join(", ")}; ${winner} answered "${answer.text}"`);
 

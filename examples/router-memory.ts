@@ -7,7 +7,7 @@
  *
  *   npx tsx examples/router-memory.ts
  */
-import { AuctionRouter, createInMemoryStrategyMemory, learnOutcomes } from "langchain-gavel";
+import { AuctionRouter, createInMemoryStrategyMemory, learnOutcomes, type RouterMetadata } from "langchain-gavel";
 import {
   createHashingEmbeddings,
   createRecordedPool,
@@ -60,7 +60,7 @@ const router = new AuctionRouter({
 for (const promptId of asked) {
   const prompt = index.promptInfo(promptId)?.prompt as string;
   const answer = await router.invoke(prompt);
-  const { winner, path, reason, calls } = answer.response_metadata.gavel.auction;
+  const { winner, path, reason, calls } = (answer.response_metadata.gavel as RouterMetadata).auction;
   const right = answer.response_metadata.correct === 1 ? "right" : "wrong";
   console.log(
     `${promptId.padEnd(26)} → ${winner.padEnd(8)} path ${path}, calls ${calls?.join(",")} (${right} on RouterBench)`,

@@ -61,7 +61,8 @@ async function ask(server: StartedGavelServer, prompt: string) {
     body: JSON.stringify({ model: "gavel/auto", messages: [{ role: "user", content: prompt }] }),
   });
   expect(response.status).toBe(200);
-  return { auctionId: response.headers.get(AUCTION_ID_HEADER) as string, body: await response.json() };
+  const body = (await response.json()) as { model: string };
+  return { auctionId: response.headers.get(AUCTION_ID_HEADER) as string, body };
 }
 
 async function feedback(server: StartedGavelServer, body: unknown) {
@@ -70,7 +71,8 @@ async function feedback(server: StartedGavelServer, body: unknown) {
     headers: { "content-type": "application/json" },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
-  return { status: response.status, body: await response.json() };
+  const answer = (await response.json()) as { error?: Record<string, unknown> } & Record<string, unknown>;
+  return { status: response.status, body: answer };
 }
 
 describe("gavel serve, router.mode auto with an in-process memory", () => {
