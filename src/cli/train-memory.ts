@@ -207,5 +207,10 @@ export function memoryTrainingReport(summary: MemoryTrainingSummary): string {
     }
   }
   lines.push(`The memory holds ${summary.size} entries.`);
+  if ((outcomes?.entries ?? 0) > summary.maxEntries || summary.size >= summary.maxEntries) {
+    lines.push(
+      `It is at its bound of ${summary.maxEntries}: the least recently used auctions were evicted. Raise --max-entries (and the router's memory maxEntries) to keep more.`,
+    );
+  }
   return lines.join("\n");
 }

@@ -139,6 +139,19 @@ describe("gavel train router --outcomes", () => {
     expect(none.stderr).toContain("no record of the models named by --member (gpt-5)");
   });
 
+  it("says when the memory's bound evicted entries", async () => {
+    const { stdout, exitCode } = await gavel([
+      "--outcomes",
+      outcomesFile,
+      "--memory",
+      freshFolder(),
+      "--max-entries",
+      "3",
+    ]);
+    expect(exitCode).toBe(0);
+    expect(stdout).toContain("It is at its bound of 3: the least recently used auctions were evicted.");
+  });
+
   it("a bad line exits 2 naming the file, the line and the field, and writes nothing", async () => {
     const folder = freshFolder();
     const bad = writeLines("bad-outcomes.jsonl", [outcomeLines[0], { ...outcomeLines[1], cost_usd: -1 }]);
