@@ -168,6 +168,8 @@ export class MatrixStore implements MemoryView {
   /** The last query searched and the version it was searched at. */
   private lastQuery: Float64Array | undefined;
   private lastQueryVersion = -1;
+  /** Rows the searches of `lastQuery` asked for so far (when they add up to a quarter, scan them all). */
+  private rowsScoredForLastQuery = 0;
   /** Every row's score for `lastQuery`, once it was searched twice (a view of `rowScoreBuffer`). */
   private sharedScores: Float32Array | undefined;
   private rowScoreBuffer = new Float32Array(0);
@@ -402,7 +404,7 @@ export class MatrixStore implements MemoryView {
     const filtered = filter.agent !== undefined || filter.kind !== undefined || filter.role !== undefined;
     const rows = filtered ? this.rowsMatchingFilter(filter) : undefined;
     if (rows !== undefined && rows.length === 0) return [];
-    const shared = this.scoresOfRepeatedQuery(query);
+    const shared = this.scoresOfRepeatedQuery(query, rows === undefined ? this.size : rows.length);
     let scores: Float32Array;
     if (shared === undefined) scores = this.matrix.scores(query, rows);
     else if (rows === undefined) scores = shared;
@@ -466,14 +468,14 @@ export class MatrixStore implements MemoryView {
   }
 
   /**
-   * Every row's score for `query` when it is the query of the previous search (no write since),
-   * from one contiguous scan of the whole matrix; `undefined` for a new query (score the rows
-   * searched). Measured at 100,000 int8 rows: a scan of one agent's scattered rows costs about
+   * Every row's score for `query` when it is the query of the previous search (no write since)
+   * and its searches have asked for at least a quarter of the rows, from one contiguous scan of the
+   * whole matrix; `undefined` otherwise (score the rows searched). Measured at 100,000 int8 rows: a scan of one agent's scattered rows costs about
    * twice as much per row as the contiguous scan, so eleven agents' searches take one full scan
    * plus eleven gathers instead of eleven scattered scans. Scores are the same either way (a row's
    * score does not depend on which rows are scored with it).
    */
-  private scoresOfRepeatedQuery(query: ArrayLike<number>): Float32Array | undefined {
+  private scoresOfRepeatedQuery(query: ArrayLike<number>, rowsSearched: number): Float32Array | undefined {
     const repeated =
       this.lastQueryVersion === this.version && this.lastQuery !== undefined && sameValues(this.lastQuery, query);
     if (!repeated) {
@@ -481,9 +483,14 @@ export class MatrixStore implements MemoryView {
       for (let index = 0; index < query.length; index += 1) this.lastQuery[index] = query[index] as number;
       this.lastQueryVersion = this.version;
       this.sharedScores = undefined;
+      this.rowsScoredForLastQuery = rowsSearched;
       return undefined;
     }
     if (this.sharedScores === undefined) {
+      // Narrow filters repeated a few times keep scoring their own rows: the full scan pays off
+      // once the searches of this query have asked for a quarter of the rows.
+      this.rowsScoredForLastQuery += rowsSearched;
+      if (this.rowsScoredForLastQuery * 4 < this.size) return undefined;
       if (this.rowScoreBuffer.length < this.size) this.rowScoreBuffer = new Float32Array(Math.max(1024, this.size * 2));
       const rowScores = this.rowScoreBuffer.subarray(0, this.size);
       // A copy: the matrix's own score array is overwritten by its next scan.
