@@ -278,9 +278,9 @@ export function trainCommand(options: TrainCommandOptions = {}): Command {
     .option("--memory <folder|url>", "the strategy memory: a vectra folder (created when missing) or a postgres:// URL")
     .option(
       "--embedder <kind>",
-      "the memory's embedder, the router's: hashing or use-lite (use)",
+      "the memory's embedder, the router's: use-lite (the bundled sentence encoder; use) or hashing (instant, weak)",
       parseMemoryEmbedder,
-      "hashing",
+      "use-lite",
     )
     .option("--limit <n>", "with --outcomes: load only the first N prompts of the file", parsePositiveInteger)
     .option(

@@ -21,8 +21,10 @@ const scratch = mkdtempSync(join(tmpdir(), "gavel-train-memory-"));
 let folders = 0;
 const freshFolder = () => join(scratch, `memory-${folders++}`);
 
+/** `gavel train router <args>`; a memory run gets the hashing embedder unless the args name one (the default is USE-Lite). */
 function gavel(args: string[]) {
-  return runGavel((writers) => [trainCommand(writers)], ["train", "router", ...args]);
+  const embedder = args.includes("--memory") && !args.includes("--embedder") ? ["--embedder", "hashing"] : [];
+  return runGavel((writers) => [trainCommand(writers)], ["train", "router", ...args, ...embedder]);
 }
 
 function writeLines(name: string, lines: unknown[]): string {

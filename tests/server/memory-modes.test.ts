@@ -143,6 +143,8 @@ describe("gavel serve, router.mode memory on a vectra folder loaded by gavel tra
         "40",
         "--memory",
         folder,
+        "--embedder",
+        "hashing",
         ...POOL.flatMap((member) => ["--member", `${member.name}=${member.model}`]),
       ],
     );
