@@ -28,6 +28,7 @@ import type {
   RouterAuctionRecord,
   RouterPath,
 } from "./records.js";
+import { withCalls } from "./records.js";
 import { createRefinementStage } from "./refinement.js";
 import { createBidRounds } from "./rounds.js";
 import { lastHumanText, transcriptOf } from "./transcript.js";
@@ -133,7 +134,7 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     if (settings.budget) state.floor = screen.answerNeed(top, state);
     const bought: BoughtAnswer[] = [];
     const { askMember } = state.request;
-    const climb = await climbLadder<BoughtAnswer>({
+    const climbing = climbLadder<BoughtAnswer>({
       ladder,
       memberValue: (member) => values.get(member) ?? 0,
       stopAt: settings.memoryBids.stopAt,
@@ -161,6 +162,29 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
         return { answer, text: result.reply.text };
       },
     });
+    let climb: Awaited<typeof climbing>;
+    try {
+      climb = await climbing;
+    } catch (error) {
+      // The caller aborted mid-climb: the answers already bought were paid for, so they are recorded.
+      for (const answer of bought) state.calls.push(answer.call);
+      const reason = `${decision.reason}; escalation stopped: ${describeError(error)}`;
+      const record = memoryRecord(
+        state,
+        decision,
+        { ...fields, winner: settings.fallback, path: "escalation", reason },
+        settings,
+      );
+      const stopped: AuctionRun = {
+        winner: settings.fallback,
+        plan: "",
+        record,
+        calls: state.calls,
+        scopes: state.scopes,
+      };
+      await persistAuction(settings, withCalls({ ...stopped, bought }, undefined), undefined).catch(() => undefined);
+      throw error;
+    }
     state.floor = undefined;
     const winner = context.members.get(climb.final) as ResolvedMember;
     const inHand =

@@ -314,6 +314,31 @@ describe("AuctionRouter, mode auto", () => {
     expect(auction.calls).toEqual(["mid-x2", "grand-x3"]);
   });
 
+  it("the caller's abort mid-climb: the rejection is the abort, and the rung already bought is in the ledger", async () => {
+    const embeddings = hashingEmbeddings();
+    const ledger = createSqliteLedger({ path: ":memory:" });
+    const controller = new AbortController();
+    const tiny = member("tiny-x1", () => {
+      setTimeout(() => controller.abort(new Error("caller left")), 0);
+      return "A";
+    });
+    const mid = member("mid-x2", () => new Promise<string>(() => undefined) as never);
+    const grand = member("grand-x3", "C");
+    const router = new AuctionRouter({
+      pool: poolOf({ "tiny-x1": tiny, "mid-x2": mid, "grand-x3": grand }),
+      memory: newMemory(embeddings),
+      embeddings,
+      ledger,
+      generateId: () => "climb-1",
+    });
+    await expect(router.invoke(REQUEST, { signal: controller.signal })).rejects.toThrow(/caller left|abort/i);
+    const stored = await ledger.getAuction("climb-1");
+    expect(stored?.charges.map((charge) => `${charge.label}:${charge.agent}`)).toEqual(["escalation:tiny-x1"]);
+    expect(stored?.metadata).toMatchObject({ path: "escalation", calls: ["tiny-x1"] });
+    expect(grand.calls).toHaveLength(0);
+    await ledger.close();
+  });
+
   it('unsure: "plans" holds the plan auction instead (path plans)', async () => {
     const embeddings = hashingEmbeddings();
     const { tiny, grand } = trio({ tiny: "B", grand: "B" });
