@@ -4,8 +4,9 @@
  * final is returned without another call).
  */
 import type { AIMessage } from "@langchain/core/messages";
-import { createAgent } from "langchain";
+import { createAgent, tool } from "langchain";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import { auctionRouterMiddleware } from "../../../src/middleware/auctionRouter.js";
 import type { RouterAuctionRecord } from "../../../src/router/index.js";
 import { CAPITAL_QUESTIONS, hashingEmbeddings, learnPast, member, newMemory, poolOf } from "./helpers.js";
@@ -86,5 +87,43 @@ describe("auctionRouterMiddleware bidding modes", () => {
     expect(last.text).toBe("C");
     expect(auctionOf(last).calls).toEqual(["tiny-x1", "mid-x2", "grand-x3"]);
     expect([tiny.calls.length, mid.calls.length, grand.calls.length]).toEqual([1, 1, 1]);
+  });
+
+  it('memory mode with auctionEvery "run": one decision, the chosen member answers every call of the run', async () => {
+    const embeddings = hashingEmbeddings();
+    const memory = newMemory(embeddings);
+    await learnPast(memory, embeddings, CAPITAL_QUESTIONS, { "tiny-x1": 1, "grand-x3": 0 });
+    const lookup = tool(async () => "Paris", {
+      name: "lookup",
+      description: "Look a capital up",
+      schema: z.object({ country: z.string() }),
+    });
+    let turns = 0;
+    const tiny = member("tiny-x1", () => {
+      turns += 1;
+      return turns === 1 ? { toolCalls: [{ name: "lookup", args: { country: "40" } }] } : "B";
+    });
+    const grand = member("grand-x3", "C");
+    const agent = createAgent({
+      model: grand,
+      tools: [lookup],
+      middleware: [
+        auctionRouterMiddleware({
+          pool: poolOf({ "tiny-x1": tiny, "grand-x3": grand }),
+          mode: "memory",
+          memory,
+          embeddings,
+        }),
+      ],
+    });
+    const result = await agent.invoke({ messages: [{ role: "user", content: REQUEST }] });
+    expect(result.messages.at(-1)?.text).toBe("B");
+    expect([tiny.calls.length, grand.calls.length]).toEqual([2, 0]);
+    expect(tiny.calls[0]?.toolNames).toEqual(["lookup"]);
+    const gavel = result.messages
+      .filter((message) => message.type === "ai")
+      .map((message) => (message as AIMessage).response_metadata.gavel as { cached: boolean });
+    expect(gavel.map((entry) => entry.cached)).toEqual([false, true]);
+    expect(await memory.size()).toBe(CAPITAL_QUESTIONS.length * 2 + 1);
   });
 });

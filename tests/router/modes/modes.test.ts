@@ -2,7 +2,9 @@
  * AuctionRouter's bidding modes (issue 10): memory bids, auto with its escalation, bandit feedback
  * through recordOutcome, and the options that guard them.
  */
+import { tool } from "langchain";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import { createSqliteLedger } from "../../../adapters/sqlite/ledger.js";
 import { createTokenBudget } from "../../../src/budget/index.js";
 import { ConfigError } from "../../../src/errors.js";
@@ -337,6 +339,28 @@ describe("AuctionRouter, mode auto", () => {
     expect(stored?.metadata).toMatchObject({ path: "escalation", calls: ["tiny-x1"] });
     expect(grand.calls).toHaveLength(0);
     await ledger.close();
+  });
+
+  it("bound tools reach every rung; a tool call reads as no short answer, so the climb goes to the top", async () => {
+    const embeddings = hashingEmbeddings();
+    const lookup = tool(async ({ country }) => `capital of ${country}`, {
+      name: "lookup",
+      description: "Look a capital up",
+      schema: z.object({ country: z.string() }),
+    });
+    const call = { toolCalls: [{ name: "lookup", args: { country: "40" } }] };
+    const tiny = member("tiny-x1", call);
+    const mid = member("mid-x2", call);
+    const grand = member("grand-x3", call);
+    const router = new AuctionRouter({
+      pool: poolOf({ "tiny-x1": tiny, "mid-x2": mid, "grand-x3": grand }),
+      memory: newMemory(embeddings),
+      embeddings,
+    }).bindTools([lookup]);
+    const answer = await router.invoke(REQUEST);
+    expect(answer.tool_calls?.map((item) => item.name)).toEqual(["lookup"]);
+    expect(gavelOf(answer).auction.calls).toEqual(["tiny-x1", "mid-x2", "grand-x3"]);
+    for (const model of [tiny, mid, grand]) expect(model.calls[0]?.toolNames).toEqual(["lookup"]);
   });
 
   it('unsure: "plans" holds the plan auction instead (path plans)', async () => {
