@@ -62,11 +62,13 @@ export function copyEntry(entry: StrategyEntry): StrategyEntry {
 
 /** A deep copy; a shallow one when every value is a primitive (outcome entries' metadata), which is as deep. */
 function copyMetadata(metadata: Record<string, unknown>): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
   for (const key in metadata) {
     const value = metadata[key];
     if (typeof value === "object" && value !== null) return structuredClone(metadata);
+    copy[key] = value;
   }
-  return { ...metadata };
+  return copy;
 }
 
 /** One stored entry: where its vector is and when it was last used. */
