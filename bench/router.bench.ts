@@ -443,7 +443,7 @@ function outcomeEntries(size: number, names: readonly string[], embedderId: stri
   return entries;
 }
 
-export async function memoryDecisionFigures(size: number, target: number): Promise<BenchResult> {
+async function memoryDecisionFigures(size: number, target: number): Promise<BenchResult> {
   const embedderId = "bench-embedder";
   const members = Array.from({ length: DECISION_MEMBERS }, (_, index) => ({
     name: `m${index}`,
