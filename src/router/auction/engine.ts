@@ -7,7 +7,7 @@
  * rounds, clearing), `refinement.ts`, `persistence.ts` (ledger and memory writes), `records.ts`
  * (the record types); the budget arithmetic is `../budget-screen.ts`.
  */
-import { HumanMessage, SystemMessage } from "@langchain/core/messages";
+import { type AIMessage, HumanMessage, SystemMessage } from "@langchain/core/messages";
 import { describeError } from "../../errors.js";
 import { modelName } from "../../models.js";
 import { createBudgetScreen, ownConversationCounts } from "../budget-screen.js";
@@ -15,7 +15,7 @@ import { escalationLadder, requestText } from "../memory-bids/index.js";
 import type { ResolvedMember, RouterSettings } from "../options.js";
 import { PLANNING_PROMPT, planningRequest } from "../prompts.js";
 import { type AuctionCalls, createAuctionCalls } from "./calls.js";
-import { climbLadder } from "./escalation.js";
+import { climbLadder, toolCallSignature } from "./escalation.js";
 import { createMemoryBidStage, type MemoryDecision, memoryRecord } from "./memory-engine.js";
 import { persistAuction } from "./persistence.js";
 import type {
@@ -149,7 +149,7 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
               call: { ...calls.answerCall(member, reply, state.request.messages), purpose: "escalation" as const },
             };
             bought.push(answer);
-            return { answer, text: reply.text };
+            return { answer, text: reply.text, ...toolCallsOf(reply) };
           } catch (error) {
             if (state.request.signal?.aborted) throw error;
             return { failure: describeError(error) };
@@ -159,7 +159,7 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
         if ("failure" in result) return result;
         const answer = { member, ...result };
         bought.push(answer);
-        return { answer, text: result.reply.text };
+        return { answer, text: result.reply.text, ...toolCallsOf(result.reply) };
       },
     });
     let climb: Awaited<typeof climbing>;
@@ -273,4 +273,10 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
     record: (auction, execution, answerText) => persistAuction(settings, auction, execution, answerText),
     answerCall: calls.answerCall,
   };
+}
+
+/** `{ toolCalls }`: the signature of a reply's tool calls, when it made any (see `toolCallSignature`). */
+function toolCallsOf(reply: AIMessage): { toolCalls?: string } {
+  const signature = toolCallSignature(reply.tool_calls);
+  return signature === undefined ? {} : { toolCalls: signature };
 }

@@ -5,13 +5,46 @@
  * I/O itself: `ask` makes the call (the router: reserved, deadline, charged; the middleware: its
  * `handler`), so the same rule runs in both.
  *
+ * Two rungs that call tools (an agent's step) agree when they make the same calls with the same
+ * arguments ({@link toolCallSignature}); a text answer never agrees with a tool call.
+ *
  * A rung whose call fails is skipped (its failure goes in the reason) and the climb goes on: a
  * failed rung 0 means rung 1 cannot be compared with it, so the top answers.
  */
 import { answersMatch, type EscalationLadder, extractAnswer } from "../memory-bids/index.js";
 
-/** What one rung's call gave: its answer (and the answer's text), or why it failed. */
-export type RungResult<T> = { answer: T; text: string } | { failure: string };
+/**
+ * What one rung's call gave: its answer, the answer's text and — when it called tools — the tool
+ * calls' signature ({@link toolCallSignature}); or why it failed.
+ */
+export type RungResult<T> = { answer: T; text: string; toolCalls?: string } | { failure: string };
+
+/**
+ * The signature two rungs' tool calls agree by: each call's name and arguments (keys sorted), in
+ * order; `undefined` when there are none.
+ *
+ * @example
+ * ```ts
+ * toolCallSignature([{ name: "lookup", args: { country: "fr" } }]); // 'lookup({"country":"fr"})'
+ * ```
+ */
+export function toolCallSignature(
+  toolCalls: readonly { name: string; args: Record<string, unknown> }[] | undefined,
+): string | undefined {
+  if (toolCalls === undefined || toolCalls.length === 0) return undefined;
+  return toolCalls.map((call) => `${call.name}(${canonicalJson(call.args)})`).join(" ");
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([left], [right]) =>
+      left < right ? -1 : left > right ? 1 : 0,
+    );
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
 
 /** Where the climb stopped. */
 export interface ClimbResult<T> {
@@ -47,7 +80,7 @@ export interface ClimbInput<T> {
  */
 export async function climbLadder<T>(input: ClimbInput<T>): Promise<ClimbResult<T>> {
   const { ladder, memberValue, stopAt, ask } = input;
-  const answers: { member: string; answer: T; text: string }[] = [];
+  const answers: { member: string; answer: T; text: string; toolCalls: string | undefined }[] = [];
   const notes: string[] = [];
   const failed = new Set<string>();
   const tryRung = async (member: string) => {
@@ -57,7 +90,7 @@ export async function climbLadder<T>(input: ClimbInput<T>): Promise<ClimbResult<
       notes.push(`"${member}" failed (${result.failure}), skipped`);
       return undefined;
     }
-    const bought = { member, answer: result.answer, text: result.text };
+    const bought = { member, answer: result.answer, text: result.text, toolCalls: result.toolCalls };
     answers.push(bought);
     return bought;
   };
@@ -79,7 +112,12 @@ export async function climbLadder<T>(input: ClimbInput<T>): Promise<ClimbResult<
       : done(first, undefined, `"${first}" is the only member: it answers again`);
   }
   const one = await tryRung(second);
-  if (zero !== undefined && one !== undefined) {
+  if (zero !== undefined && one !== undefined && (zero.toolCalls !== undefined || one.toolCalls !== undefined)) {
+    // An agent's step: two rungs agree when they make the same tool calls.
+    if (zero.toolCalls === one.toolCalls)
+      return done(second, one.answer, `agreed: the same tool calls ${one.toolCalls}`);
+    notes.push("disagreed: different tool calls");
+  } else if (zero !== undefined && one !== undefined) {
     const left = extractAnswer(zero.text);
     const right = extractAnswer(one.text);
     if (answersMatch(left, right))

@@ -16,7 +16,7 @@
  */
 export { totalsOf } from "./calls.js";
 export { createStrategyAuctionEngine, type StrategyAuctionEngine } from "./engine.js";
-export { type ClimbResult, climbLadder, type RungResult } from "./escalation.js";
+export { type ClimbResult, climbLadder, type RungResult, toolCallSignature } from "./escalation.js";
 export { recordAbandonedCharge } from "./persistence.js";
 export {
   type AuctionCall,

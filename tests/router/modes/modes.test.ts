@@ -341,26 +341,36 @@ describe("AuctionRouter, mode auto", () => {
     await ledger.close();
   });
 
-  it("bound tools reach every rung; a tool call reads as no short answer, so the climb goes to the top", async () => {
+  it("bound tools reach every rung; two rungs agree when they make the same tool calls", async () => {
     const embeddings = hashingEmbeddings();
     const lookup = tool(async ({ country }) => `capital of ${country}`, {
       name: "lookup",
       description: "Look a capital up",
       schema: z.object({ country: z.string() }),
     });
-    const call = { toolCalls: [{ name: "lookup", args: { country: "40" } }] };
-    const tiny = member("tiny-x1", call);
-    const mid = member("mid-x2", call);
-    const grand = member("grand-x3", call);
-    const router = new AuctionRouter({
-      pool: poolOf({ "tiny-x1": tiny, "mid-x2": mid, "grand-x3": grand }),
-      memory: newMemory(embeddings),
-      embeddings,
-    }).bindTools([lookup]);
-    const answer = await router.invoke(REQUEST);
-    expect(answer.tool_calls?.map((item) => item.name)).toEqual(["lookup"]);
-    expect(gavelOf(answer).auction.calls).toEqual(["tiny-x1", "mid-x2", "grand-x3"]);
-    for (const model of [tiny, mid, grand]) expect(model.calls[0]?.toolNames).toEqual(["lookup"]);
+    const calling = (country: string) => ({ toolCalls: [{ name: "lookup", args: { country } }] });
+    const route = async (countries: [string, string, string]) => {
+      const tiny = member("tiny-x1", calling(countries[0]));
+      const mid = member("mid-x2", calling(countries[1]));
+      const grand = member("grand-x3", calling(countries[2]));
+      const router = new AuctionRouter({
+        pool: poolOf({ "tiny-x1": tiny, "mid-x2": mid, "grand-x3": grand }),
+        memory: newMemory(embeddings),
+        embeddings,
+      }).bindTools([lookup]);
+      const answer = await router.invoke(REQUEST);
+      for (const model of [tiny, mid, grand]) {
+        for (const call of model.calls) expect(call.toolNames).toEqual(["lookup"]);
+      }
+      return { answer, auction: gavelOf(answer).auction };
+    };
+    const same = await route(["40", "40", "41"]);
+    expect(same.auction.calls).toEqual(["tiny-x1", "mid-x2"]);
+    expect(same.auction.reason).toMatch(/agreed: the same tool calls lookup\(\{"country":"40"\}\)/);
+    expect(same.answer.tool_calls?.[0]?.args).toEqual({ country: "40" });
+    const different = await route(["40", "39", "41"]);
+    expect(different.auction.calls).toEqual(["tiny-x1", "mid-x2", "grand-x3"]);
+    expect(different.answer.tool_calls?.[0]?.args).toEqual({ country: "41" });
   });
 
   it('unsure: "plans" holds the plan auction instead (path plans)', async () => {
