@@ -597,6 +597,7 @@ function jsonOutput(name: "eval" | "sweep", completed: ExperimentResult): Record
     weakModel: report.weakModel,
     policies: report.policies,
     targets: report.targets ?? [],
+    ...(report.leaveOut === undefined ? {} : { leaveOut: report.leaveOut }),
     ...base,
   };
 }

@@ -5,7 +5,7 @@
  * | folder | what it owns |
  * |---|---|
  * | `data/` | shipped benchmark data and loaders, answer checkers, the Python runner, canonical recorded outcomes |
- * | `routing/` | routing on recorded data: routers, the recorded runner, `RecordedChatModel`, RouterBench weight fits |
+ * | `routing/` | routing on recorded data: the runner that measures the shipped `AuctionRouter` (batch and online protocols, leave one dataset out), `RecordedChatModel`, RouterBench weight fits |
  * | `live/` | live recording: ask a live pool once, cache the checked answers as outcomes |
  * | `multiagent/` | multi-agent experiments (`mode: debate`), α training, and the replay of recorded debates (`replay/`) |
  * | `report/` | the `EvalReport`, the metrics, and its renderers (JSON, Markdown, Pareto SVG, HTML) |
