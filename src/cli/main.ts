@@ -8,7 +8,8 @@
  *   gavel report          re-render a report from its report.json
  *   gavel ledger          read the auction ledger
  *   gavel replay-debates  replay recorded debates under a token-budget sweep
- *   gavel train           fit and save router weights (SALE), executor weights (ECON) or debate α (DALA)
+ *   gavel train           fit and save router weights (SALE), load the router's outcome memory (memory bids),
+ *                         executor weights (ECON) or debate α (DALA)
  *   gavel serve           the router and the budgets behind an OpenAI-compatible endpoint
  */
 import { Command } from "commander";
