@@ -221,6 +221,8 @@ const memoryBidsSchema = z
     unsure: z.enum(["escalate", "plans"]).optional(),
     /** Escalation: the cheapest member's answer stops the climb when its value is ≥ `stopAt`. Default 1 (never). */
     stopAt: unitInterval.optional(),
+    /** Agreement cascades bid beside the members (`cascade(a + b → top)`). Default: true when the pool has ≥ 3 members. */
+    cascades: z.boolean().optional(),
   })
   .strict();
 
@@ -436,6 +438,8 @@ export interface ResolvedMemoryBids extends MemoryBidSettings {
   confidence: ConfidenceRule;
   unsure: "escalate" | "plans";
   stopAt: number;
+  /** Whether agreement cascades bid (see `estimateCascades`). */
+  cascades: boolean;
 }
 
 /** Options with defaults filled in: what the auction engine runs on. */
@@ -539,6 +543,7 @@ export function resolveSettings(
       },
       unsure: memoryBids.unsure ?? DEFAULT_MEMORY_BIDS.unsure,
       stopAt: memoryBids.stopAt ?? DEFAULT_MEMORY_BIDS.stopAt,
+      cascades: memoryBids.cascades ?? pool.length >= 3,
     },
     pool,
     weights: { cost: weights.cost, entropy: weights.entropy, jury: { ...weights.jury } },

@@ -11,11 +11,11 @@ import { type AIMessage, HumanMessage, SystemMessage } from "@langchain/core/mes
 import { describeError } from "../../errors.js";
 import { modelName } from "../../models.js";
 import { createBudgetScreen, ownConversationCounts } from "../budget-screen.js";
-import { escalationLadder, requestText } from "../memory-bids/index.js";
+import { requestText } from "../memory-bids/index.js";
 import type { ResolvedMember, RouterSettings } from "../options.js";
 import { PLANNING_PROMPT, planningRequest } from "../prompts.js";
 import { type AuctionCalls, createAuctionCalls } from "./calls.js";
-import { climbLadder, toolCallSignature } from "./escalation.js";
+import { climbLadder, ladderFor, toolCallSignature } from "./escalation.js";
 import { createMemoryBidStage, type MemoryDecision, memoryRecord } from "./memory-engine.js";
 import { persistAuction } from "./persistence.js";
 import type {
@@ -102,7 +102,7 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
       );
       return { winner, plan: "", record, calls: state.calls, scopes, embedded };
     }
-    if (settings.memoryBids.unsure === "plans") {
+    if (decision.cascade === undefined && settings.memoryBids.unsure === "plans") {
       const plans = await runPlans(state, createdAt, task);
       return withPath(plans, "plans", `${decision.reason}; unsure: plan auction`, embedded);
     }
@@ -127,7 +127,7 @@ export function createStrategyAuctionEngine(settings: RouterSettings): StrategyA
       );
       return { winner, plan: "", record, calls: state.calls, scopes: state.scopes, embedded };
     }
-    const ladder = escalationLadder(clearing.evidence);
+    const ladder = ladderFor(clearing.evidence, context.members, decision.cascade);
     const values = new Map(clearing.evidence.map((item) => [item.member, item.value]));
     const top = context.members.get(ladder.top) as ResolvedMember;
     // Every rung's call must leave room for the top member's answer.

@@ -1,5 +1,6 @@
 /**
- * The escalation climb of `"auto"` mode when the memory is unsure (issue 10): ask the cheapest member
+ * The escalation climb (issue 10) of `"auto"` mode when the memory is unsure, and of a winning
+ * agreement cascade `cascade(a + b → top)` (rungs a, b; {@link ladderFor}): ask the cheapest member
  * (rung 0); stop when its value reaches `stopAt`; else ask rung 1; stop when the two answers agree
  * (`extractAnswer` reads the same letter or number); else the top member answers. The climb does no
  * I/O itself: `ask` makes the call (the router: reserved, deadline, charged; the middleware: its
@@ -11,7 +12,34 @@
  * A rung whose call fails is skipped (its failure goes in the reason) and the climb goes on: a
  * failed rung 0 means rung 1 cannot be compared with it, so the top answers.
  */
-import { answersMatch, type EscalationLadder, extractAnswer } from "../memory-bids/index.js";
+import type { CascadeEvidence } from "../memory-bids/cascade.js";
+import {
+  answersMatch,
+  type EscalationLadder,
+  escalationLadder,
+  extractAnswer,
+  type MemberEvidence,
+} from "../memory-bids/index.js";
+
+/**
+ * The ladder a request climbs: the winning cascade's (`rungs: [first, second]`, its `top`) when an
+ * agreement cascade won the memory auction, else the default `escalationLadder` over the members'
+ * evidence (cascade bids, whose names are not members, are left out).
+ *
+ * @example
+ * ```ts
+ * ladderFor(clearing.evidence, new Set(["mini", "mid", "large"]), { first: "mini", second: "mid", top: "large" });
+ * // { rungs: ["mini", "mid"], top: "large" }
+ * ```
+ */
+export function ladderFor(
+  evidence: readonly MemberEvidence[],
+  members: { has(name: string): boolean },
+  cascade?: Pick<CascadeEvidence, "first" | "second" | "top">,
+): EscalationLadder {
+  if (cascade !== undefined) return { rungs: [cascade.first, cascade.second], top: cascade.top };
+  return escalationLadder(evidence.filter((item) => members.has(item.member)));
+}
 
 /**
  * What one rung's call gave: its answer, the answer's text and — when it called tools — the tool

@@ -14,6 +14,7 @@ import type { AuctionOutcome } from "../../market/types.js";
 import { StrategyMemoryError } from "../../memory/errors.js";
 import type { StrategySearchHit } from "../../memory/types.js";
 import type { BudgetScreen } from "../budget-screen.js";
+import { type CascadeEvidence, estimateCascades } from "../memory-bids/cascade.js";
 import {
   clearMemoryBids,
   estimateMembers,
@@ -40,6 +41,12 @@ export interface MemoryDecision {
   path: Extract<RouterPath, "memory" | "explore"> | undefined;
   /** Why, as a sentence (the confidence rule's verdict in `"auto"`). */
   reason: string;
+  /**
+   * The agreement cascade that won the auction, when one did (`memoryBids.cascades`): the request
+   * takes the escalation path with rungs `[first, second]` and `top` (in `"auto"`, when confident or
+   * when unsure with `unsure: "escalate"`).
+   */
+  cascade?: CascadeEvidence;
 }
 
 /** The memory-bid stage of one engine. */
@@ -107,33 +114,42 @@ export function createMemoryBidStage({ settings }: EngineContext, screen: Budget
       settings: memoryBids,
       embedderId,
     });
+    // Agreement cascades bid beside the members, from the same hits (no extra search).
+    const cascades = memoryBids.cascades
+      ? estimateCascades({ hits, evidence, priorStrength: memoryBids.priorStrength })
+      : [];
     const rate = memoryBids.explorationRate;
-    const clearing = clearMemoryBids(evidence, {
+    const cleared = clearMemoryBids([...evidence, ...cascades], {
       lambda: settings.lambda,
       seed: settings.seed,
       ...(rate > 0 && { explore: { rate, draw } }),
     });
+    // Exploration draws among the members only: a drawn cascade falls back to the auction's winner.
+    const drawnCascade = cleared.explored && cascades.some((item) => item.member === cleared.winner);
+    const clearing: MemoryBidsClearing = drawnCascade
+      ? { ...cleared, winner: cleared.outcome.winners[0] as string, explored: false }
+      : cleared;
     const winner = clearing.evidence.find((item) => item.member === clearing.outcome.winners[0]) as MemberEvidence;
+    const cascade = clearing.explored ? undefined : cascades.find((item) => item.member === clearing.winner);
     const explored = clearing.explored ? `; explored: ε ${rate} drew "${clearing.winner}"` : "";
+    const summary = `memory bids: "${winner.member}" value ${winner.value.toFixed(3)}, evidence ${winner.evidence.toFixed(1)}`;
+    const won =
+      cascade === undefined
+        ? summary
+        : `memory bids: ${cascade.member} won (value ${cascade.value.toFixed(3)}, evidence ${cascade.evidence.toFixed(1)}, agreement ${cascade.agreement.toFixed(2)})`;
+    const base = { text, vector, available, excluded: screened.excluded, clearing };
     if (settings.mode === "memory") {
-      const summary = `memory bids: "${winner.member}" value ${winner.value.toFixed(3)}, evidence ${winner.evidence.toFixed(1)}`;
-      return {
-        text,
-        vector,
-        available,
-        excluded: screened.excluded,
-        clearing,
-        path: clearing.explored ? "explore" : "memory",
-        reason: `${summary}${explored}`,
-      };
+      if (cascade !== undefined) return { ...base, cascade, path: undefined, reason: won };
+      return { ...base, path: clearing.explored ? "explore" : "memory", reason: `${won}${explored}` };
     }
     const verdict = isConfident(winner, memoryBids.confidence);
+    if (cascade !== undefined) {
+      // An unsure cascade climbs its own ladder when unsure requests escalate; with `unsure: "plans"` it does not run.
+      const runs = verdict.confident || memoryBids.unsure === "escalate";
+      return { ...base, ...(runs && { cascade }), path: undefined, reason: `${won}; ${verdict.reason}` };
+    }
     return {
-      text,
-      vector,
-      available,
-      excluded: screened.excluded,
-      clearing,
+      ...base,
       path: verdict.confident ? (clearing.explored ? "explore" : "memory") : undefined,
       reason: verdict.confident ? `${verdict.reason}${explored}` : verdict.reason,
     };

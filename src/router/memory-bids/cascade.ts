@@ -1,0 +1,229 @@
+/**
+ * Agreement cascades as bidders (issue 10): "ask two cheap members; keep their answer when their
+ * extracted answers agree, else ask the top member". On multiple choice two cheap members that agree
+ * are right far more often than either alone, so a cascade buys much of the top member's accuracy for
+ * a fraction of its cost. A cascade bids in the memory auction beside the members, in the same
+ * {@link MemberEvidence} shape, so `clearMemoryBids` and `isConfident` treat it as any bidder; when it
+ * wins, the router climbs the escalation ladder `rungs: [a, b]`, `top`.
+ *
+ * Pure and task-free: it works on the hits the router already fetched (no extra search) and reads
+ * `entry.auctionId`, `entry.agent`, `entry.outcome`, `entry.cost`, `entry.metadata` and `hit.score`
+ * only — never `entry.kind`.
+ *
+ * Cascade `cascade(a + b → top)`, over the neighbour auctions j where both a and b were called with a
+ * known outcome (the same `auctionId` in a's and b's hits):
+ *   agree_j = answersMatch(answer_a,j, answer_b,j)      (`metadata.answer`, what `extractAnswer` read)
+ *   y_j     = agree_j ? y_b,j : (top's outcome on j when top was called there, else v_top)
+ *   cost_j  = cost_a,j + cost_b,j + (agree_j ? 0 : top's cost on j, else c_top)
+ *   w_j = max(0, similarity_j),  n = Σ w_j
+ *   v = (Σ w_j y_j + α · prior) / (n + α)      prior = min(v_top, max(v_a, v_b)) (default, see below)
+ *   c = (Σ w_j cost_j + c_a + c_b + c_top) / (n + 1)      (cold: the pessimistic climb to the top)
+ *   σ = sqrt(v (1 − v) / (n + α)),  ĉ = c / the dearest member's c
+ * On agreement the final answer is b's (the climb's rung 1 answers), hence y_b,j. A neighbour with no
+ * extracted answer (code, prose) never agrees: the climb reaches the top, as the router would.
+ */
+import type { StrategySearchHit } from "../../memory/types.js";
+import { answersMatch } from "./answers.js";
+import type { MemberEvidence } from "./estimate.js";
+
+/**
+ * Default share of the dearest member's expected cost (on this request) at or below which a member may
+ * be a cascade's cheap rung. The retired eval-only cascades used the same 0.25 of the strong model's cost.
+ */
+export const DEFAULT_CASCADE_COST_SHARE = 0.25;
+/** Default number of cascades that bid per request: the most valued of this request's Pareto frontier. */
+export const DEFAULT_MAX_CASCADES = 4;
+
+/**
+ * How a cascade's value is smoothed before evidence:
+ * - `"bounded"` (default): min(v_top, max(v_a, v_b)) — at least as good as its better rung, never
+ *   better than its top; chosen by leave-one-out replay on the RouterBench training half
+ *   (scripts/tune-cascades.ts);
+ * - `"margin"`: v_top − {@link CascadePriorOptions.margin}.
+ */
+export type CascadePrior = "bounded" | "margin";
+
+/** The prior of {@link estimateCascades}. */
+export interface CascadePriorOptions {
+  kind: CascadePrior;
+  /** For `"margin"`: how far below the top's value the prior sits. Default 0.05. */
+  margin?: number;
+}
+
+/** One cascade's bid: the member-evidence shape plus its ladder. `member` is its {@link cascadeName}. */
+export interface CascadeEvidence extends MemberEvidence {
+  /** Asked first (the cheaper rung). */
+  first: string;
+  /** Asked second; its answer is final when the two agree. */
+  second: string;
+  /** Asked when the two disagree; its answer is then final. */
+  top: string;
+  /** Similarity-weighted share of the neighbour auctions where the two rungs agreed (0 when cold). */
+  agreement: number;
+}
+
+/** The input of {@link estimateCascades}. */
+export interface EstimateCascadesInput {
+  /** The same hits `estimateMembers` read (per member name). */
+  hits: ReadonlyMap<string, readonly StrategySearchHit[]>;
+  /** The members' estimates on this request (`estimateMembers`). */
+  evidence: readonly MemberEvidence[];
+  /** α: pseudo-observations of the prior (the members' `priorStrength`). */
+  priorStrength: number;
+  /** A rung's expected cost must be ≤ this share of the dearest member's. Default {@link DEFAULT_CASCADE_COST_SHARE}. */
+  costShare?: number;
+  /** Cascades kept. Default {@link DEFAULT_MAX_CASCADES}. */
+  maxCascades?: number;
+  /** Default `{ kind: "bounded" }`. */
+  prior?: CascadePriorOptions;
+}
+
+/** The bidder name of a cascade. */
+export function cascadeName(first: string, second: string, top: string): string {
+  return `cascade(${first} + ${second} → ${top})`;
+}
+
+/** What one member's neighbour auction says: its outcome, cost, answer and similarity. */
+interface Observation {
+  outcome: number;
+  cost: number;
+  answer: string | undefined;
+  similarity: number;
+}
+
+/**
+ * Estimate the agreement cascades of this request (see the module comment). None with fewer than
+ * three members, or when fewer than two members other than the top are cheap enough.
+ *
+ * @throws RangeError when `costShare` is not in (0, 1] or `maxCascades` is not a positive integer.
+ * @example
+ * ```ts
+ * const members = estimateMembers(input);
+ * const cascades = estimateCascades({ hits: input.hits, evidence: members, priorStrength: 32 });
+ * clearMemoryBids([...members, ...cascades], { lambda: 0.15, seed: 7 }).winner;
+ * // e.g. "cascade(mistral-7b + mixtral-8x7b → gpt-4)"
+ * ```
+ */
+export function estimateCascades(input: EstimateCascadesInput): CascadeEvidence[] {
+  const {
+    hits,
+    evidence,
+    priorStrength: alpha,
+    costShare = DEFAULT_CASCADE_COST_SHARE,
+    maxCascades = DEFAULT_MAX_CASCADES,
+    prior = { kind: "bounded" },
+  } = input;
+  if (!(costShare > 0 && costShare <= 1)) throw new RangeError(`costShare must be in (0, 1], got ${costShare}`);
+  if (!(Number.isInteger(maxCascades) && maxCascades >= 1)) {
+    throw new RangeError(`maxCascades must be a positive integer, got ${maxCascades}`);
+  }
+  if (evidence.length < 3) return [];
+  const dearest = Math.max(0, ...evidence.map((member) => member.expectedCostUsd));
+  const [top] = [...evidence].sort(
+    (left, right) =>
+      right.value - left.value ||
+      left.expectedCostUsd - right.expectedCostUsd ||
+      compareNames(left.member, right.member),
+  ) as [MemberEvidence];
+  const cheap = evidence
+    .filter((member) => member.member !== top.member && member.expectedCostUsd <= costShare * dearest)
+    .sort(
+      (left, right) =>
+        left.expectedCostUsd - right.expectedCostUsd ||
+        right.value - left.value ||
+        compareNames(left.member, right.member),
+    );
+  if (cheap.length < 2) return [];
+  const observed = new Map(evidence.map((member) => [member.member, observations(member.member, hits)]));
+  const topSeen = observed.get(top.member) as Map<string, Observation>;
+  const candidates: CascadeEvidence[] = [];
+  for (let left = 0; left < cheap.length; left++) {
+    for (let right = left + 1; right < cheap.length; right++) {
+      const a = cheap[left] as MemberEvidence;
+      const b = cheap[right] as MemberEvidence;
+      const seenA = observed.get(a.member) as Map<string, Observation>;
+      const seenB = observed.get(b.member) as Map<string, Observation>;
+      let weight = 0;
+      let weightedOutcome = 0;
+      let weightedCost = 0;
+      let weightedAgreement = 0;
+      let neighbours = 0;
+      for (const [auctionId, first] of seenA) {
+        const second = seenB.get(auctionId);
+        if (second === undefined) continue;
+        const similarity = Math.min(first.similarity, second.similarity);
+        const agreed = answersMatch(first.answer, second.answer);
+        const atTop = agreed ? undefined : topSeen.get(auctionId);
+        const outcome = agreed ? second.outcome : (atTop?.outcome ?? top.value);
+        const cost = first.cost + second.cost + (agreed ? 0 : (atTop?.cost ?? top.expectedCostUsd));
+        neighbours += 1;
+        weight += similarity;
+        weightedOutcome += similarity * outcome;
+        weightedCost += similarity * cost;
+        if (agreed) weightedAgreement += similarity;
+      }
+      const priorValue =
+        prior.kind === "margin"
+          ? Math.max(0, top.value - (prior.margin ?? 0.05))
+          : Math.min(top.value, Math.max(a.value, b.value));
+      const value = (weightedOutcome + alpha * priorValue) / (weight + alpha);
+      const coldCost = a.expectedCostUsd + b.expectedCostUsd + top.expectedCostUsd;
+      const expectedCostUsd = (weightedCost + coldCost) / (weight + 1);
+      const bounded = Math.min(1, Math.max(0, value));
+      candidates.push({
+        member: cascadeName(a.member, b.member, top.member),
+        first: a.member,
+        second: b.member,
+        top: top.member,
+        value,
+        evidence: weight,
+        spread: Math.sqrt((bounded * (1 - bounded)) / (weight + alpha)),
+        prior: priorValue,
+        expectedCostUsd,
+        normalisedCost: dearest > 0 ? expectedCostUsd / dearest : 0,
+        score: value,
+        neighbours,
+        agreement: weight > 0 ? weightedAgreement / weight : 0,
+      });
+    }
+  }
+  return paretoFrontier(candidates).slice(0, maxCascades);
+}
+
+/** A member's evidence by auction id (called, numeric outcome, an auction id). */
+function observations(member: string, hits: ReadonlyMap<string, readonly StrategySearchHit[]>) {
+  const seen = new Map<string, Observation>();
+  for (const { entry, score } of hits.get(member) ?? []) {
+    const metadata = entry.metadata;
+    if (entry.agent !== member || metadata?.called !== true || entry.auctionId === undefined) continue;
+    const outcome = entry.outcome;
+    if (typeof outcome !== "number" || !Number.isFinite(outcome)) continue;
+    const answer = typeof metadata.answer === "string" ? metadata.answer : undefined;
+    const cost = Number.isFinite(entry.cost) ? Math.max(0, entry.cost) : 0;
+    if (!seen.has(entry.auctionId)) seen.set(entry.auctionId, { outcome, cost, answer, similarity: Math.max(0, score) });
+  }
+  return seen;
+}
+
+/** The cascades no other is at least as valuable and as cheap as (one strictly), most valued first. */
+function paretoFrontier(candidates: readonly CascadeEvidence[]): CascadeEvidence[] {
+  const sorted = [...candidates].sort(
+    (left, right) =>
+      right.value - left.value ||
+      left.expectedCostUsd - right.expectedCostUsd ||
+      compareNames(left.member, right.member),
+  );
+  const kept: CascadeEvidence[] = [];
+  let cheapest = Number.POSITIVE_INFINITY;
+  for (const candidate of sorted) {
+    if (candidate.expectedCostUsd < cheapest) {
+      kept.push(candidate);
+      cheapest = candidate.expectedCostUsd;
+    }
+  }
+  return kept;
+}
+
+function compareNames(left: string, right: string): number {
+  return left < right ? -1 : left > right ? 1 : 0;
+}
