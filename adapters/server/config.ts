@@ -176,8 +176,10 @@ const memoryBidsSchema = z
       .optional(),
     /** `auto`, when the memory is not confident: `escalate` (default: the cheapest member first) or `plans`. */
     unsure: z.enum(["escalate", "plans"]).optional(),
-    /** Escalation: the cheapest member's answer stands when its value is ≥ stopAt. Default 1 (never). */
+    /** Escalation: the cheapest member's answer stops the climb when its value is ≥ stopAt. Default 1 (never). */
     stopAt: unitInterval.optional(),
+    /** Agreement cascades (ask two cheap members, the top one when they disagree) bid beside the members. Default: with ≥ 3 members. */
+    cascades: z.boolean().optional(),
   })
   .strict();
 

@@ -181,7 +181,13 @@ describe("each rule names its field and the fix", () => {
         router: {
           memory: { store: "vectra", folder: ".gavel/memory", maxEntries: 50_000 },
           embedder: "hashing",
-          memoryBids: { lambda: 0.3, priors: { "gpt-4": 0.9 }, confidence: { minEvidence: 6 }, unsure: "plans" },
+          memoryBids: {
+            lambda: 0.3,
+            priors: { "gpt-4": 0.9 },
+            confidence: { minEvidence: 6 },
+            unsure: "plans",
+            cascades: false,
+          },
         },
       }),
     );
@@ -189,7 +195,13 @@ describe("each rule names its field and the fix", () => {
       mode: "auto",
       memory: { store: "vectra", folder: ".gavel/memory", maxEntries: 50_000 },
       embedder: "hashing",
-      memoryBids: { lambda: 0.3, priors: { "gpt-4": 0.9 }, confidence: { minEvidence: 6 }, unsure: "plans" },
+      memoryBids: {
+        lambda: 0.3,
+        priors: { "gpt-4": 0.9 },
+        confidence: { minEvidence: 6 },
+        unsure: "plans",
+        cascades: false,
+      },
     });
     expect(parseServeConfig(withPool({ router: { mode: "plans", memory: { store: "memory" } } })).router.mode).toBe(
       "plans",

@@ -151,14 +151,20 @@ describe("gavel serve, router.mode memory on a vectra folder loaded by gavel tra
     expect(train.exitCode).toBe(0);
     const loaded = index.promptIds[0] as string;
     const ledgerPath = fresh("ledger.db");
-    const router = { mode: "memory", memory: { store: "vectra", folder }, embedder: "hashing" };
+    // Without agreement cascades (router.memoryBids.cascades: false) a memory bid is one member: one call.
+    const router = {
+      mode: "memory",
+      memory: { store: "vectra", folder },
+      embedder: "hashing",
+      memoryBids: { cascades: false },
+    };
     const server = await start(router, ledgerPath);
     const { auctionId, body } = await ask(server, promptOf(loaded));
     const ledger = createSqliteLedger({ path: ledgerPath, readonly: true });
     const auction = await ledger.getAuction(auctionId);
     await ledger.close();
+    expect(String(auction?.metadata?.reason)).toMatch(/^memory bids: .*evidence [1-9]/);
     expect(auction?.metadata).toMatchObject({ path: "memory", calls: [body.model] });
-    expect(String(auction?.metadata?.reason)).toMatch(/evidence [1-9]/);
     expect((await feedback(server, { auction_id: auctionId, correct: true })).status).toBe(200);
     await server.close();
     servers.length = 0;
