@@ -94,6 +94,8 @@ interface Variant {
   prior?: CascadePriorOptions;
   costShare?: number;
   rungCandidates?: number;
+  /** α of the cascades (default: the members' 32). */
+  alpha?: number;
   off?: boolean;
 }
 const variants: Variant[] = [
@@ -103,11 +105,11 @@ const variants: Variant[] = [
   { name: "top 0", prior: { kind: "top", margin: 0 } },
   { name: "top 0.02", prior: { kind: "top", margin: 0.02 } },
   { name: "top 0.05", prior: { kind: "top", margin: 0.05 } },
-  { name: "top 0, 2 rungs", prior: { kind: "top", margin: 0 }, rungCandidates: 2 },
   { name: "top 0, 3 rungs", prior: { kind: "top", margin: 0 }, rungCandidates: 3 },
-  { name: "top 0, 4 rungs", prior: { kind: "top", margin: 0 }, rungCandidates: 4 },
   { name: "top 0.02, 3 rungs", prior: { kind: "top", margin: 0.02 }, rungCandidates: 3 },
-  { name: "top 0.02, share 0.5, 3 rungs", prior: { kind: "top", margin: 0.02 }, costShare: 0.5, rungCandidates: 3 },
+  { name: "top 0.02, 3 rungs, α 16", prior: { kind: "top", margin: 0.02 }, rungCandidates: 3, alpha: 16 },
+  { name: "top 0.02, 3 rungs, α 8", prior: { kind: "top", margin: 0.02 }, rungCandidates: 3, alpha: 8 },
+  { name: "top 0.05, 3 rungs, α 8", prior: { kind: "top", margin: 0.05 }, rungCandidates: 3, alpha: 8 },
 ];
 const summary: string[] = [];
 for (const variant of variants) {
@@ -122,7 +124,7 @@ for (const variant of variants) {
         : estimateCascades({
             hits,
             evidence,
-            priorStrength: PRIOR_STRENGTH,
+            priorStrength: variant.alpha ?? PRIOR_STRENGTH,
             ...(variant.prior && { prior: variant.prior }),
             ...(variant.costShare !== undefined && { costShare: variant.costShare }),
             ...(variant.rungCandidates !== undefined && { rungCandidates: variant.rungCandidates }),
