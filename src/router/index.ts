@@ -40,6 +40,15 @@ export type {
   RouterPath,
 } from "./auction/index.js";
 export { AuctionRouterError, RouterCallTimeoutError } from "./errors.js";
+// Agreement cascades as memory bidders (issue 10, src/router/memory-bids/cascade.ts).
+export {
+  type CascadeEvidence,
+  type CascadePrior,
+  cascadeName,
+  DEFAULT_CASCADE_COST_SHARE,
+  type EstimateCascadesInput,
+  estimateCascades,
+} from "./memory-bids/cascade.js";
 // Memory bids (issue 10): the pure core of answering from experience (src/router/memory-bids/).
 export {
   answersMatch,
