@@ -15,7 +15,7 @@
  *   agree_j = answersMatch(answer_a,j, answer_b,j)      (`metadata.answer`, what `extractAnswer` read)
  *   y_j     = agree_j ? y_b,j : (top's outcome on j when top was called there, else v_top)
  *   cost_j  = cost_a,j + cost_b,j + (agree_j ? 0 : top's cost on j, else c_top)
- *   w_j = max(0, similarity_j),  n = Σ w_j
+ *   w_j = max(0, the smaller of the two hits' similarities),  n = Σ w_j
  *   v = (Σ w_j y_j + α · prior) / (n + α)      prior = v_top − 0.02 (default, see {@link CascadePrior})
  *   c = (Σ w_j cost_j + c_a + c_b + c_top) / (n + 1)      (cold: the pessimistic climb to the top)
  *   σ = sqrt(v (1 − v) / (n + α)),  ĉ = c / the dearest member's c
