@@ -21,8 +21,8 @@ import type { EmbeddingsLike } from "./embedding.js";
 export const DEFAULT_LAMBDAS: readonly number[] = Object.freeze([0, 0.05, 0.075, 0.1, 0.2]);
 /** Default λ grid of the per-task static choice, in accuracy per USD per prompt (see `staticPerTaskChoice`). */
 export const DEFAULT_STATIC_LAMBDAS: readonly number[] = Object.freeze([0, 5, 10, 20, 50, 100, 200, 500, 1000, 5000]);
-/** Default number of neighbours read from memory per member and prompt (the router's default). */
-export const DEFAULT_NEIGHBOURS = 32;
+/** Default number of neighbours read from memory per member and prompt (the router's default, `DEFAULT_MEMORY_BIDS.neighbours`). */
+export const DEFAULT_NEIGHBOURS = 96;
 /** Default weight of the prior, in pseudo-observations (Beta smoothing; the router's default). */
 export const DEFAULT_PRIOR_STRENGTH = 32;
 /** Default exploration rate of the online protocol (the router's `memoryBids.explorationRate`; batch uses 0). */
@@ -79,7 +79,7 @@ const isObject = (value: unknown) => typeof value === "object" && value !== null
  * | `confidenceLambda` | {@link DEFAULT_CONFIDENCE_LAMBDA} | λ at which `auto`'s confidence rule is fitted (training part only) |
  * | `onlineExploration` | {@link DEFAULT_ONLINE_EXPLORATION} | the router's `memoryBids.explorationRate` in the online protocol |
  * | `staticLambdas` | {@link DEFAULT_STATIC_LAMBDAS} | λ grid of the per-task static choice (accuracy per USD) |
- * | `k` | `32` | the router's `memoryBids.neighbours` |
+ * | `k` | `96` | the router's `memoryBids.neighbours` |
  * | `priorStrength` | `32` | the router's `memoryBids.priorStrength` |
  * | `strongModel`, `weakModel` | GPT-4 / Mixtral | the RouteLLM pair and the targets' reference |
  * | `targetAccuracyShare`, `targetCostShare` | `0.95`, `0.15` | a target: ≥ this share of the strong accuracy at ≤ this share of its cost |

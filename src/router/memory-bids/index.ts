@@ -12,12 +12,16 @@
  * 2. `prior.ts` — `priceTierPrior(price)`: a member's value before any evidence,
  *    clip(a + b · log10(outputPerMillion), 0.05, 0.95), a and b fitted on RouterBench (`PRICE_TIER_PRIOR`).
  * 3. `estimate.ts` — `estimateMembers(...)`: per member m over its neighbours j that are evidence
- *    (`metadata.called === true` and a numeric `outcome`; never `entry.kind`):
- *      w_j = max(0, similarity_j),  n_m = Σ w_j                         evidence
- *      v_m = (Σ w_j y_j + α prior_m) / (n_m + α)                       value (α = priorStrength)
- *      c_m = (Σ w_j cost_j + c0_m) / (n_m + 1)                         expected USD (c0_m from the price)
+ *    (`metadata.called === true` and a numeric `outcome`; never `entry.kind`), two scales: W = all
+ *    the searched hits (`neighbours`, 96), L = the nearest `localNeighbours` (64) of them:
+ *      w_j = max(0, similarity_j)^p                                    kernel (p = similarityPower, 1)
+ *      r_m = (Σ_W w_j y_j + α_r prior_m) / (Σ_W w_j + α_r)             regional mean (α_r = priorStrength, 32)
+ *      n_m = Σ_L w_j                                                   evidence
+ *      v_m = (Σ_L w_j y_j + α_l r_m) / (n_m + α_l)                     value (α_l = localStrength, 128)
+ *      c_m = (Σ_L w_j cost_j + c0_m) / (n_m + 1)                       expected USD (c0_m from the price)
  *      ĉ_m = c_m / max over this request's members c_m'                normalised cost
- *      σ_m = sqrt(v_m (1 − v_m) / (n_m + α))                           spread
+ *      σ_m = sqrt(v_m (1 − v_m) / (n_m + α_l))                         spread
+ *    The shape is tuned leave-one-out on the RouterBench training half (scripts/tune-memory-bids.ts).
  *    A hit written by another embedder throws `MemoryEmbedderMismatchError`.
  * 4. `clear.ts` — `clearMemoryBids(evidence, { lambda, seed, explore? })`: s_m = v_m − λ ĉ_m,
  *    bid = max(0, s_m + λ), first price, one slot, seeded ties; ε exploration from the caller's draw.
@@ -56,9 +60,12 @@ export {
 export { MemoryEmbedderMismatchError, RouterOutcomeError, type RouterOutcomeReason } from "./errors.js";
 export { type EscalationLadder, escalationLadder } from "./escalation.js";
 export {
+  DEFAULT_ESTIMATE_SHAPE,
   type EstimateInput,
+  type EstimateShape,
   embedderIdOf,
   estimateMembers,
+  estimateShape,
   type MemberEvidence,
   type MemoryBidSettings,
   OUTCOME_ENTRY_MARKER,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { StrategyEntry, StrategySearchHit } from "../../../src/memory/types.js";
 import {
+  DEFAULT_ESTIMATE_SHAPE,
   embedderIdOf,
   estimateMembers,
   MemoryEmbedderMismatchError,
@@ -12,6 +13,8 @@ const settings = { priorStrength: 2, expectedOutputTokens: 100, priors: { a: 0.5
 
 describe("estimateMembers", () => {
   it("weights called outcomes by similarity, smooths them with the prior, and ignores what is not evidence", () => {
+    // Single scale: the local neighbourhood holds every hit and the regional mean is the prior itself.
+    const single = { ...settings, priorStrength: Number.POSITIVE_INFINITY, localNeighbours: 32, localStrength: 2 };
     const hits = new Map<string, StrategySearchHit[]>([
       [
         "a",
@@ -31,7 +34,7 @@ describe("estimateMembers", () => {
       hits,
       members: [{ name: "a", price: PRICE }],
       promptTokens: 900,
-      settings,
+      settings: single,
       embedderId: EMBEDDER,
     });
     const n = 0.9 + 0.5;
@@ -41,11 +44,115 @@ describe("estimateMembers", () => {
     expect(a?.evidence).toBeCloseTo(n, 12);
     expect(a?.neighbours).toBe(3);
     expect(a?.prior).toBe(0.5);
+    expect(a?.regional).toBe(0.5);
     expect(a?.value).toBeCloseTo(value, 12);
     expect(a?.spread).toBeCloseTo(Math.sqrt((value * (1 - value)) / (n + 2)), 12);
     expect(a?.expectedCostUsd).toBeCloseTo((0.9 * 0.002 + 0.5 * 0.004 + coldCost) / (n + 1), 15);
     expect(a?.normalisedCost).toBe(1);
     expect(a?.score).toBe(a?.value);
+  });
+
+  it("two scales: the k_local most similar smoothed toward the regional mean of every hit, itself smoothed toward the prior", () => {
+    // α_r = priorStrength = 1, α_l = localStrength = 2, kernel w = s².
+    const shaped = { ...settings, priorStrength: 1, localNeighbours: 2, localStrength: 2, similarityPower: 2 };
+    // Given out of order: the estimate ranks by similarity itself.
+    const hits = new Map<string, StrategySearchHit[]>([
+      [
+        "a",
+        [
+          hit(0.4, entry("a", { id: "3", outcome: 1, cost: 0.5 })),
+          hit(0.9, entry("a", { id: "1", outcome: 1, cost: 0.002 })),
+          hit(0.2, entry("a", { id: "4", outcome: 0, cost: 0.5 })),
+          hit(0.6, entry("a", { id: "2", outcome: 0, cost: 0.004 })),
+        ],
+      ],
+    ]);
+    const [a] = estimateMembers({
+      hits,
+      members: [{ name: "a", price: PRICE }],
+      promptTokens: 900,
+      settings: shaped,
+      embedderId: EMBEDDER,
+    });
+    // Kernel w = s²: 0.81, 0.36 (local), 0.16, 0.04 (regional only).
+    const wide = 0.81 + 0.36 + 0.16 + 0.04;
+    const regional = (0.81 + 0.16 + 1 * 0.5) / (wide + 1);
+    const n = 0.81 + 0.36;
+    const value = (0.81 + 2 * regional) / (n + 2);
+    const coldCost = (900 + 100) / 1e6;
+    expect(a?.regional).toBeCloseTo(regional, 12);
+    expect(a?.evidence).toBeCloseTo(n, 12);
+    expect(a?.neighbours).toBe(2);
+    expect(a?.value).toBeCloseTo(value, 12);
+    expect(a?.spread).toBeCloseTo(Math.sqrt((value * (1 - value)) / (n + 2)), 12);
+    expect(a?.expectedCostUsd).toBeCloseTo((0.81 * 0.002 + 0.36 * 0.004 + coldCost) / (n + 1), 15);
+  });
+
+  it("the regional mean carries a member's record beyond its local neighbours", () => {
+    // Same local neighbours, different wider neighbourhoods: a member strong around this request reads higher.
+    const around = (outcome: number) =>
+      new Map<string, StrategySearchHit[]>([
+        [
+          "a",
+          [
+            hit(0.9, entry("a", { id: "1", outcome: 1 })),
+            ...Array.from({ length: 20 }, (_, position) => hit(0.5, entry("a", { id: `w${position}`, outcome }))),
+          ],
+        ],
+      ]);
+    const estimate = (hits: Map<string, StrategySearchHit[]>) =>
+      estimateMembers({
+        hits,
+        members: [{ name: "a", price: PRICE }],
+        promptTokens: 10,
+        settings: { ...settings, priorStrength: 2, localNeighbours: 1, localStrength: 2 },
+        embedderId: EMBEDDER,
+      })[0];
+    const strong = estimate(around(1));
+    const weak = estimate(around(0));
+    expect(strong?.evidence).toBeCloseTo(0.9, 12);
+    expect(weak?.evidence).toBeCloseTo(0.9, 12);
+    expect(strong?.regional).toBeCloseTo((10.9 + 2 * 0.5) / (10.9 + 2), 12);
+    expect(weak?.regional).toBeCloseTo((0.9 + 2 * 0.5) / (10.9 + 2), 12);
+    expect(strong?.value).toBeGreaterThan((weak?.value as number) + 0.3);
+  });
+
+  it("defaults to the tuned shape: the nearest 64 local, α_l = 128, plain similarity", () => {
+    expect(DEFAULT_ESTIMATE_SHAPE).toEqual({ localNeighbours: 64, localStrength: 128, similarityPower: 1 });
+    const hits = new Map<string, StrategySearchHit[]>([
+      [
+        "a",
+        Array.from({ length: 80 }, (_, position) => hit(0.5, entry("a", { id: `${position}`, outcome: position % 2 }))),
+      ],
+    ]);
+    const [a] = estimateMembers({
+      hits,
+      members: [{ name: "a", price: PRICE }],
+      promptTokens: 10,
+      settings: { priorStrength: 32, expectedOutputTokens: 100, priors: { a: 0.9 } },
+      embedderId: EMBEDDER,
+    });
+    // 80 hits of similarity 0.5, half right: regional over all 80, local over the nearest 64.
+    const regional = (20 + 32 * 0.9) / (40 + 32);
+    expect(a?.neighbours).toBe(64);
+    expect(a?.evidence).toBeCloseTo(32, 12);
+    expect(a?.regional).toBeCloseTo(regional, 12);
+    expect(a?.value).toBeCloseTo((16 + 128 * regional) / (32 + 128), 12);
+  });
+
+  it("refuses a bad estimate shape, naming the field", () => {
+    const run = (shape: Record<string, number>) => () =>
+      estimateMembers({
+        hits: new Map(),
+        members: [{ name: "a", price: PRICE }],
+        promptTokens: 1,
+        settings: { ...settings, ...shape },
+        embedderId: EMBEDDER,
+      });
+    expect(run({ localNeighbours: 0 })).toThrow(/localNeighbours/);
+    expect(run({ localStrength: -1 })).toThrow(/localStrength/);
+    expect(run({ priorStrength: -1 })).toThrow(/priorStrength/);
+    expect(run({ similarityPower: 0 })).toThrow(/similarityPower/);
   });
 
   it("gives a member without evidence its price-tier prior and its price-based cost, normalised over this request", () => {
@@ -58,7 +165,7 @@ describe("estimateMembers", () => {
         { name: "dear", price: dear },
       ],
       promptTokens: 1000,
-      settings: { priorStrength: 32, expectedOutputTokens: 256 },
+      settings: { priorStrength: 32, expectedOutputTokens: 256, localStrength: 32 },
       embedderId: EMBEDDER,
     });
     const [cheapRow, dearRow] = rows;

@@ -29,6 +29,12 @@ function trio(answers: { tiny?: string; mid?: string; grand?: string } = {}) {
 }
 
 /** A memory where tiny answered every past capital question right and the others wrong. */
+/**
+ * The confidence rule of these tests' small memories (a dozen past requests): the fitted default
+ * (`DEFAULT_CONFIDENCE_RULE`, 24 evidence) needs a memory of RouterBench's size.
+ */
+const SMALL_MEMORY_RULE = { minEvidence: 4, maxSpread: 0.1 };
+
 async function warmMemory() {
   const embeddings = hashingEmbeddings();
   const memory = newMemory(embeddings);
@@ -41,7 +47,7 @@ describe("AuctionRouter options: modes", () => {
     const { embeddings, memory } = await warmMemory();
     const { tiny, mid, grand } = trio();
     const pool = poolOf({ "tiny-x1": tiny, "mid-x2": mid, "grand-x3": grand });
-    const auto = new AuctionRouter({ pool, memory, embeddings });
+    const auto = new AuctionRouter({ pool, memory, embeddings, memoryBids: { confidence: SMALL_MEMORY_RULE } });
     const answer = await auto.invoke(REQUEST);
     expect(gavelOf(answer).auction.path).toBe("memory");
     const plans = new AuctionRouter({ pool, memory, jury: "none" });
@@ -170,6 +176,7 @@ describe("AuctionRouter, mode auto", () => {
       pool: poolOf({ "tiny-x1": tiny, "mid-x2": mid, "grand-x3": grand }),
       memory,
       embeddings,
+      memoryBids: { confidence: SMALL_MEMORY_RULE },
     });
     const { auction } = gavelOf(await router.invoke(REQUEST));
     expect(auction.path).toBe("memory");

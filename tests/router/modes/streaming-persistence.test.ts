@@ -25,6 +25,12 @@ async function streamed(router: AuctionRouter, input: string) {
   return { chunks, text, gavel, total };
 }
 
+/**
+ * The confidence rule of these tests' small memories (a dozen past requests): the fitted default
+ * (`DEFAULT_CONFIDENCE_RULE`, 24 evidence) needs a memory of RouterBench's size.
+ */
+const SMALL_MEMORY_RULE = { minEvidence: 4, maxSpread: 0.1 };
+
 describe("AuctionRouter bidding modes, streamed", () => {
   it("memory path: the winner's tokens stream, the metadata comes last", async () => {
     const embeddings = hashingEmbeddings();
@@ -32,7 +38,12 @@ describe("AuctionRouter bidding modes, streamed", () => {
     await learnPast(memory, embeddings, CAPITAL_QUESTIONS, { "tiny-x1": 1, "grand-x3": 0 });
     const tiny = member("tiny-x1", "The answer is B.");
     const grand = member("grand-x3", "C");
-    const router = new AuctionRouter({ pool: poolOf({ "tiny-x1": tiny, "grand-x3": grand }), memory, embeddings });
+    const router = new AuctionRouter({
+      pool: poolOf({ "tiny-x1": tiny, "grand-x3": grand }),
+      memory,
+      embeddings,
+      memoryBids: { confidence: SMALL_MEMORY_RULE },
+    });
     const result = await streamed(router, REQUEST);
     expect(result.text).toBe("The answer is B.");
     expect(result.gavel.auction).toMatchObject({ path: "memory", winner: "tiny-x1", calls: ["tiny-x1"] });
@@ -112,7 +123,12 @@ describe("AuctionRouter bidding modes across restarts", () => {
 
     // First process: cold, every request escalates (tiny and mid agree); the verifier says both were right.
     const first = await createVectraStrategyMemory({ folder, embeddings });
-    const learner = new AuctionRouter({ pool: pool(), memory: first, embeddings });
+    const learner = new AuctionRouter({
+      pool: pool(),
+      memory: first,
+      embeddings,
+      memoryBids: { confidence: SMALL_MEMORY_RULE },
+    });
     const paths: (string | undefined)[] = [];
     for (const question of CAPITAL_QUESTIONS.slice(0, 8)) {
       const { auction } = gavelOf(await learner.invoke(question));
@@ -127,7 +143,13 @@ describe("AuctionRouter bidding modes across restarts", () => {
     // Second process: the folder reopened; the same kind of request is answered from memory, one call.
     const reopened = await createVectraStrategyMemory({ folder, embeddings });
     const members = pool();
-    const router = new AuctionRouter({ pool: members, memory: reopened, embeddings });
+    // Members only: eight agreeing answers would let the cascade (tiny + mid → grand) outbid them.
+    const router = new AuctionRouter({
+      pool: members,
+      memory: reopened,
+      embeddings,
+      memoryBids: { confidence: SMALL_MEMORY_RULE, cascades: false },
+    });
     const { auction } = gavelOf(await router.invoke(REQUEST));
     expect(auction.path).toBe("memory");
     // The evidence the first router wrote (only the members it called were scored): grand has none.
