@@ -1,11 +1,11 @@
 /**
  * `gavel serve`: what the gateway adds over calling the provider directly (issue 12, item 6).
  *
- * Targets: ≤ 2 ms p50 added latency, ≥ 1,500 non-streaming requests/s on this machine. The issue
- * states the latency target "in memory mode" (the router's strategy memory, issue 10), which does
- * not exist yet: what is measured here is the pinned path (`model` names a member, no auction).
- * The auction path (`gavel/auto`) is not measured here; `bench/router.bench.ts` has the router's
- * own overhead.
+ * Targets: ≤ 2 ms p50 added latency in memory mode, ≥ 1,500 non-streaming requests/s on this
+ * machine. Both are measured on the pinned path (`model` names a member, no auction) and on
+ * `gavel/auto` in memory mode (`memory`: two members on the same provider, an int8 in-process
+ * memory holding MEMORY_ENTRIES outcome entries, the hashing embedder; one decision per request,
+ * no call before the winner answers). `bench/router.bench.ts` has the decision alone.
  *
  * Set-up, three processes so the gateway's process does only the gateway's work:
  * - the provider: the loopback OpenAI-compatible test server (tests/helpers/openaiServer.ts),
@@ -15,8 +15,9 @@
  *   on three ports: **full** (a config key, an in-process budget far above what the run spends — so
  *   every call is counted, reserved and settled —, Prometheus metrics, the JSON logger formatting
  *   every line into a sink that discards it, request id, body limit, rate limit), **bare** (no keys,
- *   budgets, metrics, logs or middleware) and **langchain** (full, but the member without
- *   `upstream`: every call goes through `ChatOpenAI.invoke`, the path before the fast path);
+ *   budgets, metrics, logs or middleware), **langchain** (full, but the member without
+ *   `upstream`: every call goes through `ChatOpenAI.invoke`, the path before the fast path) and
+ *   **memory** (full, requests to `gavel/auto` routed by memory bids);
  * - this process: the clients (`node:http` with keep-alive).
  *
  * Latency: one request at a time, non-streaming, alternating blocks of direct and gateway requests
@@ -43,6 +44,12 @@ const CONCURRENCY = 32;
 const KEY = "gvl-bench-key-0123456789abcdef";
 const BODY = JSON.stringify({ model: "mini", messages: [{ role: "user", content: "Say hi in five words." }] });
 const PRICE = { inputPerMillion: 0.15, outputPerMillion: 0.6 };
+const AUTO_BODY = JSON.stringify({
+  model: "gavel/auto",
+  messages: [{ role: "user", content: "Say hi in five words." }],
+});
+/** Outcome entries in the memory-mode gateway's memory (two members, one auction per request text). */
+const MEMORY_ENTRIES = 10_000;
 
 type Role = "provider" | "gateway";
 
@@ -58,35 +65,45 @@ async function serveRole(role: Role): Promise<void> {
     process.stdout.write(`READY ${JSON.stringify({ provider: provider.baseURL })}\n`);
   } else {
     const providerURL = process.env.GAVEL_BENCH_PROVIDER ?? "";
-    const [{ ChatOpenAI }, app, server, keys, budgets, metrics, logger, middleware] = await Promise.all([
-      import("@langchain/openai"),
-      import("../adapters/server/app.js"),
-      import("../adapters/server/server.js"),
-      import("../adapters/server/keys.js"),
-      import("../adapters/server/budgets.js"),
-      import("../adapters/server/metrics.js"),
-      import("../adapters/server/logger.js"),
-      import("../adapters/server/middleware.js"),
-    ]);
-    const members = (fastPath = true) => [
-      {
-        name: "mini",
-        provider: "openai",
-        price: PRICE,
-        ...(fastPath && { upstream: { baseURL: providerURL, apiKey: "bench", model: "gpt-4o-mini", maxTokens: 64 } }),
-        model: new ChatOpenAI({
-          model: "gpt-4o-mini",
-          apiKey: "bench",
-          maxTokens: 64,
-          maxRetries: 0,
-          configuration: { baseURL: providerURL },
-        }),
-      },
-    ];
-    const fullApp = (fastPath: boolean) => {
+    const [{ ChatOpenAI }, app, server, keys, budgets, metrics, logger, middleware, memoryBids, memoryModule, hashing] =
+      await Promise.all([
+        import("@langchain/openai"),
+        import("../adapters/server/app.js"),
+        import("../adapters/server/server.js"),
+        import("../adapters/server/keys.js"),
+        import("../adapters/server/budgets.js"),
+        import("../adapters/server/metrics.js"),
+        import("../adapters/server/logger.js"),
+        import("../adapters/server/middleware.js"),
+        import("../src/router/memory-bids/index.js"),
+        import("../src/memory/index.js"),
+        import("../src/eval/routing/embedding.js"),
+      ]);
+    const member = (fastPath: boolean, name: string, model: string, price: typeof PRICE) => ({
+      name,
+      provider: "openai",
+      price,
+      ...(fastPath && { upstream: { baseURL: providerURL, apiKey: "bench", model, maxTokens: 64 } }),
+      model: new ChatOpenAI({
+        model,
+        apiKey: "bench",
+        maxTokens: 64,
+        maxRetries: 0,
+        configuration: { baseURL: providerURL },
+      }),
+    });
+    const members = (fastPath = true) => [member(fastPath, "mini", "gpt-4o-mini", PRICE)];
+    const fullApp = (fastPath: boolean, router?: Record<string, unknown>) => {
       const serverMetrics = metrics.createServerMetrics();
       return app.createGavelApp({
-        members: members(fastPath),
+        members:
+          router === undefined
+            ? members(fastPath)
+            : [
+                ...members(fastPath),
+                member(fastPath, "large", "gpt-4o", { inputPerMillion: 2.5, outputPerMillion: 10 }),
+              ],
+        ...(router !== undefined && { router }),
         keys: keys.createKeyVerifier({
           keys: [{ name: "bench", keyEnv: "BENCH_KEY", budget: { maxUsd: 1_000_000 }, requestsPerMinute: 100_000_000 }],
           env: { BENCH_KEY: KEY },
@@ -102,6 +119,41 @@ async function serveRole(role: Role): Promise<void> {
     const fullServer = await server.serveGavelApp(fullApp(true), { port: 0 });
     const bareServer = await server.serveGavelApp(bare, { port: 0 });
     const langchainServer = await server.serveGavelApp(fullApp(false), { port: 0 });
+    // Memory mode: an int8 in-process memory with MEMORY_ENTRIES outcome entries of the two members.
+    const hashed = hashing.createHashingEmbeddings();
+    const embeddings = {
+      ...hashed,
+      embedQuery: async (text: string) => (await hashed.embedDocuments([text]))[0] ?? [],
+    };
+    const memory = memoryModule.createInMemoryStrategyMemory({ embeddings, precision: "int8", maxEntries: 1_000_000 });
+    const texts = Array.from(
+      { length: MEMORY_ENTRIES / 2 },
+      (_, index) => `question ${index} about topic ${index % 97} and item ${index % 31}`,
+    );
+    const vectors = await embeddings.embedDocuments(texts);
+    await memory.add(
+      texts.flatMap((text, index) =>
+        ["mini", "large"].map((member) => ({
+          ...memoryBids.outcomeEntry({
+            auctionId: `bench-${index}`,
+            member,
+            text,
+            vector: vectors[index] as number[],
+            role: "single" as const,
+            called: true,
+            costUsd: member === "mini" ? 0.00001 : 0.0001,
+            embedderId: memoryBids.embedderIdOf(embeddings),
+            kind: "",
+            createdAt: 0,
+          }),
+          outcome: (index + (member === "large" ? 1 : 0)) % 3 === 0 ? 0 : 1,
+        })),
+      ),
+    );
+    const memoryServer = await server.serveGavelApp(
+      fullApp(true, { mode: "memory", memory, embeddings, memoryBids: { cascades: false } }),
+      { port: 0 },
+    );
     // The gateway process's CPU time so far (user + system, ms), for the CPU cost per request.
     const control = createServer((_request, response) => {
       const { user, system } = process.cpuUsage();
@@ -113,10 +165,11 @@ async function serveRole(role: Role): Promise<void> {
       () => fullServer.close({ timeoutMs: 1_000 }),
       () => bareServer.close({ timeoutMs: 1_000 }),
       () => langchainServer.close({ timeoutMs: 1_000 }),
+      () => memoryServer.close({ timeoutMs: 1_000 }),
       () => new Promise<void>((resolve) => control.close(() => resolve())),
     );
     process.stdout.write(
-      `READY ${JSON.stringify({ full: fullServer.url, bare: bareServer.url, langchain: langchainServer.url, cpu })}\n`,
+      `READY ${JSON.stringify({ full: fullServer.url, bare: bareServer.url, langchain: langchainServer.url, memory: memoryServer.url, cpu })}\n`,
     );
   }
   process.stdin.resume();
@@ -160,7 +213,7 @@ function stopRole(child: ChildProcess): Promise<void> {
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
 /** POST the chat body to `url`; resolves with the status once the whole answer is read. */
-function post(url: URL, withKey: boolean): Promise<number> {
+function post(url: URL, withKey: boolean, body = BODY): Promise<number> {
   return new Promise((resolve, reject) => {
     const outgoing = request(
       url,
@@ -169,7 +222,7 @@ function post(url: URL, withKey: boolean): Promise<number> {
         agent,
         headers: {
           "content-type": "application/json",
-          "content-length": Buffer.byteLength(BODY),
+          "content-length": Buffer.byteLength(body),
           ...(withKey && { authorization: `Bearer ${KEY}` }),
         },
       },
@@ -180,16 +233,16 @@ function post(url: URL, withKey: boolean): Promise<number> {
       },
     );
     outgoing.on("error", reject);
-    outgoing.end(BODY);
+    outgoing.end(body);
   });
 }
 
 /** Latencies (ms) of `count` requests one after another. */
-async function latencies(url: URL, withKey: boolean, count: number): Promise<number[]> {
+async function latencies(url: URL, withKey: boolean, count: number, body = BODY): Promise<number[]> {
   const times: number[] = [];
   for (let index = 0; index < count; index += 1) {
     const started = performance.now();
-    const status = await post(url, withKey);
+    const status = await post(url, withKey, body);
     times.push(performance.now() - started);
     if (status !== 200) throw new Error(`bench request to ${url.href} answered ${status}`);
   }
@@ -197,14 +250,19 @@ async function latencies(url: URL, withKey: boolean, count: number): Promise<num
 }
 
 /** Requests per second answered by `url` with `CONCURRENCY` clients for `ms`, and how many were answered. */
-async function throughput(url: URL, withKey: boolean, ms: number): Promise<{ perSecond: number; count: number }> {
+async function throughput(
+  url: URL,
+  withKey: boolean,
+  ms: number,
+  body = BODY,
+): Promise<{ perSecond: number; count: number }> {
   let done = 0;
   const until = performance.now() + ms;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (performance.now() < until) {
-        const status = await post(url, withKey);
+        const status = await post(url, withKey, body);
         if (status !== 200) throw new Error(`bench request to ${url.href} answered ${status}`);
         done += 1;
       }
@@ -232,34 +290,36 @@ export async function run(): Promise<BenchResult[]> {
     const full = new URL(`${gateway.urls.full}/v1/chat/completions`);
     const bare = new URL(`${gateway.urls.bare}/v1/chat/completions`);
     const langchain = new URL(`${gateway.urls.langchain}/v1/chat/completions`);
+    const memory = new URL(`${gateway.urls.memory}/v1/chat/completions`);
     const targets = [
-      { name: "direct", url: direct, withKey: false },
-      { name: "full", url: full, withKey: true },
-      { name: "bare", url: bare, withKey: false },
-      { name: "langchain", url: langchain, withKey: true },
+      { name: "direct", url: direct, withKey: false, body: BODY },
+      { name: "full", url: full, withKey: true, body: BODY },
+      { name: "bare", url: bare, withKey: false, body: BODY },
+      { name: "langchain", url: langchain, withKey: true, body: BODY },
+      { name: "memory", url: memory, withKey: true, body: AUTO_BODY },
     ] as const;
-    for (const target of targets) await latencies(target.url, target.withKey, WARMUP_REQUESTS);
+    for (const target of targets) await latencies(target.url, target.withKey, WARMUP_REQUESTS, target.body);
     await throughput(full, true, 1_000);
 
-    const p50: Record<string, number[]> = { direct: [], full: [], bare: [], langchain: [] };
-    const p99: Record<string, number[]> = { direct: [], full: [], bare: [], langchain: [] };
-    const rps: Record<string, number[]> = { direct: [], full: [], bare: [], langchain: [] };
-    const cpuPerRequest: Record<string, number[]> = { full: [], bare: [], langchain: [] };
+    const p50: Record<string, number[]> = { direct: [], full: [], bare: [], langchain: [], memory: [] };
+    const p99: Record<string, number[]> = { direct: [], full: [], bare: [], langchain: [], memory: [] };
+    const rps: Record<string, number[]> = { direct: [], full: [], bare: [], langchain: [], memory: [] };
+    const cpuPerRequest: Record<string, number[]> = { full: [], bare: [], langchain: [], memory: [] };
     const cpuUrl = gateway.urls.cpu ?? "";
     for (let round = 0; round < ROUNDS; round += 1) {
       for (const target of targets) {
-        const times = await latencies(target.url, target.withKey, LATENCY_REQUESTS);
+        const times = await latencies(target.url, target.withKey, LATENCY_REQUESTS, target.body);
         p50[target.name]?.push(percentile(times, 0.5));
         p99[target.name]?.push(percentile(times, 0.99));
       }
       for (const target of targets) {
         const before = target.name === "direct" ? 0 : await gatewayCpuMs(cpuUrl);
-        const { perSecond, count } = await throughput(target.url, target.withKey, THROUGHPUT_MS);
+        const { perSecond, count } = await throughput(target.url, target.withKey, THROUGHPUT_MS, target.body);
         rps[target.name]?.push(perSecond);
         if (target.name !== "direct") cpuPerRequest[target.name]?.push(((await gatewayCpuMs(cpuUrl)) - before) / count);
       }
     }
-    const added = (name: "full" | "bare" | "langchain", of: Record<string, number[]>) =>
+    const added = (name: "full" | "bare" | "langchain" | "memory", of: Record<string, number[]>) =>
       median((of[name] ?? []).map((value, round) => value - (of.direct?.[round] ?? Number.NaN)));
     const details = {
       rounds: ROUNDS,
@@ -277,9 +337,17 @@ export async function run(): Promise<BenchResult[]> {
         value: added("full", p50),
         unit: "ms",
         target: { op: "<=", value: 2 },
-        details: { ...details, note: "pinned path; the router's memory mode (issue 10) does not exist yet" },
+        details: { ...details, note: "pinned path: no auction" },
       },
       { name: "server.added.pinned.p99", value: added("full", p99), unit: "ms", details },
+      {
+        name: "server.added.memory.p50",
+        value: added("memory", p50),
+        unit: "ms",
+        target: { op: "<=", value: 2 },
+        details: { ...details, memoryEntries: MEMORY_ENTRIES, note: "gavel/auto in memory mode (full configuration)" },
+      },
+      { name: "server.added.memory.p99", value: added("memory", p99), unit: "ms", details },
       { name: "server.added.pinned_bare.p50", value: added("bare", p50), unit: "ms", details },
       { name: "server.added.pinned_bare.p99", value: added("bare", p99), unit: "ms", details },
       {
@@ -303,6 +371,7 @@ export async function run(): Promise<BenchResult[]> {
         unit: "requests/s",
         details,
       },
+      { name: "server.throughput.memory", value: median(rps.memory ?? []), unit: "requests/s", details },
       { name: "server.throughput.direct", value: median(rps.direct ?? []), unit: "requests/s", details },
       {
         name: "server.gateway_cpu_per_request.pinned",
@@ -322,6 +391,7 @@ export async function run(): Promise<BenchResult[]> {
         unit: "ms",
         details,
       },
+      { name: "server.gateway_cpu_per_request.memory", value: median(cpuPerRequest.memory ?? []), unit: "ms", details },
     ];
   } finally {
     agent.destroy();
