@@ -66,15 +66,17 @@ export class RecencyOrder {
   }
 
   /**
-   * Places several auctions at once: the same order as `set` on each, in one pass over the order
-   * (O(n + m log m)) instead of one splice per moved auction. For reads that mark many auctions used.
+   * Places several auctions at once: the same order as `set` on each, in one pass over the part of
+   * the order that changes (O(m log n + the keys after the first moved or placed one)) instead of
+   * one splice per moved auction. For reads that mark many auctions used: those move to the end,
+   * where the recently used already are, so only the tail of the order is rewritten.
    */
   setMany(keys: readonly AuctionRecency[]): void {
     if (keys.length < 8) {
       for (const key of keys) this.set(key);
       return;
     }
-    const moved = new Set<AuctionRecency>();
+    const moved: AuctionRecency[] = [];
     const placed = new Map<string, AuctionRecency>();
     for (const key of keys) {
       const previous = placed.get(key.auctionId) ?? this.byAuction.get(key.auctionId);
@@ -82,25 +84,45 @@ export class RecencyOrder {
         continue;
       }
       const held = this.byAuction.get(key.auctionId);
-      if (held !== undefined && !placed.has(key.auctionId)) moved.add(held);
+      if (held !== undefined && !placed.has(key.auctionId)) moved.push(held);
       placed.set(key.auctionId, { auctionId: key.auctionId, lastUsedAt: key.lastUsedAt, createdAt: key.createdAt });
     }
     if (placed.size === 0) return;
     const incoming = [...placed.values()].sort(compareRecency);
-    const kept = moved.size === 0 ? this.sorted : this.sorted.filter((key) => !moved.has(key));
-    // Merge the kept order with the incoming keys.
-    const merged: AuctionRecency[] = [];
+    const sorted = this.sorted;
+    // Take the moved keys out: find each, then close the gaps from the first one on.
+    if (moved.length > 0) {
+      const gaps = moved.map((key) => {
+        const index = this.lowerBound(key);
+        if (sorted[index] !== key) throw new Error(`recency order out of sync at auction "${key.auctionId}"`);
+        return index;
+      });
+      gaps.sort((a, b) => a - b);
+      let write = gaps[0] as number;
+      let gap = 0;
+      for (let read = write; read < sorted.length; read += 1) {
+        if (gap < gaps.length && gaps[gap] === read) {
+          gap += 1;
+          continue;
+        }
+        sorted[write] = sorted[read] as AuctionRecency;
+        write += 1;
+      }
+      sorted.length = write;
+    }
+    // Merge the incoming keys into the order from where the first of them goes.
+    const start = this.lowerBound(incoming[0] as AuctionRecency);
+    const tail = sorted.slice(start);
+    sorted.length = start;
     let next = 0;
-    for (const key of kept) {
+    for (const key of tail) {
       while (next < incoming.length && compareRecency(incoming[next] as AuctionRecency, key) < 0) {
-        merged.push(incoming[next] as AuctionRecency);
+        sorted.push(incoming[next] as AuctionRecency);
         next += 1;
       }
-      merged.push(key);
+      sorted.push(key);
     }
-    while (next < incoming.length) merged.push(incoming[next++] as AuctionRecency);
-    this.sorted.length = 0;
-    for (const key of merged) this.sorted.push(key);
+    while (next < incoming.length) sorted.push(incoming[next++] as AuctionRecency);
     for (const key of incoming) this.byAuction.set(key.auctionId, key);
   }
 

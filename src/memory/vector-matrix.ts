@@ -423,20 +423,36 @@ export class VectorMatrix {
 /**
  * Indices of the `k` best scores, best first. `tieBreak(a, b) < 0` puts index `a` before `b`
  * when their scores are equal (it is called only then). O(n log k).
+ *
+ * `tieKey`, when given, is a cheap numeric prefix of the tie-break: `tieKey(a) < tieKey(b)` must
+ * imply `tieBreak(a, b) < 0` (equal keys say nothing). Tied scores are ordered by their keys and
+ * `tieBreak` is called only when the keys are equal too. It matters when thousands of rows tie
+ * (identical vectors): each tie then costs two numbers compared instead of an id comparison that
+ * chases a stored entry through memory (see `idPrefixKey`).
  */
 export function selectTop(
   scores: ArrayLike<number>,
   k: number,
   tieBreak: (a: number, b: number) => number,
   accept?: (index: number) => boolean,
+  tieKey?: (index: number) => number,
 ): number[] {
   const limit = Math.min(k, scores.length);
   if (limit <= 0) return [];
+  /** `a` ranks after `b` among equal scores. */
+  const tieWorse = (a: number, b: number): boolean => {
+    if (tieKey !== undefined) {
+      const keyA = tieKey(a);
+      const keyB = tieKey(b);
+      if (keyA !== keyB) return keyA > keyB;
+    }
+    return tieBreak(a, b) > 0;
+  };
   // `worse(a, b)`: a ranks after b. The heap keeps the worst kept index at its root.
   const worse = (a: number, b: number): boolean => {
     const scoreA = scores[a] ?? Number.NEGATIVE_INFINITY;
     const scoreB = scores[b] ?? Number.NEGATIVE_INFINITY;
-    return scoreA < scoreB || (scoreA === scoreB && tieBreak(a, b) > 0);
+    return scoreA < scoreB || (scoreA === scoreB && tieWorse(a, b));
   };
   const heap: number[] = [];
   const siftUp = (start: number) => {
@@ -466,23 +482,49 @@ export function selectTop(
       parent = worst;
     }
   };
-  // Once the heap is full, most scores lose to its root: compare with the root's score inline and
-  // call `tieBreak` only on an exact tie (the same test as `worse(root, index)`).
+  // Once the heap is full, most scores lose to its root: compare with the root's score (and, on
+  // an exact tie, its key) inline, and call `tieBreak` only when both are equal (the same test as
+  // `worse(root, index)`).
   let rootScore = Number.NEGATIVE_INFINITY;
+  let rootKey = 0;
+  const rootChanged = () => {
+    const root = heap[0] ?? 0;
+    rootScore = scores[root] ?? Number.NEGATIVE_INFINITY;
+    if (tieKey !== undefined) rootKey = tieKey(root);
+  };
   for (let index = 0; index < scores.length; index += 1) {
     if (accept !== undefined && !accept(index)) continue;
     if (heap.length < limit) {
       heap.push(index);
       siftUp(heap.length - 1);
-      rootScore = scores[heap[0] ?? 0] ?? Number.NEGATIVE_INFINITY;
+      rootChanged();
       continue;
     }
     const score = scores[index] ?? Number.NEGATIVE_INFINITY;
-    if (rootScore < score || (rootScore === score && tieBreak(heap[0] ?? 0, index) > 0)) {
-      heap[0] = index;
-      siftDown();
-      rootScore = scores[heap[0] ?? 0] ?? Number.NEGATIVE_INFINITY;
-    }
+    if (score < rootScore) continue;
+    if (score === rootScore) {
+      if (tieKey !== undefined) {
+        const key = tieKey(index);
+        if (key > rootKey || (key === rootKey && tieBreak(heap[0] ?? 0, index) <= 0)) continue;
+      } else if (tieBreak(heap[0] ?? 0, index) <= 0) continue;
+    } else if (!(rootScore < score)) continue; // NaN: never kept over a full heap
+    heap[0] = index;
+    siftDown();
+    rootChanged();
   }
   return heap.sort((a, b) => (worse(a, b) ? 1 : worse(b, a) ? -1 : 0));
+}
+
+/**
+ * A number that orders ids as `compareIds` does, on their first three UTF-16 code units:
+ * `idPrefixKey(a) < idPrefixKey(b)` implies `a < b`; equal keys say nothing (compare the ids).
+ * Each code unit c is the digit c + 1 in base 2^17 (an absent one is 0, so a prefix ranks before
+ * its extensions): at most 51 bits, exact in a double.
+ */
+export function idPrefixKey(id: string): number {
+  let key = 0;
+  for (let index = 0; index < 3; index += 1) {
+    key = key * 131_072 + (index < id.length ? id.charCodeAt(index) + 1 : 0);
+  }
+  return key;
 }
