@@ -41,8 +41,8 @@ const router = new AuctionRouter({
   memory: createInMemoryStrategyMemory({ embeddings }),
   embeddings, // mode "auto" is the default with a memory and embeddings
   lambda: 0.15,
-  // A small demo: trust the memory after 3 units of close evidence (the default rule is fitted on RouterBench).
-  memoryBids: { confidence: { minEvidence: 3, maxSpread: 0.1 } },
+  // A small demo: trust the memory after 3 units of close evidence, spread ≤ 0.15 (the default rule is fitted on RouterBench).
+  memoryBids: { confidence: { minEvidence: 3, maxSpread: 0.15 } },
 });
 
 const paths: Record<string, number> = {};
