@@ -1,6 +1,8 @@
 /**
- * Memory mode: each member bids what an outcome memory predicts it is worth on this request, minus
- * λ × its normalised expected cost; no model is called before the winner answers. The members are
+ * Memory mode: each member — and each agreement cascade `cascade(a + b → top)` — bids what an outcome
+ * memory predicts it is worth on this request, minus λ × its normalised expected cost; no model is
+ * called before the winner answers (a winning cascade asks its two rungs, the top one if they
+ * disagree: path "escalation"). The members are
  * RecordedChatModels (the real answers three models gave on RouterBench, shipped in
  * data/routerbench/outcomes.jsonl.gz); the memory is loaded from the recorded outcomes of every
  * OTHER prompt with `learnOutcomes`. Offline, a few seconds (the built-in hashing embedder).
