@@ -15,11 +15,13 @@
  * 0.5, seed 0), prompts every model answered, member prices fitted on the training records
  * (`fitMemberPrices`), the memory loaded by `learnOutcomes` (int8, as the eval's).
  *
- * Run: `npx tsx scripts/tune-memory-bids.ts [--embedder hashing|use-lite] [--grid coarse|fine|wide|check|k|defaults]
+ * Run: `npx tsx scripts/tune-memory-bids.ts [--embedder hashing|use-lite] [--grid coarse|fine|wide|check|k|cascades|defaults]
+ * [--cascades]
  * [--points] [--fit-confidence]`; `--fit-confidence` then refits auto's confidence rule (see the end).
  * USE-Lite vectors come from the eval's cache (.gavel-cache/embeddings).
  */
 import { HumanMessage } from "@langchain/core/messages";
+import type { OutcomeRecord } from "../src/eval/data/outcomes.js";
 import { indexOutcomes, loadRecordedOutcomes } from "../src/eval/data/outcomes.js";
 import { paretoArea, singleModelBaselines, splitPromptIds } from "../src/eval/report/metrics.js";
 import type { EmbeddingsLike } from "../src/eval/routing/embedding.js";
@@ -29,10 +31,13 @@ import { createPromptLookup } from "../src/eval/routing/recorded-model.js";
 import { completePrompts, precomputeEmbeddings } from "../src/eval/routing/runner.js";
 import { fitMemberPrices, leaveOneOutMemory, trainingMemory } from "../src/eval/routing/shipped.js";
 import type { StrategySearchHit } from "../src/memory/types.js";
+import { type CascadeEvidence, estimateCascades } from "../src/router/memory-bids/cascade.js";
 import {
+  answersMatch,
   clearMemoryBids,
   DEFAULT_ESTIMATE_SHAPE,
   estimateMembers,
+  extractAnswer,
   type MemberEvidence,
   type MemoryBidSettings,
   requestText,
@@ -108,8 +113,8 @@ interface Candidate {
  * The winner `clearMemoryBids` picks (highest s = v − λ ĉ; first price, one slot), without building the
  * auction record: exact ties, which the auctioneer breaks by its seed, go to the first member here.
  */
-function bestScore(evidence: readonly MemberEvidence[], lambda: number): string {
-  let best = evidence[0] as MemberEvidence;
+function bestScore<Bidder extends MemberEvidence>(evidence: readonly Bidder[], lambda: number): Bidder {
+  let best = evidence[0] as Bidder;
   let bestScoreSoFar = Number.NEGATIVE_INFINITY;
   for (const member of evidence) {
     const score = member.value - lambda * member.normalisedCost;
@@ -118,7 +123,31 @@ function bestScore(evidence: readonly MemberEvidence[], lambda: number): string 
       bestScoreSoFar = score;
     }
   }
-  return best.member;
+  return best;
+}
+
+/**
+ * `--cascades`: agreement cascades bid beside the members (`estimateCascades` on the same hits, as
+ * the router's memory stage does with `memoryBids.cascades`, default on), and a winning cascade is
+ * replayed as the router climbs: a and b are bought; when `extractAnswer` reads the same answer in
+ * their recorded responses b's grade stands, else the top is bought and its grade stands.
+ */
+const withCascades = process.argv.includes("--cascades");
+
+function outcomeOf(
+  winner: MemberEvidence | CascadeEvidence,
+  outcomes: ReadonlyMap<string, OutcomeRecord>,
+): { correct: number; usd: number } {
+  const of = (member: string) => outcomes.get(member);
+  if (!("first" in winner)) return { correct: of(winner.member)?.correct ?? 0, usd: of(winner.member)?.cost_usd ?? 0 };
+  const a = of(winner.first);
+  const b = of(winner.second);
+  const usd = (a?.cost_usd ?? 0) + (b?.cost_usd ?? 0);
+  if (answersMatch(extractAnswer(a?.response ?? ""), extractAnswer(b?.response ?? ""))) {
+    return { correct: b?.correct ?? 0, usd };
+  }
+  const top = of(winner.top);
+  return { correct: top?.correct ?? 0, usd: usd + (top?.cost_usd ?? 0) };
 }
 
 /** Decisions checked against `clearMemoryBids` (the first candidate's), and how many differed. */
@@ -145,16 +174,19 @@ function evaluate(candidate: Candidate) {
       embedderId: embeddings.id,
     });
     const outcomes = index.outcomesOf(replay.promptId);
+    const bidders: (MemberEvidence | CascadeEvidence)[] = withCascades
+      ? [...evidence, ...estimateCascades({ hits, evidence, priorStrength: settings.priorStrength })]
+      : evidence;
     for (const lambda of lambdas) {
-      const winner = bestScore(evidence, lambda);
+      const winner = bestScore(bidders, lambda);
       if (checks > 0) {
         checks--;
-        if (clearMemoryBids(evidence, { lambda, seed: 0 }).winner !== winner) mismatches++;
+        if (clearMemoryBids(bidders, { lambda, seed: 0 }).winner !== winner.member) mismatches++;
       }
-      const record = outcomes.get(winner);
+      const { correct, usd } = outcomeOf(winner, outcomes);
       const sums = tally.get(lambda) as { correct: number; usd: number };
-      sums.correct += record?.correct ?? 0;
-      sums.usd += record?.cost_usd ?? 0;
+      sums.correct += correct;
+      sums.usd += usd;
     }
   }
   const points = lambdas.map((lambda) => {
@@ -211,6 +243,8 @@ if (gridKind !== "defaults") {
     wide: { k: [128, 192, 256], local: [32, 64], alpha: [64, 128, 256, 512], regional: [1, 4], power: [1] },
     check: { k: [128], local: [32, 64], alpha: [128, 256], regional: [1, 4, 32], power: [1] },
     k: { k: [32, 48, 64, 96, 128], local: [16, 32, 64], alpha: [32, 64, 128], regional: [32], power: [1] },
+    cascades: { k: [32, 64, 96], local: [32, 64], alpha: [32, 128], regional: [32], power: [1] },
+    cascades2: { k: [96, 128], local: [64, 96], alpha: [8, 16, 32, 64], regional: [8, 32], power: [1] },
   } as const;
   const grid = grids[gridKind as keyof typeof grids];
   if (grid === undefined) throw new Error(`--grid ${gridKind}: give coarse, fine, wide or defaults`);

@@ -223,6 +223,12 @@ const memoryBidsSchema = z
     stopAt: unitInterval.optional(),
     /** Agreement cascades bid beside the members (`cascade(a + b → top)`). Default: true when the pool has ≥ 3 members. */
     cascades: z.boolean().optional(),
+    /** The estimate's local scale: the nearest k_local of the neighbours. Default `DEFAULT_ESTIMATE_SHAPE` (96). */
+    localNeighbours: z.number().int().min(1).optional(),
+    /** α_l: pseudo-observations of the regional mean in the local value. Default `DEFAULT_ESTIMATE_SHAPE` (8). */
+    localStrength: z.number().nonnegative().finite().optional(),
+    /** p of the similarity kernel max(0, similarity)^p. Default `DEFAULT_ESTIMATE_SHAPE` (1). */
+    similarityPower: z.number().positive().finite().optional(),
   })
   .strict();
 
@@ -419,8 +425,8 @@ export const DEFAULT_MEMORY_BIDS = Object.freeze({
   /**
    * Neighbours read per member and request: the estimate's regional scale (its local scale is the
    * nearest `DEFAULT_ESTIMATE_SHAPE.localNeighbours` of them). 96: tuned with the estimate's shape by
-   * scripts/tune-memory-bids.ts (leave-one-out on the RouterBench training half, USE-Lite: Pareto
-   * area of the λ sweep 0.765 at 32, 0.787 at 64, 0.793 at 96 and at 128).
+   * scripts/tune-memory-bids.ts (leave-one-out on the RouterBench training half, USE-Lite, members
+   * only: Pareto area of the λ sweep 0.765 at 32, 0.787 at 64, 0.793 at 96 and at 128).
    */
   neighbours: 96,
   /** α: the prior weighs as much as 32 fully similar past outcomes (in the estimate's regional mean). */
@@ -549,6 +555,10 @@ export function resolveSettings(
       unsure: memoryBids.unsure ?? DEFAULT_MEMORY_BIDS.unsure,
       stopAt: memoryBids.stopAt ?? DEFAULT_MEMORY_BIDS.stopAt,
       cascades: memoryBids.cascades ?? pool.length >= 3,
+      // The estimate's shape (defaults in estimateShape: DEFAULT_ESTIMATE_SHAPE).
+      ...(memoryBids.localNeighbours === undefined ? {} : { localNeighbours: memoryBids.localNeighbours }),
+      ...(memoryBids.localStrength === undefined ? {} : { localStrength: memoryBids.localStrength }),
+      ...(memoryBids.similarityPower === undefined ? {} : { similarityPower: memoryBids.similarityPower }),
     },
     pool,
     weights: { cost: weights.cost, entropy: weights.entropy, jury: { ...weights.jury } },

@@ -18,17 +18,17 @@ export interface ConfidenceRule {
 }
 
 /**
- * The default confidence rule: confident when the winner's local evidence is ≥ 24 and its spread ≤ 0.04.
+ * The default confidence rule: confident when the winner's evidence is ≥ 32 and its spread ≤ 0.07.
  *
  * FITTED by {@link fitConfidenceRule} with the eval's own fit (`gavel eval`'s confidence fit, run by
  * `npx tsx scripts/tune-memory-bids.ts --embedder use-lite --grid defaults --fit-confidence`): the
  * shipped RouterBench outcomes, training half of the eval's split (splitPromptIds, trainFraction 0.5,
- * seed 0; 1,105 prompts), each replayed leave-one-out through `AuctionRouter` on the memory path and on
- * the escalation path, USE-Lite vectors, λ 0.15, the default grid, with the estimate's tuned shape
- * (96 neighbours, the nearest 64 local, α_l 128, α_r 32). Refit whenever the estimate's scale changes
- * (the single-scale estimate with 32 neighbours fitted minEvidence 12, maxSpread 0.07).
+ * seed 0; 1,105 prompts), each replayed leave-one-out through `AuctionRouter` (cascades bidding) on the
+ * memory path and on the escalation path, USE-Lite vectors, λ 0.15, the default grid, with the
+ * estimate's tuned shape (96 neighbours, all local, α_l 8, α_r 32). Refit whenever the estimate's
+ * scale changes (the single-scale estimate with 32 neighbours fitted minEvidence 12, maxSpread 0.07).
  */
-export const DEFAULT_CONFIDENCE_RULE: Readonly<ConfidenceRule> = { minEvidence: 24, maxSpread: 0.04 };
+export const DEFAULT_CONFIDENCE_RULE: Readonly<ConfidenceRule> = { minEvidence: 32, maxSpread: 0.07 };
 
 /**
  * Whether the memory is confident in its winner, with a sentence saying why.
@@ -82,8 +82,8 @@ export interface ConfidenceGrid {
 
 /**
  * The default grid: minEvidence ∈ {0, 0.5, 1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64},
- * maxSpread ∈ {0.010, 0.015, …, 0.150} ∪ {0.5}. With the default α_l = 128 a spread never exceeds
- * 0.5/√128 ≈ 0.044, hence the fine steps; 0.5 means "any spread" (σ of a value in [0, 1] is at most 0.5).
+ * maxSpread ∈ {0.010, 0.015, …, 0.150} ∪ {0.5}. With the default α_l = 8 and 24 evidence a spread is at
+ * most 0.5/√32 ≈ 0.088, hence the fine steps; 0.5 means "any spread" (σ of a value in [0, 1] is at most 0.5).
  */
 export const DEFAULT_CONFIDENCE_GRID: ConfidenceGrid = {
   minEvidence: [0, 0.5, 1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64],

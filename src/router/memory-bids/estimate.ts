@@ -5,11 +5,11 @@
  *
  * Two scales, both task-free. Per member m, over its hits j that are evidence (`metadata.called ===
  * true` and a numeric `outcome`), most similar first: the WIDE set W is all of them (the search's k,
- * `neighbours`, 96 by default), the LOCAL set L the nearest k_local of them (`localNeighbours`, 64):
+ * `neighbours`, 96 by default), the LOCAL set L the nearest k_local of them (`localNeighbours`, 96):
  *   w_j = max(0, similarity_j)^p                                             (kernel; p = similarityPower, 1)
  *   r_m = (Σ_W w_j y_j + α_r · prior_m) / (Σ_W w_j + α_r)                    (regional mean; α_r = priorStrength, 32)
  *   n_m = Σ_L w_j                                                            (evidence)
- *   v_m = (Σ_L w_j y_j + α_l · r_m) / (n_m + α_l)                            (value; α_l = localStrength, 128)
+ *   v_m = (Σ_L w_j y_j + α_l · r_m) / (n_m + α_l)                            (value; α_l = localStrength, 8)
  *   c_m = (Σ_L w_j cost_j + β · c0_m) / (n_m + β)      β = 1                 (expected USD)
  *   c0_m = promptTokens × inputPerMillion / 1e6 + expectedOutputTokens × outputPerMillion / 1e6
  *   ĉ_m = c_m / max over this request's members of c_m'                     (normalised cost)
@@ -18,20 +18,26 @@
  * The regional mean replaces a per-task prior without a task label: a wide neighbourhood of a request
  * is mostly requests of its kind, so r_m is what the member scored on such requests; the price-tier
  * prior (R² 0.19 over RouterBench's models) only fills in where the memory is thin. With α_r = ∞ and
- * k_local ≥ k it is the single-scale estimate it replaces (v = (Σ w y + α prior) / (n + α)).
+ * k_local ≥ k it is the single-scale estimate it replaces (v = (Σ w y + α prior) / (n + α)). With the
+ * defaults (k_local = k) the two sets coincide: the value is the wide neighbourhood's mean, smoothed
+ * toward itself-toward-the-prior — the tuning found the width, not a separate local scale, to matter.
  *
  * TUNED (scripts/tune-memory-bids.ts): the shipped RouterBench outcomes, training half of the eval's
  * split (splitPromptIds, trainFraction 0.5, seed 0; 1,105 prompts every model answered), each prompt
  * replayed leave-one-out against the training memory (the eval's `leaveOneOutMemory`) with USE-Lite
  * vectors, every shape scored by the Pareto area of mode "memory"'s λ sweep (the eval's λ grid, from
- * the cheapest model's mean cost to GPT-4's). Grids: k ∈ {32…256}, k_local ∈ {16…64}, α_l ∈ {2…512},
- * α_r ∈ {0.5…∞}, p ∈ {1, 2, 4}. Single scale, k = 32, α = 32 toward the price tier: area 0.765,
- * best accuracy 0.787 at ≤ 15% and 0.807 at ≤ 50% of GPT-4's cost (GPT-4: 0.874). Chosen (k 96,
- * k_local 64, α_l 128, α_r 32, p 1): area 0.793, 0.808 at ≤ 15%, 0.852 at ≤ 50%. The width carries
- * the gain (area 0.765 / 0.787 / 0.793 / 0.793 at k 32 / 64 / 96 / 128); a sharper kernel (p 2–4)
- * never helped, α_r anywhere in 0.5–32 changed the area by ≤ 0.003, k 192–256 added ≤ 0.001. The
- * hashing embedder agreed (area 0.763 → 0.780; 0.770 → 0.796 at ≤ 15%, 0.809 → 0.820 at ≤ 50%).
- * Never tuned on the held-out half.
+ * the cheapest model's mean cost to GPT-4's), with and without agreement cascades bidding (`--cascades`:
+ * the router's default with ≥ 3 members; a winning cascade replayed on the recorded answers). Grids:
+ * k ∈ {32…256}, k_local ∈ {16…96}, α_l ∈ {2…512}, α_r ∈ {0.5…∞}, p ∈ {1, 2, 4}.
+ * - Members only: single scale (k 32, α 32 toward the price tier) area 0.765, best accuracy 0.787 at
+ *   ≤ 15% and 0.807 at ≤ 50% of GPT-4's cost (GPT-4: 0.874); chosen (k 96, k_local 96, α_l 8, α_r 32,
+ *   p 1) 0.794, 0.804, 0.851. The width carries the gain (0.765 / 0.787 / 0.793 / 0.793 at k 32 / 64 /
+ *   96 / 128); a sharper kernel (p 2–4) never helped; k 192–256 added ≤ 0.001.
+ * - With cascades (what the router runs): α_l decides whether the λ sweep reaches the cheap end — a
+ *   large α_l (128, best members-only by 0.001) left no point below 25% of GPT-4's cost (area 0.654);
+ *   α_l 8: area 0.712 (0.722 at k 128), dense λ grid 0.796, 0.799 at ≤ 15%, 0.852 at ≤ 50%.
+ * The hashing embedder agreed members-only (k 96, k_local 64, α_l 128: 0.763 → 0.780). Never tuned
+ * on the held-out half.
  *
  * It reads `entry.agent`, `entry.outcome`, `entry.cost`, `entry.metadata` and `hit.score` only —
  * never `entry.kind` nor any dataset name: the router is task-free.
@@ -64,20 +70,20 @@ export interface MemoryBidSettings {
 export type EstimateShape = Pick<MemoryBidSettings, "localNeighbours" | "localStrength" | "similarityPower">;
 
 /**
- * Defaults of the estimate's shape: the nearest 64 of the searched neighbours are local, the local
- * value weighs the regional mean as 128 observations, the kernel is the plain similarity. TUNED by
- * scripts/tune-memory-bids.ts with `DEFAULT_MEMORY_BIDS.neighbours` (96) on the RouterBench training
- * half, leave-one-out (see the file header for the procedure and the figures).
+ * Defaults of the estimate's shape: all the searched neighbours are local (k_local 96 = the default
+ * `neighbours`), the local value weighs the regional mean as 8 observations, the kernel is the plain
+ * similarity. TUNED by scripts/tune-memory-bids.ts with `DEFAULT_MEMORY_BIDS.neighbours` (96) on the
+ * RouterBench training half, leave-one-out, cascades bidding (see the file header for the figures).
  *
  * @example
  * ```ts
- * DEFAULT_ESTIMATE_SHAPE.localNeighbours; // 64
- * estimateMembers({ ...input, settings: { ...settings, localNeighbours: 16, similarityPower: 2 } });
+ * DEFAULT_ESTIMATE_SHAPE.localStrength; // 8
+ * estimateMembers({ ...input, settings: { ...settings, localNeighbours: 16, localStrength: 32 } });
  * ```
  */
 export const DEFAULT_ESTIMATE_SHAPE: Readonly<Required<EstimateShape>> = Object.freeze({
-  localNeighbours: 64,
-  localStrength: 128,
+  localNeighbours: 96,
+  localStrength: 8,
   similarityPower: 1,
 });
 

@@ -13,11 +13,11 @@
  *    clip(a + b · log10(outputPerMillion), 0.05, 0.95), a and b fitted on RouterBench (`PRICE_TIER_PRIOR`).
  * 3. `estimate.ts` — `estimateMembers(...)`: per member m over its neighbours j that are evidence
  *    (`metadata.called === true` and a numeric `outcome`; never `entry.kind`), two scales: W = all
- *    the searched hits (`neighbours`, 96), L = the nearest `localNeighbours` (64) of them:
+ *    the searched hits (`neighbours`, 96), L = the nearest `localNeighbours` (96) of them:
  *      w_j = max(0, similarity_j)^p                                    kernel (p = similarityPower, 1)
  *      r_m = (Σ_W w_j y_j + α_r prior_m) / (Σ_W w_j + α_r)             regional mean (α_r = priorStrength, 32)
  *      n_m = Σ_L w_j                                                   evidence
- *      v_m = (Σ_L w_j y_j + α_l r_m) / (n_m + α_l)                     value (α_l = localStrength, 128)
+ *      v_m = (Σ_L w_j y_j + α_l r_m) / (n_m + α_l)                     value (α_l = localStrength, 8)
  *      c_m = (Σ_L w_j cost_j + c0_m) / (n_m + 1)                       expected USD (c0_m from the price)
  *      ĉ_m = c_m / max over this request's members c_m'                normalised cost
  *      σ_m = sqrt(v_m (1 − v_m) / (n_m + α_l))                         spread

@@ -29,14 +29,14 @@ describe("isConfident", () => {
     expect(isConfident({ evidence: 4, spread: 0.08 }, rule).confident).toBe(true);
   });
 
-  it("has the fitted default rule: 24 local evidence and a spread ≤ 0.04 (the default α_l = 128 keeps σ ≤ 0.044)", () => {
-    expect(DEFAULT_CONFIDENCE_RULE).toEqual({ minEvidence: 24, maxSpread: 0.04 });
-    // A clear winner (v 0.9) with 30 local evidence is trusted; a coin flip (v 0.5) with 24 is not (σ 0.041).
-    const spreadOf = (value: number, evidence: number) => Math.sqrt((value * (1 - value)) / (evidence + 128));
-    expect(isConfident({ evidence: 30, spread: spreadOf(0.9, 30) }, DEFAULT_CONFIDENCE_RULE).confident).toBe(true);
-    expect(isConfident({ evidence: 24, spread: spreadOf(0.5, 24) }, DEFAULT_CONFIDENCE_RULE).confident).toBe(false);
+  it("has the fitted default rule: 32 evidence and a spread ≤ 0.07 (σ = sqrt(v (1 − v) / (n + α_l)), α_l = 8)", () => {
+    expect(DEFAULT_CONFIDENCE_RULE).toEqual({ minEvidence: 32, maxSpread: 0.07 });
+    const spreadOf = (value: number, evidence: number) => Math.sqrt((value * (1 - value)) / (evidence + 8));
+    // A clear winner (v 0.9, σ 0.047) with 32 evidence is trusted; a coin flip (v 0.5, σ 0.079) is not.
+    expect(isConfident({ evidence: 32, spread: spreadOf(0.9, 32) }, DEFAULT_CONFIDENCE_RULE).confident).toBe(true);
+    expect(isConfident({ evidence: 32, spread: spreadOf(0.5, 32) }, DEFAULT_CONFIDENCE_RULE).confident).toBe(false);
     expect(isConfident({ evidence: 20, spread: spreadOf(0.9, 20) }, DEFAULT_CONFIDENCE_RULE).reason).toBe(
-      "evidence 20.0 < 24",
+      "evidence 20.0 < 32",
     );
   });
 });

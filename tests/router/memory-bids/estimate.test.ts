@@ -117,12 +117,14 @@ describe("estimateMembers", () => {
     expect(strong?.value).toBeGreaterThan((weak?.value as number) + 0.3);
   });
 
-  it("defaults to the tuned shape: the nearest 64 local, α_l = 128, plain similarity", () => {
-    expect(DEFAULT_ESTIMATE_SHAPE).toEqual({ localNeighbours: 64, localStrength: 128, similarityPower: 1 });
+  it("defaults to the tuned shape: the nearest 96 local, α_l = 8, plain similarity", () => {
+    expect(DEFAULT_ESTIMATE_SHAPE).toEqual({ localNeighbours: 96, localStrength: 8, similarityPower: 1 });
     const hits = new Map<string, StrategySearchHit[]>([
       [
         "a",
-        Array.from({ length: 80 }, (_, position) => hit(0.5, entry("a", { id: `${position}`, outcome: position % 2 }))),
+        Array.from({ length: 120 }, (_, position) =>
+          hit(0.5, entry("a", { id: `${position}`, outcome: position % 2 })),
+        ),
       ],
     ]);
     const [a] = estimateMembers({
@@ -132,12 +134,12 @@ describe("estimateMembers", () => {
       settings: { priorStrength: 32, expectedOutputTokens: 100, priors: { a: 0.9 } },
       embedderId: EMBEDDER,
     });
-    // 80 hits of similarity 0.5, half right: regional over all 80, local over the nearest 64.
-    const regional = (20 + 32 * 0.9) / (40 + 32);
-    expect(a?.neighbours).toBe(64);
-    expect(a?.evidence).toBeCloseTo(32, 12);
+    // 120 hits of similarity 0.5, half right: regional over all 120, local over the nearest 96.
+    const regional = (30 + 32 * 0.9) / (60 + 32);
+    expect(a?.neighbours).toBe(96);
+    expect(a?.evidence).toBeCloseTo(48, 12);
     expect(a?.regional).toBeCloseTo(regional, 12);
-    expect(a?.value).toBeCloseTo((16 + 128 * regional) / (32 + 128), 12);
+    expect(a?.value).toBeCloseTo((24 + 8 * regional) / (48 + 8), 12);
   });
 
   it("refuses a bad estimate shape, naming the field", () => {
