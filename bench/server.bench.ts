@@ -120,11 +120,7 @@ async function serveRole(role: Role): Promise<void> {
     const bareServer = await server.serveGavelApp(bare, { port: 0 });
     const langchainServer = await server.serveGavelApp(fullApp(false), { port: 0 });
     // Memory mode: an int8 in-process memory with MEMORY_ENTRIES outcome entries of the two members.
-    const hashed = hashing.createHashingEmbeddings();
-    const embeddings = {
-      ...hashed,
-      embedQuery: async (text: string) => (await hashed.embedDocuments([text]))[0] ?? [],
-    };
+    const embeddings = hashing.createHashingEmbeddings();
     const memory = memoryModule.createInMemoryStrategyMemory({ embeddings, precision: "int8", maxEntries: 1_000_000 });
     const texts = Array.from(
       { length: MEMORY_ENTRIES / 2 },

@@ -11,12 +11,7 @@ import { AuctionRouter, createInMemoryStrategyMemory, type RouterMetadata } from
 import { createHashingEmbeddings } from "langchain-gavel/eval";
 import { ScriptedChatModel } from "langchain-gavel/testing";
 
-const hashing = createHashingEmbeddings();
-const embeddings = {
-  id: hashing.id,
-  embedDocuments: hashing.embedDocuments,
-  embedQuery: async (text: string) => (await hashing.embedDocuments([text]))[0] ?? [],
-};
+const embeddings = createHashingEmbeddings();
 
 /** Each stand-in multiplies right up to its limit and is off by one above it. */
 const LIMITS: Record<string, number> = { "acme-nano": 24, "acme-mid": 50, "acme-max": Number.POSITIVE_INFINITY };

@@ -10,12 +10,7 @@ import { AuctionRouter, createInMemoryStrategyMemory, type RouterMetadata, Route
 import { createHashingEmbeddings } from "langchain-gavel/eval";
 import { ScriptedChatModel } from "langchain-gavel/testing";
 
-const hashing = createHashingEmbeddings();
-const embeddings = {
-  id: hashing.id,
-  embedDocuments: hashing.embedDocuments,
-  embedQuery: async (text: string) => (await hashing.embedDocuments([text]))[0] ?? [],
-};
+const embeddings = createHashingEmbeddings();
 const memory = createInMemoryStrategyMemory({ embeddings });
 const scripted = (name: string, reply: string) => new ScriptedChatModel({ model: name, replies: () => reply });
 const router = new AuctionRouter({

@@ -24,12 +24,7 @@ const models = {
 };
 
 // The built-in hashing embedder as a LangChain Embeddings (use USE-Lite or your provider's for real).
-const hashing = createHashingEmbeddings();
-const embeddings = {
-  id: hashing.id,
-  embedDocuments: hashing.embedDocuments,
-  embedQuery: async (text: string) => (await hashing.embedDocuments([text]))[0] ?? [],
-};
+const embeddings = createHashingEmbeddings();
 
 // Four prompts to route (one per line of the table below); the memory learns from all the others.
 const index = await loadOutcomeIndex();

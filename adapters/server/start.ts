@@ -592,12 +592,7 @@ async function routerEmbeddings(kind: "hashing" | "use-lite"): Promise<Embedding
     return new UniversalSentenceEncoderEmbeddings();
   }
   const { createHashingEmbeddings } = await import("../../src/eval/routing/embedding.js");
-  const hashing = createHashingEmbeddings();
-  return {
-    id: hashing.id,
-    embedDocuments: (texts: string[]) => hashing.embedDocuments(texts),
-    embedQuery: async (text: string) => (await hashing.embedDocuments([text]))[0] as number[],
-  } as EmbeddingsInterface;
+  return createHashingEmbeddings();
 }
 
 /**

@@ -44,12 +44,7 @@ export type MemoryEmbedderKind = (typeof MEMORY_EMBEDDERS)[number];
  * ```
  */
 export function hashingMemoryEmbeddings(): EmbeddingsInterface & { id: string } {
-  const hashing = createHashingEmbeddings({ dimensions: DEFAULT_HASHING_DIMENSIONS });
-  return {
-    id: hashing.id,
-    embedDocuments: (texts: string[]) => hashing.embedDocuments(texts),
-    embedQuery: async (text: string) => (await hashing.embedDocuments([text]))[0] as number[],
-  };
+  return createHashingEmbeddings({ dimensions: DEFAULT_HASHING_DIMENSIONS });
 }
 
 /** The embedder `--embedder` names (USE-Lite's packages load on its first embedding). */

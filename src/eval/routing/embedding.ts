@@ -49,6 +49,8 @@ export function createHashingEmbeddings({ dimensions = DEFAULT_HASHING_DIMENSION
     /** Cache namespace of this embedder. */
     id: `hashing-${dimensions}`,
     embedDocuments: async (texts: string[]): Promise<number[][]> => texts.map(embedOne),
+    /** One text (LangChain's `Embeddings.embedQuery`): the same vector `embedDocuments` gives it. */
+    embedQuery: async (text: string): Promise<number[]> => embedOne(text),
   };
 }
 

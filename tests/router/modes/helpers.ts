@@ -18,13 +18,9 @@ export const PRICES = {
 
 export type MemberName = keyof typeof PRICES;
 
-/** The hashing embedder (256 dimensions) with `embedQuery`, as the memory's options want. */
+/** The hashing embedder (256 dimensions). */
 export function hashingEmbeddings() {
-  const base = createHashingEmbeddings({ dimensions: 256 });
-  return {
-    ...base,
-    embedQuery: async (text: string): Promise<number[]> => (await base.embedDocuments([text]))[0] as number[],
-  };
+  return createHashingEmbeddings({ dimensions: 256 });
 }
 
 export type Embedder = ReturnType<typeof hashingEmbeddings>;
