@@ -4,9 +4,12 @@ import {
   DEFAULT_ESTIMATE_SHAPE,
   embedderIdOf,
   estimateMembers,
+  estimateShape,
   MemoryEmbedderMismatchError,
   priceTierPrior,
 } from "../../../src/router/memory-bids/index.js";
+import { auctionRouterOptionsSchema, resolveSettings } from "../../../src/router/options.js";
+import { ScriptedChatModel } from "../../../src/testing/scripted-chat-model.js";
 import { EMBEDDER, entry, hit, PRICE } from "./helpers.js";
 
 const settings = { priorStrength: 2, expectedOutputTokens: 100, priors: { a: 0.5 } };
@@ -287,5 +290,36 @@ describe("embedderIdOf", () => {
     expect(embedderIdOf({ id: "hashing-64" })).toBe("hashing-64");
     expect(embedderIdOf(new OpenAIEmbeddings())).toBe("OpenAIEmbeddings");
     expect(embedderIdOf(Object.assign(new OpenAIEmbeddings(), { id: 7 }))).toBe("OpenAIEmbeddings");
+  });
+});
+
+describe("AuctionRouter memoryBids: the estimate's shape", () => {
+  const pool = [
+    {
+      name: "a",
+      model: new ScriptedChatModel({ replies: ["A"] }),
+      price: { inputPerMillion: 1, outputPerMillion: 1 },
+    },
+  ];
+
+  it("passes localNeighbours, localStrength and similarityPower to the estimate, defaults left to it", () => {
+    const shaped = resolveSettings(
+      auctionRouterOptionsSchema.parse({
+        pool,
+        memoryBids: { localNeighbours: 16, localStrength: 4, similarityPower: 2 },
+      }),
+    );
+    expect(estimateShape(shaped.memoryBids)).toEqual({ localNeighbours: 16, localStrength: 4, similarityPower: 2 });
+    const plain = resolveSettings(auctionRouterOptionsSchema.parse({ pool }));
+    expect(plain.memoryBids.neighbours).toBe(96);
+    expect(estimateShape(plain.memoryBids)).toEqual(DEFAULT_ESTIMATE_SHAPE);
+  });
+
+  it("refuses a bad shape naming the memoryBids field", () => {
+    const issues = (memoryBids: Record<string, number>) =>
+      auctionRouterOptionsSchema.safeParse({ pool, memoryBids }).error?.issues.map((issue) => issue.path.join("."));
+    expect(issues({ localNeighbours: 0 })).toContain("memoryBids.localNeighbours");
+    expect(issues({ localStrength: -1 })).toContain("memoryBids.localStrength");
+    expect(issues({ similarityPower: 0 })).toContain("memoryBids.similarityPower");
   });
 });
