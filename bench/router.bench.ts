@@ -38,7 +38,9 @@ import {
   REFINEMENT_PROMPT,
   type RouterMetadata,
 } from "../src/router/index.js";
+import { estimateCascades } from "../src/router/memory-bids/cascade.js";
 import { clearMemoryBids, estimateMembers, outcomeEntry } from "../src/router/memory-bids/index.js";
+import { DEFAULT_LAMBDA, DEFAULT_MEMORY_BIDS } from "../src/router/options.js";
 import { type ScriptedCall, ScriptedChatModel, type ScriptedReply } from "../src/testing/scripted-chat-model.js";
 import { type BenchResult, median, medianMicros } from "./harness.js";
 
@@ -390,12 +392,13 @@ async function tokenShare(): Promise<BenchResult> {
 
 // ---------------------------------------------------------------------------------------------
 // Memory-bid decision (issue 10): the median time of one memory-mode decision given the request's
-// vector — one agent-filtered search per member on an int8 in-memory memory of outcome entries,
-// then estimateMembers + clearMemoryBids. Targets: ≤ 1 ms at 10,000 entries, ≤ 10 ms at 100,000.
+// vector — one agent-filtered search per member on an int8 in-memory memory of outcome entries (k:
+// the router's default), then estimateMembers, estimateCascades and clearMemoryBids with the
+// router's defaults. Targets: ≤ 1 ms at 10,000 entries, ≤ 10 ms at 100,000.
 // ---------------------------------------------------------------------------------------------
 
 const DECISION_MEMBERS = 11;
-const DECISION_NEIGHBOURS = 32;
+const DECISION_NEIGHBOURS = DEFAULT_MEMORY_BIDS.neighbours;
 
 /** A seeded 512-d unit vector. */
 function seededUnitVector(random: () => number): Float32Array {
@@ -473,10 +476,11 @@ async function memoryDecisionFigures(size: number, target: number): Promise<Benc
       hits,
       members,
       promptTokens: 200,
-      settings: { priorStrength: 32, expectedOutputTokens: 256 },
+      settings: DEFAULT_MEMORY_BIDS,
       embedderId,
     });
-    if (clearMemoryBids(evidence, { lambda: 0.15, seed: next }).winner !== "") winners += 1;
+    const cascades = estimateCascades({ hits, evidence, priorStrength: DEFAULT_MEMORY_BIDS.priorStrength });
+    if (clearMemoryBids([...evidence, ...cascades], { lambda: DEFAULT_LAMBDA, seed: next }).winner !== "") winners += 1;
   };
   const timing = await medianMicros(`router.memory-decision.${size}`, decide, { time: 2_000 });
   await memory.close();
@@ -492,7 +496,7 @@ async function memoryDecisionFigures(size: number, target: number): Promise<Benc
       precision: "int8",
       samples: timing.samples,
       decisions: winners,
-      note: "given the request vector: 11 agent-filtered searches (k 32), estimateMembers, clearMemoryBids",
+      note: `given the request vector: 11 agent-filtered searches (k ${DECISION_NEIGHBOURS}), estimateMembers, estimateCascades, clearMemoryBids`,
     },
   };
 }

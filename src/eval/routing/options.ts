@@ -18,7 +18,7 @@ import type { EmbeddingsLike } from "./embedding.js";
  * points move between λ = 0 (GPT-4 nearly everywhere) and λ ≈ 0.15 (cheap models nearly everywhere)
  * (docs/routing-on-recorded-data.md).
  */
-export const DEFAULT_LAMBDAS: readonly number[] = Object.freeze([0, 0.05, 0.075, 0.1, 0.2]);
+export const DEFAULT_LAMBDAS: readonly number[] = Object.freeze([0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5]);
 /** Default λ grid of the per-task static choice, in accuracy per USD per prompt (see `staticPerTaskChoice`). */
 export const DEFAULT_STATIC_LAMBDAS: readonly number[] = Object.freeze([0, 5, 10, 20, 50, 100, 200, 500, 1000, 5000]);
 /** Default number of neighbours read from memory per member and prompt (the router's default, `DEFAULT_MEMORY_BIDS.neighbours`). */
