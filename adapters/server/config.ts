@@ -21,6 +21,7 @@ import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "y
 import { type ZodError, z } from "zod";
 import { budgetLimitsSchema, createPriceResolver, DEFAULT_PRICES, modelPriceSchema } from "../../src/budget/index.js";
 import { ConfigFileError, type ConfigFileIssue } from "../../src/errors.js";
+import { memoryBidsSchema as routerMemoryBidsSchema } from "../../src/router/options.js";
 import { timeoutMsSchema } from "../../src/timeouts.js";
 import { budgetWindowSchema } from "./budgets.js";
 import { configKeySchema } from "./keys.js";
@@ -151,37 +152,11 @@ const routerMemorySchema = z
   })
   .strict();
 
-const unitInterval = z.number().min(0).max(1);
-
-/** `router.memoryBids`: λ and the settings of memory bids (all optional; the router's defaults). */
-const memoryBidsSchema = z
-  .object({
-    /** λ of memory bids: weight of the normalised expected cost against the predicted value. Default 0.15. */
-    lambda: z.number().nonnegative().finite().optional(),
-    /** Neighbours read per member and request. Default 32. */
-    neighbours: z.number().int().min(1).max(1_000).optional(),
-    /** Pseudo-observations of the prior. Default 32. */
-    priorStrength: z.number().nonnegative().finite().optional(),
-    /** Prior value by member name, in [0, 1]; members not named get the price-tier prior. */
-    priors: z.record(z.string(), unitInterval).optional(),
-    /** Probability that a uniformly drawn member answers instead (exploration). Default 0. */
-    explorationRate: unitInterval.optional(),
-    /** Output tokens assumed by the price-based cold cost estimate. Default 256. */
-    expectedOutputTokens: z.number().int().positive().optional(),
-    /** `auto`: memory bids only when the winner's evidence ≥ minEvidence and its spread ≤ maxSpread (fitted defaults). */
-    confidence: z
-      .object({ minEvidence: z.number().nonnegative().finite(), maxSpread: z.number().nonnegative().finite() })
-      .partial()
-      .strict()
-      .optional(),
-    /** `auto`, when the memory is not confident: `escalate` (default: the cheapest member first) or `plans`. */
-    unsure: z.enum(["escalate", "plans"]).optional(),
-    /** Escalation: the cheapest member's answer stops the climb when its value is ≥ stopAt. Default 1 (never). */
-    stopAt: unitInterval.optional(),
-    /** Agreement cascades (ask two cheap members, the top one when they disagree) bid beside the members. Default: with ≥ 3 members. */
-    cascades: z.boolean().optional(),
-  })
-  .strict();
+/** `router.memoryBids`: λ and the router's `memoryBids` settings (all optional; the router's defaults). */
+const memoryBidsSchema = routerMemoryBidsSchema.extend({
+  /** λ of memory bids: weight of the normalised expected cost against the predicted value. Default 0.15. */
+  lambda: z.number().nonnegative().finite().optional(),
+});
 
 const routerSchema = z
   .object({

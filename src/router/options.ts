@@ -198,8 +198,8 @@ const weightsSchema = z
 
 const unitInterval = z.number().min(0).max(1);
 
-/** Settings of memory bids (`mode: "memory" | "auto"`); every field optional. */
-const memoryBidsSchema = z
+/** Settings of memory bids (`mode: "memory" | "auto"`); every field optional. The gateway's `router.memoryBids` extends it. */
+export const memoryBidsSchema = z
   .object({
     /** Neighbours read per member and request. Default `DEFAULT_MEMORY_BID_SETTINGS.neighbours`. */
     neighbours: z.number().int().min(1).max(1_000).optional(),
