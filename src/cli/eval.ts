@@ -219,7 +219,7 @@ function runCommand(name: "eval" | "sweep", options: EvalCommandOptions): Comman
     )
     .option(
       "--ledger-points <which>",
-      "operating points recorded in the ledger: frontier:N (default frontier:4: N of each router's Pareto-optimal points, cheapest to most accurate), frontier (all of them), all, or a list such as memory-auction:0.1,escalation:0.9",
+      "operating points recorded in the ledger: frontier:N (default frontier:4: N of each router's Pareto-optimal points, cheapest to most accurate), frontier (all of them), all, or a list such as memory-batch:0.1,auto-online:0.2",
       parseLedgerPoints,
     )
     .option(OVERWRITE_FLAG, "replace files in the report folder that Gavel did not write")
@@ -424,7 +424,7 @@ function parseLedgerPoints(text: string): LedgerPoints {
     .filter((key) => key !== "");
   if (keys.length === 0 || !keys.every((key) => /^[a-z][a-z0-9-]*:(?:[λτ]=)?\d+(?:\.\d+)?$/.test(key))) {
     throw new InvalidArgumentError(
-      'expected frontier:N, frontier, all or "policy:parameter,..." (e.g. "memory-auction:0.1").',
+      'expected frontier:N, frontier, all or "policy:parameter,..." (e.g. "memory-batch:0.1").',
     );
   }
   return keys;

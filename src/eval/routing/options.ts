@@ -13,10 +13,10 @@ import type { EmbeddingsLike } from "./embedding.js";
 
 /**
  * Default λ grid of the shipped router's memory bids (the weight of a member's normalised expected
- * cost against its predicted value). Five points: each costs one pass over the held-out prompts per
- * mode and protocol (20 passes), so the grid is kept short enough for `npm start`; on RouterBench the
- * points move between λ = 0 (GPT-4 nearly everywhere) and λ ≈ 0.15 (cheap models nearly everywhere)
- * (docs/routing-on-recorded-data.md).
+ * cost against its predicted value). Seven points: each costs one pass over the held-out prompts per
+ * mode and protocol (28 passes), so the grid is kept short enough for `npm start`; on RouterBench the
+ * points move from λ = 0 (GPT-4 on 83% of the prompts) to λ = 0.5 (cheap models and agreement
+ * cascades nearly everywhere) (docs/routing-on-recorded-data.md).
  */
 export const DEFAULT_LAMBDAS: readonly number[] = Object.freeze([0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5]);
 /** Default λ grid of the per-task static choice, in accuracy per USD per prompt (see `staticPerTaskChoice`). */
