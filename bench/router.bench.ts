@@ -43,6 +43,7 @@ import { clearMemoryBids, estimateMembers, outcomeEntry } from "../src/router/me
 import { DEFAULT_LAMBDA, DEFAULT_MEMORY_BIDS } from "../src/router/options.js";
 import { type ScriptedCall, ScriptedChatModel, type ScriptedReply } from "../src/testing/scripted-chat-model.js";
 import { type BenchResult, median, medianMicros } from "./harness.js";
+import { unitVector } from "./memory-fixtures.js";
 
 const DIMENSIONS = 512;
 const MEMORY_ENTRIES = 10_000;
@@ -400,19 +401,6 @@ async function tokenShare(): Promise<BenchResult> {
 const DECISION_MEMBERS = 11;
 const DECISION_NEIGHBOURS = DEFAULT_MEMORY_BIDS.neighbours;
 
-/** A seeded 512-d unit vector. */
-function seededUnitVector(random: () => number): Float32Array {
-  const vector = new Float32Array(DIMENSIONS);
-  let squares = 0;
-  for (let index = 0; index < DIMENSIONS; index += 1) {
-    const value = random() * 2 - 1;
-    vector[index] = value;
-    squares += value * value;
-  }
-  for (let index = 0; index < DIMENSIONS; index += 1) vector[index] = (vector[index] ?? 0) / Math.sqrt(squares);
-  return vector;
-}
-
 /**
  * `size` outcome entries over the 11 members: auctions of 1–3 called members (an escalation
  * ladder's length), each auction's entries sharing its request vector, 0/1 outcomes, USD costs.
@@ -421,7 +409,7 @@ function outcomeEntries(size: number, names: readonly string[], embedderId: stri
   const random = mulberry32Float(size);
   const entries: NewStrategyEntry[] = [];
   for (let auction = 0; entries.length < size; auction += 1) {
-    const vector = seededUnitVector(random);
+    const vector = unitVector(random);
     const called = Math.min(size - entries.length, 1 + Math.floor(random() * 3));
     const first = Math.floor(random() * names.length);
     for (let rung = 0; rung < called; rung += 1) {
@@ -463,7 +451,7 @@ async function memoryDecisionFigures(size: number, target: number): Promise<Benc
   });
   await memory.add(outcomeEntries(size, names, embedderId));
   const random = mulberry32Float(size + 1);
-  const queries = Array.from({ length: 64 }, () => seededUnitVector(random));
+  const queries = Array.from({ length: 64 }, () => unitVector(random));
   let next = 0;
   let winners = 0;
   const decide = async () => {
