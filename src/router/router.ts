@@ -237,11 +237,19 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
       throw new RouterOutcomeError("member_not_called", auctionId, member);
     }
     const key = `${auctionId}:${member}`;
-    if (this.#scored.has(key) || (await memory?.get(key))?.outcome !== undefined) {
-      throw new RouterOutcomeError("already_scored", auctionId, member);
-    }
-    if (ledger && member === called.final) await ledger.recordOutcome({ ...graded, auctionId });
+    if (this.#scored.has(key)) throw new RouterOutcomeError("already_scored", auctionId, member);
+    // Claimed before any await: a concurrent outcome for the same (auction, member) is refused, not counted twice.
     this.#markScored(key);
+    try {
+      if ((await memory?.get(key))?.outcome !== undefined) {
+        throw new RouterOutcomeError("already_scored", auctionId, member);
+      }
+      if (ledger && member === called.final) await ledger.recordOutcome({ ...graded, auctionId });
+    } catch (error) {
+      // Scored elsewhere (another process, before a restart): stays claimed; any other failure frees it for a retry.
+      if (!(RouterOutcomeError.isInstance(error) && error.reason === "already_scored")) this.#scored.delete(key);
+      throw error;
+    }
     const value = graded.score ?? (graded.correct === undefined ? undefined : graded.correct ? 1 : 0);
     if (!memory || value === undefined) return false;
     return memory.recordOutcome(key, value);

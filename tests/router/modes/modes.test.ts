@@ -463,6 +463,26 @@ describe("AuctionRouter.recordOutcome: bandit feedback", () => {
     await ledger.close();
   });
 
+  it("two outcomes for one answer sent at once: one is recorded, the other refused (never counted twice)", async () => {
+    const { embeddings, memory } = await warmMemory();
+    const { tiny, mid, grand } = trio();
+    const router = new AuctionRouter({
+      pool: poolOf({ "tiny-x1": tiny, "mid-x2": mid, "grand-x3": grand }),
+      mode: "memory",
+      memory,
+      embeddings,
+    });
+    const { auction } = gavelOf(await router.invoke(REQUEST));
+    const results = await Promise.allSettled([
+      router.recordOutcome(auction.auctionId, { correct: true }),
+      router.recordOutcome(auction.auctionId, { correct: false }),
+    ]);
+    expect(results.map((result) => result.status).sort()).toEqual(["fulfilled", "rejected"]);
+    const refused = results.find((result) => result.status === "rejected") as PromiseRejectedResult;
+    expect(refused.reason).toMatchObject({ reason: "already_scored" });
+    expect((await memory.get(`${auction.auctionId}:tiny-x1`))?.outcome).toBe(1);
+  });
+
   it("after an escalation, a non-final called member can be scored; the ledger grades only the final answer", async () => {
     const embeddings = hashingEmbeddings();
     const memory = newMemory(embeddings);
