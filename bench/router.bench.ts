@@ -38,8 +38,7 @@ import {
   REFINEMENT_PROMPT,
   type RouterMetadata,
 } from "../src/router/index.js";
-import { estimateCascades } from "../src/router/memory-bids/cascade.js";
-import { clearMemoryBids, estimateMembers, outcomeEntry } from "../src/router/memory-bids/index.js";
+import { clearMemoryBids, estimateCascades, estimateMembers, outcomeEntry } from "../src/router/memory-bids/index.js";
 import { DEFAULT_LAMBDA, DEFAULT_MEMORY_BIDS } from "../src/router/options.js";
 import { type ScriptedCall, ScriptedChatModel, type ScriptedReply } from "../src/testing/scripted-chat-model.js";
 import { type BenchResult, median, medianMicros } from "./harness.js";

@@ -40,24 +40,21 @@ export type {
   RouterPath,
 } from "./auction/index.js";
 export { AuctionRouterError, RouterCallTimeoutError } from "./errors.js";
-// Agreement cascades as memory bidders (issue 10, src/router/memory-bids/cascade.ts).
-export {
-  type CascadeEvidence,
-  type CascadePrior,
-  cascadeName,
-  DEFAULT_CASCADE_COST_SHARE,
-  type EstimateCascadesInput,
-  estimateCascades,
-} from "./memory-bids/cascade.js";
 // Memory bids (issue 10): the pure core of answering from experience (src/router/memory-bids/).
 export {
   answersMatch,
+  type CascadeEvidence,
+  type CascadePrior,
   type ConfidenceRule,
   type ConfidenceSample,
+  cascadeName,
   clearMemoryBids,
+  DEFAULT_CASCADE_COST_SHARE,
   DEFAULT_CONFIDENCE_RULE,
+  type EstimateCascadesInput,
   embedderIdOf,
   escalationLadder,
+  estimateCascades,
   estimateMembers,
   extractAnswer,
   fitConfidenceRule,

@@ -23,18 +23,30 @@
  *      σ_m = sqrt(v_m (1 − v_m) / (n_m + α_l))                         spread
  *    The shape is tuned leave-one-out on the RouterBench training half (scripts/tune-memory-bids.ts).
  *    A hit written by another embedder throws `MemoryEmbedderMismatchError`.
- * 4. `clear.ts` — `clearMemoryBids(evidence, { lambda, seed, explore? })`: s_m = v_m − λ ĉ_m,
+ * 4. `clear.ts` — `clearMemoryBids(bids, { lambda, seed, explore? })`: s_m = v_m − λ ĉ_m,
  *    bid = max(0, s_m + λ), first price, one slot, seeded ties; ε exploration from the caller's draw.
- * 5. `confidence.ts` — `"auto"` mode's rule: confident ⇔ n_w ≥ minEvidence and σ_w ≤ maxSpread
+ * 5. `cascade.ts` — `estimateCascades(...)`: agreement cascades `cascade(a + b → top)` (two cheap
+ *    members; the most valued one when their answers disagree) bid beside the members, valued on the
+ *    neighbour auctions where both rungs answered (their stored answers agree → b's outcome, else the
+ *    top's), smoothed toward the top's value − 0.02.
+ * 6. `confidence.ts` — `"auto"` mode's rule: confident ⇔ n_w ≥ minEvidence and σ_w ≤ maxSpread
  *    (`isConfident`), fitted on replayed training prompts by `fitConfidenceRule`.
- * 6. `escalation.ts` + `answers.ts` — when unsure: the two cheapest members, then the most valued of
+ * 7. `escalation.ts` + `answers.ts` — when unsure: the two cheapest members, then the most valued of
  *    the rest (`escalationLadder`); two rungs agree when `extractAnswer` reads the same letter or number.
- * 7. `errors.ts` — `MemoryEmbedderMismatchError`, `RouterOutcomeError`.
+ * 8. `errors.ts` — `MemoryEmbedderMismatchError`, `RouterOutcomeError`.
  *
  * The router (src/router/router.ts) does the I/O: embeds once, searches the memory per member,
  * calls the winner (or the ladder), writes outcome entries and records outcomes.
  */
 export { answersMatch, extractAnswer } from "./answers.js";
+export {
+  type CascadeEvidence,
+  type CascadePrior,
+  cascadeName,
+  DEFAULT_CASCADE_COST_SHARE,
+  type EstimateCascadesInput,
+  estimateCascades,
+} from "./cascade.js";
 export { type ClearMemoryBidsOptions, clearMemoryBids, type MemoryBidsClearing } from "./clear.js";
 export {
   type ConfidenceGrid,
