@@ -11,6 +11,7 @@
 
 import { Embeddings } from "@langchain/core/embeddings";
 import type { ModelPrice } from "../../budget/types.js";
+import { hashTask } from "../../ledger/task-hash.js";
 import type { AuctionInput, ChargeInput, JsonObject, LedgerScope, LedgerWriter } from "../../ledger/types.js";
 import { createInMemoryStrategyMemory } from "../../memory/matrix-memory.js";
 import type { StrategyMemory, StrategySearchQuery } from "../../memory/types.js";
@@ -179,9 +180,12 @@ export interface BufferedLedger extends LedgerWriter {
 }
 
 function compactAuction(input: AuctionInput, tag: PassTag): AuctionInput {
-  const { outcome } = input;
+  // The prompt is the recorded file's: its hash identifies it (the text, few-shot examples and all,
+  // was four fifths of a run's ledger).
+  const { outcome, task, ...rest } = input;
   return {
-    ...input,
+    ...rest,
+    ...(task !== undefined && input.taskHash === undefined && { taskHash: hashTask(task) }),
     scope: input.scope ?? tag.scope,
     metadata: { ...input.metadata, ...tag.metadata },
     outcome: { ...outcome, results: outcome.results.map(({ meta: _meta, ...bid }) => ({ ...bid, detail: "" })) },
