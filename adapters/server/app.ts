@@ -8,7 +8,7 @@
  * that member, reserved on the key's budget) → call → settle at the provider's usage → respond.
  */
 import type { BaseChatModel, BindToolsInput } from "@langchain/core/language_models/chat_models";
-import type { AIMessage, AIMessageChunk, BaseMessage } from "@langchain/core/messages";
+import { AIMessage, type AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
 import type { Runnable } from "@langchain/core/runnables";
 import { Hono, type MiddlewareHandler } from "hono";
 import { ZodError } from "zod";
@@ -22,12 +22,28 @@ import {
   usageFromMessage,
 } from "../../src/budget/index.js";
 import { releaseQuietly, type SharedTokenBudget, settleQuietly } from "../../src/budget/shared.js";
-import { BudgetExhaustedError, ConfigError, GavelError } from "../../src/errors.js";
+import { BudgetExhaustedError, ConfigError, GavelError, parseConfig } from "../../src/errors.js";
 import type { LedgerScope, LedgerWriter } from "../../src/ledger/types.js";
 import { declaredOutputCap, modelName, promptTokensOf, rebuiltWith } from "../../src/models.js";
+import {
+  type AuctionCall,
+  type AuctionRun,
+  createStrategyAuctionEngine,
+  recordAbandonedCharge,
+  type StrategyAuctionEngine,
+  totalsOf,
+  withCalls,
+  withFallbackAnswer,
+} from "../../src/router/auction/index.js";
 import { AuctionRouterError } from "../../src/router/errors.js";
-import type { AuctionRouterOptions } from "../../src/router/options.js";
-import { AuctionRouter, type RouterMetadata } from "../../src/router/router.js";
+import { RouterOutcomeError } from "../../src/router/memory-bids/errors.js";
+import {
+  type AuctionRouterOptions,
+  auctionRouterOptionsSchema,
+  type ResolvedMember,
+  resolveSettings,
+} from "../../src/router/options.js";
+import { AuctionRouter, type RouterMetadata, type RouterOutcome, withPlan } from "../../src/router/router.js";
 import { DeadlineExceededError, MAX_TIMEOUT_MS, runWithDeadline } from "../../src/timeouts.js";
 import { FEEDBACK_PATH, handleFeedback } from "./feedback.js";
 import {
@@ -145,6 +161,19 @@ export const AUCTION_ID_HEADER = "x-gavel-auction-id";
 
 /** Most rebuilt copies of members (other `max_tokens` / `temperature` / `top_p`) kept. */
 const MAX_SAMPLING_COPIES = 256;
+
+/** Auctions of the fast path remembered for feedback (as many as the router remembers of its own). */
+const REMEMBERED_FAST_AUCTIONS = 10_000;
+
+/** An auction the fast path of `gavel/auto` decided, for feedback. */
+interface FastAuction {
+  /** The member whose answer was final, and every member whose answer was bought. */
+  final: string;
+  members: readonly string[];
+  engine: StrategyAuctionEngine;
+  /** The auction's ledger and memory writes (never rejects). */
+  written: Promise<unknown>;
+}
 
 /** Why a request's upstream call was aborted (the reason of its controller). */
 class RequestAborted extends Error {
@@ -286,6 +315,49 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     return router;
   };
   if (typeof routerOption !== "function" && budgets === undefined) routerFor(ANONYMOUS_KEY); // fail fast on bad options
+
+  // --- the fast path of gavel/auto: the router's engine decides, the gateway calls the winner ---
+  // With router options (not a factory) in memory or auto mode and every member on an
+  // OpenAI-compatible upstream, a non-streamed request without tools or response_format is decided
+  // by the same auction engine the router runs (one per budget, like the routers), the winner is
+  // called with `fetch` (the pinned fast path's call), and the auction's ledger and memory writes
+  // run after the response (tracked: `drain` waits for them).
+  const fastRouted =
+    typeof routerOption !== "function" &&
+    (routerOption.mode === "memory" || routerOption.mode === "auto") &&
+    members.every((member) => member.upstream !== undefined);
+  const enginesByKey = new Map<string, StrategyAuctionEngine>();
+  const enginesByBudget = new WeakMap<SharedTokenBudget, StrategyAuctionEngine>();
+  let unbudgetedEngine: StrategyAuctionEngine | undefined;
+  const buildEngine = (budget: SharedTokenBudget | undefined): StrategyAuctionEngine => {
+    const options = {
+      ...(ledger !== undefined && { ledger }),
+      ...(routerOption as GavelRouterOptions),
+      pool: members.map(({ name, model, price }) => ({ name, model, price })),
+      ...(budget !== undefined && { budget }),
+    };
+    // The router's own validation and defaults (`new AuctionRouter` runs the same two steps).
+    return createStrategyAuctionEngine(
+      resolveSettings(parseConfig("AuctionRouter options", auctionRouterOptionsSchema, options)),
+    );
+  };
+  const engineFor = (key: VirtualKey): StrategyAuctionEngine => {
+    const cached = enginesByKey.get(key.id);
+    if (cached !== undefined) return cached;
+    const budget = budgets?.budgetFor(key);
+    let engine = budget === undefined ? unbudgetedEngine : enginesByBudget.get(budget);
+    if (engine === undefined) {
+      engine = buildEngine(budget);
+      if (budget === undefined) unbudgetedEngine = engine;
+      else enginesByBudget.set(budget, engine);
+    }
+    enginesByKey.set(key.id, engine);
+    return engine;
+  };
+  /** Auctions the fast path decided (last {@link REMEMBERED_FAST_AUCTIONS}): feedback is recorded here, not by the router. */
+  const fastAuctions = new Map<string, FastAuction>();
+  /** `auctionId:member` already graded through the fast path's record. */
+  const fastScored = new Set<string>();
 
   // --- members rebuilt with a request's sampling settings ---------------------------------------
   const samplingCopies = new Map<string, BaseChatModel>();
@@ -498,7 +570,7 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
 
   // --- feedback (issue 10): a client grades a routed answer; the key's router records it -------
   app.post(FEEDBACK_PATH, async (c) =>
-    handleFeedback(await c.req.text(), routerFor(c.get("gavelKey") ?? ANONYMOUS_KEY)),
+    handleFeedback(await c.req.text(), outcomeRecorder(c.get("gavelKey") ?? ANONYMOUS_KEY)),
   );
 
   app.notFound((c) =>
@@ -546,6 +618,9 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     const scopes = budgets?.scopesFor(state.key, user);
     if (request.model === ROUTER_MODEL_ID) {
       state.observation.path = "router";
+      if (fastRouted && !stream && (request.tools ?? []).length === 0 && request.response_format === undefined) {
+        return routedUpstream(state, request, messages, engineFor(state.key), scopes);
+      }
       const target = routerTarget(state, request, scopes);
       return stream ? streamRouted(state, request, messages, target) : invokeRouted(state, messages, target);
     }
@@ -624,6 +699,220 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
       headers: { [WINNER_HEADER]: winner, ...(auctionId !== undefined && { [AUCTION_ID_HEADER]: auctionId }) },
     });
   }
+
+  /**
+   * The fast path of `gavel/auto` (non-streamed, no tools, no response_format; memory or auto mode,
+   * every member on an upstream): `engine.run` decides as the router would (memory bids; auto's
+   * escalation or plan auction when unsure), then the winner answers as in the router — reserved
+   * at its prompt and output cap, under `answerTimeoutMs` and the request's signal, the fallback
+   * answering when it fails — but through `fetch` with the request's messages (a plan auction's
+   * winner, whose prompt carries its plan, through its LangChain model). The provider's completion
+   * goes back as it is (`model`: the winner). The auction's ledger and memory writes
+   * (`engine.record`) run after the response is sent; `drain` waits for them.
+   */
+  async function routedUpstream(
+    state: ChatRequestState,
+    request: ChatCompletionRequest,
+    messages: BaseMessage[],
+    engine: StrategyAuctionEngine,
+    scopes: ScopeIds | undefined,
+  ): Promise<Response> {
+    const { settings } = engine;
+    const signal = state.controller.signal;
+    let run = await engine.run({ messages, signal, ...(scopes !== undefined && { scopes }) });
+    let answer: { call: AuctionCall; reply: AIMessage; completion?: UpstreamCompletion };
+    if (run.answered !== undefined) {
+      // An escalation rung's answer is final: no other call.
+      answer = { call: run.answered.call, reply: run.answered.reply };
+    } else {
+      for (;;) {
+        const attempt = await answerRouted(run, request, messages, engine, signal);
+        if ("call" in attempt) {
+          answer = attempt;
+          break;
+        }
+        const { error } = attempt;
+        if (signal.aborted || run.winner === settings.fallback) {
+          trackSettlement(engine.record(withCalls(run, undefined), undefined));
+          throw error;
+        }
+        run = withFallbackAnswer(
+          run,
+          settings.fallback,
+          `the winner "${run.winner.name}" failed to answer: ${describe(error)}`,
+        );
+      }
+    }
+    const { call, reply, completion } = answer;
+    const recorded = withCalls(run, call);
+    const { auctionId } = recorded.record;
+    const winner = call.member;
+    const text = completion === undefined ? textOf(reply.content) : (completion.choices[0]?.message?.content ?? "");
+    // After the response: the ledger and memory writes (never thrown: the engine reports failures).
+    const written = engine.record(recorded, call, text);
+    trackSettlement(written);
+    rememberFast(auctionId, {
+      final: winner,
+      members: recorded.record.calls ?? [winner],
+      engine,
+      written: written.catch(() => undefined),
+    });
+    const overhead = totalsOf(run.calls);
+    const usage = {
+      prompt_tokens: call.usage.inputTokens,
+      completion_tokens: call.usage.outputTokens,
+      total_tokens: call.usage.inputTokens + call.usage.outputTokens,
+    };
+    Object.assign(state.observation, {
+      member: winner,
+      inputTokens: usage.prompt_tokens,
+      outputTokens: usage.completion_tokens,
+      usd: call.usd + overhead.usd,
+    });
+    state.log.auctionId = auctionId;
+    if (logPrompts) state.log.answer = text;
+    const headers = { "content-type": "application/json", [WINNER_HEADER]: winner, [AUCTION_ID_HEADER]: auctionId };
+    const body =
+      completion === undefined
+        ? toChatCompletion(reply, { id: completionId(), model: winner, created: nowSeconds(), usage })
+        : {
+            ...completion,
+            model: winner,
+            ...((completion.usage === undefined || completion.usage === null) && { usage }),
+          };
+    complete(state, 200);
+    return new Response(JSON.stringify(body), { headers });
+  }
+
+  /**
+   * One answer of `run.winner` on the fast path: reserved (its prompt, its output cap), called under
+   * `answerTimeoutMs` and `signal`, settled at its usage; on failure the reservation is released — or,
+   * when the call was abandoned (deadline, the client's abort), settled at what the provider bills
+   * and charged in the ledger — and the error is returned for the fallback decision.
+   */
+  async function answerRouted(
+    run: AuctionRun,
+    request: ChatCompletionRequest,
+    messages: BaseMessage[],
+    engine: StrategyAuctionEngine,
+    signal: AbortSignal,
+  ): Promise<{ call: AuctionCall; reply: AIMessage; completion?: UpstreamCompletion } | { error: unknown }> {
+    const { settings } = engine;
+    const { budget } = settings;
+    const winner: ResolvedMember = run.winner;
+    const member = byName.get(winner.name);
+    const upstream = run.plan === "" ? member?.upstream : undefined;
+    const prompt = run.plan === "" ? messages : withPlan(messages, run.plan);
+    const name = names.get(winner.name) ?? modelName(winner.model);
+    const maxOutputTokens = declaredOutputCap(winner.model) ?? settings.executionMaxTokens;
+    let reservation: Reservation | undefined;
+    let abandoned: Promise<{ reply: AIMessage; completion?: UpstreamCompletion }> | undefined;
+    try {
+      if (budget !== undefined) {
+        reservation = await budget.reserve({
+          model: name,
+          inputTokens: await promptTokensOf(winner.model, prompt),
+          maxOutputTokens,
+          label: "router.answer",
+          ...(run.scopes !== undefined && { scopes: run.scopes }),
+        });
+      }
+      const got = await runWithDeadline(
+        async (callSignal): Promise<{ reply: AIMessage; completion?: UpstreamCompletion }> => {
+          if (upstream === undefined) {
+            return { reply: (await winner.model.invoke(prompt, { signal: callSignal })) as AIMessage };
+          }
+          const body: Record<string, unknown> = {
+            model: upstream.model,
+            messages: request.messages,
+            max_tokens: upstream.maxTokens ?? maxOutputTokens,
+            ...(upstream.temperature !== undefined && { temperature: upstream.temperature }),
+          };
+          const url = `${upstream.baseURL.replace(/\/+$/, "")}/chat/completions`;
+          const timed =
+            upstream.timeoutMs === undefined
+              ? callSignal
+              : eitherSignal(callSignal, AbortSignal.timeout(upstream.timeoutMs));
+          const completion = await callUpstream(url, upstream.apiKey, JSON.stringify(body), timed, winner.name);
+          return { reply: replyMessage(completion), completion };
+        },
+        {
+          timeoutMs: settings.answerTimeoutMs,
+          label: `Pool member "${winner.name}" answer`,
+          signal,
+          onAbandoned: (pending) => {
+            abandoned = pending;
+          },
+        },
+      );
+      const call = engine.answerCall(winner, got.reply, prompt);
+      if (reservation !== undefined && budget !== undefined) await settleQuietly(budget, reservation, call.usage);
+      return { call, ...got };
+    } catch (error) {
+      if (reservation !== undefined && budget !== undefined) {
+        const pending = abandoned as typeof abandoned; // assigned in onAbandoned
+        if (pending === undefined) await releaseQuietly(budget, reservation);
+        else {
+          const { auctionId } = run.record;
+          const charged = { auctionId, member: winner.name, purpose: "answer" as const, scopes: run.scopes };
+          trackSettlement(
+            closeAbandoned(budget, reservation, {
+              bill: settings.billAbandonedCalls,
+              late: pending.then(
+                (late) => engine.answerCall(winner, late.reply, prompt).usage,
+                () => undefined,
+              ),
+            }).then((settlement) => recordAbandonedCharge(settings, charged, settlement)),
+          );
+        }
+      }
+      return { error };
+    }
+  }
+
+  function rememberFast(auctionId: string, auction: FastAuction): void {
+    fastAuctions.set(auctionId, auction);
+    if (fastAuctions.size > REMEMBERED_FAST_AUCTIONS) {
+      const oldest = fastAuctions.keys().next().value;
+      if (oldest !== undefined) fastAuctions.delete(oldest);
+    }
+  }
+
+  /**
+   * Feedback on an auction of the fast path, as `AuctionRouter.recordOutcome` records it (the same
+   * refusals): once its writes are done, the ledger's outcome for the final answer and the memory's
+   * outcome of entry `auctionId:member`. Auctions it does not know go to the key's router.
+   */
+  const outcomeRecorder = (key: VirtualKey): Pick<AuctionRouter, "recordOutcome"> => ({
+    async recordOutcome(auctionId: string, outcome: RouterOutcome): Promise<boolean> {
+      const auction = fastAuctions.get(auctionId);
+      if (auction === undefined) return routerFor(key).recordOutcome(auctionId, outcome);
+      const { memory, ledger: engineLedger } = auction.engine.settings;
+      const { member: requested, ...graded } = outcome;
+      const member = requested ?? auction.final;
+      if (!auction.members.includes(member)) throw new RouterOutcomeError("member_not_called", auctionId, member);
+      const entryKey = `${auctionId}:${member}`;
+      if (fastScored.has(entryKey)) throw new RouterOutcomeError("already_scored", auctionId, member);
+      fastScored.add(entryKey); // claimed before any await: a concurrent grade is refused, not counted twice
+      if (fastScored.size > REMEMBERED_FAST_AUCTIONS * 4) {
+        const oldest = fastScored.values().next().value;
+        if (oldest !== undefined) fastScored.delete(oldest);
+      }
+      try {
+        await auction.written; // the entry and the auction exist once the writes are done
+        if ((await memory?.get(entryKey))?.outcome !== undefined) {
+          throw new RouterOutcomeError("already_scored", auctionId, member);
+        }
+        if (engineLedger && member === auction.final) await engineLedger.recordOutcome({ ...graded, auctionId });
+      } catch (error) {
+        if (!(RouterOutcomeError.isInstance(error) && error.reason === "already_scored")) fastScored.delete(entryKey);
+        throw error;
+      }
+      const value = graded.score ?? (graded.correct === undefined ? undefined : graded.correct ? 1 : 0);
+      if (!memory || value === undefined) return false;
+      return memory.recordOutcome(entryKey, value);
+    },
+  });
 
   async function streamRouted(
     state: ChatRequestState,
@@ -1446,6 +1735,24 @@ function parsedJson(text: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A provider's completion as the message the router's accounting reads (content, tool calls, usage). */
+function replyMessage(completion: UpstreamCompletion): AIMessage {
+  const { content, tool_calls } = replyOf(completion);
+  const reported = completion.usage;
+  const usage_metadata =
+    reported !== undefined &&
+    reported !== null &&
+    isCount(reported.prompt_tokens) &&
+    isCount(reported.completion_tokens)
+      ? {
+          input_tokens: reported.prompt_tokens,
+          output_tokens: reported.completion_tokens,
+          total_tokens: reported.prompt_tokens + reported.completion_tokens,
+        }
+      : undefined;
+  return new AIMessage({ content, tool_calls, ...(usage_metadata !== undefined && { usage_metadata }) });
 }
 
 /** A provider's reply as `countOutputTokens` reads it (content and tool calls). */
