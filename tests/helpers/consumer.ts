@@ -61,6 +61,35 @@ export async function packRepository(destination: string): Promise<string> {
   return join(destination, name);
 }
 
+/**
+ * Run a consumer program (an ES module importing `langchain-gavel/...`) against the repository's
+ * sources instead of the installed `dist/`: written into a new temporary folder outside any project,
+ * and run by tsx with the repository's tsconfig, whose `paths` map each entry point to its source.
+ * Lets a test compare what users get with what the sources do.
+ *
+ * @returns what the program printed
+ */
+export async function runFromSources(
+  name: string,
+  program: string,
+  args: string[],
+  options: { timeoutMs?: number } = {},
+): Promise<CommandOutput> {
+  const folder = mkdtempSync(join(tmpdir(), "gavel-sources-"));
+  try {
+    const path = join(folder, name);
+    writeFileSync(path, program);
+    return await runCommand(
+      join(REPO_ROOT, "node_modules", ".bin", "tsx"),
+      ["--tsconfig", join(REPO_ROOT, "tsconfig.json"), path, ...args],
+      REPO_ROOT,
+      options,
+    );
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
 /** The version of `name` installed in the repository: the version its tests ran against. */
 export function testedVersion(name: string): string {
   const manifest = JSON.parse(readFileSync(join(REPO_ROOT, "node_modules", name, "package.json"), "utf8"));

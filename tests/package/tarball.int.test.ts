@@ -11,7 +11,14 @@
  *    handles its own rejections and survives one; `npx gavel --help`, `npx gavel eval --outcomes` on
  *    the shipped RouterBench file and `npx gavel ledger` on the ledger it wrote all work; with a
  *    PostgreSQL server (tests/helpers/postgres.ts), a ledger recorded there reads back through
- *    `npx gavel ledger --db postgres://...`.
+ *    `npx gavel ledger --db postgres://...`;
+ * 3. the router's memory bids (issue 10), with the optional peers installed: `AuctionRouter` in
+ *    `mode: "auto"` and `"memory"` behaves as the sources do (the same paths, winners and calls for
+ *    the same program run against `src/` by tsx); the memory path calls the winner alone;
+ *    `recordOutcome` scores an answer once and refuses the rest with `RouterOutcomeError`;
+ *    `learnOutcomes` fills a vectra folder that a router in a new process routes from;
+ *    `npx gavel train router --outcomes` writes that memory, or exits 2 on a malformed line; a
+ *    consumer of that surface (docs/routing-modes.md's snippets) type-checks under `--strict`.
  *
  * Slow (a pack, two installs, better-sqlite3 compiled from source): minutes, not seconds.
  */
@@ -25,9 +32,18 @@ import {
   findFiles,
   packRepository,
   probeImport,
+  runFromSources,
   testedVersion,
 } from "../helpers/consumer.js";
 import { freshSchema, POSTGRES_URL } from "../helpers/postgres.js";
+import {
+  LEARN_MEMORY,
+  MEMORY_REQUESTS,
+  ROUTE_MEMORY,
+  ROUTER_AUTO,
+  ROUTER_CONSUMER_FILE,
+  routerOutcomeLines,
+} from "./router-consumers.js";
 
 /**
  * Every entry point of package.json's `exports` that imports with no optional peer installed.
@@ -496,5 +512,205 @@ await ledger.close();`,
         }
       },
     );
+
+    describe("the router's memory bids (issue 10), as the sources behave", () => {
+      /** The last line a consumer program printed, as JSON. */
+      const lastLine = <T>(stdout: string): T => JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as T;
+      const decisions = (requests: readonly { path: string; winner: string; calls: string[] }[]) =>
+        requests.map(({ path, winner, calls }) => ({ path, winner, calls }));
+
+      /** The memory routes the multiplication to `large` (the prior alone picks `mini`) and the capital to `mini`, calling the winner alone. */
+      const expectRoutedByMemory = (run: MemoryRun) => {
+        expect(decisions(run.routed)).toEqual([
+          { path: "memory", winner: "large", calls: ["large"] },
+          { path: "memory", winner: "mini", calls: ["mini"] },
+        ]);
+        expect(run.routed.map((routed) => routed.modelCalls)).toEqual([
+          { mini: 0, large: 1 },
+          { mini: 1, large: 0 },
+        ]);
+        expect(run.routed[0]?.reason).toMatch(/^memory bids: "large" value [\d.]+, evidence [1-9]/);
+        expect(run.routed.map((routed) => routed.text)).toEqual(["large's answer", "mini's answer"]);
+      };
+
+      describe('mode "auto"', () => {
+        let auto: AutoRun;
+        let byDefault: AutoRun;
+        let sources: AutoRun;
+
+        beforeAll(async () => {
+          const script = project.write("router-auto.mjs", ROUTER_AUTO);
+          auto = lastLine((await project.run("node", [script, "auto"])).stdout);
+          byDefault = lastLine((await project.run("node", [script, "default"])).stdout);
+          sources = lastLine((await runFromSources("router-auto.mjs", ROUTER_AUTO, ["auto"])).stdout);
+        }, 300_000);
+
+        it("escalates while the memory is cold, then takes the memory path, calling the winner alone", () => {
+          const [first] = auto.requests;
+          expect(first).toMatchObject({ path: "escalation", winner: "acme-mid", calls: ["acme-nano", "acme-mid"] });
+          expect(first?.reason).toMatch(/^evidence 0\.0 < 3: cold; escalation: agreed: 12 = 12/);
+          for (const request of auto.requests) {
+            // What the auction says it bought is exactly what the members received: no hidden plan, jury or rung.
+            expect([...request.called].sort()).toEqual([...request.calls].sort());
+            expect(request.modelCalls).toBe(request.calls.length);
+            expect(request.calls.at(-1)).toBe(request.winner);
+          }
+          const memoryPath = auto.requests.filter((request) => request.path === "memory");
+          expect(memoryPath.length).toBeGreaterThanOrEqual(12);
+          for (const request of memoryPath) {
+            expect(request.calls).toEqual([request.winner]);
+            expect(request.reason).toMatch(/^evidence [\d.]+ ≥ 3, spread [\d.]+ ≤ 0\.15$/);
+          }
+          expect(new Set(auto.requests.map((request) => request.path))).toEqual(new Set(["escalation", "memory"]));
+          expect(auto.requests.at(-1)?.path).toBe("memory");
+        });
+
+        it("is the default with a memory and an embedder, and decides as the sources do", () => {
+          expect(decisions(byDefault.requests)).toEqual(decisions(auto.requests));
+          expect(decisions(sources.requests)).toEqual(decisions(auto.requests));
+        });
+
+        it("recordOutcome scores each bought answer once and refuses the rest with a typed RouterOutcomeError", () => {
+          for (const request of auto.requests) expect(request.recorded).toEqual(request.calls.map(() => true));
+          expect(auto.refusals).toEqual({
+            again: "RouterOutcomeError:already_scored:true",
+            final: "RouterOutcomeError:already_scored:true",
+            notCalled: "RouterOutcomeError:member_not_called:true",
+            unknown: "RouterOutcomeError:unknown_auction:true",
+          });
+          expect(sources.refusals).toEqual(auto.refusals);
+        });
+      });
+
+      it('mode "memory": learnOutcomes fills a vectra folder; routers in new processes route from it and score an answer once across restarts', async () => {
+        const outcomes = project.write("router-outcomes.jsonl", routerOutcomeLines());
+        const learn = project.write("learn-memory.mjs", LEARN_MEMORY);
+        const route = project.write("route-memory.mjs", ROUTE_MEMORY);
+        const folder = join(project.folder, "learned-memory");
+        const ledger = join(project.folder, "router-ledger.db");
+
+        const learned = lastLine((await project.run("node", [learn, outcomes, folder])).stdout);
+        expect(learned).toEqual({ auctions: 32, entries: 64, size: 64 });
+
+        const first = lastLine<MemoryRun>((await project.run("node", [route, folder, ledger])).stdout);
+        expectRoutedByMemory(first);
+        expect(first.sizeBefore).toBe(64);
+        expect(first.sizeAfter).toBeGreaterThan(64); // the routed auctions' outcome entries
+        expect(first.routed.map(({ first, second }) => [first, second])).toEqual([
+          ["true", "already_scored"],
+          ["true", "already_scored"],
+        ]);
+
+        // A new process, a new router, the same folder and ledger: what was scored stays scored.
+        const ids = first.routed.map((routed) => routed.auctionId);
+        const restarted = lastLine<MemoryRun>((await project.run("node", [route, folder, ledger, ...ids])).stdout);
+        expect(restarted.rescored).toEqual(["already_scored", "already_scored"]);
+        expect(restarted.sizeBefore).toBe(first.sizeAfter);
+        expectRoutedByMemory(restarted);
+
+        // With an empty memory the price-tier priors alone pick the cheap member for both requests.
+        const empty = join(project.folder, "empty-memory");
+        const cold = lastLine<MemoryRun>(
+          (await project.run("node", [route, empty, join(project.folder, "cold-ledger.db")])).stdout,
+        );
+        expect(decisions(cold.routed)).toEqual(
+          MEMORY_REQUESTS.map(() => ({ path: "memory", winner: "mini", calls: ["mini"] })),
+        );
+
+        // The sources, on a folder of their own, decide the same.
+        const scratch = mkdtempSync(join(tmpdir(), "gavel-sources-memory-"));
+        try {
+          const sourceFolder = join(scratch, "memory");
+          await runFromSources("learn-memory.mjs", LEARN_MEMORY, [outcomes, sourceFolder]);
+          const fromSources = lastLine<MemoryRun>(
+            (await runFromSources("route-memory.mjs", ROUTE_MEMORY, [sourceFolder, join(scratch, "ledger.db")])).stdout,
+          );
+          expect(decisions(fromSources.routed)).toEqual(decisions(first.routed));
+          expect(fromSources.routed.map((routed) => routed.reason)).toEqual(
+            first.routed.map((routed) => routed.reason),
+          );
+        } finally {
+          rmSync(scratch, { recursive: true, force: true });
+        }
+      }, 300_000);
+
+      it("npx gavel train router --outcomes writes the memory a router routes from, and exits 2 naming file, line and field on a malformed line", async () => {
+        const outcomes = project.write("train-outcomes.jsonl", routerOutcomeLines());
+        const trained = join(project.folder, "trained-memory");
+        const memoryArgs = ["--memory", trained, "--embedder", "hashing"];
+        const train = await project.run("npx", [
+          "gavel",
+          "train",
+          "router",
+          "--outcomes",
+          outcomes,
+          ...memoryArgs,
+          "--json",
+        ]);
+        expect(JSON.parse(train.stdout)).toMatchObject({
+          embedder: "hashing-256",
+          size: 64,
+          outcomes: { file: outcomes, records: 64, auctions: 32, entries: 64 },
+        });
+        const route = project.write("route-memory.mjs", ROUTE_MEMORY);
+        const routed = lastLine<MemoryRun>(
+          (await project.run("node", [route, trained, join(project.folder, "trained-ledger.db")])).stdout,
+        );
+        expect(routed.sizeBefore).toBe(64);
+        expectRoutedByMemory(routed);
+
+        const lines = routerOutcomeLines().trim().split("\n");
+        lines[2] = JSON.stringify({ ...JSON.parse(lines[2] ?? "{}"), correct: "yes" });
+        const bad = project.write("bad-outcomes.jsonl", `${lines.join("\n")}\n`);
+        const untouched = join(project.folder, "untouched-memory");
+        const refused = await project
+          .run("npx", ["gavel", "train", "router", "--outcomes", bad, "--memory", untouched, "--embedder", "hashing"])
+          .catch((error: Error) => error);
+        expect((refused as Error & { cause?: { code?: number } }).cause?.code).toBe(2);
+        expect(String(refused)).toContain(`${bad}:3: field "correct"`);
+        expect(existsSync(untouched)).toBe(false);
+      }, 300_000);
+
+      it("type-checks a consumer of the router's memory bids under --strict against the shipped .d.ts, without skipLibCheck", async () => {
+        project.write("consumer-router.ts", ROUTER_CONSUMER_FILE);
+        project.write(
+          "tsconfig.router.json",
+          JSON.stringify({ ...STRICT_TSCONFIG, files: ["consumer-router.ts"] }, null, 2),
+        );
+        await expect(project.run("npx", ["tsc", "-p", "tsconfig.router.json"])).resolves.toBeDefined();
+      }, 300_000);
+    });
   });
 });
+
+/** What ROUTER_AUTO prints. */
+interface AutoRun {
+  requests: {
+    path: string;
+    reason: string;
+    winner: string;
+    calls: string[];
+    called: string[];
+    modelCalls: number;
+    recorded: boolean[];
+  }[];
+  refusals: Record<string, string>;
+}
+
+/** What ROUTE_MEMORY prints. */
+interface MemoryRun {
+  rescored: string[];
+  sizeBefore: number;
+  sizeAfter: number;
+  routed: {
+    auctionId: string;
+    path: string;
+    reason: string;
+    winner: string;
+    calls: string[];
+    modelCalls: { mini: number; large: number };
+    text: string;
+    first: string;
+    second: string;
+  }[];
+}
