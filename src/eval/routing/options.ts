@@ -13,12 +13,17 @@ import type { EmbeddingsLike } from "./embedding.js";
 
 /**
  * Default λ grid of the shipped router's memory bids (the weight of a member's normalised expected
- * cost against its predicted value). Seven points: each costs one pass over the held-out prompts per
- * mode and protocol (28 passes), so the grid is kept short enough for `npm start`; on RouterBench the
- * points move from λ = 0 (GPT-4 on 83% of the prompts) to λ = 0.5 (cheap models and agreement
- * cascades nearly everywhere) (docs/routing-on-recorded-data.md).
+ * cost against its predicted value): a 1-2-5 series from 0.01 to 20, plus 0 and the points 0.15 (the
+ * router's default) and 0.3. It spans the pool's whole cost range, as the per-task static choice's grid
+ * does: from λ = 0 (GPT-4 on 83% of the RouterBench prompts) to λ = 20 (the cheapest member nearly
+ * everywhere). The Pareto area integrates over that range (from the cheapest single model's cost to the
+ * strongest's), so a grid that stops short of either end scores the router zero where it could have
+ * answered. Each point costs one pass over the held-out prompts per mode and protocol (56 passes)
+ * (docs/routing-on-recorded-data.md).
  */
-export const DEFAULT_LAMBDAS: readonly number[] = Object.freeze([0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5]);
+export const DEFAULT_LAMBDAS: readonly number[] = Object.freeze([
+  0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5, 10, 20,
+]);
 /** Default λ grid of the per-task static choice, in accuracy per USD per prompt (see `staticPerTaskChoice`). */
 export const DEFAULT_STATIC_LAMBDAS: readonly number[] = Object.freeze([0, 5, 10, 20, 50, 100, 200, 500, 1000, 5000]);
 /** Default number of neighbours read from memory per member and prompt (the router's default, `DEFAULT_MEMORY_BIDS.neighbours`). */
