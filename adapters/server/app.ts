@@ -22,9 +22,10 @@ import {
   usageFromMessage,
 } from "../../src/budget/index.js";
 import { releaseQuietly, type SharedTokenBudget, settleQuietly } from "../../src/budget/shared.js";
+import { PromptTokenCounter } from "../../src/budget/tokens.js";
 import { BudgetExhaustedError, ConfigError, GavelError, parseConfig } from "../../src/errors.js";
 import type { LedgerScope, LedgerWriter } from "../../src/ledger/types.js";
-import { declaredOutputCap, modelName, promptTokensOf, rebuiltWith } from "../../src/models.js";
+import { countsOwnPrompt, declaredOutputCap, modelName, promptTokensOf, rebuiltWith } from "../../src/models.js";
 import {
   type AuctionCall,
   type AuctionRun,
@@ -374,6 +375,13 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     samplingCopies.set(cacheKey, copy);
     return copy;
   };
+
+  // --- the prompt count of a reservation ---------------------------------------------------------
+  // The router's counter: the same counts as `promptTokensOf`, with the counts of recently seen texts
+  // kept (a system prompt or few-shot prefix that every request repeats is tokenized once).
+  const promptCounter = new PromptTokenCounter();
+  const reservedPromptTokens = (model: BaseChatModel, prompt: readonly BaseMessage[]): Promise<number> | number =>
+    countsOwnPrompt(model) ? promptTokensOf(model, prompt) : promptCounter.messages(prompt, modelName(model));
 
   // --- in-flight requests and background settlements, for drain --------------------------------
   const inflight = new Set<ChatRequestState>();
@@ -811,7 +819,7 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
       if (budget !== undefined) {
         reservation = await budget.reserve({
           model: name,
-          inputTokens: await promptTokensOf(winner.model, prompt),
+          inputTokens: await reservedPromptTokens(winner.model, prompt),
           maxOutputTokens,
           label: "router.answer",
           ...(run.scopes !== undefined && { scopes: run.scopes }),
@@ -983,7 +991,7 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     const bill = billAbandonedCalls(member);
     let reservation: Reservation | undefined;
     if (budget !== undefined) {
-      const inputTokens = (await promptTokensOf(model, messages)) + countToolTokens(tools, name);
+      const inputTokens = (await reservedPromptTokens(model, messages)) + countToolTokens(tools, name);
       reservation = await budget.reserve({
         model: name,
         inputTokens,
@@ -1227,7 +1235,7 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     if (budget !== undefined) {
       // Counted once per request: the reservation's count is also the estimate when no usage comes back.
       const tools = (request.tools ?? []) as BindToolsInput[];
-      promptTokens = (await promptTokensOf(member.model, messages)) + countToolTokens(tools, name);
+      promptTokens = (await reservedPromptTokens(member.model, messages)) + countToolTokens(tools, name);
       reservation = await budget.reserve({
         model: name,
         inputTokens: promptTokens,
