@@ -1524,7 +1524,15 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     },
     async drain(drainTimeoutMs: number) {
       draining = true;
-      const waitAll = (ms: number) => waitFor([...[...inflight].map((state) => state.done), ...settlements], ms);
+      // Until nothing is left: a request that ends while we wait may start a write (its auction's record).
+      const waitAll = async (ms: number) => {
+        const until = performance.now() + ms;
+        for (;;) {
+          const pending = [...[...inflight].map((state) => state.done), ...settlements];
+          if (pending.length === 0) return true;
+          if (!(await waitFor(pending, until - performance.now()))) return false;
+        }
+      };
       if (await waitAll(drainTimeoutMs)) return;
       for (const state of [...inflight, ...runningAbandoned]) stopRequest(state, new RequestAborted("shutdown"));
       await waitAll(Math.max(1_000, drainTimeoutMs));

@@ -165,6 +165,43 @@ describe("gavel/auto's fast path (memory mode, members on an upstream)", () => {
     expect(ledger.auctions.map((auction) => auction.id)).toEqual([auctionId]);
   });
 
+  it("a drain that starts while the request is in flight also waits for the writes the request starts when it ends", async () => {
+    const inner = createInMemoryStrategyMemory({ embeddings: createHashingEmbeddings() });
+    const gated = gatedMemory(inner);
+    let received!: () => void;
+    const arrived = new Promise<void>((resolve) => {
+      received = resolve;
+    });
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    gateway = await startGateway({
+      fastPath: true,
+      answer: async () => {
+        received();
+        await answered;
+        return "Paris.";
+      },
+      app: { router: memoryRouter(gated.memory) },
+    });
+    const asked = ask(gateway.baseURL);
+    await arrived;
+    let drained = false;
+    const draining = gateway.gateway.drain(30_000).then(() => {
+      drained = true;
+    });
+    answer();
+    const { response } = await asked;
+    expect(response.status).toBe(200);
+    await settle();
+    expect(gated.pendingWrites()).toBe(1);
+    expect(drained).toBe(false);
+    gated.open();
+    await draining;
+    expect(await inner.size()).toBe(1);
+  });
+
   it("feedback on a fast-path auction is recorded once (waiting for its writes); refusals are 400/404/409", async () => {
     const ledger = recordingLedger();
     const inner = createInMemoryStrategyMemory({ embeddings: createHashingEmbeddings() });
