@@ -237,6 +237,15 @@ interface Target {
  * (the member's model and key; `max_tokens` / `max_completion_tokens` capped at the member's cap)
  * and the provider's completion comes back as it is. Streams always take the LangChain path.
  *
+ * `gavel/auto` has a fast path too, when the router is given as options (not a factory) in `memory`
+ * or `auto` mode and every member has an `upstream`: a non-streamed request without `tools` or
+ * `response_format` is decided by the router's own auction engine (the same decision, reservations,
+ * deadline and fallback as `AuctionRouter`), the winner's answer is a `fetch` of the request's
+ * messages with the member's model, cap and temperature (a plan auction's winner, whose prompt
+ * carries its plan, answers through its model), and the auction's ledger and memory writes run
+ * after the response is sent — `drain` waits for them. Feedback on those auctions
+ * (`POST /v1/gavel/feedback`) is recorded by the gateway as the router records its own.
+ *
  * Every response names the member that answered (`model`, `x-gavel-winner`); a routed one also
  * carries `x-gavel-auction-id`. A stream's headers go out with its first chunk, so an error before
  * it is a plain OpenAI error, one after it is the stream's last event before `data: [DONE]`.

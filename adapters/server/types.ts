@@ -24,8 +24,9 @@ export interface ServerMember {
   provider: string;
   /**
    * The member's OpenAI-compatible endpoint, for the gateway's fast path: a pinned non-streaming
-   * request is forwarded there with `fetch` instead of going through `model` (streams, and
-   * `gavel/auto`, still use `model`). Set for `openai` and `ollama` members; absent for the others.
+   * request is forwarded there with `fetch` instead of going through `model` (streams still use
+   * `model`); so is `gavel/auto`'s answer in `memory`/`auto` mode when every member has one (see
+   * `createGavelApp`). Set for `openai` and `ollama` members; absent for the others.
    */
   upstream?: ServerUpstream;
 }
