@@ -19,39 +19,40 @@
 
 import type { Pool, PoolClient } from "pg";
 import { z } from "zod";
-import type { BudgetLimits, BudgetScope } from "../../src/budget/types.js";
 import { functionSchema, GavelError, parseConfig } from "../../src/errors.js";
 import { LedgerError, type LedgerOperation } from "../../src/ledger/errors.js";
 import { timeOrderedId } from "../../src/ledger/ids.js";
-import { foldOverhead, type OverheadPart } from "../../src/ledger/overhead.js";
+import { foldOverhead } from "../../src/ledger/overhead.js";
+import {
+  type AuctionRowOf,
+  type BidRowOf,
+  type BudgetRowOf,
+  type ChargeRowOf,
+  type ColumnTypes,
+  GLOBAL_SCOPE,
+  ledgerRowMapper,
+  type OutcomeRowOf,
+  type OverheadRowOf,
+  recentLimit,
+  type SnapshotAccountRowOf,
+  type SnapshotRowOf,
+  type SpendRowOf,
+  toJson,
+  type WinRateRowOf,
+} from "../../src/ledger/rows.js";
 import { hashTask } from "../../src/ledger/task-hash.js";
 import type {
   AuctionInput,
   AuctionLedger,
-  AuctionRecord,
-  AuctionResultRecord,
-  AuctionSummary,
-  BidRecord,
-  BudgetAccountState,
   BudgetDefinitionInput,
-  BudgetDefinitionRecord,
   BudgetSnapshotInput,
-  BudgetSnapshotRecord,
   ChargeInput,
-  ChargeKind,
-  ChargeRecord,
   JsonObject,
-  LedgerScope,
   OverheadQuery,
-  RecentAuction,
   RecentAuctionsQuery,
-  SpendGrouping,
   SpendQuery,
-  SpendRow,
   WinRateQuery,
-  WinRateRow,
 } from "../../src/ledger/types.js";
-import type { BidReason, MechanismName } from "../../src/market/types.js";
 import { connectPostgres, type PostgresConnection, postgresConnectionOptionsSchema } from "./connection.js";
 import { PostgresSchemaVersionError } from "./errors.js";
 import { POSTGRES_LEDGER_MIGRATIONS, POSTGRES_LEDGER_SCHEMA_VERSION } from "./ledger-migrations.js";
@@ -64,9 +65,6 @@ import { migratePostgres } from "./migrations.js";
 
 /** What connects, in messages. */
 const WHAT = "PostgreSQL ledger";
-
-/** The global budget scope, used for charges recorded without a scope. */
-const GLOBAL_SCOPE: LedgerScope = { kind: "global", id: "*" };
 
 const postgresLedgerOptionsSchema = postgresConnectionOptionsSchema
   .extend({
@@ -456,7 +454,7 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
       const by = query.by ?? "model";
       return guard("query", `could not read spend by ${by}`, async () => {
         const { rows } = await pool.query<SpendSqlRow>(sql.spend[by], timeBounds(query));
-        return rows.map((row) => spendRow(by, row));
+        return rows.map((row) => records.spendRow(by, row));
       });
     },
 
@@ -472,7 +470,7 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
           );
           const counts = new Map(auctions.rows.map((row) => [row.key, Number(row.auctions)]));
           const parts = await client.query<OverheadSqlRow>(statements.parts, parameters);
-          return foldOverhead(by, parts.rows.map(overheadPart), counts);
+          return foldOverhead(by, parts.rows.map(records.overheadPart), counts);
         }),
       );
     },
@@ -480,7 +478,7 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
     async winRates(query: WinRateQuery = {}) {
       return guard("query", "could not read win rates", async () => {
         const { rows } = await pool.query<WinRateSqlRow>(sql.winRates, [...timeBounds(query), query.kind ?? null]);
-        return rows.map(winRateRow);
+        return rows.map((row) => records.winRateRow({ ...row, mean_price_paid: meanPricePaid(row) }));
       });
     },
 
@@ -492,49 +490,37 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
           const bids = (await client.query<BidSqlRow>(sql.bidsOf, [id])).rows;
           const charges = (await client.query<ChargeSqlRow>(sql.chargesOf, [id])).rows;
           const [outcome] = (await client.query<OutcomeSqlRow>(sql.outcomeOf, [id])).rows;
-          const record: AuctionRecord = {
-            ...auctionSummary(row),
-            bids: bids.map(bidRecord),
-            charges: charges.map(chargeRecord),
-          };
-          if (outcome !== undefined) record.outcome = outcomeRecord(outcome);
-          return record;
+          return records.auctionRecord(row, bids, charges, outcome);
         }),
       );
     },
 
     async recentAuctions(query: RecentAuctionsQuery = {}) {
-      const limit = query.limit ?? 20;
-      if (!Number.isInteger(limit) || limit < 1) {
-        throw new LedgerError("query", `recentAuctions limit must be a positive integer, got ${limit}`);
-      }
+      const limit = recentLimit(query);
       return guard("query", "could not read recent auctions", async () => {
         const { rows } = await pool.query<RecentSqlRow>(sql.recent, [query.kind ?? null, limit]);
-        return rows.map((row) => {
-          const recent: RecentAuction = {
-            ...auctionSummary(row),
-            usd: Number(row.spent_usd),
-            tokens: Number(row.spent_tokens),
-          };
-          if (row.outcome_auction_id !== null) {
-            recent.outcome = outcomeRecord({
-              auction_id: row.outcome_auction_id,
-              recorded_at: row.outcome_recorded_at as string,
-              correct: row.outcome_correct,
-              score: row.outcome_score,
-              label: row.outcome_label,
-              metadata: row.outcome_metadata,
-            });
-          }
-          return recent;
-        });
+        return rows.map((row) =>
+          records.recentAuction(
+            row,
+            row.outcome_auction_id === null
+              ? undefined
+              : {
+                  auction_id: row.outcome_auction_id,
+                  recorded_at: row.outcome_recorded_at as string,
+                  correct: row.outcome_correct,
+                  score: row.outcome_score,
+                  label: row.outcome_label,
+                  metadata: row.outcome_metadata,
+                },
+          ),
+        );
       });
     },
 
     async budgets() {
       return guard("query", "could not read budgets", async () => {
         const { rows } = await pool.query<BudgetSqlRow>(sql.budgets);
-        return rows.map(budgetRecord);
+        return rows.map(records.budgetRecord);
       });
     },
 
@@ -544,12 +530,7 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
           const [latest] = (await client.query<SnapshotSqlRow>(sql.latestSnapshot)).rows;
           if (latest === undefined) return undefined;
           const accounts = (await client.query<SnapshotAccountSqlRow>(sql.snapshotAccounts, [latest.id])).rows;
-          const record: BudgetSnapshotRecord = {
-            takenAt: Number(latest.taken_at),
-            accounts: accounts.map(accountState),
-          };
-          if (latest.label !== null) record.label = latest.label;
-          return record;
+          return records.snapshotRecord(latest, accounts);
         }),
       );
     },
@@ -598,10 +579,6 @@ function timeBounds(range: { since?: number; until?: number }): [number, number]
   return [bound(range.since, Number.MIN_SAFE_INTEGER), bound(range.until, Number.MAX_SAFE_INTEGER)];
 }
 
-function toJson(value: JsonObject | undefined): string | null {
-  return value === undefined ? null : JSON.stringify(value);
-}
-
 // ---------------------------------------------------------------------------
 // Rows and their mapping to records
 // ---------------------------------------------------------------------------
@@ -609,141 +586,41 @@ function toJson(value: JsonObject | undefined): string | null {
 /** `bigint` and `numeric` columns and aggregates arrive as text; `json` ones parsed. */
 type Decimal = string;
 
-/** Drop the keys whose value is `undefined`, so records read back equal what was written. */
-function compact<T extends object>(record: T): T {
-  for (const key of Object.keys(record) as Array<keyof T>) {
-    if (record[key] === undefined) delete record[key];
-  }
-  return record;
+/** `pg`'s column types: numbers as text (or a number the adapter computed), booleans, parsed JSON. */
+interface PostgresColumns extends ColumnTypes {
+  number: Decimal | number;
+  flag: boolean;
+  json: unknown;
 }
 
-function orUndefined<T>(value: T | null): T | undefined {
-  return value === null ? undefined : value;
-}
+const records = ledgerRowMapper<PostgresColumns>({
+  number: Number,
+  flag: (value) => value,
+  json: (value) => value,
+});
 
-function numberOrUndefined(value: Decimal | null): number | undefined {
-  return value === null ? undefined : Number(value);
-}
+type SpendSqlRow = SpendRowOf<PostgresColumns>;
+type OverheadSqlRow = OverheadRowOf<PostgresColumns>;
+type AuctionSqlRow = AuctionRowOf<PostgresColumns>;
+type BidSqlRow = BidRowOf<PostgresColumns>;
+type ChargeSqlRow = ChargeRowOf<PostgresColumns>;
+type OutcomeSqlRow = OutcomeRowOf<PostgresColumns>;
+type BudgetSqlRow = BudgetRowOf<PostgresColumns>;
+type SnapshotSqlRow = SnapshotRowOf<PostgresColumns>;
+type SnapshotAccountSqlRow = SnapshotAccountRowOf<PostgresColumns>;
 
-function limitsOf(row: { max_tokens: Decimal | null; max_usd: Decimal | null }): BudgetLimits {
-  return compact({ maxTokens: numberOrUndefined(row.max_tokens), maxUsd: numberOrUndefined(row.max_usd) });
-}
-
-interface SpendSqlRow {
-  key: string | null;
-  calls: Decimal;
-  input_tokens: Decimal;
-  output_tokens: Decimal;
-  usd: Decimal;
-  estimated_calls: Decimal;
-  first_at: Decimal;
-  last_at: Decimal;
-}
-
-function spendRow(by: SpendGrouping, row: SpendSqlRow): SpendRow {
-  const calls = Number(row.calls);
-  const inputTokens = Number(row.input_tokens);
-  const outputTokens = Number(row.output_tokens);
-  const estimatedCalls = Number(row.estimated_calls);
-  return {
-    by,
-    key: row.key,
-    calls,
-    inputTokens,
-    outputTokens,
-    totalTokens: inputTokens + outputTokens,
-    usd: Number(row.usd),
-    estimatedCalls,
-    estimatedShare: calls === 0 ? 0 : estimatedCalls / calls,
-    firstAt: Number(row.first_at),
-    lastAt: Number(row.last_at),
-  };
-}
-
-interface OverheadSqlRow {
-  key: string | null;
-  label: string | null;
-  calls: Decimal;
-  tokens: Decimal;
-  usd: Decimal;
-  estimated_calls: Decimal;
-  first_at: Decimal;
-  last_at: Decimal;
-}
-
-function overheadPart(row: OverheadSqlRow): OverheadPart {
-  return {
-    key: row.key,
-    label: row.label,
-    calls: Number(row.calls),
-    tokens: Number(row.tokens),
-    usd: Number(row.usd),
-    estimatedCalls: Number(row.estimated_calls),
-    firstAt: Number(row.first_at),
-    lastAt: Number(row.last_at),
-  };
-}
-
-interface WinRateSqlRow {
-  bidder: string;
-  auctions: Decimal;
-  wins: Decimal;
+/** A bidder's win counts; the mean price it paid is computed from `won_paid` by {@link meanPricePaid}. */
+interface WinRateSqlRow extends Omit<WinRateRowOf<PostgresColumns>, "mean_price_paid"> {
   won_paid: Decimal | null;
-  total_paid: Decimal;
 }
 
-function winRateRow(row: WinRateSqlRow): WinRateRow {
-  const auctions = Number(row.auctions);
+/** SQLite's AVG: the sum over the won auctions divided by their count, in doubles. */
+function meanPricePaid(row: WinRateSqlRow): number | null {
   const wins = Number(row.wins);
-  return {
-    bidder: row.bidder,
-    auctions,
-    wins,
-    winRate: auctions === 0 ? 0 : wins / auctions,
-    // SQLite's AVG: the sum over the won auctions divided by their count, in doubles.
-    meanPricePaid: wins === 0 || row.won_paid === null ? null : Number(row.won_paid) / wins,
-    totalPaid: Number(row.total_paid),
-  };
+  return wins === 0 || row.won_paid === null ? null : Number(row.won_paid) / wins;
 }
 
-interface AuctionSqlRow {
-  id: string;
-  created_at: Decimal;
-  kind: string;
-  mechanism: string;
-  scope_kind: string | null;
-  scope_id: string | null;
-  task: string | null;
-  task_hash: string | null;
-  clearing_price: Decimal;
-  seed: Decimal;
-  reserve_price: Decimal;
-  winners: string[];
-  bid_count: number;
-  metadata: JsonObject | null;
-}
-
-function auctionSummary(row: AuctionSqlRow): AuctionSummary {
-  return compact({
-    id: row.id,
-    createdAt: Number(row.created_at),
-    kind: row.kind,
-    mechanism: row.mechanism as MechanismName,
-    scope:
-      row.scope_kind === null || row.scope_id === null
-        ? undefined
-        : { kind: row.scope_kind as BudgetScope, id: row.scope_id },
-    task: orUndefined(row.task),
-    taskHash: orUndefined(row.task_hash),
-    clearingPrice: Number(row.clearing_price),
-    seed: Number(row.seed),
-    reservePrice: Number(row.reserve_price),
-    winners: row.winners,
-    bidCount: row.bid_count,
-    metadata: orUndefined(row.metadata),
-  });
-}
-
+/** An auction with its settled spend and, joined, its outcome (`outcome_*`, all `NULL` when none). */
 interface RecentSqlRow extends AuctionSqlRow {
   spent_usd: Decimal;
   spent_tokens: Decimal;
@@ -753,138 +630,4 @@ interface RecentSqlRow extends AuctionSqlRow {
   outcome_score: Decimal | null;
   outcome_label: string | null;
   outcome_metadata: JsonObject | null;
-}
-
-interface BidSqlRow {
-  auction_id: string;
-  bidder: string;
-  rank: number;
-  amount: Decimal;
-  value: Decimal | null;
-  tokens: Decimal | null;
-  won: boolean;
-  price: Decimal;
-  reason: string;
-  detail: string;
-  meta: JsonObject | null;
-}
-
-function bidRecord(row: BidSqlRow): BidRecord {
-  return compact({
-    bidder: row.bidder,
-    amount: Number(row.amount),
-    value: numberOrUndefined(row.value),
-    tokens: numberOrUndefined(row.tokens),
-    won: row.won,
-    rank: row.rank,
-    price: Number(row.price),
-    reason: row.reason as BidReason,
-    detail: row.detail,
-    meta: orUndefined(row.meta),
-  });
-}
-
-interface ChargeSqlRow {
-  id: string;
-  at: Decimal;
-  kind: string;
-  model: string;
-  agent: string | null;
-  scope_kind: string;
-  scope_id: string;
-  input_tokens: Decimal;
-  output_tokens: Decimal;
-  usd: Decimal;
-  estimated: boolean;
-  auction_id: string | null;
-  reservation_id: string | null;
-  label: string | null;
-  metadata: JsonObject | null;
-}
-
-function chargeRecord(row: ChargeSqlRow): ChargeRecord {
-  return compact({
-    id: row.id,
-    kind: row.kind as ChargeKind,
-    model: row.model,
-    agent: orUndefined(row.agent),
-    scope: { kind: row.scope_kind as BudgetScope, id: row.scope_id },
-    inputTokens: Number(row.input_tokens),
-    outputTokens: Number(row.output_tokens),
-    usd: Number(row.usd),
-    estimated: row.estimated,
-    auctionId: orUndefined(row.auction_id),
-    reservationId: orUndefined(row.reservation_id),
-    label: orUndefined(row.label),
-    at: Number(row.at),
-    metadata: orUndefined(row.metadata),
-  });
-}
-
-interface OutcomeSqlRow {
-  auction_id: string;
-  recorded_at: Decimal;
-  correct: boolean | null;
-  score: Decimal | null;
-  label: string | null;
-  metadata: JsonObject | null;
-}
-
-function outcomeRecord(row: OutcomeSqlRow): AuctionResultRecord {
-  return compact({
-    auctionId: row.auction_id,
-    correct: orUndefined(row.correct),
-    score: numberOrUndefined(row.score),
-    label: orUndefined(row.label),
-    recordedAt: Number(row.recorded_at),
-    metadata: orUndefined(row.metadata),
-  });
-}
-
-interface BudgetSqlRow {
-  scope_kind: string;
-  scope_id: string;
-  max_tokens: Decimal | null;
-  max_usd: Decimal | null;
-  label: string | null;
-  defined_at: Decimal;
-}
-
-function budgetRecord(row: BudgetSqlRow): BudgetDefinitionRecord {
-  return compact({
-    scope: { kind: row.scope_kind as BudgetScope, id: row.scope_id },
-    limits: limitsOf(row),
-    label: orUndefined(row.label),
-    definedAt: Number(row.defined_at),
-  });
-}
-
-interface SnapshotSqlRow {
-  id: Decimal;
-  taken_at: Decimal;
-  label: string | null;
-}
-
-interface SnapshotAccountSqlRow {
-  snapshot_id: Decimal;
-  scope_kind: string;
-  scope_id: string;
-  max_tokens: Decimal | null;
-  max_usd: Decimal | null;
-  spent_tokens: Decimal;
-  spent_usd: Decimal;
-  reserved_tokens: Decimal;
-  reserved_usd: Decimal;
-}
-
-function accountState(row: SnapshotAccountSqlRow): BudgetAccountState {
-  return {
-    scope: row.scope_kind as BudgetScope,
-    scopeId: row.scope_id,
-    limits: limitsOf(row),
-    spentTokens: Number(row.spent_tokens),
-    spentUsd: Number(row.spent_usd),
-    reservedTokens: Number(row.reserved_tokens),
-    reservedUsd: Number(row.reserved_usd),
-  };
 }

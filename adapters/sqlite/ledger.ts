@@ -19,44 +19,46 @@
 
 import type Database from "better-sqlite3";
 import { z } from "zod";
-import type { BudgetLimits, BudgetScope } from "../../src/budget/types.js";
 import { functionSchema, parseConfig } from "../../src/errors.js";
 import { LedgerError, type LedgerOperation } from "../../src/ledger/errors.js";
 import { timeOrderedId } from "../../src/ledger/ids.js";
-import { foldOverhead, type OverheadPart } from "../../src/ledger/overhead.js";
+import { foldOverhead } from "../../src/ledger/overhead.js";
 import { warnLedgerFailure } from "../../src/ledger/report.js";
+import {
+  type AuctionRowOf,
+  type BidRowOf,
+  type BudgetRowOf,
+  type ChargeRowOf,
+  type ColumnTypes,
+  GLOBAL_SCOPE,
+  ledgerRowMapper,
+  type OutcomeRowOf,
+  type OverheadRowOf,
+  type RecentRowOf,
+  recentLimit,
+  type SnapshotAccountRowOf,
+  type SnapshotRowOf,
+  type SpendRowOf,
+  toJson,
+  type WinRateRowOf,
+} from "../../src/ledger/rows.js";
 import { hashTask } from "../../src/ledger/task-hash.js";
 import type {
   AuctionInput,
   AuctionLedger,
-  AuctionRecord,
-  AuctionResultRecord,
-  AuctionSummary,
-  BidRecord,
-  BudgetAccountState,
   BudgetDefinitionInput,
-  BudgetDefinitionRecord,
   BudgetSnapshotInput,
-  BudgetSnapshotRecord,
   ChargeInput,
-  ChargeKind,
-  ChargeRecord,
-  JsonObject,
-  LedgerScope,
   LedgerWriteFailure,
   LedgerWriteStats,
   OutcomeInput,
   OverheadGrouping,
   OverheadQuery,
-  RecentAuction,
   RecentAuctionsQuery,
   SpendGrouping,
   SpendQuery,
-  SpendRow,
   WinRateQuery,
-  WinRateRow,
 } from "../../src/ledger/types.js";
-import type { BidReason, MechanismName } from "../../src/market/types.js";
 import { requirePeer } from "../../src/peers.js";
 import { MAX_TIMEOUT_MS } from "../../src/timeouts.js";
 import { checkLedgerFile, LEDGER_SCHEMA_VERSION, migrateLedger } from "./migrations.js";
@@ -87,9 +89,6 @@ import {
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 
 export { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_MAX_QUEUED_RECORDS, DEFAULT_QUEUE_WAIT_MS };
-
-/** The global budget scope, used for charges recorded without a scope. */
-const GLOBAL_SCOPE: LedgerScope = { kind: "global", id: "*" };
 
 /** A better-sqlite3 connection (declared as an interface so the options type can name it). */
 export interface SqliteDatabase extends Database.Database {}
@@ -667,7 +666,7 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
     async spend(query: SpendQuery = {}) {
       const by = query.by ?? "model";
       return guard("query", `could not read spend by ${by}`, () =>
-        statements.spend[by].all(timeBounds(query)).map((row) => spendRow(by, row)),
+        statements.spend[by].all(timeBounds(query)).map((row) => records.spendRow(by, row)),
       );
     },
 
@@ -677,13 +676,13 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
         const parameters = { ...timeBounds(query), kind: query.kind ?? null };
         const { parts, auctions } = statements.overhead[by];
         const counts = new Map(auctions.all(parameters).map((row) => [row.key, row.auctions]));
-        return foldOverhead(by, parts.all(parameters).map(overheadPart), counts);
+        return foldOverhead(by, parts.all(parameters).map(records.overheadPart), counts);
       });
     },
 
     async winRates(query: WinRateQuery = {}) {
       return guard("query", "could not read win rates", () =>
-        statements.winRates.all({ ...timeBounds(query), kind: query.kind ?? null }).map(winRateRow),
+        statements.winRates.all({ ...timeBounds(query), kind: query.kind ?? null }).map(records.winRateRow),
       );
     },
 
@@ -692,45 +691,28 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
         const row = statements.auction.get(id);
         if (row === undefined) return undefined;
         const outcome = statements.outcomeOf.get(id);
-        const record: AuctionRecord = {
-          ...auctionSummary(row),
-          bids: statements.bidsOf.all(id).map(bidRecord),
-          charges: statements.chargesOf.all(id).map(chargeRecord),
-        };
-        if (outcome !== undefined) record.outcome = outcomeRecord(outcome);
-        return record;
+        return records.auctionRecord(row, statements.bidsOf.all(id), statements.chargesOf.all(id), outcome);
       });
     },
 
     async recentAuctions(query: RecentAuctionsQuery = {}) {
-      const limit = query.limit ?? 20;
-      if (!Number.isInteger(limit) || limit < 1) {
-        throw new LedgerError("query", `recentAuctions limit must be a positive integer, got ${limit}`);
-      }
+      const limit = recentLimit(query);
       return guard("query", "could not read recent auctions", () =>
-        statements.recent.all({ limit, kind: query.kind ?? null }).map((row) => {
-          const outcome = statements.outcomeOf.get(row.id);
-          const recent: RecentAuction = { ...auctionSummary(row), usd: row.spent_usd, tokens: row.spent_tokens };
-          if (outcome !== undefined) recent.outcome = outcomeRecord(outcome);
-          return recent;
-        }),
+        statements.recent
+          .all({ limit, kind: query.kind ?? null })
+          .map((row) => records.recentAuction(row, statements.outcomeOf.get(row.id))),
       );
     },
 
     async budgets() {
-      return guard("query", "could not read budgets", () => statements.budgets.all().map(budgetRecord));
+      return guard("query", "could not read budgets", () => statements.budgets.all().map(records.budgetRecord));
     },
 
     async latestBudgetSnapshot() {
       return guard("query", "could not read the latest budget snapshot", () => {
         const snapshot = statements.latestSnapshot.get();
         if (snapshot === undefined) return undefined;
-        const record: BudgetSnapshotRecord = {
-          takenAt: snapshot.taken_at,
-          accounts: statements.snapshotAccounts.all(snapshot.id).map(accountState),
-        };
-        if (snapshot.label !== null) record.label = snapshot.label;
-        return record;
+        return records.snapshotRecord(snapshot, statements.snapshotAccounts.all(snapshot.id));
       });
     },
 
@@ -781,273 +763,31 @@ function timeBounds(range: { since?: number; until?: number }): TimeBounds {
   return { since: range.since ?? Number.MIN_SAFE_INTEGER, until: range.until ?? Number.MAX_SAFE_INTEGER };
 }
 
-function toJson(value: JsonObject | undefined): string | null {
-  return value === undefined ? null : JSON.stringify(value);
+function fromJson(text: string): unknown {
+  return JSON.parse(text);
 }
 
-function fromJson(text: string | null): JsonObject | undefined {
-  return text === null ? undefined : (JSON.parse(text) as JsonObject);
+/** better-sqlite3's column types: numbers, booleans as 0/1, JSON as text. */
+interface SqliteColumns extends ColumnTypes {
+  number: number;
+  flag: number;
+  json: string;
 }
 
-/** Drop the keys whose value is `undefined`, so records read back equal what was written. */
-function compact<T extends object>(record: T): T {
-  for (const key of Object.keys(record) as Array<keyof T>) {
-    if (record[key] === undefined) delete record[key];
-  }
-  return record;
-}
+const records = ledgerRowMapper<SqliteColumns>({
+  number: (value) => value,
+  flag: (value) => value === 1,
+  json: fromJson,
+});
 
-function orUndefined<T>(value: T | null): T | undefined {
-  return value === null ? undefined : value;
-}
-
-function limitsOf(row: { max_tokens: number | null; max_usd: number | null }): BudgetLimits {
-  return compact({ maxTokens: orUndefined(row.max_tokens), maxUsd: orUndefined(row.max_usd) });
-}
-
-interface SpendSqlRow {
-  key: string | null;
-  calls: number;
-  input_tokens: number;
-  output_tokens: number;
-  usd: number;
-  estimated_calls: number;
-  first_at: number;
-  last_at: number;
-}
-
-function spendRow(by: SpendGrouping, row: SpendSqlRow): SpendRow {
-  return {
-    by,
-    key: row.key,
-    calls: row.calls,
-    inputTokens: row.input_tokens,
-    outputTokens: row.output_tokens,
-    totalTokens: row.input_tokens + row.output_tokens,
-    usd: row.usd,
-    estimatedCalls: row.estimated_calls,
-    estimatedShare: row.calls === 0 ? 0 : row.estimated_calls / row.calls,
-    firstAt: row.first_at,
-    lastAt: row.last_at,
-  };
-}
-
-interface OverheadSqlRow {
-  key: string | null;
-  label: string | null;
-  calls: number;
-  tokens: number;
-  usd: number;
-  estimated_calls: number;
-  first_at: number;
-  last_at: number;
-}
-
-function overheadPart(row: OverheadSqlRow): OverheadPart {
-  return {
-    key: row.key,
-    label: row.label,
-    calls: row.calls,
-    tokens: row.tokens,
-    usd: row.usd,
-    estimatedCalls: row.estimated_calls,
-    firstAt: row.first_at,
-    lastAt: row.last_at,
-  };
-}
-
-interface WinRateSqlRow {
-  bidder: string;
-  auctions: number;
-  wins: number;
-  mean_price_paid: number | null;
-  total_paid: number;
-}
-
-function winRateRow(row: WinRateSqlRow): WinRateRow {
-  return {
-    bidder: row.bidder,
-    auctions: row.auctions,
-    wins: row.wins,
-    winRate: row.auctions === 0 ? 0 : row.wins / row.auctions,
-    meanPricePaid: row.mean_price_paid,
-    totalPaid: row.total_paid,
-  };
-}
-
-interface AuctionSqlRow {
-  id: string;
-  created_at: number;
-  kind: string;
-  mechanism: string;
-  scope_kind: string | null;
-  scope_id: string | null;
-  task: string | null;
-  task_hash: string | null;
-  clearing_price: number;
-  seed: number;
-  reserve_price: number;
-  winners: string;
-  bid_count: number;
-  metadata: string | null;
-}
-
-function auctionSummary(row: AuctionSqlRow): AuctionSummary {
-  return compact({
-    id: row.id,
-    createdAt: row.created_at,
-    kind: row.kind,
-    mechanism: row.mechanism as MechanismName,
-    scope:
-      row.scope_kind === null || row.scope_id === null
-        ? undefined
-        : { kind: row.scope_kind as BudgetScope, id: row.scope_id },
-    task: orUndefined(row.task),
-    taskHash: orUndefined(row.task_hash),
-    clearingPrice: row.clearing_price,
-    seed: row.seed,
-    reservePrice: row.reserve_price,
-    winners: JSON.parse(row.winners) as string[],
-    bidCount: row.bid_count,
-    metadata: fromJson(row.metadata),
-  });
-}
-
-interface RecentSqlRow extends AuctionSqlRow {
-  spent_usd: number;
-  spent_tokens: number;
-}
-
-interface BidSqlRow {
-  auction_id: string;
-  bidder: string;
-  rank: number;
-  amount: number;
-  value: number | null;
-  tokens: number | null;
-  won: number;
-  price: number;
-  reason: string;
-  detail: string;
-  meta: string | null;
-}
-
-function bidRecord(row: BidSqlRow): BidRecord {
-  return compact({
-    bidder: row.bidder,
-    amount: row.amount,
-    value: orUndefined(row.value),
-    tokens: orUndefined(row.tokens),
-    won: row.won === 1,
-    rank: row.rank,
-    price: row.price,
-    reason: row.reason as BidReason,
-    detail: row.detail,
-    meta: fromJson(row.meta),
-  });
-}
-
-interface ChargeSqlRow {
-  id: string;
-  at: number;
-  kind: string;
-  model: string;
-  agent: string | null;
-  scope_kind: string;
-  scope_id: string;
-  input_tokens: number;
-  output_tokens: number;
-  usd: number;
-  estimated: number;
-  auction_id: string | null;
-  reservation_id: string | null;
-  label: string | null;
-  metadata: string | null;
-}
-
-function chargeRecord(row: ChargeSqlRow): ChargeRecord {
-  return compact({
-    id: row.id,
-    kind: row.kind as ChargeKind,
-    model: row.model,
-    agent: orUndefined(row.agent),
-    scope: { kind: row.scope_kind as BudgetScope, id: row.scope_id },
-    inputTokens: row.input_tokens,
-    outputTokens: row.output_tokens,
-    usd: row.usd,
-    estimated: row.estimated === 1,
-    auctionId: orUndefined(row.auction_id),
-    reservationId: orUndefined(row.reservation_id),
-    label: orUndefined(row.label),
-    at: row.at,
-    metadata: fromJson(row.metadata),
-  });
-}
-
-interface OutcomeSqlRow {
-  auction_id: string;
-  recorded_at: number;
-  correct: number | null;
-  score: number | null;
-  label: string | null;
-  metadata: string | null;
-}
-
-function outcomeRecord(row: OutcomeSqlRow): AuctionResultRecord {
-  return compact({
-    auctionId: row.auction_id,
-    correct: row.correct === null ? undefined : row.correct === 1,
-    score: orUndefined(row.score),
-    label: orUndefined(row.label),
-    recordedAt: row.recorded_at,
-    metadata: fromJson(row.metadata),
-  });
-}
-
-interface BudgetSqlRow {
-  scope_kind: string;
-  scope_id: string;
-  max_tokens: number | null;
-  max_usd: number | null;
-  label: string | null;
-  defined_at: number;
-}
-
-function budgetRecord(row: BudgetSqlRow): BudgetDefinitionRecord {
-  return compact({
-    scope: { kind: row.scope_kind as BudgetScope, id: row.scope_id },
-    limits: limitsOf(row),
-    label: orUndefined(row.label),
-    definedAt: row.defined_at,
-  });
-}
-
-interface SnapshotSqlRow {
-  id: number;
-  taken_at: number;
-  label: string | null;
-}
-
-interface SnapshotAccountSqlRow {
-  snapshot_id: number;
-  scope_kind: string;
-  scope_id: string;
-  max_tokens: number | null;
-  max_usd: number | null;
-  spent_tokens: number;
-  spent_usd: number;
-  reserved_tokens: number;
-  reserved_usd: number;
-}
-
-function accountState(row: SnapshotAccountSqlRow): BudgetAccountState {
-  return {
-    scope: row.scope_kind as BudgetScope,
-    scopeId: row.scope_id,
-    limits: limitsOf(row),
-    spentTokens: row.spent_tokens,
-    spentUsd: row.spent_usd,
-    reservedTokens: row.reserved_tokens,
-    reservedUsd: row.reserved_usd,
-  };
-}
+type SpendSqlRow = SpendRowOf<SqliteColumns>;
+type OverheadSqlRow = OverheadRowOf<SqliteColumns>;
+type WinRateSqlRow = WinRateRowOf<SqliteColumns>;
+type AuctionSqlRow = AuctionRowOf<SqliteColumns>;
+type RecentSqlRow = RecentRowOf<SqliteColumns>;
+type BidSqlRow = BidRowOf<SqliteColumns>;
+type ChargeSqlRow = ChargeRowOf<SqliteColumns>;
+type OutcomeSqlRow = OutcomeRowOf<SqliteColumns>;
+type BudgetSqlRow = BudgetRowOf<SqliteColumns>;
+type SnapshotSqlRow = SnapshotRowOf<SqliteColumns>;
+type SnapshotAccountSqlRow = SnapshotAccountRowOf<SqliteColumns>;
