@@ -24,21 +24,12 @@ import { LedgerError, type LedgerOperation } from "../../src/ledger/errors.js";
 import { timeOrderedId } from "../../src/ledger/ids.js";
 import { foldOverhead } from "../../src/ledger/overhead.js";
 import {
-  type AuctionRowOf,
-  type BidRowOf,
-  type BudgetRowOf,
-  type ChargeRowOf,
   type ColumnTypes,
   GLOBAL_SCOPE,
+  type LedgerRows,
   ledgerRowMapper,
-  type OutcomeRowOf,
-  type OverheadRowOf,
   recentLimit,
-  type SnapshotAccountRowOf,
-  type SnapshotRowOf,
-  type SpendRowOf,
   toJson,
-  type WinRateRowOf,
 } from "../../src/ledger/rows.js";
 import { hashTask } from "../../src/ledger/task-hash.js";
 import type {
@@ -453,7 +444,7 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
     async spend(query: SpendQuery = {}) {
       const by = query.by ?? "model";
       return guard("query", `could not read spend by ${by}`, async () => {
-        const { rows } = await pool.query<SpendSqlRow>(sql.spend[by], timeBounds(query));
+        const { rows } = await pool.query<Rows["spend"]>(sql.spend[by], timeBounds(query));
         return rows.map((row) => records.spendRow(by, row));
       });
     },
@@ -469,7 +460,7 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
             parameters,
           );
           const counts = new Map(auctions.rows.map((row) => [row.key, Number(row.auctions)]));
-          const parts = await client.query<OverheadSqlRow>(statements.parts, parameters);
+          const parts = await client.query<Rows["overhead"]>(statements.parts, parameters);
           return foldOverhead(by, parts.rows.map(records.overheadPart), counts);
         }),
       );
@@ -485,11 +476,11 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
     async getAuction(id) {
       return guard("query", `could not read auction ${id}`, () =>
         snapshot(async (client) => {
-          const [row] = (await client.query<AuctionSqlRow>(sql.auction, [id])).rows;
+          const [row] = (await client.query<Rows["auction"]>(sql.auction, [id])).rows;
           if (row === undefined) return undefined;
-          const bids = (await client.query<BidSqlRow>(sql.bidsOf, [id])).rows;
-          const charges = (await client.query<ChargeSqlRow>(sql.chargesOf, [id])).rows;
-          const [outcome] = (await client.query<OutcomeSqlRow>(sql.outcomeOf, [id])).rows;
+          const bids = (await client.query<Rows["bid"]>(sql.bidsOf, [id])).rows;
+          const charges = (await client.query<Rows["charge"]>(sql.chargesOf, [id])).rows;
+          const [outcome] = (await client.query<Rows["outcome"]>(sql.outcomeOf, [id])).rows;
           return records.auctionRecord(row, bids, charges, outcome);
         }),
       );
@@ -519,7 +510,7 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
 
     async budgets() {
       return guard("query", "could not read budgets", async () => {
-        const { rows } = await pool.query<BudgetSqlRow>(sql.budgets);
+        const { rows } = await pool.query<Rows["budget"]>(sql.budgets);
         return rows.map(records.budgetRecord);
       });
     },
@@ -527,9 +518,9 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
     async latestBudgetSnapshot() {
       return guard("query", "could not read the latest budget snapshot", () =>
         snapshot(async (client) => {
-          const [latest] = (await client.query<SnapshotSqlRow>(sql.latestSnapshot)).rows;
+          const [latest] = (await client.query<Rows["snapshot"]>(sql.latestSnapshot)).rows;
           if (latest === undefined) return undefined;
-          const accounts = (await client.query<SnapshotAccountSqlRow>(sql.snapshotAccounts, [latest.id])).rows;
+          const accounts = (await client.query<Rows["snapshotAccount"]>(sql.snapshotAccounts, [latest.id])).rows;
           return records.snapshotRecord(latest, accounts);
         }),
       );
@@ -593,24 +584,16 @@ interface PostgresColumns extends ColumnTypes {
   json: unknown;
 }
 
+type Rows = LedgerRows<PostgresColumns>;
+
 const records = ledgerRowMapper<PostgresColumns>({
   number: Number,
   flag: (value) => value,
   json: (value) => value,
 });
 
-type SpendSqlRow = SpendRowOf<PostgresColumns>;
-type OverheadSqlRow = OverheadRowOf<PostgresColumns>;
-type AuctionSqlRow = AuctionRowOf<PostgresColumns>;
-type BidSqlRow = BidRowOf<PostgresColumns>;
-type ChargeSqlRow = ChargeRowOf<PostgresColumns>;
-type OutcomeSqlRow = OutcomeRowOf<PostgresColumns>;
-type BudgetSqlRow = BudgetRowOf<PostgresColumns>;
-type SnapshotSqlRow = SnapshotRowOf<PostgresColumns>;
-type SnapshotAccountSqlRow = SnapshotAccountRowOf<PostgresColumns>;
-
 /** A bidder's win counts; the mean price it paid is computed from `won_paid` by {@link meanPricePaid}. */
-interface WinRateSqlRow extends Omit<WinRateRowOf<PostgresColumns>, "mean_price_paid"> {
+interface WinRateSqlRow extends Omit<Rows["winRate"], "mean_price_paid"> {
   won_paid: Decimal | null;
 }
 
@@ -621,13 +604,11 @@ function meanPricePaid(row: WinRateSqlRow): number | null {
 }
 
 /** An auction with its settled spend and, joined, its outcome (`outcome_*`, all `NULL` when none). */
-interface RecentSqlRow extends AuctionSqlRow {
-  spent_usd: Decimal;
-  spent_tokens: Decimal;
+type RecentSqlRow = Rows["recent"] & {
   outcome_auction_id: string | null;
   outcome_recorded_at: Decimal | null;
   outcome_correct: boolean | null;
   outcome_score: Decimal | null;
   outcome_label: string | null;
   outcome_metadata: JsonObject | null;
-}
+};

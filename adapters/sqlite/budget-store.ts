@@ -40,36 +40,27 @@ import {
 import type { BudgetScope } from "../../src/budget/types.js";
 import { parseConfig } from "../../src/errors.js";
 import { requirePeer } from "../../src/peers.js";
-import { DEFAULT_BUSY_TIMEOUT_MS, type SqliteDatabase } from "./ledger.js";
+import { databaseHandleSchema, requirePathOrDatabase } from "./database.js";
+import { DEFAULT_BUSY_TIMEOUT_MS } from "./ledger.js";
 import { LEDGER_APPLICATION_ID } from "./migrations.js";
 
 // ---------------------------------------------------------------------------
 // Options and errors
 // ---------------------------------------------------------------------------
 
-function isDatabaseHandle(value: unknown): value is SqliteDatabase {
-  return (
-    typeof value === "object" && value !== null && "prepare" in value && "pragma" in value && "transaction" in value
-  );
-}
-
 const sqliteBudgetStoreOptionsSchema = z
   .object({
     /** Database file, shared by the processes of the host; `":memory:"` for a private one (tests). */
     path: z.string().min(1).optional(),
     /** An open better-sqlite3 handle to use instead of `path`. The store does not close it. */
-    database: z.custom<SqliteDatabase>(isDatabaseHandle, "expected a better-sqlite3 Database").optional(),
+    database: databaseHandleSchema().optional(),
     /** `"normal"`: committed operations survive a killed process. `"full"`: they survive power loss too. */
     synchronous: z.enum(["normal", "full"]).default("normal"),
     /** Wait this long for another process's write lock before failing. */
     busyTimeoutMs: z.number().int().nonnegative().default(DEFAULT_BUSY_TIMEOUT_MS),
   })
   .strict()
-  .superRefine((options, context) => {
-    if ((options.path === undefined) === (options.database === undefined)) {
-      context.addIssue({ code: "custom", path: ["path"], message: "pass exactly one of `path` and `database`" });
-    }
-  });
+  .superRefine(requirePathOrDatabase);
 
 /**
  * Options of {@link createSqliteBudgetStore}.

@@ -25,22 +25,12 @@ import { timeOrderedId } from "../../src/ledger/ids.js";
 import { foldOverhead } from "../../src/ledger/overhead.js";
 import { warnLedgerFailure } from "../../src/ledger/report.js";
 import {
-  type AuctionRowOf,
-  type BidRowOf,
-  type BudgetRowOf,
-  type ChargeRowOf,
   type ColumnTypes,
   GLOBAL_SCOPE,
+  type LedgerRows,
   ledgerRowMapper,
-  type OutcomeRowOf,
-  type OverheadRowOf,
-  type RecentRowOf,
   recentLimit,
-  type SnapshotAccountRowOf,
-  type SnapshotRowOf,
-  type SpendRowOf,
   toJson,
-  type WinRateRowOf,
 } from "../../src/ledger/rows.js";
 import { hashTask } from "../../src/ledger/task-hash.js";
 import type {
@@ -61,6 +51,7 @@ import type {
 } from "../../src/ledger/types.js";
 import { requirePeer } from "../../src/peers.js";
 import { MAX_TIMEOUT_MS } from "../../src/timeouts.js";
+import { databaseHandleSchema, requirePathOrDatabase, type SqliteDatabase } from "./database.js";
 import { checkLedgerFile, LEDGER_SCHEMA_VERSION, migrateLedger } from "./migrations.js";
 import {
   createWriteQueue,
@@ -88,23 +79,15 @@ import {
  */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 
+export type { SqliteDatabase };
 export { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_MAX_QUEUED_RECORDS, DEFAULT_QUEUE_WAIT_MS };
-
-/** A better-sqlite3 connection (declared as an interface so the options type can name it). */
-export interface SqliteDatabase extends Database.Database {}
-
-function isDatabaseHandle(value: unknown): value is SqliteDatabase {
-  return (
-    typeof value === "object" && value !== null && "prepare" in value && "pragma" in value && "transaction" in value
-  );
-}
 
 const sqliteLedgerOptionsSchema = z
   .object({
     /** Database file; `":memory:"` for a private in-memory database. */
     path: z.string().min(1).optional(),
     /** An open better-sqlite3 handle to use instead of `path`. The ledger does not close it. */
-    database: z.custom<SqliteDatabase>(isDatabaseHandle, "expected a better-sqlite3 Database").optional(),
+    database: databaseHandleSchema().optional(),
     /** `"normal"`: committed writes survive a killed process. `"full"`: they survive power loss too. */
     synchronous: z.enum(["normal", "full"]).default("normal"),
     /** Open `path` read-only: the file must exist and be a ledger; nothing is created or migrated. */
@@ -128,9 +111,7 @@ const sqliteLedgerOptionsSchema = z
   })
   .strict()
   .superRefine((options, context) => {
-    if ((options.path === undefined) === (options.database === undefined)) {
-      context.addIssue({ code: "custom", path: ["path"], message: "pass exactly one of `path` and `database`" });
-    }
+    requirePathOrDatabase(options, context);
     if (options.database !== undefined && options.readonly) {
       context.addIssue({
         code: "custom",
@@ -355,30 +336,30 @@ function prepareStatements(database: Database.Database) {
               @spent_tokens, @spent_usd, @reserved_tokens, @reserved_usd)`),
 
     spend: {
-      model: database.prepare<[TimeBounds], SpendSqlRow>(spendSql("model")),
-      agent: database.prepare<[TimeBounds], SpendSqlRow>(spendSql("agent")),
-      scope: database.prepare<[TimeBounds], SpendSqlRow>(spendSql("scope")),
-      tool: database.prepare<[TimeBounds], SpendSqlRow>(spendSql("tool")),
+      model: database.prepare<[TimeBounds], Rows["spend"]>(spendSql("model")),
+      agent: database.prepare<[TimeBounds], Rows["spend"]>(spendSql("agent")),
+      scope: database.prepare<[TimeBounds], Rows["spend"]>(spendSql("scope")),
+      tool: database.prepare<[TimeBounds], Rows["spend"]>(spendSql("tool")),
     },
     overhead: {
       run: overheadStatements(database, "run"),
       auction: overheadStatements(database, "auction"),
       model: overheadStatements(database, "model"),
     },
-    winRates: database.prepare<[TimeBounds & { kind: string | null }], WinRateSqlRow>(`
+    winRates: database.prepare<[TimeBounds & { kind: string | null }], Rows["winRate"]>(`
       SELECT b.bidder AS bidder, COUNT(*) AS auctions, SUM(b.won) AS wins,
              AVG(CASE WHEN b.won = 1 THEN b.price END) AS mean_price_paid, SUM(b.price) AS total_paid
       FROM bids b JOIN auctions a ON a.id = b.auction_id
       WHERE a.created_at >= @since AND a.created_at < @until AND (@kind IS NULL OR a.kind = @kind)
       GROUP BY b.bidder
       ORDER BY wins DESC, auctions DESC, bidder`),
-    auction: database.prepare<[string], AuctionSqlRow>("SELECT * FROM auctions WHERE id = ?"),
-    bidsOf: database.prepare<[string], BidSqlRow>("SELECT * FROM bids WHERE auction_id = ? ORDER BY rank, bidder"),
-    chargesOf: database.prepare<[string], ChargeSqlRow>(
+    auction: database.prepare<[string], Rows["auction"]>("SELECT * FROM auctions WHERE id = ?"),
+    bidsOf: database.prepare<[string], Rows["bid"]>("SELECT * FROM bids WHERE auction_id = ? ORDER BY rank, bidder"),
+    chargesOf: database.prepare<[string], Rows["charge"]>(
       "SELECT * FROM charges WHERE auction_id = ? ORDER BY at, rowid",
     ),
-    outcomeOf: database.prepare<[string], OutcomeSqlRow>("SELECT * FROM outcomes WHERE auction_id = ?"),
-    recent: database.prepare<[{ limit: number; kind: string | null }], RecentSqlRow>(`
+    outcomeOf: database.prepare<[string], Rows["outcome"]>("SELECT * FROM outcomes WHERE auction_id = ?"),
+    recent: database.prepare<[{ limit: number; kind: string | null }], Rows["recent"]>(`
       SELECT a.*,
              (SELECT COALESCE(SUM(c.usd), 0) FROM charges c WHERE c.auction_id = a.id AND c.kind = 'settle') AS spent_usd,
              (SELECT COALESCE(SUM(c.input_tokens + c.output_tokens), 0) FROM charges c
@@ -387,11 +368,11 @@ function prepareStatements(database: Database.Database) {
       WHERE (@kind IS NULL OR a.kind = @kind)
       ORDER BY a.created_at DESC, a.rowid DESC
       LIMIT @limit`),
-    budgets: database.prepare<[], BudgetSqlRow>("SELECT * FROM budgets ORDER BY scope_kind, scope_id"),
-    latestSnapshot: database.prepare<[], SnapshotSqlRow>(
+    budgets: database.prepare<[], Rows["budget"]>("SELECT * FROM budgets ORDER BY scope_kind, scope_id"),
+    latestSnapshot: database.prepare<[], Rows["snapshot"]>(
       "SELECT * FROM budget_snapshots ORDER BY taken_at DESC, id DESC LIMIT 1",
     ),
-    snapshotAccounts: database.prepare<[number], SnapshotAccountSqlRow>(
+    snapshotAccounts: database.prepare<[number], Rows["snapshotAccount"]>(
       "SELECT * FROM budget_snapshot_accounts WHERE snapshot_id = ? ORDER BY scope_kind, scope_id",
     ),
   };
@@ -399,7 +380,7 @@ function prepareStatements(database: Database.Database) {
 
 function overheadStatements(database: Database.Database, by: OverheadGrouping) {
   return {
-    parts: database.prepare<[TimeBounds & { kind: string | null }], OverheadSqlRow>(overheadPartsSql(by)),
+    parts: database.prepare<[TimeBounds & { kind: string | null }], Rows["overhead"]>(overheadPartsSql(by)),
     auctions: database.prepare<[TimeBounds & { kind: string | null }], { key: string | null; auctions: number }>(
       overheadAuctionsSql(by),
     ),
@@ -774,20 +755,10 @@ interface SqliteColumns extends ColumnTypes {
   json: string;
 }
 
+type Rows = LedgerRows<SqliteColumns>;
+
 const records = ledgerRowMapper<SqliteColumns>({
   number: (value) => value,
   flag: (value) => value === 1,
   json: fromJson,
 });
-
-type SpendSqlRow = SpendRowOf<SqliteColumns>;
-type OverheadSqlRow = OverheadRowOf<SqliteColumns>;
-type WinRateSqlRow = WinRateRowOf<SqliteColumns>;
-type AuctionSqlRow = AuctionRowOf<SqliteColumns>;
-type RecentSqlRow = RecentRowOf<SqliteColumns>;
-type BidSqlRow = BidRowOf<SqliteColumns>;
-type ChargeSqlRow = ChargeRowOf<SqliteColumns>;
-type OutcomeSqlRow = OutcomeRowOf<SqliteColumns>;
-type BudgetSqlRow = BudgetRowOf<SqliteColumns>;
-type SnapshotSqlRow = SnapshotRowOf<SqliteColumns>;
-type SnapshotAccountSqlRow = SnapshotAccountRowOf<SqliteColumns>;

@@ -199,6 +199,21 @@ export interface SnapshotAccountRowOf<C extends ColumnTypes> {
   reserved_usd: C["number"];
 }
 
+/** Every row type of a backend's ledger, by what it holds: `LedgerRows<MyColumns>["bid"]`. */
+export interface LedgerRows<C extends ColumnTypes> {
+  spend: SpendRowOf<C>;
+  overhead: OverheadRowOf<C>;
+  winRate: WinRateRowOf<C>;
+  auction: AuctionRowOf<C>;
+  recent: RecentRowOf<C>;
+  bid: BidRowOf<C>;
+  charge: ChargeRowOf<C>;
+  outcome: OutcomeRowOf<C>;
+  budget: BudgetRowOf<C>;
+  snapshot: SnapshotRowOf<C>;
+  snapshotAccount: SnapshotAccountRowOf<C>;
+}
+
 /** The row-to-record functions of one backend, from {@link ledgerRowMapper}. */
 export interface LedgerRowMapper<C extends ColumnTypes> {
   spendRow(by: SpendGrouping, row: SpendRowOf<C>): SpendRow;
