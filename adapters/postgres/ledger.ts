@@ -35,14 +35,9 @@ import { hashTask } from "../../src/ledger/task-hash.js";
 import type {
   AuctionInput,
   AuctionLedger,
-  BudgetDefinitionInput,
   BudgetSnapshotInput,
   ChargeInput,
   JsonObject,
-  OverheadQuery,
-  RecentAuctionsQuery,
-  SpendQuery,
-  WinRateQuery,
 } from "../../src/ledger/types.js";
 import { connectPostgres, type PostgresConnection, postgresConnectionOptionsSchema } from "./connection.js";
 import { PostgresSchemaVersionError } from "./errors.js";
@@ -420,7 +415,7 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
       );
     },
 
-    async recordBudget(input: BudgetDefinitionInput) {
+    async recordBudget(input) {
       await write("recordBudget", `could not record the budget of ${input.scope.kind}:${input.scope.id}`, async () => {
         await pool.query(sql.upsertBudget, [
           input.scope.kind,
@@ -441,7 +436,7 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
       );
     },
 
-    async spend(query: SpendQuery = {}) {
+    async spend(query = {}) {
       const by = query.by ?? "model";
       return guard("query", `could not read spend by ${by}`, async () => {
         const { rows } = await pool.query<Rows["spend"]>(sql.spend[by], timeBounds(query));
@@ -449,7 +444,7 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
       });
     },
 
-    async overhead(query: OverheadQuery = {}) {
+    async overhead(query = {}) {
       const by = query.by ?? "run";
       return guard("query", `could not read auction overhead by ${by}`, () =>
         snapshot(async (client) => {
@@ -466,7 +461,7 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
       );
     },
 
-    async winRates(query: WinRateQuery = {}) {
+    async winRates(query = {}) {
       return guard("query", "could not read win rates", async () => {
         const { rows } = await pool.query<WinRateSqlRow>(sql.winRates, [...timeBounds(query), query.kind ?? null]);
         return rows.map((row) => records.winRateRow({ ...row, mean_price_paid: meanPricePaid(row) }));
@@ -486,7 +481,7 @@ function buildLedger(parts: LedgerParts): PostgresLedger {
       );
     },
 
-    async recentAuctions(query: RecentAuctionsQuery = {}) {
+    async recentAuctions(query = {}) {
       const limit = recentLimit(query);
       return guard("query", "could not read recent auctions", async () => {
         const { rows } = await pool.query<RecentSqlRow>(sql.recent, [query.kind ?? null, limit]);

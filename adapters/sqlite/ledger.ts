@@ -43,11 +43,7 @@ import type {
   LedgerWriteStats,
   OutcomeInput,
   OverheadGrouping,
-  OverheadQuery,
-  RecentAuctionsQuery,
   SpendGrouping,
-  SpendQuery,
-  WinRateQuery,
 } from "../../src/ledger/types.js";
 import { requirePeer } from "../../src/peers.js";
 import { MAX_TIMEOUT_MS } from "../../src/timeouts.js";
@@ -620,7 +616,7 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
       await write(writeJob("recordOutcome", what, 1, writeOutcome, outcome));
     },
 
-    async recordBudget(input: BudgetDefinitionInput) {
+    async recordBudget(input) {
       const budget = { ...input, definedAt: input.definedAt ?? now() };
       const what = `could not record the budget of ${input.scope.kind}:${input.scope.id}`;
       await write(writeJob("recordBudget", what, 1, writeBudget, budget));
@@ -644,14 +640,14 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
       report(failure);
     },
 
-    async spend(query: SpendQuery = {}) {
+    async spend(query = {}) {
       const by = query.by ?? "model";
       return guard("query", `could not read spend by ${by}`, () =>
         statements.spend[by].all(timeBounds(query)).map((row) => records.spendRow(by, row)),
       );
     },
 
-    async overhead(query: OverheadQuery = {}) {
+    async overhead(query = {}) {
       const by = query.by ?? "run";
       return guard("query", `could not read auction overhead by ${by}`, () => {
         const parameters = { ...timeBounds(query), kind: query.kind ?? null };
@@ -661,7 +657,7 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
       });
     },
 
-    async winRates(query: WinRateQuery = {}) {
+    async winRates(query = {}) {
       return guard("query", "could not read win rates", () =>
         statements.winRates.all({ ...timeBounds(query), kind: query.kind ?? null }).map(records.winRateRow),
       );
@@ -676,7 +672,7 @@ function buildLedger(parts: LedgerParts): SqliteLedger {
       });
     },
 
-    async recentAuctions(query: RecentAuctionsQuery = {}) {
+    async recentAuctions(query = {}) {
       const limit = recentLimit(query);
       return guard("query", "could not read recent auctions", () =>
         statements.recent
