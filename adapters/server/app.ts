@@ -7,6 +7,9 @@
  * (rate limit) → validate (`openai.ts`) → target (`gavel/auto`: the key's router; a member's name:
  * that member, reserved on the key's budget) → call → settle at the provider's usage → respond.
  */
+
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { BaseChatModel, BindToolsInput } from "@langchain/core/language_models/chat_models";
 import { AIMessage, type AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
 import type { Runnable } from "@langchain/core/runnables";
@@ -1707,10 +1710,69 @@ interface UpstreamCompletion {
   [field: string]: unknown;
 }
 
+/** Keep-alive connections to the members' providers, shared by every gateway of the process. */
+const UPSTREAM_AGENTS = {
+  http: new HttpAgent({ keepAlive: true }),
+  https: new HttpsAgent({ keepAlive: true }),
+};
+
 /**
- * POST `payload` to an OpenAI-compatible `url` (global `fetch`: undici, keep-alive). A provider's
- * 4xx passes through with its own body, except 401/403 (the gateway's key was refused) → 502;
- * 5xx and an unreadable answer → 502.
+ * POST `body` to `url` with `node:http(s)` on a keep-alive agent: `{ status, text }` once the whole
+ * answer is read. Lighter than `fetch` (no web streams, no copy of the body kept for a redirect),
+ * which cost the fast paths about a tenth of the gateway's CPU. An abort of `signal` rejects with its
+ * reason, as `fetch` does.
+ */
+function postJson(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  signal: AbortSignal,
+): Promise<{ status: number; text: string }> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  const secure = url.startsWith("https:");
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+      reject(error);
+    };
+    const onResponse = (response: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("error", fail);
+      response.on("close", () => fail(new Error(`socket closed before the answer of ${url} was read`)));
+      response.on("end", () => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener("abort", onAbort);
+        resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") });
+      });
+    };
+    const outgoing = (secure ? httpsRequest : httpRequest)(
+      url,
+      {
+        method: "POST",
+        agent: secure ? UPSTREAM_AGENTS.https : UPSTREAM_AGENTS.http,
+        headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
+      },
+      onResponse,
+    );
+    const onAbort = () => {
+      fail(signal.reason);
+      outgoing.destroy();
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    outgoing.on("error", fail);
+    outgoing.end(body);
+  });
+}
+
+/**
+ * POST `payload` to an OpenAI-compatible `url` ({@link postJson}: `node:http`, keep-alive). A
+ * provider's 4xx passes through with its own body, except 401/403 (the gateway's key was refused)
+ * → 502; 5xx and an unreadable answer → 502.
  */
 async function callUpstream(
   url: string,
@@ -1719,18 +1781,18 @@ async function callUpstream(
   signal: AbortSignal,
   member: string,
 ): Promise<UpstreamCompletion> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: {
+  const response = await postJson(
+    url,
+    {
       "content-type": "application/json",
       accept: "application/json",
       ...(apiKey !== undefined && { authorization: `Bearer ${apiKey}` }),
     },
-    body: payload,
+    payload,
     signal,
-  });
-  const text = await response.text();
-  if (!response.ok) {
+  );
+  const { text } = response;
+  if (!(response.status >= 200 && response.status < 300)) {
     const status = response.status;
     if (status < 400 || status >= 500 || status === 401 || status === 403) throw providerError(member, status);
     const error = parsedJson(text)?.error as Record<string, unknown> | undefined;

@@ -211,6 +211,18 @@ describe("the fast path (pinned, non-streamed, OpenAI-compatible member)", () =>
     expect(await usdLeft(gateway)).toBe(1);
   });
 
+  it("a provider that is down (connection refused) → 502 provider_error, the reservation released", async () => {
+    gateway = await startGateway({ fastPath: true });
+    await gateway.provider.close();
+    gateway.provider = { ...gateway.provider, close: async () => undefined }; // closed already
+    const error = await client(gateway.baseURL)
+      .chat.completions.create({ model: "mini", messages: [{ role: "user", content: "Hi" }] })
+      .catch((caught: unknown) => caught);
+    expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
+    expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe("provider_error");
+    expect(await usdLeft(gateway)).toBe(1);
+  });
+
   it("a client that leaves mid-call: the call runs on and is settled at the provider's usage, counted in the USD metric", async () => {
     const charges: ChargeInput[] = [];
     const metrics = createServerMetrics({ processMetrics: false });

@@ -123,7 +123,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     testKey: async () => (await keys.verify(TEST_KEY)) as VirtualKey,
     async close() {
       await server.close({ timeoutMs: 1_000 });
-      await provider.close();
+      await this.provider.close(); // a test may have stopped it (and replaced it)
       await budgets.close();
     },
   };
