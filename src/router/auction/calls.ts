@@ -10,7 +10,7 @@
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { AIMessage, BaseMessage, UsageMetadata } from "@langchain/core/messages";
 import { closeAbandoned } from "../../budget/abandoned.js";
-import { costUsd, countToolTokens, type Reservation, usageFromMessage } from "../../budget/index.js";
+import { costUsd, countToolTokens, type Reservation, type Usage, usageFromMessage } from "../../budget/index.js";
 import { releaseQuietly, settleQuietly } from "../../budget/shared.js";
 import { BudgetExhaustedError, describeError } from "../../errors.js";
 import { callCopy, countsOwnPrompt, declaredOutputCap, promptTokensOf } from "../../models.js";
@@ -76,6 +76,87 @@ export function createAuctionCalls({ settings, nameOf }: EngineContext, screen: 
     return { member: member.name, model, purpose, usage, usd: costUsd(member.price, usage) };
   }
 
+  /**
+   * Reserve room (label `router.<purpose>`) for one call of `member` whose prompt counts
+   * `inputTokens`: the screen's refusal or the budget's exhaustion comes back as `{ refused }`.
+   */
+  async function reserveCall(
+    budget: NonNullable<typeof settings.budget>,
+    member: ResolvedMember,
+    purpose: Exclude<CallPurpose, "answer">,
+    inputTokens: number | Promise<number>,
+    maxTokens: number,
+    state: AuctionState,
+  ): Promise<{ reservation: Reservation } | { refused: string }> {
+    const tokens = typeof inputTokens === "number" ? inputTokens : await inputTokens;
+    const refusal = await screen.callRefusal(member, tokens, maxTokens, state);
+    if (refusal !== undefined) return { refused: refusal };
+    try {
+      const reservation = await budget.reserve({
+        model: nameOf(member),
+        inputTokens: tokens,
+        maxOutputTokens: maxTokens,
+        label: `router.${purpose}`,
+        ...(state.scopes && { scopes: state.scopes }),
+      });
+      return { reservation };
+    } catch (error) {
+      if (BudgetExhaustedError.isInstance(error)) return { refused: `budget: ${error.message}` };
+      throw error;
+    }
+  }
+
+  /**
+   * Run the call `start` builds under `deadline` (and the request's abort signal) with `reservation` held. When it
+   * fails the reservation is released, or, when the call was abandoned while the provider generated
+   * it, closed as abandoned (the late reply's usage by `lateUsage`, else the whole reservation) and
+   * that charge recorded. Rethrows when the caller aborted; otherwise the error comes back as `{ error }`.
+   * Settling a reply is the caller's (it charges it).
+   */
+  async function runReserved(
+    member: ResolvedMember,
+    purpose: Exclude<CallPurpose, "answer">,
+    state: AuctionState,
+    reservation: Reservation | undefined,
+    start: () => (signal: AbortSignal) => Promise<AIMessage>,
+    deadline: { timeoutMs?: number; label?: string },
+    lateUsage: (late: AIMessage) => Usage,
+  ): Promise<{ reply: AIMessage } | { error: unknown }> {
+    const { request } = state;
+    /** The call, when it was abandoned (timeout or the caller's abort) while the provider generated it. */
+    let abandoned: Promise<AIMessage> | undefined;
+    try {
+      const reply = await runWithDeadline(start(), {
+        ...deadline,
+        ...(request.signal !== undefined && { signal: request.signal }),
+        onAbandoned: (pending) => {
+          abandoned = pending;
+        },
+      });
+      return { reply };
+    } catch (error) {
+      if (reservation && settings.budget) {
+        if (abandoned === undefined) await releaseQuietly(settings.budget, reservation);
+        else {
+          // The provider bills what it generated: charge the reply if it still comes (not awaited: the
+          // reservation keeps holding its room until then), else the whole reservation.
+          void closeAbandoned(settings.budget, reservation, {
+            bill: settings.billAbandonedCalls,
+            late: abandoned.then(lateUsage),
+          }).then((settlement) =>
+            recordAbandonedCharge(
+              settings,
+              { auctionId: state.auctionId, member: member.name, purpose, scopes: state.scopes },
+              settlement,
+            ),
+          );
+        }
+      }
+      if (request.signal?.aborted) throw error;
+      return { error };
+    }
+  }
+
   async function call(
     member: ResolvedMember,
     purpose: Exclude<CallPurpose, "answer">,
@@ -89,30 +170,20 @@ export function createAuctionCalls({ settings, nameOf }: EngineContext, screen: 
     if (settings.budget) {
       // A local model counts its own prompt exactly; js-tiktoken undercounts it several times over.
       const inputTokens = countsOwnPrompt(member.model)
-        ? await promptTokensOf(member.model, prompt)
+        ? promptTokensOf(member.model, prompt)
         : screen.promptTokens(prompt, name);
-      const refusal = await screen.callRefusal(member, inputTokens, maxTokens, state);
-      if (refusal !== undefined) return { failure: refusal, dispatched: false };
-      try {
-        reservation = await settings.budget.reserve({
-          model: name,
-          inputTokens,
-          maxOutputTokens: maxTokens,
-          label: `router.${purpose}`,
-          ...(state.scopes && { scopes: state.scopes }),
-        });
-      } catch (error) {
-        if (BudgetExhaustedError.isInstance(error)) return { failure: `budget: ${error.message}`, dispatched: false };
-        throw error;
-      }
+      const reserved = await reserveCall(settings.budget, member, purpose, inputTokens, maxTokens, state);
+      if ("refused" in reserved) return { failure: reserved.refused, dispatched: false };
+      ({ reservation } = reserved);
     }
-    let reply: AIMessage;
-    /** The call, when it was abandoned (timeout or the caller's abort) while the provider generated it. */
-    let abandoned: Promise<AIMessage> | undefined;
-    try {
-      const model = planningCopy(member.model, maxTokens);
-      reply = await runWithDeadline(
-        (signal) =>
+    const result = await runReserved(
+      member,
+      purpose,
+      state,
+      reservation,
+      () => {
+        const model = planningCopy(member.model, maxTokens);
+        return (signal) =>
           model.invoke(prompt, {
             signal,
             ...(request.callbacks !== undefined && { callbacks: request.callbacks }),
@@ -120,45 +191,23 @@ export function createAuctionCalls({ settings, nameOf }: EngineContext, screen: 
             runName: `gavel.${purpose}.${member.name}`,
             metadata: { gavel_purpose: purpose, gavel_member: member.name },
             maxTokens,
-          } as Parameters<BaseChatModel["invoke"]>[1]) as Promise<AIMessage>,
-        {
-          ...(settings.timeoutMs !== undefined && { timeoutMs: settings.timeoutMs }),
-          ...(request.signal !== undefined && { signal: request.signal }),
-          onAbandoned: (pending) => {
-            abandoned = pending;
-          },
-        },
-      );
-    } catch (error) {
-      if (reservation && settings.budget) {
-        if (abandoned === undefined) await releaseQuietly(settings.budget, reservation);
-        else {
-          // The provider bills what it generated: charge the reply if it still comes (not awaited: the
-          // reservation keeps holding its room until then), else the whole reservation.
-          void closeAbandoned(settings.budget, reservation, {
-            bill: settings.billAbandonedCalls,
-            late: abandoned.then((late) => usageFromMessage(late, prompt, name)),
-          }).then((settlement) =>
-            recordAbandonedCharge(
-              settings,
-              { auctionId: state.auctionId, member: member.name, purpose, scopes: state.scopes },
-              settlement,
-            ),
-          );
-        }
-      }
-      if (request.signal?.aborted) throw error;
-      const failure = DeadlineExceededError.isInstance(error)
-        ? new RouterCallTimeoutError(member.name, purpose, error.timeoutMs)
-        : error;
+          } as Parameters<BaseChatModel["invoke"]>[1]) as Promise<AIMessage>;
+      },
+      settings.timeoutMs !== undefined ? { timeoutMs: settings.timeoutMs } : {},
+      (late) => usageFromMessage(late, prompt, name),
+    );
+    if ("error" in result) {
+      const failure = DeadlineExceededError.isInstance(result.error)
+        ? new RouterCallTimeoutError(member.name, purpose, result.error.timeoutMs)
+        : result.error;
       return { failure: describeError(failure), dispatched: true };
     }
-    // Settled outside the try: the provider answered (and bills the call), so it is never released.
-    const charged = chargedCall(member, purpose, reply, prompt, name);
+    // Settled outside the deadline: the provider answered (and bills the call), so it is never released.
+    const charged = chargedCall(member, purpose, result.reply, prompt, name);
     state.calls.push(charged);
     // A store that stays unreachable leaves the reservation to its lease; the auction still records the call.
     if (reservation && settings.budget) await settleQuietly(settings.budget, reservation, charged.usage);
-    return { reply };
+    return { reply: result.reply };
   }
 
   /**
@@ -204,65 +253,33 @@ export function createAuctionCalls({ settings, nameOf }: EngineContext, screen: 
     if (settings.budget) {
       const inputTokens = (await promptTokensOf(member.model, prompt)) + toolTokens;
       const maxTokens = declaredOutputCap(member.model) ?? settings.executionMaxTokens;
-      const refusal = await screen.callRefusal(member, inputTokens, maxTokens, state);
-      if (refusal !== undefined) return { failure: refusal };
-      try {
-        reservation = await settings.budget.reserve({
-          model: name,
-          inputTokens,
-          maxOutputTokens: maxTokens,
-          label: "router.escalation",
-          ...(state.scopes && { scopes: state.scopes }),
-        });
-      } catch (error) {
-        if (BudgetExhaustedError.isInstance(error)) return { failure: `budget: ${error.message}` };
-        throw error;
-      }
+      const reserved = await reserveCall(settings.budget, member, "escalation", inputTokens, maxTokens, state);
+      if ("refused" in reserved) return { failure: reserved.refused };
+      ({ reservation } = reserved);
     }
-    let reply: AIMessage;
-    let abandoned: Promise<AIMessage> | undefined;
-    try {
-      const model = request.answerModel?.(member) ?? member.model;
-      reply = await runWithDeadline(
-        (signal) =>
+    const result = await runReserved(
+      member,
+      "escalation",
+      state,
+      reservation,
+      () => {
+        const model = request.answerModel?.(member) ?? member.model;
+        return (signal) =>
           model.invoke(prompt, {
             signal,
             ...(request.callbacks !== undefined && { callbacks: request.callbacks }),
             tags: ["nostream", "gavel:escalation"],
             runName: `gavel.escalation.${member.name}`,
             metadata: { gavel_purpose: "escalation", gavel_member: member.name },
-          }) as Promise<AIMessage>,
-        {
-          timeoutMs: settings.answerTimeoutMs,
-          label: `Pool member "${member.name}" answer`,
-          ...(request.signal !== undefined && { signal: request.signal }),
-          onAbandoned: (pending) => {
-            abandoned = pending;
-          },
-        },
-      );
-    } catch (error) {
-      if (reservation && settings.budget) {
-        if (abandoned === undefined) await releaseQuietly(settings.budget, reservation);
-        else {
-          void closeAbandoned(settings.budget, reservation, {
-            bill: settings.billAbandonedCalls,
-            late: abandoned.then((late) => answerCall(member, late, prompt, toolTokens).usage),
-          }).then((settlement) =>
-            recordAbandonedCharge(
-              settings,
-              { auctionId: state.auctionId, member: member.name, purpose: "escalation", scopes: state.scopes },
-              settlement,
-            ),
-          );
-        }
-      }
-      if (request.signal?.aborted) throw error;
-      return { failure: describeError(error) };
-    }
-    const charged = { ...answerCall(member, reply, prompt, toolTokens), purpose: "escalation" as const };
+          }) as Promise<AIMessage>;
+      },
+      { timeoutMs: settings.answerTimeoutMs, label: `Pool member "${member.name}" answer` },
+      (late) => answerCall(member, late, prompt, toolTokens).usage,
+    );
+    if ("error" in result) return { failure: describeError(result.error) };
+    const charged = { ...answerCall(member, result.reply, prompt, toolTokens), purpose: "escalation" as const };
     if (reservation && settings.budget) await settleQuietly(settings.budget, reservation, charged.usage);
-    return { reply, call: charged };
+    return { reply: result.reply, call: charged };
   }
 
   return { call, answerCall, answer };
