@@ -114,7 +114,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     ...options.app,
   });
   const server = await serveGavelApp(gateway, { port: 0 });
-  return {
+  const started: Gateway = {
     provider,
     gateway,
     server,
@@ -123,8 +123,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     testKey: async () => (await keys.verify(TEST_KEY)) as VirtualKey,
     async close() {
       await server.close({ timeoutMs: 1_000 });
-      await this.provider.close(); // a test may have stopped it (and replaced it)
+      await started.provider.close(); // a test may have stopped it (and replaced it)
       await budgets.close();
     },
   };
+  return started;
 }
