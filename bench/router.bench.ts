@@ -31,6 +31,7 @@ import { createTokenBudget, type TokenBudget } from "../src/budget/index.js";
 import { mulberry32Float } from "../src/market/random.js";
 import { createInMemoryStrategyMemory } from "../src/memory/matrix-memory.js";
 import type { NewStrategyEntry, StrategyMemory } from "../src/memory/types.js";
+import { memberNeighbours } from "../src/router/auction/memory-engine.js";
 import {
   AuctionRouter,
   JURY_RUBRIC,
@@ -392,13 +393,15 @@ async function tokenShare(): Promise<BenchResult> {
 
 // ---------------------------------------------------------------------------------------------
 // Memory-bid decision (issue 10): the median time of one memory-mode decision given the request's
-// vector — one agent-filtered search per member on an int8 in-memory memory of outcome entries (k:
-// the router's default), then estimateMembers, estimateCascades and clearMemoryBids with the
-// router's defaults. Targets: ≤ 1 ms at 10,000 entries, ≤ 10 ms at 100,000.
+// vector — the router's `memberNeighbours` (one agent-filtered search per member, answered as one
+// batch by a matrix memory) on an int8 in-memory memory of outcome entries (k: the router's
+// default), then estimateMembers, estimateCascades and clearMemoryBids with the router's defaults. Targets: ≤ 1 ms at 10,000 entries, ≤ 10 ms at 100,000.
 // ---------------------------------------------------------------------------------------------
 
 const DECISION_MEMBERS = 11;
 const DECISION_NEIGHBOURS = DEFAULT_MEMORY_BIDS.neighbours;
+/** The clearing's seed: a router clears every request with its one `seed`. */
+const DECISION_SEED = 1;
 
 /**
  * `size` outcome entries over the 11 members: auctions of 1–3 called members (an escalation
@@ -433,7 +436,15 @@ function outcomeEntries(size: number, names: readonly string[], embedderId: stri
   return entries;
 }
 
-async function memoryDecisionFigures(size: number, target: number): Promise<BenchResult> {
+/**
+ * A memory of `size` outcome entries and one memory-mode decision over it, as the router's memory
+ * stage makes it given the request vector (`memberNeighbours`, then the estimate, the cascades and
+ * the clearing with the router's defaults); each call decides the next of 64 seeded queries and
+ * returns the winner.
+ */
+export async function memoryDecisionRunner(
+  size: number,
+): Promise<{ decide: () => Promise<string>; close: () => Promise<void> }> {
   const embedderId = "bench-embedder";
   const members = Array.from({ length: DECISION_MEMBERS }, (_, index) => ({
     name: `m${index}`,
@@ -450,15 +461,11 @@ async function memoryDecisionFigures(size: number, target: number): Promise<Benc
   });
   await memory.add(outcomeEntries(size, names, embedderId));
   const random = mulberry32Float(size + 1);
-  const queries = Array.from({ length: 64 }, () => unitVector(random));
+  const queries = Array.from({ length: 64 }, () => Array.from(unitVector(random)));
   let next = 0;
-  let winners = 0;
   const decide = async () => {
-    const vector = queries[next++ % queries.length] as Float32Array;
-    const found = await Promise.all(
-      names.map((agent) => memory.search({ vector, k: DECISION_NEIGHBOURS, filter: { agent } })),
-    );
-    const hits = new Map(names.map((name, index) => [name, found[index] ?? []]));
+    const vector = queries[next++ % queries.length] as number[];
+    const hits = await memberNeighbours(memory, vector, names, DECISION_NEIGHBOURS, embedderId);
     const evidence = estimateMembers({
       hits,
       members,
@@ -467,10 +474,22 @@ async function memoryDecisionFigures(size: number, target: number): Promise<Benc
       embedderId,
     });
     const cascades = estimateCascades({ hits, evidence, priorStrength: DEFAULT_MEMORY_BIDS.priorStrength });
-    if (clearMemoryBids([...evidence, ...cascades], { lambda: DEFAULT_LAMBDA, seed: next }).winner !== "") winners += 1;
+    return clearMemoryBids([...evidence, ...cascades], { lambda: DEFAULT_LAMBDA, seed: DECISION_SEED }).winner;
   };
-  const timing = await medianMicros(`router.memory-decision.${size}`, decide, { time: 2_000 });
-  await memory.close();
+  return { decide, close: () => memory.close() };
+}
+
+async function memoryDecisionFigures(size: number, target: number): Promise<BenchResult> {
+  const { decide, close } = await memoryDecisionRunner(size);
+  let winners = 0;
+  const timing = await medianMicros(
+    `router.memory-decision.${size}`,
+    async () => {
+      if ((await decide()) !== "") winners += 1;
+    },
+    { time: 2_000 },
+  );
+  await close();
   return {
     name: `router.memory-decision.${size / 1000}k`,
     value: timing.medianUs / 1000,
@@ -483,7 +502,7 @@ async function memoryDecisionFigures(size: number, target: number): Promise<Benc
       precision: "int8",
       samples: timing.samples,
       decisions: winners,
-      note: `given the request vector: 11 agent-filtered searches (k ${DECISION_NEIGHBOURS}), estimateMembers, estimateCascades, clearMemoryBids`,
+      note: `given the request vector (number[], as the embedder returns it): the router's memberNeighbours (11 agent-filtered searches, k ${DECISION_NEIGHBOURS}, one batch on a matrix memory), estimateMembers, estimateCascades, clearMemoryBids`,
     },
   };
 }

@@ -35,6 +35,41 @@ import { WriteQueue } from "./write-queue.js";
  */
 export const DEFAULT_MAX_ENTRIES = 10_000;
 
+/**
+ * One search per agent for one query vector, as a batch: `result[i]` holds what
+ * `memory.search({ vector, k, filter: { agent: agents[i] } })` returns (same entries, scores and
+ * order; the hits are marked used the same way), but synchronously, with the query scored once
+ * (one contiguous scan of the matrix when the agents hold at least half its rows) and the stored
+ * entries themselves instead of copies: read them, never change them. Throws what `search` throws
+ * (`StrategyMemoryError`: closed, invalid_query, dimension_mismatch).
+ */
+export type AgentNeighbourSearch = (
+  vector: ArrayLike<number>,
+  agents: readonly string[],
+  k: number,
+) => StrategySearchHit[][];
+
+/** The batch search of each memory built by {@link createMatrixStrategyMemory} (not of wrappers around it). */
+const agentSearches = new WeakMap<StrategyMemory, AgentNeighbourSearch>();
+
+/**
+ * The batch agent search of `memory` when it is a matrix memory (`createInMemoryStrategyMemory`,
+ * the vectra default), else `undefined`: search it once per agent with `memory.search`. Internal to
+ * the package (the router's memory bids read their neighbours with it); an object that wraps a
+ * matrix memory (even by spreading it) has none, so its own `search` is always the one called.
+ *
+ * @example
+ * ```ts
+ * const batch = agentNeighbourSearchOf(memory);
+ * const hits = batch
+ *   ? batch(vector, ["mini", "large"], 96)
+ *   : await Promise.all(["mini", "large"].map((agent) => memory.search({ vector, k: 96, filter: { agent } })));
+ * ```
+ */
+export function agentNeighbourSearchOf(memory: StrategyMemory): AgentNeighbourSearch | undefined {
+  return agentSearches.get(memory);
+}
+
 /** One write, handed to persistence before it is applied in memory. */
 export interface MemoryChange {
   /** New or replaced entries, with normalised vectors. */
@@ -324,6 +359,27 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
     return copies;
   }
 
+  function searchByAgent(vector: ArrayLike<number>, agents: readonly string[], k: number): StrategySearchHit[][] {
+    ensureOpen("search");
+    // The public search's checks, once for the whole batch (the same errors for a bad vector or k).
+    const parsed = parseSearchQuery({ vector, k, filter: { agent: agents[0] ?? "" } });
+    if (store.size === 0) return agents.map(() => []);
+    checkDimensions("search", [vector], store.dimensions, fail);
+    const times: number[] = [];
+    const found = store.searchByAgent(vector, agents, parsed.k, () => {
+      const at = now();
+      times.push(at);
+      return at;
+    });
+    if (persistence !== undefined) {
+      // The same retrievals as one `search` per agent: each agent's hits at that agent's time.
+      found.forEach((hits, position) => {
+        for (const hit of hits) pendingUse.set(hit.entry.id, times[position] as number);
+      });
+    }
+    return found;
+  }
+
   async function contrastivePairs(task: string, options: ContrastivePairsOptions = {}): Promise<ContrastivePair[]> {
     ensureOpen("contrastivePairs");
     const k = parsePairCount(options.k);
@@ -356,7 +412,7 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
     }
   }
 
-  return {
+  const memory: StrategyMemory = {
     add,
     search,
     contrastivePairs,
@@ -382,4 +438,6 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
       return closing;
     },
   };
+  agentSearches.set(memory, searchByAgent);
+  return memory;
 }

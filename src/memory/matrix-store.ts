@@ -449,6 +449,63 @@ export class MatrixStore implements MemoryView {
   }
 
   /**
+   * The top-`k` entries of each agent of `agents` for one query: `result[i]` is exactly what
+   * `search(query, k, { agent: agents[i] }, usedAt())` returns (the same entries, scores and
+   * order, the hits marked used the same way), but the entries are the stored objects themselves,
+   * not copies (callers must not change them), and the query is scored once: when the agents'
+   * rows add up to at least half the matrix, every row is scored in one contiguous scan and each
+   * agent's scores are gathered from it (a row's score does not depend on which rows are scored
+   * with it); otherwise each agent's rows are scored on their own. `usedAt` is called once per
+   * agent, in order, before its hits are marked used.
+   */
+  searchByAgent(
+    query: ArrayLike<number>,
+    agents: readonly string[],
+    k: number,
+    usedAt?: () => number,
+  ): StrategySearchHit[][] {
+    const matrix = this.matrix;
+    if (matrix === undefined || this.size === 0) return agents.map(() => []);
+    const lists = agents.map((agent) => this.byAgent.get(agent));
+    let listed = 0;
+    for (const list of lists) listed += list?.size ?? 0;
+    const everyRow = listed * 2 >= this.size ? matrix.scores(query) : undefined;
+    const idKeys = this.idKeys;
+    return agents.map((_, position) => {
+      const list = lists[position];
+      const at = usedAt?.();
+      if (list === undefined || list.size === 0) return [];
+      // Every row is this agent's: index i is row i (as `search` scores an unfiltered query).
+      const rows = list.size === this.size ? undefined : list.rowList();
+      let scores: Float32Array;
+      if (rows === undefined) scores = everyRow ?? matrix.scores(query);
+      else if (everyRow === undefined) scores = matrix.scores(query, rows);
+      else {
+        if (this.gatherBuffer.length < rows.length)
+          this.gatherBuffer = new Float32Array(Math.max(1024, rows.length * 2));
+        scores = this.gatherBuffer.subarray(0, rows.length);
+        for (let index = 0; index < rows.length; index += 1) scores[index] = everyRow[rows[index] as number] as number;
+      }
+      const rowAt = rows === undefined ? (index: number) => index : (index: number) => rows[index] as number;
+      const top = selectTop(
+        scores,
+        k,
+        (a, b) => compareIds(this.idAt(rowAt(a)), this.idAt(rowAt(b))),
+        undefined,
+        (index) => idKeys[rowAt(index)] as number,
+      );
+      const hits: StrategySearchHit[] = [];
+      for (const index of top) {
+        const slot = this.rowSlots[rowAt(index)];
+        if (slot === undefined) continue;
+        hits.push({ entry: slot.entry, score: scores[index] ?? 0 });
+        if (at !== undefined) this.touchSlot(slot, at);
+      }
+      return hits;
+    });
+  }
+
+  /**
    * Contrastive pairs from the auctions most similar to `query`. Only winning/losing entries of
    * kind `kind` (when given) are scored; an auction's score is its best entry's. The top rows are
    * taken in growing windows until `k` pairs are found or every row was seen.

@@ -1,7 +1,7 @@
 /**
  * Memory bids in the engine (issue 10): embed the request once, read each available member's nearest
- * outcome entries (one `memory.search` per member, filtered by agent), estimate, clear, and — in
- * `"auto"` mode — ask whether the memory is confident. The pure parts are `../memory-bids/`; this
+ * outcome entries (one search per member, filtered by agent: {@link memberNeighbours}), estimate,
+ * clear, and — in `"auto"` mode — ask whether the memory is confident. The pure parts are `../memory-bids/`; this
  * file does the I/O and builds the auction record of the memory paths.
  *
  * Budget: with a budget, only the members whose answer alone fits what is left for the request's
@@ -12,7 +12,8 @@ import type { BaseMessage } from "@langchain/core/messages";
 import { createSeededRandom } from "../../market/random.js";
 import type { AuctionOutcome } from "../../market/types.js";
 import { StrategyMemoryError } from "../../memory/errors.js";
-import type { StrategySearchHit } from "../../memory/types.js";
+import { agentNeighbourSearchOf } from "../../memory/matrix-memory.js";
+import type { StrategyMemory, StrategySearchHit } from "../../memory/types.js";
 import type { BudgetScreen } from "../budget-screen.js";
 import { type CascadeEvidence, estimateCascades } from "../memory-bids/cascade.js";
 import {
@@ -71,17 +72,6 @@ export function createMemoryBidStage({ settings }: EngineContext, screen: Budget
     return vector;
   }
 
-  async function neighbours(vector: number[], member: ResolvedMember): Promise<StrategySearchHit[]> {
-    try {
-      return await memory.search({ vector, k: memoryBids.neighbours, filter: { agent: member.name } });
-    } catch (error) {
-      if (StrategyMemoryError.isInstance(error) && error.reason === "dimension_mismatch") {
-        throw new MemoryEmbedderMismatchError(embedderId, undefined, { reason: error.message, cause: error });
-      }
-      throw error;
-    }
-  }
-
   async function decide(state: AuctionState): Promise<MemoryDecision> {
     const request = state.request;
     const draw = createSeededRandom({ seed: settings.seed + requests, stream: "gavel:explore" }).nextFloat();
@@ -103,9 +93,13 @@ export function createMemoryBidStage({ settings }: EngineContext, screen: Budget
         reason: "budget: no member can afford its answer",
       };
     }
-    // One search per member (an agent filter scores only that agent's rows), in parallel.
-    const found = await Promise.all(available.map((member) => neighbours(vector, member)));
-    const hits = new Map(available.map((member, index) => [member.name, found[index] ?? []]));
+    const hits = await memberNeighbours(
+      memory,
+      vector,
+      available.map((member) => member.name),
+      memoryBids.neighbours,
+      embedderId,
+    );
     const promptTokens = approximatePromptTokens(request.messages);
     const evidence = estimateMembers({
       hits,
@@ -156,6 +150,36 @@ export function createMemoryBidStage({ settings }: EngineContext, screen: Budget
   }
 
   return { decide };
+}
+
+/**
+ * Each member's `k` nearest outcome entries for one request vector, by member name: one search per
+ * member filtered by agent. A matrix memory (in-memory, vectra) answers them as one batch
+ * (`agentNeighbourSearchOf`: the request scored once, the stored entries read without copies — the
+ * estimates only read them); any other memory gets one `memory.search` per member, in parallel.
+ * The hits are the same either way.
+ *
+ * @throws MemoryEmbedderMismatchError when the memory holds vectors of another dimension.
+ */
+export async function memberNeighbours(
+  memory: StrategyMemory,
+  vector: readonly number[],
+  members: readonly string[],
+  k: number,
+  embedderId: string,
+): Promise<Map<string, readonly StrategySearchHit[]>> {
+  try {
+    const batch = agentNeighbourSearchOf(memory);
+    const found = batch
+      ? batch(vector, members, k)
+      : await Promise.all(members.map((agent) => memory.search({ vector, k, filter: { agent } })));
+    return new Map(members.map((member, index) => [member, found[index] ?? []]));
+  } catch (error) {
+    if (StrategyMemoryError.isInstance(error) && error.reason === "dimension_mismatch") {
+      throw new MemoryEmbedderMismatchError(embedderId, undefined, { reason: error.message, cause: error });
+    }
+    throw error;
+  }
 }
 
 /** Characters per token of the cold cost estimate's prompt side (English text with tiktoken encodings: about 4). */

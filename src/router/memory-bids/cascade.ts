@@ -164,7 +164,8 @@ export function estimateCascades(input: EstimateCascadesInput): CascadeEvidence[
         compareNames(left.member, right.member),
     );
   if (cheap.length < 2) return [];
-  const observed = new Map(evidence.map((member) => [member.member, observations(member.member, hits)]));
+  // Only the top and the cheap rungs are read: their observations only.
+  const observed = new Map([top, ...cheap].map((member) => [member.member, observations(member.member, hits)]));
   const topSeen = observed.get(top.member) as Map<string, Observation>;
   const candidates: CascadeEvidence[] = [];
   for (let left = 0; left < cheap.length; left++) {

@@ -7,7 +7,7 @@
  * (The market core refuses negative bids; adding λ keeps every bid ≥ 0 for values in [0, 1] and
  * keeps the order.)
  */
-import { createAuctioneer } from "../../market/auctioneer.js";
+import { type Auctioneer, createAuctioneer } from "../../market/auctioneer.js";
 import type { AuctionOutcome, Bid } from "../../market/types.js";
 import type { MemberEvidence } from "./estimate.js";
 
@@ -70,7 +70,7 @@ export function clearMemoryBids(
       expectedCostUsd: member.expectedCostUsd,
     },
   }));
-  const outcome = createAuctioneer({ mechanism: "first_price", topK: 1, seed }).clear(bids);
+  const outcome = auctioneerFor(seed).clear(bids);
   const auctionWinner = outcome.winners[0];
   if (auctionWinner === undefined) throw new RangeError("the memory-bid auction cleared without a winner");
   const explored = exploredMember(
@@ -79,6 +79,20 @@ export function clearMemoryBids(
   );
   return { winner: explored ?? auctionWinner, outcome, explored: explored !== undefined, evidence: scored };
 }
+
+/**
+ * The first-price, one-slot auctioneer of `seed`. An auctioneer is pure (same bids, same outcome),
+ * so the last one built is kept: a router clears every request with its one seed, and building
+ * one validates its options each time.
+ */
+function auctioneerFor(seed: number): Auctioneer {
+  if (lastAuctioneer === undefined || !Object.is(lastAuctioneer.seed, seed)) {
+    lastAuctioneer = { seed, auctioneer: createAuctioneer({ mechanism: "first_price", topK: 1, seed }) };
+  }
+  return lastAuctioneer.auctioneer;
+}
+
+let lastAuctioneer: { seed: number; auctioneer: Auctioneer } | undefined;
 
 function exploredMember(members: readonly string[], explore: ClearMemoryBidsOptions["explore"]): string | undefined {
   if (explore === undefined) return undefined;

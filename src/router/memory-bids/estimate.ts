@@ -148,38 +148,13 @@ export function estimateMembers(input: EstimateInput): MemberEvidence[] {
   const shape = estimateShape(settings);
   const alpha = shape.localStrength;
   const rows = members.map(({ name, price }) => {
-    const observed: Array<{ weight: number; outcome: number; cost: number; similarity: number }> = [];
-    for (const hit of hits.get(name) ?? []) {
-      const { entry } = hit;
-      const metadata = entry.metadata;
-      const embedder = metadata?.embedder;
-      if (typeof embedder === "string" && embedder !== embedderId) {
-        throw new MemoryEmbedderMismatchError(embedderId, embedder);
-      }
-      if (entry.agent !== name || metadata?.called !== true) continue;
-      const outcome = entry.outcome;
-      if (typeof outcome !== "number" || !Number.isFinite(outcome)) continue;
-      const similarity = Number.isFinite(hit.score) ? hit.score : 0;
-      const cost = Number.isFinite(entry.cost) ? Math.max(0, entry.cost) : 0;
-      observed.push({ weight: kernel(similarity, shape.similarityPower), outcome, cost, similarity });
-    }
-    // Most similar first (a backend returns them so; sorting keeps the local scale well defined).
-    observed.sort((left, right) => right.similarity - left.similarity);
+    const { wideWeight, wideOutcome, weight, weightedOutcome, weightedCost, neighbours } = sums(
+      hits.get(name) ?? [],
+      name,
+      embedderId,
+      shape,
+    );
     const prior = settings.priors?.[name] ?? priceTierPrior(price);
-    let wideWeight = 0;
-    let wideOutcome = 0;
-    let weight = 0;
-    let weightedOutcome = 0;
-    let weightedCost = 0;
-    const neighbours = Math.min(observed.length, shape.localNeighbours);
-    observed.forEach((row, position) => {
-      wideWeight += row.weight;
-      wideOutcome += row.weight * row.outcome;
-      if (position >= neighbours) return;
-      weight += row.weight;
-      weightedOutcome += row.weight * row.outcome;
-      weightedCost += row.weight * row.cost;
-    });
     const alphaRegional = settings.priorStrength;
     const regional =
       alphaRegional === Number.POSITIVE_INFINITY || !(wideWeight + alphaRegional > 0)
@@ -199,6 +174,94 @@ export function estimateMembers(input: EstimateInput): MemberEvidence[] {
     normalisedCost: dearest > 0 ? row.expectedCostUsd / dearest : 0,
     score: row.value,
   }));
+}
+
+/** The sums of one member's evidence over the wide (all) and local (nearest k_local) neighbours. */
+interface EvidenceSums {
+  wideWeight: number;
+  wideOutcome: number;
+  weight: number;
+  weightedOutcome: number;
+  weightedCost: number;
+  /** How many neighbours are local evidence. */
+  neighbours: number;
+}
+
+/**
+ * Whether `hit` is evidence for `member` (called, a finite outcome); throws on another embedder's
+ * entry (checked on every hit, evidence or not).
+ */
+function isEvidence(hit: StrategySearchHit, member: string, embedderId: string): boolean {
+  const { entry } = hit;
+  const metadata = entry.metadata;
+  const embedder = metadata?.embedder;
+  if (typeof embedder === "string" && embedder !== embedderId) {
+    throw new MemoryEmbedderMismatchError(embedderId, embedder);
+  }
+  if (entry.agent !== member || metadata?.called !== true) return false;
+  const outcome = entry.outcome;
+  return typeof outcome === "number" && Number.isFinite(outcome);
+}
+
+/**
+ * The evidence sums of one member's hits, most similar first. Hits come most similar first from
+ * every backend, so they are summed in place, in one pass; when they are out of order they are
+ * summed again after a stable sort (the order, hence the sums, of sorting always). A row is local
+ * when fewer than k_local evidence rows precede it (k_local ≥ the evidence: all of them).
+ */
+function sums(
+  hits: readonly StrategySearchHit[],
+  member: string,
+  embedderId: string,
+  shape: Required<EstimateShape>,
+): EvidenceSums {
+  const result = sumInOrder(hits, member, embedderId, shape);
+  if (result !== undefined) return result;
+  const sorted = hits
+    .filter((hit) => isEvidence(hit, member, embedderId))
+    .sort((left, right) => similarityOf(right) - similarityOf(left));
+  return sumInOrder(sorted, member, embedderId, shape) as EvidenceSums;
+}
+
+/** The sums over `hits` as they come, or `undefined` when their evidence is not most similar first. */
+function sumInOrder(
+  hits: readonly StrategySearchHit[],
+  member: string,
+  embedderId: string,
+  shape: Required<EstimateShape>,
+): EvidenceSums | undefined {
+  const local = shape.localNeighbours;
+  let wideWeight = 0;
+  let wideOutcome = 0;
+  let weight = 0;
+  let weightedOutcome = 0;
+  let weightedCost = 0;
+  let position = 0;
+  let previous = Number.POSITIVE_INFINITY;
+  for (const hit of hits) {
+    if (!isEvidence(hit, member, embedderId)) continue;
+    const similarity = similarityOf(hit);
+    if (similarity > previous) return undefined;
+    previous = similarity;
+    const { entry } = hit;
+    const outcome = entry.outcome as number;
+    const rowWeight = kernel(similarity, shape.similarityPower);
+    wideWeight += rowWeight;
+    wideOutcome += rowWeight * outcome;
+    if (position < local) {
+      const cost = Number.isFinite(entry.cost) ? Math.max(0, entry.cost) : 0;
+      weight += rowWeight;
+      weightedOutcome += rowWeight * outcome;
+      weightedCost += rowWeight * cost;
+    }
+    position += 1;
+  }
+  return { wideWeight, wideOutcome, weight, weightedOutcome, weightedCost, neighbours: Math.min(position, local) };
+}
+
+/** A hit's similarity, 0 when its score is not finite. */
+function similarityOf(hit: StrategySearchHit): number {
+  return Number.isFinite(hit.score) ? hit.score : 0;
 }
 
 /** The kernel: w = max(0, similarity)^p. */
