@@ -11,13 +11,15 @@
  * - the provider: the loopback OpenAI-compatible test server (tests/helpers/openaiServer.ts),
  *   answering at once with a fixed reply and reported usage (no generation time, no tokenizer);
  * - the gateway: `createGavelApp` + `serveGavelApp`, one member (`ChatOpenAI` → the provider, with
- *   its `upstream`, so pinned non-streamed calls take the fetch fast path), in three configurations
+ *   its `upstream`, so pinned non-streamed calls take the fast path: `node:http`), in four configurations
  *   on three ports: **full** (a config key, an in-process budget far above what the run spends — so
  *   every call is counted, reserved and settled —, Prometheus metrics, the JSON logger formatting
  *   every line into a sink that discards it, request id, body limit, rate limit), **bare** (no keys,
  *   budgets, metrics, logs or middleware), **langchain** (full, but the member without
  *   `upstream`: every call goes through `ChatOpenAI.invoke`, the path before the fast path) and
- *   **memory** (full, requests to `gavel/auto` routed by memory bids);
+ *   **memory** (full, requests to `gavel/auto` routed by memory bids; both members have their
+ *   `upstream`, so `gavel/auto` takes its fast path: the router's engine decides, the winner is
+ *   called like a pinned member, the auction's ledger and memory writes run after the response);
  * - this process: the clients (`node:http` with keep-alive).
  *
  * Latency: one request at a time, non-streaming, alternating blocks of direct and gateway requests
