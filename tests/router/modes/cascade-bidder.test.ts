@@ -4,22 +4,23 @@
  * once, each called member written as an outcome entry with its answer.
  */
 import { describe, expect, it } from "vitest";
-import { createSqliteLedger } from "../../../adapters/sqlite/ledger.js";
+import type { StrategyMemory } from "../../../src/memory/types.js";
 import { AuctionRouter } from "../../../src/router/index.js";
 import { embedderIdOf, learnOutcomes } from "../../../src/router/memory-bids/index.js";
 import { gavelOf } from "../scripted-pool.js";
 import {
   CAPITAL_QUESTIONS,
+  chargeLabels,
+  coldMemory,
   type Embedder,
-  hashingEmbeddings,
   type MemberName,
-  member,
-  newMemory,
+  memoryLedger,
   PRICES,
   poolOf,
+  REQUEST,
+  trio,
 } from "./helpers.js";
 
-const REQUEST = "What is the capital city of country number 40 in the atlas? Answer with one letter.";
 const CASCADE = "cascade(tiny-x1 + mid-x2 → grand-x3)";
 
 /**
@@ -27,7 +28,7 @@ const CASCADE = "cascade(tiny-x1 + mid-x2 → grand-x3)";
  * both are right and disagree otherwise; grand is always right. Alone, tiny and mid are coin flips;
  * together they are right whenever they agree, and grand settles the rest.
  */
-async function agreeingPast(memory: ReturnType<typeof newMemory>, embeddings: Embedder) {
+async function agreeingPast(memory: StrategyMemory, embeddings: Embedder) {
   const cost = (model: MemberName) => (PRICES[model].outputPerMillion * 100) / 1e6;
   const records = CAPITAL_QUESTIONS.flatMap((prompt, index) => {
     const agree = index % 2 === 0;
@@ -48,14 +49,17 @@ async function agreeingPast(memory: ReturnType<typeof newMemory>, embeddings: Em
   await learnOutcomes(memory, records, { embeddings, embedderId: embedderIdOf(embeddings) });
 }
 
-async function setup(answers: { tiny: string; mid: string; grand: string }, cascades?: boolean) {
-  const embeddings = hashingEmbeddings();
-  const memory = newMemory(embeddings);
+/** A memory of {@link agreeingPast}. */
+async function agreeingMemory() {
+  const { embeddings, memory } = coldMemory();
   await agreeingPast(memory, embeddings);
-  const ledger = createSqliteLedger({ path: ":memory:" });
-  const tiny = member("tiny-x1", answers.tiny);
-  const mid = member("mid-x2", answers.mid);
-  const grand = member("grand-x3", answers.grand);
+  return { embeddings, memory };
+}
+
+async function setup(answers: { tiny: string; mid: string; grand: string }, cascades?: boolean) {
+  const { embeddings, memory } = await agreeingMemory();
+  const ledger = memoryLedger();
+  const { tiny, mid, grand } = trio(answers);
   const router = new AuctionRouter({
     pool: poolOf({ "grand-x3": grand, "mid-x2": mid, "tiny-x1": tiny }),
     memory,
@@ -85,12 +89,11 @@ describe("AuctionRouter: agreement cascades bid in memory bids", () => {
     expect(auction.winner).toBe("mid-x2");
     expect(answer.text).toBe("The answer is (B).");
     expect([tiny.calls.length, mid.calls.length, grand.calls.length]).toEqual([1, 1, 0]);
-    const stored = await ledger.getAuction(auction.auctionId);
-    expect(stored?.charges.map((charge) => `${charge.label}:${charge.agent}`).sort()).toEqual([
-      "answer:mid-x2",
-      "escalation:tiny-x1",
-    ]);
-    expect(stored?.metadata).toMatchObject({ path: "escalation", calls: ["tiny-x1", "mid-x2"] });
+    expect(await chargeLabels(ledger, auction.auctionId)).toEqual(["answer:mid-x2", "escalation:tiny-x1"]);
+    expect((await ledger.getAuction(auction.auctionId))?.metadata).toMatchObject({
+      path: "escalation",
+      calls: ["tiny-x1", "mid-x2"],
+    });
     expect((await memory.get(`${auction.auctionId}:tiny-x1`))?.metadata).toMatchObject({ called: true, answer: "B" });
     expect((await memory.get(`${auction.auctionId}:mid-x2`))?.role).toBe("winning");
     expect(await memory.get(`${auction.auctionId}:grand-x3`)).toBeUndefined();
@@ -106,8 +109,7 @@ describe("AuctionRouter: agreement cascades bid in memory bids", () => {
     expect(auction.winner).toBe("grand-x3");
     expect(answer.text).toBe("B");
     expect([tiny.calls.length, mid.calls.length, grand.calls.length]).toEqual([1, 1, 1]);
-    const stored = await ledger.getAuction(auction.auctionId);
-    expect(stored?.charges.map((charge) => `${charge.label}:${charge.agent}`).sort()).toEqual([
+    expect(await chargeLabels(ledger, auction.auctionId)).toEqual([
       "answer:grand-x3",
       "escalation:mid-x2",
       "escalation:tiny-x1",
@@ -127,11 +129,8 @@ describe("AuctionRouter: agreement cascades bid in memory bids", () => {
   });
 
   it("no cascade bids in a two-member pool", async () => {
-    const embeddings = hashingEmbeddings();
-    const memory = newMemory(embeddings);
-    await agreeingPast(memory, embeddings);
-    const tiny = member("tiny-x1", "B");
-    const grand = member("grand-x3", "B");
+    const { embeddings, memory } = await agreeingMemory();
+    const { tiny, grand } = trio({ tiny: "B", grand: "B" });
     const router = new AuctionRouter({
       pool: poolOf({ "grand-x3": grand, "tiny-x1": tiny }),
       memory,
@@ -145,15 +144,10 @@ describe("AuctionRouter: agreement cascades bid in memory bids", () => {
   });
 
   it('auto mode, unsure with unsure: "plans": a winning cascade does not run, the plan auction does', async () => {
-    const embeddings = hashingEmbeddings();
-    const memory = newMemory(embeddings);
-    await agreeingPast(memory, embeddings);
+    const { embeddings, memory } = await agreeingMemory();
+    const { tiny, mid, grand } = trio({ tiny: "B", mid: "B", grand: "B" });
     const router = new AuctionRouter({
-      pool: poolOf({
-        "grand-x3": member("grand-x3", "B"),
-        "mid-x2": member("mid-x2", "B"),
-        "tiny-x1": member("tiny-x1", "B"),
-      }),
+      pool: poolOf({ "grand-x3": grand, "mid-x2": mid, "tiny-x1": tiny }),
       memory,
       embeddings,
       mode: "auto",

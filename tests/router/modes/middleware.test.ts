@@ -4,14 +4,22 @@
  * final is returned without another call).
  */
 import type { AIMessage } from "@langchain/core/messages";
-import { createAgent, tool } from "langchain";
+import { tool } from "langchain";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { auctionRouterMiddleware } from "../../../src/middleware/auctionRouter.js";
 import type { RouterAuctionRecord } from "../../../src/router/index.js";
-import { CAPITAL_QUESTIONS, hashingEmbeddings, learnPast, member, newMemory, poolOf } from "./helpers.js";
-
-const REQUEST = "What is the capital city of country number 40 in the atlas? Answer with one letter.";
+import {
+  askThroughMiddleware,
+  CAPITAL_QUESTIONS,
+  coldMemory,
+  hashingEmbeddings,
+  learnPast,
+  member,
+  newMemory,
+  poolOf,
+  trio,
+  trioPool,
+} from "./helpers.js";
 
 function auctionOf(message: AIMessage): RouterAuctionRecord {
   return (message.response_metadata.gavel as { auction: RouterAuctionRecord }).auction;
@@ -24,19 +32,12 @@ describe("auctionRouterMiddleware bidding modes", () => {
     await learnPast(memory, embeddings, CAPITAL_QUESTIONS, { "tiny-x1": 1, "grand-x3": 0 });
     const tiny = member("tiny-x1", "B");
     const grand = member("grand-x3", "C");
-    const agent = createAgent({
-      model: grand,
-      middleware: [
-        auctionRouterMiddleware({
-          pool: poolOf({ "tiny-x1": tiny, "grand-x3": grand }),
-          mode: "memory",
-          memory,
-          embeddings,
-        }),
-      ],
+    const { last } = await askThroughMiddleware(grand, {
+      pool: poolOf({ "tiny-x1": tiny, "grand-x3": grand }),
+      mode: "memory",
+      memory,
+      embeddings,
     });
-    const result = await agent.invoke({ messages: [{ role: "user", content: REQUEST }] });
-    const last = result.messages.at(-1) as AIMessage;
     expect(last.text).toBe("B");
     expect(auctionOf(last)).toMatchObject({ path: "memory", winner: "tiny-x1", calls: ["tiny-x1"] });
     expect([tiny.calls.length, grand.calls.length]).toEqual([1, 0]);
@@ -44,46 +45,20 @@ describe("auctionRouterMiddleware bidding modes", () => {
   });
 
   it("auto, cold: the escalation calls the handler per rung and returns the agreeing rung's answer", async () => {
-    const embeddings = hashingEmbeddings();
-    const tiny = member("tiny-x1", "B");
-    const mid = member("mid-x2", "The answer is B.");
-    const grand = member("grand-x3", "C");
-    const agent = createAgent({
-      model: grand,
-      middleware: [
-        auctionRouterMiddleware({
-          pool: poolOf({ "tiny-x1": tiny, "mid-x2": mid, "grand-x3": grand }),
-          memory: newMemory(embeddings),
-          embeddings,
-        }),
-      ],
-    });
-    const result = await agent.invoke({ messages: [{ role: "user", content: REQUEST }] });
-    const last = result.messages.at(-1) as AIMessage;
+    const members = trio({ tiny: "B", mid: "The answer is B.", grand: "C" });
+    const { tiny, mid, grand } = members;
+    const { messages, last } = await askThroughMiddleware(grand, { pool: trioPool(members), ...coldMemory() });
     expect(last.text).toBe("The answer is B.");
     expect(auctionOf(last)).toMatchObject({ path: "escalation", winner: "mid-x2", calls: ["tiny-x1", "mid-x2"] });
     expect([tiny.calls.length, mid.calls.length, grand.calls.length]).toEqual([1, 1, 0]);
     // One AI message in the conversation: the rungs' answers are not appended.
-    expect(result.messages.filter((message) => message.type === "ai")).toHaveLength(1);
+    expect(messages.filter((message) => message.type === "ai")).toHaveLength(1);
   });
 
   it("auto, cold, disagreeing rungs: the top member answers through the handler", async () => {
-    const embeddings = hashingEmbeddings();
-    const tiny = member("tiny-x1", "A");
-    const mid = member("mid-x2", "B");
-    const grand = member("grand-x3", "C");
-    const agent = createAgent({
-      model: tiny,
-      middleware: [
-        auctionRouterMiddleware({
-          pool: poolOf({ "tiny-x1": tiny, "mid-x2": mid, "grand-x3": grand }),
-          memory: newMemory(embeddings),
-          embeddings,
-        }),
-      ],
-    });
-    const result = await agent.invoke({ messages: [{ role: "user", content: REQUEST }] });
-    const last = result.messages.at(-1) as AIMessage;
+    const members = trio({ tiny: "A", mid: "B", grand: "C" });
+    const { tiny, mid, grand } = members;
+    const { last } = await askThroughMiddleware(tiny, { pool: trioPool(members), ...coldMemory() });
     expect(last.text).toBe("C");
     expect(auctionOf(last).calls).toEqual(["tiny-x1", "mid-x2", "grand-x3"]);
     expect([tiny.calls.length, mid.calls.length, grand.calls.length]).toEqual([1, 1, 1]);
@@ -104,23 +79,15 @@ describe("auctionRouterMiddleware bidding modes", () => {
       return turns === 1 ? { toolCalls: [{ name: "lookup", args: { country: "40" } }] } : "B";
     });
     const grand = member("grand-x3", "C");
-    const agent = createAgent({
-      model: grand,
-      tools: [lookup],
-      middleware: [
-        auctionRouterMiddleware({
-          pool: poolOf({ "tiny-x1": tiny, "grand-x3": grand }),
-          mode: "memory",
-          memory,
-          embeddings,
-        }),
-      ],
-    });
-    const result = await agent.invoke({ messages: [{ role: "user", content: REQUEST }] });
-    expect(result.messages.at(-1)?.text).toBe("B");
+    const { messages, last } = await askThroughMiddleware(
+      grand,
+      { pool: poolOf({ "tiny-x1": tiny, "grand-x3": grand }), mode: "memory", memory, embeddings },
+      [lookup],
+    );
+    expect(last.text).toBe("B");
     expect([tiny.calls.length, grand.calls.length]).toEqual([2, 0]);
     expect(tiny.calls[0]?.toolNames).toEqual(["lookup"]);
-    const gavel = result.messages
+    const gavel = messages
       .filter((message) => message.type === "ai")
       .map((message) => (message as AIMessage).response_metadata.gavel as { cached: boolean });
     expect(gavel.map((entry) => entry.cached)).toEqual([false, true]);
