@@ -1,9 +1,9 @@
 import type { AIMessage } from "@langchain/core/messages";
-import { createAgent, tool } from "langchain";
+import { type AgentMiddleware, createAgent, tool } from "langchain";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { type BudgetEvent, createTokenBudget } from "../../src/budget/index.js";
-import { auctionRouterMiddleware } from "../../src/middleware/auctionRouter.js";
+import { type AuctionRouterMiddlewareOptions, auctionRouterMiddleware } from "../../src/middleware/auctionRouter.js";
 import { tokenBudgetMiddleware } from "../../src/middleware/tokenBudget.js";
 import { CHEAP, callsOf, DEAR, scriptedMember } from "../router/scripted-pool.js";
 
@@ -28,22 +28,41 @@ function pool() {
   return { small, large };
 }
 
+/**
+ * An agent on `large` with the `add` tool and the router middleware over {@link pool}'s members
+ * (`options` added), then `after` (more middleware).
+ */
+function routedAgent(
+  { small, large }: ReturnType<typeof pool>,
+  options: Omit<AuctionRouterMiddlewareOptions, "pool"> = {},
+  after: AgentMiddleware[] = [],
+) {
+  return createAgent({
+    model: large,
+    tools: [add],
+    middleware: [
+      auctionRouterMiddleware({
+        pool: [
+          { name: "small", model: small, price: CHEAP },
+          { name: "large", model: large, price: DEAR },
+        ],
+        ...options,
+      }),
+      ...after,
+    ],
+  });
+}
+
+/** The agent's input: a fresh object per call. */
+function question() {
+  return { messages: [{ role: "user", content: "2 + 3?" }] };
+}
+
 describe("auctionRouterMiddleware", () => {
   it('auctionEvery "run": one auction on the first model call, the winner answers every call of the run', async () => {
     const { small, large } = pool();
-    const agent = createAgent({
-      model: large,
-      tools: [add],
-      middleware: [
-        auctionRouterMiddleware({
-          pool: [
-            { name: "small", model: small, price: CHEAP },
-            { name: "large", model: large, price: DEAR },
-          ],
-        }),
-      ],
-    });
-    const result = await agent.invoke({ messages: [{ role: "user", content: "2 + 3?" }] });
+    const agent = routedAgent({ small, large });
+    const result = await agent.invoke(question());
     expect(result.messages.at(-1)?.text).toBe("2 + 3 = 5");
     expect(callsOf(small, "plan")).toHaveLength(1);
     expect(callsOf(large, "plan")).toHaveLength(1);
@@ -63,43 +82,17 @@ describe("auctionRouterMiddleware", () => {
 
   it('auctionEvery "call": every model call holds an auction', async () => {
     const { small, large } = pool();
-    const agent = createAgent({
-      model: large,
-      tools: [add],
-      middleware: [
-        auctionRouterMiddleware({
-          pool: [
-            { name: "small", model: small, price: CHEAP },
-            { name: "large", model: large, price: DEAR },
-          ],
-          auctionEvery: "call",
-        }),
-      ],
-    });
-    await agent.invoke({ messages: [{ role: "user", content: "2 + 3?" }] });
+    const agent = routedAgent({ small, large }, { auctionEvery: "call" });
+    await agent.invoke(question());
     expect(callsOf(small, "plan")).toHaveLength(2);
     expect(callsOf(small, "answer")).toHaveLength(2);
   });
 
   it("streams only the winner's tokens in the agent's messages stream", async () => {
     const { small, large } = pool();
-    const agent = createAgent({
-      model: large,
-      tools: [add],
-      middleware: [
-        auctionRouterMiddleware({
-          pool: [
-            { name: "small", model: small, price: CHEAP },
-            { name: "large", model: large, price: DEAR },
-          ],
-        }),
-      ],
-    });
+    const agent = routedAgent({ small, large });
     const texts: string[] = [];
-    for await (const [message] of await agent.stream(
-      { messages: [{ role: "user", content: "2 + 3?" }] },
-      { streamMode: "messages" },
-    )) {
+    for await (const [message] of await agent.stream(question(), { streamMode: "messages" })) {
       if (message.type === "ai" || message.type === "AIMessageChunk") texts.push(message.text);
     }
     expect(texts.join("")).toBe("2 + 3 = 5");
@@ -114,24 +107,11 @@ describe("auctionRouterMiddleware", () => {
       prices: { small: CHEAP, large: DEAR },
       onEvent: (event) => events.push(event),
     });
-    const agent = createAgent({
-      model: large,
-      tools: [add],
-      middleware: [
-        auctionRouterMiddleware({
-          pool: [
-            { name: "small", model: small, price: CHEAP },
-            { name: "large", model: large, price: DEAR },
-          ],
-          budget,
-        }),
-        tokenBudgetMiddleware({ budget }),
-      ],
+    const agent = routedAgent({ small, large }, { budget }, [tokenBudgetMiddleware({ budget })]);
+    await agent.invoke(question(), {
+      configurable: { thread_id: "thread-7" },
+      context: { tokenBudget: { runId: "run-7" } },
     });
-    await agent.invoke(
-      { messages: [{ role: "user", content: "2 + 3?" }] },
-      { configurable: { thread_id: "thread-7" }, context: { tokenBudget: { runId: "run-7" } } },
-    );
     const reserved = events.flatMap((event) =>
       event.type === "reserve" ? [{ label: event.reservation.label, scopes: event.reservation.scopes }] : [],
     );
