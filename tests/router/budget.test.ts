@@ -43,6 +43,18 @@ function poolOf(small: ScriptedChatModel, large: ScriptedChatModel) {
   ];
 }
 
+/** A router over `pool` charging `budget`, recording into a fresh in-memory ledger under the auction id `id`. */
+function routerWithLedger(
+  pool: ConstructorParameters<typeof AuctionRouter>[0]["pool"],
+  budget: TokenBudget,
+  id: string,
+  options: Partial<ConstructorParameters<typeof AuctionRouter>[0]> = {},
+) {
+  const ledger = createSqliteLedger({ path: ":memory:" });
+  const router = new AuctionRouter({ pool, budget, ledger, generateId: () => id, ...options });
+  return { router, ledger };
+}
+
 /** A budget that records its events; `label:model:run` per event. */
 function recordingBudget(limits: ConstructorParameters<typeof TokenBudget>[0]["limits"], prices = {}) {
   const events: BudgetEvent[] = [];
@@ -63,13 +75,7 @@ describe("AuctionRouter + TokenBudget: the pre-screen", () => {
     const { small, large } = pair();
     // Alone, large's plan (~$0.0015) fits in $0.01, but its answer (4,096 output tokens at $10/M ≈ $0.041) does not.
     const { budget, of } = recordingBudget({ global: { maxUsd: 0.01 } });
-    const ledger = createSqliteLedger({ path: ":memory:" });
-    const router = new AuctionRouter({
-      pool: poolOf(small, large),
-      budget,
-      ledger,
-      generateId: () => "auction-1",
-    });
+    const { router, ledger } = routerWithLedger(poolOf(small, large), budget, "auction-1");
     const answer = await router.invoke(TASK);
     const { auction, usage } = gavelOf(answer);
     expect(answer.text).toBe("391");
@@ -246,13 +252,7 @@ describe("AuctionRouter + TokenBudget: the winner's answer fails", () => {
   it("the fallback answers, and nothing is charged twice: one answer settled, the winner's released", async () => {
     const { small, large } = pair({ small: "fallback: 391", large: { error: new Error("provider down") } });
     const { budget, of } = recordingBudget({ global: { maxTokens: 100_000 } });
-    const ledger = createSqliteLedger({ path: ":memory:" });
-    const router = new AuctionRouter({
-      pool: poolOf(small, large),
-      budget,
-      ledger,
-      generateId: () => "auction-1",
-    });
+    const { router, ledger } = routerWithLedger(poolOf(small, large), budget, "auction-1");
     const answer = await router.invoke(TASK);
     const { auction, usage } = gavelOf(answer);
     expect(answer.text).toBe("fallback: 391");
@@ -380,13 +380,7 @@ describe("AuctionRouter + TokenBudget: a stream the caller stops reading", () =>
   it("settles what was streamed, frees the rest of the reservation and records the auction", async () => {
     const { small, large } = pair();
     const { budget } = recordingBudget({ global: { maxTokens: 100_000 } });
-    const ledger = createSqliteLedger({ path: ":memory:" });
-    const router = new AuctionRouter({
-      pool: poolOf(small, large),
-      budget,
-      ledger,
-      generateId: () => "auction-stopped",
-    });
+    const { router, ledger } = routerWithLedger(poolOf(small, large), budget, "auction-stopped");
     for await (const chunk of await router.stream(TASK)) {
       expect(chunk.text.length).toBeGreaterThan(0);
       break; // the caller has seen enough
@@ -416,14 +410,14 @@ describe("AuctionRouter + TokenBudget: a stream the caller stops reading", () =>
       replies: (call) => (kindOf(call) === "plan" ? "Multiply." : "391"),
     });
     const { budget } = recordingBudget({ global: { maxTokens: 100_000 } });
-    const ledger = createSqliteLedger({ path: ":memory:" });
-    const router = new AuctionRouter({
-      pool: [{ name: "small", model: small, price: CHEAP }],
+    const { router, ledger } = routerWithLedger(
+      [{ name: "small", model: small, price: CHEAP }],
       budget,
-      ledger,
-      jury: "none",
-      generateId: () => "auction-dropped",
-    });
+      "auction-dropped",
+      {
+        jury: "none",
+      },
+    );
     const seen: string[] = [];
     await expect(
       (async () => {
