@@ -23,14 +23,7 @@ import { functionSchema, GavelError, parseConfig } from "../../src/errors.js";
 import { LedgerError, type LedgerOperation } from "../../src/ledger/errors.js";
 import { timeOrderedId } from "../../src/ledger/ids.js";
 import { foldOverhead } from "../../src/ledger/overhead.js";
-import {
-  type ColumnTypes,
-  GLOBAL_SCOPE,
-  type LedgerRows,
-  ledgerRowMapper,
-  recentLimit,
-  toJson,
-} from "../../src/ledger/rows.js";
+import { GLOBAL_SCOPE, type LedgerRows, ledgerRowMapper, recentLimit, toJson } from "../../src/ledger/rows.js";
 import { hashTask } from "../../src/ledger/task-hash.js";
 import type {
   AuctionInput,
@@ -573,7 +566,7 @@ function timeBounds(range: { since?: number; until?: number }): [number, number]
 type Decimal = string;
 
 /** `pg`'s column types: numbers as text (or a number the adapter computed), booleans, parsed JSON. */
-interface PostgresColumns extends ColumnTypes {
+interface PostgresColumns {
   number: Decimal | number;
   flag: boolean;
   json: unknown;

@@ -24,14 +24,7 @@ import { LedgerError, type LedgerOperation } from "../../src/ledger/errors.js";
 import { timeOrderedId } from "../../src/ledger/ids.js";
 import { foldOverhead } from "../../src/ledger/overhead.js";
 import { warnLedgerFailure } from "../../src/ledger/report.js";
-import {
-  type ColumnTypes,
-  GLOBAL_SCOPE,
-  type LedgerRows,
-  ledgerRowMapper,
-  recentLimit,
-  toJson,
-} from "../../src/ledger/rows.js";
+import { GLOBAL_SCOPE, type LedgerRows, ledgerRowMapper, recentLimit, toJson } from "../../src/ledger/rows.js";
 import { hashTask } from "../../src/ledger/task-hash.js";
 import type {
   AuctionInput,
@@ -745,7 +738,7 @@ function fromJson(text: string): unknown {
 }
 
 /** better-sqlite3's column types: numbers, booleans as 0/1, JSON as text. */
-interface SqliteColumns extends ColumnTypes {
+interface SqliteColumns {
   number: number;
   flag: number;
   json: string;
