@@ -11,6 +11,7 @@ import type { LedgerReader } from "../../../src/ledger/types.js";
 import { createInMemoryStrategyMemory } from "../../../src/memory/index.js";
 import type { StrategyMemory } from "../../../src/memory/types.js";
 import { type AuctionRouterMiddlewareOptions, auctionRouterMiddleware } from "../../../src/middleware/auctionRouter.js";
+import { AuctionRouter, type AuctionRouterOptions } from "../../../src/router/index.js";
 import { embedderIdOf, learnOutcomes } from "../../../src/router/memory-bids/index.js";
 import { type ScriptedCall, ScriptedChatModel, type ScriptedReply } from "../../helpers/scriptedChatModel.js";
 
@@ -79,6 +80,11 @@ export function trio(answers: { tiny?: string; mid?: string; grand?: string } = 
 /** The pool option of the three members, in the order tiny, mid, grand. */
 export function trioPool({ tiny, mid, grand }: Trio) {
   return poolOf({ "tiny-x1": tiny, "mid-x2": mid, "grand-x3": grand });
+}
+
+/** An AuctionRouter over the three members (pool: {@link trioPool}) with `options`, and the members. */
+export function trioRouter(members: Trio, options: Omit<AuctionRouterOptions, "pool">) {
+  return { router: new AuctionRouter({ pool: trioPool(members), ...options }), ...members };
 }
 
 /** A private in-memory SQLite ledger. */

@@ -25,6 +25,7 @@ import {
   REQUEST,
   trio,
   trioPool,
+  trioRouter,
 } from "./helpers.js";
 
 function callCount(...models: ScriptedChatModel[]): number {
@@ -86,9 +87,7 @@ describe("AuctionRouter options: modes", () => {
 describe("AuctionRouter, mode memory", () => {
   it("makes exactly one model call: the winner's answer, without a plan", async () => {
     const { embeddings, memory } = await warmMemory();
-    const { tiny, mid, grand } = trio();
-    const router = new AuctionRouter({
-      pool: trioPool({ tiny, mid, grand }),
+    const { router, tiny, mid, grand } = trioRouter(trio(), {
       mode: "memory",
       memory,
       embeddings,
@@ -108,9 +107,7 @@ describe("AuctionRouter, mode memory", () => {
 
   it("works from the first request on a cold pool of unknown models with explicit prices", async () => {
     const embeddings = hashingEmbeddings();
-    const { tiny, mid, grand } = trio();
-    const router = new AuctionRouter({
-      pool: trioPool({ tiny, mid, grand }),
+    const { router, tiny, mid, grand } = trioRouter(trio(), {
       mode: "memory",
       memory: newMemory(embeddings),
       embeddings,
@@ -125,9 +122,7 @@ describe("AuctionRouter, mode memory", () => {
 
   it("explores a uniformly drawn member with explorationRate 1 (path explore)", async () => {
     const { embeddings, memory } = await warmMemory();
-    const { tiny, mid, grand } = trio();
-    const router = new AuctionRouter({
-      pool: trioPool({ tiny, mid, grand }),
+    const { router, tiny, mid, grand } = trioRouter(trio(), {
       mode: "memory",
       memory,
       embeddings,
@@ -173,9 +168,7 @@ describe("AuctionRouter, mode memory", () => {
 describe("AuctionRouter, mode auto", () => {
   it("with a warm memory takes the memory path and makes no extra call", async () => {
     const { embeddings, memory } = await warmMemory();
-    const { tiny, mid, grand } = trio();
-    const router = new AuctionRouter({
-      pool: trioPool({ tiny, mid, grand }),
+    const { router, tiny, mid, grand } = trioRouter(trio(), {
       memory,
       embeddings,
       memoryBids: { confidence: SMALL_MEMORY_RULE },
@@ -224,9 +217,7 @@ describe("AuctionRouter, mode auto", () => {
 
   it("cold start: disagreeing rungs climb to the top member, who answers", async () => {
     const embeddings = hashingEmbeddings();
-    const { tiny, mid, grand } = trio({ tiny: "A", mid: "B", grand: "C" });
-    const router = new AuctionRouter({
-      pool: trioPool({ tiny, mid, grand }),
+    const { router, tiny, mid, grand } = trioRouter(trio({ tiny: "A", mid: "B", grand: "C" }), {
       memory: newMemory(embeddings),
       embeddings,
     });
@@ -265,9 +256,7 @@ describe("AuctionRouter, mode auto", () => {
         if ("reservation" in event) events.push(`${event.type}:${event.reservation.label}:${event.reservation.model}`);
       },
     });
-    const { tiny, mid, grand } = trio({ tiny: "A", mid: "B", grand: "C" });
-    const router = new AuctionRouter({
-      pool: trioPool({ tiny, mid, grand }),
+    const { router } = trioRouter(trio({ tiny: "A", mid: "B", grand: "C" }), {
       memory: newMemory(embeddings),
       embeddings,
       budget,
@@ -431,9 +420,7 @@ describe("AuctionRouter.recordOutcome: bandit feedback", () => {
   it("scores only called members, once each; an uncalled member's entries never get an outcome", async () => {
     const { embeddings, memory } = await warmMemory();
     const ledger = memoryLedger();
-    const { tiny, mid, grand } = trio();
-    const router = new AuctionRouter({
-      pool: trioPool({ tiny, mid, grand }),
+    const { router } = trioRouter(trio(), {
       mode: "memory",
       memory,
       embeddings,
@@ -462,9 +449,7 @@ describe("AuctionRouter.recordOutcome: bandit feedback", () => {
 
   it("two outcomes for one answer sent at once: one is recorded, the other refused (never counted twice)", async () => {
     const { embeddings, memory } = await warmMemory();
-    const { tiny, mid, grand } = trio();
-    const router = new AuctionRouter({
-      pool: trioPool({ tiny, mid, grand }),
+    const { router } = trioRouter(trio(), {
       mode: "memory",
       memory,
       embeddings,
@@ -483,9 +468,7 @@ describe("AuctionRouter.recordOutcome: bandit feedback", () => {
   it("after an escalation, a non-final called member can be scored; the ledger grades only the final answer", async () => {
     const { embeddings, memory } = coldMemory();
     const ledger = memoryLedger();
-    const { tiny, mid, grand } = trio({ tiny: "A", mid: "B", grand: "C" });
-    const router = new AuctionRouter({
-      pool: trioPool({ tiny, mid, grand }),
+    const { router } = trioRouter(trio({ tiny: "A", mid: "B", grand: "C" }), {
       memory,
       embeddings,
       ledger,
