@@ -768,8 +768,11 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     const { auctionId } = recorded.record;
     const winner = call.member;
     const text = completion === undefined ? textOf(reply.content) : (completion.choices[0]?.message?.content ?? "");
-    // After the response: the ledger and memory writes (never thrown: the engine reports failures).
-    const written = engine.record(recorded, call, text);
+    // After the response: the ledger and memory writes (never thrown: the engine reports failures),
+    // from the next turn of the event loop, so the response's bytes are written before their work.
+    const written = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+      engine.record(recorded, call, text),
+    );
     trackSettlement(written);
     rememberFast(auctionId, {
       final: winner,
