@@ -243,7 +243,7 @@ interface Target {
  * `gavel/auto` has a fast path too, when the router is given as options (not a factory) in `memory`
  * or `auto` mode and every member has an `upstream`: a non-streamed request without `tools` or
  * `response_format` is decided by the router's own auction engine (the same decision, reservations,
- * deadline and fallback as `AuctionRouter`), the winner's answer is a `fetch` of the request's
+ * deadline and fallback as `AuctionRouter`), the winner's answer is one HTTP call (`node:http`) of the request's
  * messages with the member's model, cap and temperature (a plan auction's winner, whose prompt
  * carries its plan, answers through its model), and the auction's ledger and memory writes run
  * after the response is sent — `drain` waits for them. Feedback on those auctions
@@ -333,7 +333,7 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
   // With router options (not a factory) in memory or auto mode and every member on an
   // OpenAI-compatible upstream, a non-streamed request without tools or response_format is decided
   // by the same auction engine the router runs (one per budget, like the routers), the winner is
-  // called with `fetch` (the pinned fast path's call), and the auction's ledger and memory writes
+  // called as a pinned member is on its fast path, and the auction's ledger and memory writes
   // run after the response (tracked: `drain` waits for them).
   const fastRouted =
     typeof routerOption !== "function" &&
@@ -725,7 +725,7 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
    * every member on an upstream): `engine.run` decides as the router would (memory bids; auto's
    * escalation or plan auction when unsure), then the winner answers as in the router — reserved
    * at its prompt and output cap, under `answerTimeoutMs` and the request's signal, the fallback
-   * answering when it fails — but through `fetch` with the request's messages (a plan auction's
+   * answering when it fails — but with one HTTP call of the request's messages (a plan auction's
    * winner, whose prompt carries its plan, through its LangChain model). The provider's completion
    * goes back as it is (`model`: the winner). The auction's ledger and memory writes
    * (`engine.record`) run after the response is sent; `drain` waits for them.

@@ -421,7 +421,7 @@ function priceTable(members: readonly ServerMember[]): Record<string, ModelPrice
 /** An Ollama URL with no path (`http://host:11434`) gets `/v1`, its OpenAI-compatible endpoint. */
 /**
  * The OpenAI-compatible endpoint of an `openai` or `ollama` member, for the gateway's fast path
- * (pinned non-streamed calls go there with `fetch`, as the member's `ChatOpenAI` would send them).
+ * (pinned non-streamed calls go there over HTTP, as the member's `ChatOpenAI` would send them).
  */
 function upstreamOf(
   member: ServeMemberConfig,

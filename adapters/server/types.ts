@@ -24,7 +24,7 @@ export interface ServerMember {
   provider: string;
   /**
    * The member's OpenAI-compatible endpoint, for the gateway's fast path: a pinned non-streaming
-   * request is forwarded there with `fetch` instead of going through `model` (streams still use
+   * request is forwarded there (`node:http`) instead of going through `model` (streams still use
    * `model`); so is `gavel/auto`'s answer in `memory`/`auto` mode when every member has one (see
    * `createGavelApp`). Set for `openai` and `ollama` members; absent for the others.
    */
