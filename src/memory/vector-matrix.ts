@@ -479,6 +479,10 @@ let candidateScratch = new Int32Array(1024);
  */
 function candidatesAtOrAboveKth(scores: ArrayLike<number>, limit: number): Int32Array | undefined {
   const count = scores.length;
+  if (scores instanceof Float32Array && count >= SAMPLE_MIN_RATIO * limit) {
+    const sampled = candidatesAtOrAboveSampled(scores, limit);
+    if (sampled !== undefined) return sampled;
+  }
   if (selectScratch.length < count) {
     selectScratch = new Float32Array(Math.max(count, selectScratch.length * 2));
     candidateScratch = new Int32Array(selectScratch.length);
@@ -494,6 +498,41 @@ function candidatesAtOrAboveKth(scores: ArrayLike<number>, limit: number): Int32
     }
   }
   const threshold = quickselect(values, count, count - limit);
+  const candidates = candidateScratch;
+  let kept = 0;
+  let nan = false;
+  for (let index = 0; index < count; index += 1) {
+    const score = scores[index] as number;
+    if (score >= threshold) candidates[kept++] = index;
+    else if (Number.isNaN(score)) nan = true;
+  }
+  return nan || kept < limit ? undefined : candidates.subarray(0, kept);
+}
+
+/** {@link candidatesAtOrAboveSampled} runs with at least this many scores per kept one. */
+const SAMPLE_MIN_RATIO = 8;
+
+/**
+ * Indices whose score is ≥ a threshold t′ ≤ the `limit`-th largest score, in index order: t′ is
+ * found by quickselect over every `stride`-th score only (a quarter or fewer of them), at a rank
+ * that leaves about 1.5 × `limit` indices above it. Every index of the top `limit` is among them
+ * (their scores are ≥ the `limit`-th largest ≥ t′), so the caller's result is the same as with the
+ * exact threshold. `undefined` when fewer than `limit` scores reach t′ (an unlucky sample) or a
+ * score is NaN: the caller then finds the exact threshold.
+ */
+function candidatesAtOrAboveSampled(scores: Float32Array, limit: number): Int32Array | undefined {
+  const count = scores.length;
+  const stride = count >= 64 * limit ? 16 : count >= 16 * limit ? 8 : 4;
+  const samples = Math.floor((count - 1) / stride) + 1;
+  // Samples expected at or above the limit-th largest score: limit / stride; take half as many again.
+  const wanted = Math.min(samples, Math.ceil((1.5 * limit) / stride) + 4);
+  if (selectScratch.length < count) {
+    selectScratch = new Float32Array(Math.max(count, selectScratch.length * 2));
+    candidateScratch = new Int32Array(selectScratch.length);
+  }
+  const values = selectScratch;
+  for (let index = 0, sample = 0; index < count; index += stride, sample += 1) values[sample] = scores[index] as number;
+  const threshold = quickselect(values, samples, samples - wanted);
   const candidates = candidateScratch;
   let kept = 0;
   let nan = false;
