@@ -17,7 +17,10 @@
  *   memory bids run one per member) scores that list without walking every entry. When the same
  *   query is searched again with no write in between (memory bids search once per member with one
  *   request vector), every row is scored once in one contiguous scan and the following searches
- *   read their rows' scores from it: one pass over the matrix instead of one scattered pass per agent.
+ *   read their rows' scores from it: one pass over the matrix instead of one scattered pass per agent;
+ * - per-row columns of what memory bids read of each entry (evidence outcome, cost, embedder,
+ *   answer, auction id; see `HitFields`): the batch search (`searchByAgent`) copies its hits' rows
+ *   from them, so the estimates read contiguous arrays instead of each hit's entry and metadata.
  */
 import { compareIds } from "../market/bids.js";
 import { countPairs, pairsFromAuctions, type RankedAuction } from "./contrastive-pairs.js";
@@ -531,7 +534,8 @@ export class MatrixStore implements MemoryView {
    * rows add up to at least half the matrix, every row is scored in one contiguous scan and each
    * agent's scores are gathered from it (a row's score does not depend on which rows are scored
    * with it); otherwise each agent's rows are scored on their own. `usedAt` is called once per
-   * agent, in order, before its hits are marked used.
+   * agent, in order, before its hits are marked used. Each list comes with its hits' per-row fields
+   * (`hitFieldsOf(list)`).
    */
   searchByAgent(
     query: ArrayLike<number>,
