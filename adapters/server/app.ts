@@ -40,14 +40,14 @@ import {
   withFallbackAnswer,
 } from "../../src/router/auction/index.js";
 import { AuctionRouterError } from "../../src/router/errors.js";
-import { RouterOutcomeError } from "../../src/router/memory-bids/errors.js";
 import {
   type AuctionRouterOptions,
   auctionRouterOptionsSchema,
   type ResolvedMember,
   resolveSettings,
 } from "../../src/router/options.js";
-import { AuctionRouter, type RouterMetadata, type RouterOutcome, withPlan } from "../../src/router/router.js";
+import { RoutedOutcomes, type RouterOutcome } from "../../src/router/outcomes.js";
+import { AuctionRouter, type RouterMetadata, withPlan } from "../../src/router/router.js";
 import { DeadlineExceededError, MAX_TIMEOUT_MS, runWithDeadline } from "../../src/timeouts.js";
 import { FEEDBACK_PATH, handleFeedback } from "./feedback.js";
 import {
@@ -165,19 +165,6 @@ export const AUCTION_ID_HEADER = "x-gavel-auction-id";
 
 /** Most rebuilt copies of members (other `max_tokens` / `temperature` / `top_p`) kept. */
 const MAX_SAMPLING_COPIES = 256;
-
-/** Auctions of the fast path remembered for feedback (as many as the router remembers of its own). */
-const REMEMBERED_FAST_AUCTIONS = 10_000;
-
-/** An auction the fast path of `gavel/auto` decided, for feedback. */
-interface FastAuction {
-  /** The member whose answer was final, and every member whose answer was bought. */
-  final: string;
-  members: readonly string[];
-  engine: StrategyAuctionEngine;
-  /** The auction's ledger and memory writes (never rejects). */
-  written: Promise<unknown>;
-}
 
 /** Why a request's upstream call was aborted (the reason of its controller). */
 class RequestAborted extends Error {
@@ -367,10 +354,8 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     enginesByKey.set(key.id, engine);
     return engine;
   };
-  /** Auctions the fast path decided (last {@link REMEMBERED_FAST_AUCTIONS}): feedback is recorded here, not by the router. */
-  const fastAuctions = new Map<string, FastAuction>();
-  /** `auctionId:member` already graded through the fast path's record. */
-  const fastScored = new Set<string>();
+  /** Auctions the fast path decided (the last 10,000): their feedback is recorded here, not by a router. */
+  const fastOutcomes = new RoutedOutcomes();
 
   // --- members rebuilt with a request's sampling settings ---------------------------------------
   const samplingCopies = new Map<string, BaseChatModel>();
@@ -774,10 +759,9 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
       engine.record(recorded, call, text),
     );
     trackSettlement(written);
-    rememberFast(auctionId, {
+    fastOutcomes.remember(auctionId, {
       final: winner,
       members: recorded.record.calls ?? [winner],
-      engine,
       written: written.catch(() => undefined),
     });
     const overhead = totalsOf(run.calls);
@@ -893,48 +877,16 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     }
   }
 
-  function rememberFast(auctionId: string, auction: FastAuction): void {
-    fastAuctions.set(auctionId, auction);
-    if (fastAuctions.size > REMEMBERED_FAST_AUCTIONS) {
-      const oldest = fastAuctions.keys().next().value;
-      if (oldest !== undefined) fastAuctions.delete(oldest);
-    }
-  }
-
   /**
-   * Feedback on an auction of the fast path, as `AuctionRouter.recordOutcome` records it (the same
-   * refusals): once its writes are done, the ledger's outcome for the final answer and the memory's
-   * outcome of entry `auctionId:member`. Auctions it does not know go to the key's router.
+   * Feedback on an auction of the fast path is recorded as `AuctionRouter.recordOutcome` records it
+   * (the same rule and refusals), once the auction's writes are done; auctions the fast path did not
+   * decide go to the key's router.
    */
   const outcomeRecorder = (key: VirtualKey): Pick<AuctionRouter, "recordOutcome"> => ({
-    async recordOutcome(auctionId: string, outcome: RouterOutcome): Promise<boolean> {
-      const auction = fastAuctions.get(auctionId);
-      if (auction === undefined) return routerFor(key).recordOutcome(auctionId, outcome);
-      const { memory, ledger: engineLedger } = auction.engine.settings;
-      const { member: requested, ...graded } = outcome;
-      const member = requested ?? auction.final;
-      if (!auction.members.includes(member)) throw new RouterOutcomeError("member_not_called", auctionId, member);
-      const entryKey = `${auctionId}:${member}`;
-      if (fastScored.has(entryKey)) throw new RouterOutcomeError("already_scored", auctionId, member);
-      fastScored.add(entryKey); // claimed before any await: a concurrent grade is refused, not counted twice
-      if (fastScored.size > REMEMBERED_FAST_AUCTIONS * 4) {
-        const oldest = fastScored.values().next().value;
-        if (oldest !== undefined) fastScored.delete(oldest);
-      }
-      try {
-        await auction.written; // the entry and the auction exist once the writes are done
-        if ((await memory?.get(entryKey))?.outcome !== undefined) {
-          throw new RouterOutcomeError("already_scored", auctionId, member);
-        }
-        if (engineLedger && member === auction.final) await engineLedger.recordOutcome({ ...graded, auctionId });
-      } catch (error) {
-        if (!(RouterOutcomeError.isInstance(error) && error.reason === "already_scored")) fastScored.delete(entryKey);
-        throw error;
-      }
-      const value = graded.score ?? (graded.correct === undefined ? undefined : graded.correct ? 1 : 0);
-      if (!memory || value === undefined) return false;
-      return memory.recordOutcome(entryKey, value);
-    },
+    recordOutcome: (auctionId: string, outcome: RouterOutcome) =>
+      fastOutcomes.has(auctionId)
+        ? fastOutcomes.record(auctionId, outcome, engineFor(key).settings)
+        : routerFor(key).recordOutcome(auctionId, outcome),
   });
 
   async function streamRouted(

@@ -93,12 +93,12 @@ export {
   type RouterMode,
   type RouterWeights,
 } from "./options.js";
+export type { RouterOutcome } from "./outcomes.js";
 export { JURY_RUBRIC, PLANNING_PROMPT, REFINEMENT_PROMPT } from "./prompts.js";
 export {
   AuctionRouter,
   type AuctionRouterCallOptions,
   type RouterMetadata,
-  type RouterOutcome,
   type RouterUsage,
 } from "./router.js";
 export { type BidScore, scoreBid } from "./scoring.js";

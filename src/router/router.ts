@@ -24,7 +24,6 @@ import { closeAbandoned, type SettleAbandonedOptions } from "../budget/abandoned
 import { countToolTokens, type Reservation, type ScopeIds } from "../budget/index.js";
 import { releaseQuietly, settleQuietly } from "../budget/shared.js";
 import { BudgetExhaustedError, describeError, parseConfig } from "../errors.js";
-import type { OutcomeInput } from "../ledger/types.js";
 import { declaredOutputCap, modelName, promptTokensOf } from "../models.js";
 import { runWithDeadline } from "../timeouts.js";
 import {
@@ -40,7 +39,6 @@ import {
   withFallbackAnswer,
 } from "./auction/index.js";
 import { AuctionRouterError } from "./errors.js";
-import { RouterOutcomeError } from "./memory-bids/index.js";
 import {
   type AuctionRouterOptions,
   auctionRouterOptionsSchema,
@@ -48,6 +46,7 @@ import {
   resolveSettings,
   scopesOfCall,
 } from "./options.js";
+import { type CalledMembers, RoutedOutcomes, type RouterOutcome } from "./outcomes.js";
 import { executionPlanText } from "./prompts.js";
 
 /** Call options of the router: the tools (and tool choice) bound for the winner, and the budget scopes. */
@@ -81,19 +80,6 @@ export interface RouterMetadata {
   usage: RouterUsage;
 }
 
-/**
- * The graded outcome of a routed answer, for {@link AuctionRouter.recordOutcome}: `correct` or
- * `score` (and the ledger's `label`, `metadata`, `recordedAt`), and the `member` graded (default: the
- * member whose answer was final).
- */
-export type RouterOutcome = Omit<OutcomeInput, "auctionId"> & { member?: string };
-
-/** Who answered in one auction: the final member and every member whose answer was bought. */
-interface CalledMembers {
-  final: string | undefined;
-  members: string[];
-}
-
 /** A streamed answer not settled yet: what it was asked with, what holds its room, what came. */
 interface OpenStream {
   execution: { prompt: BaseMessage[]; tools: BindToolsInput[] };
@@ -109,9 +95,6 @@ function answerOf(gathered: AIMessageChunk | undefined): AIMessage {
     ...(gathered?.usage_metadata && { usage_metadata: gathered.usage_metadata }),
   });
 }
-
-/** Most auction ids whose winner the router remembers for `recordOutcome`. */
-const REMEMBERED_AUCTIONS = 10_000;
 
 /**
  * A pool of chat models that routes each request by auction. Three bidding modes (`mode`):
@@ -162,10 +145,8 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
   }
 
   readonly #engine: StrategyAuctionEngine;
-  /** Auction id → the member whose answer was final and every member whose answer was bought (last 10,000). */
-  readonly #called = new Map<string, CalledMembers>();
-  /** `auctionId:member` already scored by `recordOutcome` (the memory's own outcome is checked too). */
-  readonly #scored = new Set<string>();
+  /** The last 10,000 auctions' members (who answered, whose answers were bought) and the answers graded. */
+  readonly #outcomes = new RoutedOutcomes();
 
   /**
    * @param options the pool and the auction settings; see docs/router.md.
@@ -228,37 +209,11 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
    * ```
    */
   async recordOutcome(auctionId: string, outcome: RouterOutcome): Promise<boolean> {
-    const { ledger, memory } = this.#engine.settings;
-    const { member: requested, ...graded } = outcome;
-    const called = await this.#calledIn(auctionId);
-    if (called === undefined) throw new RouterOutcomeError("unknown_auction", auctionId, requested);
-    const member = requested ?? called.final;
-    if (member === undefined || !called.members.includes(member)) {
-      throw new RouterOutcomeError("member_not_called", auctionId, member);
-    }
-    const key = `${auctionId}:${member}`;
-    if (this.#scored.has(key)) throw new RouterOutcomeError("already_scored", auctionId, member);
-    // Claimed before any await: a concurrent outcome for the same (auction, member) is refused, not counted twice.
-    this.#markScored(key);
-    try {
-      if ((await memory?.get(key))?.outcome !== undefined) {
-        throw new RouterOutcomeError("already_scored", auctionId, member);
-      }
-      if (ledger && member === called.final) await ledger.recordOutcome({ ...graded, auctionId });
-    } catch (error) {
-      // Scored elsewhere (another process, before a restart): stays claimed; any other failure frees it for a retry.
-      if (!(RouterOutcomeError.isInstance(error) && error.reason === "already_scored")) this.#scored.delete(key);
-      throw error;
-    }
-    const value = graded.score ?? (graded.correct === undefined ? undefined : graded.correct ? 1 : 0);
-    if (!memory || value === undefined) return false;
-    return memory.recordOutcome(key, value);
+    return this.#outcomes.record(auctionId, outcome, this.#engine.settings, (id) => this.#storedCalls(id));
   }
 
-  /** Who answered in `auctionId`: this router's recent auctions, else the ledger's record of it. */
-  async #calledIn(auctionId: string): Promise<CalledMembers | undefined> {
-    const remembered = this.#called.get(auctionId);
-    if (remembered !== undefined) return remembered;
+  /** Who answered in `auctionId`, from the ledger's record of it (an auction this router forgot, or another's). */
+  async #storedCalls(auctionId: string): Promise<CalledMembers | undefined> {
     const { ledger } = this.#engine.settings;
     const stored = ledger?.getAuction ? await ledger.getAuction(auctionId) : undefined;
     if (stored === undefined) return undefined;
@@ -266,14 +221,6 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
     const final = typeof metadata.winner === "string" ? metadata.winner : stored.winners[0];
     const calls = Array.isArray(metadata.calls) ? metadata.calls.filter((item) => typeof item === "string") : [];
     return { final, members: calls.length > 0 ? calls : final === undefined ? [] : [final] };
-  }
-
-  #markScored(key: string): void {
-    this.#scored.add(key);
-    if (this.#scored.size > REMEMBERED_AUCTIONS * 4) {
-      const oldest = this.#scored.values().next().value;
-      if (oldest !== undefined) this.#scored.delete(oldest);
-    }
   }
 
   async _generate(
@@ -655,7 +602,7 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
   async #finish(run: AuctionRun, execution: AuctionCall, answerText: string): Promise<RouterMetadata> {
     const auction = withCalls(run, execution);
     await this.#engine.record(auction, execution, answerText);
-    this.#remember(auction.record.auctionId, { final: execution.member, members: auction.record.calls ?? [] });
+    this.#outcomes.remember(auction.record.auctionId, { final: execution.member, members: auction.record.calls ?? [] });
     const overhead = totalsOf(auction.calls);
     const executionUsage = totalsOf([execution]).usage;
     const total = overhead.usage.total_tokens + executionUsage.total_tokens;
@@ -669,14 +616,6 @@ export class AuctionRouter extends BaseChatModel<AuctionRouterCallOptions, AIMes
         estimated: execution.usage.estimated === true || auction.calls.some((call) => call.usage.estimated === true),
       },
     };
-  }
-
-  #remember(auctionId: string, called: CalledMembers): void {
-    this.#called.set(auctionId, called);
-    if (this.#called.size > REMEMBERED_AUCTIONS) {
-      const oldest = this.#called.keys().next().value;
-      if (oldest !== undefined) this.#called.delete(oldest);
-    }
   }
 }
 
