@@ -17,10 +17,7 @@
  *   memory bids run one per member) scores that list without walking every entry. When the same
  *   query is searched again with no write in between (memory bids search once per member with one
  *   request vector), every row is scored once in one contiguous scan and the following searches
- *   read their rows' scores from it: one pass over the matrix instead of one scattered pass per agent;
- * - per-row columns of what memory bids read of each entry (evidence outcome, cost, embedder,
- *   answer, auction id; see `HitFields`): the batch search (`searchByAgent`) copies its hits' rows
- *   from them, so the estimates read contiguous arrays instead of each hit's entry and metadata.
+ *   read their rows' scores from it: one pass over the matrix instead of one scattered pass per agent.
  */
 import { compareIds } from "../market/bids.js";
 import { countPairs, pairsFromAuctions, type RankedAuction } from "./contrastive-pairs.js";
@@ -72,64 +69,6 @@ function copyMetadata(metadata: Record<string, unknown>): Record<string, unknown
     copy[key] = value;
   }
   return copy;
-}
-
-/**
- * What the router's memory bids read of each hit, copied from per-row columns the store keeps
- * beside its entries (contiguous arrays instead of each hit's entry object and its metadata,
- * scattered in memory). `fields.x[i]` describes `hits[i]` of the array it belongs to
- * ({@link hitFieldsOf}); all hits are `agent`'s.
- */
-export interface HitFields {
-  /** The agent whose rows were searched: every hit's `entry.agent`. */
-  readonly agent: string;
-  /** `hits[i].entry` itself: a reader checks it is still the hit's entry before trusting the rest. */
-  readonly entries: readonly StrategyEntry[];
-  /**
-   * The entry's outcome when it is evidence (`metadata.called === true` and a finite numeric
-   * `outcome`), else NaN.
-   */
-  readonly outcome: Float64Array;
-  /** `cost` when finite, clamped at 0; 0 otherwise. */
-  readonly cost: Float64Array;
-  /** `metadata.embedder` when it is a string. */
-  readonly embedder: ReadonlyArray<string | undefined>;
-  /** `metadata.answer` when it is a string. */
-  readonly answer: ReadonlyArray<string | undefined>;
-  /** `auctionId`. */
-  readonly auctionId: ReadonlyArray<string | undefined>;
-}
-
-/** The fields of each hit list a batch search (`searchByAgent`) returned. */
-const fieldsOfHits = new WeakMap<readonly StrategySearchHit[], HitFields>();
-
-/**
- * The per-hit fields of `hits` when it is a list the matrix store's batch search returned
- * (`agentNeighbourSearchOf`), else `undefined` (read the entries). `entries[i]` is `hits[i].entry`
- * at search time: a reader trusts `fields` for hit i only while `hits[i].entry === fields.entries[i]`
- * (a list reordered or changed since then is read from its entries).
- *
- * @example
- * ```ts
- * const fields = hitFieldsOf(hits);
- * const outcome = fields && hits[0]?.entry === fields.entries[0] ? fields.outcome[0] : hits[0]?.entry.outcome;
- * ```
- */
-export function hitFieldsOf(hits: readonly StrategySearchHit[]): HitFields | undefined {
-  return fieldsOfHits.get(hits);
-}
-
-/** The evidence outcome of `entry` (see {@link HitFields.outcome}). */
-function evidenceOutcome(entry: StrategyEntry): number {
-  if (entry.metadata?.called !== true) return Number.NaN;
-  const outcome = entry.outcome;
-  return typeof outcome === "number" && Number.isFinite(outcome) ? outcome : Number.NaN;
-}
-
-/** The string value of `key` in `entry`'s metadata, else `undefined`. */
-function metadataString(entry: StrategyEntry, key: string): string | undefined {
-  const value = entry.metadata?.[key];
-  return typeof value === "string" ? value : undefined;
 }
 
 /** One stored entry: where its vector is and when it was last used. */
@@ -220,16 +159,6 @@ export class MatrixStore implements MemoryView {
    */
   private idKeys = new Float64Array(256);
   private readonly slotOf = new Map<string, Slot>();
-  /**
-   * Parallel to the matrix rows: what memory bids read of each entry (see {@link HitFields}),
-   * kept on every write (`upsert`, `setOutcome`, `remove` moving the last row) so that a batch
-   * search hands them over without reading the entries.
-   */
-  private rowOutcome = new Float64Array(256);
-  private rowCost = new Float64Array(256);
-  private readonly rowEmbedder: Array<string | undefined> = [];
-  private readonly rowAnswer: Array<string | undefined> = [];
-  private readonly rowAuction: Array<string | undefined> = [];
   private readonly auctions = new Map<string, AuctionSlots>();
   private readonly recency = new RecencyOrder();
   /** Representative rows of every vector group, entries of every kind. */
@@ -335,7 +264,6 @@ export class MatrixStore implements MemoryView {
         this.idKeys = grown;
       }
       this.idKeys[row] = idPrefixKey(entry.id);
-      this.setRowFields(row, entry);
       this.slotOf.set(entry.id, slot);
       this.agentRows(entry.agent).add(slot, row);
     } else {
@@ -347,7 +275,6 @@ export class MatrixStore implements MemoryView {
         this.agentRows(entry.agent).add(slot, slot.row);
       }
       slot.entry = entry;
-      this.setRowFields(slot.row, entry);
       slot.lastUsedAt = lastUsedAt;
       if (previousAuction !== entry.auctionId) this.refreshRecency(previousAuction);
     }
@@ -372,7 +299,6 @@ export class MatrixStore implements MemoryView {
       if (movedSlot !== undefined) {
         this.rowSlots[slot.row] = movedSlot;
         this.idKeys[slot.row] = this.idKeys[last] as number;
-        this.moveRowFields(last, slot.row);
         movedSlot.row = slot.row;
         this.everyKind.move(movedSlot, slot.row);
         this.byKind.get(movedSlot.entry.kind)?.move(movedSlot, slot.row);
@@ -380,9 +306,6 @@ export class MatrixStore implements MemoryView {
       }
     }
     this.rowSlots.length = last;
-    this.rowEmbedder.length = last;
-    this.rowAnswer.length = last;
-    this.rowAuction.length = last;
     return true;
   }
 
@@ -391,7 +314,6 @@ export class MatrixStore implements MemoryView {
     const slot = this.slotOf.get(id);
     if (slot === undefined) return false;
     slot.entry = { ...slot.entry, outcome };
-    this.rowOutcome[slot.row] = evidenceOutcome(slot.entry);
     return true;
   }
 
@@ -534,8 +456,7 @@ export class MatrixStore implements MemoryView {
    * rows add up to at least half the matrix, every row is scored in one contiguous scan and each
    * agent's scores are gathered from it (a row's score does not depend on which rows are scored
    * with it); otherwise each agent's rows are scored on their own. `usedAt` is called once per
-   * agent, in order, before its hits are marked used. Each list comes with its hits' per-row fields
-   * (`hitFieldsOf(list)`).
+   * agent, in order, before its hits are marked used.
    */
   searchByAgent(
     query: ArrayLike<number>,
@@ -574,35 +495,12 @@ export class MatrixStore implements MemoryView {
         (index) => idKeys[rowAt(index)] as number,
       );
       const hits: StrategySearchHit[] = [];
-      const entries: StrategyEntry[] = [];
-      const outcome = new Float64Array(top.length);
-      const cost = new Float64Array(top.length);
-      const embedder: Array<string | undefined> = [];
-      const answer: Array<string | undefined> = [];
-      const auctionId: Array<string | undefined> = [];
       for (const index of top) {
-        const row = rowAt(index);
-        const slot = this.rowSlots[row];
+        const slot = this.rowSlots[rowAt(index)];
         if (slot === undefined) continue;
-        const kept = hits.length;
         hits.push({ entry: slot.entry, score: scores[index] ?? 0 });
-        entries.push(slot.entry);
-        outcome[kept] = this.rowOutcome[row] as number;
-        cost[kept] = this.rowCost[row] as number;
-        embedder.push(this.rowEmbedder[row]);
-        answer.push(this.rowAnswer[row]);
-        auctionId.push(this.rowAuction[row]);
         if (at !== undefined) this.touchSlot(slot, at);
       }
-      fieldsOfHits.set(hits, {
-        agent: agents[position] as string,
-        entries,
-        outcome,
-        cost,
-        embedder,
-        answer,
-        auctionId,
-      });
       return hits;
     });
   }
@@ -731,33 +629,6 @@ export class MatrixStore implements MemoryView {
       if (slot !== undefined && accept(slot.entry)) rows.push(row);
     }
     return rows.length === this.rowSlots.length ? undefined : Int32Array.from(rows);
-  }
-
-  /** Sets row `row`'s columns from `entry` (growing them for a new row). */
-  private setRowFields(row: number, entry: StrategyEntry): void {
-    if (row >= this.rowOutcome.length) {
-      const length = Math.max(row + 1, this.rowOutcome.length * 2);
-      const outcome = new Float64Array(length);
-      outcome.set(this.rowOutcome);
-      this.rowOutcome = outcome;
-      const cost = new Float64Array(length);
-      cost.set(this.rowCost);
-      this.rowCost = cost;
-    }
-    this.rowOutcome[row] = evidenceOutcome(entry);
-    this.rowCost[row] = Number.isFinite(entry.cost) ? Math.max(0, entry.cost) : 0;
-    this.rowEmbedder[row] = metadataString(entry, "embedder");
-    this.rowAnswer[row] = metadataString(entry, "answer");
-    this.rowAuction[row] = entry.auctionId;
-  }
-
-  /** Copies row `from`'s columns to row `to` (the last row moving into a removed one's place). */
-  private moveRowFields(from: number, to: number): void {
-    this.rowOutcome[to] = this.rowOutcome[from] as number;
-    this.rowCost[to] = this.rowCost[from] as number;
-    this.rowEmbedder[to] = this.rowEmbedder[from];
-    this.rowAnswer[to] = this.rowAnswer[from];
-    this.rowAuction[to] = this.rowAuction[from];
   }
 
   private idAt(row: number): string {

@@ -22,7 +22,6 @@
  * On agreement the final answer is b's (the climb's rung 1 answers), hence y_b,j. A neighbour with no
  * extracted answer (code, prose) never agrees: the climb reaches the top, as the router would.
  */
-import { type HitFields, hitFieldsOf } from "../../memory/matrix-store.js";
 import type { StrategySearchHit } from "../../memory/types.js";
 import { answersMatch } from "./answers.js";
 import type { MemberEvidence } from "./estimate.js";
@@ -227,49 +226,8 @@ export function estimateCascades(input: EstimateCascadesInput): CascadeEvidence[
 
 /** A member's evidence by auction id (called, numeric outcome, an auction id). */
 function observations(member: string, hits: ReadonlyMap<string, readonly StrategySearchHit[]>) {
-  const list = hits.get(member) ?? [];
-  const fields = hitFieldsOf(list);
-  return (
-    (fields === undefined ? undefined : observationsOfFields(member, list, fields)) ?? observationsOf(member, list)
-  );
-}
-
-/**
- * {@link observations} of a matrix store's batch hits, from the fields it copied from its per-row
- * columns ({@link hitFieldsOf}) instead of each hit's entry and metadata; `undefined` when a hit's
- * entry is not the one the fields describe (then the entries are read).
- */
-function observationsOfFields(
-  member: string,
-  list: readonly StrategySearchHit[],
-  fields: HitFields,
-): Map<string, Observation> | undefined {
   const seen = new Map<string, Observation>();
-  const { entries, outcome: outcomes, cost: costs, answer: answers, auctionId: auctions } = fields;
-  for (let index = 0; index < list.length; index += 1) {
-    const hit = list[index] as StrategySearchHit;
-    if (hit.entry !== entries[index]) return undefined;
-  }
-  if (fields.agent !== member) return seen;
-  for (let index = 0; index < list.length; index += 1) {
-    const outcome = outcomes[index] as number;
-    if (Number.isNaN(outcome)) continue;
-    const auctionId = auctions[index];
-    if (auctionId === undefined || seen.has(auctionId)) continue;
-    seen.set(auctionId, {
-      outcome,
-      cost: costs[index] as number,
-      answer: answers[index],
-      similarity: Math.max(0, (list[index] as StrategySearchHit).score),
-    });
-  }
-  return seen;
-}
-
-/** {@link observations}, reading each hit's entry. */
-function observationsOf(member: string, list: readonly StrategySearchHit[]): Map<string, Observation> {
-  const seen = new Map<string, Observation>();
-  for (const { entry, score } of list) {
+  for (const { entry, score } of hits.get(member) ?? []) {
     const metadata = entry.metadata;
     if (entry.agent !== member || metadata?.called !== true || entry.auctionId === undefined) continue;
     const outcome = entry.outcome;

@@ -43,7 +43,6 @@
  * never `entry.kind` nor any dataset name: the router is task-free.
  */
 import type { ModelPrice } from "../../budget/types.js";
-import { type HitFields, hitFieldsOf } from "../../memory/matrix-store.js";
 import type { StrategySearchHit } from "../../memory/types.js";
 import { MemoryEmbedderMismatchError } from "./errors.js";
 import { priceTierPrior } from "./prior.js";
@@ -216,10 +215,7 @@ function sums(
   embedderId: string,
   shape: Required<EstimateShape>,
 ): EvidenceSums {
-  const fields = hitFieldsOf(hits);
-  const result =
-    (fields === undefined ? undefined : sumFields(hits, fields, member, embedderId, shape)) ??
-    sumInOrder(hits, member, embedderId, shape);
+  const result = sumInOrder(hits, member, embedderId, shape);
   if (result !== undefined) return result;
   const sorted = hits
     .filter((hit) => isEvidence(hit, member, embedderId))
@@ -257,53 +253,6 @@ function sumInOrder(
       weight += rowWeight;
       weightedOutcome += rowWeight * outcome;
       weightedCost += rowWeight * cost;
-    }
-    position += 1;
-  }
-  return { wideWeight, wideOutcome, weight, weightedOutcome, weightedCost, neighbours: Math.min(position, local) };
-}
-
-/**
- * {@link sumInOrder} over a matrix store's batch hits, reading the fields it copied from its per-row
- * columns ({@link hitFieldsOf}) instead of each hit's entry: the same checks (the embedder of every
- * hit, then agent, called and a finite outcome) and the same sums. `undefined` when a hit's entry
- * is not the one the fields describe, or when the evidence is not most similar first (then the
- * entries are read).
- */
-function sumFields(
-  hits: readonly StrategySearchHit[],
-  fields: HitFields,
-  member: string,
-  embedderId: string,
-  shape: Required<EstimateShape>,
-): EvidenceSums | undefined {
-  const local = shape.localNeighbours;
-  const ownRows = fields.agent === member;
-  const { entries, outcome: outcomes, cost: costs, embedder: embedders } = fields;
-  let wideWeight = 0;
-  let wideOutcome = 0;
-  let weight = 0;
-  let weightedOutcome = 0;
-  let weightedCost = 0;
-  let position = 0;
-  let previous = Number.POSITIVE_INFINITY;
-  for (let index = 0; index < hits.length; index += 1) {
-    const hit = hits[index] as StrategySearchHit;
-    if (hit.entry !== entries[index]) return undefined;
-    const embedder = embedders[index];
-    if (embedder !== undefined && embedder !== embedderId) throw new MemoryEmbedderMismatchError(embedderId, embedder);
-    const outcome = outcomes[index] as number;
-    if (!ownRows || Number.isNaN(outcome)) continue;
-    const similarity = similarityOf(hit);
-    if (similarity > previous) return undefined;
-    previous = similarity;
-    const rowWeight = kernel(similarity, shape.similarityPower);
-    wideWeight += rowWeight;
-    wideOutcome += rowWeight * outcome;
-    if (position < local) {
-      weight += rowWeight;
-      weightedOutcome += rowWeight * outcome;
-      weightedCost += rowWeight * (costs[index] as number);
     }
     position += 1;
   }
