@@ -483,11 +483,7 @@ function candidatesAtOrAboveKth(scores: ArrayLike<number>, limit: number): Int32
     const sampled = candidatesAtOrAboveSampled(scores, limit);
     if (sampled !== undefined) return sampled;
   }
-  if (selectScratch.length < count) {
-    selectScratch = new Float32Array(Math.max(count, selectScratch.length * 2));
-    candidateScratch = new Int32Array(selectScratch.length);
-  }
-  const values = selectScratch;
+  const values = scratchFor(count);
   if (scores instanceof Float32Array) values.set(scores);
   else {
     for (let index = 0; index < count; index += 1) {
@@ -497,16 +493,7 @@ function candidatesAtOrAboveKth(scores: ArrayLike<number>, limit: number): Int32
       values[index] = score;
     }
   }
-  const threshold = quickselect(values, count, count - limit);
-  const candidates = candidateScratch;
-  let kept = 0;
-  let nan = false;
-  for (let index = 0; index < count; index += 1) {
-    const score = scores[index] as number;
-    if (score >= threshold) candidates[kept++] = index;
-    else if (Number.isNaN(score)) nan = true;
-  }
-  return nan || kept < limit ? undefined : candidates.subarray(0, kept);
+  return indicesAtOrAbove(scores, quickselect(values, count, count - limit), limit);
 }
 
 /** {@link candidatesAtOrAboveSampled} runs with at least this many scores per kept one. */
@@ -526,17 +513,29 @@ function candidatesAtOrAboveSampled(scores: Float32Array, limit: number): Int32A
   const samples = Math.floor((count - 1) / stride) + 1;
   // Samples expected at or above the limit-th largest score: limit / stride; take half as many again.
   const wanted = Math.min(samples, Math.ceil((1.5 * limit) / stride) + 4);
+  const values = scratchFor(count);
+  for (let index = 0, sample = 0; index < count; index += stride, sample += 1) values[sample] = scores[index] as number;
+  return indicesAtOrAbove(scores, quickselect(values, samples, samples - wanted), limit);
+}
+
+/** The selection scratch, grown to hold `count` scores (and as many candidate indices). */
+function scratchFor(count: number): Float32Array {
   if (selectScratch.length < count) {
     selectScratch = new Float32Array(Math.max(count, selectScratch.length * 2));
     candidateScratch = new Int32Array(selectScratch.length);
   }
-  const values = selectScratch;
-  for (let index = 0, sample = 0; index < count; index += stride, sample += 1) values[sample] = scores[index] as number;
-  const threshold = quickselect(values, samples, samples - wanted);
+  return selectScratch;
+}
+
+/**
+ * The indices whose score is ≥ `threshold`, in index order (a view of the candidate scratch, valid
+ * until the next call); `undefined` when fewer than `limit` reach it or a score is NaN.
+ */
+function indicesAtOrAbove(scores: ArrayLike<number>, threshold: number, limit: number): Int32Array | undefined {
   const candidates = candidateScratch;
   let kept = 0;
   let nan = false;
-  for (let index = 0; index < count; index += 1) {
+  for (let index = 0; index < scores.length; index += 1) {
     const score = scores[index] as number;
     if (score >= threshold) candidates[kept++] = index;
     else if (Number.isNaN(score)) nan = true;
