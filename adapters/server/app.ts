@@ -166,6 +166,32 @@ export const AUCTION_ID_HEADER = "x-gavel-auction-id";
 /** Most rebuilt copies of members (other `max_tokens` / `temperature` / `top_p`) kept. */
 const MAX_SAMPLING_COPIES = 256;
 
+/**
+ * One `T` per budget (one for the keys without a budget), found by key id: routers and the fast
+ * path's engines are shared by the keys that share a budget.
+ */
+function perBudget<T>(
+  budgets: { budgetFor(key: VirtualKey): SharedTokenBudget | undefined } | undefined,
+  build: (budget: SharedTokenBudget | undefined) => T,
+): (key: VirtualKey) => T {
+  const byKey = new Map<string, T>();
+  const byBudget = new WeakMap<SharedTokenBudget, T>();
+  let unbudgeted: T | undefined;
+  return (key) => {
+    const cached = byKey.get(key.id);
+    if (cached !== undefined) return cached;
+    const budget = budgets?.budgetFor(key);
+    let built = budget === undefined ? unbudgeted : byBudget.get(budget);
+    if (built === undefined) {
+      built = build(budget);
+      if (budget === undefined) unbudgeted = built;
+      else byBudget.set(budget, built);
+    }
+    byKey.set(key.id, built);
+    return built;
+  };
+}
+
 /** Why a request's upstream call was aborted (the reason of its controller). */
 class RequestAborted extends Error {
   override readonly name = "RequestAborted";
@@ -288,32 +314,16 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
   const names = new Map(members.map((member) => [member.name, modelName(member.model)]));
 
   // --- routers: one per budget, found by key id -----------------------------------------------
+  /** The router's options for the keys that share `budget`. */
+  const routerOptionsFor = (budget: SharedTokenBudget | undefined) => ({
+    ...(ledger !== undefined && { ledger }),
+    ...(routerOption as GavelRouterOptions),
+    pool: members.map(({ name, model, price }) => ({ name, model, price })),
+    ...(budget !== undefined && { budget }),
+  });
   const buildRouter: RouterFactory =
-    typeof routerOption === "function"
-      ? routerOption
-      : (budget) =>
-          new AuctionRouter({
-            ...(ledger !== undefined && { ledger }),
-            ...routerOption,
-            pool: members.map(({ name, model, price }) => ({ name, model, price })),
-            ...(budget !== undefined && { budget }),
-          });
-  const routersByKey = new Map<string, AuctionRouter>();
-  const routersByBudget = new WeakMap<SharedTokenBudget, AuctionRouter>();
-  let unbudgetedRouter: AuctionRouter | undefined;
-  const routerFor = (key: VirtualKey): AuctionRouter => {
-    const cached = routersByKey.get(key.id);
-    if (cached !== undefined) return cached;
-    const budget = budgets?.budgetFor(key);
-    let router = budget === undefined ? unbudgetedRouter : routersByBudget.get(budget);
-    if (router === undefined) {
-      router = buildRouter(budget);
-      if (budget === undefined) unbudgetedRouter = router;
-      else routersByBudget.set(budget, router);
-    }
-    routersByKey.set(key.id, router);
-    return router;
-  };
+    typeof routerOption === "function" ? routerOption : (budget) => new AuctionRouter(routerOptionsFor(budget));
+  const routerFor = perBudget(budgets, buildRouter);
   if (typeof routerOption !== "function" && budgets === undefined) routerFor(ANONYMOUS_KEY); // fail fast on bad options
 
   // --- the fast path of gavel/auto: the router's engine decides, the gateway calls the winner ---
@@ -326,34 +336,12 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     typeof routerOption !== "function" &&
     (routerOption.mode === "memory" || routerOption.mode === "auto") &&
     members.every((member) => member.upstream !== undefined);
-  const enginesByKey = new Map<string, StrategyAuctionEngine>();
-  const enginesByBudget = new WeakMap<SharedTokenBudget, StrategyAuctionEngine>();
-  let unbudgetedEngine: StrategyAuctionEngine | undefined;
-  const buildEngine = (budget: SharedTokenBudget | undefined): StrategyAuctionEngine => {
-    const options = {
-      ...(ledger !== undefined && { ledger }),
-      ...(routerOption as GavelRouterOptions),
-      pool: members.map(({ name, model, price }) => ({ name, model, price })),
-      ...(budget !== undefined && { budget }),
-    };
-    // The router's own validation and defaults (`new AuctionRouter` runs the same two steps).
-    return createStrategyAuctionEngine(
-      resolveSettings(parseConfig("AuctionRouter options", auctionRouterOptionsSchema, options)),
-    );
-  };
-  const engineFor = (key: VirtualKey): StrategyAuctionEngine => {
-    const cached = enginesByKey.get(key.id);
-    if (cached !== undefined) return cached;
-    const budget = budgets?.budgetFor(key);
-    let engine = budget === undefined ? unbudgetedEngine : enginesByBudget.get(budget);
-    if (engine === undefined) {
-      engine = buildEngine(budget);
-      if (budget === undefined) unbudgetedEngine = engine;
-      else enginesByBudget.set(budget, engine);
-    }
-    enginesByKey.set(key.id, engine);
-    return engine;
-  };
+  // The router's own validation and defaults (`new AuctionRouter` runs the same two steps).
+  const engineFor = perBudget(budgets, (budget) =>
+    createStrategyAuctionEngine(
+      resolveSettings(parseConfig("AuctionRouter options", auctionRouterOptionsSchema, routerOptionsFor(budget))),
+    ),
+  );
   /** Auctions the fast path decided (the last 10,000): their feedback is recorded here, not by a router. */
   const fastOutcomes = new RoutedOutcomes();
 
