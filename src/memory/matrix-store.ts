@@ -438,6 +438,16 @@ export class MatrixStore implements MemoryView {
       undefined,
       rows === undefined ? (index) => idKeys[index] as number : (index) => idKeys[rows[index] ?? 0] as number,
     );
+    return this.hitsAt(top, rowAt, scores, usedAt);
+  }
+
+  /** The stored entries of the selected rows, best first, each touched at `usedAt` when given. */
+  private hitsAt(
+    top: readonly number[],
+    rowAt: (index: number) => number,
+    scores: ArrayLike<number>,
+    usedAt: number | undefined,
+  ): StrategySearchHit[] {
     const hits: StrategySearchHit[] = [];
     for (const index of top) {
       const slot = this.rowSlots[rowAt(index)];
@@ -494,14 +504,7 @@ export class MatrixStore implements MemoryView {
         undefined,
         (index) => idKeys[rowAt(index)] as number,
       );
-      const hits: StrategySearchHit[] = [];
-      for (const index of top) {
-        const slot = this.rowSlots[rowAt(index)];
-        if (slot === undefined) continue;
-        hits.push({ entry: slot.entry, score: scores[index] ?? 0 });
-        if (at !== undefined) this.touchSlot(slot, at);
-      }
-      return hits;
+      return this.hitsAt(top, rowAt, scores, at);
     });
   }
 
