@@ -60,6 +60,7 @@ export const ENTRY_MARKER_KEY = "gavelStrategyEntry";
 
 /**
  * Translates Gavel's equality filter into a `MemoryVectorStore` filter (a predicate on documents).
+ * `hasOutcome` is left out: the memory checks it after fetching (outcomes live in its catalog).
  *
  * @example
  * ```ts
@@ -67,13 +68,15 @@ export const ENTRY_MARKER_KEY = "gavelStrategyEntry";
  * ```
  */
 export function predicateFilter(filter: StrategyFilter): (document: Document) => boolean {
+  const { hasOutcome: _notAMetadataKey, ...equalities } = filter;
   return (document) =>
-    Object.entries(filter).every(([key, value]) => value === undefined || document.metadata[key] === value);
+    Object.entries(equalities).every(([key, value]) => value === undefined || document.metadata[key] === value);
 }
 
 /**
  * Translates Gavel's equality filter into a plain `{ key: value }` object, the filter shape of
- * most metadata-filtering stores (pgvector, Pinecone, Qdrant's simple form, ...).
+ * most metadata-filtering stores (pgvector, Pinecone, Qdrant's simple form, ...). `hasOutcome` is
+ * left out, as in {@link predicateFilter}.
  *
  * @example
  * ```ts
@@ -82,7 +85,8 @@ export function predicateFilter(filter: StrategyFilter): (document: Document) =>
  * ```
  */
 export function equalityFilter(filter: StrategyFilter): Record<string, string> {
-  return Object.fromEntries(Object.entries(filter).filter(([, value]) => value !== undefined)) as Record<
+  const { hasOutcome: _notAMetadataKey, ...equalities } = filter;
+  return Object.fromEntries(Object.entries(equalities).filter(([, value]) => value !== undefined)) as Record<
     string,
     string
   >;
@@ -345,8 +349,13 @@ export function createVectorStoreStrategyMemory(options: VectorStoreStrategyMemo
     window: number,
     filter: StrategyFilter,
   ): Promise<{ hits: StrategySearchHit[]; exhausted: boolean }> {
+    // Outcomes live in the catalog (the store keeps the one an entry was added with): `hasOutcome`
+    // is checked after fetching, with the rest of the filter; the store's filter never sees it.
+    const { hasOutcome: _checkedAfterFetching, ...equalities } = filter;
     const storeFilter =
-      toStoreFilter === undefined || Object.keys(filter).length === 0 ? undefined : toStoreFilter(filter);
+      toStoreFilter === undefined || Object.values(equalities).every((value) => value === undefined)
+        ? undefined
+        : toStoreFilter(equalities);
     const results = await call(operation, "search", () =>
       store.similaritySearchVectorWithScore(vector, window, storeFilter as VectorStore["FilterType"] | undefined),
     );

@@ -64,7 +64,12 @@ export const strategyEntrySchema = z
 const newStrategyEntrySchema = strategyEntrySchema.extend({ vector: vectorSchema.optional() }).strict();
 
 const strategyFilterSchema = z
-  .object({ agent: z.string().optional(), kind: z.string().optional(), role: z.enum(STRATEGY_ROLES).optional() })
+  .object({
+    agent: z.string().optional(),
+    kind: z.string().optional(),
+    role: z.enum(STRATEGY_ROLES).optional(),
+    hasOutcome: z.boolean().optional(),
+  })
   .strict();
 
 const strategySearchQuerySchema = z
@@ -174,7 +179,8 @@ export function matchesFilter(entry: StrategyEntry, filter: StrategyFilter): boo
   return (
     (filter.agent === undefined || entry.agent === filter.agent) &&
     (filter.kind === undefined || entry.kind === filter.kind) &&
-    (filter.role === undefined || entry.role === filter.role)
+    (filter.role === undefined || entry.role === filter.role) &&
+    (filter.hasOutcome === undefined || (entry.outcome !== undefined) === filter.hasOutcome)
   );
 }
 

@@ -37,7 +37,7 @@ export const DEFAULT_MAX_ENTRIES = 10_000;
 
 /**
  * One search per agent for one query vector, as a batch: `result[i]` holds what
- * `memory.search({ vector, k, filter: { agent: agents[i] } })` returns (same entries, scores and
+ * `memory.search({ vector, k, filter: { agent: agents[i], hasOutcome: true } })` returns (same entries, scores and
  * order; the hits are marked used the same way), but synchronously, with the query scored once
  * (one contiguous scan of the matrix when the agents hold at least half its rows) and the stored
  * entries themselves instead of copies: read them, never change them. Throws what `search` throws
@@ -63,7 +63,9 @@ const agentSearches = new WeakMap<StrategyMemory, AgentNeighbourSearch>();
  * const batch = agentNeighbourSearchOf(memory);
  * const hits = batch
  *   ? batch(vector, ["mini", "large"], 96)
- *   : await Promise.all(["mini", "large"].map((agent) => memory.search({ vector, k: 96, filter: { agent } })));
+ *   : await Promise.all(
+ *       ["mini", "large"].map((agent) => memory.search({ vector, k: 96, filter: { agent, hasOutcome: true } })),
+ *     );
  * ```
  */
 export function agentNeighbourSearchOf(memory: StrategyMemory): AgentNeighbourSearch | undefined {
@@ -362,7 +364,7 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
   function searchByAgent(vector: ArrayLike<number>, agents: readonly string[], k: number): StrategySearchHit[][] {
     ensureOpen("search");
     // The public search's checks, once for the whole batch (the same errors for a bad vector or k).
-    const parsed = parseSearchQuery({ vector, k, filter: { agent: agents[0] ?? "" } });
+    const parsed = parseSearchQuery({ vector, k, filter: { agent: agents[0] ?? "", hasOutcome: true } });
     if (store.size === 0) return agents.map(() => []);
     checkDimensions("search", [vector], store.dimensions, fail);
     const times: number[] = [];

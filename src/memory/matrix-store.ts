@@ -13,8 +13,9 @@
  * - the row each group is scored by (its representative), in dense row lists
  *   (`RepresentativeRows`): one over every kind, one per kind. A query hands its list to the
  *   matrix as it is, instead of walking every entry to pick the representatives;
- * - the rows of each agent, in the same kind of list: a search filtered by agent (the router's
- *   memory bids run one per member) scores that list without walking every entry. When the same
+ * - the rows of each agent, in the same kind of list, and apart the rows of its entries with an
+ *   outcome: a search filtered by agent (the router's memory bids run one per member, over entries
+ *   with an outcome) scores that list without walking every entry. When the same
  *   query is searched again with no write in between (memory bids search once per member with one
  *   request vector), every row is scored once in one contiguous scan and the following searches
  *   read their rows' scores from it: one pass over the matrix instead of one scattered pass per agent.
@@ -134,6 +135,16 @@ function smallestPairable(slots: readonly Slot[], kind: string | undefined): Slo
   return best;
 }
 
+/** The row list of `key` in `lists`, created when missing. */
+function rowsOf<Item>(lists: Map<string, RepresentativeRows<Item>>, key: string): RepresentativeRows<Item> {
+  let rows = lists.get(key);
+  if (rows === undefined) {
+    rows = new RepresentativeRows<Item>();
+    lists.set(key, rows);
+  }
+  return rows;
+}
+
 /**
  * Entries and vectors of one memory.
  *
@@ -167,6 +178,8 @@ export class MatrixStore implements MemoryView {
   private readonly byKind = new Map<string, RepresentativeRows<Slot>>();
   /** Rows of every entry, by agent. */
   private readonly byAgent = new Map<string, RepresentativeRows<Slot>>();
+  /** Rows of the entries whose outcome is set, by agent (what memory bids read). */
+  private readonly withOutcomeByAgent = new Map<string, RepresentativeRows<Slot>>();
   /**
    * Entries used since the eviction order was last read: a search marks every hit used, so their
    * auctions move in the order in one pass when it is next read (`applyTouches`).
@@ -265,17 +278,15 @@ export class MatrixStore implements MemoryView {
       }
       this.idKeys[row] = idPrefixKey(entry.id);
       this.slotOf.set(entry.id, slot);
-      this.agentRows(entry.agent).add(slot, row);
+      this.listAgentRow(slot);
     } else {
       this.matrix.set(slot.row, vector);
       const previousAuction = slot.entry.auctionId;
       this.leaveAuction(slot);
-      if (slot.entry.agent !== entry.agent) {
-        this.dropAgentRow(slot);
-        this.agentRows(entry.agent).add(slot, slot.row);
-      }
+      this.dropAgentRow(slot);
       slot.entry = entry;
       slot.lastUsedAt = lastUsedAt;
+      this.listAgentRow(slot);
       if (previousAuction !== entry.auctionId) this.refreshRecency(previousAuction);
     }
     this.joinAuction(slot);
@@ -303,6 +314,7 @@ export class MatrixStore implements MemoryView {
         this.everyKind.move(movedSlot, slot.row);
         this.byKind.get(movedSlot.entry.kind)?.move(movedSlot, slot.row);
         this.byAgent.get(movedSlot.entry.agent)?.move(movedSlot, slot.row);
+        this.withOutcomeByAgent.get(movedSlot.entry.agent)?.move(movedSlot, slot.row);
       }
     }
     this.rowSlots.length = last;
@@ -314,6 +326,7 @@ export class MatrixStore implements MemoryView {
     const slot = this.slotOf.get(id);
     if (slot === undefined) return false;
     slot.entry = { ...slot.entry, outcome };
+    rowsOf(this.withOutcomeByAgent, slot.entry.agent).add(slot, slot.row);
     return true;
   }
 
@@ -357,11 +370,11 @@ export class MatrixStore implements MemoryView {
    * reading the eviction order from its front instead of grouping and sorting every entry.
    */
   evictionsFor(added: ReadonlyArray<{ entry: StrategyEntry; lastUsedAt: number }>, maxEntries: number): string[] {
-    this.applyTouches();
     const addedIds = new Set(added.map(({ entry }) => entry.id));
     let total = this.size;
     for (const id of addedIds) if (!this.slotOf.has(id)) total += 1;
     if (total <= maxEntries) return [];
+    this.applyTouches();
     // Auctions the write changes: those it adds to, and those it takes replaced entries from.
     const changed = new Set<string>();
     for (const { entry } of added) {
@@ -417,7 +430,11 @@ export class MatrixStore implements MemoryView {
    */
   search(query: ArrayLike<number>, k: number, filter: StrategyFilter, usedAt?: number): StrategySearchHit[] {
     if (this.matrix === undefined || this.size === 0) return [];
-    const filtered = filter.agent !== undefined || filter.kind !== undefined || filter.role !== undefined;
+    const filtered =
+      filter.agent !== undefined ||
+      filter.kind !== undefined ||
+      filter.role !== undefined ||
+      filter.hasOutcome !== undefined;
     const rows = filtered ? this.rowsMatchingFilter(filter) : undefined;
     if (rows !== undefined && rows.length === 0) return [];
     const shared = this.scoresOfRepeatedQuery(query, rows === undefined ? this.size : rows.length);
@@ -459,8 +476,8 @@ export class MatrixStore implements MemoryView {
   }
 
   /**
-   * The top-`k` entries of each agent of `agents` for one query: `result[i]` is exactly what
-   * `search(query, k, { agent: agents[i] }, usedAt())` returns (the same entries, scores and
+   * The top-`k` entries with an outcome of each agent of `agents` for one query: `result[i]` is
+   * exactly what `search(query, k, { agent: agents[i], hasOutcome: true }, usedAt())` returns (the same entries, scores and
    * order, the hits marked used the same way), but the entries are the stored objects themselves,
    * not copies (callers must not change them), and the query is scored once: when the agents'
    * rows add up to at least half the matrix, every row is scored in one contiguous scan and each
@@ -476,7 +493,7 @@ export class MatrixStore implements MemoryView {
   ): StrategySearchHit[][] {
     const matrix = this.matrix;
     if (matrix === undefined || this.size === 0) return agents.map(() => []);
-    const lists = agents.map((agent) => this.byAgent.get(agent));
+    const lists = agents.map((agent) => this.withOutcomeByAgent.get(agent));
     let listed = 0;
     for (const list of lists) listed += list?.size ?? 0;
     const everyRow = listed * 2 >= this.size ? matrix.scores(query) : undefined;
@@ -592,9 +609,9 @@ export class MatrixStore implements MemoryView {
   /** Rows whose entry passes `filter`, or `undefined` when every row does (score them all). */
   private rowsMatchingFilter(filter: StrategyFilter): Int32Array | undefined {
     if (filter.agent === undefined) return this.rowsMatching((entry) => matchesFilter(entry, filter));
-    const agentRows = this.byAgent.get(filter.agent);
+    const agentRows = (filter.hasOutcome === true ? this.withOutcomeByAgent : this.byAgent).get(filter.agent);
     if (agentRows === undefined) return new Int32Array(0);
-    if (filter.kind === undefined && filter.role === undefined) {
+    if (filter.kind === undefined && filter.role === undefined && filter.hasOutcome !== false) {
       return agentRows.size === this.rowSlots.length ? undefined : agentRows.rowList();
     }
     const rows: number[] = [];
@@ -606,22 +623,20 @@ export class MatrixStore implements MemoryView {
     return rows.length === this.rowSlots.length ? undefined : Int32Array.from(rows);
   }
 
-  /** The row list of `agent`, created when missing. */
-  private agentRows(agent: string): RepresentativeRows<Slot> {
-    let rows = this.byAgent.get(agent);
-    if (rows === undefined) {
-      rows = new RepresentativeRows<Slot>();
-      this.byAgent.set(agent, rows);
-    }
-    return rows;
+  /** Puts `slot` in its agent's row list, and in its agent's list of entries with an outcome when it has one. */
+  private listAgentRow(slot: Slot): void {
+    rowsOf(this.byAgent, slot.entry.agent).add(slot, slot.row);
+    if (slot.entry.outcome !== undefined) rowsOf(this.withOutcomeByAgent, slot.entry.agent).add(slot, slot.row);
   }
 
-  /** Takes `slot` out of its (current) agent's row list, dropping the list when it empties. */
+  /** Takes `slot` out of its (current) agent's row lists, dropping a list when it empties. */
   private dropAgentRow(slot: Slot): void {
-    const rows = this.byAgent.get(slot.entry.agent);
-    if (rows === undefined) return;
-    rows.delete(slot);
-    if (rows.size === 0) this.byAgent.delete(slot.entry.agent);
+    for (const lists of [this.byAgent, this.withOutcomeByAgent]) {
+      const rows = lists.get(slot.entry.agent);
+      if (rows === undefined) continue;
+      rows.delete(slot);
+      if (rows.size === 0) lists.delete(slot.entry.agent);
+    }
   }
 
   /** Rows whose entry passes `accept`, or `undefined` when every row does (score them all). */

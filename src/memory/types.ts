@@ -54,11 +54,16 @@ export type NewStrategyEntry = StrategyEntry & {
   vector?: ArrayLike<number>;
 };
 
-/** Equality filters applied before similarity scoring. Every given field must match. */
+/** Filters applied before similarity scoring. Every given field must match. */
 export interface StrategyFilter {
   agent?: string;
   kind?: string;
   role?: StrategyRole;
+  /**
+   * `true`: only entries whose outcome is set; `false`: only entries without one. Memory bids read
+   * only entries with an outcome, so answers still waiting for feedback never take a neighbour's place.
+   */
+  hasOutcome?: boolean;
 }
 
 /** A similarity search: by `text` (embedded with the memory's embedder) or by `vector`. */

@@ -11,7 +11,7 @@
  */
 import { entriesFromAuction } from "../memory/auction-entries.js";
 import { StrategyMemoryError } from "../memory/errors.js";
-import type { NewStrategyEntry, StrategyEntry, StrategyMemory } from "../memory/types.js";
+import type { NewStrategyEntry, StrategyEntry, StrategyFilter, StrategyMemory } from "../memory/types.js";
 import {
   type ConformanceContext,
   type ConformanceSetup,
@@ -220,6 +220,26 @@ export async function describeStrategyMemoryConformance<Memory extends StrategyM
       expect(both.map((hit) => hit.entry.id)).toEqual(["s-math"]);
 
       expect(await memory.search({ text: TASKS.math, filter: { agent: "nobody" } })).toEqual([]);
+    });
+
+    it("filters by whether the outcome is set (hasOutcome), as outcomes are recorded and entries replaced", async () => {
+      const { memory } = await open();
+      await memory.add([...auction("a-math", TASKS.math), single("s-math", TASKS.math, { outcome: 1 })]);
+      const ids = async (filter: StrategyFilter) =>
+        (await memory.search({ text: TASKS.math, k: 10, filter })).map((hit) => hit.entry.id).sort();
+      expect(await ids({ hasOutcome: true })).toEqual(["s-math"]);
+      expect(await ids({ hasOutcome: false })).toEqual(["a-math:large", "a-math:small"]);
+      expect(await ids({ agent: "large", hasOutcome: true })).toEqual([]);
+
+      expect(await memory.recordOutcome("a-math:large", 0)).toBe(true);
+      expect(await ids({ agent: "large", hasOutcome: true })).toEqual(["a-math:large"]);
+      expect(await ids({ agent: "large", hasOutcome: false })).toEqual([]);
+      expect(await ids({ hasOutcome: false })).toEqual(["a-math:small"]);
+
+      // Added again without an outcome: the replacement has none.
+      await memory.add(auction("a-math", TASKS.math).filter((entry) => entry.agent === "large"));
+      expect(await ids({ agent: "large", hasOutcome: true })).toEqual([]);
+      expect(await ids({ hasOutcome: true })).toEqual(["s-math"]);
     });
 
     it("breaks score ties by id", async () => {
@@ -495,6 +515,8 @@ export async function describeStrategyMemoryConformance<Memory extends StrategyM
         if (keepsOutcomes) {
           const large = (await reopened.search({ text: TASKS.math, k: 2, filter: { role: "winning" } }))[0];
           expect(large?.entry.outcome).toBe(1);
+          const scored = await reopened.search({ text: TASKS.math, k: 5, filter: { hasOutcome: true } });
+          expect(scored.map((hit) => hit.entry.id)).toEqual(["a-math:large"]);
         }
         if (keepsSize) {
           expect(await reopened.size()).toBe(5);

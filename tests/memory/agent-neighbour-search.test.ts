@@ -34,7 +34,8 @@ function entries(auctions: number, seed: number): NewStrategyEntry[] {
         role: "single",
         cost: random(),
         createdAt: auction,
-        outcome: random() < 0.5 ? 1 : 0,
+        // One entry in five waits for its outcome: the batch search reads only those with one.
+        ...(random() < 0.8 && { outcome: random() < 0.5 ? 1 : 0 }),
         metadata: { gavel: "outcome", embedder: "hashing-16", called: true },
         vector,
       });
@@ -56,7 +57,7 @@ async function filled(precision: "float32" | "int8", now?: () => number, maxEntr
 
 describe("agentNeighbourSearchOf (the batch search memory bids read)", () => {
   for (const precision of ["float32", "int8"] as const) {
-    it(`returns, per agent, what memory.search returns (${precision}; one scan for all agents, or listed rows for one)`, async () => {
+    it(`returns, per agent, what memory.search returns for entries with an outcome (${precision}; one scan for all agents, or listed rows for one)`, async () => {
       const memory = await filled(precision);
       const batch = agentNeighbourSearchOf(memory);
       expect(batch).toBeDefined();
@@ -66,8 +67,12 @@ describe("agentNeighbourSearchOf (the batch search memory bids read)", () => {
       for (const agents of [AGENTS, ["d"], ["d", "nobody"], ["b", "a"]]) {
         for (const k of [1, 5, 96, 1000]) {
           const vector = vectorOf(random);
-          const sequential = await Promise.all(agents.map((agent) => memory.search({ vector, k, filter: { agent } })));
-          expect(batch?.(vector, agents, k)).toEqual(sequential);
+          const sequential = await Promise.all(
+            agents.map((agent) => memory.search({ vector, k, filter: { agent, hasOutcome: true } })),
+          );
+          const found = batch?.(vector, agents, k);
+          expect(found).toEqual(sequential);
+          expect(found?.flat().every((hit) => hit.entry.outcome !== undefined)).toBe(true);
         }
       }
       await memory.close();
@@ -83,7 +88,7 @@ describe("agentNeighbourSearchOf (the batch search memory bids read)", () => {
     for (let request = 0; request < 20; request += 1) {
       const vector = vectorOf(random);
       agentNeighbourSearchOf(viaBatch)?.(vector, AGENTS, 8);
-      for (const agent of AGENTS) await viaSearch.search({ vector, k: 8, filter: { agent } });
+      for (const agent of AGENTS) await viaSearch.search({ vector, k: 8, filter: { agent, hasOutcome: true } });
     }
     // New auctions push the memory over its bound: the least recently used auctions go.
     const more = entries(420, 8).map((entry) => ({

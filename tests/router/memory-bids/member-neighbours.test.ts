@@ -83,6 +83,49 @@ describe("memberNeighbours (the memory stage's read)", () => {
     await memory.close();
   });
 
+  it("reads only entries with an outcome: answers waiting for feedback never take the evidence's place", async () => {
+    const memory = await outcomeMemory();
+    const random = mulberry32Float(21);
+    const vector = vectorOf(random);
+    const members = MEMBERS.map((name, index) => ({
+      name,
+      price: { inputPerMillion: 2 ** index, outputPerMillion: 4 * 2 ** index },
+    }));
+    const estimate = async (target: StrategyMemory) =>
+      estimateMembers({
+        hits: await memberNeighbours(target, vector, MEMBERS, 24, EMBEDDER),
+        members,
+        promptTokens: 100,
+        settings: DEFAULT_MEMORY_BIDS,
+        embedderId: EMBEDDER,
+      });
+    const before = await estimate(memory);
+    // The same request, answered 200 times by "large" with no feedback yet: its nearest entries by far.
+    await memory.add(
+      Array.from({ length: 200 }, (_, index) =>
+        outcomeEntry({
+          auctionId: `waiting-${index}`,
+          member: "large",
+          text: "the same request again",
+          vector,
+          role: "single",
+          called: true,
+          costUsd: 0.001,
+          embedderId: EMBEDDER,
+          kind: "",
+          createdAt: 1_000 + index,
+        }),
+      ),
+    );
+    for (const target of [memory, { ...memory }]) {
+      const hits = await memberNeighbours(target, vector, MEMBERS, 24, EMBEDDER);
+      expect(hits.get("large")).toHaveLength(24);
+      expect(hits.get("large")?.every((hit) => hit.entry.outcome !== undefined)).toBe(true);
+      expect(await estimate(target)).toEqual(before);
+    }
+    await memory.close();
+  });
+
   it("refuses a request vector of another dimension with MemoryEmbedderMismatchError, batch or not", async () => {
     const memory = await outcomeMemory();
     for (const target of [memory, { ...memory }]) {
