@@ -37,24 +37,27 @@ describePostgres("PostgreSQL strategy memory", async (url) => {
     return schema;
   };
 
-  await describeStrategyMemoryConformance<PostgresStrategyMemory>({
-    name: "PostgreSQL",
-    create({ key, embeddings, maxEntries, now }) {
-      return createPostgresStrategyMemory({
-        connectionString: url,
-        schema: schemaFor(key),
-        embeddings,
-        maxConnections: 4,
-        ...(maxEntries === undefined ? {} : { maxEntries }),
-        ...(now === undefined ? {} : { now }),
-      });
-    },
-    async destroy(memory, { key }) {
-      await memory.close();
-      await dropSchema(url, schemaFor(key));
-    },
-    persistence: { keepsSize: true, keepsOutcomes: true },
-  });
+  for (const precision of ["float32", "int8"] as const) {
+    await describeStrategyMemoryConformance<PostgresStrategyMemory>({
+      name: precision === "float32" ? "PostgreSQL" : "PostgreSQL, int8 in-process index",
+      create({ key, embeddings, maxEntries, now }) {
+        return createPostgresStrategyMemory({
+          connectionString: url,
+          schema: schemaFor(key),
+          embeddings,
+          maxConnections: 4,
+          precision,
+          ...(maxEntries === undefined ? {} : { maxEntries }),
+          ...(now === undefined ? {} : { now }),
+        });
+      },
+      async destroy(memory, { key }) {
+        await memory.close();
+        await dropSchema(url, schemaFor(key));
+      },
+      persistence: { keepsSize: true, keepsOutcomes: true },
+    });
+  }
 });
 
 function single(id: string, task: string, extra: Partial<StrategyEntry> = {}): StrategyEntry {
