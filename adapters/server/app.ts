@@ -49,7 +49,8 @@ import {
 import { RoutedOutcomes, type RouterOutcome } from "../../src/router/outcomes.js";
 import { AuctionRouter, type RouterMetadata, withPlan } from "../../src/router/router.js";
 import { DeadlineExceededError, MAX_TIMEOUT_MS, runWithDeadline } from "../../src/timeouts.js";
-import { FEEDBACK_PATH, handleFeedback } from "./feedback.js";
+import { keyRunId } from "./budgets.js";
+import { createAuctionOwners, FEEDBACK_PATH, handleFeedback, keyScoped, type OutcomeRecorder } from "./feedback.js";
 import {
   budgetExhausted,
   type ChatCompletionRequest,
@@ -344,6 +345,16 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
   );
   /** Auctions the fast path decided (the last 10,000): their feedback is recorded here, not by a router. */
   const fastOutcomes = new RoutedOutcomes();
+  /**
+   * With keys, which key each auction was routed for: feedback is key-scoped. Forgotten auctions are
+   * looked up in the routers' ledger (a factory's routers: the `ledger` option).
+   */
+  const owners =
+    keys === undefined
+      ? undefined
+      : createAuctionOwners({
+          ledger: (typeof routerOption === "function" ? undefined : routerOption.ledger) ?? ledger,
+        });
 
   // --- members rebuilt with a request's sampling settings ---------------------------------------
   const samplingCopies = new Map<string, BaseChatModel>();
@@ -608,7 +619,10 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
     const messages = toLangChainMessages(request.messages); // also validates tool calls' arguments
     const user = request.user;
     if (user !== undefined) state.user = user;
-    const scopes = budgets?.scopesFor(state.key, user);
+    // With keys and no budgets, calls still run under the key's run scope: the ledger records which
+    // key each auction ran for (feedback after a restart is key-scoped by it).
+    const scopes =
+      budgets?.scopesFor(state.key, user) ?? (keys === undefined ? undefined : { run: keyRunId(state.key) });
     if (request.model === ROUTER_MODEL_ID) {
       state.observation.path = "router";
       if (fastRouted && !stream && (request.tools ?? []).length === 0 && request.response_format === undefined) {
@@ -683,7 +697,10 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
       outputTokens: usage.completion_tokens,
       ...(gavel !== undefined && { usd: gavel.usage.usd.execution + gavel.usage.usd.auction }),
     });
-    if (auctionId !== undefined) state.log.auctionId = auctionId;
+    if (auctionId !== undefined) {
+      state.log.auctionId = auctionId;
+      owners?.remember(auctionId, state.key);
+    }
     const answer = target.toolAsContent ? toolCallAsContent(reply) : reply;
     if (logPrompts) state.log.answer = textOf(answer.content);
     const completion = toChatCompletion(answer, { id: completionId(), model: winner, created: nowSeconds(), usage });
@@ -747,6 +764,7 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
       engine.record(recorded, call, text),
     );
     trackSettlement(written);
+    owners?.remember(auctionId, state.key);
     fastOutcomes.remember(auctionId, {
       final: winner,
       members: recorded.record.calls ?? [winner],
@@ -868,14 +886,17 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
   /**
    * Feedback on an auction of the fast path is recorded as `AuctionRouter.recordOutcome` records it
    * (the same rule and refusals), once the auction's writes are done; auctions the fast path did not
-   * decide go to the key's router.
+   * decide go to the key's router. With keys, only the key the auction was routed for may grade it.
    */
-  const outcomeRecorder = (key: VirtualKey): Pick<AuctionRouter, "recordOutcome"> => ({
-    recordOutcome: (auctionId: string, outcome: RouterOutcome) =>
-      fastOutcomes.has(auctionId)
-        ? fastOutcomes.record(auctionId, outcome, engineFor(key).settings)
-        : routerFor(key).recordOutcome(auctionId, outcome),
-  });
+  const outcomeRecorder = (key: VirtualKey): OutcomeRecorder => {
+    const recorder: OutcomeRecorder = {
+      recordOutcome: (auctionId: string, outcome: RouterOutcome) =>
+        fastOutcomes.has(auctionId)
+          ? fastOutcomes.record(auctionId, outcome, engineFor(key).settings)
+          : routerFor(key).recordOutcome(auctionId, outcome),
+    };
+    return owners === undefined ? recorder : keyScoped(recorder, owners, key);
+  };
 
   async function streamRouted(
     state: ChatRequestState,
@@ -891,7 +912,10 @@ export function createGavelApp(options: GavelAppOptions): GavelApp {
       whoAnswers(first) {
         const marked = first.response_metadata?.gavel_answer as { auctionId?: string; winner?: string } | undefined;
         const winner = marked?.winner ?? ROUTER_MODEL_ID;
-        if (marked?.auctionId !== undefined) state.log.auctionId = marked.auctionId;
+        if (marked?.auctionId !== undefined) {
+          state.log.auctionId = marked.auctionId;
+          owners?.remember(marked.auctionId, state.key);
+        }
         return {
           member: winner,
           headers: {

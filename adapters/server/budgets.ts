@@ -279,7 +279,7 @@ export function createServerBudgets(options: ServerBudgetsOptions = {}): ServerB
     const start = window?.startOf(now());
     if (start !== undefined && store === undefined) dropPastWindows(entryFor(key), start);
     const suffix = start === undefined ? "" : `:${new Date(start).toISOString()}`;
-    const scopes: ScopeIds = { run: `key:${key.id}${suffix}` };
+    const scopes: ScopeIds = { run: `${keyRunId(key)}${suffix}` };
     // A user gets an account only when the key has a per-user limit: every distinct `user` a client
     // sends is an account, so a key without one must not grow memory (or a store) per user.
     if (user !== undefined && user !== "" && limitsOf(key).thread !== undefined) {
@@ -358,6 +358,40 @@ export function refusedAccount(error: BudgetExhaustedError): "key" | "user" {
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
+
+/**
+ * The run scope of a key's calls without a budget window, `key:<id>`: the key's account, and (in the
+ * ledger) the scope of every auction and charge made for the key. With a window its account id
+ * ends with the window's start (`key:<id>:2026-12-01T00:00:00.000Z`).
+ *
+ * @example
+ * ```ts
+ * keyRunId({ id: "key_1", name: "ci" }); // "key:key_1"
+ * ```
+ */
+export function keyRunId(key: Pick<VirtualKey, "id">): string {
+  return `key:${key.id}`;
+}
+
+/** A window start as account ids end with it (`Date.prototype.toISOString`). */
+const WINDOW_START = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * Whether a ledger scope is one of `key`'s run scopes (`key:<id>`, or `key:<id>:<window start>` of
+ * any window): what the ledger keeps of the key an auction ran for.
+ *
+ * @example
+ * ```ts
+ * isKeyRunScope({ kind: "run", id: "key:key_1:2026-12-01T00:00:00.000Z" }, { id: "key_1" }); // true
+ * isKeyRunScope({ kind: "run", id: "key:key_2" }, { id: "key_1" }); // false
+ * ```
+ */
+export function isKeyRunScope(scope: { kind: string; id: string } | undefined, key: Pick<VirtualKey, "id">): boolean {
+  if (scope?.kind !== "run") return false;
+  const base = keyRunId(key);
+  if (scope.id === base) return true;
+  return scope.id.startsWith(`${base}:`) && WINDOW_START.test(scope.id.slice(base.length + 1));
+}
 
 /** Longest `user` kept as written in an account id; longer ones (and odd characters) are hashed. */
 const MAX_PLAIN_USER = 128;

@@ -12,11 +12,19 @@
  * the final answer's outcome) — or an OpenAI-shaped error: 400 for a malformed body or a member the
  * auction did not call (`member_not_called`), 404 for an auction the router does not know
  * (`auction_not_found`), 409 for an answer already graded (`already_scored`).
+ *
+ * With keys, feedback is key-scoped ({@link createAuctionOwners}, {@link keyScoped}): an auction is
+ * graded only with the key it was routed for; another key gets the same 404 as for an unknown
+ * auction (nothing says that it exists).
  */
 import { z } from "zod";
 import { RouterOutcomeError } from "../../src/router/memory-bids/errors.js";
+import type { RouterLedger } from "../../src/router/options.js";
+import type { RouterOutcome } from "../../src/router/outcomes.js";
 import type { AuctionRouter } from "../../src/router/router.js";
+import { isKeyRunScope } from "./budgets.js";
 import { invalidRequest, OpenAIHttpError } from "./openai.js";
+import type { VirtualKey } from "./types.js";
 
 /** Where the gateway takes feedback. */
 export const FEEDBACK_PATH = "/v1/gavel/feedback";
@@ -65,7 +73,7 @@ export interface FeedbackResponse {
  * app.post(FEEDBACK_PATH, async (c) => handleFeedback(await c.req.text(), routerFor(c.get("gavelKey"))));
  * ```
  */
-export async function handleFeedback(text: string, router: Pick<AuctionRouter, "recordOutcome">): Promise<Response> {
+export async function handleFeedback(text: string, router: OutcomeRecorder): Promise<Response> {
   try {
     const body = parseFeedbackBody(text);
     const recorded = await router.recordOutcome(body.auction_id, {
@@ -86,6 +94,78 @@ export async function handleFeedback(text: string, router: Pick<AuctionRouter, "
     if (RouterOutcomeError.isInstance(error)) return outcomeRefused(error).toResponse();
     throw error;
   }
+}
+
+/** What records a graded answer: a router, or the gateway's recorder in front of its routers. */
+export type OutcomeRecorder = Pick<AuctionRouter, "recordOutcome">;
+
+/** Which key each routed auction ran for (see {@link createAuctionOwners}). */
+export interface AuctionOwners {
+  /** Remember that `auctionId` was routed for `key`. */
+  remember(auctionId: string, key: VirtualKey): void;
+  /**
+   * Whether `auctionId` was routed for `key`: as remembered, else as the ledger's record of the
+   * auction says (its run scope, `key:<id>`); false when neither knows.
+   */
+  owns(auctionId: string, key: VirtualKey): Promise<boolean>;
+}
+
+/** Most auctions whose key {@link createAuctionOwners} remembers (as many as a router remembers). */
+export const REMEMBERED_OWNERS = 10_000;
+
+/**
+ * The keys the gateway's auctions ran for: the last `limit` remembered, older ones (and every
+ * auction after a restart) read from `ledger`'s record — the gateway routes every auction of a key
+ * under the run scope `key:<id>` (see `keyRunId`), which the ledger keeps as the auction's scope. An
+ * auction whose record names no key (written by a gateway without keys) is owned by none.
+ *
+ * @param options - `ledger`: where forgotten auctions are looked up (needs `getAuction`; without
+ *   it a forgotten auction is owned by none); `limit`: default {@link REMEMBERED_OWNERS}.
+ * @example
+ * ```ts
+ * const owners = createAuctionOwners({ ledger });
+ * owners.remember(auctionId, key);
+ * await owners.owns(auctionId, otherKey); // false
+ * ```
+ */
+export function createAuctionOwners(
+  options: { ledger?: RouterLedger | undefined; limit?: number } = {},
+): AuctionOwners {
+  const { ledger, limit = REMEMBERED_OWNERS } = options;
+  const owners = new Map<string, string>();
+  return {
+    remember(auctionId, key) {
+      owners.delete(auctionId);
+      owners.set(auctionId, key.id);
+      if (owners.size > limit) owners.delete(owners.keys().next().value as string);
+    },
+    async owns(auctionId, key) {
+      const owner = owners.get(auctionId);
+      if (owner !== undefined) return owner === key.id;
+      const stored = ledger?.getAuction ? await ledger.getAuction(auctionId) : undefined;
+      return isKeyRunScope(stored?.scope, key);
+    },
+  };
+}
+
+/**
+ * `recorder`, for `key` only: an auction `owners` does not give to `key` is refused as unknown
+ * (`RouterOutcomeError` `unknown_auction`, the same 404 as an auction nobody knows).
+ *
+ * @example
+ * ```ts
+ * handleFeedback(text, keyScoped(routerFor(key), owners, key));
+ * ```
+ */
+export function keyScoped(recorder: OutcomeRecorder, owners: AuctionOwners, key: VirtualKey): OutcomeRecorder {
+  return {
+    async recordOutcome(auctionId: string, outcome: RouterOutcome) {
+      if (!(await owners.owns(auctionId, key))) {
+        throw new RouterOutcomeError("unknown_auction", auctionId, outcome.member);
+      }
+      return recorder.recordOutcome(auctionId, outcome);
+    },
+  };
 }
 
 /** The body, or a 400 naming the field and the fix. */
