@@ -27,7 +27,8 @@ import { budgetLimitsSchema } from "../../src/budget/index.js";
 import type { BudgetLimits } from "../../src/budget/types.js";
 import { functionSchema, GavelError, parseConfig } from "../../src/errors.js";
 import { requirePeer } from "../../src/peers.js";
-import { DEFAULT_BUSY_TIMEOUT_MS, type SqliteDatabase } from "../sqlite/ledger.js";
+import { databaseHandleSchema, requirePathOrDatabase } from "../sqlite/database.js";
+import { DEFAULT_BUSY_TIMEOUT_MS } from "../sqlite/ledger.js";
 import { LEDGER_APPLICATION_ID } from "../sqlite/migrations.js";
 import { budgetWindowSchema } from "./budgets.js";
 import type { KeyVerifier, VirtualKey } from "./types.js";
@@ -199,12 +200,6 @@ function migrateKeyStore(database: Database.Database): void {
 // The store
 // ---------------------------------------------------------------------------
 
-function isDatabaseHandle(value: unknown): value is SqliteDatabase {
-  return (
-    typeof value === "object" && value !== null && "prepare" in value && "pragma" in value && "transaction" in value
-  );
-}
-
 const keyStoreOptionsSchema = z
   .object({
     /** Database file: the ledger's, usually. Created when missing. */
@@ -213,18 +208,14 @@ const keyStoreOptionsSchema = z
      * An open better-sqlite3 handle to use instead of `path` (the ledger's `database`). Not closed by
      * the store, and its settings (busy timeout, journal mode) are left as they are.
      */
-    database: z.custom<SqliteDatabase>(isDatabaseHandle, "expected a better-sqlite3 Database").optional(),
+    database: databaseHandleSchema().optional(),
     /** Wait this long for another process's write lock (on the file `path` opens). */
     busyTimeoutMs: z.number().int().nonnegative().default(DEFAULT_BUSY_TIMEOUT_MS),
     /** Clock seam, epoch ms: `createdAt`, `revokedAt`, and the verifiers' refresh period. */
     now: functionSchema<() => number>().default(() => Date.now),
   })
   .strict()
-  .superRefine((options, context) => {
-    if ((options.path === undefined) === (options.database === undefined)) {
-      context.addIssue({ code: "custom", path: ["path"], message: "pass exactly one of `path` and `database`" });
-    }
-  });
+  .superRefine(requirePathOrDatabase);
 
 /**
  * Options of {@link createKeyStore}.
