@@ -103,9 +103,10 @@ function answerOf(gathered: AIMessageChunk | undefined): AIMessage {
  *   from the strategy memory, and the winner answers conditioned on its plan;
  * - `"memory"`: each member bids the value its nearest past outcomes in `memory` predict for this
  *   request minus `lambda` × its normalised expected cost; no model call before the winner answers;
- * - `"auto"` (the default with `memory` and `embeddings`): memory bids when the memory is confident,
- *   else an escalation (the cheapest members first; two agreeing answers stop the climb; else the
- *   member the memory values most answers) or a plan auction (`memoryBids.unsure`).
+ * - `"auto"` (the default with `memory` and `embeddings`): memory bids when the memory is confident
+ *   or when its winner is the cheapest member, else an escalation (the cheapest members first; two
+ *   agreeing answers stop the climb; else the best bid of the rest answers) or a plan auction
+ *   (`memoryBids.unsure`).
  * Every decision records its `path`, `reason` and the members `calls`ed
  * (`response_metadata.gavel.auction`); {@link AuctionRouter.recordOutcome} feeds graded answers back.
  * Use it anywhere a chat model goes: `invoke`, `stream` (only the final answer streams), `batch`,

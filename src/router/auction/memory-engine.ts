@@ -18,6 +18,7 @@ import type { BudgetScreen } from "../budget-screen.js";
 import { type CascadeEvidence, estimateCascades } from "../memory-bids/cascade.js";
 import {
   clearMemoryBids,
+  escalationLadder,
   estimateMembers,
   isConfident,
   type MemberEvidence,
@@ -142,6 +143,13 @@ export function createMemoryBidStage({ settings }: EngineContext, screen: Budget
       const runs = verdict.confident || memoryBids.unsure === "escalate";
       return { ...base, ...(runs && { cascade }), path: undefined, reason: `${won}; ${verdict.reason}` };
     }
+    if (!verdict.confident && !clearing.explored && winner.member === cheapestMember(clearing.evidence, available)) {
+      return {
+        ...base,
+        path: "memory",
+        reason: `${verdict.reason}; "${winner.member}" won and is the cheapest member: a climb would only buy dearer answers`,
+      };
+    }
     return {
       ...base,
       path: verdict.confident ? (clearing.explored ? "explore" : "memory") : undefined,
@@ -181,6 +189,12 @@ export async function memberNeighbours(
     }
     throw error;
   }
+}
+
+/** The member the escalation ladder asks first (the lowest expected cost), among `members` (cascade bids left out). */
+function cheapestMember(evidence: readonly MemberEvidence[], members: readonly ResolvedMember[]): string | undefined {
+  const names = new Set(members.map((member) => member.name));
+  return escalationLadder(evidence.filter((item) => names.has(item.member))).rungs[0];
 }
 
 /** Characters per token of the cold cost estimate's prompt side (English text with tiktoken encodings: about 4). */

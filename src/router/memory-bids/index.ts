@@ -31,8 +31,9 @@
  *    top's), smoothed toward the top's value − 0.02.
  * 6. `confidence.ts` — `"auto"` mode's rule: confident ⇔ n_w ≥ minEvidence and σ_w ≤ maxSpread
  *    (`isConfident`), fitted on replayed training prompts by `fitConfidenceRule`.
- * 7. `escalation.ts` + `answers.ts` — when unsure: the two cheapest members, then the most valued of
+ * 7. `escalation.ts` + `answers.ts` — when unsure: the two cheapest members, then the best bid of
  *    the rest (`escalationLadder`); two rungs agree when `extractAnswer` reads the same letter or number.
+ *    When the auction's winner is the cheapest member, it answers alone (a climb only buys dearer answers).
  * 8. `errors.ts` — `MemoryEmbedderMismatchError`, `RouterOutcomeError`.
  *
  * The router (src/router/router.ts) does the I/O: embeds once, searches the memory per member,

@@ -27,6 +27,21 @@ describe("escalationLadder", () => {
     expect(ladder).toEqual({ rungs: ["mistral-7b", "mixtral"], top: "gpt-4" });
   });
 
+  it("tops the ladder with the best bid of the rest at the clearing's λ (its score), not the best value", () => {
+    const pool = [
+      member("gpt-4", 0.9, 0.03),
+      member("mixtral", 0.7, 0.002),
+      member("claude-v2", 0.6, 0.02),
+      member("mistral-7b", 0.55, 0.0005),
+      member("yi-34b", 0.8, 0.003),
+    ];
+    // s = v − λ ĉ, ĉ = cost / the dearest cost (as clearMemoryBids sets it).
+    const at = (lambda: number) =>
+      pool.map((item) => ({ ...item, score: item.value - (lambda * item.expectedCostUsd) / 0.03 }));
+    expect(escalationLadder(at(0)).top).toBe("gpt-4");
+    expect(escalationLadder(at(0.5))).toEqual({ rungs: ["mistral-7b", "mixtral"], top: "yi-34b" });
+  });
+
   it("breaks cost ties by value and value ties by cost, then by name", () => {
     const ladder = escalationLadder([
       member("b", 0.5, 0.001),

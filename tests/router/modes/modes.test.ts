@@ -231,6 +231,22 @@ describe("AuctionRouter, mode auto", () => {
     expect(usage.auction.total_tokens).toBeGreaterThan(0);
   });
 
+  it("unsure, but the cheapest member wins the auction (a high λ): it answers alone, with no climb", async () => {
+    const { embeddings, memory } = coldMemory();
+    const { router, tiny, mid, grand } = trioRouter(trio({ tiny: "A", mid: "B", grand: "C" }), {
+      memory,
+      embeddings,
+      lambda: 20,
+    });
+    const { auction } = gavelOf(await router.invoke(REQUEST));
+    expect(auction.path).toBe("memory");
+    expect(auction.reason).toMatch(
+      /cold; "tiny-x1" won and is the cheapest member: a climb would only buy dearer answers/,
+    );
+    expect(auction.calls).toEqual(["tiny-x1"]);
+    expect(callCount(tiny, mid, grand)).toBe(1);
+  });
+
   it("a failing rung is skipped and recorded; the climb goes on", async () => {
     const embeddings = hashingEmbeddings();
     const tiny = member("tiny-x1", { error: new Error("provider down") });
