@@ -28,11 +28,16 @@ export const DEFAULT_ABANDONED_GRACE_MS = 30_000;
  * @example
  * ```ts
  * const options: SettleAbandonedOptions = { streamed: { inputTokens: 900, outputTokens: 41, estimated: true } };
+ * const never: SettleAbandonedOptions = { sent: false }; // aborted before the request left: released
  * ```
  */
 export interface SettleAbandonedOptions {
-  /** For a streamed call: the usage of what was streamed before it was abandoned (prompt + output so far). */
-  streamed?: Usage;
+  /**
+   * For a streamed call: the usage of what was streamed before it was abandoned (prompt + output so
+   * far). A function is read once `late` came or its grace passed (chunks may still be arriving
+   * when the call is abandoned); it returns undefined when nothing streamed.
+   */
+  streamed?: Usage | (() => Usage | undefined);
   /**
    * The usage the provider reports later, if it does (e.g. the abandoned call's reply, which a
    * model that ignores its signal still delivers). Wins when it resolves to a usage within `graceMs`.
@@ -40,6 +45,12 @@ export interface SettleAbandonedOptions {
   late?: Promise<Usage | undefined>;
   /** How long to wait for `late`, in ms. Default {@link DEFAULT_ABANDONED_GRACE_MS}. */
   graceMs?: number;
+  /**
+   * Whether the request reached the provider; a function is read once `late` came or its grace
+   * passed. `false` (aborted before it was sent): the provider bills nothing, so, without a late
+   * usage, the reservation is released. Default true.
+   */
+  sent?: boolean | (() => boolean);
 }
 
 /**
@@ -48,14 +59,16 @@ export interface SettleAbandonedOptions {
  *
  * 1. the usage the provider reports later (`late`), when it arrives within `graceMs` (the
  *    reservation keeps holding its room until then);
- * 2. otherwise, for a streamed call, the tokens streamed so far (`streamed`): a provider stops
+ * 2. otherwise, when the request never left (`sent: false`), nothing: the reservation is released;
+ * 3. otherwise, for a streamed call, the tokens streamed so far (`streamed`): a provider stops
  *    generating when the stream's connection closes;
- * 3. otherwise the full reservation (prompt + output cap), marked estimated: a provider generates
+ * 4. otherwise the full reservation (prompt + output cap), marked estimated: a provider generates
  *    a non-streamed reply to completion after the client left, and bills up to the output cap.
  *
  * A budget that cannot settle (a store that stays unreachable) leaves the reservation to its lease.
  *
- * @returns the settlement, or undefined when the reservation was already closed or settling failed.
+ * @returns the settlement, or undefined when the reservation was released (rule 2), was already
+ *   closed, or settling failed.
  * @example
  * ```ts
  * import { runWithDeadline, settleAbandoned } from "langchain-gavel";
@@ -81,10 +94,16 @@ export async function settleAbandoned(
   reservation: Reservation,
   options: SettleAbandonedOptions = {},
 ): Promise<Settlement | undefined> {
-  const { streamed, late, graceMs = DEFAULT_ABANDONED_GRACE_MS } = options;
+  const { streamed, late, graceMs = DEFAULT_ABANDONED_GRACE_MS, sent = true } = options;
   const reported = late === undefined ? undefined : await withinGrace(late, graceMs);
-  const usage =
-    (reported && asUsage(reported)) ?? (streamed && asUsage(streamed, true)) ?? fullReservation(reservation);
+  const lateUsage = reported && asUsage(reported);
+  if (lateUsage) return settleQuietly(budget, reservation, lateUsage);
+  if (!(typeof sent === "function" ? sent() : sent)) {
+    await releaseQuietly(budget, reservation);
+    return undefined;
+  }
+  const streamedUsage = typeof streamed === "function" ? streamed() : streamed;
+  const usage = (streamedUsage && asUsage(streamedUsage, true)) ?? fullReservation(reservation);
   return settleQuietly(budget, reservation, usage);
 }
 

@@ -8,7 +8,8 @@
  * global / thread / run / example accounts (where the bound is reserved). After the call the
  * spend is settled at the real `usage_metadata` (or a tokenizer estimate marked `estimated`);
  * a call that fails is released, one aborted or timed out is charged at what the provider bills
- * (`settleAbandoned`). Any model is named, priced and capped: a configurable model
+ * (`settleAbandoned`, on what `ModelCallWatcher` saw of it: a late reply, the chunks streamed, a
+ * request that never left). Any model is named, priced and capped: a configurable model
  * (`initChatModel`, a string model of `createAgent`) is resolved per call to the client it builds.
  *
  * Tool calls with a price (`"tool:<name>"` in `prices`) or a limit (`toolCallLimit`) are reserved
@@ -48,7 +49,7 @@ import {
   type Usage,
   usageFromMessage,
 } from "../budget/index.js";
-import { releaseQuietly, settleQuietly, sharedTokenBudgetSchema } from "../budget/shared.js";
+import { releaseQuietly, type SharedTokenBudget, settleQuietly, sharedTokenBudgetSchema } from "../budget/shared.js";
 import { PromptTokenCounter, TOKENS_PER_MESSAGE } from "../budget/tokens.js";
 import { type BudgetExhaustedDetails, BudgetExhaustedError, functionSchema, parseConfig } from "../errors.js";
 import {
@@ -65,6 +66,7 @@ import {
   resolveModel,
 } from "../models.js";
 import { runWithDeadline, timeoutMsSchema } from "../timeouts.js";
+import { ModelCallWatcher } from "./callWatcher.js";
 import { ModelWithoutOutputCapError } from "./errors.js";
 import {
   ALL_TOOLS,
@@ -168,9 +170,10 @@ export const tokenBudgetMiddlewareOptionsSchema = z
      */
     timeoutMs: timeoutMsSchema.optional(),
     /**
-     * Charge a model call that was aborted or timed out at what the provider bills (the late
-     * reply's usage, else the whole reservation) on the shared budget, instead of releasing it at
-     * zero. Default true; set false for a local model that bills nothing.
+     * Charge a model call that was aborted or timed out at what the provider bills (a late reply's
+     * usage; nothing when the request never left; a stream's prompt + output tokens received; else
+     * the whole reservation) on the shared budget, instead of releasing it at zero. Default true;
+     * set false for a local model that bills nothing.
      */
     billAbandonedCalls: z.boolean().optional(),
     /**
@@ -694,13 +697,22 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
       if (admission.refusal) return exhaustedMessage(admission.refusal, exitBehavior === "downgrade");
 
       const { reservation } = admission;
+      const signal = request.runtime.signal;
+      if (signal?.aborted) {
+        // The caller left while the call was admitted (a shared store's reserve, say): nothing is sent.
+        if (reservation && budget) await releaseQuietly(budget, reservation);
+        throw abortErrorOf(signal);
+      }
       let response: AIMessage;
       /** The call, when the deadline abandoned it while the provider may still be generating it. */
       let abandoned: Promise<AIMessage> | undefined;
+      /** What the call leaves behind if it is aborted: sent or not, the chunks streamed, a late reply. */
+      const watcher = reservation && budget && billAbandonedCalls ? new ModelCallWatcher(signal) : undefined;
+      const model = plan.callModel !== undefined ? (plan.callModel as typeof request.model) : request.model;
       const call = () =>
         handler({
           ...request,
-          ...(plan.callModel !== undefined && { model: plan.callModel as typeof request.model }),
+          model: watcher ? watcher.watch(model) : model,
           ...(systemPrompt !== request.systemPrompt && { systemPrompt }),
         }) as Promise<AIMessage>;
       try {
@@ -709,7 +721,7 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
             ? await call()
             : await runWithDeadline(call, {
                 timeoutMs,
-                ...(request.runtime.signal !== undefined && { signal: request.runtime.signal }),
+                ...(signal !== undefined && { signal }),
                 label: `Model "${plan.name}" call`,
                 onAbandoned: (pending) => {
                   abandoned = pending;
@@ -717,16 +729,8 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
               });
       } catch (error) {
         if (reservation && budget) {
-          const { name } = plan;
-          if (abandoned !== undefined || request.runtime.signal?.aborted === true || isAbortError(error)) {
-            // Aborted or timed out: the provider bills what it generated. Charged at the late reply's
-            // usage when it comes (off the request path), else at the whole reservation.
-            const late = abandoned?.then((reply) => usageFromMessage(reply, [], name));
-            const closing = closeAbandoned(budget, reservation, {
-              bill: billAbandonedCalls,
-              ...(late !== undefined && { late }),
-            });
-            if (late === undefined) await closing;
+          if (abandoned !== undefined || signal?.aborted === true || isAbortError(error)) {
+            await closeAborted(budget, reservation, { plan, watcher, abandoned, bill: billAbandonedCalls });
           } else {
             await releaseQuietly(budget, reservation); // failed before the provider generated anything
           }
@@ -905,10 +909,72 @@ function spentIn(totals: TokenBudgetTotals, scope: "thread" | "run"): { tokens: 
     : { tokens: totals.runTokens, usd: totals.runUsd };
 }
 
-/** True for the error of a client-side abort (`AbortError`, the OpenAI SDK's `APIUserAbortError`). */
+/**
+ * True for the error of a client-side abort (`AbortError`, the OpenAI SDK's `APIUserAbortError`,
+ * LangChain's `ModelAbortError`).
+ */
 function isAbortError(error: unknown): boolean {
   const name = (error as { name?: unknown } | null)?.name;
-  return name === "AbortError" || name === "APIUserAbortError";
+  return name === "AbortError" || name === "APIUserAbortError" || name === "ModelAbortError";
+}
+
+/** The error an aborted signal stands for, as LangChain raises it: its reason when that is an Error. */
+function abortErrorOf(signal: AbortSignal): Error {
+  const { reason } = signal;
+  if (reason instanceof Error) return reason;
+  return new Error(typeof reason === "string" ? reason : "Aborted");
+}
+
+/**
+ * Close the reservation of a model call that was aborted or timed out, on the best evidence of
+ * what the provider bills (`closeAbandoned`; docs/budgets.md, "What is billed and what is
+ * settled"): the usage of a reply that still comes; nothing when the request never left; the
+ * prompt + the output tokens received, for a stream; else the whole reservation. Settled off the
+ * request path when a reply may still come (the reservation holds its room until the model run
+ * ends, at most the grace period); once, whatever ends it.
+ */
+async function closeAborted(
+  budget: SharedTokenBudget,
+  reservation: Reservation,
+  context: {
+    plan: CallPlan;
+    watcher: ModelCallWatcher | undefined;
+    abandoned: Promise<AIMessage> | undefined;
+    bill: boolean;
+  },
+): Promise<void> {
+  const { plan, watcher, abandoned, bill } = context;
+  const { name, inputTokens } = plan;
+  const late = firstUsage([
+    watcher?.lateUsage(name, inputTokens),
+    abandoned?.then((reply) => {
+      const usage = usageFromMessage(reply, [], name);
+      return usage.estimated ? { ...usage, inputTokens } : usage;
+    }),
+  ]);
+  const closing = closeAbandoned(budget, reservation, {
+    bill,
+    ...(late !== undefined && { late }),
+    ...(watcher !== undefined && {
+      sent: () => watcher.sent(),
+      streamed: () => watcher.streamedUsage(name, inputTokens),
+    }),
+  });
+  if (late === undefined) await closing;
+}
+
+/** The first of `candidates` to resolve to a usage; undefined once all resolved without one (or rejected). */
+function firstUsage(candidates: Array<Promise<Usage | undefined> | undefined>): Promise<Usage | undefined> | undefined {
+  const pending = candidates.filter((candidate) => candidate !== undefined);
+  if (pending.length <= 1) return pending[0];
+  return new Promise((resolve) => {
+    let left = pending.length;
+    const done = (usage: Usage | undefined) => {
+      left -= 1;
+      if (usage !== undefined || left === 0) resolve(usage);
+    };
+    for (const candidate of pending) candidate.then(done, () => done(undefined));
+  });
 }
 
 /** Tolerance of USD comparisons: sums of float costs drift by far less than a nano-dollar. */

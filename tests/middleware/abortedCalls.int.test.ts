@@ -1,0 +1,181 @@
+/**
+ * What an aborted model call costs (tokenBudgetMiddleware, shared budget), through `createAgent`,
+ * the real `ChatOpenAI` and the loopback provider, whose own bill (`server.billing`) counts what it
+ * generated — also for a client that left. The rule (docs/budgets.md, "What is billed and what is
+ * settled"): a reply that arrives is charged at its usage; a request that never left costs nothing;
+ * a stream is charged the prompt plus the output tokens received; a non-streamed call the provider
+ * generates to the end is charged its whole reservation. Each call is closed exactly once.
+ */
+import { HumanMessage } from "@langchain/core/messages";
+import { ChatOpenAI } from "@langchain/openai";
+import { createAgent, createMiddleware } from "langchain";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import {
+  type BudgetEvent,
+  countTextTokens,
+  createTokenBudget,
+  type SharedTokenBudget,
+  type TokenBudget,
+} from "../../src/budget/index.js";
+import { tokenBudgetMiddleware } from "../../src/middleware/index.js";
+import { type OpenAICompatibleServer, startOpenAICompatibleServer } from "../helpers/openaiServer.js";
+
+const MODEL = "gpt-4o-mini";
+/** The model's output cap: the reservation is the prompt + this. */
+const CAP = 512;
+/** The answer: 402 tokens (o200k), under the cap; streamed as 16-character chunks. */
+const ANSWER = `Answer:${" step".repeat(400)}`;
+/** The prompt `[user "Hi"]` as the provider and the middleware both count it: 3 + (3 + 1 + 1). */
+const PROMPT_TOKENS = 8;
+
+let server: OpenAICompatibleServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+function openAI(baseURL: string) {
+  return new ChatOpenAI({ model: MODEL, apiKey: "test", maxTokens: CAP, maxRetries: 0, configuration: { baseURL } });
+}
+
+/** A $1 budget that records its events, and the settlements and releases among them. */
+function recordedBudget() {
+  const events: BudgetEvent[] = [];
+  const budget = createTokenBudget({ limits: { global: { maxUsd: 1 } }, onEvent: (event) => events.push(event) });
+  const closes = () => events.filter((event) => event.type === "settle" || event.type === "release");
+  const settlements = () => events.flatMap((event) => (event.type === "settle" ? [event.settlement] : []));
+  return { budget, events, closes, settlements };
+}
+
+/** Waits until the provider finished generating and the budget closed every reservation. */
+async function settled(budget: TokenBudget) {
+  await server?.idle();
+  await vi.waitFor(() => expect(budget.outstanding).toBe(0));
+}
+
+const input = { messages: [new HumanMessage("Hi")] };
+
+describe("tokenBudgetMiddleware: an aborted model call (ChatOpenAI, loopback provider)", () => {
+  it("costs nothing when the signal fires before the request is sent (inside the model step)", async () => {
+    server = await startOpenAICompatibleServer({ replies: () => ANSWER });
+    const { budget, events, closes } = recordedBudget();
+    const controller = new AbortController();
+    // A middleware inside the budget's (an auth or rate-limit step, say) during which the caller leaves.
+    const callerLeaves = createMiddleware({
+      name: "CallerLeaves",
+      wrapModelCall: async (request, handler) => {
+        controller.abort(new Error("caller left"));
+        return handler(request);
+      },
+    });
+    const agent = createAgent({
+      model: openAI(server.baseURL),
+      middleware: [tokenBudgetMiddleware({ budget }), callerLeaves],
+    });
+
+    await expect(agent.invoke(input, { signal: controller.signal })).rejects.toThrow(/caller left/);
+    await settled(budget);
+
+    expect(server.requests).toHaveLength(0); // the provider never saw it: it bills nothing
+    expect(events.filter((event) => event.type === "reserve")).toHaveLength(1);
+    expect(closes().map((event) => event.type)).toEqual(["release"]); // before: settled at 520 tokens
+    expect(budget.snapshot()[0]).toMatchObject({ spentTokens: 0, spentUsd: 0, reservedTokens: 0 });
+  });
+
+  it("costs nothing and sends nothing when the signal fires while the budget reserves", async () => {
+    server = await startOpenAICompatibleServer({ replies: () => ANSWER });
+    const { budget, closes } = recordedBudget();
+    const controller = new AbortController();
+    // A shared budget whose store answers after the caller left.
+    const slowStore: SharedTokenBudget = {
+      reserve: async (request) => {
+        const reservation = await budget.reserve(request);
+        controller.abort(new Error("caller left"));
+        return reservation;
+      },
+      settle: (reservation, usage) => budget.settle(reservation, usage),
+      release: (reservation) => budget.release(reservation),
+      remaining: (scopes) => budget.remaining(scopes),
+    };
+    const agent = createAgent({
+      model: openAI(server.baseURL),
+      middleware: [tokenBudgetMiddleware({ budget: slowStore })],
+    });
+
+    await expect(agent.invoke(input, { signal: controller.signal })).rejects.toThrow(/caller left/);
+    await settled(budget);
+
+    expect(server.requests).toHaveLength(0);
+    expect(closes().map((event) => event.type)).toEqual(["release"]);
+    expect(budget.snapshot()[0]).toMatchObject({ spentTokens: 0, spentUsd: 0 });
+  });
+
+  /**
+   * Streams the agent in "messages" mode and stops after `chunks` chunks: by aborting its signal,
+   * or by leaving the loop. Returns the text the caller received.
+   */
+  async function streamAndStop(agent: ReturnType<typeof createAgent>, chunks: number, how: "abort" | "break") {
+    const controller = new AbortController();
+    let received = "";
+    let count = 0;
+    try {
+      const stream = await agent.stream(input, { signal: controller.signal, streamMode: "messages" });
+      for await (const [chunk] of stream) {
+        received += typeof chunk.content === "string" ? chunk.content : "";
+        count += 1;
+        if (count < chunks) continue;
+        if (how === "break") break;
+        controller.abort(new Error("caller left"));
+      }
+    } catch (error) {
+      if (!controller.signal.aborted) throw error;
+    }
+    return received;
+  }
+
+  for (const how of ["abort", "break"] as const) {
+    it(`charges a stream stopped mid-answer (${how}) the prompt + the output tokens received, not the cap`, async () => {
+      server = await startOpenAICompatibleServer({ generationMs: 400, replies: () => ANSWER });
+      const { budget, closes, settlements } = recordedBudget();
+      const agent = createAgent({ model: openAI(server.baseURL), middleware: [tokenBudgetMiddleware({ budget })] });
+
+      const received = await streamAndStop(agent, 20, how);
+      await settled(budget);
+
+      const [bill] = server.billing;
+      expect(bill).toMatchObject({ stream: true, promptTokens: PROMPT_TOKENS, clientGone: true });
+      expect(bill?.completionTokens).toBeLessThan(CAP); // the provider stopped when the stream closed
+      expect(closes()).toHaveLength(1);
+      const [settlement] = settlements();
+      console.info(`stream stopped (${how})`, { received: countTextTokens(received, MODEL), bill, settlement });
+      // Charged: the prompt counted here + the output tokens that reached the middleware (at least
+      // what reached the caller, at most what the provider generated). Before: 8 + 512 = 520.
+      expect(settlement?.usage).toMatchObject({ inputTokens: PROMPT_TOKENS, estimated: true });
+      expect(settlement?.usage.outputTokens).toBeGreaterThanOrEqual(countTextTokens(received, MODEL));
+      expect(settlement?.usage.outputTokens).toBeLessThanOrEqual(bill?.completionTokens ?? 0);
+      expect(budget.snapshot()[0]?.spentTokens).toBe(PROMPT_TOKENS + (settlement?.usage.outputTokens ?? -1));
+    });
+  }
+
+  it("charges a non-streamed call aborted while waiting its whole reservation (the provider generates it to the end)", async () => {
+    const controller = new AbortController();
+    server = await startOpenAICompatibleServer({
+      generationMs: 200,
+      replies: () => {
+        queueMicrotask(() => controller.abort(new Error("caller left")));
+        return ANSWER;
+      },
+    });
+    const { budget, closes, settlements } = recordedBudget();
+    const agent = createAgent({ model: openAI(server.baseURL), middleware: [tokenBudgetMiddleware({ budget })] });
+
+    await expect(agent.invoke(input, { signal: controller.signal })).rejects.toThrow(/caller left/);
+    await settled(budget);
+
+    // The provider generated all 402 tokens for nobody and billed them; the reply never came, so the
+    // reservation (8 + 512) is the only figure known to cover the bill.
+    expect(server.billing).toMatchObject([{ stream: false, promptTokens: 8, completionTokens: 402, clientGone: true }]);
+    expect(closes()).toHaveLength(1);
+    expect(settlements()[0]?.usage).toEqual({ inputTokens: PROMPT_TOKENS, outputTokens: CAP, estimated: true });
+  });
+});
