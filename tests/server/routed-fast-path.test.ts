@@ -236,10 +236,12 @@ describe("gavel/auto's fast path (memory mode, members on an upstream)", () => {
   it("auto mode, cold memory: the escalation's rungs answer (through their models); the final rung's answer is returned, nothing more is called", async () => {
     const ledger = recordingLedger();
     const memory = createInMemoryStrategyMemory({ embeddings: createHashingEmbeddings() });
+    // "large" wins the auction: a cheapest winner ("mini") would answer alone, with no climb.
+    const memoryBids = { priors: { large: 0.99, mini: 0.01 } };
     gateway = await startGateway({
       fastPath: true,
       answer: () => ({ content: "The answer is B.", usage: { prompt_tokens: 21, completion_tokens: 5 } }),
-      app: { router: { ...memoryRouter(memory), mode: "auto" as const }, ledger },
+      app: { router: { ...memoryRouter(memory), mode: "auto" as const, memoryBids }, ledger },
     });
     const { response, body } = await ask(gateway.baseURL);
     expect(response.status).toBe(200);
