@@ -3,7 +3,7 @@
  * per request), OpenAI messages → LangChain messages, a LangChain answer → `chat.completion`, its
  * chunks → `chat.completion.chunk` server-sent events, and OpenAI-shaped errors.
  *
- * Pure (no I/O): `app.ts` reads the request and sends what these functions build.
+ * Pure (no I/O): the chat route (`chat.ts`) reads the request and sends what these functions build.
  */
 import {
   AIMessage,

@@ -1,8 +1,9 @@
 /**
  * The parts of `gavel serve` and how they meet. Types only: each part lives in its own file
- * (`config.ts`, `openai.ts`, `keys.ts`, `budgets.ts`, `metrics.ts`, `app.ts`, `server.ts`).
+ * (`config.ts`, `openai.ts`, `keys.ts`, `budgets.ts`, `metrics.ts`, `app.ts` and the files it
+ * assembles, `server.ts`).
  *
- * A request's way through the gateway (`app.ts`):
+ * A request's way through the gateway (`app.ts`, `chat.ts`):
  *   body limit → request id → auth (`KeyVerifier`) → rate limit (per key) → validate the OpenAI body
  *   (`openai.ts`) → pick the target (`gavel/auto`: the router; a member's name: that member) →
  *   reserve on the key's budget (`ServerBudgets`) → call → settle at the provider's usage (a stream
