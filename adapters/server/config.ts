@@ -149,6 +149,11 @@ const routerMemorySchema = z
     schema: z.string().min(1).optional(),
     /** Most entries kept; whole auctions are evicted beyond it, least recently used first. Default 10,000. */
     maxEntries: z.number().int().positive().optional(),
+    /**
+     * `memory`, `postgres`: how the in-process index holds its rows, `float32` (default) or `int8` (a
+     * quarter of the RAM, about twice as fast to scan, scores approximate to ~0.002: docs/memory.md).
+     */
+    precision: z.enum(["float32", "int8"]).optional(),
   })
   .strict();
 
@@ -425,6 +430,12 @@ function checkRouterMemory(
   }
   if (memory.store !== "vectra" && memory.folder !== undefined) {
     issue(["router", "memory", "folder"], "applies to store: vectra");
+  }
+  if (memory.store === "vectra" && memory.precision !== undefined) {
+    issue(
+      ["router", "memory", "precision"],
+      "applies to store: memory or postgres (vectra keeps float32 rows: its compaction writes them back to the folder)",
+    );
   }
   if (memory.store === "postgres") {
     const own = memory.url !== undefined || memory.urlEnv !== undefined;

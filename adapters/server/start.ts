@@ -631,9 +631,10 @@ async function openRouterMemory(
   if (spec === undefined) return undefined;
   const embeddings = await routerEmbeddings(config.router.embedder ?? "use-lite");
   const bound = spec.maxEntries === undefined ? {} : { maxEntries: spec.maxEntries };
+  const precision = spec.precision === undefined ? {} : { precision: spec.precision };
   switch (spec.store) {
     case "memory":
-      return { memory: createInMemoryStrategyMemory({ embeddings, ...bound }), embeddings };
+      return { memory: createInMemoryStrategyMemory({ embeddings, ...bound, ...precision }), embeddings };
     case "vectra": {
       await importPeer("vectra", "gavel serve's vectra memory", () => import("vectra"));
       const { createVectraStrategyMemory } = await import("../vectra/memory.js");
@@ -653,6 +654,7 @@ async function openRouterMemory(
         connectionString,
         embeddings,
         ...bound,
+        ...precision,
         ...(schema !== undefined && { schema }),
       });
       return { memory, embeddings };

@@ -2,7 +2,7 @@
  * Bandit feedback on routed answers: which members an auction called, and the one rule by which a
  * graded answer reaches the ledger and the strategy memory — only a member that was called is
  * graded, and an (auction, member) pair is graded once. `AuctionRouter.recordOutcome` and the
- * gateway's fast path (`adapters/server/app.ts`) both record through {@link RoutedOutcomes}.
+ * gateway's fast path (`adapters/server/fast-path.ts`) both record through {@link RoutedOutcomes}.
  */
 import type { AuctionLedger, OutcomeInput } from "../ledger/types.js";
 import type { StrategyMemory } from "../memory/types.js";

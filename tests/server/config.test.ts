@@ -215,6 +215,13 @@ describe("each rule names its field and the fix", () => {
     expect(fieldsOf({ memory: { store: "postgres" } })).toEqual(["router.memory.url"]);
     expect(fieldsOf({ memory: { store: "memory", urlEnv: "DB" } })).toEqual(["router.memory.urlEnv"]);
     expect(fieldsOf({ memory: { store: "disk" } })).toEqual(["router.memory.store"]);
+    expect(fieldsOf({ memory: { store: "vectra", folder: "x", precision: "int8" } })).toEqual([
+      "router.memory.precision",
+    ]);
+    expect(fieldsOf({ memory: { store: "memory", precision: "int4" } })).toEqual(["router.memory.precision"]);
+    expect(
+      parseServeConfig(withPool({ router: { memory: { store: "memory", precision: "int8" } } })).router.memory,
+    ).toEqual({ store: "memory", precision: "int8" });
     expect(fieldsOf({ memory: { store: "memory" }, embedder: "word2vec" })).toEqual(["router.embedder"]);
     expect(fieldsOf({ memory: { store: "memory" }, memoryBids: { priors: { nobody: 0.5 } } })).toEqual([
       "router.memoryBids.priors.nobody",
