@@ -235,8 +235,7 @@ interface ReplicaSettings {
 }
 
 async function openReplica(settings: ReplicaSettings): Promise<PostgresStrategyMemory> {
-  const { connection, embeddings, maxEntries, now, kernel, precision, pollIntervalMs, tombstoneRetentionMs } =
-    settings;
+  const { connection, embeddings, maxEntries, now, kernel, precision, pollIntervalMs, tombstoneRetentionMs } = settings;
   const sql = memoryStatements(connection);
   const channel = channelFor(connection.schema);
   const where = `${connection.describe} (schema ${connection.schema})`;
