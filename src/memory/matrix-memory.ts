@@ -37,8 +37,8 @@ export const DEFAULT_MAX_ENTRIES = 10_000;
 
 /**
  * One search per agent for one query vector, as a batch: `result[i]` holds what
- * `memory.search({ vector, k, filter: { agent: agents[i], hasOutcome: true } })` returns (same entries, scores and
- * order; the hits are marked used the same way), but synchronously, with the query scored once
+ * `memory.search({ vector, k, filter: { agent: agents[i], hasOutcome: true } })` returns (same
+ * entries, scores and order; the hits are marked used the same way), but synchronously, with the query scored once
  * (one contiguous scan of the matrix when the agents hold at least half its rows) and the stored
  * entries themselves instead of copies: read them, never change them. Throws what `search` throws
  * (`StrategyMemoryError`: closed, invalid_query, dimension_mismatch).

@@ -477,8 +477,8 @@ export class MatrixStore implements MemoryView {
 
   /**
    * The top-`k` entries with an outcome of each agent of `agents` for one query: `result[i]` is
-   * exactly what `search(query, k, { agent: agents[i], hasOutcome: true }, usedAt())` returns (the same entries, scores and
-   * order, the hits marked used the same way), but the entries are the stored objects themselves,
+   * exactly what `search(query, k, { agent: agents[i], hasOutcome: true }, usedAt())` returns (the
+   * same entries, scores and order, the hits marked used the same way), but the entries are the stored objects themselves,
    * not copies (callers must not change them), and the query is scored once: when the agents'
    * rows add up to at least half the matrix, every row is scored in one contiguous scan and each
    * agent's scores are gathered from it (a row's score does not depend on which rows are scored

@@ -163,7 +163,8 @@ export function createMemoryBidStage({ settings }: EngineContext, screen: Budget
 /**
  * Each member's `k` nearest outcome entries for one request vector, by member name: one search per
  * member filtered by agent, over entries whose outcome is set (answers still waiting for feedback are
- * no evidence, and a prompt asked again and again must not fill the neighbours with them). A matrix memory (in-memory, vectra) answers them as one batch
+ * no evidence, and a prompt asked again and again must not fill the neighbours with them). A matrix
+ * memory (in-memory, vectra) answers them as one batch
  * (`agentNeighbourSearchOf`: the request scored once, the stored entries read without copies — the
  * estimates only read them); any other memory gets one `memory.search` per member, in parallel.
  * The hits are the same either way.
