@@ -54,6 +54,25 @@ export interface SettleAbandonedOptions {
 }
 
 /**
+ * Which evidence an abandoned call was settled on (the rules of {@link settleAbandoned}):
+ * `"late-reply"` the usage the provider reported after the caller left (rule 1), `"streamed"` the
+ * prompt + the output tokens streamed before it (rule 3, estimated), `"reservation"` the whole
+ * reservation (rule 4, estimated).
+ *
+ * @example
+ * ```ts
+ * const settlement = await settleAbandoned(budget, reservation, { late });
+ * if (settlement?.basis === "reservation") console.log("charged the worst case", settlement.tokens);
+ * ```
+ */
+export type AbandonedBasis = "late-reply" | "streamed" | "reservation";
+
+/** A settlement of {@link settleAbandoned}, with the evidence it was settled on. */
+export interface AbandonedSettlement extends Settlement {
+  basis: AbandonedBasis;
+}
+
+/**
  * Settle an aborted or timed-out call at what its provider bills, never throwing and never
  * charging twice (a reservation already settled or released is left as it is):
  *
@@ -67,8 +86,8 @@ export interface SettleAbandonedOptions {
  *
  * A budget that cannot settle (a store that stays unreachable) leaves the reservation to its lease.
  *
- * @returns the settlement, or undefined when the reservation was released (rule 2), was already
- *   closed, or settling failed.
+ * @returns the settlement and its `basis` (which rule applied), or undefined when the reservation
+ *   was released (rule 2), was already closed, or settling failed.
  * @example
  * ```ts
  * import { runWithDeadline, settleAbandoned } from "langchain-gavel";
@@ -93,18 +112,19 @@ export async function settleAbandoned(
   budget: SharedTokenBudget,
   reservation: Reservation,
   options: SettleAbandonedOptions = {},
-): Promise<Settlement | undefined> {
+): Promise<AbandonedSettlement | undefined> {
   const { streamed, late, graceMs = DEFAULT_ABANDONED_GRACE_MS, sent = true } = options;
   const reported = late === undefined ? undefined : await withinGrace(late, graceMs);
   const lateUsage = reported && asUsage(reported);
-  if (lateUsage) return settleQuietly(budget, reservation, lateUsage);
+  if (lateUsage) return settleAs("late-reply", budget, reservation, lateUsage);
   if (!(typeof sent === "function" ? sent() : sent)) {
     await releaseQuietly(budget, reservation);
     return undefined;
   }
-  const streamedUsage = typeof streamed === "function" ? streamed() : streamed;
-  const usage = (streamedUsage && asUsage(streamedUsage, true)) ?? fullReservation(reservation);
-  return settleQuietly(budget, reservation, usage);
+  const streamedValue = typeof streamed === "function" ? streamed() : streamed;
+  const streamedUsage = streamedValue && asUsage(streamedValue, true);
+  if (streamedUsage) return settleAs("streamed", budget, reservation, streamedUsage);
+  return settleAs("reservation", budget, reservation, fullReservation(reservation));
 }
 
 /**
@@ -118,12 +138,23 @@ export async function closeAbandoned(
   budget: SharedTokenBudget,
   reservation: Reservation,
   options: SettleAbandonedOptions & { bill: boolean },
-): Promise<Settlement | undefined> {
+): Promise<AbandonedSettlement | undefined> {
   const { bill, ...rest } = options;
   if (bill) return settleAbandoned(budget, reservation, rest);
   rest.late?.catch(() => undefined); // nobody waits for it: its failure is nobody's error
   await releaseQuietly(budget, reservation);
   return undefined;
+}
+
+/** `settleQuietly`, its settlement marked with the rule that chose `usage`. */
+async function settleAs(
+  basis: AbandonedBasis,
+  budget: SharedTokenBudget,
+  reservation: Reservation,
+  usage: Usage,
+): Promise<AbandonedSettlement | undefined> {
+  const settlement = await settleQuietly(budget, reservation, usage);
+  return settlement && { ...settlement, basis };
 }
 
 /** What `late` resolves to within `graceMs`, or undefined when it rejects or takes longer. */

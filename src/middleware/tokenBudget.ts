@@ -27,7 +27,7 @@ import { AIMessage, type BaseMessage, SystemMessage, type ToolMessage } from "@l
 import { Command, ReducedValue, StateSchema } from "@langchain/langgraph";
 import { createMiddleware } from "langchain";
 import { z } from "zod";
-import { closeAbandoned } from "../budget/abandoned.js";
+import { type AbandonedBasis, type AbandonedSettlement, closeAbandoned } from "../budget/abandoned.js";
 import {
   type BudgetLimits,
   budgetLimitsSchema,
@@ -129,8 +129,18 @@ export interface TokenBudgetCharge {
   scopes: ScopeIds;
   /** The shared budget's settlement, when a shared budget is configured. */
   settlement: Settlement | undefined;
-  /** The totals in agent state after this charge. */
+  /**
+   * The totals in agent state after this charge. For an abandoned call, the totals it found: its
+   * model step failed, so agent state does not count it.
+   */
   totals: TokenBudgetTotals;
+  /**
+   * Set when the model call was aborted or timed out and settled all the same (`billAbandonedCalls`):
+   * the evidence its usage is: `"late-reply"` the provider's usage of a reply that came after the
+   * caller left, `"streamed"` the prompt + the output tokens received (`estimated`), `"reservation"`
+   * the whole reservation (`estimated`). `undefined` for a call that answered, and for a tool call.
+   */
+  abandoned: AbandonedBasis | undefined;
 }
 
 /** A limit: a token count (shorthand for `{ maxTokens }`), or `{ maxTokens?, maxUsd? }`. */
@@ -197,7 +207,11 @@ export const tokenBudgetMiddlewareOptionsSchema = z
       .optional(),
     /** Append "Remaining token budget: N tokens (~$X)" to the system prompt of every call. Default false. */
     injectRemainingBudget: z.boolean().optional(),
-    /** Called after every charged call (the ledger's seam). Awaited; an error it throws fails the model step. */
+    /**
+     * Called after every charged call (the ledger's seam). Awaited; an error it throws fails the model
+     * step. An aborted or timed-out call settled on the shared budget is reported too (`abandoned`
+     * set), once; an error thrown then is a process warning, the call's own error propagates.
+     */
     onCharge: functionSchema<(charge: TokenBudgetCharge) => void | Promise<void>>().optional(),
   })
   .strict()
@@ -730,7 +744,9 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
       } catch (error) {
         if (reservation && budget) {
           if (abandoned !== undefined || signal?.aborted === true || isAbortError(error)) {
-            await closeAborted(budget, reservation, { plan, watcher, abandoned, bill: billAbandonedCalls });
+            const report = (settlement: AbandonedSettlement) =>
+              reportAbandoned(onCharge, abandonedCharge(settlement, { plan, downgradedFrom, view }));
+            await closeAborted(budget, reservation, { plan, watcher, abandoned, bill: billAbandonedCalls, report });
           } else {
             await releaseQuietly(budget, reservation); // failed before the provider generated anything
           }
@@ -768,6 +784,7 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
         scopes: view.scopes,
         settlement,
         totals,
+        abandoned: undefined,
       };
       if (onCharge) await onCharge(charge);
       return new Command({ update: { tokenBudget: totals } });
@@ -842,6 +859,7 @@ export function tokenBudgetMiddleware(options: TokenBudgetMiddlewareOptions = {}
               scopes: view.scopes,
               settlement,
               totals,
+              abandoned: undefined,
             });
           }
           return withStateUpdate(result, {
@@ -931,7 +949,8 @@ function abortErrorOf(signal: AbortSignal): Error {
  * settled"): the usage of a reply that still comes; nothing when the request never left; the
  * prompt + the output tokens received, for a stream; else the whole reservation. Settled off the
  * request path when a reply may still come (the reservation holds its room until the model run
- * ends, at most the grace period); once, whatever ends it.
+ * ends, at most the grace period); once, whatever ends it. A settlement is passed to `report`
+ * (awaited on the request path, not after a late reply); a release is not.
  */
 async function closeAborted(
   budget: SharedTokenBudget,
@@ -941,9 +960,10 @@ async function closeAborted(
     watcher: ModelCallWatcher | undefined;
     abandoned: Promise<AIMessage> | undefined;
     bill: boolean;
+    report: (settlement: AbandonedSettlement) => Promise<void>;
   },
 ): Promise<void> {
-  const { plan, watcher, abandoned, bill } = context;
+  const { plan, watcher, abandoned, bill, report } = context;
   const { name, inputTokens } = plan;
   const late = firstUsage([
     watcher?.lateUsage(name, inputTokens),
@@ -959,8 +979,58 @@ async function closeAborted(
       sent: () => watcher.sent(),
       streamed: () => watcher.streamedUsage(name, inputTokens),
     }),
-  });
+  }).then((settlement) => (settlement ? report(settlement) : undefined));
   if (late === undefined) await closing;
+}
+
+/** The charge of an abandoned model call, as `onCharge` receives it: at the usage it was settled at. */
+function abandonedCharge(
+  settlement: AbandonedSettlement,
+  call: { plan: CallPlan; downgradedFrom: string | undefined; view: LedgerView },
+): TokenBudgetCharge {
+  const { plan, downgradedFrom, view } = call;
+  const { usage, tokens, overrun, basis } = settlement;
+  return {
+    model: plan.name,
+    tool: undefined,
+    provider: plan.provider,
+    usage,
+    tokens,
+    usd: plan.price ? costUsd(plan.price, usage) : undefined,
+    estimated: usage.estimated === true,
+    reservedTokens: plan.tokens,
+    overrun,
+    outputCapEnforced: plan.capEnforced,
+    downgradedFrom,
+    scopes: view.scopes,
+    settlement,
+    totals: view.totals,
+    abandoned: basis,
+  };
+}
+
+/**
+ * Hand an abandoned call's charge to `onCharge`. Never throws: the call's own error (its abort or
+ * `DeadlineExceededError`) is what the caller sees, and a late settlement has no caller left; an
+ * error of `onCharge` becomes a process warning (`GAVEL_ABANDONED_CHARGE_FAILED`).
+ */
+async function reportAbandoned(
+  onCharge: ((charge: TokenBudgetCharge) => void | Promise<void>) | undefined,
+  charge: TokenBudgetCharge,
+): Promise<void> {
+  if (!onCharge) return;
+  try {
+    await onCharge(charge);
+  } catch (error) {
+    try {
+      process.emitWarning(
+        `onCharge failed for the abandoned call of model "${charge.model}" (${charge.tokens} tokens settled): ${error instanceof Error ? error.message : String(error)}`,
+        { type: "GavelChargeWarning", code: "GAVEL_ABANDONED_CHARGE_FAILED" },
+      );
+    } catch {
+      // A warning listener that throws must not turn the report into the failure it was meant to avoid.
+    }
+  }
 }
 
 /** The first of `candidates` to resolve to a usage; undefined once all resolved without one (or rejected). */
