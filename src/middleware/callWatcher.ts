@@ -50,8 +50,8 @@ export class ModelCallWatcher extends BaseCallbackHandler {
   /** The watched run: the first chat-model run of the call (an auction router's member calls are its children). */
   #runId: string | undefined;
   #startedAborted = false;
-  /** The chunks streamed (`handleLLMNewToken`), merged. */
-  #chunks: AIMessageChunk | undefined;
+  /** The chunks streamed (`handleLLMNewToken`), merged only if the call is abandoned (`streamedUsage`). */
+  readonly #chunks: AIMessageChunk[] = [];
   /** The text and usage of the v3 stream protocol's events. */
   #eventText = "";
   #eventUsage: { input_tokens?: number; output_tokens?: number } = {};
@@ -126,7 +126,7 @@ export class ModelCallWatcher extends BaseCallbackHandler {
     const chunk = fields?.chunk;
     const message = chunk !== undefined && "message" in chunk ? chunk.message : undefined;
     if (!AIMessageChunk.isInstance(message)) return;
-    this.#chunks = this.#chunks === undefined ? message : this.#chunks.concat(message);
+    this.#chunks.push(message);
   }
 
   override handleChatModelStreamEvent(event: ChatModelStreamEvent, runId: string): void {
@@ -178,7 +178,11 @@ export class ModelCallWatcher extends BaseCallbackHandler {
    * nothing streamed (a non-streamed call, or a stream abandoned before its first chunk).
    */
   streamedUsage(model: string, inputTokens: number): Usage | undefined {
-    if (this.#chunks !== undefined) return withPrompt(usageFromMessage(this.#chunks, [], model), inputTokens);
+    const [first, ...rest] = this.#chunks;
+    if (first !== undefined) {
+      const merged = rest.reduce((message, chunk) => message.concat(chunk), first);
+      return withPrompt(usageFromMessage(merged, [], model), inputTokens);
+    }
     const { input_tokens, output_tokens } = this.#eventUsage;
     if (this.#eventText.length === 0 && output_tokens === undefined) return undefined;
     if (input_tokens !== undefined && output_tokens !== undefined) {
@@ -189,7 +193,7 @@ export class ModelCallWatcher extends BaseCallbackHandler {
 }
 
 /** `usage`, with the middleware's prompt count when the usage was estimated (no prompt was given to count). */
-function withPrompt(usage: Usage, inputTokens: number): Usage {
+export function withPrompt(usage: Usage, inputTokens: number): Usage {
   return usage.estimated ? { ...usage, inputTokens } : usage;
 }
 

@@ -66,7 +66,7 @@ import {
   resolveModel,
 } from "../models.js";
 import { runWithDeadline, timeoutMsSchema } from "../timeouts.js";
-import { ModelCallWatcher } from "./callWatcher.js";
+import { ModelCallWatcher, withPrompt } from "./callWatcher.js";
 import { ModelWithoutOutputCapError } from "./errors.js";
 import {
   ALL_TOOLS,
@@ -967,10 +967,7 @@ async function closeAborted(
   const { name, inputTokens } = plan;
   const late = firstUsage([
     watcher?.lateUsage(name, inputTokens),
-    abandoned?.then((reply) => {
-      const usage = usageFromMessage(reply, [], name);
-      return usage.estimated ? { ...usage, inputTokens } : usage;
-    }),
+    abandoned?.then((reply) => withPrompt(usageFromMessage(reply, [], name), inputTokens)),
   ]);
   const closing = closeAbandoned(budget, reservation, {
     bill,

@@ -54,21 +54,29 @@ async function settled(budget: TokenBudget) {
   await vi.waitFor(() => expect(budget.outstanding).toBe(0));
 }
 
+/**
+ * A middleware inside the budget's (an auth or rate-limit step, say) during which the caller leaves:
+ * it aborts `controller` before the model is called.
+ */
+function leavingCaller() {
+  const controller = new AbortController();
+  const callerLeaves = createMiddleware({
+    name: "CallerLeaves",
+    wrapModelCall: async (request, handler) => {
+      controller.abort(new Error("caller left"));
+      return handler(request);
+    },
+  });
+  return { controller, callerLeaves };
+}
+
 const input = { messages: [new HumanMessage("Hi")] };
 
 describe("tokenBudgetMiddleware: an aborted model call (ChatOpenAI, loopback provider)", () => {
   it("costs nothing when the signal fires before the request is sent (inside the model step)", async () => {
     server = await startOpenAICompatibleServer({ replies: () => ANSWER });
     const { budget, events, closes } = recordedBudget();
-    const controller = new AbortController();
-    // A middleware inside the budget's (an auth or rate-limit step, say) during which the caller leaves.
-    const callerLeaves = createMiddleware({
-      name: "CallerLeaves",
-      wrapModelCall: async (request, handler) => {
-        controller.abort(new Error("caller left"));
-        return handler(request);
-      },
-    });
+    const { controller, callerLeaves } = leavingCaller();
     const agent = createAgent({
       model: openAI(server.baseURL),
       middleware: [tokenBudgetMiddleware({ budget }), callerLeaves],
@@ -208,14 +216,7 @@ describe("tokenBudgetMiddleware: onCharge of an aborted model call (ChatOpenAI, 
     server = await startOpenAICompatibleServer({ replies: () => ANSWER });
     const { budget, closes } = recordedBudget();
     const { charges, onCharge } = recordedCharges();
-    const controller = new AbortController();
-    const callerLeaves = createMiddleware({
-      name: "CallerLeaves",
-      wrapModelCall: async (request, handler) => {
-        controller.abort(new Error("caller left"));
-        return handler(request);
-      },
-    });
+    const { controller, callerLeaves } = leavingCaller();
     const agent = createAgent({
       model: openAI(server.baseURL),
       middleware: [tokenBudgetMiddleware({ budget, onCharge }), callerLeaves],
