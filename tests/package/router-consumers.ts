@@ -82,6 +82,44 @@ console.log(JSON.stringify({ requests, refusals }));
 `;
 
 /**
+ * 0.6.2's two rules, from the installed package: a memory search filtered by `hasOutcome` (an
+ * answer waiting for its outcome is not evidence until `recordOutcome` gives it one), and `"auto"`
+ * at a high λ on a cold memory, whose auction the cheapest member wins: it answers alone, with no
+ * climb. Prints `{ withOutcome, waiting, afterRecord, auto: { path, reason, calls } }`.
+ */
+export const OUTCOME_FILTER_AND_CHEAP_AUTO = `import { AuctionRouter, createInMemoryStrategyMemory } from "langchain-gavel";
+import { createHashingEmbeddings } from "langchain-gavel/eval";
+import { ScriptedChatModel } from "langchain-gavel/testing";
+
+const embeddings = createHashingEmbeddings();
+const memory = createInMemoryStrategyMemory({ embeddings });
+const entry = (id, outcome) => ({
+  id, auctionId: id, task: "What is 6 times 7?", kind: "", agent: "acme-nano", plan: "", role: "single", cost: 0,
+  createdAt: 1, ...(outcome === undefined ? {} : { outcome }),
+});
+await memory.add([entry("graded", 1), entry("waiting", undefined)]);
+const ids = async (hasOutcome) =>
+  (await memory.search({ text: "What is 6 times 7?", k: 5, filter: { agent: "acme-nano", hasOutcome } })).map((hit) => hit.entry.id);
+const withOutcome = await ids(true);
+const waiting = await ids(false);
+await memory.recordOutcome("waiting", 0);
+const afterRecord = await ids(true);
+
+const member = (name) => new ScriptedChatModel({ model: name, replies: () => "The answer is 42." });
+const router = new AuctionRouter({
+  pool: [
+    { name: "acme-nano", model: member("acme-nano"), price: { inputPerMillion: 0.05, outputPerMillion: 0.2 } },
+    { name: "acme-max", model: member("acme-max"), price: { inputPerMillion: 5, outputPerMillion: 20 } },
+  ],
+  memory: createInMemoryStrategyMemory({ embeddings }),
+  embeddings,
+  lambda: 20,
+});
+const { path, reason, calls } = (await router.invoke("What is 6 times 7?")).response_metadata.gavel.auction;
+console.log(JSON.stringify({ withOutcome, waiting, afterRecord, auto: { path, reason, calls } }));
+`;
+
+/**
  * `learnOutcomes` in bulk into a vectra folder: argv `OUTCOMES_FILE FOLDER`. Prints
  * `{ auctions, entries, size }`.
  */

@@ -39,6 +39,7 @@ import { freshSchema, POSTGRES_URL } from "../helpers/postgres.js";
 import {
   LEARN_MEMORY,
   MEMORY_REQUESTS,
+  OUTCOME_FILTER_AND_CHEAP_AUTO,
   ROUTE_MEMORY,
   ROUTER_AUTO,
   ROUTER_CONSUMER_FILE,
@@ -632,6 +633,27 @@ await ledger.close();`,
         } finally {
           rmSync(scratch, { recursive: true, force: true });
         }
+      }, 300_000);
+
+      it("searches by hasOutcome, and auto's cheapest winner answers alone, as the sources do", async () => {
+        const script = project.write("outcome-filter.mjs", OUTCOME_FILTER_AND_CHEAP_AUTO);
+        const installed = lastLine((await project.run("node", [script])).stdout);
+        expect(installed).toEqual({
+          withOutcome: ["graded"],
+          waiting: ["waiting"],
+          afterRecord: ["graded", "waiting"],
+          auto: {
+            path: "memory",
+            reason: expect.stringMatching(
+              /cold; "acme-nano" won and is the cheapest member: a climb would only buy dearer answers$/,
+            ),
+            calls: ["acme-nano"],
+          },
+        });
+        const sources = lastLine(
+          (await runFromSources("outcome-filter.mjs", OUTCOME_FILTER_AND_CHEAP_AUTO, [])).stdout,
+        );
+        expect(sources).toEqual(installed);
       }, 300_000);
 
       it("npx gavel train router --outcomes writes the memory a router routes from, and exits 2 naming file, line and field on a malformed line", async () => {
