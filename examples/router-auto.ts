@@ -57,3 +57,17 @@ for (let request = 0; request < 24; request += 1) {
   );
 }
 console.log(`paths: ${JSON.stringify(paths)}; ${bought} answers bought for 24 requests`);
+
+// At a high λ the cheapest member wins the auction even on a cold memory: unsure or not, it answers
+// alone (a climb would only buy dearer answers, which the bids price out).
+const thrifty = new AuctionRouter({
+  pool: [
+    { name: "acme-nano", model: member("acme-nano"), price: { inputPerMillion: 0.05, outputPerMillion: 0.2 } },
+    { name: "acme-max", model: member("acme-max"), price: { inputPerMillion: 5, outputPerMillion: 20 } },
+  ],
+  memory: createInMemoryStrategyMemory({ embeddings }),
+  embeddings,
+  lambda: 20,
+});
+const cheap = (await thrifty.invoke("What is 6 times 7?")).response_metadata.gavel as RouterMetadata;
+console.log(`λ 20, cold: ${cheap.auction.path} (${cheap.auction.calls?.join(" → ")}) ${cheap.auction.reason}`);

@@ -23,14 +23,21 @@ const router = new AuctionRouter({
   embeddings, // auto mode; the memory is empty, so the request escalates
 });
 
-const answer = await router.invoke("Which gas do plants absorb? (A) O2 (B) CO2 (C) N2");
+const question = "Which gas do plants absorb? (A) O2 (B) CO2 (C) N2";
+const answer = await router.invoke(question);
 const { auctionId, path, reason, calls = [], winner } = (answer.response_metadata.gavel as RouterMetadata).auction;
 console.log(`path ${path}: ${reason}`);
 console.log(`called ${calls.join(", ")}; ${winner} answered "${answer.text}"`);
 
+// The answers are stored at once, but memory bids read only entries with an outcome: until graded,
+// they are no evidence (and a prompt asked again and again cannot crowd the evidence out).
+const graded = async () => (await memory.search({ text: question, k: 10, filter: { hasOutcome: true } })).length;
+console.log(`entries with an outcome before grading: ${await graded()}`);
+
 // Grade the final answer (member defaults to it), then the cheap rung's.
 console.log(`final answer graded: ${await router.recordOutcome(auctionId, { correct: true })}`);
 console.log(`nano graded: ${await router.recordOutcome(auctionId, { member: "nano", correct: true })}`);
+console.log(`entries with an outcome after grading: ${await graded()}`);
 
 // What the memory now holds for this auction: evidence only for members that were called.
 for (const member of ["nano", "mid", "max"]) {
