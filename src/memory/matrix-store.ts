@@ -8,8 +8,11 @@
  * - the auctions in eviction order (`RecencyOrder`): choosing what to evict reads the front of
  *   that order, not every entry;
  * - within each auction, the entries whose vectors are identical (entries of one auction share
- *   its task, so usually all of them): contrastive pairs score one row per such group, which
- *   ranks auctions exactly as scoring every row would (identical vectors score identically);
+ *   its task, so usually all of them): the matrix stores ONE row per such group, and every entry
+ *   of the group reads that row's score (identical vectors score identically). An auction of
+ *   memory bids writes one entry per member with the request's vector: a recorded file's eleven
+ *   members take one row, not eleven, and a scan reads that much less. Contrastive pairs score
+ *   one entry per group too, which ranks auctions exactly as scoring every entry would;
  * - the row each group is scored by (its representative), in dense row lists
  *   (`RepresentativeRows`): one over every kind, one per kind. A query hands its list to the
  *   matrix as it is, instead of walking every entry to pick the representatives;
@@ -72,10 +75,13 @@ function copyMetadata(metadata: Record<string, unknown>): Record<string, unknown
   return copy;
 }
 
-/** One stored entry: where its vector is and when it was last used. */
+/** One stored entry: where it is and when it was last used. */
 interface Slot {
   entry: StrategyEntry;
-  /** Its row in the matrix (rows move when another row is removed). */
+  /**
+   * Its row among the entries (rows move when another entry is removed): the index of the row
+   * lists, `idKeys` and `vectorRowOf`. Its vector is the matrix row of its group.
+   */
   row: number;
   lastUsedAt: number;
   /** The entries of the same auction with the same vector, this one included. */
@@ -89,6 +95,8 @@ interface Slot {
  */
 interface VectorGroup {
   slots: Slot[];
+  /** The matrix row of the group's vector (rows move when another group's row is removed). */
+  vectorRow: number;
   /** Among entries of every kind (roles other than `"single"`). */
   representative: Slot | undefined;
   /** Among entries of one kind, by kind (kinds with no accepted entry are absent). */
@@ -159,9 +167,14 @@ export class MatrixStore implements MemoryView {
   private readonly kernel: MatrixKernel;
   private readonly precision: MatrixPrecision;
   private readonly capacity: number | undefined;
+  /** One row per vector group (see the module comment). */
   private matrix: VectorMatrix | undefined;
-  /** Parallel to the matrix rows. */
+  /** Parallel to the matrix rows: the group each row is the vector of. */
+  private readonly groupAtVectorRow: VectorGroup[] = [];
+  /** The entries, by row. */
   private readonly rowSlots: Slot[] = [];
+  /** Parallel to the entry rows: the matrix row of each entry's vector. */
+  private vectorRowOf = new Int32Array(256);
   /**
    * Parallel to the matrix rows: `idPrefixKey` of each row's id. Searches break score ties by id;
    * when thousands of rows tie (entries with one vector: the same request text, again and again),
@@ -197,6 +210,10 @@ export class MatrixStore implements MemoryView {
   private rowScoreBuffer = new Float32Array(0);
   /** The scores of one search's rows, gathered from `sharedScores` (reused: read before the next search). */
   private gatherBuffer = new Float32Array(0);
+  /** Entry rows' scores read from a scan of every matrix row (`entryScores`; reused the same way). */
+  private entryScoreBuffer = new Float32Array(0);
+  /** The matrix rows of a list of entry rows (`entryScores`; reused). */
+  private vectorRowList = new Int32Array(0);
 
   /**
    * `capacity`: rows to reserve at first (e.g. the number of records about to be loaded);
@@ -214,6 +231,11 @@ export class MatrixStore implements MemoryView {
 
   get size(): number {
     return this.rowSlots.length;
+  }
+
+  /** Rows of the matrix: one per group of identical vectors within an auction (see the module comment). */
+  get vectorRows(): number {
+    return this.matrix?.rows ?? 0;
   }
 
   /** Vector length, fixed by the first stored vector; `undefined` while empty and never filled. */
@@ -238,7 +260,11 @@ export class MatrixStore implements MemoryView {
   get(id: string): StoredRecord | undefined {
     const slot = this.slotOf.get(id);
     if (slot === undefined || this.matrix === undefined) return undefined;
-    return { entry: slot.entry, vector: this.matrix.vector(slot.row), lastUsedAt: slot.lastUsedAt };
+    return {
+      entry: slot.entry,
+      vector: this.matrix.vector(this.vectorRowOf[slot.row] as number),
+      lastUsedAt: slot.lastUsedAt,
+    };
   }
 
   *records(): IterableIterator<StoredRecord> {
@@ -266,21 +292,26 @@ export class MatrixStore implements MemoryView {
         ...(this.capacity === undefined ? {} : { initialCapacity: this.capacity }),
       });
     }
+    if (vector.length !== this.matrix.dimensions) {
+      throw new RangeError(`expected a ${this.matrix.dimensions}-d vector, got ${vector.length}-d`);
+    }
     let slot = this.slotOf.get(entry.id);
     if (slot === undefined) {
-      const row = this.matrix.append(vector);
+      const row = this.rowSlots.length;
       slot = { entry, row, lastUsedAt, group: undefined };
       this.rowSlots[row] = slot;
       if (row >= this.idKeys.length) {
         const grown = new Float64Array(Math.max(row + 1, this.idKeys.length * 2));
         grown.set(this.idKeys);
         this.idKeys = grown;
+        const grownVectorRows = new Int32Array(grown.length);
+        grownVectorRows.set(this.vectorRowOf);
+        this.vectorRowOf = grownVectorRows;
       }
       this.idKeys[row] = idPrefixKey(entry.id);
       this.slotOf.set(entry.id, slot);
       this.listAgentRow(slot);
     } else {
-      this.matrix.set(slot.row, vector);
       const previousAuction = slot.entry.auctionId;
       this.leaveAuction(slot);
       this.dropAgentRow(slot);
@@ -289,7 +320,7 @@ export class MatrixStore implements MemoryView {
       this.listAgentRow(slot);
       if (previousAuction !== entry.auctionId) this.refreshRecency(previousAuction);
     }
-    this.joinAuction(slot);
+    this.joinAuction(slot, vector);
     this.refreshRecency(entry.auctionId);
   }
 
@@ -303,13 +334,14 @@ export class MatrixStore implements MemoryView {
     this.refreshRecency(slot.entry.auctionId);
     this.dropAgentRow(slot);
     this.slotOf.delete(id);
-    const moved = this.matrix.remove(slot.row);
+    // The last entry moves into the freed row.
     const last = this.rowSlots.length - 1;
-    if (moved !== -1) {
+    if (slot.row !== last) {
       const movedSlot = this.rowSlots[last];
       if (movedSlot !== undefined) {
         this.rowSlots[slot.row] = movedSlot;
         this.idKeys[slot.row] = this.idKeys[last] as number;
+        this.vectorRowOf[slot.row] = this.vectorRowOf[last] as number;
         movedSlot.row = slot.row;
         this.everyKind.move(movedSlot, slot.row);
         this.byKind.get(movedSlot.entry.kind)?.move(movedSlot, slot.row);
@@ -439,7 +471,7 @@ export class MatrixStore implements MemoryView {
     if (rows !== undefined && rows.length === 0) return [];
     const shared = this.scoresOfRepeatedQuery(query, rows === undefined ? this.size : rows.length);
     let scores: Float32Array;
-    if (shared === undefined) scores = this.matrix.scores(query, rows);
+    if (shared === undefined) scores = this.entryScores(query, rows);
     else if (rows === undefined) scores = shared;
     else {
       if (this.gatherBuffer.length < rows.length) this.gatherBuffer = new Float32Array(Math.max(1024, rows.length * 2));
@@ -480,9 +512,9 @@ export class MatrixStore implements MemoryView {
    * exactly what `search(query, k, { agent: agents[i], hasOutcome: true }, usedAt())` returns (the
    * same entries, scores and order, the hits marked used the same way), but the entries are the stored objects themselves,
    * not copies (callers must not change them), and the query is scored once: when the agents'
-   * rows add up to at least half the matrix, every row is scored in one contiguous scan and each
-   * agent's scores are gathered from it (a row's score does not depend on which rows are scored
-   * with it); otherwise each agent's rows are scored on their own. `usedAt` is called once per
+   * rows add up to at least half the matrix's rows, every matrix row is scored in one contiguous
+   * scan and each agent's entries read their scores from it (a row's score does not depend on
+   * which rows are scored with it); otherwise each agent's rows are scored on their own. `usedAt` is called once per
    * agent, in order, before its hits are marked used.
    */
   searchByAgent(
@@ -496,7 +528,7 @@ export class MatrixStore implements MemoryView {
     const lists = agents.map((agent) => this.withOutcomeByAgent.get(agent));
     let listed = 0;
     for (const list of lists) listed += list?.size ?? 0;
-    const everyRow = listed * 2 >= this.size ? matrix.scores(query) : undefined;
+    const everyVector = listed * 2 >= matrix.rows ? matrix.scores(query) : undefined;
     const idKeys = this.idKeys;
     return agents.map((_, position) => {
       const list = lists[position];
@@ -504,15 +536,8 @@ export class MatrixStore implements MemoryView {
       if (list === undefined || list.size === 0) return [];
       // Every row is this agent's: index i is row i (as `search` scores an unfiltered query).
       const rows = list.size === this.size ? undefined : list.rowList();
-      let scores: Float32Array;
-      if (rows === undefined) scores = everyRow ?? matrix.scores(query);
-      else if (everyRow === undefined) scores = matrix.scores(query, rows);
-      else {
-        if (this.gatherBuffer.length < rows.length)
-          this.gatherBuffer = new Float32Array(Math.max(1024, rows.length * 2));
-        scores = this.gatherBuffer.subarray(0, rows.length);
-        for (let index = 0; index < rows.length; index += 1) scores[index] = everyRow[rows[index] as number] as number;
-      }
+      const scores =
+        everyVector === undefined ? this.entryScores(query, rows) : this.readEntryScores(everyVector, rows);
       const rowAt = rows === undefined ? (index: number) => index : (index: number) => rows[index] as number;
       const top = selectTop(
         scores,
@@ -542,7 +567,7 @@ export class MatrixStore implements MemoryView {
     if (representatives === undefined || candidates === 0) return [];
     // Every row a representative: score the whole matrix, index i being row i (the faster scan).
     const everyRow = candidates === this.size;
-    const scores = this.matrix.scores(query, everyRow ? undefined : representatives.rowList());
+    const scores = this.entryScores(query, everyRow ? undefined : representatives.rowList());
     const slotAt = (index: number) => (everyRow ? this.rowSlots[index] : representatives.itemAt(index));
     const tieBreak = (a: number, b: number) => compareIds(slotAt(a)?.entry.id ?? "", slotAt(b)?.entry.id ?? "");
     const idKeys = this.idKeys;
@@ -600,10 +625,42 @@ export class MatrixStore implements MemoryView {
       if (this.rowScoreBuffer.length < this.size) this.rowScoreBuffer = new Float32Array(Math.max(1024, this.size * 2));
       const rowScores = this.rowScoreBuffer.subarray(0, this.size);
       // A copy: the matrix's own score array is overwritten by its next scan.
-      rowScores.set((this.matrix as VectorMatrix).scores(query));
+      rowScores.set(this.entryScores(query));
       this.sharedScores = rowScores;
     }
     return this.sharedScores;
+  }
+
+  /**
+   * The scores of the entry rows `rows` (of every entry row when `undefined`), index i scoring
+   * `rows[i]` (row i): each entry reads its group's matrix row. A short list scores its matrix rows
+   * only; a long one (at least half the matrix) reads them from one contiguous scan of the matrix,
+   * which costs less per row than a scattered one. Valid until the next scan.
+   */
+  private entryScores(query: ArrayLike<number>, rows?: ArrayLike<number>): Float32Array {
+    const matrix = this.matrix as VectorMatrix;
+    if (rows === undefined || rows.length * 2 >= matrix.rows) return this.readEntryScores(matrix.scores(query), rows);
+    if (this.vectorRowList.length < rows.length) this.vectorRowList = new Int32Array(Math.max(1024, rows.length * 2));
+    const list = this.vectorRowList.subarray(0, rows.length);
+    for (let index = 0; index < rows.length; index += 1)
+      list[index] = this.vectorRowOf[rows[index] as number] as number;
+    return matrix.scores(query, list);
+  }
+
+  /** The scores of the entry rows `rows` (every entry row when `undefined`) read from every matrix row's `vectorScores`. */
+  private readEntryScores(vectorScores: Float32Array, rows?: ArrayLike<number>): Float32Array {
+    const count = rows === undefined ? this.size : rows.length;
+    if (this.entryScoreBuffer.length < count) this.entryScoreBuffer = new Float32Array(Math.max(1024, count * 2));
+    const scores = this.entryScoreBuffer.subarray(0, count);
+    const vectorRowOf = this.vectorRowOf;
+    if (rows === undefined) {
+      for (let row = 0; row < count; row += 1) scores[row] = vectorScores[vectorRowOf[row] as number] as number;
+    } else {
+      for (let index = 0; index < count; index += 1) {
+        scores[index] = vectorScores[vectorRowOf[rows[index] as number] as number] as number;
+      }
+    }
+    return scores;
   }
 
   /** Rows whose entry passes `filter`, or `undefined` when every row does (score them all). */
@@ -653,8 +710,12 @@ export class MatrixStore implements MemoryView {
     return this.rowSlots[row]?.entry.id ?? "";
   }
 
-  /** Adds `slot` to its entry's auction, in the group of identical vectors it belongs to. */
-  private joinAuction(slot: Slot): void {
+  /**
+   * Adds `slot` to its entry's auction, in the group of identical vectors it belongs to: `vector`
+   * is stored as a new matrix row, compared (as stored) with the auction's groups, and dropped
+   * again when one of them holds the same.
+   */
+  private joinAuction(slot: Slot, vector: ArrayLike<number>): void {
     let auction = this.auctions.get(slot.entry.auctionId);
     if (auction === undefined) {
       auction = { members: [], vectorGroups: [] };
@@ -662,17 +723,31 @@ export class MatrixStore implements MemoryView {
     }
     auction.members.push(slot);
     const matrix = this.matrix as VectorMatrix;
-    let group = auction.vectorGroups.find((candidate) => {
-      const first = candidate.slots[0];
-      return first !== undefined && matrix.sameVector(first.row, slot.row);
-    });
+    const stored = matrix.append(vector);
+    let group = auction.vectorGroups.find((candidate) => matrix.sameVector(candidate.vectorRow, stored));
     if (group === undefined) {
-      group = { slots: [], representative: undefined, kindRepresentatives: new Map() };
+      group = { slots: [], vectorRow: stored, representative: undefined, kindRepresentatives: new Map() };
       auction.vectorGroups.push(group);
+      this.groupAtVectorRow[stored] = group;
+    } else {
+      matrix.remove(stored); // the last row: no other row moves
     }
     group.slots.push(slot);
     slot.group = group;
+    this.vectorRowOf[slot.row] = group.vectorRow;
     this.refreshRepresentatives(group, slot.entry.kind);
+  }
+
+  /** Removes an emptied group's matrix row; the last row moves into its place, and its group's entries follow it. */
+  private removeVectorRow(vectorRow: number): void {
+    const last = (this.matrix as VectorMatrix).remove(vectorRow);
+    if (last !== -1) {
+      const moved = this.groupAtVectorRow[last] as VectorGroup;
+      moved.vectorRow = vectorRow;
+      this.groupAtVectorRow[vectorRow] = moved;
+      for (const slot of moved.slots) this.vectorRowOf[slot.row] = vectorRow;
+    }
+    this.groupAtVectorRow.length -= 1;
   }
 
   /** Takes `slot` out of its auction and its vector group (call it before `slot.entry` changes). */
@@ -682,7 +757,10 @@ export class MatrixStore implements MemoryView {
     slot.group = undefined;
     if (group !== undefined) {
       removeItem(group.slots, slot);
-      if (group.slots.length === 0 && auction !== undefined) removeItem(auction.vectorGroups, group);
+      if (group.slots.length === 0) {
+        if (auction !== undefined) removeItem(auction.vectorGroups, group);
+        this.removeVectorRow(group.vectorRow);
+      }
       this.refreshRepresentatives(group, slot.entry.kind);
     }
     if (auction === undefined) return;

@@ -313,3 +313,95 @@ describe("MatrixStore", () => {
     ).toBe(6);
   });
 });
+
+describe("MatrixStore: one matrix row per identical vector of an auction", () => {
+  const AGENTS = ["x", "y", "z"];
+  const unit = (vector: readonly number[]) => vector.map((value) => value / Math.hypot(...vector));
+  for (const precision of ["float32", "int8"] as const) {
+    it(`stores a row per (auction, vector) and searches as a scan of every entry does (${precision})`, () => {
+      const write = fc.record({
+        op: fc.constant("upsert" as const),
+        id: fc.integer({ min: 0, max: 11 }),
+        auction: fc.integer({ min: 0, max: 2 }),
+        vector: fc.integer({ min: 0, max: VECTORS.length - 1 }),
+        agent: fc.integer({ min: 0, max: AGENTS.length - 1 }),
+        outcome: fc.boolean(),
+      });
+      const drop = fc.record({ op: fc.constant("remove" as const), id: fc.integer({ min: 0, max: 11 }) });
+      fc.assert(
+        fc.property(
+          fc.array(fc.oneof(write, write, write, drop), { maxLength: 50 }),
+          fc.integer({ min: 0, max: VECTORS.length - 1 }),
+          fc.integer({ min: 1, max: 8 }),
+          (operations, queryIndex, k) => {
+            const store = new MatrixStore({ kernel: "wasm", precision });
+            const model = new Map<string, { auctionId: string; vector: number; agent: string; outcome: boolean }>();
+            for (const operation of operations) {
+              const id = `e${operation.id}`;
+              if (operation.op === "remove") {
+                expect(store.remove(id)).toBe(model.delete(id));
+                continue;
+              }
+              const auctionId = AUCTIONS[operation.auction] as string;
+              const agent = AGENTS[operation.agent] as string;
+              const entry = { ...entryOf(id, auctionId, "losing", 0), agent };
+              store.upsert({
+                entry: operation.outcome ? { ...entry, outcome: 1 } : entry,
+                vector: VECTORS[operation.vector] as number[],
+                lastUsedAt: 0,
+              });
+              model.set(id, { auctionId, vector: operation.vector, agent, outcome: operation.outcome });
+            }
+            const groups = new Set([...model.values()].map(({ auctionId, vector }) => `${auctionId}/${vector}`));
+            expect(store.vectorRows).toBe(groups.size);
+            expect(store.size).toBe(model.size);
+            for (const [id, stored] of model) {
+              const expected = unit(VECTORS[stored.vector] as number[]);
+              const vector = store.get(id)?.vector ?? [];
+              expected.forEach((value, index) => expect(vector[index]).toBeCloseTo(value, 1));
+            }
+            // The reference: every entry scored by its own vector, best first, ties by id.
+            const query = VECTORS[queryIndex] as number[];
+            const scoreOf = (vector: number) =>
+              unit(VECTORS[vector] as number[]).reduce(
+                (sum, value, index) => sum + value * (unit(query)[index] ?? 0),
+                0,
+              );
+            const reference = (accept: (id: string) => boolean) =>
+              [...model]
+                .filter(([id]) => accept(id))
+                .map(([id, stored]) => ({ id, score: Math.round(scoreOf(stored.vector) * 1e4) }))
+                .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1))
+                .slice(0, k)
+                .map(({ id }) => id);
+            const ids = (hits: { entry: StrategyEntry }[]) => hits.map((hit) => hit.entry.id);
+            expect(ids(store.search(query, k, {}))).toEqual(reference(() => true));
+            const byAgent = store.searchByAgent(query, AGENTS, k);
+            AGENTS.forEach((agent, index) => {
+              const withOutcome = (id: string) => model.get(id)?.agent === agent && model.get(id)?.outcome === true;
+              expect(ids(byAgent[index] ?? [])).toEqual(reference(withOutcome));
+              expect(ids(store.search(query, k, { agent, hasOutcome: true }))).toEqual(reference(withOutcome));
+            });
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
+  }
+
+  it("keeps one row for the eleven members of a recorded auction, and frees it with the last of them", () => {
+    const store = new MatrixStore({ kernel: "wasm", precision: "int8" });
+    const members = Array.from({ length: 11 }, (_, index) => `m${index}`);
+    for (const auctionId of ["A", "B"]) {
+      for (const member of members) {
+        const entry = { ...entryOf(`${auctionId}:${member}`, auctionId, "losing", 0), agent: member, outcome: 1 };
+        store.upsert({ entry, vector: auctionId === "A" ? [1, 0, 0] : [0, 1, 0], lastUsedAt: 0 });
+      }
+    }
+    expect(store.size).toBe(22);
+    expect(store.vectorRows).toBe(2);
+    for (const member of members) store.remove(`A:${member}`);
+    expect(store.vectorRows).toBe(1);
+    expect(store.search([0, 1, 0], 3, { agent: "m4" }).map((hit) => [hit.entry.id, hit.score])).toEqual([["B:m4", 1]]);
+  });
+});
