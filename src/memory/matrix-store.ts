@@ -86,6 +86,8 @@ interface Slot {
   lastUsedAt: number;
   /** The entries of the same auction with the same vector, this one included. */
   group: VectorGroup | undefined;
+  /** Whether it is in `touched` (used since the eviction order was last read). */
+  touched: boolean;
 }
 
 /**
@@ -197,7 +199,7 @@ export class MatrixStore implements MemoryView {
    * Entries used since the eviction order was last read: a search marks every hit used, so their
    * auctions move in the order in one pass when it is next read (`applyTouches`).
    */
-  private readonly touched = new Set<Slot>();
+  private touched: Slot[] = [];
   /** Bumped by every write that changes rows or entries: cached scores are valid for one version. */
   private version = 0;
   /** The last query searched and the version it was searched at. */
@@ -298,7 +300,7 @@ export class MatrixStore implements MemoryView {
     let slot = this.slotOf.get(entry.id);
     if (slot === undefined) {
       const row = this.rowSlots.length;
-      slot = { entry, row, lastUsedAt, group: undefined };
+      slot = { entry, row, lastUsedAt, group: undefined, touched: false };
       this.rowSlots[row] = slot;
       if (row >= this.idKeys.length) {
         const grown = new Float64Array(Math.max(row + 1, this.idKeys.length * 2));
@@ -329,7 +331,6 @@ export class MatrixStore implements MemoryView {
     const slot = this.slotOf.get(id);
     if (slot === undefined || this.matrix === undefined) return false;
     this.version += 1;
-    this.touched.delete(slot);
     this.leaveAuction(slot);
     this.refreshRecency(slot.entry.auctionId);
     this.dropAgentRow(slot);
@@ -374,7 +375,14 @@ export class MatrixStore implements MemoryView {
   private touchSlot(slot: Slot, at: number): void {
     if (at <= slot.lastUsedAt) return;
     slot.lastUsedAt = at;
-    this.touched.add(slot);
+    if (slot.touched) return;
+    // A flag and a list, not a Set: a search touches ~100 entries per member.
+    slot.touched = true;
+    this.touched.push(slot);
+    // Removed entries stay listed until the order is read: keep the list bounded by the entries.
+    if (this.touched.length > 2 * this.size + 1024) {
+      this.touched = this.touched.filter((listed) => this.slotOf.get(listed.entry.id) === listed);
+    }
   }
 
   /**
@@ -383,16 +391,17 @@ export class MatrixStore implements MemoryView {
    * since then recomputed their auctions' keys from the entries).
    */
   private applyTouches(): void {
-    if (this.touched.size === 0) return;
+    if (this.touched.length === 0) return;
     const latest = new Map<string, AuctionRecency>();
     for (const slot of this.touched) {
+      slot.touched = false;
       if (this.slotOf.get(slot.entry.id) !== slot) continue;
       const auctionId = slot.entry.auctionId;
       const key = latest.get(auctionId) ?? this.recency.get(auctionId);
       if (key !== undefined && slot.lastUsedAt > key.lastUsedAt)
         latest.set(auctionId, { ...key, lastUsedAt: slot.lastUsedAt });
     }
-    this.touched.clear();
+    this.touched = [];
     this.recency.setMany([...latest.values()]);
   }
 

@@ -565,18 +565,27 @@ function sortCandidates(
 ): number[] {
   const count = candidates.length;
   if (packedScratch.length < count) packedScratch = new Float64Array(Math.max(count, packedScratch.length * 2));
-  const packed = packedScratch.subarray(0, count);
+  const packed = packedScratch;
   for (let position = 0; position < count; position += 1) {
     bitsOfFloat[0] = (scores[candidates[position] as number] as number) + 0; // −0 → +0
     const bits = floatBits[0] as number;
     const ordered = bits >= 0x8000_0000 ? 0xffff_ffff - bits : bits + 0x8000_0000;
     packed[position] = (0xffff_ffff - ordered) * MAX_PACKED_POSITIONS + position;
   }
-  packed.sort();
-  const order: number[] = new Array(count);
-  for (let position = 0; position < count; position += 1) {
+  packed.subarray(0, count).sort();
+  // The key's low bits are its position (`key % 2^21` without a floating-point modulo).
+  const indexAt = (position: number): number => {
     const key = packed[position] as number;
-    order[position] = candidates[key % MAX_PACKED_POSITIONS] as number;
+    return candidates[key - Math.floor(key / MAX_PACKED_POSITIONS) * MAX_PACKED_POSITIONS] as number;
+  };
+  // The first `limit`, and the scores tied with the last of them (their tie order decides who is kept).
+  const order: number[] = [];
+  for (let position = 0; position < limit; position += 1) order.push(indexAt(position));
+  const lastScore = scores[order[limit - 1] as number] as number;
+  for (let position = limit; position < count; position += 1) {
+    const index = indexAt(position);
+    if (scores[index] !== lastScore) break;
+    order.push(index);
   }
   const tieOrder = (a: number, b: number): number => {
     if (tieKey !== undefined) {
@@ -590,7 +599,7 @@ function sortCandidates(
   for (let start = 0; start < limit; ) {
     const score = scores[order[start] as number] as number;
     let end = start + 1;
-    while (end < count && scores[order[end] as number] === score) end += 1;
+    while (end < order.length && scores[order[end] as number] === score) end += 1;
     if (end - start > 1) {
       const run = order.slice(start, end).sort(tieOrder);
       for (let offset = 0; offset < run.length; offset += 1) order[start + offset] = run[offset] as number;
