@@ -166,14 +166,25 @@ export function estimateMembers(input: EstimateInput): MemberEvidence[] {
     const expectedCostUsd = (weightedCost + COST_PRIOR_STRENGTH * coldCost) / (weight + COST_PRIOR_STRENGTH);
     const bounded = Math.min(1, Math.max(0, value));
     const spread = weight + alpha > 0 ? Math.sqrt((bounded * (1 - bounded)) / (weight + alpha)) : 0.5;
-    return { member: name, value, evidence: weight, spread, prior, regional, expectedCostUsd, neighbours };
+    // Every field set here, in one shape: `normalisedCost` once the dearest is known (a spread of
+    // each row into a new object cost more than the rest of the estimate).
+    const row: MemberEvidence = {
+      member: name,
+      value,
+      evidence: weight,
+      spread,
+      prior,
+      regional,
+      expectedCostUsd,
+      normalisedCost: 0,
+      score: value,
+      neighbours,
+    };
+    return row;
   });
   const dearest = Math.max(0, ...rows.map((row) => row.expectedCostUsd));
-  return rows.map((row) => ({
-    ...row,
-    normalisedCost: dearest > 0 ? row.expectedCostUsd / dearest : 0,
-    score: row.value,
-  }));
+  if (dearest > 0) for (const row of rows) row.normalisedCost = row.expectedCostUsd / dearest;
+  return rows;
 }
 
 /** The sums of one member's evidence over the wide (all) and local (nearest k_local) neighbours. */
