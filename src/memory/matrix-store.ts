@@ -75,19 +75,16 @@ function copyMetadata(metadata: Record<string, unknown>): Record<string, unknown
   return copy;
 }
 
-/** One stored entry: where it is and when it was last used. */
+/** One stored entry and where it is. Its last use is `lastUsedAt[row]`. */
 interface Slot {
   entry: StrategyEntry;
   /**
    * Its row among the entries (rows move when another entry is removed): the index of the row
-   * lists, `idKeys` and `vectorRowOf`. Its vector is the matrix row of its group.
+   * lists and of the arrays parallel to the rows. Its vector is the matrix row of its group.
    */
   row: number;
-  lastUsedAt: number;
   /** The entries of the same auction with the same vector, this one included. */
   group: VectorGroup | undefined;
-  /** Whether it is in `touched` (used since the eviction order was last read). */
-  touched: boolean;
 }
 
 /**
@@ -175,6 +172,14 @@ export class MatrixStore implements MemoryView {
   private readonly groupAtVectorRow: VectorGroup[] = [];
   /** The entries, by row. */
   private readonly rowSlots: Slot[] = [];
+  /**
+   * Parallel to the rows: each row's entry (its slot's `entry`), last use, and whether it is in
+   * `touched`. A search reads and marks its hits here, in dense arrays, without reaching each
+   * hit's slot (scattered in memory: ~100 hits per member of a memory bid auction).
+   */
+  private readonly rowEntries: StrategyEntry[] = [];
+  private lastUsedAt = new Float64Array(256);
+  private isTouched = new Uint8Array(256);
   /** Parallel to the entry rows: the matrix row of each entry's vector. */
   private vectorRowOf = new Int32Array(256);
   /**
@@ -265,7 +270,7 @@ export class MatrixStore implements MemoryView {
     return {
       entry: slot.entry,
       vector: this.matrix.vector(this.vectorRowOf[slot.row] as number),
-      lastUsedAt: slot.lastUsedAt,
+      lastUsedAt: this.lastUsedAt[slot.row] as number,
     };
   }
 
@@ -300,8 +305,9 @@ export class MatrixStore implements MemoryView {
     let slot = this.slotOf.get(entry.id);
     if (slot === undefined) {
       const row = this.rowSlots.length;
-      slot = { entry, row, lastUsedAt, group: undefined, touched: false };
+      slot = { entry, row, group: undefined };
       this.rowSlots[row] = slot;
+      this.rowEntries[row] = entry;
       if (row >= this.idKeys.length) {
         const grown = new Float64Array(Math.max(row + 1, this.idKeys.length * 2));
         grown.set(this.idKeys);
@@ -309,7 +315,15 @@ export class MatrixStore implements MemoryView {
         const grownVectorRows = new Int32Array(grown.length);
         grownVectorRows.set(this.vectorRowOf);
         this.vectorRowOf = grownVectorRows;
+        const grownLastUse = new Float64Array(grown.length);
+        grownLastUse.set(this.lastUsedAt);
+        this.lastUsedAt = grownLastUse;
+        const grownTouched = new Uint8Array(grown.length);
+        grownTouched.set(this.isTouched);
+        this.isTouched = grownTouched;
       }
+      this.lastUsedAt[row] = lastUsedAt;
+      this.isTouched[row] = 0;
       this.idKeys[row] = idPrefixKey(entry.id);
       this.slotOf.set(entry.id, slot);
       this.listAgentRow(slot);
@@ -318,7 +332,8 @@ export class MatrixStore implements MemoryView {
       this.leaveAuction(slot);
       this.dropAgentRow(slot);
       slot.entry = entry;
-      slot.lastUsedAt = lastUsedAt;
+      this.rowEntries[slot.row] = entry;
+      this.lastUsedAt[slot.row] = lastUsedAt;
       this.listAgentRow(slot);
       if (previousAuction !== entry.auctionId) this.refreshRecency(previousAuction);
     }
@@ -341,6 +356,9 @@ export class MatrixStore implements MemoryView {
       const movedSlot = this.rowSlots[last];
       if (movedSlot !== undefined) {
         this.rowSlots[slot.row] = movedSlot;
+        this.rowEntries[slot.row] = movedSlot.entry;
+        this.lastUsedAt[slot.row] = this.lastUsedAt[last] as number;
+        this.isTouched[slot.row] = this.isTouched[last] as number;
         this.idKeys[slot.row] = this.idKeys[last] as number;
         this.vectorRowOf[slot.row] = this.vectorRowOf[last] as number;
         movedSlot.row = slot.row;
@@ -351,6 +369,7 @@ export class MatrixStore implements MemoryView {
       }
     }
     this.rowSlots.length = last;
+    this.rowEntries.length = last;
     return true;
   }
 
@@ -359,6 +378,7 @@ export class MatrixStore implements MemoryView {
     const slot = this.slotOf.get(id);
     if (slot === undefined) return false;
     slot.entry = { ...slot.entry, outcome };
+    this.rowEntries[slot.row] = slot.entry;
     rowsOf(this.withOutcomeByAgent, slot.entry.agent).add(slot, slot.row);
     return true;
   }
@@ -369,16 +389,16 @@ export class MatrixStore implements MemoryView {
    */
   touch(id: string, at: number): void {
     const slot = this.slotOf.get(id);
-    if (slot !== undefined) this.touchSlot(slot, at);
+    if (slot !== undefined) this.touchRow(slot.row, at);
   }
 
-  private touchSlot(slot: Slot, at: number): void {
-    if (at <= slot.lastUsedAt) return;
-    slot.lastUsedAt = at;
-    if (slot.touched) return;
+  private touchRow(row: number, at: number): void {
+    if (at <= (this.lastUsedAt[row] as number)) return;
+    this.lastUsedAt[row] = at;
+    if (this.isTouched[row] === 1) return;
     // A flag and a list, not a Set: a search touches ~100 entries per member.
-    slot.touched = true;
-    this.touched.push(slot);
+    this.isTouched[row] = 1;
+    this.touched.push(this.rowSlots[row] as Slot);
     // Removed entries stay listed until the order is read: keep the list bounded by the entries.
     if (this.touched.length > 2 * this.size + 1024) {
       this.touched = this.touched.filter((listed) => this.slotOf.get(listed.entry.id) === listed);
@@ -394,12 +414,13 @@ export class MatrixStore implements MemoryView {
     if (this.touched.length === 0) return;
     const latest = new Map<string, AuctionRecency>();
     for (const slot of this.touched) {
-      slot.touched = false;
+      // A removed entry's row may be another entry's now: its flag is cleared with the rest.
+      this.isTouched[slot.row] = 0;
       if (this.slotOf.get(slot.entry.id) !== slot) continue;
+      const lastUsedAt = this.lastUsedAt[slot.row] as number;
       const auctionId = slot.entry.auctionId;
       const key = latest.get(auctionId) ?? this.recency.get(auctionId);
-      if (key !== undefined && slot.lastUsedAt > key.lastUsedAt)
-        latest.set(auctionId, { ...key, lastUsedAt: slot.lastUsedAt });
+      if (key !== undefined && lastUsedAt > key.lastUsedAt) latest.set(auctionId, { ...key, lastUsedAt });
     }
     this.touched = [];
     this.recency.setMany([...latest.values()]);
@@ -432,7 +453,7 @@ export class MatrixStore implements MemoryView {
         auction.createdAt = Math.max(auction.createdAt, entry.createdAt);
       };
       for (const slot of this.auctions.get(auctionId)?.members ?? []) {
-        if (!addedIds.has(slot.entry.id)) include(slot.entry, slot.lastUsedAt);
+        if (!addedIds.has(slot.entry.id)) include(slot.entry, this.lastUsedAt[slot.row] as number);
       }
       for (const { entry, lastUsedAt } of added) if (entry.auctionId === auctionId) include(entry, lastUsedAt);
       if (auction.ids.length > 0) pending.push(auction);
@@ -508,10 +529,11 @@ export class MatrixStore implements MemoryView {
   ): StrategySearchHit[] {
     const hits: StrategySearchHit[] = [];
     for (const index of top) {
-      const slot = this.rowSlots[rowAt(index)];
-      if (slot === undefined) continue;
-      hits.push({ entry: slot.entry, score: scores[index] ?? 0 });
-      if (usedAt !== undefined) this.touchSlot(slot, usedAt);
+      const row = rowAt(index);
+      const entry = this.rowEntries[row];
+      if (entry === undefined) continue;
+      hits.push({ entry, score: scores[index] ?? 0 });
+      if (usedAt !== undefined) this.touchRow(row, usedAt);
     }
     return hits;
   }
@@ -809,7 +831,7 @@ export class MatrixStore implements MemoryView {
     let lastUsedAt = -Infinity;
     let createdAt = -Infinity;
     for (const slot of members) {
-      lastUsedAt = Math.max(lastUsedAt, slot.lastUsedAt);
+      lastUsedAt = Math.max(lastUsedAt, this.lastUsedAt[slot.row] as number);
       createdAt = Math.max(createdAt, slot.entry.createdAt);
     }
     this.recency.set({ auctionId, lastUsedAt, createdAt });
