@@ -358,7 +358,7 @@ describe("MatrixStore: one matrix row per identical vector of an auction", () =>
             for (const [id, stored] of model) {
               const expected = unit(VECTORS[stored.vector] as number[]);
               const vector = store.get(id)?.vector ?? [];
-              expected.forEach((value, index) => expect(vector[index]).toBeCloseTo(value, 1));
+              for (const [index, value] of expected.entries()) expect(vector[index]).toBeCloseTo(value, 1);
             }
             // The reference: every entry scored by its own vector, best first, ties by id.
             const query = VECTORS[queryIndex] as number[];
