@@ -75,7 +75,7 @@ function copyMetadata(metadata: Record<string, unknown>): Record<string, unknown
   return copy;
 }
 
-/** One stored entry and where it is. Its last use is `lastUsedAt[row]`. */
+/** One stored entry and where it is. Its last use is `rowLastUsedAt[row]`. */
 interface Slot {
   entry: StrategyEntry;
   /**
@@ -121,6 +121,14 @@ function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   if (a.length !== b.length) return false;
   for (let index = 0; index < a.length; index += 1) if (a[index] !== b[index]) return false;
   return true;
+}
+
+/** A copy of `array` of length `length` (zeros after the copied values). */
+function grown<T extends Float64Array | Int32Array | Uint8Array>(array: T, length: number): T {
+  const Constructor = array.constructor as new (length: number) => T;
+  const copy = new Constructor(length);
+  copy.set(array);
+  return copy;
 }
 
 function removeItem<T>(items: T[], item: T): void {
@@ -178,12 +186,12 @@ export class MatrixStore implements MemoryView {
    * hit's slot (scattered in memory: ~100 hits per member of a memory bid auction).
    */
   private readonly rowEntries: StrategyEntry[] = [];
-  private lastUsedAt = new Float64Array(256);
-  private isTouched = new Uint8Array(256);
+  private rowLastUsedAt = new Float64Array(256);
+  private rowTouched = new Uint8Array(256);
   /** Parallel to the entry rows: the matrix row of each entry's vector. */
   private vectorRowOf = new Int32Array(256);
   /**
-   * Parallel to the matrix rows: `idPrefixKey` of each row's id. Searches break score ties by id;
+   * Parallel to the rows: `idPrefixKey` of each row's id. Searches break score ties by id;
    * when thousands of rows tie (entries with one vector: the same request text, again and again),
    * comparing these numbers first avoids reaching each tied entry's id through its slot, scattered
    * in memory (measured: ~0.4 µs per tie under a gateway's load, most of a search's time).
@@ -270,7 +278,7 @@ export class MatrixStore implements MemoryView {
     return {
       entry: slot.entry,
       vector: this.matrix.vector(this.vectorRowOf[slot.row] as number),
-      lastUsedAt: this.lastUsedAt[slot.row] as number,
+      lastUsedAt: this.rowLastUsedAt[slot.row] as number,
     };
   }
 
@@ -309,21 +317,14 @@ export class MatrixStore implements MemoryView {
       this.rowSlots[row] = slot;
       this.rowEntries[row] = entry;
       if (row >= this.idKeys.length) {
-        const grown = new Float64Array(Math.max(row + 1, this.idKeys.length * 2));
-        grown.set(this.idKeys);
-        this.idKeys = grown;
-        const grownVectorRows = new Int32Array(grown.length);
-        grownVectorRows.set(this.vectorRowOf);
-        this.vectorRowOf = grownVectorRows;
-        const grownLastUse = new Float64Array(grown.length);
-        grownLastUse.set(this.lastUsedAt);
-        this.lastUsedAt = grownLastUse;
-        const grownTouched = new Uint8Array(grown.length);
-        grownTouched.set(this.isTouched);
-        this.isTouched = grownTouched;
+        const length = Math.max(row + 1, this.idKeys.length * 2);
+        this.idKeys = grown(this.idKeys, length);
+        this.vectorRowOf = grown(this.vectorRowOf, length);
+        this.rowLastUsedAt = grown(this.rowLastUsedAt, length);
+        this.rowTouched = grown(this.rowTouched, length);
       }
-      this.lastUsedAt[row] = lastUsedAt;
-      this.isTouched[row] = 0;
+      this.rowLastUsedAt[row] = lastUsedAt;
+      this.rowTouched[row] = 0;
       this.idKeys[row] = idPrefixKey(entry.id);
       this.slotOf.set(entry.id, slot);
       this.listAgentRow(slot);
@@ -333,7 +334,7 @@ export class MatrixStore implements MemoryView {
       this.dropAgentRow(slot);
       slot.entry = entry;
       this.rowEntries[slot.row] = entry;
-      this.lastUsedAt[slot.row] = lastUsedAt;
+      this.rowLastUsedAt[slot.row] = lastUsedAt;
       this.listAgentRow(slot);
       if (previousAuction !== entry.auctionId) this.refreshRecency(previousAuction);
     }
@@ -357,8 +358,8 @@ export class MatrixStore implements MemoryView {
       if (movedSlot !== undefined) {
         this.rowSlots[slot.row] = movedSlot;
         this.rowEntries[slot.row] = movedSlot.entry;
-        this.lastUsedAt[slot.row] = this.lastUsedAt[last] as number;
-        this.isTouched[slot.row] = this.isTouched[last] as number;
+        this.rowLastUsedAt[slot.row] = this.rowLastUsedAt[last] as number;
+        this.rowTouched[slot.row] = this.rowTouched[last] as number;
         this.idKeys[slot.row] = this.idKeys[last] as number;
         this.vectorRowOf[slot.row] = this.vectorRowOf[last] as number;
         movedSlot.row = slot.row;
@@ -393,11 +394,11 @@ export class MatrixStore implements MemoryView {
   }
 
   private touchRow(row: number, at: number): void {
-    if (at <= (this.lastUsedAt[row] as number)) return;
-    this.lastUsedAt[row] = at;
-    if (this.isTouched[row] === 1) return;
+    if (at <= (this.rowLastUsedAt[row] as number)) return;
+    this.rowLastUsedAt[row] = at;
+    if (this.rowTouched[row] === 1) return;
     // A flag and a list, not a Set: a search touches ~100 entries per member.
-    this.isTouched[row] = 1;
+    this.rowTouched[row] = 1;
     this.touched.push(this.rowSlots[row] as Slot);
     // Removed entries stay listed until the order is read: keep the list bounded by the entries.
     if (this.touched.length > 2 * this.size + 1024) {
@@ -415,9 +416,9 @@ export class MatrixStore implements MemoryView {
     const latest = new Map<string, AuctionRecency>();
     for (const slot of this.touched) {
       // A removed entry's row may be another entry's now: its flag is cleared with the rest.
-      this.isTouched[slot.row] = 0;
+      this.rowTouched[slot.row] = 0;
       if (this.slotOf.get(slot.entry.id) !== slot) continue;
-      const lastUsedAt = this.lastUsedAt[slot.row] as number;
+      const lastUsedAt = this.rowLastUsedAt[slot.row] as number;
       const auctionId = slot.entry.auctionId;
       const key = latest.get(auctionId) ?? this.recency.get(auctionId);
       if (key !== undefined && lastUsedAt > key.lastUsedAt) latest.set(auctionId, { ...key, lastUsedAt });
@@ -453,7 +454,7 @@ export class MatrixStore implements MemoryView {
         auction.createdAt = Math.max(auction.createdAt, entry.createdAt);
       };
       for (const slot of this.auctions.get(auctionId)?.members ?? []) {
-        if (!addedIds.has(slot.entry.id)) include(slot.entry, this.lastUsedAt[slot.row] as number);
+        if (!addedIds.has(slot.entry.id)) include(slot.entry, this.rowLastUsedAt[slot.row] as number);
       }
       for (const { entry, lastUsedAt } of added) if (entry.auctionId === auctionId) include(entry, lastUsedAt);
       if (auction.ids.length > 0) pending.push(auction);
@@ -831,7 +832,7 @@ export class MatrixStore implements MemoryView {
     let lastUsedAt = -Infinity;
     let createdAt = -Infinity;
     for (const slot of members) {
-      lastUsedAt = Math.max(lastUsedAt, this.lastUsedAt[slot.row] as number);
+      lastUsedAt = Math.max(lastUsedAt, this.rowLastUsedAt[slot.row] as number);
       createdAt = Math.max(createdAt, slot.entry.createdAt);
     }
     this.recency.set({ auctionId, lastUsedAt, createdAt });
