@@ -17,7 +17,13 @@
  * ```
  */
 export { type BudgetExhaustedDetails, BudgetExhaustedError } from "../errors.js";
-export { DEFAULT_ABANDONED_GRACE_MS, type SettleAbandonedOptions, settleAbandoned } from "./abandoned.js";
+export {
+  type AbandonedBasis,
+  type AbandonedSettlement,
+  DEFAULT_ABANDONED_GRACE_MS,
+  type SettleAbandonedOptions,
+  settleAbandoned,
+} from "./abandoned.js";
 export {
   type AccountSnapshot,
   type BudgetEvent,

@@ -11,6 +11,7 @@ import {
   type Usage,
 } from "../../src/budget/index.js";
 import { releaseQuietly } from "../../src/budget/shared.js";
+import type { AbandonedBasis, AbandonedSettlement } from "../../src/index.js";
 
 const MINI = "gpt-4o-mini"; // $0.15 / $0.60 per million tokens
 const REQUEST = { model: MINI, inputTokens: 1_000, maxOutputTokens: 500 };
@@ -27,6 +28,13 @@ describe("settleAbandoned", () => {
     expect(settlement?.usd).toBeCloseTo(reservation.usd, 12);
     expect(budget.snapshot()[0]).toMatchObject({ spentTokens: 1_500, reservedTokens: 0 });
     expect(budget.outstanding).toBe(0);
+  });
+
+  it("names the rule it settled on, in types the package exports", async () => {
+    const budget = createTokenBudget({ limits: { global: { maxUsd: 1 } } });
+    const settlement: AbandonedSettlement | undefined = await settleAbandoned(budget, budget.reserve(REQUEST));
+    const basis: AbandonedBasis | undefined = settlement?.basis;
+    expect(basis).toBe("reservation");
   });
 
   it("charges a streamed call at the tokens streamed so far", async () => {
