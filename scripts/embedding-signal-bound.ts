@@ -6,9 +6,12 @@
  * nearest prompts OF THE SAME DATASET (leave-one-out, cosine of the router's embeddings: USE-Lite on
  * `promptTail`), each neighbour carrying both models' recorded outcomes — more than an online router
  * ever knows — as the similarity-weighted mean of (Mixtral correct − GPT-4 correct). GPT-4 then
- * answers the prompts with the lowest scores first, until the accuracy reaches 95% of GPT-4's.
+ * answers the prompts with the lowest scores first, until the accuracy reaches 95% of GPT-4's. The
+ * same is done with a trained difficulty model in place of the neighbours: a logistic regression of
+ * "Mixtral is right" on the embedding and the prompt's log length, each prompt scored by the model
+ * fitted on the other four of five folds.
  *
- * Printed per dataset and k: the AUC of the score for "Mixtral is right" (0.5: no signal), the share
+ * Printed per dataset and k (and per L2 strength of the probe): the AUC of the score for "Mixtral is right" (0.5: no signal), the share
  * of GPT-4 calls this ordering needs, and random routing's share (closed form). A share at or above
  * random's means the embedding neighbourhood carries no usable signal for that dataset, so no router
  * that reads prompts only through this embedder can pass random routing there.
@@ -26,6 +29,8 @@ const STRONG = "gpt-4-1106-preview";
 const WEAK = "mistralai/mixtral-8x7b-chat";
 const TARGET = 0.95;
 const NEIGHBOURS = [8, 32, 128];
+const FOLDS = 5;
+const PROBE_L2 = [0.001, 0.01];
 
 const index = indexOutcomes(await loadRecordedOutcomes({}));
 const correct = (promptId: string, model: string) => {
@@ -57,6 +62,23 @@ for (const dataset of [...new Set(prompts.map((promptId) => index.promptInfo(pro
   const similarities = ids.map((promptId) =>
     ids.map((other) => cosine(vectors.get(promptId) ?? [], vectors.get(other) ?? [])),
   );
+  const report = (label: string, scores: number[]) => {
+    // GPT-4 takes the prompts with the lowest scores first.
+    const order = ids.map((_, at) => at).sort((left, right) => (scores[left] ?? 0) - (scores[right] ?? 0));
+    let right = weak.reduce((sum, value) => sum + value, 0);
+    let share = 1;
+    for (let taken = 0; taken <= ids.length; taken += 1) {
+      if (right / ids.length >= target) {
+        share = taken / ids.length;
+        break;
+      }
+      const at = order[taken] as number;
+      right += (strong[at] ?? 0) - (weak[at] ?? 0);
+    }
+    console.log(
+      `${dataset} (${ids.length} prompts) ${label}: AUC ${auc(scores, weak).toFixed(3)}, GPT-4 share for ${TARGET * 100}% of its accuracy ${(share * 100).toFixed(1)}% (random ${(randomShare * 100).toFixed(1)}%)`,
+    );
+  };
   for (const k of NEIGHBOURS) {
     const scores = ids.map((_, at) => {
       const nearest = (similarities[at] ?? [])
@@ -72,30 +94,65 @@ for (const dataset of [...new Set(prompts.map((promptId) => index.promptInfo(pro
       }
       return weight > 0 ? sum / weight : 0;
     });
-    // GPT-4 takes the prompts with the lowest scores first.
-    const order = ids.map((_, at) => at).sort((left, right) => (scores[left] ?? 0) - (scores[right] ?? 0));
-    let right = weak.reduce((sum, value) => sum + value, 0);
-    let share = 1;
-    for (let taken = 0; taken <= ids.length; taken += 1) {
-      if (right / ids.length >= target) {
-        share = taken / ids.length;
-        break;
-      }
-      const at = order[taken] as number;
-      right += (strong[at] ?? 0) - (weak[at] ?? 0);
-    }
-    const positives = ids.map((_, at) => at).filter((at) => weak[at] === 1);
-    const negatives = ids.map((_, at) => at).filter((at) => weak[at] !== 1);
-    let wins = 0;
-    for (const positive of positives) {
-      for (const negative of negatives) {
-        const difference = (scores[positive] ?? 0) - (scores[negative] ?? 0);
-        wins += difference > 0 ? 1 : difference === 0 ? 0.5 : 0;
-      }
-    }
-    const auc = wins / Math.max(1, positives.length * negatives.length);
-    console.log(
-      `${dataset} (${ids.length} prompts) k ${k}: AUC ${auc.toFixed(3)}, GPT-4 share for ${TARGET * 100}% of its accuracy ${(share * 100).toFixed(1)}% (random ${(randomShare * 100).toFixed(1)}%)`,
-    );
+    report(`k ${k}`, scores);
   }
+  // A trained difficulty model over the same embedding plus the prompt's log length: logistic
+  // regression for "Mixtral is right", each prompt scored by the model fitted on the other folds.
+  const features = ids.map((promptId) => {
+    const prompt = index.promptInfo(promptId)?.prompt ?? "";
+    return [...(vectors.get(promptId) ?? []), Math.log1p(prompt.length) / 10];
+  });
+  for (const l2 of PROBE_L2) {
+    const scores = new Array<number>(ids.length).fill(0);
+    for (let fold = 0; fold < FOLDS; fold += 1) {
+      const trained = fitLogistic(
+        features.filter((_, at) => at % FOLDS !== fold),
+        weak.filter((_, at) => at % FOLDS !== fold),
+        l2,
+      );
+      features.forEach((row, at) => {
+        if (at % FOLDS === fold) scores[at] = trained(row);
+      });
+    }
+    report(`logistic probe, L2 ${l2}, ${FOLDS}-fold`, scores);
+  }
+}
+
+/** Area under the ROC curve of `scores` for `labels` = 1 (ties count half). */
+function auc(scores: readonly number[], labels: readonly number[]): number {
+  let wins = 0;
+  let pairs = 0;
+  labels.forEach((positive, at) => {
+    if (positive !== 1) return;
+    labels.forEach((negative, other) => {
+      if (negative === 1) return;
+      const difference = (scores[at] ?? 0) - (scores[other] ?? 0);
+      wins += difference > 0 ? 1 : difference === 0 ? 0.5 : 0;
+      pairs += 1;
+    });
+  });
+  return wins / Math.max(1, pairs);
+}
+
+/** L2-regularised logistic regression by full-batch gradient descent; returns the fitted logit. */
+function fitLogistic(rows: readonly number[][], labels: readonly number[], l2: number) {
+  const width = rows[0]?.length ?? 0;
+  const weights = new Float64Array(width + 1); // the last one is the intercept
+  const logit = (row: readonly number[]) =>
+    row.reduce((sum, value, at) => sum + value * (weights[at] ?? 0), weights[width] ?? 0);
+  for (let step = 0; step < 300; step += 1) {
+    const gradient = new Float64Array(width + 1);
+    rows.forEach((row, at) => {
+      const error = 1 / (1 + Math.exp(-logit(row))) - (labels[at] ?? 0);
+      row.forEach((value, feature) => {
+        gradient[feature] = (gradient[feature] ?? 0) + error * value;
+      });
+      gradient[width] = (gradient[width] ?? 0) + error;
+    });
+    for (let feature = 0; feature <= width; feature += 1) {
+      const decay = feature < width ? l2 * (weights[feature] ?? 0) : 0;
+      weights[feature] = (weights[feature] ?? 0) - 2 * ((gradient[feature] ?? 0) / rows.length + decay);
+    }
+  }
+  return logit;
 }
