@@ -240,12 +240,16 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
   // -------------------------------------------------------------------------
 
   function normalised(vector: ArrayLike<number>): Float32Array {
-    const copy = Float32Array.from(vector);
+    const copy = new Float32Array(vector.length);
     let squares = 0;
-    for (const value of copy) squares += value * value;
+    for (let index = 0; index < copy.length; index += 1) {
+      const value = Number(vector[index]);
+      copy[index] = value;
+      squares += value * value;
+    }
     if (squares > 0) {
       const scale = 1 / Math.sqrt(squares);
-      for (let index = 0; index < copy.length; index += 1) copy[index] = (copy[index] ?? 0) * scale;
+      for (let index = 0; index < copy.length; index += 1) copy[index] = (copy[index] as number) * scale;
     }
     return copy;
   }

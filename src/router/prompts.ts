@@ -130,6 +130,7 @@ const LOOKALIKE_BRACKETS: Readonly<Record<string, "<" | ">">> = {
  * ```
  */
 export function normaliseLookalikeBrackets(text: string): string {
+  if (!NON_ASCII.test(text)) return text;
   return text.replace(/[^\p{ASCII}]/gu, (character) => {
     const mapped = LOOKALIKE_BRACKETS[character];
     if (mapped !== undefined) return mapped;
@@ -149,8 +150,32 @@ export function normaliseLookalikeBrackets(text: string): string {
  * ```
  */
 export function quoteAsData(text: string): string {
-  return normaliseLookalikeBrackets(text).replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+  const known = QUOTED.get(text);
+  if (known !== undefined) return known;
+  const quoted = normaliseLookalikeBrackets(text)
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;");
+  if (text.length <= QUOTED_CHARACTERS_LIMIT / 16) {
+    if (quotedCharacters + text.length > QUOTED_CHARACTERS_LIMIT) {
+      QUOTED.clear();
+      quotedCharacters = 0;
+    }
+    QUOTED.set(text, quoted);
+    quotedCharacters += text.length;
+  }
+  return quoted;
 }
+
+/** A character outside ASCII (the only ones {@link normaliseLookalikeBrackets} may change). */
+const NON_ASCII = /[\u0080-\uffff]/;
+/**
+ * Quoted texts by text: a jury round quotes the same task and plans once per juror. A pure memo,
+ * bounded by the characters it holds (then it starts over).
+ */
+const QUOTED = new Map<string, string>();
+const QUOTED_CHARACTERS_LIMIT = 2_000_000;
+let quotedCharacters = 0;
 
 /** Neutral plan labels shown to jurors: A…Z, then P27, P28, … (never bidder names). */
 export function planLabel(position: number): string {
@@ -298,8 +323,11 @@ function comparable(text: string): string {
 /** The passage of `plan` that addresses the jury, if any (see {@link invalidPlanReason}). */
 function juryAddress(plan: string, task: string, juryLabels: readonly string[] | undefined): string | undefined {
   const seen = plan.normalize("NFKC");
-  const taskText = comparable(task);
-  const inTask = (passage: string) => taskText.includes(comparable(passage));
+  let taskText: string | undefined; // normalised only when a passage must be looked up in the task
+  const inTask = (passage: string) => {
+    taskText ??= comparable(task);
+    return taskText.includes(comparable(passage));
+  };
   const labels = juryLabels === undefined ? undefined : new Set(juryLabels.map((label) => label.toUpperCase()));
   const countsAsScore = (passage: string, label: string) =>
     !inTask(passage) && (labels === undefined || labels.has(label.toUpperCase()) || JURY_FORM.test(passage));

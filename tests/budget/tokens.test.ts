@@ -1,6 +1,9 @@
 import { AIMessage, ChatMessage, HumanMessage, SystemMessage, ToolMessage } from "@langchain/core/messages";
 import { tool } from "@langchain/core/tools";
 import fc from "fast-check";
+import { Tiktoken } from "js-tiktoken/lite";
+import cl100k from "js-tiktoken/ranks/cl100k_base";
+import o200k from "js-tiktoken/ranks/o200k_base";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
@@ -80,6 +83,78 @@ describe("countTextTokens", () => {
   it("counts special-token strings as plain text instead of throwing", () => {
     expect(countTextTokens("<|endoftext|> hi")).toBeGreaterThan(2);
   });
+
+  // countTextTokens remembers each piece's count; js-tiktoken's own encode is the reference.
+  const encoders = {
+    o200k_base: new Tiktoken(o200k),
+    cl100k_base: new Tiktoken(cl100k),
+  };
+  /** Fragments around the split pattern's edge cases: contractions, case runs, digit runs, space runs before words and line breaks. */
+  const FRAGMENTS = [
+    "a",
+    "A",
+    "Ab",
+    "aB",
+    "ABC",
+    "é",
+    "É",
+    "e\u0301",
+    "日本",
+    "ß",
+    "Ω",
+    "1",
+    "12",
+    "1234",
+    "٣",
+    " ",
+    "  ",
+    "   ",
+    "\t",
+    "\n",
+    "\r\n",
+    "\n\n",
+    " \n",
+    "\u00a0",
+    "\u200b",
+    "'s",
+    "'S",
+    "'t",
+    "'re",
+    "'LL",
+    "'d",
+    "’s",
+    "'",
+    '"',
+    ".",
+    "...",
+    "!?",
+    ">",
+    "</",
+    "/",
+    "//",
+    "$",
+    "-",
+    "_",
+    "🙂",
+    "👍🏽",
+    "<|endoftext|>",
+    "<|im_start|>",
+  ];
+  const texts = fc.array(fc.constantFrom(...FRAGMENTS), { maxLength: 60 }).map((parts) => parts.join(""));
+
+  it.each(["o200k_base", "cl100k_base"] as const)(
+    "counts exactly as js-tiktoken's encode (%s), piece cache warm or cold",
+    (encoding) => {
+      fc.assert(
+        fc.property(fc.oneof(texts, fc.string({ unit: "grapheme", maxLength: 80 })), (text) => {
+          const expected = encoders[encoding].encode(text, [], []).length;
+          expect(countTextTokens(text, encoding)).toBe(expected);
+          expect(countTextTokens(text, encoding)).toBe(expected);
+        }),
+        { numRuns: 2_000, seed: 23 },
+      );
+    },
+  );
 });
 
 describe("countMessageTokens", () => {

@@ -151,7 +151,7 @@ export function createBidRounds({ settings, members, nameOf }: EngineContext, ca
         const order = seededOrder(plans.length, settings.seed, `jury:${stage}:${juror}:${transcript}`).map(
           (index) => plans[index] as { bidder: string; plan: string },
         );
-        const shown = order.map((entry, position) => ({ ...entry, label: planLabel(position) }));
+        const shown = order.map(({ bidder, plan }, position) => ({ bidder, plan, label: planLabel(position) }));
         const record: JuryRecord = { juror, stage, order: shown.map(({ bidder }) => bidder) };
         records.push(record);
         const prompt = [
