@@ -320,6 +320,15 @@ function comparable(text: string): string {
   return text.normalize("NFKC").toLowerCase().replace(/\s+/gu, " ").trim();
 }
 
+/** The last task {@link isJudgingTask} read: an auction screens every plan against the same task. */
+let judging: { task: string; judging: boolean } | undefined;
+
+/** Whether `task` is about judging (its words include the jury's), after NFKC. */
+function isJudgingTask(task: string): boolean {
+  if (judging?.task !== task) judging = { task, judging: JUDGING_TASK.test(task.normalize("NFKC")) };
+  return judging.judging;
+}
+
 /** The passage of `plan` that addresses the jury, if any (see {@link invalidPlanReason}). */
 function juryAddress(plan: string, task: string, juryLabels: readonly string[] | undefined): string | undefined {
   const seen = plan.normalize("NFKC");
@@ -343,7 +352,7 @@ function juryAddress(plan: string, task: string, juryLabels: readonly string[] |
   const order = SCORE_ORDER.exec(seen);
   if (order && !inTask(order[0])) return order[0].trim();
   // The jury's words next to a score given — unless the task is about judging (its words include the jury's).
-  if (JUDGING_TASK.test(task.normalize("NFKC"))) return undefined;
+  if (isJudgingTask(task)) return undefined;
   for (const sentence of seen.split(SENTENCE_END)) {
     const word = sentence.match(JURY_WORDS)?.[0];
     if (word !== undefined && SCORE_GIVEN.test(sentence)) return word;
