@@ -59,11 +59,13 @@ export function answeredAs(completion: UpstreamCompletion, model: string, usage:
 }
 
 /**
- * How long an idle connection to a provider is kept (ms) when the provider announces no keep-alive
- * timeout of its own; one that does (`Keep-Alive: timeout=5`, as Node's servers send) is closed a
- * second before it. Node applies that announcement only to an agent with a `timeout`; without one a
- * connection the provider has just closed could take the next request (`socket hang up`). On a
- * connection in use the timeout does nothing (a long generation is not cut).
+ * How long an idle connection to a provider is kept (ms); a provider that announces a shorter
+ * keep-alive timeout (`Keep-Alive: timeout=N`; Node's servers send 5 s) has its connections closed a
+ * second before it. Node reads that announcement only for an agent with a `timeout`; without one, a
+ * connection the provider was closing could take the next request, which then failed with `socket
+ * hang up` (a 502). On a connection in use the timeout does nothing (a long generation is not cut).
+ * Such a failure is not retried: a reset cannot tell a request the provider never read from one it
+ * read and then dropped, and a second send could be billed twice.
  */
 const IDLE_CONNECTION_MS = 4_000;
 
@@ -122,19 +124,12 @@ async function callUpstream(
  * answer is read. Lighter than `fetch` (no web streams, no copy of the body kept for a redirect),
  * which cost the fast paths about a tenth of the gateway's CPU. An abort of `signal` rejects with its
  * reason, as `fetch` does.
- *
- * A request sent on a reused keep-alive connection that is reset before any answer (`ECONNRESET`)
- * is sent once more on another connection: the provider closed that idle connection as the request
- * went out, so it never read it (the retry Node's documentation gives for `request.reusedSocket`).
- * A reset on a new connection, or after the answer began, is the provider's failure and is not
- * retried, so a request the provider may have read is never sent twice.
  */
 function postJson(
   url: string,
   headers: Record<string, string>,
   body: string,
   signal: AbortSignal,
-  retried = false,
 ): Promise<{ status: number; text: string }> {
   if (signal.aborted) return Promise.reject(signal.reason);
   const secure = url.startsWith("https:");
@@ -146,9 +141,7 @@ function postJson(
       signal.removeEventListener("abort", onAbort);
       reject(error);
     };
-    let answered = false;
     const onResponse = (response: IncomingMessage) => {
-      answered = true;
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
       response.on("error", fail);
@@ -174,15 +167,7 @@ function postJson(
       outgoing.destroy();
     };
     signal.addEventListener("abort", onAbort, { once: true });
-    outgoing.on("error", (error: NodeJS.ErrnoException) => {
-      if (!settled && !answered && !retried && outgoing.reusedSocket && error.code === "ECONNRESET") {
-        settled = true;
-        signal.removeEventListener("abort", onAbort);
-        resolve(postJson(url, headers, body, signal, true));
-        return;
-      }
-      fail(error);
-    });
+    outgoing.on("error", fail);
     outgoing.end(body);
   });
 }

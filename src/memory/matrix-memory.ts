@@ -243,8 +243,9 @@ export function createMatrixStrategyMemory(settings: MatrixMemorySettings): Stra
     const copy = new Float32Array(vector.length);
     let squares = 0;
     for (let index = 0; index < copy.length; index += 1) {
-      const value = Number(vector[index]);
-      copy[index] = value;
+      copy[index] = vector[index] as number;
+      // The stored (float32) value is squared, as before: the same bits in every result.
+      const value = copy[index] as number;
       squares += value * value;
     }
     if (squares > 0) {
