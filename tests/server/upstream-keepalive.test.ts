@@ -59,9 +59,11 @@ async function startProvider(
 
 let provider: Provider | undefined;
 afterEach(async () => {
-  provider?.server.closeAllConnections();
-  await new Promise((resolve) => provider?.server.close(resolve));
+  const server = provider?.server;
   provider = undefined;
+  if (server === undefined) return;
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
 });
 
 const call = (baseURL: string) => callMember({ baseURL, model: "mini" }, BODY, new AbortController().signal, "mini");
