@@ -50,9 +50,9 @@ export interface RoleMessage {
 }
 
 // The rank files (3.4 MB of JavaScript, ≈ 70 ms to load) are required on first use, not on import,
-// and building an encoder parses its ranks (≈ 0.2 s for cl100k, ≈ 0.45 s for o200k), so each is
-// built once and shared. The encoders are immutable once built: this memo holds no state that
-// could change a result.
+// and building an encoder parses its ranks (≈ 0.2 s for cl100k, ≈ 0.45 s for o200k), so each
+// encoding's counter is built once and shared. What a counter remembers (piece counts) never
+// changes a result.
 function once<T>(create: () => T): () => T {
   let value: T | undefined;
   return () => {
@@ -63,10 +63,6 @@ function once<T>(create: () => T): () => T {
 function ranksOf(encoding: EncodingName): TiktokenBPE {
   return requirePeer<TiktokenBPE>(`js-tiktoken/ranks/${encoding}`, "token counting");
 }
-const ENCODERS: Record<EncodingName, () => Tiktoken> = {
-  o200k_base: once(() => new Tiktoken(ranksOf("o200k_base"))),
-  cl100k_base: once(() => new Tiktoken(ranksOf("cl100k_base"))),
-};
 
 /** Most pieces a {@link PieceCounter} remembers (short strings: a few MB at most); then it starts over. */
 const PIECE_CACHE_LIMIT = 100_000;
@@ -88,11 +84,10 @@ class PieceCounter {
   readonly #whole: RegExp;
   readonly #counts = new Map<string, number>();
 
-  constructor(encoding: EncodingName) {
-    this.#encoder = ENCODERS[encoding]();
-    const pattern = ranksOf(encoding).pat_str;
-    this.#pieces = new RegExp(pattern, "gu");
-    this.#whole = new RegExp(pattern, "uy");
+  constructor(ranks: TiktokenBPE) {
+    this.#encoder = new Tiktoken(ranks);
+    this.#pieces = new RegExp(ranks.pat_str, "gu");
+    this.#whole = new RegExp(ranks.pat_str, "uy");
   }
 
   count(text: string): number {
@@ -123,8 +118,8 @@ class PieceCounter {
   }
 }
 const PIECE_COUNTERS: Record<EncodingName, () => PieceCounter> = {
-  o200k_base: once(() => new PieceCounter("o200k_base")),
-  cl100k_base: once(() => new PieceCounter("cl100k_base")),
+  o200k_base: once(() => new PieceCounter(ranksOf("o200k_base"))),
+  cl100k_base: once(() => new PieceCounter(ranksOf("cl100k_base"))),
 };
 
 /**
