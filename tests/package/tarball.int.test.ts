@@ -289,6 +289,36 @@ try { await createPostgresLedger({ connectionString: "postgres://127.0.0.1/gavel
       expect(pg.stdout).toContain("npm install pg");
     });
 
+    it("counts tokens exactly as js-tiktoken's encode, cold and remembered, from the installed package", async () => {
+      const script = project.write(
+        "count-tokens.mjs",
+        `import { countTextTokens } from "langchain-gavel";
+import { createRequire } from "node:module";
+// js-tiktoken as the installed package resolves it (its own dependency).
+const require = createRequire(import.meta.resolve("langchain-gavel"));
+const { Tiktoken } = await import(require.resolve("js-tiktoken/lite"));
+const ranks = {
+  o200k_base: (await import(require.resolve("js-tiktoken/ranks/o200k_base"))).default,
+  cl100k_base: (await import(require.resolve("js-tiktoken/ranks/cl100k_base"))).default,
+};
+const texts = ["hello world", "It's   a test\\r\\n\\n  of 12345 tokens!!", "日本語 e\\u0301 🙂 <|endoftext|> don'T", "def f(x):\\n    return x ** 2\\n"];
+const mismatches = [];
+for (const [encoding, bpe] of Object.entries(ranks)) {
+  const reference = new Tiktoken(bpe);
+  for (const text of [...texts, ...texts, texts.join(" ")]) {
+    const expected = reference.encode(text, [], []).length;
+    const counted = countTextTokens(text, encoding);
+    if (counted !== expected) mismatches.push({ encoding, text, counted, expected });
+  }
+}
+console.log(JSON.stringify({ mismatches, counted: countTextTokens(texts.join(" ")) }));`,
+      );
+      const { stdout } = await project.run("node", [script]);
+      const result = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}");
+      expect(result.mismatches).toEqual([]);
+      expect(result.counted).toBeGreaterThan(20);
+    });
+
     it("ships no source map that points to a file it does not ship", () => {
       const dist = join(project.folder, "node_modules", "langchain-gavel", "dist");
       expect(findFiles(dist, "index.js.map")).toEqual([]);
@@ -350,6 +380,48 @@ console.log(JSON.stringify({ model: answer.model, text: answer.choices[0].messag
       expect(result.model).toBe("gpt-4");
       expect(result.text).toContain("def ");
       expect(result.tokens).toBeGreaterThan(0);
+    });
+
+    it("closes an idle provider connection before the provider's announced keep-alive timeout, from the installed server", async () => {
+      // A provider on node:http announcing Keep-Alive: timeout=2; two pinned calls 1.3 s apart must use
+      // two connections (the gateway closes its idle one after 1 s), never a connection being closed.
+      const script = project.write(
+        "keep-alive.mjs",
+        `import { createServer } from "node:http";
+import OpenAI from "openai";
+let connections = 0;
+const provider = createServer((request, response) => {
+  request.resume();
+  request.on("end", () => {
+    response.writeHead(200, { "content-type": "application/json" });
+    response.end(JSON.stringify({ object: "chat.completion", model: "m", choices: [{ index: 0, message: { role: "assistant", content: "Hi." }, finish_reason: "stop" }], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } }));
+  });
+});
+provider.keepAliveTimeout = 2000;
+provider.on("connection", () => { connections += 1; });
+await new Promise((resolve) => provider.listen(0, "127.0.0.1", resolve));
+process.env.PROVIDER_KEY = "provider-key";
+const { startGavelServer } = await import("langchain-gavel/server");
+const server = await startGavelServer({
+  config: {
+    listen: { port: 0 },
+    pool: [{ name: "mini", provider: "openai", model: "gpt-4o-mini", baseURL: "http://127.0.0.1:" + provider.address().port + "/v1", apiKeyEnv: "PROVIDER_KEY", price: { inputPerMillion: 0.15, outputPerMillion: 0.6 } }],
+    logs: { level: "silent" },
+  },
+});
+const client = new OpenAI({ baseURL: server.url + "/v1", apiKey: "unused", maxRetries: 0 });
+const ask = () => client.chat.completions.create({ model: "mini", messages: [{ role: "user", content: "Hello" }] });
+const first = await ask();
+await new Promise((resolve) => setTimeout(resolve, 1300));
+const second = await ask();
+await server.close();
+provider.close();
+console.log(JSON.stringify({ answers: [first.choices[0].message.content, second.choices[0].message.content], connections }));`,
+      );
+      const { stdout } = await project.run("node", [script]);
+      const result = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}");
+      expect(result.answers).toEqual(["Hi.", "Hi."]);
+      expect(result.connections).toBe(2);
     });
 
     it("runs npx gavel eval --outcomes on the shipped RouterBench file, then npx gavel ledger on its ledger", async () => {
